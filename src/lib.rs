@@ -1,0 +1,2 @@
+//! lokal: Grafana Loki's log model over a local store.
+pub mod logql;
