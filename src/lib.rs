@@ -1,2 +1,12 @@
 //! lokal: Grafana Loki's log model over a local store.
+//!
+//! Index only the labels, keep the lines in compressed chunks, query with
+//! LogQL. See `ARCHITECTURE.md` for the design and the on-disk formats.
+pub mod chunk;
+pub mod ingest;
 pub mod logql;
+pub mod model;
+pub mod store;
+pub mod time;
+pub mod units;
+pub mod varint;

@@ -1,33 +1,34 @@
-//! The `lokal` command: parses arguments, calls the library, prints, maps errors to exit codes.
+//! The `lokal` command: parses arguments, calls the library, prints, maps
+//! errors to exit codes.
 #[path = "../cli/mod.rs"]
 mod cli;
 
-use clap::{Parser, Subcommand};
-
-/// Grafana Loki's log model in one binary over a local store.
-#[derive(Debug, Parser)]
-#[command(name = "lokal", version, about, propagate_version = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Parse a LogQL query and print its canonical form.
-    Fmt(cli::fmt::FmtArgs),
-}
+use clap::Parser;
+use cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
+    let g = &cli.global;
     let result = match &cli.command {
-        Command::Fmt(args) => cli::fmt::run(args),
+        Command::Ingest(a) => cli::ingest::run(g, a),
+        Command::Stats(a) => cli::stats::run(g, a),
+        Command::Verify(a) => cli::verify::run(g, a),
+        Command::Fmt(a) => cli::fmt::run(a),
+        Command::Completions(a) => cli::completions::run(a),
+        Command::Man(a) => cli::completions::run_man(a),
+        Command::Dump(a) => cli::verify::run_dump(g, a),
     };
     match result {
         Ok(code) => std::process::exit(code),
         Err(err) => {
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                std::process::exit(0);
+            }
             eprintln!("lokal: {err:#}");
-            std::process::exit(2);
+            std::process::exit(cli::exit_code(&err));
         }
     }
 }

@@ -1,3 +1,100 @@
-//! Command-line glue: clap definitions and one module per subcommand.
+//! Command-line glue: the clap definition and one module per subcommand.
 //! No core logic lives here; every subcommand calls into the library.
+
+pub mod completions;
 pub mod fmt;
+pub mod ingest;
+pub mod stats;
+pub mod verify;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Grafana Loki's log model in one binary over a local store: index only the
+/// labels, keep the lines in compressed chunks, query with LogQL.
+#[derive(Debug, Parser)]
+#[command(
+    name = "lokal",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after the subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]
+    #[arg(long, global = true, env = "LOKAL_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Tenant (Loki's org id) to read or write
+    #[arg(long, global = true, env = "LOKAL_TENANT", value_name = "ID", default_value = lokal::store::DEFAULT_TENANT, alias = "org-id")]
+    pub tenant: String,
+}
+
+impl GlobalArgs {
+    /// The store these options name.
+    pub fn store(&self) -> lokal::store::Store {
+        lokal::store::Store::new(
+            self.store
+                .clone()
+                .unwrap_or_else(lokal::store::Store::default_path),
+        )
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read log files, globs, directories or stdin into the store
+    Ingest(Box<ingest::IngestArgs>),
+    /// Per tenant and day: streams, entries, chunks, bytes, time range
+    Stats(stats::StatsArgs),
+    /// Read every block and check its checksum and encoding
+    Verify(verify::VerifyArgs),
+    /// Parse a LogQL query and print its canonical form
+    Fmt(fmt::FmtArgs),
+    /// Print a shell completion script (bash, zsh, fish)
+    Completions(completions::CompletionsArgs),
+    /// Write man pages into a directory
+    #[command(hide = true)]
+    Man(completions::ManArgs),
+    /// Print every stored entry (debugging aid)
+    #[command(hide = true)]
+    Dump(verify::DumpArgs),
+}
+
+/// Exit codes (DESIGN.md): 0 ok, 1 nothing matched / alerts fired,
+/// 2 usage or query error, 3 store error.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Usage, input or query error.
+    pub const USAGE: i32 = 2;
+    /// Store error.
+    pub const STORE: i32 = 3;
+}
+
+/// Picks the exit code for an error from its type.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if cause.downcast_ref::<lokal::store::StoreError>().is_some() {
+            return exit::STORE;
+        }
+        if let Some(lokal::ingest::IngestError::Store(_)) =
+            cause.downcast_ref::<lokal::ingest::IngestError>()
+        {
+            return exit::STORE;
+        }
+    }
+    exit::USAGE
+}

@@ -20,7 +20,11 @@ impl fmt::Display for ParseError {
         if self.line == 0 && self.col == 0 {
             write!(f, "parse error : {}", self.msg)
         } else {
-            write!(f, "parse error at line {}, col {}: {}", self.line, self.col, self.msg)
+            write!(
+                f,
+                "parse error at line {}, col {}: {}",
+                self.line, self.col, self.msg
+            )
         }
     }
 }
@@ -30,5 +34,9 @@ impl std::error::Error for ParseError {}
 /// Parses `query` and returns its canonical form (`pretty` = multi-line form).
 pub fn format_query(query: &str, pretty: bool) -> Result<String, ParseError> {
     let _ = pretty;
-    Err(ParseError { line: 0, col: 0, msg: format!("not implemented: {query}") })
+    Err(ParseError {
+        line: 0,
+        col: 0,
+        msg: format!("not implemented: {query}"),
+    })
 }

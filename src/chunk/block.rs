@@ -1,0 +1,269 @@
+//! One block: a run of a stream's entries, stored as columns and compressed
+//! with zstd as one frame.
+//!
+//! Raw layout (before compression), all integers LEB128 varints:
+//!
+//! ```text
+//! flags: u8         bit 0: lines are '\n'-terminated in the blob (no length column)
+//! n: varint         number of entries
+//! unit_exp: u8      timestamps deltas are in units of 10^unit_exp ns
+//! first_ts: zigzag  first timestamp, ns since the epoch
+//! deltas: n-1 x varint   (ts[i] - ts[i-1]) / 10^unit_exp, entries sorted by time
+//! lengths: n x varint    only when bit 0 is clear (some line holds '\n')
+//! blob: the lines back to back ('\n' after each when bit 0 is set)
+//! ```
+//!
+//! Keeping the lines contiguous lets a literal line filter search the whole
+//! blob with one `memmem` pass and map hits back to lines, as ripgrep does.
+//! The newline-terminated form costs nothing after compression, unlike a
+//! length column; it is used whenever no line contains a newline.
+
+use crate::varint::{self, Reader};
+
+/// Flag bit: lines are newline-terminated inside the blob.
+const FLAG_NEWLINE_SEPARATED: u8 = 1;
+
+/// Encodes sorted entries `(ts, line)` into a raw (uncompressed) block.
+///
+/// `entries` must be sorted by timestamp (ties keep their order).
+pub fn encode<'a, I>(entries: I, out: &mut Vec<u8>)
+where
+    I: Iterator<Item = (i64, &'a [u8])> + Clone,
+{
+    out.clear();
+    let mut n = 0usize;
+    let mut newline_free = true;
+    let mut prev: Option<i64> = None;
+    // The coarsest unit that divides every delta: seconds-precision logs then
+    // store one small number per line, which compresses to almost nothing.
+    let mut unit_exp = 9u8;
+    for (ts, line) in entries.clone() {
+        n += 1;
+        if newline_free && memchr::memchr(b'\n', line).is_some() {
+            newline_free = false;
+        }
+        if let Some(p) = prev {
+            let d = ts.wrapping_sub(p) as u64;
+            while unit_exp > 0 && !d.is_multiple_of(10u64.pow(u32::from(unit_exp))) {
+                unit_exp -= 1;
+            }
+        }
+        prev = Some(ts);
+    }
+    if n <= 1 {
+        unit_exp = 0;
+    }
+    let unit = 10u64.pow(u32::from(unit_exp));
+    out.push(if newline_free {
+        FLAG_NEWLINE_SEPARATED
+    } else {
+        0
+    });
+    varint::put_u64(out, n as u64);
+    out.push(unit_exp);
+    let mut prev: Option<i64> = None;
+    for (ts, _) in entries.clone() {
+        match prev {
+            None => varint::put_i64(out, ts),
+            Some(p) => varint::put_u64(out, (ts.wrapping_sub(p) as u64) / unit),
+        }
+        prev = Some(ts);
+    }
+    if !newline_free {
+        for (_, line) in entries.clone() {
+            varint::put_u64(out, line.len() as u64);
+        }
+    }
+    for (_, line) in entries {
+        out.extend_from_slice(line);
+        if newline_free {
+            out.push(b'\n');
+        }
+    }
+}
+
+/// Why a raw block could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed block: {0}")]
+pub struct DecodeError(pub &'static str);
+
+/// A decoded block: the timestamp column and the line blob with offsets.
+/// Buffers are reused between blocks to avoid allocation on the scan path.
+#[derive(Debug, Default, Clone)]
+pub struct Block {
+    /// Timestamps, ns since the epoch, ascending.
+    pub ts: Vec<i64>,
+    /// `starts[i]..starts[i+1]-sep` is line `i` inside `data[blob_start..]`.
+    starts: Vec<u32>,
+    /// 1 when lines are newline-terminated, else 0.
+    sep: u32,
+    /// Offset of the blob in `data`.
+    blob_start: usize,
+    /// The raw (decompressed) block.
+    pub data: Vec<u8>,
+}
+
+impl Block {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// True when the block holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Line `i`.
+    #[inline]
+    pub fn line(&self, i: usize) -> &[u8] {
+        let s = self.starts[i] as usize;
+        let e = self.starts[i + 1] as usize - self.sep as usize;
+        &self.data[self.blob_start + s..self.blob_start + e]
+    }
+
+    /// The blob holding every line back to back (newline-terminated when
+    /// [`Block::newline_separated`]), for whole-block searches.
+    pub fn blob(&self) -> &[u8] {
+        &self.data[self.blob_start..]
+    }
+
+    /// True when lines in [`Block::blob`] end with `'\n'`.
+    pub fn newline_separated(&self) -> bool {
+        self.sep == 1
+    }
+
+    /// The index of the line holding blob offset `pos` (binary search).
+    pub fn line_at(&self, pos: usize) -> usize {
+        self.starts.partition_point(|&s| s as usize <= pos) - 1
+    }
+
+    /// Start and end (exclusive, without separator) of line `i` in the blob.
+    pub fn line_range(&self, i: usize) -> (usize, usize) {
+        (
+            self.starts[i] as usize,
+            self.starts[i + 1] as usize - self.sep as usize,
+        )
+    }
+
+    /// Decodes the raw block already placed in `self.data`.
+    pub fn decode_in_place(&mut self) -> Result<(), DecodeError> {
+        self.ts.clear();
+        self.starts.clear();
+        let mut r = Reader::new(&self.data);
+        let flags = r.u8().ok_or(DecodeError("truncated header"))?;
+        let n = r.usize().ok_or(DecodeError("bad entry count"))?;
+        if n > self.data.len() {
+            return Err(DecodeError("entry count larger than block"));
+        }
+        let unit_exp = r.u8().ok_or(DecodeError("truncated header"))?;
+        if unit_exp > 18 {
+            return Err(DecodeError("bad timestamp unit"));
+        }
+        let unit = 10i64.pow(u32::from(unit_exp));
+        self.ts.reserve(n);
+        if n > 0 {
+            let mut t = r.i64().ok_or(DecodeError("truncated timestamps"))?;
+            self.ts.push(t);
+            for _ in 1..n {
+                let d = r.u64().ok_or(DecodeError("truncated timestamps"))? as i64;
+                t = t.wrapping_add(d.wrapping_mul(unit));
+                self.ts.push(t);
+            }
+        }
+        self.starts.reserve(n + 1);
+        if flags & FLAG_NEWLINE_SEPARATED != 0 {
+            self.sep = 1;
+            self.blob_start = r.position();
+            let blob = r.rest();
+            if blob.len() > u32::MAX as usize {
+                return Err(DecodeError("block too large"));
+            }
+            self.starts.push(0);
+            for pos in memchr::memchr_iter(b'\n', blob) {
+                self.starts.push(pos as u32 + 1);
+            }
+            if self.starts.len() != n + 1 || blob.last().is_some_and(|&b| b != b'\n') {
+                return Err(DecodeError("line count does not match entry count"));
+            }
+        } else {
+            self.sep = 0;
+            let mut off: u64 = 0;
+            self.starts.push(0);
+            for _ in 0..n {
+                off += r.u64().ok_or(DecodeError("truncated lengths"))?;
+                if off > u32::MAX as u64 {
+                    return Err(DecodeError("block too large"));
+                }
+                self.starts.push(off as u32);
+            }
+            self.blob_start = r.position();
+            if r.rest().len() as u64 != off {
+                return Err(DecodeError("blob size does not match line lengths"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn roundtrip(entries: &[(i64, Vec<u8>)]) -> Block {
+        let mut raw = Vec::new();
+        encode(entries.iter().map(|(t, l)| (*t, l.as_slice())), &mut raw);
+        let mut b = Block {
+            data: raw,
+            ..Default::default()
+        };
+        b.decode_in_place().unwrap();
+        b
+    }
+
+    #[test]
+    fn seconds_precision_uses_coarse_unit() {
+        let e: Vec<(i64, Vec<u8>)> = (0..100)
+            .map(|i| (1_700_000_000_000_000_000 + i * 1_000_000_000, b"x".to_vec()))
+            .collect();
+        let mut raw = Vec::new();
+        encode(e.iter().map(|(t, l)| (*t, l.as_slice())), &mut raw);
+        assert_eq!(raw[2], 9);
+        let b = roundtrip(&e);
+        assert_eq!(b.ts, e.iter().map(|x| x.0).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn multiline_entries_use_lengths() {
+        let e = vec![(1, b"a\nb".to_vec()), (2, b"".to_vec()), (2, b"c".to_vec())];
+        let b = roundtrip(&e);
+        assert!(!b.newline_separated());
+        assert_eq!(b.line(0), b"a\nb");
+        assert_eq!(b.line(1), b"");
+        assert_eq!(b.line(2), b"c");
+    }
+
+    proptest! {
+        #[test]
+        fn encode_decode(mut ts in proptest::collection::vec(any::<i64>(), 0..40),
+                         lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 40)) {
+            ts.sort();
+            let e: Vec<(i64, Vec<u8>)> = ts.iter().zip(lines).map(|(t, l)| (*t, l)).collect();
+            let b = roundtrip(&e);
+            prop_assert_eq!(b.len(), e.len());
+            for (i, (t, l)) in e.iter().enumerate() {
+                prop_assert_eq!(b.ts[i], *t);
+                prop_assert_eq!(b.line(i), l.as_slice());
+                let (s, e) = b.line_range(i);
+                if e > s { prop_assert_eq!(b.line_at(s), i); }
+            }
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut b = Block { data: bytes, ..Default::default() };
+            let _ = b.decode_in_place();
+        }
+    }
+}

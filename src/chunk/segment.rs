@@ -1,0 +1,531 @@
+//! Segment files: immutable, self-describing containers of chunks.
+//!
+//! ```text
+//! header   16 B   magic "LOKALSEG", format version u32 LE, flags u32 LE (0)
+//! blocks          zstd frames, back to back
+//! footer          varint-encoded chunk list (below)
+//! trailer  32 B   footer offset u64, footer length u64, xxh3-64 of footer u64,
+//!                 format version u32, magic "LKSG"
+//! ```
+//!
+//! Footer: `n_streams`, then per stream: label count, `(name, value)` as
+//! length-prefixed bytes, fingerprint (u64 LE), block count, then per block:
+//! offset, compressed length, raw length, entries, line bytes, min ts (zigzag),
+//! max ts - min ts, xxh3-64 of the compressed bytes (u64 LE).
+//!
+//! A segment is readable without any index: the footer is the source of
+//! truth, indexes only accelerate. Checksums let a reader skip one corrupt
+//! block and keep reading the others.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::chunk::block::{Block, DecodeError};
+use crate::model::Labels;
+use crate::varint::{self, Reader};
+
+/// Magic at the start of every segment.
+pub const MAGIC: &[u8; 8] = b"LOKALSEG";
+/// Magic at the very end of every segment.
+pub const TRAILER_MAGIC: &[u8; 4] = b"LKSG";
+/// Current format version.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 16;
+const TRAILER_LEN: usize = 32;
+
+/// Where one compressed block lives and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockMeta {
+    /// Byte offset of the zstd frame in the segment file.
+    pub offset: u64,
+    /// Compressed length.
+    pub len: u32,
+    /// Raw (decompressed) length.
+    pub raw_len: u32,
+    /// Entries in the block.
+    pub entries: u32,
+    /// Sum of the lines' lengths (what Loki counts as bytes).
+    pub line_bytes: u64,
+    /// Smallest timestamp, ns.
+    pub min_t: i64,
+    /// Largest timestamp, ns.
+    pub max_t: i64,
+    /// xxh3-64 of the compressed bytes.
+    pub checksum: u64,
+}
+
+/// One stream's chunk in a segment: its labels and its blocks in time order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamChunk {
+    /// The stream's labels.
+    pub labels: Labels,
+    /// `labels.fingerprint()`, stored so readers need not rehash.
+    pub fingerprint: u64,
+    /// The blocks.
+    pub blocks: Vec<BlockMeta>,
+}
+
+impl StreamChunk {
+    /// Smallest timestamp over all blocks.
+    pub fn min_t(&self) -> i64 {
+        self.blocks.iter().map(|b| b.min_t).min().unwrap_or(0)
+    }
+    /// Largest timestamp over all blocks.
+    pub fn max_t(&self) -> i64 {
+        self.blocks.iter().map(|b| b.max_t).max().unwrap_or(0)
+    }
+    /// Total entries.
+    pub fn entries(&self) -> u64 {
+        self.blocks.iter().map(|b| u64::from(b.entries)).sum()
+    }
+}
+
+/// Errors reading or writing segments.
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    /// I/O on the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The segment.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not a segment, is truncated, or its footer is damaged.
+    #[error("{path}: corrupt segment: {what}")]
+    Corrupt {
+        /// The segment.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// A block's checksum or contents are wrong; other blocks are unaffected.
+    #[error("{path}: corrupt block at offset {offset} (length {len}): {what}")]
+    CorruptBlock {
+        /// The segment.
+        path: PathBuf,
+        /// The block's offset.
+        offset: u64,
+        /// Its compressed length.
+        len: u32,
+        /// What is wrong.
+        what: String,
+    },
+    /// Written by a newer lokal.
+    #[error("{path}: segment format version {found} is newer than this lokal supports ({supported}); upgrade lokal")]
+    Version {
+        /// The segment.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Highest supported.
+        supported: u32,
+    },
+}
+
+/// Writes one segment: blocks first, then the footer.
+pub struct SegmentWriter {
+    out: BufWriter<File>,
+    path: PathBuf,
+    pos: u64,
+    streams: Vec<StreamChunk>,
+}
+
+impl SegmentWriter {
+    /// Creates `path` (which must not exist) and writes the header.
+    pub fn create(path: &Path) -> Result<Self, SegmentError> {
+        let io = |source| SegmentError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io)?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut header = [0u8; HEADER_LEN];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.write_all(&header).map_err(io)?;
+        Ok(SegmentWriter {
+            out,
+            path: path.to_path_buf(),
+            pos: HEADER_LEN as u64,
+            streams: Vec::new(),
+        })
+    }
+
+    /// Appends one compressed block of the stream `labels`. Blocks of one
+    /// stream must be added in time order.
+    pub fn add_block(
+        &mut self,
+        labels: &Labels,
+        fingerprint: u64,
+        compressed: &[u8],
+        mut meta: BlockMeta,
+    ) -> Result<(), SegmentError> {
+        self.out
+            .write_all(compressed)
+            .map_err(|source| SegmentError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        meta.offset = self.pos;
+        meta.len = compressed.len() as u32;
+        meta.checksum = xxhash_rust::xxh3::xxh3_64(compressed);
+        self.pos += compressed.len() as u64;
+        match self.streams.last_mut() {
+            Some(s) if s.fingerprint == fingerprint && s.labels == *labels => s.blocks.push(meta),
+            _ => self.streams.push(StreamChunk {
+                labels: labels.clone(),
+                fingerprint,
+                blocks: vec![meta],
+            }),
+        }
+        Ok(())
+    }
+
+    /// Writes footer and trailer and fsyncs the file. Returns the chunk list
+    /// and the file size.
+    pub fn finish(mut self) -> Result<(Vec<StreamChunk>, u64), SegmentError> {
+        let footer = encode_footer(&self.streams);
+        let mut trailer = [0u8; TRAILER_LEN];
+        trailer[0..8].copy_from_slice(&self.pos.to_le_bytes());
+        trailer[8..16].copy_from_slice(&(footer.len() as u64).to_le_bytes());
+        trailer[16..24].copy_from_slice(&xxhash_rust::xxh3::xxh3_64(&footer).to_le_bytes());
+        trailer[24..28].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        trailer[28..32].copy_from_slice(TRAILER_MAGIC);
+        let io = |source| SegmentError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.out.write_all(&footer).map_err(io)?;
+        self.out.write_all(&trailer).map_err(io)?;
+        let file = self.out.into_inner().map_err(|e| SegmentError::Io {
+            path: self.path.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(|source| SegmentError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let size = self.pos + footer.len() as u64 + TRAILER_LEN as u64;
+        Ok((self.streams, size))
+    }
+}
+
+fn encode_footer(streams: &[StreamChunk]) -> Vec<u8> {
+    let mut f = Vec::new();
+    varint::put_u64(&mut f, streams.len() as u64);
+    for s in streams {
+        varint::put_u64(&mut f, s.labels.len() as u64);
+        for (n, v) in s.labels.pairs() {
+            varint::put_u64(&mut f, n.len() as u64);
+            f.extend_from_slice(n.as_bytes());
+            varint::put_u64(&mut f, v.len() as u64);
+            f.extend_from_slice(v.as_bytes());
+        }
+        f.extend_from_slice(&s.fingerprint.to_le_bytes());
+        varint::put_u64(&mut f, s.blocks.len() as u64);
+        for b in &s.blocks {
+            varint::put_u64(&mut f, b.offset);
+            varint::put_u64(&mut f, u64::from(b.len));
+            varint::put_u64(&mut f, u64::from(b.raw_len));
+            varint::put_u64(&mut f, u64::from(b.entries));
+            varint::put_u64(&mut f, b.line_bytes);
+            varint::put_i64(&mut f, b.min_t);
+            varint::put_u64(&mut f, b.max_t.wrapping_sub(b.min_t) as u64);
+            f.extend_from_slice(&b.checksum.to_le_bytes());
+        }
+    }
+    f
+}
+
+fn decode_footer(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static str> {
+    let mut r = Reader::new(buf);
+    let n = r.usize().ok_or("bad stream count")?;
+    let mut streams = Vec::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        let nl = r.usize().ok_or("bad label count")?;
+        let mut pairs = Vec::with_capacity(nl.min(64));
+        for _ in 0..nl {
+            let name = std::str::from_utf8(r.len_prefixed().ok_or("truncated label")?)
+                .map_err(|_| "label name is not UTF-8")?;
+            let value = std::str::from_utf8(r.len_prefixed().ok_or("truncated label")?)
+                .map_err(|_| "label value is not UTF-8")?;
+            pairs.push((name.to_string(), value.to_string()));
+        }
+        let fingerprint = r.fixed_u64().ok_or("truncated fingerprint")?;
+        let nb = r.usize().ok_or("bad block count")?;
+        let mut blocks = Vec::with_capacity(nb.min(1 << 16));
+        for _ in 0..nb {
+            let offset = r.u64().ok_or("truncated block")?;
+            let len = u32::try_from(r.u64().ok_or("truncated block")?).map_err(|_| "bad length")?;
+            let raw_len =
+                u32::try_from(r.u64().ok_or("truncated block")?).map_err(|_| "bad length")?;
+            let entries =
+                u32::try_from(r.u64().ok_or("truncated block")?).map_err(|_| "bad count")?;
+            let line_bytes = r.u64().ok_or("truncated block")?;
+            let min_t = r.i64().ok_or("truncated block")?;
+            let max_t = min_t.wrapping_add(r.u64().ok_or("truncated block")? as i64);
+            let checksum = r.fixed_u64().ok_or("truncated block")?;
+            if offset < HEADER_LEN as u64 || offset.saturating_add(u64::from(len)) > data_end {
+                return Err("block outside the data area");
+            }
+            blocks.push(BlockMeta {
+                offset,
+                len,
+                raw_len,
+                entries,
+                line_bytes,
+                min_t,
+                max_t,
+                checksum,
+            });
+        }
+        streams.push(StreamChunk {
+            labels: Labels::from_pairs(pairs),
+            fingerprint,
+            blocks,
+        });
+    }
+    if !r.is_empty() {
+        return Err("trailing bytes after footer");
+    }
+    Ok(streams)
+}
+
+/// A memory-mapped segment with its parsed footer.
+pub struct SegmentReader {
+    path: PathBuf,
+    map: Mmap,
+    streams: Vec<StreamChunk>,
+}
+
+impl std::fmt::Debug for SegmentReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentReader")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SegmentReader {
+    /// Maps `path` and checks header, trailer and footer.
+    pub fn open(path: &Path) -> Result<Self, SegmentError> {
+        let corrupt = |what: &str| SegmentError::Corrupt {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+        };
+        let file = File::open(path).map_err(|source| SegmentError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // SAFETY: segments are immutable once renamed into place; lokal never
+        // writes to a published segment, and unlinking keeps the mapping valid.
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| SegmentError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if map.len() < HEADER_LEN + TRAILER_LEN {
+            return Err(corrupt("file too short to be a segment"));
+        }
+        if &map[..8] != MAGIC {
+            return Err(corrupt("not a lokal segment (bad magic)"));
+        }
+        let t = &map[map.len() - TRAILER_LEN..];
+        if &t[28..32] != TRAILER_MAGIC {
+            return Err(corrupt("bad trailer magic (file truncated?)"));
+        }
+        let version = u32::from_le_bytes(t[24..28].try_into().unwrap());
+        if version > FORMAT_VERSION {
+            return Err(SegmentError::Version {
+                path: path.to_path_buf(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let footer_off = u64::from_le_bytes(t[0..8].try_into().unwrap());
+        let footer_len = u64::from_le_bytes(t[8..16].try_into().unwrap());
+        let footer_sum = u64::from_le_bytes(t[16..24].try_into().unwrap());
+        let data_end = (map.len() - TRAILER_LEN) as u64;
+        if footer_off < HEADER_LEN as u64 || footer_off.checked_add(footer_len) != Some(data_end) {
+            return Err(corrupt("footer position out of range"));
+        }
+        let footer = &map[footer_off as usize..data_end as usize];
+        if xxhash_rust::xxh3::xxh3_64(footer) != footer_sum {
+            return Err(corrupt(&format!(
+                "footer checksum mismatch at offset {footer_off}"
+            )));
+        }
+        let streams = decode_footer(footer, footer_off).map_err(corrupt)?;
+        Ok(SegmentReader {
+            path: path.to_path_buf(),
+            map,
+            streams,
+        })
+    }
+
+    /// The segment's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The chunks, one per stream.
+    pub fn streams(&self) -> &[StreamChunk] {
+        &self.streams
+    }
+
+    /// The compressed bytes of `meta`, after checking its checksum.
+    pub fn block_bytes(&self, meta: &BlockMeta) -> Result<&[u8], SegmentError> {
+        let start = meta.offset as usize;
+        let bytes = &self.map[start..start + meta.len as usize];
+        if xxhash_rust::xxh3::xxh3_64(bytes) != meta.checksum {
+            return Err(self.block_error(meta, "checksum mismatch"));
+        }
+        Ok(bytes)
+    }
+
+    /// Checks and decompresses `meta` into `block` (reusing its buffers).
+    pub fn read_block(&self, meta: &BlockMeta, block: &mut Block) -> Result<(), SegmentError> {
+        let bytes = self.block_bytes(meta)?;
+        block.data.clear();
+        block.data.reserve(meta.raw_len as usize);
+        let n = zstd::bulk::Decompressor::new()
+            .and_then(|mut d| d.decompress_to_buffer(bytes, &mut block.data))
+            .map_err(|e| self.block_error(meta, &format!("zstd: {e}")))?;
+        if n != meta.raw_len as usize {
+            return Err(self.block_error(meta, "decompressed size differs from footer"));
+        }
+        block
+            .decode_in_place()
+            .map_err(|DecodeError(what)| self.block_error(meta, what))?;
+        if block.len() != meta.entries as usize {
+            return Err(self.block_error(meta, "entry count differs from footer"));
+        }
+        Ok(())
+    }
+
+    fn block_error(&self, meta: &BlockMeta, what: &str) -> SegmentError {
+        SegmentError::CorruptBlock {
+            path: self.path.clone(),
+            offset: meta.offset,
+            len: meta.len,
+            what: what.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::block::encode;
+
+    type Streams = Vec<(Labels, Vec<(i64, Vec<u8>)>)>;
+
+    fn write_segment(path: &Path, streams: &Streams) {
+        let mut w = SegmentWriter::create(path).unwrap();
+        for (labels, entries) in streams {
+            for part in entries.chunks(3) {
+                let mut raw = Vec::new();
+                encode(part.iter().map(|(t, l)| (*t, l.as_slice())), &mut raw);
+                let comp = zstd::bulk::compress(&raw, 3).unwrap();
+                let meta = BlockMeta {
+                    offset: 0,
+                    len: 0,
+                    raw_len: raw.len() as u32,
+                    entries: part.len() as u32,
+                    line_bytes: part.iter().map(|(_, l)| l.len() as u64).sum(),
+                    min_t: part[0].0,
+                    max_t: part[part.len() - 1].0,
+                    checksum: 0,
+                };
+                w.add_block(labels, labels.fingerprint(), &comp, meta)
+                    .unwrap();
+            }
+        }
+        w.finish().unwrap();
+    }
+
+    fn sample() -> Streams {
+        (0..3)
+            .map(|s| {
+                let l = Labels::from_pairs([("job", format!("j{s}"))]);
+                (
+                    l,
+                    (0..10)
+                        .map(|i| (i * 1000, format!("line {s} {i}").into_bytes()))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn write_then_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.seg");
+        let data = sample();
+        write_segment(&p, &data);
+        let r = SegmentReader::open(&p).unwrap();
+        assert_eq!(r.streams().len(), 3);
+        let mut b = Block::default();
+        for (s, (labels, entries)) in r.streams().iter().zip(&data) {
+            assert_eq!(&s.labels, labels);
+            let mut got = Vec::new();
+            for m in &s.blocks {
+                r.read_block(m, &mut b).unwrap();
+                for i in 0..b.len() {
+                    got.push((b.ts[i], b.line(i).to_vec()));
+                }
+            }
+            assert_eq!(&got, entries);
+        }
+    }
+
+    #[test]
+    fn flipped_byte_hits_one_block_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.seg");
+        write_segment(&p, &sample());
+        let victim = {
+            let r = SegmentReader::open(&p).unwrap();
+            r.streams()[1].blocks[1].clone()
+        };
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[victim.offset as usize + 3] ^= 0xff;
+        std::fs::write(&p, &bytes).unwrap();
+        let r = SegmentReader::open(&p).unwrap();
+        let mut b = Block::default();
+        let mut bad = 0;
+        let mut good = 0;
+        for s in r.streams() {
+            for m in &s.blocks {
+                match r.read_block(m, &mut b) {
+                    Ok(()) => good += 1,
+                    Err(SegmentError::CorruptBlock { offset, .. }) => {
+                        assert_eq!(offset, victim.offset);
+                        bad += 1
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        assert_eq!((bad, good), (1, 11));
+    }
+
+    #[test]
+    fn truncated_file_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.seg");
+        write_segment(&p, &sample());
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 5]).unwrap();
+        let e = SegmentReader::open(&p).unwrap_err().to_string();
+        assert!(e.contains("corrupt segment"), "{e}");
+    }
+}

@@ -1,0 +1,296 @@
+//! `lokal ingest`: flags, progress bar and the summary table.
+use std::io::IsTerminal;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use lokal::ingest::{self, IngestObserver, IngestOptions, IngestReport, InputFormat};
+use lokal::units::{parse_bytes, parse_duration};
+
+use super::GlobalArgs;
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// One entry per line (plain, JSON or logfmt); timestamps detected per line
+    Auto,
+    /// What `logcli query -o jsonl` prints: labels and timestamps come along
+    Logcli,
+    /// Loki push API JSON bodies (`{"streams":[…]}`)
+    LokiPush,
+}
+
+/// Summary output.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SummaryFormat {
+    /// A table
+    Table,
+    /// One JSON object
+    Json,
+}
+
+/// Arguments of `lokal ingest`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lokal ingest --label job=nginx /var/log/nginx/access.log
+  lokal ingest -r --label-from-path '/logs/(?P<job>[^/]+)/' /logs
+  lokal ingest --timestamp-format '%y%m%d %H%M%S' hdfs.log
+  logcli query -o jsonl '{job=\"x\"}' | lokal ingest --format logcli -
+
+Re-running on the same files reads only what was appended since; positions
+are committed with the data, so an interrupted run can simply be repeated.")]
+pub struct IngestArgs {
+    /// Files, globs (quoted, `**` allowed), directories, or - for stdin; .gz and .zst are decompressed
+    #[arg(required = true, value_name = "PATH|GLOB|DIR|-")]
+    pub inputs: Vec<String>,
+    /// Walk directories recursively
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Input format
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Static label for every stream, NAME=VALUE (repeatable)
+    #[arg(short, long = "label", value_name = "NAME=VALUE")]
+    pub labels: Vec<String>,
+    /// Do not add the `filename` label promtail adds
+    #[arg(long)]
+    pub no_filename_label: bool,
+    /// Regex on the absolute path whose named groups become labels
+    #[arg(long, value_name = "REGEX")]
+    pub label_from_path: Option<String>,
+    /// Timestamp layout: strftime (%Y-%m-%d %H:%M:%S), a Go layout (2006-01-02 15:04:05) or a
+    /// promtail name (RFC3339, Unix, UnixMs…); matched at the line start unless --timestamp-regex
+    #[arg(long, value_name = "FORMAT")]
+    pub timestamp_format: Option<String>,
+    /// Regex whose group `ts` (or first group) holds the timestamp
+    #[arg(long, value_name = "REGEX")]
+    pub timestamp_regex: Option<String>,
+    /// Year for timestamps that have none (syslog) [default: the file's modification year]
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// Time zone for timestamps without an offset (IANA name such as Europe/Paris, or UTC)
+    #[arg(long, default_value = "UTC", value_name = "TZ")]
+    pub timezone: String,
+    /// A line matching this regex starts a new entry; other lines join the current one
+    #[arg(long, value_name = "REGEX")]
+    pub multiline_start: Option<String>,
+    /// Most lines in one multiline entry
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub multiline_max_lines: usize,
+    /// Longest line accepted (Loki's max_line_size)
+    #[arg(long, default_value = "256KB", value_name = "SIZE")]
+    pub max_line_size: String,
+    /// Cut longer lines to --max-line-size instead of rejecting them
+    #[arg(long)]
+    pub truncate_long_lines: bool,
+    /// Most labels per stream (Loki's max_label_names_per_series)
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    pub max_labels_per_stream: usize,
+    /// Longest label name
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_label_name_length: usize,
+    /// Longest label value
+    #[arg(long, default_value_t = 2048, value_name = "N")]
+    pub max_label_value_length: usize,
+    /// Drop exact (timestamp, line) repeats within a stream, as Loki does
+    #[arg(long)]
+    pub dedupe: bool,
+    /// Ignore stored positions: read every input from its start
+    #[arg(long)]
+    pub from_start: bool,
+    /// Ingest files that look binary (NUL bytes) instead of skipping them
+    #[arg(long)]
+    pub binary: bool,
+    /// Input committed per batch (memory use grows with it)
+    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
+    pub batch_size: String,
+    /// zstd compression level of blocks
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub compression_level: i32,
+    /// Give up if another writer holds the store longer than this [default: wait]
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
+    /// No progress bar and no summary
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Summary format
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: SummaryFormat,
+}
+
+struct Progress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl IngestObserver for Progress {
+    fn total_bytes(&self, total: u64) {
+        if let Some(b) = &self.bar {
+            b.set_length(total);
+        }
+    }
+    fn advance(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+    fn warn(&self, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(b) => b.suspend(|| eprintln!("lokal: {msg}")),
+            None => eprintln!("lokal: {msg}"),
+        }
+    }
+}
+
+fn options(a: &IngestArgs) -> Result<IngestOptions> {
+    let mut o = IngestOptions {
+        inputs: a.inputs.clone(),
+        recursive: a.recursive,
+        ..Default::default()
+    };
+    o.format = match a.format {
+        FormatArg::Auto => InputFormat::Auto,
+        FormatArg::Logcli => InputFormat::Logcli,
+        FormatArg::LokiPush => InputFormat::LokiPush,
+    };
+    for l in &a.labels {
+        let Some((k, v)) = l.split_once('=') else {
+            bail!("--label {l:?}: expected NAME=VALUE, e.g. --label job=nginx");
+        };
+        let v = v.trim_matches('"');
+        o.labels.push((k.trim().to_string(), v.to_string()));
+    }
+    o.filename_label = !a.no_filename_label;
+    if let Some(re) = &a.label_from_path {
+        o.label_from_path =
+            Some(regex::Regex::new(re).with_context(|| format!("--label-from-path {re:?}"))?);
+    }
+    o.timestamps.format = a.timestamp_format.clone();
+    o.timestamps.regex = a.timestamp_regex.clone();
+    o.timestamps.year = a.year;
+    o.timestamps.timezone = if a.timezone.eq_ignore_ascii_case("utc") {
+        jiff::tz::TimeZone::UTC
+    } else if a.timezone.eq_ignore_ascii_case("local") {
+        jiff::tz::TimeZone::system()
+    } else {
+        jiff::tz::TimeZone::get(&a.timezone)
+            .with_context(|| format!("--timezone {:?}: unknown time zone", a.timezone))?
+    };
+    if let Some(re) = &a.multiline_start {
+        o.multiline_start =
+            Some(regex::Regex::new(re).with_context(|| format!("--multiline-start {re:?}"))?);
+    }
+    o.multiline_max_lines = a.multiline_max_lines.max(1);
+    o.limits.max_line_size = parse_bytes(&a.max_line_size).map_err(anyhow::Error::msg)? as usize;
+    o.limits.max_labels_per_stream = a.max_labels_per_stream;
+    o.limits.max_label_name_length = a.max_label_name_length;
+    o.limits.max_label_value_length = a.max_label_value_length;
+    o.truncate_long_lines = a.truncate_long_lines;
+    o.dedupe = a.dedupe;
+    o.from_start = a.from_start;
+    o.binary = a.binary;
+    o.batch_bytes = parse_bytes(&a.batch_size).map_err(anyhow::Error::msg)? as usize;
+    if o.batch_bytes == 0 {
+        bail!("--batch-size must be more than 0");
+    }
+    o.zstd_level = a.compression_level;
+    if let Some(t) = &a.lock_timeout {
+        o.lock_timeout = Some(parse_duration(t).map_err(anyhow::Error::msg)?);
+    }
+    Ok(o)
+}
+
+/// Runs `lokal ingest`.
+pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<i32> {
+    let opts = options(a)?;
+    let store = g.store();
+    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .expect("valid template"),
+        );
+        b
+    });
+    let progress = Progress {
+        bar,
+        quiet: a.quiet,
+    };
+    let report = ingest::ingest(&store, &g.tenant, &opts, &progress)?;
+    if let Some(b) = &progress.bar {
+        b.finish_and_clear();
+    }
+    if !a.quiet {
+        match a.output {
+            SummaryFormat::Table => println!("{}", summary_table(&report)),
+            SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        }
+    }
+    Ok(if report.files_failed > 0 {
+        super::exit::USAGE
+    } else {
+        super::exit::OK
+    })
+}
+
+fn human(n: u64) -> String {
+    let f = n as f64;
+    if f >= 1e9 {
+        format!("{:.2} GB", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.2} MB", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1} kB", f / 1e3)
+    } else {
+        format!("{n} B")
+    }
+}
+
+fn summary_table(r: &IngestReport) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["ingest", "value"]);
+    let mut row = |k: &str, v: String| {
+        t.add_row(vec![
+            Cell::new(k),
+            Cell::new(v).set_alignment(CellAlignment::Right),
+        ]);
+    };
+    row("files read", r.files.to_string());
+    if r.files_unchanged > 0 {
+        row("files unchanged", r.files_unchanged.to_string());
+    }
+    if r.files_failed > 0 {
+        row("files failed", r.files_failed.to_string());
+    }
+    row("lines read", r.lines_read.to_string());
+    row("entries stored", r.entries_stored.to_string());
+    if r.lines_joined > 0 {
+        row("lines joined (multiline)", r.lines_joined.to_string());
+    }
+    row("streams", r.streams.to_string());
+    row("bytes in", human(r.bytes_read));
+    row("bytes on disk", human(r.bytes_stored));
+    if r.bytes_stored > 0 {
+        row(
+            "ratio",
+            format!("{:.1}x", r.bytes_read as f64 / r.bytes_stored as f64),
+        );
+    }
+    if let (Some(a), Some(b)) = (r.min_t, r.max_t) {
+        row("from", lokal::time::rfc3339_nano(a));
+        row("to", lokal::time::rfc3339_nano(b));
+    }
+    for (k, v) in &r.rejected {
+        row(&format!("rejected: {k}"), v.to_string());
+    }
+    for (k, v) in &r.changed {
+        row(&format!("changed: {k}"), v.to_string());
+    }
+    t
+}

@@ -1,0 +1,83 @@
+//! `lokal stats`: per tenant and day totals, as a table or JSON.
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use super::GlobalArgs;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatsFormat {
+    /// A table
+    Table,
+    /// A JSON array of objects
+    Json,
+}
+
+/// Arguments of `lokal stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Every tenant instead of --tenant's
+    #[arg(long)]
+    pub all_tenants: bool,
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: StatsFormat,
+}
+
+/// Runs `lokal stats`.
+pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<i32> {
+    let store = g.store();
+    let tenants = if a.all_tenants {
+        store.tenants()?
+    } else {
+        vec![g.tenant.clone()]
+    };
+    let mut rows = Vec::new();
+    for t in tenants {
+        let snap = store.tenant(&t)?.snapshot()?;
+        rows.extend(lokal::store::read::day_stats(&t, &snap)?);
+    }
+    match a.output {
+        StatsFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        StatsFormat::Table => {
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED);
+            t.set_header(vec![
+                "tenant",
+                "day",
+                "streams",
+                "entries",
+                "chunks",
+                "segments",
+                "bytes_raw",
+                "bytes_stored",
+                "ratio",
+                "from",
+                "to",
+            ]);
+            for r in &rows {
+                let ratio = if r.bytes_stored > 0 {
+                    r.bytes_raw as f64 / r.bytes_stored as f64
+                } else {
+                    0.0
+                };
+                t.add_row(vec![
+                    r.tenant.clone(),
+                    r.day.clone(),
+                    r.streams.to_string(),
+                    r.entries.to_string(),
+                    r.chunks.to_string(),
+                    r.segments.to_string(),
+                    r.bytes_raw.to_string(),
+                    r.bytes_stored.to_string(),
+                    format!("{ratio:.1}x"),
+                    r.from.clone(),
+                    r.to.clone(),
+                ]);
+            }
+            println!("{t}");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,130 @@
+//! `lokal ingest`: read log inputs, find timestamps, label streams, validate
+//! with Loki's distributor rules, and store them as compressed chunks.
+//!
+//! Work goes in batches of about `batch_bytes` of input. Each batch is parsed
+//! in parallel, cut into blocks, compressed in parallel, written as one
+//! segment per UTC day and committed together with the input positions it
+//! covers, so a crash at any moment loses or doubles nothing: a re-run starts
+//! from the last committed position.
+
+pub mod format;
+mod pipeline;
+pub mod report;
+pub mod source;
+pub mod timestamp;
+mod writer;
+
+use std::time::Duration;
+
+use regex::Regex;
+
+pub use format::InputFormat;
+pub use pipeline::ingest;
+pub use report::IngestReport;
+
+use crate::model::Limits;
+use crate::store::StoreError;
+use timestamp::TimestampConfig;
+
+/// Everything `lokal ingest` can be told.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Paths, globs, directories, or `-` for stdin.
+    pub inputs: Vec<String>,
+    /// Walk directories recursively.
+    pub recursive: bool,
+    /// Input format.
+    pub format: InputFormat,
+    /// Static labels (`--label k=v`), applied to every stream.
+    pub labels: Vec<(String, String)>,
+    /// Add a `filename` label with the file's absolute path, as promtail does.
+    pub filename_label: bool,
+    /// `--label-from-path`: named groups matched on the absolute path become labels.
+    pub label_from_path: Option<Regex>,
+    /// Timestamp detection.
+    pub timestamps: TimestampConfig,
+    /// `--multiline-start`: a line matching this starts a new entry; other
+    /// lines are appended to the current one.
+    pub multiline_start: Option<Regex>,
+    /// At most this many lines per multiline entry (promtail's `max_lines`).
+    pub multiline_max_lines: usize,
+    /// Loki's distributor limits.
+    pub limits: Limits,
+    /// Truncate lines over the size limit instead of rejecting them.
+    pub truncate_long_lines: bool,
+    /// Drop exact `(timestamp, line)` repeats within a stream, as Loki does.
+    pub dedupe: bool,
+    /// Ignore stored positions and read every input from its start.
+    pub from_start: bool,
+    /// Ingest files that look binary (a NUL byte in their first 8 KiB).
+    pub binary: bool,
+    /// Input bytes per committed batch.
+    pub batch_bytes: usize,
+    /// zstd level for blocks.
+    pub zstd_level: i32,
+    /// How long to wait for another writer.
+    pub lock_timeout: Option<Duration>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            inputs: Vec::new(),
+            recursive: false,
+            format: InputFormat::Auto,
+            labels: Vec::new(),
+            filename_label: true,
+            label_from_path: None,
+            timestamps: TimestampConfig {
+                format: None,
+                regex: None,
+                year: None,
+                timezone: jiff::tz::TimeZone::UTC,
+            },
+            multiline_start: None,
+            multiline_max_lines: 128,
+            limits: Limits::default(),
+            truncate_long_lines: false,
+            dedupe: false,
+            from_start: false,
+            binary: false,
+            batch_bytes: 256 << 20,
+            zstd_level: 3,
+            lock_timeout: None,
+        }
+    }
+}
+
+/// Receives progress and warnings while ingest runs.
+pub trait IngestObserver: Sync {
+    /// The total input bytes expected (0 when unknown, e.g. stdin).
+    fn total_bytes(&self, _total: u64) {}
+    /// `n` more input bytes were committed.
+    fn advance(&self, _n: u64) {}
+    /// A message for the user (a rejected line, a skipped file…).
+    fn warn(&self, _msg: &str) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl IngestObserver for Silent {}
+
+/// Ingest errors that stop the whole run. Per-file and per-line problems
+/// are counted in the [`IngestReport`] instead.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// An input argument cannot be used.
+    #[error("{input}: {message}")]
+    Input {
+        /// The argument.
+        input: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Bad option.
+    #[error("{0}")]
+    Config(String),
+    /// The store failed; batches committed before stay intact.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,844 @@
+//! The ingest loop: open inputs, read them in batches, parse lines into
+//! entries in parallel, and hand each batch to the writer.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::Read;
+
+use rayon::prelude::*;
+use regex::Regex;
+
+use super::format::{self, InputFormat};
+use super::report::{change, reject, Counts, IngestReport};
+use super::source::{self, Compression, FileIdentity, Input};
+use super::timestamp::TimestampExtractor;
+use super::writer::{write_batch, StreamEntries};
+use super::{IngestError, IngestObserver, IngestOptions};
+use crate::model::{validate_labels, Labels};
+use crate::store::{Position, Store, TenantWriter};
+
+/// A timestamp not yet known (the line carries none).
+const MISSING: i64 = i64::MIN;
+
+/// Target size of the ranges parsed in parallel.
+const PARSE_TASK_BYTES: usize = 4 << 20;
+
+/// An open input, read piece by piece across batches.
+struct Cursor {
+    input: Input,
+    /// Index into the run's inputs (for messages).
+    labels: Labels,
+    reader: Box<dyn Read + Send>,
+    /// Bytes read past the last cut, carried into the next piece.
+    pending: Vec<u8>,
+    /// Input offset of the next byte to hand out (after `pending`).
+    offset: u64,
+    /// Line number (1-based) of the next line handed out.
+    line_no: u64,
+    eof: bool,
+    identity: Option<FileIdentity>,
+    head: (u64, u64),
+    /// Timestamp of the last entry, inherited by a following line without one.
+    carry_ts: Option<i64>,
+    /// Reference time for yearless formats and files without timestamps.
+    reference_ns: i64,
+    extractor: TimestampExtractor,
+}
+
+/// One contiguous run of an input's bytes inside a batch.
+struct Piece {
+    cursor: usize,
+    data: Vec<u8>,
+    start_offset: u64,
+    first_line: u64,
+    eof: bool,
+}
+
+/// Runs an ingest into `tenant` of `store`.
+pub fn ingest(
+    store: &Store,
+    tenant: &str,
+    opts: &IngestOptions,
+    obs: &dyn IngestObserver,
+) -> Result<IngestReport, IngestError> {
+    if opts.inputs.is_empty() {
+        return Err(IngestError::Config(
+            "nothing to ingest: give files, globs, directories or - for stdin".into(),
+        ));
+    }
+    let extractor = TimestampExtractor::new(&opts.timestamps)
+        .map_err(|e| IngestError::Config(e.to_string()))?;
+    let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    let tenant = store.tenant(tenant)?;
+    let lock = store.lock_writer(opts.lock_timeout, || {
+        obs.warn(&format!(
+            "waiting for another lokal writer to release {}",
+            store.root().join("lokal.lock").display()
+        ))
+    })?;
+    let mut tx = tenant.begin_write(&lock)?;
+    let mut report = IngestReport::default();
+
+    let total: u64 = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::Stdin => None,
+        })
+        .sum();
+    obs.total_bytes(total);
+
+    let mut cursors: Vec<Cursor> = Vec::new();
+    let mut batch: Vec<Piece> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let mut streams_seen = std::collections::HashSet::new();
+    for input in inputs {
+        let cursor = match open_cursor(&input, opts, &tx, extractor.clone(), obs) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                report.files_unchanged += 1;
+                continue;
+            }
+            Err(msg) => {
+                obs.warn(&msg);
+                report.errors.push(msg);
+                report.files_failed += 1;
+                continue;
+            }
+        };
+        report.files += 1;
+        cursors.push(cursor);
+        let ci = cursors.len() - 1;
+        loop {
+            let budget = opts.batch_bytes.saturating_sub(batch_bytes).max(1);
+            let whole = opts.format == InputFormat::LokiPush;
+            match read_piece(
+                &mut cursors[ci],
+                ci,
+                if whole { usize::MAX } else { budget },
+                opts,
+            ) {
+                Ok(Some(p)) => {
+                    batch_bytes += p.data.len();
+                    batch.push(p);
+                }
+                Ok(None) => {}
+                Err(msg) => {
+                    obs.warn(&msg);
+                    report.errors.push(msg);
+                    report.files_failed += 1;
+                    cursors[ci].eof = true;
+                }
+            }
+            if batch_bytes >= opts.batch_bytes {
+                flush(
+                    &mut tx,
+                    &mut cursors,
+                    std::mem::take(&mut batch),
+                    opts,
+                    &mut report,
+                    &mut streams_seen,
+                    obs,
+                )?;
+                batch_bytes = 0;
+            }
+            if cursors[ci].eof {
+                break;
+            }
+        }
+    }
+    flush(
+        &mut tx,
+        &mut cursors,
+        batch,
+        opts,
+        &mut report,
+        &mut streams_seen,
+        obs,
+    )?;
+    report.streams = streams_seen.len() as u64;
+    Ok(report)
+}
+
+/// Opens an input and positions it after what earlier runs stored.
+/// `Ok(None)`: nothing new to read.
+fn open_cursor(
+    input: &Input,
+    opts: &IngestOptions,
+    tx: &TenantWriter<'_>,
+    mut extractor: TimestampExtractor,
+    obs: &dyn IngestObserver,
+) -> Result<Option<Cursor>, String> {
+    let name = input.display();
+    let mut labels: Vec<(String, String)> = Vec::new();
+    let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
+    let (reader, offset, line_no, identity, head, carry_ts, reference_ns): (
+        Box<dyn Read + Send>,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+    ) = match input {
+        Input::Stdin => (Box::new(std::io::stdin()), 0, 1, None, (0, 0), None, now_ns),
+        Input::File(path) => {
+            let file = File::open(path).map_err(|e| format!("{name}: cannot open: {e}"))?;
+            let id = source::identity(&file).map_err(|e| format!("{name}: cannot stat: {e}"))?;
+            if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
+                return Err(format!(
+                    "{name}: is a directory (use --recursive or a glob)"
+                ));
+            }
+            let compression = Compression::of(path);
+            let head_len = id.size.min(source::HEAD_LEN);
+            let head_hash = source::head_hash(path, head_len)
+                .map_err(|e| format!("{name}: cannot read: {e}"))?
+                .unwrap_or(0);
+            let key = path.display().to_string();
+            let resume = if opts.from_start {
+                None
+            } else {
+                tx.manifest().positions.get(&key)
+            };
+            let resume = resume.filter(|p| same_file(p, &id, path));
+            if let Some(p) = resume {
+                if compression == Compression::None && p.offset >= id.size {
+                    return Ok(None);
+                }
+                if compression != Compression::None && p.size == id.size {
+                    return Ok(None);
+                }
+            }
+            if !opts.binary && compression == Compression::None {
+                if let Some(off) = nul_offset(path) {
+                    return Err(format!(
+                            "{name}: looks binary (NUL byte at offset {off}); skipped. Use --binary to ingest it anyway"
+                        ));
+                }
+            }
+            let mut reader = source::open_reader(file, compression)
+                .map_err(|e| format!("{name}: cannot read: {e}"))?;
+            let (offset, line_no, carry) = match resume {
+                Some(p) => {
+                    source::skip_bytes(&mut *reader, p.offset)
+                        .map_err(|e| format!("{name}: cannot resume at byte {}: {e}", p.offset))?;
+                    (p.offset, p.line.max(1), p.last_ts)
+                }
+                None => (0, 1, None),
+            };
+            if opts.filename_label {
+                labels.push(("filename".into(), key.clone()));
+            }
+            if let Some(re) = &opts.label_from_path {
+                if let Some(caps) = re.captures(&key) {
+                    for n in re.capture_names().flatten() {
+                        if let Some(m) = caps.name(n) {
+                            labels.push((n.to_string(), m.as_str().to_string()));
+                        }
+                    }
+                }
+            }
+            (
+                reader,
+                offset,
+                line_no,
+                Some(id),
+                (head_len, head_hash),
+                carry,
+                id.mtime_ns,
+            )
+        }
+    };
+    labels.extend(opts.labels.iter().cloned());
+    if matches!(input, Input::Stdin) && labels.is_empty() {
+        // promtail's stdin mode labels its stream this way.
+        labels.push(("job".into(), "stdin".into()));
+    }
+    let labels = Labels::from_pairs(labels);
+    if opts.format == InputFormat::Auto {
+        validate_labels(&labels, &opts.limits).map_err(|e| format!("{name}: {e}"))?;
+    }
+    let _ = obs;
+    extractor.set_reference(reference_ns);
+    Ok(Some(Cursor {
+        input: input.clone(),
+        labels,
+        reader,
+        pending: Vec::new(),
+        offset,
+        line_no,
+        eof: false,
+        identity,
+        head,
+        carry_ts,
+        reference_ns,
+        extractor,
+    }))
+}
+
+/// True when a stored position belongs to this very file: same inode, not
+/// shorter than what was read, and the same first bytes.
+fn same_file(p: &Position, id: &FileIdentity, path: &std::path::Path) -> bool {
+    if p.dev != id.dev || p.ino != id.ino {
+        return false;
+    }
+    if Compression::of(path) == Compression::None && id.size < p.offset {
+        return false; // truncated
+    }
+    if id.size < p.head_len {
+        return false;
+    }
+    matches!(source::head_hash(path, p.head_len), Ok(Some(h)) if h == p.head_hash)
+        || p.head_len == 0
+}
+
+fn nul_offset(path: &std::path::Path) -> Option<usize> {
+    let mut buf = [0u8; 8192];
+    let mut f = File::open(path).ok()?;
+    let n = f.read(&mut buf).ok()?;
+    memchr::memchr(0, &buf[..n])
+}
+
+/// Reads up to about `budget` bytes of whole lines (more if one line is
+/// longer). With `--multiline-start` the cut is made before the last line
+/// that starts an entry, so an entry never straddles two batches.
+fn read_piece(
+    c: &mut Cursor,
+    ci: usize,
+    budget: usize,
+    opts: &IngestOptions,
+) -> Result<Option<Piece>, String> {
+    if c.eof && c.pending.is_empty() {
+        return Ok(None);
+    }
+    let mut data = std::mem::take(&mut c.pending);
+    let start_offset = c.offset;
+    let target = budget.max(data.len() + 1);
+    loop {
+        if data.len() >= target && memchr::memchr(b'\n', &data).is_some() {
+            break;
+        }
+        let want = (target.saturating_sub(data.len())).clamp(64 << 10, 16 << 20);
+        let old = data.len();
+        data.resize(old + want, 0);
+        let n = loop {
+            match c.reader.read(&mut data[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    data.truncate(old);
+                    return Err(format!(
+                        "{}: read error at byte {}: {e}",
+                        c.input.display(),
+                        start_offset + old as u64
+                    ));
+                }
+            }
+        };
+        data.truncate(old + n);
+        if n == 0 {
+            c.eof = true;
+            break;
+        }
+    }
+    if !c.eof {
+        let cut = cut_point(&data, opts.multiline_start.as_ref());
+        c.pending = data.split_off(cut);
+    }
+    if data.is_empty() {
+        return Ok(None);
+    }
+    c.offset = start_offset + data.len() as u64;
+    let first_line = c.line_no;
+    c.line_no += memchr::memchr_iter(b'\n', &data).count() as u64;
+    Ok(Some(Piece {
+        cursor: ci,
+        data,
+        start_offset,
+        first_line,
+        eof: c.eof && c.pending.is_empty(),
+    }))
+}
+
+/// Where to end a piece: after the last newline, or with multiline entries
+/// before the last line that starts an entry.
+fn cut_point(data: &[u8], multiline: Option<&Regex>) -> usize {
+    let last_nl = match memchr::memrchr(b'\n', data) {
+        Some(i) => i + 1,
+        None => return data.len(),
+    };
+    let Some(re) = multiline else { return last_nl };
+    // Walk lines backwards from the end of the complete part.
+    let mut end = last_nl.saturating_sub(1);
+    loop {
+        let start = memchr::memrchr(b'\n', &data[..end]).map_or(0, |i| i + 1);
+        if start == 0 {
+            return last_nl;
+        }
+        let line = strip_cr(&data[start..end]);
+        if re.is_match(&String::from_utf8_lossy(line)) {
+            return start;
+        }
+        end = start - 1;
+    }
+}
+
+#[inline]
+fn strip_cr(line: &[u8]) -> &[u8] {
+    match line.last() {
+        Some(b'\r') => &line[..line.len() - 1],
+        _ => line,
+    }
+}
+
+/// A parsed entry: stream index (into the task's stream table), time, line.
+pub(crate) struct Entry<'a> {
+    pub stream: u32,
+    pub ts: i64,
+    pub line: Cow<'a, [u8]>,
+}
+
+/// The result of parsing one range of a piece.
+struct Parsed<'a> {
+    piece: usize,
+    streams: Vec<Labels>,
+    entries: Vec<Entry<'a>>,
+    counts: Counts,
+}
+
+/// A range of a piece parsed as one task.
+struct Task {
+    piece: usize,
+    start: usize,
+    end: usize,
+    first_line: u64,
+}
+
+fn flush(
+    tx: &mut TenantWriter<'_>,
+    cursors: &mut [Cursor],
+    batch: Vec<Piece>,
+    opts: &IngestOptions,
+    report: &mut IngestReport,
+    streams_seen: &mut std::collections::HashSet<Labels>,
+    obs: &dyn IngestObserver,
+) -> Result<(), IngestError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // Split pieces into tasks at line boundaries so big files parse in parallel.
+    let mut tasks = Vec::new();
+    for (pi, p) in batch.iter().enumerate() {
+        let splittable = opts.multiline_start.is_none() && opts.format != InputFormat::LokiPush;
+        let mut start = 0;
+        let mut line = p.first_line;
+        while start < p.data.len() {
+            let mut end = p.data.len();
+            if splittable && end - start > PARSE_TASK_BYTES {
+                end = match memchr::memchr(b'\n', &p.data[start + PARSE_TASK_BYTES..]) {
+                    Some(i) => start + PARSE_TASK_BYTES + i + 1,
+                    None => p.data.len(),
+                };
+            }
+            tasks.push(Task {
+                piece: pi,
+                start,
+                end,
+                first_line: line,
+            });
+            line += memchr::memchr_iter(b'\n', &p.data[start..end]).count() as u64;
+            start = end;
+        }
+    }
+    let ctx: Vec<ParseCtx> = batch
+        .iter()
+        .map(|p| {
+            let c = &cursors[p.cursor];
+            ParseCtx {
+                name: c.input.display(),
+                labels: c.labels.clone(),
+                extractor: c.extractor.clone(),
+            }
+        })
+        .collect();
+    let mut parsed: Vec<Parsed<'_>> = tasks
+        .par_iter()
+        .map(|t| parse_task(&batch[t.piece].data[t.start..t.end], t, &ctx[t.piece], opts))
+        .collect();
+
+    // Fill in missing timestamps in input order, per input.
+    for (pi, p) in batch.iter().enumerate() {
+        let c = &mut cursors[p.cursor];
+        let mut carry = c.carry_ts;
+        let mut inherited = 0u64;
+        let mut leading: Vec<(usize, usize)> = Vec::new();
+        for (ti, pr) in parsed
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, pr)| pr.piece == pi)
+        {
+            for (ei, e) in pr.entries.iter_mut().enumerate() {
+                if e.ts == MISSING {
+                    match carry {
+                        Some(t) => {
+                            e.ts = t;
+                            inherited += 1;
+                        }
+                        None => leading.push((ti, ei)),
+                    }
+                } else {
+                    carry = Some(e.ts);
+                }
+            }
+        }
+        let (fill, reason) = match first_ts(&parsed, pi) {
+            Some(t) => (t, change::TS_FROM_NEXT),
+            None => (c.reference_ns, change::TS_FROM_MTIME),
+        };
+        report.change(reason, leading.len() as u64);
+        for (ti, ei) in leading {
+            parsed[ti].entries[ei].ts = fill;
+        }
+        if carry.is_none() && fill != MISSING {
+            carry = Some(fill);
+        }
+        report.change(change::TS_INHERITED, inherited);
+        c.carry_ts = carry;
+    }
+    for pr in &parsed {
+        report.merge_counts(&pr.counts);
+        for m in &pr.counts.messages {
+            obs.warn(m);
+        }
+    }
+
+    // Group by stream, validating each new stream once.
+    let mut groups: Vec<StreamEntries<'_>> = Vec::new();
+    let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+    for pr in parsed {
+        let map: Vec<Option<usize>> = pr
+            .streams
+            .iter()
+            .map(|l| {
+                if let Some(&i) = index.get(l) {
+                    return groups[i].valid.then_some(i);
+                }
+                let valid = match validate_labels(l, &opts.limits) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        obs.warn(&format!(
+                            "{}: {e}; its entries are rejected",
+                            cursors[batch[pr.piece].cursor].input.display()
+                        ));
+                        false
+                    }
+                };
+                groups.push(StreamEntries {
+                    labels: l.clone(),
+                    entries: Vec::new(),
+                    valid,
+                });
+                index.insert(l.clone(), groups.len() - 1);
+                valid.then_some(groups.len() - 1)
+            })
+            .collect();
+        for e in pr.entries {
+            match map[e.stream as usize] {
+                Some(g) => groups[g].entries.push((e.ts, e.line)),
+                None => report.reject(reject::INVALID_LABELS, 1),
+            }
+        }
+    }
+    groups.retain(|g| g.valid && !g.entries.is_empty());
+    for g in &groups {
+        streams_seen.insert(g.labels.clone());
+    }
+
+    write_batch(tx, groups, opts, report)?;
+
+    // Positions move with the data, in the same manifest commit.
+    for p in &batch {
+        let c = &cursors[p.cursor];
+        if let (Input::File(path), Some(id)) = (&c.input, c.identity) {
+            tx.positions_mut().insert(
+                path.display().to_string(),
+                Position {
+                    dev: id.dev,
+                    ino: id.ino,
+                    offset: p.start_offset + p.data.len() as u64,
+                    size: id.size,
+                    head_len: c.head.0,
+                    head_hash: c.head.1,
+                    last_ts: c.carry_ts,
+                    line: p.first_line + memchr::memchr_iter(b'\n', &p.data).count() as u64,
+                },
+            );
+        }
+        let _ = p.eof;
+    }
+    tx.commit()?;
+    report.commits += 1;
+    report.bytes_read += batch.iter().map(|p| p.data.len() as u64).sum::<u64>();
+    obs.advance(batch.iter().map(|p| p.data.len() as u64).sum());
+    Ok(())
+}
+
+fn first_ts(parsed: &[Parsed<'_>], piece: usize) -> Option<i64> {
+    parsed
+        .iter()
+        .filter(|p| p.piece == piece)
+        .flat_map(|p| p.entries.iter())
+        .map(|e| e.ts)
+        .find(|&t| t != MISSING)
+}
+
+/// What a parse task needs to know of its input.
+struct ParseCtx {
+    name: String,
+    labels: Labels,
+    extractor: TimestampExtractor,
+}
+
+/// Parses one task's bytes into entries.
+fn parse_task<'a>(data: &'a [u8], t: &Task, c: &ParseCtx, opts: &IngestOptions) -> Parsed<'a> {
+    let mut out = Parsed {
+        piece: t.piece,
+        streams: vec![c.labels.clone()],
+        entries: Vec::new(),
+        counts: Counts::default(),
+    };
+    let name = c.name.clone();
+    match opts.format {
+        InputFormat::Auto => {
+            let mut ex = c.extractor.clone();
+            match &opts.multiline_start {
+                None => parse_lines(data, t.first_line, &name, &mut ex, opts, &mut out),
+                Some(re) => parse_multiline(data, t.first_line, &name, re, &mut ex, opts, &mut out),
+            }
+        }
+        InputFormat::Logcli => parse_logcli(data, t.first_line, &name, c, opts, &mut out),
+        InputFormat::LokiPush => parse_push(data, &name, c, opts, &mut out),
+    }
+    out
+}
+
+/// Applies the line size limit: `None` when the line is rejected.
+fn check_size<'a>(
+    line: Cow<'a, [u8]>,
+    line_no: u64,
+    name: &str,
+    opts: &IngestOptions,
+    counts: &mut Counts,
+) -> Option<Cow<'a, [u8]>> {
+    let max = opts.limits.max_line_size;
+    if max == 0 || line.len() <= max {
+        return Some(line);
+    }
+    if opts.truncate_long_lines {
+        counts.change(change::TRUNCATED, 1);
+        return Some(match line {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[..max]),
+            Cow::Owned(mut v) => {
+                v.truncate(max);
+                Cow::Owned(v)
+            }
+        });
+    }
+    let len = line.len();
+    counts.reject(reject::LINE_TOO_LONG, || {
+        format!("{name}:{line_no}: line of {len} bytes is over the {max}-byte limit; rejected (use --truncate-long-lines or --max-line-size)")
+    });
+    None
+}
+
+fn for_each_line<'a>(data: &'a [u8], mut f: impl FnMut(&'a [u8], u64)) {
+    let mut start = 0;
+    let mut n = 0u64;
+    for nl in memchr::memchr_iter(b'\n', data) {
+        f(strip_cr(&data[start..nl]), n);
+        start = nl + 1;
+        n += 1;
+    }
+    if start < data.len() {
+        f(strip_cr(&data[start..]), n);
+    }
+}
+
+fn parse_lines<'a>(
+    data: &'a [u8],
+    first_line: u64,
+    name: &str,
+    ex: &mut TimestampExtractor,
+    opts: &IngestOptions,
+    out: &mut Parsed<'a>,
+) {
+    let counts = &mut out.counts;
+    let entries = &mut out.entries;
+    entries.reserve(data.len() / 128);
+    for_each_line(data, |line, i| {
+        counts.lines += 1;
+        if let Some(line) = check_size(Cow::Borrowed(line), first_line + i, name, opts, counts) {
+            let ts = ex.extract(&line).unwrap_or(MISSING);
+            entries.push(Entry {
+                stream: 0,
+                ts,
+                line,
+            });
+        }
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn parse_multiline<'a>(
+    data: &'a [u8],
+    first_line: u64,
+    name: &str,
+    start_re: &Regex,
+    ex: &mut TimestampExtractor,
+    opts: &IngestOptions,
+    out: &mut Parsed<'a>,
+) {
+    let mut cur: Option<(Vec<u8>, u64, usize)> = None;
+    let mut done: Vec<(Vec<u8>, u64)> = Vec::new();
+    let counts = &mut out.counts;
+    for_each_line(data, |line, i| {
+        counts.lines += 1;
+        let starts = start_re.is_match(&String::from_utf8_lossy(line));
+        match &mut cur {
+            Some((buf, _, n)) if !starts && *n < opts.multiline_max_lines => {
+                buf.push(b'\n');
+                buf.extend_from_slice(line);
+                *n += 1;
+                counts.joined += 1;
+            }
+            _ => {
+                if let Some((buf, ln, _)) = cur.take() {
+                    done.push((buf, ln));
+                }
+                cur = Some((line.to_vec(), first_line + i, 1));
+            }
+        }
+    });
+    if let Some((buf, ln, _)) = cur.take() {
+        done.push((buf, ln));
+    }
+    for (buf, ln) in done {
+        if let Some(line) = check_size(Cow::Owned(buf), ln, name, opts, &mut out.counts) {
+            let ts = ex.extract(&line).unwrap_or(MISSING);
+            out.entries.push(Entry {
+                stream: 0,
+                ts,
+                line,
+            });
+        }
+    }
+}
+
+fn stream_index(streams: &mut Vec<Labels>, labels: Labels) -> u32 {
+    match streams.iter().position(|l| *l == labels) {
+        Some(i) => i as u32,
+        None => {
+            streams.push(labels);
+            (streams.len() - 1) as u32
+        }
+    }
+}
+
+fn with_static(labels: &Labels, opts: &IngestOptions) -> Labels {
+    let mut l = labels.clone();
+    for (k, v) in &opts.labels {
+        l.set(k, v);
+    }
+    l
+}
+
+fn parse_logcli<'a>(
+    data: &'a [u8],
+    first_line: u64,
+    name: &str,
+    _c: &ParseCtx,
+    opts: &IngestOptions,
+    out: &mut Parsed<'a>,
+) {
+    out.streams.clear();
+    let mut entries = Vec::new();
+    let counts = &mut out.counts;
+    let streams = &mut out.streams;
+    for_each_line(data, |line, i| {
+        counts.lines += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            counts.reject(reject::UNPARSABLE, || {
+                format!(
+                    "{name}:{}: empty line in logcli jsonl input",
+                    first_line + i
+                )
+            });
+            return;
+        }
+        match format::parse_logcli_line(line) {
+            Ok(e) => {
+                let s = stream_index(streams, with_static(&e.labels, opts));
+                if let Some(l) = check_size(
+                    Cow::Owned(e.line.into_bytes()),
+                    first_line + i,
+                    name,
+                    opts,
+                    counts,
+                ) {
+                    entries.push(Entry {
+                        stream: s,
+                        ts: e.ts,
+                        line: l,
+                    });
+                }
+            }
+            Err(msg) => counts.reject(reject::UNPARSABLE, || {
+                format!("{name}:{}: {msg}", first_line + i)
+            }),
+        }
+    });
+    out.entries = entries;
+}
+
+fn parse_push<'a>(
+    data: &'a [u8],
+    name: &str,
+    _c: &ParseCtx,
+    opts: &IngestOptions,
+    out: &mut Parsed<'a>,
+) {
+    out.streams.clear();
+    match format::parse_push_bodies(data) {
+        Ok(streams) => {
+            for s in streams {
+                let si = stream_index(&mut out.streams, with_static(&s.labels, opts));
+                for (ts, line, metadata) in s.entries {
+                    out.counts.lines += 1;
+                    if metadata {
+                        out.counts.change(change::METADATA_DROPPED, 1);
+                    }
+                    if let Some(l) = check_size(
+                        Cow::Owned(line.into_bytes()),
+                        0,
+                        name,
+                        opts,
+                        &mut out.counts,
+                    ) {
+                        out.entries.push(Entry {
+                            stream: si,
+                            ts,
+                            line: l,
+                        });
+                    }
+                }
+            }
+        }
+        Err(msg) => {
+            out.counts.lines += 1;
+            out.counts.reject(reject::UNPARSABLE, || {
+                format!("{name}: {msg}; the whole input was rejected")
+            });
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! What an ingest run did, counted: every line read is either stored,
+//! joined into a multiline entry, or rejected with a reason.
+
+use std::collections::BTreeMap;
+
+/// Reasons a line was not stored.
+pub mod reject {
+    /// Over `max_line_size`.
+    pub const LINE_TOO_LONG: &str = "line too long";
+    /// The stream's labels break Loki's rules.
+    pub const INVALID_LABELS: &str = "invalid labels";
+    /// A structured input entry that cannot be parsed.
+    pub const UNPARSABLE: &str = "unparsable entry";
+    /// `--dedupe` dropped an exact repeat.
+    pub const DUPLICATE: &str = "duplicate (--dedupe)";
+}
+
+/// Ways a stored entry differs from its input line.
+pub mod change {
+    /// Cut to `max_line_size`.
+    pub const TRUNCATED: &str = "truncated to max line size";
+    /// Had no timestamp; took the previous entry's.
+    pub const TS_INHERITED: &str = "no timestamp: took previous entry's";
+    /// Before the file's first timestamp; took that one.
+    pub const TS_FROM_NEXT: &str = "no timestamp: took file's first";
+    /// The file holds no timestamp at all; took its mtime (stdin: now).
+    pub const TS_FROM_MTIME: &str = "no timestamp in input: took mtime/now";
+    /// Structured metadata in a push body is not stored.
+    pub const METADATA_DROPPED: &str = "structured metadata dropped";
+}
+
+/// Counts for one ingest run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct IngestReport {
+    /// Inputs read (in part or whole).
+    pub files: u64,
+    /// Inputs with nothing new since the last run.
+    pub files_unchanged: u64,
+    /// Inputs that could not be read or were skipped; see `errors`.
+    pub files_failed: u64,
+    /// Lines read.
+    pub lines_read: u64,
+    /// Lines appended to a previous line's entry (`--multiline-start`).
+    pub lines_joined: u64,
+    /// Entries stored.
+    pub entries_stored: u64,
+    /// Distinct streams written to.
+    pub streams: u64,
+    /// Input bytes read (decompressed).
+    pub bytes_read: u64,
+    /// Sum of stored line lengths.
+    pub bytes_lines: u64,
+    /// Bytes of segment files written.
+    pub bytes_stored: u64,
+    /// Segments written.
+    pub segments: u64,
+    /// Batches committed.
+    pub commits: u64,
+    /// Oldest stored entry, ns.
+    pub min_t: Option<i64>,
+    /// Newest stored entry, ns.
+    pub max_t: Option<i64>,
+    /// Lines not stored, by reason.
+    pub rejected: BTreeMap<&'static str, u64>,
+    /// Entries stored with a change, by reason.
+    pub changed: BTreeMap<&'static str, u64>,
+    /// File-level problems, one message each.
+    pub errors: Vec<String>,
+}
+
+impl IngestReport {
+    /// Lines not stored.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    pub(crate) fn reject(&mut self, reason: &'static str, n: u64) {
+        if n > 0 {
+            *self.rejected.entry(reason).or_default() += n;
+        }
+    }
+
+    pub(crate) fn change(&mut self, reason: &'static str, n: u64) {
+        if n > 0 {
+            *self.changed.entry(reason).or_default() += n;
+        }
+    }
+
+    pub(crate) fn merge_counts(&mut self, c: &Counts) {
+        for (k, v) in &c.rejected {
+            self.reject(k, *v);
+        }
+        for (k, v) in &c.changed {
+            self.change(k, *v);
+        }
+        self.lines_read += c.lines;
+        self.lines_joined += c.joined;
+    }
+
+    pub(crate) fn see_time(&mut self, min_t: i64, max_t: i64) {
+        self.min_t = Some(self.min_t.map_or(min_t, |m| m.min(min_t)));
+        self.max_t = Some(self.max_t.map_or(max_t, |m| m.max(max_t)));
+    }
+}
+
+/// Per-task counters, merged into the report.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Counts {
+    pub lines: u64,
+    pub joined: u64,
+    pub rejected: BTreeMap<&'static str, u64>,
+    pub changed: BTreeMap<&'static str, u64>,
+    /// First few messages, for the user.
+    pub messages: Vec<String>,
+}
+
+/// Messages kept per task; the rest are only counted.
+pub(crate) const MAX_MESSAGES: usize = 5;
+
+impl Counts {
+    pub fn reject(&mut self, reason: &'static str, msg: impl FnOnce() -> String) {
+        *self.rejected.entry(reason).or_default() += 1;
+        if self.messages.len() < MAX_MESSAGES {
+            self.messages.push(msg());
+        }
+    }
+
+    pub fn change(&mut self, reason: &'static str, n: u64) {
+        if n > 0 {
+            *self.changed.entry(reason).or_default() += n;
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Turns a batch's entries into segments: per stream sort by time, optional
+//! dedupe, cut into blocks per UTC day, compress on rayon, write one segment
+//! per day, publish.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use super::report::{reject, IngestReport};
+use super::{IngestError, IngestOptions};
+use crate::chunk::block;
+use crate::chunk::BlockMeta;
+use crate::model::Labels;
+use crate::store::TenantWriter;
+use crate::time::{day_of, day_string};
+
+/// Raw line bytes per block: large enough for zstd to find the log's
+/// repetition, small enough that time pruning skips most of a chunk.
+pub const BLOCK_TARGET_BYTES: usize = 1 << 20;
+
+/// One stream's entries in a batch.
+pub(crate) struct StreamEntries<'a> {
+    pub labels: Labels,
+    pub entries: Vec<(i64, Cow<'a, [u8]>)>,
+    pub valid: bool,
+}
+
+struct BlockJob {
+    stream: usize,
+    day: i64,
+    start: usize,
+    end: usize,
+}
+
+struct Compressed {
+    job: usize,
+    bytes: Vec<u8>,
+    meta: BlockMeta,
+}
+
+thread_local! {
+    static RAW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Writes the batch; updates the report. Positions are committed by the
+/// caller together with the segments this publishes.
+pub(crate) fn write_batch(
+    tx: &mut TenantWriter<'_>,
+    mut streams: Vec<StreamEntries<'_>>,
+    opts: &IngestOptions,
+    report: &mut IngestReport,
+) -> Result<(), IngestError> {
+    // Sort (stable: equal timestamps keep input order) and dedupe.
+    let dups: u64 = streams
+        .par_iter_mut()
+        .map(|s| {
+            if !s.entries.is_sorted_by_key(|e| e.0) {
+                s.entries.sort_by_key(|e| e.0);
+            }
+            if opts.dedupe {
+                dedupe(&mut s.entries)
+            } else {
+                0
+            }
+        })
+        .sum();
+    report.reject(reject::DUPLICATE, dups);
+
+    let mut jobs = Vec::new();
+    for (si, s) in streams.iter().enumerate() {
+        let mut start = 0;
+        while start < s.entries.len() {
+            let day = day_of(s.entries[start].0);
+            let mut bytes = 0usize;
+            let mut end = start;
+            while end < s.entries.len() && day_of(s.entries[end].0) == day {
+                let l = s.entries[end].1.len();
+                if end > start && bytes + l > BLOCK_TARGET_BYTES {
+                    break;
+                }
+                bytes += l;
+                end += 1;
+            }
+            jobs.push(BlockJob {
+                stream: si,
+                day,
+                start,
+                end,
+            });
+            start = end;
+        }
+    }
+
+    let level = opts.zstd_level;
+    let compressed: Vec<Result<Compressed, std::io::Error>> = jobs
+        .par_iter()
+        .enumerate()
+        .map(|(ji, j)| {
+            let entries = &streams[j.stream].entries[j.start..j.end];
+            RAW.with(|raw| {
+                let mut raw = raw.borrow_mut();
+                block::encode(entries.iter().map(|(t, l)| (*t, l.as_ref())), &mut raw);
+                let bytes = zstd::bulk::compress(&raw, level)?;
+                Ok(Compressed {
+                    job: ji,
+                    bytes,
+                    meta: BlockMeta {
+                        offset: 0,
+                        len: 0,
+                        raw_len: raw.len() as u32,
+                        entries: entries.len() as u32,
+                        line_bytes: entries.iter().map(|e| e.1.len() as u64).sum(),
+                        min_t: entries[0].0,
+                        max_t: entries[entries.len() - 1].0,
+                        checksum: 0,
+                    },
+                })
+            })
+        })
+        .collect();
+
+    // One segment per day; streams in label order so segments are deterministic.
+    let mut by_day: BTreeMap<i64, Vec<Compressed>> = BTreeMap::new();
+    for c in compressed {
+        let c = c.map_err(|e| IngestError::Config(format!("zstd compression failed: {e}")))?;
+        by_day.entry(jobs[c.job].day).or_default().push(c);
+    }
+    for (day, mut blocks) in by_day {
+        blocks.sort_by(|a, b| {
+            let (ja, jb) = (&jobs[a.job], &jobs[b.job]);
+            streams[ja.stream]
+                .labels
+                .cmp(&streams[jb.stream].labels)
+                .then(ja.start.cmp(&jb.start))
+        });
+        let mut pending = tx.create_segment(&day_string(day))?;
+        for c in &blocks {
+            let s = &streams[jobs[c.job].stream];
+            pending
+                .writer
+                .add_block(&s.labels, s.labels.fingerprint(), &c.bytes, c.meta.clone())
+                .map_err(crate::store::StoreError::from)?;
+        }
+        let entry = tx.publish(pending)?;
+        report.segments += 1;
+        report.bytes_stored += entry.bytes;
+        report.entries_stored += entry.entries;
+        report.bytes_lines += entry.raw_bytes;
+        report.see_time(entry.min_t, entry.max_t);
+    }
+    Ok(())
+}
+
+/// Removes exact `(ts, line)` repeats from time-sorted entries; returns how
+/// many were removed.
+fn dedupe(entries: &mut Vec<(i64, Cow<'_, [u8]>)>) -> u64 {
+    let before = entries.len();
+    let mut out: Vec<(i64, Cow<'_, [u8]>)> = Vec::with_capacity(entries.len());
+    let mut run_start = 0;
+    for e in entries.drain(..) {
+        if out.last().is_none_or(|l| l.0 != e.0) {
+            run_start = out.len();
+        }
+        if !out[run_start..].iter().any(|o| o.1 == e.1) {
+            out.push(e);
+        }
+    }
+    *entries = out;
+    (before - entries.len()) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedupe_keeps_first_of_each_pair() {
+        let mut e: Vec<(i64, Cow<'_, [u8]>)> = vec![
+            (1, Cow::Borrowed(b"a")),
+            (1, Cow::Borrowed(b"b")),
+            (1, Cow::Borrowed(b"a")),
+            (2, Cow::Borrowed(b"a")),
+            (2, Cow::Borrowed(b"a")),
+        ];
+        assert_eq!(dedupe(&mut e), 2);
+        let got: Vec<_> = e.iter().map(|x| (x.0, x.1.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![(1, b"a".to_vec()), (1, b"b".to_vec()), (2, b"a".to_vec())]
+        );
+    }
+}

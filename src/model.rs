@@ -1,0 +1,301 @@
+//! The data model: label sets that identify streams, and their validation
+//! with Grafana Loki's distributor rules.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A stream's label set: `name=value` pairs sorted by name, names unique.
+///
+/// Two streams are the same stream exactly when their label sets are equal;
+/// [`Labels::fingerprint`] is a 64-bit hash of the canonical form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Labels(Vec<(String, String)>);
+
+impl Labels {
+    /// Builds a label set from pairs in any order. A later pair with the same
+    /// name replaces an earlier one (so `--label` given twice keeps the last).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut v: Vec<(String, String)> = Vec::new();
+        for (k, val) in pairs {
+            let k = k.into();
+            let val = val.into();
+            match v.iter_mut().find(|(n, _)| *n == k) {
+                Some(slot) => slot.1 = val,
+                None => v.push((k, val)),
+            }
+        }
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Labels(v)
+    }
+
+    /// The pairs, sorted by name.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Sets `name` to `value`, keeping the pairs sorted.
+    pub fn set(&mut self, name: &str, value: &str) {
+        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            Ok(i) => self.0[i].1 = value.to_string(),
+            Err(i) => self.0.insert(i, (name.to_string(), value.to_string())),
+        }
+    }
+
+    /// 64-bit fingerprint of the canonical form: stable across runs and
+    /// versions, so it may be stored on disk.
+    pub fn fingerprint(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(self.to_string().as_bytes())
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Loki's form: `{app="api", env="prod"}` with Go-quoted values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (n, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(n)?;
+            f.write_str("=")?;
+            f.write_str(&go_quote(v))?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// Quotes `s` as Go's `strconv.Quote` does, which is how Loki prints label
+/// values and strings in canonical queries.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if is_go_printable(c) => out.push(c),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An approximation of Go's `unicode.IsPrint` good enough for label values:
+/// control, format, surrogate, private-use and unassigned-looking code points
+/// are escaped; everything else prints as itself.
+fn is_go_printable(c: char) -> bool {
+    let u = c as u32;
+    !(c.is_control()
+        || (0x80..0xa0).contains(&u)
+        || u == 0xad
+        || (0x200b..=0x200f).contains(&u)
+        || (0x2028..=0x202e).contains(&u)
+        || (0x2060..=0x206f).contains(&u)
+        || u == 0xfeff
+        || (0xe000..=0xf8ff).contains(&u)
+        || (0xfff9..=0xfffb).contains(&u)
+        || u >= 0xf0000)
+}
+
+/// Loki's distributor limits that ingest enforces (`limits_config`).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `max_label_names_per_series`, default 15.
+    pub max_labels_per_stream: usize,
+    /// `max_label_name_length`, default 1024.
+    pub max_label_name_length: usize,
+    /// `max_label_value_length`, default 2048.
+    pub max_label_value_length: usize,
+    /// `max_line_size`, default 256KB (256,000 bytes, as dskit parses "256KB").
+    pub max_line_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_labels_per_stream: 15,
+            max_label_name_length: 1024,
+            max_label_value_length: 2048,
+            max_line_size: 256_000,
+        }
+    }
+}
+
+/// Why a label set was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    /// A name outside `[a-zA-Z_][a-zA-Z0-9_]*`.
+    #[error("invalid label name {name:?}: names must match [a-zA-Z_][a-zA-Z0-9_]*")]
+    InvalidName {
+        /// The offending name.
+        name: String,
+    },
+    /// A name starting with `__`, which Loki reserves for internal labels.
+    #[error("label name {name:?} is reserved: names starting with \"__\" are internal to Loki")]
+    ReservedName {
+        /// The offending name.
+        name: String,
+    },
+    /// Too many labels.
+    #[error("stream {labels} has {count} labels, more than the limit of {limit} (raise it with --max-labels-per-stream)")]
+    TooMany {
+        /// The stream.
+        labels: String,
+        /// Its label count.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A name longer than the limit.
+    #[error("label name {name:?} is {len} bytes, longer than the limit of {limit}")]
+    NameTooLong {
+        /// The name.
+        name: String,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A value longer than the limit.
+    #[error("value of label {name:?} is {len} bytes, longer than the limit of {limit}")]
+    ValueTooLong {
+        /// The label.
+        name: String,
+        /// Its value's length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No labels at all: Loki needs at least one to identify a stream.
+    #[error("stream has no labels: give at least one with --label NAME=VALUE")]
+    Empty,
+}
+
+/// True when `name` is a valid Prometheus/Loki label name.
+pub fn is_valid_label_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// Checks a stream's labels against Loki's rules and `limits`.
+pub fn validate_labels(labels: &Labels, limits: &Limits) -> Result<(), LabelError> {
+    if labels.is_empty() {
+        return Err(LabelError::Empty);
+    }
+    if labels.len() > limits.max_labels_per_stream {
+        return Err(LabelError::TooMany {
+            labels: labels.to_string(),
+            count: labels.len(),
+            limit: limits.max_labels_per_stream,
+        });
+    }
+    for (n, v) in labels.pairs() {
+        if !is_valid_label_name(n) {
+            return Err(LabelError::InvalidName { name: n.clone() });
+        }
+        if n.starts_with("__") {
+            return Err(LabelError::ReservedName { name: n.clone() });
+        }
+        if n.len() > limits.max_label_name_length {
+            return Err(LabelError::NameTooLong {
+                name: n.clone(),
+                len: n.len(),
+                limit: limits.max_label_name_length,
+            });
+        }
+        if v.len() > limits.max_label_value_length {
+            return Err(LabelError::ValueTooLong {
+                name: n.clone(),
+                len: v.len(),
+                limit: limits.max_label_value_length,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_sorted_and_printed_like_loki() {
+        let l = Labels::from_pairs([("job", "api"), ("env", "prod\"x")]);
+        assert_eq!(l.to_string(), r#"{env="prod\"x", job="api"}"#);
+        assert_eq!(l.get("job"), Some("api"));
+        let same = Labels::from_pairs([("env", "prod\"x"), ("job", "api")]);
+        assert_eq!(l.fingerprint(), same.fingerprint());
+    }
+
+    #[test]
+    fn later_pair_wins() {
+        let l = Labels::from_pairs([("a", "1"), ("a", "2")]);
+        assert_eq!(l.pairs(), &[("a".to_string(), "2".to_string())]);
+    }
+
+    #[test]
+    fn validation_follows_loki() {
+        let lim = Limits::default();
+        assert!(validate_labels(&Labels::from_pairs([("a", "b")]), &lim).is_ok());
+        assert!(matches!(
+            validate_labels(&Labels::from_pairs([("1a", "b")]), &lim),
+            Err(LabelError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            validate_labels(&Labels::from_pairs([("__name__", "b")]), &lim),
+            Err(LabelError::ReservedName { .. })
+        ));
+        assert!(matches!(
+            validate_labels(&Labels::default(), &lim),
+            Err(LabelError::Empty)
+        ));
+        let many = Labels::from_pairs((0..16).map(|i| (format!("l{i}"), "v")));
+        assert!(matches!(
+            validate_labels(&many, &lim),
+            Err(LabelError::TooMany { .. })
+        ));
+    }
+
+    #[test]
+    fn go_quote_escapes() {
+        assert_eq!(go_quote("a\tb\u{1}é"), "\"a\\tb\\x01é\"");
+    }
+}

@@ -1,0 +1,90 @@
+//! `MANIFEST`: the list of live segments and the input positions they cover.
+//!
+//! The manifest is JSON, replaced atomically (write temporary, fsync, rename,
+//! fsync directory). Positions live in the same file as the segment list, so
+//! the data a re-run must not read again and the data that was stored are
+//! committed in one step: a crash leaves both old or both new.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the manifest format.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// The manifest's contents.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version.
+    pub version: u32,
+    /// Bumped at every commit.
+    pub generation: u64,
+    /// The next segment id to hand out.
+    pub next_segment_id: u64,
+    /// Live segments.
+    pub segments: Vec<SegmentEntry>,
+    /// Per input file (absolute path): how far it has been read.
+    #[serde(default)]
+    pub positions: BTreeMap<String, Position>,
+}
+
+/// A live segment and its summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentEntry {
+    /// Unique id within the tenant.
+    pub id: u64,
+    /// UTC day of every entry in it, `YYYY-MM-DD`.
+    pub day: String,
+    /// Path relative to the tenant directory.
+    pub path: String,
+    /// File size.
+    pub bytes: u64,
+    /// Raw (uncompressed) size of the lines.
+    pub raw_bytes: u64,
+    /// Entries.
+    pub entries: u64,
+    /// Streams with a chunk in it.
+    pub streams: u64,
+    /// Blocks.
+    pub blocks: u64,
+    /// Smallest timestamp, ns.
+    pub min_t: i64,
+    /// Largest timestamp, ns.
+    pub max_t: i64,
+}
+
+/// How far an input file has been read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Device and inode of the file when read; another file at the same path
+    /// (rotation) is read from its start.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Bytes consumed (of the decompressed stream for `.gz`/`.zst` inputs).
+    pub offset: u64,
+    /// Size of the file (compressed size for compressed inputs) when read.
+    pub size: u64,
+    /// Length of the prefix hashed in `head_hash` (up to 1 KiB).
+    pub head_len: u64,
+    /// xxh3 of the first `head_len` bytes: detects a file replaced in place.
+    pub head_hash: u64,
+    /// Timestamp of the last entry read, inherited by a continuation that
+    /// starts with a line lacking a timestamp.
+    pub last_ts: Option<i64>,
+    /// Line number (1-based) of the next line, for messages.
+    #[serde(default)]
+    pub line: u64,
+}
+
+impl Manifest {
+    /// An empty manifest for a new tenant.
+    pub fn new() -> Self {
+        Manifest {
+            version: MANIFEST_VERSION,
+            generation: 0,
+            next_segment_id: 1,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! The on-disk store: a directory of tenants, each with a `MANIFEST` naming
+//! its immutable segment files.
+//!
+//! ```text
+//! STORE/lokal.lock                 writer lock (flock)
+//! STORE/TENANT/MANIFEST            live segments + input positions, replaced atomically
+//! STORE/TENANT/segments/DAY/ID.seg immutable segments (one UTC day each)
+//! ```
+//!
+//! Every file is written under a temporary name, fsynced, renamed and its
+//! directory fsynced before the manifest names it. Readers take a manifest
+//! snapshot and need no lock.
+
+pub mod lock;
+pub mod manifest;
+pub mod read;
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use lock::WriterLock;
+pub use manifest::{Manifest, Position, SegmentEntry};
+
+use crate::chunk::segment::SegmentError;
+use crate::chunk::{SegmentReader, SegmentWriter, StreamChunk};
+
+/// The tenant used when none is given: Loki's single-tenant org id.
+pub const DEFAULT_TENANT: &str = "fake";
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// File system error on a path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A segment could not be read or written.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    /// The manifest is damaged.
+    #[error("{path}: corrupt manifest: {what}")]
+    CorruptManifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// Bad tenant name.
+    #[error("invalid tenant {name:?}: use 1 to 150 characters from [A-Za-z0-9!._*'()-], not \".\" or \"..\"")]
+    InvalidTenant {
+        /// The name.
+        name: String,
+    },
+    /// Another writer held the lock past the timeout.
+    #[error("{path}: another lokal writer holds the store lock; try again later or raise --lock-timeout")]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// A store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// The store at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
+    }
+
+    /// `$XDG_DATA_HOME/lokal`, else `~/.local/share/lokal`, else `./lokal-store`.
+    pub fn default_path() -> PathBuf {
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("lokal");
+        }
+        if let Some(h) = std::env::var_os("HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(h).join(".local/share/lokal");
+        }
+        PathBuf::from("lokal-store")
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes the writer lock, creating the store directory if needed.
+    pub fn lock_writer(
+        &self,
+        timeout: Option<Duration>,
+        on_wait: impl FnOnce(),
+    ) -> Result<WriterLock, StoreError> {
+        fs::create_dir_all(&self.root).map_err(|e| StoreError::io(&self.root, e))?;
+        WriterLock::acquire(&self.root.join("lokal.lock"), timeout, on_wait)
+    }
+
+    /// A tenant of this store; the name is validated as Loki validates org ids.
+    pub fn tenant(&self, name: &str) -> Result<Tenant, StoreError> {
+        validate_tenant(name)?;
+        Ok(Tenant {
+            name: name.to_string(),
+            dir: self.root.join(name),
+        })
+    }
+
+    /// Tenants that have a manifest, sorted.
+    pub fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StoreError::io(&self.root, e)),
+        };
+        for e in rd {
+            let e = e.map_err(|e| StoreError::io(&self.root, e))?;
+            if e.path().join("MANIFEST").is_file() {
+                if let Some(n) = e.file_name().to_str() {
+                    if validate_tenant(n).is_ok() {
+                        out.push(n.to_string());
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Checks a tenant name (Loki/Cortex org id rules).
+pub fn validate_tenant(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= 150
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!._*'()-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidTenant {
+            name: name.to_string(),
+        })
+    }
+}
+
+/// One tenant's directory.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    name: String,
+    dir: PathBuf,
+}
+
+impl Tenant {
+    /// The tenant's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tenant's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.dir.join("MANIFEST")
+    }
+
+    /// Reads the manifest; a tenant without one is empty.
+    pub fn read_manifest(&self) -> Result<Manifest, StoreError> {
+        let path = self.manifest_path();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::new()),
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        let m: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| StoreError::CorruptManifest {
+                path: path.clone(),
+                what: e.to_string(),
+            })?;
+        if m.version > manifest::MANIFEST_VERSION {
+            return Err(StoreError::CorruptManifest {
+                path,
+                what: format!(
+                    "version {} is newer than this lokal supports; upgrade lokal",
+                    m.version
+                ),
+            });
+        }
+        Ok(m)
+    }
+
+    /// A consistent read view: the manifest as of now.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot {
+            manifest: self.read_manifest()?,
+            dir: self.dir.clone(),
+        })
+    }
+
+    /// Starts a write transaction. The caller must hold the writer lock.
+    /// Files left by a crashed writer (temporaries, segments no manifest
+    /// names) are removed first.
+    pub fn begin_write<'l>(&self, lock: &'l WriterLock) -> Result<TenantWriter<'l>, StoreError> {
+        fs::create_dir_all(self.dir.join("segments")).map_err(|e| StoreError::io(&self.dir, e))?;
+        let manifest = self.read_manifest()?;
+        self.remove_orphans(&manifest)?;
+        Ok(TenantWriter {
+            tenant: self.clone(),
+            manifest,
+            _lock: lock,
+        })
+    }
+
+    fn remove_orphans(&self, manifest: &Manifest) -> Result<(), StoreError> {
+        let live: HashSet<&str> = manifest.segments.iter().map(|s| s.path.as_str()).collect();
+        let segs = self.dir.join("segments");
+        for day in fs::read_dir(&segs).map_err(|e| StoreError::io(&segs, e))? {
+            let day = day.map_err(|e| StoreError::io(&segs, e))?.path();
+            if !day.is_dir() {
+                continue;
+            }
+            let mut empty = true;
+            for f in fs::read_dir(&day).map_err(|e| StoreError::io(&day, e))? {
+                let f = f.map_err(|e| StoreError::io(&day, e))?.path();
+                let rel = f
+                    .strip_prefix(&self.dir)
+                    .unwrap_or(&f)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if live.contains(rel.as_str()) {
+                    empty = false;
+                } else {
+                    fs::remove_file(&f).map_err(|e| StoreError::io(&f, e))?;
+                }
+            }
+            if empty {
+                let _ = fs::remove_dir(&day);
+            }
+        }
+        let _ = fs::remove_file(self.dir.join("MANIFEST.tmp"));
+        Ok(())
+    }
+}
+
+/// A read view of one tenant.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The manifest the view was taken from.
+    pub manifest: Manifest,
+    dir: PathBuf,
+}
+
+impl Snapshot {
+    /// Opens (maps) a segment of this view.
+    pub fn open_segment(&self, entry: &SegmentEntry) -> Result<SegmentReader, StoreError> {
+        Ok(SegmentReader::open(&self.dir.join(&entry.path))?)
+    }
+
+    /// Absolute path of a segment.
+    pub fn segment_path(&self, entry: &SegmentEntry) -> PathBuf {
+        self.dir.join(&entry.path)
+    }
+}
+
+/// A write transaction on one tenant: new segments are published, then
+/// [`TenantWriter::commit`] makes them (and the positions) live at once.
+#[derive(Debug)]
+pub struct TenantWriter<'l> {
+    tenant: Tenant,
+    manifest: Manifest,
+    _lock: &'l WriterLock,
+}
+
+/// A segment being written, not yet visible.
+pub struct PendingSegment {
+    /// The segment writer.
+    pub writer: SegmentWriter,
+    id: u64,
+    day: String,
+    tmp: PathBuf,
+    rel: String,
+}
+
+impl<'l> TenantWriter<'l> {
+    /// The manifest as it will be committed.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Mutable positions, committed with the next [`TenantWriter::commit`].
+    pub fn positions_mut(&mut self) -> &mut std::collections::BTreeMap<String, Position> {
+        &mut self.manifest.positions
+    }
+
+    /// Starts a new segment for `day` (`YYYY-MM-DD`).
+    pub fn create_segment(&mut self, day: &str) -> Result<PendingSegment, StoreError> {
+        let id = self.manifest.next_segment_id;
+        self.manifest.next_segment_id += 1;
+        let dir = self.tenant.dir.join("segments").join(day);
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        let name = format!("{id:016x}.seg");
+        let tmp = dir.join(format!("{name}.tmp"));
+        let _ = fs::remove_file(&tmp);
+        let writer = SegmentWriter::create(&tmp)?;
+        Ok(PendingSegment {
+            writer,
+            id,
+            day: day.to_string(),
+            tmp,
+            rel: format!("segments/{day}/{name}"),
+        })
+    }
+
+    /// Finishes a segment, moves it into place (durably) and records it for
+    /// the next commit. Returns its manifest entry.
+    pub fn publish(&mut self, pending: PendingSegment) -> Result<SegmentEntry, StoreError> {
+        let PendingSegment {
+            writer,
+            id,
+            day,
+            tmp,
+            rel,
+        } = pending;
+        let (streams, size) = writer.finish().inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })?;
+        let dst = self.tenant.dir.join(&rel);
+        fs::rename(&tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
+        sync_dir(dst.parent().unwrap_or(&self.tenant.dir))?;
+        let entry = summarize(id, day, rel, size, &streams);
+        self.manifest.segments.push(entry.clone());
+        Ok(entry)
+    }
+
+    /// Replaces the list of live segments (compaction). Files no longer named
+    /// are removed after the commit.
+    pub fn set_segments(&mut self, segments: Vec<SegmentEntry>) {
+        self.manifest.segments = segments;
+    }
+
+    /// Writes the manifest atomically: from now on readers see the new
+    /// segments and a re-run sees the new positions.
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        self.manifest.generation += 1;
+        self.manifest.version = manifest::MANIFEST_VERSION;
+        let bytes = serde_json::to_vec_pretty(&self.manifest).expect("manifest serializes");
+        let path = self.tenant.manifest_path();
+        let tmp = self.tenant.dir.join("MANIFEST.tmp");
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(StoreError::io(&tmp, e));
+        }
+        fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
+        sync_dir(&self.tenant.dir)?;
+        Ok(())
+    }
+}
+
+fn summarize(
+    id: u64,
+    day: String,
+    path: String,
+    bytes: u64,
+    streams: &[StreamChunk],
+) -> SegmentEntry {
+    let mut e = SegmentEntry {
+        id,
+        day,
+        path,
+        bytes,
+        raw_bytes: 0,
+        entries: 0,
+        streams: streams.len() as u64,
+        blocks: 0,
+        min_t: i64::MAX,
+        max_t: i64::MIN,
+    };
+    for s in streams {
+        for b in &s.blocks {
+            e.blocks += 1;
+            e.entries += u64::from(b.entries);
+            e.raw_bytes += b.line_bytes;
+            e.min_t = e.min_t.min(b.min_t);
+            e.max_t = e.max_t.max(b.max_t);
+        }
+    }
+    e
+}
+
+/// fsyncs a directory so a rename in it is durable.
+pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
+}
