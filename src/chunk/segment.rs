@@ -191,7 +191,7 @@ impl SegmentWriter {
 
     /// Writes footer and trailer and fsyncs the file. Returns the chunk list
     /// and the file size.
-    pub fn finish(mut self) -> Result<(Vec<StreamChunk>, u64), SegmentError> {
+    pub fn finish(&mut self) -> Result<(Vec<StreamChunk>, u64), SegmentError> {
         let footer = encode_footer(&self.streams);
         let mut trailer = [0u8; TRAILER_LEN];
         trailer[0..8].copy_from_slice(&self.pos.to_le_bytes());
@@ -199,22 +199,17 @@ impl SegmentWriter {
         trailer[16..24].copy_from_slice(&xxhash_rust::xxh3::xxh3_64(&footer).to_le_bytes());
         trailer[24..28].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         trailer[28..32].copy_from_slice(TRAILER_MAGIC);
+        let path = self.path.clone();
         let io = |source| SegmentError::Io {
-            path: self.path.clone(),
+            path: path.clone(),
             source,
         };
         self.out.write_all(&footer).map_err(io)?;
         self.out.write_all(&trailer).map_err(io)?;
-        let file = self.out.into_inner().map_err(|e| SegmentError::Io {
-            path: self.path.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(|source| SegmentError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        self.out.flush().map_err(io)?;
+        self.out.get_ref().sync_all().map_err(io)?;
         let size = self.pos + footer.len() as u64 + TRAILER_LEN as u64;
-        Ok((self.streams, size))
+        Ok((std::mem::take(&mut self.streams), size))
     }
 }
 

@@ -86,14 +86,19 @@ pub mod exit {
 
 /// Picks the exit code for an error from its type.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    use lokal::store::StoreError;
+    let store_code = |e: &StoreError| match e {
+        StoreError::InvalidTenant { .. } => exit::USAGE,
+        _ => exit::STORE,
+    };
     for cause in err.chain() {
-        if cause.downcast_ref::<lokal::store::StoreError>().is_some() {
-            return exit::STORE;
+        if let Some(e) = cause.downcast_ref::<StoreError>() {
+            return store_code(e);
         }
-        if let Some(lokal::ingest::IngestError::Store(_)) =
+        if let Some(lokal::ingest::IngestError::Store(e)) =
             cause.downcast_ref::<lokal::ingest::IngestError>()
         {
-            return exit::STORE;
+            return store_code(e);
         }
     }
     exit::USAGE

@@ -66,6 +66,11 @@ pub fn ingest(
             "nothing to ingest: give files, globs, directories or - for stdin".into(),
         ));
     }
+    // Static labels are checked up front, even if no input turns out to be new.
+    if !opts.labels.is_empty() {
+        validate_labels(&Labels::from_pairs(opts.labels.clone()), &opts.limits)
+            .map_err(|e| IngestError::Config(format!("--label: {e}")))?;
+    }
     let extractor = TimestampExtractor::new(&opts.timestamps)
         .map_err(|e| IngestError::Config(e.to_string()))?;
     let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;

@@ -292,7 +292,8 @@ pub struct TenantWriter<'l> {
     _lock: &'l WriterLock,
 }
 
-/// A segment being written, not yet visible.
+/// A segment being written, not yet visible. Dropping it unpublished
+/// removes its temporary file.
 pub struct PendingSegment {
     /// The segment writer.
     pub writer: SegmentWriter,
@@ -300,6 +301,14 @@ pub struct PendingSegment {
     day: String,
     tmp: PathBuf,
     rel: String,
+}
+
+impl Drop for PendingSegment {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 impl<'l> TenantWriter<'l> {
@@ -334,21 +343,20 @@ impl<'l> TenantWriter<'l> {
 
     /// Finishes a segment, moves it into place (durably) and records it for
     /// the next commit. Returns its manifest entry.
-    pub fn publish(&mut self, pending: PendingSegment) -> Result<SegmentEntry, StoreError> {
-        let PendingSegment {
-            writer,
-            id,
-            day,
-            tmp,
-            rel,
-        } = pending;
-        let (streams, size) = writer.finish().inspect_err(|_| {
-            let _ = fs::remove_file(&tmp);
-        })?;
-        let dst = self.tenant.dir.join(&rel);
-        fs::rename(&tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
+    pub fn publish(&mut self, mut pending: PendingSegment) -> Result<SegmentEntry, StoreError> {
+        // On any error `pending` is dropped and removes its temporary file.
+        let (streams, size) = pending.writer.finish()?;
+        let dst = self.tenant.dir.join(&pending.rel);
+        fs::rename(&pending.tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
+        pending.tmp = PathBuf::new();
         sync_dir(dst.parent().unwrap_or(&self.tenant.dir))?;
-        let entry = summarize(id, day, rel, size, &streams);
+        let entry = summarize(
+            pending.id,
+            pending.day.clone(),
+            pending.rel.clone(),
+            size,
+            &streams,
+        );
         self.manifest.segments.push(entry.clone());
         Ok(entry)
     }

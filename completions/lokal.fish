@@ -1,0 +1,105 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_lokal_global_optspecs
+    string join \n store= tenant= h/help V/version
+end
+
+function __fish_lokal_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_lokal_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_lokal_using_subcommand
+    set -l cmd (__fish_lokal_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c lokal -n "__fish_lokal_needs_command" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_needs_command" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_needs_command" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_needs_command" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "verify" -d 'Read every block and check its checksum and encoding'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "man" -d 'Write man pages into a directory'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "dump" -d 'Print every stored entry (debugging aid)'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l format -d 'Input format' -r -f -a "auto\t'One entry per line (plain, JSON or logfmt); timestamps detected per line'
+logcli\t'What `logcli query -o jsonl` prints: labels and timestamps come along'
+loki-push\t'Loki push API JSON bodies (`{"streams":[…]}`)'"
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s l -l label -d 'Static label for every stream, NAME=VALUE (repeatable)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l label-from-path -d 'Regex on the absolute path whose named groups become labels' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l timestamp-format -d 'Timestamp layout: strftime (%Y-%m-%d %H:%M:%S), a Go layout (2006-01-02 15:04:05) or a promtail name (RFC3339, Unix, UnixMs…); matched at the line start unless --timestamp-regex' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l timestamp-regex -d 'Regex whose group `ts` (or first group) holds the timestamp' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l year -d 'Year for timestamps that have none (syslog) [default: the file\'s modification year]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l timezone -d 'Time zone for timestamps without an offset (IANA name such as Europe/Paris, or UTC)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l multiline-start -d 'A line matching this regex starts a new entry; other lines join the current one' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l multiline-max-lines -d 'Most lines in one multiline entry' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-line-size -d 'Longest line accepted (Loki\'s max_line_size)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-labels-per-stream -d 'Most labels per stream (Loki\'s max_label_names_per_series)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-label-name-length -d 'Longest label name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-label-value-length -d 'Longest label value' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l batch-size -d 'Input committed per batch (memory use grows with it)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l compression-level -d 'zstd compression level of blocks' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l lock-timeout -d 'Give up if another writer holds the store longer than this [default: wait]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s o -l output -d 'Summary format' -r -f -a "table\t'A table'
+json\t'One JSON object'"
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s r -l recursive -d 'Walk directories recursively'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-filename-label -d 'Do not add the `filename` label promtail adds'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l truncate-long-lines -d 'Cut longer lines to --max-line-size instead of rejecting them'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l dedupe -d 'Drop exact (timestamp, line) repeats within a stream, as Loki does'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l from-start -d 'Ignore stored positions: read every input from its start'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l binary -d 'Ingest files that look binary (NUL bytes) instead of skipping them'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s q -l quiet -d 'No progress bar and no summary'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
+json\t'A JSON array of objects'"
+complete -c lokal -n "__fish_lokal_using_subcommand stats" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand stats" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand stats" -l all-tenants -d 'Every tenant instead of --tenant\'s'
+complete -c lokal -n "__fish_lokal_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand verify" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand verify" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand fmt" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand fmt" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand fmt" -l pretty -d 'Print the multi-line form (as `logcli fmt` does)'
+complete -c lokal -n "__fish_lokal_using_subcommand fmt" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand fmt" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand completions" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand completions" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand man" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand man" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand man" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand man" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand dump" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand dump" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand dump" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand dump" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "verify" -d 'Read every block and check its checksum and encoding'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

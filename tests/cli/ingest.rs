@@ -1,0 +1,413 @@
+//! `lokal ingest` end to end: round trip, positions, formats, bad input.
+use std::fs;
+
+use crate::common::*;
+
+#[test]
+fn real_logs_round_trip_byte_identical() {
+    let Some(shared) = shared() else { return };
+    let store = tempfile::tempdir().unwrap();
+    let real = shared.join("data/real");
+    let out = lokal(store.path())
+        .args(["ingest", "-l", "job=real", "--year", "2024"])
+        .arg(&real)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries = dump(store.path());
+    let got = by_file(&entries);
+    let mut total = 0;
+    let mut files: Vec<_> = fs::read_dir(&real)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 28);
+    for f in files {
+        let mut want = file_lines(&fs::read(&f).unwrap());
+        want.sort();
+        total += want.len();
+        let key = f.display().to_string();
+        assert_eq!(got.get(&key).map(Vec::len), Some(want.len()), "{key}");
+        assert!(
+            got[&key] == want,
+            "{key}: stored lines differ from the file's"
+        );
+    }
+    assert_eq!(total, 59_197);
+    assert_eq!(entries.len(), 59_197);
+}
+
+#[test]
+fn rerun_reads_only_appended_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let log = dir.path().join("app.log");
+    write_log(&log, 100, 1_700_000_000, "a");
+    ok(lokal(&store).args(["ingest", "-q"]).arg(&log));
+    ok(lokal(&store).args(["ingest", "-q"]).arg(&log));
+    assert_eq!(
+        dump(&store).len(),
+        100,
+        "an unchanged file is not read again"
+    );
+    let mut more = fs::read(&log).unwrap();
+    let extra = dir.path().join("extra.log");
+    write_log(&extra, 50, 1_700_000_100, "b");
+    more.extend(fs::read(&extra).unwrap());
+    fs::write(&log, &more).unwrap();
+    let out = ok(lokal(&store).args(["ingest", "-o", "json"]).arg(&log));
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["lines_read"], 50);
+    assert_eq!(dump(&store).len(), 150);
+    // Truncated (copytruncate rotation): read from the start again.
+    write_log(&log, 10, 1_700_001_000, "c");
+    let out = ok(lokal(&store).args(["ingest", "-o", "json"]).arg(&log));
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["lines_read"], 10);
+    // --from-start reads everything again.
+    let out = ok(lokal(&store)
+        .args(["ingest", "--from-start", "-o", "json"])
+        .arg(&log));
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["lines_read"], 10);
+}
+
+#[test]
+fn replaced_file_is_read_from_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let log = dir.path().join("app.log");
+    write_log(&log, 20, 1_700_000_000, "old");
+    ok(lokal(&store).args(["ingest", "-q"]).arg(&log));
+    // Rotation: the old file moves away, a new one (new inode) takes its name.
+    fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    write_log(&log, 30, 1_700_000_500, "new");
+    let out = ok(lokal(&store).args(["ingest", "-o", "json"]).arg(&log));
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["lines_read"], 30);
+    assert_eq!(dump(&store).len(), 50);
+}
+
+#[test]
+fn compressed_inputs_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let log = dir.path().join("a.log");
+    write_log(&log, 40, 1_700_000_000, "x");
+    let raw = fs::read(&log).unwrap();
+    let gz = dir.path().join("a.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, &raw).unwrap();
+    fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let zst = dir.path().join("a.log.zst");
+    fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    ok(lokal(&store).args(["ingest", "-q"]).arg(&gz).arg(&zst));
+    let mut child = lokal(&store)
+        .args(["ingest", "-q", "-l", "job=pipe", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &raw).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    let entries = dump(&store);
+    assert_eq!(entries.len(), 120);
+    let mut want = file_lines(&raw);
+    want.sort();
+    let got = by_file(&entries);
+    assert_eq!(got[&gz.display().to_string()], want);
+    assert_eq!(got[&zst.display().to_string()], want);
+    assert!(entries.iter().any(|e| e.labels == r#"{job="pipe"}"#));
+    // Re-running on unchanged compressed files reads nothing.
+    ok(lokal(&store).args(["ingest", "-q"]).arg(&gz).arg(&zst));
+    assert_eq!(dump(&store).len(), 120);
+}
+
+#[test]
+fn logcli_jsonl_moves_over_with_labels_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let f = dir.path().join("export.jsonl");
+    fs::write(
+        &f,
+        concat!(
+            r#"{"labels":{"job":"api","level":"error"},"line":"boom \"x\"","timestamp":"2024-01-19T10:00:00.123456789Z"}"#,
+            "\n",
+            r#"{"labels":{"job":"api"},"line":"ok","timestamp":"2024-01-19T11:00:00+01:00"}"#,
+            "\n",
+            "not json\n"
+        ),
+    )
+    .unwrap();
+    let out = lokal(&store)
+        .args(["ingest", "--format", "logcli", "-o", "json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rep["entries_stored"], 2);
+    assert_eq!(rep["rejected"]["unparsable entry"], 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("export.jsonl:3:"), "{stderr}");
+    let mut e = dump(&store);
+    e.sort_by_key(|d| d.ts);
+    assert_eq!(e[0].ts, 1_705_658_400_000_000_000);
+    assert_eq!(e[0].labels, r#"{job="api"}"#);
+    assert_eq!(e[1].labels, r#"{job="api", level="error"}"#);
+    assert_eq!(e[1].line, b"boom \"x\"");
+}
+
+#[test]
+fn loki_push_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let f = dir.path().join("push.json");
+    fs::write(
+        &f,
+        r#"{"streams":[{"stream":{"app":"a"},"values":[["1700000000000000000","one"],["1700000001000000000","two",{"trace":"t"}]]}]}"#,
+    )
+    .unwrap();
+    let out = ok(lokal(&store)
+        .args(["ingest", "--format", "loki-push", "-o", "json"])
+        .arg(&f));
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["entries_stored"], 2);
+    assert_eq!(rep["changed"]["structured metadata dropped"], 1);
+}
+
+#[test]
+fn labels_from_flags_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let d = dir.path().join("logs/nginx");
+    fs::create_dir_all(&d).unwrap();
+    write_log(&d.join("host1.log"), 3, 1_700_000_000, "x");
+    ok(lokal(&store)
+        .args([
+            "ingest",
+            "-q",
+            "-r",
+            "-l",
+            "env=prod",
+            "--no-filename-label",
+            "--label-from-path",
+            r"logs/(?P<job>[^/]+)/(?P<host>[^/.]+)",
+        ])
+        .arg(dir.path().join("logs")));
+    let e = dump(&store);
+    assert_eq!(e[0].labels, r#"{env="prod", host="host1", job="nginx"}"#);
+}
+
+#[test]
+fn multiline_entries_join_stack_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let f = dir.path().join("java.log");
+    fs::write(
+        &f,
+        "2024-01-01T00:00:00Z ERROR boom\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)\n2024-01-01T00:00:01Z INFO fine\n",
+    )
+    .unwrap();
+    let out = ok(lokal(&store)
+        .args(["ingest", "-o", "json", "--multiline-start", r"^\d{4}-"])
+        .arg(&f));
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["lines_read"], 4);
+    assert_eq!(rep["lines_joined"], 2);
+    assert_eq!(rep["entries_stored"], 2);
+    let mut raw = lokal(&store).arg("dump").output().unwrap().stdout;
+    raw.retain(|&b| b != b'\r');
+    let s = String::from_utf8(raw).unwrap();
+    assert!(
+        s.contains("ERROR boom\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)\n"),
+        "{s}"
+    );
+}
+
+#[test]
+fn repeated_lines_are_kept_unless_dedupe() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let f = dir.path().join("dup.log");
+    fs::write(
+        &f,
+        "2024-01-01T00:00:00Z same\n2024-01-01T00:00:00Z same\n2024-01-01T00:00:00Z other\n",
+    )
+    .unwrap();
+    ok(lokal(&store).args(["ingest", "-q"]).arg(&f));
+    assert_eq!(dump(&store).len(), 3, "repeated lines are real events");
+    let store2 = dir.path().join("store2");
+    let out = ok(lokal(&store2)
+        .args(["ingest", "--dedupe", "-o", "json"])
+        .arg(&f));
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["rejected"]["duplicate (--dedupe)"], 1);
+    assert_eq!(dump(&store2).len(), 2);
+}
+
+#[test]
+fn out_of_order_lines_are_sorted_and_untimed_lines_inherit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let f = dir.path().join("o.log");
+    fs::write(
+        &f,
+        "2024-01-01T00:00:05Z b\ncontinuation\n2024-01-01T00:00:01Z a\n",
+    )
+    .unwrap();
+    let out = ok(lokal(&store).args(["ingest", "-o", "json"]).arg(&f));
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["changed"]["no timestamp: took previous entry's"], 1);
+    let e = dump(&store);
+    let lines: Vec<_> = e
+        .iter()
+        .map(|d| String::from_utf8_lossy(&d.line).into_owned())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "2024-01-01T00:00:01Z a",
+            "2024-01-01T00:00:05Z b",
+            "continuation"
+        ]
+    );
+    assert_eq!(e[2].ts, e[1].ts);
+}
+
+#[test]
+fn bad_inputs_are_reported_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let good = dir.path().join("good.log");
+    write_log(&good, 10, 1_700_000_000, "g");
+    ok(lokal(&store).args(["ingest", "-q"]).arg(&good));
+
+    // Binary garbage is skipped with a message; other inputs still go in.
+    let bin = dir.path().join("garbage.bin");
+    let mut junk: Vec<u8> = (0..50_000u32)
+        .map(|i| ((i.wrapping_mul(2_654_435_761) >> 13) as u8).max(1))
+        .collect();
+    junk[10] = 0;
+    fs::write(&bin, &junk).unwrap();
+    let good2 = dir.path().join("good2.log");
+    write_log(&good2, 5, 1_700_000_100, "h");
+    let missing = dir.path().join("missing.log");
+    let out = lokal(&store)
+        .args(["ingest", "-o", "json"])
+        .arg(&bin)
+        .arg(&missing)
+        .arg(&good2)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("garbage.bin: looks binary (NUL byte at offset 10)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("missing.log: cannot open"), "{stderr}");
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rep["files_failed"], 2);
+    assert_eq!(rep["entries_stored"], 5);
+
+    // A 10 MB line is rejected (or truncated) and counted, never a crash.
+    let big = dir.path().join("big.log");
+    let mut content = b"2024-01-01T00:00:00Z small\n2024-01-01T00:00:01Z ".to_vec();
+    content.extend(std::iter::repeat_n(b'x', 10 << 20));
+    content.extend(b"\n2024-01-01T00:00:02Z after\n");
+    fs::write(&big, &content).unwrap();
+    let out = lokal(&store)
+        .args(["ingest", "-o", "json"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rep["rejected"]["line too long"], 1);
+    assert_eq!(rep["entries_stored"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("big.log:2: line of 10485781 bytes"));
+    let out = ok(lokal(&store)
+        .args([
+            "ingest",
+            "--from-start",
+            "--truncate-long-lines",
+            "-o",
+            "json",
+        ])
+        .arg(&big));
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["changed"]["truncated to max line size"], 1);
+    assert!(dump(&store).iter().any(|d| d.line.len() == 256_000));
+
+    // An invalid label is refused with the rule it breaks.
+    let out = lokal(&store)
+        .args(["ingest", "-l", "1bad=x"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid label name \"1bad\""));
+    let out = lokal(&store)
+        .args(["ingest", "-l", "novalue"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected NAME=VALUE"));
+
+    // Nothing stored before was lost.
+    let e = dump(&store);
+    assert_eq!(
+        e.iter().filter(|d| d.labels.contains("good.log")).count(),
+        10
+    );
+    ok(lokal(&store).arg("verify"));
+}
+
+#[test]
+fn tenants_are_separate_and_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let f = dir.path().join("t.log");
+    write_log(&f, 4, 1_700_000_000, "t");
+    ok(lokal(&store)
+        .args(["ingest", "-q", "--tenant", "team-a"])
+        .arg(&f));
+    ok(lokal(&store)
+        .args(["--tenant", "team-b", "ingest", "-q"])
+        .arg(&f));
+    let out = ok(lokal(&store).args(["stats", "--all-tenants", "-o", "json"]));
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tenants: Vec<_> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["tenant"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tenants, ["team-a", "team-b"]);
+    assert_eq!(rows[0]["entries"], 4);
+    assert_eq!(rows[0]["streams"], 1);
+    for key in [
+        "tenant",
+        "day",
+        "streams",
+        "entries",
+        "chunks",
+        "bytes_raw",
+        "bytes_stored",
+    ] {
+        assert!(rows[0].get(key).is_some(), "stats json lacks {key}");
+    }
+    let out = lokal(&store)
+        .args(["ingest", "--tenant", "../evil"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid tenant"));
+}

@@ -1,0 +1,6 @@
+//! CLI tests: run the real `lokal` binary against temporary stores.
+mod common;
+mod crash;
+mod docs;
+mod ingest;
+mod store;
