@@ -32,8 +32,8 @@ fn corrupted_block_is_named_and_the_rest_stays_readable() {
     let (seg, _) = segments(&store).remove(0);
     // The first block starts right after the 16-byte header.
     let mut bytes = fs::read(&seg).unwrap();
-    for i in 40..48 {
-        bytes[i] ^= 0x5a;
+    for b in &mut bytes[40..48] {
+        *b ^= 0x5a;
     }
     fs::write(&seg, &bytes).unwrap();
 
