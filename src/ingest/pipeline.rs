@@ -48,7 +48,8 @@ struct Cursor {
 /// One contiguous run of an input's bytes inside a batch.
 struct Piece {
     cursor: usize,
-    data: Vec<u8>,
+    /// The piece's bytes in the batch arena.
+    range: std::ops::Range<usize>,
     start_offset: u64,
     first_line: u64,
     eof: bool,
@@ -95,7 +96,8 @@ pub fn ingest(
 
     let mut cursors: Vec<Cursor> = Vec::new();
     let mut batch: Vec<Piece> = Vec::new();
-    let mut batch_bytes = 0usize;
+    // One arena for the batch's bytes, reused so memory is faulted in once.
+    let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
     let mut streams_seen = std::collections::HashSet::new();
     for input in inputs {
         let cursor = match open_cursor(&input, opts, &tx, extractor.clone(), obs) {
@@ -115,18 +117,16 @@ pub fn ingest(
         cursors.push(cursor);
         let ci = cursors.len() - 1;
         loop {
-            let budget = opts.batch_bytes.saturating_sub(batch_bytes).max(1);
+            let budget = opts.batch_bytes.saturating_sub(arena.len()).max(1);
             let whole = opts.format == InputFormat::LokiPush;
             match read_piece(
                 &mut cursors[ci],
                 ci,
                 if whole { usize::MAX } else { budget },
                 opts,
+                &mut arena,
             ) {
-                Ok(Some(p)) => {
-                    batch_bytes += p.data.len();
-                    batch.push(p);
-                }
+                Ok(Some(p)) => batch.push(p),
                 Ok(None) => {}
                 Err(msg) => {
                     obs.warn(&msg);
@@ -135,32 +135,17 @@ pub fn ingest(
                     cursors[ci].eof = true;
                 }
             }
-            if batch_bytes >= opts.batch_bytes {
-                flush(
-                    &mut tx,
-                    &mut cursors,
-                    std::mem::take(&mut batch),
-                    opts,
-                    &mut report,
-                    &mut streams_seen,
-                    obs,
-                )?;
-                batch_bytes = 0;
+            if arena.len() >= opts.batch_bytes {
+                flush(&mut tx, &mut cursors, &arena, &batch, opts, &mut report, &mut streams_seen, obs)?;
+                batch.clear();
+                arena.clear();
             }
             if cursors[ci].eof {
                 break;
             }
         }
     }
-    flush(
-        &mut tx,
-        &mut cursors,
-        batch,
-        opts,
-        &mut report,
-        &mut streams_seen,
-        obs,
-    )?;
+    flush(&mut tx, &mut cursors, &arena, &batch, opts, &mut report, &mut streams_seen, obs)?;
     report.streams = streams_seen.len() as u64;
     Ok(report)
 }
@@ -313,53 +298,60 @@ fn read_piece(
     ci: usize,
     budget: usize,
     opts: &IngestOptions,
+    arena: &mut Vec<u8>,
 ) -> Result<Option<Piece>, String> {
     if c.eof && c.pending.is_empty() {
         return Ok(None);
     }
-    let mut data = std::mem::take(&mut c.pending);
+    let base = arena.len();
+    arena.extend_from_slice(&c.pending);
+    c.pending.clear();
     let start_offset = c.offset;
-    let target = budget.max(data.len() + 1);
+    let target = budget.max(arena.len() - base + 1);
+    let mut has_newline = memchr::memchr(b'\n', &arena[base..]).is_some();
     loop {
-        if data.len() >= target && memchr::memchr(b'\n', &data).is_some() {
+        if arena.len() - base >= target && has_newline {
             break;
         }
-        let want = (target.saturating_sub(data.len())).clamp(64 << 10, 16 << 20);
-        let old = data.len();
-        data.resize(old + want, 0);
+        let want = (target.saturating_sub(arena.len() - base)).clamp(64 << 10, 16 << 20);
+        let old = arena.len();
+        arena.resize(old + want, 0);
         let n = loop {
-            match c.reader.read(&mut data[old..]) {
+            match c.reader.read(&mut arena[old..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    data.truncate(old);
+                    arena.truncate(base);
                     return Err(format!(
                         "{}: read error at byte {}: {e}",
                         c.input.display(),
-                        start_offset + old as u64
+                        start_offset + (old - base) as u64
                     ));
                 }
             }
         };
-        data.truncate(old + n);
+        arena.truncate(old + n);
         if n == 0 {
             c.eof = true;
             break;
         }
+        has_newline = has_newline || memchr::memchr(b'\n', &arena[old..]).is_some();
     }
     if !c.eof {
-        let cut = cut_point(&data, opts.multiline_start.as_ref());
-        c.pending = data.split_off(cut);
+        let cut = base + cut_point(&arena[base..], opts.multiline_start.as_ref());
+        c.pending.extend_from_slice(&arena[cut..]);
+        arena.truncate(cut);
     }
-    if data.is_empty() {
+    if arena.len() == base {
         return Ok(None);
     }
+    let data = &arena[base..];
     c.offset = start_offset + data.len() as u64;
     let first_line = c.line_no;
-    c.line_no += memchr::memchr_iter(b'\n', &data).count() as u64;
+    c.line_no += memchr::memchr_iter(b'\n', data).count() as u64;
     Ok(Some(Piece {
         cursor: ci,
-        data,
+        range: base..arena.len(),
         start_offset,
         first_line,
         eof: c.eof && c.pending.is_empty(),
@@ -420,10 +412,12 @@ struct Task {
     first_line: u64,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn flush(
     tx: &mut TenantWriter<'_>,
     cursors: &mut [Cursor],
-    batch: Vec<Piece>,
+    arena: &[u8],
+    batch: &[Piece],
     opts: &IngestOptions,
     report: &mut IngestReport,
     streams_seen: &mut std::collections::HashSet<Labels>,
@@ -438,12 +432,12 @@ fn flush(
         let splittable = opts.multiline_start.is_none() && opts.format != InputFormat::LokiPush;
         let mut start = 0;
         let mut line = p.first_line;
-        while start < p.data.len() {
-            let mut end = p.data.len();
+        while start < arena[p.range.clone()].len() {
+            let mut end = arena[p.range.clone()].len();
             if splittable && end - start > PARSE_TASK_BYTES {
-                end = match memchr::memchr(b'\n', &p.data[start + PARSE_TASK_BYTES..]) {
+                end = match memchr::memchr(b'\n', &arena[p.range.clone()][start + PARSE_TASK_BYTES..]) {
                     Some(i) => start + PARSE_TASK_BYTES + i + 1,
-                    None => p.data.len(),
+                    None => arena[p.range.clone()].len(),
                 };
             }
             tasks.push(Task {
@@ -452,7 +446,7 @@ fn flush(
                 end,
                 first_line: line,
             });
-            line += memchr::memchr_iter(b'\n', &p.data[start..end]).count() as u64;
+            line += memchr::memchr_iter(b'\n', &arena[p.range.clone()][start..end]).count() as u64;
             start = end;
         }
     }
@@ -469,7 +463,7 @@ fn flush(
         .collect();
     let mut parsed: Vec<Parsed<'_>> = tasks
         .par_iter()
-        .map(|t| parse_task(&batch[t.piece].data[t.start..t.end], t, &ctx[t.piece], opts))
+        .map(|t| parse_task(&arena[batch[t.piece].range.clone()][t.start..t.end], t, &ctx[t.piece], opts))
         .collect();
 
     // Fill in missing timestamps in input order, per input.
@@ -563,7 +557,7 @@ fn flush(
     write_batch(tx, groups, opts, report)?;
 
     // Positions move with the data, in the same manifest commit.
-    for p in &batch {
+    for p in batch {
         let c = &cursors[p.cursor];
         if let (Input::File(path), Some(id)) = (&c.input, c.identity) {
             tx.positions_mut().insert(
@@ -571,12 +565,12 @@ fn flush(
                 Position {
                     dev: id.dev,
                     ino: id.ino,
-                    offset: p.start_offset + p.data.len() as u64,
+                    offset: p.start_offset + arena[p.range.clone()].len() as u64,
                     size: id.size,
                     head_len: c.head.0,
                     head_hash: c.head.1,
                     last_ts: c.carry_ts,
-                    line: p.first_line + memchr::memchr_iter(b'\n', &p.data).count() as u64,
+                    line: p.first_line + memchr::memchr_iter(b'\n', &arena[p.range.clone()]).count() as u64,
                 },
             );
         }
@@ -584,8 +578,8 @@ fn flush(
     }
     tx.commit()?;
     report.commits += 1;
-    report.bytes_read += batch.iter().map(|p| p.data.len() as u64).sum::<u64>();
-    obs.advance(batch.iter().map(|p| p.data.len() as u64).sum());
+    report.bytes_read += batch.iter().map(|p| arena[p.range.clone()].len() as u64).sum::<u64>();
+    obs.advance(batch.iter().map(|p| arena[p.range.clone()].len() as u64).sum());
     Ok(())
 }
 

@@ -104,6 +104,9 @@ pub struct DayStats {
     pub bytes_raw: u64,
     /// Bytes on disk.
     pub bytes_stored: u64,
+    /// Bytes on disk that are not compressed blocks: segment headers,
+    /// footers and trailers (and, once built, label indexes).
+    pub bytes_overhead: u64,
     /// Oldest entry, RFC 3339.
     pub from: String,
     /// Newest entry, RFC 3339.
@@ -135,6 +138,8 @@ pub fn day_stats(tenant: &str, snap: &Snapshot) -> Result<Vec<DayStats>, StoreEr
         d.0.chunks += r.streams().len() as u64;
         d.2 = d.2.min(seg.min_t);
         d.3 = d.3.max(seg.max_t);
+        let blocks: u64 = r.streams().iter().flat_map(|s| &s.blocks).map(|b| u64::from(b.len)).sum();
+        d.0.bytes_overhead += seg.bytes.saturating_sub(blocks);
         for s in r.streams() {
             d.1.insert(s.fingerprint);
         }
