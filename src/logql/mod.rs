@@ -51,7 +51,7 @@ mod regexes;
 pub use ast::*;
 pub use error::ParseError;
 pub use parser::{MAX_CHAIN, MAX_INPUT_SIZE, MAX_NESTING};
-pub use pretty::pretty;
+pub use pretty::{pretty, pretty_with_width, DEFAULT_WIDTH as PRETTY_WIDTH};
 
 use parser::Entry;
 
