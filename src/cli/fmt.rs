@@ -1,5 +1,5 @@
 //! `lokal fmt`: print the canonical form of a LogQL query.
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 
 use anyhow::Result;
 use clap::Args;
@@ -14,23 +14,29 @@ pub struct FmtArgs {
     pub pretty: bool,
 }
 
-/// Runs `lokal fmt`; returns the process exit code.
+/// Runs `lokal fmt`; returns the process exit code (2 when the query does not parse).
 pub fn run(args: &FmtArgs) -> Result<i32> {
-    let query = match args.query.as_deref() {
+    // Read raw bytes: invalid UTF-8 is a parse error (as in Loki), not an I/O error.
+    let query: Vec<u8> = match args.query.as_deref() {
         None | Some("-") => {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s)?;
-            s
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf)?;
+            buf
         }
-        Some(q) => q.to_string(),
+        Some(q) => q.as_bytes().to_vec(),
     };
-    match lokal::logql::format_query(&query, args.pretty) {
+    match lokal::logql::format_query_bytes(&query, args.pretty) {
         Ok(out) => {
             println!("{out}");
             Ok(0)
         }
         Err(e) => {
             eprintln!("{e}");
+            if std::io::stderr().is_terminal() {
+                if let Some(caret) = e.caret(&String::from_utf8_lossy(&query)) {
+                    eprintln!("{caret}");
+                }
+            }
             Ok(2)
         }
     }
