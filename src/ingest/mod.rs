@@ -1,0 +1,2 @@
+//! Ingest: turning log files into entries (timestamp detection for now).
+pub mod timestamp;
