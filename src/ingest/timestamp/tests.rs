@@ -1,6 +1,7 @@
 //! Tests of the public extractor: every auto style, flags, zones, year
 //! inference, errors, and no panic on arbitrary bytes.
 
+use super::detect;
 use super::*;
 
 /// The instant of an RFC 3339 string, computed by jiff as the oracle.
@@ -667,6 +668,29 @@ mod props {
         proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
     }
 
+    /// Pieces that make many overlapping near-timestamps.
+    fn scan_piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            any::<u8>().prop_map(|b| vec![b]),
+            prop::sample::select(vec![
+                " ", "x", "[", ":", "=", "-", "1", "12", "2024", " 4", "T", "ts=", "time=", "\""
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+            prop::sample::select(vec![
+                "2024-01-02 10:00:00",
+                "2024-01-02T10:00:00.5+01:00",
+                "17/May/2015:10:05:03 +0000",
+                "Sun Dec  4 04:47:44 2005",
+                "Sun Dec 4 04:47:44 2005",
+                "Mon, 02 Jan 2006 15:04:05 GMT",
+                "Mon, 2 Jan 2006 15:04:05",
+                "10:00:00",
+                "1715083182",
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+        ]
+    }
+
     proptest! {
         #[test]
         fn extract_never_panics(lines in proptest::collection::vec(line(), 1..6)) {
@@ -681,6 +705,14 @@ mod props {
         fn extract_never_panics_on_raw_bytes(l in proptest::collection::vec(any::<u8>(), 0..300)) {
             for mut ex in extractors() {
                 let _ = ex.extract(&l);
+            }
+        }
+
+        #[test]
+        fn colon_anchored_scan_matches_naive_scan(parts in proptest::collection::vec(scan_piece(), 0..16)) {
+            let l = parts.concat();
+            for logfmt in [true, false] {
+                prop_assert_eq!(detect::scan_fast(&l, logfmt), detect::scan_naive(&l, logfmt));
             }
         }
 
