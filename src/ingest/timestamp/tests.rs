@@ -1,0 +1,727 @@
+//! Tests of the public extractor: every auto style, flags, zones, year
+//! inference, errors, and no panic on arbitrary bytes.
+
+use super::detect;
+use super::*;
+
+/// The instant of an RFC 3339 string, computed by jiff as the oracle.
+fn ns(rfc3339: &str) -> i64 {
+    let t: jiff::Timestamp = rfc3339.parse().unwrap();
+    t.as_nanosecond() as i64
+}
+
+fn cfg() -> TimestampConfig {
+    TimestampConfig {
+        year: Some(2024),
+        ..TimestampConfig::default()
+    }
+}
+
+fn auto(line: &str) -> Option<i64> {
+    TimestampExtractor::new(&cfg())
+        .unwrap()
+        .extract(line.as_bytes())
+}
+
+fn with(format: Option<&str>, regex: Option<&str>, line: &str) -> Option<i64> {
+    let c = TimestampConfig {
+        format: format.map(Into::into),
+        regex: regex.map(Into::into),
+        ..cfg()
+    };
+    TimestampExtractor::new(&c)
+        .unwrap()
+        .extract(line.as_bytes())
+}
+
+#[test]
+fn auto_iso_and_rfc3339() {
+    assert_eq!(
+        auto("2024-05-07T10:58:13.877Z [INFO] x"),
+        Some(ns("2024-05-07T10:58:13.877Z"))
+    );
+    assert_eq!(
+        auto("2024-05-07T10:58:13+02:00 x"),
+        Some(ns("2024-05-07T08:58:13Z"))
+    );
+    assert_eq!(
+        auto("2024-05-07T10:58:13.5-0130 x"),
+        Some(ns("2024-05-07T12:28:13.5Z"))
+    );
+    assert_eq!(
+        auto("2024-05-07t10:58:13+05 x"),
+        Some(ns("2024-05-07T05:58:13Z"))
+    );
+    assert_eq!(
+        auto("2024-05-07 10:58:13.123456789123 x"),
+        Some(ns("2024-05-07T10:58:13.123456789Z"))
+    );
+    assert_eq!(
+        auto("2015-10-18 18:01:47,978 INFO"),
+        Some(ns("2015-10-18T18:01:47.978Z"))
+    );
+    assert_eq!(
+        auto("2016-09-28 04:30:30, Info   CBS"),
+        Some(ns("2016-09-28T04:30:30Z"))
+    );
+    assert_eq!(
+        auto("[2024-05-07 10:55:53,434] INFO"),
+        Some(ns("2024-05-07T10:55:53.434Z"))
+    );
+    assert_eq!(
+        auto("2024-05-07 10:00:00.5 -0700 MST m=+0.1"),
+        Some(ns("2024-05-07T17:00:00.5Z"))
+    );
+    assert_eq!(
+        auto("2024-05-07 10:00:00 UTC x"),
+        Some(ns("2024-05-07T10:00:00Z"))
+    );
+    // A space then a small negative number is not an offset.
+    assert_eq!(
+        auto("2024-05-07 10:00:00 -12 ms"),
+        Some(ns("2024-05-07T10:00:00Z"))
+    );
+    // The file-name date (with `_`) is skipped; the real timestamp follows.
+    assert_eq!(
+        auto("nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO"),
+        Some(ns("2017-05-16T00:00:00.008Z"))
+    );
+    assert_eq!(
+        auto("level=info at 2024-01-02T03:04:05Z done"),
+        Some(ns("2024-01-02T03:04:05Z"))
+    );
+    // Invalid dates and times are not timestamps.
+    assert_eq!(auto("2024-02-30 10:00:00 x"), None);
+    assert_eq!(auto("2024-13-01 10:00:00 x"), None);
+    assert_eq!(auto("2024-01-01 24:00:00 x"), None);
+    assert_eq!(auto("2024-01-01 10:00:000 x"), None);
+    assert_eq!(auto("2005-06-03-15.42.50.675872 R02"), None);
+}
+
+#[test]
+fn auto_json() {
+    let line = r#"{"version":6,"load_timestamp":1445680800424,"timestamp":1446249499322,"pid":1}"#;
+    assert_eq!(auto(line), Some(1_446_249_499_322_000_000));
+    assert_eq!(
+        auto(r#"{"level":"debug","time":"2024-04-16T15:03:28Z"}"#),
+        Some(ns("2024-04-16T15:03:28Z"))
+    );
+    assert_eq!(
+        auto(r#" { "ts" : 1715083182.25 , "x": 1}"#),
+        Some(ns("2024-05-07T11:59:42.25Z"))
+    );
+    assert_eq!(
+        auto(r#"{"@timestamp":"2024-01-01T00:00:00.123+01:00"}"#),
+        Some(ns("2023-12-31T23:00:00.123Z"))
+    );
+    assert_eq!(
+        auto(r#"{"ts":1715083182123456}"#),
+        Some(1_715_083_182_123_456_000)
+    );
+    assert_eq!(
+        auto(r#"{"ts":1715083182123456789}"#),
+        Some(1_715_083_182_123_456_789)
+    );
+    assert_eq!(
+        auto(r#"{"ts":"1715083182"}"#),
+        Some(1_715_083_182_000_000_000)
+    );
+    // Nested keys do not count; escapes and arrays are skipped properly.
+    let nested = r#"{"a":{"ts":"2020-01-01T00:00:00Z"},"b":["x\"}",{"c":[1]}],"time":"2024-01-01T00:00:00Z"}"#;
+    assert_eq!(auto(nested), Some(ns("2024-01-01T00:00:00Z")));
+    // An unparsable time key falls through to the next one.
+    assert_eq!(
+        auto(r#"{"time":"soon","ts":"2024-01-01T00:00:00Z"}"#),
+        Some(ns("2024-01-01T00:00:00Z"))
+    );
+    assert_eq!(auto(r#"{"msg":"no time here","n":5}"#), None);
+    // Without a time key, a timestamp in the first bytes still counts.
+    assert_eq!(
+        auto(r#"{"created":"2024-01-01T00:00:00Z"}"#),
+        Some(ns("2024-01-01T00:00:00Z"))
+    );
+    assert_eq!(auto(r#"{"ts":true}"#), None);
+    assert_eq!(auto(r#"{"ts":"#), None);
+}
+
+#[test]
+fn auto_logfmt() {
+    let line = "ts=2024-05-02T12:17:25.60442226Z caller=http.go:194 level=debug";
+    assert_eq!(auto(line), Some(ns("2024-05-02T12:17:25.60442226Z")));
+    let line = r#"time="2024-05-07T11:59:43.954655670Z" level=info msg="StartContainer""#;
+    assert_eq!(auto(line), Some(ns("2024-05-07T11:59:43.954655670Z")));
+    assert_eq!(
+        auto("level=info ts=1715083182 msg=x"),
+        Some(1_715_083_182_000_000_000)
+    );
+    assert_eq!(
+        auto(r#"level=info time="2024-05-07 11:59:43" msg=x"#),
+        Some(ns("2024-05-07T11:59:43Z"))
+    );
+    // Keys that merely end in ts/time are not time keys.
+    assert_eq!(auto("starts=1715083182 my_time=1715083182 x"), None);
+}
+
+#[test]
+fn auto_apache_nginx_ctime() {
+    let line = r#"83.149.9.216 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200"#;
+    assert_eq!(auto(line), Some(ns("2015-05-17T10:05:03Z")));
+    assert_eq!(
+        auto("::1 - - [10/Oct/2000:13:55:36 -0700] x"),
+        Some(ns("2000-10-10T20:55:36Z"))
+    );
+    assert_eq!(
+        auto("[Sun Dec 04 04:47:44 2005] [notice] x"),
+        Some(ns("2005-12-04T04:47:44Z"))
+    );
+    assert_eq!(
+        auto("[Wed Oct 11 14:32:52.123456 2000] [core:error]"),
+        Some(ns("2000-10-11T14:32:52.123456Z"))
+    );
+    assert_eq!(
+        auto("Sun Dec  4 04:47:44 2005 x"),
+        Some(ns("2005-12-04T04:47:44Z"))
+    );
+    assert_eq!(
+        auto("at Mon Jan  2 15:04:05 UTC 2006: x"),
+        Some(ns("2006-01-02T15:04:05Z"))
+    );
+    assert_eq!(
+        auto("Mon Jan 02 15:04:05 -0700 2006"),
+        Some(ns("2006-01-02T22:04:05Z"))
+    );
+    assert_eq!(
+        auto("Date: Mon, 02 Jan 2006 15:04:05 GMT"),
+        Some(ns("2006-01-02T15:04:05Z"))
+    );
+    assert_eq!(
+        auto("Mon, 02 Jan 2006 15:04:05 +0100"),
+        Some(ns("2006-01-02T14:04:05Z"))
+    );
+    assert_eq!(auto("Sun Dec 04 04:47:44 20051"), None);
+    assert_eq!(auto("Sun Feb 30 04:47:44 2005"), None);
+}
+
+#[test]
+fn auto_yearless_styles() {
+    assert_eq!(
+        auto("Jun 14 15:16:01 combo sshd"),
+        Some(ns("2024-06-14T15:16:01Z"))
+    );
+    assert_eq!(
+        auto("Jul  1 09:00:55 host kernel"),
+        Some(ns("2024-07-01T09:00:55Z"))
+    );
+    assert_eq!(
+        auto("<34>Oct 11 22:14:15 mymachine su"),
+        Some(ns("2024-10-11T22:14:15Z"))
+    );
+    assert_eq!(
+        auto("I0507 12:04:17.597069       1 descheduler.go"),
+        Some(ns("2024-05-07T12:04:17.597069Z"))
+    );
+    assert_eq!(
+        auto("E1231 23:59:59.000001 x"),
+        Some(ns("2024-12-31T23:59:59.000001Z"))
+    );
+    assert_eq!(
+        auto("03-17 16:13:38.811  1702  2395 D"),
+        Some(ns("2024-03-17T16:13:38.811Z"))
+    );
+    // Syslog only at line start: elsewhere `Nov 9 12:01:01` is not guessed.
+    assert_eq!(
+        auto("- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228"),
+        None
+    );
+    assert_eq!(auto("Jun 31 15:16:01 combo"), None);
+}
+
+#[test]
+fn auto_epoch_at_start() {
+    assert_eq!(auto("1117838570 x"), Some(1_117_838_570_000_000_000));
+    assert_eq!(auto("1117838570.5 x"), Some(1_117_838_570_500_000_000));
+    assert_eq!(auto("1446249499322 x"), Some(1_446_249_499_322_000_000));
+    assert_eq!(auto("1446249499322123 x"), Some(1_446_249_499_322_123_000));
+    assert_eq!(auto("1446249499322123456"), Some(1_446_249_499_322_123_456));
+    assert_eq!(auto("1446249499 "), Some(1_446_249_499_000_000_000));
+}
+
+#[test]
+fn exotic_styles_are_not_guessed() {
+    for line in [
+        "081109 203615 148 INFO dfs.DataNode$PacketResponder: x",
+        "17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend",
+        "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02",
+        "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component",
+        "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+        "[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open",
+        "audit: type=1400 audit(1715083182.707:151): apparmor=\"DENIED\"",
+        "XMT: Solicit on eth0, interval 117950ms.",
+        "bird: Mesh_10_0_0_1: State changed to down",
+        "12345678901 is not an epoch",
+        "",
+        "\r",
+    ] {
+        assert_eq!(auto(line), None, "{line}");
+    }
+}
+
+#[test]
+fn flags_for_exotic_styles() {
+    let hdfs = "081109 203615 148 INFO dfs.DataNode";
+    assert_eq!(
+        with(Some("%y%m%d %H%M%S"), None, hdfs),
+        Some(ns("2008-11-09T20:36:15Z"))
+    );
+    assert_eq!(
+        with(Some("060102 150405"), None, hdfs),
+        Some(ns("2008-11-09T20:36:15Z"))
+    );
+    let spark = "17/06/09 20:10:40 INFO x";
+    assert_eq!(
+        with(Some("%y/%m/%d %H:%M:%S"), None, spark),
+        Some(ns("2017-06-09T20:10:40Z"))
+    );
+    assert_eq!(
+        with(Some("06/01/02 15:04:05"), None, spark),
+        Some(ns("2017-06-09T20:10:40Z"))
+    );
+    let health = "20171223-22:16:0:7|Step_LSC|30002312|x";
+    assert_eq!(
+        with(Some("%Y%m%d-%H:%M:%S:%L"), None, health),
+        Some(ns("2017-12-23T22:16:00.007Z"))
+    );
+    let proxifier = "[10.30 16:49:06] chrome.exe - x";
+    assert_eq!(
+        with(Some("%m.%d %H:%M:%S"), None, proxifier),
+        Some(ns("2024-10-30T16:49:06Z"))
+    );
+    assert_eq!(
+        with(Some("01.02 15:04:05"), None, proxifier),
+        Some(ns("2024-10-30T16:49:06Z"))
+    );
+    let bgl = "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02";
+    assert_eq!(
+        with(None, Some(r"^- (\d+) "), bgl),
+        Some(1_117_838_570_000_000_000)
+    );
+    assert_eq!(
+        with(Some("Unix"), Some(r"^- (\d+) "), bgl),
+        Some(1_117_838_570_000_000_000)
+    );
+    let bgl_us = ns("2005-06-03T15:42:50.675872Z");
+    assert_eq!(
+        with(
+            Some("%Y-%m-%d-%H.%M.%S.%f"),
+            Some(r"^(?:\S+ ){4}(?P<ts>\S+)"),
+            bgl
+        ),
+        Some(bgl_us)
+    );
+    let hpc = "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component";
+    assert_eq!(
+        with(None, Some(r"^(?:\S+ ){4}(\d+) "), hpc),
+        Some(1_077_804_742_000_000_000)
+    );
+    let tb = "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond";
+    assert_eq!(
+        with(None, Some(r"^- (\d+) "), tb),
+        Some(1_131_566_461_000_000_000)
+    );
+    // Regex without groups: the whole match.
+    assert_eq!(
+        with(None, Some(r"\d{4}-\d\d-\d\d"), "x 2024-01-02 y"),
+        Some(ns("2024-01-02T00:00:00Z"))
+    );
+    // Capture that is not a timestamp, or no match at all.
+    assert_eq!(with(None, Some(r"^(\S+)"), "hello world"), None);
+    assert_eq!(with(None, Some(r"^(\d+)"), "hello world"), None);
+    // A format that does not match at the start (nor after `[`).
+    assert_eq!(with(Some("%Y-%m-%d"), None, "x 2024-01-02"), None);
+    assert_eq!(with(Some("%Y-%m-%d"), None, "[x 2024-01-02"), None);
+}
+
+#[test]
+fn promtail_named_and_go_layouts() {
+    let f = |fmt: &str, line: &str| with(Some(fmt), None, line);
+    assert_eq!(
+        f("RFC3339", "2024-05-07T10:58:13.877Z x"),
+        Some(ns("2024-05-07T10:58:13.877Z"))
+    );
+    assert_eq!(
+        f("RFC3339Nano", "2024-05-07T10:58:13.8+01:00"),
+        Some(ns("2024-05-07T09:58:13.8Z"))
+    );
+    assert_eq!(
+        f("2006-01-02T15:04:05.000Z07:00", "2024-05-07T10:58:13.877Z"),
+        Some(ns("2024-05-07T10:58:13.877Z"))
+    );
+    assert_eq!(
+        f("UnixMs", "1446249499322 x"),
+        Some(1_446_249_499_322_000_000)
+    );
+    assert_eq!(
+        f("Unix", "1562708916.000000123"),
+        Some(1_562_708_916_000_000_123)
+    );
+    assert_eq!(
+        f("RFC1123Z", "Mon, 02 Jan 2006 15:04:05 -0700"),
+        Some(ns("2006-01-02T22:04:05Z"))
+    );
+    assert_eq!(
+        f("Jan _2 15:04:05", "Dec 31 23:59:59 host"),
+        Some(ns("2024-12-31T23:59:59Z"))
+    );
+    assert_eq!(
+        f(
+            "02/Jan/2006:15:04:05 -0700",
+            "[17/May/2015:10:05:03 +0000] x"
+        ),
+        Some(ns("2015-05-17T10:05:03Z"))
+    );
+    assert_eq!(
+        f("2006-01-02 3:04:05 PM", "2024-01-02 1:02:03 PM"),
+        Some(ns("2024-01-02T13:02:03Z"))
+    );
+    assert_eq!(
+        f("2006-01-02 3:04:05 PM", "2024-01-02 12:02:03 am"),
+        Some(ns("2024-01-02T00:02:03Z"))
+    );
+    assert_eq!(
+        f("2006 002 15:04", "2024 060 01:02"),
+        Some(ns("2024-02-29T01:02:00Z"))
+    );
+}
+
+#[test]
+fn zones() {
+    let zoned = |tz: &str, format: Option<&str>, line: &str| {
+        let c = TimestampConfig {
+            format: format.map(Into::into),
+            timezone: jiff::tz::TimeZone::get(tz).unwrap(),
+            ..cfg()
+        };
+        TimestampExtractor::new(&c)
+            .unwrap()
+            .extract(line.as_bytes())
+    };
+    // No offset in the text: the configured zone applies, DST included.
+    assert_eq!(
+        zoned("Europe/Paris", None, "2024-01-15 12:00:00 x"),
+        Some(ns("2024-01-15T11:00:00Z"))
+    );
+    assert_eq!(
+        zoned("Europe/Paris", None, "2024-07-15 12:00:00 x"),
+        Some(ns("2024-07-15T10:00:00Z"))
+    );
+    assert_eq!(
+        zoned("America/New_York", None, "Jul  1 09:00:55 h"),
+        Some(ns("2024-07-01T13:00:55Z"))
+    );
+    // An offset in the text wins over the zone.
+    assert_eq!(
+        zoned("Europe/Paris", None, "2024-07-15T12:00:00Z x"),
+        Some(ns("2024-07-15T12:00:00Z"))
+    );
+    // Unknown abbreviations defer to the zone; UTC/GMT do not.
+    let f = Some("%Y-%m-%d %H:%M:%S %Z");
+    assert_eq!(
+        zoned("Europe/Paris", f, "2024-07-15 12:00:00 CEST"),
+        Some(ns("2024-07-15T10:00:00Z"))
+    );
+    assert_eq!(
+        zoned("Europe/Paris", f, "2024-07-15 12:00:00 UTC"),
+        Some(ns("2024-07-15T12:00:00Z"))
+    );
+    // Gap (02:30 does not exist on 2024-03-31 in Paris) and fold: "compatible".
+    assert_eq!(
+        zoned("Europe/Paris", None, "2024-03-31 02:30:00 x"),
+        Some(ns("2024-03-31T01:30:00Z"))
+    );
+    assert_eq!(
+        zoned("Europe/Paris", None, "2024-10-27 02:30:00 x"),
+        Some(ns("2024-10-27T00:30:00Z"))
+    );
+    // Fixed offsets.
+    let c = TimestampConfig {
+        timezone: jiff::tz::TimeZone::fixed(jiff::tz::offset(-5)),
+        ..cfg()
+    };
+    let mut ex = TimestampExtractor::new(&c).unwrap();
+    assert_eq!(
+        ex.extract(b"2024-01-15 12:00:00"),
+        Some(ns("2024-01-15T17:00:00Z"))
+    );
+}
+
+#[test]
+fn named_zone_cache_is_consistent_across_transitions() {
+    let c = TimestampConfig {
+        timezone: jiff::tz::TimeZone::get("America/New_York").unwrap(),
+        ..cfg()
+    };
+    let mut cached = TimestampExtractor::new(&c).unwrap();
+    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    // Walk two years in uneven steps, through both transitions, on one extractor.
+    let mut t = jiff::civil::datetime(2023, 1, 1, 0, 0, 0, 0);
+    let end = jiff::civil::datetime(2025, 1, 1, 0, 0, 0, 0);
+    while t < end {
+        let line = t.strftime("%Y-%m-%d %H:%M:%S").to_string();
+        let want = tz
+            .to_ambiguous_timestamp(t)
+            .compatible()
+            .unwrap()
+            .as_nanosecond() as i64;
+        assert_eq!(cached.extract(line.as_bytes()), Some(want), "{line}");
+        t = t
+            .checked_add(jiff::SignedDuration::from_secs(7 * 3600 + 13 * 60 + 7))
+            .unwrap();
+    }
+}
+
+#[test]
+fn year_inference_and_rollover() {
+    let c = TimestampConfig::default();
+    let mut ex = TimestampExtractor::new(&c).unwrap();
+    // File written 2024-01-02: a December line is from 2023.
+    ex.set_reference(ns("2024-01-02T10:00:00Z"));
+    assert_eq!(
+        ex.extract(b"Dec 31 23:59:59 h x"),
+        Some(ns("2023-12-31T23:59:59Z"))
+    );
+    assert_eq!(
+        ex.extract(b"Jan  2 09:00:00 h x"),
+        Some(ns("2024-01-02T09:00:00Z"))
+    );
+    // Up to a day after the reference stays in the reference year (clock skew).
+    assert_eq!(
+        ex.extract(b"Jan  3 09:00:00 h x"),
+        Some(ns("2024-01-03T09:00:00Z"))
+    );
+    assert_eq!(
+        ex.extract(b"Jan  4 09:00:00 h x"),
+        Some(ns("2023-01-04T09:00:00Z"))
+    );
+    assert_eq!(
+        ex.extract(b"I1231 23:00:00.000000 x"),
+        Some(ns("2023-12-31T23:00:00Z"))
+    );
+    // Feb 29 only exists in leap years.
+    ex.set_reference(ns("2024-03-01T00:00:00Z"));
+    assert_eq!(
+        ex.extract(b"02-29 10:00:00.000 x"),
+        Some(ns("2024-02-29T10:00:00Z"))
+    );
+    ex.set_reference(ns("2023-03-01T00:00:00Z"));
+    assert_eq!(ex.extract(b"02-29 10:00:00.000 x"), None);
+    // The reference year is taken in the configured zone.
+    let c = TimestampConfig {
+        timezone: jiff::tz::TimeZone::fixed(jiff::tz::offset(3)),
+        ..TimestampConfig::default()
+    };
+    let mut ex = TimestampExtractor::new(&c).unwrap();
+    ex.set_reference(ns("2023-12-31T22:00:00Z")); // 2024-01-01 01:00 local
+    assert_eq!(
+        ex.extract(b"Jan  1 00:30:00 h"),
+        Some(ns("2023-12-31T21:30:00Z"))
+    );
+    // --year wins over the reference, without rollover.
+    let mut ex = TimestampExtractor::new(&TimestampConfig {
+        year: Some(2005),
+        ..TimestampConfig::default()
+    })
+    .unwrap();
+    ex.set_reference(ns("2024-01-02T10:00:00Z"));
+    assert_eq!(
+        ex.extract(b"Dec 31 23:59:59 h x"),
+        Some(ns("2005-12-31T23:59:59Z"))
+    );
+}
+
+#[test]
+fn cache_follows_changing_shapes() {
+    let mut ex = TimestampExtractor::new(&cfg()).unwrap();
+    let lines = [
+        ("2024-01-01T00:00:00Z a", Some(ns("2024-01-01T00:00:00Z"))),
+        (
+            "I0507 12:04:17.597069 b",
+            Some(ns("2024-05-07T12:04:17.597069Z")),
+        ),
+        ("no time", None),
+        (
+            "time=\"2024-05-07T11:59:43Z\" c",
+            Some(ns("2024-05-07T11:59:43Z")),
+        ),
+        ("2024-01-01T00:00:01Z a", Some(ns("2024-01-01T00:00:01Z"))),
+        (
+            "10.0.0.1 - - [17/May/2015:10:05:03 +0000] x",
+            Some(ns("2015-05-17T10:05:03Z")),
+        ),
+        (
+            "10.0.0.123 - - [17/May/2015:10:05:04 +0000] x",
+            Some(ns("2015-05-17T10:05:04Z")),
+        ),
+        (
+            r#"{"a":1,"ts":1715083182}"#,
+            Some(1_715_083_182_000_000_000),
+        ),
+        (
+            r#"{"a":2,"ts":1715083183}"#,
+            Some(1_715_083_183_000_000_000),
+        ),
+        (
+            r#"{"a":22,"ts":1715083184}"#,
+            Some(1_715_083_184_000_000_000),
+        ),
+        (
+            r#"{"ts":1715083184,"a":2}"#,
+            Some(1_715_083_184_000_000_000),
+        ),
+    ];
+    for (line, want) in lines {
+        assert_eq!(ex.extract(line.as_bytes()), want, "{line}");
+    }
+}
+
+#[test]
+fn bad_config_errors_name_the_problem() {
+    let err = |format: Option<&str>, regex: Option<&str>| {
+        let c = TimestampConfig {
+            format: format.map(Into::into),
+            regex: regex.map(Into::into),
+            ..cfg()
+        };
+        TimestampExtractor::new(&c).unwrap_err().to_string()
+    };
+    let e = err(None, Some("(unclosed"));
+    assert!(e.contains("(unclosed") && e.contains("regex"), "{e}");
+    let e = err(Some("%Y-%q"), None);
+    assert!(e.contains("%q") && e.contains("%Y-%q"), "{e}");
+    let e = err(Some("nonsense"), None);
+    assert!(
+        e.contains("\"nonsense\"") && e.contains("no date or time fields"),
+        "{e}"
+    );
+    let e = err(Some("15:04:05"), Some("(.*)"));
+    assert!(e.contains("no date"), "{e}");
+    let c = TimestampConfig {
+        year: Some(99999),
+        ..TimestampConfig::default()
+    };
+    assert!(TimestampExtractor::new(&c)
+        .unwrap_err()
+        .to_string()
+        .contains("99999"));
+}
+
+#[test]
+fn extractor_is_send_and_clone() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<TimestampExtractor>();
+    check::<TimestampConfig>();
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn extractors() -> Vec<TimestampExtractor> {
+        let mk = |format: Option<&str>, regex: Option<&str>, tz: &str| {
+            let c = TimestampConfig {
+                format: format.map(Into::into),
+                regex: regex.map(Into::into),
+                year: None,
+                timezone: jiff::tz::TimeZone::get(tz).unwrap(),
+            };
+            TimestampExtractor::new(&c).unwrap()
+        };
+        vec![
+            mk(None, None, "UTC"),
+            mk(None, None, "Europe/Paris"),
+            mk(Some("%Y-%m-%d %H:%M:%S%.f %z"), None, "UTC"),
+            mk(
+                Some("Mon Jan _2 3:04:05.999 PM MST 2006"),
+                None,
+                "America/New_York",
+            ),
+            mk(Some("%y%m%d%H%M%S%3f %j %s"), None, "UTC"),
+            mk(Some("UnixNs"), None, "UTC"),
+            mk(None, Some(r"(\S+ \S+)"), "UTC"),
+        ]
+    }
+
+    /// Bytes biased towards timestamp-like text, so the parsers get deep.
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            any::<u8>().prop_map(|b| vec![b]),
+            "[0-9]{1,20}".prop_map(String::into_bytes),
+            Just(b"2024-02-29T23:59:60.999999999999+14:00".to_vec()),
+            Just(b"Sun Dec  4 ".to_vec()),
+            Just(b"{\"ts\":".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"time=".to_vec()),
+            Just(b"/May/".to_vec()),
+            Just(b" -07".to_vec()),
+            Just(b"I0229 ".to_vec()),
+            Just(b"<999>".to_vec()),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+    }
+
+    /// Pieces that make many overlapping near-timestamps.
+    fn scan_piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            any::<u8>().prop_map(|b| vec![b]),
+            prop::sample::select(vec![
+                " ", "x", "[", ":", "=", "-", "1", "12", "2024", " 4", "T", "ts=", "time=", "\""
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+            prop::sample::select(vec![
+                "2024-01-02 10:00:00",
+                "2024-01-02T10:00:00.5+01:00",
+                "17/May/2015:10:05:03 +0000",
+                "Sun Dec  4 04:47:44 2005",
+                "Sun Dec 4 04:47:44 2005",
+                "Mon, 02 Jan 2006 15:04:05 GMT",
+                "Mon, 2 Jan 2006 15:04:05",
+                "10:00:00",
+                "1715083182",
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn extract_never_panics(lines in proptest::collection::vec(line(), 1..6)) {
+            for mut ex in extractors() {
+                for l in &lines {
+                    let _ = ex.extract(l);
+                }
+            }
+        }
+
+        #[test]
+        fn extract_never_panics_on_raw_bytes(l in proptest::collection::vec(any::<u8>(), 0..300)) {
+            for mut ex in extractors() {
+                let _ = ex.extract(&l);
+            }
+        }
+
+        #[test]
+        fn colon_anchored_scan_matches_naive_scan(parts in proptest::collection::vec(scan_piece(), 0..16)) {
+            let l = parts.concat();
+            for logfmt in [true, false] {
+                prop_assert_eq!(detect::scan_fast(&l, logfmt), detect::scan_naive(&l, logfmt));
+            }
+        }
+
+        #[test]
+        fn iso_round_trips(secs in -5_000_000_000i64..9_000_000_000i64, nanos in 0u32..1_000_000_000) {
+            let t = jiff::Timestamp::new(secs, nanos as i32).unwrap();
+            let line = format!("{t} msg");
+            let mut ex = TimestampExtractor::new(&TimestampConfig::default()).unwrap();
+            prop_assert_eq!(ex.extract(line.as_bytes()), Some(t.as_nanosecond() as i64));
+        }
+    }
+}
