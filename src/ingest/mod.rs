@@ -75,12 +75,7 @@ impl Default for IngestOptions {
             labels: Vec::new(),
             filename_label: true,
             label_from_path: None,
-            timestamps: TimestampConfig {
-                format: None,
-                regex: None,
-                year: None,
-                timezone: jiff::tz::TimeZone::UTC,
-            },
+            timestamps: TimestampConfig::default(),
             multiline_start: None,
             multiline_max_lines: 128,
             limits: Limits::default(),

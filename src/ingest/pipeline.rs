@@ -136,7 +136,16 @@ pub fn ingest(
                 }
             }
             if arena.len() >= opts.batch_bytes {
-                flush(&mut tx, &mut cursors, &arena, &batch, opts, &mut report, &mut streams_seen, obs)?;
+                flush(
+                    &mut tx,
+                    &mut cursors,
+                    &arena,
+                    &batch,
+                    opts,
+                    &mut report,
+                    &mut streams_seen,
+                    obs,
+                )?;
                 batch.clear();
                 arena.clear();
             }
@@ -145,7 +154,16 @@ pub fn ingest(
             }
         }
     }
-    flush(&mut tx, &mut cursors, &arena, &batch, opts, &mut report, &mut streams_seen, obs)?;
+    flush(
+        &mut tx,
+        &mut cursors,
+        &arena,
+        &batch,
+        opts,
+        &mut report,
+        &mut streams_seen,
+        obs,
+    )?;
     report.streams = streams_seen.len() as u64;
     Ok(report)
 }
@@ -435,7 +453,10 @@ fn flush(
         while start < arena[p.range.clone()].len() {
             let mut end = arena[p.range.clone()].len();
             if splittable && end - start > PARSE_TASK_BYTES {
-                end = match memchr::memchr(b'\n', &arena[p.range.clone()][start + PARSE_TASK_BYTES..]) {
+                end = match memchr::memchr(
+                    b'\n',
+                    &arena[p.range.clone()][start + PARSE_TASK_BYTES..],
+                ) {
                     Some(i) => start + PARSE_TASK_BYTES + i + 1,
                     None => arena[p.range.clone()].len(),
                 };
@@ -463,7 +484,14 @@ fn flush(
         .collect();
     let mut parsed: Vec<Parsed<'_>> = tasks
         .par_iter()
-        .map(|t| parse_task(&arena[batch[t.piece].range.clone()][t.start..t.end], t, &ctx[t.piece], opts))
+        .map(|t| {
+            parse_task(
+                &arena[batch[t.piece].range.clone()][t.start..t.end],
+                t,
+                &ctx[t.piece],
+                opts,
+            )
+        })
         .collect();
 
     // Fill in missing timestamps in input order, per input.
@@ -570,7 +598,8 @@ fn flush(
                     head_len: c.head.0,
                     head_hash: c.head.1,
                     last_ts: c.carry_ts,
-                    line: p.first_line + memchr::memchr_iter(b'\n', &arena[p.range.clone()]).count() as u64,
+                    line: p.first_line
+                        + memchr::memchr_iter(b'\n', &arena[p.range.clone()]).count() as u64,
                 },
             );
         }
@@ -578,8 +607,16 @@ fn flush(
     }
     tx.commit()?;
     report.commits += 1;
-    report.bytes_read += batch.iter().map(|p| arena[p.range.clone()].len() as u64).sum::<u64>();
-    obs.advance(batch.iter().map(|p| arena[p.range.clone()].len() as u64).sum());
+    report.bytes_read += batch
+        .iter()
+        .map(|p| arena[p.range.clone()].len() as u64)
+        .sum::<u64>();
+    obs.advance(
+        batch
+            .iter()
+            .map(|p| arena[p.range.clone()].len() as u64)
+            .sum(),
+    );
     Ok(())
 }
 

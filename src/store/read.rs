@@ -138,7 +138,12 @@ pub fn day_stats(tenant: &str, snap: &Snapshot) -> Result<Vec<DayStats>, StoreEr
         d.0.chunks += r.streams().len() as u64;
         d.2 = d.2.min(seg.min_t);
         d.3 = d.3.max(seg.max_t);
-        let blocks: u64 = r.streams().iter().flat_map(|s| &s.blocks).map(|b| u64::from(b.len)).sum();
+        let blocks: u64 = r
+            .streams()
+            .iter()
+            .flat_map(|s| &s.blocks)
+            .map(|b| u64::from(b.len))
+            .sum();
         d.0.bytes_overhead += seg.bytes.saturating_sub(blocks);
         for s in r.streams() {
             d.1.insert(s.fingerprint);

@@ -3,43 +3,117 @@ use std::fs;
 
 use crate::common::*;
 
+/// The flags each real sample needs (README "Timestamps of the sample logs").
+const REAL_FLAGS: &[(&str, &[&str])] = &[
+    ("hdfs.log", &["--timestamp-format", "%y%m%d %H%M%S"]),
+    ("spark.log", &["--timestamp-format", "06/01/02 15:04:05"]),
+    ("bgl.log", &["--timestamp-regex", r"^\S+ (\d+) "]),
+    ("thunderbird.log", &["--timestamp-regex", r"^\S+ (\d+) "]),
+    ("hpc.log", &["--timestamp-regex", r"^(?:\S+ ){4}(\d+) "]),
+    (
+        "healthapp.log",
+        &["--timestamp-format", "%Y%m%d-%H:%M:%S:%L"],
+    ),
+    ("proxifier.log", &["--timestamp-format", "%m.%d %H:%M:%S"]),
+];
+
+/// What ingest must store for a file: each line with its own timestamp, or
+/// the previous entry's, or (before the first) the file's first one.
+fn expected_entries(bytes: &[u8], flags: &[&str]) -> Vec<(i64, Vec<u8>)> {
+    use lokal::ingest::timestamp::{TimestampConfig, TimestampExtractor};
+    let mut cfg = TimestampConfig {
+        year: Some(2024),
+        ..Default::default()
+    };
+    for pair in flags.chunks(2) {
+        match pair[0] {
+            "--timestamp-format" => cfg.format = Some(pair[1].to_string()),
+            "--timestamp-regex" => cfg.regex = Some(pair[1].to_string()),
+            f => panic!("{f}"),
+        }
+    }
+    let mut ex = TimestampExtractor::new(&cfg).unwrap();
+    let lines = file_lines(bytes);
+    let found: Vec<Option<i64>> = lines.iter().map(|l| ex.extract(l)).collect();
+    let first = found
+        .iter()
+        .flatten()
+        .next()
+        .copied()
+        .expect("file has timestamps");
+    let mut prev = None;
+    let mut out: Vec<(i64, Vec<u8>)> = lines
+        .into_iter()
+        .zip(found)
+        .map(|(l, ts)| {
+            let t = ts.or(prev).unwrap_or(first);
+            prev = Some(t);
+            (t, l)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[test]
-fn real_logs_round_trip_byte_identical() {
+fn real_logs_round_trip_byte_identical_with_timestamps() {
     let Some(shared) = shared() else { return };
     let store = tempfile::tempdir().unwrap();
     let real = shared.join("data/real");
-    let out = lokal(store.path())
-        .args(["ingest", "-l", "job=real", "--year", "2024"])
-        .arg(&real)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let entries = dump(store.path());
-    let got = by_file(&entries);
-    let mut total = 0;
     let mut files: Vec<_> = fs::read_dir(&real)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
     assert_eq!(files.len(), 28);
-    for f in files {
-        let mut want = file_lines(&fs::read(&f).unwrap());
-        want.sort();
-        total += want.len();
-        let key = f.display().to_string();
-        assert_eq!(got.get(&key).map(Vec::len), Some(want.len()), "{key}");
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let flags = REAL_FLAGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&[][..], |(_, f)| *f);
+        let out = lokal(store.path())
+            .args(["ingest", "-q", "-l", "job=real", "--year", "2024"])
+            .args(flags)
+            .arg(f)
+            .output()
+            .unwrap();
         assert!(
-            got[&key] == want,
-            "{key}: stored lines differ from the file's"
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert_eq!(total, 59_197);
+    let entries = dump(store.path());
     assert_eq!(entries.len(), 59_197);
+    let mut total = 0;
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let flags = REAL_FLAGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&[][..], |(_, f)| *f);
+        let want = expected_entries(&fs::read(f).unwrap(), flags);
+        total += want.len();
+        let key = format!("filename=\"{}\"", f.display());
+        let mut got: Vec<(i64, Vec<u8>)> = entries
+            .iter()
+            .filter(|e| e.labels.contains(&key))
+            .map(|e| (e.ts, e.line.clone()))
+            .collect();
+        got.sort();
+        assert_eq!(got.len(), want.len(), "{name}: entry count");
+        if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
+            panic!(
+                "{name}: entry {i} differs:\n stored {} {:?}\n wanted {} {:?}",
+                got[i].0,
+                String::from_utf8_lossy(&got[i].1),
+                want[i].0,
+                String::from_utf8_lossy(&want[i].1)
+            );
+        }
+    }
+    assert_eq!(total, 59_197);
 }
 
 #[test]
