@@ -58,3 +58,98 @@ mod tests {
         );
     }
 }
+
+/// Parses a time given on the command line: RFC 3339 (with or without
+/// fraction and offset; without an offset in `tz`), unix seconds (fraction
+/// allowed), unix ms/ns by magnitude, `now`, or `now±DURATION` (`now-2h`).
+pub fn parse_time_arg(s: &str, now_ns: i64, tz: &jiff::tz::TimeZone) -> Result<i64, String> {
+    let t = s.trim();
+    if let Some(rest) = t.strip_prefix("now") {
+        if rest.is_empty() {
+            return Ok(now_ns);
+        }
+        let (sign, d) = match rest.as_bytes()[0] {
+            b'-' => (-1i64, &rest[1..]),
+            b'+' => (1i64, &rest[1..]),
+            _ => {
+                return Err(format!(
+                    "invalid time {s:?}: expected now, now-2h or now+5m"
+                ))
+            }
+        };
+        let d = crate::units::parse_duration(d)?;
+        return Ok(now_ns + sign * d.as_nanos() as i64);
+    }
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        if let Some((secs, frac)) = t.split_once('.') {
+            let s: i64 = secs.parse().map_err(|_| format!("invalid time {s:?}"))?;
+            let f: f64 = format!("0.{frac}")
+                .parse()
+                .map_err(|_| format!("invalid time {s:?}"))?;
+            return Ok(s * 1_000_000_000 + (f * 1e9).round() as i64);
+        }
+        let n: i64 = t.parse().map_err(|_| format!("invalid time {s:?}"))?;
+        // Seconds until year 5138, then ms, µs, ns by magnitude.
+        return Ok(match n.unsigned_abs() {
+            0..=99_999_999_999 => n * 1_000_000_000,
+            100_000_000_000..=99_999_999_999_999 => n * 1_000_000,
+            100_000_000_000_000..=99_999_999_999_999_999 => n * 1_000,
+            _ => n,
+        });
+    }
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return i64::try_from(ts.as_nanosecond()).map_err(|_| format!("time {s:?} out of range"));
+    }
+    if let Ok(dt) = t.parse::<jiff::civil::DateTime>() {
+        let z = dt
+            .to_zoned(tz.clone())
+            .map_err(|e| format!("invalid time {s:?}: {e}"))?;
+        return i64::try_from(z.timestamp().as_nanosecond())
+            .map_err(|_| format!("time {s:?} out of range"));
+    }
+    if let Ok(d) = t.parse::<jiff::civil::Date>() {
+        let z = d
+            .to_zoned(tz.clone())
+            .map_err(|e| format!("invalid time {s:?}: {e}"))?;
+        return i64::try_from(z.timestamp().as_nanosecond())
+            .map_err(|_| format!("time {s:?} out of range"));
+    }
+    Err(format!(
+        "invalid time {s:?}: use RFC 3339 (2024-01-02T15:04:05Z), a date, unix seconds, or now-DURATION"
+    ))
+}
+
+#[cfg(test)]
+mod arg_tests {
+    use super::*;
+
+    #[test]
+    fn time_args() {
+        let utc = jiff::tz::TimeZone::UTC;
+        let now = 1_700_000_000_000_000_000;
+        assert_eq!(parse_time_arg("now", now, &utc).unwrap(), now);
+        assert_eq!(
+            parse_time_arg("now-1h", now, &utc).unwrap(),
+            now - 3_600_000_000_000
+        );
+        assert_eq!(parse_time_arg("1700000000", now, &utc).unwrap(), now);
+        assert_eq!(
+            parse_time_arg("1700000000.5", now, &utc).unwrap(),
+            now + 500_000_000
+        );
+        assert_eq!(parse_time_arg("1700000000000", now, &utc).unwrap(), now);
+        assert_eq!(
+            parse_time_arg("2023-11-14T22:13:20Z", now, &utc).unwrap(),
+            now
+        );
+        assert_eq!(
+            parse_time_arg("2023-11-14T22:13:20", now, &utc).unwrap(),
+            now
+        );
+        assert_eq!(
+            parse_time_arg("2023-11-14", now, &utc).unwrap(),
+            1_699_920_000_000_000_000
+        );
+        assert!(parse_time_arg("yesterday", now, &utc).is_err());
+    }
+}

@@ -4,6 +4,7 @@
 pub mod completions;
 pub mod fmt;
 pub mod ingest;
+pub mod query;
 pub mod stats;
 pub mod verify;
 
@@ -57,6 +58,8 @@ impl GlobalArgs {
 pub enum Command {
     /// Read log files, globs, directories or stdin into the store
     Ingest(Box<ingest::IngestArgs>),
+    /// Run a LogQL query (log or metric) over the store
+    Query(Box<query::QueryArgs>),
     /// Per tenant and day: streams, entries, chunks, bytes, time range
     Stats(stats::StatsArgs),
     /// Read every block and check its checksum and encoding
@@ -92,6 +95,11 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         _ => exit::STORE,
     };
     for cause in err.chain() {
+        if let Some(lokal::engine::QueryError::Store(e)) =
+            cause.downcast_ref::<lokal::engine::QueryError>()
+        {
+            return store_code(e);
+        }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return store_code(e);
         }

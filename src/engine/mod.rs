@@ -1,0 +1,38 @@
+//! The query engine: plan from the store, scan blocks in parallel, run the
+//! LogQL pipeline, merge. Log queries live in `logquery`, metric queries in
+//! `eval`.
+
+pub mod logquery;
+pub mod pipeline;
+pub mod scan;
+pub mod select;
+pub mod stats;
+
+use crate::store::StoreError;
+
+/// Order of log results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Newest first (Loki's default).
+    #[default]
+    Backward,
+    /// Oldest first.
+    Forward,
+}
+
+/// Errors that stop a query.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The query does not parse.
+    #[error(transparent)]
+    Parse(#[from] crate::logql::ParseError),
+    /// A pipeline stage cannot be built (bad regex, template…).
+    #[error("{0}")]
+    Pipeline(String),
+    /// The query is valid LogQL but cannot run this way.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

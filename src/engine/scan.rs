@@ -1,0 +1,129 @@
+//! Block scanning shared by log and metric queries: decompress a block into a
+//! per-thread buffer and find the lines a leading literal filter can match by
+//! searching the whole block once, as ripgrep searches a buffer.
+
+use std::cell::RefCell;
+use std::time::Instant;
+
+use memchr::memmem::Finder;
+
+use super::select::PlannedChunk;
+use super::stats::ScanCounters;
+use crate::chunk::segment::SegmentError;
+use crate::chunk::{Block, BlockMeta};
+use crate::logql::{LineFilter, LineFilterOp, LineMatch};
+
+thread_local! {
+    static BLOCK: RefCell<Block> = RefCell::new(Block::default());
+}
+
+/// One block of one planned chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockTask<'a> {
+    /// Index of the chunk in the plan.
+    pub chunk_idx: usize,
+    /// The chunk.
+    pub chunk: &'a PlannedChunk,
+    /// The block.
+    pub block: &'a BlockMeta,
+}
+
+/// All blocks of the plan.
+pub fn tasks(chunks: &[PlannedChunk]) -> Vec<BlockTask<'_>> {
+    chunks
+        .iter()
+        .enumerate()
+        .flat_map(|(chunk_idx, c)| {
+            c.blocks.iter().map(move |b| BlockTask {
+                chunk_idx,
+                chunk: c,
+                block: b,
+            })
+        })
+        .collect()
+}
+
+/// A literal prefilter built once per query from the first leading `|=`
+/// filter whose alternatives are all non-empty strings.
+pub struct Prefilter {
+    finders: Vec<Finder<'static>>,
+}
+
+impl Prefilter {
+    /// Builds the prefilter, or `None` when no filter qualifies.
+    pub fn new(filters: &[LineFilter]) -> Option<Prefilter> {
+        let f = filters
+            .iter()
+            .find(|f| f.op == LineFilterOp::Contains && Self::literals(f).is_some())?;
+        let finders = Self::literals(f)?
+            .into_iter()
+            .map(|s| Finder::new(s.as_bytes()).into_owned())
+            .collect();
+        Some(Prefilter { finders })
+    }
+
+    fn literals(f: &LineFilter) -> Option<Vec<&str>> {
+        std::iter::once(&f.value)
+            .chain(f.or.iter())
+            .map(|m| match m {
+                LineMatch::Str(s) if !s.is_empty() => Some(s.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Indices of the lines that contain one of the literals, ascending.
+    pub fn candidates(&self, block: &Block) -> Vec<u32> {
+        let blob = block.blob();
+        let mut out: Vec<u32> = Vec::new();
+        for finder in &self.finders {
+            let len = finder.needle().len();
+            let mut pos = 0;
+            while pos < blob.len() {
+                let Some(h) = finder.find(&blob[pos..]) else {
+                    break;
+                };
+                let h = pos + h;
+                let i = block.line_at(h);
+                let (_, end) = block.line_range(i);
+                if h + len <= end {
+                    out.push(i as u32);
+                }
+                // One hit per line is enough; a hit running past the line's end
+                // means no other hit can fit in that line either.
+                pos = next_line_start(block, i);
+            }
+        }
+        if self.finders.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        out
+    }
+}
+
+fn next_line_start(block: &Block, i: usize) -> usize {
+    if i + 1 < block.len() {
+        block.line_range(i + 1).0
+    } else {
+        usize::MAX
+    }
+}
+
+/// Decompresses the task's block into this thread's buffer and calls `f`.
+pub fn with_block<R>(
+    task: &BlockTask<'_>,
+    counters: &ScanCounters,
+    f: impl FnOnce(&Block) -> R,
+) -> Result<R, SegmentError> {
+    BLOCK.with(|b| {
+        let mut block = b.borrow_mut();
+        let t = Instant::now();
+        task.chunk.segment.read_block(task.block, &mut block)?;
+        ScanCounters::add(&counters.decompress_ns, t.elapsed().as_nanos() as u64);
+        ScanCounters::add(&counters.blocks, 1);
+        ScanCounters::add(&counters.bytes_compressed, u64::from(task.block.len));
+        ScanCounters::add(&counters.bytes_decompressed, u64::from(task.block.raw_len));
+        Ok(f(&block))
+    })
+}

@@ -1,0 +1,77 @@
+//! Query statistics, printed by `--stats`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Counters shared by the scan tasks.
+#[derive(Debug, Default)]
+pub struct ScanCounters {
+    /// Blocks decompressed.
+    pub blocks: AtomicU64,
+    /// Compressed bytes read.
+    pub bytes_compressed: AtomicU64,
+    /// Bytes after decompression.
+    pub bytes_decompressed: AtomicU64,
+    /// Lines run through the pipeline.
+    pub lines_scanned: AtomicU64,
+    /// Lines the block-level literal search let skip.
+    pub lines_skipped: AtomicU64,
+    /// Nanoseconds spent decompressing.
+    pub decompress_ns: AtomicU64,
+    /// Nanoseconds spent in filters and the pipeline.
+    pub pipeline_ns: AtomicU64,
+}
+
+impl ScanCounters {
+    pub(crate) fn add(c: &AtomicU64, v: u64) {
+        c.fetch_add(v, Ordering::Relaxed);
+    }
+}
+
+/// What a query did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct QueryStats {
+    /// Streams selected.
+    pub streams: u64,
+    /// Chunks (stream × segment) selected.
+    pub chunks: u64,
+    /// Segments whose footers were read.
+    pub segments: u64,
+    /// Blocks decompressed.
+    pub blocks: u64,
+    /// Blocks left unread (time pruning, or the limit met early).
+    pub blocks_skipped: u64,
+    /// Compressed bytes read.
+    pub bytes_compressed: u64,
+    /// Bytes decompressed.
+    pub bytes_decompressed: u64,
+    /// Lines run through the pipeline.
+    pub lines_scanned: u64,
+    /// Lines skipped by the block-level literal search.
+    pub lines_skipped: u64,
+    /// Entries or samples returned.
+    pub results: u64,
+    /// Time planning (index or footers).
+    pub plan_time: Duration,
+    /// Summed time in decompression, over all threads.
+    pub decompress_time: Duration,
+    /// Summed time in filters and the pipeline, over all threads.
+    pub pipeline_time: Duration,
+    /// Wall time of the whole query.
+    pub total_time: Duration,
+    /// Damaged blocks or segments skipped.
+    pub warnings: Vec<String>,
+}
+
+impl QueryStats {
+    pub(crate) fn absorb(&mut self, c: &ScanCounters) {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        self.blocks += g(&c.blocks);
+        self.bytes_compressed += g(&c.bytes_compressed);
+        self.bytes_decompressed += g(&c.bytes_decompressed);
+        self.lines_scanned += g(&c.lines_scanned);
+        self.lines_skipped += g(&c.lines_skipped);
+        self.decompress_time += Duration::from_nanos(g(&c.decompress_ns));
+        self.pipeline_time += Duration::from_nanos(g(&c.pipeline_ns));
+    }
+}

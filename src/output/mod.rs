@@ -1,0 +1,224 @@
+//! Printing results in logcli's formats and in the shape of Loki's HTTP API.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde_json::json;
+
+use crate::engine::logquery::LogEntry;
+use crate::model::Labels;
+
+/// How timestamps are printed (logcli's `--output-timestamp-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TsFormat {
+    /// `2006-01-02T15:04:05Z07:00` (seconds), logcli's default.
+    #[default]
+    Rfc3339,
+    /// `2006-01-02T15:04:05.999999999Z07:00`.
+    Rfc3339Nano,
+    /// Unix nanoseconds.
+    UnixNano,
+}
+
+/// Formats `ts` (ns) in `tz`.
+pub fn format_ts(ts: i64, tz: &jiff::tz::TimeZone, f: TsFormat) -> String {
+    if f == TsFormat::UnixNano {
+        return ts.to_string();
+    }
+    let Ok(t) = jiff::Timestamp::from_nanosecond(i128::from(ts)) else {
+        return ts.to_string();
+    };
+    let z = t.to_zoned(tz.clone());
+    let utc = z.offset() == jiff::tz::Offset::UTC;
+    let base = z.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    let frac = match f {
+        TsFormat::Rfc3339Nano => {
+            let ns = z.subsec_nanosecond();
+            if ns == 0 {
+                String::new()
+            } else {
+                format!(".{ns:09}").trim_end_matches('0').to_string()
+            }
+        }
+        _ => String::new(),
+    };
+    let off = if utc {
+        "Z".to_string()
+    } else {
+        z.strftime("%:z").to_string()
+    };
+    format!("{base}{frac}{off}")
+}
+
+/// Options of the default (human) log output.
+#[derive(Debug, Clone, Default)]
+pub struct LogPrintOptions {
+    /// Time zone for timestamps.
+    pub tz: Option<jiff::tz::TimeZone>,
+    /// Timestamp format.
+    pub ts_format: TsFormat,
+    /// Print no labels.
+    pub no_labels: bool,
+    /// Only these labels (logcli `--include-label`).
+    pub include: Vec<String>,
+    /// Not these labels (logcli `--exclude-label`).
+    pub exclude: Vec<String>,
+    /// Keep labels common to every stream (logcli `--include-common-labels`).
+    pub include_common: bool,
+    /// ANSI colours.
+    pub color: bool,
+}
+
+/// Labels every entry's label set shares, as logcli computes them.
+pub fn common_labels(entries: &[LogEntry]) -> Labels {
+    let mut iter = entries.iter();
+    let Some(first) = iter.next() else {
+        return Labels::default();
+    };
+    let mut common: Vec<(String, String)> = first.labels.pairs().to_vec();
+    for e in iter {
+        common.retain(|(k, v)| e.labels.get(k) == Some(v.as_str()));
+    }
+    Labels::from_pairs(common)
+}
+
+fn shown_labels(l: &Labels, common: &Labels, o: &LogPrintOptions) -> Labels {
+    Labels::from_pairs(
+        l.pairs()
+            .iter()
+            .filter(|(k, _)| o.include_common || common.get(k).is_none())
+            .filter(|(k, _)| o.include.is_empty() || o.include.contains(k))
+            .filter(|(k, _)| !o.exclude.contains(k))
+            .cloned(),
+    )
+}
+
+/// logcli's default output: `TIMESTAMP {labels} line`, labels padded so the
+/// lines align, common labels left out (the caller prints them on stderr).
+pub fn write_default(
+    w: &mut dyn Write,
+    entries: &[LogEntry],
+    common: &Labels,
+    o: &LogPrintOptions,
+) -> io::Result<()> {
+    let tz = o.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+    let shown: Vec<String> = entries
+        .iter()
+        .map(|e| shown_labels(&e.labels, common, o).to_string())
+        .collect();
+    let width = shown.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+    for (e, l) in entries.iter().zip(&shown) {
+        let ts = format_ts(e.ts, &tz, o.ts_format);
+        let line = String::from_utf8_lossy(&e.line);
+        let line = line.trim();
+        match (o.no_labels, o.color) {
+            (true, false) => writeln!(w, "{ts} {line}")?,
+            (true, true) => writeln!(w, "\x1b[34m{ts}\x1b[0m {line}")?,
+            (false, false) => writeln!(w, "{ts} {l:<width$} {line}")?,
+            (false, true) => writeln!(w, "\x1b[34m{ts}\x1b[0m \x1b[31m{l:<width$}\x1b[0m {line}")?,
+        }
+    }
+    Ok(())
+}
+
+/// `-o raw`: the line only.
+pub fn write_raw(w: &mut dyn Write, entries: &[LogEntry]) -> io::Result<()> {
+    for e in entries {
+        w.write_all(&e.line)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// `-o jsonl`: `{"labels":{…},"line":"…","timestamp":"RFC3339Nano"}` with
+/// keys sorted, as logcli marshals a Go map.
+pub fn write_jsonl(w: &mut dyn Write, entries: &[LogEntry], o: &LogPrintOptions) -> io::Result<()> {
+    let tz = o.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+    for e in entries {
+        let ts = format_ts(e.ts, &tz, TsFormat::Rfc3339Nano);
+        let line = String::from_utf8_lossy(&e.line);
+        let v = if o.no_labels {
+            json!({"line": line, "timestamp": ts})
+        } else {
+            json!({"labels": labels_json(&e.labels), "line": line, "timestamp": ts})
+        };
+        serde_json::to_writer(&mut *w, &v)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// A label set as a JSON object.
+pub fn labels_json(l: &Labels) -> serde_json::Value {
+    serde_json::Value::Object(
+        l.pairs()
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect(),
+    )
+}
+
+/// `-o json`: the body Loki's `/loki/api/v1/query_range` returns for a log
+/// query — entries grouped by stream, values `["<unix ns>", "<line>"]`.
+pub fn log_response(entries: &[LogEntry], stats: serde_json::Value) -> serde_json::Value {
+    let mut streams: BTreeMap<&Labels, Vec<serde_json::Value>> = BTreeMap::new();
+    for e in entries {
+        streams
+            .entry(&e.labels)
+            .or_default()
+            .push(json!([e.ts.to_string(), String::from_utf8_lossy(&e.line)]));
+    }
+    let result: Vec<serde_json::Value> = streams
+        .into_iter()
+        .map(|(l, v)| json!({"stream": labels_json(l), "values": v}))
+        .collect();
+    json!({"status": "success", "data": {"resultType": "streams", "result": result, "stats": stats}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(
+            format_ts(1_700_000_000_500_000_000, &utc, TsFormat::Rfc3339),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            format_ts(1_700_000_000_500_000_000, &utc, TsFormat::Rfc3339Nano),
+            "2023-11-14T22:13:20.5Z"
+        );
+        let plus1 = jiff::tz::TimeZone::fixed(jiff::tz::offset(1));
+        assert_eq!(
+            format_ts(1_700_000_000_000_000_000, &plus1, TsFormat::Rfc3339),
+            "2023-11-14T23:13:20+01:00"
+        );
+    }
+
+    #[test]
+    fn default_output_aligns_and_drops_common() {
+        let e = |ts, l: &[(&str, &str)], line: &str| LogEntry {
+            ts,
+            labels: Labels::from_pairs(l.iter().copied()),
+            line: line.as_bytes().to_vec(),
+        };
+        let entries = vec![
+            e(2_000_000_000, &[("job", "a"), ("host", "h1")], "two  "),
+            e(1_000_000_000, &[("job", "a"), ("host", "h22")], "one"),
+        ];
+        let common = common_labels(&entries);
+        assert_eq!(common.to_string(), r#"{job="a"}"#);
+        let mut out = Vec::new();
+        let o = LogPrintOptions {
+            tz: Some(jiff::tz::TimeZone::UTC),
+            ..Default::default()
+        };
+        write_default(&mut out, &entries, &common, &o).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1970-01-01T00:00:02Z {host=\"h1\"}  two\n1970-01-01T00:00:01Z {host=\"h22\"} one\n"
+        );
+    }
+}
