@@ -29,7 +29,10 @@ complete -c lokal -n "__fish_lokal_needs_command" -l tenant -d 'Tenant (Loki\'s 
 complete -c lokal -n "__fish_lokal_needs_command" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_needs_command" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "verify" -d 'Read every block and check its checksum and encoding'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
@@ -67,6 +70,42 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l binary -d 'Ingest
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s q -l quiet -d 'No progress bar and no summary'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched: a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l to -d 'End (exclusive): RFC 3339, a date, unix seconds, or now-5m' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l limit -d 'Most entries to return; 0 = all' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
+raw\t'The line only'
+jsonl\t'One JSON object per entry: labels, line, timestamp'
+json\t'The body of Loki\'s /loki/api/v1/query_range response'"
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l output-timestamp-format -d 'Timestamp format of the default output' -r -f -a "rfc3339\t'2006-01-02T15:04:05Z07:00'
+rfc3339nano\t'2006-01-02T15:04:05.999999999Z07:00'
+unixnano\t'Unix nanoseconds'"
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-label -d 'Print only these labels (repeatable)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l exclude-label -d 'Do not print these labels (repeatable)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l step -d 'Step of a metric range query (e.g. 1m) [default: as Loki, (to-from)/250, at least 1s]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l forward -d 'Oldest first (default: newest first)'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l no-labels -d 'Print no labels'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-common-labels -d 'Print the labels all streams share on each line too'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l stats -d 'Query statistics on stderr: streams, chunks, blocks, bytes, lines, time per stage'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s q -l quiet -d 'No messages on stderr (common labels, warnings)'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l now -d 'Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s z -l timezone -d 'Time zone for --now without an offset and for printing: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
+raw\t'The line only'
+jsonl\t'One JSON object per entry: labels, line, timestamp'
+json\t'The body of Loki\'s /loki/api/v1/query_range response'"
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l stats -d 'Query statistics on stderr'
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s q -l quiet -d 'No messages on stderr'
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
 json\t'A JSON array of objects'"
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
@@ -74,6 +113,11 @@ complete -c lokal -n "__fish_lokal_using_subcommand stats" -l tenant -d 'Tenant 
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -l all-tenants -d 'Every tenant instead of --tenant\'s'
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand test" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand test" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand test" -s v -l verbose -d 'Print every case, not only failures'
+complete -c lokal -n "__fish_lokal_using_subcommand test" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand test" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -s h -l help -d 'Print help'
@@ -95,11 +139,14 @@ complete -c lokal -n "__fish_lokal_using_subcommand dump" -l store -d 'Store dir
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "verify" -d 'Read every block and check its checksum and encoding'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "verify" -d 'Read every block and check its checksum and encoding'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query stats test verify fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

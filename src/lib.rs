@@ -6,6 +6,7 @@ pub mod chunk;
 pub mod engine;
 pub mod ingest;
 pub mod logql;
+pub mod logqltest;
 pub mod model;
 pub mod output;
 pub mod store;

@@ -12,7 +12,9 @@ fn main() {
     let result = match &cli.command {
         Command::Ingest(a) => cli::ingest::run(g, a),
         Command::Query(a) => cli::query::run(g, a),
+        Command::InstantQuery(a) => cli::query::run_instant(g, a),
         Command::Stats(a) => cli::stats::run(g, a),
+        Command::Test(a) => cli::test::run(a),
         Command::Verify(a) => cli::verify::run(g, a),
         Command::Fmt(a) => cli::fmt::run(a),
         Command::Completions(a) => cli::completions::run(a),

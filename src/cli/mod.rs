@@ -6,6 +6,7 @@ pub mod fmt;
 pub mod ingest;
 pub mod query;
 pub mod stats;
+pub mod test;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -60,8 +61,12 @@ pub enum Command {
     Ingest(Box<ingest::IngestArgs>),
     /// Run a LogQL query (log or metric) over the store
     Query(Box<query::QueryArgs>),
+    /// Evaluate a LogQL metric query at one instant
+    InstantQuery(Box<query::InstantArgs>),
     /// Per tenant and day: streams, entries, chunks, bytes, time range
     Stats(stats::StatsArgs),
+    /// Unit-test LogQL with Loki's .logqltest scripts
+    Test(test::TestArgs),
     /// Read every block and check its checksum and encoding
     Verify(verify::VerifyArgs),
     /// Parse a LogQL query and print its canonical form

@@ -5,7 +5,9 @@ use std::io::{IsTerminal, Write};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
+use lokal::engine::eval::MetricParams;
 use lokal::engine::logquery::{self, LogParams};
+use lokal::engine::value::MetricValue;
 use lokal::engine::{stats::QueryStats, Direction};
 use lokal::logql::Expr;
 use lokal::output::{self, LogPrintOptions, TsFormat};
@@ -132,6 +134,9 @@ pub struct QueryArgs {
     /// Print the labels all streams share on each line too
     #[arg(long)]
     pub include_common_labels: bool,
+    /// Step of a metric range query (e.g. 1m) [default: as Loki, (to-from)/250, at least 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub step: Option<String>,
     /// Query statistics on stderr: streams, chunks, blocks, bytes, lines, time per stage
     #[arg(long)]
     pub stats: bool,
@@ -202,8 +207,113 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<i32> {
             }
             Ok(if res.entries.is_empty() { 1 } else { 0 })
         }
-        Expr::Sample(_) => anyhow::bail!("metric queries are not supported yet"),
+        Expr::Sample(sample) => {
+            let end = to.saturating_sub(1).max(from);
+            let step = match &a.step {
+                Some(s) => lokal::units::parse_duration(s)
+                    .map_err(anyhow::Error::msg)?
+                    .as_nanos() as i64,
+                None => lokal::engine::eval::default_step(from, end),
+            };
+            let params = MetricParams {
+                start: from,
+                end,
+                step,
+                instant: false,
+            };
+            let (value, stats) = lokal::engine::eval::eval(&snap, &sample, &params)?;
+            print_metric(&value, &stats, a.output, &tz, a.quiet, a.stats)
+        }
     }
+}
+
+/// Prints a metric result; exit 1 when it is empty.
+pub fn print_metric(
+    value: &MetricValue,
+    stats: &QueryStats,
+    format: OutputFormat,
+    tz: &jiff::tz::TimeZone,
+    quiet: bool,
+    show_stats: bool,
+) -> Result<i32> {
+    print_warnings(stats, quiet);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        OutputFormat::Default => {
+            if !value.is_empty() {
+                writeln!(out, "{}", output::metric_table(value, tz))?;
+            }
+        }
+        OutputFormat::Raw | OutputFormat::Jsonl => output::write_metric_jsonl(&mut out, value)?,
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &output::metric_response(value, serde_json::to_value(stats)?),
+            )?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    if show_stats {
+        print_stats(stats);
+    }
+    Ok(if value.is_empty() { 1 } else { 0 })
+}
+
+/// Arguments of `lokal instant-query`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:
+  lokal instant-query --now 2024-03-02T00:00:00Z 'sum by (level) (count_over_time({job=\"api\"} | json [1h]))'")]
+pub struct InstantArgs {
+    /// The LogQL metric query
+    pub query: String,
+    /// Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Time zone for --now without an offset and for printing: Local, UTC or an IANA name
+    #[arg(short = 'z', long, default_value = "Local", value_name = "TZ")]
+    pub timezone: String,
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "default")]
+    pub output: OutputFormat,
+    /// Query statistics on stderr
+    #[arg(long)]
+    pub stats: bool,
+    /// No messages on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Runs `lokal instant-query`.
+pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<i32> {
+    let expr = lokal::logql::parse_expr(&a.query)?;
+    let Expr::Sample(sample) = expr else {
+        anyhow::bail!(
+            "log queries are not supported as an instant query type, please change your query to a range query type"
+        );
+    };
+    let range = RangeArgs {
+        since: None,
+        from: None,
+        to: None,
+        timezone: a.timezone.clone(),
+    };
+    let tz = range.tz()?;
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    let at = match &a.now {
+        Some(t) => lokal::time::parse_time_arg(t, now, &tz).map_err(anyhow::Error::msg)?,
+        None => now,
+    };
+    let snap = g.store().tenant(&g.tenant)?.snapshot()?;
+    let params = MetricParams {
+        start: at,
+        end: at,
+        step: 0,
+        instant: true,
+    };
+    let (value, stats) = lokal::engine::eval::eval(&snap, &sample, &params)?;
+    print_metric(&value, &stats, a.output, &tz, a.quiet, a.stats)
 }
 
 fn print_warnings(s: &QueryStats, quiet: bool) {

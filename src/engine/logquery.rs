@@ -99,8 +99,8 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
 
     let mut tasks = scan::tasks(&plan.chunks);
     match p.direction {
-        Direction::Backward => tasks.sort_by(|a, b| b.block.max_t.cmp(&a.block.max_t)),
-        Direction::Forward => tasks.sort_by(|a, b| a.block.min_t.cmp(&b.block.min_t)),
+        Direction::Backward => tasks.sort_by_key(|t| std::cmp::Reverse(t.block.max_t)),
+        Direction::Forward => tasks.sort_by_key(|t| t.block.min_t),
     }
     let prefilter = Prefilter::new(pipeline.leading_line_filters());
     let counters = ScanCounters::default();

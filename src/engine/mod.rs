@@ -2,11 +2,13 @@
 //! LogQL pipeline, merge. Log queries live in `logquery`, metric queries in
 //! `eval`.
 
+pub mod eval;
 pub mod logquery;
 pub mod pipeline;
 pub mod scan;
 pub mod select;
 pub mod stats;
+pub mod value;
 
 use crate::store::StoreError;
 

@@ -90,6 +90,36 @@ impl Default for IngestOptions {
     }
 }
 
+/// A stream's labels and its `(ts, line)` entries.
+pub type OwnedStream = (crate::model::Labels, Vec<(i64, Vec<u8>)>);
+
+/// Writes ready-made streams into `tenant` of `store` in one commit (used by
+/// `lokal test` and by tests). Entries need not be sorted.
+pub fn write_streams(
+    store: &crate::store::Store,
+    tenant: &str,
+    streams: Vec<OwnedStream>,
+) -> Result<IngestReport, IngestError> {
+    let tenant = store.tenant(tenant)?;
+    let lock = store.lock_writer(None, || {})?;
+    let mut tx = tenant.begin_write(&lock)?;
+    let mut report = IngestReport::default();
+    let groups = streams
+        .into_iter()
+        .map(|(labels, entries)| writer::StreamEntries {
+            labels,
+            entries: entries
+                .into_iter()
+                .map(|(t, l)| (t, std::borrow::Cow::Owned(l)))
+                .collect(),
+            valid: true,
+        })
+        .collect();
+    writer::write_batch(&mut tx, groups, &IngestOptions::default(), &mut report)?;
+    tx.commit()?;
+    Ok(report)
+}
+
 /// Receives progress and warnings while ingest runs.
 pub trait IngestObserver: Sync {
     /// The total input bytes expected (0 when unknown, e.g. stdin).

@@ -1,0 +1,907 @@
+//! Metric queries: range aggregations over sliding windows, vector
+//! aggregations, binary operators with Prometheus/Loki vector matching,
+//! `label_replace`, `vector()` and scalars.
+//!
+//! Every node evaluates to a dense grid: one value (or none) per series per
+//! step. An instant query is a range query with one step. A window at step
+//! `t` holds the samples with `t - offset - range < ts <= t - offset`
+//! (left-open, right-closed, as Loki).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::pipeline::Pipeline;
+use super::scan::{self, Prefilter};
+use super::select;
+use super::stats::{QueryStats, ScanCounters};
+use super::value::{MetricValue, Sample, Series};
+use super::QueryError;
+use crate::logql::{
+    BinOp, BinOpKind, Group, Grouping, LabelReplace, MatchOp, RangeAggregation, RangeOp,
+    SampleExpr, VectorAggregation, VectorOp,
+};
+use crate::model::Labels;
+use crate::store::Snapshot;
+
+/// Parameters of a metric query.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricParams {
+    /// First evaluation time, ns.
+    pub start: i64,
+    /// Last evaluation time (inclusive), ns.
+    pub end: i64,
+    /// Step, ns (ignored when `instant`).
+    pub step: i64,
+    /// An instant query: one evaluation at `start`.
+    pub instant: bool,
+}
+
+/// Loki's default step for a range: `max(floor((end - start) / 250), 1s)`.
+pub fn default_step(start: i64, end: i64) -> i64 {
+    let secs = ((end - start) / 1_000_000_000) / 250;
+    secs.max(1) * 1_000_000_000
+}
+
+/// A series on the evaluation grid.
+#[derive(Debug, Clone)]
+struct Row {
+    labels: Labels,
+    values: Vec<Option<f64>>,
+}
+
+/// What a node evaluates to.
+enum Grid {
+    Vector(Vec<Row>),
+    Scalar(Vec<f64>),
+}
+
+struct Ctx<'a> {
+    snap: &'a Snapshot,
+    steps: Vec<i64>,
+    stats: QueryStats,
+    counters: ScanCounters,
+}
+
+/// Evaluates a metric query.
+pub fn eval(
+    snap: &Snapshot,
+    expr: &SampleExpr,
+    p: &MetricParams,
+) -> Result<(MetricValue, QueryStats), QueryError> {
+    let t0 = Instant::now();
+    if !p.instant && p.step <= 0 {
+        return Err(QueryError::Unsupported(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+        ));
+    }
+    if !p.instant && p.end < p.start {
+        return Err(QueryError::Unsupported(
+            "end timestamp must not be before start time".into(),
+        ));
+    }
+    let steps: Vec<i64> = if p.instant {
+        vec![p.start]
+    } else {
+        let n = ((p.end - p.start) / p.step) as usize + 1;
+        if n > 11_000 {
+            return Err(QueryError::Unsupported(format!(
+                "exceeded maximum resolution of 11,000 points per timeseries ({n}); try a larger --step"
+            )));
+        }
+        (0..n).map(|i| p.start + i as i64 * p.step).collect()
+    };
+    let mut ctx = Ctx {
+        snap,
+        steps,
+        stats: QueryStats::default(),
+        counters: ScanCounters::default(),
+    };
+    let grid = eval_node(&mut ctx, expr)?;
+    let ordered = keeps_order(expr);
+    let value = match grid {
+        Grid::Scalar(v) => MetricValue::Scalar(ctx.steps.iter().copied().zip(v).collect()),
+        Grid::Vector(mut rows) => {
+            if p.instant {
+                if !ordered {
+                    rows.sort_by(|a, b| a.labels.cmp(&b.labels));
+                }
+                MetricValue::Vector(
+                    rows.into_iter()
+                        .filter_map(|r| {
+                            r.values[0].map(|v| Sample {
+                                labels: r.labels,
+                                ts: p.start,
+                                value: v,
+                            })
+                        })
+                        .collect(),
+                )
+            } else {
+                let mut series: Vec<Series> = rows
+                    .into_iter()
+                    .map(|r| Series {
+                        labels: r.labels,
+                        points: ctx
+                            .steps
+                            .iter()
+                            .zip(r.values)
+                            .filter_map(|(t, v)| v.map(|v| (*t, v)))
+                            .collect(),
+                    })
+                    .filter(|s| !s.points.is_empty())
+                    .collect();
+                series.sort_by(|a, b| a.labels.cmp(&b.labels));
+                MetricValue::Matrix(series)
+            }
+        }
+    };
+    let counters = std::mem::take(&mut ctx.counters);
+    ctx.stats.absorb(&counters);
+    ctx.stats.results = match &value {
+        MetricValue::Vector(v) => v.len() as u64,
+        MetricValue::Matrix(m) => m.iter().map(|s| s.points.len() as u64).sum(),
+        MetricValue::Scalar(s) => s.len() as u64,
+    };
+    ctx.stats.total_time = t0.elapsed();
+    Ok((value, ctx.stats))
+}
+
+/// Whether the outermost operation defines the result order.
+fn keeps_order(e: &SampleExpr) -> bool {
+    matches!(
+        e,
+        SampleExpr::VectorAggregation(VectorAggregation {
+            op: VectorOp::Sort
+                | VectorOp::SortDesc
+                | VectorOp::Topk
+                | VectorOp::Bottomk
+                | VectorOp::ApproxTopk,
+            ..
+        })
+    )
+}
+
+fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
+    Ok(match e {
+        SampleExpr::Literal { value, .. } => Grid::Scalar(vec![*value; ctx.steps.len()]),
+        SampleExpr::Vector { value, .. } => Grid::Vector(vec![Row {
+            labels: Labels::default(),
+            values: vec![Some(*value); ctx.steps.len()],
+        }]),
+        SampleExpr::RangeAggregation(r) => Grid::Vector(range_aggregation(ctx, r)?),
+        SampleExpr::VectorAggregation(v) => match eval_node(ctx, &v.inner)? {
+            Grid::Vector(rows) => Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?),
+            Grid::Scalar(_) => {
+                return Err(QueryError::Unsupported(
+                    "vector aggregation over a scalar".into(),
+                ))
+            }
+        },
+        SampleExpr::BinOp(b) => {
+            let l = eval_node(ctx, &b.lhs)?;
+            let r = eval_node(ctx, &b.rhs)?;
+            binop(b, l, r, ctx.steps.len())?
+        }
+        SampleExpr::LabelReplace(l) => match eval_node(ctx, &l.inner)? {
+            Grid::Vector(rows) => Grid::Vector(label_replace(l, rows)?),
+            s => s,
+        },
+    })
+}
+
+// ---------------------------------------------------------------- range aggregations
+
+fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>, QueryError> {
+    let lr = &r.log;
+    let first = ctx.steps[0];
+    let last = *ctx.steps.last().unwrap();
+    // Samples with lo < ts <= hi can fall in some window.
+    let lo = first - lr.offset - lr.range;
+    let hi = last - lr.offset;
+    let t = Instant::now();
+    let pipeline =
+        Pipeline::new(&lr.log.pipeline).map_err(|e| QueryError::Pipeline(e.to_string()))?;
+    let plan = select::plan(ctx.snap, &lr.log.matchers, lo + 1, hi)?;
+    ctx.stats.plan_time += t.elapsed();
+    ctx.stats.segments += plan.segments as u64;
+    ctx.stats.chunks += plan.chunks.len() as u64;
+    ctx.stats.warnings.extend(plan.warnings.iter().cloned());
+    let tasks = scan::tasks(&plan.chunks);
+    let prefilter = Prefilter::new(pipeline.leading_line_filters());
+    let bytes = matches!(r.op, RangeOp::BytesOverTime | RangeOp::BytesRate);
+    let unwrap = lr.unwrap.as_ref();
+    let counters = &ctx.counters;
+    type Partial = HashMap<u64, (Labels, Vec<(i64, f64)>)>;
+    let partials: Vec<Result<Partial, String>> = tasks
+        .par_iter()
+        .map(|task| {
+            scan::with_block(task, counters, |block| {
+                let started = Instant::now();
+                let mut sp = pipeline.for_stream(&task.chunk.labels);
+                let mut out: Partial = HashMap::new();
+                let mut visit = |i: usize| {
+                    let ts = block.ts[i];
+                    if ts <= lo || ts > hi {
+                        return;
+                    }
+                    ScanCounters::add(&counters.lines_scanned, 1);
+                    let res = if bytes {
+                        sp.process(ts, block.line(i))
+                            .map(|(line, l)| (line.len() as f64, l))
+                    } else {
+                        sp.extract_sample(ts, block.line(i), unwrap)
+                    };
+                    if let Some((v, labels)) = res {
+                        out.entry(labels.hash())
+                            .or_insert_with(|| (labels.to_labels(), Vec::new()))
+                            .1
+                            .push((ts, v));
+                    }
+                };
+                match &prefilter {
+                    Some(pf) => {
+                        let c = pf.candidates(block);
+                        ScanCounters::add(&counters.lines_skipped, (block.len() - c.len()) as u64);
+                        c.into_iter().for_each(|i| visit(i as usize));
+                    }
+                    None => (0..block.len()).for_each(&mut visit),
+                }
+                ScanCounters::add(&counters.pipeline_ns, started.elapsed().as_nanos() as u64);
+                out
+            })
+            .map_err(|e| e.to_string())
+        })
+        .collect();
+
+    // Merge the blocks' partial series, then apply the aggregation's grouping.
+    let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+    for p in partials {
+        match p {
+            Ok(map) => {
+                for (_, (labels, samples)) in map {
+                    let key = match &r.grouping {
+                        Some(g) => group_labels(&labels, g),
+                        None => labels,
+                    };
+                    series.entry(key).or_default().extend(samples);
+                }
+            }
+            Err(w) => ctx.stats.warnings.push(w),
+        }
+    }
+    ctx.stats.streams += series.len() as u64;
+
+    if r.op == RangeOp::AbsentOverTime {
+        return Ok(absent_over_time(r, &series, &ctx.steps));
+    }
+    if let Some(e) = series
+        .keys()
+        .find_map(|l| l.get("__error__").map(|e| (l, e)))
+    {
+        let details = e.0.get("__error_details__").unwrap_or("");
+        return Err(QueryError::Pipeline(format!(
+            "pipeline error: '{}' for series: '{}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n{}",
+            e.1, e.0, e.1, details
+        )));
+    }
+    let range_s = lr.range as f64 / 1e9;
+    let mut rows: Vec<Row> = series
+        .into_par_iter()
+        .map(|(labels, mut samples)| {
+            samples.sort_by_key(|s| s.0);
+            let mut values = Vec::with_capacity(ctx.steps.len());
+            let (mut a, mut b) = (0usize, 0usize);
+            for &t in &ctx.steps {
+                let (wlo, whi) = (t - lr.offset - lr.range, t - lr.offset);
+                while b < samples.len() && samples[b].0 <= whi {
+                    b += 1;
+                }
+                while a < b && samples[a].0 <= wlo {
+                    a += 1;
+                }
+                let w = &samples[a..b];
+                values.push(if w.is_empty() {
+                    None
+                } else {
+                    aggregate_window(r.op, w, range_s, r.param)
+                });
+            }
+            Row { labels, values }
+        })
+        .collect();
+    rows.retain(|r| r.values.iter().any(Option::is_some));
+    Ok(rows)
+}
+
+/// The value of one window (never empty).
+fn aggregate_window(
+    op: RangeOp,
+    w: &[(i64, f64)],
+    range_s: f64,
+    param: Option<f64>,
+) -> Option<f64> {
+    let n = w.len() as f64;
+    let sum = || w.iter().map(|s| s.1).sum::<f64>();
+    Some(match op {
+        RangeOp::CountOverTime => n,
+        RangeOp::Rate => {
+            // Without unwrap every sample is 1, so this is count / range.
+            sum() / range_s
+        }
+        RangeOp::BytesOverTime | RangeOp::SumOverTime => sum(),
+        RangeOp::BytesRate => sum() / range_s,
+        RangeOp::AvgOverTime => sum() / n,
+        RangeOp::MinOverTime => w.iter().map(|s| s.1).fold(f64::INFINITY, f64::min),
+        RangeOp::MaxOverTime => w.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max),
+        RangeOp::StdvarOverTime => stdvar(w.iter().map(|s| s.1)),
+        RangeOp::StddevOverTime => stdvar(w.iter().map(|s| s.1)).sqrt(),
+        RangeOp::QuantileOverTime => {
+            let mut v: Vec<f64> = w.iter().map(|s| s.1).collect();
+            quantile(param.unwrap_or(0.5), &mut v)
+        }
+        RangeOp::FirstOverTime => w[0].1,
+        RangeOp::LastOverTime => w[w.len() - 1].1,
+        RangeOp::RateCounter => counter_rate(w, range_s),
+        RangeOp::AbsentOverTime => return None,
+    })
+}
+
+/// Population variance (Welford), as Prometheus' `stdvar_over_time`.
+fn stdvar(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut n, mut mean, mut m2) = (0f64, 0f64, 0f64);
+    for v in values {
+        n += 1.0;
+        let d = v - mean;
+        mean += d / n;
+        m2 += d * (v - mean);
+    }
+    m2 / n
+}
+
+/// Prometheus' quantile: linear interpolation between closest ranks.
+fn quantile(q: f64, v: &mut [f64]) -> f64 {
+    if v.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = q * (v.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = (lo + 1).min(v.len() - 1);
+    let w = rank - rank.floor();
+    v[lo] * (1.0 - w) + v[hi] * w
+}
+
+/// Rate of a counter over the window, resets accounted, extrapolated to the
+/// window's edges as Prometheus' `rate` does.
+fn counter_rate(w: &[(i64, f64)], range_s: f64) -> f64 {
+    if w.len() < 2 {
+        return 0.0;
+    }
+    let mut delta = 0.0;
+    for pair in w.windows(2) {
+        let (a, b) = (pair[0].1, pair[1].1);
+        delta += if b < a { b } else { b - a };
+    }
+    delta / range_s
+}
+
+fn absent_over_time(
+    r: &RangeAggregation,
+    series: &HashMap<Labels, Vec<(i64, f64)>>,
+    steps: &[i64],
+) -> Vec<Row> {
+    let lr = &r.log;
+    let labels = Labels::from_pairs(
+        lr.log
+            .matchers
+            .iter()
+            .filter(|m| m.op == MatchOp::Eq)
+            .map(|m| (m.name.clone(), m.value.clone())),
+    );
+    let values = steps
+        .iter()
+        .map(|&t| {
+            let (wlo, whi) = (t - lr.offset - lr.range, t - lr.offset);
+            let present = series
+                .values()
+                .any(|s| s.iter().any(|&(ts, _)| ts > wlo && ts <= whi));
+            (!present).then_some(1.0)
+        })
+        .collect::<Vec<_>>();
+    if values.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    vec![Row { labels, values }]
+}
+
+/// The labels a `by`/`without` clause keeps.
+fn group_labels(l: &Labels, g: &Grouping) -> Labels {
+    if g.without {
+        Labels::from_pairs(
+            l.pairs()
+                .iter()
+                .filter(|(k, _)| !g.labels.contains(k))
+                .cloned(),
+        )
+    } else {
+        Labels::from_pairs(
+            l.pairs()
+                .iter()
+                .filter(|(k, _)| g.labels.contains(k))
+                .cloned(),
+        )
+    }
+}
+
+// ---------------------------------------------------------------- vector aggregations
+
+fn vector_aggregation(
+    v: &VectorAggregation,
+    rows: Vec<Row>,
+    n: usize,
+) -> Result<Vec<Row>, QueryError> {
+    match v.op {
+        VectorOp::Sort | VectorOp::SortDesc => {
+            let mut rows = rows;
+            let key = |r: &Row| {
+                r.values
+                    .iter()
+                    .rev()
+                    .flatten()
+                    .next()
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            };
+            rows.sort_by(|a, b| {
+                let o = key(a).total_cmp(&key(b));
+                if v.op == VectorOp::SortDesc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            });
+            return Ok(rows);
+        }
+        VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk => return Ok(topk(v, rows, n)),
+        _ => {}
+    }
+    let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let g = group_labels(&r.labels, &v.grouping);
+        let gi = *index.entry(g.clone()).or_insert_with(|| {
+            groups.push((g, Vec::new()));
+            groups.len() - 1
+        });
+        groups[gi].1.push(i);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for (labels, members) in groups {
+        let values = (0..n)
+            .map(|s| {
+                let vals: Vec<f64> = members.iter().filter_map(|&m| rows[m].values[s]).collect();
+                if vals.is_empty() {
+                    return None;
+                }
+                let c = vals.len() as f64;
+                Some(match v.op {
+                    VectorOp::Sum => vals.iter().sum(),
+                    VectorOp::Avg => vals.iter().sum::<f64>() / c,
+                    VectorOp::Min => vals.iter().copied().fold(f64::INFINITY, f64::min),
+                    VectorOp::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    VectorOp::Count => c,
+                    VectorOp::Stdvar => stdvar(vals.iter().copied()),
+                    VectorOp::Stddev => stdvar(vals.iter().copied()).sqrt(),
+                    _ => unreachable!("handled above"),
+                })
+            })
+            .collect();
+        out.push(Row { labels, values });
+    }
+    Ok(out)
+}
+
+fn topk(v: &VectorAggregation, rows: Vec<Row>, n: usize) -> Vec<Row> {
+    let k = v.param.unwrap_or(1).max(0) as usize;
+    let bottom = v.op == VectorOp::Bottomk;
+    let mut keep: Vec<Vec<Option<f64>>> = vec![vec![None; n]; rows.len()];
+    #[allow(clippy::needless_range_loop)] // `s` indexes every row's values, not one slice
+    for s in 0..n {
+        let mut groups: HashMap<Labels, Vec<usize>> = HashMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            if r.values[s].is_some() {
+                groups
+                    .entry(group_labels(&r.labels, &v.grouping))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        for (_, mut members) in groups {
+            members.sort_by(|&a, &b| {
+                let (x, y) = (rows[a].values[s].unwrap(), rows[b].values[s].unwrap());
+                let o = if bottom {
+                    x.total_cmp(&y)
+                } else {
+                    y.total_cmp(&x)
+                };
+                o.then(rows[a].labels.cmp(&rows[b].labels))
+            });
+            for &m in members.iter().take(k) {
+                keep[m][s] = rows[m].values[s];
+            }
+        }
+    }
+    let mut out: Vec<Row> = rows
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| k.iter().any(Option::is_some))
+        .map(|(r, k)| Row {
+            labels: r.labels,
+            values: k,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        let (x, y) = (
+            a.values.iter().rev().flatten().next(),
+            b.values.iter().rev().flatten().next(),
+        );
+        let o = match (x, y) {
+            (Some(x), Some(y)) => {
+                if bottom {
+                    x.total_cmp(y)
+                } else {
+                    y.total_cmp(x)
+                }
+            }
+            _ => std::cmp::Ordering::Equal,
+        };
+        o.then(a.labels.cmp(&b.labels))
+    });
+    out
+}
+
+// ---------------------------------------------------------------- binary operators
+
+fn arith(op: BinOpKind, a: f64, b: f64) -> f64 {
+    match op {
+        BinOpKind::Add => a + b,
+        BinOpKind::Sub => a - b,
+        BinOpKind::Mul => a * b,
+        BinOpKind::Div => a / b,
+        BinOpKind::Mod => a % b,
+        BinOpKind::Pow => a.powf(b),
+        _ => f64::NAN,
+    }
+}
+
+fn compare(op: BinOpKind, a: f64, b: f64) -> bool {
+    match op {
+        BinOpKind::CmpEq => a == b,
+        BinOpKind::Neq => a != b,
+        BinOpKind::Gt => a > b,
+        BinOpKind::Gte => a >= b,
+        BinOpKind::Lt => a < b,
+        BinOpKind::Lte => a <= b,
+        _ => false,
+    }
+}
+
+/// `lhs op rhs` for one pair of values: `None` drops the sample (a false
+/// comparison without `bool`). `keep` is the value a filtering comparison keeps.
+fn apply(op: BinOpKind, bool_mod: bool, a: f64, b: f64, keep: f64) -> Option<f64> {
+    if op.is_comparison() {
+        let r = compare(op, a, b);
+        if bool_mod {
+            Some(if r { 1.0 } else { 0.0 })
+        } else {
+            r.then_some(keep)
+        }
+    } else {
+        Some(arith(op, a, b))
+    }
+}
+
+fn binop(b: &BinOp, l: Grid, r: Grid, n: usize) -> Result<Grid, QueryError> {
+    let op = b.op;
+    Ok(match (l, r) {
+        (Grid::Scalar(x), Grid::Scalar(y)) => {
+            if op.is_comparison() && !b.bool_modifier {
+                return Err(QueryError::Unsupported(
+                    "comparisons between scalars must use BOOL modifier".into(),
+                ));
+            }
+            Grid::Scalar(
+                x.iter()
+                    .zip(&y)
+                    .map(|(a, c)| apply(op, true, *a, *c, *a).unwrap_or(f64::NAN))
+                    .collect(),
+            )
+        }
+        (Grid::Vector(rows), Grid::Scalar(y)) => {
+            if op.is_set_op() {
+                return Err(QueryError::Unsupported(format!(
+                    "set operator \"{}\" not allowed in binary scalar expression",
+                    op.as_str()
+                )));
+            }
+            Grid::Vector(
+                rows.into_iter()
+                    .map(|r| Row {
+                        labels: r.labels,
+                        values: r
+                            .values
+                            .iter()
+                            .enumerate()
+                            .map(|(s, v)| v.and_then(|v| apply(op, b.bool_modifier, v, y[s], v)))
+                            .collect(),
+                    })
+                    .filter(|r| r.values.iter().any(Option::is_some))
+                    .collect(),
+            )
+        }
+        (Grid::Scalar(x), Grid::Vector(rows)) => {
+            if op.is_set_op() {
+                return Err(QueryError::Unsupported(format!(
+                    "set operator \"{}\" not allowed in binary scalar expression",
+                    op.as_str()
+                )));
+            }
+            Grid::Vector(
+                rows.into_iter()
+                    .map(|r| Row {
+                        labels: r.labels,
+                        values: r
+                            .values
+                            .iter()
+                            .enumerate()
+                            .map(|(s, v)| v.and_then(|v| apply(op, b.bool_modifier, x[s], v, v)))
+                            .collect(),
+                    })
+                    .filter(|r| r.values.iter().any(Option::is_some))
+                    .collect(),
+            )
+        }
+        (Grid::Vector(lhs), Grid::Vector(rhs)) => Grid::Vector(vector_binop(b, lhs, rhs, n)?),
+    })
+}
+
+/// The matching signature of a series under `on`/`ignoring`.
+fn signature(l: &Labels, m: Option<&crate::logql::VectorMatching>) -> Labels {
+    match m {
+        Some(m) if m.on => Labels::from_pairs(
+            l.pairs()
+                .iter()
+                .filter(|(k, _)| m.labels.contains(k))
+                .cloned(),
+        ),
+        Some(m) => Labels::from_pairs(
+            l.pairs()
+                .iter()
+                .filter(|(k, _)| !m.labels.contains(k))
+                .cloned(),
+        ),
+        None => l.clone(),
+    }
+}
+
+fn vector_binop(b: &BinOp, lhs: Vec<Row>, rhs: Vec<Row>, n: usize) -> Result<Vec<Row>, QueryError> {
+    let m = b.matching.as_ref();
+    let op = b.op;
+    let lsig: Vec<Labels> = lhs.iter().map(|r| signature(&r.labels, m)).collect();
+    let rsig: Vec<Labels> = rhs.iter().map(|r| signature(&r.labels, m)).collect();
+    if op.is_set_op() {
+        let mut out: Vec<Row> = Vec::new();
+        match op {
+            BinOpKind::And | BinOpKind::Unless => {
+                for (i, r) in lhs.iter().enumerate() {
+                    let values = (0..n)
+                        .map(|s| {
+                            let present = rsig
+                                .iter()
+                                .zip(&rhs)
+                                .any(|(sig, rr)| *sig == lsig[i] && rr.values[s].is_some());
+                            r.values[s].filter(|_| present == (op == BinOpKind::And))
+                        })
+                        .collect();
+                    out.push(Row {
+                        labels: r.labels.clone(),
+                        values,
+                    });
+                }
+            }
+            _ => {
+                out.extend(lhs.iter().cloned());
+                for (j, r) in rhs.iter().enumerate() {
+                    let values = (0..n)
+                        .map(|s| {
+                            let present = lsig
+                                .iter()
+                                .zip(&lhs)
+                                .any(|(sig, lr)| *sig == rsig[j] && lr.values[s].is_some());
+                            r.values[s].filter(|_| !present)
+                        })
+                        .collect();
+                    out.push(Row {
+                        labels: r.labels.clone(),
+                        values,
+                    });
+                }
+            }
+        }
+        out.retain(|r| r.values.iter().any(Option::is_some));
+        return Ok(out);
+    }
+    let group = m.map(|m| m.group.clone()).unwrap_or_default();
+    // "one" side: the side each sample of the "many" side is matched against.
+    let (many, many_sig, one, one_sig, swapped) = match &group {
+        Group::Right(_) => (&rhs, &rsig, &lhs, &lsig, true),
+        _ => (&lhs, &lsig, &rhs, &rsig, false),
+    };
+    let extra: &[String] = match &group {
+        Group::Left(l) | Group::Right(l) => l,
+        Group::None => &[],
+    };
+    let mut one_index: HashMap<&Labels, Vec<usize>> = HashMap::new();
+    for (j, s) in one_sig.iter().enumerate() {
+        one_index.entry(s).or_default().push(j);
+    }
+    let mut out: HashMap<Labels, Vec<Option<f64>>> = HashMap::new();
+    let mut order: Vec<Labels> = Vec::new();
+    for s in 0..n {
+        let mut seen_many: HashMap<&Labels, usize> = HashMap::new();
+        for (i, mr) in many.iter().enumerate() {
+            let Some(mv) = mr.values[s] else { continue };
+            let Some(cands) = one_index.get(&many_sig[i]) else {
+                continue;
+            };
+            let present: Vec<usize> = cands
+                .iter()
+                .copied()
+                .filter(|&j| one[j].values[s].is_some())
+                .collect();
+            if present.is_empty() {
+                continue;
+            }
+            if present.len() > 1 {
+                let side = if swapped { "left" } else { "right" };
+                return Err(QueryError::Unsupported(format!(
+                    "found duplicate series for the match group {} on the {side} hand-side of the operation: [{};{}];many-to-many matching not allowed: matching labels must be unique on one side",
+                    many_sig[i], one[present[0]].labels, one[present[1]].labels
+                )));
+            }
+            if group == Group::None {
+                if let Some(prev) = seen_many.insert(&many_sig[i], i) {
+                    return Err(QueryError::Unsupported(format!(
+                        "found duplicate series for the match group {} on the left hand-side of the operation: [{};{}];many-to-many matching not allowed: matching labels must be unique on one side",
+                        many_sig[i], many[prev].labels, mr.labels
+                    )));
+                }
+            }
+            let ov = one[present[0]].values[s].unwrap();
+            let (a, c) = if swapped { (ov, mv) } else { (mv, ov) };
+            let Some(v) = apply(op, b.bool_modifier, a, c, a) else {
+                continue;
+            };
+            let labels = result_labels(
+                &mr.labels,
+                &one[present[0]].labels,
+                m,
+                &group,
+                extra,
+                op,
+                b.bool_modifier,
+            );
+            let slot = out.entry(labels.clone()).or_insert_with(|| {
+                order.push(labels);
+                vec![None; n]
+            });
+            slot[s] = Some(v);
+        }
+    }
+    Ok(order
+        .into_iter()
+        .map(|l| {
+            let values = out.remove(&l).unwrap();
+            Row { labels: l, values }
+        })
+        .collect())
+}
+
+fn result_labels(
+    many: &Labels,
+    one: &Labels,
+    m: Option<&crate::logql::VectorMatching>,
+    group: &Group,
+    extra: &[String],
+    op: BinOpKind,
+    bool_mod: bool,
+) -> Labels {
+    let filtering = op.is_comparison() && !bool_mod;
+    if *group == Group::None {
+        if filtering {
+            return many.clone();
+        }
+        return signature(many, m);
+    }
+    let mut l = many.clone();
+    for name in extra {
+        match one.get(name) {
+            Some(v) => l.set(name, v),
+            None => l = Labels::from_pairs(l.pairs().iter().filter(|(k, _)| k != name).cloned()),
+        }
+    }
+    l
+}
+
+// ---------------------------------------------------------------- label_replace
+
+fn label_replace(l: &LabelReplace, rows: Vec<Row>) -> Result<Vec<Row>, QueryError> {
+    // Compiled by the parser, anchored as Prometheus anchors it.
+    let re = &l.compiled;
+    let mut out: Vec<Row> = Vec::new();
+    for mut r in rows {
+        let src = r.labels.get(&l.src).unwrap_or("").to_string();
+        if let Some(caps) = re.captures(&src) {
+            let mut dst = String::new();
+            caps.expand(&l.replacement, &mut dst);
+            if dst.is_empty() {
+                r.labels = Labels::from_pairs(
+                    r.labels
+                        .pairs()
+                        .iter()
+                        .filter(|(k, _)| *k != l.dst)
+                        .cloned(),
+                );
+            } else {
+                r.labels.set(&l.dst, &dst);
+            }
+        }
+        match out.iter_mut().find(|o| o.labels == r.labels) {
+            Some(o) => {
+                for (a, b) in o.values.iter_mut().zip(r.values) {
+                    if a.is_none() {
+                        *a = b;
+                    }
+                }
+            }
+            None => out.push(r),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_like_prometheus() {
+        let mut v = vec![1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(0.5, &mut v), 2.5);
+        assert_eq!(quantile(0.0, &mut v), 1.0);
+        assert_eq!(quantile(1.0, &mut v), 4.0);
+        assert_eq!(quantile(1.5, &mut v), f64::INFINITY);
+    }
+
+    #[test]
+    fn population_variance() {
+        assert_eq!(
+            stdvar([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0].into_iter()),
+            4.0
+        );
+    }
+
+    #[test]
+    fn default_steps() {
+        assert_eq!(default_step(0, 3_600_000_000_000), 14_000_000_000);
+        assert_eq!(default_step(0, 10_000_000_000), 1_000_000_000);
+    }
+}
