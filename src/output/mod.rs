@@ -175,54 +175,6 @@ pub fn log_response(entries: &[LogEntry], stats: serde_json::Value) -> serde_jso
     json!({"status": "success", "data": {"resultType": "streams", "result": result, "stats": stats}})
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps() {
-        let utc = jiff::tz::TimeZone::UTC;
-        assert_eq!(
-            format_ts(1_700_000_000_500_000_000, &utc, TsFormat::Rfc3339),
-            "2023-11-14T22:13:20Z"
-        );
-        assert_eq!(
-            format_ts(1_700_000_000_500_000_000, &utc, TsFormat::Rfc3339Nano),
-            "2023-11-14T22:13:20.5Z"
-        );
-        let plus1 = jiff::tz::TimeZone::fixed(jiff::tz::offset(1));
-        assert_eq!(
-            format_ts(1_700_000_000_000_000_000, &plus1, TsFormat::Rfc3339),
-            "2023-11-14T23:13:20+01:00"
-        );
-    }
-
-    #[test]
-    fn default_output_aligns_and_drops_common() {
-        let e = |ts, l: &[(&str, &str)], line: &str| LogEntry {
-            ts,
-            labels: Labels::from_pairs(l.iter().copied()),
-            line: line.as_bytes().to_vec(),
-        };
-        let entries = vec![
-            e(2_000_000_000, &[("job", "a"), ("host", "h1")], "two  "),
-            e(1_000_000_000, &[("job", "a"), ("host", "h22")], "one"),
-        ];
-        let common = common_labels(&entries);
-        assert_eq!(common.to_string(), r#"{job="a"}"#);
-        let mut out = Vec::new();
-        let o = LogPrintOptions {
-            tz: Some(jiff::tz::TimeZone::UTC),
-            ..Default::default()
-        };
-        write_default(&mut out, &entries, &common, &o).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "1970-01-01T00:00:02Z {host=\"h1\"}  two\n1970-01-01T00:00:01Z {host=\"h22\"} one\n"
-        );
-    }
-}
-
 /// Formats a sample value as Prometheus does (`strconv.FormatFloat(v, 'f', -1, 64)`
 /// with `+Inf`, `-Inf`, `NaN`).
 pub fn format_value(v: f64) -> String {
@@ -369,4 +321,52 @@ pub fn metric_table(
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(
+            format_ts(1_700_000_000_500_000_000, &utc, TsFormat::Rfc3339),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            format_ts(1_700_000_000_500_000_000, &utc, TsFormat::Rfc3339Nano),
+            "2023-11-14T22:13:20.5Z"
+        );
+        let plus1 = jiff::tz::TimeZone::fixed(jiff::tz::offset(1));
+        assert_eq!(
+            format_ts(1_700_000_000_000_000_000, &plus1, TsFormat::Rfc3339),
+            "2023-11-14T23:13:20+01:00"
+        );
+    }
+
+    #[test]
+    fn default_output_aligns_and_drops_common() {
+        let e = |ts, l: &[(&str, &str)], line: &str| LogEntry {
+            ts,
+            labels: Labels::from_pairs(l.iter().copied()),
+            line: line.as_bytes().to_vec(),
+        };
+        let entries = vec![
+            e(2_000_000_000, &[("job", "a"), ("host", "h1")], "two  "),
+            e(1_000_000_000, &[("job", "a"), ("host", "h22")], "one"),
+        ];
+        let common = common_labels(&entries);
+        assert_eq!(common.to_string(), r#"{job="a"}"#);
+        let mut out = Vec::new();
+        let o = LogPrintOptions {
+            tz: Some(jiff::tz::TimeZone::UTC),
+            ..Default::default()
+        };
+        write_default(&mut out, &entries, &common, &o).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1970-01-01T00:00:02Z {host=\"h1\"}  two\n1970-01-01T00:00:01Z {host=\"h22\"} one\n"
+        );
+    }
 }
