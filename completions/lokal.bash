@@ -507,7 +507,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__query)
-            opts="-z -o -q -h -V --since --from --to --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --stats --quiet --store --tenant --help --version"
+            opts="-z -o -l -q -h -V --since --from --to --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --stdin --label --timestamp-format --timestamp-regex --stats --quiet --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +558,22 @@ _lokal() {
                     return 0
                     ;;
                 --step)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timestamp-format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timestamp-regex)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

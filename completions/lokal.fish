@@ -85,11 +85,15 @@ unixnano\t'Unix nanoseconds'"
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-label -d 'Print only these labels (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l exclude-label -d 'Do not print these labels (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l step -d 'Step of a metric range query (e.g. 1m) [default: as Loki, (to-from)/250, at least 1s]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s l -l label -d 'With --stdin: label for the input stream, NAME=VALUE (repeatable)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-format -d 'With --stdin: timestamp layout, as for `ingest`' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-regex -d 'With --stdin: regex whose group `ts` (or first group) holds the timestamp' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l forward -d 'Oldest first (default: newest first)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l no-labels -d 'Print no labels'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-common-labels -d 'Print the labels all streams share on each line too'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l stdin -d 'Query the lines on standard input instead of the store: they get real timestamps (detected as by `ingest`) and the labels of --label (default {job="stdin"}); no size limit, metric queries too. A query starting with | or ! gets the stdin selector prepended'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l stats -d 'Query statistics on stderr: streams, chunks, blocks, bytes, lines, time per stage'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s q -l quiet -d 'No messages on stderr (common labels, warnings)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'

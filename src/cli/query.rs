@@ -137,6 +137,20 @@ pub struct QueryArgs {
     /// Step of a metric range query (e.g. 1m) [default: as Loki, (to-from)/250, at least 1s]
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
+    /// Query the lines on standard input instead of the store: they get real timestamps
+    /// (detected as by `ingest`) and the labels of --label (default {job="stdin"}); no size
+    /// limit, metric queries too. A query starting with | or ! gets the stdin selector prepended
+    #[arg(long)]
+    pub stdin: bool,
+    /// With --stdin: label for the input stream, NAME=VALUE (repeatable)
+    #[arg(short, long = "label", value_name = "NAME=VALUE", requires = "stdin")]
+    pub labels: Vec<String>,
+    /// With --stdin: timestamp layout, as for `ingest`
+    #[arg(long, value_name = "FORMAT", requires = "stdin")]
+    pub timestamp_format: Option<String>,
+    /// With --stdin: regex whose group `ts` (or first group) holds the timestamp
+    #[arg(long, value_name = "REGEX", requires = "stdin")]
+    pub timestamp_regex: Option<String>,
     /// Query statistics on stderr: streams, chunks, blocks, bytes, lines, time per stage
     #[arg(long)]
     pub stats: bool,
@@ -147,8 +161,23 @@ pub struct QueryArgs {
 
 /// Runs `lokal query`; exit 1 when nothing matched.
 pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<i32> {
-    let expr = lokal::logql::parse_expr(&a.query)?;
-    let snap = g.store().tenant(&g.tenant)?.snapshot()?;
+    let _stdin_store;
+    let (query, snap) = if a.stdin {
+        let (dir, selector) = ingest_stdin(a)?;
+        let store = lokal::store::Store::new(dir.path());
+        let snap = store.tenant(lokal::store::DEFAULT_TENANT)?.snapshot()?;
+        _stdin_store = dir;
+        let q = a.query.trim_start();
+        let q = if q.starts_with('|') || q.starts_with('!') {
+            format!("{selector} {q}")
+        } else {
+            a.query.clone()
+        };
+        (q, snap)
+    } else {
+        (a.query.clone(), g.store().tenant(&g.tenant)?.snapshot()?)
+    };
+    let expr = lokal::logql::parse_expr(&query)?;
     let (from, to) = a.range.resolve(&snap)?;
     let tz = a.range.tz()?;
     match expr {
@@ -314,6 +343,39 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<i32> {
     };
     let (value, stats) = lokal::engine::eval::eval(&snap, &sample, &params)?;
     print_metric(&value, &stats, a.output, &tz, a.quiet, a.stats)
+}
+
+/// Reads stdin into a temporary store; returns it and the stream's selector.
+fn ingest_stdin(a: &QueryArgs) -> Result<(tempfile::TempDir, String)> {
+    let dir = tempfile::tempdir().context("creating a temporary store for --stdin")?;
+    let mut opts = lokal::ingest::IngestOptions {
+        inputs: vec!["-".into()],
+        filename_label: false,
+        ..Default::default()
+    };
+    for l in &a.labels {
+        let (k, v) = l
+            .split_once('=')
+            .with_context(|| format!("--label {l:?}: expected NAME=VALUE"))?;
+        opts.labels
+            .push((k.trim().to_string(), v.trim_matches('"').to_string()));
+    }
+    opts.timestamps.format = a.timestamp_format.clone();
+    opts.timestamps.regex = a.timestamp_regex.clone();
+    opts.timestamps.timezone = a.range.tz()?;
+    let store = lokal::store::Store::new(dir.path());
+    lokal::ingest::ingest(
+        &store,
+        lokal::store::DEFAULT_TENANT,
+        &opts,
+        &lokal::ingest::Silent,
+    )?;
+    let labels = if opts.labels.is_empty() {
+        lokal::model::Labels::from_pairs([("job", "stdin")])
+    } else {
+        lokal::model::Labels::from_pairs(opts.labels.clone())
+    };
+    Ok((dir, labels.to_string()))
 }
 
 fn print_warnings(s: &QueryStats, quiet: bool) {

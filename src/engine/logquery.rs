@@ -104,7 +104,14 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
     }
     let prefilter = Prefilter::new(pipeline.leading_line_filters());
     let counters = ScanCounters::default();
-    let wave = (rayon::current_num_threads() * 2).max(4);
+    // Without a limit every block is read: one parallel pass, one sort.
+    // With one, blocks go in waves (newest first) and the scan stops once no
+    // unread block can hold an entry that beats the current `limit`th.
+    let wave = if p.limit == 0 {
+        tasks.len().max(1)
+    } else {
+        (rayon::current_num_threads() * 4).max(8)
+    };
     let mut best: Vec<Cand> = Vec::new();
     let mut done = 0;
     while done < tasks.len() {
@@ -134,10 +141,12 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
                 Err(w) => stats.warnings.push(w),
             }
         }
-        best.sort_by(|a, b| cmp(p.direction, a, b, &stream_order));
-        if p.limit > 0 {
+        let order = |a: &Cand, b: &Cand| cmp(p.direction, a, b, &stream_order);
+        if p.limit > 0 && best.len() > p.limit {
+            best.select_nth_unstable_by(p.limit - 1, order);
             best.truncate(p.limit);
         }
+        best.sort_by(order);
     }
     stats.blocks_skipped = (tasks.len() - done) as u64;
     stats.absorb(&counters);

@@ -3,4 +3,5 @@ mod common;
 mod crash;
 mod docs;
 mod ingest;
+mod query;
 mod store;

@@ -1,0 +1,253 @@
+//! `lokal query` / `instant-query` end to end, with snapshots of each output format.
+use std::fs;
+use std::path::Path;
+
+use crate::common::*;
+
+/// A small deterministic store: two services, timestamps in 2024-01-01.
+fn fixture(dir: &Path) -> std::path::PathBuf {
+    let store = dir.join("store");
+    let api = dir.join("api.log");
+    fs::write(
+        &api,
+        concat!(
+            r#"{"ts":"2024-01-01T00:00:01Z","level":"info","msg":"GET /a","status":200}"#,
+            "\n",
+            r#"{"ts":"2024-01-01T00:00:02Z","level":"error","msg":"GET /b","status":500}"#,
+            "\n",
+            r#"{"ts":"2024-01-01T00:00:03Z","level":"info","msg":"POST /c","status":201}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let web = dir.join("web.log");
+    fs::write(
+        &web,
+        "2024-01-01T00:00:02Z level=warn msg=\"slow GET\" duration=1.5s\n2024-01-01T00:00:04Z level=info msg=\"GET ok\" duration=20ms\n",
+    )
+    .unwrap();
+    ok(lokal(&store)
+        .args([
+            "ingest",
+            "-q",
+            "--no-filename-label",
+            "-l",
+            "job=api",
+            "-l",
+            "env=prod",
+        ])
+        .arg(&api));
+    ok(lokal(&store)
+        .args([
+            "ingest",
+            "-q",
+            "--no-filename-label",
+            "-l",
+            "job=web",
+            "-l",
+            "env=prod",
+        ])
+        .arg(&web));
+    store
+}
+
+fn run(store: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = lokal(store).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn default_output_is_logcli_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fixture(dir.path());
+    let (code, out, err) = run(&store, &["query", "-z", "UTC", r#"{env="prod"} |= "GET""#]);
+    assert_eq!(code, 0);
+    assert_eq!(err, "Common labels: {env=\"prod\"}\n");
+    insta::assert_snapshot!("default_output", out);
+}
+
+#[test]
+fn raw_jsonl_and_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fixture(dir.path());
+    let (_, raw, _) = run(
+        &store,
+        &[
+            "query",
+            "-o",
+            "raw",
+            "--forward",
+            "--limit",
+            "3",
+            r#"{env="prod"}"#,
+        ],
+    );
+    insta::assert_snapshot!("raw_forward_limit3", raw);
+    let (_, jsonl, _) = run(
+        &store,
+        &[
+            "query",
+            "-o",
+            "jsonl",
+            "-z",
+            "UTC",
+            "--limit",
+            "2",
+            r#"{job="web"}"#,
+        ],
+    );
+    insta::assert_snapshot!("jsonl", jsonl);
+}
+
+#[test]
+fn json_output_has_loki_api_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fixture(dir.path());
+    let (_, out, _) = run(&store, &["query", "-o", "json", r#"{job="api"} |= "GET""#]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["resultType"], "streams");
+    let r = &v["data"]["result"][0];
+    assert_eq!(
+        r["stream"],
+        serde_json::json!({"env": "prod", "job": "api"})
+    );
+    assert_eq!(r["values"][0][0], "1704067202000000000");
+    assert_eq!(r["values"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn time_range_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fixture(dir.path());
+    // --from inclusive, --to exclusive, as logcli.
+    let (code, out, _) = run(
+        &store,
+        &[
+            "query",
+            "-o",
+            "raw",
+            "--from",
+            "2024-01-01T00:00:02Z",
+            "--to",
+            "2024-01-01T00:00:03Z",
+            r#"{env="prod"}"#,
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 2);
+    let (code, _, _) = run(&store, &["query", r#"{env="prod"} |= "nothing like this""#]);
+    assert_eq!(code, 1, "no match exits 1");
+    let (code, _, err) = run(&store, &["query", r#"{env="prod"} |= "#]);
+    assert_eq!(code, 2);
+    assert!(err.contains("parse error at line 1, col"), "{err}");
+}
+
+#[test]
+fn metric_queries_agree_with_grep() {
+    let Some(shared) = shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let f = shared.join("data/real/nginx_access.log");
+    ok(lokal(&store)
+        .args(["ingest", "-q", "-l", "job=nginx"])
+        .arg(&f));
+    let text = fs::read_to_string(&f).unwrap();
+    let want = text.lines().filter(|l| l.contains("POST")).count();
+    let (_, raw, _) = run(
+        &store,
+        &[
+            "query",
+            "--limit",
+            "0",
+            "-o",
+            "raw",
+            r#"{job="nginx"} |= "POST""#,
+        ],
+    );
+    assert_eq!(raw.lines().count(), want);
+    // One window covering the whole file.
+    let (code, out, err) = run(
+        &store,
+        &[
+            "instant-query",
+            "-o",
+            "json",
+            "--now",
+            "2024-10-05T00:00:00Z",
+            r#"sum(count_over_time({job="nginx"} |= "POST" [2d]))"#,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["data"]["resultType"], "vector");
+    assert_eq!(v["data"]["result"][0]["value"][1], want.to_string());
+    assert_eq!(v["data"]["result"][0]["value"][0], 1728086400);
+}
+
+#[test]
+fn instant_query_table_and_matrix_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fixture(dir.path());
+    let (_, out, _) = run(
+        &store,
+        &[
+            "instant-query",
+            "-z",
+            "UTC",
+            "--now",
+            "2024-01-01T00:01:00Z",
+            "sum by (job) (count_over_time({env=\"prod\"}[1m]))",
+        ],
+    );
+    insta::assert_snapshot!("instant_table", out);
+    let (_, out, _) = run(
+        &store,
+        &[
+            "query",
+            "-z",
+            "UTC",
+            "--from",
+            "2024-01-01T00:00:00Z",
+            "--to",
+            "2024-01-01T00:00:05Z",
+            "--step",
+            "2s",
+            "count_over_time({env=\"prod\"}[2s])",
+        ],
+    );
+    insta::assert_snapshot!("matrix_table", out);
+    let (code, _, err) = run(&store, &["instant-query", r#"{env="prod"}"#]);
+    assert_eq!(code, 2);
+    assert!(err.contains("log queries are not supported as an instant query type"));
+}
+
+#[test]
+fn stdin_queries_have_real_time_and_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = lokal(&dir.path().join("unused"))
+        .args([
+            "query", "--stdin", "-l", "app=x", "-z", "UTC", "-o", "jsonl", "|= \"b\"",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"2024-02-03T04:05:06Z a\n2024-02-03T04:05:07Z b\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"labels\":{\"app\":\"x\"},\"line\":\"2024-02-03T04:05:07Z b\",\"timestamp\":\"2024-02-03T04:05:07Z\"}\n"
+    );
+}
