@@ -1,0 +1,2 @@
+//! The query engine's building blocks; [`pipeline`] evaluates LogQL log pipelines.
+pub mod pipeline;
