@@ -1,0 +1,215 @@
+//! Line filters: `|=`, `!=`, `|~`, `!~`, `|>`, `!>`, with `or` alternatives and `ip()`.
+
+use memchr::memmem::Finder;
+use regex::bytes::Regex;
+
+use super::ip::IpMatcher;
+use super::pattern::Pattern;
+use crate::logql::{LineFilter, LineFilterOp, LineMatch};
+
+/// One alternative of a filter.
+#[derive(Debug, Clone)]
+enum Term {
+    /// Substring (the finder is built once per query).
+    Contains(Finder<'static>),
+    /// Unanchored RE2-style regex.
+    Regex(Regex),
+    /// `<_>` pattern over the whole line.
+    Pattern(Pattern),
+    /// An address inside the `ip()` pattern somewhere in the line.
+    Ip(IpMatcher),
+}
+
+impl Term {
+    fn is_match(&self, line: &[u8]) -> bool {
+        match self {
+            Term::Contains(f) => f.find(line).is_some(),
+            Term::Regex(r) => r.is_match(line),
+            Term::Pattern(p) => p.test(line),
+            Term::Ip(m) => m.matches_in(line),
+        }
+    }
+}
+
+/// A compiled line filter stage.
+#[derive(Debug, Clone)]
+pub struct CompiledLineFilter {
+    negated: bool,
+    terms: Vec<Term>,
+    /// `!= ""`: Loki keeps exactly the non-empty lines.
+    not_empty: bool,
+}
+
+impl CompiledLineFilter {
+    /// Compiles a filter; `Ok(None)` for `|= ""`, which Loki drops as a no-op. The errors
+    /// are the ones Loki reports when it builds the pipeline.
+    pub fn new(f: &LineFilter) -> Result<Option<CompiledLineFilter>, String> {
+        let negated = f.op.is_negated();
+        let all: Vec<&LineMatch> = std::iter::once(&f.value).chain(f.or.iter()).collect();
+        // Loki checks the operator of every ip() term before anything else.
+        let is_ip_op = matches!(f.op, LineFilterOp::Contains | LineFilterOp::NotContains);
+        if !is_ip_op && all.iter().any(|m| matches!(m, LineMatch::Ip(_))) {
+            return Err("ip: invalid operation".into());
+        }
+        if all.len() == 1 {
+            if let LineMatch::Str(s) = &f.value {
+                if s.is_empty() {
+                    match f.op {
+                        LineFilterOp::Contains => return Ok(None),
+                        LineFilterOp::NotContains => {
+                            return Ok(Some(CompiledLineFilter {
+                                negated,
+                                terms: Vec::new(),
+                                not_empty: true,
+                            }))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let mut terms = Vec::with_capacity(all.len());
+        for m in all {
+            terms.push(match m {
+                LineMatch::Ip(p) => Term::Ip(IpMatcher::new(p)?),
+                LineMatch::Str(s) => match f.op {
+                    LineFilterOp::Contains | LineFilterOp::NotContains => {
+                        Term::Contains(Finder::new(s.as_bytes()).into_owned())
+                    }
+                    LineFilterOp::Match | LineFilterOp::NotMatch => Term::Regex(compile_regex(s)?),
+                    LineFilterOp::Pattern | LineFilterOp::NotPattern => {
+                        Term::Pattern(Pattern::line_filter(s)?)
+                    }
+                },
+            });
+        }
+        Ok(Some(CompiledLineFilter {
+            negated,
+            terms,
+            not_empty: false,
+        }))
+    }
+
+    /// Whether the line passes.
+    pub fn keep(&self, line: &[u8]) -> bool {
+        if self.not_empty {
+            return !line.is_empty();
+        }
+        self.terms.iter().any(|t| t.is_match(line)) != self.negated
+    }
+}
+
+/// Compiles an unanchored line-filter regex with Go's error prefix
+/// (`error parsing regexp: …`).
+pub fn compile_regex(re: &str) -> Result<Regex, String> {
+    Regex::new(re).map_err(|e| go_regex_error(re, &e))
+}
+
+/// Go's `regexp/syntax` message for a regex that does not compile, as far as the Rust
+/// error can tell (`error parsing regexp: missing closing ): `(``).
+pub fn go_regex_error(re: &str, e: &regex::Error) -> String {
+    use regex_syntax::ast::ErrorKind as K;
+    let code = match regex_syntax::ast::parse::Parser::new().parse(re) {
+        Err(ae) => match ae.kind() {
+            K::GroupUnclosed => "missing closing )",
+            K::GroupUnopened => "unexpected )",
+            K::ClassUnclosed => "missing closing ]",
+            K::ClassRangeInvalid => "invalid character class range",
+            K::RepetitionMissing => "missing argument to repetition operator",
+            K::RepetitionCountInvalid | K::RepetitionCountUnclosed => "invalid repeat count",
+            K::EscapeUnrecognized | K::EscapeUnexpectedEof => "invalid escape sequence",
+            K::GroupNameDuplicate { .. } => "duplicate capture group name",
+            K::GroupNameInvalid | K::GroupNameEmpty | K::GroupNameUnexpectedEof => {
+                "invalid named capture"
+            }
+            K::FlagUnrecognized { .. }
+            | K::FlagDanglingNegation
+            | K::FlagRepeatedNegation { .. } => "invalid or unsupported Perl syntax",
+            _ => "invalid or unsupported Perl syntax",
+        },
+        Ok(_) => {
+            return format!("error parsing regexp: {e}");
+        }
+    };
+    format!("error parsing regexp: {code}: `{re}`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logql::{parse_expr, Expr, Stage};
+
+    fn filter(q: &str) -> Result<Option<CompiledLineFilter>, String> {
+        let Expr::Log(l) = parse_expr(q).unwrap() else {
+            panic!()
+        };
+        let Stage::LineFilter(f) = &l.pipeline[0] else {
+            panic!()
+        };
+        CompiledLineFilter::new(f)
+    }
+
+    fn keeps(q: &str, line: &str) -> bool {
+        let Expr::Log(l) = parse_expr(q).unwrap() else {
+            panic!()
+        };
+        l.pipeline.iter().all(|s| {
+            let Stage::LineFilter(f) = s else { panic!() };
+            CompiledLineFilter::new(f)
+                .unwrap()
+                .is_none_or(|f| f.keep(line.as_bytes()))
+        })
+    }
+
+    #[test]
+    fn substring_and_regex() {
+        assert!(keeps(r#"{a="b"} |= "err""#, "req id=1 err=connrefused"));
+        assert!(!keeps(r#"{a="b"} |= "ERR""#, "req id=1 err=connrefused"));
+        assert!(keeps(r#"{a="b"} != "err""#, "req id=2 ok"));
+        assert!(filter(r#"{a="b"} |= """#).unwrap().is_none());
+        assert!(!keeps(r#"{a="b"} != """#, ""));
+        assert!(keeps(r#"{a="b"} != """#, "x"));
+        assert!(keeps(r#"{a="b"} |~ "code=5..""#, "code=500 fail"));
+        assert!(!keeps(r#"{a="b"} |~ "code=5..""#, "CODE=503 down"));
+        assert!(keeps(r#"{a="b"} |~ "(?i)code=5..""#, "CODE=503 down"));
+        assert!(!keeps(r#"{a="b"} !~ "code=5..""#, "code=500 fail"));
+        assert!(keeps(r#"{a="b"} |= "error" or "warn""#, "level=warn y"));
+        assert!(keeps(r#"{a="b"} |~ "err.r" or "wa.n""#, "level=warn y"));
+        assert!(!keeps(r#"{a="b"} != "error" or "warn""#, "level=warn y"));
+        assert!(keeps(
+            r#"{a="b"} |> "level=error <_>" or "level=warn <_>""#,
+            "level=warn y"
+        ));
+        assert!(filter(r#"{a="b"} |~ "(""#)
+            .unwrap_err()
+            .starts_with("error parsing regexp: missing closing ): `(`"));
+    }
+
+    #[test]
+    fn ip_filters() {
+        assert!(keeps(
+            r#"{a="b"} |= ip("192.168.1.0/24")"#,
+            "src 192.168.1.10 ok"
+        ));
+        assert!(keeps(r#"{a="b"} != ip("192.168.1.0/24")"#, "no ip here"));
+        assert!(keeps(
+            r#"{a="b"} |= "special" or ip("10.0.0.0/8")"#,
+            "src 10.0.0.9 ok"
+        ));
+        assert!(keeps(
+            r#"{a="b"} |= ip("10.0.0.0/8") or "special""#,
+            "special no ip"
+        ));
+        assert_eq!(
+            filter(r#"{a="b"} |~ "special" or ip("192.168.1.0/24")"#).unwrap_err(),
+            "ip: invalid operation"
+        );
+        assert_eq!(
+            filter(r#"{a="b"} |~ ip("192.168.1.0/24") or "special""#).unwrap_err(),
+            "ip: invalid operation"
+        );
+        assert!(filter(r#"{a="b"} |= ip("") or "special""#)
+            .unwrap_err()
+            .starts_with("ip: invalid pattern"));
+    }
+}

@@ -1,0 +1,1 @@
+//! Pipeline tests from Loki's logqltest cases.
