@@ -15,7 +15,10 @@ fn loki_parse_corpus() {
     let checker = conformance.join("check_parse.py");
     let corpus = conformance.join("logql-parse.tsv");
     if !checker.exists() || !corpus.exists() {
-        println!("note: {} not found; skipping the LogQL conformance corpus", conformance.display());
+        println!(
+            "note: {} not found; skipping the LogQL conformance corpus",
+            conformance.display()
+        );
         return;
     }
     let bin = env!("CARGO_BIN_EXE_lokal");
@@ -43,13 +46,17 @@ fn loki_parse_corpus() {
         .collect();
 
     let unsupported_text =
-        std::fs::read_to_string(root.join("tests/data/logql-parse-unsupported.tsv")).expect("read unsupported list");
+        std::fs::read_to_string(root.join("tests/data/logql-parse-unsupported.tsv"))
+            .expect("read unsupported list");
     let unsupported: HashSet<&str> = unsupported_text
         .lines()
         .skip(1)
         .filter_map(|l| l.split_once('\t'))
         .map(|(q, reason)| {
-            assert!(!reason.trim().is_empty(), "unsupported row without a reason: {q}");
+            assert!(
+                !reason.trim().is_empty(),
+                "unsupported row without a reason: {q}"
+            );
             q
         })
         .collect();
@@ -57,8 +64,14 @@ fn loki_parse_corpus() {
     let mut unexpected = vec![];
     let mut failed = HashSet::new();
     for line in stdout.lines() {
-        let Some(rest) = line.strip_prefix("FAIL line ") else { continue };
-        let n: usize = rest.split_whitespace().next().and_then(|s| s.parse().ok()).expect("line number");
+        let Some(rest) = line.strip_prefix("FAIL line ") else {
+            continue;
+        };
+        let n: usize = rest
+            .split_whitespace()
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("line number");
         let q = queries.get(&n).copied().unwrap_or("");
         failed.insert(q);
         if !unsupported.contains(q) {
@@ -68,6 +81,14 @@ fn loki_parse_corpus() {
     for q in unsupported.difference(&failed) {
         println!("note: listed as unsupported but now passes: {q}");
     }
-    assert!(stdout.contains("passed"), "checker did not run: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(unexpected.is_empty(), "rows failing outside the unsupported list:\n{}", unexpected.join("\n"));
+    assert!(
+        stdout.contains("passed"),
+        "checker did not run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        unexpected.is_empty(),
+        "rows failing outside the unsupported list:\n{}",
+        unexpected.join("\n")
+    );
 }
