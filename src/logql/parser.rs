@@ -82,6 +82,9 @@ impl ExprStack {
     }
 }
 
+/// What comes before a vector aggregation's argument: start offset, grouping, parameter.
+type AggHead = (usize, Option<Grouping>, Option<String>);
+
 /// Operands that start with a function name or a number.
 #[derive(Clone, Copy)]
 enum SampleKind {
@@ -750,9 +753,7 @@ impl<'a> QueryParser<'a> {
     }
 
     #[inline(never)]
-    fn vector_aggregation_head(
-        &mut self,
-    ) -> PResult<Box<(usize, Option<Grouping>, Option<String>)>> {
+    fn vector_aggregation_head(&mut self) -> PResult<Box<AggHead>> {
         let start = self.bump().start;
         let grouping = if self.at_grouping() {
             Some(self.parse_grouping()?)
@@ -771,11 +772,13 @@ impl<'a> QueryParser<'a> {
         Ok(Box::new((start, grouping, param)))
     }
 
+    // The head stays boxed across the recursive `parse_expr` call to keep that frame small.
+    #[allow(clippy::boxed_local)]
     #[inline(never)]
     fn vector_aggregation_tail(
         &mut self,
         op: VectorOp,
-        head: Box<(usize, Option<Grouping>, Option<String>)>,
+        head: Box<AggHead>,
         inner: Node,
     ) -> PResult<Box<Checked>> {
         let (start, mut grouping, param) = *head;
@@ -972,54 +975,52 @@ impl<'a> QueryParser<'a> {
     }
 
     fn log_range_paren_body(&mut self, start: usize) -> PResult<LogRange> {
-        {
-            if !self.at_kw("{") {
-                return Err(self.unexpected(&["{", "("]));
-            }
-            let (matchers, sel_span) = self.parse_selector()?;
-            let pipeline = self.parse_pipeline(true)?;
-            let unwrap = self.parse_unwrap_opt()?;
-            if matches!(self.peek_tok(), Tok::Range(_)) {
-                // `( selector … [5m] … )`: a whole range in parentheses.
-                let r = self.finish_range(start, matchers, sel_span, pipeline, unwrap)?;
-                self.expect_kw(")", &[")"])?;
-                self.leave();
-                return Ok(r);
-            }
-            let exp: &[&str] = if unwrap.is_some() {
-                &["RANGE", ")", "|"]
-            } else {
-                &[]
-            };
-            self.expect_kw(")", exp)?;
-            self.leave();
-            let Tok::Range(range) = self.peek_tok().clone() else {
-                return Err(self.unexpected(&["RANGE"]));
-            };
-            self.bump();
-            let offset = self.parse_offset_opt()?;
-            let log_span = sel_span.to(Span::new(
-                sel_span.start,
-                pipeline.last().map_or(sel_span.end, |s| s.span().end),
-            ));
-            let simple = pipeline.is_empty() && unwrap.is_none();
-            let unwrap = if simple {
-                self.parse_unwrap_opt()?
-            } else {
-                unwrap
-            };
-            return Ok(LogRange {
-                log: LogExpr {
-                    matchers,
-                    pipeline,
-                    span: log_span,
-                },
-                range,
-                offset,
-                unwrap,
-                span: Span::new(start, self.last_end),
-            });
+        if !self.at_kw("{") {
+            return Err(self.unexpected(&["{", "("]));
         }
+        let (matchers, sel_span) = self.parse_selector()?;
+        let pipeline = self.parse_pipeline(true)?;
+        let unwrap = self.parse_unwrap_opt()?;
+        if matches!(self.peek_tok(), Tok::Range(_)) {
+            // `( selector … [5m] … )`: a whole range in parentheses.
+            let r = self.finish_range(start, matchers, sel_span, pipeline, unwrap)?;
+            self.expect_kw(")", &[")"])?;
+            self.leave();
+            return Ok(r);
+        }
+        let exp: &[&str] = if unwrap.is_some() {
+            &["RANGE", ")", "|"]
+        } else {
+            &[]
+        };
+        self.expect_kw(")", exp)?;
+        self.leave();
+        let Tok::Range(range) = self.peek_tok().clone() else {
+            return Err(self.unexpected(&["RANGE"]));
+        };
+        self.bump();
+        let offset = self.parse_offset_opt()?;
+        let log_span = sel_span.to(Span::new(
+            sel_span.start,
+            pipeline.last().map_or(sel_span.end, |s| s.span().end),
+        ));
+        let simple = pipeline.is_empty() && unwrap.is_none();
+        let unwrap = if simple {
+            self.parse_unwrap_opt()?
+        } else {
+            unwrap
+        };
+        Ok(LogRange {
+            log: LogExpr {
+                matchers,
+                pipeline,
+                span: log_span,
+            },
+            range,
+            offset,
+            unwrap,
+            span: Span::new(start, self.last_end),
+        })
     }
 
     fn log_range_body(&mut self, expected: &[&str]) -> PResult<LogRange> {
