@@ -14,7 +14,7 @@ use regex::Regex;
 ///
 /// Equality ignores spans: any two spans compare equal, so that `==` on AST nodes
 /// compares queries by meaning.
-#[derive(Debug, Clone, Copy, Default, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, Eq)]
 pub struct Span {
     /// First byte.
     pub start: usize,

@@ -175,8 +175,8 @@ pub fn parse_float(s: &str) -> Result<f64, String> {
         _ => (false, s),
     };
     let lower = body.to_ascii_lowercase();
-    if lower.starts_with("0x") {
-        let v = parse_hex_float(&lower[2..]).ok_or_else(syntax)?;
+    if let Some(hex) = lower.strip_prefix("0x") {
+        let v = parse_hex_float(hex).ok_or_else(syntax)?;
         if v.is_infinite() {
             return Err(range());
         }

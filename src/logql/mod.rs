@@ -36,7 +36,22 @@
 //! Every node carries a byte [`Span`]; spans are ignored by `==`.
 //!
 //! `Display` on any node prints Loki's canonical `String()` form, so
-//! `parse_expr(&e.to_string())` gives back an equal tree.
+//! `parse_expr(&e.to_string())` gives back an equal tree (except where Loki's own form is
+//! lossy: bytes filters print `2.5KiB` as `2.6kB`, folded literals can print `NaN`/`+Inf`).
+//!
+//! # Differences from Loki
+//!
+//! - `variants(…) of (…)` (experimental in Loki 3.7, removed on Loki main) is not
+//!   supported; the main-branch lexer is followed (`variants`/`of` are identifiers,
+//!   `PB`/`PiB` sizes are accepted, `0x10` in a label filter is an error).
+//! - Nesting deeper than [`MAX_NESTING`] levels and operator chains deeper than
+//!   [`MAX_CHAIN`] are rejected (`… nests too deeply`), where Loki's yacc stack grows.
+//! - Regexes are compiled with Rust's `regex` (same RE2 syntax); error texts are mapped to
+//!   Go's wording, which covers the common mistakes but not every message.
+//! - `group_left`/`group_right` without labels before a parenthesised operand prints as
+//!   `group_left ()`: Loki's bare form would read back as the label list.
+//! - When the pretty-printer splits a line filter with `or` alternatives it keeps them
+//!   (Loki drops them, changing the query).
 
 mod ast;
 mod duration;

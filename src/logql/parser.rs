@@ -26,7 +26,7 @@ use super::regexes;
 /// Maximum nesting of parentheses, aggregations and function calls.
 pub const MAX_NESTING: usize = 256;
 /// Maximum depth of a binary-operator or label-filter tree.
-pub const MAX_CHAIN: usize = 1024;
+pub const MAX_CHAIN: usize = 256;
 /// Loki's maximum query length in bytes (`maxInputSize`).
 pub const MAX_INPUT_SIZE: usize = 131072;
 
@@ -44,7 +44,7 @@ struct Checked {
 /// appear there and rejects them only in validation.
 enum Node {
     Log(LogExpr),
-    Sample(Checked),
+    Sample(Box<Checked>),
 }
 
 impl Node {
@@ -54,6 +54,45 @@ impl Node {
             Node::Sample(c) => c.expr.span(),
         }
     }
+}
+
+/// A binary operator waiting for its right operand.
+struct PendingOp {
+    op: BinOpKind,
+    bool_modifier: bool,
+    matching: Option<VectorMatching>,
+}
+
+/// Operand and operator stacks of the binary-expression loop.
+struct ExprStack {
+    operands: Vec<Node>,
+    ops: Vec<PendingOp>,
+}
+
+impl ExprStack {
+    /// Combines the top operator with its operands; returns the new node's depth.
+    fn reduce(&mut self) -> usize {
+        let p = self.ops.pop().expect("operator");
+        let r = self.operands.pop().expect("rhs");
+        let l = self.operands.pop().expect("lhs");
+        let c = make_binop(p.op, l, r, p.bool_modifier, p.matching);
+        let d = c.depth;
+        self.operands.push(Node::Sample(Box::new(c)));
+        d
+    }
+}
+
+/// What comes before a vector aggregation's argument: start offset, grouping, parameter.
+type AggHead = (usize, Option<Grouping>, Option<String>);
+
+/// Operands that start with a function name or a number.
+#[derive(Clone, Copy)]
+enum SampleKind {
+    Range(RangeOp),
+    Vector(VectorOp),
+    LabelReplace,
+    VectorFn,
+    Literal,
 }
 
 /// The parser state.
@@ -192,7 +231,7 @@ fn make_binop(
             );
             return checked(placeholder(span), Some(ParseError::semantic(e)), 1);
         }
-        (Node::Sample(l), Node::Sample(r)) => (l, r),
+        (Node::Sample(l), Node::Sample(r)) => (*l, *r),
     };
     let depth = l.depth.max(r.depth) + 1;
     let lit = |c: &Checked| match c.expr {
@@ -276,17 +315,25 @@ impl LfOp {
     }
 }
 
-fn lf_depth(f: &LabelFilterExpr) -> usize {
-    // Only used on freshly built nodes whose children were depth-checked; the loop is
-    // iterative to stay cheap on long chains.
-    let mut d = 0;
-    let mut cur = f;
-    loop {
-        d += 1;
-        match cur {
-            LabelFilterExpr::And(_, r) | LabelFilterExpr::Or(_, r) => cur = r,
-            _ => return d,
-        }
+/// Operand (with tree depth) and operator stacks of the label-filter loop.
+struct LfStack {
+    operands: Vec<(Box<LabelFilterExpr>, usize)>,
+    ops: Vec<LfOp>,
+}
+
+impl LfStack {
+    /// Combines the top operator with its operands; returns the new node's depth.
+    fn reduce(&mut self) -> usize {
+        let op = self.ops.pop().expect("operator");
+        let (r, dr) = self.operands.pop().expect("rhs");
+        let (l, dl) = self.operands.pop().expect("lhs");
+        let depth = dl.max(dr) + 1;
+        let node = match op {
+            LfOp::Or => LabelFilterExpr::Or(l, r),
+            LfOp::And | LfOp::Comma => LabelFilterExpr::And(l, r),
+        };
+        self.operands.push((Box::new(node), depth));
+        depth
     }
 }
 
@@ -427,58 +474,62 @@ impl<'a> QueryParser<'a> {
     // ---------------------------------------------------------------- expressions
 
     /// `expr`: operands joined by binary operators, by precedence (shunting-yard, so
-    /// long chains do not recurse).
+    /// long chains do not recurse). This frame is on the stack once per nesting level,
+    /// so the work is done in out-of-line helpers and the frame stays small.
     fn parse_expr(&mut self) -> PResult<Node> {
-        struct PendingOp {
-            op: BinOpKind,
-            bool_modifier: bool,
-            matching: Option<VectorMatching>,
+        let mut st = ExprStack {
+            operands: Vec::new(),
+            ops: Vec::new(),
+        };
+        let first = self.parse_operand()?;
+        st.operands.push(first);
+        while self.push_operator(&mut st)? {
+            let n = self.parse_operand()?;
+            st.operands.push(n);
         }
-        let mut operands: Vec<Node> = vec![self.parse_operand()?];
-        let mut ops: Vec<PendingOp> = Vec::new();
-        fn reduce(operands: &mut Vec<Node>, ops: &mut Vec<PendingOp>) -> usize {
-            let p = ops.pop().expect("operator");
-            let r = operands.pop().expect("rhs");
-            let l = operands.pop().expect("lhs");
-            let c = make_binop(p.op, l, r, p.bool_modifier, p.matching);
-            let d = c.depth;
-            operands.push(Node::Sample(c));
-            d
-        }
-        loop {
-            let Some(op) = binop_of(self.peek_tok()) else {
-                break;
-            };
-            let start = self.peek().start;
-            while let Some(top) = ops.last() {
-                let (pt, pn) = (top.op.precedence(), op.precedence());
-                // `^` is right-associative; everything else is left-associative.
-                if pt > pn || (pt == pn && op != BinOpKind::Pow) {
-                    if reduce(&mut operands, &mut ops) > MAX_CHAIN {
-                        return Err(self.too_long_chain(start));
-                    }
-                } else {
-                    break;
+        self.finish_expr(st)
+    }
+
+    /// If a binary operator follows, reduces what binds tighter, consumes the operator
+    /// and its modifiers, and returns `true`.
+    #[inline(never)]
+    fn push_operator(&mut self, st: &mut ExprStack) -> PResult<bool> {
+        let Some(op) = binop_of(self.peek_tok()) else {
+            return Ok(false);
+        };
+        let start = self.peek().start;
+        while let Some(top) = st.ops.last() {
+            let (pt, pn) = (top.op.precedence(), op.precedence());
+            // `^` is right-associative; everything else is left-associative.
+            if pt > pn || (pt == pn && op != BinOpKind::Pow) {
+                if st.reduce() > MAX_CHAIN {
+                    return Err(self.too_long_chain(start));
                 }
+            } else {
+                break;
             }
-            self.bump();
-            let (bool_modifier, matching) = self.parse_binop_modifiers()?;
-            ops.push(PendingOp {
-                op,
-                bool_modifier,
-                matching,
-            });
-            if ops.len() > MAX_CHAIN {
-                return Err(self.too_long_chain(start));
-            }
-            operands.push(self.parse_operand()?);
         }
-        while !ops.is_empty() {
-            if reduce(&mut operands, &mut ops) > MAX_CHAIN {
+        self.bump();
+        let (bool_modifier, matching) = self.parse_binop_modifiers()?;
+        st.ops.push(PendingOp {
+            op,
+            bool_modifier,
+            matching,
+        });
+        if st.ops.len() > MAX_CHAIN {
+            return Err(self.too_long_chain(start));
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn finish_expr(&mut self, mut st: ExprStack) -> PResult<Node> {
+        while !st.ops.is_empty() {
+            if st.reduce() > MAX_CHAIN {
                 return Err(self.too_long_chain(0));
             }
         }
-        Ok(operands.pop().expect("one operand"))
+        Ok(st.operands.pop().expect("one operand"))
     }
 
     /// `[bool] [on|ignoring (labels) [group_left|group_right [(labels)]]]`
@@ -539,67 +590,99 @@ impl<'a> QueryParser<'a> {
         }
     }
 
+    /// One operand of a binary expression. Kept small, with each alternative in its own
+    /// function, because this frame is on the stack once per nesting level.
     fn parse_operand(&mut self) -> PResult<Node> {
-        let t = self.peek().clone();
-        match &t.tok {
-            Tok::Kw("{") => Ok(Node::Log(self.parse_log_expr(false)?)),
-            Tok::Kw("(") => {
-                self.bump();
-                self.enter()?;
-                let inner = self.parse_expr()?;
-                self.expect_kw(")", &[])?;
-                self.leave();
-                Ok(inner)
-            }
-            Tok::Func(FuncTok::Range(op)) => {
-                let op = *op;
-                self.enter()?;
-                let r = self.parse_range_aggregation(op)?;
-                self.leave();
-                Ok(Node::Sample(r))
-            }
-            Tok::Func(FuncTok::Vector(op)) => {
-                let op = *op;
-                self.enter()?;
-                let r = self.parse_vector_aggregation(op)?;
-                self.leave();
-                Ok(Node::Sample(r))
-            }
-            Tok::Func(FuncTok::LabelReplace) => {
-                self.enter()?;
-                let r = self.parse_label_replace()?;
-                self.leave();
-                Ok(Node::Sample(r))
-            }
-            Tok::Func(FuncTok::VectorFn) => {
-                self.bump();
-                self.expect_kw("(", &["("])?;
-                let Tok::Number(_) = self.peek_tok() else {
-                    return Err(self.unexpected(&["NUMBER"]));
-                };
-                let Tok::Number(text) = self.bump().tok else {
-                    unreachable!()
-                };
-                self.expect_kw(")", &[")"])?;
-                let span = Span::new(t.start, self.last_end);
-                let (value, deferred) = match gostr::parse_float(&text) {
-                    Ok(v) => (v, None),
-                    Err(e) => (
-                        0.0,
-                        Some(ParseError::semantic(format!(
-                            "unable to parse vectorExpr as a float: {e}"
-                        ))),
-                    ),
-                };
-                Ok(Node::Sample(checked(
-                    SampleExpr::Vector { value, span },
-                    deferred,
-                    1,
-                )))
-            }
-            Tok::Number(_) | Tok::Kw("+") | Tok::Kw("-") => Ok(Node::Sample(self.parse_literal()?)),
-            _ => Err(self.unexpected(&[])),
+        enum Kind {
+            Log,
+            Paren,
+            Sample(SampleKind),
+            Other,
         }
+        let kind = match self.peek_tok() {
+            Tok::Kw("{") => Kind::Log,
+            Tok::Kw("(") => Kind::Paren,
+            Tok::Func(FuncTok::Range(op)) => Kind::Sample(SampleKind::Range(*op)),
+            Tok::Func(FuncTok::Vector(op)) => Kind::Sample(SampleKind::Vector(*op)),
+            Tok::Func(FuncTok::LabelReplace) => Kind::Sample(SampleKind::LabelReplace),
+            Tok::Func(FuncTok::VectorFn) => Kind::Sample(SampleKind::VectorFn),
+            Tok::Number(_) | Tok::Kw("+") | Tok::Kw("-") => Kind::Sample(SampleKind::Literal),
+            _ => Kind::Other,
+        };
+        match kind {
+            Kind::Log => self.parse_log_operand(),
+            Kind::Paren => self.parse_paren(),
+            Kind::Other => self.unexpected_operand(),
+            Kind::Sample(k) => self.parse_sample_operand(k),
+        }
+    }
+
+    /// Aggregations, functions and literals, boxed so callers' frames stay small.
+    #[inline(never)]
+    fn parse_sample_operand(&mut self, k: SampleKind) -> PResult<Node> {
+        self.enter()?;
+        let c = match k {
+            SampleKind::Range(op) => self.parse_range_aggregation(op)?,
+            SampleKind::Vector(op) => self.parse_vector_aggregation(op)?,
+            SampleKind::LabelReplace => self.parse_label_replace()?,
+            SampleKind::VectorFn => self.parse_vector_fn()?,
+            SampleKind::Literal => self.parse_literal_boxed()?,
+        };
+        self.leave();
+        Ok(Node::Sample(c))
+    }
+
+    #[inline(never)]
+    fn parse_literal_boxed(&mut self) -> PResult<Box<Checked>> {
+        self.parse_literal().map(Box::new)
+    }
+
+    #[inline(never)]
+    fn parse_log_operand(&mut self) -> PResult<Node> {
+        Ok(Node::Log(self.parse_log_expr(false)?))
+    }
+
+    #[inline(never)]
+    fn unexpected_operand(&mut self) -> PResult<Node> {
+        Err(self.unexpected(&[]))
+    }
+
+    #[inline(never)]
+    fn parse_paren(&mut self) -> PResult<Node> {
+        self.bump();
+        self.enter()?;
+        let inner = self.parse_expr()?;
+        self.expect_kw(")", &[])?;
+        self.leave();
+        Ok(inner)
+    }
+
+    #[inline(never)]
+    fn parse_vector_fn(&mut self) -> PResult<Box<Checked>> {
+        let start = self.bump().start;
+        self.expect_kw("(", &["("])?;
+        let Tok::Number(_) = self.peek_tok() else {
+            return Err(self.unexpected(&["NUMBER"]));
+        };
+        let Tok::Number(text) = self.bump().tok else {
+            unreachable!()
+        };
+        self.expect_kw(")", &[")"])?;
+        let span = Span::new(start, self.last_end);
+        let (value, deferred) = match gostr::parse_float(&text) {
+            Ok(v) => (v, None),
+            Err(e) => (
+                0.0,
+                Some(ParseError::semantic(format!(
+                    "unable to parse vectorExpr as a float: {e}"
+                ))),
+            ),
+        };
+        Ok(Box::new(checked(
+            SampleExpr::Vector { value, span },
+            deferred,
+            1,
+        )))
     }
 
     /// `NUMBER`, `+NUMBER` or `-NUMBER`.
@@ -644,7 +727,7 @@ impl<'a> QueryParser<'a> {
     /// expression there is a syntax error at the token after it, as in yacc.
     fn sample_operand(&mut self, n: Node) -> PResult<Checked> {
         match n {
-            Node::Sample(c) => Ok(c),
+            Node::Sample(c) => Ok(*c),
             Node::Log(_) => Err(self.unexpected(&[])),
         }
     }
@@ -661,9 +744,18 @@ impl<'a> QueryParser<'a> {
         self.at_kw("by") || self.at_kw("without")
     }
 
-    fn parse_vector_aggregation(&mut self, op: VectorOp) -> PResult<Checked> {
+    /// `op [grouping] ( [k,] expr ) [grouping]`. Split in three so that the frame on the
+    /// recursion path (this one) stays small.
+    fn parse_vector_aggregation(&mut self, op: VectorOp) -> PResult<Box<Checked>> {
+        let head = self.vector_aggregation_head()?;
+        let inner = self.parse_expr()?;
+        self.vector_aggregation_tail(op, head, inner)
+    }
+
+    #[inline(never)]
+    fn vector_aggregation_head(&mut self) -> PResult<Box<AggHead>> {
         let start = self.bump().start;
-        let mut grouping = if self.at_grouping() {
+        let grouping = if self.at_grouping() {
             Some(self.parse_grouping()?)
         } else {
             None
@@ -677,7 +769,19 @@ impl<'a> QueryParser<'a> {
             self.bump();
             param = Some(text);
         }
-        let inner = self.parse_expr()?;
+        Ok(Box::new((start, grouping, param)))
+    }
+
+    // The head stays boxed across the recursive `parse_expr` call to keep that frame small.
+    #[allow(clippy::boxed_local)]
+    #[inline(never)]
+    fn vector_aggregation_tail(
+        &mut self,
+        op: VectorOp,
+        head: Box<AggHead>,
+        inner: Node,
+    ) -> PResult<Box<Checked>> {
+        let (start, mut grouping, param) = *head;
         let inner = self.sample_operand(inner)?;
         self.expect_kw(")", &[])?;
         if grouping.is_none() && self.at_grouping() {
@@ -713,7 +817,11 @@ impl<'a> QueryParser<'a> {
             }
         }
         if let Some(e) = own {
-            return Ok(checked(placeholder(span), Some(ParseError::semantic(e)), 1));
+            return Ok(Box::new(checked(
+                placeholder(span),
+                Some(ParseError::semantic(e)),
+                1,
+            )));
         }
         let grouping = grouping.unwrap_or_default();
         let mut deferred = None;
@@ -731,13 +839,19 @@ impl<'a> QueryParser<'a> {
             inner: Box::new(inner.expr),
             span,
         });
-        Ok(checked(expr, deferred, depth))
+        Ok(Box::new(checked(expr, deferred, depth)))
     }
 
-    fn parse_label_replace(&mut self) -> PResult<Checked> {
+    /// `label_replace(expr, "dst", "replacement", "src", "regex")`.
+    fn parse_label_replace(&mut self) -> PResult<Box<Checked>> {
         let start = self.bump().start;
         self.expect_kw("(", &["("])?;
         let inner = self.parse_expr()?;
+        self.label_replace_tail(start, inner)
+    }
+
+    #[inline(never)]
+    fn label_replace_tail(&mut self, start: usize, inner: Node) -> PResult<Box<Checked>> {
         let inner = self.sample_operand(inner)?;
         self.expect_kw(",", &[])?;
         let dst = self.expect_str(&["STRING"])?;
@@ -750,7 +864,11 @@ impl<'a> QueryParser<'a> {
         self.expect_kw(")", &[")"])?;
         let span = Span::new(start, self.last_end);
         match regexes::compile_label_replace(&regex) {
-            Err(e) => Ok(checked(placeholder(span), Some(ParseError::semantic(e)), 1)),
+            Err(e) => Ok(Box::new(checked(
+                placeholder(span),
+                Some(ParseError::semantic(e)),
+                1,
+            ))),
             Ok(compiled) => {
                 let depth = inner.depth + 1;
                 let expr = SampleExpr::LabelReplace(LabelReplace {
@@ -762,12 +880,13 @@ impl<'a> QueryParser<'a> {
                     compiled,
                     span,
                 });
-                Ok(checked(expr, inner.deferred, depth))
+                Ok(Box::new(checked(expr, inner.deferred, depth)))
             }
         }
     }
 
-    fn parse_range_aggregation(&mut self, op: RangeOp) -> PResult<Checked> {
+    #[inline(never)]
+    fn parse_range_aggregation(&mut self, op: RangeOp) -> PResult<Box<Checked>> {
         let start = self.bump().start;
         self.expect_kw("(", &["("])?;
         let mut param = None;
@@ -810,79 +929,102 @@ impl<'a> QueryParser<'a> {
         };
         let own = own.or_else(|| validate_range(op, grouping.is_some(), log.unwrap.is_some()));
         if let Some(e) = own {
-            return Ok(checked(placeholder(span), Some(ParseError::semantic(e)), 1));
+            return Ok(Box::new(checked(
+                placeholder(span),
+                Some(ParseError::semantic(e)),
+                1,
+            )));
         }
         let deferred = check_matchers(&log.log.matchers);
         let expr = SampleExpr::RangeAggregation(RangeAggregation {
             op,
-            log,
+            log: *log,
             param: value,
             grouping,
             span,
         });
-        Ok(checked(expr, deferred, 1))
+        Ok(Box::new(checked(expr, deferred, 1)))
     }
 
     /// `logRangeExpr`: every placement of range, offset, pipeline and unwrap that
     /// Loki's grammar allows, with optional parentheses.
-    fn parse_log_range(&mut self, expected: &[&str]) -> PResult<LogRange> {
-        let start = self.peek().start;
-        if self.at_kw("(") {
-            self.bump();
-            self.enter()?;
-            if self.at_kw("(") {
-                let inner = self.parse_log_range(&["{", "("])?;
-                self.expect_kw(")", &[")"])?;
-                self.leave();
-                return Ok(inner);
-            }
-            if !self.at_kw("{") {
-                return Err(self.unexpected(&["{", "("]));
-            }
-            let (matchers, sel_span) = self.parse_selector()?;
-            let pipeline = self.parse_pipeline(true)?;
-            let unwrap = self.parse_unwrap_opt()?;
-            if matches!(self.peek_tok(), Tok::Range(_)) {
-                // `( selector … [5m] … )`: a whole range in parentheses.
-                let r = self.finish_range(start, matchers, sel_span, pipeline, unwrap)?;
-                self.expect_kw(")", &[")"])?;
-                self.leave();
-                return Ok(r);
-            }
-            let exp: &[&str] = if unwrap.is_some() {
-                &["RANGE", ")", "|"]
-            } else {
-                &[]
-            };
-            self.expect_kw(")", exp)?;
-            self.leave();
-            let Tok::Range(range) = self.peek_tok().clone() else {
-                return Err(self.unexpected(&["RANGE"]));
-            };
-            self.bump();
-            let offset = self.parse_offset_opt()?;
-            let log_span = sel_span.to(Span::new(
-                sel_span.start,
-                pipeline.last().map_or(sel_span.end, |s| s.span().end),
-            ));
-            let simple = pipeline.is_empty() && unwrap.is_none();
-            let unwrap = if simple {
-                self.parse_unwrap_opt()?
-            } else {
-                unwrap
-            };
-            return Ok(LogRange {
-                log: LogExpr {
-                    matchers,
-                    pipeline,
-                    span: log_span,
-                },
-                range,
-                offset,
-                unwrap,
-                span: Span::new(start, self.last_end),
-            });
+    fn parse_log_range(&mut self, expected: &[&str]) -> PResult<Box<LogRange>> {
+        if !self.at_kw("(") {
+            return self.parse_log_range_body(expected);
         }
+        let start = self.bump().start;
+        self.enter()?;
+        if self.at_kw("(") {
+            let inner = self.parse_log_range(&["{", "("])?;
+            self.expect_kw(")", &[")"])?;
+            self.leave();
+            return Ok(inner);
+        }
+        self.parse_log_range_paren_body(start)
+    }
+
+    /// After `(` when a selector follows.
+    #[inline(never)]
+    fn parse_log_range_paren_body(&mut self, start: usize) -> PResult<Box<LogRange>> {
+        Ok(Box::new(self.log_range_paren_body(start)?))
+    }
+
+    #[inline(never)]
+    fn parse_log_range_body(&mut self, expected: &[&str]) -> PResult<Box<LogRange>> {
+        Ok(Box::new(self.log_range_body(expected)?))
+    }
+
+    fn log_range_paren_body(&mut self, start: usize) -> PResult<LogRange> {
+        if !self.at_kw("{") {
+            return Err(self.unexpected(&["{", "("]));
+        }
+        let (matchers, sel_span) = self.parse_selector()?;
+        let pipeline = self.parse_pipeline(true)?;
+        let unwrap = self.parse_unwrap_opt()?;
+        if matches!(self.peek_tok(), Tok::Range(_)) {
+            // `( selector … [5m] … )`: a whole range in parentheses.
+            let r = self.finish_range(start, matchers, sel_span, pipeline, unwrap)?;
+            self.expect_kw(")", &[")"])?;
+            self.leave();
+            return Ok(r);
+        }
+        let exp: &[&str] = if unwrap.is_some() {
+            &["RANGE", ")", "|"]
+        } else {
+            &[]
+        };
+        self.expect_kw(")", exp)?;
+        self.leave();
+        let Tok::Range(range) = self.peek_tok().clone() else {
+            return Err(self.unexpected(&["RANGE"]));
+        };
+        self.bump();
+        let offset = self.parse_offset_opt()?;
+        let log_span = sel_span.to(Span::new(
+            sel_span.start,
+            pipeline.last().map_or(sel_span.end, |s| s.span().end),
+        ));
+        let simple = pipeline.is_empty() && unwrap.is_none();
+        let unwrap = if simple {
+            self.parse_unwrap_opt()?
+        } else {
+            unwrap
+        };
+        Ok(LogRange {
+            log: LogExpr {
+                matchers,
+                pipeline,
+                span: log_span,
+            },
+            range,
+            offset,
+            unwrap,
+            span: Span::new(start, self.last_end),
+        })
+    }
+
+    fn log_range_body(&mut self, expected: &[&str]) -> PResult<LogRange> {
+        let start = self.peek().start;
         if !self.at_kw("{") {
             return Err(self.unexpected(expected));
         }
@@ -1305,69 +1447,78 @@ impl<'a> QueryParser<'a> {
         ))
     }
 
-    /// A label filter expression; see [`LfOp`] for the precedence rules.
+    /// A label filter expression; see [`LfOp`] for the precedence rules. As for binary
+    /// operators, the loop is a shunting-yard with the work done out of line.
     fn parse_label_filter(&mut self) -> PResult<LabelFilterExpr> {
-        let mut operands = vec![self.parse_label_filter_primary()?];
-        let mut ops: Vec<LfOp> = vec![];
-        fn reduce(operands: &mut Vec<LabelFilterExpr>, ops: &mut Vec<LfOp>) {
-            let op = ops.pop().expect("operator");
-            let r = Box::new(operands.pop().expect("rhs"));
-            let l = Box::new(operands.pop().expect("lhs"));
-            operands.push(match op {
-                LfOp::Or => LabelFilterExpr::Or(l, r),
-                LfOp::And | LfOp::Comma => LabelFilterExpr::And(l, r),
-            });
+        let mut st = LfStack {
+            operands: Vec::new(),
+            ops: Vec::new(),
+        };
+        let first = self.parse_label_filter_primary()?;
+        st.operands.push((first, 1));
+        while self.push_lf_operator(&mut st)? {
+            let f = self.parse_label_filter_primary()?;
+            st.operands.push((f, 1));
         }
-        loop {
-            let op = match self.peek_tok() {
-                Tok::Kw("or") => LfOp::Or,
-                Tok::Kw("and") => LfOp::And,
-                Tok::Kw(",") => LfOp::Comma,
-                // Juxtaposition: `a=1 b=2`.
-                Tok::Ident(_) | Tok::Kw("(") => LfOp::Comma,
-                _ => break,
-            };
-            while let Some(top) = ops.last() {
-                if top.waiting() >= op.incoming() {
-                    reduce(&mut operands, &mut ops);
-                    if lf_depth(operands.last().expect("reduced")) > MAX_CHAIN {
-                        return Err(self.too_long_chain(0));
-                    }
-                } else {
-                    break;
-                }
-            }
-            if matches!(
-                self.peek_tok(),
-                Tok::Kw("or") | Tok::Kw("and") | Tok::Kw(",")
-            ) {
-                self.bump();
-            }
-            ops.push(op);
-            if ops.len() > MAX_CHAIN {
-                return Err(self.too_long_chain(0));
-            }
-            operands.push(self.parse_label_filter_primary()?);
-        }
-        while !ops.is_empty() {
-            reduce(&mut operands, &mut ops);
-        }
-        let f = operands.pop().expect("one operand");
-        if lf_depth(&f) > MAX_CHAIN {
-            return Err(self.too_long_chain(0));
-        }
-        Ok(f)
+        self.finish_label_filter(st)
     }
 
-    fn parse_label_filter_primary(&mut self) -> PResult<LabelFilterExpr> {
+    #[inline(never)]
+    fn push_lf_operator(&mut self, st: &mut LfStack) -> PResult<bool> {
+        let op = match self.peek_tok() {
+            Tok::Kw("or") => LfOp::Or,
+            Tok::Kw("and") => LfOp::And,
+            Tok::Kw(",") => LfOp::Comma,
+            // Juxtaposition: `a=1 b=2`.
+            Tok::Ident(_) | Tok::Kw("(") => LfOp::Comma,
+            _ => return Ok(false),
+        };
+        while let Some(top) = st.ops.last() {
+            if top.waiting() < op.incoming() {
+                break;
+            }
+            if st.reduce() > MAX_CHAIN {
+                return Err(self.too_long_chain(0));
+            }
+        }
+        if matches!(
+            self.peek_tok(),
+            Tok::Kw("or") | Tok::Kw("and") | Tok::Kw(",")
+        ) {
+            self.bump();
+        }
+        st.ops.push(op);
+        if st.ops.len() > MAX_CHAIN {
+            return Err(self.too_long_chain(0));
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn finish_label_filter(&mut self, mut st: LfStack) -> PResult<LabelFilterExpr> {
+        while !st.ops.is_empty() {
+            if st.reduce() > MAX_CHAIN {
+                return Err(self.too_long_chain(0));
+            }
+        }
+        Ok(*st.operands.pop().expect("one operand").0)
+    }
+
+    fn parse_label_filter_primary(&mut self) -> PResult<Box<LabelFilterExpr>> {
         if self.at_kw("(") {
             self.bump();
             self.enter()?;
             let f = self.parse_label_filter()?;
             self.expect_kw(")", &[])?;
             self.leave();
-            return Ok(f);
+            return Ok(Box::new(f));
         }
+        self.parse_label_filter_leaf().map(Box::new)
+    }
+
+    /// `name OP value`.
+    #[inline(never)]
+    fn parse_label_filter_leaf(&mut self) -> PResult<LabelFilterExpr> {
         let (name, nspan) = self.expect_ident(&["IDENTIFIER", "("])?;
         let start = nspan.start;
         let op_tok = self.peek().clone();
@@ -1542,4 +1693,241 @@ pub(crate) fn parse_bytes(src: &[u8], entry: Entry) -> Result<Expr, ParseError> 
         Node::Log(l) => Expr::Log(l),
         Node::Sample(c) => Expr::Sample(c.expr),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::logql::*;
+
+    fn sample(q: &str) -> SampleExpr {
+        match parse_expr(q).unwrap_or_else(|e| panic!("{q}: {e}")) {
+            Expr::Sample(s) => s,
+            Expr::Log(_) => panic!("{q}: not a metric query"),
+        }
+    }
+
+    fn log(q: &str) -> LogExpr {
+        match parse_expr(q).unwrap_or_else(|e| panic!("{q}: {e}")) {
+            Expr::Log(l) => l,
+            Expr::Sample(_) => panic!("{q}: not a log query"),
+        }
+    }
+
+    fn err(q: &str) -> String {
+        parse_expr(q).expect_err(q).to_string()
+    }
+
+    const A: &str = r#"count_over_time({a="1"}[1m])"#;
+
+    #[test]
+    fn binop_precedence() {
+        // a + b * c  =>  a + (b * c)
+        let q = format!("{A} + {A} * {A}");
+        let SampleExpr::BinOp(top) = sample(&q) else {
+            panic!()
+        };
+        assert_eq!(top.op, BinOpKind::Add);
+        assert!(matches!(&*top.rhs, SampleExpr::BinOp(b) if b.op == BinOpKind::Mul));
+        // a - b - c  =>  (a - b) - c
+        let SampleExpr::BinOp(top) = sample(&format!("{A} - {A} - {A}")) else {
+            panic!()
+        };
+        assert!(matches!(&*top.lhs, SampleExpr::BinOp(b) if b.op == BinOpKind::Sub));
+        // a ^ b ^ c  =>  a ^ (b ^ c)
+        let SampleExpr::BinOp(top) = sample(&format!("{A} ^ {A} ^ {A}")) else {
+            panic!()
+        };
+        assert!(matches!(&*top.rhs, SampleExpr::BinOp(b) if b.op == BinOpKind::Pow));
+        // a or b and c  =>  a or (b and c); a == b + c => a == (b + c)
+        let SampleExpr::BinOp(top) = sample(&format!("{A} or {A} and {A}")) else {
+            panic!()
+        };
+        assert_eq!(top.op, BinOpKind::Or);
+        let SampleExpr::BinOp(top) = sample(&format!("{A} > {A} + {A}")) else {
+            panic!()
+        };
+        assert_eq!(top.op, BinOpKind::Gt);
+        assert_eq!(
+            sample(&format!("{A} + {A} * {A}")).to_string(),
+            format!("({A} + ({A} * {A}))")
+        );
+    }
+
+    #[test]
+    fn literal_folding() {
+        assert_eq!(sample("5 * 5").to_string(), "25");
+        assert_eq!(sample("1 > 1 > bool 1").to_string(), "0");
+        assert_eq!(sample("2 ^ 3 ^ 2").to_string(), "512");
+        assert!(matches!(sample("1 / 0"), SampleExpr::Literal { value, .. } if value.is_nan()));
+        assert_eq!(sample("-1 + +2").to_string(), "1");
+        assert_eq!(sample("vector(1)").to_string(), "vector(1.000000)");
+    }
+
+    #[test]
+    fn binop_modifiers() {
+        let SampleExpr::BinOp(b) = sample(&format!("{A} > bool on (x, y) group_left (z) {A}"))
+        else {
+            panic!()
+        };
+        assert!(b.bool_modifier);
+        let m = b.matching.expect("matching");
+        assert!(m.on);
+        assert_eq!(m.labels, ["x", "y"]);
+        assert_eq!(m.group, Group::Left(vec!["z".into()]));
+        assert_eq!(
+            sample(&format!("{A} / ignoring (c) {A}")).to_string(),
+            format!("({A} / ignoring (c)  {A})")
+        );
+    }
+
+    #[test]
+    fn or_line_filters_are_normalised() {
+        let l = log(r#"{app="foo"} |= "a" or "b" != "c" or ip("1.2.3.4")"#);
+        assert_eq!(l.pipeline.len(), 3);
+        let Stage::LineFilter(f) = &l.pipeline[0] else {
+            panic!()
+        };
+        assert_eq!(f.op, LineFilterOp::Contains);
+        assert_eq!(f.or, [LineMatch::Str("b".into())]);
+        let Stage::LineFilter(f) = &l.pipeline[2] else {
+            panic!()
+        };
+        assert_eq!(
+            (f.op, &f.value),
+            (LineFilterOp::NotContains, &LineMatch::Ip("1.2.3.4".into()))
+        );
+        assert_eq!(
+            l.to_string(),
+            r#"{app="foo"} |= "a" or "b" != "c" != ip("1.2.3.4")"#
+        );
+    }
+
+    #[test]
+    fn grouping_placement() {
+        let before = sample(r#"sum by (a) (rate({x="y"}[5m]))"#);
+        let after = sample(r#"sum(rate({x="y"}[5m])) by (a)"#);
+        assert_eq!(before, after);
+        let SampleExpr::VectorAggregation(v) = before else {
+            panic!()
+        };
+        assert_eq!(
+            v.grouping,
+            Grouping {
+                without: false,
+                labels: vec!["a".into()]
+            }
+        );
+        let SampleExpr::VectorAggregation(v) = sample(r#"sum(rate({x="y"}[5m]))"#) else {
+            panic!()
+        };
+        assert_eq!(v.grouping, Grouping::default());
+        let SampleExpr::VectorAggregation(v) = sample(r#"topk(3, rate({x="y"}[5m]))"#) else {
+            panic!()
+        };
+        assert_eq!(v.param, Some(3));
+    }
+
+    #[test]
+    fn range_aggregations() {
+        let q = r#"quantile_over_time(0.99, {a="b"} | json | unwrap duration(lat) | __error__="" [5m] offset 1h) by (c)"#;
+        let SampleExpr::RangeAggregation(r) = sample(q) else {
+            panic!()
+        };
+        assert_eq!(r.op, RangeOp::QuantileOverTime);
+        assert_eq!(r.param, Some(0.99));
+        assert_eq!(r.grouping.as_ref().unwrap().labels, ["c"]);
+        assert_eq!(r.log.range, 300_000_000_000);
+        assert_eq!(r.log.offset, 3_600_000_000_000);
+        let u = r.log.unwrap.as_ref().unwrap();
+        assert_eq!(
+            (u.label.as_str(), u.conversion, u.post_filters.len()),
+            ("lat", Conversion::Duration, 1)
+        );
+        // The same range written in other accepted positions.
+        for q in [
+            r#"rate({a="b"} |= "x" [5m])"#,
+            r#"rate({a="b"}[5m] |= "x")"#,
+            r#"rate(({a="b"} |= "x")[5m])"#,
+            r#"rate((({a="b"} |= "x")[5m]))"#,
+        ] {
+            assert_eq!(sample(q).to_string(), r#"rate({a="b"} |= "x"[5m])"#, "{q}");
+        }
+        assert_eq!(
+            err(r#"count_over_time({a="b"}[5m]) by (x)"#),
+            "parse error : grouping not allowed for count_over_time aggregation"
+        );
+    }
+
+    #[test]
+    fn label_filter_precedence() {
+        let l = log(r#"{a="b"} | x="1" or y="2" and z="3""#);
+        let Stage::LabelFilter {
+            filter: LabelFilterExpr::Or(_, r),
+            ..
+        } = &l.pipeline[0]
+        else {
+            panic!()
+        };
+        assert!(matches!(**r, LabelFilterExpr::And(..)));
+        // `,` takes everything to its right.
+        let l = log(r#"{a="b"} | x="1", y="2" or z="3""#);
+        assert_eq!(
+            l.pipeline[0].to_string(),
+            r#"| ( x="1" , ( y="2" or z="3" ) )"#
+        );
+        let l = log(r#"{a="b"} | x > 1 y < 2ms z >= 3KB w = ip("1.1.1.1")"#);
+        assert_eq!(
+            l.pipeline[0].to_string(),
+            r#"| ( x>1 , ( y<2ms , ( z>=3.0kB , w=ip("1.1.1.1") ) ) )"#
+        );
+    }
+
+    #[test]
+    fn matchers_match() {
+        let l = log(r#"{a=~"fo+", b!~"x|y", c!="z"}"#);
+        assert!(l.matchers[0].matches("foo") && !l.matchers[0].matches("xfoo"));
+        assert!(l.matchers[1].matches("") && !l.matchers[1].matches("x"));
+        assert!(l.matchers[2].matches(""));
+    }
+
+    #[test]
+    fn loki_errors() {
+        assert_eq!(
+            err(r#"{foo="bar""#),
+            "parse error at line 1, col 11: syntax error: unexpected $end, expecting } or ,"
+        );
+        assert_eq!(
+            err(r#"rate({ foo = "bar" }[5minutes])"#),
+            r#"parse error at line 0, col 21: unknown unit "minutes" in duration "5minutes""#
+        );
+        assert!(
+            err(r#"{a=~".*"}"#).starts_with("parse error : queries require at least one regexp")
+        );
+        assert_eq!(
+            err(r#"sum(count_over_time({foo="bar"}[5m])) by (foo) or 1"#),
+            "parse error : unexpected literal for right leg of logical/set binary operation (or): 1.000000"
+        );
+        assert_eq!(
+            err("{a=\"b\"}\n  | x ="),
+            "parse error at line 2, col 8: syntax error: unexpected $end"
+        );
+    }
+
+    #[test]
+    fn nesting_limit() {
+        let deep = format!("{}1{}", "(".repeat(300), ")".repeat(300));
+        assert!(err(&deep).contains("nests too deeply"));
+        let ok = format!("{}1{}", "(".repeat(200), ")".repeat(200));
+        assert_eq!(sample(&ok).to_string(), "1");
+    }
+
+    #[test]
+    fn entry_points() {
+        assert!(parse_sample_expr(r#"{a="b"}"#).is_err());
+        assert!(parse_log_selector(r#"rate({a="b"}[1m])"#, true).is_err());
+        assert!(parse_log_selector(r#"{a=~".*"}"#, false).is_ok());
+        assert!(parse_log_selector(r#"{a=~".*"}"#, true).is_err());
+        assert_eq!(parse_matchers(r#"{a="b", c=~"d"}"#).unwrap().len(), 2);
+        assert!(parse_matchers(r#"{a="b"} |= "x""#).is_err());
+    }
 }

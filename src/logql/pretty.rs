@@ -190,7 +190,11 @@ impl Pretty {
                                 } else {
                                     "group_right"
                                 };
-                                if inc.is_empty() {
+                                if inc.is_empty() && matches!(*b.rhs, SampleExpr::BinOp(_)) {
+                                    // See the canonical printer: keep the right operand
+                                    // from reading as the label list.
+                                    format!("{kw} ()")
+                                } else if inc.is_empty() {
                                     kw.to_string()
                                 } else {
                                     format!("{kw} ({})", inc.join(", "))

@@ -355,7 +355,11 @@ impl Display for BinOp {
                         } else {
                             "group_right"
                         };
-                        if inc.is_empty() {
+                        if inc.is_empty() && matches!(*self.rhs, SampleExpr::BinOp(_)) {
+                            // Loki prints a bare `group_left`, but a parenthesised right
+                            // operand would then read back as its label list.
+                            format!("{kw} ()")
+                        } else if inc.is_empty() {
                             kw.to_string()
                         } else {
                             format!("{kw} ({})", inc.join(","))
