@@ -305,7 +305,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                 values.push(if w.is_empty() {
                     None
                 } else {
-                    aggregate_window(r.op, w, range_s, r.param)
+                    aggregate_window(r.op, w, range_s, r.param, (wlo, whi))
                 });
             }
             Row { labels, values }
@@ -321,6 +321,7 @@ fn aggregate_window(
     w: &[(i64, f64)],
     range_s: f64,
     param: Option<f64>,
+    (window_start, window_end): (i64, i64),
 ) -> Option<f64> {
     let n = w.len() as f64;
     let sum = || w.iter().map(|s| s.1).sum::<f64>();
@@ -333,8 +334,8 @@ fn aggregate_window(
         RangeOp::BytesOverTime | RangeOp::SumOverTime => sum(),
         RangeOp::BytesRate => sum() / range_s,
         RangeOp::AvgOverTime => sum() / n,
-        RangeOp::MinOverTime => w.iter().map(|s| s.1).fold(f64::INFINITY, f64::min),
-        RangeOp::MaxOverTime => w.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max),
+        RangeOp::MinOverTime => nan_aware(w.iter().map(|s| s.1), |v, m| v < m),
+        RangeOp::MaxOverTime => nan_aware(w.iter().map(|s| s.1), |v, m| v > m),
         RangeOp::StdvarOverTime => stdvar(w.iter().map(|s| s.1)),
         RangeOp::StddevOverTime => stdvar(w.iter().map(|s| s.1)).sqrt(),
         RangeOp::QuantileOverTime => {
@@ -343,9 +344,20 @@ fn aggregate_window(
         }
         RangeOp::FirstOverTime => w[0].1,
         RangeOp::LastOverTime => w[w.len() - 1].1,
-        RangeOp::RateCounter => counter_rate(w, range_s),
+        RangeOp::RateCounter => return counter_rate(w, range_s, window_start, window_end),
         RangeOp::AbsentOverTime => return None,
     })
+}
+
+/// Minimum or maximum as Prometheus computes it: NaN only when every value is NaN.
+fn nan_aware(mut values: impl Iterator<Item = f64>, better: impl Fn(f64, f64) -> bool) -> f64 {
+    let mut m = values.next().unwrap_or(f64::NAN);
+    for v in values {
+        if better(v, m) || m.is_nan() {
+            m = v;
+        }
+    }
+    m
 }
 
 /// Population variance (Welford), as Prometheus' `stdvar_over_time`.
@@ -379,18 +391,42 @@ fn quantile(q: f64, v: &mut [f64]) -> f64 {
     v[lo] * (1.0 - w) + v[hi] * w
 }
 
-/// Rate of a counter over the window, resets accounted, extrapolated to the
-/// window's edges as Prometheus' `rate` does.
-fn counter_rate(w: &[(i64, f64)], range_s: f64) -> f64 {
+/// Per-second rate of a counter over the window, with resets accounted
+/// and the increase extrapolated towards the window's edges, exactly as
+/// Prometheus' `rate` (`extrapolatedRate`). Fewer than two samples: no value.
+fn counter_rate(w: &[(i64, f64)], range_s: f64, window_start: i64, window_end: i64) -> Option<f64> {
     if w.len() < 2 {
-        return 0.0;
+        // A rate needs two points; Loki answers 0 for a single one.
+        return Some(0.0);
     }
-    let mut delta = 0.0;
+    let (first, last) = (w[0], w[w.len() - 1]);
+    let mut increase = last.1 - first.1;
     for pair in w.windows(2) {
-        let (a, b) = (pair[0].1, pair[1].1);
-        delta += if b < a { b } else { b - a };
+        if pair[1].1 < pair[0].1 {
+            increase += pair[0].1;
+        }
     }
-    delta / range_s
+    let secs = |ns: i64| ns as f64 / 1e9;
+    let sampled = secs(last.0 - first.0);
+    let avg_gap = sampled / (w.len() - 1) as f64;
+    let threshold = avg_gap * 1.1;
+    // Extrapolate to an edge only when it is near; else by half a gap.
+    let mut to_start = secs(first.0 - window_start);
+    if to_start >= threshold {
+        to_start = avg_gap / 2.0;
+    }
+    let mut to_end = secs(window_end - last.0);
+    if to_end >= threshold {
+        to_end = avg_gap / 2.0;
+    }
+    if increase > 0.0 && first.1 >= 0.0 {
+        // A counter cannot go below zero: never extrapolate past that point.
+        let to_zero = sampled * (first.1 / increase);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    Some(increase * ((sampled + to_start + to_end) / sampled) / range_s)
 }
 
 fn absent_over_time(
@@ -495,8 +531,8 @@ fn vector_aggregation(
                 Some(match v.op {
                     VectorOp::Sum => vals.iter().sum(),
                     VectorOp::Avg => vals.iter().sum::<f64>() / c,
-                    VectorOp::Min => vals.iter().copied().fold(f64::INFINITY, f64::min),
-                    VectorOp::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    VectorOp::Min => nan_aware(vals.iter().copied(), |v, m| v < m),
+                    VectorOp::Max => nan_aware(vals.iter().copied(), |v, m| v > m),
                     VectorOp::Count => c,
                     VectorOp::Stdvar => stdvar(vals.iter().copied()),
                     VectorOp::Stddev => stdvar(vals.iter().copied()).sqrt(),
@@ -575,8 +611,9 @@ fn arith(op: BinOpKind, a: f64, b: f64) -> f64 {
         BinOpKind::Add => a + b,
         BinOpKind::Sub => a - b,
         BinOpKind::Mul => a * b,
-        BinOpKind::Div => a / b,
-        BinOpKind::Mod => a % b,
+        // Loki (unlike Prometheus) answers NaN for a division or modulo by zero.
+        BinOpKind::Div => if b == 0.0 { f64::NAN } else { a / b },
+        BinOpKind::Mod => if b == 0.0 { f64::NAN } else { a % b },
         BinOpKind::Pow => a.powf(b),
         _ => f64::NAN,
     }
@@ -737,7 +774,7 @@ fn vector_binop(b: &BinOp, lhs: Vec<Row>, rhs: Vec<Row>, n: usize) -> Result<Vec
             }
         }
         out.retain(|r| r.values.iter().any(Option::is_some));
-        return Ok(out);
+        return Ok(merge_same_labels(out));
     }
     let group = m.map(|m| m.group.clone()).unwrap_or_default();
     // "one" side: the side each sample of the "many" side is matched against.
@@ -773,17 +810,14 @@ fn vector_binop(b: &BinOp, lhs: Vec<Row>, rhs: Vec<Row>, n: usize) -> Result<Vec
             if present.len() > 1 {
                 let side = if swapped { "left" } else { "right" };
                 return Err(QueryError::Unsupported(format!(
-                    "found duplicate series for the match group {} on the {side} hand-side of the operation: [{};{}];many-to-many matching not allowed: matching labels must be unique on one side",
-                    many_sig[i], one[present[0]].labels, one[present[1]].labels
+                    "found duplicate series on the {side} hand-side of the operation: [{};{}]; many-to-many matching not allowed: matching labels must be unique on one side",
+                    one[present[0]].labels, one[present[1]].labels
                 )));
             }
-            if group == Group::None {
-                if let Some(prev) = seen_many.insert(&many_sig[i], i) {
-                    return Err(QueryError::Unsupported(format!(
-                        "found duplicate series for the match group {} on the left hand-side of the operation: [{};{}];many-to-many matching not allowed: matching labels must be unique on one side",
-                        many_sig[i], many[prev].labels, mr.labels
-                    )));
-                }
+            if group == Group::None && seen_many.insert(&many_sig[i], i).is_some() {
+                return Err(QueryError::Unsupported(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                ));
             }
             let ov = one[present[0]].values[s].unwrap();
             let (a, c) = if swapped { (ov, mv) } else { (mv, ov) };
@@ -803,6 +837,11 @@ fn vector_binop(b: &BinOp, lhs: Vec<Row>, rhs: Vec<Row>, n: usize) -> Result<Vec
                 order.push(labels);
                 vec![None; n]
             });
+            if slot[s].is_some() {
+                return Err(QueryError::Unsupported(
+                    "multiple matches for labels: grouping labels must ensure unique matches".into(),
+                ));
+            }
             slot[s] = Some(v);
         }
     }
@@ -824,11 +863,8 @@ fn result_labels(
     op: BinOpKind,
     bool_mod: bool,
 ) -> Labels {
-    let filtering = op.is_comparison() && !bool_mod;
+    let _ = (op, bool_mod);
     if *group == Group::None {
-        if filtering {
-            return many.clone();
-        }
         return signature(many, m);
     }
     let mut l = many.clone();
@@ -839,6 +875,28 @@ fn result_labels(
         }
     }
     l
+}
+
+/// Rows with equal labels become one (the first row's value wins per step).
+fn merge_same_labels(rows: Vec<Row>) -> Vec<Row> {
+    let mut out: Vec<Row> = Vec::with_capacity(rows.len());
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for r in rows {
+        match index.get(&r.labels) {
+            Some(&i) => {
+                for (a, b) in out[i].values.iter_mut().zip(r.values) {
+                    if a.is_none() {
+                        *a = b;
+                    }
+                }
+            }
+            None => {
+                index.insert(r.labels.clone(), out.len());
+                out.push(r);
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------- label_replace
