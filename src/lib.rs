@@ -3,6 +3,7 @@
 //! Index only the labels, keep the lines in compressed chunks, query with
 //! LogQL. See `ARCHITECTURE.md` for the design and the on-disk formats.
 pub mod chunk;
+pub mod index;
 pub mod ingest;
 pub mod logql;
 pub mod model;
