@@ -29,6 +29,7 @@ complete -c lokal -n "__fish_lokal_needs_command" -l tenant -d 'Tenant (Loki\'s 
 complete -c lokal -n "__fish_lokal_needs_command" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_needs_command" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "verify" -d 'Read every block and check its checksum and encoding'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
@@ -64,9 +65,18 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l truncate-long-lin
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l dedupe -d 'Drop exact (timestamp, line) repeats within a stream, as Loki does'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l from-start -d 'Ignore stored positions: read every input from its start'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l binary -d 'Ingest files that look binary (NUL bytes) instead of skipping them'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-index -d 'Do not update the label index (queries read segment footers until `lokal index`)'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s q -l quiet -d 'No progress bar and no summary'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand index" -l day -d 'Rebuild only this UTC day (repeatable) [default: every day]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand index" -l lock-timeout -d 'Give up if another writer holds the store longer than this [default: wait]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand index" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand index" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand index" -l all-tenants -d 'Every tenant instead of --tenant\'s'
+complete -c lokal -n "__fish_lokal_using_subcommand index" -s q -l quiet -d 'No summary table'
+complete -c lokal -n "__fish_lokal_using_subcommand index" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand index" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
 json\t'A JSON array of objects'"
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
@@ -95,11 +105,12 @@ complete -c lokal -n "__fish_lokal_using_subcommand dump" -l store -d 'Store dir
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "verify" -d 'Read every block and check its checksum and encoding'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest stats verify fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest index stats verify fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest index stats verify fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest index stats verify fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest index stats verify fmt completions man dump help" -f -a "verify" -d 'Read every block and check its checksum and encoding'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest index stats verify fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest index stats verify fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest index stats verify fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest index stats verify fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest index stats verify fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

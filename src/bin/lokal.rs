@@ -11,6 +11,7 @@ fn main() {
     let g = &cli.global;
     let result = match &cli.command {
         Command::Ingest(a) => cli::ingest::run(g, a),
+        Command::Index(a) => cli::index::run(g, a),
         Command::Stats(a) => cli::stats::run(g, a),
         Command::Verify(a) => cli::verify::run(g, a),
         Command::Fmt(a) => cli::fmt::run(a),

@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod fmt;
+pub mod index;
 pub mod ingest;
 pub mod stats;
 pub mod verify;
@@ -57,6 +58,8 @@ impl GlobalArgs {
 pub enum Command {
     /// Read log files, globs, directories or stdin into the store
     Ingest(Box<ingest::IngestArgs>),
+    /// Rebuild the label index of every day, or of the given days
+    Index(index::IndexArgs),
     /// Per tenant and day: streams, entries, chunks, bytes, time range
     Stats(stats::StatsArgs),
     /// Read every block and check its checksum and encoding
@@ -94,6 +97,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return store_code(e);
+        }
+        if cause.is::<lokal::index::IndexError>() {
+            return exit::STORE;
         }
         if let Some(lokal::ingest::IngestError::Store(e)) =
             cause.downcast_ref::<lokal::ingest::IngestError>()

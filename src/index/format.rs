@@ -596,7 +596,10 @@ impl DayIndex {
             return Reader::new(&[]);
         }
         let offs = self.section(S_SERIES_OFFSETS);
-        let (a, b) = (le_u64(offs, i * 8) as usize, le_u64(offs, i * 8 + 8) as usize);
+        let (a, b) = (
+            le_u64(offs, i * 8) as usize,
+            le_u64(offs, i * 8 + 8) as usize,
+        );
         Reader::new(self.section(S_SERIES).get(a..b).unwrap_or_default())
     }
 
@@ -848,7 +851,9 @@ mod tests {
 
     const NAMES: &[&str] = &["app", "env", "host", "zone"];
     const VALUES: &[&str] = &["", "a", "b", "ab", "prod", "x\ny"];
-    const PATTERNS: &[&str] = &["", "a", "a.*", ".*", ".+", "a|b", "(?i)A", "x.y", "[^a]*", "b?"];
+    const PATTERNS: &[&str] = &[
+        "", "a", "a.*", ".*", ".+", "a|b", "(?i)A", "x.y", "[^a]*", "b?",
+    ];
 
     fn arb_labels() -> impl Strategy<Value = Vec<(usize, usize)>> {
         proptest::collection::vec((0..NAMES.len(), 0..VALUES.len()), 0..4)

@@ -16,9 +16,7 @@ pub mod plan;
 use std::path::PathBuf;
 
 pub use format::{build_day_index, DayIndex, IndexedChunk, SeriesRef};
-pub use plan::{
-    label_names, label_values, plan_streams, series, PlannedChunk, Planner,
-};
+pub use plan::{label_names, label_values, plan_streams, series, PlannedChunk, Planner};
 
 use crate::chunk::SegmentReader;
 use crate::store::{StoreError, TenantWriter};

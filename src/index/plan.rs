@@ -79,16 +79,18 @@ impl<'s> Planner<'s> {
         if let Some(i) = self.indexes.get(day) {
             return i.clone();
         }
-        let opened = self.snap.manifest.index_for(day).and_then(|e| {
-            match self.snap.open_index(e) {
-                Ok(i) => Some(Arc::new(i)),
-                Err(err) => {
-                    self.warnings
-                        .push(format!("{err}; reading segment footers instead"));
-                    None
-                }
-            }
-        });
+        let opened =
+            self.snap
+                .manifest
+                .index_for(day)
+                .and_then(|e| match self.snap.open_index(e) {
+                    Ok(i) => Some(Arc::new(i)),
+                    Err(err) => {
+                        self.warnings
+                            .push(format!("{err}; reading segment footers instead"));
+                        None
+                    }
+                });
         self.indexes.insert(day.to_string(), opened.clone());
         opened
     }
@@ -104,8 +106,7 @@ impl<'s> Planner<'s> {
 
     fn day_plans(&mut self, from: i64, to: i64) -> Vec<DayPlan<'s>> {
         let snap = self.snap;
-        let mut by_day: BTreeMap<&'s str, (HashSet<u64>, Vec<&'s SegmentEntry>)> =
-            BTreeMap::new();
+        let mut by_day: BTreeMap<&'s str, (HashSet<u64>, Vec<&'s SegmentEntry>)> = BTreeMap::new();
         for s in &snap.manifest.segments {
             let d = by_day.entry(s.day.as_str()).or_default();
             d.0.insert(s.id);
@@ -394,13 +395,7 @@ impl<'s> Planner<'s> {
 /// Whether index series `s` has a block in `[from, to]` in a segment the plan
 /// covers. Decodes the chunks only when the series' time span is not inside
 /// the range or the index holds segments it may not use.
-fn series_in_range(
-    idx: &DayIndex,
-    s: &SeriesRef,
-    plan: &DayPlan<'_>,
-    from: i64,
-    to: i64,
-) -> bool {
+fn series_in_range(idx: &DayIndex, s: &SeriesRef, plan: &DayPlan<'_>, from: i64, to: i64) -> bool {
     let (lo, hi) = idx.series_time(s);
     if !overlaps(lo, hi, from, to) {
         return false;
@@ -457,4 +452,156 @@ pub fn series(
     to: i64,
 ) -> Result<Vec<Labels>, StoreError> {
     Planner::new(snapshot).series(matchers, from, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::block::encode;
+    use crate::store::Store;
+
+    fn m(name: &str, op: MatchOp, v: &str) -> Matcher {
+        Matcher::new(name, op, v, Span::default()).unwrap()
+    }
+
+    /// Writes one segment per `(day, streams)`: each stream gets blocks of
+    /// three entries at the given timestamps.
+    fn store_with(dir: &std::path::Path, segs: &[(&str, Vec<(Labels, Vec<i64>)>)]) -> Store {
+        let store = Store::new(dir);
+        let lock = store.lock_writer(None, || {}).unwrap();
+        let mut tx = store.tenant("t").unwrap().begin_write(&lock).unwrap();
+        for (day, streams) in segs {
+            let mut p = tx.create_segment(day).unwrap();
+            for (l, ts) in streams {
+                for part in ts.chunks(3) {
+                    let mut raw = Vec::new();
+                    encode(part.iter().map(|t| (*t, &b"x"[..])), &mut raw);
+                    let comp = zstd::bulk::compress(&raw, 1).unwrap();
+                    let meta = BlockMeta {
+                        offset: 0,
+                        len: 0,
+                        raw_len: raw.len() as u32,
+                        entries: part.len() as u32,
+                        line_bytes: part.len() as u64,
+                        min_t: part[0],
+                        max_t: part[part.len() - 1],
+                        checksum: 0,
+                    };
+                    p.writer.add_block(l, l.fingerprint(), &comp, meta).unwrap();
+                }
+            }
+            tx.publish(p).unwrap();
+        }
+        crate::index::rebuild_all(&mut tx).unwrap();
+        tx.commit().unwrap();
+        store
+    }
+
+    fn l(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().map(|(a, b)| (*a, *b)))
+    }
+
+    #[test]
+    fn stale_and_partial_indexes_agree_with_footers() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = NANOS_PER_DAY;
+        let api = l(&[("app", "api"), ("env", "prod")]);
+        let web = l(&[("app", "web")]);
+        let db = l(&[("app", "db"), ("env", "")]);
+        let store = store_with(
+            dir.path(),
+            &[
+                (
+                    "1970-01-02",
+                    vec![
+                        (api.clone(), vec![d, d + 5, d + 9, d + 50]),
+                        (web.clone(), vec![d + 100]),
+                    ],
+                ),
+                (
+                    "1970-01-02",
+                    vec![(api.clone(), vec![d + 200]), (db.clone(), vec![d + 7])],
+                ),
+                (
+                    "1970-01-03",
+                    vec![(web.clone(), vec![2 * d + 1, 2 * d + 2])],
+                ),
+            ],
+        );
+        let tenant = store.tenant("t").unwrap();
+        let full = tenant.snapshot().unwrap();
+        assert_eq!(full.manifest.indexes.len(), 2);
+
+        // Variants: the index as built; a segment the index covers gone
+        // (compaction); a segment the index does not cover; no index.
+        let mut gone = full.clone();
+        gone.manifest.segments.retain(|s| s.id != 2);
+        let mut partial = full.clone();
+        partial.manifest.indexes[0].segments.retain(|&s| s != 1);
+        let mut bare = full.clone();
+        bare.manifest.indexes.clear();
+        let mut bare_gone = gone.clone();
+        bare_gone.manifest.indexes.clear();
+
+        let selectors = vec![
+            vec![],
+            vec![m("app", MatchOp::Eq, "api")],
+            vec![m("env", MatchOp::Eq, "")],
+            vec![m("env", MatchOp::Re, "p.*")],
+            vec![m("app", MatchOp::Nre, "api|db")],
+        ];
+        let ranges = [
+            (i64::MIN, i64::MAX),
+            (d + 6, d + 60),
+            (d + 10, d + 49),
+            (d, 2 * d - 1),
+            (2 * d, 3 * d),
+        ];
+        for (with, without) in [(&full, &bare), (&partial, &bare), (&gone, &bare_gone)] {
+            for sel in &selectors {
+                for &(from, to) in &ranges {
+                    let a = plan_streams(with, sel, from, to).unwrap();
+                    let b = plan_streams(without, sel, from, to).unwrap();
+                    assert_eq!(a, b, "{sel:?} [{from}, {to}]");
+                    assert_eq!(
+                        series(with, sel, from, to).unwrap(),
+                        series(without, sel, from, to).unwrap()
+                    );
+                }
+            }
+            for &(from, to) in &ranges {
+                assert_eq!(
+                    label_names(with, from, to).unwrap(),
+                    label_names(without, from, to).unwrap()
+                );
+                for n in ["app", "env"] {
+                    assert_eq!(
+                        label_values(with, n, from, to).unwrap(),
+                        label_values(without, n, from, to).unwrap(),
+                        "{n} [{from}, {to}]"
+                    );
+                }
+            }
+        }
+
+        // Only overlapping blocks come back; a gap between blocks gives nothing.
+        let p = plan_streams(&full, &[m("app", MatchOp::Eq, "api")], d + 6, d + 60).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].blocks.len(), 2);
+        assert!(
+            plan_streams(&full, &[m("app", MatchOp::Eq, "api")], d + 10, d + 49)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(series(&full, &[], d + 10, d + 49).unwrap().is_empty());
+        assert_eq!(
+            label_values(&full, "app", i64::MIN, i64::MAX).unwrap(),
+            vec!["api", "db", "web"]
+        );
+        assert_eq!(
+            label_values(&full, "env", i64::MIN, i64::MAX).unwrap(),
+            vec!["prod"]
+        );
+        assert_eq!(label_names(&full, 2 * d, 3 * d).unwrap(), vec!["app"]);
+    }
 }

@@ -2,5 +2,6 @@
 mod common;
 mod crash;
 mod docs;
+mod index;
 mod ingest;
 mod store;
