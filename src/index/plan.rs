@@ -466,7 +466,9 @@ mod tests {
 
     /// Writes one segment per `(day, streams)`: each stream gets blocks of
     /// three entries at the given timestamps.
-    fn store_with(dir: &std::path::Path, segs: &[(&str, Vec<(Labels, Vec<i64>)>)]) -> Store {
+    type Streams = Vec<(Labels, Vec<i64>)>;
+
+    fn store_with(dir: &std::path::Path, segs: &[(&str, Streams)]) -> Store {
         let store = Store::new(dir);
         let lock = store.lock_writer(None, || {}).unwrap();
         let mut tx = store.tenant("t").unwrap().begin_write(&lock).unwrap();
