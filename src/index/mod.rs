@@ -19,7 +19,7 @@ pub use format::{build_day_index, DayIndex, IndexedChunk, SeriesRef};
 pub use plan::{label_names, label_values, plan_streams, series, PlannedChunk, Planner};
 
 use crate::chunk::SegmentReader;
-use crate::store::{StoreError, TenantWriter};
+use crate::store::{NewIndex, StoreError, TenantWriter};
 
 /// Errors reading an index file.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +80,27 @@ pub fn rebuild_days(
     tx: &mut TenantWriter<'_>,
     days: &[String],
 ) -> Result<Vec<IndexSummary>, StoreError> {
+    rebuild(tx, days, None)
+}
+
+/// [`rebuild_days`] that skips (and reports through `warn`) a day whose
+/// segment footers cannot be read, keeping that day's previous index: what
+/// ingest wants, since a damaged old segment must not stop new data.
+pub fn rebuild_days_lenient(
+    tx: &mut TenantWriter<'_>,
+    days: &[String],
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<IndexSummary>, StoreError> {
+    rebuild(tx, days, Some(warn))
+}
+
+fn rebuild(
+    tx: &mut TenantWriter<'_>,
+    days: &[String],
+    mut warn: Option<&mut dyn FnMut(String)>,
+) -> Result<Vec<IndexSummary>, StoreError> {
     let mut out = Vec::new();
+    let mut new = Vec::new();
     for day in days {
         let entries: Vec<_> = tx
             .manifest()
@@ -103,22 +123,36 @@ pub fn rebuild_days(
             // Not a day name lokal writes; such a manifest is hand-edited.
             continue;
         };
-        let readers = entries
+        let readers = match entries
             .iter()
             .map(|e| Ok((e.id, SegmentReader::open(&tx.segment_path(e))?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()
+        {
+            Ok(r) => r,
+            Err(StoreError::Segment(e)) if warn.is_some() => {
+                if let Some(w) = warn.as_mut() {
+                    w(format!("{e}; the label index of {day} was not rebuilt"));
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let inputs: Vec<(u64, &[crate::chunk::StreamChunk])> =
             readers.iter().map(|(id, r)| (*id, r.streams())).collect();
         let bytes = build_day_index(day_no, &inputs);
-        let series = count_series(&inputs);
-        let e = tx.write_index(day, &bytes, entries.iter().map(|e| e.id).collect())?;
         out.push(IndexSummary {
             day: day.clone(),
-            series,
+            series: count_series(&inputs),
             segments: entries.len() as u64,
-            bytes: e.bytes,
+            bytes: bytes.len() as u64,
+        });
+        new.push(NewIndex {
+            day: day.clone(),
+            bytes,
+            segments: entries.iter().map(|e| e.id).collect(),
         });
     }
+    tx.write_indexes(new)?;
     Ok(out)
 }
 

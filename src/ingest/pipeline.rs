@@ -47,6 +47,7 @@ impl IndexUpkeep {
         &mut self,
         tx: &mut TenantWriter<'_>,
         last: bool,
+        report: &mut IngestReport,
         obs: &dyn IngestObserver,
     ) -> Result<(), IngestError> {
         if !self.enabled || self.pending.is_empty() {
@@ -56,19 +57,11 @@ impl IndexUpkeep {
             return Ok(());
         }
         let t = Instant::now();
-        for day in std::mem::take(&mut self.pending) {
-            match crate::index::rebuild_days(tx, std::slice::from_ref(&day)) {
-                Ok(_) => {}
-                // A damaged older segment must not stop ingest: the day keeps
-                // its previous index (valid for the segments it lists) and the
-                // rest is read from footers.
-                Err(crate::store::StoreError::Segment(e)) => {
-                    obs.warn(&format!("{e}; the label index of {day} was not rebuilt"))
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let days: Vec<String> = std::mem::take(&mut self.pending).into_iter().collect();
+        let built = crate::index::rebuild_days_lenient(tx, &days, &mut |msg| obs.warn(&msg))?;
+        report.index_builds += built.len() as u64;
         self.spent += t.elapsed();
+        report.index_ms = self.spent.as_millis() as u64;
         Ok(())
     }
 }
@@ -506,7 +499,7 @@ fn flush(
     if batch.is_empty() {
         // Rebuilds deferred by the time budget still happen before the run ends.
         if last && upkeep.enabled && !upkeep.pending.is_empty() {
-            upkeep.rebuild(tx, true, obs)?;
+            upkeep.rebuild(tx, true, report, obs)?;
             tx.commit()?;
             report.commits += 1;
         }
@@ -679,7 +672,7 @@ fn flush(
         }
         let _ = p.eof;
     }
-    upkeep.rebuild(tx, last, obs)?;
+    upkeep.rebuild(tx, last, report, obs)?;
     tx.commit()?;
     report.commits += 1;
     report.bytes_read += batch

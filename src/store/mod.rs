@@ -235,6 +235,7 @@ impl Tenant {
             manifest,
             replaced: Vec::new(),
             retired: Vec::new(),
+            index_dir_dirty: false,
             _lock: lock,
         })
     }
@@ -332,7 +333,21 @@ pub struct TenantWriter<'l> {
     /// Index files the previous commit stopped naming: removed after the next
     /// commit, so a reader of the manifest just before keeps a valid file.
     retired: Vec<PathBuf>,
+    /// An index file was renamed into `index/` since the last commit: the
+    /// directory is fsynced once before the manifest names it.
+    index_dir_dirty: bool,
     _lock: &'l WriterLock,
+}
+
+/// A day index to write with [`TenantWriter::write_indexes`].
+#[derive(Debug, Clone)]
+pub struct NewIndex {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// The encoded index.
+    pub bytes: Vec<u8>,
+    /// Ids of the segments it covers.
+    pub segments: Vec<u64>,
 }
 
 /// A segment being written, not yet visible. Dropping it unpublished
@@ -425,37 +440,85 @@ impl<'l> TenantWriter<'l> {
         &mut self,
         day: &str,
         bytes: &[u8],
-        mut segments: Vec<u64>,
+        segments: Vec<u64>,
     ) -> Result<IndexEntry, StoreError> {
+        let mut v = self.write_indexes(vec![NewIndex {
+            day: day.to_string(),
+            bytes: bytes.to_vec(),
+            segments,
+        }])?;
+        Ok(v.remove(0))
+    }
+
+    /// [`TenantWriter::write_index`] for several days at once: the files are
+    /// fsynced concurrently, which lets the file system commit them in one
+    /// journal transaction instead of one each (an fsync of a small file
+    /// costs milliseconds, far more than building the index).
+    pub fn write_indexes(&mut self, mut new: Vec<NewIndex>) -> Result<Vec<IndexEntry>, StoreError> {
+        // One file per day and commit: a day given twice keeps its last build.
+        let mut seen = HashSet::new();
+        new.reverse();
+        new.retain(|n| seen.insert(n.day.clone()));
+        new.reverse();
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
         let dir = self.tenant.dir.join("index");
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         // The generation the next commit gets: unique per commit, so readers
         // of the current manifest never see their file replaced.
-        let rel = format!("index/{day}-{}.idx", self.manifest.generation + 1);
-        let dst = self.tenant.dir.join(&rel);
-        let tmp = dir.join(format!("{day}-{}.idx.tmp", self.manifest.generation + 1));
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()
-        };
-        if let Err(e) = write() {
-            let _ = fs::remove_file(&tmp);
-            return Err(StoreError::io(&tmp, e));
+        let gen = self.manifest.generation + 1;
+        let jobs: Vec<(PathBuf, &NewIndex)> = new
+            .iter()
+            .map(|n| (dir.join(format!("{}-{gen}.idx.tmp", n.day)), n))
+            .collect();
+        let results: Vec<Result<(), StoreError>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|(tmp, n)| {
+                    sc.spawn(move || {
+                        let mut f = File::create(tmp)?;
+                        f.write_all(&n.bytes)?;
+                        f.sync_all()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(&jobs)
+                .map(|(h, (tmp, _))| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(std::io::Error::other("index writer panicked")))
+                        .map_err(|e| StoreError::io(tmp, e))
+                })
+                .collect()
+        });
+        if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
+            for (tmp, _) in &jobs {
+                let _ = fs::remove_file(tmp);
+            }
+            return Err(e);
         }
-        fs::rename(&tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
-        sync_dir(&dir)?;
-        segments.sort_unstable();
-        let entry = IndexEntry {
-            day: day.to_string(),
-            path: rel,
-            segments,
-            bytes: bytes.len() as u64,
-        };
-        self.remove_index(day);
-        self.manifest.indexes.push(entry.clone());
+        let mut out = Vec::with_capacity(jobs.len());
+        for (tmp, n) in &jobs {
+            let rel = format!("index/{}-{gen}.idx", n.day);
+            let dst = self.tenant.dir.join(&rel);
+            fs::rename(tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
+            self.index_dir_dirty = true;
+            let mut segments = n.segments.clone();
+            segments.sort_unstable();
+            let entry = IndexEntry {
+                day: n.day.clone(),
+                path: rel,
+                segments,
+                bytes: n.bytes.len() as u64,
+            };
+            self.remove_index(&n.day);
+            self.manifest.indexes.push(entry.clone());
+            out.push(entry);
+        }
         self.manifest.indexes.sort_by(|a, b| a.day.cmp(&b.day));
-        Ok(entry)
+        Ok(out)
     }
 
     /// Stops naming the index of `day` (its file is removed after a later
@@ -481,6 +544,10 @@ impl<'l> TenantWriter<'l> {
     /// Writes the manifest atomically: from now on readers see the new
     /// segments and a re-run sees the new positions.
     pub fn commit(&mut self) -> Result<(), StoreError> {
+        if self.index_dir_dirty {
+            sync_dir(&self.tenant.dir.join("index"))?;
+            self.index_dir_dirty = false;
+        }
         self.manifest.generation += 1;
         self.manifest.version = manifest::MANIFEST_VERSION;
         let bytes = serde_json::to_vec_pretty(&self.manifest).expect("manifest serializes");
