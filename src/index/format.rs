@@ -15,7 +15,7 @@
 //!                 sorted by (name, value)
 //! postings data   per (name, value): count, then series ids delta-encoded
 //! names           n_names × (name ref u32, first postings_table row u32)
-//! toc       184 B day i64, 5 counts u64, 8 sections (offset u64, len u64)
+//! toc       176 B day i64, 5 counts u64, 8 sections (offset u64, len u64)
 //! trailer    16 B xxh3-64 of every byte before it | version u32 | "LKIX"
 //! ```
 //!
