@@ -28,6 +28,9 @@ _lokal() {
             lokal,help)
                 cmd="lokal__subcmd__help"
                 ;;
+            lokal,index)
+                cmd="lokal__subcmd__index"
+                ;;
             lokal,ingest)
                 cmd="lokal__subcmd__ingest"
                 ;;
@@ -61,6 +64,9 @@ _lokal() {
             lokal__subcmd__help,help)
                 cmd="lokal__subcmd__help__subcmd__help"
                 ;;
+            lokal__subcmd__help,index)
+                cmd="lokal__subcmd__help__subcmd__index"
+                ;;
             lokal__subcmd__help,ingest)
                 cmd="lokal__subcmd__help__subcmd__ingest"
                 ;;
@@ -89,7 +95,7 @@ _lokal() {
 
     case "${cmd}" in
         lokal)
-            opts="-h -V --store --tenant --help --version ingest query instant-query stats test verify fmt completions man dump help"
+            opts="-h -V --store --tenant --help --version ingest query instant-query index stats test verify fmt completions man dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,7 +183,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__help)
-            opts="ingest query instant-query stats test verify fmt completions man dump help"
+            opts="ingest query instant-query index stats test verify fmt completions man dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -233,6 +239,20 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lokal__subcmd__help__subcmd__index)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -344,8 +364,38 @@ _lokal() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lokal__subcmd__index)
+            opts="-q -h -V --day --all-tenants --lock-timeout --quiet --store --tenant --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --day)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lokal__subcmd__ingest)
-            opts="-r -l -q -o -h -V --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --dedupe --from-start --binary --batch-size --compression-level --lock-timeout --quiet --output --store --tenant --help --version"
+            opts="-r -l -q -o -h -V --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --dedupe --from-start --binary --batch-size --compression-level --lock-timeout --no-index --quiet --output --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -13,6 +13,7 @@ fn main() {
         Command::Ingest(a) => cli::ingest::run(g, a),
         Command::Query(a) => cli::query::run(g, a),
         Command::InstantQuery(a) => cli::query::run_instant(g, a),
+        Command::Index(a) => cli::index::run(g, a),
         Command::Stats(a) => cli::stats::run(g, a),
         Command::Test(a) => cli::test::run(a),
         Command::Verify(a) => cli::verify::run(g, a),

@@ -112,6 +112,9 @@ pub struct IngestArgs {
     /// Give up if another writer holds the store longer than this [default: wait]
     #[arg(long, value_name = "DURATION")]
     pub lock_timeout: Option<String>,
+    /// Do not update the label index (queries read segment footers until `lokal index`)
+    #[arg(long)]
+    pub no_index: bool,
     /// No progress bar and no summary
     #[arg(short, long)]
     pub quiet: bool,
@@ -199,6 +202,7 @@ fn options(a: &IngestArgs) -> Result<IngestOptions> {
         bail!("--batch-size must be more than 0");
     }
     o.zstd_level = a.compression_level;
+    o.no_index = a.no_index;
     if let Some(t) = &a.lock_timeout {
         o.lock_timeout = Some(parse_duration(t).map_err(anyhow::Error::msg)?);
     }

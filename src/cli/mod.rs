@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod fmt;
+pub mod index;
 pub mod ingest;
 pub mod query;
 pub mod stats;
@@ -63,6 +64,8 @@ pub enum Command {
     Query(Box<query::QueryArgs>),
     /// Evaluate a LogQL metric query at one instant
     InstantQuery(Box<query::InstantArgs>),
+    /// Rebuild the label index of every day, or of the given days
+    Index(index::IndexArgs),
     /// Per tenant and day: streams, entries, chunks, bytes, time range
     Stats(stats::StatsArgs),
     /// Unit-test LogQL with Loki's .logqltest scripts
@@ -107,6 +110,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return store_code(e);
+        }
+        if cause.is::<lokal::index::IndexError>() {
+            return exit::STORE;
         }
         if let Some(lokal::ingest::IngestError::Store(e)) =
             cause.downcast_ref::<lokal::ingest::IngestError>()

@@ -64,6 +64,9 @@ pub struct IngestOptions {
     pub zstd_level: i32,
     /// How long to wait for another writer.
     pub lock_timeout: Option<Duration>,
+    /// Do not keep the day label indexes current (`--no-index`); queries then
+    /// read the new segments' footers until `lokal index` runs.
+    pub no_index: bool,
 }
 
 impl Default for IngestOptions {
@@ -86,6 +89,7 @@ impl Default for IngestOptions {
             batch_bytes: 256 << 20,
             zstd_level: 3,
             lock_timeout: None,
+            no_index: false,
         }
     }
 }

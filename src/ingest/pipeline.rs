@@ -2,8 +2,10 @@
 //! entries in parallel, and hand each batch to the writer.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use regex::Regex;
@@ -22,6 +24,47 @@ const MISSING: i64 = i64::MIN;
 
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
+
+/// Keeps the day indexes current during one run: the days a batch wrote
+/// to are rebuilt before its commit, so the index and the segments become
+/// live together.
+struct IndexUpkeep {
+    enabled: bool,
+    /// Days written to since their index was last rebuilt.
+    pending: BTreeSet<String>,
+    spent: Duration,
+    started: Instant,
+}
+
+impl IndexUpkeep {
+    /// Share of the run's time that rebuilding after every batch may take;
+    /// past it, rebuilds wait for the run's last commit. A day's rebuild reads
+    /// the footers of all its segments, so a very long run into one day would
+    /// otherwise grow quadratically.
+    const BUDGET_DIVISOR: u32 = 50;
+
+    fn rebuild(
+        &mut self,
+        tx: &mut TenantWriter<'_>,
+        last: bool,
+        report: &mut IngestReport,
+        obs: &dyn IngestObserver,
+    ) -> Result<(), IngestError> {
+        if !self.enabled || self.pending.is_empty() {
+            return Ok(());
+        }
+        if !last && self.spent > self.started.elapsed() / Self::BUDGET_DIVISOR {
+            return Ok(());
+        }
+        let t = Instant::now();
+        let days: Vec<String> = std::mem::take(&mut self.pending).into_iter().collect();
+        let built = crate::index::rebuild_days_lenient(tx, &days, &mut |msg| obs.warn(&msg))?;
+        report.index_builds += built.len() as u64;
+        self.spent += t.elapsed();
+        report.index_ms = self.spent.as_millis() as u64;
+        Ok(())
+    }
+}
 
 /// An open input, read piece by piece across batches.
 struct Cursor {
@@ -84,6 +127,12 @@ pub fn ingest(
     })?;
     let mut tx = tenant.begin_write(&lock)?;
     let mut report = IngestReport::default();
+    let mut upkeep = IndexUpkeep {
+        enabled: !opts.no_index,
+        pending: BTreeSet::new(),
+        spent: Duration::ZERO,
+        started: Instant::now(),
+    };
 
     let total: u64 = inputs
         .iter()
@@ -144,6 +193,8 @@ pub fn ingest(
                     opts,
                     &mut report,
                     &mut streams_seen,
+                    &mut upkeep,
+                    false,
                     obs,
                 )?;
                 batch.clear();
@@ -162,6 +213,8 @@ pub fn ingest(
         opts,
         &mut report,
         &mut streams_seen,
+        &mut upkeep,
+        true,
         obs,
     )?;
     report.streams = streams_seen.len() as u64;
@@ -439,9 +492,17 @@ fn flush(
     opts: &IngestOptions,
     report: &mut IngestReport,
     streams_seen: &mut std::collections::HashSet<Labels>,
+    upkeep: &mut IndexUpkeep,
+    last: bool,
     obs: &dyn IngestObserver,
 ) -> Result<(), IngestError> {
     if batch.is_empty() {
+        // Rebuilds deferred by the time budget still happen before the run ends.
+        if last && upkeep.enabled && !upkeep.pending.is_empty() {
+            upkeep.rebuild(tx, true, report, obs)?;
+            tx.commit()?;
+            report.commits += 1;
+        }
         return Ok(());
     }
     // Split pieces into tasks at line boundaries so big files parse in parallel.
@@ -582,7 +643,13 @@ fn flush(
         streams_seen.insert(g.labels.clone());
     }
 
+    let published = tx.manifest().segments.len();
     write_batch(tx, groups, opts, report)?;
+    upkeep.pending.extend(
+        tx.manifest().segments[published..]
+            .iter()
+            .map(|s| s.day.clone()),
+    );
 
     // Positions move with the data, in the same manifest commit.
     for p in batch {
@@ -605,6 +672,7 @@ fn flush(
         }
         let _ = p.eof;
     }
+    upkeep.rebuild(tx, last, report, obs)?;
     tx.commit()?;
     report.commits += 1;
     report.bytes_read += batch

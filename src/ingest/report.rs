@@ -56,6 +56,10 @@ pub struct IngestReport {
     pub segments: u64,
     /// Batches committed.
     pub commits: u64,
+    /// Day label indexes (re)built.
+    pub index_builds: u64,
+    /// Wall time spent rebuilding label indexes, ms.
+    pub index_ms: u64,
     /// Oldest stored entry, ns.
     pub min_t: Option<i64>,
     /// Newest stored entry, ns.

@@ -26,6 +26,24 @@ pub struct Manifest {
     /// Per input file (absolute path): how far it has been read.
     #[serde(default)]
     pub positions: BTreeMap<String, Position>,
+    /// Label indexes, at most one per day. Absent from manifests written
+    /// before indexes existed; a day without one is read from its footers.
+    #[serde(default)]
+    pub indexes: Vec<IndexEntry>,
+}
+
+/// A label index file of one day. It accelerates exactly the segments it
+/// lists; segments of the day it does not list are read from their footers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Path relative to the tenant directory: `index/YYYY-MM-DD-GEN.idx`.
+    pub path: String,
+    /// Ids of the segments the index was built from, ascending.
+    pub segments: Vec<u64>,
+    /// File size.
+    pub bytes: u64,
 }
 
 /// A live segment and its summary.
@@ -78,6 +96,11 @@ pub struct Position {
 }
 
 impl Manifest {
+    /// The index entry of `day`, if any.
+    pub fn index_for(&self, day: &str) -> Option<&IndexEntry> {
+        self.indexes.iter().find(|i| i.day == day)
+    }
+
     /// An empty manifest for a new tenant.
     pub fn new() -> Self {
         Manifest {

@@ -5,6 +5,7 @@
 //! STORE/lokal.lock                 writer lock (flock)
 //! STORE/TENANT/MANIFEST            live segments + input positions, replaced atomically
 //! STORE/TENANT/segments/DAY/ID.seg immutable segments (one UTC day each)
+//! STORE/TENANT/index/DAY-GEN.idx   label index of a day (a new name per build)
 //! ```
 //!
 //! Every file is written under a temporary name, fsynced, renamed and its
@@ -22,10 +23,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use lock::WriterLock;
-pub use manifest::{Manifest, Position, SegmentEntry};
+pub use manifest::{IndexEntry, Manifest, Position, SegmentEntry};
 
 use crate::chunk::segment::SegmentError;
 use crate::chunk::{SegmentReader, SegmentWriter, StreamChunk};
+use crate::index::{DayIndex, IndexError};
 
 /// The tenant used when none is given: Loki's single-tenant org id.
 pub const DEFAULT_TENANT: &str = "fake";
@@ -44,6 +46,9 @@ pub enum StoreError {
     /// A segment could not be read or written.
     #[error(transparent)]
     Segment(#[from] SegmentError),
+    /// A label index could not be read or written.
+    #[error(transparent)]
+    Index(#[from] IndexError),
     /// The manifest is damaged.
     #[error("{path}: corrupt manifest: {what}")]
     CorruptManifest {
@@ -228,6 +233,9 @@ impl Tenant {
         Ok(TenantWriter {
             tenant: self.clone(),
             manifest,
+            replaced: Vec::new(),
+            retired: Vec::new(),
+            index_dir_dirty: false,
             _lock: lock,
         })
     }
@@ -258,6 +266,22 @@ impl Tenant {
                 let _ = fs::remove_dir(&day);
             }
         }
+        // Index files: every build has a new name, so any file the manifest
+        // does not name is an old build (or a crashed writer's temporary).
+        let live: HashSet<&str> = manifest.indexes.iter().map(|i| i.path.as_str()).collect();
+        let idx = self.dir.join("index");
+        if let Ok(rd) = fs::read_dir(&idx) {
+            for f in rd {
+                let f = f.map_err(|e| StoreError::io(&idx, e))?.path();
+                let rel = format!(
+                    "index/{}",
+                    f.file_name().unwrap_or_default().to_string_lossy()
+                );
+                if !live.contains(rel.as_str()) && f.is_file() {
+                    fs::remove_file(&f).map_err(|e| StoreError::io(&f, e))?;
+                }
+            }
+        }
         let _ = fs::remove_file(self.dir.join("MANIFEST.tmp"));
         Ok(())
     }
@@ -281,6 +305,21 @@ impl Snapshot {
     pub fn segment_path(&self, entry: &SegmentEntry) -> PathBuf {
         self.dir.join(&entry.path)
     }
+
+    /// Opens (maps and checks) a label index of this view.
+    pub fn open_index(&self, entry: &IndexEntry) -> Result<DayIndex, IndexError> {
+        DayIndex::open(&self.dir.join(&entry.path))
+    }
+
+    /// Absolute path of a label index.
+    pub fn index_path(&self, entry: &IndexEntry) -> PathBuf {
+        self.dir.join(&entry.path)
+    }
+
+    /// The tenant directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
 }
 
 /// A write transaction on one tenant: new segments are published, then
@@ -289,7 +328,26 @@ impl Snapshot {
 pub struct TenantWriter<'l> {
     tenant: Tenant,
     manifest: Manifest,
+    /// Index files the pending commit stops naming.
+    replaced: Vec<PathBuf>,
+    /// Index files the previous commit stopped naming: removed after the next
+    /// commit, so a reader of the manifest just before keeps a valid file.
+    retired: Vec<PathBuf>,
+    /// An index file was renamed into `index/` since the last commit: the
+    /// directory is fsynced once before the manifest names it.
+    index_dir_dirty: bool,
     _lock: &'l WriterLock,
+}
+
+/// A day index to write with [`TenantWriter::write_indexes`].
+#[derive(Debug, Clone)]
+pub struct NewIndex {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// The encoded index.
+    pub bytes: Vec<u8>,
+    /// Ids of the segments it covers.
+    pub segments: Vec<u64>,
 }
 
 /// A segment being written, not yet visible. Dropping it unpublished
@@ -361,6 +419,122 @@ impl<'l> TenantWriter<'l> {
         Ok(entry)
     }
 
+    /// Absolute path of a segment of the pending manifest.
+    pub fn segment_path(&self, entry: &SegmentEntry) -> PathBuf {
+        self.tenant.dir.join(&entry.path)
+    }
+
+    /// A read view of the manifest as it will be committed (segments
+    /// published so far included).
+    pub fn pending_snapshot(&self) -> Snapshot {
+        Snapshot {
+            manifest: self.manifest.clone(),
+            dir: self.tenant.dir.clone(),
+        }
+    }
+
+    /// Writes the label index of `day` durably under a new name and records
+    /// it (replacing the day's previous index) for the next commit.
+    /// `segments` are the ids the index covers.
+    pub fn write_index(
+        &mut self,
+        day: &str,
+        bytes: &[u8],
+        segments: Vec<u64>,
+    ) -> Result<IndexEntry, StoreError> {
+        let mut v = self.write_indexes(vec![NewIndex {
+            day: day.to_string(),
+            bytes: bytes.to_vec(),
+            segments,
+        }])?;
+        Ok(v.remove(0))
+    }
+
+    /// [`TenantWriter::write_index`] for several days at once: the files are
+    /// fsynced concurrently, which lets the file system commit them in one
+    /// journal transaction instead of one each (an fsync of a small file
+    /// costs milliseconds, far more than building the index).
+    pub fn write_indexes(&mut self, mut new: Vec<NewIndex>) -> Result<Vec<IndexEntry>, StoreError> {
+        // One file per day and commit: a day given twice keeps its last build.
+        let mut seen = HashSet::new();
+        new.reverse();
+        new.retain(|n| seen.insert(n.day.clone()));
+        new.reverse();
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dir = self.tenant.dir.join("index");
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        // The generation the next commit gets: unique per commit, so readers
+        // of the current manifest never see their file replaced.
+        let gen = self.manifest.generation + 1;
+        let jobs: Vec<(PathBuf, &NewIndex)> = new
+            .iter()
+            .map(|n| (dir.join(format!("{}-{gen}.idx.tmp", n.day)), n))
+            .collect();
+        let results: Vec<Result<(), StoreError>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|(tmp, n)| {
+                    sc.spawn(move || {
+                        let mut f = File::create(tmp)?;
+                        f.write_all(&n.bytes)?;
+                        f.sync_all()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(&jobs)
+                .map(|(h, (tmp, _))| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(std::io::Error::other("index writer panicked")))
+                        .map_err(|e| StoreError::io(tmp, e))
+                })
+                .collect()
+        });
+        if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
+            for (tmp, _) in &jobs {
+                let _ = fs::remove_file(tmp);
+            }
+            return Err(e);
+        }
+        let mut out = Vec::with_capacity(jobs.len());
+        for (tmp, n) in &jobs {
+            let rel = format!("index/{}-{gen}.idx", n.day);
+            let dst = self.tenant.dir.join(&rel);
+            fs::rename(tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
+            self.index_dir_dirty = true;
+            let mut segments = n.segments.clone();
+            segments.sort_unstable();
+            let entry = IndexEntry {
+                day: n.day.clone(),
+                path: rel,
+                segments,
+                bytes: n.bytes.len() as u64,
+            };
+            self.remove_index(&n.day);
+            self.manifest.indexes.push(entry.clone());
+            out.push(entry);
+        }
+        self.manifest.indexes.sort_by(|a, b| a.day.cmp(&b.day));
+        Ok(out)
+    }
+
+    /// Stops naming the index of `day` (its file is removed after a later
+    /// commit).
+    pub fn remove_index(&mut self, day: &str) {
+        let dir = &self.tenant.dir;
+        let replaced = &mut self.replaced;
+        self.manifest.indexes.retain(|i| {
+            if i.day != day {
+                return true;
+            }
+            replaced.push(dir.join(&i.path));
+            false
+        });
+    }
+
     /// Replaces the list of live segments (compaction). Files no longer named
     /// are removed after the commit.
     pub fn set_segments(&mut self, segments: Vec<SegmentEntry>) {
@@ -370,6 +544,10 @@ impl<'l> TenantWriter<'l> {
     /// Writes the manifest atomically: from now on readers see the new
     /// segments and a re-run sees the new positions.
     pub fn commit(&mut self) -> Result<(), StoreError> {
+        if self.index_dir_dirty {
+            sync_dir(&self.tenant.dir.join("index"))?;
+            self.index_dir_dirty = false;
+        }
         self.manifest.generation += 1;
         self.manifest.version = manifest::MANIFEST_VERSION;
         let bytes = serde_json::to_vec_pretty(&self.manifest).expect("manifest serializes");
@@ -386,6 +564,21 @@ impl<'l> TenantWriter<'l> {
         }
         fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
         sync_dir(&self.tenant.dir)?;
+        // Index builds superseded one commit ago: only a reader of a manifest
+        // two commits old still names them, and a missing index merely sends
+        // it to the footers. Removing them now keeps a long ingest that
+        // rebuilds per batch from piling up files until the next writer.
+        let live: HashSet<PathBuf> = self
+            .manifest
+            .indexes
+            .iter()
+            .map(|i| self.tenant.dir.join(&i.path))
+            .collect();
+        for f in std::mem::replace(&mut self.retired, std::mem::take(&mut self.replaced)) {
+            if !live.contains(&f) {
+                let _ = fs::remove_file(&f);
+            }
+        }
         Ok(())
     }
 }

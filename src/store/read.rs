@@ -102,10 +102,11 @@ pub struct DayStats {
     pub segments: u64,
     /// Sum of line lengths.
     pub bytes_raw: u64,
-    /// Bytes on disk.
+    /// Bytes of the day's segment files (the label index is counted in
+    /// `bytes_overhead` only, so the compression ratio stays comparable).
     pub bytes_stored: u64,
     /// Bytes on disk that are not compressed blocks: segment headers,
-    /// footers and trailers (and, once built, label indexes).
+    /// footers and trailers, and the day's label index.
     pub bytes_overhead: u64,
     /// Oldest entry, RFC 3339.
     pub from: String,
@@ -147,6 +148,11 @@ pub fn day_stats(tenant: &str, snap: &Snapshot) -> Result<Vec<DayStats>, StoreEr
         d.0.bytes_overhead += seg.bytes.saturating_sub(blocks);
         for s in r.streams() {
             d.1.insert(s.fingerprint);
+        }
+    }
+    for i in &snap.manifest.indexes {
+        if let Some(d) = days.get_mut(i.day.as_str()) {
+            d.0.bytes_overhead += i.bytes;
         }
     }
     Ok(days

@@ -125,3 +125,81 @@ pub fn write_log(path: &Path, n: usize, start_s: i64, tag: &str) {
     }
     std::fs::write(path, s).unwrap();
 }
+
+/// The manifest of tenant `fake` as JSON.
+pub fn manifest(store: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(store.join("fake/MANIFEST")).unwrap()).unwrap()
+}
+
+/// A label matcher for library calls.
+pub fn matcher(name: &str, op: &str, value: &str) -> lokal::logql::Matcher {
+    use lokal::logql::{MatchOp, Matcher, Span};
+    let op = match op {
+        "=" => MatchOp::Eq,
+        "!=" => MatchOp::Neq,
+        "=~" => MatchOp::Re,
+        "!~" => MatchOp::Nre,
+        o => panic!("{o}"),
+    };
+    Matcher::new(name, op, value, Span::default()).unwrap()
+}
+
+/// Checks that planning through the store's indexes gives exactly what the
+/// segment footers alone give, for a spread of selectors and time ranges.
+/// Returns how many chunks the widest query planned.
+pub fn assert_index_agrees_with_footers(store: &Path) -> usize {
+    use lokal::index::{label_names, label_values, plan_streams, series};
+    let snap = lokal::store::Store::new(store)
+        .tenant("fake")
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    let mut bare = snap.clone();
+    bare.manifest.indexes.clear();
+    let selectors: Vec<Vec<lokal::logql::Matcher>> = vec![
+        vec![],
+        vec![matcher("job", "=", "x")],
+        vec![matcher("filename", "=~", ".*a.*")],
+        vec![matcher("filename", "!~", ".*b.*")],
+        vec![matcher("job", "=", "x"), matcher("filename", "!=", "nope")],
+        vec![matcher("missing", "=", "")],
+        vec![matcher("missing", "=~", "|y")],
+        vec![matcher("missing", "!=", "")],
+        vec![matcher("job", "=~", "x|y"), matcher("host", "!~", "h1")],
+    ];
+    let ranges = [
+        (i64::MIN, i64::MAX),
+        (1_700_000_500_000_000_000, 1_700_001_000_000_000_000),
+        (1_700_090_000_000_000_000, i64::MAX),
+        (5, 4),
+    ];
+    let mut widest = 0;
+    for m in &selectors {
+        for &(from, to) in &ranges {
+            let a = plan_streams(&snap, m, from, to).unwrap();
+            let b = plan_streams(&bare, m, from, to).unwrap();
+            assert_eq!(a, b, "plan_streams {m:?} [{from}, {to}]");
+            if m.is_empty() && from == i64::MIN {
+                widest = a.len();
+            }
+            assert_eq!(
+                series(&snap, m, from, to).unwrap(),
+                series(&bare, m, from, to).unwrap()
+            );
+        }
+    }
+    for &(from, to) in &ranges {
+        assert_eq!(
+            label_names(&snap, from, to).unwrap(),
+            label_names(&bare, from, to).unwrap()
+        );
+        for n in ["job", "filename", "host", "missing"] {
+            assert_eq!(
+                label_values(&snap, n, from, to).unwrap(),
+                label_values(&bare, n, from, to).unwrap(),
+                "label_values {n} [{from}, {to}]"
+            );
+        }
+    }
+    widest
+}

@@ -70,6 +70,8 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
 
         // The store opens and every block reads back.
         ok(lokal(&store).arg("verify"));
+        // Whatever index survived agrees with the footers.
+        assert_index_agrees_with_footers(&store);
         // It holds exactly the committed lines: each file's first N lines.
         let want = committed_lines(&store, &files);
         let got = by_file(&dump(&store));

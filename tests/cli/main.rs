@@ -2,6 +2,7 @@
 mod common;
 mod crash;
 mod docs;
+mod index;
 mod ingest;
 mod query;
 mod store;

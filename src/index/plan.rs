@@ -1,0 +1,609 @@
+//! Query planning over a snapshot: which streams match, and which blocks of
+//! which segments a query over `[from, to]` must read — answered from the
+//! day indexes where they cover a segment and from the segment footers
+//! everywhere else. No block is read here.
+//!
+//! An index is trusted for a segment only when the manifest's index entry
+//! lists it, the index file lists it, and the segment is live. A day index
+//! that is missing or fails its checks is skipped (with a warning) and the
+//! day is read from its footers, so answers never depend on the index.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::chunk::{BlockMeta, SegmentReader};
+use crate::logql::{MatchOp, Matcher, Span};
+use crate::model::Labels;
+use crate::store::{SegmentEntry, Snapshot, StoreError};
+use crate::time::NANOS_PER_DAY;
+
+use super::{parse_day, DayIndex, SeriesRef};
+
+/// One stream's blocks in one segment that a query over a time range reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedChunk {
+    /// The stream's labels.
+    pub labels: Labels,
+    /// `labels.fingerprint()`.
+    pub fingerprint: u64,
+    /// The segment holding the blocks (from the manifest).
+    pub segment: SegmentEntry,
+    /// Only the blocks overlapping the range, in time order.
+    pub blocks: Vec<BlockMeta>,
+}
+
+/// How one day of a snapshot is read for a time range.
+struct DayPlan<'s> {
+    day: &'s str,
+    index: Option<Arc<DayIndex>>,
+    /// Segments overlapping the range that the index covers, by id.
+    covered: HashMap<u64, &'s SegmentEntry>,
+    /// Segments overlapping the range that must be read from footers.
+    rest: Vec<&'s SegmentEntry>,
+    /// Every segment the index holds is trusted (live and listed), so its
+    /// per-series time bounds and postings describe live data only.
+    exact: bool,
+}
+
+/// Answers planning questions about one snapshot, caching the day indexes
+/// and segment footers it opens. Cheap to create; use one per query.
+pub struct Planner<'s> {
+    snap: &'s Snapshot,
+    indexes: HashMap<String, Option<Arc<DayIndex>>>,
+    segments: HashMap<u64, Arc<SegmentReader>>,
+    warnings: Vec<String>,
+}
+
+fn overlaps(lo: i64, hi: i64, from: i64, to: i64) -> bool {
+    hi >= from && lo <= to
+}
+
+impl<'s> Planner<'s> {
+    /// A planner over `snap`.
+    pub fn new(snap: &'s Snapshot) -> Self {
+        Planner {
+            snap,
+            indexes: HashMap::new(),
+            segments: HashMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Indexes that could not be used (missing or corrupt), one message each;
+    /// their days were answered from segment footers.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn index(&mut self, day: &str) -> Option<Arc<DayIndex>> {
+        if let Some(i) = self.indexes.get(day) {
+            return i.clone();
+        }
+        let opened =
+            self.snap
+                .manifest
+                .index_for(day)
+                .and_then(|e| match self.snap.open_index(e) {
+                    Ok(i) => Some(Arc::new(i)),
+                    Err(err) => {
+                        self.warnings
+                            .push(format!("{err}; reading segment footers instead"));
+                        None
+                    }
+                });
+        self.indexes.insert(day.to_string(), opened.clone());
+        opened
+    }
+
+    fn segment(&mut self, e: &SegmentEntry) -> Result<Arc<SegmentReader>, StoreError> {
+        if let Some(r) = self.segments.get(&e.id) {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(self.snap.open_segment(e)?);
+        self.segments.insert(e.id, r.clone());
+        Ok(r)
+    }
+
+    fn day_plans(&mut self, from: i64, to: i64) -> Vec<DayPlan<'s>> {
+        let snap = self.snap;
+        let mut by_day: BTreeMap<&'s str, (HashSet<u64>, Vec<&'s SegmentEntry>)> = BTreeMap::new();
+        for s in &snap.manifest.segments {
+            let d = by_day.entry(s.day.as_str()).or_default();
+            d.0.insert(s.id);
+            if overlaps(s.min_t, s.max_t, from, to) {
+                d.1.push(s);
+            }
+        }
+        let mut out = Vec::new();
+        for (day, (live, wanted)) in by_day {
+            if wanted.is_empty() {
+                continue;
+            }
+            let index = self.index(day);
+            let (trusted, exact) = match (&index, snap.manifest.index_for(day)) {
+                (Some(idx), Some(entry)) => {
+                    let listed: HashSet<u64> = entry.segments.iter().copied().collect();
+                    let trusted: HashSet<u64> = idx
+                        .segments()
+                        .iter()
+                        .copied()
+                        .filter(|id| listed.contains(id) && live.contains(id))
+                        .collect();
+                    let exact = trusted.len() == idx.segments().len();
+                    (trusted, exact)
+                }
+                _ => (HashSet::new(), false),
+            };
+            let mut covered = HashMap::new();
+            let mut rest = Vec::new();
+            for s in wanted {
+                if trusted.contains(&s.id) {
+                    covered.insert(s.id, s);
+                } else {
+                    rest.push(s);
+                }
+            }
+            out.push(DayPlan {
+                day,
+                index: if covered.is_empty() { None } else { index },
+                covered,
+                rest,
+                exact,
+            });
+        }
+        out
+    }
+
+    /// Calls `f` for every matching stream's overlapping blocks per segment.
+    fn visit(
+        &mut self,
+        matchers: &[Matcher],
+        from: i64,
+        to: i64,
+        mut f: impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
+    ) -> Result<(), StoreError> {
+        if from > to {
+            return Ok(());
+        }
+        for plan in self.day_plans(from, to) {
+            if let Some(idx) = &plan.index {
+                for s in idx.select(matchers) {
+                    let (lo, hi) = idx.series_time(&s);
+                    if !overlaps(lo, hi, from, to) {
+                        continue;
+                    }
+                    let mut labels: Option<(Labels, u64)> = None;
+                    for c in idx.chunks(&s) {
+                        let Some(seg) = plan.covered.get(&c.segment_id) else {
+                            continue;
+                        };
+                        let blocks: Vec<BlockMeta> = c
+                            .blocks
+                            .into_iter()
+                            .filter(|b| overlaps(b.min_t, b.max_t, from, to))
+                            .collect();
+                        if blocks.is_empty() {
+                            continue;
+                        }
+                        let (l, fp) =
+                            labels.get_or_insert_with(|| (idx.labels(&s), idx.fingerprint(&s)));
+                        f(l, *fp, seg, blocks);
+                    }
+                }
+            }
+            for seg in &plan.rest {
+                let r = self.segment(seg)?;
+                for st in r.streams() {
+                    if !matchers
+                        .iter()
+                        .all(|m| m.matches(st.labels.get(&m.name).unwrap_or("")))
+                    {
+                        continue;
+                    }
+                    let blocks: Vec<BlockMeta> = st
+                        .blocks
+                        .iter()
+                        .filter(|b| overlaps(b.min_t, b.max_t, from, to))
+                        .cloned()
+                        .collect();
+                    if !blocks.is_empty() {
+                        f(&st.labels, st.fingerprint, seg, blocks);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// See [`plan_streams`].
+    pub fn plan_streams(
+        &mut self,
+        matchers: &[Matcher],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<PlannedChunk>, StoreError> {
+        let mut out = Vec::new();
+        self.visit(matchers, from, to, |labels, fingerprint, seg, blocks| {
+            out.push(PlannedChunk {
+                labels: labels.clone(),
+                fingerprint,
+                segment: seg.clone(),
+                blocks,
+            })
+        })?;
+        out.sort_by(|a, b| {
+            a.labels
+                .cmp(&b.labels)
+                .then(a.segment.id.cmp(&b.segment.id))
+        });
+        Ok(out)
+    }
+
+    /// See [`series`].
+    pub fn series(
+        &mut self,
+        matchers: &[Matcher],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Labels>, StoreError> {
+        let mut out = BTreeSet::new();
+        self.each_series(matchers, from, to, |l| {
+            out.insert(l.clone());
+        })?;
+        Ok(out.into_iter().collect())
+    }
+
+    /// Calls `f` with the labels of each stream matching `matchers` with a
+    /// block in `[from, to]` (a stream may come once per day). Index series
+    /// whose whole time span lies in the range skip decoding their chunks.
+    fn each_series(
+        &mut self,
+        matchers: &[Matcher],
+        from: i64,
+        to: i64,
+        mut f: impl FnMut(&Labels),
+    ) -> Result<(), StoreError> {
+        if from > to {
+            return Ok(());
+        }
+        for plan in self.day_plans(from, to) {
+            if let Some(idx) = &plan.index {
+                for s in idx.select(matchers) {
+                    if series_in_range(idx, &s, &plan, from, to) {
+                        f(&idx.labels(&s));
+                    }
+                }
+            }
+            for seg in &plan.rest {
+                let r = self.segment(seg)?;
+                for st in r.streams() {
+                    if matchers
+                        .iter()
+                        .all(|m| m.matches(st.labels.get(&m.name).unwrap_or("")))
+                        && st
+                            .blocks
+                            .iter()
+                            .any(|b| overlaps(b.min_t, b.max_t, from, to))
+                    {
+                        f(&st.labels);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the whole day lies in `[from, to]` and the index holds only
+    /// live data: then its name and value tables answer directly.
+    fn whole_day(plan: &DayPlan<'_>, from: i64, to: i64) -> bool {
+        plan.exact
+            && parse_day(plan.day).is_some_and(|d| {
+                let start = d.saturating_mul(NANOS_PER_DAY);
+                from <= start && start.saturating_add(NANOS_PER_DAY - 1) <= to
+            })
+    }
+
+    /// See [`label_names`].
+    pub fn label_names(&mut self, from: i64, to: i64) -> Result<Vec<String>, StoreError> {
+        let mut out = BTreeSet::new();
+        if from > to {
+            return Ok(Vec::new());
+        }
+        for plan in self.day_plans(from, to) {
+            if let Some(idx) = &plan.index {
+                if Self::whole_day(&plan, from, to) {
+                    out.extend(idx.label_names());
+                } else {
+                    for s in idx.all_series() {
+                        if series_in_range(idx, &s, &plan, from, to) {
+                            for (n, _) in idx.labels(&s).pairs() {
+                                if !out.contains(n) {
+                                    out.insert(n.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for seg in &plan.rest {
+                let r = self.segment(seg)?;
+                for st in r.streams() {
+                    if st
+                        .blocks
+                        .iter()
+                        .any(|b| overlaps(b.min_t, b.max_t, from, to))
+                    {
+                        for (n, _) in st.labels.pairs() {
+                            if !out.contains(n) {
+                                out.insert(n.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// See [`label_values`].
+    pub fn label_values(
+        &mut self,
+        name: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = BTreeSet::new();
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let has = Matcher::new(name, MatchOp::Neq, "", Span::default())
+            .expect("an equality matcher always builds");
+        for plan in self.day_plans(from, to) {
+            if let Some(idx) = &plan.index {
+                if Self::whole_day(&plan, from, to) {
+                    out.extend(idx.label_values(name).into_iter().filter(|v| !v.is_empty()));
+                } else {
+                    for s in idx.select(std::slice::from_ref(&has)) {
+                        if series_in_range(idx, &s, &plan, from, to) {
+                            if let Some(v) = idx.labels(&s).get(name) {
+                                out.insert(v.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            for seg in &plan.rest {
+                let r = self.segment(seg)?;
+                for st in r.streams() {
+                    if let Some(v) = st.labels.get(name) {
+                        if !v.is_empty()
+                            && st
+                                .blocks
+                                .iter()
+                                .any(|b| overlaps(b.min_t, b.max_t, from, to))
+                        {
+                            out.insert(v.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+/// Whether index series `s` has a block in `[from, to]` in a segment the plan
+/// covers. Decodes the chunks only when the series' time span is not inside
+/// the range or the index holds segments it may not use.
+fn series_in_range(idx: &DayIndex, s: &SeriesRef, plan: &DayPlan<'_>, from: i64, to: i64) -> bool {
+    let (lo, hi) = idx.series_time(s);
+    if !overlaps(lo, hi, from, to) {
+        return false;
+    }
+    if plan.exact && from <= lo && hi <= to {
+        // Every block is in range and every segment the series touches is
+        // live; a segment outside the range at segment level cannot hold it.
+        return true;
+    }
+    idx.chunks(s).iter().any(|c| {
+        plan.covered.contains_key(&c.segment_id)
+            && c.blocks
+                .iter()
+                .any(|b| overlaps(b.min_t, b.max_t, from, to))
+    })
+}
+
+/// For every stream whose labels match `matchers` and every segment with
+/// blocks overlapping `[from, to]` (both inclusive, ns): its labels, the
+/// segment's manifest entry and only the overlapping blocks. Sorted by
+/// labels, then segment id. Uses the day's index where it covers the
+/// segment and the segment footer otherwise.
+pub fn plan_streams(
+    snapshot: &Snapshot,
+    matchers: &[Matcher],
+    from: i64,
+    to: i64,
+) -> Result<Vec<PlannedChunk>, StoreError> {
+    Planner::new(snapshot).plan_streams(matchers, from, to)
+}
+
+/// Label names of streams with entries in `[from, to]`, sorted.
+pub fn label_names(snapshot: &Snapshot, from: i64, to: i64) -> Result<Vec<String>, StoreError> {
+    Planner::new(snapshot).label_names(from, to)
+}
+
+/// Non-empty values of label `name` over streams with entries in
+/// `[from, to]`, sorted.
+pub fn label_values(
+    snapshot: &Snapshot,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<String>, StoreError> {
+    Planner::new(snapshot).label_values(name, from, to)
+}
+
+/// Label sets of the streams matching `matchers` with entries in
+/// `[from, to]`, sorted and distinct.
+pub fn series(
+    snapshot: &Snapshot,
+    matchers: &[Matcher],
+    from: i64,
+    to: i64,
+) -> Result<Vec<Labels>, StoreError> {
+    Planner::new(snapshot).series(matchers, from, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::block::encode;
+    use crate::store::Store;
+
+    fn m(name: &str, op: MatchOp, v: &str) -> Matcher {
+        Matcher::new(name, op, v, Span::default()).unwrap()
+    }
+
+    /// Writes one segment per `(day, streams)`: each stream gets blocks of
+    /// three entries at the given timestamps.
+    type Streams = Vec<(Labels, Vec<i64>)>;
+
+    fn store_with(dir: &std::path::Path, segs: &[(&str, Streams)]) -> Store {
+        let store = Store::new(dir);
+        let lock = store.lock_writer(None, || {}).unwrap();
+        let mut tx = store.tenant("t").unwrap().begin_write(&lock).unwrap();
+        for (day, streams) in segs {
+            let mut p = tx.create_segment(day).unwrap();
+            for (l, ts) in streams {
+                for part in ts.chunks(3) {
+                    let mut raw = Vec::new();
+                    encode(part.iter().map(|t| (*t, &b"x"[..])), &mut raw);
+                    let comp = zstd::bulk::compress(&raw, 1).unwrap();
+                    let meta = BlockMeta {
+                        offset: 0,
+                        len: 0,
+                        raw_len: raw.len() as u32,
+                        entries: part.len() as u32,
+                        line_bytes: part.len() as u64,
+                        min_t: part[0],
+                        max_t: part[part.len() - 1],
+                        checksum: 0,
+                    };
+                    p.writer.add_block(l, l.fingerprint(), &comp, meta).unwrap();
+                }
+            }
+            tx.publish(p).unwrap();
+        }
+        crate::index::rebuild_all(&mut tx).unwrap();
+        tx.commit().unwrap();
+        store
+    }
+
+    fn l(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().map(|(a, b)| (*a, *b)))
+    }
+
+    #[test]
+    fn stale_and_partial_indexes_agree_with_footers() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = NANOS_PER_DAY;
+        let api = l(&[("app", "api"), ("env", "prod")]);
+        let web = l(&[("app", "web")]);
+        let db = l(&[("app", "db"), ("env", "")]);
+        let store = store_with(
+            dir.path(),
+            &[
+                (
+                    "1970-01-02",
+                    vec![
+                        (api.clone(), vec![d, d + 5, d + 9, d + 50]),
+                        (web.clone(), vec![d + 100]),
+                    ],
+                ),
+                (
+                    "1970-01-02",
+                    vec![(api.clone(), vec![d + 200]), (db.clone(), vec![d + 7])],
+                ),
+                (
+                    "1970-01-03",
+                    vec![(web.clone(), vec![2 * d + 1, 2 * d + 2])],
+                ),
+            ],
+        );
+        let tenant = store.tenant("t").unwrap();
+        let full = tenant.snapshot().unwrap();
+        assert_eq!(full.manifest.indexes.len(), 2);
+
+        // Variants: the index as built; a segment the index covers gone
+        // (compaction); a segment the index does not cover; no index.
+        let mut gone = full.clone();
+        gone.manifest.segments.retain(|s| s.id != 2);
+        let mut partial = full.clone();
+        partial.manifest.indexes[0].segments.retain(|&s| s != 1);
+        let mut bare = full.clone();
+        bare.manifest.indexes.clear();
+        let mut bare_gone = gone.clone();
+        bare_gone.manifest.indexes.clear();
+
+        let selectors = vec![
+            vec![],
+            vec![m("app", MatchOp::Eq, "api")],
+            vec![m("env", MatchOp::Eq, "")],
+            vec![m("env", MatchOp::Re, "p.*")],
+            vec![m("app", MatchOp::Nre, "api|db")],
+        ];
+        let ranges = [
+            (i64::MIN, i64::MAX),
+            (d + 6, d + 60),
+            (d + 10, d + 49),
+            (d, 2 * d - 1),
+            (2 * d, 3 * d),
+        ];
+        for (with, without) in [(&full, &bare), (&partial, &bare), (&gone, &bare_gone)] {
+            for sel in &selectors {
+                for &(from, to) in &ranges {
+                    let a = plan_streams(with, sel, from, to).unwrap();
+                    let b = plan_streams(without, sel, from, to).unwrap();
+                    assert_eq!(a, b, "{sel:?} [{from}, {to}]");
+                    assert_eq!(
+                        series(with, sel, from, to).unwrap(),
+                        series(without, sel, from, to).unwrap()
+                    );
+                }
+            }
+            for &(from, to) in &ranges {
+                assert_eq!(
+                    label_names(with, from, to).unwrap(),
+                    label_names(without, from, to).unwrap()
+                );
+                for n in ["app", "env"] {
+                    assert_eq!(
+                        label_values(with, n, from, to).unwrap(),
+                        label_values(without, n, from, to).unwrap(),
+                        "{n} [{from}, {to}]"
+                    );
+                }
+            }
+        }
+
+        // Only overlapping blocks come back; a gap between blocks gives nothing.
+        let p = plan_streams(&full, &[m("app", MatchOp::Eq, "api")], d + 6, d + 60).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].blocks.len(), 2);
+        assert!(
+            plan_streams(&full, &[m("app", MatchOp::Eq, "api")], d + 10, d + 49)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(series(&full, &[], d + 10, d + 49).unwrap().is_empty());
+        assert_eq!(
+            label_values(&full, "app", i64::MIN, i64::MAX).unwrap(),
+            vec!["api", "db", "web"]
+        );
+        assert_eq!(
+            label_values(&full, "env", i64::MIN, i64::MAX).unwrap(),
+            vec!["prod"]
+        );
+        assert_eq!(label_names(&full, 2 * d, 3 * d).unwrap(), vec!["app"]);
+    }
+}
