@@ -37,11 +37,17 @@ _lokal() {
             lokal,instant-query)
                 cmd="lokal__subcmd__instant__subcmd__query"
                 ;;
+            lokal,labels)
+                cmd="lokal__subcmd__labels"
+                ;;
             lokal,man)
                 cmd="lokal__subcmd__man"
                 ;;
             lokal,query)
                 cmd="lokal__subcmd__query"
+                ;;
+            lokal,series)
+                cmd="lokal__subcmd__series"
                 ;;
             lokal,stats)
                 cmd="lokal__subcmd__stats"
@@ -73,11 +79,17 @@ _lokal() {
             lokal__subcmd__help,instant-query)
                 cmd="lokal__subcmd__help__subcmd__instant__subcmd__query"
                 ;;
+            lokal__subcmd__help,labels)
+                cmd="lokal__subcmd__help__subcmd__labels"
+                ;;
             lokal__subcmd__help,man)
                 cmd="lokal__subcmd__help__subcmd__man"
                 ;;
             lokal__subcmd__help,query)
                 cmd="lokal__subcmd__help__subcmd__query"
+                ;;
+            lokal__subcmd__help,series)
+                cmd="lokal__subcmd__help__subcmd__series"
                 ;;
             lokal__subcmd__help,stats)
                 cmd="lokal__subcmd__help__subcmd__stats"
@@ -95,7 +107,7 @@ _lokal() {
 
     case "${cmd}" in
         lokal)
-            opts="-h -V --store --tenant --help --version ingest query instant-query index stats test verify fmt completions man dump help"
+            opts="-h -V --store --tenant --help --version ingest query instant-query index labels series stats test verify fmt completions man dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,7 +195,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__help)
-            opts="ingest query instant-query index stats test verify fmt completions man dump help"
+            opts="ingest query instant-query index labels series stats test verify fmt completions man dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -294,6 +306,20 @@ _lokal() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lokal__subcmd__help__subcmd__labels)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lokal__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -309,6 +335,20 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__help__subcmd__query)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lokal__subcmd__help__subcmd__series)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -534,6 +574,48 @@ _lokal() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lokal__subcmd__labels)
+            opts="-z -h -V --since --from --to --timezone --store --tenant --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timezone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -z)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lokal__subcmd__man)
             opts="-h -V --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -624,6 +706,48 @@ _lokal() {
                     return 0
                     ;;
                 --timestamp-regex)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lokal__subcmd__series)
+            opts="-z -h -V --since --from --to --timezone --analyze-labels --store --tenant --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timezone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -z)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -32,6 +32,8 @@ complete -c lokal -n "__fish_lokal_needs_command" -f -a "ingest" -d 'Read log fi
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "labels" -d 'List label names, or the values of one label'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "verify" -d 'Read every block and check its checksum and encoding'
@@ -120,6 +122,23 @@ complete -c lokal -n "__fish_lokal_using_subcommand index" -l all-tenants -d 'Ev
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s q -l quiet -d 'No summary table'
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched: a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l to -d 'End (exclusive): RFC 3339, a date, unix seconds, or now-5m' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched: a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l to -d 'End (exclusive): RFC 3339, a date, unix seconds, or now-5m' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l analyze-labels -d 'Print a cardinality summary per label instead of the streams (as logcli)'
+complete -c lokal -n "__fish_lokal_using_subcommand series" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand series" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
 json\t'A JSON array of objects'"
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
@@ -153,15 +172,17 @@ complete -c lokal -n "__fish_lokal_using_subcommand dump" -l store -d 'Store dir
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "verify" -d 'Read every block and check its checksum and encoding'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index stats test verify fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "labels" -d 'List label names, or the values of one label'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "verify" -d 'Read every block and check its checksum and encoding'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

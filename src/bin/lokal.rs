@@ -14,6 +14,8 @@ fn main() {
         Command::Query(a) => cli::query::run(g, a),
         Command::InstantQuery(a) => cli::query::run_instant(g, a),
         Command::Index(a) => cli::index::run(g, a),
+        Command::Labels(a) => cli::labels::run_labels(g, a),
+        Command::Series(a) => cli::labels::run_series(g, a),
         Command::Stats(a) => cli::stats::run(g, a),
         Command::Test(a) => cli::test::run(a),
         Command::Verify(a) => cli::verify::run(g, a),

@@ -5,6 +5,7 @@ pub mod completions;
 pub mod fmt;
 pub mod index;
 pub mod ingest;
+pub mod labels;
 pub mod query;
 pub mod stats;
 pub mod test;
@@ -66,6 +67,10 @@ pub enum Command {
     InstantQuery(Box<query::InstantArgs>),
     /// Rebuild the label index of every day, or of the given days
     Index(index::IndexArgs),
+    /// List label names, or the values of one label
+    Labels(labels::LabelsArgs),
+    /// List the streams a selector matches (--analyze-labels: cardinality per label)
+    Series(labels::SeriesArgs),
     /// Per tenant and day: streams, entries, chunks, bytes, time range
     Stats(stats::StatsArgs),
     /// Unit-test LogQL with Loki's .logqltest scripts

@@ -612,8 +612,20 @@ fn arith(op: BinOpKind, a: f64, b: f64) -> f64 {
         BinOpKind::Sub => a - b,
         BinOpKind::Mul => a * b,
         // Loki (unlike Prometheus) answers NaN for a division or modulo by zero.
-        BinOpKind::Div => if b == 0.0 { f64::NAN } else { a / b },
-        BinOpKind::Mod => if b == 0.0 { f64::NAN } else { a % b },
+        BinOpKind::Div => {
+            if b == 0.0 {
+                f64::NAN
+            } else {
+                a / b
+            }
+        }
+        BinOpKind::Mod => {
+            if b == 0.0 {
+                f64::NAN
+            } else {
+                a % b
+            }
+        }
         BinOpKind::Pow => a.powf(b),
         _ => f64::NAN,
     }
@@ -839,7 +851,8 @@ fn vector_binop(b: &BinOp, lhs: Vec<Row>, rhs: Vec<Row>, n: usize) -> Result<Vec
             });
             if slot[s].is_some() {
                 return Err(QueryError::Unsupported(
-                    "multiple matches for labels: grouping labels must ensure unique matches".into(),
+                    "multiple matches for labels: grouping labels must ensure unique matches"
+                        .into(),
                 ));
             }
             slot[s] = Some(v);

@@ -29,22 +29,17 @@ pub struct Plan {
     pub segments: usize,
 }
 
-/// True when `labels` satisfy every matcher (a missing label is "").
-pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
-    matchers
-        .iter()
-        .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
-}
-
-/// Plans a query over `[from, to]` (inclusive bounds on block times).
+/// Plans a query over `[from, to]` (inclusive bounds on block times):
+/// streams come from the day indexes where they cover the segments, and
+/// from segment footers otherwise (the index only accelerates).
 pub fn plan(snap: &Snapshot, matchers: &[Matcher], from: i64, to: i64) -> Result<Plan, StoreError> {
+    let mut planner = crate::index::Planner::new(snap);
+    let planned = planner.plan_streams(matchers, from, to)?;
     let mut plan = Plan::default();
-    for seg in &snap.manifest.segments {
-        if seg.max_t < from || seg.min_t > to {
-            continue;
-        }
-        let reader = match snap.open_segment(seg) {
-            Ok(r) => Arc::new(r),
+    let mut seen = std::collections::HashSet::new();
+    for c in planned {
+        let reader = match planner.segment(&c.segment) {
+            Ok(r) => r,
             Err(StoreError::Segment(e)) => {
                 plan.warnings.push(e.to_string());
                 continue;
@@ -60,25 +55,14 @@ pub fn plan(snap: &Snapshot, matchers: &[Matcher], from: i64, to: i64) -> Result
             }
             Err(e) => return Err(e),
         };
-        plan.segments += 1;
-        for s in reader.streams() {
-            if !matches_all(&s.labels, matchers) {
-                continue;
-            }
-            let blocks: Vec<BlockMeta> = s
-                .blocks
-                .iter()
-                .filter(|b| b.max_t >= from && b.min_t <= to)
-                .cloned()
-                .collect();
-            if !blocks.is_empty() {
-                plan.chunks.push(PlannedChunk {
-                    labels: s.labels.clone(),
-                    segment: Arc::clone(&reader),
-                    blocks,
-                });
-            }
-        }
+        seen.insert(c.segment.id);
+        plan.chunks.push(PlannedChunk {
+            labels: c.labels,
+            segment: reader,
+            blocks: c.blocks,
+        });
     }
+    plan.segments = seen.len();
+    plan.warnings.extend(planner.warnings().iter().cloned());
     Ok(plan)
 }

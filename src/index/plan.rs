@@ -95,7 +95,8 @@ impl<'s> Planner<'s> {
         opened
     }
 
-    fn segment(&mut self, e: &SegmentEntry) -> Result<Arc<SegmentReader>, StoreError> {
+    /// The mapped segment `e` (opened once per planner).
+    pub fn segment(&mut self, e: &SegmentEntry) -> Result<Arc<SegmentReader>, StoreError> {
         if let Some(r) = self.segments.get(&e.id) {
             return Ok(r.clone());
         }
@@ -192,7 +193,16 @@ impl<'s> Planner<'s> {
                 }
             }
             for seg in &plan.rest {
-                let r = self.segment(seg)?;
+                // A damaged segment is reported and skipped; the rest of the
+                // store still answers.
+                let r = match self.segment(seg) {
+                    Ok(r) => r,
+                    Err(StoreError::Segment(e)) => {
+                        self.warnings.push(e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 for st in r.streams() {
                     if !matchers
                         .iter()
@@ -275,7 +285,16 @@ impl<'s> Planner<'s> {
                 }
             }
             for seg in &plan.rest {
-                let r = self.segment(seg)?;
+                // A damaged segment is reported and skipped; the rest of the
+                // store still answers.
+                let r = match self.segment(seg) {
+                    Ok(r) => r,
+                    Err(StoreError::Segment(e)) => {
+                        self.warnings.push(e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 for st in r.streams() {
                     if matchers
                         .iter()
@@ -326,7 +345,16 @@ impl<'s> Planner<'s> {
                 }
             }
             for seg in &plan.rest {
-                let r = self.segment(seg)?;
+                // A damaged segment is reported and skipped; the rest of the
+                // store still answers.
+                let r = match self.segment(seg) {
+                    Ok(r) => r,
+                    Err(StoreError::Segment(e)) => {
+                        self.warnings.push(e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 for st in r.streams() {
                     if st
                         .blocks
@@ -373,7 +401,16 @@ impl<'s> Planner<'s> {
                 }
             }
             for seg in &plan.rest {
-                let r = self.segment(seg)?;
+                // A damaged segment is reported and skipped; the rest of the
+                // store still answers.
+                let r = match self.segment(seg) {
+                    Ok(r) => r,
+                    Err(StoreError::Segment(e)) => {
+                        self.warnings.push(e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 for st in r.streams() {
                     if let Some(v) = st.labels.get(name) {
                         if !v.is_empty()

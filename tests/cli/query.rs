@@ -251,3 +251,26 @@ fn stdin_queries_have_real_time_and_labels() {
         "{\"labels\":{\"app\":\"x\"},\"line\":\"2024-02-03T04:05:07Z b\",\"timestamp\":\"2024-02-03T04:05:07Z\"}\n"
     );
 }
+
+#[test]
+fn labels_and_series_come_from_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fixture(dir.path());
+    let (_, out, _) = run(&store, &["labels"]);
+    assert_eq!(out, "env\njob\n");
+    let (_, out, _) = run(&store, &["labels", "job"]);
+    assert_eq!(out, "api\nweb\n");
+    let (_, out, _) = run(&store, &["series", "{}"]);
+    assert_eq!(
+        out,
+        "{env=\"prod\", job=\"api\"}\n{env=\"prod\", job=\"web\"}\n"
+    );
+    let (_, out, _) = run(&store, &["series", r#"{job="web"}"#]);
+    assert_eq!(out, "{env=\"prod\", job=\"web\"}\n");
+    let (_, out, _) = run(&store, &["series", "--analyze-labels", r#"{env="prod"}"#]);
+    insta::assert_snapshot!("analyze_labels", out);
+    // The same answers without any index (footers only).
+    fs::remove_dir_all(store.join("fake/index")).unwrap();
+    let (_, out, _) = run(&store, &["labels", "job"]);
+    assert_eq!(out, "api\nweb\n");
+}
