@@ -150,17 +150,33 @@ pub fn eval(
 
 /// Whether the outermost operation defines the result order.
 fn keeps_order(e: &SampleExpr) -> bool {
-    matches!(
-        e,
-        SampleExpr::VectorAggregation(VectorAggregation {
-            op: VectorOp::Sort
+    match e {
+        SampleExpr::VectorAggregation(v) => matches!(
+            v.op,
+            VectorOp::Sort
                 | VectorOp::SortDesc
                 | VectorOp::Topk
                 | VectorOp::Bottomk
-                | VectorOp::ApproxTopk,
-            ..
-        })
-    )
+                | VectorOp::ApproxTopk
+        ),
+        // Arithmetic with a scalar keeps the order of its vector side.
+        SampleExpr::BinOp(b) => match (&*b.lhs, &*b.rhs) {
+            (SampleExpr::Literal { .. }, v) | (v, SampleExpr::Literal { .. }) => keeps_order(v),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Orders values for sort/topk: NaN always last, as Prometheus does.
+fn value_order(x: f64, y: f64, desc: bool) -> std::cmp::Ordering {
+    match (x.is_nan(), y.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ if desc => y.total_cmp(&x),
+        _ => x.total_cmp(&y),
+    }
 }
 
 fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
@@ -171,6 +187,11 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
             values: vec![Some(*value); ctx.steps.len()],
         }]),
         SampleExpr::RangeAggregation(r) => Grid::Vector(range_aggregation(ctx, r)?),
+        SampleExpr::VectorAggregation(v) if v.op == VectorOp::ApproxTopk && ctx.steps.len() > 1 => {
+            return Err(QueryError::Unsupported(
+                "approx_topk is only supported on instant queries".into(),
+            ))
+        }
         SampleExpr::VectorAggregation(v) => match eval_node(ctx, &v.inner)? {
             Grid::Vector(rows) => Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?),
             Grid::Scalar(_) => {
@@ -496,14 +517,7 @@ fn vector_aggregation(
                     .copied()
                     .unwrap_or(f64::NAN)
             };
-            rows.sort_by(|a, b| {
-                let o = key(a).total_cmp(&key(b));
-                if v.op == VectorOp::SortDesc {
-                    o.reverse()
-                } else {
-                    o
-                }
-            });
+            rows.sort_by(|a, b| value_order(key(a), key(b), v.op == VectorOp::SortDesc));
             return Ok(rows);
         }
         VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk => return Ok(topk(v, rows, n)),
@@ -563,12 +577,7 @@ fn topk(v: &VectorAggregation, rows: Vec<Row>, n: usize) -> Vec<Row> {
         for (_, mut members) in groups {
             members.sort_by(|&a, &b| {
                 let (x, y) = (rows[a].values[s].unwrap(), rows[b].values[s].unwrap());
-                let o = if bottom {
-                    x.total_cmp(&y)
-                } else {
-                    y.total_cmp(&x)
-                };
-                o.then(rows[a].labels.cmp(&rows[b].labels))
+                value_order(x, y, !bottom).then(rows[a].labels.cmp(&rows[b].labels))
             });
             for &m in members.iter().take(k) {
                 keep[m][s] = rows[m].values[s];
@@ -590,13 +599,7 @@ fn topk(v: &VectorAggregation, rows: Vec<Row>, n: usize) -> Vec<Row> {
             b.values.iter().rev().flatten().next(),
         );
         let o = match (x, y) {
-            (Some(x), Some(y)) => {
-                if bottom {
-                    x.total_cmp(y)
-                } else {
-                    y.total_cmp(x)
-                }
-            }
+            (Some(x), Some(y)) => value_order(*x, *y, !bottom),
             _ => std::cmp::Ordering::Equal,
         };
         o.then(a.labels.cmp(&b.labels))
