@@ -65,6 +65,13 @@ impl Labels {
         }
     }
 
+    /// The same set without empty-valued labels: a stream label with an empty
+    /// value does not exist in Loki (as in Prometheus), so ingest drops it.
+    pub fn without_empty(mut self) -> Labels {
+        self.0.retain(|(_, v)| !v.is_empty());
+        self
+    }
+
     /// 64-bit fingerprint of the canonical form: stable across runs and
     /// versions, so it may be stored on disk.
     pub fn fingerprint(&self) -> u64 {

@@ -5,11 +5,14 @@
 //!
 //! ```text
 //! flags: u8         bit 0: lines are '\n'-terminated in the blob (no length column)
+//!                   bit 1: a structured-metadata column is present
 //! n: varint         number of entries
 //! unit_exp: u8      timestamps deltas are in units of 10^unit_exp ns
 //! first_ts: zigzag  first timestamp, ns since the epoch
 //! deltas: n-1 x varint   (ts[i] - ts[i-1]) / 10^unit_exp, entries sorted by time
 //! lengths: n x varint    only when bit 0 is clear (some line holds '\n')
+//! metadata: only when bit 1 is set: its byte length (varint), then per entry
+//!           a pair count and (name, value) as length-prefixed UTF-8
 //! blob: the lines back to back ('\n' after each when bit 0 is set)
 //! ```
 //!
@@ -22,6 +25,11 @@ use crate::varint::{self, Reader};
 
 /// Flag bit: lines are newline-terminated inside the blob.
 const FLAG_NEWLINE_SEPARATED: u8 = 1;
+/// Flag bit: a structured-metadata column follows the lengths.
+const FLAG_METADATA: u8 = 2;
+
+/// An entry's structured metadata: `(name, value)` pairs (Loki 3).
+pub type Metadata = [(String, String)];
 
 /// Encodes sorted entries `(ts, line)` into a raw (uncompressed) block.
 ///
@@ -30,14 +38,24 @@ pub fn encode<'a, I>(entries: I, out: &mut Vec<u8>)
 where
     I: Iterator<Item = (i64, &'a [u8])> + Clone,
 {
+    encode_with_metadata(entries.map(|(t, l)| (t, l, &[][..])), out)
+}
+
+/// Encodes sorted entries `(ts, line, metadata)`; the metadata column is
+/// written only when some entry has metadata.
+pub fn encode_with_metadata<'a, I>(entries: I, out: &mut Vec<u8>)
+where
+    I: Iterator<Item = (i64, &'a [u8], &'a Metadata)> + Clone,
+{
     out.clear();
     let mut n = 0usize;
     let mut newline_free = true;
+    let has_metadata = entries.clone().any(|(_, _, m)| !m.is_empty());
     let mut prev: Option<i64> = None;
     // The coarsest unit that divides every delta: seconds-precision logs then
     // store one small number per line, which compresses to almost nothing.
     let mut unit_exp = 9u8;
-    for (ts, line) in entries.clone() {
+    for (ts, line, _) in entries.clone() {
         n += 1;
         if newline_free && memchr::memchr(b'\n', line).is_some() {
             newline_free = false;
@@ -54,15 +72,16 @@ where
         unit_exp = 0;
     }
     let unit = 10u64.pow(u32::from(unit_exp));
-    out.push(if newline_free {
+    let newline_flag = if newline_free {
         FLAG_NEWLINE_SEPARATED
     } else {
         0
-    });
+    };
+    out.push(newline_flag | if has_metadata { FLAG_METADATA } else { 0 });
     varint::put_u64(out, n as u64);
     out.push(unit_exp);
     let mut prev: Option<i64> = None;
-    for (ts, _) in entries.clone() {
+    for (ts, _, _) in entries.clone() {
         match prev {
             None => varint::put_i64(out, ts),
             Some(p) => varint::put_u64(out, (ts.wrapping_sub(p) as u64) / unit),
@@ -70,11 +89,25 @@ where
         prev = Some(ts);
     }
     if !newline_free {
-        for (_, line) in entries.clone() {
+        for (_, line, _) in entries.clone() {
             varint::put_u64(out, line.len() as u64);
         }
     }
-    for (_, line) in entries {
+    if has_metadata {
+        let mut md = Vec::new();
+        for (_, _, m) in entries.clone() {
+            varint::put_u64(&mut md, m.len() as u64);
+            for (k, v) in m {
+                varint::put_u64(&mut md, k.len() as u64);
+                md.extend_from_slice(k.as_bytes());
+                varint::put_u64(&mut md, v.len() as u64);
+                md.extend_from_slice(v.as_bytes());
+            }
+        }
+        varint::put_u64(out, md.len() as u64);
+        out.extend_from_slice(&md);
+    }
+    for (_, line, _) in entries {
         out.extend_from_slice(line);
         if newline_free {
             out.push(b'\n');
@@ -99,6 +132,9 @@ pub struct Block {
     sep: u32,
     /// Offset of the blob in `data`.
     blob_start: usize,
+    /// `md_starts[i]..md_starts[i+1]` is entry `i`'s metadata record in `data`
+    /// (empty when the block has no metadata column).
+    md_starts: Vec<u32>,
     /// The raw (decompressed) block.
     pub data: Vec<u8>,
 }
@@ -128,6 +164,34 @@ impl Block {
         &self.data[self.blob_start..]
     }
 
+    /// True when some entry carries structured metadata.
+    pub fn has_metadata(&self) -> bool {
+        !self.md_starts.is_empty()
+    }
+
+    /// Entry `i`'s structured metadata, appended to `out` (cleared first).
+    pub fn metadata<'b>(&'b self, i: usize, out: &mut Vec<(&'b str, &'b str)>) {
+        out.clear();
+        if self.md_starts.is_empty() {
+            return;
+        }
+        let rec = &self.data[self.md_starts[i] as usize..self.md_starts[i + 1] as usize];
+        let mut r = Reader::new(rec);
+        let n = r.usize().unwrap_or(0);
+        for _ in 0..n {
+            // Validated when the block was decoded.
+            let k = r
+                .len_prefixed()
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or("");
+            let v = r
+                .len_prefixed()
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or("");
+            out.push((k, v));
+        }
+    }
+
     /// True when lines in [`Block::blob`] end with `'\n'`.
     pub fn newline_separated(&self) -> bool {
         self.sep == 1
@@ -150,6 +214,7 @@ impl Block {
     pub fn decode_in_place(&mut self) -> Result<(), DecodeError> {
         self.ts.clear();
         self.starts.clear();
+        self.md_starts.clear();
         let mut r = Reader::new(&self.data);
         let flags = r.u8().ok_or(DecodeError("truncated header"))?;
         let n = r.usize().ok_or(DecodeError("bad entry count"))?;
@@ -174,6 +239,9 @@ impl Block {
         self.starts.reserve(n + 1);
         if flags & FLAG_NEWLINE_SEPARATED != 0 {
             self.sep = 1;
+            if flags & FLAG_METADATA != 0 {
+                read_metadata(&mut r, n, &mut self.md_starts)?;
+            }
             self.blob_start = r.position();
             let blob = r.rest();
             if blob.len() > u32::MAX as usize {
@@ -197,11 +265,43 @@ impl Block {
                 }
                 self.starts.push(off as u32);
             }
+            if flags & FLAG_METADATA != 0 {
+                read_metadata(&mut r, n, &mut self.md_starts)?;
+            }
             self.blob_start = r.position();
             if r.rest().len() as u64 != off {
                 return Err(DecodeError("blob size does not match line lengths"));
             }
         }
+        Ok(())
+    }
+}
+
+/// Reads a block's metadata column, checking every record, and notes where
+/// each entry's record starts.
+fn read_metadata(
+    r: &mut Reader<'_>,
+    n: usize,
+    md_starts: &mut Vec<u32>,
+) -> Result<(), DecodeError> {
+    {
+        let len = r.usize().ok_or(DecodeError("truncated metadata"))?;
+        let base = r.position();
+        let col = r.bytes(len).ok_or(DecodeError("truncated metadata"))?;
+        let mut m = Reader::new(col);
+        md_starts.reserve(n + 1);
+        for _ in 0..n {
+            md_starts.push((base + m.position()) as u32);
+            let pairs = m.usize().ok_or(DecodeError("bad metadata"))?;
+            for _ in 0..pairs.min(col.len()) * 2 {
+                let s = m.len_prefixed().ok_or(DecodeError("bad metadata"))?;
+                std::str::from_utf8(s).map_err(|_| DecodeError("metadata is not UTF-8"))?;
+            }
+        }
+        if !m.is_empty() {
+            return Err(DecodeError("metadata column size mismatch"));
+        }
+        md_starts.push((base + len) as u32);
         Ok(())
     }
 }
@@ -232,6 +332,37 @@ mod tests {
         assert_eq!(raw[2], 9);
         let b = roundtrip(&e);
         assert_eq!(b.ts, e.iter().map(|x| x.0).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn metadata_round_trips() {
+        let md: Vec<(String, String)> =
+            vec![("trace_id".into(), "abc".into()), ("lvl".into(), "".into())];
+        let none: Vec<(String, String)> = vec![];
+        for lines in [
+            vec![b"a".to_vec(), b"b".to_vec()],
+            vec![b"a\nx".to_vec(), b"b".to_vec()],
+        ] {
+            let e = [(1i64, &lines[0], &md), (2, &lines[1], &none)];
+            let mut raw = Vec::new();
+            encode_with_metadata(
+                e.iter().map(|(t, l, m)| (*t, l.as_slice(), m.as_slice())),
+                &mut raw,
+            );
+            let mut b = Block {
+                data: raw,
+                ..Default::default()
+            };
+            b.decode_in_place().unwrap();
+            assert!(b.has_metadata());
+            let mut out = Vec::new();
+            b.metadata(0, &mut out);
+            assert_eq!(out, vec![("trace_id", "abc"), ("lvl", "")]);
+            b.metadata(1, &mut out);
+            assert!(out.is_empty());
+            assert_eq!(b.line(0), lines[0].as_slice());
+            assert_eq!(b.line(1), b"b");
+        }
     }
 
     #[test]

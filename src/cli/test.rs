@@ -2,6 +2,8 @@
 //! Grafana Loki's `.logqltest` format.
 use std::path::PathBuf;
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use clap::Args;
 
@@ -23,6 +25,8 @@ pub struct TestArgs {
 /// Runs `lokal test`.
 pub fn run(a: &TestArgs) -> Result<i32> {
     let (mut passed, mut failed) = (0usize, 0usize);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     for f in &a.files {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
@@ -32,17 +36,17 @@ pub fn run(a: &TestArgs) -> Result<i32> {
             if r.passed {
                 passed += 1;
                 if a.verbose {
-                    println!("ok   {}:{}: {}", f.display(), r.line, r.query);
+                    writeln!(out, "ok   {}:{}: {}", f.display(), r.line, r.query)?;
                 }
             } else {
                 failed += 1;
-                println!("FAIL {}:{}: {}", f.display(), r.line, r.query);
+                writeln!(out, "FAIL {}:{}: {}", f.display(), r.line, r.query)?;
                 for l in r.diff.lines() {
-                    println!("     {l}");
+                    writeln!(out, "     {l}")?;
                 }
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    writeln!(out, "{passed} passed, {failed} failed")?;
     Ok(if failed > 0 { 1 } else { 0 })
 }

@@ -233,6 +233,11 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     let prefilter = Prefilter::new(pipeline.leading_line_filters());
     let bytes = matches!(r.op, RangeOp::BytesOverTime | RangeOp::BytesRate);
     let unwrap = lr.unwrap.as_ref();
+    // Loki drops the unwrapped label from the series unless `by (…)` names it.
+    let keep_unwrapped = match (&r.grouping, unwrap) {
+        (Some(g), Some(u)) => !g.without && g.labels.contains(&u.label),
+        _ => false,
+    };
     let counters = &ctx.counters;
     type Partial = HashMap<u64, (Labels, Vec<(i64, f64)>)>;
     let partials: Vec<Result<Partial, String>> = tasks
@@ -242,17 +247,25 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                 let started = Instant::now();
                 let mut sp = pipeline.for_stream(&task.chunk.labels);
                 let mut out: Partial = HashMap::new();
+                let mut md: Vec<(&str, &str)> = Vec::new();
                 let mut visit = |i: usize| {
                     let ts = block.ts[i];
                     if ts <= lo || ts > hi {
                         return;
                     }
                     ScanCounters::add(&counters.lines_scanned, 1);
+                    block.metadata(i, &mut md);
                     let res = if bytes {
-                        sp.process(ts, block.line(i))
+                        sp.process_with_metadata(ts, block.line(i), &md)
                             .map(|(line, l)| (line.len() as f64, l))
                     } else {
-                        sp.extract_sample(ts, block.line(i), unwrap)
+                        sp.extract_sample_with_metadata(
+                            ts,
+                            block.line(i),
+                            &md,
+                            unwrap,
+                            keep_unwrapped,
+                        )
                     };
                     if let Some((v, labels)) = res {
                         out.entry(labels.hash())
@@ -282,6 +295,11 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         match p {
             Ok(map) => {
                 for (_, (labels, samples)) in map {
+                    // A sample still carrying an error fails the query, as in
+                    // Loki, before any grouping can hide the error label.
+                    if let Some(e) = labels.get("__error__") {
+                        return Err(pipeline_error(e, &labels));
+                    }
                     let key = match &r.grouping {
                         Some(g) => group_labels(&labels, g),
                         None => labels,
@@ -296,16 +314,6 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
 
     if r.op == RangeOp::AbsentOverTime {
         return Ok(absent_over_time(r, &series, &ctx.steps));
-    }
-    if let Some(e) = series
-        .keys()
-        .find_map(|l| l.get("__error__").map(|e| (l, e)))
-    {
-        let details = e.0.get("__error_details__").unwrap_or("");
-        return Err(QueryError::Pipeline(format!(
-            "pipeline error: '{}' for series: '{}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n{}",
-            e.1, e.0, e.1, details
-        )));
     }
     let range_s = lr.range as f64 / 1e9;
     let mut rows: Vec<Row> = series
@@ -334,6 +342,14 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         .collect();
     rows.retain(|r| r.values.iter().any(Option::is_some));
     Ok(rows)
+}
+
+/// Loki's error for a metric query whose samples carry `__error__`.
+fn pipeline_error(err: &str, labels: &Labels) -> QueryError {
+    let details = labels.get("__error_details__").unwrap_or("");
+    QueryError::Pipeline(format!(
+        "pipeline error: '{err}' for series: '{labels}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{err}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n{details}"
+    ))
 }
 
 /// The value of one window (never empty).

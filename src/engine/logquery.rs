@@ -185,6 +185,7 @@ fn scan_block(
             None => (0..block.len() as u32).collect(),
         };
         let mut out: Vec<Cand> = Vec::new();
+        let mut md: Vec<(&str, &str)> = Vec::new();
         let mut visit = |i: usize| -> bool {
             let ts = block.ts[i];
             if ts < p.from || ts >= p.to {
@@ -194,7 +195,8 @@ fn scan_block(
                 return false; // lines are time-ordered: nothing later in this walk can beat these
             }
             ScanCounters::add(&counters.lines_scanned, 1);
-            if let Some((line, labels)) = sp.process(ts, block.line(i)) {
+            block.metadata(i, &mut md);
+            if let Some((line, labels)) = sp.process_with_metadata(ts, block.line(i), &md) {
                 out.push(Cand {
                     ts,
                     stream,

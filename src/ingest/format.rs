@@ -76,13 +76,16 @@ struct PushStream {
     values: Vec<Vec<serde_json::Value>>,
 }
 
+/// One pushed entry: `(ts, line, structured metadata)`.
+pub type PushEntry = (i64, String, Vec<(String, String)>);
+
 /// One stream of a push body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushStreamEntries {
     /// The stream's labels.
     pub labels: Labels,
-    /// `(ts, line, had structured metadata)`.
-    pub entries: Vec<(i64, String, bool)>,
+    /// `(ts, line, structured metadata)`.
+    pub entries: Vec<PushEntry>,
 }
 
 /// Parses every push body in `data` (several may follow one another, as in
@@ -114,7 +117,19 @@ pub fn parse_push_bodies(data: &[u8]) -> Result<Vec<PushStreamEntries>, String> 
                         let ts: i64 = ts.parse().map_err(|_| {
                             format!("byte {offset}: timestamp {ts:?} is not unix nanoseconds")
                         })?;
-                        entries.push((ts, line.clone(), v.len() > 2));
+                        let metadata = match v.get(2) {
+                            Some(serde_json::Value::Object(m)) => m
+                                .iter()
+                                .map(|(k, v)| {
+                                    (
+                                        k.clone(),
+                                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                                    )
+                                })
+                                .collect(),
+                            _ => Vec::new(),
+                        };
+                        entries.push((ts, line.clone(), metadata));
                     }
                     out.push(PushStreamEntries { labels, entries });
                 }
@@ -148,7 +163,7 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(
             s[0].entries,
-            vec![(1000, "a".into(), false), (2000, "b".into(), true)]
+            vec![(1000, "a".into(), vec![]), (2000, "b".into(), vec![("trace_id".into(), "t".into())])]
         );
         assert!(parse_push_bodies(br#"{"streams":[{"stream":{},"values":[[1,"a"]]}]}"#).is_err());
     }

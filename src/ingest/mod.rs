@@ -94,8 +94,11 @@ impl Default for IngestOptions {
     }
 }
 
-/// A stream's labels and its `(ts, line)` entries.
-pub type OwnedStream = (crate::model::Labels, Vec<(i64, Vec<u8>)>);
+/// A stream's labels and its `(ts, line, structured metadata)` entries.
+pub type OwnedStream = (
+    crate::model::Labels,
+    Vec<(i64, Vec<u8>, Vec<(String, String)>)>,
+);
 
 /// Writes ready-made streams into `tenant` of `store` in one commit (used by
 /// `lokal test` and by tests). Entries need not be sorted.
@@ -108,14 +111,28 @@ pub fn write_streams(
     let lock = store.lock_writer(None, || {})?;
     let mut tx = tenant.begin_write(&lock)?;
     let mut report = IngestReport::default();
-    let groups = streams
+    // Label sets equal once empty values are dropped are one stream.
+    let mut merged: std::collections::BTreeMap<
+        crate::model::Labels,
+        Vec<writer::StoredEntry<'static>>,
+    > = std::collections::BTreeMap::new();
+    for (labels, entries) in streams {
+        merged
+            .entry(labels.without_empty())
+            .or_default()
+            .extend(entries.into_iter().map(|(t, l, m)| {
+                (
+                    t,
+                    std::borrow::Cow::Owned(l),
+                    (!m.is_empty()).then(|| m.into_boxed_slice()),
+                )
+            }));
+    }
+    let groups = merged
         .into_iter()
         .map(|(labels, entries)| writer::StreamEntries {
             labels,
-            entries: entries
-                .into_iter()
-                .map(|(t, l)| (t, std::borrow::Cow::Owned(l)))
-                .collect(),
+            entries,
             valid: true,
         })
         .collect();

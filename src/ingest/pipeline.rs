@@ -316,7 +316,7 @@ fn open_cursor(
         // promtail's stdin mode labels its stream this way.
         labels.push(("job".into(), "stdin".into()));
     }
-    let labels = Labels::from_pairs(labels);
+    let labels = Labels::from_pairs(labels).without_empty();
     if opts.format == InputFormat::Auto {
         validate_labels(&labels, &opts.limits).map_err(|e| format!("{name}: {e}"))?;
     }
@@ -465,6 +465,8 @@ pub(crate) struct Entry<'a> {
     pub stream: u32,
     pub ts: i64,
     pub line: Cow<'a, [u8]>,
+    /// Structured metadata (Loki push bodies), if any.
+    pub metadata: Option<Box<crate::chunk::block::Metadata>>,
 }
 
 /// The result of parsing one range of a piece.
@@ -633,7 +635,7 @@ fn flush(
             .collect();
         for e in pr.entries {
             match map[e.stream as usize] {
-                Some(g) => groups[g].entries.push((e.ts, e.line)),
+                Some(g) => groups[g].entries.push((e.ts, e.line, e.metadata)),
                 None => report.reject(reject::INVALID_LABELS, 1),
             }
         }
@@ -788,6 +790,7 @@ fn parse_lines<'a>(
                 stream: 0,
                 ts,
                 line,
+                metadata: None,
             });
         }
     });
@@ -834,12 +837,14 @@ fn parse_multiline<'a>(
                 stream: 0,
                 ts,
                 line,
+                metadata: None,
             });
         }
     }
 }
 
 fn stream_index(streams: &mut Vec<Labels>, labels: Labels) -> u32 {
+    let labels = labels.without_empty();
     match streams.iter().position(|l| *l == labels) {
         Some(i) => i as u32,
         None => {
@@ -894,6 +899,7 @@ fn parse_logcli<'a>(
                         stream: s,
                         ts: e.ts,
                         line: l,
+                        metadata: None,
                     });
                 }
             }
@@ -919,9 +925,6 @@ fn parse_push<'a>(
                 let si = stream_index(&mut out.streams, with_static(&s.labels, opts));
                 for (ts, line, metadata) in s.entries {
                     out.counts.lines += 1;
-                    if metadata {
-                        out.counts.change(change::METADATA_DROPPED, 1);
-                    }
                     if let Some(l) = check_size(
                         Cow::Owned(line.into_bytes()),
                         0,
@@ -933,6 +936,7 @@ fn parse_push<'a>(
                             stream: si,
                             ts,
                             line: l,
+                            metadata: (!metadata.is_empty()).then(|| metadata.into_boxed_slice()),
                         });
                     }
                 }

@@ -25,8 +25,6 @@ pub mod change {
     pub const TS_FROM_NEXT: &str = "no timestamp: took file's first";
     /// The file holds no timestamp at all; took its mtime (stdin: now).
     pub const TS_FROM_MTIME: &str = "no timestamp in input: took mtime/now";
-    /// Structured metadata in a push body is not stored.
-    pub const METADATA_DROPPED: &str = "structured metadata dropped";
 }
 
 /// Counts for one ingest run.

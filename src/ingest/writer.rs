@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::report::{reject, IngestReport};
 use super::{IngestError, IngestOptions};
-use crate::chunk::block;
+use crate::chunk::block::{self, Metadata};
 use crate::chunk::BlockMeta;
 use crate::model::Labels;
 use crate::store::TenantWriter;
@@ -20,10 +20,13 @@ use crate::time::{day_of, day_string};
 /// repetition, small enough that time pruning skips most of a chunk.
 pub const BLOCK_TARGET_BYTES: usize = 1 << 20;
 
+/// One entry to store: time, line, and structured metadata if any.
+pub(crate) type StoredEntry<'a> = (i64, Cow<'a, [u8]>, Option<Box<Metadata>>);
+
 /// One stream's entries in a batch.
 pub(crate) struct StreamEntries<'a> {
     pub labels: Labels,
-    pub entries: Vec<(i64, Cow<'a, [u8]>)>,
+    pub entries: Vec<StoredEntry<'a>>,
     pub valid: bool,
 }
 
@@ -101,7 +104,12 @@ pub(crate) fn write_batch(
             let entries = &streams[j.stream].entries[j.start..j.end];
             RAW.with(|raw| {
                 let mut raw = raw.borrow_mut();
-                block::encode(entries.iter().map(|(t, l)| (*t, l.as_ref())), &mut raw);
+                block::encode_with_metadata(
+                    entries
+                        .iter()
+                        .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[]))),
+                    &mut raw,
+                );
                 let bytes = zstd::bulk::compress(&raw, level)?;
                 Ok(Compressed {
                     job: ji,
@@ -155,15 +163,15 @@ pub(crate) fn write_batch(
 
 /// Removes exact `(ts, line)` repeats from time-sorted entries; returns how
 /// many were removed.
-fn dedupe(entries: &mut Vec<(i64, Cow<'_, [u8]>)>) -> u64 {
+fn dedupe(entries: &mut Vec<StoredEntry<'_>>) -> u64 {
     let before = entries.len();
-    let mut out: Vec<(i64, Cow<'_, [u8]>)> = Vec::with_capacity(entries.len());
+    let mut out: Vec<StoredEntry<'_>> = Vec::with_capacity(entries.len());
     let mut run_start = 0;
     for e in entries.drain(..) {
         if out.last().is_none_or(|l| l.0 != e.0) {
             run_start = out.len();
         }
-        if !out[run_start..].iter().any(|o| o.1 == e.1) {
+        if !out[run_start..].iter().any(|o| o.1 == e.1 && o.2 == e.2) {
             out.push(e);
         }
     }
@@ -177,12 +185,12 @@ mod tests {
 
     #[test]
     fn dedupe_keeps_first_of_each_pair() {
-        let mut e: Vec<(i64, Cow<'_, [u8]>)> = vec![
-            (1, Cow::Borrowed(b"a")),
-            (1, Cow::Borrowed(b"b")),
-            (1, Cow::Borrowed(b"a")),
-            (2, Cow::Borrowed(b"a")),
-            (2, Cow::Borrowed(b"a")),
+        let mut e: Vec<StoredEntry<'_>> = vec![
+            (1, Cow::Borrowed(b"a"), None),
+            (1, Cow::Borrowed(b"b"), None),
+            (1, Cow::Borrowed(b"a"), None),
+            (2, Cow::Borrowed(b"a"), None),
+            (2, Cow::Borrowed(b"a"), None),
         ];
         assert_eq!(dedupe(&mut e), 2);
         let got: Vec<_> = e.iter().map(|x| (x.0, x.1.to_vec())).collect();

@@ -55,12 +55,14 @@ pub fn run_script(text: &str) -> Result<Vec<CaseResult>, RunError> {
             }
             Command::Flush => {}
             Command::Load(entries) => {
-                let mut streams: BTreeMap<Labels, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
+                let mut streams: BTreeMap<Labels, Vec<(i64, Vec<u8>, Vec<(String, String)>)>> =
+                    BTreeMap::new();
                 for e in entries {
-                    streams
-                        .entry(e.labels)
-                        .or_default()
-                        .push((e.ts, e.line.into_bytes()));
+                    streams.entry(e.labels).or_default().push((
+                        e.ts,
+                        e.line.into_bytes(),
+                        e.metadata,
+                    ));
                 }
                 crate::ingest::write_streams(
                     &Store::new(dir.path()),

@@ -251,7 +251,11 @@ fn loki_push_bodies() {
         .arg(&f));
     let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(rep["entries_stored"], 2);
-    assert_eq!(rep["changed"]["structured metadata dropped"], 1);
+    // Structured metadata is stored and usable as a label, as in Loki 3.
+    let out = ok(lokal(&store).args(["query", "-o", "raw", r#"{app="a"} | trace="t""#]));
+    assert_eq!(out, "two\n");
+    let out = ok(lokal(&store).args(["query", "-o", "jsonl", "-z", "UTC", r#"{app="a"} |= "two""#]));
+    assert!(out.contains(r#""trace":"t""#), "{out}");
 }
 
 #[test]

@@ -4,5 +4,6 @@ mod crash;
 mod docs;
 mod index;
 mod ingest;
+mod logqltest;
 mod query;
 mod store;
