@@ -55,8 +55,7 @@ pub fn run_script(text: &str) -> Result<Vec<CaseResult>, RunError> {
             }
             Command::Flush => {}
             Command::Load(entries) => {
-                let mut streams: BTreeMap<Labels, Vec<(i64, Vec<u8>, Vec<(String, String)>)>> =
-                    BTreeMap::new();
+                let mut streams: BTreeMap<Labels, Vec<crate::ingest::OwnedEntry>> = BTreeMap::new();
                 for e in entries {
                     streams.entry(e.labels).or_default().push((
                         e.ts,
