@@ -11,7 +11,7 @@ use crate::logql::{LineFilter, LineFilterOp, LineMatch};
 #[derive(Debug, Clone)]
 enum Term {
     /// Substring (the finder is built once per query).
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     /// Unanchored RE2-style regex.
     Regex(Regex),
     /// `<_>` pattern over the whole line.
@@ -74,7 +74,7 @@ impl CompiledLineFilter {
                 LineMatch::Ip(p) => Term::Ip(IpMatcher::new(p)?),
                 LineMatch::Str(s) => match f.op {
                     LineFilterOp::Contains | LineFilterOp::NotContains => {
-                        Term::Contains(Finder::new(s.as_bytes()).into_owned())
+                        Term::Contains(Box::new(Finder::new(s.as_bytes()).into_owned()))
                     }
                     LineFilterOp::Match | LineFilterOp::NotMatch => Term::Regex(compile_regex(s)?),
                     LineFilterOp::Pattern | LineFilterOp::NotPattern => {
@@ -122,9 +122,9 @@ pub fn go_regex_error(re: &str, e: &regex::Error) -> String {
             K::GroupNameInvalid | K::GroupNameEmpty | K::GroupNameUnexpectedEof => {
                 "invalid named capture"
             }
-            K::FlagUnrecognized { .. }
-            | K::FlagDanglingNegation
-            | K::FlagRepeatedNegation { .. } => "invalid or unsupported Perl syntax",
+            K::FlagUnrecognized | K::FlagDanglingNegation | K::FlagRepeatedNegation { .. } => {
+                "invalid or unsupported Perl syntax"
+            }
             _ => "invalid or unsupported Perl syntax",
         },
         Ok(_) => {

@@ -1059,11 +1059,10 @@ fn dec_to_f64((m, e): (i128, i32)) -> f64 {
     format!("{m}e{e}").parse().unwrap_or(f64::NAN)
 }
 
-fn dec_op(
-    a: &[Value],
-    op: fn((i128, i32), (i128, i32)) -> Option<(i128, i32)>,
-    fallback: fn(f64, f64) -> f64,
-) -> f64 {
+/// A decimal: mantissa and power-of-ten exponent.
+type Dec = (i128, i32);
+
+fn dec_op(a: &[Value], op: fn(Dec, Dec) -> Option<Dec>, fallback: fn(f64, f64) -> f64) -> f64 {
     let mut it = a.iter().map(to_float64);
     let Some(first) = it.next() else { return 0.0 };
     let mut acc_f = first;
@@ -1525,7 +1524,7 @@ pub fn format_float_g(f: f64, prec: Option<usize>, _verb: char) -> String {
     }
     let nd = digits.len() as i32;
     let mut eprec = prec.map_or(6, |p| p.max(1) as i32);
-    if prec.is_some() && eprec > nd && nd >= exp + 1 {
+    if prec.is_some() && eprec > nd && nd > exp {
         eprec = nd;
     }
     if prec.is_none() {
@@ -2208,7 +2207,7 @@ mod tests {
         assert_eq!(
             dec_op(
                 &[Value::Float(0.1), Value::Float(0.2)],
-                |p, q| align_dec(p, q).and_then(|(x, y, e)| Some((x + y, e))),
+                |p, q| align_dec(p, q).map(|(x, y, e)| (x + y, e)),
                 |a, b| a + b
             ),
             0.3
