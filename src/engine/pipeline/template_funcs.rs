@@ -1115,15 +1115,44 @@ fn f_mulf(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
 fn f_divf(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
     nargs_min("divf", &a, 1)?;
     let mut it = a.iter().map(to_float64);
-    let mut acc = it.next().unwrap_or(0.0);
+    let first = it.next().unwrap_or(0.0);
+    let mut acc_f = first;
+    let mut acc_d = to_decimal(first);
     for d in it {
         if d == 0.0 {
             return Err(call_err("divf", "decimal division by 0"));
         }
-        // decimal.Div rounds to 16 digits after the point.
-        acc = ((acc / d) * 1e16).round() / 1e16;
+        acc_f /= d;
+        acc_d = match (acc_d, to_decimal(d)) {
+            (Some(p), Some(q)) => dec_div(p, q),
+            _ => None,
+        };
+        if let Some(x) = acc_d {
+            acc_f = dec_to_f64(x);
+        }
     }
-    Ok(Value::Float(acc))
+    Ok(Value::Float(acc_f))
+}
+
+/// shopspring/decimal's `Div`: the quotient rounded (half away from zero) to 16 digits
+/// after the point.
+fn dec_div(a: Dec, b: Dec) -> Option<Dec> {
+    const PREC: i32 = 16;
+    let k = a.1 - b.1 + PREC;
+    let (num, den) = if k >= 0 {
+        (a.0.checked_mul(10i128.checked_pow(k as u32)?)?, b.0)
+    } else {
+        (a.0, b.0.checked_mul(10i128.checked_pow((-k) as u32)?)?)
+    };
+    if den == 0 {
+        return None;
+    }
+    let mut q = num / den;
+    let r = num % den;
+    if r.checked_abs()?.checked_mul(2)? >= den.checked_abs()? {
+        q += if (num < 0) != (den < 0) { -1 } else { 1 };
+    }
+    Some((q, -PREC))
 }
 
 fn f_max(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {

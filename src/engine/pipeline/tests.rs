@@ -833,3 +833,225 @@ fn loki_logqltest_conformance() {
         all.join("\n")
     );
 }
+
+/// Runs `line_format` with `tmpl` (Loki's `Test_lineFormatter_Format` cases); the line,
+/// or the error details.
+fn line_format(tmpl: &str, lbls: &[(&str, &str)], ts: i64, line: &str) -> Result<String, String> {
+    let q = format!("{{x=\"y\"}} | line_format `{tmpl}`");
+    let p = Pipeline::new(&log_expr(&q).pipeline).unwrap_or_else(|e| panic!("{tmpl}: {e}"));
+    let mut sp = p.for_stream(&labels(lbls));
+    let (l, r) = sp.process(ts, line.as_bytes()).unwrap();
+    match r.get(ERROR_DETAILS_LABEL) {
+        Some(d) => Err(d.to_string()),
+        None => Ok(String::from_utf8_lossy(&l).into_owned()),
+    }
+}
+
+#[test]
+fn loki_line_format_cases() {
+    let fb = &[("foo", "blip"), ("bar", "blop")];
+    let cases: &[(&str, &[(&str, &str)], i64, &str, &str)] = &[
+        (r#"{{.foo | count "abc" }}"#, &[("foo", "abc abc abc")], 0, "", "3"),
+        (r#"{{.foo | count "a|b|c" }}"#, &[("foo", "abc abc abc")], 0, "", "9"),
+        ("foo{{.foo}}buzz{{  .bar  }}", fb, 0, "", "fooblipbuzzblop"),
+        (r#"foo{{.foo}}buzz{{ Replace .bar "blop" "bar" -1 }}"#, fb, 0, "", "fooblipbuzzbar"),
+        (r#"foo{{.foo}}buzz{{ .bar | replace "blop" "bar" }}"#, fb, 0, "", "fooblipbuzzbar"),
+        ("{{.foo | title }}", fb, 0, "", "Blip"),
+        ("{{.foo | substr 1 3 }} {{ .bar  | trunc 1 }} {{ .bar  | trunc 3 }}", fb, 0, "", "li b blo"),
+        (
+            r#"{{.foo | trim }} {{ .bar  | trimAll "op" }} {{ .bar  | trimPrefix "b" }} {{ .bar  | trimSuffix "p" }}"#,
+            &[("foo", "  blip "), ("bar", "blop")],
+            0,
+            "",
+            "blip bl lop blo",
+        ),
+        ("{{.foo | lower }} {{ .bar  | upper }}", &[("foo", "BLIp"), ("bar", "blop")], 0, "", "blip BLOP"),
+        (
+            "{{.foo | urlencode }} {{ urlencode .foo }}",
+            &[("foo", r#"/loki/api/v1/query?query=sum(count_over_time({stream_filter="some_stream",environment="prod", host=~"someec2.*"}"#)],
+            0,
+            "",
+            "%2Floki%2Fapi%2Fv1%2Fquery%3Fquery%3Dsum%28count_over_time%28%7Bstream_filter%3D%22some_stream%22%2Cenvironment%3D%22prod%22%2C+host%3D~%22someec2.%2A%22%7D %2Floki%2Fapi%2Fv1%2Fquery%3Fquery%3Dsum%28count_over_time%28%7Bstream_filter%3D%22some_stream%22%2Cenvironment%3D%22prod%22%2C+host%3D~%22someec2.%2A%22%7D",
+        ),
+        ("{{.foo | urldecode }}", &[("foo", "%2Floki+x%3D1")], 0, "", "/loki x=1"),
+        (r#"{{ "foo" | repeat 3 }}"#, fb, 0, "", "foofoofoo"),
+        (r#"{{ "foo\n bar" | indent 4 }}"#, fb, 0, "", "    foo\n     bar"),
+        (r#"{{ "foo" | nindent 2 }}"#, fb, 0, "", "\n  foo"),
+        (r#"{{ if  .foo | contains "p"}}yes{{end}}-{{ if  .foo | contains "z"}}no{{end}}"#, &[("foo", "BLIp")], 0, "", "yes-"),
+        (r#"{{ if  .foo | hasPrefix "BL" }}yes{{end}}-{{ if  .foo | hasPrefix "p"}}no{{end}}"#, &[("foo", "BLIp")], 0, "", "yes-"),
+        (r#"{{ if  .foo | hasSuffix "Ip" }}yes{{end}}-{{ if  .foo | hasSuffix "pw"}}no{{end}}"#, &[("foo", "BLIp")], 0, "", "yes-"),
+        (r#"{{ regexReplaceAll "(p)" .foo "t" }}"#, &[("foo", "BLIp")], 0, "", "BLIt"),
+        (r#"{{ regexReplaceAllLiteral "(p)" .foo "${1}" }}"#, &[("foo", "BLIp")], 0, "", "BLI${1}"),
+        ("foo {{.foo}}buzz{{  .bar  }}", &[("bar", "blop")], 0, "", "foo buzzblop"),
+        ("foo {{.foo | ToUpper }} buzz{{  .bar  }}", fb, 0, "", "foo BLIP buzzblop"),
+        (
+            "{{ add .foo 1 | sub .bar | mul .baz | div .bazz}}",
+            &[("foo", "1"), ("bar", "3"), ("baz", "10"), ("bazz", "20")],
+            0,
+            "",
+            "2",
+        ),
+        (
+            "{{ addf .foo 1.5 | subf .bar 1.5 | mulf .baz | divf .bazz }}",
+            &[("foo", "1.5"), ("bar", "5"), ("baz", "10.5"), ("bazz", "20.2")],
+            0,
+            "",
+            "3.8476190476190477",
+        ),
+        (
+            "{{ round (addf .foo 1.5 | subf .bar | mulf .baz | divf .bazz) 5 .2}}",
+            &[("foo", "1.5"), ("bar", "3.5"), ("baz", "10.5"), ("bazz", "20.4")],
+            0,
+            "",
+            "3.88572",
+        ),
+        (
+            "min is {{ min .foo .bar .baz }} and max is {{ max .foo .bar .baz }}",
+            &[("foo", "5"), ("bar", "10"), ("baz", "15")],
+            0,
+            "",
+            "min is 5 and max is 15",
+        ),
+        (
+            "minf is {{ minf .foo .bar .baz }} and maxf is {{maxf .foo .bar .baz}}",
+            &[("foo", "5.3"), ("bar", "10.5"), ("baz", "15.2")],
+            0,
+            "",
+            "minf is 5.3 and maxf is 15.2",
+        ),
+        ("ceil is {{ ceil .foo }} and floor is {{floor .foo }}", &[("foo", "5.3")], 0, "", "ceil is 6 and floor is 5"),
+        ("mod is {{ mod .foo 3 }}", &[("foo", "20")], 0, "", "mod is 2"),
+        (r#"{{ "2.5" | float64 | int | add 10}}"#, &[("foo", "2.5")], 0, "", "12"),
+        (
+            r#"{{ sub (unixEpoch (toDate "2006-01-02" "2021-11-02")) (unixEpoch (toDate "2006-01-02" "2021-11-01")) }}"#,
+            &[],
+            0,
+            "",
+            "86400",
+        ),
+        (r#"{{ date "2006-01-02" (toDate "2006-01-02" "2021-11-02") }}"#, &[], 0, "", "2021-11-02"),
+        ("{{ div (unixEpoch now) (unixEpoch now) }}", &[], 0, "", "1"),
+        ("{{ __line__ }} bar {{ .bar }}", &[("bar", "2")], 0, "1", "1 bar 2"),
+        (r#"{{.foo | default "-" }}{{.bar | default "-"}}{{.unknown | default "-"}}"#, &[("foo", "blip"), ("bar", "")], 0, "", "blip--"),
+        (r#"{{ __timestamp__ | date "2006-01-02" }} bar {{ .bar }}"#, &[("bar", "2")], 1656353124120000000, "1", "2022-06-27 bar 2"),
+        ("{{ __timestamp__ | unixEpoch }} bar {{ .bar }}", &[("bar", "2")], 1656353124120000000, "1", "1656353124 bar 2"),
+        ("{{ .foo | bytes }}", &[("foo", "3 kB")], 0, "", "3000"),
+        ("{{ .foo | bytes }}", &[("foo", "3MB")], 0, "", "3e+06"),
+        ("{{ .foo | duration }}", &[("foo", "3ms")], 0, "", "0.003"),
+        ("{{ .foo | duration_seconds }}", &[("foo", "3m10s")], 0, "", "190"),
+        (
+            r#"{{ .foo | toDateInZone "2006-01-02T15:04:05.999999999Z" "UTC" | unixEpochMillis }}"#,
+            &[("foo", "2023-03-10T01:32:40.340485723Z")],
+            0,
+            "",
+            "1678411960340",
+        ),
+        (
+            r#"{{ .foo | toDateInZone "2006-01-02T15:04:05.999999999Z" "UTC" | unixEpochNanos }}"#,
+            &[("foo", "2023-03-10T01:32:40.340485723Z")],
+            0,
+            "",
+            "1678411960340485723",
+        ),
+        ("{{ .foo | b64enc }}", &[("foo", "i'm a string, encode me!")], 0, "", "aSdtIGEgc3RyaW5nLCBlbmNvZGUgbWUh"),
+        ("{{ .foo | b64dec }}", &[("foo", "aSdtIGEgc3RyaW5nLCBlbmNvZGUgbWUh")], 0, "", "i'm a string, encode me!"),
+        ("{{ alignLeft 4 .foo }}", &[("foo", "hello")], 0, "", "hell"),
+        ("{{ alignRight 4 .foo }}", &[("foo", "hello")], 0, "", "ello"),
+        ("{{.foo}}", &[("foo", "bar")], 0, "", "bar"),
+        ("{{.foo}}  ", &[("foo", "bar")], 0, "", "bar  "),
+        ("{{.missing}}", &[("foo", "bar")], 0, "", ""),
+        (r#"{{ printf "%s=%d %5.2f|%-4s|%q %v" .foo 42 3.14159 "ab" "q" 1.5 }}"#, fb, 0, "", r#"blip=42  3.14|ab  |"q" 1.5"#),
+        (r#"{{ printf "%d" .foo }}"#, fb, 0, "", "%!d(string=blip)"),
+    ];
+    for (tmpl, lbls, ts, line, want) in cases {
+        assert_eq!(
+            line_format(tmpl, lbls, *ts, line).as_deref(),
+            Ok(*want),
+            "{tmpl}"
+        );
+    }
+    let errs: &[(&str, &str)] = &[
+        (
+            r#"{{.foo Replace "foo"}}"#,
+            r#"template: line:1:2: executing "line" at <.foo>: foo is not a method but has arguments"#,
+        ),
+        (
+            "{{.foo | now}}",
+            r#"template: line:1:9: executing "line" at <now>: wrong number of args for now: want 0 got 1"#,
+        ),
+    ];
+    for (tmpl, want) in errs {
+        assert_eq!(
+            line_format(tmpl, fb, 0, ""),
+            Err(want.to_string()),
+            "{tmpl}"
+        );
+    }
+}
+
+#[test]
+fn loki_label_format_cases() {
+    let run_lf = |fmt: &str, lbls: &[(&str, &str)]| {
+        let q = format!("{{x=\"y\"}} | label_format {fmt}");
+        let p = Pipeline::new(&log_expr(&q).pipeline).unwrap();
+        let mut sp = p.for_stream(&labels(lbls));
+        sp.process(1661518453244672570, b"test line")
+            .unwrap()
+            .1
+            .to_string()
+    };
+    let fb = &[("foo", "blip"), ("bar", "blop")];
+    assert_eq!(run_lf("baz=foo", fb), r#"{bar="blop", baz="blip"}"#);
+    assert_eq!(run_lf("bar=foo", fb), r#"{bar="blip"}"#);
+    assert_eq!(
+        run_lf(r#"foo="{{.foo}} and {{.bar}}""#, fb),
+        r#"{bar="blop", foo="blip and blop"}"#
+    );
+    assert_eq!(
+        run_lf(r#"blip="{{.foo}} and {{.bar}}", bar=foo"#, fb),
+        r#"{bar="blip", blip="blip and blop"}"#
+    );
+    assert_eq!(
+        run_lf(r#"blip="{{.foo | ToUpper }} and {{.bar}}", bar=foo"#, fb),
+        r#"{bar="blip", blip="BLIP and blop"}"#
+    );
+    assert_eq!(
+        run_lf(r#"status="{{div .status 100 }}""#, &[("status", "200")]),
+        r#"{status="2"}"#
+    );
+    assert_eq!(
+        run_lf(
+            r#"blip="{{.foo | default \"-\" }} and {{.bar}}""#,
+            &[("bar", "blop")]
+        ),
+        r#"{bar="blop", blip="- and blop"}"#
+    );
+    assert_eq!(
+        run_lf(r#"bar="{{replace \"test\" .foo}}""#, fb),
+        r#"{__error__="TemplateFormatErr", __error_details__="template: label:1:2: executing \"label\" at <replace>: wrong number of args for replace: want 3 got 2", bar="blop", foo="blip"}"#
+    );
+    assert_eq!(
+        run_lf(r#"line="{{ __line__ }}""#, fb),
+        r#"{bar="blop", foo="blip", line="test line"}"#
+    );
+    assert_eq!(
+        run_lf(r#"ts="{{ __timestamp__ | date \"2006-01-02\" }}""#, fb),
+        r#"{bar="blop", foo="blip", ts="2022-08-26"}"#
+    );
+    assert_eq!(
+        run_lf(r#"ts="{{ __timestamp__ | unixEpoch }}""#, fb),
+        r#"{bar="blop", foo="blip", ts="1661518453"}"#
+    );
+    assert_eq!(
+        run_lf(r#"count="{{ __line__ | count \"test\" }}""#, fb),
+        r#"{bar="blop", count="1", foo="blip"}"#
+    );
+    assert_eq!(
+        run_lf(r#"foo="{{ .bar | unixToTime }}""#, &[("bar", "1679577215")]),
+        r#"{bar="1679577215", foo="2023-03-23 13:13:35 +0000 UTC"}"#
+    );
+    assert_eq!(
+        run_lf(r#"foo="{{ .bar | unixToTime }}""#, &[("bar", "19503")]),
+        r#"{bar="19503", foo="2023-05-26 00:00:00 +0000 UTC"}"#
+    );
+}
