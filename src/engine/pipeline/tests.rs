@@ -847,10 +847,13 @@ fn line_format(tmpl: &str, lbls: &[(&str, &str)], ts: i64, line: &str) -> Result
     }
 }
 
+/// (template, labels, timestamp, line, expected line).
+type LineFormatCase<'a> = (&'a str, &'a [(&'a str, &'a str)], i64, &'a str, &'a str);
+
 #[test]
 fn loki_line_format_cases() {
     let fb = &[("foo", "blip"), ("bar", "blop")];
-    let cases: &[(&str, &[(&str, &str)], i64, &str, &str)] = &[
+    let cases: &[LineFormatCase] = &[
         (r#"{{.foo | count "abc" }}"#, &[("foo", "abc abc abc")], 0, "", "3"),
         (r#"{{.foo | count "a|b|c" }}"#, &[("foo", "abc abc abc")], 0, "", "9"),
         ("foo{{.foo}}buzz{{  .bar  }}", fb, 0, "", "fooblipbuzzblop"),
