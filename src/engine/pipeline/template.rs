@@ -1072,6 +1072,18 @@ impl State<'_, '_> {
             match n {
                 Node::Text(t) => out.extend_from_slice(t),
                 Node::Action(p) => {
+                    // `{{.label}}` on the label map: copy the value without building a
+                    // Value (the common case, and allocation-free).
+                    if let (Value::Root, [c], true) = (dot, p.cmds.as_slice(), p.decl.is_empty()) {
+                        if let [Arg::Field(f)] = c.args.as_slice() {
+                            if f.len() == 1 {
+                                if let Some(v) = self.env.data.get(&f[0]) {
+                                    out.extend_from_slice(v.as_bytes());
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     let v = self.pipe(dot, p)?;
                     if p.decl.is_empty() {
                         print_value(&v, self.env.data, out);

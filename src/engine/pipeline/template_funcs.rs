@@ -597,7 +597,8 @@ fn f_trim_space(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
 }
 
 fn compile(name: &str, re: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(re).map_err(|e| call_err(name, super::line_filter::go_regex_error(re, &e)))
+    regex::Regex::new(&super::line_filter::go_compat(re))
+        .map_err(|e| call_err(name, super::line_filter::go_regex_error(re, &e)))
 }
 
 fn f_regex_replace_all(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
