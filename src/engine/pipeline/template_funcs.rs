@@ -1971,7 +1971,8 @@ fn take_num(v: &str, min: usize, max: usize) -> Option<(i64, &str)> {
 fn take_name<'a>(v: &'a str, names: &[&str], short: bool) -> Option<(usize, &'a str)> {
     for (i, n) in names.iter().enumerate() {
         let n = if short { &n[..3] } else { n };
-        if v.len() >= n.len() && v[..n.len()].eq_ignore_ascii_case(n) {
+        let b = v.as_bytes();
+        if b.len() >= n.len() && b[..n.len()].eq_ignore_ascii_case(n.as_bytes()) {
             return Some((i, &v[n.len()..]));
         }
     }
