@@ -10,7 +10,7 @@
 use super::convert::{parse_bytes, parse_duration, parse_float};
 use super::ip::IpMatcher;
 use super::labels::{LabelsBuilder, ERROR_LABEL};
-use crate::logql::{CmpOp, LabelFilterExpr, Matcher};
+use crate::logql::{CmpOp, LabelFilterExpr, MatchOp, Matcher};
 
 /// `__error__` of converting label filters.
 pub const ERR_LABEL_FILTER: &str = "LabelFilterErr";
@@ -22,8 +22,12 @@ pub enum LabelFilter {
     And(Box<LabelFilter>, Box<LabelFilter>),
     /// Either side (short-circuit).
     Or(Box<LabelFilter>, Box<LabelFilter>),
-    /// A string matcher (always true ones are kept: they are cheap and rare).
+    /// A string matcher `=`/`!=` (always true ones are kept: they are cheap and rare).
     Str(Matcher),
+    /// A regex matcher `=~` (or `!~` when negated). Loki compiles label-filter regexes
+    /// as `^(?:re)$` with Go's Perl flags, so `.` does not match a newline here (unlike
+    /// stream matchers, which are Prometheus matchers).
+    Regex(String, bool, regex::Regex),
     /// `name OP number`.
     Num(String, CmpOp, f64),
     /// `name OP duration` (nanoseconds).
@@ -55,7 +59,18 @@ impl LabelFilter {
             LabelFilterExpr::Or(a, b) => {
                 LabelFilter::Or(Box::new(Self::new(a)?), Box::new(Self::new(b)?))
             }
-            LabelFilterExpr::String(m) => LabelFilter::Str(m.clone()),
+            LabelFilterExpr::String(m) => match m.op {
+                MatchOp::Re | MatchOp::Nre => {
+                    let src = format!("^(?:{})$", super::line_filter::go_compat(&m.value));
+                    match regex::Regex::new(&src) {
+                        Ok(re) => LabelFilter::Regex(m.name.clone(), m.op == MatchOp::Nre, re),
+                        // The LogQL parser accepted it, so Rust's syntax is the odd one out:
+                        // fall back to the parser's own compiled matcher.
+                        Err(_) => LabelFilter::Str(m.clone()),
+                    }
+                }
+                _ => LabelFilter::Str(m.clone()),
+            },
             LabelFilterExpr::Numeric {
                 name, op, value, ..
             } => LabelFilter::Num(name.clone(), *op, *value),
@@ -82,6 +97,7 @@ impl LabelFilter {
                 b.names(out);
             }
             LabelFilter::Str(m) => out.push(m.name.clone()),
+            LabelFilter::Regex(n, ..) => out.push(n.clone()),
             LabelFilter::Num(n, ..)
             | LabelFilter::Dur(n, ..)
             | LabelFilter::Bytes(n, ..)
@@ -98,13 +114,8 @@ impl LabelFilter {
                 l && r
             }
             LabelFilter::Or(a, b) => a.process(lb) || b.process(lb),
-            LabelFilter::Str(m) => {
-                let v = match m.name.as_str() {
-                    ERROR_LABEL => lb.err(),
-                    _ => lb.get(&m.name).unwrap_or(""),
-                };
-                string_match(m, v)
-            }
+            LabelFilter::Str(m) => m.matches(label_value(lb, &m.name)),
+            LabelFilter::Regex(name, negated, re) => re.is_match(label_value(lb, name)) != *negated,
             LabelFilter::Num(name, op, want) => {
                 convert_cmp(lb, name, parse_float, |v| cmp(*op, v, *want))
             }
@@ -128,8 +139,12 @@ impl LabelFilter {
     }
 }
 
-fn string_match(m: &Matcher, v: &str) -> bool {
-    m.matches(v)
+/// What string filters read: `__error__` is the error, a missing label is "".
+fn label_value<'a>(lb: &'a LabelsBuilder, name: &str) -> &'a str {
+    match name {
+        ERROR_LABEL => lb.err(),
+        _ => lb.get(name).unwrap_or(""),
+    }
 }
 
 fn convert_cmp<T>(
@@ -193,6 +208,9 @@ mod tests {
         assert!(!run(r#"name=~"alph""#, &[("name", "alpha")]).0);
         assert!(run(r#"name="""#, &[]).0);
         assert!(!run(r#"name=~".+""#, &[]).0);
+        assert!(run(r#"name!~"(?i)alpha""#, &[("name", "prealpha")]).0);
+        assert!(!run(r#"name=~"a.b""#, &[("name", "a\nb")]).0);
+        assert!(!run(r#"n=~"\\d""#, &[("n", "٣")]).0);
     }
 
     #[test]

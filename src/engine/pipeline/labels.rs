@@ -279,9 +279,15 @@ pub struct LabelsBuilder {
 }
 
 impl LabelsBuilder {
-    /// A builder over the stream labels `base` (any order).
+    /// A builder over the stream labels `base` (any order). Empty-valued labels are
+    /// left out: in Loki (as in Prometheus) a label with an empty value does not exist,
+    /// and streams are stored without them.
     pub fn new(base: &[(String, String)], hints: Hints) -> LabelsBuilder {
-        let mut b: Vec<(String, String)> = base.to_vec();
+        let mut b: Vec<(String, String)> = base
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .cloned()
+            .collect();
         b.sort_by(|x, y| x.0.cmp(&y.0));
         b.dedup_by(|x, y| x.0 == y.0);
         let base_result = LabelsResult::new(b.clone());
@@ -562,6 +568,16 @@ mod tests {
         b.set_parsed("sl", "new");
         assert_eq!(b.get("sl"), Some("new"));
         assert_eq!(b.result(Some("sl")).get("sl"), None);
+    }
+
+    #[test]
+    fn empty_stream_labels_do_not_exist() {
+        let b = LabelsBuilder::new(
+            &[("a".into(), "1".into()), ("e".into(), String::new())],
+            Hints::default(),
+        );
+        assert_eq!(b.base_result().to_string(), r#"{a="1"}"#);
+        assert!(!b.base_has("e"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::logql::{LineFilter, LineFilterOp, LineMatch};
 #[derive(Debug, Clone)]
 enum Term {
     /// Substring (the finder is built once per query).
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     /// Unanchored RE2-style regex.
     Regex(Regex),
     /// `<_>` pattern over the whole line.
@@ -74,7 +74,7 @@ impl CompiledLineFilter {
                 LineMatch::Ip(p) => Term::Ip(IpMatcher::new(p)?),
                 LineMatch::Str(s) => match f.op {
                     LineFilterOp::Contains | LineFilterOp::NotContains => {
-                        Term::Contains(Finder::new(s.as_bytes()).into_owned())
+                        Term::Contains(Box::new(Finder::new(s.as_bytes()).into_owned()))
                     }
                     LineFilterOp::Match | LineFilterOp::NotMatch => Term::Regex(compile_regex(s)?),
                     LineFilterOp::Pattern | LineFilterOp::NotPattern => {
@@ -100,9 +100,87 @@ impl CompiledLineFilter {
 }
 
 /// Compiles an unanchored line-filter regex with Go's error prefix
-/// (`error parsing regexp: …`).
+/// (`error parsing regexp: …`) and Go's ASCII-only Perl classes (see [`go_compat`]).
 pub fn compile_regex(re: &str) -> Result<Regex, String> {
-    Regex::new(re).map_err(|e| go_regex_error(re, &e))
+    Regex::new(&go_compat(re)).map_err(|e| go_regex_error(re, &e))
+}
+
+/// Rewrites a regex so that Rust's engine reads it as Go's RE2 does: in Go `\d`, `\w`,
+/// `\s` and `\b` are ASCII-only, while Rust's are Unicode-aware. Everything else in the
+/// two syntaxes agrees for valid Go regexes. A regex that does not parse is returned as
+/// is (compiling it reports the error).
+pub fn go_compat(re: &str) -> String {
+    use regex_syntax::ast::{self, Ast, ClassPerlKind, ClassSetItem};
+    struct V(Vec<(usize, usize, &'static str)>);
+    fn perl(kind: &ClassPerlKind, negated: bool, bracketed: bool) -> &'static str {
+        match (kind, negated, bracketed) {
+            (ClassPerlKind::Digit, false, false) => "[0-9]",
+            (ClassPerlKind::Digit, true, false) => "[^0-9]",
+            (ClassPerlKind::Word, false, false) => "[0-9A-Za-z_]",
+            (ClassPerlKind::Word, true, false) => "[^0-9A-Za-z_]",
+            (ClassPerlKind::Space, false, false) => r"[\t\n\f\r\x20]",
+            (ClassPerlKind::Space, true, false) => r"[^\t\n\f\r\x20]",
+            (ClassPerlKind::Digit, false, true) => "0-9",
+            (ClassPerlKind::Word, false, true) => "0-9A-Za-z_",
+            (ClassPerlKind::Space, false, true) => r"\t\n\f\r\x20",
+            (ClassPerlKind::Digit, true, true) => "[^0-9]",
+            (ClassPerlKind::Word, true, true) => "[^0-9A-Za-z_]",
+            (ClassPerlKind::Space, true, true) => r"[^\t\n\f\r\x20]",
+        }
+    }
+    impl ast::Visitor for V {
+        type Output = Vec<(usize, usize, &'static str)>;
+        type Err = ();
+        fn finish(self) -> Result<Self::Output, ()> {
+            Ok(self.0)
+        }
+        fn visit_pre(&mut self, a: &Ast) -> Result<(), ()> {
+            match a {
+                Ast::ClassPerl(c) => self.0.push((
+                    c.span.start.offset,
+                    c.span.end.offset,
+                    perl(&c.kind, c.negated, false),
+                )),
+                Ast::Assertion(x) => {
+                    let r = match x.kind {
+                        ast::AssertionKind::WordBoundary => "(?-u:\\b)",
+                        ast::AssertionKind::NotWordBoundary => "(?-u:\\B)",
+                        _ => return Ok(()),
+                    };
+                    self.0.push((x.span.start.offset, x.span.end.offset, r));
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+        fn visit_class_set_item_pre(&mut self, item: &ClassSetItem) -> Result<(), ()> {
+            if let ClassSetItem::Perl(c) = item {
+                self.0.push((
+                    c.span.start.offset,
+                    c.span.end.offset,
+                    perl(&c.kind, c.negated, true),
+                ));
+            }
+            Ok(())
+        }
+    }
+    let Ok(parsed) = ast::parse::Parser::new().parse(re) else {
+        return re.to_string();
+    };
+    let mut spans = ast::visit(&parsed, V(Vec::new())).unwrap_or_default();
+    if spans.is_empty() {
+        return re.to_string();
+    }
+    spans.sort();
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut last = 0;
+    for (a, b, r) in spans {
+        out.push_str(&re[last..a]);
+        out.push_str(r);
+        last = b;
+    }
+    out.push_str(&re[last..]);
+    out
 }
 
 /// Go's `regexp/syntax` message for a regex that does not compile, as far as the Rust
@@ -122,9 +200,9 @@ pub fn go_regex_error(re: &str, e: &regex::Error) -> String {
             K::GroupNameInvalid | K::GroupNameEmpty | K::GroupNameUnexpectedEof => {
                 "invalid named capture"
             }
-            K::FlagUnrecognized { .. }
-            | K::FlagDanglingNegation
-            | K::FlagRepeatedNegation { .. } => "invalid or unsupported Perl syntax",
+            K::FlagUnrecognized | K::FlagDanglingNegation | K::FlagRepeatedNegation { .. } => {
+                "invalid or unsupported Perl syntax"
+            }
             _ => "invalid or unsupported Perl syntax",
         },
         Ok(_) => {
@@ -180,6 +258,18 @@ mod tests {
             r#"{a="b"} |> "level=error <_>" or "level=warn <_>""#,
             "level=warn y"
         ));
+        // Go's \d, \w, \s and \b are ASCII-only.
+        assert!(keeps(r#"{a="b"} |~ "\\d+""#, "x 42"));
+        assert!(!keeps(r#"{a="b"} |~ "^\\d+$""#, "٣"));
+        assert!(!keeps(r#"{a="b"} |~ "^\\w$""#, "é"));
+        assert!(keeps(r#"{a="b"} |~ "^[\\w.]+$""#, "a.b_9"));
+        assert!(!keeps(r#"{a="b"} |~ "^[\\w]+$""#, "é"));
+        assert!(!keeps(r#"{a="b"} |~ "é\\b""#, "é "));
+        assert!(keeps(r#"{a="b"} |~ "a\\b""#, "a é"));
+        assert_eq!(
+            go_compat(r"\d[\s\D]\b"),
+            r"[0-9][\t\n\f\r\x20[^0-9]](?-u:\b)"
+        );
         assert!(filter(r#"{a="b"} |~ "(""#)
             .unwrap_err()
             .starts_with("error parsing regexp: missing closing ): `(`"));

@@ -121,9 +121,17 @@ enum Arg {
 #[derive(Debug, Clone)]
 struct Cmd {
     args: Vec<Arg>,
-    /// Source text and position, for error messages.
+    /// Source text and (line, column) of each argument, for error messages (Go reports
+    /// errors at the node that failed: `at <.foo>`, `at <replace>`).
+    at: Vec<At>,
+}
+
+/// Where a node is: its source text and (line, 0-based column).
+#[derive(Debug, Clone)]
+struct At {
     text: String,
-    pos: (usize, usize),
+    line: usize,
+    col: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -767,18 +775,11 @@ impl Parser<'_> {
         loop {
             self.skip_space();
             let start = self.pos();
-            let args = self.command()?;
-            let end = self.pos();
-            let text = self.src[start..end.max(start)].trim().to_string();
+            let (args, at) = self.command()?;
             if args.is_empty() {
                 return Err((start, format!("missing value for {ctx}")));
             }
-            let (line, col) = line_col(self.src, start);
-            cmds.push(Cmd {
-                args,
-                text,
-                pos: (line, col),
-            });
+            cmds.push(Cmd { args, at });
             match self.peek() {
                 Tok::Pipe => {
                     self.next();
@@ -803,16 +804,23 @@ impl Parser<'_> {
         Ok(Pipe { decl, assign, cmds })
     }
 
-    fn command(&mut self) -> PResult<Vec<Arg>> {
+    fn command(&mut self) -> PResult<(Vec<Arg>, Vec<At>)> {
         let mut args = Vec::new();
+        let mut ats = Vec::new();
         loop {
             self.skip_space();
             match self.peek() {
-                Tok::Pipe | Tok::RightDelim | Tok::RParen | Tok::Eof => return Ok(args),
+                Tok::Pipe | Tok::RightDelim | Tok::RParen | Tok::Eof => return Ok((args, ats)),
                 _ => {}
             }
             let at = self.pos();
             let a = self.operand()?;
+            let (line, col) = line_col(self.src, at);
+            ats.push(At {
+                text: self.src[at..self.pos().max(at)].trim().to_string(),
+                line,
+                col,
+            });
             args.push(a);
             match self.peek() {
                 Tok::Space | Tok::Pipe | Tok::RightDelim | Tok::RParen => {}
@@ -1064,6 +1072,18 @@ impl State<'_, '_> {
             match n {
                 Node::Text(t) => out.extend_from_slice(t),
                 Node::Action(p) => {
+                    // `{{.label}}` on the label map: copy the value without building a
+                    // Value (the common case, and allocation-free).
+                    if let (Value::Root, [c], true) = (dot, p.cmds.as_slice(), p.decl.is_empty()) {
+                        if let [Arg::Field(f)] = c.args.as_slice() {
+                            if f.len() == 1 {
+                                if let Some(v) = self.env.data.get(&f[0]) {
+                                    out.extend_from_slice(v.as_bytes());
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     let v = self.pipe(dot, p)?;
                     if p.decl.is_empty() {
                         print_value(&v, self.env.data, out);
@@ -1107,16 +1127,15 @@ impl State<'_, '_> {
                             .collect(),
                         Value::Int(n) => {
                             if *n > MAX_RANGE {
-                                return Err(
-                                    self.exec_err(&p.cmds[0], "range over too many iterations")
-                                );
+                                return Err(self
+                                    .exec_err(&p.cmds[0].at[0], "range over too many iterations"));
                             }
                             (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
                         }
                         Value::Nil => Vec::new(),
                         other => {
                             return Err(self.exec_err(
-                                &p.cmds[0],
+                                &p.cmds[0].at[0],
                                 &format!(
                                     "range can't iterate over {}",
                                     display(other, self.env.data)
@@ -1166,10 +1185,10 @@ impl State<'_, '_> {
         }
     }
 
-    fn exec_err(&self, cmd: &Cmd, msg: &str) -> String {
+    fn exec_err(&self, at: &At, msg: &str) -> String {
         format!(
             "template: {}:{}:{}: executing \"{}\" at <{}>: {}",
-            self.name, cmd.pos.0, cmd.pos.1, self.name, cmd.text, msg
+            self.name, at.line, at.col, self.name, at.text, msg
         )
     }
 
@@ -1197,6 +1216,7 @@ impl State<'_, '_> {
 
     fn command(&mut self, dot: &Value, c: &Cmd, fin: Option<Value>) -> Result<Value, String> {
         let first = &c.args[0];
+        let at0 = &c.at[0];
         match first {
             Arg::Ident(name) if name == "and" || name == "or" => {
                 // Go evaluates and/or lazily and returns the deciding argument.
@@ -1204,13 +1224,13 @@ impl State<'_, '_> {
                 let n = c.args.len() - 1 + usize::from(fin.is_some());
                 if n == 0 {
                     return Err(self.exec_err(
-                        c,
+                        at0,
                         &format!("wrong number of args for {name}: want at least 1 got 0"),
                     ));
                 }
                 let mut last = Value::Nil;
-                for a in &c.args[1..] {
-                    last = self.arg(dot, c, a)?;
+                for (a, at) in c.args[1..].iter().zip(&c.at[1..]) {
+                    last = self.arg(dot, at, a)?;
                     if last.truth(self.env.data) == want {
                         return Ok(last);
                     }
@@ -1222,39 +1242,42 @@ impl State<'_, '_> {
             }
             Arg::Ident(name) => {
                 let mut args = Vec::with_capacity(c.args.len());
-                for a in &c.args[1..] {
-                    args.push(self.arg(dot, c, a)?);
+                for (a, at) in c.args[1..].iter().zip(&c.at[1..]) {
+                    args.push(self.arg(dot, at, a)?);
                 }
                 if let Some(f) = fin {
                     args.push(f);
                 }
-                self.call(c, name, args)
+                self.call(at0, name, args)
             }
             _ => {
                 if c.args.len() > 1 || fin.is_some() {
-                    return Err(self.exec_err(
-                        c,
-                        &format!("can't give argument to non-function {}", c.args[0].text()),
-                    ));
+                    let msg = match first {
+                        Arg::Field(f) | Arg::Var(_, f) | Arg::Chain(_, f) if !f.is_empty() => {
+                            format!("{} is not a method but has arguments", f[f.len() - 1])
+                        }
+                        _ => format!("can't give argument to non-function {}", first.text()),
+                    };
+                    return Err(self.exec_err(at0, &msg));
                 }
                 if matches!(first, Arg::Nil) {
-                    return Err(self.exec_err(c, "nil is not a command"));
+                    return Err(self.exec_err(at0, "nil is not a command"));
                 }
-                self.arg(dot, c, first)
+                self.arg(dot, at0, first)
             }
         }
     }
 
-    fn call(&mut self, c: &Cmd, name: &str, args: Vec<Value>) -> Result<Value, String> {
+    fn call(&mut self, at: &At, name: &str, args: Vec<Value>) -> Result<Value, String> {
         let f = template_funcs::lookup(name)
-            .ok_or_else(|| self.exec_err(c, &format!("\"{name}\" is not a defined function")))?;
-        f(self.env, args).map_err(|m| self.exec_err(c, &m))
+            .ok_or_else(|| self.exec_err(at, &format!("\"{name}\" is not a defined function")))?;
+        f(self.env, args).map_err(|m| self.exec_err(at, &m))
     }
 
-    fn arg(&mut self, dot: &Value, c: &Cmd, a: &Arg) -> Result<Value, String> {
+    fn arg(&mut self, dot: &Value, at: &At, a: &Arg) -> Result<Value, String> {
         Ok(match a {
             Arg::Dot => dot.clone(),
-            Arg::Field(f) => self.field_chain(c, dot.clone(), f)?,
+            Arg::Field(f) => self.field_chain(at, dot.clone(), f)?,
             Arg::Var(v, f) => {
                 let base = self
                     .vars
@@ -1262,14 +1285,14 @@ impl State<'_, '_> {
                     .rev()
                     .find(|(n, _)| n == v)
                     .map(|(_, v)| v.clone())
-                    .ok_or_else(|| self.exec_err(c, &format!("undefined variable: {v}")))?;
-                self.field_chain(c, base, f)?
+                    .ok_or_else(|| self.exec_err(at, &format!("undefined variable: {v}")))?;
+                self.field_chain(at, base, f)?
             }
-            Arg::Ident(name) => self.call(c, name, Vec::new())?,
+            Arg::Ident(name) => self.call(at, name, Vec::new())?,
             Arg::Pipe(p) => self.pipe(dot, p)?,
             Arg::Chain(p, f) => {
                 let v = self.pipe(dot, p)?;
-                self.field_chain(c, v, f)?
+                self.field_chain(at, v, f)?
             }
             Arg::Str(s) => Value::Str(s.clone()),
             Arg::Num {
@@ -1286,7 +1309,7 @@ impl State<'_, '_> {
         })
     }
 
-    fn field_chain(&self, c: &Cmd, mut v: Value, fields: &[String]) -> Result<Value, String> {
+    fn field_chain(&self, at: &At, mut v: Value, fields: &[String]) -> Result<Value, String> {
         for f in fields {
             v = match &v {
                 Value::Root => match self.env.data.get(f) {
@@ -1297,12 +1320,12 @@ impl State<'_, '_> {
                 Value::Map(m) => m.get(f).cloned().unwrap_or(Value::Nil),
                 Value::Nil => {
                     return Err(
-                        self.exec_err(c, &format!("nil pointer evaluating interface {{}}.{f}"))
+                        self.exec_err(at, &format!("nil pointer evaluating interface {{}}.{f}"))
                     )
                 }
                 other => {
                     return Err(self.exec_err(
-                        c,
+                        at,
                         &format!("can't evaluate field {f} in type {}", other.type_name()),
                     ))
                 }

@@ -597,7 +597,8 @@ fn f_trim_space(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
 }
 
 fn compile(name: &str, re: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(re).map_err(|e| call_err(name, super::line_filter::go_regex_error(re, &e)))
+    regex::Regex::new(&super::line_filter::go_compat(re))
+        .map_err(|e| call_err(name, super::line_filter::go_regex_error(re, &e)))
 }
 
 fn f_regex_replace_all(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
@@ -1059,11 +1060,10 @@ fn dec_to_f64((m, e): (i128, i32)) -> f64 {
     format!("{m}e{e}").parse().unwrap_or(f64::NAN)
 }
 
-fn dec_op(
-    a: &[Value],
-    op: fn((i128, i32), (i128, i32)) -> Option<(i128, i32)>,
-    fallback: fn(f64, f64) -> f64,
-) -> f64 {
+/// A decimal: mantissa and power-of-ten exponent.
+type Dec = (i128, i32);
+
+fn dec_op(a: &[Value], op: fn(Dec, Dec) -> Option<Dec>, fallback: fn(f64, f64) -> f64) -> f64 {
     let mut it = a.iter().map(to_float64);
     let Some(first) = it.next() else { return 0.0 };
     let mut acc_f = first;
@@ -1116,15 +1116,44 @@ fn f_mulf(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
 fn f_divf(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
     nargs_min("divf", &a, 1)?;
     let mut it = a.iter().map(to_float64);
-    let mut acc = it.next().unwrap_or(0.0);
+    let first = it.next().unwrap_or(0.0);
+    let mut acc_f = first;
+    let mut acc_d = to_decimal(first);
     for d in it {
         if d == 0.0 {
             return Err(call_err("divf", "decimal division by 0"));
         }
-        // decimal.Div rounds to 16 digits after the point.
-        acc = ((acc / d) * 1e16).round() / 1e16;
+        acc_f /= d;
+        acc_d = match (acc_d, to_decimal(d)) {
+            (Some(p), Some(q)) => dec_div(p, q),
+            _ => None,
+        };
+        if let Some(x) = acc_d {
+            acc_f = dec_to_f64(x);
+        }
     }
-    Ok(Value::Float(acc))
+    Ok(Value::Float(acc_f))
+}
+
+/// shopspring/decimal's `Div`: the quotient rounded (half away from zero) to 16 digits
+/// after the point.
+fn dec_div(a: Dec, b: Dec) -> Option<Dec> {
+    const PREC: i32 = 16;
+    let k = a.1 - b.1 + PREC;
+    let (num, den) = if k >= 0 {
+        (a.0.checked_mul(10i128.checked_pow(k as u32)?)?, b.0)
+    } else {
+        (a.0, b.0.checked_mul(10i128.checked_pow((-k) as u32)?)?)
+    };
+    if den == 0 {
+        return None;
+    }
+    let mut q = num / den;
+    let r = num % den;
+    if r.checked_abs()?.checked_mul(2)? >= den.checked_abs()? {
+        q += if (num < 0) != (den < 0) { -1 } else { 1 };
+    }
+    Some((q, -PREC))
 }
 
 fn f_max(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
@@ -1525,7 +1554,7 @@ pub fn format_float_g(f: f64, prec: Option<usize>, _verb: char) -> String {
     }
     let nd = digits.len() as i32;
     let mut eprec = prec.map_or(6, |p| p.max(1) as i32);
-    if prec.is_some() && eprec > nd && nd >= exp + 1 {
+    if prec.is_some() && eprec > nd && nd > exp {
         eprec = nd;
     }
     if prec.is_none() {
@@ -1942,7 +1971,8 @@ fn take_num(v: &str, min: usize, max: usize) -> Option<(i64, &str)> {
 fn take_name<'a>(v: &'a str, names: &[&str], short: bool) -> Option<(usize, &'a str)> {
     for (i, n) in names.iter().enumerate() {
         let n = if short { &n[..3] } else { n };
-        if v.len() >= n.len() && v[..n.len()].eq_ignore_ascii_case(n) {
+        let b = v.as_bytes();
+        if b.len() >= n.len() && b[..n.len()].eq_ignore_ascii_case(n.as_bytes()) {
             return Some((i, &v[n.len()..]));
         }
     }
@@ -2208,7 +2238,7 @@ mod tests {
         assert_eq!(
             dec_op(
                 &[Value::Float(0.1), Value::Float(0.2)],
-                |p, q| align_dec(p, q).and_then(|(x, y, e)| Some((x + y, e))),
+                |p, q| align_dec(p, q).map(|(x, y, e)| (x + y, e)),
                 |a, b| a + b
             ),
             0.3
