@@ -163,7 +163,10 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(
             s[0].entries,
-            vec![(1000, "a".into(), vec![]), (2000, "b".into(), vec![("trace_id".into(), "t".into())])]
+            vec![
+                (1000, "a".into(), vec![]),
+                (2000, "b".into(), vec![("trace_id".into(), "t".into())])
+            ]
         );
         assert!(parse_push_bodies(br#"{"streams":[{"stream":{},"values":[[1,"a"]]}]}"#).is_err());
     }

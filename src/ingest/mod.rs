@@ -94,11 +94,11 @@ impl Default for IngestOptions {
     }
 }
 
-/// A stream's labels and its `(ts, line, structured metadata)` entries.
-pub type OwnedStream = (
-    crate::model::Labels,
-    Vec<(i64, Vec<u8>, Vec<(String, String)>)>,
-);
+/// An entry with its own bytes: `(ts, line, structured metadata)`.
+pub type OwnedEntry = (i64, Vec<u8>, Vec<(String, String)>);
+
+/// A stream's labels and its entries.
+pub type OwnedStream = (crate::model::Labels, Vec<OwnedEntry>);
 
 /// Writes ready-made streams into `tenant` of `store` in one commit (used by
 /// `lokal test` and by tests). Entries need not be sorted.

@@ -254,7 +254,8 @@ fn loki_push_bodies() {
     // Structured metadata is stored and usable as a label, as in Loki 3.
     let out = ok(lokal(&store).args(["query", "-o", "raw", r#"{app="a"} | trace="t""#]));
     assert_eq!(out, "two\n");
-    let out = ok(lokal(&store).args(["query", "-o", "jsonl", "-z", "UTC", r#"{app="a"} |= "two""#]));
+    let out =
+        ok(lokal(&store).args(["query", "-o", "jsonl", "-z", "UTC", r#"{app="a"} |= "two""#]));
     assert!(out.contains(r#""trace":"t""#), "{out}");
 }
 
