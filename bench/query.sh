@@ -20,16 +20,16 @@ command -v jq >/dev/null || { echo "needs jq (apt-get install jq)"; exit 2; }
 cargo build --release --quiet
 bin=$PWD/target/release/lokal
 store=${STORE:-bench/out/store-1g}
-files=$(find "$corpus" -name '*.log' | sort)
+files=$(find "$corpus" -name '*.log' | sort | tr '\n' ' ')
 if [ ! -f "$store/fake/MANIFEST" ]; then
   "$bin" --store "$store" ingest -q --label-from-path '/(?P<job>[^/]+)/(?P<host>[^/]+)\.log$' $files
 fi
 zcorpus=bench/out/corpus-1g.zst
 [ -f "$zcorpus" ] || cat $files | zstd -3 -T2 -q -c > "$zcorpus"
 raw=$(cat $files | wc -c)
-sel_files=$(find "$corpus/checkout" -name '*.log' | sort)
+sel_files=$(find "$corpus/checkout" -name '*.log' | sort | tr '\n' ' ')
 sel_raw=$(cat $sel_files | wc -c)
-json_files=$(find "$corpus/api-gateway" -name '*.log' | sort)
+json_files=$(find "$corpus/api-gateway" -name '*.log' | sort | tr '\n' ' ')
 json_raw=$(cat $json_files | wc -c)
 cat $files > /dev/null  # warm the page cache
 export LOKAL_STORE=$store
@@ -68,7 +68,10 @@ row "rg -c error (checkout files only)" "$sel_raw" "$r_selrg"
 row "rg -c error (all raw files)" "$raw" "$r_allrg"
 echo "# 3. json: {job=\"api-gateway\"} is $((json_raw/1000000)) MB"
 r_json=$(best_of "$bin query --limit 0 -o raw '{job=\"api-gateway\"} | json | level=\"error\"' | wc -l")
-r_jq=$(best_of "cat $json_files | jq -c 'select(.level==\"error\")' | wc -l")
+cat > /tmp/lokal-bench-jq.sh <<JQ
+cat $json_files | jq -c 'select(.level=="error")' | wc -l
+JQ
+r_jq=$(best_of "bash /tmp/lokal-bench-jq.sh")
 row "lokal | json | level=\"error\"" "$json_raw" "$r_json"
 row "jq select(.level==\"error\")" "$json_raw" "$r_jq"
 if command -v agrind >/dev/null; then

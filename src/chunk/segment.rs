@@ -27,6 +27,13 @@ use crate::chunk::block::{Block, DecodeError};
 use crate::model::Labels;
 use crate::varint::{self, Reader};
 
+thread_local! {
+    /// One zstd context per thread: creating one per block costs more than
+    /// decompressing a small block.
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Magic at the start of every segment.
 pub const MAGIC: &[u8; 8] = b"LOKALSEG";
 /// Magic at the very end of every segment.
@@ -390,8 +397,16 @@ impl SegmentReader {
         let bytes = self.block_bytes(meta)?;
         block.data.clear();
         block.data.reserve(meta.raw_len as usize);
-        let n = zstd::bulk::Decompressor::new()
-            .and_then(|mut d| d.decompress_to_buffer(bytes, &mut block.data))
+        let n = DECOMPRESSOR
+            .with(|d| {
+                let mut d = d.borrow_mut();
+                if d.is_none() {
+                    *d = Some(zstd::bulk::Decompressor::new()?);
+                }
+                d.as_mut()
+                    .expect("set above")
+                    .decompress_to_buffer(bytes, &mut block.data)
+            })
             .map_err(|e| self.block_error(meta, &format!("zstd: {e}")))?;
         if n != meta.raw_len as usize {
             return Err(self.block_error(meta, "decompressed size differs from footer"));

@@ -230,7 +230,9 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     ctx.stats.chunks += plan.chunks.len() as u64;
     ctx.stats.warnings.extend(plan.warnings.iter().cloned());
     let tasks = scan::tasks(&plan.chunks);
-    let prefilter = Prefilter::new(pipeline.leading_line_filters());
+    // Unwrap post-filters run after the unwrap; only the pipeline's own
+    // stages may drive the label prefilter.
+    let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &lr.log.pipeline);
     let bytes = matches!(r.op, RangeOp::BytesOverTime | RangeOp::BytesRate);
     let unwrap = lr.unwrap.as_ref();
     // Loki drops the unwrapped label from the series unless `by (…)` names it.
@@ -275,12 +277,12 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                     }
                 };
                 match &prefilter {
-                    Some(pf) => {
+                    Some(pf) if pf.applies(&task.chunk.labels, block) => {
                         let c = pf.candidates(block);
                         ScanCounters::add(&counters.lines_skipped, (block.len() - c.len()) as u64);
                         c.into_iter().for_each(|i| visit(i as usize));
                     }
-                    None => (0..block.len()).for_each(&mut visit),
+                    _ => (0..block.len()).for_each(&mut visit),
                 }
                 ScanCounters::add(&counters.pipeline_ns, started.elapsed().as_nanos() as u64);
                 out

@@ -75,6 +75,7 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
     let t0 = Instant::now();
     let pipeline =
         Pipeline::new(&expr.pipeline).map_err(|e| QueryError::Pipeline(e.to_string()))?;
+    let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
     let plan = select::plan(snap, &expr.matchers, p.from, p.to.saturating_sub(1))?;
     let mut stats = QueryStats {
         plan_time: t0.elapsed(),
@@ -102,7 +103,7 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
         Direction::Backward => tasks.sort_by_key(|t| std::cmp::Reverse(t.block.max_t)),
         Direction::Forward => tasks.sort_by_key(|t| t.block.min_t),
     }
-    let prefilter = Prefilter::new(pipeline.leading_line_filters());
+    let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &expr.pipeline);
     let counters = ScanCounters::default();
     // Without a limit every block is read: one parallel pass, one sort.
     // With one, blocks go in waves (newest first) and the scan stops once no
@@ -130,8 +131,16 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
         let results: Vec<Result<Vec<Cand>, String>> = tasks[done..end]
             .par_iter()
             .map(|t| {
-                scan_block(t, t.chunk_idx, &pipeline, prefilter.as_ref(), p, &counters)
-                    .map_err(|e| e.to_string())
+                scan_block(
+                    t,
+                    t.chunk_idx,
+                    &pipeline,
+                    sieve.as_ref(),
+                    prefilter.as_ref(),
+                    p,
+                    &counters,
+                )
+                .map_err(|e| e.to_string())
             })
             .collect();
         done = end;
@@ -165,10 +174,34 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
 
 /// Scans one block, returning at most `limit` entries (the best ones in the
 /// query's direction) inside the time range.
+/// A cheaper copy of the pipeline whose parsers extract only the labels the
+/// stages read. A line it drops, the full pipeline drops too (the stages see
+/// the same values, and parsers still walk the whole line, so errors are the
+/// same); the full pipeline then runs only on the survivors, for the labels
+/// a log query prints. `None` when it would not save work.
+fn sieve_pipeline(full: &Pipeline, stages: &[crate::logql::Stage]) -> Option<Pipeline> {
+    use crate::logql::{Parser, Stage};
+    let parses = stages.iter().any(|s| {
+        matches!(s, Stage::Parser { parser: Parser::Json { params } | Parser::Logfmt { params, .. }, .. } if params.is_empty())
+    });
+    let filters = stages
+        .iter()
+        .any(|s| matches!(s, Stage::LabelFilter { .. }));
+    if !(parses && filters) {
+        return None;
+    }
+    full.referenced_labels()?;
+    let mut sieve = full.clone();
+    sieve.set_extraction_hints(Some(&[]));
+    Some(sieve)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn scan_block(
     t: &BlockTask<'_>,
     stream: usize,
     pipeline: &Pipeline,
+    sieve: Option<&Pipeline>,
     prefilter: Option<&Prefilter>,
     p: &LogParams,
     counters: &ScanCounters,
@@ -176,13 +209,14 @@ fn scan_block(
     scan::with_block(t, counters, |block| {
         let started = Instant::now();
         let mut sp = pipeline.for_stream(&t.chunk.labels);
+        let mut sieve = sieve.map(|s| s.for_stream(&t.chunk.labels));
         let lines: Vec<u32> = match prefilter {
-            Some(pf) => {
+            Some(pf) if pf.applies(&t.chunk.labels, block) => {
                 let c = pf.candidates(block);
                 ScanCounters::add(&counters.lines_skipped, (block.len() - c.len()) as u64);
                 c
             }
-            None => (0..block.len() as u32).collect(),
+            _ => (0..block.len() as u32).collect(),
         };
         let mut out: Vec<Cand> = Vec::new();
         let mut md: Vec<(&str, &str)> = Vec::new();
@@ -196,6 +230,11 @@ fn scan_block(
             }
             ScanCounters::add(&counters.lines_scanned, 1);
             block.metadata(i, &mut md);
+            if let Some(sv) = sieve.as_mut() {
+                if sv.process_with_metadata(ts, block.line(i), &md).is_none() {
+                    return true;
+                }
+            }
             if let Some((line, labels)) = sp.process_with_metadata(ts, block.line(i), &md) {
                 out.push(Cand {
                     ts,

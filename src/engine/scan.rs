@@ -43,13 +43,44 @@ pub fn tasks(chunks: &[PlannedChunk]) -> Vec<BlockTask<'_>> {
         .collect()
 }
 
-/// A literal prefilter built once per query from the first leading `|=`
-/// filter whose alternatives are all non-empty strings.
+/// A literal prefilter built once per query, from the first leading `|=`
+/// filter whose alternatives are all non-empty strings, or else from a
+/// label filter `name="value"` on a parsed label (see [`Prefilter::for_stages`]).
 pub struct Prefilter {
     finders: Vec<Finder<'static>>,
+    /// Set when the literal comes from a label filter on this parsed label:
+    /// the prefilter then holds only for chunks where `name` is neither a
+    /// stream label nor possibly structured metadata.
+    label: Option<String>,
 }
 
 impl Prefilter {
+    /// The best prefilter for a pipeline: a leading `|=` literal, else a
+    /// parsed-label equality (`| json | level="error"`): a line whose parsed
+    /// `level` is `error` contains `error` verbatim, unless an escape
+    /// (a backslash) spells it differently — so lines holding neither the
+    /// value nor a backslash cannot pass.
+    pub fn for_stages(leading: &[LineFilter], stages: &[crate::logql::Stage]) -> Option<Prefilter> {
+        Self::new(leading).or_else(|| {
+            let (name, value) = parsed_label_equality(stages)?;
+            Some(Prefilter {
+                finders: vec![
+                    Finder::new(value.as_bytes()).into_owned(),
+                    Finder::new(b"\\").into_owned(),
+                ],
+                label: Some(name),
+            })
+        })
+    }
+
+    /// Whether the prefilter is valid for a block of this chunk.
+    pub fn applies(&self, chunk_labels: &crate::model::Labels, block: &Block) -> bool {
+        match &self.label {
+            None => true,
+            Some(name) => chunk_labels.get(name).is_none() && !block.has_metadata(),
+        }
+    }
+
     /// Builds the prefilter, or `None` when no filter qualifies.
     pub fn new(filters: &[LineFilter]) -> Option<Prefilter> {
         let f = filters
@@ -59,7 +90,10 @@ impl Prefilter {
             .into_iter()
             .map(|s| Finder::new(s.as_bytes()).into_owned())
             .collect();
-        Some(Prefilter { finders })
+        Some(Prefilter {
+            finders,
+            label: None,
+        })
     }
 
     fn literals(f: &LineFilter) -> Option<Vec<&str>> {
@@ -100,6 +134,49 @@ impl Prefilter {
         }
         out
     }
+}
+
+/// A `name="value"` conjunct of the first label filter, when only json or
+/// logfmt parsers and line filters come before it (so `name` can only come
+/// from the line itself, the stream labels or metadata) and `value` is a
+/// non-empty literal.
+fn parsed_label_equality(stages: &[crate::logql::Stage]) -> Option<(String, String)> {
+    use crate::logql::{LabelFilterExpr, MatchOp, Parser, Stage};
+    let mut parsed = false;
+    for s in stages {
+        match s {
+            Stage::LineFilter(_) => {}
+            Stage::Parser {
+                parser: Parser::Json { .. } | Parser::Logfmt { .. },
+                ..
+            } => parsed = true,
+            Stage::LabelFilter { filter, .. } if parsed => {
+                let mut best: Option<(String, String)> = None;
+                let mut stack = vec![filter];
+                while let Some(f) = stack.pop() {
+                    match f {
+                        LabelFilterExpr::And(a, b) => {
+                            stack.push(a);
+                            stack.push(b);
+                        }
+                        LabelFilterExpr::String(m)
+                            if m.op == MatchOp::Eq
+                                && !m.value.is_empty()
+                                && !m.name.starts_with("__") =>
+                        {
+                            if best.as_ref().is_none_or(|(_, v)| v.len() < m.value.len()) {
+                                best = Some((m.name.clone(), m.value.clone()));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                return best;
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn next_line_start(block: &Block, i: usize) -> usize {

@@ -274,3 +274,106 @@ fn labels_and_series_come_from_the_index() {
     let (_, out, _) = run(&store, &["labels", "job"]);
     assert_eq!(out, "api\nweb\n");
 }
+
+/// The block-level prefilter for `| json | name="value"` must never drop a
+/// line the pipeline would keep: escaped values and keys, stream labels and
+/// a regex twin (not prefiltered) must all agree.
+#[test]
+fn parsed_label_prefilter_keeps_every_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let f = dir.path().join("j.log");
+    fs::write(
+        &f,
+        concat!(
+            r#"{"ts":"2024-01-01T00:00:01Z","level":"error"}"#,
+            "\n",
+            r#"{"ts":"2024-01-01T00:00:02Z","level":"err\u006fr"}"#,
+            "\n",
+            r#"{"ts":"2024-01-01T00:00:03Z","level":"info","msg":"error"}"#,
+            "\n",
+            r#"{"ts":"2024-01-01T00:00:04Z","lev\u0065l":"error"}"#,
+            "\n",
+            r#"{"ts":"2024-01-01T00:00:05Z","level":"warn"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    ok(lokal(&store)
+        .args(["ingest", "-q", "--no-filename-label", "-l", "job=t"])
+        .arg(&f));
+    let g = dir.path().join("g.log");
+    fs::write(&g, "{\"ts\":\"2024-01-01T00:00:06Z\",\"msg\":\"x\"}\n").unwrap();
+    ok(lokal(&store)
+        .args([
+            "ingest",
+            "-q",
+            "--no-filename-label",
+            "-l",
+            "job=t",
+            "-l",
+            "level=error",
+        ])
+        .arg(&g));
+    let (_, out, _) = run(
+        &store,
+        &[
+            "query",
+            "--limit",
+            "0",
+            "--forward",
+            "-o",
+            "raw",
+            r#"{job="t"} | json | level="error""#,
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[1].contains(r"err\u006fr"));
+    assert!(lines[2].contains(r"lev\u0065l"));
+    assert!(
+        lines[3].contains("\"msg\":\"x\""),
+        "the stream label level=error passes"
+    );
+    let (_, twin, _) = run(
+        &store,
+        &[
+            "query",
+            "--limit",
+            "0",
+            "--forward",
+            "-o",
+            "raw",
+            r#"{job="t"} | json | level=~"error""#,
+        ],
+    );
+    assert_eq!(out, twin);
+    let (_, out, _) = run(
+        &store,
+        &[
+            "instant-query",
+            "--now",
+            "2024-01-01T00:01:00Z",
+            "-o",
+            "json",
+            r#"sum(count_over_time({job="t"} | json | level="error" [1m]))"#,
+        ],
+    );
+    assert!(out.contains("\"4\""), "{out}");
+}
+
+#[test]
+fn parsed_label_prefilter_agrees_on_real_json() {
+    let Some(shared) = shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ok(lokal(&store)
+        .args(["ingest", "-q", "-l", "job=drone"])
+        .arg(shared.join("data/real/drone_json.log")));
+    for level in ["info", "debug", "error", "warning"] {
+        let q = |op: &str| format!(r#"{{job="drone"}} | json | level{op}"{level}""#);
+        let (_, eq, _) = run(&store, &["query", "--limit", "0", "-o", "raw", &q("=")]);
+        let (_, re, _) = run(&store, &["query", "--limit", "0", "-o", "raw", &q("=~")]);
+        assert_eq!(eq, re, "level={level}");
+    }
+}

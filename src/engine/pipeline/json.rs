@@ -76,25 +76,30 @@ fn next_token(data: &[u8]) -> Option<usize> {
 /// Index just past the closing quote of a string whose opening quote was already
 /// consumed, and whether it contains escapes.
 fn string_end(data: &[u8]) -> Option<(usize, bool)> {
+    // Jump between quotes and backslashes with memchr instead of walking every byte.
     let mut escaped = false;
-    for (i, &c) in data.iter().enumerate() {
-        if c == b'"' {
-            if !escaped {
-                return Some((i + 1, false));
-            }
-            // Count the backslashes before the quote: an even number means it closes.
-            let mut j = i;
-            let mut n = 0;
-            while j > 0 && data[j - 1] == b'\\' {
-                n += 1;
-                j -= 1;
-            }
-            if n % 2 == 0 {
-                return Some((i + 1, true));
-            }
-        } else if c == b'\\' {
+    let mut from = 0;
+    while let Some(off) = memchr::memchr2(b'"', b'\\', &data[from..]) {
+        let i = from + off;
+        if data[i] == b'\\' {
             escaped = true;
+            from = i + 1;
+            continue;
         }
+        if !escaped {
+            return Some((i + 1, false));
+        }
+        // Count the backslashes before the quote: an even number means it closes.
+        let mut j = i;
+        let mut n = 0;
+        while j > 0 && data[j - 1] == b'\\' {
+            n += 1;
+            j -= 1;
+        }
+        if n % 2 == 0 {
+            return Some((i + 1, true));
+        }
+        from = i + 1;
     }
     None
 }
@@ -361,12 +366,21 @@ struct JsonState<'a> {
     s: &'a mut JsonScratch,
 }
 
+/// A key that is already a valid label name (`[A-Za-z_][A-Za-z0-9_]*`).
+fn is_plain_key(key: &[u8]) -> bool {
+    matches!(key.first(), Some(b) if b.is_ascii_alphabetic() || *b == b'_')
+        && key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
 impl JsonState<'_> {
     fn pair(&mut self, key: &[u8], value: &[u8], ty: JType) -> Result<(), JErr> {
         match ty {
             JType::String | JType::Number | JType::Boolean => {
                 self.s.key.clear();
-                if self.s.prefix.is_empty() {
+                if self.s.prefix.is_empty() && is_plain_key(key) {
+                    // Already a valid label name: sanitizing would copy it unchanged.
+                    self.s.key.extend_from_slice(key);
+                } else if self.s.prefix.is_empty() {
                     sanitize_key_into(key, &mut self.s.key);
                 } else {
                     self.s.key.extend_from_slice(&self.s.prefix);
@@ -377,6 +391,9 @@ impl JsonState<'_> {
                     return Ok(());
                 }
                 let name = std::str::from_utf8(&self.s.key).unwrap_or_default();
+                if !self.lb.hints.might_extract(name) {
+                    return Ok(());
+                }
                 let name: Cow<str> = if self.lb.clashes(name) {
                     Cow::Owned(format!("{name}{DUPLICATE_SUFFIX}"))
                 } else {

@@ -163,6 +163,17 @@ impl Hints {
         }
     }
 
+    /// Whether `key` or its clash-renamed form (`key_extracted`) is wanted:
+    /// lets a parser skip a key before the costlier clash check.
+    pub fn might_extract(&self, key: &str) -> bool {
+        match &self.names {
+            None => true,
+            Some(ns) => ns
+                .iter()
+                .any(|n| n == key || n.strip_prefix(key) == Some(DUPLICATE_SUFFIX)),
+        }
+    }
+
     /// Whether any required key starts with `prefix` (json descends only then).
     pub fn should_extract_prefix(&self, prefix: &str) -> bool {
         match &self.names {

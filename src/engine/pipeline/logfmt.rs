@@ -332,6 +332,9 @@ impl LogfmtParser {
                 continue;
             }
             let name = std::str::from_utf8(&s.key).unwrap_or_default();
+            if !lb.hints.might_extract(name) {
+                continue;
+            }
             let name: Cow<str> = if lb.clashes(name) {
                 Cow::Owned(format!("{name}{DUPLICATE_SUFFIX}"))
             } else {
