@@ -159,14 +159,14 @@ fn parsed_label_equality(stages: &[crate::logql::Stage]) -> Option<(String, Stri
                             stack.push(a);
                             stack.push(b);
                         }
+                        // The longest value is the most selective literal.
                         LabelFilterExpr::String(m)
                             if m.op == MatchOp::Eq
                                 && !m.value.is_empty()
-                                && !m.name.starts_with("__") =>
+                                && !m.name.starts_with("__")
+                                && best.as_ref().is_none_or(|(_, v)| v.len() < m.value.len()) =>
                         {
-                            if best.as_ref().is_none_or(|(_, v)| v.len() < m.value.len()) {
-                                best = Some((m.name.clone(), m.value.clone()));
-                            }
+                            best = Some((m.name.clone(), m.value.clone()));
                         }
                         _ => {}
                     }
