@@ -6,4 +6,5 @@ mod index;
 mod ingest;
 mod logqltest;
 mod query;
+mod real_queries;
 mod store;
