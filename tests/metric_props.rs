@@ -1,0 +1,149 @@
+//! Property tests for metric queries: however the data is split into
+//! segments and blocks, and however a range query's time range is split,
+//! the merged answer equals the one-pass answer.
+use lokal::engine::eval::{eval, MetricParams};
+use lokal::engine::value::MetricValue;
+use lokal::model::Labels;
+use lokal::store::{Store, DEFAULT_TENANT};
+use proptest::prelude::*;
+
+const S: i64 = 1_000_000_000;
+
+type Entry = (u8, i64, u32); // stream, second, value
+
+fn write(dir: &std::path::Path, entries: &[Entry], parts: usize) {
+    let store = Store::new(dir);
+    let chunk = entries.len().div_ceil(parts.max(1)).max(1);
+    for part in entries.chunks(chunk) {
+        let mut streams: Vec<lokal::ingest::OwnedStream> = Vec::new();
+        for app in 0..3u8 {
+            let e: Vec<lokal::ingest::OwnedEntry> = part
+                .iter()
+                .filter(|x| x.0 == app)
+                .map(|&(_, sec, v)| {
+                    (
+                        sec * S,
+                        format!("level={} v={v}", ["info", "warn", "error"][v as usize % 3])
+                            .into_bytes(),
+                        vec![],
+                    )
+                })
+                .collect();
+            if !e.is_empty() {
+                streams.push((Labels::from_pairs([("app", format!("a{app}"))]), e));
+            }
+        }
+        lokal::ingest::write_streams(&store, DEFAULT_TENANT, streams).unwrap();
+    }
+}
+
+fn run(
+    dir: &std::path::Path,
+    q: &str,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Vec<(String, Vec<(i64, f64)>)> {
+    let snap = Store::new(dir)
+        .tenant(DEFAULT_TENANT)
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    let lokal::logql::Expr::Sample(e) = lokal::logql::parse_expr(q).unwrap() else {
+        panic!()
+    };
+    let (v, _) = eval(
+        &snap,
+        &e,
+        &MetricParams {
+            start: start * S,
+            end: end * S,
+            step: step * S,
+            instant: false,
+        },
+    )
+    .unwrap();
+    match v {
+        MetricValue::Matrix(m) => {
+            let mut v: Vec<_> = m
+                .into_iter()
+                .map(|s| (s.labels.to_string(), s.points))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn same(a: &[(String, Vec<(i64, f64)>)], b: &[(String, Vec<(i64, f64)>)]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.0 == y.0
+                && x.1.len() == y.1.len()
+                && x.1.iter().zip(&y.1).all(|(p, q)| {
+                    p.0 == q.0
+                        && ((p.1 - q.1).abs() <= 1e-9 * p.1.abs().max(1.0)
+                            || (p.1.is_nan() && q.1.is_nan()))
+                })
+        })
+}
+
+const QUERIES: &[&str] = &[
+    r#"count_over_time({app=~"a.+"}[50s])"#,
+    r#"sum by (level) (rate({app=~"a.+"} | logfmt [70s]))"#,
+    r#"bytes_over_time({app=~"a.+"}[30s])"#,
+    r#"sum_over_time({app=~"a.+"} | logfmt | unwrap v [60s])"#,
+    r#"avg_over_time({app=~"a.+"} | logfmt | unwrap v [60s]) by (level)"#,
+    r#"max_over_time({app=~"a.+"} | logfmt | unwrap v [45s])"#,
+    r#"min_over_time({app=~"a.+"} | logfmt | unwrap v [45s])"#,
+    r#"stddev_over_time({app=~"a.+"} | logfmt | unwrap v [90s])"#,
+    r#"quantile_over_time(0.9, {app=~"a.+"} | logfmt | unwrap v [90s]) by (app)"#,
+    r#"first_over_time({app=~"a.+"} | logfmt | unwrap v [40s])"#,
+    r#"last_over_time({app=~"a.+"} | logfmt | unwrap v [40s])"#,
+    r#"topk(2, sum by (app) (count_over_time({app=~"a.+"}[60s])))"#,
+];
+
+fn entries() -> impl Strategy<Value = Vec<Entry>> {
+    proptest::collection::vec((0u8..3, 0i64..600, 0u32..1000), 1..200)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// One segment or many (each its own blocks, overlapping in time): same answers.
+    #[test]
+    fn data_split_into_segments_gives_the_same_answer(e in entries(), parts in 2usize..6) {
+        let one = tempfile::tempdir().unwrap();
+        let many = tempfile::tempdir().unwrap();
+        write(one.path(), &e, 1);
+        write(many.path(), &e, parts);
+        for q in QUERIES {
+            let a = run(one.path(), q, 0, 600, 10);
+            let b = run(many.path(), q, 0, 600, 10);
+            prop_assert!(same(&a, &b), "{q}\none: {a:?}\nmany: {b:?}");
+        }
+    }
+
+    /// A range split at a step and evaluated in two parts, then joined.
+    #[test]
+    fn time_range_split_gives_the_same_answer(e in entries(), cut in 1i64..59) {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &e, 1);
+        for q in QUERIES.iter().filter(|q| !q.starts_with("topk")) {
+            let whole = run(dir.path(), q, 0, 600, 10);
+            let left = run(dir.path(), q, 0, cut * 10, 10);
+            let right = run(dir.path(), q, cut * 10 + 10, 600, 10);
+            let mut joined: Vec<(String, Vec<(i64, f64)>)> = Vec::new();
+            for (l, pts) in left.into_iter().chain(right) {
+                match joined.iter_mut().find(|(k, _)| *k == l) {
+                    Some((_, p)) => p.extend(pts),
+                    None => joined.push((l, pts)),
+                }
+            }
+            joined.sort_by(|a, b| a.0.cmp(&b.0));
+            for (_, p) in &mut joined { p.sort_by_key(|x| x.0); }
+            prop_assert!(same(&whole, &joined), "{q} cut at {}s", cut * 10);
+        }
+    }
+}
