@@ -148,6 +148,28 @@ pub fn eval(
     Ok((value, ctx.stats))
 }
 
+/// Loki's grouping push-down: for `sum by/without (…)` directly over an
+/// ungrouped count/rate/bytes/sum range aggregation, the range aggregation
+/// with the sum's grouping gives the same sums from far fewer series.
+fn pushdown(v: &VectorAggregation) -> Option<RangeAggregation> {
+    let SampleExpr::RangeAggregation(r) = &*v.inner else {
+        return None;
+    };
+    let summable = matches!(
+        r.op,
+        RangeOp::BytesOverTime
+            | RangeOp::BytesRate
+            | RangeOp::CountOverTime
+            | RangeOp::Rate
+            | RangeOp::SumOverTime
+    );
+    (v.op == VectorOp::Sum && r.grouping.is_none() && summable).then(|| {
+        let mut r = r.clone();
+        r.grouping = Some(v.grouping.clone());
+        r
+    })
+}
+
 /// Whether the outermost operation defines the result order.
 fn keeps_order(e: &SampleExpr) -> bool {
     match e {
@@ -192,6 +214,16 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
                 "approx_topk is only supported on instant queries".into(),
             ))
         }
+        SampleExpr::VectorAggregation(v) if pushdown(v).is_some() => {
+            // As Loki: `sum by (…)` over count/rate/bytes/sum ranges groups the
+            // samples right away, so per-line label sets never become series.
+            let r = pushdown(v).expect("checked");
+            Grid::Vector(vector_aggregation(
+                v,
+                range_aggregation(ctx, &r)?,
+                ctx.steps.len(),
+            )?)
+        }
         SampleExpr::VectorAggregation(v) => match eval_node(ctx, &v.inner)? {
             Grid::Vector(rows) => Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?),
             Grid::Scalar(_) => {
@@ -222,8 +254,15 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     let lo = first - lr.offset - lr.range;
     let hi = last - lr.offset;
     let t = Instant::now();
-    let pipeline =
+    let mut pipeline =
         Pipeline::new(&lr.log.pipeline).map_err(|e| QueryError::Pipeline(e.to_string()))?;
+    if let Some(g) = r.grouping.as_ref().filter(|g| !g.without) {
+        // Only the grouping labels (and the unwrapped one) can reach the result:
+        // parsers need not extract anything else (Loki's parser hints).
+        let mut names = g.labels.clone();
+        names.extend(lr.unwrap.iter().map(|u| u.label.clone()));
+        pipeline.set_extraction_hints(Some(&names));
+    }
     let plan = select::plan(ctx.snap, &lr.log.matchers, lo + 1, hi)?;
     ctx.stats.plan_time += t.elapsed();
     ctx.stats.segments += plan.segments as u64;
@@ -422,12 +461,18 @@ fn quantile(q: f64, v: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    v.sort_by(|a, b| a.total_cmp(b));
     let rank = q * (v.len() - 1) as f64;
     let lo = rank.floor() as usize;
-    let hi = (lo + 1).min(v.len() - 1);
     let w = rank - rank.floor();
-    v[lo] * (1.0 - w) + v[hi] * w
+    // Selection instead of a full sort: linear per window.
+    let (_, lo_v, upper) = v.select_nth_unstable_by(lo, |a, b| a.total_cmp(b));
+    let lo_v = *lo_v;
+    let hi_v = upper
+        .iter()
+        .copied()
+        .min_by(|a, b| a.total_cmp(b))
+        .unwrap_or(lo_v);
+    lo_v * (1.0 - w) + hi_v * w
 }
 
 /// Per-second rate of a counter over the window, with resets accounted

@@ -366,21 +366,12 @@ struct JsonState<'a> {
     s: &'a mut JsonScratch,
 }
 
-/// A key that is already a valid label name (`[A-Za-z_][A-Za-z0-9_]*`).
-fn is_plain_key(key: &[u8]) -> bool {
-    matches!(key.first(), Some(b) if b.is_ascii_alphabetic() || *b == b'_')
-        && key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
-}
-
 impl JsonState<'_> {
     fn pair(&mut self, key: &[u8], value: &[u8], ty: JType) -> Result<(), JErr> {
         match ty {
             JType::String | JType::Number | JType::Boolean => {
                 self.s.key.clear();
-                if self.s.prefix.is_empty() && is_plain_key(key) {
-                    // Already a valid label name: sanitizing would copy it unchanged.
-                    self.s.key.extend_from_slice(key);
-                } else if self.s.prefix.is_empty() {
+                if self.s.prefix.is_empty() {
                     sanitize_key_into(key, &mut self.s.key);
                 } else {
                     self.s.key.extend_from_slice(&self.s.prefix);

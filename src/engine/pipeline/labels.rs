@@ -168,9 +168,13 @@ impl Hints {
     pub fn might_extract(&self, key: &str) -> bool {
         match &self.names {
             None => true,
-            Some(ns) => ns
-                .iter()
-                .any(|n| n == key || n.strip_prefix(key) == Some(DUPLICATE_SUFFIX)),
+            Some(ns) => ns.iter().any(|n| {
+                // Lengths first: most keys are rejected without comparing bytes.
+                (n.len() == key.len() && n == key)
+                    || (n.len() == key.len() + DUPLICATE_SUFFIX.len()
+                        && n.ends_with(DUPLICATE_SUFFIX)
+                        && n.starts_with(key))
+            }),
         }
     }
 

@@ -49,6 +49,13 @@ pub fn trim_space(mut b: &[u8]) -> &[u8] {
 /// a leading digit with `_`, and maps every character outside `[a-zA-Z0-9_]` (and every
 /// invalid byte) to `_`.
 pub fn sanitize_key_into(key: &[u8], out: &mut Vec<u8>) {
+    // Most keys already are valid label names: copy them unchanged.
+    if matches!(key.first(), Some(b) if b.is_ascii_alphabetic() || *b == b'_')
+        && key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    {
+        out.extend_from_slice(key);
+        return;
+    }
     let key = trim_space(key);
     if key.is_empty() {
         return;
