@@ -115,6 +115,37 @@ where
     }
 }
 
+/// Decodes the timestamp column from the start of a raw block, which may be
+/// incomplete: `Ok(None)` means more bytes are needed; `Ok(Some(has_metadata))`
+/// means `out` holds every timestamp.
+pub fn decode_timestamps(raw: &[u8], out: &mut Vec<i64>) -> Result<Option<bool>, DecodeError> {
+    out.clear();
+    let mut r = Reader::new(raw);
+    let Some(flags) = r.u8() else { return Ok(None) };
+    let Some(n) = r.usize() else { return Ok(None) };
+    let Some(unit_exp) = r.u8() else {
+        return Ok(None);
+    };
+    if unit_exp > 18 {
+        return Err(DecodeError("bad timestamp unit"));
+    }
+    let unit = 10i64.pow(u32::from(unit_exp));
+    if n == 0 {
+        return Ok(Some(flags & FLAG_METADATA != 0));
+    }
+    let Some(mut t) = r.i64() else {
+        return Ok(None);
+    };
+    out.reserve(n);
+    out.push(t);
+    for _ in 1..n {
+        let Some(d) = r.u64() else { return Ok(None) };
+        t = t.wrapping_add((d as i64).wrapping_mul(unit));
+        out.push(t);
+    }
+    Ok(Some(flags & FLAG_METADATA != 0))
+}
+
 /// Why a raw block could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed block: {0}")]
@@ -363,6 +394,19 @@ mod tests {
             assert_eq!(b.line(0), lines[0].as_slice());
             assert_eq!(b.line(1), b"b");
         }
+    }
+
+    #[test]
+    fn timestamps_decode_from_a_prefix() {
+        let e: Vec<(i64, Vec<u8>)> = (0..50)
+            .map(|i| (1_000 + i * 7, format!("line {i}").into_bytes()))
+            .collect();
+        let mut raw = Vec::new();
+        encode(e.iter().map(|(t, l)| (*t, l.as_slice())), &mut raw);
+        let mut out = Vec::new();
+        assert_eq!(decode_timestamps(&raw[..3], &mut out), Ok(None));
+        assert_eq!(decode_timestamps(&raw, &mut out), Ok(Some(false)));
+        assert_eq!(out, e.iter().map(|x| x.0).collect::<Vec<_>>());
     }
 
     #[test]

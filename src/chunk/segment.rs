@@ -34,6 +34,12 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+thread_local! {
+    /// A streaming zstd context and buffer per thread for timestamp-only reads.
+    static TS_DECODER: std::cell::RefCell<(Option<zstd::stream::raw::Decoder<'static>>, Vec<u8>)> =
+        const { std::cell::RefCell::new((None, Vec::new())) };
+}
+
 /// Magic at the start of every segment.
 pub const MAGIC: &[u8; 8] = b"LOKALSEG";
 /// Magic at the very end of every segment.
@@ -390,6 +396,51 @@ impl SegmentReader {
             return Err(self.block_error(meta, "checksum mismatch"));
         }
         Ok(bytes)
+    }
+
+    /// Decodes only the timestamps of `meta` into `out`, decompressing just
+    /// the start of the block (the timestamp column comes first). Returns how
+    /// many bytes were decompressed, or `None` when the block carries
+    /// structured metadata (which metric queries need): the caller then reads
+    /// the whole block.
+    pub fn read_timestamps(
+        &self,
+        meta: &BlockMeta,
+        out: &mut Vec<i64>,
+    ) -> Result<Option<usize>, SegmentError> {
+        let bytes = self.block_bytes(meta)?;
+        let err = |what: &str| self.block_error(meta, what);
+        TS_DECODER.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let (dec, buf) = &mut *cell;
+            if dec.is_none() {
+                *dec = Some(
+                    zstd::stream::raw::Decoder::new().map_err(|e| err(&format!("zstd: {e}")))?,
+                );
+            }
+            let dec = dec.as_mut().expect("set above");
+            zstd::stream::raw::Operation::reinit(dec).map_err(|e| err(&format!("zstd: {e}")))?;
+            buf.clear();
+            let mut input = bytes;
+            let mut chunk = [0u8; 16 << 10];
+            loop {
+                match crate::chunk::block::decode_timestamps(buf, out) {
+                    Ok(Some(has_metadata)) => return Ok((!has_metadata).then_some(buf.len())),
+                    Ok(None) => {}
+                    Err(e) => return Err(err(e.0)),
+                }
+                if input.is_empty() && buf.len() >= meta.raw_len as usize {
+                    return Err(err("truncated timestamps"));
+                }
+                let st = zstd::stream::raw::Operation::run_on_buffers(dec, input, &mut chunk)
+                    .map_err(|e| err(&format!("zstd: {e}")))?;
+                input = &input[st.bytes_read..];
+                buf.extend_from_slice(&chunk[..st.bytes_written]);
+                if st.bytes_read == 0 && st.bytes_written == 0 {
+                    return Err(err("truncated timestamps"));
+                }
+            }
+        })
     }
 
     /// Checks and decompresses `meta` into `block` (reusing its buffers).

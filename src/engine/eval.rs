@@ -281,108 +281,283 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     };
     let counters = &ctx.counters;
     type Partial = HashMap<u64, (Labels, Vec<(i64, f64)>)>;
-    let partials: Vec<Result<Partial, String>> = tasks
-        .par_iter()
-        .map(|task| {
-            scan::with_block(task, counters, |block| {
-                let started = Instant::now();
-                let mut sp = pipeline.for_stream(&task.chunk.labels);
-                let mut out: Partial = HashMap::new();
-                let mut md: Vec<(&str, &str)> = Vec::new();
-                let mut visit = |i: usize| {
-                    let ts = block.ts[i];
-                    if ts <= lo || ts > hi {
-                        return;
-                    }
-                    ScanCounters::add(&counters.lines_scanned, 1);
-                    block.metadata(i, &mut md);
-                    let res = if bytes {
-                        sp.process_with_metadata(ts, block.line(i), &md)
-                            .map(|(line, l)| (line.len() as f64, l))
-                    } else {
-                        sp.extract_sample_with_metadata(
-                            ts,
-                            block.line(i),
-                            &md,
-                            unwrap,
-                            keep_unwrapped,
-                        )
-                    };
-                    if let Some((v, labels)) = res {
-                        out.entry(labels.hash())
-                            .or_insert_with(|| (labels.to_labels(), Vec::new()))
-                            .1
-                            .push((ts, v));
-                    }
-                };
-                match &prefilter {
-                    Some(pf) if pf.applies(&task.chunk.labels, block) => {
-                        let c = pf.candidates(block);
-                        ScanCounters::add(&counters.lines_skipped, (block.len() - c.len()) as u64);
-                        c.into_iter().for_each(|i| visit(i as usize));
-                    }
-                    _ => (0..block.len()).for_each(&mut visit),
+    // Blocks go in waves so that, for the ops that allow it, samples are
+    // folded into per-step buckets as they arrive: memory then grows with
+    // series x steps, not with the number of lines.
+    let buckets = BucketPlan::new(r.op, &ctx.steps, lr.range, lr.offset);
+    // count_over_time / rate of a bare selector need only timestamps.
+    let ts_only = lr.log.pipeline.is_empty()
+        && lr.unwrap.is_none()
+        && matches!(
+            r.op,
+            RangeOp::CountOverTime | RangeOp::Rate | RangeOp::AbsentOverTime
+        );
+    let scan_task = |task: &scan::BlockTask<'_>| -> Result<Partial, String> {
+        if ts_only {
+            let mut ts = Vec::new();
+            let t0 = Instant::now();
+            match task.chunk.segment.read_timestamps(task.block, &mut ts) {
+                Ok(Some(decompressed)) => {
+                    ScanCounters::add(&counters.decompress_ns, t0.elapsed().as_nanos() as u64);
+                    ScanCounters::add(&counters.bytes_decompressed, decompressed as u64);
+                    ScanCounters::add(&counters.blocks, 1);
+                    ScanCounters::add(&counters.bytes_compressed, u64::from(task.block.len));
+                    ScanCounters::add(&counters.lines_scanned, ts.len() as u64);
+                    let samples: Vec<(i64, f64)> = ts
+                        .into_iter()
+                        .filter(|&t| t > lo && t <= hi)
+                        .map(|t| (t, 1.0))
+                        .collect();
+                    let mut out = Partial::new();
+                    out.insert(
+                        task.chunk.labels.fingerprint(),
+                        (task.chunk.labels.clone(), samples),
+                    );
+                    return Ok(out);
                 }
-                ScanCounters::add(&counters.pipeline_ns, started.elapsed().as_nanos() as u64);
-                out
-            })
-            .map_err(|e| e.to_string())
-        })
-        .collect();
-
-    // Merge the blocks' partial series, then apply the aggregation's grouping.
-    let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
-    for p in partials {
-        match p {
-            Ok(map) => {
-                for (_, (labels, samples)) in map {
-                    // A sample still carrying an error fails the query, as in
-                    // Loki, before any grouping can hide the error label.
-                    if let Some(e) = labels.get("__error__") {
-                        return Err(pipeline_error(e, &labels));
-                    }
-                    let key = match &r.grouping {
-                        Some(g) => group_labels(&labels, g),
-                        None => labels,
-                    };
-                    series.entry(key).or_default().extend(samples);
-                }
+                Ok(None) => {} // structured metadata: read the whole block
+                Err(e) => return Err(e.to_string()),
             }
-            Err(w) => ctx.stats.warnings.push(w),
+        }
+
+        scan::with_block(task, counters, |block| {
+            let started = Instant::now();
+            let mut sp = pipeline.for_stream(&task.chunk.labels);
+            let mut out: Partial = HashMap::new();
+            let mut md: Vec<(&str, &str)> = Vec::new();
+            let mut visit = |i: usize| {
+                let ts = block.ts[i];
+                if ts <= lo || ts > hi {
+                    return;
+                }
+                ScanCounters::add(&counters.lines_scanned, 1);
+                block.metadata(i, &mut md);
+                let res = if bytes {
+                    sp.process_with_metadata(ts, block.line(i), &md)
+                        .map(|(line, l)| (line.len() as f64, l))
+                } else {
+                    sp.extract_sample_with_metadata(ts, block.line(i), &md, unwrap, keep_unwrapped)
+                };
+                if let Some((v, labels)) = res {
+                    out.entry(labels.hash())
+                        .or_insert_with(|| (labels.to_labels(), Vec::new()))
+                        .1
+                        .push((ts, v));
+                }
+            };
+            match &prefilter {
+                Some(pf) if pf.applies(&task.chunk.labels, block) => {
+                    let c = pf.candidates(block);
+                    ScanCounters::add(&counters.lines_skipped, (block.len() - c.len()) as u64);
+                    c.into_iter().for_each(|i| visit(i as usize));
+                }
+                _ => (0..block.len()).for_each(&mut visit),
+            }
+            ScanCounters::add(&counters.pipeline_ns, started.elapsed().as_nanos() as u64);
+            out
+        })
+        .map_err(|e| e.to_string())
+    };
+    let mut series: HashMap<Labels, Acc> = HashMap::new();
+    let wave = (rayon::current_num_threads() * 8).max(16);
+    for chunk in tasks.chunks(wave) {
+        let partials: Vec<Result<Partial, String>> = chunk.par_iter().map(scan_task).collect();
+        for p in partials {
+            match p {
+                Ok(map) => {
+                    for (_, (labels, samples)) in map {
+                        // A sample still carrying an error fails the query, as in
+                        // Loki, before any grouping can hide the error label.
+                        if let Some(e) = labels.get("__error__") {
+                            return Err(pipeline_error(e, &labels));
+                        }
+                        let key = match &r.grouping {
+                            Some(g) => group_labels(&labels, g),
+                            None => labels,
+                        };
+                        let acc = series.entry(key).or_insert_with(|| match &buckets {
+                            Some(b) => Acc::Buckets(b.empty()),
+                            None => Acc::Raw(Vec::new()),
+                        });
+                        match (acc, &buckets) {
+                            (Acc::Buckets(bk), Some(plan)) => plan.add(bk, &samples),
+                            (Acc::Raw(v), _) => v.extend(samples),
+                            _ => unreachable!("accumulators follow the plan"),
+                        }
+                    }
+                }
+                Err(w) => ctx.stats.warnings.push(w),
+            }
         }
     }
     ctx.stats.streams += series.len() as u64;
 
-    if r.op == RangeOp::AbsentOverTime {
-        return Ok(absent_over_time(r, &series, &ctx.steps));
-    }
     let range_s = lr.range as f64 / 1e9;
+    if r.op == RangeOp::AbsentOverTime {
+        let raw: HashMap<Labels, Vec<(i64, f64)>> = series
+            .into_iter()
+            .map(|(l, a)| match a {
+                Acc::Raw(v) => (l, v),
+                Acc::Buckets(_) => unreachable!("absent_over_time is not bucketed"),
+            })
+            .collect();
+        return Ok(absent_over_time(r, &raw, &ctx.steps));
+    }
     let mut rows: Vec<Row> = series
         .into_par_iter()
-        .map(|(labels, mut samples)| {
-            samples.sort_by_key(|s| s.0);
-            let mut values = Vec::with_capacity(ctx.steps.len());
-            let (mut a, mut b) = (0usize, 0usize);
-            for &t in &ctx.steps {
-                let (wlo, whi) = (t - lr.offset - lr.range, t - lr.offset);
-                while b < samples.len() && samples[b].0 <= whi {
-                    b += 1;
+        .map(|(labels, acc)| {
+            let values = match (acc, &buckets) {
+                (Acc::Buckets(bk), Some(plan)) => plan.values(r.op, &bk, range_s),
+                (Acc::Raw(mut samples), _) => {
+                    samples.sort_by_key(|s| s.0);
+                    let mut values = Vec::with_capacity(ctx.steps.len());
+                    let (mut a, mut b) = (0usize, 0usize);
+                    for &t in &ctx.steps {
+                        let (wlo, whi) = (t - lr.offset - lr.range, t - lr.offset);
+                        while b < samples.len() && samples[b].0 <= whi {
+                            b += 1;
+                        }
+                        while a < b && samples[a].0 <= wlo {
+                            a += 1;
+                        }
+                        let w = &samples[a..b];
+                        values.push(if w.is_empty() {
+                            None
+                        } else {
+                            aggregate_window(r.op, w, range_s, r.param, (wlo, whi))
+                        });
+                    }
+                    values
                 }
-                while a < b && samples[a].0 <= wlo {
-                    a += 1;
-                }
-                let w = &samples[a..b];
-                values.push(if w.is_empty() {
-                    None
-                } else {
-                    aggregate_window(r.op, w, range_s, r.param, (wlo, whi))
-                });
-            }
+                _ => unreachable!("accumulators follow the plan"),
+            };
             Row { labels, values }
         })
         .collect();
     rows.retain(|r| r.values.iter().any(Option::is_some));
     Ok(rows)
+}
+
+/// How a series' samples are kept while blocks are read.
+enum Acc {
+    /// Every sample (ops that need them: quantile, stddev, first, last…).
+    Raw(Vec<(i64, f64)>),
+    /// Folded per step bucket.
+    Buckets(Buckets),
+}
+
+/// Per-bucket aggregates of one series. `min`/`max` are NaN-aware as
+/// Prometheus: NaN only when every sample of the bucket is NaN.
+struct Buckets {
+    count: Vec<u32>,
+    sum: Vec<f64>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+}
+
+/// Windows as unions of fixed buckets: with `range` a multiple of `step`,
+/// window `k` is exactly buckets `k..k + range/step`, bucket `b` holding the
+/// samples of `(base + b*w, base + (b+1)*w]`.
+struct BucketPlan {
+    base: i64,
+    width: i64,
+    per_window: usize,
+    n: usize,
+    steps: usize,
+}
+
+impl BucketPlan {
+    fn new(op: RangeOp, steps: &[i64], range: i64, offset: i64) -> Option<BucketPlan> {
+        let foldable = matches!(
+            op,
+            RangeOp::CountOverTime
+                | RangeOp::Rate
+                | RangeOp::BytesOverTime
+                | RangeOp::BytesRate
+                | RangeOp::SumOverTime
+                | RangeOp::AvgOverTime
+                | RangeOp::MinOverTime
+                | RangeOp::MaxOverTime
+        );
+        if !foldable || range <= 0 {
+            return None;
+        }
+        let base = steps[0] - offset - range;
+        if steps.len() == 1 {
+            return Some(BucketPlan {
+                base,
+                width: range,
+                per_window: 1,
+                n: 1,
+                steps: 1,
+            });
+        }
+        let step = steps[1] - steps[0];
+        if step <= 0 || range % step != 0 {
+            return None;
+        }
+        let per_window = (range / step) as usize;
+        Some(BucketPlan {
+            base,
+            width: step,
+            per_window,
+            n: steps.len() + per_window - 1,
+            steps: steps.len(),
+        })
+    }
+
+    fn empty(&self) -> Buckets {
+        Buckets {
+            count: vec![0; self.n],
+            sum: vec![0.0; self.n],
+            min: vec![f64::NAN; self.n],
+            max: vec![f64::NAN; self.n],
+        }
+    }
+
+    /// Folds samples (all inside the plan's span) into the buckets.
+    fn add(&self, b: &mut Buckets, samples: &[(i64, f64)]) {
+        for &(ts, v) in samples {
+            let i = ((ts - self.base - 1).div_euclid(self.width) as usize).min(self.n - 1);
+            b.count[i] += 1;
+            b.sum[i] += v;
+            if v < b.min[i] || b.min[i].is_nan() {
+                b.min[i] = v;
+            }
+            if v > b.max[i] || b.max[i].is_nan() {
+                b.max[i] = v;
+            }
+        }
+    }
+
+    /// The value of every step.
+    fn values(&self, op: RangeOp, b: &Buckets, range_s: f64) -> Vec<Option<f64>> {
+        (0..self.steps)
+            .map(|k| {
+                let r = k..k + self.per_window;
+                let count: u64 = b.count[r.clone()].iter().map(|&c| u64::from(c)).sum();
+                if count == 0 {
+                    return None;
+                }
+                let sum = || b.sum[r.clone()].iter().sum::<f64>();
+                Some(match op {
+                    RangeOp::CountOverTime => count as f64,
+                    RangeOp::Rate | RangeOp::BytesRate => sum() / range_s,
+                    RangeOp::BytesOverTime | RangeOp::SumOverTime => sum(),
+                    RangeOp::AvgOverTime => sum() / count as f64,
+                    RangeOp::MinOverTime => nan_aware(
+                        r.clone().filter(|&i| b.count[i] > 0).map(|i| b.min[i]),
+                        |v, m| v < m,
+                    ),
+                    RangeOp::MaxOverTime => nan_aware(
+                        r.clone().filter(|&i| b.count[i] > 0).map(|i| b.max[i]),
+                        |v, m| v > m,
+                    ),
+                    _ => unreachable!("not foldable"),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Loki's error for a metric query whose samples carry `__error__`.

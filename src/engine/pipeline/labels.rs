@@ -166,16 +166,28 @@ impl Hints {
     /// Whether `key` or its clash-renamed form (`key_extracted`) is wanted:
     /// lets a parser skip a key before the costlier clash check.
     pub fn might_extract(&self, key: &str) -> bool {
+        self.might_extract_bytes(key.as_bytes())
+    }
+
+    /// [`Self::might_extract`] on raw bytes, so a parser can reject a key
+    /// before sanitizing or validating it.
+    pub fn might_extract_bytes(&self, key: &[u8]) -> bool {
         match &self.names {
             None => true,
             Some(ns) => ns.iter().any(|n| {
+                let n = n.as_bytes();
                 // Lengths first: most keys are rejected without comparing bytes.
                 (n.len() == key.len() && n == key)
                     || (n.len() == key.len() + DUPLICATE_SUFFIX.len()
-                        && n.ends_with(DUPLICATE_SUFFIX)
+                        && n.ends_with(DUPLICATE_SUFFIX.as_bytes())
                         && n.starts_with(key))
             }),
         }
+    }
+
+    /// Whether extraction is restricted by hints at all.
+    pub fn restricted(&self) -> bool {
+        self.names.is_some()
     }
 
     /// Whether any required key starts with `prefix` (json descends only then).

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::labels::{LabelsBuilder, DUPLICATE_SUFFIX};
-use super::util::{push_lossy_spaces, sanitize_key_into};
+use super::util::{is_plain_name, push_lossy_spaces, sanitize_key_into};
 use crate::logql::LabelExtraction;
 
 /// `__error__` of the logfmt parser (`--strict` only).
@@ -326,6 +326,11 @@ impl LogfmtParser {
                 continue;
             }
             let Some(k) = s.dec.key(line) else { continue };
+            // A key that is already a valid name and not wanted is skipped
+            // before any copying or validation.
+            if lb.hints.restricted() && is_plain_name(k) && !lb.hints.might_extract_bytes(k) {
+                continue;
+            }
             s.key.clear();
             sanitize_key_into(k, &mut s.key);
             if s.key.is_empty() {

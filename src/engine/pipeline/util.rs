@@ -45,14 +45,19 @@ pub fn trim_space(mut b: &[u8]) -> &[u8] {
     b
 }
 
+/// True when `key` already is a valid label name (`[A-Za-z_][A-Za-z0-9_]*`),
+/// which sanitizing leaves unchanged.
+pub fn is_plain_name(key: &[u8]) -> bool {
+    matches!(key.first(), Some(b) if b.is_ascii_alphabetic() || *b == b'_')
+        && key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
 /// Loki's `sanitizeLabelKey(key, true)` appended to `out`: trims white space, prefixes
 /// a leading digit with `_`, and maps every character outside `[a-zA-Z0-9_]` (and every
 /// invalid byte) to `_`.
 pub fn sanitize_key_into(key: &[u8], out: &mut Vec<u8>) {
     // Most keys already are valid label names: copy them unchanged.
-    if matches!(key.first(), Some(b) if b.is_ascii_alphabetic() || *b == b'_')
-        && key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
-    {
+    if is_plain_name(key) {
         out.extend_from_slice(key);
         return;
     }
