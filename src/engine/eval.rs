@@ -280,7 +280,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         _ => false,
     };
     let counters = &ctx.counters;
-    type Partial = HashMap<u64, (Labels, Vec<(i64, f64)>)>;
+    type Partial = SeriesSamples;
     // Blocks go in waves so that, for the ops that allow it, samples are
     // folded into per-step buckets as they arrive: memory then grows with
     // series x steps, not with the number of lines.
@@ -308,11 +308,8 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                         .filter(|&t| t > lo && t <= hi)
                         .map(|t| (t, 1.0))
                         .collect();
-                    let mut out = Partial::new();
-                    out.insert(
-                        task.chunk.labels.fingerprint(),
-                        (task.chunk.labels.clone(), samples),
-                    );
+                    let mut out = Partial::default();
+                    out.series.push((task.chunk.labels.clone(), samples));
                     return Ok(out);
                 }
                 Ok(None) => {} // structured metadata: read the whole block
@@ -323,7 +320,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         scan::with_block(task, counters, |block| {
             let started = Instant::now();
             let mut sp = pipeline.for_stream(&task.chunk.labels);
-            let mut out: Partial = HashMap::new();
+            let mut out = Partial::default();
             let mut md: Vec<(&str, &str)> = Vec::new();
             let mut visit = |i: usize| {
                 let ts = block.ts[i];
@@ -339,10 +336,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                     sp.extract_sample_with_metadata(ts, block.line(i), &md, unwrap, keep_unwrapped)
                 };
                 if let Some((v, labels)) = res {
-                    out.entry(labels.hash())
-                        .or_insert_with(|| (labels.to_labels(), Vec::new()))
-                        .1
-                        .push((ts, v));
+                    out.push(labels.hash(), || labels.to_labels(), (ts, v));
                 }
             };
             match &prefilter {
@@ -365,7 +359,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         for p in partials {
             match p {
                 Ok(map) => {
-                    for (_, (labels, samples)) in map {
+                    for (labels, samples) in map.series {
                         // A sample still carrying an error fails the query, as in
                         // Loki, before any grouping can hide the error label.
                         if let Some(e) = labels.get("__error__") {
@@ -436,6 +430,50 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         .collect();
     rows.retain(|r| r.values.iter().any(Option::is_some));
     Ok(rows)
+}
+
+/// One block's samples per resulting series. Consecutive lines usually share
+/// a label set, so the last series is tried before the index.
+#[derive(Default)]
+struct SeriesSamples {
+    series: Vec<(Labels, Vec<(i64, f64)>)>,
+    index: HashMap<u64, usize, std::hash::BuildHasherDefault<IdHasher>>,
+    last: Option<(u64, usize)>,
+}
+
+impl SeriesSamples {
+    fn push(&mut self, hash: u64, labels: impl FnOnce() -> Labels, sample: (i64, f64)) {
+        let i = match self.last {
+            Some((h, i)) if h == hash => i,
+            _ => {
+                let i = *self.index.entry(hash).or_insert_with(|| {
+                    self.series.push((labels(), Vec::new()));
+                    self.series.len() - 1
+                });
+                self.last = Some((hash, i));
+                i
+            }
+        };
+        self.series[i].1.push(sample);
+    }
+}
+
+/// A hasher for keys that already are hashes (the label sets' xxh3).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 /// How a series' samples are kept while blocks are read.
