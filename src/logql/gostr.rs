@@ -158,45 +158,58 @@ pub fn unquote(s: &str) -> Result<String, InvalidSyntax> {
     }
 }
 
-/// Parses a number the way Go's `strconv.ParseFloat(s, 64)` does for the texts the
-/// LogQL lexer can produce: decimal floats and hexadecimal floats with a `p` exponent.
-/// The error text is Go's (`strconv.ParseFloat: parsing "0x10": invalid syntax`).
+/// `strconv.ParseFloat(s, 64)`: decimal floats, `inf`/`infinity`/`nan`, hexadecimal
+/// floats with a `p` exponent. Overflow is an error, as in Go.
 pub fn parse_float(s: &str) -> Result<f64, String> {
     let syntax = || format!("strconv.ParseFloat: parsing {}: invalid syntax", quote(s));
-    let range = || {
-        format!(
-            "strconv.ParseFloat: parsing {}: value out of range",
-            quote(s)
-        )
-    };
     let (neg, body) = match s.as_bytes().first() {
         Some(b'+') => (false, &s[1..]),
         Some(b'-') => (true, &s[1..]),
         _ => (false, s),
     };
-    let lower = body.to_ascii_lowercase();
-    if let Some(hex) = lower.strip_prefix("0x") {
-        let v = parse_hex_float(hex).ok_or_else(syntax)?;
-        if v.is_infinite() {
-            return Err(range());
-        }
-        return Ok(if neg { -v } else { v });
-    }
-    // Go accepts only digits, one dot and an exponent here (underscores need a base prefix).
-    let ok_chars = body
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
-    if body.is_empty() || !ok_chars || !body.bytes().any(|b| b.is_ascii_digit()) {
+    if body.is_empty() {
         return Err(syntax());
     }
-    let v: f64 = body.parse().map_err(|_| syntax())?;
+    let lower = body.to_ascii_lowercase();
+    let v = match lower.as_str() {
+        "inf" | "infinity" => {
+            return Ok(if neg {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })
+        }
+        "nan" => return Ok(f64::NAN),
+        _ if lower.starts_with("0x") => parse_hex_float(&lower[2..]).ok_or_else(syntax)?,
+        _ => {
+            // Rust's parser also takes "infinity" spellings and nothing Go rejects
+            // besides those, so restrict to Go's decimal alphabet first.
+            let ok = body
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+            if !ok
+                || !body
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+            {
+                return Err(syntax());
+            }
+            body.parse::<f64>().map_err(|_| syntax())?
+        }
+    };
     if v.is_infinite() {
-        return Err(range());
+        return Err(format!(
+            "strconv.ParseFloat: parsing {}: value out of range",
+            quote(s)
+        ));
     }
     Ok(if neg { -v } else { v })
 }
 
+/// Go hexadecimal float mantissa and mandatory `p` exponent (`1.8p1`), after `0x`.
 fn parse_hex_float(s: &str) -> Option<f64> {
+    let s = s.replace('_', "");
     let (mant, exp) = s.split_once('p')?;
     let exp: i32 = exp.parse().ok()?;
     let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
@@ -207,8 +220,7 @@ fn parse_hex_float(s: &str) -> Option<f64> {
     for c in int_part.chars().chain(frac_part.chars()) {
         v = v * 16.0 + c.to_digit(16)? as f64;
     }
-    let shift = exp - 4 * frac_part.len() as i32;
-    Some(v * 2f64.powi(shift))
+    Some(v * 2f64.powi(exp - 4 * frac_part.len() as i32))
 }
 
 /// Formats a float like Go's `fmt.Sprint(f)` (`%v`, i.e. `%g` with the shortest

@@ -54,9 +54,11 @@
 //!   (Loki drops them, changing the query).
 
 mod ast;
-mod duration;
+/// Go and Prometheus durations, humanize byte sizes: parsing and printing.
+pub mod duration;
 mod error;
-mod gostr;
+/// Go string quoting and number parsing/printing, with Go's error texts.
+pub mod gostr;
 mod lexer;
 mod parser;
 mod pretty;

@@ -156,48 +156,10 @@ fn strip_comment(s: &str) -> &str {
     s
 }
 
-/// Parses a Go duration such as `1m30s`, `90s`, `0`, `-5m`, `1.5h`.
+/// Parses a Go duration such as `1m30s`, `90s`, `0`, `-5m`, `1.5h` (the
+/// script's times are Go durations from the epoch).
 pub fn parse_go_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if s == "0" {
-        return Some(0);
-    }
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        if n_end == 0 {
-            return None;
-        }
-        let n: f64 = rest[..n_end].parse().ok()?;
-        rest = &rest[n_end..];
-        let u_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u_end] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "d" => 86400e9,
-            "w" => 7.0 * 86400e9,
-            "y" => 365.0 * 86400e9,
-            _ => return None,
-        };
-        total += n * mult;
-        rest = &rest[u_end..];
-    }
-    let v = total.round() as i64;
-    Some(if neg { -v } else { v })
+    crate::logql::duration::parse_go_duration(s.trim()).ok()
 }
 
 /// A tiny cursor for the script's value syntax.
@@ -270,39 +232,7 @@ fn find_closing_quote(body: &str) -> Option<usize> {
 }
 
 fn go_unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some('"') => out.push('"'),
-            Some('x') => {
-                let h: String = it.by_ref().take(2).collect();
-                if let Ok(b) = u8::from_str_radix(&h, 16) {
-                    out.push(b as char);
-                }
-            }
-            Some('u') => {
-                let h: String = it.by_ref().take(4).collect();
-                if let Some(ch) = u32::from_str_radix(&h, 16).ok().and_then(char::from_u32) {
-                    out.push(ch);
-                }
-            }
-            Some(o) => {
-                out.push('\\');
-                out.push(o);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
+    crate::logql::gostr::unquote(&format!("\"{s}\"")).unwrap_or_else(|_| s.to_string())
 }
 
 /// `{a="b", c=""}` → labels.
