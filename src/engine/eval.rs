@@ -353,7 +353,8 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         .map_err(|e| e.to_string())
     };
     let mut series: HashMap<Labels, Acc> = HashMap::new();
-    let wave = (rayon::current_num_threads() * 8).max(16);
+    // Large waves keep both cores busy; a wave's partial samples stay small (~100 KB a block).
+    let wave = (rayon::current_num_threads() * 32).max(64);
     for chunk in tasks.chunks(wave) {
         let partials: Vec<Result<Partial, String>> = chunk.par_iter().map(scan_task).collect();
         for p in partials {

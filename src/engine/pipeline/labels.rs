@@ -422,6 +422,15 @@ impl LabelsBuilder {
         self.extracted.contains(name)
     }
 
+    /// True when extraction is restricted by hints and every hinted name has
+    /// been extracted (a parser may then stop reading the line).
+    pub fn all_hints_extracted(&self) -> bool {
+        match &self.hints.names {
+            Some(ns) => ns.iter().all(|n| self.extracted(n)),
+            None => false,
+        }
+    }
+
     /// The name a parser stores key `name` under: `name_extracted` when a stream or
     /// metadata label has that name.
     pub fn clashes(&self, name: &str) -> bool {

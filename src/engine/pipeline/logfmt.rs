@@ -355,6 +355,12 @@ impl LogfmtParser {
             s.value.clear();
             push_lossy_spaces(v, &mut s.value);
             lb.set_parsed(&name, &s.value);
+            // As Loki: once every hinted label is extracted, the rest of the line
+            // cannot change the result (the first occurrence of a key wins, and
+            // only --strict reports errors, so it reads on).
+            if !self.strict && lb.all_hints_extracted() {
+                break;
+            }
         }
         if self.strict {
             if let Some(e) = s.dec.err() {

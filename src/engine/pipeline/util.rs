@@ -119,7 +119,8 @@ pub fn push_lossy_spaces(mut v: &[u8], out: &mut String) {
 }
 
 fn push_replacing_fffd(s: &str, out: &mut String) {
-    if s.contains('\u{FFFD}') {
+    // U+FFFD is EF BF BD in UTF-8: look for its first byte before a full search.
+    if memchr::memchr(0xEF, s.as_bytes()).is_some() && s.contains('\u{FFFD}') {
         out.extend(s.chars().map(|c| if c == '\u{FFFD}' { ' ' } else { c }));
     } else {
         out.push_str(s);
