@@ -150,11 +150,13 @@ proptest! {
 
 /// Window aggregates computed by brute force from the generated entries.
 fn brute(e: &[Entry], app: u8, op: &str, range: i64, t: i64) -> Option<f64> {
-    let w: Vec<f64> = e
+    // Stable sort by time: equal timestamps keep their generation order.
+    let mut inw: Vec<&Entry> = e
         .iter()
         .filter(|x| x.0 == app && x.1 > t - range && x.1 <= t)
-        .map(|x| f64::from(x.2))
         .collect();
+    inw.sort_by_key(|x| x.1);
+    let w: Vec<f64> = inw.iter().map(|x| f64::from(x.2)).collect();
     if w.is_empty() {
         return None;
     }
@@ -165,6 +167,18 @@ fn brute(e: &[Entry], app: u8, op: &str, range: i64, t: i64) -> Option<f64> {
         "avg" => w.iter().sum::<f64>() / w.len() as f64,
         "min" => w.iter().copied().fold(f64::INFINITY, f64::min),
         "max" => w.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        "first" => w[0],
+        "last" => w[w.len() - 1],
+        "stdvar" | "stddev" => {
+            let n = w.len() as f64;
+            let mean = w.iter().sum::<f64>() / n;
+            let var = w.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+            if op == "stddev" {
+                var.sqrt()
+            } else {
+                var
+            }
+        }
         _ => unreachable!(),
     })
 }
@@ -185,6 +199,10 @@ proptest! {
             ("avg", format!("avg_over_time({{app=\"a1\"}} | logfmt v | unwrap v [{range}s])")),
             ("min", format!("min_over_time({{app=\"a1\"}} | logfmt v | unwrap v [{range}s])")),
             ("max", format!("max_over_time({{app=\"a1\"}} | logfmt v | unwrap v [{range}s])")),
+            ("first", format!("first_over_time({{app=\"a1\"}} | logfmt v | unwrap v [{range}s])")),
+            ("last", format!("last_over_time({{app=\"a1\"}} | logfmt v | unwrap v [{range}s])")),
+            ("stdvar", format!("stdvar_over_time({{app=\"a1\"}} | logfmt v | unwrap v [{range}s])")),
+            ("stddev", format!("stddev_over_time({{app=\"a1\"}} | logfmt v | unwrap v [{range}s])")),
         ] {
             let got = run(dir.path(), &q, 0, 600, step);
             let want: Vec<(i64, f64)> =

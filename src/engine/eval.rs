@@ -486,18 +486,27 @@ enum Acc {
 }
 
 /// Per-bucket aggregates of one series. `min`/`max` are NaN-aware as
-/// Prometheus: NaN only when every sample of the bucket is NaN.
+/// Prometheus: NaN only when every sample of the bucket is NaN. The vectors an
+/// op does not need stay empty.
 struct Buckets {
     count: Vec<u32>,
     sum: Vec<f64>,
     min: Vec<f64>,
     max: Vec<f64>,
+    /// Earliest and latest sample (first/last_over_time); ties keep arrival
+    /// order, as the stable sort of the raw path does.
+    first: Vec<(i64, f64)>,
+    last: Vec<(i64, f64)>,
+    /// Welford mean and sum of squared deviations (stddev/stdvar_over_time).
+    mean: Vec<f64>,
+    m2: Vec<f64>,
 }
 
 /// Windows as unions of fixed buckets: with `range` a multiple of `step`,
 /// window `k` is exactly buckets `k..k + range/step`, bucket `b` holding the
 /// samples of `(base + b*w, base + (b+1)*w]`.
 struct BucketPlan {
+    op: RangeOp,
     base: i64,
     width: i64,
     per_window: usize,
@@ -507,16 +516,10 @@ struct BucketPlan {
 
 impl BucketPlan {
     fn new(op: RangeOp, steps: &[i64], range: i64, offset: i64) -> Option<BucketPlan> {
-        let foldable = matches!(
+        // quantile needs every value and rate_counter time-ordered samples.
+        let foldable = !matches!(
             op,
-            RangeOp::CountOverTime
-                | RangeOp::Rate
-                | RangeOp::BytesOverTime
-                | RangeOp::BytesRate
-                | RangeOp::SumOverTime
-                | RangeOp::AvgOverTime
-                | RangeOp::MinOverTime
-                | RangeOp::MaxOverTime
+            RangeOp::QuantileOverTime | RangeOp::RateCounter | RangeOp::AbsentOverTime
         );
         if !foldable || range <= 0 {
             return None;
@@ -524,6 +527,7 @@ impl BucketPlan {
         let base = steps[0] - offset - range;
         if steps.len() == 1 {
             return Some(BucketPlan {
+                op,
                 base,
                 width: range,
                 per_window: 1,
@@ -537,6 +541,7 @@ impl BucketPlan {
         }
         let per_window = (range / step) as usize;
         Some(BucketPlan {
+            op,
             base,
             width: step,
             per_window,
@@ -546,11 +551,26 @@ impl BucketPlan {
     }
 
     fn empty(&self) -> Buckets {
+        let n = self.n;
+        let need = |ops: &[RangeOp]| if ops.contains(&self.op) { n } else { 0 };
         Buckets {
-            count: vec![0; self.n],
-            sum: vec![0.0; self.n],
-            min: vec![f64::NAN; self.n],
-            max: vec![f64::NAN; self.n],
+            count: vec![0; n],
+            sum: vec![
+                0.0;
+                need(&[
+                    RangeOp::Rate,
+                    RangeOp::BytesOverTime,
+                    RangeOp::BytesRate,
+                    RangeOp::SumOverTime,
+                    RangeOp::AvgOverTime,
+                ])
+            ],
+            min: vec![f64::NAN; need(&[RangeOp::MinOverTime])],
+            max: vec![f64::NAN; need(&[RangeOp::MaxOverTime])],
+            first: vec![(i64::MAX, f64::NAN); need(&[RangeOp::FirstOverTime])],
+            last: vec![(i64::MIN, f64::NAN); need(&[RangeOp::LastOverTime])],
+            mean: vec![0.0; need(&[RangeOp::StddevOverTime, RangeOp::StdvarOverTime])],
+            m2: vec![0.0; need(&[RangeOp::StddevOverTime, RangeOp::StdvarOverTime])],
         }
     }
 
@@ -559,12 +579,26 @@ impl BucketPlan {
         for &(ts, v) in samples {
             let i = ((ts - self.base - 1).div_euclid(self.width) as usize).min(self.n - 1);
             b.count[i] += 1;
-            b.sum[i] += v;
-            if v < b.min[i] || b.min[i].is_nan() {
+            if !b.sum.is_empty() {
+                b.sum[i] += v;
+            }
+            if !b.min.is_empty() && (v < b.min[i] || b.min[i].is_nan()) {
                 b.min[i] = v;
             }
-            if v > b.max[i] || b.max[i].is_nan() {
+            if !b.max.is_empty() && (v > b.max[i] || b.max[i].is_nan()) {
                 b.max[i] = v;
+            }
+            if !b.first.is_empty() && ts < b.first[i].0 {
+                b.first[i] = (ts, v);
+            }
+            if !b.last.is_empty() && ts >= b.last[i].0 {
+                b.last[i] = (ts, v);
+            }
+            if !b.mean.is_empty() {
+                let n = f64::from(b.count[i]);
+                let d = v - b.mean[i];
+                b.mean[i] += d / n;
+                b.m2[i] += d * (v - b.mean[i]);
             }
         }
     }
@@ -592,6 +626,39 @@ impl BucketPlan {
                         r.clone().filter(|&i| b.count[i] > 0).map(|i| b.max[i]),
                         |v, m| v > m,
                     ),
+                    RangeOp::FirstOverTime => {
+                        r.clone()
+                            .filter(|&i| b.count[i] > 0)
+                            .map(|i| b.first[i])
+                            .min_by_key(|p| p.0)?
+                            .1
+                    }
+                    RangeOp::LastOverTime => {
+                        // max_by_key keeps the last of equal keys: the later bucket.
+                        r.clone()
+                            .filter(|&i| b.count[i] > 0)
+                            .map(|i| b.last[i])
+                            .max_by_key(|p| p.0)?
+                            .1
+                    }
+                    RangeOp::StdvarOverTime | RangeOp::StddevOverTime => {
+                        // Chan et al.: combine per-bucket (count, mean, M2).
+                        let (mut n, mut mean, mut m2) = (0f64, 0f64, 0f64);
+                        for i in r.clone().filter(|&i| b.count[i] > 0) {
+                            let nb = f64::from(b.count[i]);
+                            let d = b.mean[i] - mean;
+                            let tot = n + nb;
+                            mean += d * nb / tot;
+                            m2 += b.m2[i] + d * d * n * nb / tot;
+                            n = tot;
+                        }
+                        let var = m2 / n;
+                        if op == RangeOp::StddevOverTime {
+                            var.sqrt()
+                        } else {
+                            var
+                        }
+                    }
                     _ => unreachable!("not foldable"),
                 })
             })
