@@ -213,3 +213,64 @@ proptest! {
         }
     }
 }
+
+/// Prometheus' quantile of a window, by brute force.
+fn brute_quantile(e: &[Entry], app: u8, q: f64, range: i64, t: i64) -> Option<f64> {
+    let mut v: Vec<f64> = e
+        .iter()
+        .filter(|x| x.0 == app && x.1 > t - range && x.1 <= t)
+        .map(|x| f64::from(x.2))
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = q * (v.len() - 1) as f64;
+    let (lo, w) = (rank.floor() as usize, rank - rank.floor());
+    Some(v[lo] * (1.0 - w) + v[(lo + 1).min(v.len() - 1)] * w)
+}
+
+/// Many segments (many blocks, several scan waves): the sliding evaluation of
+/// raw-sample ops finalizes windows and drops samples between waves; answers
+/// must not change.
+#[test]
+fn sliding_windows_over_many_waves() {
+    let mut x: u64 = 42;
+    let mut e: Vec<Entry> = Vec::new();
+    for i in 0..3000i64 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        // Counters that grow, with an occasional reset.
+        let v = if (x >> 40) % 97 == 0 {
+            0
+        } else {
+            (i as u32) * 3 + ((x >> 33) % 5) as u32
+        };
+        e.push((((x >> 20) % 2) as u8, i / 5, v));
+    }
+    let many = tempfile::tempdir().unwrap();
+    write(many.path(), &e, 300);
+    let one = tempfile::tempdir().unwrap();
+    write(one.path(), &e, 1);
+    for (range, step) in [(60i64, 10i64), (45, 20), (90, 30)] {
+        let q =
+            format!("quantile_over_time(0.75, {{app=\"a1\"}} | logfmt v | unwrap v [{range}s])");
+        let got = run(many.path(), &q, 0, 600, step);
+        let want: Vec<(i64, f64)> = (0..=600 / step)
+            .filter_map(|k| brute_quantile(&e, 1, 0.75, range, k * step).map(|v| (k * step * S, v)))
+            .collect();
+        assert!(
+            same(&[("x".into(), got[0].1.clone())], &[("x".into(), want)]),
+            "{q}"
+        );
+        let rc = format!("rate_counter({{app=~\"a.+\"}} | logfmt v | unwrap v [{range}s])");
+        assert!(
+            same(
+                &run(many.path(), &rc, 0, 600, step),
+                &run(one.path(), &rc, 0, 600, step)
+            ),
+            "{rc}"
+        );
+    }
+}

@@ -268,7 +268,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     ctx.stats.segments += plan.segments as u64;
     ctx.stats.chunks += plan.chunks.len() as u64;
     ctx.stats.warnings.extend(plan.warnings.iter().cloned());
-    let tasks = scan::tasks(&plan.chunks);
+    let mut tasks = scan::tasks(&plan.chunks);
     // Unwrap post-filters run after the unwrap; only the pipeline's own
     // stages may drive the label prefilter.
     let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &lr.log.pipeline);
@@ -352,11 +352,32 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         })
         .map_err(|e| e.to_string())
     };
+    // Ops that keep raw samples read blocks oldest first: after each wave,
+    // every window that ends before the oldest unread block is complete, is
+    // computed, and the samples no later window needs are dropped. Memory then
+    // holds about one window of samples, not the whole range.
+    let sliding = buckets.is_none() && r.op != RangeOp::AbsentOverTime;
+    if sliding {
+        tasks.sort_by_key(|t| t.block.min_t);
+    }
+    let range_s = lr.range as f64 / 1e9;
+    let window = |k: usize| {
+        (
+            ctx.steps[k] - lr.offset - lr.range,
+            ctx.steps[k] - lr.offset,
+        )
+    };
+    let n_steps = ctx.steps.len();
+    let mut finalized = 0usize;
     let mut series: HashMap<Labels, Acc> = HashMap::new();
     // Large waves keep both cores busy; a wave's partial samples stay small (~100 KB a block).
     let wave = (rayon::current_num_threads() * 32).max(64);
-    for chunk in tasks.chunks(wave) {
-        let partials: Vec<Result<Partial, String>> = chunk.par_iter().map(scan_task).collect();
+    let mut done = 0;
+    while done < tasks.len() || (sliding && finalized < n_steps) {
+        let end = (done + wave).min(tasks.len());
+        let partials: Vec<Result<Partial, String>> =
+            tasks[done..end].par_iter().map(scan_task).collect();
+        done = end;
         for p in partials {
             match p {
                 Ok(map) => {
@@ -372,11 +393,14 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                         };
                         let acc = series.entry(key).or_insert_with(|| match &buckets {
                             Some(b) => Acc::Buckets(b.empty()),
-                            None => Acc::Raw(Vec::new()),
+                            None => Acc::Raw(RawSeries {
+                                samples: Vec::new(),
+                                values: vec![None; n_steps],
+                            }),
                         });
                         match (acc, &buckets) {
                             (Acc::Buckets(bk), Some(plan)) => plan.add(bk, &samples),
-                            (Acc::Raw(v), _) => v.extend(samples),
+                            (Acc::Raw(raw), _) => raw.samples.extend(samples),
                             _ => unreachable!("accumulators follow the plan"),
                         }
                     }
@@ -384,15 +408,50 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                 Err(w) => ctx.stats.warnings.push(w),
             }
         }
+        if sliding {
+            // Every unread sample is at or after `horizon`.
+            let horizon = tasks.get(done).map_or(i64::MAX, |t| t.block.min_t);
+            let mut upto = finalized;
+            while upto < n_steps && window(upto).1 < horizon {
+                upto += 1;
+            }
+            if upto > finalized {
+                let keep_after = (upto < n_steps).then(|| window(upto).0);
+                series.par_iter_mut().for_each(|(_, acc)| {
+                    let Acc::Raw(raw) = acc else { return };
+                    raw.samples.sort_by_key(|s| s.0);
+                    let (mut a, mut b) = (0usize, 0usize);
+                    for k in finalized..upto {
+                        let (wlo, whi) = window(k);
+                        while b < raw.samples.len() && raw.samples[b].0 <= whi {
+                            b += 1;
+                        }
+                        while a < b && raw.samples[a].0 <= wlo {
+                            a += 1;
+                        }
+                        let w = &raw.samples[a..b];
+                        raw.values[k] = if w.is_empty() {
+                            None
+                        } else {
+                            aggregate_window(r.op, w, range_s, r.param, (wlo, whi))
+                        };
+                    }
+                    match keep_after {
+                        Some(lo) => raw.samples.retain(|s| s.0 > lo),
+                        None => raw.samples = Vec::new(),
+                    }
+                });
+                finalized = upto;
+            }
+        }
     }
     ctx.stats.streams += series.len() as u64;
 
-    let range_s = lr.range as f64 / 1e9;
     if r.op == RangeOp::AbsentOverTime {
         let raw: HashMap<Labels, Vec<(i64, f64)>> = series
             .into_iter()
             .map(|(l, a)| match a {
-                Acc::Raw(v) => (l, v),
+                Acc::Raw(v) => (l, v.samples),
                 Acc::Buckets(_) => unreachable!("absent_over_time is not bucketed"),
             })
             .collect();
@@ -403,27 +462,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         .map(|(labels, acc)| {
             let values = match (acc, &buckets) {
                 (Acc::Buckets(bk), Some(plan)) => plan.values(r.op, &bk, range_s),
-                (Acc::Raw(mut samples), _) => {
-                    samples.sort_by_key(|s| s.0);
-                    let mut values = Vec::with_capacity(ctx.steps.len());
-                    let (mut a, mut b) = (0usize, 0usize);
-                    for &t in &ctx.steps {
-                        let (wlo, whi) = (t - lr.offset - lr.range, t - lr.offset);
-                        while b < samples.len() && samples[b].0 <= whi {
-                            b += 1;
-                        }
-                        while a < b && samples[a].0 <= wlo {
-                            a += 1;
-                        }
-                        let w = &samples[a..b];
-                        values.push(if w.is_empty() {
-                            None
-                        } else {
-                            aggregate_window(r.op, w, range_s, r.param, (wlo, whi))
-                        });
-                    }
-                    values
-                }
+                (Acc::Raw(raw), _) => raw.values,
                 _ => unreachable!("accumulators follow the plan"),
             };
             Row { labels, values }
@@ -479,10 +518,17 @@ impl std::hash::Hasher for IdHasher {
 
 /// How a series' samples are kept while blocks are read.
 enum Acc {
-    /// Every sample (ops that need them: quantile, stddev, first, last…).
-    Raw(Vec<(i64, f64)>),
+    /// Samples still needed by unfinished windows (quantile, rate_counter,
+    /// absent_over_time) and the values of the finished ones.
+    Raw(RawSeries),
     /// Folded per step bucket.
     Buckets(Buckets),
+}
+
+/// A raw-sample series of the sliding evaluation.
+struct RawSeries {
+    samples: Vec<(i64, f64)>,
+    values: Vec<Option<f64>>,
 }
 
 /// Per-bucket aggregates of one series. `min`/`max` are NaN-aware as
