@@ -242,7 +242,7 @@ fn sliding_windows_over_many_waves() {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         // Counters that grow, with an occasional reset.
-        let v = if (x >> 40) % 97 == 0 {
+        let v = if (x >> 40).is_multiple_of(97) {
             0
         } else {
             (i as u32) * 3 + ((x >> 33) % 5) as u32
