@@ -150,12 +150,12 @@ proptest! {
 
 /// Window aggregates computed by brute force from the generated entries.
 fn brute(e: &[Entry], app: u8, op: &str, range: i64, t: i64) -> Option<f64> {
-    // Stable sort by time: equal timestamps keep their generation order.
+    // By time; equal timestamps by value, as lokal orders samples.
     let mut inw: Vec<&Entry> = e
         .iter()
         .filter(|x| x.0 == app && x.1 > t - range && x.1 <= t)
         .collect();
-    inw.sort_by_key(|x| x.1);
+    inw.sort_by_key(|x| (x.1, x.2));
     let w: Vec<f64> = inw.iter().map(|x| f64::from(x.2)).collect();
     if w.is_empty() {
         return None;

@@ -419,7 +419,9 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                 let keep_after = (upto < n_steps).then(|| window(upto).0);
                 series.par_iter_mut().for_each(|(_, acc)| {
                     let Acc::Raw(raw) = acc else { return };
-                    raw.samples.sort_by_key(|s| s.0);
+                    // Equal timestamps order by value, so answers never depend on
+                    // the order blocks were read (first/last, counter resets).
+                    raw.samples.sort_by(by_time_then_value);
                     let (mut a, mut b) = (0usize, 0usize);
                     for k in finalized..upto {
                         let (wlo, whi) = window(k);
@@ -523,6 +525,11 @@ enum Acc {
     Raw(RawSeries),
     /// Folded per step bucket.
     Buckets(Buckets),
+}
+
+/// Sample order: by time, equal timestamps by value.
+fn by_time_then_value(a: &(i64, f64), b: &(i64, f64)) -> std::cmp::Ordering {
+    a.0.cmp(&b.0).then(a.1.total_cmp(&b.1))
 }
 
 /// A raw-sample series of the sliding evaluation.
@@ -634,10 +641,11 @@ impl BucketPlan {
             if !b.max.is_empty() && (v > b.max[i] || b.max[i].is_nan()) {
                 b.max[i] = v;
             }
-            if !b.first.is_empty() && ts < b.first[i].0 {
+            // Equal timestamps order by value (see the sliding path).
+            if !b.first.is_empty() && by_time_then_value(&(ts, v), &b.first[i]).is_lt() {
                 b.first[i] = (ts, v);
             }
-            if !b.last.is_empty() && ts >= b.last[i].0 {
+            if !b.last.is_empty() && by_time_then_value(&(ts, v), &b.last[i]).is_gt() {
                 b.last[i] = (ts, v);
             }
             if !b.mean.is_empty() {
@@ -676,15 +684,14 @@ impl BucketPlan {
                         r.clone()
                             .filter(|&i| b.count[i] > 0)
                             .map(|i| b.first[i])
-                            .min_by_key(|p| p.0)?
+                            .min_by(by_time_then_value)?
                             .1
                     }
                     RangeOp::LastOverTime => {
-                        // max_by_key keeps the last of equal keys: the later bucket.
                         r.clone()
                             .filter(|&i| b.count[i] > 0)
                             .map(|i| b.last[i])
-                            .max_by_key(|p| p.0)?
+                            .max_by(by_time_then_value)?
                             .1
                     }
                     RangeOp::StdvarOverTime | RangeOp::StddevOverTime => {
