@@ -1074,52 +1074,49 @@ fn binop(b: &BinOp, l: Grid, r: Grid, n: usize) -> Result<Grid, QueryError> {
                     .collect(),
             )
         }
-        (Grid::Vector(rows), Grid::Scalar(y)) => {
-            if op.is_set_op() {
-                return Err(QueryError::Unsupported(format!(
-                    "set operator \"{}\" not allowed in binary scalar expression",
-                    op.as_str()
-                )));
-            }
-            Grid::Vector(
-                rows.into_iter()
-                    .map(|r| Row {
-                        labels: r.labels,
-                        values: r
-                            .values
-                            .iter()
-                            .enumerate()
-                            .map(|(s, v)| v.and_then(|v| apply(op, b.bool_modifier, v, y[s], v)))
-                            .collect(),
-                    })
-                    .filter(|r| r.values.iter().any(Option::is_some))
-                    .collect(),
-            )
-        }
-        (Grid::Scalar(x), Grid::Vector(rows)) => {
-            if op.is_set_op() {
-                return Err(QueryError::Unsupported(format!(
-                    "set operator \"{}\" not allowed in binary scalar expression",
-                    op.as_str()
-                )));
-            }
-            Grid::Vector(
-                rows.into_iter()
-                    .map(|r| Row {
-                        labels: r.labels,
-                        values: r
-                            .values
-                            .iter()
-                            .enumerate()
-                            .map(|(s, v)| v.and_then(|v| apply(op, b.bool_modifier, x[s], v, v)))
-                            .collect(),
-                    })
-                    .filter(|r| r.values.iter().any(Option::is_some))
-                    .collect(),
-            )
-        }
+        (Grid::Vector(rows), Grid::Scalar(y)) => vector_scalar(b, rows, &y, false)?,
+        (Grid::Scalar(x), Grid::Vector(rows)) => vector_scalar(b, rows, &x, true)?,
         (Grid::Vector(lhs), Grid::Vector(rhs)) => Grid::Vector(vector_binop(b, lhs, rhs, n)?),
     })
+}
+
+/// A vector with a scalar on either side: the operator applies to every
+/// sample; a false comparison without `bool` drops it (keeping the vector's
+/// value when true).
+fn vector_scalar(
+    b: &BinOp,
+    rows: Vec<Row>,
+    scalar: &[f64],
+    scalar_left: bool,
+) -> Result<Grid, QueryError> {
+    if b.op.is_set_op() {
+        return Err(QueryError::Unsupported(format!(
+            "set operator \"{}\" not allowed in binary scalar expression",
+            b.op.as_str()
+        )));
+    }
+    let value = |s: usize, v: f64| {
+        let (l, r) = if scalar_left {
+            (scalar[s], v)
+        } else {
+            (v, scalar[s])
+        };
+        apply(b.op, b.bool_modifier, l, r, v)
+    };
+    Ok(Grid::Vector(
+        rows.into_iter()
+            .map(|r| Row {
+                labels: r.labels,
+                values: r
+                    .values
+                    .iter()
+                    .enumerate()
+                    .map(|(s, v)| v.and_then(|v| value(s, v)))
+                    .collect(),
+            })
+            .filter(|r| r.values.iter().any(Option::is_some))
+            .collect(),
+    ))
 }
 
 /// The matching signature of a series under `on`/`ignoring`.
@@ -1236,15 +1233,7 @@ fn vector_binop(b: &BinOp, lhs: Vec<Row>, rhs: Vec<Row>, n: usize) -> Result<Vec
             let Some(v) = apply(op, b.bool_modifier, a, c, a) else {
                 continue;
             };
-            let labels = result_labels(
-                &mr.labels,
-                &one[present[0]].labels,
-                m,
-                &group,
-                extra,
-                op,
-                b.bool_modifier,
-            );
+            let labels = result_labels(&mr.labels, &one[present[0]].labels, m, &group, extra);
             let slot = out.entry(labels.clone()).or_insert_with(|| {
                 order.push(labels);
                 vec![None; n]
@@ -1273,10 +1262,9 @@ fn result_labels(
     m: Option<&crate::logql::VectorMatching>,
     group: &Group,
     extra: &[String],
-    op: BinOpKind,
-    bool_mod: bool,
 ) -> Labels {
-    let _ = (op, bool_mod);
+    // One-to-one: the matching labels (all of them under `ignoring`, the named
+    // ones under `on`); many-to-one: the many side plus the `group_x` labels.
     if *group == Group::None {
         return signature(many, m);
     }
