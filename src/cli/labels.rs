@@ -31,7 +31,7 @@ pub struct SeriesArgs {
 
 /// Runs `lokal labels`.
 pub fn run_labels(g: &GlobalArgs, a: &LabelsArgs) -> Result<i32> {
-    let snap = g.store().tenant(&g.tenant)?.snapshot()?;
+    let snap = g.snapshot(false)?;
     let (from, to) = a.range.resolve(&snap)?;
     let to = to.saturating_sub(1);
     let out = match &a.name {
@@ -58,7 +58,7 @@ pub fn run_series(g: &GlobalArgs, a: &SeriesArgs) -> Result<i32> {
     } else {
         lokal::logql::parse_matchers(&a.selector)?
     };
-    let snap = g.store().tenant(&g.tenant)?.snapshot()?;
+    let snap = g.snapshot(false)?;
     let (from, to) = a.range.resolve(&snap)?;
     let series = lokal::index::series(&snap, &matchers, from, to.saturating_sub(1))?;
     if a.analyze_labels {

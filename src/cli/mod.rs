@@ -54,6 +54,21 @@ impl GlobalArgs {
                 .unwrap_or_else(lokal::store::Store::default_path),
         )
     }
+
+    /// The tenant's snapshot; says on stderr when it holds nothing, since an
+    /// empty answer then usually means the wrong --store or --tenant.
+    pub fn snapshot(&self, quiet: bool) -> anyhow::Result<lokal::store::Snapshot> {
+        let store = self.store();
+        let snap = store.tenant(&self.tenant)?.snapshot()?;
+        if snap.manifest.segments.is_empty() && !quiet {
+            eprintln!(
+                "lokal: no data for tenant {:?} in {}; ingest some with `lokal ingest`, or check --store/--tenant",
+                self.tenant,
+                store.root().display()
+            );
+        }
+        Ok(snap)
+    }
 }
 
 /// The subcommands.

@@ -175,7 +175,7 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<i32> {
         };
         (q, snap)
     } else {
-        (a.query.clone(), g.store().tenant(&g.tenant)?.snapshot()?)
+        (a.query.clone(), g.snapshot(a.quiet)?)
     };
     let expr = lokal::logql::parse_expr(&query)?;
     let (from, to) = a.range.resolve(&snap)?;
@@ -334,7 +334,7 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<i32> {
         Some(t) => lokal::time::parse_time_arg(t, now, &tz).map_err(anyhow::Error::msg)?,
         None => now,
     };
-    let snap = g.store().tenant(&g.tenant)?.snapshot()?;
+    let snap = g.snapshot(a.quiet)?;
     let params = MetricParams {
         start: at,
         end: at,

@@ -377,3 +377,17 @@ fn parsed_label_prefilter_agrees_on_real_json() {
         assert_eq!(eq, re, "level={level}");
     }
 }
+
+#[test]
+fn an_empty_store_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(&dir.path().join("nothing-here"), &["query", r#"{job="x"}"#]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(err.contains("no data for tenant \"fake\""), "{err}");
+    let (_, _, err) = run(
+        &dir.path().join("nothing-here"),
+        &["query", "-q", r#"{job="x"}"#],
+    );
+    assert!(err.is_empty(), "--quiet silences the hint: {err}");
+}
