@@ -295,8 +295,10 @@ proptest! {
             Err(_) => return Ok(()),
         };
         let printed = first.to_string();
-        // Folding literals can give NaN or ±Inf, which Loki prints but cannot read back.
-        if printed.contains("NaN") || printed.contains("Inf") {
+        // Folding literals can give NaN, ±Inf or -0 (e.g. `-3 % 1`), which Loki prints
+        // but cannot read back: its lexer takes `-0` for a duration.
+        let negative_zero = regex::Regex::new(r"-0(?:[^0-9.]|$)").unwrap();
+        if printed.contains("NaN") || printed.contains("Inf") || negative_zero.is_match(&printed) {
             return Ok(());
         }
         let second = parse_expr(&printed).map_err(|e| TestCaseError::fail(format!("{q}\n=> {printed}\n=> {e}")))?;
