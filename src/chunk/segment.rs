@@ -70,6 +70,45 @@ pub struct BlockMeta {
     pub checksum: u64,
 }
 
+impl BlockMeta {
+    /// Appends the block reference as segment footers and label indexes store
+    /// it: offset, compressed and raw length, entries, line bytes (varints),
+    /// min ts (zigzag), max ts - min ts, checksum (u64 LE).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        varint::put_u64(out, self.offset);
+        varint::put_u64(out, u64::from(self.len));
+        varint::put_u64(out, u64::from(self.raw_len));
+        varint::put_u64(out, u64::from(self.entries));
+        varint::put_u64(out, self.line_bytes);
+        varint::put_i64(out, self.min_t);
+        varint::put_u64(out, self.max_t.wrapping_sub(self.min_t) as u64);
+        out.extend_from_slice(&self.checksum.to_le_bytes());
+    }
+
+    /// Reads a reference written by [`BlockMeta::encode`]; `None` when the
+    /// bytes are truncated or a field is out of range.
+    pub fn decode(r: &mut Reader<'_>) -> Option<BlockMeta> {
+        let offset = r.u64()?;
+        let len = u32::try_from(r.u64()?).ok()?;
+        let raw_len = u32::try_from(r.u64()?).ok()?;
+        let entries = u32::try_from(r.u64()?).ok()?;
+        let line_bytes = r.u64()?;
+        let min_t = r.i64()?;
+        let max_t = min_t.wrapping_add(r.u64()? as i64);
+        let checksum = r.fixed_u64()?;
+        Some(BlockMeta {
+            offset,
+            len,
+            raw_len,
+            entries,
+            line_bytes,
+            min_t,
+            max_t,
+            checksum,
+        })
+    }
+}
+
 /// One stream's chunk in a segment: its labels and its blocks in time order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamChunk {
@@ -240,14 +279,7 @@ fn encode_footer(streams: &[StreamChunk]) -> Vec<u8> {
         f.extend_from_slice(&s.fingerprint.to_le_bytes());
         varint::put_u64(&mut f, s.blocks.len() as u64);
         for b in &s.blocks {
-            varint::put_u64(&mut f, b.offset);
-            varint::put_u64(&mut f, u64::from(b.len));
-            varint::put_u64(&mut f, u64::from(b.raw_len));
-            varint::put_u64(&mut f, u64::from(b.entries));
-            varint::put_u64(&mut f, b.line_bytes);
-            varint::put_i64(&mut f, b.min_t);
-            varint::put_u64(&mut f, b.max_t.wrapping_sub(b.min_t) as u64);
-            f.extend_from_slice(&b.checksum.to_le_bytes());
+            b.encode(&mut f);
         }
     }
     f
@@ -271,29 +303,12 @@ fn decode_footer(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static
         let nb = r.usize().ok_or("bad block count")?;
         let mut blocks = Vec::with_capacity(nb.min(1 << 16));
         for _ in 0..nb {
-            let offset = r.u64().ok_or("truncated block")?;
-            let len = u32::try_from(r.u64().ok_or("truncated block")?).map_err(|_| "bad length")?;
-            let raw_len =
-                u32::try_from(r.u64().ok_or("truncated block")?).map_err(|_| "bad length")?;
-            let entries =
-                u32::try_from(r.u64().ok_or("truncated block")?).map_err(|_| "bad count")?;
-            let line_bytes = r.u64().ok_or("truncated block")?;
-            let min_t = r.i64().ok_or("truncated block")?;
-            let max_t = min_t.wrapping_add(r.u64().ok_or("truncated block")? as i64);
-            let checksum = r.fixed_u64().ok_or("truncated block")?;
-            if offset < HEADER_LEN as u64 || offset.saturating_add(u64::from(len)) > data_end {
+            let b = BlockMeta::decode(&mut r).ok_or("truncated or malformed block reference")?;
+            if b.offset < HEADER_LEN as u64 || b.offset.saturating_add(u64::from(b.len)) > data_end
+            {
                 return Err("block outside the data area");
             }
-            blocks.push(BlockMeta {
-                offset,
-                len,
-                raw_len,
-                entries,
-                line_bytes,
-                min_t,
-                max_t,
-                checksum,
-            });
+            blocks.push(b);
         }
         streams.push(StreamChunk {
             labels: Labels::from_pairs(pairs),

@@ -181,14 +181,7 @@ pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> 
             varint::put_u64(&mut data, *si as u64);
             varint::put_u64(&mut data, blocks.len() as u64);
             for b in blocks.iter() {
-                varint::put_u64(&mut data, b.offset);
-                varint::put_u64(&mut data, u64::from(b.len));
-                varint::put_u64(&mut data, u64::from(b.raw_len));
-                varint::put_u64(&mut data, u64::from(b.entries));
-                varint::put_u64(&mut data, b.line_bytes);
-                varint::put_i64(&mut data, b.min_t);
-                varint::put_u64(&mut data, b.max_t.wrapping_sub(b.min_t) as u64);
-                data.extend_from_slice(&b.checksum.to_le_bytes());
+                b.encode(&mut data);
                 lo = lo.min(b.min_t);
                 hi = hi.max(b.max_t);
             }
@@ -659,7 +652,7 @@ impl DayIndex {
             };
             let mut blocks = Vec::with_capacity(nb.min(1 << 16));
             for _ in 0..nb {
-                match read_block(&mut r) {
+                match BlockMeta::decode(&mut r) {
                     Some(b) => blocks.push(b),
                     None => break,
                 }
@@ -668,27 +661,6 @@ impl DayIndex {
         }
         out
     }
-}
-
-fn read_block(r: &mut Reader<'_>) -> Option<BlockMeta> {
-    let offset = r.u64()?;
-    let len = u32::try_from(r.u64()?).ok()?;
-    let raw_len = u32::try_from(r.u64()?).ok()?;
-    let entries = u32::try_from(r.u64()?).ok()?;
-    let line_bytes = r.u64()?;
-    let min_t = r.i64()?;
-    let max_t = min_t.wrapping_add(r.u64()? as i64);
-    let checksum = r.fixed_u64()?;
-    Some(BlockMeta {
-        offset,
-        len,
-        raw_len,
-        entries,
-        line_bytes,
-        min_t,
-        max_t,
-        checksum,
-    })
 }
 
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
