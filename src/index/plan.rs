@@ -95,6 +95,22 @@ impl<'s> Planner<'s> {
         opened
     }
 
+    /// [`Self::segment`], except that a damaged segment is reported in the
+    /// warnings and skipped (`None`): the rest of the store still answers.
+    fn readable_segment(
+        &mut self,
+        e: &SegmentEntry,
+    ) -> Result<Option<Arc<SegmentReader>>, StoreError> {
+        match self.segment(e) {
+            Ok(r) => Ok(Some(r)),
+            Err(StoreError::Segment(err)) => {
+                self.warnings.push(err.to_string());
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     /// The mapped segment `e` (opened once per planner).
     pub fn segment(&mut self, e: &SegmentEntry) -> Result<Arc<SegmentReader>, StoreError> {
         if let Some(r) = self.segments.get(&e.id) {
@@ -193,15 +209,8 @@ impl<'s> Planner<'s> {
                 }
             }
             for seg in &plan.rest {
-                // A damaged segment is reported and skipped; the rest of the
-                // store still answers.
-                let r = match self.segment(seg) {
-                    Ok(r) => r,
-                    Err(StoreError::Segment(e)) => {
-                        self.warnings.push(e.to_string());
-                        continue;
-                    }
-                    Err(e) => return Err(e),
+                let Some(r) = self.readable_segment(seg)? else {
+                    continue;
                 };
                 for st in r.streams() {
                     if !matchers
@@ -285,15 +294,8 @@ impl<'s> Planner<'s> {
                 }
             }
             for seg in &plan.rest {
-                // A damaged segment is reported and skipped; the rest of the
-                // store still answers.
-                let r = match self.segment(seg) {
-                    Ok(r) => r,
-                    Err(StoreError::Segment(e)) => {
-                        self.warnings.push(e.to_string());
-                        continue;
-                    }
-                    Err(e) => return Err(e),
+                let Some(r) = self.readable_segment(seg)? else {
+                    continue;
                 };
                 for st in r.streams() {
                     if matchers
@@ -345,15 +347,8 @@ impl<'s> Planner<'s> {
                 }
             }
             for seg in &plan.rest {
-                // A damaged segment is reported and skipped; the rest of the
-                // store still answers.
-                let r = match self.segment(seg) {
-                    Ok(r) => r,
-                    Err(StoreError::Segment(e)) => {
-                        self.warnings.push(e.to_string());
-                        continue;
-                    }
-                    Err(e) => return Err(e),
+                let Some(r) = self.readable_segment(seg)? else {
+                    continue;
                 };
                 for st in r.streams() {
                     if st
@@ -401,15 +396,8 @@ impl<'s> Planner<'s> {
                 }
             }
             for seg in &plan.rest {
-                // A damaged segment is reported and skipped; the rest of the
-                // store still answers.
-                let r = match self.segment(seg) {
-                    Ok(r) => r,
-                    Err(StoreError::Segment(e)) => {
-                        self.warnings.push(e.to_string());
-                        continue;
-                    }
-                    Err(e) => return Err(e),
+                let Some(r) = self.readable_segment(seg)? else {
+                    continue;
                 };
                 for st in r.streams() {
                     if let Some(v) = st.labels.get(name) {
