@@ -176,35 +176,7 @@ impl Pretty {
                     + &Self::args(level, params)
             }
             SampleExpr::BinOp(b) => {
-                let mut op = b.op.as_str().to_string();
-                if b.bool_modifier {
-                    op += " bool";
-                }
-                if let Some(m) = &b.matching {
-                    if !m.labels.is_empty() {
-                        let group = match &m.group {
-                            Group::None => String::new(),
-                            Group::Left(inc) | Group::Right(inc) => {
-                                let kw = if matches!(m.group, Group::Left(_)) {
-                                    "group_left"
-                                } else {
-                                    "group_right"
-                                };
-                                if inc.is_empty() && matches!(*b.rhs, SampleExpr::BinOp(_)) {
-                                    // See the canonical printer: keep the right operand
-                                    // from reading as the label list.
-                                    format!("{kw} ()")
-                                } else if inc.is_empty() {
-                                    kw.to_string()
-                                } else {
-                                    format!("{kw} ({})", inc.join(", "))
-                                }
-                            }
-                        };
-                        let kw = if m.on { "on" } else { "ignoring" };
-                        op = format!("{op} {kw} ({}) {group}", m.labels.join(", "));
-                    }
-                }
+                let op = super::printer::binop_operator(b, ", ", false);
                 format!(
                     "{}\n{}{}\n{}",
                     self.sample(&b.lhs, level + 1),

@@ -341,35 +341,7 @@ impl Display for VectorAggregation {
 
 impl Display for BinOp {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let mut op = self.op.as_str().to_string();
-        if self.bool_modifier {
-            op.push_str(" bool");
-        }
-        if let Some(m) = &self.matching {
-            if m.on || !m.labels.is_empty() {
-                let group = match &m.group {
-                    Group::None => String::new(),
-                    Group::Left(inc) | Group::Right(inc) => {
-                        let kw = if matches!(m.group, Group::Left(_)) {
-                            "group_left"
-                        } else {
-                            "group_right"
-                        };
-                        if inc.is_empty() && matches!(*self.rhs, SampleExpr::BinOp(_)) {
-                            // Loki prints a bare `group_left`, but a parenthesised right
-                            // operand would then read back as its label list.
-                            format!("{kw} ()")
-                        } else if inc.is_empty() {
-                            kw.to_string()
-                        } else {
-                            format!("{kw} ({})", inc.join(","))
-                        }
-                    }
-                };
-                let kw = if m.on { "on" } else { "ignoring" };
-                op = format!("{op} {kw} ({}) {group}", m.labels.join(","));
-            }
-        }
+        let op = binop_operator(self, ",", true);
         write!(f, "({} {} {})", self.lhs, op, self.rhs)
     }
 }
@@ -399,4 +371,41 @@ impl Display for SampleExpr {
             SampleExpr::LabelReplace(l) => l.fmt(f),
         }
     }
+}
+
+/// A binary operator with its modifiers: `op [bool] [on|ignoring (labels)
+/// [group_left|group_right [(labels)]]]`. Loki's two printers differ in the
+/// list separator (`String()`: `","`, `Prettify`: `", "`) and in whether an
+/// empty `on ()` is printed (only `String()` does).
+pub(super) fn binop_operator(b: &BinOp, sep: &str, print_empty_on: bool) -> String {
+    let mut op = b.op.as_str().to_string();
+    if b.bool_modifier {
+        op.push_str(" bool");
+    }
+    if let Some(m) = &b.matching {
+        if (print_empty_on && m.on) || !m.labels.is_empty() {
+            let group = match &m.group {
+                Group::None => String::new(),
+                Group::Left(inc) | Group::Right(inc) => {
+                    let kw = if matches!(m.group, Group::Left(_)) {
+                        "group_left"
+                    } else {
+                        "group_right"
+                    };
+                    if inc.is_empty() && matches!(*b.rhs, SampleExpr::BinOp(_)) {
+                        // Loki prints a bare `group_left`, but a parenthesised right
+                        // operand would then read back as its label list.
+                        format!("{kw} ()")
+                    } else if inc.is_empty() {
+                        kw.to_string()
+                    } else {
+                        format!("{kw} ({})", inc.join(sep))
+                    }
+                }
+            };
+            let kw = if m.on { "on" } else { "ignoring" };
+            op = format!("{op} {kw} ({}) {group}", m.labels.join(sep));
+        }
+    }
+    op
 }
