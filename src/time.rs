@@ -8,6 +8,13 @@ pub fn day_of(ts: i64) -> i64 {
     ts.div_euclid(NANOS_PER_DAY)
 }
 
+/// Parses `YYYY-MM-DD` into days since the epoch.
+pub fn parse_day(day: &str) -> Option<i64> {
+    let d: jiff::civil::Date = day.parse().ok()?;
+    let epoch = jiff::civil::date(1970, 1, 1);
+    Some(i64::from(epoch.until(d).ok()?.get_days()))
+}
+
 /// `YYYY-MM-DD` of a day number.
 pub fn day_string(day: i64) -> String {
     let (y, m, d) = civil_from_days(day);
@@ -48,6 +55,17 @@ mod tests {
         assert_eq!(day_string(day_of(1_704_067_200_000_000_000)), "2024-01-01");
         assert_eq!(day_string(day_of(-1)), "1969-12-31");
         assert_eq!(day_string(day_of(951_782_400_000_000_000)), "2000-02-29");
+    }
+
+    #[test]
+    fn days_parse() {
+        assert_eq!(parse_day("1970-01-01"), Some(0));
+        assert_eq!(
+            parse_day("2024-01-01"),
+            Some(day_of(1_704_067_200_000_000_000))
+        );
+        assert_eq!(parse_day("1969-12-31"), Some(-1));
+        assert_eq!(parse_day("nope"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
-use lokal::index::{self, IndexSummary};
+use lokal::store::{self, IndexSummary};
 use lokal::units::parse_duration;
 
 use super::GlobalArgs;
@@ -34,7 +34,7 @@ pub struct IndexArgs {
 /// Runs `lokal index`.
 pub fn run(g: &GlobalArgs, a: &IndexArgs) -> Result<i32> {
     for d in &a.days {
-        if index::parse_day(d).is_none() {
+        if lokal::time::parse_day(d).is_none() {
             bail!("--day {d:?}: expected a date as YYYY-MM-DD");
         }
     }
@@ -53,25 +53,25 @@ pub fn run(g: &GlobalArgs, a: &IndexArgs) -> Result<i32> {
     let lock = store.lock_writer(timeout, || {
         eprintln!(
             "lokal: waiting for another lokal writer to release {}",
-            store.root().join("lokal.lock").display()
+            store.lock_path().display()
         )
     })?;
     let mut rows: Vec<(String, IndexSummary)> = Vec::new();
     for name in &tenants {
         let tenant = store.tenant(name)?;
-        if !tenant.dir().join("MANIFEST").is_file() {
+        if !tenant.exists() {
             // Nothing stored: do not create an empty tenant.
             eprintln!("lokal: tenant {name:?} has no data; nothing to index");
             continue;
         }
         let mut tx = tenant.begin_write(&lock)?;
         let built = if a.days.is_empty() {
-            index::rebuild_all(&mut tx)?
+            store::rebuild_all(&mut tx)?
         } else {
             let mut days = a.days.clone();
             days.sort();
             days.dedup();
-            index::rebuild_days(&mut tx, &days)?
+            store::rebuild_days(&mut tx, &days)?
         };
         tx.commit()?;
         rows.extend(built.into_iter().map(|s| (name.clone(), s)));

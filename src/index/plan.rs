@@ -17,7 +17,8 @@ use crate::model::Labels;
 use crate::store::{SegmentEntry, Snapshot, StoreError};
 use crate::time::NANOS_PER_DAY;
 
-use super::{parse_day, DayIndex, SeriesRef};
+use super::{DayIndex, SeriesRef};
+use crate::time::parse_day;
 
 /// One stream's blocks in one segment that a query over a time range reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -519,7 +520,7 @@ mod tests {
             }
             tx.publish(p).unwrap();
         }
-        crate::index::rebuild_all(&mut tx).unwrap();
+        crate::store::rebuild_all(&mut tx).unwrap();
         tx.commit().unwrap();
         store
     }

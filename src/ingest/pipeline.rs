@@ -58,7 +58,7 @@ impl IndexUpkeep {
         }
         let t = Instant::now();
         let days: Vec<String> = std::mem::take(&mut self.pending).into_iter().collect();
-        let built = crate::index::rebuild_days_lenient(tx, &days, &mut |msg| obs.warn(&msg))?;
+        let built = crate::store::rebuild_days_lenient(tx, &days, &mut |msg| obs.warn(&msg))?;
         report.index_builds += built.len() as u64;
         self.spent += t.elapsed();
         report.index_ms = self.spent.as_millis() as u64;
@@ -122,7 +122,7 @@ pub fn ingest(
     let lock = store.lock_writer(opts.lock_timeout, || {
         obs.warn(&format!(
             "waiting for another lokal writer to release {}",
-            store.root().join("lokal.lock").display()
+            store.lock_path().display()
         ))
     })?;
     let mut tx = tenant.begin_write(&lock)?;

@@ -15,6 +15,7 @@
 pub mod lock;
 pub mod manifest;
 pub mod read;
+pub mod rebuild;
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 pub use lock::WriterLock;
 pub use manifest::{IndexEntry, Manifest, Position, SegmentEntry};
+pub use rebuild::{rebuild_all, rebuild_days, rebuild_days_lenient, IndexSummary};
 
 use crate::chunk::segment::SegmentError;
 use crate::chunk::{SegmentReader, SegmentWriter, StreamChunk};
@@ -31,6 +33,17 @@ use crate::index::{DayIndex, IndexError};
 
 /// The tenant used when none is given: Loki's single-tenant org id.
 pub const DEFAULT_TENANT: &str = "fake";
+
+/// The writer lock file in the store root: one name for every writer
+/// (ingest, index, later compact), so they exclude each other.
+pub const LOCK_FILE: &str = "lokal.lock";
+
+/// The manifest file in a tenant directory; a directory holding one is a
+/// tenant with data.
+pub const MANIFEST_FILE: &str = "MANIFEST";
+
+/// The manifest's temporary name while a commit writes it.
+const MANIFEST_TMP: &str = "MANIFEST.tmp";
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +121,11 @@ impl Store {
         &self.root
     }
 
+    /// The writer lock file (for messages while waiting for it).
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join(LOCK_FILE)
+    }
+
     /// Takes the writer lock, creating the store directory if needed.
     pub fn lock_writer(
         &self,
@@ -115,7 +133,7 @@ impl Store {
         on_wait: impl FnOnce(),
     ) -> Result<WriterLock, StoreError> {
         fs::create_dir_all(&self.root).map_err(|e| StoreError::io(&self.root, e))?;
-        WriterLock::acquire(&self.root.join("lokal.lock"), timeout, on_wait)
+        WriterLock::acquire(&self.lock_path(), timeout, on_wait)
     }
 
     /// A tenant of this store; the name is validated as Loki validates org ids.
@@ -137,7 +155,7 @@ impl Store {
         };
         for e in rd {
             let e = e.map_err(|e| StoreError::io(&self.root, e))?;
-            if e.path().join("MANIFEST").is_file() {
+            if e.path().join(MANIFEST_FILE).is_file() {
                 if let Some(n) = e.file_name().to_str() {
                     if validate_tenant(n).is_ok() {
                         out.push(n.to_string());
@@ -187,7 +205,12 @@ impl Tenant {
     }
 
     fn manifest_path(&self) -> PathBuf {
-        self.dir.join("MANIFEST")
+        self.dir.join(MANIFEST_FILE)
+    }
+
+    /// True when the tenant has committed data (a manifest).
+    pub fn exists(&self) -> bool {
+        self.manifest_path().is_file()
     }
 
     /// Reads the manifest; a tenant without one is empty.
@@ -282,7 +305,7 @@ impl Tenant {
                 }
             }
         }
-        let _ = fs::remove_file(self.dir.join("MANIFEST.tmp"));
+        let _ = fs::remove_file(self.dir.join(MANIFEST_TMP));
         Ok(())
     }
 }
@@ -552,7 +575,7 @@ impl<'l> TenantWriter<'l> {
         self.manifest.version = manifest::MANIFEST_VERSION;
         let bytes = serde_json::to_vec_pretty(&self.manifest).expect("manifest serializes");
         let path = self.tenant.manifest_path();
-        let tmp = self.tenant.dir.join("MANIFEST.tmp");
+        let tmp = self.tenant.dir.join(MANIFEST_TMP);
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(&bytes)?;
