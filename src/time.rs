@@ -1,7 +1,89 @@
-//! Time helpers: UTC days for partitioning, RFC 3339 formatting.
+//! Time helpers: the half-open [`TimeRange`] every query takes, UTC days
+//! for partitioning, RFC 3339 formatting, and command-line time arguments.
 
 /// Nanoseconds in a day.
 pub const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// A half-open range of timestamps, ns since the epoch: `start` is included,
+/// `end` is not.
+///
+/// The one range type of the library: a log query, a label or series lookup
+/// and the planner all take one, so no caller adds or subtracts a nanosecond
+/// to convert between conventions. Stored bounds (a block's or a segment's
+/// `min_t`/`max_t`) are inclusive and meet a range through
+/// [`TimeRange::overlaps`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimeRange {
+    /// First timestamp included.
+    pub start: i64,
+    /// First timestamp after the range (excluded).
+    pub end: i64,
+}
+
+impl TimeRange {
+    /// Every representable timestamp but `i64::MAX`.
+    pub const ALL: TimeRange = TimeRange {
+        start: i64::MIN,
+        end: i64::MAX,
+    };
+
+    /// `[start, end)`.
+    pub const fn new(start: i64, end: i64) -> TimeRange {
+        TimeRange { start, end }
+    }
+
+    /// The range holding exactly `ts`.
+    pub const fn at(ts: i64) -> TimeRange {
+        TimeRange {
+            start: ts,
+            end: ts.saturating_add(1),
+        }
+    }
+
+    /// The left-open range `(after, upto]` of a Prometheus-style window.
+    pub const fn left_open(after: i64, upto: i64) -> TimeRange {
+        TimeRange {
+            start: after.saturating_add(1),
+            end: upto.saturating_add(1),
+        }
+    }
+
+    /// True when no timestamp is in the range.
+    pub const fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    /// True when `ts` is in the range.
+    #[inline]
+    pub const fn contains(&self, ts: i64) -> bool {
+        self.start <= ts && ts < self.end
+    }
+
+    /// True when the inclusive span `[min_t, max_t]` (how blocks, segments
+    /// and index series record their times) shares a timestamp with the range.
+    #[inline]
+    pub const fn overlaps(&self, min_t: i64, max_t: i64) -> bool {
+        max_t >= self.start && min_t < self.end
+    }
+
+    /// True when the inclusive span `[min_t, max_t]` lies wholly in the range.
+    #[inline]
+    pub const fn covers(&self, min_t: i64, max_t: i64) -> bool {
+        self.start <= min_t && max_t < self.end
+    }
+
+    /// The last timestamp in the range (`end - 1`); meaningful only for a
+    /// non-empty range.
+    pub const fn last(&self) -> i64 {
+        self.end.saturating_sub(1)
+    }
+}
+
+impl std::fmt::Display for TimeRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}, {})", self.start, self.end)
+    }
+}
 
 /// The UTC day number (days since 1970-01-01) holding `ts` (ns).
 pub fn day_of(ts: i64) -> i64 {
@@ -55,6 +137,20 @@ mod tests {
         assert_eq!(day_string(day_of(1_704_067_200_000_000_000)), "2024-01-01");
         assert_eq!(day_string(day_of(-1)), "1969-12-31");
         assert_eq!(day_string(day_of(951_782_400_000_000_000)), "2000-02-29");
+    }
+
+    #[test]
+    fn ranges_are_half_open() {
+        let r = TimeRange::new(10, 20);
+        assert!(r.contains(10) && r.contains(19) && !r.contains(20) && !r.contains(9));
+        assert!(r.overlaps(19, 30) && !r.overlaps(20, 30) && r.overlaps(0, 10));
+        assert!(!r.overlaps(0, 9));
+        assert!(r.covers(10, 19) && !r.covers(10, 20));
+        assert_eq!(r.last(), 19);
+        assert!(TimeRange::new(5, 5).is_empty() && TimeRange::new(5, 4).is_empty());
+        assert_eq!(TimeRange::at(7), TimeRange::new(7, 8));
+        assert_eq!(TimeRange::left_open(7, 9), TimeRange::new(8, 10));
+        assert_eq!(TimeRange::at(i64::MAX).end, i64::MAX);
     }
 
     #[test]

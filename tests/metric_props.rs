@@ -5,6 +5,7 @@ use lokal::engine::eval::{eval, MetricParams};
 use lokal::engine::value::MetricValue;
 use lokal::model::Labels;
 use lokal::store::{Store, DEFAULT_TENANT};
+use lokal::time::TimeRange;
 use proptest::prelude::*;
 
 const S: i64 = 1_000_000_000;
@@ -55,12 +56,7 @@ fn run(
     let (v, _) = eval(
         &snap,
         &e,
-        &MetricParams {
-            start: start * S,
-            end: end * S,
-            step: step * S,
-            instant: false,
-        },
+        &MetricParams::range(TimeRange::new(start * S, end * S + 1), step * S),
     )
     .unwrap();
     match v {

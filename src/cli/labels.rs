@@ -32,11 +32,10 @@ pub struct SeriesArgs {
 /// Runs `lokal labels`.
 pub fn run_labels(g: &GlobalArgs, a: &LabelsArgs) -> Result<i32> {
     let snap = g.snapshot(false)?;
-    let (from, to) = a.range.resolve(&snap)?;
-    let to = to.saturating_sub(1);
+    let range = a.range.resolve(&snap)?;
     let out = match &a.name {
-        None => lokal::index::label_names(&snap, from, to)?,
-        Some(n) => lokal::index::label_values(&snap, n, from, to)?,
+        None => lokal::index::label_names(&snap, range)?,
+        Some(n) => lokal::index::label_values(&snap, n, range)?,
     };
     for v in &out {
         println!("{v}");
@@ -59,8 +58,8 @@ pub fn run_series(g: &GlobalArgs, a: &SeriesArgs) -> Result<i32> {
         lokal::logql::parse_matchers(&a.selector)?
     };
     let snap = g.snapshot(false)?;
-    let (from, to) = a.range.resolve(&snap)?;
-    let series = lokal::index::series(&snap, &matchers, from, to.saturating_sub(1))?;
+    let range = a.range.resolve(&snap)?;
+    let series = lokal::index::series(&snap, &matchers, range)?;
     if a.analyze_labels {
         let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         let mut streams: BTreeMap<&str, usize> = BTreeMap::new();

@@ -11,6 +11,7 @@ use lokal::engine::value::MetricValue;
 use lokal::engine::{stats::QueryStats, Direction};
 use lokal::logql::Expr;
 use lokal::output::{self, LogPrintOptions, TsFormat};
+use lokal::time::TimeRange;
 
 use super::GlobalArgs;
 
@@ -69,7 +70,7 @@ impl RangeArgs {
     }
 
     /// `[from, to)` in ns; defaults to the snapshot's whole time range.
-    pub fn resolve(&self, snap: &lokal::store::Snapshot) -> Result<(i64, i64)> {
+    pub fn resolve(&self, snap: &lokal::store::Snapshot) -> Result<TimeRange> {
         let tz = self.tz()?;
         let now = jiff::Timestamp::now().as_nanosecond() as i64;
         let parse = |s: &str| lokal::time::parse_time_arg(s, now, &tz).map_err(anyhow::Error::msg);
@@ -95,7 +96,7 @@ impl RangeArgs {
             }
             (None, None) => store_from,
         };
-        Ok((from, to))
+        Ok(TimeRange::new(from, to))
     }
 }
 
@@ -178,13 +179,12 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<i32> {
         (a.query.clone(), g.snapshot(a.quiet)?)
     };
     let expr = lokal::logql::parse_expr(&query)?;
-    let (from, to) = a.range.resolve(&snap)?;
+    let range = a.range.resolve(&snap)?;
     let tz = a.range.tz()?;
     match expr {
         Expr::Log(log) => {
             let params = LogParams {
-                from,
-                to,
+                range,
                 limit: a.limit,
                 direction: if a.forward {
                     Direction::Forward
@@ -237,19 +237,15 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<i32> {
             Ok(if res.entries.is_empty() { 1 } else { 0 })
         }
         Expr::Sample(sample) => {
-            let end = to.saturating_sub(1).max(from);
+            // An empty range still evaluates its start.
+            let range = TimeRange::new(range.start, range.end.max(range.start.saturating_add(1)));
             let step = match &a.step {
                 Some(s) => lokal::units::parse_duration(s)
                     .map_err(anyhow::Error::msg)?
                     .as_nanos() as i64,
-                None => lokal::engine::eval::default_step(from, end),
+                None => lokal::engine::eval::default_step(range),
             };
-            let params = MetricParams {
-                start: from,
-                end,
-                step,
-                instant: false,
-            };
+            let params = MetricParams::range(range, step);
             let (value, stats) = lokal::engine::eval::eval(&snap, &sample, &params)?;
             print_metric(&value, &stats, a.output, &tz, a.quiet, a.stats)
         }
@@ -335,12 +331,7 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<i32> {
         None => now,
     };
     let snap = g.snapshot(a.quiet)?;
-    let params = MetricParams {
-        start: at,
-        end: at,
-        step: 0,
-        instant: true,
-    };
+    let params = MetricParams::instant(at);
     let (value, stats) = lokal::engine::eval::eval(&snap, &sample, &params)?;
     print_metric(&value, &stats, a.output, &tz, a.quiet, a.stats)
 }

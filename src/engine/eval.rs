@@ -24,23 +24,44 @@ use crate::logql::{
 };
 use crate::model::Labels;
 use crate::store::Snapshot;
+use crate::time::TimeRange;
 
 /// Parameters of a metric query.
 #[derive(Debug, Clone, Copy)]
 pub struct MetricParams {
-    /// First evaluation time, ns.
-    pub start: i64,
-    /// Last evaluation time (inclusive), ns.
-    pub end: i64,
+    /// The evaluation times: `range.start + k * step` for every such time in
+    /// the range (a range query), or `range.start` alone (an instant query).
+    pub range: TimeRange,
     /// Step, ns (ignored when `instant`).
     pub step: i64,
-    /// An instant query: one evaluation at `start`.
+    /// An instant query: one evaluation at `range.start`, a vector result.
     pub instant: bool,
 }
 
-/// Loki's default step for a range: `max(floor((end - start) / 250), 1s)`.
-pub fn default_step(start: i64, end: i64) -> i64 {
-    let secs = ((end - start) / 1_000_000_000) / 250;
+impl MetricParams {
+    /// A range query: steps `range.start`, `range.start + step`, … inside `range`.
+    pub fn range(range: TimeRange, step: i64) -> MetricParams {
+        MetricParams {
+            range,
+            step,
+            instant: false,
+        }
+    }
+
+    /// An instant query at `at`.
+    pub fn instant(at: i64) -> MetricParams {
+        MetricParams {
+            range: TimeRange::at(at),
+            step: 0,
+            instant: true,
+        }
+    }
+}
+
+/// Loki's default step for a range: `max(floor((end - start) / 250), 1s)`,
+/// with Loki's inclusive `end`, i.e. the range's last timestamp.
+pub fn default_step(range: TimeRange) -> i64 {
+    let secs = ((range.last() - range.start) / 1_000_000_000) / 250;
     secs.max(1) * 1_000_000_000
 }
 
@@ -76,21 +97,22 @@ pub fn eval(
             "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
         ));
     }
-    if !p.instant && p.end < p.start {
+    if !p.instant && p.range.is_empty() {
         return Err(QueryError::Unsupported(
             "end timestamp must not be before start time".into(),
         ));
     }
     let steps: Vec<i64> = if p.instant {
-        vec![p.start]
+        vec![p.range.start]
     } else {
-        let n = ((p.end - p.start) / p.step) as usize + 1;
+        let start = p.range.start;
+        let n = ((p.range.last() - start) / p.step) as usize + 1;
         if n > 11_000 {
             return Err(QueryError::Unsupported(format!(
                 "exceeded maximum resolution of 11,000 points per timeseries ({n}); try a larger --step"
             )));
         }
-        (0..n).map(|i| p.start + i as i64 * p.step).collect()
+        (0..n).map(|i| start + i as i64 * p.step).collect()
     };
     let mut ctx = Ctx {
         snap,
@@ -112,7 +134,7 @@ pub fn eval(
                         .filter_map(|r| {
                             r.values[0].map(|v| Sample {
                                 labels: r.labels,
-                                ts: p.start,
+                                ts: p.range.start,
                                 value: v,
                             })
                         })
@@ -263,7 +285,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         names.extend(lr.unwrap.iter().map(|u| u.label.clone()));
         pipeline.set_extraction_hints(Some(&names));
     }
-    let plan = select::plan(ctx.snap, &lr.log.matchers, lo + 1, hi)?;
+    let plan = select::plan(ctx.snap, &lr.log.matchers, TimeRange::left_open(lo, hi))?;
     ctx.stats.plan_time += t.elapsed();
     ctx.stats.segments += plan.segments as u64;
     ctx.stats.chunks += plan.chunks.len() as u64;
@@ -1360,7 +1382,14 @@ mod tests {
 
     #[test]
     fn default_steps() {
-        assert_eq!(default_step(0, 3_600_000_000_000), 14_000_000_000);
-        assert_eq!(default_step(0, 10_000_000_000), 1_000_000_000);
+        // The span is first to last timestamp, as Loki's inclusive end.
+        assert_eq!(
+            default_step(TimeRange::new(0, 3_600_000_000_001)),
+            14_000_000_000
+        );
+        assert_eq!(
+            default_step(TimeRange::new(0, 10_000_000_001)),
+            1_000_000_000
+        );
     }
 }

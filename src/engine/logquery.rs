@@ -15,14 +15,13 @@ use super::{Direction, QueryError};
 use crate::logql::LogExpr;
 use crate::model::Labels;
 use crate::store::Snapshot;
+use crate::time::TimeRange;
 
 /// Parameters of a log query.
 #[derive(Debug, Clone, Copy)]
 pub struct LogParams {
-    /// Oldest timestamp included, ns.
-    pub from: i64,
-    /// Newest timestamp excluded, ns.
-    pub to: i64,
+    /// The entries' time range.
+    pub range: TimeRange,
     /// Most entries returned; 0 = all.
     pub limit: usize,
     /// Newest first (Loki's default) or oldest first.
@@ -76,7 +75,7 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
     let pipeline =
         Pipeline::new(&expr.pipeline).map_err(|e| QueryError::Pipeline(e.to_string()))?;
     let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
-    let plan = select::plan(snap, &expr.matchers, p.from, p.to.saturating_sub(1))?;
+    let plan = select::plan(snap, &expr.matchers, p.range)?;
     let mut stats = QueryStats {
         plan_time: t0.elapsed(),
         segments: plan.segments as u64,
@@ -222,7 +221,7 @@ fn scan_block(
         let mut md: Vec<(&str, &str)> = Vec::new();
         let mut visit = |i: usize| -> bool {
             let ts = block.ts[i];
-            if ts < p.from || ts >= p.to {
+            if !p.range.contains(ts) {
                 return true;
             }
             if p.limit > 0 && out.len() >= p.limit && out[out.len() - 1].ts != ts {

@@ -6,6 +6,7 @@ use crate::chunk::{BlockMeta, SegmentReader};
 use crate::logql::Matcher;
 use crate::model::Labels;
 use crate::store::{Snapshot, StoreError};
+use crate::time::TimeRange;
 
 /// One stream's blocks in one segment that a query must read.
 #[derive(Debug, Clone)]
@@ -29,12 +30,12 @@ pub struct Plan {
     pub segments: usize,
 }
 
-/// Plans a query over `[from, to]` (inclusive bounds on block times):
-/// streams come from the day indexes where they cover the segments, and
-/// from segment footers otherwise (the index only accelerates).
-pub fn plan(snap: &Snapshot, matchers: &[Matcher], from: i64, to: i64) -> Result<Plan, StoreError> {
+/// Plans a query over the blocks with entries in `range`: streams come from
+/// the day indexes where they cover the segments, and from segment footers
+/// otherwise (the index only accelerates).
+pub fn plan(snap: &Snapshot, matchers: &[Matcher], range: TimeRange) -> Result<Plan, StoreError> {
     let mut planner = crate::index::Planner::new(snap);
-    let planned = planner.plan_streams(matchers, from, to)?;
+    let planned = planner.plan_streams(matchers, range)?;
     let mut plan = Plan::default();
     let mut seen = std::collections::HashSet::new();
     for c in planned {

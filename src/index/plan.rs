@@ -1,5 +1,5 @@
 //! Query planning over a snapshot: which streams match, and which blocks of
-//! which segments a query over `[from, to]` must read — answered from the
+//! which segments a query over a [`TimeRange`] must read — answered from the
 //! day indexes where they cover a segment and from the segment footers
 //! everywhere else. No block is read here.
 //!
@@ -15,7 +15,7 @@ use crate::chunk::{BlockMeta, SegmentReader};
 use crate::logql::{MatchOp, Matcher, Span};
 use crate::model::Labels;
 use crate::store::{SegmentEntry, Snapshot, StoreError};
-use crate::time::NANOS_PER_DAY;
+use crate::time::{TimeRange, NANOS_PER_DAY};
 
 use super::{DayIndex, SeriesRef};
 use crate::time::parse_day;
@@ -53,10 +53,6 @@ pub struct Planner<'s> {
     indexes: HashMap<String, Option<Arc<DayIndex>>>,
     segments: HashMap<u64, Arc<SegmentReader>>,
     warnings: Vec<String>,
-}
-
-fn overlaps(lo: i64, hi: i64, from: i64, to: i64) -> bool {
-    hi >= from && lo <= to
 }
 
 impl<'s> Planner<'s> {
@@ -122,13 +118,13 @@ impl<'s> Planner<'s> {
         Ok(r)
     }
 
-    fn day_plans(&mut self, from: i64, to: i64) -> Vec<DayPlan<'s>> {
+    fn day_plans(&mut self, range: TimeRange) -> Vec<DayPlan<'s>> {
         let snap = self.snap;
         let mut by_day: BTreeMap<&'s str, (HashSet<u64>, Vec<&'s SegmentEntry>)> = BTreeMap::new();
         for s in &snap.manifest.segments {
             let d = by_day.entry(s.day.as_str()).or_default();
             d.0.insert(s.id);
-            if overlaps(s.min_t, s.max_t, from, to) {
+            if range.overlaps(s.min_t, s.max_t) {
                 d.1.push(s);
             }
         }
@@ -176,18 +172,17 @@ impl<'s> Planner<'s> {
     fn visit(
         &mut self,
         matchers: &[Matcher],
-        from: i64,
-        to: i64,
+        range: TimeRange,
         mut f: impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
     ) -> Result<(), StoreError> {
-        if from > to {
+        if range.is_empty() {
             return Ok(());
         }
-        for plan in self.day_plans(from, to) {
+        for plan in self.day_plans(range) {
             if let Some(idx) = &plan.index {
                 for s in idx.select(matchers) {
                     let (lo, hi) = idx.series_time(&s);
-                    if !overlaps(lo, hi, from, to) {
+                    if !range.overlaps(lo, hi) {
                         continue;
                     }
                     let mut labels: Option<(Labels, u64)> = None;
@@ -198,7 +193,7 @@ impl<'s> Planner<'s> {
                         let blocks: Vec<BlockMeta> = c
                             .blocks
                             .into_iter()
-                            .filter(|b| overlaps(b.min_t, b.max_t, from, to))
+                            .filter(|b| range.overlaps(b.min_t, b.max_t))
                             .collect();
                         if blocks.is_empty() {
                             continue;
@@ -223,7 +218,7 @@ impl<'s> Planner<'s> {
                     let blocks: Vec<BlockMeta> = st
                         .blocks
                         .iter()
-                        .filter(|b| overlaps(b.min_t, b.max_t, from, to))
+                        .filter(|b| range.overlaps(b.min_t, b.max_t))
                         .cloned()
                         .collect();
                     if !blocks.is_empty() {
@@ -239,11 +234,10 @@ impl<'s> Planner<'s> {
     pub fn plan_streams(
         &mut self,
         matchers: &[Matcher],
-        from: i64,
-        to: i64,
+        range: TimeRange,
     ) -> Result<Vec<PlannedChunk>, StoreError> {
         let mut out = Vec::new();
-        self.visit(matchers, from, to, |labels, fingerprint, seg, blocks| {
+        self.visit(matchers, range, |labels, fingerprint, seg, blocks| {
             out.push(PlannedChunk {
                 labels: labels.clone(),
                 fingerprint,
@@ -263,33 +257,31 @@ impl<'s> Planner<'s> {
     pub fn series(
         &mut self,
         matchers: &[Matcher],
-        from: i64,
-        to: i64,
+        range: TimeRange,
     ) -> Result<Vec<Labels>, StoreError> {
         let mut out = BTreeSet::new();
-        self.each_series(matchers, from, to, |l| {
+        self.each_series(matchers, range, |l| {
             out.insert(l.clone());
         })?;
         Ok(out.into_iter().collect())
     }
 
     /// Calls `f` with the labels of each stream matching `matchers` with a
-    /// block in `[from, to]` (a stream may come once per day). Index series
+    /// block in `range` (a stream may come once per day). Index series
     /// whose whole time span lies in the range skip decoding their chunks.
     fn each_series(
         &mut self,
         matchers: &[Matcher],
-        from: i64,
-        to: i64,
+        range: TimeRange,
         mut f: impl FnMut(&Labels),
     ) -> Result<(), StoreError> {
-        if from > to {
+        if range.is_empty() {
             return Ok(());
         }
-        for plan in self.day_plans(from, to) {
+        for plan in self.day_plans(range) {
             if let Some(idx) = &plan.index {
                 for s in idx.select(matchers) {
-                    if series_in_range(idx, &s, &plan, from, to) {
+                    if series_in_range(idx, &s, &plan, range) {
                         f(&idx.labels(&s));
                     }
                 }
@@ -302,10 +294,7 @@ impl<'s> Planner<'s> {
                     if matchers
                         .iter()
                         .all(|m| m.matches(st.labels.get(&m.name).unwrap_or("")))
-                        && st
-                            .blocks
-                            .iter()
-                            .any(|b| overlaps(b.min_t, b.max_t, from, to))
+                        && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
                     {
                         f(&st.labels);
                     }
@@ -315,29 +304,29 @@ impl<'s> Planner<'s> {
         Ok(())
     }
 
-    /// True when the whole day lies in `[from, to]` and the index holds only
+    /// True when the whole day lies in `range` and the index holds only
     /// live data: then its name and value tables answer directly.
-    fn whole_day(plan: &DayPlan<'_>, from: i64, to: i64) -> bool {
+    fn whole_day(plan: &DayPlan<'_>, range: TimeRange) -> bool {
         plan.exact
             && parse_day(plan.day).is_some_and(|d| {
                 let start = d.saturating_mul(NANOS_PER_DAY);
-                from <= start && start.saturating_add(NANOS_PER_DAY - 1) <= to
+                range.covers(start, start.saturating_add(NANOS_PER_DAY - 1))
             })
     }
 
     /// See [`label_names`].
-    pub fn label_names(&mut self, from: i64, to: i64) -> Result<Vec<String>, StoreError> {
+    pub fn label_names(&mut self, range: TimeRange) -> Result<Vec<String>, StoreError> {
         let mut out = BTreeSet::new();
-        if from > to {
+        if range.is_empty() {
             return Ok(Vec::new());
         }
-        for plan in self.day_plans(from, to) {
+        for plan in self.day_plans(range) {
             if let Some(idx) = &plan.index {
-                if Self::whole_day(&plan, from, to) {
+                if Self::whole_day(&plan, range) {
                     out.extend(idx.label_names());
                 } else {
                     for s in idx.all_series() {
-                        if series_in_range(idx, &s, &plan, from, to) {
+                        if series_in_range(idx, &s, &plan, range) {
                             for (n, _) in idx.labels(&s).pairs() {
                                 if !out.contains(n) {
                                     out.insert(n.clone());
@@ -352,11 +341,7 @@ impl<'s> Planner<'s> {
                     continue;
                 };
                 for st in r.streams() {
-                    if st
-                        .blocks
-                        .iter()
-                        .any(|b| overlaps(b.min_t, b.max_t, from, to))
-                    {
+                    if st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t)) {
                         for (n, _) in st.labels.pairs() {
                             if !out.contains(n) {
                                 out.insert(n.clone());
@@ -373,22 +358,21 @@ impl<'s> Planner<'s> {
     pub fn label_values(
         &mut self,
         name: &str,
-        from: i64,
-        to: i64,
+        range: TimeRange,
     ) -> Result<Vec<String>, StoreError> {
         let mut out = BTreeSet::new();
-        if from > to {
+        if range.is_empty() {
             return Ok(Vec::new());
         }
         let has = Matcher::new(name, MatchOp::Neq, "", Span::default())
             .expect("an equality matcher always builds");
-        for plan in self.day_plans(from, to) {
+        for plan in self.day_plans(range) {
             if let Some(idx) = &plan.index {
-                if Self::whole_day(&plan, from, to) {
+                if Self::whole_day(&plan, range) {
                     out.extend(idx.label_values(name).into_iter().filter(|v| !v.is_empty()));
                 } else {
                     for s in idx.select(std::slice::from_ref(&has)) {
-                        if series_in_range(idx, &s, &plan, from, to) {
+                        if series_in_range(idx, &s, &plan, range) {
                             if let Some(v) = idx.labels(&s).get(name) {
                                 out.insert(v.to_string());
                             }
@@ -403,10 +387,7 @@ impl<'s> Planner<'s> {
                 for st in r.streams() {
                     if let Some(v) = st.labels.get(name) {
                         if !v.is_empty()
-                            && st
-                                .blocks
-                                .iter()
-                                .any(|b| overlaps(b.min_t, b.max_t, from, to))
+                            && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
                         {
                             out.insert(v.to_string());
                         }
@@ -418,66 +399,61 @@ impl<'s> Planner<'s> {
     }
 }
 
-/// Whether index series `s` has a block in `[from, to]` in a segment the plan
+/// Whether index series `s` has a block in `range` in a segment the plan
 /// covers. Decodes the chunks only when the series' time span is not inside
 /// the range or the index holds segments it may not use.
-fn series_in_range(idx: &DayIndex, s: &SeriesRef, plan: &DayPlan<'_>, from: i64, to: i64) -> bool {
+fn series_in_range(idx: &DayIndex, s: &SeriesRef, plan: &DayPlan<'_>, range: TimeRange) -> bool {
     let (lo, hi) = idx.series_time(s);
-    if !overlaps(lo, hi, from, to) {
+    if !range.overlaps(lo, hi) {
         return false;
     }
-    if plan.exact && from <= lo && hi <= to {
+    if plan.exact && range.covers(lo, hi) {
         // Every block is in range and every segment the series touches is
         // live; a segment outside the range at segment level cannot hold it.
         return true;
     }
     idx.chunks(s).iter().any(|c| {
         plan.covered.contains_key(&c.segment_id)
-            && c.blocks
-                .iter()
-                .any(|b| overlaps(b.min_t, b.max_t, from, to))
+            && c.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
     })
 }
 
 /// For every stream whose labels match `matchers` and every segment with
-/// blocks overlapping `[from, to]` (both inclusive, ns): its labels, the
+/// blocks overlapping `range`: its labels, the
 /// segment's manifest entry and only the overlapping blocks. Sorted by
 /// labels, then segment id. Uses the day's index where it covers the
 /// segment and the segment footer otherwise.
 pub fn plan_streams(
     snapshot: &Snapshot,
     matchers: &[Matcher],
-    from: i64,
-    to: i64,
+    range: TimeRange,
 ) -> Result<Vec<PlannedChunk>, StoreError> {
-    Planner::new(snapshot).plan_streams(matchers, from, to)
+    Planner::new(snapshot).plan_streams(matchers, range)
 }
 
-/// Label names of streams with entries in `[from, to]`, sorted.
-pub fn label_names(snapshot: &Snapshot, from: i64, to: i64) -> Result<Vec<String>, StoreError> {
-    Planner::new(snapshot).label_names(from, to)
+/// Label names of streams with entries in `range`, sorted.
+pub fn label_names(snapshot: &Snapshot, range: TimeRange) -> Result<Vec<String>, StoreError> {
+    Planner::new(snapshot).label_names(range)
 }
 
 /// Non-empty values of label `name` over streams with entries in
-/// `[from, to]`, sorted.
+/// `range`, sorted.
 pub fn label_values(
     snapshot: &Snapshot,
     name: &str,
-    from: i64,
-    to: i64,
+    range: TimeRange,
 ) -> Result<Vec<String>, StoreError> {
-    Planner::new(snapshot).label_values(name, from, to)
+    Planner::new(snapshot).label_values(name, range)
 }
 
 /// Label sets of the streams matching `matchers` with entries in
-/// `[from, to]`, sorted and distinct.
+/// `range`, sorted and distinct.
 pub fn series(
     snapshot: &Snapshot,
     matchers: &[Matcher],
-    from: i64,
-    to: i64,
+    range: TimeRange,
 ) -> Result<Vec<Labels>, StoreError> {
-    Planner::new(snapshot).series(matchers, from, to)
+    Planner::new(snapshot).series(matchers, range)
 }
 
 #[cfg(test)]
@@ -579,57 +555,69 @@ mod tests {
             vec![m("app", MatchOp::Nre, "api|db")],
         ];
         let ranges = [
-            (i64::MIN, i64::MAX),
-            (d + 6, d + 60),
-            (d + 10, d + 49),
-            (d, 2 * d - 1),
-            (2 * d, 3 * d),
+            TimeRange::ALL,
+            TimeRange::new(d + 6, d + 61),
+            TimeRange::new(d + 10, d + 50),
+            TimeRange::new(d, 2 * d),
+            TimeRange::new(2 * d, 3 * d + 1),
         ];
         for (with, without) in [(&full, &bare), (&partial, &bare), (&gone, &bare_gone)] {
             for sel in &selectors {
-                for &(from, to) in &ranges {
-                    let a = plan_streams(with, sel, from, to).unwrap();
-                    let b = plan_streams(without, sel, from, to).unwrap();
-                    assert_eq!(a, b, "{sel:?} [{from}, {to}]");
+                for &r in &ranges {
+                    let a = plan_streams(with, sel, r).unwrap();
+                    let b = plan_streams(without, sel, r).unwrap();
+                    assert_eq!(a, b, "{sel:?} {r}");
                     assert_eq!(
-                        series(with, sel, from, to).unwrap(),
-                        series(without, sel, from, to).unwrap()
+                        series(with, sel, r).unwrap(),
+                        series(without, sel, r).unwrap()
                     );
                 }
             }
-            for &(from, to) in &ranges {
+            for &r in &ranges {
                 assert_eq!(
-                    label_names(with, from, to).unwrap(),
-                    label_names(without, from, to).unwrap()
+                    label_names(with, r).unwrap(),
+                    label_names(without, r).unwrap()
                 );
                 for n in ["app", "env"] {
                     assert_eq!(
-                        label_values(with, n, from, to).unwrap(),
-                        label_values(without, n, from, to).unwrap(),
-                        "{n} [{from}, {to}]"
+                        label_values(with, n, r).unwrap(),
+                        label_values(without, n, r).unwrap(),
+                        "{n} {r}"
                     );
                 }
             }
         }
 
         // Only overlapping blocks come back; a gap between blocks gives nothing.
-        let p = plan_streams(&full, &[m("app", MatchOp::Eq, "api")], d + 6, d + 60).unwrap();
+        let p = plan_streams(
+            &full,
+            &[m("app", MatchOp::Eq, "api")],
+            TimeRange::new(d + 6, d + 61),
+        )
+        .unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].blocks.len(), 2);
-        assert!(
-            plan_streams(&full, &[m("app", MatchOp::Eq, "api")], d + 10, d + 49)
-                .unwrap()
-                .is_empty()
-        );
-        assert!(series(&full, &[], d + 10, d + 49).unwrap().is_empty());
+        assert!(plan_streams(
+            &full,
+            &[m("app", MatchOp::Eq, "api")],
+            TimeRange::new(d + 10, d + 50)
+        )
+        .unwrap()
+        .is_empty());
+        assert!(series(&full, &[], TimeRange::new(d + 10, d + 50))
+            .unwrap()
+            .is_empty());
         assert_eq!(
-            label_values(&full, "app", i64::MIN, i64::MAX).unwrap(),
+            label_values(&full, "app", TimeRange::ALL).unwrap(),
             vec!["api", "db", "web"]
         );
         assert_eq!(
-            label_values(&full, "env", i64::MIN, i64::MAX).unwrap(),
+            label_values(&full, "env", TimeRange::ALL).unwrap(),
             vec!["prod"]
         );
-        assert_eq!(label_names(&full, 2 * d, 3 * d).unwrap(), vec!["app"]);
+        assert_eq!(
+            label_names(&full, TimeRange::new(2 * d, 3 * d + 1)).unwrap(),
+            vec!["app"]
+        );
     }
 }

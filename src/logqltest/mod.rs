@@ -15,6 +15,7 @@ use crate::logql::Expr;
 use crate::model::Labels;
 use crate::output::format_value;
 use crate::store::Store;
+use crate::time::TimeRange;
 use parse::{Command, EvalCase, EvalKind, Expectation, Point};
 
 pub use parse::{parse_script, ScriptError};
@@ -89,23 +90,14 @@ fn evaluate(store: &Store, case: &EvalCase) -> Result<Got, String> {
         .map_err(|e| e.to_string())?;
     match (&expr, &case.kind) {
         (Expr::Sample(s), EvalKind::Instant(t)) => {
-            let p = MetricParams {
-                start: *t,
-                end: *t,
-                step: 0,
-                instant: true,
-            };
+            let p = MetricParams::instant(*t);
             eval::eval(&snap, s, &p)
                 .map(|(v, _)| Got::Metric(v))
                 .map_err(|e| e.to_string())
         }
         (Expr::Sample(s), EvalKind::Range { start, end, step }) => {
-            let p = MetricParams {
-                start: *start,
-                end: *end,
-                step: *step,
-                instant: false,
-            };
+            // The script's end is an evaluation time, so it is included.
+            let p = MetricParams::range(TimeRange::new(*start, end.saturating_add(1)), *step);
             eval::eval(&snap, s, &p)
                 .map(|(v, _)| Got::Metric(v))
                 .map_err(|e| e.to_string())
@@ -132,8 +124,7 @@ fn evaluate(store: &Store, case: &EvalCase) -> Result<Got, String> {
                 EvalKind::Range { start, end, .. } => (start, end, Direction::Backward),
             };
             let p = LogParams {
-                from,
-                to,
+                range: TimeRange::new(from, to),
                 limit: 0,
                 direction,
             };

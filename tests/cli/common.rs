@@ -176,27 +176,26 @@ pub fn assert_index_agrees_with_footers(store: &Path) -> usize {
     let mut widest = 0;
     for m in &selectors {
         for &(from, to) in &ranges {
-            let a = plan_streams(&snap, m, from, to).unwrap();
-            let b = plan_streams(&bare, m, from, to).unwrap();
+            let r = lokal::time::TimeRange::new(from, to);
+            let a = plan_streams(&snap, m, r).unwrap();
+            let b = plan_streams(&bare, m, r).unwrap();
             assert_eq!(a, b, "plan_streams {m:?} [{from}, {to}]");
             if m.is_empty() && from == i64::MIN {
                 widest = a.len();
             }
-            assert_eq!(
-                series(&snap, m, from, to).unwrap(),
-                series(&bare, m, from, to).unwrap()
-            );
+            assert_eq!(series(&snap, m, r).unwrap(), series(&bare, m, r).unwrap());
         }
     }
     for &(from, to) in &ranges {
+        let r = lokal::time::TimeRange::new(from, to);
         assert_eq!(
-            label_names(&snap, from, to).unwrap(),
-            label_names(&bare, from, to).unwrap()
+            label_names(&snap, r).unwrap(),
+            label_names(&bare, r).unwrap()
         );
         for n in ["job", "filename", "host", "missing"] {
             assert_eq!(
-                label_values(&snap, n, from, to).unwrap(),
-                label_values(&bare, n, from, to).unwrap(),
+                label_values(&snap, n, r).unwrap(),
+                label_values(&bare, n, r).unwrap(),
                 "label_values {n} [{from}, {to}]"
             );
         }

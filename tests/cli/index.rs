@@ -194,7 +194,7 @@ fn a_deleted_or_corrupt_index_falls_back_to_footers() {
         .snapshot()
         .unwrap();
     let mut p = lokal::index::Planner::new(&snap);
-    p.plan_streams(&[], i64::MIN, i64::MAX).unwrap();
+    p.plan_streams(&[], lokal::time::TimeRange::ALL).unwrap();
     let w = p.warnings().join("\n");
     assert!(
         w.contains(&second.display().to_string()) && w.contains("corrupt index"),
@@ -210,7 +210,12 @@ fn a_deleted_or_corrupt_index_falls_back_to_footers() {
         .snapshot()
         .unwrap();
     let mut p = lokal::index::Planner::new(&snap);
-    assert_eq!(p.plan_streams(&[], i64::MIN, i64::MAX).unwrap().len(), want);
+    assert_eq!(
+        p.plan_streams(&[], lokal::time::TimeRange::ALL)
+            .unwrap()
+            .len(),
+        want
+    );
     assert!(p.warnings().is_empty(), "{:?}", p.warnings());
 }
 
