@@ -34,8 +34,8 @@ pub fn run_labels(g: &GlobalArgs, a: &LabelsArgs) -> Result<i32> {
     let snap = g.snapshot(false)?;
     let range = a.range.resolve(&snap)?;
     let out = match &a.name {
-        None => lokal::index::label_names(&snap, range)?,
-        Some(n) => lokal::index::label_values(&snap, n, range)?,
+        None => lokal::engine::plan::label_names(&snap, range)?,
+        Some(n) => lokal::engine::plan::label_values(&snap, n, range)?,
     };
     for v in &out {
         println!("{v}");
@@ -59,7 +59,7 @@ pub fn run_series(g: &GlobalArgs, a: &SeriesArgs) -> Result<i32> {
     };
     let snap = g.snapshot(false)?;
     let range = a.range.resolve(&snap)?;
-    let series = lokal::index::series(&snap, &matchers, range)?;
+    let series = lokal::engine::plan::series(&snap, &matchers, range)?;
     if a.analyze_labels {
         let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         let mut streams: BTreeMap<&str, usize> = BTreeMap::new();

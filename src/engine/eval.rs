@@ -13,8 +13,8 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::pipeline::Pipeline;
+use super::plan;
 use super::scan::{self, Prefilter};
-use super::select;
 use super::stats::{QueryStats, ScanCounters};
 use super::value::{MetricValue, Sample, Series};
 use super::QueryError;
@@ -285,7 +285,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         names.extend(lr.unwrap.iter().map(|u| u.label.clone()));
         pipeline.set_extraction_hints(Some(&names));
     }
-    let plan = select::plan(ctx.snap, &lr.log.matchers, TimeRange::left_open(lo, hi))?;
+    let plan = plan::plan(ctx.snap, &lr.log.matchers, TimeRange::left_open(lo, hi))?;
     ctx.stats.plan_time += t.elapsed();
     ctx.stats.segments += plan.segments as u64;
     ctx.stats.chunks += plan.chunks.len() as u64;

@@ -8,8 +8,8 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::pipeline::Pipeline;
+use super::plan;
 use super::scan::{self, BlockTask, Prefilter};
-use super::select;
 use super::stats::{QueryStats, ScanCounters};
 use super::{Direction, QueryError};
 use crate::logql::LogExpr;
@@ -75,7 +75,7 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
     let pipeline =
         Pipeline::new(&expr.pipeline).map_err(|e| QueryError::Pipeline(e.to_string()))?;
     let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
-    let plan = select::plan(snap, &expr.matchers, p.range)?;
+    let plan = plan::plan(snap, &expr.matchers, p.range)?;
     let mut stats = QueryStats {
         plan_time: t0.elapsed(),
         segments: plan.segments as u64,

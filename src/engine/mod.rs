@@ -1,12 +1,14 @@
-//! The query engine: plan from the store, scan blocks in parallel, run the
-//! LogQL pipeline, merge. Log queries live in `logquery`, metric queries in
-//! `eval`.
+//! The query engine (Loki's querier internals): plan from the store's
+//! indexes and footers (`plan`), scan blocks in parallel (`scan`), run the
+//! LogQL pipeline (`pipeline`), merge. Log queries live in `logquery`,
+//! metric queries in `eval`. Callers outside the library go through
+//! [`crate::querier`].
 
 pub mod eval;
 pub mod logquery;
 pub mod pipeline;
+pub mod plan;
 pub mod scan;
-pub mod select;
 pub mod stats;
 pub mod value;
 

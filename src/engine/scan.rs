@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use memchr::memmem::Finder;
 
-use super::select::PlannedChunk;
+use super::plan::PlannedChunk;
 use super::stats::ScanCounters;
 use crate::chunk::segment::SegmentError;
 use crate::chunk::{Block, BlockMeta};

@@ -5,7 +5,7 @@
 //! The index is only an accelerator. The manifest records which segments
 //! each index covers; a query uses an index for exactly those segments and
 //! reads every other segment's footer, so a missing, stale or corrupt index
-//! never changes an answer ([`plan`]).
+//! never changes an answer (`engine::plan`).
 //!
 //! This module is the file format only: build an index from segment footers
 //! ([`build_day_index`]), open, read and select ([`DayIndex`]). Rebuilding a
@@ -14,12 +14,10 @@
 //! after every batch.
 
 pub mod format;
-pub mod plan;
 
 use std::path::PathBuf;
 
 pub use format::{build_day_index, DayIndex, IndexedChunk, SeriesRef};
-pub use plan::{label_names, label_values, plan_streams, series, PlannedChunk, Planner};
 
 /// Errors reading an index file.
 #[derive(Debug, thiserror::Error)]

@@ -148,7 +148,7 @@ pub fn matcher(name: &str, op: &str, value: &str) -> lokal::logql::Matcher {
 /// segment footers alone give, for a spread of selectors and time ranges.
 /// Returns how many chunks the widest query planned.
 pub fn assert_index_agrees_with_footers(store: &Path) -> usize {
-    use lokal::index::{label_names, label_values, plan_streams, series};
+    use lokal::engine::plan::{label_names, label_values, plan_streams, series};
     let snap = lokal::store::Store::new(store)
         .tenant("fake")
         .unwrap()

@@ -193,7 +193,7 @@ fn a_deleted_or_corrupt_index_falls_back_to_footers() {
         .unwrap()
         .snapshot()
         .unwrap();
-    let mut p = lokal::index::Planner::new(&snap);
+    let mut p = lokal::engine::plan::Planner::new(&snap);
     p.plan_streams(&[], lokal::time::TimeRange::ALL).unwrap();
     let w = p.warnings().join("\n");
     assert!(
@@ -209,7 +209,7 @@ fn a_deleted_or_corrupt_index_falls_back_to_footers() {
         .unwrap()
         .snapshot()
         .unwrap();
-    let mut p = lokal::index::Planner::new(&snap);
+    let mut p = lokal::engine::plan::Planner::new(&snap);
     assert_eq!(
         p.plan_streams(&[], lokal::time::TimeRange::ALL)
             .unwrap()

@@ -1,7 +1,8 @@
 //! Query planning over a snapshot: which streams match, and which blocks of
 //! which segments a query over a [`TimeRange`] must read — answered from the
 //! day indexes where they cover a segment and from the segment footers
-//! everywhere else. No block is read here.
+//! everywhere else. No block is read here. The same planner answers the
+//! label, label-value and series lookups, which never read a block either.
 //!
 //! An index is trusted for a segment only when the manifest's index entry
 //! lists it, the index file lists it, and the segment is live. A day index
@@ -17,20 +18,46 @@ use crate::model::Labels;
 use crate::store::{SegmentEntry, Snapshot, StoreError};
 use crate::time::{TimeRange, NANOS_PER_DAY};
 
-use super::{DayIndex, SeriesRef};
+use crate::index::{DayIndex, SeriesRef};
 use crate::time::parse_day;
 
 /// One stream's blocks in one segment that a query over a time range reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PlannedChunk {
     /// The stream's labels.
     pub labels: Labels,
     /// `labels.fingerprint()`.
     pub fingerprint: u64,
-    /// The segment holding the blocks (from the manifest).
-    pub segment: SegmentEntry,
+    /// Id of the segment holding the blocks (from the manifest).
+    pub segment_id: u64,
+    /// The segment, mapped.
+    pub segment: Arc<SegmentReader>,
     /// Only the blocks overlapping the range, in time order.
     pub blocks: Vec<BlockMeta>,
+}
+
+/// Two plans are the same when they name the same blocks: the mapped reader
+/// follows from the segment id.
+impl PartialEq for PlannedChunk {
+    fn eq(&self, other: &Self) -> bool {
+        self.segment_id == other.segment_id
+            && self.fingerprint == other.fingerprint
+            && self.labels == other.labels
+            && self.blocks == other.blocks
+    }
+}
+
+impl Eq for PlannedChunk {}
+
+/// The chunks a query reads, and what could not be read.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Chunks, sorted by labels, then segment id.
+    pub chunks: Vec<PlannedChunk>,
+    /// Damaged or missing indexes and segments, skipped (the query says so).
+    pub warnings: Vec<String>,
+    /// Distinct segments the chunks come from.
+    pub segments: usize,
 }
 
 /// How one day of a snapshot is read for a time range.
@@ -52,6 +79,8 @@ pub struct Planner<'s> {
     snap: &'s Snapshot,
     indexes: HashMap<String, Option<Arc<DayIndex>>>,
     segments: HashMap<u64, Arc<SegmentReader>>,
+    /// Segments a plan named but that could not be mapped.
+    open_warnings: Vec<String>,
     warnings: Vec<String>,
 }
 
@@ -62,14 +91,20 @@ impl<'s> Planner<'s> {
             snap,
             indexes: HashMap::new(),
             segments: HashMap::new(),
+            open_warnings: Vec::new(),
             warnings: Vec::new(),
         }
     }
 
-    /// Indexes that could not be used (missing or corrupt), one message each;
-    /// their days were answered from segment footers.
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
+    /// What could not be used, one message each: segments that could not
+    /// be mapped (skipped), then indexes that are missing or corrupt (their
+    /// days were answered from segment footers) and damaged footers.
+    pub fn warnings(&self) -> Vec<String> {
+        self.open_warnings
+            .iter()
+            .chain(&self.warnings)
+            .cloned()
+            .collect()
     }
 
     fn index(&mut self, day: &str) -> Option<Arc<DayIndex>> {
@@ -109,7 +144,7 @@ impl<'s> Planner<'s> {
     }
 
     /// The mapped segment `e` (opened once per planner).
-    pub fn segment(&mut self, e: &SegmentEntry) -> Result<Arc<SegmentReader>, StoreError> {
+    fn segment(&mut self, e: &SegmentEntry) -> Result<Arc<SegmentReader>, StoreError> {
         if let Some(r) = self.segments.get(&e.id) {
             return Ok(r.clone());
         }
@@ -236,20 +271,40 @@ impl<'s> Planner<'s> {
         matchers: &[Matcher],
         range: TimeRange,
     ) -> Result<Vec<PlannedChunk>, StoreError> {
-        let mut out = Vec::new();
+        let mut found = Vec::new();
         self.visit(matchers, range, |labels, fingerprint, seg, blocks| {
-            out.push(PlannedChunk {
-                labels: labels.clone(),
-                fingerprint,
-                segment: seg.clone(),
-                blocks,
-            })
+            found.push((labels.clone(), fingerprint, seg, blocks))
         })?;
-        out.sort_by(|a, b| {
-            a.labels
-                .cmp(&b.labels)
-                .then(a.segment.id.cmp(&b.segment.id))
-        });
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.id.cmp(&b.2.id)));
+        // Segments the index covers are mapped only now, for the chunks
+        // that need them; one that fails is skipped with a warning.
+        let mut out = Vec::with_capacity(found.len());
+        for (labels, fingerprint, seg, blocks) in found {
+            let segment = match self.segment(seg) {
+                Ok(r) => r,
+                Err(StoreError::Segment(e)) => {
+                    self.open_warnings.push(e.to_string());
+                    continue;
+                }
+                Err(StoreError::Io { path, source })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    self.open_warnings.push(format!(
+                        "{}: segment vanished (compacted meanwhile?); re-run the query",
+                        path.display()
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            out.push(PlannedChunk {
+                labels,
+                fingerprint,
+                segment_id: seg.id,
+                segment,
+                blocks,
+            });
+        }
         Ok(out)
     }
 
@@ -418,9 +473,27 @@ fn series_in_range(idx: &DayIndex, s: &SeriesRef, plan: &DayPlan<'_>, range: Tim
     })
 }
 
+/// Plans a query over the blocks with entries in `range`: streams come from
+/// the day indexes where they cover the segments, and from segment footers
+/// otherwise (the index only accelerates).
+pub fn plan(snap: &Snapshot, matchers: &[Matcher], range: TimeRange) -> Result<Plan, StoreError> {
+    let mut planner = Planner::new(snap);
+    let chunks = planner.plan_streams(matchers, range)?;
+    let segments = chunks
+        .iter()
+        .map(|c| c.segment_id)
+        .collect::<HashSet<_>>()
+        .len();
+    Ok(Plan {
+        chunks,
+        warnings: planner.warnings(),
+        segments,
+    })
+}
+
 /// For every stream whose labels match `matchers` and every segment with
 /// blocks overlapping `range`: its labels, the
-/// segment's manifest entry and only the overlapping blocks. Sorted by
+/// mapped segment and only the overlapping blocks. Sorted by
 /// labels, then segment id. Uses the day's index where it covers the
 /// segment and the segment footer otherwise.
 pub fn plan_streams(
