@@ -1,5 +1,8 @@
 //! One block: a run of a stream's entries, stored as columns and compressed
-//! with zstd as one frame.
+//! with zstd as one frame. This module owns both directions — cutting a
+//! stream's entries into blocks, encoding and compressing them ([`compress`],
+//! used by ingest and, later, by the compactor when it re-encodes), and
+//! decoding them ([`Block::decode_in_place`]) — so the format has one home.
 //!
 //! Raw layout (before compression), all integers LEB128 varints:
 //!
@@ -21,7 +24,16 @@
 //! The newline-terminated form costs nothing after compression, unlike a
 //! length column; it is used whenever no line contains a newline.
 
+use std::cell::RefCell;
+use std::ops::Range;
+
+use super::segment::BlockMeta;
+use crate::time::day_of;
 use crate::varint::{self, Reader};
+
+/// Raw line bytes per block: large enough for zstd to find the log's
+/// repetition, small enough that time pruning skips most of a chunk.
+pub const BLOCK_TARGET_BYTES: usize = 1 << 20;
 
 /// Flag bit: lines are newline-terminated inside the blob.
 const FLAG_NEWLINE_SEPARATED: u8 = 1;
@@ -30,6 +42,93 @@ const FLAG_METADATA: u8 = 2;
 
 /// An entry's structured metadata: `(name, value)` pairs (Loki 3).
 pub type Metadata = [(String, String)];
+
+/// Cuts a stream's time-sorted entries into blocks: each block holds one UTC
+/// day and, unless a single entry is larger, at most [`BLOCK_TARGET_BYTES`]
+/// of lines. `key` gives an entry's timestamp and line length. Yields the
+/// day number and the entries' index range of every block, in order.
+pub fn cut_blocks<'e, E>(
+    entries: &'e [E],
+    key: impl Fn(&E) -> (i64, usize) + 'e,
+) -> impl Iterator<Item = (i64, Range<usize>)> + 'e {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= entries.len() {
+            return None;
+        }
+        let day = day_of(key(&entries[start]).0);
+        let mut bytes = 0usize;
+        let mut end = start;
+        while end < entries.len() {
+            let (ts, len) = key(&entries[end]);
+            if day_of(ts) != day || (end > start && bytes + len > BLOCK_TARGET_BYTES) {
+                break;
+            }
+            bytes += len;
+            end += 1;
+        }
+        let block = (day, start..end);
+        start = end;
+        Some(block)
+    })
+}
+
+/// A compressed block ready to append to a segment.
+#[derive(Debug, Clone)]
+pub struct EncodedBlock {
+    /// The zstd frame.
+    pub bytes: Vec<u8>,
+    /// Its footer entry; the segment writer sets `offset`, `len` and
+    /// `checksum` when it appends the frame.
+    pub meta: BlockMeta,
+}
+
+/// zstd failed to compress a block (it only does on allocation failure).
+#[derive(Debug, thiserror::Error)]
+#[error("zstd compression failed: {0}")]
+pub struct CompressError(#[from] pub std::io::Error);
+
+thread_local! {
+    /// The raw (uncompressed) block being built, reused across blocks so a
+    /// 1 MiB buffer is not allocated per block.
+    static RAW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Encodes sorted, non-empty entries `(ts, line, metadata)` into one block
+/// and compresses it at zstd `level`.
+pub fn compress<'a, I>(entries: I, level: i32) -> Result<EncodedBlock, CompressError>
+where
+    I: Iterator<Item = (i64, &'a [u8], &'a Metadata)> + Clone,
+{
+    let (mut n, mut line_bytes) = (0u32, 0u64);
+    let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
+    for (ts, line, _) in entries.clone() {
+        if n == 0 {
+            min_t = ts;
+        }
+        max_t = ts;
+        n += 1;
+        line_bytes += line.len() as u64;
+    }
+    RAW.with(|raw| {
+        let mut raw = raw.borrow_mut();
+        encode_with_metadata(entries, &mut raw);
+        let bytes = zstd::bulk::compress(&raw, level)?;
+        Ok(EncodedBlock {
+            bytes,
+            meta: BlockMeta {
+                offset: 0,
+                len: 0,
+                raw_len: raw.len() as u32,
+                entries: n,
+                line_bytes,
+                min_t,
+                max_t,
+                checksum: 0,
+            },
+        })
+    })
+}
 
 /// Encodes sorted entries `(ts, line)` into a raw (uncompressed) block.
 ///
@@ -407,6 +506,44 @@ mod tests {
         assert_eq!(decode_timestamps(&raw[..3], &mut out), Ok(None));
         assert_eq!(decode_timestamps(&raw, &mut out), Ok(Some(false)));
         assert_eq!(out, e.iter().map(|x| x.0).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn blocks_are_cut_per_day_and_size() {
+        let day = crate::time::NANOS_PER_DAY;
+        let big = BLOCK_TARGET_BYTES / 2 + 1;
+        // Two big lines cannot share a block; a new day starts a new block;
+        // a line larger than the target still gets a block of its own.
+        let e = [
+            (1, big),
+            (2, big),
+            (3, 1),
+            (day, 1),
+            (day + 1, 3 * BLOCK_TARGET_BYTES),
+        ];
+        let cut: Vec<_> = cut_blocks(&e, |x| *x).collect();
+        assert_eq!(cut, vec![(0, 0..1), (0, 1..3), (1, 3..4), (1, 4..5)]);
+        assert_eq!(cut_blocks(&e[..0], |x| *x).count(), 0);
+    }
+
+    #[test]
+    fn compressed_blocks_describe_themselves() {
+        let md: Vec<(String, String)> = vec![("k".into(), "v".into())];
+        let e = [(5i64, &b"ab"[..], &md[..]), (9, b"cde", &[][..])];
+        let c = compress(e.iter().copied(), 3).unwrap();
+        let mut raw = Vec::new();
+        encode_with_metadata(e.iter().copied(), &mut raw);
+        assert_eq!(zstd::bulk::decompress(&c.bytes, 1 << 20).unwrap(), raw);
+        assert_eq!(
+            (
+                c.meta.raw_len as usize,
+                c.meta.entries,
+                c.meta.line_bytes,
+                c.meta.min_t,
+                c.meta.max_t
+            ),
+            (raw.len(), 2, 5, 5, 9)
+        );
     }
 
     #[test]

@@ -1,24 +1,18 @@
 //! Turns a batch's entries into segments: per stream sort by time, optional
-//! dedupe, cut into blocks per UTC day, compress on rayon, write one segment
-//! per day, publish.
+//! dedupe, cut into blocks per UTC day and compress them on rayon (the block
+//! format is [`crate::chunk::block`]'s), write one segment per day, publish.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
 use super::report::{reject, IngestReport};
 use super::{IngestError, IngestOptions};
-use crate::chunk::block::{self, Metadata};
-use crate::chunk::BlockMeta;
+use crate::chunk::block::{self, EncodedBlock, Metadata};
 use crate::model::Labels;
-use crate::store::TenantWriter;
-use crate::time::{day_of, day_string};
-
-/// Raw line bytes per block: large enough for zstd to find the log's
-/// repetition, small enough that time pruning skips most of a chunk.
-pub const BLOCK_TARGET_BYTES: usize = 1 << 20;
+use crate::store::{StoreError, TenantWriter};
+use crate::time::day_string;
 
 /// One entry to store: time, line, and structured metadata if any.
 pub(crate) type StoredEntry<'a> = (i64, Cow<'a, [u8]>, Option<Box<Metadata>>);
@@ -39,12 +33,7 @@ struct BlockJob {
 
 struct Compressed {
     job: usize,
-    bytes: Vec<u8>,
-    meta: BlockMeta,
-}
-
-thread_local! {
-    static RAW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    block: EncodedBlock,
 }
 
 /// Writes the batch; updates the report. Positions are committed by the
@@ -73,66 +62,37 @@ pub(crate) fn write_batch(
 
     let mut jobs = Vec::new();
     for (si, s) in streams.iter().enumerate() {
-        let mut start = 0;
-        while start < s.entries.len() {
-            let day = day_of(s.entries[start].0);
-            let mut bytes = 0usize;
-            let mut end = start;
-            while end < s.entries.len() && day_of(s.entries[end].0) == day {
-                let l = s.entries[end].1.len();
-                if end > start && bytes + l > BLOCK_TARGET_BYTES {
-                    break;
-                }
-                bytes += l;
-                end += 1;
-            }
+        for (day, r) in block::cut_blocks(&s.entries, |e| (e.0, e.1.len())) {
             jobs.push(BlockJob {
                 stream: si,
                 day,
-                start,
-                end,
+                start: r.start,
+                end: r.end,
             });
-            start = end;
         }
     }
 
     let level = opts.zstd_level;
-    let compressed: Vec<Result<Compressed, std::io::Error>> = jobs
+    let compressed: Vec<Result<Compressed, block::CompressError>> = jobs
         .par_iter()
         .enumerate()
         .map(|(ji, j)| {
             let entries = &streams[j.stream].entries[j.start..j.end];
-            RAW.with(|raw| {
-                let mut raw = raw.borrow_mut();
-                block::encode_with_metadata(
-                    entries
-                        .iter()
-                        .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[]))),
-                    &mut raw,
-                );
-                let bytes = zstd::bulk::compress(&raw, level)?;
-                Ok(Compressed {
-                    job: ji,
-                    bytes,
-                    meta: BlockMeta {
-                        offset: 0,
-                        len: 0,
-                        raw_len: raw.len() as u32,
-                        entries: entries.len() as u32,
-                        line_bytes: entries.iter().map(|e| e.1.len() as u64).sum(),
-                        min_t: entries[0].0,
-                        max_t: entries[entries.len() - 1].0,
-                        checksum: 0,
-                    },
-                })
-            })
+            let block = block::compress(
+                entries
+                    .iter()
+                    .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[]))),
+                level,
+            )?;
+            Ok(Compressed { job: ji, block })
         })
         .collect();
 
     // One segment per day; streams in label order so segments are deterministic.
     let mut by_day: BTreeMap<i64, Vec<Compressed>> = BTreeMap::new();
     for c in compressed {
-        let c = c.map_err(|e| IngestError::Config(format!("zstd compression failed: {e}")))?;
+        // Failing to write a block is a store failure, like a full disk.
+        let c = c.map_err(StoreError::from)?;
         by_day.entry(jobs[c.job].day).or_default().push(c);
     }
     for (day, mut blocks) in by_day {
@@ -148,8 +108,13 @@ pub(crate) fn write_batch(
             let s = &streams[jobs[c.job].stream];
             pending
                 .writer
-                .add_block(&s.labels, s.labels.fingerprint(), &c.bytes, c.meta.clone())
-                .map_err(crate::store::StoreError::from)?;
+                .add_block(
+                    &s.labels,
+                    s.labels.fingerprint(),
+                    &c.block.bytes,
+                    c.block.meta.clone(),
+                )
+                .map_err(StoreError::from)?;
         }
         let entry = tx.publish(pending)?;
         report.segments += 1;

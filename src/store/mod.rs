@@ -62,6 +62,9 @@ pub enum StoreError {
     /// A label index could not be read or written.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// A block could not be compressed for writing.
+    #[error(transparent)]
+    Compress(#[from] crate::chunk::block::CompressError),
     /// The manifest is damaged.
     #[error("{path}: corrupt manifest: {what}")]
     CorruptManifest {
