@@ -7,8 +7,8 @@
 //! covers, so a crash at any moment loses or doubles nothing: a re-run starts
 //! from the last committed position.
 
+mod batch;
 pub mod format;
-mod pipeline;
 pub mod report;
 pub mod source;
 pub mod timestamp;
@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use regex::Regex;
 
+pub use batch::ingest;
 pub use format::InputFormat;
-pub use pipeline::ingest;
 pub use report::IngestReport;
 
 use crate::model::Limits;

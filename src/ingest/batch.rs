@@ -1,8 +1,9 @@
-//! The ingest loop: open inputs, read them in batches, parse lines into
-//! entries in parallel, and hand each batch to the writer.
+//! The batch loop of an ingest run: open inputs, read them into batches of
+//! about `batch_bytes`, parse each batch's lines into entries in parallel,
+//! hand the batch to the writer and commit it with its input positions.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -98,6 +99,17 @@ struct Piece {
     eof: bool,
 }
 
+/// What every batch of one run updates: the write transaction, the report,
+/// the streams seen so far and the index upkeep.
+struct Run<'r, 'l> {
+    tx: TenantWriter<'l>,
+    opts: &'r IngestOptions,
+    obs: &'r dyn IngestObserver,
+    report: IngestReport,
+    streams_seen: HashSet<Labels>,
+    upkeep: IndexUpkeep,
+}
+
 /// Runs an ingest into `tenant` of `store`.
 pub fn ingest(
     store: &Store,
@@ -125,13 +137,18 @@ pub fn ingest(
             store.lock_path().display()
         ))
     })?;
-    let mut tx = tenant.begin_write(&lock)?;
-    let mut report = IngestReport::default();
-    let mut upkeep = IndexUpkeep {
-        enabled: !opts.no_index,
-        pending: BTreeSet::new(),
-        spent: Duration::ZERO,
-        started: Instant::now(),
+    let mut run = Run {
+        tx: tenant.begin_write(&lock)?,
+        opts,
+        obs,
+        report: IngestReport::default(),
+        streams_seen: HashSet::new(),
+        upkeep: IndexUpkeep {
+            enabled: !opts.no_index,
+            pending: BTreeSet::new(),
+            spent: Duration::ZERO,
+            started: Instant::now(),
+        },
     };
 
     let total: u64 = inputs
@@ -147,22 +164,21 @@ pub fn ingest(
     let mut batch: Vec<Piece> = Vec::new();
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
-    let mut streams_seen = std::collections::HashSet::new();
     for input in inputs {
-        let cursor = match open_cursor(&input, opts, &tx, extractor.clone(), obs) {
+        let cursor = match open_cursor(&input, opts, &run.tx, extractor.clone(), obs) {
             Ok(Some(c)) => c,
             Ok(None) => {
-                report.files_unchanged += 1;
+                run.report.files_unchanged += 1;
                 continue;
             }
             Err(msg) => {
                 obs.warn(&msg);
-                report.errors.push(msg);
-                report.files_failed += 1;
+                run.report.errors.push(msg);
+                run.report.files_failed += 1;
                 continue;
             }
         };
-        report.files += 1;
+        run.report.files += 1;
         cursors.push(cursor);
         let ci = cursors.len() - 1;
         loop {
@@ -179,24 +195,13 @@ pub fn ingest(
                 Ok(None) => {}
                 Err(msg) => {
                     obs.warn(&msg);
-                    report.errors.push(msg);
-                    report.files_failed += 1;
+                    run.report.errors.push(msg);
+                    run.report.files_failed += 1;
                     cursors[ci].eof = true;
                 }
             }
             if arena.len() >= opts.batch_bytes {
-                flush(
-                    &mut tx,
-                    &mut cursors,
-                    &arena,
-                    &batch,
-                    opts,
-                    &mut report,
-                    &mut streams_seen,
-                    &mut upkeep,
-                    false,
-                    obs,
-                )?;
+                run.flush(&mut cursors, &arena, &batch, false)?;
                 batch.clear();
                 arena.clear();
             }
@@ -205,20 +210,9 @@ pub fn ingest(
             }
         }
     }
-    flush(
-        &mut tx,
-        &mut cursors,
-        &arena,
-        &batch,
-        opts,
-        &mut report,
-        &mut streams_seen,
-        &mut upkeep,
-        true,
-        obs,
-    )?;
-    report.streams = streams_seen.len() as u64;
-    Ok(report)
+    run.flush(&mut cursors, &arena, &batch, true)?;
+    run.report.streams = run.streams_seen.len() as u64;
+    Ok(run.report)
 }
 
 /// Opens an input and positions it after what earlier runs stored.
@@ -485,209 +479,217 @@ struct Task {
     first_line: u64,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn flush(
-    tx: &mut TenantWriter<'_>,
-    cursors: &mut [Cursor],
-    arena: &[u8],
-    batch: &[Piece],
-    opts: &IngestOptions,
-    report: &mut IngestReport,
-    streams_seen: &mut std::collections::HashSet<Labels>,
-    upkeep: &mut IndexUpkeep,
-    last: bool,
-    obs: &dyn IngestObserver,
-) -> Result<(), IngestError> {
-    if batch.is_empty() {
-        // Rebuilds deferred by the time budget still happen before the run ends.
-        if last && upkeep.enabled && !upkeep.pending.is_empty() {
-            upkeep.rebuild(tx, true, report, obs)?;
-            tx.commit()?;
-            report.commits += 1;
-        }
-        return Ok(());
-    }
-    // Split pieces into tasks at line boundaries so big files parse in parallel.
-    let mut tasks = Vec::new();
-    for (pi, p) in batch.iter().enumerate() {
-        let splittable = opts.multiline_start.is_none() && opts.format != InputFormat::LokiPush;
-        let mut start = 0;
-        let mut line = p.first_line;
-        while start < arena[p.range.clone()].len() {
-            let mut end = arena[p.range.clone()].len();
-            if splittable && end - start > PARSE_TASK_BYTES {
-                end = match memchr::memchr(
-                    b'\n',
-                    &arena[p.range.clone()][start + PARSE_TASK_BYTES..],
-                ) {
-                    Some(i) => start + PARSE_TASK_BYTES + i + 1,
-                    None => arena[p.range.clone()].len(),
-                };
+impl Run<'_, '_> {
+    /// Parses, writes and commits one batch (the pieces of `batch` in
+    /// `arena`) with its input positions; `last` is the run's final call.
+    fn flush(
+        &mut self,
+        cursors: &mut [Cursor],
+        arena: &[u8],
+        batch: &[Piece],
+        last: bool,
+    ) -> Result<(), IngestError> {
+        let Run {
+            tx,
+            opts,
+            obs,
+            report,
+            streams_seen,
+            upkeep,
+        } = self;
+        let (opts, obs) = (*opts, *obs);
+        if batch.is_empty() {
+            // Rebuilds deferred by the time budget still happen before the run ends.
+            if last && upkeep.enabled && !upkeep.pending.is_empty() {
+                upkeep.rebuild(tx, true, report, obs)?;
+                tx.commit()?;
+                report.commits += 1;
             }
-            tasks.push(Task {
-                piece: pi,
-                start,
-                end,
-                first_line: line,
-            });
-            line += memchr::memchr_iter(b'\n', &arena[p.range.clone()][start..end]).count() as u64;
-            start = end;
+            return Ok(());
         }
-    }
-    let ctx: Vec<ParseCtx> = batch
-        .iter()
-        .map(|p| {
-            let c = &cursors[p.cursor];
-            ParseCtx {
-                name: c.input.display(),
-                labels: c.labels.clone(),
-                extractor: c.extractor.clone(),
-            }
-        })
-        .collect();
-    let mut parsed: Vec<Parsed<'_>> = tasks
-        .par_iter()
-        .map(|t| {
-            parse_task(
-                &arena[batch[t.piece].range.clone()][t.start..t.end],
-                t,
-                &ctx[t.piece],
-                opts,
-            )
-        })
-        .collect();
-
-    // Fill in missing timestamps in input order, per input.
-    for (pi, p) in batch.iter().enumerate() {
-        let c = &mut cursors[p.cursor];
-        let mut carry = c.carry_ts;
-        let mut inherited = 0u64;
-        let mut leading: Vec<(usize, usize)> = Vec::new();
-        for (ti, pr) in parsed
-            .iter_mut()
-            .enumerate()
-            .filter(|(_, pr)| pr.piece == pi)
-        {
-            for (ei, e) in pr.entries.iter_mut().enumerate() {
-                if e.ts == MISSING {
-                    match carry {
-                        Some(t) => {
-                            e.ts = t;
-                            inherited += 1;
-                        }
-                        None => leading.push((ti, ei)),
-                    }
-                } else {
-                    carry = Some(e.ts);
+        // Split pieces into tasks at line boundaries so big files parse in parallel.
+        let mut tasks = Vec::new();
+        for (pi, p) in batch.iter().enumerate() {
+            let splittable = opts.multiline_start.is_none() && opts.format != InputFormat::LokiPush;
+            let mut start = 0;
+            let mut line = p.first_line;
+            while start < arena[p.range.clone()].len() {
+                let mut end = arena[p.range.clone()].len();
+                if splittable && end - start > PARSE_TASK_BYTES {
+                    end = match memchr::memchr(
+                        b'\n',
+                        &arena[p.range.clone()][start + PARSE_TASK_BYTES..],
+                    ) {
+                        Some(i) => start + PARSE_TASK_BYTES + i + 1,
+                        None => arena[p.range.clone()].len(),
+                    };
                 }
-            }
-        }
-        let (fill, reason) = match first_ts(&parsed, pi) {
-            Some(t) => (t, change::TS_FROM_NEXT),
-            None => (c.reference_ns, change::TS_FROM_MTIME),
-        };
-        report.change(reason, leading.len() as u64);
-        for (ti, ei) in leading {
-            parsed[ti].entries[ei].ts = fill;
-        }
-        if carry.is_none() && fill != MISSING {
-            carry = Some(fill);
-        }
-        report.change(change::TS_INHERITED, inherited);
-        c.carry_ts = carry;
-    }
-    for pr in &parsed {
-        report.merge_counts(&pr.counts);
-        for m in &pr.counts.messages {
-            obs.warn(m);
-        }
-    }
-
-    // Group by stream, validating each new stream once.
-    let mut groups: Vec<StreamEntries<'_>> = Vec::new();
-    let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
-    for pr in parsed {
-        let map: Vec<Option<usize>> = pr
-            .streams
-            .iter()
-            .map(|l| {
-                if let Some(&i) = index.get(l) {
-                    return groups[i].valid.then_some(i);
-                }
-                let valid = match validate_labels(l, &opts.limits) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        obs.warn(&format!(
-                            "{}: {e}; its entries are rejected",
-                            cursors[batch[pr.piece].cursor].input.display()
-                        ));
-                        false
-                    }
-                };
-                groups.push(StreamEntries {
-                    labels: l.clone(),
-                    entries: Vec::new(),
-                    valid,
+                tasks.push(Task {
+                    piece: pi,
+                    start,
+                    end,
+                    first_line: line,
                 });
-                index.insert(l.clone(), groups.len() - 1);
-                valid.then_some(groups.len() - 1)
+                line +=
+                    memchr::memchr_iter(b'\n', &arena[p.range.clone()][start..end]).count() as u64;
+                start = end;
+            }
+        }
+        let ctx: Vec<ParseCtx> = batch
+            .iter()
+            .map(|p| {
+                let c = &cursors[p.cursor];
+                ParseCtx {
+                    name: c.input.display(),
+                    labels: c.labels.clone(),
+                    extractor: c.extractor.clone(),
+                }
             })
             .collect();
-        for e in pr.entries {
-            match map[e.stream as usize] {
-                Some(g) => groups[g].entries.push((e.ts, e.line, e.metadata)),
-                None => report.reject(reject::INVALID_LABELS, 1),
+        let mut parsed: Vec<Parsed<'_>> = tasks
+            .par_iter()
+            .map(|t| {
+                parse_task(
+                    &arena[batch[t.piece].range.clone()][t.start..t.end],
+                    t,
+                    &ctx[t.piece],
+                    opts,
+                )
+            })
+            .collect();
+
+        // Fill in missing timestamps in input order, per input.
+        for (pi, p) in batch.iter().enumerate() {
+            let c = &mut cursors[p.cursor];
+            let mut carry = c.carry_ts;
+            let mut inherited = 0u64;
+            let mut leading: Vec<(usize, usize)> = Vec::new();
+            for (ti, pr) in parsed
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, pr)| pr.piece == pi)
+            {
+                for (ei, e) in pr.entries.iter_mut().enumerate() {
+                    if e.ts == MISSING {
+                        match carry {
+                            Some(t) => {
+                                e.ts = t;
+                                inherited += 1;
+                            }
+                            None => leading.push((ti, ei)),
+                        }
+                    } else {
+                        carry = Some(e.ts);
+                    }
+                }
+            }
+            let (fill, reason) = match first_ts(&parsed, pi) {
+                Some(t) => (t, change::TS_FROM_NEXT),
+                None => (c.reference_ns, change::TS_FROM_MTIME),
+            };
+            report.change(reason, leading.len() as u64);
+            for (ti, ei) in leading {
+                parsed[ti].entries[ei].ts = fill;
+            }
+            if carry.is_none() && fill != MISSING {
+                carry = Some(fill);
+            }
+            report.change(change::TS_INHERITED, inherited);
+            c.carry_ts = carry;
+        }
+        for pr in &parsed {
+            report.merge_counts(&pr.counts);
+            for m in &pr.counts.messages {
+                obs.warn(m);
             }
         }
-    }
-    groups.retain(|g| g.valid && !g.entries.is_empty());
-    for g in &groups {
-        streams_seen.insert(g.labels.clone());
-    }
 
-    let published = tx.manifest().segments.len();
-    write_batch(tx, groups, opts, report)?;
-    upkeep.pending.extend(
-        tx.manifest().segments[published..]
-            .iter()
-            .map(|s| s.day.clone()),
-    );
-
-    // Positions move with the data, in the same manifest commit.
-    for p in batch {
-        let c = &cursors[p.cursor];
-        if let (Input::File(path), Some(id)) = (&c.input, c.identity) {
-            tx.positions_mut().insert(
-                path.display().to_string(),
-                Position {
-                    dev: id.dev,
-                    ino: id.ino,
-                    offset: p.start_offset + arena[p.range.clone()].len() as u64,
-                    size: id.size,
-                    head_len: c.head.0,
-                    head_hash: c.head.1,
-                    last_ts: c.carry_ts,
-                    line: p.first_line
-                        + memchr::memchr_iter(b'\n', &arena[p.range.clone()]).count() as u64,
-                },
-            );
+        // Group by stream, validating each new stream once.
+        let mut groups: Vec<StreamEntries<'_>> = Vec::new();
+        let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+        for pr in parsed {
+            let map: Vec<Option<usize>> = pr
+                .streams
+                .iter()
+                .map(|l| {
+                    if let Some(&i) = index.get(l) {
+                        return groups[i].valid.then_some(i);
+                    }
+                    let valid = match validate_labels(l, &opts.limits) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            obs.warn(&format!(
+                                "{}: {e}; its entries are rejected",
+                                cursors[batch[pr.piece].cursor].input.display()
+                            ));
+                            false
+                        }
+                    };
+                    groups.push(StreamEntries {
+                        labels: l.clone(),
+                        entries: Vec::new(),
+                        valid,
+                    });
+                    index.insert(l.clone(), groups.len() - 1);
+                    valid.then_some(groups.len() - 1)
+                })
+                .collect();
+            for e in pr.entries {
+                match map[e.stream as usize] {
+                    Some(g) => groups[g].entries.push((e.ts, e.line, e.metadata)),
+                    None => report.reject(reject::INVALID_LABELS, 1),
+                }
+            }
         }
-        let _ = p.eof;
-    }
-    upkeep.rebuild(tx, last, report, obs)?;
-    tx.commit()?;
-    report.commits += 1;
-    report.bytes_read += batch
-        .iter()
-        .map(|p| arena[p.range.clone()].len() as u64)
-        .sum::<u64>();
-    obs.advance(
-        batch
+        groups.retain(|g| g.valid && !g.entries.is_empty());
+        for g in &groups {
+            streams_seen.insert(g.labels.clone());
+        }
+
+        let published = tx.manifest().segments.len();
+        write_batch(tx, groups, opts, report)?;
+        upkeep.pending.extend(
+            tx.manifest().segments[published..]
+                .iter()
+                .map(|s| s.day.clone()),
+        );
+
+        // Positions move with the data, in the same manifest commit.
+        for p in batch {
+            let c = &cursors[p.cursor];
+            if let (Input::File(path), Some(id)) = (&c.input, c.identity) {
+                tx.positions_mut().insert(
+                    path.display().to_string(),
+                    Position {
+                        dev: id.dev,
+                        ino: id.ino,
+                        offset: p.start_offset + arena[p.range.clone()].len() as u64,
+                        size: id.size,
+                        head_len: c.head.0,
+                        head_hash: c.head.1,
+                        last_ts: c.carry_ts,
+                        line: p.first_line
+                            + memchr::memchr_iter(b'\n', &arena[p.range.clone()]).count() as u64,
+                    },
+                );
+            }
+            let _ = p.eof;
+        }
+        upkeep.rebuild(tx, last, report, obs)?;
+        tx.commit()?;
+        report.commits += 1;
+        report.bytes_read += batch
             .iter()
             .map(|p| arena[p.range.clone()].len() as u64)
-            .sum(),
-    );
-    Ok(())
+            .sum::<u64>();
+        obs.advance(
+            batch
+                .iter()
+                .map(|p| arena[p.range.clone()].len() as u64)
+                .sum(),
+        );
+        Ok(())
+    }
 }
 
 fn first_ts(parsed: &[Parsed<'_>], piece: usize) -> Option<i64> {
