@@ -8,6 +8,7 @@ pub mod index;
 pub mod ingest;
 pub mod logql;
 pub mod logqltest;
+pub mod loki;
 pub mod model;
 pub mod output;
 pub mod store;

@@ -224,8 +224,10 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<i32> {
                 OutputFormat::Raw => output::write_raw(&mut out, &res.entries)?,
                 OutputFormat::Jsonl => output::write_jsonl(&mut out, &res.entries, &opts)?,
                 OutputFormat::Json => {
-                    let body =
-                        output::log_response(&res.entries, serde_json::to_value(&res.stats)?);
+                    let body = lokal::loki::api::log_response(
+                        &res.entries,
+                        serde_json::to_value(&res.stats)?,
+                    );
                     serde_json::to_writer_pretty(&mut out, &body)?;
                     writeln!(out)?;
                 }
@@ -274,7 +276,7 @@ pub fn print_metric(
         OutputFormat::Json => {
             serde_json::to_writer_pretty(
                 &mut out,
-                &output::metric_response(value, serde_json::to_value(stats)?),
+                &lokal::loki::api::metric_response(value, serde_json::to_value(stats)?),
             )?;
             writeln!(out)?;
         }
