@@ -358,7 +358,12 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                     sp.extract_sample_with_metadata(ts, block.line(i), &md, unwrap, keep_unwrapped)
                 };
                 if let Some((v, labels)) = res {
-                    out.push(labels.hash(), || labels.to_labels(), (ts, v));
+                    out.push(
+                        labels.hash(),
+                        labels.pairs(),
+                        || labels.to_labels(),
+                        (ts, v),
+                    );
                 }
             };
             match &prefilter {
@@ -497,28 +502,57 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
 }
 
 /// One block's samples per resulting series. Consecutive lines usually share
-/// a label set, so the last series is tried before the index.
+/// a label set, so the last series is tried before the index. Series are
+/// found by their label hash and then compared label by label, so two label
+/// sets whose 64-bit hashes collide stay two series.
 #[derive(Default)]
 struct SeriesSamples {
     series: Vec<(Labels, Vec<(i64, f64)>)>,
+    /// The latest series with each hash.
     index: HashMap<u64, usize, std::hash::BuildHasherDefault<IdHasher>>,
+    /// Per series, the previous series with the same hash (a collision).
+    same_hash: Vec<Option<usize>>,
     last: Option<(u64, usize)>,
 }
 
 impl SeriesSamples {
-    fn push(&mut self, hash: u64, labels: impl FnOnce() -> Labels, sample: (i64, f64)) {
+    /// Adds `sample` to the series `pairs` (sorted, hashing to `hash`);
+    /// `labels` builds its label set when the series is new.
+    fn push(
+        &mut self,
+        hash: u64,
+        pairs: &[(String, String)],
+        labels: impl FnOnce() -> Labels,
+        sample: (i64, f64),
+    ) {
         let i = match self.last {
-            Some((h, i)) if h == hash => i,
+            Some((h, i)) if h == hash && self.series[i].0.pairs() == pairs => i,
             _ => {
-                let i = *self.index.entry(hash).or_insert_with(|| {
-                    self.series.push((labels(), Vec::new()));
-                    self.series.len() - 1
-                });
+                let i = match self.find(hash, pairs) {
+                    Some(i) => i,
+                    None => {
+                        let i = self.series.len();
+                        self.series.push((labels(), Vec::new()));
+                        self.same_hash.push(self.index.insert(hash, i));
+                        i
+                    }
+                };
                 self.last = Some((hash, i));
                 i
             }
         };
         self.series[i].1.push(sample);
+    }
+
+    fn find(&self, hash: u64, pairs: &[(String, String)]) -> Option<usize> {
+        let mut at = self.index.get(&hash).copied();
+        while let Some(i) = at {
+            if self.series[i].0.pairs() == pairs {
+                return Some(i);
+            }
+            at = self.same_hash[i];
+        }
+        None
     }
 }
 
@@ -1377,6 +1411,26 @@ mod tests {
         assert_eq!(
             stdvar([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0].into_iter()),
             4.0
+        );
+    }
+
+    #[test]
+    fn colliding_label_hashes_stay_separate_series() {
+        let a = Labels::from_pairs([("app", "a")]);
+        let b = Labels::from_pairs([("app", "b")]);
+        let mut s = SeriesSamples::default();
+        // Both label sets pushed under one hash, as a collision would.
+        for (l, t) in [(&a, 1), (&b, 2), (&a, 3), (&b, 4), (&b, 5)] {
+            s.push(42, l.pairs(), || l.clone(), (t, 1.0));
+        }
+        let got: Vec<(String, Vec<i64>)> = s
+            .series
+            .iter()
+            .map(|(l, v)| (l.to_string(), v.iter().map(|p| p.0).collect()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(a.to_string(), vec![1, 3]), (b.to_string(), vec![2, 4, 5]),]
         );
     }
 
