@@ -11,6 +11,7 @@ pub mod logqltest;
 pub mod loki;
 pub mod model;
 pub mod output;
+pub mod querier;
 pub mod store;
 pub mod time;
 pub mod units;

@@ -308,6 +308,21 @@ impl<'s> Planner<'s> {
         Ok(out)
     }
 
+    /// The smallest range holding every entry of the streams matching
+    /// `matchers`, from the index's block references (and footers where no
+    /// index covers a segment); `None` when no stream matches.
+    pub fn time_bounds(&mut self, matchers: &[Matcher]) -> Result<Option<TimeRange>, StoreError> {
+        let mut bounds: Option<(i64, i64)> = None;
+        self.visit(matchers, TimeRange::ALL, |_, _, _, blocks| {
+            for b in &blocks {
+                let (lo, hi) = bounds.get_or_insert((b.min_t, b.max_t));
+                *lo = (*lo).min(b.min_t);
+                *hi = (*hi).max(b.max_t);
+            }
+        })?;
+        Ok(bounds.map(|(lo, hi)| TimeRange::new(lo, hi.saturating_add(1))))
+    }
+
     /// See [`series`].
     pub fn series(
         &mut self,
@@ -692,5 +707,16 @@ mod tests {
             label_names(&full, TimeRange::new(2 * d, 3 * d + 1)).unwrap(),
             vec!["app"]
         );
+        for snap in [&full, &bare, &gone, &bare_gone] {
+            let mut p = Planner::new(snap);
+            assert_eq!(
+                p.time_bounds(&[m("app", MatchOp::Eq, "web")]).unwrap(),
+                Some(TimeRange::new(d + 100, 2 * d + 3))
+            );
+            assert_eq!(
+                p.time_bounds(&[m("app", MatchOp::Eq, "nope")]).unwrap(),
+                None
+            );
+        }
     }
 }

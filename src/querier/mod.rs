@@ -1,0 +1,422 @@
+//! The library API (named after Loki's querier): what the CLI, a future
+//! Loki-compatible server and a future ruler all call.
+//!
+//! A [`Querier`] is a read view of one tenant. It answers log queries,
+//! metric range and instant queries, label, label-value and series lookups
+//! over a [`TimeRange`], with warnings and statistics returned as data, never
+//! printed. Beside it: [`parse_selector`] (where `{}` selects every stream),
+//! [`Cardinality`] (`series --analyze-labels`), [`rebuild_index`] (the
+//! lock-rebuild-commit loop of `lokal index`) and [`StdinStore`] (queries
+//! over standard input through a temporary store, with every ingest option).
+//!
+//! Nothing here parses command-line strings: callers hand over timestamps
+//! in ns, durations and parsed queries.
+
+mod index;
+mod stdin;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use index::{rebuild_index, RebuildEvent, RebuildRequest, TenantIndex, Tenants};
+pub use stdin::StdinStore;
+
+use crate::engine::eval::{self, MetricParams};
+use crate::engine::logquery::{self, LogParams, LogResult};
+use crate::engine::plan::{self, Planner};
+use crate::engine::stats::QueryStats;
+use crate::engine::value::MetricValue;
+use crate::engine::{Direction, QueryError};
+use crate::ingest::IngestError;
+use crate::logql::{Expr, LogExpr, Matcher, ParseError, SampleExpr};
+use crate::model::Labels;
+use crate::store::read::DayStats;
+use crate::store::{Snapshot, Store, StoreError};
+use crate::time::TimeRange;
+
+/// Errors of the library API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The query does not parse, cannot run, or the store failed under it.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Ingest (of standard input) failed.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// No temporary store could be made for standard input.
+    #[error("creating a temporary store for standard input: {0}")]
+    TempStore(std::io::Error),
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::Query(QueryError::Parse(e))
+    }
+}
+
+/// What a metric query evaluated to, and what it took.
+#[derive(Debug, Clone)]
+pub struct MetricResult {
+    /// A vector (instant query), a matrix (range query) or a scalar.
+    pub value: MetricValue,
+    /// Statistics and warnings (damaged blocks or indexes skipped).
+    pub stats: QueryStats,
+}
+
+/// The answer to a query: log lines or a metric value.
+#[derive(Debug)]
+pub enum QueryResponse {
+    /// A log query's entries.
+    Streams(LogResult),
+    /// A metric query's value.
+    Metric(MetricResult),
+}
+
+impl QueryResponse {
+    /// Statistics and warnings of either kind of query.
+    pub fn stats(&self) -> &QueryStats {
+        match self {
+            QueryResponse::Streams(r) => &r.stats,
+            QueryResponse::Metric(r) => &r.stats,
+        }
+    }
+
+    /// True when nothing matched.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            QueryResponse::Streams(r) => r.entries.is_empty(),
+            QueryResponse::Metric(r) => r.value.is_empty(),
+        }
+    }
+}
+
+/// Parameters of [`Querier::query`] besides the range.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueryOptions {
+    /// Most entries a log query returns; 0 = all.
+    pub limit: usize,
+    /// Order of log entries.
+    pub direction: Direction,
+    /// Step of a metric range query, ns; `None` is Loki's default for the
+    /// range ([`eval::default_step`]).
+    pub step: Option<i64>,
+}
+
+/// A time range as a user gives it, before the store fills in what is
+/// missing ([`Querier::resolve_range`]). Times and durations in ns.
+#[derive(Debug, Clone, Copy)]
+pub struct RangeSpec {
+    /// Start, included.
+    pub from: Option<i64>,
+    /// End, excluded.
+    pub to: Option<i64>,
+    /// Look back this far from `to` (or from `now`).
+    pub since: Option<i64>,
+    /// The current time.
+    pub now: i64,
+}
+
+/// The message Loki gives for a log query sent as an instant query.
+const LOG_QUERY_NOT_INSTANT: &str = "log queries are not supported as an instant query type, please change your query to a range query type";
+
+/// Parses a query for [`Querier::instant_query`]: a log query is refused
+/// with Loki's message.
+pub fn parse_instant(query: &str) -> Result<SampleExpr, Error> {
+    match crate::logql::parse_expr(query)? {
+        Expr::Sample(s) => Ok(s),
+        Expr::Log(_) => Err(QueryError::Unsupported(LOG_QUERY_NOT_INSTANT.into()).into()),
+    }
+}
+
+/// Parses a series selector. `{}` (or nothing, or blanks between the
+/// braces) selects every stream, as Loki's series API accepts it; anything
+/// else must be a stream selector without a pipeline.
+pub fn parse_selector(selector: &str) -> Result<Vec<Matcher>, ParseError> {
+    let inner = selector
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim();
+    if inner.is_empty() {
+        Ok(Vec::new())
+    } else {
+        crate::logql::parse_matchers(selector)
+    }
+}
+
+/// A read view of one tenant's store, taken at one manifest.
+#[derive(Debug, Clone)]
+pub struct Querier {
+    tenant: String,
+    snapshot: Snapshot,
+}
+
+impl Querier {
+    /// Opens `tenant` of `store` as of its current manifest (a tenant with
+    /// no data is an empty view, not an error).
+    pub fn open(store: &Store, tenant: &str) -> Result<Querier, Error> {
+        let snapshot = store.tenant(tenant)?.snapshot()?;
+        Ok(Querier::new(tenant, snapshot))
+    }
+
+    /// A querier over a snapshot already taken.
+    pub fn new(tenant: &str, snapshot: Snapshot) -> Querier {
+        Querier {
+            tenant: tenant.to_string(),
+            snapshot,
+        }
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The snapshot queries read.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// True when the tenant holds no data.
+    pub fn is_empty(&self) -> bool {
+        self.snapshot.manifest.segments.is_empty()
+    }
+
+    /// The smallest range holding every stored entry; `None` when empty.
+    /// From the manifest alone.
+    pub fn time_bounds(&self) -> Option<TimeRange> {
+        let segs = &self.snapshot.manifest.segments;
+        let lo = segs.iter().map(|s| s.min_t).min()?;
+        let hi = segs.iter().map(|s| s.max_t).max()?;
+        Some(TimeRange::new(lo, hi.saturating_add(1)))
+    }
+
+    /// The smallest range holding every entry of the streams `matchers`
+    /// select, from the label indexes (footers where no index covers a
+    /// segment); `None` when no stream matches.
+    pub fn stream_bounds(&self, matchers: &[Matcher]) -> Result<Option<TimeRange>, Error> {
+        Ok(Planner::new(&self.snapshot).time_bounds(matchers)?)
+    }
+
+    /// Fills in a user's range. With neither `from`, `to` nor `since` it is
+    /// the whole store ([`Querier::time_bounds`]): a local store holds what
+    /// was put in it, so logcli's one-hour default would hide yesterday's CI
+    /// logs. `since` alone ends now; `from` alone ends at the later of now
+    /// and the store's end; `since` counts back from `to` when both are given.
+    pub fn resolve_range(&self, spec: &RangeSpec) -> TimeRange {
+        // An empty store spans [0, 1): nothing is in it either way.
+        let store = self.time_bounds().unwrap_or(TimeRange::new(0, 1));
+        let to = match (spec.to, spec.since, spec.from) {
+            (Some(t), _, _) => t,
+            (None, Some(_), _) => spec.now,
+            (None, None, Some(_)) => store.end.max(spec.now),
+            (None, None, None) => store.end.max(0),
+        };
+        let from = match (spec.from, spec.since) {
+            (Some(f), _) => f,
+            (None, Some(s)) => to.saturating_sub(s),
+            (None, None) => store.start,
+        };
+        TimeRange::new(from, to)
+    }
+
+    /// Runs a parsed query over `range`: a log query returns entries, a
+    /// metric query a matrix ([`Querier::range_query`]).
+    pub fn query(
+        &self,
+        expr: &Expr,
+        range: TimeRange,
+        opts: &QueryOptions,
+    ) -> Result<QueryResponse, Error> {
+        Ok(match expr {
+            Expr::Log(log) => QueryResponse::Streams(self.log_query(
+                log,
+                &LogParams {
+                    range,
+                    limit: opts.limit,
+                    direction: opts.direction,
+                },
+            )?),
+            Expr::Sample(sample) => {
+                QueryResponse::Metric(self.range_query(sample, range, opts.step)?)
+            }
+        })
+    }
+
+    /// Runs a log query.
+    pub fn log_query(&self, expr: &LogExpr, params: &LogParams) -> Result<LogResult, Error> {
+        Ok(logquery::run(&self.snapshot, expr, params)?)
+    }
+
+    /// Runs a metric range query: steps `range.start`, `range.start + step`,
+    /// … inside `range`. An empty range evaluates `range.start` alone, so
+    /// `--from T --to T` answers at T.
+    pub fn range_query(
+        &self,
+        expr: &SampleExpr,
+        range: TimeRange,
+        step: Option<i64>,
+    ) -> Result<MetricResult, Error> {
+        let range = TimeRange::new(range.start, range.end.max(range.start.saturating_add(1)));
+        let step = step.unwrap_or_else(|| eval::default_step(range));
+        self.eval(expr, &MetricParams::range(range, step))
+    }
+
+    /// Runs a metric query at one instant `at`: a vector.
+    pub fn instant_query(&self, expr: &SampleExpr, at: i64) -> Result<MetricResult, Error> {
+        self.eval(expr, &MetricParams::instant(at))
+    }
+
+    fn eval(&self, expr: &SampleExpr, p: &MetricParams) -> Result<MetricResult, Error> {
+        let (value, stats) = eval::eval(&self.snapshot, expr, p)?;
+        Ok(MetricResult { value, stats })
+    }
+
+    /// Label names of the streams with entries in `range`, sorted.
+    pub fn labels(&self, range: TimeRange) -> Result<Vec<String>, Error> {
+        Ok(plan::label_names(&self.snapshot, range)?)
+    }
+
+    /// Non-empty values of label `name` over the streams with entries in
+    /// `range`, sorted.
+    pub fn label_values(&self, name: &str, range: TimeRange) -> Result<Vec<String>, Error> {
+        Ok(plan::label_values(&self.snapshot, name, range)?)
+    }
+
+    /// Label sets of the streams `matchers` select with entries in `range`,
+    /// sorted and distinct.
+    pub fn series(&self, matchers: &[Matcher], range: TimeRange) -> Result<Vec<Labels>, Error> {
+        Ok(plan::series(&self.snapshot, matchers, range)?)
+    }
+
+    /// Per-day totals (streams, entries, chunks, bytes, time range), from
+    /// the segment footers.
+    pub fn day_stats(&self) -> Result<Vec<DayStats>, Error> {
+        Ok(crate::store::read::day_stats(&self.tenant, &self.snapshot)?)
+    }
+}
+
+/// How many values one label takes over a set of streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelCardinality {
+    /// The label name.
+    pub name: String,
+    /// Distinct values.
+    pub values: usize,
+    /// Streams that carry the label.
+    pub streams: usize,
+}
+
+/// Label cardinality over a set of streams (logcli's `series --analyze-labels`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cardinality {
+    /// Streams analysed.
+    pub streams: usize,
+    /// One row per label: most distinct values first, then by name (logcli's order).
+    pub labels: Vec<LabelCardinality>,
+}
+
+impl Cardinality {
+    /// Counts the labels of `series`.
+    pub fn of(series: &[Labels]) -> Cardinality {
+        let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut streams: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in series {
+            for (k, v) in s.pairs() {
+                values.entry(k).or_default().insert(v);
+                *streams.entry(k).or_default() += 1;
+            }
+        }
+        let mut labels: Vec<LabelCardinality> = values
+            .iter()
+            .map(|(k, v)| LabelCardinality {
+                name: k.to_string(),
+                values: v.len(),
+                streams: streams[k],
+            })
+            .collect();
+        labels.sort_by(|a, b| b.values.cmp(&a.values).then(a.name.cmp(&b.name)));
+        Cardinality {
+            streams: series.len(),
+            labels,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_selectors_select_everything() {
+        for s in ["{}", "", "  { } ", "{{}}"] {
+            assert_eq!(parse_selector(s).unwrap(), Vec::new(), "{s:?}");
+        }
+        assert_eq!(parse_selector(r#"{a="b"}"#).unwrap().len(), 1);
+        assert!(parse_selector(r#"{a="b"} |= "x""#).is_err());
+    }
+
+    #[test]
+    fn instant_queries_refuse_log_queries() {
+        let e = parse_instant(r#"{a="b"}"#).unwrap_err();
+        assert_eq!(e.to_string(), LOG_QUERY_NOT_INSTANT);
+        assert!(parse_instant(r#"count_over_time({a="b"}[1m])"#).is_ok());
+    }
+
+    #[test]
+    fn cardinality_counts_values_and_streams() {
+        let l = |p: &[(&str, &str)]| Labels::from_pairs(p.iter().copied());
+        let c = Cardinality::of(&[
+            l(&[("app", "a"), ("env", "prod")]),
+            l(&[("app", "b"), ("env", "prod")]),
+            l(&[("app", "c")]),
+        ]);
+        assert_eq!(c.streams, 3);
+        let rows: Vec<_> = c
+            .labels
+            .iter()
+            .map(|r| (r.name.as_str(), r.values, r.streams))
+            .collect();
+        assert_eq!(rows, vec![("app", 3, 3), ("env", 1, 2)]);
+    }
+
+    #[test]
+    fn default_range_is_the_whole_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let q = Querier::open(&store, "t").unwrap();
+        assert!(q.is_empty() && q.time_bounds().is_none());
+        let spec = RangeSpec {
+            from: None,
+            to: None,
+            since: None,
+            now: 50,
+        };
+        assert_eq!(q.resolve_range(&spec), TimeRange::new(0, 1));
+        let streams = vec![(
+            Labels::from_pairs([("a", "b")]),
+            vec![(10, b"x".to_vec(), vec![]), (20, b"y".to_vec(), vec![])],
+        )];
+        crate::ingest::write_streams(&store, "t", streams).unwrap();
+        let q = Querier::open(&store, "t").unwrap();
+        assert_eq!(q.time_bounds(), Some(TimeRange::new(10, 21)));
+        assert_eq!(q.resolve_range(&spec), TimeRange::new(10, 21));
+        let from = RangeSpec {
+            from: Some(15),
+            ..spec
+        };
+        assert_eq!(q.resolve_range(&from), TimeRange::new(15, 50));
+        let since = RangeSpec {
+            since: Some(5),
+            ..spec
+        };
+        assert_eq!(q.resolve_range(&since), TimeRange::new(45, 50));
+        assert_eq!(
+            q.stream_bounds(&parse_selector(r#"{a="b"}"#).unwrap())
+                .unwrap(),
+            Some(TimeRange::new(10, 21))
+        );
+    }
+}
