@@ -533,7 +533,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__instant__subcmd__query)
-            opts="-z -o -q -h -V --now --timezone --output --stats --quiet --store --tenant --help --version"
+            opts="-o -z -q -h -V --now --output --timezone --stats --quiet --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -543,20 +543,20 @@ _lokal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timezone)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -z)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
                     return 0
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
+                    return 0
+                    ;;
+                --timezone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -z)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --store)
@@ -639,7 +639,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__query)
-            opts="-z -o -l -q -h -V --since --from --to --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --stdin --label --timestamp-format --timestamp-regex --stats --quiet --store --tenant --help --version"
+            opts="-z -o -q -l -h -V --since --from --to --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --stdin --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --stats --quiet --label --timestamp-format --timestamp-regex --year --multiline-start --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,6 +693,26 @@ _lokal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --multiline-max-lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-line-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-labels-per-stream)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-label-name-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-label-value-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --label)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -706,6 +726,14 @@ _lokal() {
                     return 0
                     ;;
                 --timestamp-regex)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --year)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --multiline-start)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -89,25 +89,33 @@ unixnano\t'Unix nanoseconds'"
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-label -d 'Print only these labels (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l exclude-label -d 'Do not print these labels (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l step -d 'Step of a metric range query (e.g. 1m) [default: as Loki, (to-from)/250, at least 1s]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l multiline-max-lines -d 'Most lines in one multiline entry' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-line-size -d 'Longest line accepted (Loki\'s max_line_size)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-labels-per-stream -d 'Most labels per stream (Loki\'s max_label_names_per_series)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-name-length -d 'Longest label name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-value-length -d 'Longest label value' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s l -l label -d 'With --stdin: label for the input stream, NAME=VALUE (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-format -d 'With --stdin: timestamp layout, as for `ingest`' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-regex -d 'With --stdin: regex whose group `ts` (or first group) holds the timestamp' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l year -d 'With --stdin: year for timestamps that have none (syslog) [default: this year]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l multiline-start -d 'With --stdin: a line matching this regex starts a new entry; other lines join the current one' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l forward -d 'Oldest first (default: newest first)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l no-labels -d 'Print no labels'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-common-labels -d 'Print the labels all streams share on each line too'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l stdin -d 'Query the lines on standard input instead of the store: they get real timestamps (detected as by `ingest`) and the labels of --label (default {job="stdin"}); no size limit, metric queries too. A query starting with | or ! gets the stdin selector prepended'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l truncate-long-lines -d 'Cut longer lines to --max-line-size instead of rejecting them'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l stats -d 'Query statistics on stderr: streams, chunks, blocks, bytes, lines, time per stage'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s q -l quiet -d 'No messages on stderr (common labels, warnings)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l now -d 'Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]' -r
-complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s z -l timezone -d 'Time zone for --now without an offset and for printing: Local, UTC or an IANA name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
 raw\t'The line only'
 jsonl\t'One JSON object per entry: labels, line, timestamp'
 json\t'The body of Loki\'s /loki/api/v1/query_range response'"
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s z -l timezone -d 'Time zone for --now without an offset and for printing: Local, UTC or an IANA name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l stats -d 'Query statistics on stderr'

@@ -2,9 +2,11 @@
 mod common;
 mod crash;
 mod docs;
+mod exit_codes;
 mod index;
 mod ingest;
 mod logqltest;
 mod query;
 mod real_queries;
+mod stdin;
 mod store;

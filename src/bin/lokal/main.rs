@@ -1,9 +1,9 @@
 //! The `lokal` command: parses arguments, calls the library, prints, maps
-//! errors to exit codes.
-#[path = "../cli/mod.rs"]
+//! errors to exit codes. The subcommands live in `cli/`.
 mod cli;
 
 use clap::Parser;
+use cli::exit::ExitCode;
 use cli::{Cli, Command};
 
 fn main() {
@@ -24,17 +24,22 @@ fn main() {
         Command::Man(a) => cli::completions::run_man(a),
         Command::Dump(a) => cli::verify::run_dump(g, a),
     };
-    match result {
-        Ok(code) => std::process::exit(code),
-        Err(err) => {
+    let code = match result {
+        Ok(code) => code,
+        // A closed pipe (`lokal query … | head`) is how a reader says it has
+        // seen enough: success, as ripgrep treats it.
+        Err(err)
             if err.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                std::process::exit(0);
-            }
-            eprintln!("lokal: {err:#}");
-            std::process::exit(cli::exit_code(&err));
+            }) =>
+        {
+            ExitCode::Ok
         }
-    }
+        Err(err) => {
+            eprintln!("lokal: {err:#}");
+            ExitCode::of_error(&err)
+        }
+    };
+    std::process::exit(code.code());
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, ValueEnum};
 
+use super::exit::ExitCode;
+
 /// Shells with completion scripts.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Shell {
@@ -31,7 +33,7 @@ pub struct ManArgs {
 }
 
 /// Prints the completion script.
-pub fn run(a: &CompletionsArgs) -> Result<i32> {
+pub fn run(a: &CompletionsArgs) -> Result<ExitCode> {
     let mut cmd = super::Cli::command();
     let mut out = std::io::stdout();
     match a.shell {
@@ -45,14 +47,14 @@ pub fn run(a: &CompletionsArgs) -> Result<i32> {
             clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "lokal", &mut out)
         }
     }
-    Ok(0)
+    Ok(ExitCode::Ok)
 }
 
 /// Writes the man pages.
-pub fn run_man(a: &ManArgs) -> Result<i32> {
+pub fn run_man(a: &ManArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
     let cmd = super::Cli::command();
     clap_mangen::generate_to(cmd, &a.dir)
         .with_context(|| format!("writing man pages to {}", a.dir.display()))?;
-    Ok(0)
+    Ok(ExitCode::Ok)
 }

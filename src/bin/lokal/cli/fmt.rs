@@ -4,6 +4,8 @@ use std::io::{IsTerminal, Read};
 use anyhow::Result;
 use clap::Args;
 
+use super::exit::ExitCode;
+
 /// Arguments of `lokal fmt`.
 #[derive(Debug, Args)]
 pub struct FmtArgs {
@@ -15,7 +17,7 @@ pub struct FmtArgs {
 }
 
 /// Runs `lokal fmt`; returns the process exit code (2 when the query does not parse).
-pub fn run(args: &FmtArgs) -> Result<i32> {
+pub fn run(args: &FmtArgs) -> Result<ExitCode> {
     // Read raw bytes: invalid UTF-8 is a parse error (as in Loki), not an I/O error.
     let query: Vec<u8> = match args.query.as_deref() {
         None | Some("-") => {
@@ -28,7 +30,7 @@ pub fn run(args: &FmtArgs) -> Result<i32> {
     match lokal::logql::format_query_bytes(&query, args.pretty) {
         Ok(out) => {
             println!("{out}");
-            Ok(0)
+            Ok(ExitCode::Ok)
         }
         Err(e) => {
             eprintln!("{e}");
@@ -37,7 +39,7 @@ pub fn run(args: &FmtArgs) -> Result<i32> {
                     eprintln!("{caret}");
                 }
             }
-            Ok(2)
+            Ok(ExitCode::Usage)
         }
     }
 }

@@ -3,9 +3,10 @@ use anyhow::{bail, Result};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
-use lokal::store::{self, IndexSummary};
+use lokal::querier::{rebuild_index, RebuildEvent, RebuildRequest, TenantIndex, Tenants};
 use lokal::units::parse_duration;
 
+use super::exit::ExitCode;
 use super::GlobalArgs;
 
 /// Arguments of `lokal index`.
@@ -32,50 +33,37 @@ pub struct IndexArgs {
 }
 
 /// Runs `lokal index`.
-pub fn run(g: &GlobalArgs, a: &IndexArgs) -> Result<i32> {
+pub fn run(g: &GlobalArgs, a: &IndexArgs) -> Result<ExitCode> {
     for d in &a.days {
         if lokal::time::parse_day(d).is_none() {
             bail!("--day {d:?}: expected a date as YYYY-MM-DD");
         }
     }
-    let timeout = a
+    let lock_timeout = a
         .lock_timeout
         .as_deref()
         .map(parse_duration)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let store = g.store();
-    let tenants = if a.all_tenants {
-        store.tenants()?
-    } else {
-        vec![g.tenant.clone()]
-    };
-    let lock = store.lock_writer(timeout, || {
-        eprintln!(
-            "lokal: waiting for another lokal writer to release {}",
-            store.lock_path().display()
-        )
-    })?;
-    let mut rows: Vec<(String, IndexSummary)> = Vec::new();
-    for name in &tenants {
-        let tenant = store.tenant(name)?;
-        if !tenant.exists() {
-            // Nothing stored: do not create an empty tenant.
-            eprintln!("lokal: tenant {name:?} has no data; nothing to index");
-            continue;
-        }
-        let mut tx = tenant.begin_write(&lock)?;
-        let built = if a.days.is_empty() {
-            store::rebuild_all(&mut tx)?
+    let req = RebuildRequest {
+        tenants: if a.all_tenants {
+            Tenants::All
         } else {
-            let mut days = a.days.clone();
-            days.sort();
-            days.dedup();
-            store::rebuild_days(&mut tx, &days)?
-        };
-        tx.commit()?;
-        rows.extend(built.into_iter().map(|s| (name.clone(), s)));
-    }
+            Tenants::One(g.tenant.clone())
+        },
+        days: a.days.clone(),
+        lock_timeout,
+    };
+    let built = rebuild_index(&g.store(), &req, &mut |event| match event {
+        RebuildEvent::Waiting(lock) => eprintln!(
+            "lokal: waiting for another lokal writer to release {}",
+            lock.display()
+        ),
+        // Nothing stored: the tenant is not created.
+        RebuildEvent::EmptyTenant(name) => {
+            eprintln!("lokal: tenant {name:?} has no data; nothing to index")
+        }
+    })?;
     if !a.quiet {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
@@ -84,7 +72,7 @@ pub fn run(g: &GlobalArgs, a: &IndexArgs) -> Result<i32> {
             header.insert(0, "tenant");
         }
         t.set_header(header);
-        for (tenant, s) in &rows {
+        for TenantIndex { tenant, summary: s } in &built {
             let mut row = vec![
                 Cell::new(&s.day),
                 Cell::new(s.series).set_alignment(CellAlignment::Right),
@@ -98,5 +86,5 @@ pub fn run(g: &GlobalArgs, a: &IndexArgs) -> Result<i32> {
         }
         println!("{t}");
     }
-    Ok(super::exit::OK)
+    Ok(ExitCode::Ok)
 }

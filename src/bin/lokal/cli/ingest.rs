@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lokal::ingest::{self, IngestObserver, IngestOptions, IngestReport, InputFormat};
 use lokal::units::{parse_bytes, parse_duration};
 
+use super::args::{EntryArgs, LabelArgs, LineArgs, TimestampArgs};
+use super::exit::ExitCode;
 use super::GlobalArgs;
 
 /// `--format` values.
@@ -51,49 +53,21 @@ pub struct IngestArgs {
     /// Input format
     #[arg(long, value_enum, default_value = "auto")]
     pub format: FormatArg,
-    /// Static label for every stream, NAME=VALUE (repeatable)
-    #[arg(short, long = "label", value_name = "NAME=VALUE")]
-    pub labels: Vec<String>,
+    #[command(flatten)]
+    pub labels: LabelArgs,
     /// Do not add the `filename` label promtail adds
     #[arg(long)]
     pub no_filename_label: bool,
     /// Regex on the absolute path whose named groups become labels
     #[arg(long, value_name = "REGEX")]
     pub label_from_path: Option<String>,
-    /// Timestamp layout: strftime (%Y-%m-%d %H:%M:%S), a Go layout (2006-01-02 15:04:05) or a
-    /// promtail name (RFC3339, Unix, UnixMs…); matched at the line start unless --timestamp-regex
-    #[arg(long, value_name = "FORMAT")]
-    pub timestamp_format: Option<String>,
-    /// Regex whose group `ts` (or first group) holds the timestamp
-    #[arg(long, value_name = "REGEX")]
-    pub timestamp_regex: Option<String>,
-    /// Year for timestamps that have none (syslog) [default: the file's modification year]
-    #[arg(long)]
-    pub year: Option<i32>,
+    #[command(flatten)]
+    pub timestamps: TimestampArgs,
     /// Time zone for timestamps without an offset (IANA name such as Europe/Paris, or UTC)
     #[arg(long, default_value = "UTC", value_name = "TZ")]
     pub timezone: String,
-    /// A line matching this regex starts a new entry; other lines join the current one
-    #[arg(long, value_name = "REGEX")]
-    pub multiline_start: Option<String>,
-    /// Most lines in one multiline entry
-    #[arg(long, default_value_t = 128, value_name = "N")]
-    pub multiline_max_lines: usize,
-    /// Longest line accepted (Loki's max_line_size)
-    #[arg(long, default_value = "256KB", value_name = "SIZE")]
-    pub max_line_size: String,
-    /// Cut longer lines to --max-line-size instead of rejecting them
-    #[arg(long)]
-    pub truncate_long_lines: bool,
-    /// Most labels per stream (Loki's max_label_names_per_series)
-    #[arg(long, default_value_t = 15, value_name = "N")]
-    pub max_labels_per_stream: usize,
-    /// Longest label name
-    #[arg(long, default_value_t = 1024, value_name = "N")]
-    pub max_label_name_length: usize,
-    /// Longest label value
-    #[arg(long, default_value_t = 2048, value_name = "N")]
-    pub max_label_value_length: usize,
+    #[command(flatten)]
+    pub lines: LineArgs,
     /// Drop exact (timestamp, line) repeats within a stream, as Loki does
     #[arg(long)]
     pub dedupe: bool,
@@ -154,46 +128,25 @@ fn options(a: &IngestArgs) -> Result<IngestOptions> {
     let mut o = IngestOptions {
         inputs: a.inputs.clone(),
         recursive: a.recursive,
+        format: match a.format {
+            FormatArg::Auto => InputFormat::Auto,
+            FormatArg::Logcli => InputFormat::Logcli,
+            FormatArg::LokiPush => InputFormat::LokiPush,
+        },
+        filename_label: !a.no_filename_label,
         ..Default::default()
     };
-    o.format = match a.format {
-        FormatArg::Auto => InputFormat::Auto,
-        FormatArg::Logcli => InputFormat::Logcli,
-        FormatArg::LokiPush => InputFormat::LokiPush,
-    };
-    for l in &a.labels {
-        let Some((k, v)) = l.split_once('=') else {
-            bail!("--label {l:?}: expected NAME=VALUE, e.g. --label job=nginx");
-        };
-        let v = v.trim_matches('"');
-        o.labels.push((k.trim().to_string(), v.to_string()));
-    }
-    o.filename_label = !a.no_filename_label;
     if let Some(re) = &a.label_from_path {
         o.label_from_path =
             Some(regex::Regex::new(re).with_context(|| format!("--label-from-path {re:?}"))?);
     }
-    o.timestamps.format = a.timestamp_format.clone();
-    o.timestamps.regex = a.timestamp_regex.clone();
-    o.timestamps.year = a.year;
-    o.timestamps.timezone = if a.timezone.eq_ignore_ascii_case("utc") {
-        jiff::tz::TimeZone::UTC
-    } else if a.timezone.eq_ignore_ascii_case("local") {
-        jiff::tz::TimeZone::system()
-    } else {
-        jiff::tz::TimeZone::get(&a.timezone)
-            .with_context(|| format!("--timezone {:?}: unknown time zone", a.timezone))?
-    };
-    if let Some(re) = &a.multiline_start {
-        o.multiline_start =
-            Some(regex::Regex::new(re).with_context(|| format!("--multiline-start {re:?}"))?);
+    EntryArgs {
+        labels: &a.labels,
+        timestamps: &a.timestamps,
+        timezone: &a.timezone,
+        lines: &a.lines,
     }
-    o.multiline_max_lines = a.multiline_max_lines.max(1);
-    o.limits.max_line_size = parse_bytes(&a.max_line_size).map_err(anyhow::Error::msg)? as usize;
-    o.limits.max_labels_per_stream = a.max_labels_per_stream;
-    o.limits.max_label_name_length = a.max_label_name_length;
-    o.limits.max_label_value_length = a.max_label_value_length;
-    o.truncate_long_lines = a.truncate_long_lines;
+    .apply(&mut o)?;
     o.dedupe = a.dedupe;
     o.from_start = a.from_start;
     o.binary = a.binary;
@@ -210,7 +163,7 @@ fn options(a: &IngestArgs) -> Result<IngestOptions> {
 }
 
 /// Runs `lokal ingest`.
-pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<i32> {
+pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
     let opts = options(a)?;
     let store = g.store();
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
@@ -236,9 +189,9 @@ pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<i32> {
         }
     }
     Ok(if report.files_failed > 0 {
-        super::exit::USAGE
+        ExitCode::Usage
     } else {
-        super::exit::OK
+        ExitCode::Ok
     })
 }
 

@@ -1,7 +1,10 @@
 //! Command-line glue: the clap definition and one module per subcommand.
-//! No core logic lives here; every subcommand calls into the library.
+//! Each subcommand parses its flags into library values, calls the library
+//! (mostly [`lokal::querier`]) and prints; no core logic lives here.
 
+pub mod args;
 pub mod completions;
+pub mod exit;
 pub mod fmt;
 pub mod index;
 pub mod ingest;
@@ -14,6 +17,7 @@ pub mod verify;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use lokal::querier::Querier;
 
 /// Grafana Loki's log model in one binary over a local store: index only the
 /// labels, keep the lines in compressed chunks, query with LogQL.
@@ -55,19 +59,24 @@ impl GlobalArgs {
         )
     }
 
-    /// The tenant's snapshot; says on stderr when it holds nothing, since an
-    /// empty answer then usually means the wrong --store or --tenant.
-    pub fn snapshot(&self, quiet: bool) -> anyhow::Result<lokal::store::Snapshot> {
-        let store = self.store();
-        let snap = store.tenant(&self.tenant)?.snapshot()?;
-        if snap.manifest.segments.is_empty() && !quiet {
+    /// A querier over the tenant.
+    pub fn querier(&self) -> anyhow::Result<Querier> {
+        Ok(Querier::open(&self.store(), &self.tenant)?)
+    }
+
+    /// [`GlobalArgs::querier`] that says on stderr when the tenant holds
+    /// nothing, since an empty answer then usually means the wrong --store
+    /// or --tenant.
+    pub fn querier_noting_empty(&self, quiet: bool) -> anyhow::Result<Querier> {
+        let q = self.querier()?;
+        if q.is_empty() && !quiet {
             eprintln!(
                 "lokal: no data for tenant {:?} in {}; ingest some with `lokal ingest`, or check --store/--tenant",
                 self.tenant,
-                store.root().display()
+                self.store().root().display()
             );
         }
-        Ok(snap)
+        Ok(q)
     }
 }
 
@@ -102,43 +111,4 @@ pub enum Command {
     /// Print every stored entry (debugging aid)
     #[command(hide = true)]
     Dump(verify::DumpArgs),
-}
-
-/// Exit codes (DESIGN.md): 0 ok, 1 nothing matched / alerts fired,
-/// 2 usage or query error, 3 store error.
-pub mod exit {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Usage, input or query error.
-    pub const USAGE: i32 = 2;
-    /// Store error.
-    pub const STORE: i32 = 3;
-}
-
-/// Picks the exit code for an error from its type.
-pub fn exit_code(err: &anyhow::Error) -> i32 {
-    use lokal::store::StoreError;
-    let store_code = |e: &StoreError| match e {
-        StoreError::InvalidTenant { .. } => exit::USAGE,
-        _ => exit::STORE,
-    };
-    for cause in err.chain() {
-        if let Some(lokal::engine::QueryError::Store(e)) =
-            cause.downcast_ref::<lokal::engine::QueryError>()
-        {
-            return store_code(e);
-        }
-        if let Some(e) = cause.downcast_ref::<StoreError>() {
-            return store_code(e);
-        }
-        if cause.is::<lokal::index::IndexError>() {
-            return exit::STORE;
-        }
-        if let Some(lokal::ingest::IngestError::Store(e)) =
-            cause.downcast_ref::<lokal::ingest::IngestError>()
-        {
-            return store_code(e);
-        }
-    }
-    exit::USAGE
 }

@@ -2,17 +2,22 @@
 //! logcli's formats or as Loki's API response.
 use std::io::{IsTerminal, Write};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use lokal::engine::eval::MetricParams;
-use lokal::engine::logquery::{self, LogParams};
+use lokal::engine::logquery::LogResult;
 use lokal::engine::value::MetricValue;
 use lokal::engine::{stats::QueryStats, Direction};
+use lokal::ingest::IngestOptions;
 use lokal::logql::Expr;
 use lokal::output::{self, LogPrintOptions, TsFormat};
-use lokal::time::TimeRange;
+use lokal::querier::{self, MetricResult, QueryOptions, QueryResponse, StdinStore};
 
+use super::args::{
+    duration_ns, now_ns, parse_time, EntryArgs, LabelArgs, LineArgs, RangeArgs, ReportArgs,
+    TimestampArgs, ZoneArgs,
+};
+use super::exit::ExitCode;
 use super::GlobalArgs;
 
 /// `--output` values.
@@ -39,87 +44,9 @@ pub enum TsArg {
     Unixnano,
 }
 
-/// Time range options shared by query, labels and series.
+/// `lokal query`'s log output options (logcli's).
 #[derive(Debug, Args, Clone)]
-pub struct RangeArgs {
-    /// Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole
-    /// store is searched: a local store holds what was put in it, so logcli's 1h default
-    /// would hide yesterday's CI logs
-    #[arg(long, value_name = "DURATION")]
-    pub since: Option<String>,
-    /// Start (inclusive): RFC 3339, a date, unix seconds, or now-2h
-    #[arg(long, value_name = "TIME")]
-    pub from: Option<String>,
-    /// End (exclusive): RFC 3339, a date, unix seconds, or now-5m
-    #[arg(long, value_name = "TIME")]
-    pub to: Option<String>,
-    /// Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name
-    #[arg(short = 'z', long, default_value = "Local", value_name = "TZ")]
-    pub timezone: String,
-}
-
-impl RangeArgs {
-    /// The zone.
-    pub fn tz(&self) -> Result<jiff::tz::TimeZone> {
-        Ok(match self.timezone.as_str() {
-            z if z.eq_ignore_ascii_case("utc") => jiff::tz::TimeZone::UTC,
-            z if z.eq_ignore_ascii_case("local") => jiff::tz::TimeZone::system(),
-            z => jiff::tz::TimeZone::get(z)
-                .with_context(|| format!("--timezone {z:?}: unknown time zone"))?,
-        })
-    }
-
-    /// `[from, to)` in ns; defaults to the snapshot's whole time range.
-    pub fn resolve(&self, snap: &lokal::store::Snapshot) -> Result<TimeRange> {
-        let tz = self.tz()?;
-        let now = jiff::Timestamp::now().as_nanosecond() as i64;
-        let parse = |s: &str| lokal::time::parse_time_arg(s, now, &tz).map_err(anyhow::Error::msg);
-        let segs = &snap.manifest.segments;
-        let store_from = segs.iter().map(|s| s.min_t).min().unwrap_or(0);
-        let store_to = segs
-            .iter()
-            .map(|s| s.max_t)
-            .max()
-            .unwrap_or(0)
-            .saturating_add(1);
-        let to = match &self.to {
-            Some(t) => parse(t)?,
-            None if self.since.is_some() => now,
-            None => store_to.max(if self.from.is_some() { now } else { 0 }),
-        };
-        let from = match (&self.from, &self.since) {
-            (Some(f), _) => parse(f)?,
-            (None, Some(s)) => {
-                to - lokal::units::parse_duration(s)
-                    .map_err(anyhow::Error::msg)?
-                    .as_nanos() as i64
-            }
-            (None, None) => store_from,
-        };
-        Ok(TimeRange::new(from, to))
-    }
-}
-
-/// Arguments of `lokal query`.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  lokal query '{job=\"nginx\"} |= \"GET /api\"'
-  lokal query --since 2h --limit 0 -o raw '{job=\"api\"} | json | level=\"error\"'
-  lokal query -o json '{job=\"api\"}'     # Loki's query_range response body")]
-pub struct QueryArgs {
-    /// The LogQL query
-    pub query: String,
-    #[command(flatten)]
-    pub range: RangeArgs,
-    /// Most entries to return; 0 = all
-    #[arg(long, default_value_t = 100)]
-    pub limit: usize,
-    /// Oldest first (default: newest first)
-    #[arg(long)]
-    pub forward: bool,
-    /// Output format
-    #[arg(short, long, value_enum, default_value = "default")]
-    pub output: OutputFormat,
+pub struct LogFormatArgs {
     /// Timestamp format of the default output
     #[arg(long, value_enum, default_value = "rfc3339")]
     pub output_timestamp_format: TsArg,
@@ -135,6 +62,66 @@ pub struct QueryArgs {
     /// Print the labels all streams share on each line too
     #[arg(long)]
     pub include_common_labels: bool,
+}
+
+impl LogFormatArgs {
+    /// The printing options, in zone `tz`.
+    fn print_options(&self, tz: jiff::tz::TimeZone) -> LogPrintOptions {
+        LogPrintOptions {
+            tz: Some(tz),
+            ts_format: match self.output_timestamp_format {
+                TsArg::Rfc3339 => TsFormat::Rfc3339,
+                TsArg::Rfc3339nano => TsFormat::Rfc3339Nano,
+                TsArg::Unixnano => TsFormat::UnixNano,
+            },
+            no_labels: self.no_labels,
+            include: self.include_label.clone(),
+            exclude: self.exclude_label.clone(),
+            include_common: self.include_common_labels,
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+/// Arguments of `lokal query`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  lokal query '{job=\"nginx\"} |= \"GET /api\"'
+  lokal query --since 2h --limit 0 -o raw '{job=\"api\"} | json | level=\"error\"'
+  lokal query -o json '{job=\"api\"}'     # Loki's query_range response body")]
+// The ingest options apply to --stdin only, and read as such here.
+#[command(
+    mut_group("LabelArgs", |g| g.requires("stdin")),
+    mut_group("TimestampArgs", |g| g.requires("stdin")),
+    mut_group("LineArgs", |g| g.requires("stdin")),
+    mut_arg("labels", |a| a.help("With --stdin: label for the input stream, NAME=VALUE (repeatable)")),
+    mut_arg("timestamp_format", |a| a.help("With --stdin: timestamp layout, as for `ingest`")),
+    mut_arg("timestamp_regex", |a| {
+        a.help("With --stdin: regex whose group `ts` (or first group) holds the timestamp")
+    }),
+    mut_arg("year", |a| {
+        a.help("With --stdin: year for timestamps that have none (syslog) [default: this year]")
+    }),
+    mut_arg("multiline_start", |a| {
+        a.help("With --stdin: a line matching this regex starts a new entry; other lines join the current one")
+    }),
+)]
+pub struct QueryArgs {
+    /// The LogQL query
+    pub query: String,
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Most entries to return; 0 = all
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Oldest first (default: newest first)
+    #[arg(long)]
+    pub forward: bool,
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "default")]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub log_format: LogFormatArgs,
     /// Step of a metric range query (e.g. 1m) [default: as Loki, (to-from)/250, at least 1s]
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
@@ -143,127 +130,106 @@ pub struct QueryArgs {
     /// limit, metric queries too. A query starting with | or ! gets the stdin selector prepended
     #[arg(long)]
     pub stdin: bool,
-    /// With --stdin: label for the input stream, NAME=VALUE (repeatable)
-    #[arg(short, long = "label", value_name = "NAME=VALUE", requires = "stdin")]
-    pub labels: Vec<String>,
-    /// With --stdin: timestamp layout, as for `ingest`
-    #[arg(long, value_name = "FORMAT", requires = "stdin")]
-    pub timestamp_format: Option<String>,
-    /// With --stdin: regex whose group `ts` (or first group) holds the timestamp
-    #[arg(long, value_name = "REGEX", requires = "stdin")]
-    pub timestamp_regex: Option<String>,
-    /// Query statistics on stderr: streams, chunks, blocks, bytes, lines, time per stage
-    #[arg(long)]
-    pub stats: bool,
-    /// No messages on stderr (common labels, warnings)
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    #[command(flatten)]
+    pub timestamps: TimestampArgs,
+    #[command(flatten)]
+    pub lines: LineArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// Runs `lokal query`; exit 1 when nothing matched.
-pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<i32> {
-    let _stdin_store;
-    let (query, snap) = if a.stdin {
-        let (dir, selector) = ingest_stdin(a)?;
-        let store = lokal::store::Store::new(dir.path());
-        let snap = store.tenant(lokal::store::DEFAULT_TENANT)?.snapshot()?;
-        _stdin_store = dir;
-        let q = a.query.trim_start();
-        let q = if q.starts_with('|') || q.starts_with('!') {
-            format!("{selector} {q}")
-        } else {
-            a.query.clone()
-        };
-        (q, snap)
+pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
+    let stdin = if a.stdin {
+        // The same conversion as `lokal ingest`; the query's --timezone is
+        // the zone of timestamps without an offset.
+        let mut opts = IngestOptions::default();
+        EntryArgs {
+            labels: &a.labels,
+            timestamps: &a.timestamps,
+            timezone: &a.range.zone.timezone,
+            lines: &a.lines,
+        }
+        .apply(&mut opts)?;
+        Some(StdinStore::ingest(opts)?)
     } else {
-        (a.query.clone(), g.snapshot(a.quiet)?)
+        None
+    };
+    let store;
+    let (querier, query) = match &stdin {
+        Some(s) => (s.querier(), s.complete_query(&a.query)),
+        None => {
+            store = g.querier_noting_empty(a.report.quiet)?;
+            (&store, a.query.clone())
+        }
     };
     let expr = lokal::logql::parse_expr(&query)?;
-    let range = a.range.resolve(&snap)?;
-    let tz = a.range.tz()?;
-    match expr {
-        Expr::Log(log) => {
-            let params = LogParams {
-                range,
-                limit: a.limit,
-                direction: if a.forward {
-                    Direction::Forward
-                } else {
-                    Direction::Backward
-                },
-            };
-            let res = logquery::run(&snap, &log, &params)?;
-            print_warnings(&res.stats, a.quiet);
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            let opts = LogPrintOptions {
-                tz: Some(tz),
-                ts_format: match a.output_timestamp_format {
-                    TsArg::Rfc3339 => TsFormat::Rfc3339,
-                    TsArg::Rfc3339nano => TsFormat::Rfc3339Nano,
-                    TsArg::Unixnano => TsFormat::UnixNano,
-                },
-                no_labels: a.no_labels,
-                include: a.include_label.clone(),
-                exclude: a.exclude_label.clone(),
-                include_common: a.include_common_labels,
-                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            };
-            match a.output {
-                OutputFormat::Default => {
-                    let common = if a.include_common_labels {
-                        Default::default()
-                    } else {
-                        output::common_labels(&res.entries)
-                    };
-                    if !common.is_empty() && !a.quiet {
-                        eprintln!("Common labels: {common}");
-                    }
-                    output::write_default(&mut out, &res.entries, &common, &opts)?
-                }
-                OutputFormat::Raw => output::write_raw(&mut out, &res.entries)?,
-                OutputFormat::Jsonl => output::write_jsonl(&mut out, &res.entries, &opts)?,
-                OutputFormat::Json => {
-                    let body = lokal::loki::api::log_response(
-                        &res.entries,
-                        serde_json::to_value(&res.stats)?,
-                    );
-                    serde_json::to_writer_pretty(&mut out, &body)?;
-                    writeln!(out)?;
-                }
-            }
-            out.flush()?;
-            if a.stats {
-                print_stats(&res.stats);
-            }
-            Ok(if res.entries.is_empty() { 1 } else { 0 })
-        }
-        Expr::Sample(sample) => {
-            // An empty range still evaluates its start.
-            let range = TimeRange::new(range.start, range.end.max(range.start.saturating_add(1)));
-            let step = match &a.step {
-                Some(s) => lokal::units::parse_duration(s)
-                    .map_err(anyhow::Error::msg)?
-                    .as_nanos() as i64,
-                None => lokal::engine::eval::default_step(range),
-            };
-            let params = MetricParams::range(range, step);
-            let (value, stats) = lokal::engine::eval::eval(&snap, &sample, &params)?;
-            print_metric(&value, &stats, a.output, &tz, a.quiet, a.stats)
-        }
+    let range = a.range.resolve(querier)?;
+    let tz = a.range.zone.tz()?;
+    let opts = QueryOptions {
+        limit: a.limit,
+        direction: if a.forward {
+            Direction::Forward
+        } else {
+            Direction::Backward
+        },
+        // Only a metric query reads --step.
+        step: match (&expr, &a.step) {
+            (Expr::Sample(_), Some(s)) => Some(duration_ns(s)?),
+            _ => None,
+        },
+    };
+    match querier.query(&expr, range, &opts)? {
+        QueryResponse::Streams(res) => print_log(&res, a, tz),
+        QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report),
     }
 }
 
+/// Prints a log query's entries; exit 1 when there are none.
+fn print_log(res: &LogResult, a: &QueryArgs, tz: jiff::tz::TimeZone) -> Result<ExitCode> {
+    print_warnings(&res.stats, a.report.quiet);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let opts = a.log_format.print_options(tz);
+    match a.output {
+        OutputFormat::Default => {
+            let common = if opts.include_common {
+                Default::default()
+            } else {
+                output::common_labels(&res.entries)
+            };
+            if !common.is_empty() && !a.report.quiet {
+                eprintln!("Common labels: {common}");
+            }
+            output::write_default(&mut out, &res.entries, &common, &opts)?
+        }
+        OutputFormat::Raw => output::write_raw(&mut out, &res.entries)?,
+        OutputFormat::Jsonl => output::write_jsonl(&mut out, &res.entries, &opts)?,
+        OutputFormat::Json => {
+            let body =
+                lokal::loki::api::log_response(&res.entries, serde_json::to_value(&res.stats)?);
+            serde_json::to_writer_pretty(&mut out, &body)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    if a.report.stats {
+        print_stats(&res.stats);
+    }
+    Ok(ExitCode::matched(!res.entries.is_empty()))
+}
+
 /// Prints a metric result; exit 1 when it is empty.
-pub fn print_metric(
-    value: &MetricValue,
-    stats: &QueryStats,
+fn print_metric(
+    res: &MetricResult,
     format: OutputFormat,
     tz: &jiff::tz::TimeZone,
-    quiet: bool,
-    show_stats: bool,
-) -> Result<i32> {
-    print_warnings(stats, quiet);
+    report: &ReportArgs,
+) -> Result<ExitCode> {
+    let (value, stats): (&MetricValue, &QueryStats) = (&res.value, &res.stats);
+    print_warnings(stats, report.quiet);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
@@ -282,93 +248,50 @@ pub fn print_metric(
         }
     }
     out.flush()?;
-    if show_stats {
+    if report.stats {
         print_stats(stats);
     }
-    Ok(if value.is_empty() { 1 } else { 0 })
+    Ok(ExitCode::matched(!value.is_empty()))
 }
 
 /// Arguments of `lokal instant-query`.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:
   lokal instant-query --now 2024-03-02T00:00:00Z 'sum by (level) (count_over_time({job=\"api\"} | json [1h]))'")]
+#[command(
+    mut_arg("timezone", |a| {
+        a.help("Time zone for --now without an offset and for printing: Local, UTC or an IANA name")
+    }),
+    mut_arg("stats", |a| a.help("Query statistics on stderr")),
+    mut_arg("quiet", |a| a.help("No messages on stderr")),
+)]
 pub struct InstantArgs {
     /// The LogQL metric query
     pub query: String,
     /// Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
-    /// Time zone for --now without an offset and for printing: Local, UTC or an IANA name
-    #[arg(short = 'z', long, default_value = "Local", value_name = "TZ")]
-    pub timezone: String,
+    #[command(flatten)]
+    pub zone: ZoneArgs,
     /// Output format
     #[arg(short, long, value_enum, default_value = "default")]
     pub output: OutputFormat,
-    /// Query statistics on stderr
-    #[arg(long)]
-    pub stats: bool,
-    /// No messages on stderr
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// Runs `lokal instant-query`.
-pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<i32> {
-    let expr = lokal::logql::parse_expr(&a.query)?;
-    let Expr::Sample(sample) = expr else {
-        anyhow::bail!(
-            "log queries are not supported as an instant query type, please change your query to a range query type"
-        );
-    };
-    let range = RangeArgs {
-        since: None,
-        from: None,
-        to: None,
-        timezone: a.timezone.clone(),
-    };
-    let tz = range.tz()?;
-    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<ExitCode> {
+    let expr = querier::parse_instant(&a.query)?;
+    let tz = a.zone.tz()?;
+    let now = now_ns();
     let at = match &a.now {
-        Some(t) => lokal::time::parse_time_arg(t, now, &tz).map_err(anyhow::Error::msg)?,
+        Some(t) => parse_time(t, now, &tz)?,
         None => now,
     };
-    let snap = g.snapshot(a.quiet)?;
-    let params = MetricParams::instant(at);
-    let (value, stats) = lokal::engine::eval::eval(&snap, &sample, &params)?;
-    print_metric(&value, &stats, a.output, &tz, a.quiet, a.stats)
-}
-
-/// Reads stdin into a temporary store; returns it and the stream's selector.
-fn ingest_stdin(a: &QueryArgs) -> Result<(tempfile::TempDir, String)> {
-    let dir = tempfile::tempdir().context("creating a temporary store for --stdin")?;
-    let mut opts = lokal::ingest::IngestOptions {
-        inputs: vec!["-".into()],
-        filename_label: false,
-        ..Default::default()
-    };
-    for l in &a.labels {
-        let (k, v) = l
-            .split_once('=')
-            .with_context(|| format!("--label {l:?}: expected NAME=VALUE"))?;
-        opts.labels
-            .push((k.trim().to_string(), v.trim_matches('"').to_string()));
-    }
-    opts.timestamps.format = a.timestamp_format.clone();
-    opts.timestamps.regex = a.timestamp_regex.clone();
-    opts.timestamps.timezone = a.range.tz()?;
-    let store = lokal::store::Store::new(dir.path());
-    lokal::ingest::ingest(
-        &store,
-        lokal::store::DEFAULT_TENANT,
-        &opts,
-        &lokal::ingest::Silent,
-    )?;
-    let labels = if opts.labels.is_empty() {
-        lokal::model::Labels::from_pairs([("job", "stdin")])
-    } else {
-        lokal::model::Labels::from_pairs(opts.labels.clone())
-    };
-    Ok((dir, labels.to_string()))
+    let q = g.querier_noting_empty(a.report.quiet)?;
+    let res = q.instant_query(&expr, at)?;
+    print_metric(&res, a.output, &tz, &a.report)
 }
 
 fn print_warnings(s: &QueryStats, quiet: bool) {

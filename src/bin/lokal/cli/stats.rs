@@ -3,6 +3,9 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
+use lokal::querier::Querier;
+
+use super::exit::ExitCode;
 use super::GlobalArgs;
 
 /// Output formats.
@@ -26,7 +29,7 @@ pub struct StatsArgs {
 }
 
 /// Runs `lokal stats`.
-pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<i32> {
+pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
     let store = g.store();
     let tenants = if a.all_tenants {
         store.tenants()?
@@ -35,8 +38,7 @@ pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<i32> {
     };
     let mut rows = Vec::new();
     for t in tenants {
-        let snap = store.tenant(&t)?.snapshot()?;
-        rows.extend(lokal::store::read::day_stats(&t, &snap)?);
+        rows.extend(Querier::open(&store, &t)?.day_stats()?);
     }
     match a.output {
         StatsFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
@@ -79,5 +81,5 @@ pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<i32> {
             println!("{t}");
         }
     }
-    Ok(0)
+    Ok(ExitCode::Ok)
 }

@@ -7,6 +7,8 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use clap::Args;
 
+use super::exit::ExitCode;
+
 /// Arguments of `lokal test`.
 #[derive(Debug, Args)]
 #[command(
@@ -23,7 +25,7 @@ pub struct TestArgs {
 }
 
 /// Runs `lokal test`.
-pub fn run(a: &TestArgs) -> Result<i32> {
+pub fn run(a: &TestArgs) -> Result<ExitCode> {
     let (mut passed, mut failed) = (0usize, 0usize);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -48,5 +50,9 @@ pub fn run(a: &TestArgs) -> Result<i32> {
         }
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
-    Ok(if failed > 0 { 1 } else { 0 })
+    Ok(if failed > 0 {
+        ExitCode::NothingMatched
+    } else {
+        ExitCode::Ok
+    })
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 use anyhow::Result;
 use clap::Args;
 
+use super::exit::ExitCode;
 use super::GlobalArgs;
 
 /// Arguments of `lokal verify`.
@@ -15,9 +16,8 @@ pub struct VerifyArgs {}
 pub struct DumpArgs {}
 
 /// Runs `lokal verify`: exit 0 when every block reads back, 3 otherwise.
-pub fn run(g: &GlobalArgs, _a: &VerifyArgs) -> Result<i32> {
-    let snap = g.store().tenant(&g.tenant)?.snapshot()?;
-    let rep = lokal::store::read::verify(&snap)?;
+pub fn run(g: &GlobalArgs, _a: &VerifyArgs) -> Result<ExitCode> {
+    let rep = lokal::store::read::verify(g.querier()?.snapshot())?;
     for p in &rep.problems {
         eprintln!("lokal: {p}");
     }
@@ -29,19 +29,19 @@ pub fn run(g: &GlobalArgs, _a: &VerifyArgs) -> Result<i32> {
         rep.problems.len()
     );
     Ok(if rep.problems.is_empty() {
-        0
+        ExitCode::Ok
     } else {
-        super::exit::STORE
+        ExitCode::Store
     })
 }
 
 /// Runs `lokal dump`: one `ts<TAB>labels<TAB>line` per entry.
-pub fn run_dump(g: &GlobalArgs, _a: &DumpArgs) -> Result<i32> {
-    let snap = g.store().tenant(&g.tenant)?.snapshot()?;
+pub fn run_dump(g: &GlobalArgs, _a: &DumpArgs) -> Result<ExitCode> {
+    let q = g.querier()?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut err: Option<std::io::Error> = None;
-    let bad = lokal::store::read::for_each_entry(&snap, |labels, ts, line| {
+    let bad = lokal::store::read::for_each_entry(q.snapshot(), |labels, ts, line| {
         if err.is_some() {
             return;
         }
@@ -60,8 +60,8 @@ pub fn run_dump(g: &GlobalArgs, _a: &DumpArgs) -> Result<i32> {
         eprintln!("lokal: {b}");
     }
     Ok(if bad.is_empty() {
-        0
+        ExitCode::Ok
     } else {
-        super::exit::STORE
+        ExitCode::Store
     })
 }
