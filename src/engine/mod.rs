@@ -2,7 +2,7 @@
 //! indexes and footers (`plan`), scan blocks in parallel (`scan`), run the
 //! LogQL pipeline (`pipeline`), merge. Log queries live in `logquery`,
 //! metric queries in `eval`. Callers outside the library go through
-//! [`crate::querier`].
+//! the `querier` module, which sits above the engine.
 
 pub mod eval;
 pub mod logquery;

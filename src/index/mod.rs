@@ -9,9 +9,9 @@
 //!
 //! This module is the file format only: build an index from segment footers
 //! ([`build_day_index`]), open, read and select ([`DayIndex`]). Rebuilding a
-//! day under the writer lock is [`crate::store::rebuild`]; it reads segment
-//! footers only (mapped), never blocks, so ingest can keep the index current
-//! after every batch.
+//! day under the writer lock is `store::rebuild`'s job (the index sits below
+//! the store); a rebuild reads segment footers only (mapped), never blocks,
+//! so ingest can keep the index current after every batch.
 
 pub mod format;
 
