@@ -244,10 +244,7 @@ impl<'s> Planner<'s> {
                     continue;
                 };
                 for st in r.streams() {
-                    if !matchers
-                        .iter()
-                        .all(|m| m.matches(st.labels.get(&m.name).unwrap_or("")))
-                    {
+                    if !selects(matchers, &st.labels) {
                         continue;
                     }
                     let blocks: Vec<BlockMeta> = st
@@ -361,9 +358,7 @@ impl<'s> Planner<'s> {
                     continue;
                 };
                 for st in r.streams() {
-                    if matchers
-                        .iter()
-                        .all(|m| m.matches(st.labels.get(&m.name).unwrap_or("")))
+                    if selects(matchers, &st.labels)
                         && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
                     {
                         f(&st.labels);
@@ -469,6 +464,14 @@ impl<'s> Planner<'s> {
     }
 }
 
+/// Whether a stream read from a footer matches every matcher (a missing
+/// label matches as the empty string, as in Loki).
+fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
+    matchers
+        .iter()
+        .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
+}
+
 /// Whether index series `s` has a block in `range` in a segment the plan
 /// covers. Decodes the chunks only when the series' time span is not inside
 /// the range or the index holds segments it may not use.
@@ -547,7 +550,7 @@ pub fn series(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::block::encode;
+    use crate::chunk::block::compress;
     use crate::store::Store;
 
     fn m(name: &str, op: MatchOp, v: &str) -> Matcher {
@@ -566,20 +569,10 @@ mod tests {
             let mut p = tx.create_segment(day).unwrap();
             for (l, ts) in streams {
                 for part in ts.chunks(3) {
-                    let mut raw = Vec::new();
-                    encode(part.iter().map(|t| (*t, &b"x"[..])), &mut raw);
-                    let comp = zstd::bulk::compress(&raw, 1).unwrap();
-                    let meta = BlockMeta {
-                        offset: 0,
-                        len: 0,
-                        raw_len: raw.len() as u32,
-                        entries: part.len() as u32,
-                        line_bytes: part.len() as u64,
-                        min_t: part[0],
-                        max_t: part[part.len() - 1],
-                        checksum: 0,
-                    };
-                    p.writer.add_block(l, l.fingerprint(), &comp, meta).unwrap();
+                    let b = compress(part.iter().map(|t| (*t, &b"x"[..], &[][..])), 1).unwrap();
+                    p.writer
+                        .add_block(l, l.fingerprint(), &b.bytes, b.meta)
+                        .unwrap();
                 }
             }
             tx.publish(p).unwrap();
