@@ -12,4 +12,5 @@ mod logqltest;
 mod query;
 mod real_queries;
 mod store;
+mod store_v1;
 mod testenv;
