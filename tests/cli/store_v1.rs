@@ -22,71 +22,28 @@ fn fixture() -> PathBuf {
 }
 
 /// Every file of the fixture: (path, length, xxh3-64 of its bytes).
+#[rustfmt::skip]
 const FILES: &[(&str, u64, u64)] = &[
     ("fake/MANIFEST", 3810, 0x1fec4f13cda55d67),
     ("fake/index/2024-01-01-4.idx", 911, 0xa1a1b4ebe683c3d0),
     ("fake/index/2024-01-01-5.idx", 1028, 0x1a5c6dd68171a1ee),
     ("fake/index/2024-01-02-3.idx", 627, 0x436630030d9f242a),
     ("fake/index/2024-01-02-5.idx", 740, 0xaafc8c77a84399d1),
-    (
-        "fake/segments/2024-01-01/0000000000000001.seg",
-        229,
-        0xfa293b4962e6dafa,
-    ),
-    (
-        "fake/segments/2024-01-01/0000000000000003.seg",
-        178,
-        0x5e32a75ced1d4c98,
-    ),
-    (
-        "fake/segments/2024-01-01/0000000000000005.seg",
-        389,
-        0x578a2f8c79f65f61,
-    ),
-    (
-        "fake/segments/2024-01-01/0000000000000007.seg",
-        231,
-        0x998fed8051de7584,
-    ),
-    (
-        "fake/segments/2024-01-01/0000000000000008.seg",
-        188,
-        0xaa21a70fdfc99c85,
-    ),
-    (
-        "fake/segments/2024-01-02/0000000000000002.seg",
-        213,
-        0x5fc32965c9ad8f26,
-    ),
-    (
-        "fake/segments/2024-01-02/0000000000000004.seg",
-        177,
-        0x78f9eaaf9aebc239,
-    ),
-    (
-        "fake/segments/2024-01-02/0000000000000006.seg",
-        216,
-        0x986921a4f5b7d808,
-    ),
-    (
-        "fake/segments/2024-01-02/0000000000000009.seg",
-        147,
-        0xece94db00ce5c594,
-    ),
+    ("fake/segments/2024-01-01/0000000000000001.seg", 229, 0xfa293b4962e6dafa),
+    ("fake/segments/2024-01-01/0000000000000003.seg", 178, 0x5e32a75ced1d4c98),
+    ("fake/segments/2024-01-01/0000000000000005.seg", 389, 0x578a2f8c79f65f61),
+    ("fake/segments/2024-01-01/0000000000000007.seg", 231, 0x998fed8051de7584),
+    ("fake/segments/2024-01-01/0000000000000008.seg", 188, 0xaa21a70fdfc99c85),
+    ("fake/segments/2024-01-02/0000000000000002.seg", 213, 0x5fc32965c9ad8f26),
+    ("fake/segments/2024-01-02/0000000000000004.seg", 177, 0x78f9eaaf9aebc239),
+    ("fake/segments/2024-01-02/0000000000000006.seg", 216, 0x986921a4f5b7d808),
+    ("fake/segments/2024-01-02/0000000000000009.seg", 147, 0xece94db00ce5c594),
     ("lokal.lock", 0, 0x2d06800538d394c2),
     ("team-b/MANIFEST", 967, 0x20b036e26137ef73),
     ("team-b/index/2024-01-01-1.idx", 375, 0x06a0452dbb1b6aa6),
     ("team-b/index/2024-01-02-1.idx", 375, 0x6f89fbca42c5e321),
-    (
-        "team-b/segments/2024-01-01/0000000000000001.seg",
-        174,
-        0x2d266ed274059ed2,
-    ),
-    (
-        "team-b/segments/2024-01-02/0000000000000002.seg",
-        183,
-        0x4bc46163982e718b,
-    ),
+    ("team-b/segments/2024-01-01/0000000000000001.seg", 174, 0x2d266ed274059ed2),
+    ("team-b/segments/2024-01-02/0000000000000002.seg", 183, 0x4bc46163982e718b),
 ];
 
 /// `(path, length, xxh3-64)` of every file below `root`, sorted by path.
@@ -174,74 +131,23 @@ const WEB_H2: &str =
 
 /// Every entry of tenant `fake` with its stream labels (metadata is not a
 /// stream label: see [`FAKE_JSONL`]).
+#[rustfmt::skip]
 fn fake_entries() -> Vec<String> {
     sorted(vec![
-        rec(
-            1704153597000000000,
-            API,
-            r#"2024-01-01T23:59:57Z level=info msg="late arrival" status=200"#,
-        ),
-        rec(
-            1704153598000000000,
-            API,
-            r#"2024-01-01T23:59:58Z level=info msg="GET /a" status=200"#,
-        ),
-        rec(
-            1704153599000000000,
-            API,
-            r#"2024-01-01T23:59:59Z level=error msg="GET /b" status=500"#,
-        ),
-        rec(
-            1704153601000000000,
-            API,
-            r#"2024-01-02T00:00:01Z level=info msg="GET /a" status=200"#,
-        ),
-        rec(
-            1704153601000000000,
-            API,
-            r#"2024-01-02T00:00:01Z level=info msg="GET /a" status=200"#,
-        ),
+        rec(1704153597000000000, API, r#"2024-01-01T23:59:57Z level=info msg="late arrival" status=200"#),
+        rec(1704153598000000000, API, r#"2024-01-01T23:59:58Z level=info msg="GET /a" status=200"#),
+        rec(1704153599000000000, API, r#"2024-01-01T23:59:59Z level=error msg="GET /b" status=500"#),
+        rec(1704153601000000000, API, r#"2024-01-02T00:00:01Z level=info msg="GET /a" status=200"#),
+        rec(1704153601000000000, API, r#"2024-01-02T00:00:01Z level=info msg="GET /a" status=200"#),
         rec(1704153601000000000, API, "this line has no timestamp"),
-        rec(
-            1704110400000000000,
-            API,
-            r#"2024-01-01T12:00:00Z level=info msg="backfill" status=204"#,
-        ),
-        rec(
-            1704153603000000000,
-            API,
-            r#"2024-01-02T00:00:03Z level=warn msg="slow" duration=1.5s"#,
-        ),
-        rec(
-            1704103200000000000,
-            WEB_H1,
-            "2024-01-01T10:00:00Z GET /index.html 200",
-        ),
-        rec(
-            1704106800123456789,
-            WEB_H2,
-            "2024-01-01T11:00:00.123456789Z POST /login 302",
-        ),
-        rec(
-            1704189600000000000,
-            WEB_H1,
-            "2024-01-02T10:00:00Z GET /index.html 304",
-        ),
-        rec(
-            1704096000000000000,
-            JAVA,
-            "2024-01-01T08:00:00Z INFO starting",
-        ),
-        rec(
-            1704096001000000000,
-            JAVA,
-            "2024-01-01T08:00:01Z ERROR boom\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)",
-        ),
-        rec(
-            1704096002000000000,
-            JAVA,
-            "2024-01-01T08:00:02Z INFO recovered",
-        ),
+        rec(1704110400000000000, API, r#"2024-01-01T12:00:00Z level=info msg="backfill" status=204"#),
+        rec(1704153603000000000, API, r#"2024-01-02T00:00:03Z level=warn msg="slow" duration=1.5s"#),
+        rec(1704103200000000000, WEB_H1, "2024-01-01T10:00:00Z GET /index.html 200"),
+        rec(1704106800123456789, WEB_H2, "2024-01-01T11:00:00.123456789Z POST /login 302"),
+        rec(1704189600000000000, WEB_H1, "2024-01-02T10:00:00Z GET /index.html 304"),
+        rec(1704096000000000000, JAVA, "2024-01-01T08:00:00Z INFO starting"),
+        rec(1704096001000000000, JAVA, "2024-01-01T08:00:01Z ERROR boom\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)"),
+        rec(1704096002000000000, JAVA, "2024-01-01T08:00:02Z INFO recovered"),
         rec(1704110400000000000, PUSH, "user logged in"),
         rec(1704110401000000000, PUSH, "no metadata here"),
         rec(1704196800000000000, PUSH, "day two"),
