@@ -2,7 +2,9 @@
 //! `lokal fmt` with the corpus' own checker, requiring canonical forms and error texts
 //! too. Every failing row must be listed, with a reason, in
 //! `tests/data/logql-parse-unsupported.tsv`. Skipped (with a note) when `../shared` or
-//! `python3` is not available.
+//! `python3` is not available, and failing then under `CI=true` (`tests/support`).
+
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -11,16 +13,12 @@ use std::process::Command;
 #[test]
 fn loki_parse_corpus() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let conformance = root.join("../shared/conformance");
-    let checker = conformance.join("check_parse.py");
-    let corpus = conformance.join("logql-parse.tsv");
-    if !checker.exists() || !corpus.exists() {
-        println!(
-            "note: {} not found; skipping the LogQL conformance corpus",
-            conformance.display()
-        );
+    let Some(checker) = support::shared("conformance/check_parse.py") else {
         return;
-    }
+    };
+    let Some(corpus) = support::shared("conformance/logql-parse.tsv") else {
+        return;
+    };
     let bin = env!("CARGO_BIN_EXE_lokal");
     let out = match Command::new("python3")
         .arg(&checker)
@@ -30,7 +28,7 @@ fn loki_parse_corpus() {
     {
         Ok(o) => o,
         Err(e) => {
-            println!("note: cannot run python3 ({e}); skipping the LogQL conformance corpus");
+            support::skip(&format!("cannot run python3 ({e})"));
             return;
         }
     };

@@ -7,9 +7,12 @@
 //! value of every line must also equal what the README regex's capture
 //! gives when fed to `--timestamp-regex` (a second, independent path).
 //!
-//! Skipped, with a note, when `../shared` is not beside the crate.
+//! Skipped, with a note, when `../shared` is not beside the crate (and
+//! failing then under `CI=true`: see `tests/support`).
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 
 use lokal::ingest::timestamp::{TimestampConfig, TimestampExtractor};
 use regex::bytes::Regex;
@@ -315,17 +318,9 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+#[track_caller]
 fn data_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "note: {} not found; skipping the real-data timestamp tests",
-            dir.display()
-        );
-        None
-    }
+    support::shared("data/real")
 }
 
 fn ns(rfc3339: &str) -> i64 {

@@ -1,47 +1,14 @@
-//! Helpers shared by the CLI tests.
+//! Helpers shared by the CLI tests: [`TestEnv`] (re-exported from
+//! `testenv.rs`), the `../shared` rule (from `tests/support`), and readers
+//! of what a store holds.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-/// The lokal binary under test.
-pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_lokal"))
-}
-
-/// A `lokal` command pointed at `store`, with a clean environment.
-pub fn lokal(store: &Path) -> Command {
-    let mut c = Command::new(bin());
-    c.env("LOKAL_STORE", store)
-        .env_remove("LOKAL_TENANT")
-        .env("NO_COLOR", "1");
-    c
-}
-
-/// `../shared`, when present; otherwise prints why the caller skips.
-pub fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if p.join("data/real").is_dir() {
-        Some(p.canonicalize().unwrap())
-    } else {
-        eprintln!("note: ../shared is absent; skipping this test");
-        None
-    }
-}
-
-/// Runs the command, asserts success, returns stdout.
-pub fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run lokal");
-    assert!(
-        out.status.success(),
-        "lokal failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use crate::eqnice;
+pub use crate::support::shared;
+pub use crate::testenv::{LokalCmd, TestEnv};
 
 /// One dumped entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,17 +16,6 @@ pub struct Dumped {
     pub labels: String,
     pub ts: i64,
     pub line: Vec<u8>,
-}
-
-/// Every stored entry, via the hidden `lokal dump`.
-pub fn dump(store: &Path) -> Vec<Dumped> {
-    let out = lokal(store).arg("dump").output().expect("run lokal dump");
-    assert!(
-        out.status.success(),
-        "dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_dump(&out.stdout)
 }
 
 /// Parses `ts<TAB>labels<TAB>line` records (lines hold no newline here).
@@ -109,26 +65,6 @@ pub fn by_file(entries: &[Dumped]) -> BTreeMap<String, Vec<Vec<u8>>> {
         v.sort();
     }
     m
-}
-
-/// Writes a log file of `n` lines with increasing RFC 3339 timestamps.
-pub fn write_log(path: &Path, n: usize, start_s: i64, tag: &str) {
-    use std::fmt::Write;
-    let mut s = String::new();
-    for i in 0..n {
-        let ts = jiff::Timestamp::from_second(start_s + i as i64).unwrap();
-        writeln!(
-            s,
-            "{ts} level=info tag={tag} msg=\"event {i}\" pad=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-        )
-        .unwrap();
-    }
-    std::fs::write(path, s).unwrap();
-}
-
-/// The manifest of tenant `fake` as JSON.
-pub fn manifest(store: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(store.join("fake/MANIFEST")).unwrap()).unwrap()
 }
 
 /// A label matcher for library calls.

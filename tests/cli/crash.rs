@@ -43,18 +43,19 @@ fn committed_lines(store: &Path, files: &[std::path::PathBuf]) -> BTreeMap<Strin
 
 #[test]
 fn sigkill_at_random_moments_loses_and_doubles_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let mut files = Vec::new();
-    for i in 0..4 {
-        let f = dir.path().join(format!("app{i}.log"));
-        write_log(&f, 40_000, 1_700_000_000 + i * 100_000, &format!("f{i}"));
-        files.push(f);
-    }
+    let env = TestEnv::new();
+    let store = env.store();
+    let files: Vec<_> = (0..4)
+        .map(|i| {
+            let name = format!("app{i}.log");
+            env.write_log(&name, 40_000, 1_700_000_000 + i * 100_000, &format!("f{i}"))
+        })
+        .collect();
     let mut rng = Lcg(0x5eed);
     let mut kills = 0;
     for round in 0..12 {
-        let mut child = lokal(&store)
+        let mut child = env
+            .std_command()
             .args(["ingest", "-q", "--batch-size", "512KiB"])
             .args(&files)
             .stdout(std::process::Stdio::null())
@@ -69,12 +70,12 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
         child.wait().unwrap();
 
         // The store opens and every block reads back.
-        ok(lokal(&store).arg("verify"));
+        env.ok(["verify"]);
         // Whatever index survived agrees with the footers.
-        assert_index_agrees_with_footers(&store);
+        assert_index_agrees_with_footers(store);
         // It holds exactly the committed lines: each file's first N lines.
-        let want = committed_lines(&store, &files);
-        let got = by_file(&dump(&store));
+        let want = committed_lines(store, &files);
+        let got = by_file(&env.dump());
         for f in &files {
             let key = f.display().to_string();
             let n = want[&key];
@@ -93,14 +94,14 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
         kills > 0,
         "no ingest was interrupted; the test proved nothing"
     );
-    ok(lokal(&store).args(["ingest", "-q"]).args(&files));
-    let got = by_file(&dump(&store));
+    env.ingest(&files).ok();
+    let got = by_file(&env.dump());
     for f in &files {
         let mut lines = file_lines(&fs::read(f).unwrap());
         lines.sort();
         assert_eq!(got[&f.display().to_string()], lines, "after the final run");
     }
-    let leftovers: Vec<_> = walk(&store)
+    let leftovers: Vec<_> = walk(store)
         .into_iter()
         .filter(|p| p.to_string_lossy().ends_with(".tmp"))
         .collect();

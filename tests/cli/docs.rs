@@ -15,14 +15,12 @@ fn completions_are_current() {
         ("zsh", "_lokal"),
         ("fish", "lokal.fish"),
     ] {
-        let out = std::process::Command::new(bin())
+        let out = LokalCmd::new(None)
             .args(["completions", shell])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+            .assert_code(0);
         let checked_in = fs::read(repo().join("completions").join(file)).unwrap_or_default();
         assert!(
-            checked_in == out.stdout,
+            checked_in == out.bytes,
             "completions/{file} is stale: run `scripts/gen-docs.sh` and commit the result"
         );
     }
@@ -30,21 +28,18 @@ fn completions_are_current() {
 
 #[test]
 fn man_pages_are_current() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(bin())
-        .arg("man")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let mut names: Vec<_> = fs::read_dir(dir.path())
+    let env = TestEnv::new();
+    let dir = env.path().join("man");
+    fs::create_dir(&dir).unwrap();
+    LokalCmd::new(None).arg("man").arg(&dir).assert_code(0);
+    let mut names: Vec<_> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
     assert!(!names.is_empty());
     for n in &names {
-        let fresh = fs::read(dir.path().join(n)).unwrap();
+        let fresh = fs::read(dir.join(n)).unwrap();
         let checked_in = fs::read(repo().join("man").join(n)).unwrap_or_default();
         assert!(
             checked_in == fresh,

@@ -1,31 +1,30 @@
 //! The label index: kept current by ingest, rebuilt by `lokal index`, and
 //! never needed for a correct answer.
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::common::*;
 
 /// Two files spanning a UTC midnight (2023-11-14/15), two hosts.
-fn inputs(dir: &Path) -> Vec<PathBuf> {
-    let a = dir.join("a.log");
-    let b = dir.join("b.log");
+fn inputs(env: &TestEnv) -> Vec<PathBuf> {
     // 1_700_006_400 is 2023-11-15T00:00:00Z.
-    write_log(&a, 4000, 1_700_006_400 - 2000, "a");
-    write_log(&b, 3000, 1_700_006_400 - 100, "b");
-    vec![a, b]
+    vec![
+        env.write_log("a.log", 4000, 1_700_006_400 - 2000, "a"),
+        env.write_log("b.log", 3000, 1_700_006_400 - 100, "b"),
+    ]
 }
 
-fn indexes(store: &Path) -> Vec<serde_json::Value> {
-    manifest(store)["indexes"]
+fn indexes(env: &TestEnv) -> Vec<serde_json::Value> {
+    env.manifest()["indexes"]
         .as_array()
         .cloned()
         .unwrap_or_default()
 }
 
 /// Segment ids per day, from the manifest.
-fn segments_by_day(store: &Path) -> std::collections::BTreeMap<String, Vec<u64>> {
+fn segments_by_day(env: &TestEnv) -> std::collections::BTreeMap<String, Vec<u64>> {
     let mut m: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
-    for s in manifest(store)["segments"].as_array().unwrap() {
+    for s in env.manifest()["segments"].as_array().unwrap() {
         m.entry(s["day"].as_str().unwrap().to_string())
             .or_default()
             .push(s["id"].as_u64().unwrap());
@@ -36,8 +35,8 @@ fn segments_by_day(store: &Path) -> std::collections::BTreeMap<String, Vec<u64>>
     m
 }
 
-fn covered_by_day(store: &Path) -> std::collections::BTreeMap<String, Vec<u64>> {
-    indexes(store)
+fn covered_by_day(env: &TestEnv) -> std::collections::BTreeMap<String, Vec<u64>> {
+    indexes(env)
         .iter()
         .map(|i| {
             (
@@ -53,47 +52,47 @@ fn covered_by_day(store: &Path) -> std::collections::BTreeMap<String, Vec<u64>> 
         .collect()
 }
 
-fn ingest(store: &Path, files: &[PathBuf], extra: &[&str]) {
-    ok(lokal(store)
-        .args(["ingest", "-q", "--label", "job=x", "--batch-size", "64KiB"])
+fn ingest(env: &TestEnv, files: &[PathBuf], extra: &[&str]) {
+    env.ingest(files)
+        .args(["--label", "job=x", "--batch-size", "64KiB"])
         .args(extra)
-        .args(files));
+        .ok();
 }
 
 #[test]
 fn ingest_keeps_the_index_current() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let files = inputs(dir.path());
-    ingest(&store, &files, &[]);
-    let days = segments_by_day(&store);
+    let env = TestEnv::new();
+    let store = env.store();
+    let files = inputs(&env);
+    ingest(&env, &files, &[]);
+    let days = segments_by_day(&env);
     assert_eq!(days.len(), 2, "{days:?}");
     assert!(
         days.values().any(|v| v.len() > 1),
         "several batches per day"
     );
-    assert_eq!(covered_by_day(&store), days, "every segment is indexed");
-    for i in indexes(&store) {
+    assert_eq!(covered_by_day(&env), days, "every segment is indexed");
+    for i in indexes(&env) {
         let p = store.join("fake").join(i["path"].as_str().unwrap());
         assert_eq!(
             fs::metadata(&p).unwrap().len(),
             i["bytes"].as_u64().unwrap()
         );
     }
-    assert!(assert_index_agrees_with_footers(&store) > 0);
+    assert!(assert_index_agrees_with_footers(store) > 0);
 
     // Appending: the new segments join the index, older builds go away.
     let mut more = fs::read_to_string(&files[1]).unwrap();
     more.push_str("2023-11-15T01:00:00Z level=info tag=b msg=\"late\"\n");
     fs::write(&files[1], more).unwrap();
-    ingest(&store, &files, &[]);
-    assert_eq!(covered_by_day(&store), segments_by_day(&store));
-    assert_index_agrees_with_footers(&store);
-    let live: Vec<String> = indexes(&store)
+    ingest(&env, &files, &[]);
+    assert_eq!(covered_by_day(&env), segments_by_day(&env));
+    assert_index_agrees_with_footers(store);
+    let live: Vec<String> = indexes(&env)
         .iter()
         .map(|i| i["path"].as_str().unwrap().to_string())
         .collect();
-    ok(lokal(&store).args(["index", "-q"]));
+    env.ok(["index", "-q"]);
     // The next writer removed every build but the ones the last two
     // manifests name (a reader of the previous manifest keeps its file).
     let mut on_disk: Vec<String> = fs::read_dir(store.join("fake/index"))
@@ -101,7 +100,7 @@ fn ingest_keeps_the_index_current() {
         .map(|e| format!("index/{}", e.unwrap().file_name().to_string_lossy()))
         .collect();
     on_disk.sort();
-    let mut want: Vec<String> = indexes(&store)
+    let mut want: Vec<String> = indexes(&env)
         .iter()
         .map(|i| i["path"].as_str().unwrap().to_string())
         .chain(live)
@@ -112,11 +111,11 @@ fn ingest_keeps_the_index_current() {
 
 #[test]
 fn no_index_then_lokal_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let files = inputs(dir.path());
-    ingest(&store, &files, &["--no-index"]);
-    assert!(indexes(&store).is_empty());
+    let env = TestEnv::new();
+    let store = env.store();
+    let files = inputs(&env);
+    ingest(&env, &files, &["--no-index"]);
+    assert!(indexes(&env).is_empty());
     assert!(
         !store.join("fake/index").exists()
             || fs::read_dir(store.join("fake/index"))
@@ -124,60 +123,55 @@ fn no_index_then_lokal_index() {
                 .next()
                 .is_none()
     );
-    let bare = assert_index_agrees_with_footers(&store);
+    let bare = assert_index_agrees_with_footers(store);
 
-    let out = ok(lokal(&store).arg("index"));
+    let out = env.ok(["index"]);
     for day in ["2023-11-14", "2023-11-15"] {
         assert!(out.contains(day), "{out}");
     }
     assert!(out.contains("index bytes"), "{out}");
-    assert_eq!(covered_by_day(&store), segments_by_day(&store));
-    assert_eq!(assert_index_agrees_with_footers(&store), bare);
+    assert_eq!(covered_by_day(&env), segments_by_day(&env));
+    assert_eq!(assert_index_agrees_with_footers(store), bare);
 
     // Stats count the index as overhead.
-    let stats: serde_json::Value =
-        serde_json::from_str(&ok(lokal(&store).args(["stats", "-o", "json"]))).unwrap();
+    let stats = env.cmd(["stats", "-o", "json"]).json();
     let overhead: u64 = stats
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["bytes_overhead"].as_u64().unwrap())
         .sum();
-    let index: u64 = indexes(&store)
+    let index: u64 = indexes(&env)
         .iter()
         .map(|i| i["bytes"].as_u64().unwrap())
         .sum();
     assert!(overhead > index && index > 0);
 
     // One day only; a day without data just reports nothing indexed.
-    let out = ok(lokal(&store).args(["index", "--day", "2023-11-15", "--day", "2020-01-01"]));
+    let out = env.ok(["index", "--day", "2023-11-15", "--day", "2020-01-01"]);
     assert!(
         out.contains("2023-11-15") && !out.contains("2023-11-14"),
         "{out}"
     );
-    let out = lokal(&store)
-        .args(["index", "--day", "yesterday"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    env.cmd(["index", "--day", "yesterday"]).assert_code(2);
 
     // --all-tenants covers every tenant.
-    ok(lokal(&store)
-        .args(["--tenant", "other", "ingest", "-q", "--no-index"])
-        .arg(&files[0]));
-    let out = ok(lokal(&store).args(["index", "--all-tenants"]));
+    env.cmd(["--tenant", "other", "ingest", "-q", "--no-index"])
+        .arg(&files[0])
+        .stdout();
+    let out = env.ok(["index", "--all-tenants"]);
     assert!(out.contains("other") && out.contains("fake"), "{out}");
     assert!(store.join("other/index").is_dir());
 }
 
 #[test]
 fn a_deleted_or_corrupt_index_falls_back_to_footers() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let files = inputs(dir.path());
-    ingest(&store, &files, &[]);
-    let want = assert_index_agrees_with_footers(&store);
-    let idx = indexes(&store);
+    let env = TestEnv::new();
+    let store = env.store();
+    let files = inputs(&env);
+    ingest(&env, &files, &[]);
+    let want = assert_index_agrees_with_footers(store);
+    let idx = indexes(&env);
     let first = store.join("fake").join(idx[0]["path"].as_str().unwrap());
     let second = store.join("fake").join(idx[1]["path"].as_str().unwrap());
 
@@ -186,9 +180,9 @@ fn a_deleted_or_corrupt_index_falls_back_to_footers() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x10;
     fs::write(&second, &bytes).unwrap();
-    assert_eq!(assert_index_agrees_with_footers(&store), want);
+    assert_eq!(assert_index_agrees_with_footers(store), want);
 
-    let snap = lokal::store::Store::new(&store)
+    let snap = lokal::store::Store::new(store)
         .tenant("fake")
         .unwrap()
         .snapshot()
@@ -203,8 +197,8 @@ fn a_deleted_or_corrupt_index_falls_back_to_footers() {
     assert!(w.contains(&first.display().to_string()), "{w}");
 
     // A rebuild repairs both.
-    ok(lokal(&store).args(["index", "-q"]));
-    let snap = lokal::store::Store::new(&store)
+    env.ok(["index", "-q"]);
+    let snap = lokal::store::Store::new(store)
         .tenant("fake")
         .unwrap()
         .snapshot()
@@ -221,16 +215,16 @@ fn a_deleted_or_corrupt_index_falls_back_to_footers() {
 
 #[test]
 fn older_manifests_without_indexes_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let files = inputs(dir.path());
-    ingest(&store, &files, &[]);
-    let mut m = manifest(&store);
+    let env = TestEnv::new();
+    let store = env.store();
+    let files = inputs(&env);
+    ingest(&env, &files, &[]);
+    let mut m = env.manifest();
     m.as_object_mut().unwrap().remove("indexes");
     fs::write(store.join("fake/MANIFEST"), serde_json::to_vec(&m).unwrap()).unwrap();
-    assert_index_agrees_with_footers(&store);
-    ok(lokal(&store).arg("verify"));
+    assert_index_agrees_with_footers(store);
+    env.ok(["verify"]);
     // The next writer drops the files no manifest names.
-    ok(lokal(&store).args(["index", "-q", "--day", "2023-11-14"]));
+    env.ok(["index", "-q", "--day", "2023-11-14"]);
     assert_eq!(fs::read_dir(store.join("fake/index")).unwrap().count(), 1);
 }

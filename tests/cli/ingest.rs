@@ -57,9 +57,10 @@ fn expected_entries(bytes: &[u8], flags: &[&str]) -> Vec<(i64, Vec<u8>)> {
 
 #[test]
 fn real_logs_round_trip_byte_identical_with_timestamps() {
-    let Some(shared) = shared() else { return };
-    let store = tempfile::tempdir().unwrap();
-    let real = shared.join("data/real");
+    let Some(real) = shared("data/real") else {
+        return;
+    };
+    let env = TestEnv::new();
     let mut files: Vec<_> = fs::read_dir(&real)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -72,19 +73,13 @@ fn real_logs_round_trip_byte_identical_with_timestamps() {
             .iter()
             .find(|(n, _)| *n == name)
             .map_or(&[][..], |(_, f)| *f);
-        let out = lokal(store.path())
-            .args(["ingest", "-q", "-l", "job=real", "--year", "2024"])
+        env.ingest([f])
+            .label("job=real")
+            .args(["--year", "2024"])
             .args(flags)
-            .arg(f)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .ok();
     }
-    let entries = dump(store.path());
+    let entries = env.dump();
     assert_eq!(entries.len(), 59_197);
     let mut total = 0;
     for f in &files {
@@ -118,78 +113,52 @@ fn real_logs_round_trip_byte_identical_with_timestamps() {
 
 #[test]
 fn rerun_reads_only_appended_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let log = dir.path().join("app.log");
-    write_log(&log, 100, 1_700_000_000, "a");
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&log));
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&log));
-    assert_eq!(
-        dump(&store).len(),
-        100,
-        "an unchanged file is not read again"
-    );
+    let env = TestEnv::new();
+    let log = env.write_log("app.log", 100, 1_700_000_000, "a");
+    env.ingest([&log]).ok();
+    env.ingest([&log]).ok();
+    assert_eq!(env.dump().len(), 100, "an unchanged file is not read again");
     let mut more = fs::read(&log).unwrap();
-    let extra = dir.path().join("extra.log");
-    write_log(&extra, 50, 1_700_000_100, "b");
+    let extra = env.write_log("extra.log", 50, 1_700_000_100, "b");
     more.extend(fs::read(&extra).unwrap());
     fs::write(&log, &more).unwrap();
-    let out = ok(lokal(&store).args(["ingest", "-o", "json"]).arg(&log));
-    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rep = env.ingest([&log]).report();
     assert_eq!(rep["lines_read"], 50);
-    assert_eq!(dump(&store).len(), 150);
+    assert_eq!(env.dump().len(), 150);
     // Truncated (copytruncate rotation): read from the start again.
-    write_log(&log, 10, 1_700_001_000, "c");
-    let out = ok(lokal(&store).args(["ingest", "-o", "json"]).arg(&log));
-    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    env.write_log("app.log", 10, 1_700_001_000, "c");
+    let rep = env.ingest([&log]).report();
     assert_eq!(rep["lines_read"], 10);
     // --from-start reads everything again.
-    let out = ok(lokal(&store)
-        .args(["ingest", "--from-start", "-o", "json"])
-        .arg(&log));
-    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rep = env.ingest([&log]).arg("--from-start").report();
     assert_eq!(rep["lines_read"], 10);
 }
 
 #[test]
 fn replaced_file_is_read_from_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let log = dir.path().join("app.log");
-    write_log(&log, 20, 1_700_000_000, "old");
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&log));
+    let env = TestEnv::new();
+    let log = env.write_log("app.log", 20, 1_700_000_000, "old");
+    env.ingest([&log]).ok();
     // Rotation: the old file moves away, a new one (new inode) takes its name.
-    fs::rename(&log, dir.path().join("app.log.1")).unwrap();
-    write_log(&log, 30, 1_700_000_500, "new");
-    let out = ok(lokal(&store).args(["ingest", "-o", "json"]).arg(&log));
-    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    fs::rename(&log, env.path().join("app.log.1")).unwrap();
+    env.write_log("app.log", 30, 1_700_000_500, "new");
+    let rep = env.ingest([&log]).report();
     assert_eq!(rep["lines_read"], 30);
-    assert_eq!(dump(&store).len(), 50);
+    assert_eq!(env.dump().len(), 50);
 }
 
 #[test]
 fn compressed_inputs_and_stdin() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let log = dir.path().join("a.log");
-    write_log(&log, 40, 1_700_000_000, "x");
+    let env = TestEnv::new();
+    let log = env.write_log("a.log", 40, 1_700_000_000, "x");
     let raw = fs::read(&log).unwrap();
-    let gz = dir.path().join("a.log.gz");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut enc, &raw).unwrap();
-    fs::write(&gz, enc.finish().unwrap()).unwrap();
-    let zst = dir.path().join("a.log.zst");
-    fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&gz).arg(&zst));
-    let mut child = lokal(&store)
-        .args(["ingest", "-q", "-l", "job=pipe", "-"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &raw).unwrap();
-    drop(child.stdin.take());
-    assert!(child.wait().unwrap().success());
-    let entries = dump(&store);
+    let gz = env.write("a.log.gz", enc.finish().unwrap());
+    let zst = env.write("a.log.zst", zstd::encode_all(&raw[..], 3).unwrap());
+    env.ingest([&gz, &zst]).ok();
+    env.ingest(["-"]).label("job=pipe").stdin(raw.clone()).ok();
+    let entries = env.dump();
     assert_eq!(entries.len(), 120);
     let mut want = file_lines(&raw);
     want.sort();
@@ -198,17 +167,15 @@ fn compressed_inputs_and_stdin() {
     assert_eq!(got[&zst.display().to_string()], want);
     assert!(entries.iter().any(|e| e.labels == r#"{job="pipe"}"#));
     // Re-running on unchanged compressed files reads nothing.
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&gz).arg(&zst));
-    assert_eq!(dump(&store).len(), 120);
+    env.ingest([&gz, &zst]).ok();
+    assert_eq!(env.dump().len(), 120);
 }
 
 #[test]
 fn logcli_jsonl_moves_over_with_labels_and_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let f = dir.path().join("export.jsonl");
-    fs::write(
-        &f,
+    let env = TestEnv::new();
+    let f = env.write(
+        "export.jsonl",
         concat!(
             r#"{"labels":{"job":"api","level":"error"},"line":"boom \"x\"","timestamp":"2024-01-19T10:00:00.123456789Z"}"#,
             "\n",
@@ -216,19 +183,18 @@ fn logcli_jsonl_moves_over_with_labels_and_time() {
             "\n",
             "not json\n"
         ),
-    )
-    .unwrap();
-    let out = lokal(&store)
-        .args(["ingest", "--format", "logcli", "-o", "json"])
-        .arg(&f)
-        .output()
-        .unwrap();
-    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    );
+    let out = env
+        .ingest([&f])
+        .args(["--format", "logcli", "-o", "json"])
+        .cmd()
+        .run();
+    let rep = out.json();
     assert_eq!(rep["entries_stored"], 2);
     assert_eq!(rep["rejected"]["unparsable entry"], 1);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = &out.stderr;
     assert!(stderr.contains("export.jsonl:3:"), "{stderr}");
-    let mut e = dump(&store);
+    let mut e = env.dump();
     e.sort_by_key(|d| d.ts);
     assert_eq!(e[0].ts, 1_705_658_400_000_000_000);
     assert_eq!(e[0].labels, r#"{job="api"}"#);
@@ -238,68 +204,47 @@ fn logcli_jsonl_moves_over_with_labels_and_time() {
 
 #[test]
 fn loki_push_bodies() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let f = dir.path().join("push.json");
-    fs::write(
-        &f,
+    let env = TestEnv::new();
+    let f = env.write(
+        "push.json",
         r#"{"streams":[{"stream":{"app":"a"},"values":[["1700000000000000000","one"],["1700000001000000000","two",{"trace":"t"}]]}]}"#,
-    )
-    .unwrap();
-    let out = ok(lokal(&store)
-        .args(["ingest", "--format", "loki-push", "-o", "json"])
-        .arg(&f));
-    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    );
+    let rep = env.ingest([&f]).args(["--format", "loki-push"]).report();
     assert_eq!(rep["entries_stored"], 2);
     // Structured metadata is stored and usable as a label, as in Loki 3.
-    let out = ok(lokal(&store).args(["query", "-o", "raw", r#"{app="a"} | trace="t""#]));
-    assert_eq!(out, "two\n");
-    let out =
-        ok(lokal(&store).args(["query", "-o", "jsonl", "-z", "UTC", r#"{app="a"} |= "two""#]));
+    let out = env.ok(["query", "-o", "raw", r#"{app="a"} | trace="t""#]);
+    eqnice!("two\n", out);
+    let out = env.ok(["query", "-o", "jsonl", "-z", "UTC", r#"{app="a"} |= "two""#]);
     assert!(out.contains(r#""trace":"t""#), "{out}");
 }
 
 #[test]
 fn labels_from_flags_and_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let d = dir.path().join("logs/nginx");
-    fs::create_dir_all(&d).unwrap();
-    write_log(&d.join("host1.log"), 3, 1_700_000_000, "x");
-    ok(lokal(&store)
-        .args([
-            "ingest",
-            "-q",
-            "-r",
-            "-l",
-            "env=prod",
-            "--no-filename-label",
-            "--label-from-path",
-            r"logs/(?P<job>[^/]+)/(?P<host>[^/.]+)",
-        ])
-        .arg(dir.path().join("logs")));
-    let e = dump(&store);
+    let env = TestEnv::new();
+    env.write_log("logs/nginx/host1.log", 3, 1_700_000_000, "x");
+    env.ingest([env.path().join("logs")])
+        .args(["-r", "-l", "env=prod", "--no-filename-label"])
+        .args(["--label-from-path", r"logs/(?P<job>[^/]+)/(?P<host>[^/.]+)"])
+        .ok();
+    let e = env.dump();
     assert_eq!(e[0].labels, r#"{env="prod", host="host1", job="nginx"}"#);
 }
 
 #[test]
 fn multiline_entries_join_stack_traces() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let f = dir.path().join("java.log");
-    fs::write(
-        &f,
+    let env = TestEnv::new();
+    let f = env.write(
+        "java.log",
         "2024-01-01T00:00:00Z ERROR boom\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)\n2024-01-01T00:00:01Z INFO fine\n",
-    )
-    .unwrap();
-    let out = ok(lokal(&store)
-        .args(["ingest", "-o", "json", "--multiline-start", r"^\d{4}-"])
-        .arg(&f));
-    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    );
+    let rep = env
+        .ingest([&f])
+        .args(["--multiline-start", r"^\d{4}-"])
+        .report();
     assert_eq!(rep["lines_read"], 4);
     assert_eq!(rep["lines_joined"], 2);
     assert_eq!(rep["entries_stored"], 2);
-    let mut raw = lokal(&store).arg("dump").output().unwrap().stdout;
+    let mut raw = env.cmd(["dump"]).run().bytes;
     raw.retain(|&b| b != b'\r');
     let s = String::from_utf8(raw).unwrap();
     assert!(
@@ -310,39 +255,29 @@ fn multiline_entries_join_stack_traces() {
 
 #[test]
 fn repeated_lines_are_kept_unless_dedupe() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let f = dir.path().join("dup.log");
-    fs::write(
-        &f,
+    let env = TestEnv::new();
+    let f = env.write(
+        "dup.log",
         "2024-01-01T00:00:00Z same\n2024-01-01T00:00:00Z same\n2024-01-01T00:00:00Z other\n",
-    )
-    .unwrap();
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&f));
-    assert_eq!(dump(&store).len(), 3, "repeated lines are real events");
-    let store2 = dir.path().join("store2");
-    let out = ok(lokal(&store2)
-        .args(["ingest", "--dedupe", "-o", "json"])
-        .arg(&f));
-    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    );
+    env.ingest([&f]).ok();
+    assert_eq!(env.dump().len(), 3, "repeated lines are real events");
+    let deduped = TestEnv::new();
+    let rep = deduped.ingest([&f]).arg("--dedupe").report();
     assert_eq!(rep["rejected"]["duplicate (--dedupe)"], 1);
-    assert_eq!(dump(&store2).len(), 2);
+    assert_eq!(deduped.dump().len(), 2);
 }
 
 #[test]
 fn out_of_order_lines_are_sorted_and_untimed_lines_inherit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let f = dir.path().join("o.log");
-    fs::write(
-        &f,
+    let env = TestEnv::new();
+    let f = env.write(
+        "o.log",
         "2024-01-01T00:00:05Z b\ncontinuation\n2024-01-01T00:00:01Z a\n",
-    )
-    .unwrap();
-    let out = ok(lokal(&store).args(["ingest", "-o", "json"]).arg(&f));
-    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    );
+    let rep = env.ingest([&f]).report();
     assert_eq!(rep["changed"]["no timestamp: took previous entry's"], 1);
-    let e = dump(&store);
+    let e = env.dump();
     let lines: Vec<_> = e
         .iter()
         .map(|d| String::from_utf8_lossy(&d.line).into_owned())
@@ -360,108 +295,74 @@ fn out_of_order_lines_are_sorted_and_untimed_lines_inherit() {
 
 #[test]
 fn bad_inputs_are_reported_and_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let good = dir.path().join("good.log");
-    write_log(&good, 10, 1_700_000_000, "g");
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&good));
+    let env = TestEnv::new();
+    let good = env.write_log("good.log", 10, 1_700_000_000, "g");
+    env.ingest([&good]).ok();
 
     // Binary garbage is skipped with a message; other inputs still go in.
-    let bin = dir.path().join("garbage.bin");
     let mut junk: Vec<u8> = (0..50_000u32)
         .map(|i| ((i.wrapping_mul(2_654_435_761) >> 13) as u8).max(1))
         .collect();
     junk[10] = 0;
-    fs::write(&bin, &junk).unwrap();
-    let good2 = dir.path().join("good2.log");
-    write_log(&good2, 5, 1_700_000_100, "h");
-    let missing = dir.path().join("missing.log");
-    let out = lokal(&store)
-        .args(["ingest", "-o", "json"])
-        .arg(&bin)
-        .arg(&missing)
-        .arg(&good2)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let bin = env.write("garbage.bin", &junk);
+    let good2 = env.write_log("good2.log", 5, 1_700_000_100, "h");
+    let missing = env.path().join("missing.log");
+    let out = env
+        .ingest([&bin, &missing, &good2])
+        .args(["-o", "json"])
+        .cmd()
+        .assert_code(2);
+    let stderr = &out.stderr;
     assert!(
         stderr.contains("garbage.bin: looks binary (NUL byte at offset 10)"),
         "{stderr}"
     );
     assert!(stderr.contains("missing.log: cannot open"), "{stderr}");
-    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rep = out.json();
     assert_eq!(rep["files_failed"], 2);
     assert_eq!(rep["entries_stored"], 5);
 
     // A 10 MB line is rejected (or truncated) and counted, never a crash.
-    let big = dir.path().join("big.log");
     let mut content = b"2024-01-01T00:00:00Z small\n2024-01-01T00:00:01Z ".to_vec();
     content.extend(std::iter::repeat_n(b'x', 10 << 20));
     content.extend(b"\n2024-01-01T00:00:02Z after\n");
-    fs::write(&big, &content).unwrap();
-    let out = lokal(&store)
-        .args(["ingest", "-o", "json"])
-        .arg(&big)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let big = env.write("big.log", &content);
+    let out = env.ingest([&big]).args(["-o", "json"]).cmd().assert_code(0);
+    let rep = out.json();
     assert_eq!(rep["rejected"]["line too long"], 1);
     assert_eq!(rep["entries_stored"], 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("big.log:2: line of 10485781 bytes"));
-    let out = ok(lokal(&store)
-        .args([
-            "ingest",
-            "--from-start",
-            "--truncate-long-lines",
-            "-o",
-            "json",
-        ])
-        .arg(&big));
-    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(out.stderr.contains("big.log:2: line of 10485781 bytes"));
+    let rep = env
+        .ingest([&big])
+        .args(["--from-start", "--truncate-long-lines"])
+        .report();
     assert_eq!(rep["changed"]["truncated to max line size"], 1);
-    assert!(dump(&store).iter().any(|d| d.line.len() == 256_000));
+    assert!(env.dump().iter().any(|d| d.line.len() == 256_000));
 
     // An invalid label is refused with the rule it breaks.
-    let out = lokal(&store)
-        .args(["ingest", "-l", "1bad=x"])
-        .arg(&good)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid label name \"1bad\""));
-    let out = lokal(&store)
-        .args(["ingest", "-l", "novalue"])
-        .arg(&good)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected NAME=VALUE"));
+    let out = env.ingest([&good]).label("1bad=x").cmd().assert_code(2);
+    assert!(out.stderr.contains("invalid label name \"1bad\""));
+    let out = env.ingest([&good]).label("novalue").cmd().assert_code(2);
+    assert!(out.stderr.contains("expected NAME=VALUE"));
 
     // Nothing stored before was lost.
-    let e = dump(&store);
+    let e = env.dump();
     assert_eq!(
         e.iter().filter(|d| d.labels.contains("good.log")).count(),
         10
     );
-    ok(lokal(&store).arg("verify"));
+    env.ok(["verify"]);
 }
 
 #[test]
 fn tenants_are_separate_and_validated() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let f = dir.path().join("t.log");
-    write_log(&f, 4, 1_700_000_000, "t");
-    ok(lokal(&store)
-        .args(["ingest", "-q", "--tenant", "team-a"])
-        .arg(&f));
-    ok(lokal(&store)
-        .args(["--tenant", "team-b", "ingest", "-q"])
-        .arg(&f));
-    let out = ok(lokal(&store).args(["stats", "--all-tenants", "-o", "json"]));
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let env = TestEnv::new();
+    let f = env.write_log("t.log", 4, 1_700_000_000, "t");
+    env.ingest([&f]).args(["--tenant", "team-a"]).ok();
+    env.cmd(["--tenant", "team-b", "ingest", "-q"])
+        .arg(&f)
+        .stdout();
+    let rows = env.cmd(["stats", "--all-tenants", "-o", "json"]).json();
     let tenants: Vec<_> = rows
         .as_array()
         .unwrap()
@@ -482,11 +383,10 @@ fn tenants_are_separate_and_validated() {
     ] {
         assert!(rows[0].get(key).is_some(), "stats json lacks {key}");
     }
-    let out = lokal(&store)
-        .args(["ingest", "--tenant", "../evil"])
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid tenant"));
+    let out = env
+        .ingest([&f])
+        .args(["--tenant", "../evil"])
+        .cmd()
+        .assert_code(2);
+    assert!(out.stderr.contains("invalid tenant"));
 }

@@ -1,4 +1,8 @@
-//! CLI tests: run the real `lokal` binary against temporary stores.
+//! CLI tests: run the real `lokal` binary against temporary stores
+//! (`testenv.rs`), and against the frozen store fixtures of `tests/fixtures`.
+#[path = "../support/mod.rs"]
+mod support;
+
 mod common;
 mod crash;
 mod docs;
@@ -10,3 +14,5 @@ mod query;
 mod real_queries;
 mod stdin;
 mod store;
+mod store_v1;
+mod testenv;

@@ -3,13 +3,12 @@
 //! semantics (plain string handling and serde_json, not lokal's pipeline).
 use std::fs;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::common::*;
 
 struct Real {
-    _dir: tempfile::TempDir,
-    store: PathBuf,
+    env: TestEnv,
     nginx: Vec<String>,
     apache: Vec<String>,
     drone: Vec<serde_json::Value>,
@@ -25,19 +24,15 @@ fn lines(p: &Path) -> Vec<String> {
 }
 
 fn setup() -> Option<Real> {
-    let real = shared()?.join("data/real");
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
+    let real = shared("data/real")?;
+    let env = TestEnv::new();
     for (job, file) in [
         ("nginx", "nginx_access.log"),
         ("apache", "apache_access.log"),
         ("drone", "drone_json.log"),
         ("agent", "grafana_agent_logfmt.log"),
     ] {
-        ok(lokal(&store)
-            .args(["ingest", "-q", "--no-filename-label", "-l"])
-            .arg(format!("job={job}"))
-            .arg(real.join(file)));
+        ingest_as(&env, job, &real.join(file));
     }
     let drone_lines = lines(&real.join("drone_json.log"));
     Some(Real {
@@ -49,23 +44,23 @@ fn setup() -> Option<Real> {
             .collect(),
         drone_lines,
         agent: lines(&real.join("grafana_agent_logfmt.log")),
-        store,
-        _dir: dir,
+        env,
     })
 }
 
+/// Ingests `file` as the one stream `{job="<job>"}`.
+fn ingest_as(env: &TestEnv, job: &str, file: &Path) {
+    env.ingest([file])
+        .arg("--no-filename-label")
+        .label(&format!("job={job}"))
+        .ok();
+}
+
 /// Every line a query returns (`-o raw`, all of them), sorted.
-fn raw(store: &Path, q: &str) -> Vec<String> {
-    let out = lokal(store)
-        .args(["query", "--limit", "0", "-o", "raw", q])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.code() == Some(0) || out.status.code() == Some(1),
-        "{q}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut v: Vec<String> = String::from_utf8(out.stdout)
+fn raw(env: &TestEnv, q: &str) -> Vec<String> {
+    let out = env.cmd(["query", "--limit", "0", "-o", "raw", q]).run();
+    assert!(out.code == Some(0) || out.code == Some(1), "{q}:\n{out}");
+    let mut v: Vec<String> = String::from_utf8(out.bytes)
         .unwrap()
         .lines()
         .map(str::to_string)
@@ -75,12 +70,9 @@ fn raw(store: &Path, q: &str) -> Vec<String> {
 }
 
 /// Every entry a query returns as (labels, line), sorted.
-fn jsonl(store: &Path, q: &str) -> Vec<(serde_json::Value, String)> {
-    let out = lokal(store)
-        .args(["query", "--limit", "0", "-o", "jsonl", q])
-        .output()
-        .unwrap();
-    let mut v: Vec<(serde_json::Value, String)> = String::from_utf8(out.stdout)
+fn jsonl(env: &TestEnv, q: &str) -> Vec<(serde_json::Value, String)> {
+    let out = env.cmd(["query", "--limit", "0", "-o", "jsonl", q]).run();
+    let mut v: Vec<(serde_json::Value, String)> = String::from_utf8(out.bytes)
         .unwrap()
         .lines()
         .map(|l| {
@@ -123,7 +115,7 @@ fn line_filters() {
         .cloned()
         .collect();
     assert_eq!(
-        raw(&r.store, r#"{job="nginx"} |= "GET""#),
+        raw(&r.env, r#"{job="nginx"} |= "GET""#),
         sorted(get.clone())
     );
     let not_get: Vec<String> = r
@@ -132,7 +124,7 @@ fn line_filters() {
         .filter(|l| !l.contains("GET"))
         .cloned()
         .collect();
-    assert_eq!(raw(&r.store, r#"{job="nginx"} != "GET""#), sorted(not_get));
+    assert_eq!(raw(&r.env, r#"{job="nginx"} != "GET""#), sorted(not_get));
     let errors: Vec<String> = r
         .nginx
         .iter()
@@ -140,11 +132,11 @@ fn line_filters() {
         .cloned()
         .collect();
     assert_eq!(
-        raw(&r.store, r#"{job="nginx"} |~ `" [45]\d\d `"#),
+        raw(&r.env, r#"{job="nginx"} |~ `" [45]\d\d `"#),
         sorted(errors.clone())
     );
     assert_eq!(
-        raw(&r.store, r#"{job="nginx"} !~ `" [45]\d\d `"#).len(),
+        raw(&r.env, r#"{job="nginx"} !~ `" [45]\d\d `"#).len(),
         r.nginx.len() - errors.len()
     );
     let post: Vec<String> = r
@@ -154,7 +146,7 @@ fn line_filters() {
         .cloned()
         .collect();
     assert_eq!(
-        raw(&r.store, r#"{job="nginx"} |> `<_> "POST <_>`"#),
+        raw(&r.env, r#"{job="nginx"} |> `<_> "POST <_>`"#),
         sorted(post.clone())
     );
     let either: Vec<String> = r
@@ -164,7 +156,7 @@ fn line_filters() {
         .cloned()
         .collect();
     assert_eq!(
-        raw(&r.store, r#"{job="nginx"} |= "POST" or "HEAD""#),
+        raw(&r.env, r#"{job="nginx"} |= "POST" or "HEAD""#),
         sorted(either)
     );
     // ip(): any IPv4 address in the line inside the range.
@@ -181,7 +173,7 @@ fn line_filters() {
         .collect();
     assert!(!in_range.is_empty());
     assert_eq!(
-        raw(&r.store, r#"{job="nginx"} |= ip("178.128.0.0/16")"#),
+        raw(&r.env, r#"{job="nginx"} |= ip("178.128.0.0/16")"#),
         sorted(in_range)
     );
 }
@@ -198,11 +190,11 @@ fn json_parser_filters_and_formats() {
             .collect()
     };
     assert_eq!(
-        raw(&r.store, r#"{job="drone"} | json | level="debug""#),
+        raw(&r.env, r#"{job="drone"} | json | level="debug""#),
         sorted(by(&|v| v["level"] == "debug"))
     );
     assert_eq!(
-        raw(&r.store, r#"{job="drone"} | json | status >= 400"#),
+        raw(&r.env, r#"{job="drone"} | json | status >= 400"#),
         sorted(by(&|v| v["status"].as_f64().is_some_and(|s| s >= 400.0)))
     );
     // Nested objects flatten with `_`; keys are sanitised (`user-agent` → `user_agent`).
@@ -220,14 +212,14 @@ fn json_parser_filters_and_formats() {
         .collect();
     assert_eq!(
         raw(
-            &r.store,
+            &r.env,
             r#"{job="drone"} | json | line_format "{{.method}} {{.request}} {{.user_agent}}""#
         ),
         sorted(want)
     );
     // json with extraction parameters.
     let e = jsonl(
-        &r.store,
+        &r.env,
         r#"{job="drone"} | json m="method", s="status" | m="POST""#,
     );
     let posts = by(&|v| v["method"] == "POST");
@@ -241,7 +233,7 @@ fn json_parser_filters_and_formats() {
         );
     }
     // Every extracted label, for one line, equals serde's reading.
-    let (labels, line) = &jsonl(&r.store, r#"{job="drone"} | json"#)[0];
+    let (labels, line) = &jsonl(&r.env, r#"{job="drone"} | json"#)[0];
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     for (k, val) in v.as_object().unwrap() {
         let key = k.replace('-', "_");
@@ -269,7 +261,7 @@ fn logfmt_with_duration_filter_and_label_format() {
         .cloned()
         .collect();
     assert_eq!(
-        raw(&r.store, r#"{job="agent"} | logfmt | level="info""#),
+        raw(&r.env, r#"{job="agent"} | logfmt | level="info""#),
         sorted(info)
     );
     // Durations compare as durations: 14.5ms > 10ms.
@@ -293,12 +285,12 @@ fn logfmt_with_duration_filter_and_label_format() {
         .collect();
     assert!(!slow.is_empty());
     assert_eq!(
-        raw(&r.store, r#"{job="agent"} | logfmt | duration > 10ms"#),
+        raw(&r.env, r#"{job="agent"} | logfmt | duration > 10ms"#),
         sorted(slow)
     );
     // label_format renames and templates.
     let e = jsonl(
-        &r.store,
+        &r.env,
         r#"{job="agent"} | logfmt | label_format lvl=level, where="{{.component}}/{{.caller}}" | lvl="error""#,
     );
     assert!(!e.is_empty());
@@ -326,7 +318,7 @@ fn regexp_pattern_and_numeric_bytes_ip_label_filters() {
         .collect();
     assert_eq!(
         raw(
-            &r.store,
+            &r.env,
             r#"{job="apache"} | regexp `^(?P<ip>\S+) \S+ \S+ \[[^\]]+\] "(?P<method>\S+) (?P<path>\S+)[^"]*" (?P<status>\d{3}) (?P<size>\S+)` | status="404""#
         ),
         sorted(want)
@@ -340,7 +332,7 @@ fn regexp_pattern_and_numeric_bytes_ip_label_filters() {
         .collect();
     assert_eq!(
         raw(
-            &r.store,
+            &r.env,
             r#"{job="apache"} | pattern `<_> - - [<_>] "<_>" <status> <size> <_>` | size > 100KB | __error__="""#
         ),
         sorted(big.clone())
@@ -348,7 +340,7 @@ fn regexp_pattern_and_numeric_bytes_ip_label_filters() {
     let dash = r.apache.iter().filter(|l| combined(l).4 == "-").count();
     assert_eq!(
         raw(
-            &r.store,
+            &r.env,
             r#"{job="apache"} | pattern `<_> - - [<_>] "<_>" <status> <size> <_>` | size > 100KB"#
         )
         .len(),
@@ -367,7 +359,7 @@ fn regexp_pattern_and_numeric_bytes_ip_label_filters() {
         .collect();
     assert_eq!(
         raw(
-            &r.store,
+            &r.env,
             r#"{job="nginx"} |= "HTTP/1." | pattern `<ip> - - [<_>] "<method> <path> <_>" <status> <_>` | status >= 500"#
         ),
         sorted(server_errors)
@@ -375,7 +367,7 @@ fn regexp_pattern_and_numeric_bytes_ip_label_filters() {
     let garbage = r.nginx.iter().filter(|l| !l.contains("HTTP/1.")).count();
     assert!(garbage > 0);
     let with_error = raw(
-        &r.store,
+        &r.env,
         r#"{job="nginx"} | pattern `<ip> - - [<_>] "<method> <path> <_>" <status> <_>` | status >= 500 | __error__="LabelFilterErr""#,
     );
     assert!(!with_error.is_empty() && with_error.len() <= garbage);
@@ -394,7 +386,7 @@ fn regexp_pattern_and_numeric_bytes_ip_label_filters() {
     assert!(!ip_hits.is_empty());
     assert_eq!(
         raw(
-            &r.store,
+            &r.env,
             r#"{job="nginx"} | pattern `<ip> <_>` | ip = ip("142.0.0.0/8")"#
         ),
         sorted(ip_hits)
@@ -412,7 +404,7 @@ fn regexp_pattern_and_numeric_bytes_ip_label_filters() {
         .collect();
     assert_eq!(
         raw(
-            &r.store,
+            &r.env,
             r#"{job="nginx"} |= "HTTP/1." | pattern `<ip> - - [<_>] "<method> <path> <_>" <status> <_>` | method="POST" or status="404""#
         ),
         sorted(or)
@@ -422,7 +414,7 @@ fn regexp_pattern_and_numeric_bytes_ip_label_filters() {
 #[test]
 fn drop_keep_decolorize_unpack() {
     let Some(r) = setup() else { return };
-    for (labels, _) in jsonl(&r.store, r#"{job="drone"} | json | keep level, method"#) {
+    for (labels, _) in jsonl(&r.env, r#"{job="drone"} | json | keep level, method"#) {
         let keys: Vec<&String> = labels.as_object().unwrap().keys().collect();
         // keep drops every other label, stream labels too; a missing one stays missing.
         assert!(
@@ -432,7 +424,7 @@ fn drop_keep_decolorize_unpack() {
         assert!(keys.iter().any(|k| *k == "level"));
     }
     for (labels, _) in jsonl(
-        &r.store,
+        &r.env,
         r#"{job="drone"} | json | drop referer, remote, user_agent"#,
     ) {
         let o = labels.as_object().unwrap();
@@ -444,7 +436,6 @@ fn drop_keep_decolorize_unpack() {
         );
     }
     // decolorize and unpack over real lines, dressed up by the test.
-    let dir = tempfile::tempdir().unwrap();
     let colored: String = r
         .nginx
         .iter()
@@ -458,21 +449,15 @@ fn drop_keep_decolorize_unpack() {
         .enumerate()
         .map(|(i, l)| format!("{}\n", serde_json::json!({"_entry": l, "shard": (i % 3).to_string(), "ts": format!("2024-10-04T00:{:02}:{:02}Z", i / 60, i % 60)})))
         .collect();
-    fs::write(dir.path().join("c.log"), colored).unwrap();
-    fs::write(dir.path().join("p.log"), packed).unwrap();
-    ok(lokal(&r.store)
-        .args(["ingest", "-q", "--no-filename-label", "-l", "job=colored"])
-        .arg(dir.path().join("c.log")));
-    ok(lokal(&r.store)
-        .args(["ingest", "-q", "--no-filename-label", "-l", "job=packed"])
-        .arg(dir.path().join("p.log")));
+    ingest_as(&r.env, "colored", &r.env.write("c.log", colored));
+    ingest_as(&r.env, "packed", &r.env.write("p.log", packed));
     let first: Vec<String> = r.nginx.iter().take(300).cloned().collect();
     assert_eq!(
-        raw(&r.store, r#"{job="colored"} | decolorize"#),
+        raw(&r.env, r#"{job="colored"} | decolorize"#),
         sorted(first.clone())
     );
     assert_eq!(
-        raw(&r.store, r#"{job="packed"} | unpack"#),
+        raw(&r.env, r#"{job="packed"} | unpack"#),
         sorted(first.clone())
     );
     let shard0: Vec<String> = first
@@ -482,7 +467,7 @@ fn drop_keep_decolorize_unpack() {
         .map(|(_, l)| l.clone())
         .collect();
     assert_eq!(
-        raw(&r.store, r#"{job="packed"} | unpack | shard="0""#),
+        raw(&r.env, r#"{job="packed"} | unpack | shard="0""#),
         sorted(shard0)
     );
 }
@@ -494,15 +479,14 @@ fn metric_counts_by_parsed_label() {
     for l in r.nginx.iter().filter(|l| l.contains("HTTP/1.")) {
         *want.entry(combined(l).3).or_default() += 1;
     }
-    let out = ok(lokal(&r.store).args([
+    let v = r.env.cmd([
         "instant-query",
         "-o",
         "json",
         "--now",
         "2024-10-06T00:00:00Z",
         r#"sum by (status) (count_over_time({job="nginx"} |= "HTTP/1." | pattern `<_> - - [<_>] "<_>" <status> <_>` [7d]))"#,
-    ]));
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    ]).json();
     let mut got: std::collections::BTreeMap<String, usize> = Default::default();
     for s in v["data"]["result"].as_array().unwrap() {
         got.insert(
@@ -513,14 +497,16 @@ fn metric_counts_by_parsed_label() {
     assert_eq!(got, want);
     // bytes_over_time sums line lengths.
     let bytes: usize = r.nginx.iter().map(String::len).sum();
-    let out = ok(lokal(&r.store).args([
-        "instant-query",
-        "-o",
-        "json",
-        "--now",
-        "2024-10-06T00:00:00Z",
-        r#"sum(bytes_over_time({job="nginx"}[7d]))"#,
-    ]));
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = r
+        .env
+        .cmd([
+            "instant-query",
+            "-o",
+            "json",
+            "--now",
+            "2024-10-06T00:00:00Z",
+            r#"sum(bytes_over_time({job="nginx"}[7d]))"#,
+        ])
+        .json();
     assert_eq!(v["data"]["result"][0]["value"][1], bytes.to_string());
 }

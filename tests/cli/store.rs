@@ -4,32 +4,23 @@ use std::path::Path;
 
 use crate::common::*;
 
-fn segments(store: &Path) -> Vec<(std::path::PathBuf, serde_json::Value)> {
-    let m: serde_json::Value =
-        serde_json::from_slice(&fs::read(store.join("fake/MANIFEST")).unwrap()).unwrap();
-    m["segments"]
+/// The paths of tenant `fake`'s live segments, in manifest order.
+fn segments(env: &TestEnv) -> Vec<std::path::PathBuf> {
+    env.manifest()["segments"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| {
-            (
-                store.join("fake").join(s["path"].as_str().unwrap()),
-                s.clone(),
-            )
-        })
+        .map(|s| env.store().join("fake").join(s["path"].as_str().unwrap()))
         .collect()
 }
 
 #[test]
 fn corrupted_block_is_named_and_the_rest_stays_readable() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let a = dir.path().join("a.log");
-    let b = dir.path().join("b.log");
-    write_log(&a, 3000, 1_700_000_000, "a");
-    write_log(&b, 3000, 1_700_000_000, "b");
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&a).arg(&b));
-    let (seg, _) = segments(&store).remove(0);
+    let env = TestEnv::new();
+    let a = env.write_log("a.log", 3000, 1_700_000_000, "a");
+    let b = env.write_log("b.log", 3000, 1_700_000_000, "b");
+    env.ingest([&a, &b]).ok();
+    let seg = segments(&env).remove(0);
     // The first block starts right after the 16-byte header.
     let mut bytes = fs::read(&seg).unwrap();
     for b in &mut bytes[40..48] {
@@ -37,17 +28,15 @@ fn corrupted_block_is_named_and_the_rest_stays_readable() {
     }
     fs::write(&seg, &bytes).unwrap();
 
-    let out = lokal(&store).arg("verify").output().unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = env.cmd(["verify"]).assert_code(3);
+    let stderr = &out.stderr;
     assert!(
         stderr.contains(&format!("{}: corrupt block at offset 16", seg.display())),
         "{stderr}"
     );
 
-    let out = lokal(&store).arg("dump").output().unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let entries = parse_dump(&out.stdout);
+    let out = env.cmd(["dump"]).assert_code(3);
+    let entries = parse_dump(&out.bytes);
     let files = by_file(&entries);
     assert_eq!(files.len(), 1, "the other stream's chunk is intact");
     assert_eq!(files.values().next().unwrap().len(), 3000);
@@ -55,29 +44,26 @@ fn corrupted_block_is_named_and_the_rest_stays_readable() {
 
 #[test]
 fn damaged_footer_names_the_segment() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let a = dir.path().join("a.log");
-    write_log(&a, 100, 1_700_000_000, "a");
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&a));
-    let (seg, _) = segments(&store).remove(0);
+    let env = TestEnv::new();
+    let a = env.write_log("a.log", 100, 1_700_000_000, "a");
+    env.ingest([&a]).ok();
+    let seg = segments(&env).remove(0);
     let mut bytes = fs::read(&seg).unwrap();
     let n = bytes.len();
     bytes[n - 40] ^= 0xff;
     fs::write(&seg, &bytes).unwrap();
-    let out = lokal(&store).arg("verify").output().unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("footer checksum mismatch"));
+    let out = env.cmd(["verify"]).assert_code(3);
+    assert!(out.stderr.contains("footer checksum mismatch"));
 }
 
 #[test]
 fn full_disk_fails_cleanly_and_keeps_what_was_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    fs::create_dir_all(&store).unwrap();
+    let env = TestEnv::new();
+    let store = env.store();
+    fs::create_dir_all(store).unwrap();
     let mounted = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&store)
+        .arg(store)
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
@@ -93,12 +79,10 @@ fn full_disk_fails_cleanly_and_keeps_what_was_stored() {
             let _ = std::process::Command::new("umount").arg(self.0).status();
         }
     }
-    let _guard = Unmount(&store);
-    let small = dir.path().join("small.log");
-    write_log(&small, 50, 1_700_000_000, "s");
-    ok(lokal(&store).args(["ingest", "-q"]).arg(&small));
+    let _guard = Unmount(store);
+    let small = env.write_log("small.log", 50, 1_700_000_000, "s");
+    env.ingest([&small]).ok();
     // Random-looking lines do not compress: they overflow the 256 KiB disk.
-    let big = dir.path().join("big.log");
     let mut s = String::new();
     let mut x: u64 = 1;
     for i in 0..20_000 {
@@ -110,48 +94,29 @@ fn full_disk_fails_cleanly_and_keeps_what_was_stored() {
             x.rotate_left(29)
         ));
     }
-    fs::write(&big, s).unwrap();
-    let out = lokal(&store)
-        .args(["ingest", "-q"])
-        .arg(&big)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("No space left"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    ok(lokal(&store).arg("verify"));
-    let e = dump(&store);
+    let big = env.write("big.log", s);
+    let out = env.ingest([&big]).arg("-q").cmd().assert_code(3);
+    assert!(out.stderr.contains("No space left"), "{}", out.stderr);
+    env.ok(["verify"]);
+    let e = env.dump();
     assert_eq!(e.len(), 50);
 }
 
 #[test]
 fn a_second_writer_waits_or_times_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    fs::create_dir_all(&store).unwrap();
-    let lock = fs::File::create(store.join("lokal.lock")).unwrap();
+    let env = TestEnv::new();
+    fs::create_dir_all(env.store()).unwrap();
+    let lock = fs::File::create(env.store().join("lokal.lock")).unwrap();
     lock.lock().unwrap();
-    let a = dir.path().join("a.log");
-    write_log(&a, 5, 1_700_000_000, "a");
-    let out = lokal(&store)
-        .args(["ingest", "-q", "--lock-timeout", "200ms"])
-        .arg(&a)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("another lokal writer holds the store lock")
-    );
+    let a = env.write_log("a.log", 5, 1_700_000_000, "a");
+    let out = env
+        .ingest([&a])
+        .args(["-q", "--lock-timeout", "200ms"])
+        .cmd()
+        .assert_code(3);
+    assert!(out
+        .stderr
+        .contains("another lokal writer holds the store lock"));
     drop(lock);
-    ok(lokal(&store)
-        .args(["ingest", "-q", "--lock-timeout", "5s"])
-        .arg(&a));
+    env.ingest([&a]).args(["--lock-timeout", "5s"]).ok();
 }
