@@ -35,7 +35,6 @@
 //! Errors Loki reports while *building* the pipeline (bad line-filter regex, bad `ip()`
 //! pattern, named captures in `|>`, invalid templates, …) are [`PipelineError`]s.
 
-mod convert;
 mod ip;
 mod json;
 mod label_filter;
@@ -574,10 +573,10 @@ impl StreamPipeline {
             return None;
         }
         let conv = match u.conversion {
-            Conversion::None => convert::parse_float(raw),
-            Conversion::Bytes => convert::parse_bytes(raw).map(|b| b as f64),
+            Conversion::None => crate::go::strconv::parse_float(raw),
+            Conversion::Bytes => crate::go::humanize::parse_bytes(raw).map(|b| b as f64),
             Conversion::Duration | Conversion::DurationSeconds => {
-                convert::parse_duration(raw).map(|d| d as f64 / 1e9)
+                crate::go::duration::parse_go_duration(raw).map(|d| d as f64 / 1e9)
             }
         };
         let value = match conv {

@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::template_funcs;
+use crate::go::strconv;
 
 /// A template value (Go's `interface{}` as far as templates can observe it).
 #[derive(Debug, Clone)]
@@ -175,7 +176,8 @@ enum Tok {
     Var(String),
     Str(String),
     RawStr(String),
-    Char(char),
+    /// A character constant's value (a code point or byte) and its source text.
+    Char(u32, String),
     Number(String),
     Bool(bool),
     Nil,
@@ -348,14 +350,14 @@ fn lex(src: &str) -> Result<Vec<Lexed>, (usize, String)> {
                         }
                     }
                     p = q + 1;
-                    Tok::Str(go_unquote(&src[s..p]).map_err(|_| (s, "invalid syntax".to_string()))?)
+                    Tok::Str(strconv::unquote(&src[s..p]).map_err(|e| (s, e.to_string()))?)
                 }
                 b'`' => {
                     let Some(q) = find(b, p + 1, b"`") else {
                         return Err((s, "unterminated raw quoted string".into()));
                     };
                     p = q + 1;
-                    Tok::RawStr(src[s + 1..q].to_string())
+                    Tok::RawStr(strconv::unquote(&src[s..p]).map_err(|e| (s, e.to_string()))?)
                 }
                 b'\'' => {
                     let mut q = p + 1;
@@ -370,14 +372,14 @@ fn lex(src: &str) -> Result<Vec<Lexed>, (usize, String)> {
                         }
                     }
                     p = q + 1;
+                    // Go's parser reads a character constant with `strconv.UnquoteChar`.
                     let lit = &src[s..p];
-                    let unq = go_unquote(&format!("\"{}\"", &lit[1..lit.len() - 1]))
-                        .map_err(|_| (s, format!("malformed character constant: {lit}")))?;
-                    let mut cs = unq.chars();
-                    match (cs.next(), cs.next()) {
-                        (Some(ch), None) => Tok::Char(ch),
-                        _ => return Err((s, format!("malformed character constant: {lit}"))),
+                    let (c, tail) =
+                        strconv::unquote_char(&lit[1..], b'\'').map_err(|e| (s, e.to_string()))?;
+                    if tail != "'" {
+                        return Err((s, format!("malformed character constant: {lit}")));
                     }
+                    Tok::Char(c.value, lit.to_string())
                 }
                 b'$' => {
                     let mut q = p + 1;
@@ -444,69 +446,6 @@ fn lex(src: &str) -> Result<Vec<Lexed>, (usize, String)> {
             out.push(Lexed { tok, pos: s });
         }
     }
-}
-
-/// Go's `strconv.Unquote` of a double-quoted literal (quotes included). Byte escapes
-/// above 0x7f cannot be represented in a Rust string and become U+FFFD.
-fn go_unquote(lit: &str) -> Result<String, ()> {
-    let inner = lit
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .ok_or(())?;
-    let mut out = String::with_capacity(inner.len());
-    let mut it = inner.chars().peekable();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let e = it.next().ok_or(())?;
-        let mut hex = |n: usize| -> Result<u32, ()> {
-            let mut v = 0u32;
-            for _ in 0..n {
-                v = v * 16 + it.next().and_then(|d| d.to_digit(16)).ok_or(())?;
-            }
-            Ok(v)
-        };
-        match e {
-            'a' => out.push('\u{7}'),
-            'b' => out.push('\u{8}'),
-            'f' => out.push('\u{c}'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'v' => out.push('\u{b}'),
-            '\\' => out.push('\\'),
-            '"' => out.push('"'),
-            '\'' => out.push('\''),
-            'x' => {
-                let v = hex(2)?;
-                out.push(if v < 0x80 {
-                    char::from(v as u8)
-                } else {
-                    '\u{FFFD}'
-                });
-            }
-            'u' => out.push(char::from_u32(hex(4)?).ok_or(())?),
-            'U' => out.push(char::from_u32(hex(8)?).ok_or(())?),
-            '0'..='7' => {
-                let mut v = e.to_digit(8).ok_or(())?;
-                for _ in 0..2 {
-                    v = v * 8 + it.next().and_then(|d| d.to_digit(8)).ok_or(())?;
-                }
-                if v > 255 {
-                    return Err(());
-                }
-                out.push(if v < 0x80 {
-                    char::from(v as u8)
-                } else {
-                    '\u{FFFD}'
-                });
-            }
-            _ => return Err(()),
-        }
-    }
-    Ok(out)
 }
 
 /// Go-quoted rune for error messages.
@@ -878,11 +817,11 @@ impl Parser<'_> {
                 }
             }
             Tok::Str(s) | Tok::RawStr(s) => Arg::Str(Arc::from(s.as_str())),
-            Tok::Char(c) => Arg::Num {
+            Tok::Char(c, text) => Arg::Num {
                 int: Some(c as i64),
-                float: c as u32 as f64,
+                float: c as f64,
                 is_float: false,
-                text: format!("{c:?}"),
+                text,
             },
             Tok::Number(t) => parse_number(&t).map_err(|m| (at, m))?,
             Tok::Bool(b) => Arg::Bool(b),
@@ -910,30 +849,17 @@ fn parse_number(t: &str) -> Result<Arg, String> {
         return Err("complex numbers are not supported".into());
     }
     let clean = t.replace('_', "");
-    let (neg, body) = match clean.as_bytes().first() {
-        Some(b'-') => (true, &clean[1..]),
-        Some(b'+') => (false, &clean[1..]),
-        _ => (false, &clean[..]),
-    };
-    let lower = body.to_ascii_lowercase();
-    let int = if let Some(h) = lower.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).ok()
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).ok()
-    } else if let Some(bn) = lower.strip_prefix("0b") {
-        i64::from_str_radix(bn, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
-    {
-        i64::from_str_radix(&lower[1..], 8).ok()
-    } else {
-        lower.parse::<i64>().ok()
-    }
-    .map(|v| if neg { -v } else { v });
+    let lower = clean
+        .strip_prefix(['+', '-'])
+        .unwrap_or(&clean)
+        .to_ascii_lowercase();
+    // Go's parse.NumberNode: an integer if `strconv.ParseInt(text, 0, 64)` reads it.
+    let int = strconv::parse_int(t, 0).ok();
     let is_floaty = !lower.starts_with("0x") && lower.contains(['.', 'e']);
     let float = match int {
         Some(i) if !is_floaty => i as f64,
         _ => {
-            let f: f64 = super::convert::parse_float(&clean).map_err(|_| bad())?;
+            let f: f64 = strconv::parse_float(&clean).map_err(|_| bad())?;
             f
         }
     };
@@ -1343,7 +1269,7 @@ impl Arg {
             Arg::Var(v, f) if f.is_empty() => v.clone(),
             Arg::Var(v, f) => format!("{v}.{}", f.join(".")),
             Arg::Ident(n) => n.clone(),
-            Arg::Str(s) => crate::model::go_quote(s),
+            Arg::Str(s) => strconv::quote(s),
             Arg::Num { text, .. } => text.clone(),
             Arg::Bool(b) => b.to_string(),
             Arg::Nil => "nil".into(),
@@ -1367,7 +1293,7 @@ pub fn display(v: &Value, data: &dyn Data) -> String {
         Value::Nil => "<nil>".into(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
-        Value::Float(f) => template_funcs::format_float_g(*f, None, 'g'),
+        Value::Float(f) => strconv::format_float(*f, 'g', -1),
         Value::Str(s) => s.to_string(),
         Value::Time(t) => t.to_go_string(),
         Value::Map(m) => {

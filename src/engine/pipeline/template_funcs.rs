@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 
-use super::convert::{parse_bytes, parse_duration, parse_float};
 use super::template::{display, Env, Value};
+use crate::go::duration::parse_go_duration;
+use crate::go::humanize::parse_bytes;
+use crate::go::strconv::{self, format_float, parse_float, quote};
 
 /// A template function: Go's reflection-based call reduced to a value list.
 pub type Builtin = fn(&Env<'_>, Vec<Value>) -> Result<Value, String>;
@@ -172,33 +174,6 @@ fn call_err(name: &str, e: impl std::fmt::Display) -> String {
     format!("error calling {name}: {e}")
 }
 
-/// Go's `strconv.ParseInt(s, 0, 64)` (base prefixes, `0` octal, `_` separators).
-fn parse_int_base0(s: &str) -> Option<i64> {
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d, true)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d, true)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d, true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..], true)
-    } else {
-        (10, lower.as_str(), false)
-    };
-    if digits.is_empty() || (!prefixed && digits.contains('_')) {
-        return None;
-    }
-    let v = i128::from_str_radix(&digits.replace('_', ""), radix).ok()?;
-    let v = if neg { -v } else { v };
-    i64::try_from(v).ok()
-}
-
 /// cast's `trimZeroDecimal`: "1.00" → "1".
 fn trim_zero_decimal(s: &str) -> &str {
     let b = s.as_bytes();
@@ -220,7 +195,7 @@ pub fn to_int64(v: &Value) -> i64 {
         Value::Int(i) => *i,
         Value::Float(f) => *f as i64,
         Value::Bool(b) => i64::from(*b),
-        Value::Str(s) => parse_int_base0(trim_zero_decimal(s)).unwrap_or(0),
+        Value::Str(s) => strconv::parse_int(trim_zero_decimal(s), 0).unwrap_or(0),
         _ => 0,
     }
 }
@@ -639,7 +614,7 @@ fn f_urldecode(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
                         let bad = String::from_utf8_lossy(&src[i..(i + 3).min(src.len())]);
                         return Err(call_err(
                             "urldecode",
-                            format!("invalid URL escape {}", crate::model::go_quote(&bad)),
+                            format!("invalid URL escape {}", quote(&bad)),
                         ));
                     }
                 }
@@ -688,7 +663,7 @@ fn f_bytes(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
 
 fn f_duration(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
     nargs("duration", &a, 1)?;
-    parse_duration(s(&a[0])?)
+    parse_go_duration(s(&a[0])?)
         .map(|d| Value::Float(d as f64 / 1e9))
         .map_err(|e| call_err("duration", e))
 }
@@ -740,7 +715,7 @@ fn f_unix_to_time(_: &Env<'_>, a: Vec<Value>) -> Result<Value, String> {
                 "unixToTime",
                 format!(
                     "unable to parse time '{epoch}': strconv.ParseInt: parsing {}: invalid syntax",
-                    crate::model::go_quote(epoch)
+                    quote(epoch)
                 ),
             ))
         }
@@ -1409,7 +1384,7 @@ fn format_arg(verb: char, v: &Value, spec: &Spec, e: &Env<'_>) -> String {
             let Value::Int(i) = v else { unreachable!() };
             spec.pad(spec.sign(*i < 0, i.unsigned_abs().to_string()), true)
         }
-        ('v', Value::Str(s)) if spec.sharp => spec.pad(crate::model::go_quote(s), false),
+        ('v', Value::Str(s)) if spec.sharp => spec.pad(quote(s), false),
         ('v', _) => spec.pad(
             match v {
                 Value::Nil => "<nil>".to_string(),
@@ -1426,14 +1401,13 @@ fn format_arg(verb: char, v: &Value, spec: &Spec, e: &Env<'_>) -> String {
         }
         ('s', Value::Time(t)) => spec.pad(t.to_go_string(), false),
         ('s', Value::Map(_) | Value::List(_) | Value::Root) => spec.pad(display(v, e.data), false),
-        ('q', Value::Str(s)) => spec.pad(crate::model::go_quote(s), false),
+        ('q', Value::Str(s)) => spec.pad(quote(s), false),
         ('q', Value::Int(i)) => spec.pad(
-            format!(
-                "'{}'",
-                char::from_u32(*i as u32).map_or("\u{FFFD}".to_string(), |c| {
-                    let q = crate::model::go_quote(&c.to_string());
-                    q[1..q.len() - 1].replace("\\\"", "\"")
-                })
+            strconv::quote_rune(
+                u32::try_from(*i)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{FFFD}'),
             ),
             false,
         ),
@@ -1496,92 +1470,13 @@ fn float_verb(f: f64, verb: char, prec: Option<usize>, spec: &Spec) -> String {
         return if f < 0.0 { "-Inf" } else { "+Inf" }.into();
     }
     let neg = f.is_sign_negative();
-    let a = f.abs();
+    let prec = |default: i32| prec.map_or(default, |p| i32::try_from(p).unwrap_or(i32::MAX));
     let body = match verb {
-        'f' | 'F' => format!("{:.*}", prec.unwrap_or(6), a),
-        'e' | 'E' => {
-            let s = go_exp(&format!("{:.*e}", prec.unwrap_or(6), a));
-            if verb == 'E' {
-                s.to_uppercase()
-            } else {
-                s
-            }
-        }
-        _ => {
-            let s = format_float_g(a, prec, 'g');
-            if verb == 'G' {
-                s.to_uppercase()
-            } else {
-                s
-            }
-        }
+        'f' | 'F' | 'e' | 'E' => format_float(f.abs(), verb, prec(6)),
+        'G' => format_float(f.abs(), 'G', prec(-1)),
+        _ => format_float(f.abs(), 'g', prec(-1)),
     };
     spec.sign(neg, body)
-}
-
-/// Rust's `1.5e6` exponent form to Go's `1.5e+06`.
-fn go_exp(s: &str) -> String {
-    let (m, e) = s.split_once('e').unwrap_or((s, "0"));
-    let e: i32 = e.parse().unwrap_or(0);
-    format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
-}
-
-/// Go's `strconv.FormatFloat(f, 'g', prec, 64)`; `None` is the shortest form that
-/// reads back exactly, which is also what `%v` prints.
-pub fn format_float_g(f: f64, prec: Option<usize>, _verb: char) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f < 0.0 { "-Inf" } else { "+Inf" }.into();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    let neg = f < 0.0;
-    let a = f.abs();
-    let e_form = match prec {
-        None => format!("{a:e}"),
-        Some(p) => format!("{:.*e}", p.max(1) - 1, a),
-    };
-    let (m, e) = e_form.split_once('e').unwrap_or((&e_form, "0"));
-    let exp: i32 = e.parse().unwrap_or(0);
-    let mut digits: String = m.chars().filter(|c| *c != '.').collect();
-    if prec.is_some() {
-        while digits.len() > 1 && digits.ends_with('0') {
-            digits.pop();
-        }
-    }
-    let nd = digits.len() as i32;
-    let mut eprec = prec.map_or(6, |p| p.max(1) as i32);
-    if prec.is_some() && eprec > nd && nd > exp {
-        eprec = nd;
-    }
-    if prec.is_none() {
-        eprec = 6;
-    }
-    let body = if exp < -4 || exp >= eprec {
-        let mant = if digits.len() > 1 {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        } else {
-            digits.clone()
-        };
-        format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    } else if exp < 0 {
-        format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
-    } else {
-        let point = (exp + 1) as usize;
-        if digits.len() <= point {
-            format!("{digits}{}", "0".repeat(point - digits.len()))
-        } else {
-            format!("{}.{}", &digits[..point], &digits[point..])
-        }
-    };
-    if neg {
-        format!("-{body}")
-    } else {
-        body
-    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -2189,18 +2084,6 @@ fn frac_nanos(d: &str) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floats_like_go() {
-        assert_eq!(format_float_g(1e6, None, 'g'), "1e+06");
-        assert_eq!(format_float_g(123456.0, None, 'g'), "123456");
-        assert_eq!(format_float_g(1.5, None, 'g'), "1.5");
-        assert_eq!(format_float_g(0.0001, None, 'g'), "0.0001");
-        assert_eq!(format_float_g(0.00001, None, 'g'), "1e-05");
-        assert_eq!(format_float_g(3600.0, None, 'g'), "3600");
-        assert_eq!(format_float_g(-2.5, None, 'g'), "-2.5");
-        assert_eq!(format_float_g(1.0 / 3.0, None, 'g'), "0.3333333333333333");
-    }
 
     #[test]
     fn layouts() {

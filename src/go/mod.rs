@@ -1,0 +1,26 @@
+//! Ports of the Go behaviour that Loki's observable output depends on.
+//!
+//! Loki is written in Go, and much of what a user sees from it comes straight out of
+//! Go's standard library and a few Go packages: label values quoted by
+//! `strconv.Quote`, durations printed by `time.Duration.String`, `line_format`
+//! templates run by `text/template` with `fmt.Sprintf` behind `printf`, `toDate`
+//! reading Go reference layouts. lokal answers like Loki only if it does these the
+//! same way, so each of them is ported once, here, and everything else calls it.
+//!
+//! This module depends on nothing else in the crate (std and crates only), so it sits
+//! at the bottom of the module graph: `logql`, `engine`, `ingest`, the CLI (and later
+//! the ruler's templates) all build on it, never the other way round.
+//!
+//! | module | ports |
+//! |---|---|
+//! | [`strconv`] | Go `strconv` (quoting, `Unquote`, `ParseInt`, `ParseFloat`, `FormatFloat`) and Prometheus' `strutil.Unquote` |
+//! | [`duration`] | Go `time.ParseDuration`/`Duration.String`, Prometheus `model.ParseDuration`/`Duration.String` |
+//! | [`humanize`] | go-humanize `ParseBytes`/`Bytes` |
+//!
+//! The ports follow Go 1.22–1.24 (what Loki 3.x is built with), Prometheus common
+//! `model` and go-humanize v1. Where a port knowingly differs from Go (mostly because
+//! Rust strings must be UTF-8), the item's documentation says so.
+
+pub mod duration;
+pub mod humanize;
+pub mod strconv;
