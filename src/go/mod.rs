@@ -16,6 +16,7 @@
 //! | [`strconv`] | Go `strconv` (quoting, `Unquote`, `ParseInt`, `ParseFloat`, `FormatFloat`) and Prometheus' `strutil.Unquote` |
 //! | [`duration`] | Go `time.ParseDuration`/`Duration.String`, Prometheus `model.ParseDuration`/`Duration.String` |
 //! | [`humanize`] | go-humanize `ParseBytes`/`Bytes` |
+//! | [`time`] | Go time layouts (`2006-01-02T15:04:05Z07:00`): the tokenizer, `Time.Format`, `time.ParseInLocation` |
 //!
 //! The ports follow Go 1.22–1.24 (what Loki 3.x is built with), Prometheus common
 //! `model` and go-humanize v1. Where a port knowingly differs from Go (mostly because
@@ -24,3 +25,4 @@
 pub mod duration;
 pub mod humanize;
 pub mod strconv;
+pub mod time;

@@ -34,7 +34,7 @@ pub enum Value {
     /// `string`.
     Str(Arc<str>),
     /// `time.Time`.
-    Time(template_funcs::Time),
+    Time(crate::go::time::Time),
     /// `map[string]interface{}` (from `fromJson`).
     Map(Arc<BTreeMap<String, Value>>),
     /// `[]interface{}` (from `fromJson`).

@@ -431,7 +431,7 @@ mod prop {
                 let _ = t.execute(&env, &mut out);
             }
             for layout in ["2006-01-02", "Jan _2 15:04:05.000 MST", "Monday 3PM Z07:00"] {
-                let _ = template_funcs::parse_layout(layout, &line, &jiff::tz::TimeZone::UTC);
+                let _ = crate::go::time::parse_in_location(layout, &line, &jiff::tz::TimeZone::UTC);
             }
         }
 
