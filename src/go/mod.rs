@@ -16,13 +16,19 @@
 //! | [`strconv`] | Go `strconv` (quoting, `Unquote`, `ParseInt`, `ParseFloat`, `FormatFloat`) and Prometheus' `strutil.Unquote` |
 //! | [`duration`] | Go `time.ParseDuration`/`Duration.String`, Prometheus `model.ParseDuration`/`Duration.String` |
 //! | [`humanize`] | go-humanize `ParseBytes`/`Bytes` |
+//! | [`fmt`] | Go `fmt.Sprint`/`Sprintln`/`Sprintf` |
 //! | [`time`] | Go time layouts (`2006-01-02T15:04:05Z07:00`): the tokenizer, `Time.Format`, `time.ParseInLocation` |
+//! | [`url`] | Go `net/url` `QueryEscape`/`QueryUnescape` |
+//! | [`strings`] | Go `strings.ToUpper`/`ToLower`/`Title` |
 //!
 //! The ports follow Go 1.22–1.24 (what Loki 3.x is built with), Prometheus common
 //! `model` and go-humanize v1. Where a port knowingly differs from Go (mostly because
 //! Rust strings must be UTF-8), the item's documentation says so.
 
 pub mod duration;
+pub mod fmt;
 pub mod humanize;
 pub mod strconv;
+pub mod strings;
 pub mod time;
+pub mod url;
