@@ -20,6 +20,7 @@
 //! | [`time`] | Go time layouts (`2006-01-02T15:04:05Z07:00`): the tokenizer, `Time.Format`, `time.ParseInLocation` |
 //! | [`url`] | Go `net/url` `QueryEscape`/`QueryUnescape` |
 //! | [`strings`] | Go `strings.ToUpper`/`ToLower`/`Title` |
+//! | [`template`] | Go `text/template`: lexer, parser, executor, values and a pluggable function table |
 //!
 //! The ports follow Go 1.22–1.24 (what Loki 3.x is built with), Prometheus common
 //! `model` and go-humanize v1. Where a port knowingly differs from Go (mostly because
@@ -30,5 +31,6 @@ pub mod fmt;
 pub mod humanize;
 pub mod strconv;
 pub mod strings;
+pub mod template;
 pub mod time;
 pub mod url;
