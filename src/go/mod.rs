@@ -34,3 +34,45 @@ pub mod strings;
 pub mod template;
 pub mod time;
 pub mod url;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// `go` is the bottom layer: nothing in it may name the rest of the crate (code, doc
+    /// links or doctests), so no cycle can form through it.
+    #[test]
+    fn depends_on_nothing_else_in_the_crate() {
+        fn check(dir: &Path, bad: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    check(&path, bad);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, line) in text.lines().enumerate() {
+                    // Spelt in two parts so that this line does not match itself.
+                    for prefix in ["crate", "lokal"].map(|c| format!("{c}::")) {
+                        let outside = line
+                            .match_indices(prefix.as_str())
+                            .any(|(at, _)| !line[at + prefix.len()..].starts_with("go::"));
+                        if outside {
+                            bad.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut bad = Vec::new();
+        check(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/go"),
+            &mut bad,
+        );
+        assert!(
+            bad.is_empty(),
+            "go/ must not depend on the rest of lokal:\n{}",
+            bad.join("\n")
+        );
+    }
+}
