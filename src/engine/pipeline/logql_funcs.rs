@@ -881,35 +881,15 @@ mod tests {
         );
     }
 
-    // The template engine as `line_format` runs it.
-
-    struct MapData(pub Vec<(String, String)>);
-
-    impl crate::go::template::Data for MapData {
-        fn get(&self, name: &str) -> Option<&str> {
-            self.0
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        }
-        fn sorted(&self) -> Vec<(String, String)> {
-            let mut v = self.0.clone();
-            v.sort();
-            v
-        }
-        fn len(&self) -> usize {
-            self.0.len()
-        }
-    }
+    // Templates as `line_format` runs them (the engine itself is tested in
+    // `go::template` with the built-ins only).
 
     fn run(src: &str, labels: &[(&str, &str)]) -> Result<String, String> {
         let t = parse("line", src)?;
-        let data = MapData(
-            labels
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
-        );
+        let data: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         let env = Env {
             data: &data,
             ctx: &Entry {
@@ -925,11 +905,6 @@ mod tests {
     #[test]
     fn basics() {
         assert_eq!(
-            run("L={{.level}}", &[("level", "error")]).unwrap(),
-            "L=error"
-        );
-        assert_eq!(run("V={{.missing}}", &[]).unwrap(), "V=");
-        assert_eq!(
             run("{{.level | upper}}", &[("level", "error")]).unwrap(),
             "ERROR"
         );
@@ -937,39 +912,11 @@ mod tests {
             run("{{ .a | ToUpper | printf \"%s!\" }}", &[("a", "x")]).unwrap(),
             "X!"
         );
-        assert_eq!(run("a {{- \"b\" -}} \n c", &[]).unwrap(), "abc");
-        assert_eq!(run("a {{/* comment */}} b", &[]).unwrap(), "a  b");
-        assert_eq!(run("a {{- /* comment */ -}} b", &[]).unwrap(), "ab");
         assert_eq!(run("{{ __line__ }}", &[]).unwrap(), "the line");
-        assert_eq!(
-            run("{{ 3 }} {{ 1.5 }} {{ true }} {{ print nil }}", &[]).unwrap(),
-            "3 1.5 true <nil>"
-        );
-        assert_eq!(run("{{ `raw\\n` }}", &[]).unwrap(), "raw\\n");
     }
 
     #[test]
     fn control_flow() {
-        let t = "{{ if eq .l \"error\" }}E{{ else if eq .l \"warn\" }}W{{ else }}O{{ end }}";
-        assert_eq!(run(t, &[("l", "error")]).unwrap(), "E");
-        assert_eq!(run(t, &[("l", "warn")]).unwrap(), "W");
-        assert_eq!(run(t, &[("l", "x")]).unwrap(), "O");
-        assert_eq!(
-            run("{{ with .a }}[{{.}}]{{ else }}none{{ end }}", &[("a", "v")]).unwrap(),
-            "[v]"
-        );
-        assert_eq!(
-            run("{{ with .a }}[{{.}}]{{ else }}none{{ end }}", &[]).unwrap(),
-            "none"
-        );
-        assert_eq!(
-            run(
-                "{{ $x := .a }}{{ $x }}{{ $x = \"b\" }}{{ $x }}",
-                &[("a", "A")]
-            )
-            .unwrap(),
-            "Ab"
-        );
         assert_eq!(
             run(
                 "{{ range $k, $v := fromJson .j }}{{$k}}={{$v}};{{ end }}",
@@ -979,47 +926,13 @@ mod tests {
             "a=x;b=2;"
         );
         assert_eq!(
-            run(
-                "{{ range $i := 5 }}{{ if eq $i 3 }}{{ break }}{{ end }}{{$i}}{{ end }}",
-                &[]
-            )
-            .unwrap(),
-            "012"
-        );
-        assert_eq!(
-            run("{{ if and .a .b }}y{{ else }}n{{ end }}", &[("a", "1")]).unwrap(),
-            "n"
-        );
-        assert_eq!(run("{{ or .a .b \"d\" }}", &[("b", "B")]).unwrap(), "B");
-        assert_eq!(
             run("{{ (fromJson .j).a.b }}", &[("j", r#"{"a":{"b":"deep"}}"#)]).unwrap(),
             "deep"
         );
-        assert_eq!(run("{{ index . \"a\" }}", &[("a", "A")]).unwrap(), "A");
-        assert_eq!(run("{{ len .a }}", &[("a", "héllo")]).unwrap(), "6");
     }
 
     #[test]
     fn errors() {
-        assert_eq!(
-            parse("line", "{{ nosuchfunc }}").unwrap_err(),
-            "template: line:1: function \"nosuchfunc\" not defined"
-        );
-        assert_eq!(
-            parse("label", "{{").unwrap_err(),
-            "template: label:1: unclosed action"
-        );
-        assert!(parse("line", "{{ if .a }}")
-            .unwrap_err()
-            .contains("unexpected EOF"));
-        assert!(parse("line", "{{ end }}")
-            .unwrap_err()
-            .contains("unexpected {{end}}"));
-        assert!(parse("line", "{{ $x }}")
-            .unwrap_err()
-            .contains("undefined variable"));
-        let e = run("{{ .a.b }}", &[("a", "x")]).unwrap_err();
-        assert_eq!(e, "template: line:1:3: executing \"line\" at <.a.b>: can't evaluate field b in type string");
         assert!(run("{{ div 1 0 }}", &[])
             .unwrap_err()
             .contains("error calling div"));
@@ -1028,16 +941,10 @@ mod tests {
     #[test]
     fn simple_key_and_fields() {
         assert_eq!(
-            parse("line", "{{.message}}").unwrap().simple_key(),
-            Some("message")
-        );
-        assert_eq!(parse("line", "{{.a}}x").unwrap().simple_key(), None);
-        assert_eq!(
             parse("line", "{{.a}} {{ if .b }}{{ .c | upper }}{{end}}")
                 .unwrap()
                 .fields(),
             Some(vec!["a".into(), "b".into(), "c".into()])
         );
-        assert_eq!(parse("line", "{{ . }}").unwrap().fields(), None);
     }
 }

@@ -185,18 +185,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Lexed>, (usize, String)> {
                     Tok::Assign
                 }
                 b'"' => {
-                    let mut q = p + 1;
-                    loop {
-                        match b.get(q) {
-                            None | Some(b'\n') => {
-                                return Err((s, "unterminated quoted string".into()))
-                            }
-                            Some(b'\\') => q += 2,
-                            Some(b'"') => break,
-                            _ => q += 1,
-                        }
-                    }
-                    p = q + 1;
+                    p = quoted_end(b, s, b'"', "quoted string")?;
                     Tok::Str(strconv::unquote(&src[s..p]).map_err(|e| (s, e.to_string()))?)
                 }
                 b'`' => {
@@ -207,18 +196,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Lexed>, (usize, String)> {
                     Tok::RawStr(strconv::unquote(&src[s..p]).map_err(|e| (s, e.to_string()))?)
                 }
                 b'\'' => {
-                    let mut q = p + 1;
-                    loop {
-                        match b.get(q) {
-                            None | Some(b'\n') => {
-                                return Err((s, "unterminated character constant".into()))
-                            }
-                            Some(b'\\') => q += 2,
-                            Some(b'\'') => break,
-                            _ => q += 1,
-                        }
-                    }
-                    p = q + 1;
+                    p = quoted_end(b, s, b'\'', "character constant")?;
                     // Go's parser reads a character constant with `strconv.UnquoteChar`.
                     let lit = &src[s..p];
                     let (c, tail) =
@@ -291,6 +269,21 @@ pub(super) fn lex(src: &str) -> Result<Vec<Lexed>, (usize, String)> {
                 }
             };
             out.push(Lexed { tok, pos: s });
+        }
+    }
+}
+
+/// The end (just past the closing quote) of the `"…"` or `'…'` literal at `s`, as Go's
+/// `lexQuote`/`lexChar` find it: a backslash escapes the next byte, a newline or the
+/// end of the input means `unterminated {what}`.
+fn quoted_end(b: &[u8], s: usize, quote: u8, what: &str) -> Result<usize, (usize, String)> {
+    let mut q = s + 1;
+    loop {
+        match b.get(q) {
+            None | Some(b'\n') => return Err((s, format!("unterminated {what}"))),
+            Some(b'\\') => q += 2,
+            Some(&c) if c == quote => return Ok(q + 1),
+            _ => q += 1,
         }
     }
 }

@@ -15,7 +15,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 fn run(src: &str, pairs: &[(&str, &str)]) -> Result<String, String> {
-    let t = Template::parse("t", src, &FuncTable::<()>::builtins())?;
+    let t = parse("line", src)?;
     let data = labels(pairs);
     let mut out = Vec::new();
     t.execute(
@@ -28,12 +28,30 @@ fn run(src: &str, pairs: &[(&str, &str)]) -> Result<String, String> {
     Ok(String::from_utf8(out).unwrap())
 }
 
+fn parse(name: &str, src: &str) -> Result<Template<()>, String> {
+    Template::parse(name, src, &FuncTable::builtins())
+}
+
+#[test]
+fn basics() {
+    assert_eq!(
+        run("L={{.level}}", &[("level", "error")]).unwrap(),
+        "L=error"
+    );
+    assert_eq!(run("V={{.missing}}", &[]).unwrap(), "V=");
+    assert_eq!(run("a {{- \"b\" -}} \n c", &[]).unwrap(), "abc");
+    assert_eq!(run("a {{/* comment */}} b", &[]).unwrap(), "a  b");
+    assert_eq!(run("a {{- /* comment */ -}} b", &[]).unwrap(), "ab");
+    assert_eq!(
+        run("{{ 3 }} {{ 1.5 }} {{ true }} {{ print nil }}", &[]).unwrap(),
+        "3 1.5 true <nil>"
+    );
+    assert_eq!(run("{{ `raw\\n` }}", &[]).unwrap(), "raw\\n");
+}
+
 #[test]
 fn builtins() {
-    assert_eq!(
-        run("{{.a}}|{{.missing}}|{{ . }}", &[("a", "1")]).unwrap(),
-        "1||map[a:1]"
-    );
+    assert_eq!(run("{{ . }}", &[("a", "1")]).unwrap(), "map[a:1]");
     assert_eq!(
         run(r#"{{ printf "%5.1f|%q" 2.25 .a }}"#, &[("a", "x")]).unwrap(),
         "  2.2|\"x\""
@@ -42,14 +60,7 @@ fn builtins() {
         run(r#"{{ print 1 2 "a" nil }} {{ println 1 }}"#, &[]).unwrap(),
         "1 2a<nil> 1\n"
     );
-    assert_eq!(
-        run(
-            r#"{{ len .a }} {{ index . "a" }} {{ slice "hello" 1 3 }}"#,
-            &[("a", "héllo")]
-        )
-        .unwrap(),
-        "6 héllo el"
-    );
+    assert_eq!(run(r#"{{ slice "hello" 1 3 }}"#, &[]).unwrap(), "el");
     assert_eq!(
         run(
             r#"{{ html "<a&b>" }} {{ js "a'b" }} {{ urlquery "a b" }}"#,
@@ -70,23 +81,46 @@ fn builtins() {
         run(r#"{{ and 1 0 2 }} {{ or 0 "" "x" }} {{ or 0 }}"#, &[]).unwrap(),
         "0 x 0"
     );
+}
+
+#[test]
+fn literals_like_go() {
     assert_eq!(
         run(
-            "{{ 'a' }} {{ '\\n' }} {{ 0x1F }} {{ 1_000 }} {{ 1e3 }} {{ `r\\n` }}",
+            "{{ 'a' }} {{ '\\n' }} {{ '\\x41' }} {{ 0x1F }} {{ 1_000 }} {{ 1e3 }}",
             &[]
         )
         .unwrap(),
-        "97 10 31 1000 1000 r\\n"
+        "97 10 65 31 1000 1000"
     );
-    assert_eq!(run("{{ \"\\u00e9\\x41\" }}", &[]).unwrap(), "éA");
+    assert_eq!(
+        run("{{ \"\\u00e9\\x41\" }} {{ `a\rb` }}", &[]).unwrap(),
+        "éA ab"
+    );
 }
 
 #[test]
 fn control_flow() {
-    let t = r#"{{ if eq .l "e" }}E{{ else if eq .l "w" }}W{{ else }}O{{ end }}"#;
-    assert_eq!(run(t, &[("l", "e")]).unwrap(), "E");
-    assert_eq!(run(t, &[("l", "w")]).unwrap(), "W");
+    let t = "{{ if eq .l \"error\" }}E{{ else if eq .l \"warn\" }}W{{ else }}O{{ end }}";
+    assert_eq!(run(t, &[("l", "error")]).unwrap(), "E");
+    assert_eq!(run(t, &[("l", "warn")]).unwrap(), "W");
     assert_eq!(run(t, &[("l", "x")]).unwrap(), "O");
+    assert_eq!(
+        run("{{ with .a }}[{{.}}]{{ else }}none{{ end }}", &[("a", "v")]).unwrap(),
+        "[v]"
+    );
+    assert_eq!(
+        run("{{ with .a }}[{{.}}]{{ else }}none{{ end }}", &[]).unwrap(),
+        "none"
+    );
+    assert_eq!(
+        run(
+            "{{ $x := .a }}{{ $x }}{{ $x = \"b\" }}{{ $x }}",
+            &[("a", "A")]
+        )
+        .unwrap(),
+        "Ab"
+    );
     assert_eq!(
         run(
             "{{ range $k, $v := . }}{{$k}}={{$v}};{{ end }}",
@@ -104,43 +138,63 @@ fn control_flow() {
         "012"
     );
     assert_eq!(
-        run("{{ with .a }}[{{.}}]{{ else }}none{{ end }}", &[]).unwrap(),
-        "none"
+        run("{{ if and .a .b }}y{{ else }}n{{ end }}", &[("a", "1")]).unwrap(),
+        "n"
     );
-    assert_eq!(run("{{ $x := 1 }}{{ $x = 2 }}{{ $x }}", &[]).unwrap(), "2");
-    assert_eq!(run("a {{- 1 -}} \n b {{/* c */}}", &[]).unwrap(), "a1b ");
+    assert_eq!(run("{{ or .a .b \"d\" }}", &[("b", "B")]).unwrap(), "B");
+    assert_eq!(run("{{ index . \"a\" }}", &[("a", "A")]).unwrap(), "A");
+    assert_eq!(run("{{ len .a }}", &[("a", "héllo")]).unwrap(), "6");
+}
+
+#[test]
+fn errors() {
+    assert_eq!(
+        parse("line", "{{ nosuchfunc }}").unwrap_err(),
+        "template: line:1: function \"nosuchfunc\" not defined"
+    );
+    assert_eq!(
+        parse("label", "{{").unwrap_err(),
+        "template: label:1: unclosed action"
+    );
+    assert!(parse("line", "{{ if .a }}")
+        .unwrap_err()
+        .contains("unexpected EOF"));
+    assert!(parse("line", "{{ end }}")
+        .unwrap_err()
+        .contains("unexpected {{end}}"));
+    assert!(parse("line", "{{ $x }}")
+        .unwrap_err()
+        .contains("undefined variable"));
+    let e = run("{{ .a.b }}", &[("a", "x")]).unwrap_err();
+    assert_eq!(
+        e,
+        "template: line:1:3: executing \"line\" at <.a.b>: can't evaluate field b in type string"
+    );
 }
 
 #[test]
 fn errors_like_go() {
-    let parse = |src| Template::parse("t", src, &FuncTable::<()>::builtins()).map(|_| ());
+    let err = |src| parse("line", src).unwrap_err();
+    assert_eq!(err("{{ \"\\q\" }}"), "template: line:1: invalid syntax");
     assert_eq!(
-        parse("{{ upper .a }}").unwrap_err(),
-        "template: t:1: function \"upper\" not defined"
+        err("{{ 'ab' }}"),
+        "template: line:1: malformed character constant: 'ab'"
     );
-    assert_eq!(
-        parse("{{ \"\\q\" }}").unwrap_err(),
-        "template: t:1: invalid syntax"
-    );
-    assert_eq!(
-        parse("{{ 'ab' }}").unwrap_err(),
-        "template: t:1: malformed character constant: 'ab'"
-    );
-    assert_eq!(
-        parse("{{ '\\q' }}").unwrap_err(),
-        "template: t:1: invalid syntax"
-    );
-    assert!(parse("{{ $x }}")
-        .unwrap_err()
-        .contains("undefined variable"));
-    assert_eq!(
-        run("{{ .a.b }}", &[("a", "x")]).unwrap_err(),
-        "template: t:1:3: executing \"t\" at <.a.b>: can't evaluate field b in type string"
-    );
-    assert_eq!(run("{{ and }}", &[]).unwrap_err(), "template: t:1:3: executing \"t\" at <and>: wrong number of args for and: want at least 1 got 0");
+    assert_eq!(err("{{ '\\q' }}"), "template: line:1: invalid syntax");
+    assert_eq!(run("{{ and }}", &[]).unwrap_err(), "template: line:1:3: executing \"line\" at <and>: wrong number of args for and: want at least 1 got 0");
     assert!(run("{{ lt 1 \"a\" }}", &[])
         .unwrap_err()
         .ends_with("error calling lt: incompatible types for comparison"));
+}
+
+#[test]
+fn simple_key_and_fields() {
+    assert_eq!(
+        parse("line", "{{.message}}").unwrap().simple_key(),
+        Some("message")
+    );
+    assert_eq!(parse("line", "{{.a}}x").unwrap().simple_key(), None);
+    assert_eq!(parse("line", "{{ . }}").unwrap().fields(), None);
 }
 
 /// What the ruler's alert templates need, defined outside `go::template` as any caller
