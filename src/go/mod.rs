@@ -26,6 +26,9 @@
 //! `model` and go-humanize v1. Where a port knowingly differs from Go (mostly because
 //! Rust strings must be UTF-8), the item's documentation says so.
 
+// Every public item of the compatibility layer says what it ports.
+#![warn(missing_docs)]
+
 pub mod duration;
 pub mod fmt;
 pub mod humanize;
