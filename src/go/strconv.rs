@@ -750,6 +750,8 @@ mod tests {
         assert_eq!(v(-2.5e-7), "-2.5e-07");
         assert_eq!(v(1e6), "1e+06");
         assert_eq!(v(3600.0), "3600");
+        assert_eq!(v(1.5), "1.5");
+        assert_eq!(v(-2.5), "-2.5");
         assert_eq!(v(1.0 / 3.0), "0.3333333333333333");
         assert_eq!(v(-0.0), "-0");
         assert_eq!(v(f64::NEG_INFINITY), "-Inf");
