@@ -2,7 +2,10 @@
 //! function that turns the source into tokens in one pass, with Go's error texts.
 //!
 //! Delimiters are always `{{` and `}}`; `{{- ` and ` -}}` trim the white space next to
-//! them and `{{/* … */}}` is a comment, as in Go.
+//! them and `{{/* … */}}` is a comment, as in Go. String, raw-string and character
+//! literals are unquoted here with [`crate::go::strconv`], as Go's parser does
+//! (`Unquote`, `UnquoteChar`). Known difference: an unexpected character is shown
+//! as Rust quotes it (`'@'`) where Go prints `U+0040 '@'`.
 
 use crate::go::strconv;
 

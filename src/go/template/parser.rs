@@ -10,6 +10,7 @@ use super::lexer::{lex, Lexed, Tok};
 use super::{Context, Template};
 use crate::go::strconv;
 
+/// An operand (Go's parse node types, as far as they can appear in a command).
 #[derive(Debug, Clone)]
 pub(super) enum Arg {
     /// `.`
@@ -24,7 +25,10 @@ pub(super) enum Arg {
     Chain(Box<Pipe>, Vec<String>),
     /// `(pipeline)`
     Pipe(Box<Pipe>),
+    /// A string or raw-string literal, unquoted.
     Str(Arc<str>),
+    /// A number or character constant: its integer value if it has one, its float value,
+    /// whether Go treats it as a float, and its source text.
     Num {
         int: Option<i64>,
         float: f64,
@@ -35,8 +39,8 @@ pub(super) enum Arg {
     Nil,
 }
 
-#[derive(Debug, Clone)]
 /// A command: an operand, or a function and its arguments.
+#[derive(Debug, Clone)]
 pub(super) struct Cmd {
     pub(super) args: Vec<Arg>,
     /// Source text and (line, column) of each argument, for error messages (Go reports
@@ -52,16 +56,16 @@ pub(super) struct At {
     pub(super) col: usize,
 }
 
-#[derive(Debug, Clone)]
 /// A pipeline, with the variables it declares (`$x :=`) or assigns (`$x =`).
+#[derive(Debug, Clone)]
 pub(super) struct Pipe {
     pub(super) decl: Vec<String>,
     pub(super) assign: bool,
     pub(super) cmds: Vec<Cmd>,
 }
 
-#[derive(Debug, Clone)]
 /// A node of the parse tree.
+#[derive(Debug, Clone)]
 pub(super) enum Node {
     Text(Vec<u8>),
     Action(Pipe),
