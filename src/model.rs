@@ -89,16 +89,10 @@ impl fmt::Display for Labels {
             }
             f.write_str(n)?;
             f.write_str("=")?;
-            f.write_str(&go_quote(v))?;
+            f.write_str(&crate::go::strconv::quote(v))?;
         }
         f.write_str("}")
     }
-}
-
-/// Quotes `s` as Go's `strconv.Quote` does, which is how Loki prints label
-/// values and strings in canonical queries.
-pub fn go_quote(s: &str) -> String {
-    crate::logql::gostr::quote(s)
 }
 
 /// Loki's distributor limits that ingest enforces (`limits_config`).
@@ -260,10 +254,5 @@ mod tests {
             validate_labels(&many, &lim),
             Err(LabelError::TooMany { .. })
         ));
-    }
-
-    #[test]
-    fn go_quote_escapes() {
-        assert_eq!(go_quote("a\tb\u{1}é"), "\"a\\tb\\x01é\"");
     }
 }

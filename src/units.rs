@@ -1,11 +1,12 @@
 //! Parsing of human byte sizes (`256KB`, `1GiB`) and durations (`30s`, `1h30m`)
-//! given on the command line.
+//! given on the command line: Loki's grammars from [`crate::go`], trimmed, with
+//! messages that say what was expected, and durations as `std::time::Duration`.
 
 /// Parses a byte size as go-humanize's `ParseBytes` does (as Loki reads its
 /// limits): SI units (`kB`, `MB`, …) are powers of 1000, IEC units (`KiB`,
 /// `MiB`, …) powers of 1024, a bare number is bytes.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    crate::logql::duration::parse_bytes(s.trim())
+    crate::go::humanize::parse_bytes(s.trim())
         .map_err(|e| format!("invalid size {s:?} ({e}): expected a number with an optional unit such as 256KB or 1GiB"))
 }
 
@@ -13,7 +14,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 /// `1h30m`, `500ms`, `2d`, `1w`. Negative durations are refused.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let err = |e: String| format!("invalid duration {s:?} ({e}): expected e.g. 30s, 5m, 1h30m, 2d");
-    let ns = crate::logql::duration::parse_duration(s.trim()).map_err(err)?;
+    let ns = crate::go::duration::parse_prom_or_go_duration(s.trim()).map_err(err)?;
     u64::try_from(ns)
         .map(std::time::Duration::from_nanos)
         .map_err(|_| err("negative".into()))

@@ -8,7 +8,7 @@
 //! behaviour of `text/scanner` (one character of lookahead, the same position
 //! bookkeeping, the same error texts), and [`Lexer`] adds Loki's token rules.
 
-use super::duration;
+use crate::go::{duration, humanize, strconv};
 
 /// End of input.
 const EOF: i32 = -1;
@@ -111,11 +111,10 @@ fn litname(prefix: u8) -> &'static str {
     }
 }
 
+/// `%q` of a scanned rune, as `text/scanner` formats it; EOF and invalid code points
+/// print as U+FFFD.
 fn quote_rune(c: i32) -> String {
-    match as_char(c) {
-        Some(c) => format!("'{c}'"),
-        None => "'\u{FFFD}'".into(),
-    }
+    strconv::quote_rune(as_char(c).unwrap_or('\u{FFFD}'))
 }
 
 /// Index of the first misplaced `_` in a number literal (Go's `invalidSep`), if any.
@@ -846,7 +845,9 @@ impl<'a> Lexer<'a> {
                         self.sc.error("invalid UTF-8 rune");
                         return Tok::Eof;
                     };
-                    return match super::gostr::unquote(text) {
+                    // Loki unquotes with Prometheus' `strutil.Unquote`, not Go's
+                    // `strconv.Unquote` (see `unquote_promql` for the differences).
+                    return match strconv::unquote_promql(text) {
                         Ok(s) => Tok::Str(s),
                         Err(_) => {
                             self.sc.error("invalid syntax");
@@ -963,7 +964,7 @@ impl<'a> Lexer<'a> {
         if consumed == 0 {
             return None;
         }
-        let d = duration::parse_duration(&text).ok()?;
+        let d = duration::parse_prom_or_go_duration(&text).ok()?;
         self.consume(consumed);
         Some(d)
     }
@@ -973,7 +974,7 @@ impl<'a> Lexer<'a> {
         if consumed == 0 {
             return None;
         }
-        let b = duration::parse_bytes(&text).ok()?;
+        let b = humanize::parse_bytes(&text).ok()?;
         self.consume(consumed);
         Some(b)
     }

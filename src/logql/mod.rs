@@ -54,11 +54,7 @@
 //!   (Loki drops them, changing the query).
 
 mod ast;
-/// Go and Prometheus durations, humanize byte sizes: parsing and printing.
-pub mod duration;
 mod error;
-/// Go string quoting and number parsing/printing, with Go's error texts.
-pub mod gostr;
 mod lexer;
 mod parser;
 mod pretty;

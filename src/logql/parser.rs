@@ -19,9 +19,9 @@ use std::collections::VecDeque;
 
 use super::ast::*;
 use super::error::ParseError;
-use super::gostr;
 use super::lexer::{FuncTok, Lexer, Tok, Token};
 use super::regexes;
+use crate::go::strconv;
 
 /// Maximum nesting of parentheses, aggregations and function calls.
 pub const MAX_NESTING: usize = 256;
@@ -250,14 +250,14 @@ fn make_binop(
         if let Some(v) = lv {
             let e = format!(
                 "unexpected literal for left leg of logical/set binary operation ({o}): {}",
-                gostr::format_float_6(v)
+                strconv::format_float(v, 'f', 6)
             );
             return checked(placeholder(span), Some(ParseError::semantic(e)), depth);
         }
         if let Some(v) = rv {
             let e = format!(
                 "unexpected literal for right leg of logical/set binary operation ({o}): {}",
-                gostr::format_float_6(v)
+                strconv::format_float(v, 'f', 6)
             );
             return checked(placeholder(span), Some(ParseError::semantic(e)), depth);
         }
@@ -669,7 +669,7 @@ impl<'a> QueryParser<'a> {
         };
         self.expect_kw(")", &[")"])?;
         let span = Span::new(start, self.last_end);
-        let (value, deferred) = match gostr::parse_float(&text) {
+        let (value, deferred) = match strconv::parse_float(&text) {
             Ok(v) => (v, None),
             Err(e) => (
                 0.0,
@@ -704,7 +704,7 @@ impl<'a> QueryParser<'a> {
             unreachable!()
         };
         let span = Span::new(start, self.last_end);
-        Ok(match gostr::parse_float(&text) {
+        Ok(match strconv::parse_float(&text) {
             Ok(v) => checked(
                 SampleExpr::Literal {
                     value: if neg { -v } else { v },
@@ -914,7 +914,7 @@ impl<'a> QueryParser<'a> {
             if op != RangeOp::QuantileOverTime {
                 Some(format!("parameter {p} not supported for operation {name}"))
             } else {
-                match gostr::parse_float(p) {
+                match strconv::parse_float(p) {
                     Ok(v) => {
                         value = Some(v);
                         None

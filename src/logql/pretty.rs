@@ -8,8 +8,8 @@
 //! the query's meaning; they are kept here.
 
 use super::ast::*;
-use super::duration::format_prom_duration;
-use super::gostr::{format_float_v, quote};
+use crate::go::duration::format_prom_duration;
+use crate::go::strconv::{format_float, quote};
 
 /// Loki's `maxCharsPerLine`.
 pub const DEFAULT_WIDTH: usize = 100;
@@ -155,7 +155,7 @@ impl Pretty {
             SampleExpr::RangeAggregation(r) => {
                 let mut s = indent(level) + r.op.name() + "(\n";
                 if let Some(p) = r.param {
-                    s += &format!("{}{},\n", indent(level + 1), format_float_v(p));
+                    s += &format!("{}{},\n", indent(level + 1), format_float(p, 'g', -1));
                 }
                 s += &self.log_range(&r.log, level + 1);
                 s += &format!("\n{})", indent(level));

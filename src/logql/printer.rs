@@ -7,9 +7,10 @@
 use std::fmt::{self, Display, Formatter, Write};
 
 use super::ast::*;
-use super::duration::{format_bytes, format_go_duration, format_prom_duration};
-use super::gostr::{format_float_6, format_float_f, format_float_v, quote};
 use super::regexes::label_regex_is_simplifiable;
+use crate::go::duration::{format_go_duration, format_prom_duration};
+use crate::go::humanize::format_bytes;
+use crate::go::strconv::{format_float, quote};
 
 impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -189,7 +190,7 @@ impl Display for LabelFilterExpr {
             LabelFilterExpr::Numeric {
                 name, op, value, ..
             } => {
-                write!(f, "{name}{op}{}", format_float_f(*value))
+                write!(f, "{name}{op}{}", format_float(*value, 'f', -1))
             }
             LabelFilterExpr::Duration {
                 name, op, value, ..
@@ -315,7 +316,7 @@ impl Display for RangeAggregation {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "{}(", self.op.name())?;
         if let Some(p) = self.param {
-            write!(f, "{},", format_float_f(p))?;
+            write!(f, "{},", format_float(p, 'f', -1))?;
         }
         write!(f, "{})", self.log)?;
         if let Some(g) = &self.grouping {
@@ -366,8 +367,10 @@ impl Display for SampleExpr {
             SampleExpr::RangeAggregation(r) => r.fmt(f),
             SampleExpr::VectorAggregation(v) => v.fmt(f),
             SampleExpr::BinOp(b) => b.fmt(f),
-            SampleExpr::Literal { value, .. } => f.write_str(&format_float_v(*value)),
-            SampleExpr::Vector { value, .. } => write!(f, "vector({})", format_float_6(*value)),
+            SampleExpr::Literal { value, .. } => f.write_str(&format_float(*value, 'g', -1)),
+            SampleExpr::Vector { value, .. } => {
+                write!(f, "vector({})", format_float(*value, 'f', 6))
+            }
             SampleExpr::LabelReplace(l) => l.fmt(f),
         }
     }

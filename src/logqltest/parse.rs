@@ -159,7 +159,7 @@ fn strip_comment(s: &str) -> &str {
 /// Parses a Go duration such as `1m30s`, `90s`, `0`, `-5m`, `1.5h` (the
 /// script's times are Go durations from the epoch).
 pub fn parse_go_duration(s: &str) -> Option<i64> {
-    crate::logql::duration::parse_go_duration(s.trim()).ok()
+    crate::go::duration::parse_go_duration(s.trim()).ok()
 }
 
 /// A tiny cursor for the script's value syntax.
@@ -232,7 +232,7 @@ fn find_closing_quote(body: &str) -> Option<usize> {
 }
 
 fn go_unescape(s: &str) -> String {
-    crate::logql::gostr::unquote(&format!("\"{s}\"")).unwrap_or_else(|_| s.to_string())
+    crate::go::strconv::unquote(&format!("\"{s}\"")).unwrap_or_else(|_| s.to_string())
 }
 
 /// `{a="b", c=""}` → labels.

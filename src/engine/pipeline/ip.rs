@@ -6,7 +6,10 @@ use std::net::IpAddr;
 
 /// The error for a pattern that is none of address, CIDR or range.
 pub fn invalid_pattern(pattern: &str) -> String {
-    format!("ip: invalid pattern: {}", crate::model::go_quote(pattern))
+    format!(
+        "ip: invalid pattern: {}",
+        crate::go::strconv::quote(pattern)
+    )
 }
 
 /// A compiled `ip("…")` pattern.

@@ -7,9 +7,11 @@
 //! already has an error; only string filters read `__error__`. `or` does not evaluate
 //! its right side when the left passes; `and` always evaluates both.
 
-use super::convert::{parse_bytes, parse_duration, parse_float};
 use super::ip::IpMatcher;
 use super::labels::{LabelsBuilder, ERROR_LABEL};
+use crate::go::duration::parse_go_duration;
+use crate::go::humanize::parse_bytes;
+use crate::go::strconv::parse_float;
 use crate::logql::{CmpOp, LabelFilterExpr, MatchOp, Matcher};
 
 /// `__error__` of converting label filters.
@@ -120,7 +122,7 @@ impl LabelFilter {
                 convert_cmp(lb, name, parse_float, |v| cmp(*op, v, *want))
             }
             LabelFilter::Dur(name, op, want) => {
-                convert_cmp(lb, name, parse_duration, |v| cmp(*op, v, *want))
+                convert_cmp(lb, name, parse_go_duration, |v| cmp(*op, v, *want))
             }
             LabelFilter::Bytes(name, op, want) => {
                 convert_cmp(lb, name, parse_bytes, |v| cmp(*op, v, *want))

@@ -13,7 +13,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::model::{go_quote, Labels};
+use crate::go::strconv::quote;
+use crate::model::Labels;
 
 /// `__error__`: the error label set by failing stages.
 pub const ERROR_LABEL: &str = "__error__";
@@ -267,7 +268,7 @@ impl fmt::Display for LabelsResult {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{n}={}", go_quote(v))?;
+            write!(f, "{n}={}", quote(v))?;
         }
         f.write_str("}")
     }

@@ -71,9 +71,8 @@ impl Decoder {
     }
 
     fn unexpected_byte(&mut self, c: u8) {
-        let q = crate::model::go_quote(&(c as char).to_string());
-        // Go's %q of a byte prints a rune literal: 'x'.
-        let lit = format!("'{}'", &q[1..q.len() - 1].replace("\\\"", "\""));
+        // go-logfmt formats the byte with %q, which prints a rune literal: 'x'.
+        let lit = crate::go::strconv::quote_rune(c as char);
         self.err = Some(format!(
             "logfmt syntax error at pos {} : unexpected {}",
             self.pos + 1,
@@ -203,7 +202,7 @@ impl Decoder {
                 self.pos = p + 1;
                 if has_esc {
                     self.unq.clear();
-                    if !unquote_into(&line[start..self.pos], &mut self.unq) {
+                    if !logfmt_unquote_into(&line[start..self.pos], &mut self.unq) {
                         self.syntax_error("invalid quoted value");
                         return false;
                     }
@@ -230,8 +229,13 @@ fn has_rune_error(b: &[u8]) -> bool {
     }
 }
 
-/// go-logfmt's `unquoteBytes` (JSON string rules) of a quoted value, quotes included.
-fn unquote_into(q: &[u8], out: &mut Vec<u8>) -> bool {
+/// go-logfmt's `unquoteBytes` of a quoted value (quotes included), appended to `out`.
+///
+/// Deliberately not [`crate::go::strconv::unquote`]: go-logfmt unquotes values with
+/// rules taken from `encoding/json` (`\/`, `\uXXXX` with surrogate pairs, no `\x` or
+/// octal escapes, control characters rejected), and Loki's `| logfmt` gives exactly
+/// what go-logfmt gives. It also writes into a reused buffer, as it runs per line.
+fn logfmt_unquote_into(q: &[u8], out: &mut Vec<u8>) -> bool {
     let s = &q[1..q.len() - 1];
     let mut i = 0;
     while i < s.len() {

@@ -35,16 +35,14 @@
 //! Errors Loki reports while *building* the pipeline (bad line-filter regex, bad `ip()`
 //! pattern, named captures in `|>`, invalid templates, …) are [`PipelineError`]s.
 
-mod convert;
 mod ip;
 mod json;
 mod label_filter;
 mod labels;
 mod line_filter;
 mod logfmt;
+mod logql_funcs;
 mod pattern;
-mod template;
-mod template_funcs;
 mod util;
 
 #[cfg(test)]
@@ -60,13 +58,14 @@ use crate::model::Labels;
 
 pub use labels::{LabelsResult, ERROR_DETAILS_LABEL, ERROR_LABEL, PRESERVE_ERROR_LABEL};
 
+use crate::go::template::Data;
 use json::{JsonExprParser, JsonScratch};
 use label_filter::LabelFilter;
 use labels::{Hints, LabelsBuilder, Pairs, DUPLICATE_SUFFIX};
 use line_filter::CompiledLineFilter;
 use logfmt::{LogfmtExprParser, LogfmtParser, LogfmtScratch};
+use logql_funcs::{Entry, Env, LogqlTemplate};
 use pattern::Pattern;
-use template::{Data, Env, Template};
 
 /// `__error__` of a failed `line_format`/`label_format` template.
 pub const ERR_TEMPLATE_FORMAT: &str = "TemplateFormatErr";
@@ -117,7 +116,7 @@ impl RegexpParser {
 #[derive(Debug, Clone)]
 enum LabelFmt {
     Rename { dst: String, src: String },
-    Template { dst: String, tmpl: Template },
+    Template { dst: String, tmpl: LogqlTemplate },
 }
 
 /// A compiled stage.
@@ -133,7 +132,7 @@ enum CStage {
     Unpack,
     LabelFilter(LabelFilter),
     LineFormat {
-        tmpl: Template,
+        tmpl: LogqlTemplate,
         simple: Option<String>,
     },
     LabelFormat(Vec<LabelFmt>),
@@ -233,7 +232,7 @@ impl Pipeline {
                 }
                 Stage::LineFormat { template, .. } => {
                     line_changed = true;
-                    let tmpl = Template::parse("line", template)
+                    let tmpl = logql_funcs::parse("line", template)
                         .map_err(|e| err(format!("invalid line template: {e}")))?;
                     match tmpl.fields() {
                         Some(f) => push_names(&mut referenced, f),
@@ -263,7 +262,7 @@ impl Pipeline {
                                 }
                             }
                             crate::logql::LabelFmtValue::Template(t) => {
-                                let tmpl = Template::parse("label", t).map_err(|e| {
+                                let tmpl = logql_funcs::parse("label", t).map_err(|e| {
                                     err(format!("invalid template for label '{}': {e}", f.dst))
                                 })?;
                                 match tmpl.fields() {
@@ -574,10 +573,10 @@ impl StreamPipeline {
             return None;
         }
         let conv = match u.conversion {
-            Conversion::None => convert::parse_float(raw),
-            Conversion::Bytes => convert::parse_bytes(raw).map(|b| b as f64),
+            Conversion::None => crate::go::strconv::parse_float(raw),
+            Conversion::Bytes => crate::go::humanize::parse_bytes(raw).map(|b| b as f64),
             Conversion::Duration | Conversion::DurationSeconds => {
-                convert::parse_duration(raw).map(|d| d as f64 / 1e9)
+                crate::go::duration::parse_go_duration(raw).map(|d| d as f64 / 1e9)
             }
         };
         let value = match conv {
@@ -709,8 +708,7 @@ impl StreamPipeline {
                         None => {
                             let env = Env {
                                 data: &BuilderData(lb),
-                                line: cur,
-                                ts,
+                                ctx: &Entry { line: cur, ts },
                             };
                             if let Err(e) = tmpl.execute(&env, tmp_buf) {
                                 lb.set_err(ERR_TEMPLATE_FORMAT);
@@ -743,8 +741,7 @@ impl StreamPipeline {
                                 tmp_buf.clear();
                                 let env = Env {
                                     data: &PairsData(snapshot),
-                                    line: cur,
-                                    ts,
+                                    ctx: &Entry { line: cur, ts },
                                 };
                                 match tmpl.execute(&env, tmp_buf) {
                                     Ok(()) => {

@@ -413,9 +413,9 @@ mod prop {
         #[test]
         fn templates_never_panic(src in r#"[{}|.$ "'()\-:=a-z0-9\n`,_]{0,40}"#, line in "[ -~]{0,20}") {
             let lbls = [("a".to_string(), "1".to_string()), ("b".to_string(), "x y".to_string())];
-            if let Ok(t) = template::Template::parse("line", &src) {
+            if let Ok(t) = logql_funcs::parse("line", &src) {
                 struct D<'a>(&'a [(String, String)]);
-                impl template::Data for D<'_> {
+                impl crate::go::template::Data for D<'_> {
                     fn get(&self, name: &str) -> Option<&str> {
                         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
                     }
@@ -426,12 +426,12 @@ mod prop {
                         self.0.len()
                     }
                 }
-                let env = template::Env { data: &D(&lbls), line: line.as_bytes(), ts: 0 };
+                let env = logql_funcs::Env { data: &D(&lbls), ctx: &logql_funcs::Entry { line: line.as_bytes(), ts: 0 } };
                 let mut out = Vec::new();
                 let _ = t.execute(&env, &mut out);
             }
             for layout in ["2006-01-02", "Jan _2 15:04:05.000 MST", "Monday 3PM Z07:00"] {
-                let _ = template_funcs::parse_layout(layout, &line, &jiff::tz::TimeZone::UTC);
+                let _ = crate::go::time::parse_in_location(layout, &line, &jiff::tz::TimeZone::UTC);
             }
         }
 

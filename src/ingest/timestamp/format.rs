@@ -3,7 +3,9 @@
 //! One engine reads three spellings, compiled once into a flat list of
 //! [`Item`]s: promtail's named formats (`RFC3339`, `UnixMs`, ...), Go reference
 //! layouts (`2006-01-02T15:04:05.000Z07:00`, pasted verbatim from promtail
-//! configs) and strftime (`%y%m%d %H%M%S`, anything containing `%`).
+//! configs) and strftime (`%y%m%d %H%M%S`, anything containing `%`). Go layouts
+//! are tokenized by [`crate::go::time`], the one Go layout tokenizer lokal has;
+//! strftime is read here.
 //!
 //! A format matches a *prefix* of its input, so it works at the start of a
 //! line without a regex. Parsing is forgiving where Go is (and a little
@@ -15,6 +17,7 @@ use std::sync::Arc;
 
 use super::civil::{self, at, d2, d4, digits_between, Parsed, Unit};
 use super::TimestampError;
+use crate::go::time::{next_std_chunk, Std};
 
 /// One step of a compiled format. `fixed` numbers need their full width
 /// because the next item is a number too (as in `%y%m%d`).
@@ -311,108 +314,52 @@ fn zone_name(b: &[u8], i: usize) -> Option<(Option<i32>, usize)> {
     Some((None, j))
 }
 
-/// Splits a Go layout into items (the tokenizer follows Go's `nextStdChunk`).
+/// Splits a Go layout into items with the Go layout tokenizer
+/// ([`crate::go::time::next_std_chunk`]), so `--timestamp-format` reads a layout
+/// exactly as Go and lokal's templates do. Elements that print differently but parse
+/// alike (`1`/`01`, `Jan`/`January`, every offset form) become the same item; the
+/// parser is forgiving about widths (see the module doc).
 fn go_items(layout: &str) -> Vec<Item> {
-    let b = layout.as_bytes();
-    let mut items = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match go_chunk(&b[i..]) {
-            Some((item, len)) => {
-                items.push(item);
-                i += len;
-            }
-            None => {
-                items.push(Item::Lit(b[i]));
-                i += 1;
-            }
-        }
+    let mut items = Vec::with_capacity(layout.len());
+    let mut rest = layout;
+    while !rest.is_empty() {
+        let (lit, std, tail) = next_std_chunk(rest);
+        items.extend(lit.bytes().map(Item::Lit));
+        let Some(std) = std else { break };
+        items.push(go_item(std));
+        rest = tail;
     }
     items
 }
 
-/// The Go layout element at the start of `s`, and its length.
-fn go_chunk(s: &[u8]) -> Option<(Item, usize)> {
+/// The item that parses a Go layout element.
+fn go_item(std: Std) -> Item {
     use Item::*;
-    let has = |p: &[u8]| s.starts_with(p);
-    // `Jan` and `Mon` are names only when not followed by a lower-case letter
-    // (so `Janet` stays literal), as in Go.
-    let lower_at = |n: usize| s.get(n).is_some_and(u8::is_ascii_lowercase);
     let n = false;
-    Some(match s[0] {
-        b'J' if has(b"January") => (MonthName, 7),
-        b'J' if has(b"Jan") && !lower_at(3) => (MonthName, 3),
-        b'M' if has(b"Monday") => (Weekday, 6),
-        b'M' if has(b"Mon") && !lower_at(3) => (Weekday, 3),
-        b'M' if has(b"MST") => (ZoneName, 3),
-        b'0' if has(b"002") => (YearDay { fixed: n }, 3),
-        b'0' => match s.get(1)? {
-            b'1' => (Month { fixed: n }, 2),
-            b'2' => (Day { fixed: n }, 2),
-            b'3' => (Hour12 { fixed: n }, 2),
-            b'4' => (Minute { fixed: n }, 2),
-            b'5' => (
-                Second {
-                    fixed: n,
-                    auto_frac: n,
-                },
-                2,
-            ),
-            b'6' => (Year2, 2),
-            _ => return None,
+    match std {
+        Std::LongYear => Year4,
+        Std::Year => Year2,
+        Std::Month | Std::LongMonth => MonthName,
+        Std::NumMonth | Std::ZeroMonth => Month { fixed: n },
+        Std::WeekDay | Std::LongWeekDay => Weekday,
+        Std::Day | Std::UnderDay | Std::ZeroDay => Day { fixed: n },
+        Std::UnderYearDay | Std::ZeroYearDay => YearDay { fixed: n },
+        Std::Hour => Hour { fixed: n },
+        Std::Hour12 | Std::ZeroHour12 => Hour12 { fixed: n },
+        Std::Minute | Std::ZeroMinute => Minute { fixed: n },
+        Std::Second | Std::ZeroSecond => Second {
+            fixed: n,
+            auto_frac: n,
         },
-        b'1' if has(b"15") => (Hour { fixed: n }, 2),
-        b'1' => (Month { fixed: n }, 1),
-        b'2' if has(b"2006") => (Year4, 4),
-        b'2' => (Day { fixed: n }, 1),
-        // `_2006` is a literal `_` before the year.
-        b'_' if has(b"_2006") => return None,
-        b'_' if has(b"_2") => (Day { fixed: n }, 2),
-        b'_' if has(b"__2") => (YearDay { fixed: n }, 3),
-        b'3' => (Hour12 { fixed: n }, 1),
-        b'4' => (Minute { fixed: n }, 1),
-        b'5' => (
-            Second {
-                fixed: n,
-                auto_frac: n,
-            },
-            1,
-        ),
-        b'P' if has(b"PM") => (AmPm, 2),
-        b'p' if has(b"pm") => (AmPm, 2),
-        b'-' | b'Z' => {
-            let rest = &s[1..];
-            let len = [&b"070000"[..], b"07:00:00", b"0700", b"07:00", b"07"]
-                .iter()
-                .find(|p| rest.starts_with(p))?
-                .len();
-            (Offset, 1 + len)
-        }
-        b'.' | b',' => {
-            let ch = *s.get(1)?;
-            if ch != b'0' && ch != b'9' {
-                return None;
-            }
-            let mut j = 1;
-            while s.get(j) == Some(&ch) {
-                j += 1;
-            }
-            if s.get(j).is_some_and(u8::is_ascii_digit) {
-                return None;
-            }
-            let digits = (j - 1).min(9) as u8;
-            let optional = ch == b'9';
-            (
-                Frac {
-                    sep: true,
-                    exact: if optional { 0 } else { digits },
-                    optional,
-                },
-                j,
-            )
-        }
-        _ => return None,
-    })
+        Std::PM | Std::Pm => AmPm,
+        Std::Tz { .. } => Offset,
+        Std::TzName => ZoneName,
+        Std::Frac { nines, digits, .. } => Frac {
+            sep: true,
+            exact: if nines { 0 } else { digits.min(9) as u8 },
+            optional: nines,
+        },
+    }
 }
 
 /// Splits a strftime format into items.

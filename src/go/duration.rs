@@ -1,10 +1,14 @@
-//! Loki's duration and byte-size syntax.
+//! Go's and Prometheus' duration grammars: Go `time.ParseDuration` and
+//! `Duration.String` (Go 1.22), Prometheus common `model.ParseDuration` and
+//! `Duration.String` (common v0.5x).
 //!
-//! LogQL uses two duration dialects: ranges (`[5m]`) are parsed with Prometheus'
-//! `model.ParseDuration` (integer units `ms s m h d w y`, biggest first), while durations
-//! elsewhere (label filters, `offset`) try that first and fall back to Go's
-//! `time.ParseDuration` (fractions, `ns`, `us`/`µs`, negative values). Byte sizes follow
-//! `humanize.ParseBytes`. All durations are `i64` nanoseconds.
+//! LogQL uses both: ranges (`[5m]`) are Prometheus durations (integer units
+//! `ms s m h d w y`, biggest first), while durations elsewhere (label filters,
+//! `offset`, the CLI) try Prometheus' grammar first and fall back to Go's (fractions,
+//! `ns`, `us`/`µs`, negative values): [`parse_prom_or_go_duration`]. Each function is
+//! named for its grammar. All durations are `i64` nanoseconds.
+
+use super::strconv::quote;
 
 const NS: i64 = 1;
 const US: i64 = 1_000;
@@ -23,7 +27,7 @@ pub fn parse_prom_duration(s: &str) -> Result<i64, String> {
         "" => return Err("empty duration string".into()),
         _ => {}
     }
-    let invalid = || format!("not a valid duration string: {}", super::gostr::quote(s));
+    let invalid = || format!("not a valid duration string: {}", quote(s));
     let b = s.as_bytes();
     let mut i = 0;
     let mut total: u64 = 0;
@@ -56,8 +60,8 @@ pub fn parse_prom_duration(s: &str) -> Result<i64, String> {
             _ => {
                 return Err(format!(
                     "unknown unit {} in duration {}",
-                    super::gostr::quote(unit),
-                    super::gostr::quote(s)
+                    quote(unit),
+                    quote(s)
                 ))
             }
         };
@@ -79,7 +83,7 @@ pub fn parse_prom_duration(s: &str) -> Result<i64, String> {
 
 /// Parses a Go `time.ParseDuration` string (`1.5h`, `-250ms`, `3µs`).
 pub fn parse_go_duration(s: &str) -> Result<i64, String> {
-    let invalid = || format!("time: invalid duration {}", super::gostr::quote(s));
+    let invalid = || format!("time: invalid duration {}", quote(s));
     let (neg, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -127,10 +131,7 @@ pub fn parse_go_duration(s: &str) -> Result<i64, String> {
             i += 1;
         }
         if us == i {
-            return Err(format!(
-                "time: missing unit in duration {}",
-                super::gostr::quote(s)
-            ));
+            return Err(format!("time: missing unit in duration {}", quote(s)));
         }
         let unit = match &rest[us..i] {
             "ns" => NS,
@@ -142,8 +143,8 @@ pub fn parse_go_duration(s: &str) -> Result<i64, String> {
             u => {
                 return Err(format!(
                     "time: unknown unit {} in duration {}",
-                    super::gostr::quote(u),
-                    super::gostr::quote(s)
+                    quote(u),
+                    quote(s)
                 ))
             }
         } as u128;
@@ -165,8 +166,9 @@ pub fn parse_go_duration(s: &str) -> Result<i64, String> {
     })
 }
 
-/// Loki's `parseDuration`: Prometheus syntax first, then Go's.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
+/// Loki's `parseDuration` (`pkg/logql/syntax/lex.go`): Prometheus' grammar first, then
+/// Go's; the error is Go's.
+pub fn parse_prom_or_go_duration(s: &str) -> Result<i64, String> {
     parse_prom_duration(s).or_else(|_| parse_go_duration(s))
 }
 
@@ -258,56 +260,6 @@ fn frac_part(v: u64, prec: u32) -> (String, u64) {
     (format!(".{}", digits.trim_end_matches('0')), v / p)
 }
 
-/// Parses a byte size like `humanize.ParseBytes` (`10GB`, `2.5KiB`, `5M`, `1B`).
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let num_end = s
-        .char_indices()
-        .find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == ','))
-        .map(|(i, _)| i)
-        .unwrap_or(s.len());
-    let num: String = s[..num_end].chars().filter(|c| *c != ',').collect();
-    let f = super::gostr::parse_float(&num)?;
-    let unit = s[num_end..].trim().to_ascii_lowercase();
-    let mult: u64 = match unit.as_str() {
-        "" | "b" => 1,
-        "kib" | "ki" => 1 << 10,
-        "kb" | "k" => 1_000,
-        "mib" | "mi" => 1 << 20,
-        "mb" | "m" => 1_000_000,
-        "gib" | "gi" => 1 << 30,
-        "gb" | "g" => 1_000_000_000,
-        "tib" | "ti" => 1 << 40,
-        "tb" | "t" => 1_000_000_000_000,
-        "pib" | "pi" => 1 << 50,
-        "pb" | "p" => 1_000_000_000_000_000,
-        "eib" | "ei" => 1 << 60,
-        "eb" | "e" => 1_000_000_000_000_000_000,
-        _ => return Err(format!("unhandled size name: {unit}")),
-    };
-    let v = f * mult as f64;
-    if v >= u64::MAX as f64 {
-        return Err(format!("too large: {s}"));
-    }
-    Ok(v as u64)
-}
-
-/// Formats like `humanize.Bytes` with the space removed, as Loki's bytes label filter
-/// prints it (`10GB`, `2.6kB`, `5B`). This is lossy: Loki prints KiB values in kB.
-pub fn format_bytes(v: u64) -> String {
-    if v < 10 {
-        return format!("{v}B");
-    }
-    let sizes = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let e = ((v as f64).ln() / 1000f64.ln()).floor();
-    let suffix = sizes[(e as usize).min(sizes.len() - 1)];
-    let val = ((v as f64) / 1000f64.powf(e) * 10.0 + 0.5).floor() / 10.0;
-    if val < 10.0 {
-        format!("{val:.1}{suffix}")
-    } else {
-        format!("{val:.0}{suffix}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,13 +280,13 @@ mod tests {
     #[test]
     fn go_durations() {
         assert_eq!(
-            parse_duration("1h15m30.918273645s"),
+            parse_prom_or_go_duration("1h15m30.918273645s"),
             Ok(HOUR + 15 * MIN + 30_918_273_645)
         );
-        assert_eq!(parse_duration("-1s"), Ok(-SEC));
-        assert_eq!(parse_duration("3µs"), Ok(3 * US));
-        assert_eq!(parse_duration("1h0.0m0s"), Ok(HOUR));
-        assert!(parse_duration("5").is_err());
+        assert_eq!(parse_prom_or_go_duration("-1s"), Ok(-SEC));
+        assert_eq!(parse_prom_or_go_duration("3µs"), Ok(3 * US));
+        assert_eq!(parse_prom_or_go_duration("1h0.0m0s"), Ok(HOUR));
+        assert!(parse_prom_or_go_duration("5").is_err());
     }
 
     #[test]
@@ -352,14 +304,23 @@ mod tests {
     }
 
     #[test]
-    fn bytes() {
-        assert_eq!(parse_bytes("10GB"), Ok(10_000_000_000));
-        assert_eq!(parse_bytes("2.5KiB"), Ok(2560));
-        assert_eq!(parse_bytes("5M"), Ok(5_000_000));
-        assert!(parse_bytes("1mb").is_ok());
-        assert!(parse_bytes("1x").is_err());
-        assert_eq!(format_bytes(10_000_000_000), "10GB");
-        assert_eq!(format_bytes(2560), "2.6kB");
-        assert_eq!(format_bytes(0), "0B");
+    fn durations_like_go() {
+        assert_eq!(parse_go_duration("1h30m"), Ok(5_400_000_000_000));
+        assert_eq!(parse_go_duration("1.5h"), Ok(5_400_000_000_000));
+        assert_eq!(parse_go_duration("-5s"), Ok(-5_000_000_000));
+        assert_eq!(parse_go_duration("3600000000µs"), Ok(3_600_000_000_000));
+        assert_eq!(parse_go_duration("0"), Ok(0));
+        assert_eq!(
+            parse_go_duration("90").unwrap_err(),
+            "time: missing unit in duration \"90\""
+        );
+        assert_eq!(
+            parse_go_duration("1d").unwrap_err(),
+            "time: unknown unit \"d\" in duration \"1d\""
+        );
+        assert_eq!(
+            parse_go_duration("oops").unwrap_err(),
+            "time: invalid duration \"oops\""
+        );
     }
 }
