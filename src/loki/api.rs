@@ -41,22 +41,11 @@ pub fn log_response(entries: &[LogEntry], stats: serde_json::Value) -> serde_jso
 /// Formats a sample value as Prometheus does (`strconv.FormatFloat(v, 'f', -1, 64)`
 /// with `+Inf`, `-Inf`, `NaN`).
 pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        let s = format!("{v}");
-        if s == "-0" {
-            "0".into()
-        } else {
-            s
-        }
+    // Negative zero prints as "0", not Go's "-0".
+    if v == 0.0 {
+        return "0".into();
     }
+    crate::go::strconv::format_float(v, 'f', -1)
 }
 
 /// Unix seconds with up to millisecond precision, as Loki's API prints them.
