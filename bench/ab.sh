@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# A/B benchmark: two lokal binaries side by side, on the same corpus, in one run.
+#
+#   bench/ab.sh OLD_BIN NEW_BIN [CORPUS_DIR]
+#
+# For a change that must not slow lokal down (a refactor, a new feature on the hot path):
+# ingest, the full scan, the selective scan, `| json`, and the three metric queries of
+# bench/metric.sh, each run RUNS times (default 3) alternating OLD and NEW so that both see
+# the same machine noise; prints the best time of each, the NEW/OLD ratio and peak RSS.
+# Answers must be identical (the script fails otherwise). Not a test: nothing is asserted
+# about time. Makes the 1 GiB corpus with ../shared/data/gen_corpus.py if needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+old=$(realpath "${1:?usage: bench/ab.sh OLD_BIN NEW_BIN [CORPUS_DIR]}")
+new=$(realpath "${2:?usage: bench/ab.sh OLD_BIN NEW_BIN [CORPUS_DIR]}")
+corpus=${3:-bench/out/corpus-1g}
+runs=${RUNS:-3}
+if [ ! -f "$corpus/manifest.csv" ]; then
+  python3 ../shared/data/gen_corpus.py --out "$corpus" --size 1G --procs 2
+fi
+work=$(mktemp -d /tmp/lokal-ab-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+files=$(find "$corpus" -name '*.log' | sort | tr '\n' ' ')
+raw=$(cat $files | wc -c)
+cat $files > /dev/null  # warm the page cache
+labels='/(?P<job>[^/]+)/(?P<host>[^/]+)\.log$'
+
+# measure BIN LABEL CMD: runs CMD (with $BIN set), prints "seconds peak_kb", output in $work/out.
+measure() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  BIN=$1 /usr/bin/time -f '%M' -o "$work/rss" bash -c "$2" > "$work/out.$3"
+  t1=$(date +%s.%N)
+  echo "$(python3 -c "print($t1-$t0)") $(cat "$work/rss")"
+}
+
+# ab NAME BYTES CMD: alternates OLD and NEW, prints best seconds, MB/s, ratio, RSS.
+ab() {
+  local name=$1 bytes=$2 cmd=$3 best_o="" best_n="" rss_o=0 rss_n=0 s kb
+  for _ in $(seq "$runs"); do
+    read -r s kb <<<"$(measure "$old" "$cmd" old)"
+    if [ -z "$best_o" ] || python3 -c "import sys; sys.exit(0 if $s < $best_o else 1)"; then best_o=$s; rss_o=$kb; fi
+    read -r s kb <<<"$(measure "$new" "$cmd" new)"
+    if [ -z "$best_n" ] || python3 -c "import sys; sys.exit(0 if $s < $best_n else 1)"; then best_n=$s; rss_n=$kb; fi
+  done
+  if ! cmp -s "$work/out.old" "$work/out.new"; then
+    echo "$name: the two binaries answer differently:" >&2
+    diff <(head -c 2000 "$work/out.old") <(head -c 2000 "$work/out.new") >&2 || true
+    exit 1
+  fi
+  printf '%-40s %8.3f %8.3f %7.3fx %8.0f %8.0f %7d %7d\n' "$name" "$best_o" "$best_n" \
+    "$(python3 -c "print($best_n/$best_o)")" "$(python3 -c "print($bytes/1e6/$best_o)")" \
+    "$(python3 -c "print($bytes/1e6/$best_n)")" $((rss_o/1024)) $((rss_n/1024))
+}
+
+echo "corpus: $corpus, $((raw/1000000)) MB, $(nproc) cores, $runs runs each, alternating"
+echo "old: $old"
+echo "new: $new"
+printf '%-40s %8s %8s %8s %8s %8s %7s %7s\n' "" "old s" "new s" "new/old" "old MB/s" "new MB/s" "old MB" "new MB"
+ab "ingest (fresh store, fsync, index)" "$raw" \
+  "rm -rf $work/s-\$\$; \"\$BIN\" --store $work/s-\$\$ ingest -q --label-from-path '$labels' $files; \"\$BIN\" --store $work/s-\$\$ stats -o json | python3 -c 'import json,sys; print(sum(r[\"entries\"] for r in json.load(sys.stdin)))'; rm -rf $work/s-\$\$"
+# Queries run against one store written by OLD: both binaries read the same files.
+"$old" --store "$work/store" ingest -q --label-from-path "$labels" $files
+sel_raw=$(cat $(find "$corpus/checkout" -name '*.log') | wc -c)
+json_raw=$(cat $(find "$corpus/api-gateway" -name '*.log') | wc -c)
+q() { echo "\"\$BIN\" --store $work/store query --limit 0 -o raw '$1' | wc -l"; }
+m() { echo "\"\$BIN\" --store $work/store query --from 2024-01-01T00:00:00Z --to 2024-01-02T00:00:00Z --step 1m -o json -z UTC '$1' | python3 -c 'import json,sys; d=json.load(sys.stdin)[\"data\"][\"result\"]; print(len(d), sum(len(s[\"values\"]) for s in d), sum(float(v[1]) for s in d for v in s[\"values\"]))'"; }
+ab 'full scan |= "Failed password"' "$raw" "$(q '{job=~".+"} |= "Failed password"')"
+ab 'selective {job="checkout"} |= "error"' "$raw" "$(q '{job="checkout"} |= "error"')"
+ab '| json | level="error"' "$json_raw" "$(q '{job="api-gateway"} | json | level="error"')"
+bytes_of() { cat $(find "$corpus" -name '*.log' | grep -E "/($1)/") | wc -c; }
+ab 'sum by (level) (count_over_time(json))' "$(bytes_of 'api-gateway|checkout')" \
+  "$(m 'sum by (level) (count_over_time({job=~"api-gateway|checkout"} | json [5m]))')"
+ab 'quantile_over_time(logfmt unwrap)' "$(bytes_of 'payments|inventory')" \
+  "$(m 'quantile_over_time(0.99, {job=~"payments|inventory"} | logfmt | unwrap duration_ms [5m]) by (service)')"
+ab 'sum(count_over_time({job=~".+"}))' "$raw" "$(m 'sum(count_over_time({job=~".+"} [5m]))')"
