@@ -639,7 +639,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__query)
-            opts="-z -o -q -l -h -V --since --from --to --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --stdin --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --stats --quiet --label --timestamp-format --timestamp-regex --year --multiline-start --store --tenant --help --version"
+            opts="-z -o -q -l -h -V --since --from --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --unaligned --stdin --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --stats --quiet --label --timestamp-format --timestamp-regex --year --multiline-start --to --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -650,10 +650,6 @@ _lokal() {
                     return 0
                     ;;
                 --from)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -734,6 +730,10 @@ _lokal() {
                     return 0
                     ;;
                 --multiline-start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

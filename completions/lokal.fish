@@ -74,9 +74,8 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-index -d 'Do n
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s q -l quiet -d 'No progress bar and no summary'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched: a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l to -d 'End (exclusive): RFC 3339, a date, unix seconds, or now-5m' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l limit -d 'Most entries to return; 0 = all' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
@@ -88,7 +87,7 @@ rfc3339nano\t'2006-01-02T15:04:05.999999999Z07:00'
 unixnano\t'Unix nanoseconds'"
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-label -d 'Print only these labels (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l exclude-label -d 'Do not print these labels (repeatable)' -r
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l step -d 'Step of a metric range query (e.g. 1m) [default: as Loki, (to-from)/250, at least 1s]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l step -d 'Step of a metric range query: a duration (5m) or seconds (300, 30.5) [default: as Loki, (to-from)/250 in whole seconds, at least 1s]. As Loki\'s query_range does, --from is rounded down and --to up to multiples of the step counted from the Unix epoch, and every step from one to the other is evaluated, --to included, so a Grafana panel on Loki shows the same points' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l multiline-max-lines -d 'Most lines in one multiline entry' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-line-size -d 'Longest line accepted (Loki\'s max_line_size)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-labels-per-stream -d 'Most labels per stream (Loki\'s max_label_names_per_series)' -r
@@ -99,11 +98,13 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-format -
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-regex -d 'With --stdin: regex whose group `ts` (or first group) holds the timestamp' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l year -d 'With --stdin: year for timestamps that have none (syslog) [default: this year]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l multiline-start -d 'With --stdin: a line matching this regex starts a new entry; other lines join the current one' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l to -d 'End: RFC 3339, a date, unix seconds, or now-5m. Log lines before it are read; a metric range query\'s last step is at --to (rounded up to the step), as in Loki' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l forward -d 'Oldest first (default: newest first)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l no-labels -d 'Print no labels'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-common-labels -d 'Print the labels all streams share on each line too'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l unaligned -d 'Evaluate a metric range query at --from, --from + step, … up to --to, as given, instead of on Loki\'s epoch-aligned grid (Prometheus\' and Loki\'s engine\'s own grid)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l stdin -d 'Query the lines on standard input instead of the store: they get real timestamps (detected as by `ingest`) and the labels of --label (default {job="stdin"}); no size limit, metric queries too. A query starting with | or ! gets the stdin selector prepended'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l truncate-long-lines -d 'Cut longer lines to --max-line-size instead of rejecting them'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l stats -d 'Query statistics on stderr: streams, chunks, blocks, bytes, lines, time per stage'
@@ -130,7 +131,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand index" -l all-tenants -d 'Ev
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s q -l quiet -d 'No summary table'
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand labels" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched: a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l to -d 'End (exclusive): RFC 3339, a date, unix seconds, or now-5m' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
@@ -138,7 +139,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand labels" -l store -d 'Store d
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand series" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched: a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l to -d 'End (exclusive): RFC 3339, a date, unix seconds, or now-5m' -r
 complete -c lokal -n "__fish_lokal_using_subcommand series" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r

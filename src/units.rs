@@ -20,6 +20,22 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .map_err(|_| err("negative".into()))
 }
 
+/// Parses a metric query's step as Loki's HTTP API reads one
+/// ([`crate::go::duration::parse_seconds_or_duration`]: `300` and `30.5` are
+/// seconds, `5m` a Prometheus duration), else as [`parse_duration`] (`1.5m`).
+/// In ns; zero and negative steps are returned, for the query to refuse
+/// them with Loki's message.
+pub fn parse_step(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    crate::go::duration::parse_seconds_or_duration(t).or_else(|loki| {
+        crate::go::duration::parse_go_duration(t).map_err(|_| {
+            format!(
+                "invalid step {s:?} ({loki}): expected a duration (5m, 1h) or seconds (300, 30.5)"
+            )
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +53,17 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
         assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
         assert!(parse_duration("5minutes").is_err());
+    }
+
+    #[test]
+    fn steps() {
+        assert_eq!(parse_step("300"), Ok(300_000_000_000));
+        assert_eq!(parse_step(" 30.5 "), Ok(30_500_000_000));
+        assert_eq!(parse_step("5m"), Ok(300_000_000_000));
+        assert_eq!(parse_step("1.5m"), Ok(90_000_000_000));
+        assert_eq!(parse_step("0"), Ok(0));
+        assert!(parse_step("5 minutes")
+            .unwrap_err()
+            .contains("invalid step"));
     }
 }

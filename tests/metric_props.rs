@@ -1,11 +1,10 @@
 //! Property tests for metric queries: however the data is split into
 //! segments and blocks, and however a range query's time range is split,
 //! the merged answer equals the one-pass answer.
-use lokal::engine::eval::{eval, MetricParams};
+use lokal::engine::eval::{eval, MetricParams, StepAlign};
 use lokal::engine::value::MetricValue;
 use lokal::model::Labels;
 use lokal::store::{Store, DEFAULT_TENANT};
-use lokal::time::TimeRange;
 use proptest::prelude::*;
 
 const S: i64 = 1_000_000_000;
@@ -56,7 +55,7 @@ fn run(
     let (v, _) = eval(
         &snap,
         &e,
-        &MetricParams::range(TimeRange::new(start * S, end * S + 1), step * S),
+        &MetricParams::range(start * S, end * S, Some(step * S), StepAlign::Start).unwrap(),
     )
     .unwrap();
     match v {

@@ -29,8 +29,9 @@ use crate::time::TimeRange;
 /// Parameters of a metric query.
 #[derive(Debug, Clone, Copy)]
 pub struct MetricParams {
-    /// The evaluation times: `range.start + k * step` for every such time in
-    /// the range (a range query), or `range.start` alone (an instant query).
+    /// The span of the evaluation times: `range.start + k * step` for every
+    /// such time in the range (a range query), or `range.start` alone (an
+    /// instant query). [`MetricParams::range`] lays the grid out.
     pub range: TimeRange,
     /// Step, ns (ignored when `instant`).
     pub step: i64,
@@ -38,14 +39,84 @@ pub struct MetricParams {
     pub instant: bool,
 }
 
+/// How a metric range query lays out its evaluation times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StepAlign {
+    /// Loki's `query_range`: start rounded down and end rounded up to
+    /// multiples of the step counted from the Unix epoch, every step of
+    /// that grid evaluated, end included. Loki's query frontend does this
+    /// to every metric range query before its engine sees it
+    /// (`alignStartEnd` in `pkg/querier/queryrange/splitters.go`), with the
+    /// step in whole milliseconds (its request codec keeps no less).
+    #[default]
+    Epoch,
+    /// `start, start + step, …` up to and including `end`: Loki's engine
+    /// without the frontend (`.logqltest` scripts), and Prometheus.
+    Start,
+}
+
+/// Loki's message for a range query whose end is before its start
+/// (`pkg/loghttp/query.go`; an equal end is accepted despite the words).
+pub const END_BEFORE_START: &str = "end timestamp must not be before or equal to start time";
+
+/// Loki's message for a step that is not positive.
+const NON_POSITIVE_STEP: &str =
+    "zero or negative query resolution step widths are not accepted. Try a positive integer";
+
+/// Fails as Loki's `query_range` does when `end` is before `start`.
+pub fn check_order(start: i64, end: i64) -> Result<(), QueryError> {
+    if end < start {
+        return Err(QueryError::Unsupported(END_BEFORE_START.into()));
+    }
+    Ok(())
+}
+
 impl MetricParams {
-    /// A range query: steps `range.start`, `range.start + step`, … inside `range`.
-    pub fn range(range: TimeRange, step: i64) -> MetricParams {
-        MetricParams {
-            range,
+    /// A range query from `start` to `end`, both evaluation times, as
+    /// Loki's `/loki/api/v1/query_range` takes them: `step` defaults to
+    /// Loki's ([`default_step`]), and the request is checked as Loki checks
+    /// it (end not before start, a positive step, at most 11,000 steps)
+    /// before `align` lays out the grid. The one place the grid is decided.
+    pub fn range(
+        start: i64,
+        end: i64,
+        step: Option<i64>,
+        align: StepAlign,
+    ) -> Result<MetricParams, QueryError> {
+        check_order(start, end)?;
+        let step = step.unwrap_or_else(|| default_step(start, end));
+        if step <= 0 {
+            return Err(QueryError::Unsupported(NON_POSITIVE_STEP.into()));
+        }
+        if end.saturating_sub(start) / step > 11_000 {
+            return Err(QueryError::Unsupported(
+                "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter".into(),
+            ));
+        }
+        let (first, last, step) = match align {
+            StepAlign::Start => (
+                start,
+                start.saturating_add(end.saturating_sub(start) / step * step),
+                step,
+            ),
+            StepAlign::Epoch => {
+                // The frontend keeps whole milliseconds of the step.
+                let step = if step >= MS { step / MS * MS } else { step };
+                // Go's `%` truncates toward zero, as Rust's does: the same
+                // arithmetic gives the same grid, before 1970 too.
+                let first = start - start % step;
+                let last = match end % step {
+                    0 => end,
+                    m => end.saturating_add(step - m),
+                };
+                (first, last, step)
+            }
+        };
+        Ok(MetricParams {
+            range: TimeRange::new(first, last.saturating_add(1)),
             step,
             instant: false,
-        }
+        })
     }
 
     /// An instant query at `at`.
@@ -56,12 +127,34 @@ impl MetricParams {
             instant: true,
         }
     }
+
+    /// How many evaluation times there are.
+    pub fn n_steps(&self) -> usize {
+        if self.instant || self.range.is_empty() {
+            return 1;
+        }
+        let span = self.range.last().saturating_sub(self.range.start);
+        usize::try_from(span / self.step.max(1)).map_or(usize::MAX, |n| n.saturating_add(1))
+    }
+
+    /// The evaluation times, first to last.
+    pub fn steps(&self) -> impl Iterator<Item = i64> + '_ {
+        let step = self.step.max(1);
+        (0..self.n_steps() as i64).map(move |k| self.range.start + k * step)
+    }
 }
 
-/// Loki's default step for a range: `max(floor((end - start) / 250), 1s)`,
-/// with Loki's inclusive `end`, i.e. the range's last timestamp.
-pub fn default_step(range: TimeRange) -> i64 {
-    let secs = ((range.last() - range.start) / 1_000_000_000) / 250;
+const MS: i64 = 1_000_000;
+
+/// Most evaluation times of one query: Loki's 11,000 intervals, and the
+/// two ends the epoch grid may round out.
+const MAX_STEPS: usize = 11_002;
+
+/// Loki's default step for a range query from `start` to `end`:
+/// `max(floor((end - start) / 250), 1s)` in whole seconds
+/// (`defaultQueryRangeStep` in `pkg/loghttp/params.go`).
+pub fn default_step(start: i64, end: i64) -> i64 {
+    let secs = end.saturating_sub(start) / 250_000_000_000;
     secs.max(1) * 1_000_000_000
 }
 
@@ -93,27 +186,18 @@ pub fn eval(
 ) -> Result<(MetricValue, QueryStats), QueryError> {
     let t0 = Instant::now();
     if !p.instant && p.step <= 0 {
-        return Err(QueryError::Unsupported(
-            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-        ));
+        return Err(QueryError::Unsupported(NON_POSITIVE_STEP.into()));
     }
     if !p.instant && p.range.is_empty() {
-        return Err(QueryError::Unsupported(
-            "end timestamp must not be before start time".into(),
-        ));
+        return Err(QueryError::Unsupported(END_BEFORE_START.into()));
     }
-    let steps: Vec<i64> = if p.instant {
-        vec![p.range.start]
-    } else {
-        let start = p.range.start;
-        let n = ((p.range.last() - start) / p.step) as usize + 1;
-        if n > 11_000 {
-            return Err(QueryError::Unsupported(format!(
-                "exceeded maximum resolution of 11,000 points per timeseries ({n}); try a larger --step"
-            )));
-        }
-        (0..n).map(|i| start + i as i64 * p.step).collect()
-    };
+    if p.n_steps() > MAX_STEPS {
+        return Err(QueryError::Unsupported(format!(
+            "exceeded maximum resolution of 11,000 points per time series ({}); try a larger --step",
+            p.n_steps()
+        )));
+    }
+    let steps: Vec<i64> = p.steps().collect();
     let mut ctx = Ctx {
         snap,
         steps,
@@ -1436,14 +1520,78 @@ mod tests {
 
     #[test]
     fn default_steps() {
-        // The span is first to last timestamp, as Loki's inclusive end.
+        // Loki's: whole seconds of (end - start) / 250, at least one.
+        let s = 1_000_000_000;
+        assert_eq!(default_step(0, 3600 * s), 14 * s);
+        assert_eq!(default_step(0, 7200 * s), 28 * s);
+        assert_eq!(default_step(0, 500 * s), 2 * s);
+        assert_eq!(default_step(0, 500 * s - 1), s);
+        assert_eq!(default_step(5, 5), s);
+    }
+
+    fn grid(start: i64, end: i64, step: Option<i64>, align: StepAlign) -> Vec<i64> {
+        MetricParams::range(start, end, step, align)
+            .unwrap()
+            .steps()
+            .collect()
+    }
+
+    #[test]
+    fn loki_grid_rounds_out_to_the_epoch_and_includes_end() {
+        let (s, m) = (1_000_000_000, 60_000_000_000);
+        let e = StepAlign::Epoch;
+        // Aligned: every step, end included.
+        assert_eq!(grid(0, 15 * m, Some(5 * m), e), [0, 5 * m, 10 * m, 15 * m]);
+        // Start rounded down, end rounded up (00:10:30-01:10:30, step 5m).
+        let g = grid(10 * m + m / 2, 70 * m + m / 2, Some(5 * m), e);
+        assert_eq!((g[0], *g.last().unwrap(), g.len()), (10 * m, 75 * m, 14));
+        // Start = end off the grid: the two steps around it.
+        assert_eq!(grid(32 * m, 32 * m, Some(5 * m), e), [30 * m, 35 * m]);
+        assert_eq!(grid(30 * m, 30 * m, Some(5 * m), e), [30 * m]);
+        // A step larger than the range.
+        assert_eq!(grid(0, 10 * m, Some(60 * m), e), [0, 60 * m]);
+        // The default step's grid counts from the epoch too: 28s steps
+        // over 00:00-02:00 of 2024-05-01 start at 23:59:52.
+        let t0 = 1_714_521_600_000_000_000;
+        let g = grid(t0, t0 + 120 * m, None, e);
+        assert_eq!(g[0], t0 - 8_000_000_000);
+        assert_eq!(g[1] - g[0], 28_000_000_000);
+        // The step keeps whole milliseconds, as Loki's frontend does.
+        assert_eq!(grid(0, 2 * s, Some(s + 400_000), e), [0, s, 2 * s]);
+        // Before the epoch Go's remainder is negative: start rounds up
+        // (toward zero) and end by more than a step, as Loki computes it.
+        assert_eq!(grid(-7 * m, -7 * m, Some(5 * m), e), [-5 * m, 0]);
+    }
+
+    #[test]
+    fn start_grid_counts_from_start() {
+        let m = 60_000_000_000;
+        let s = StepAlign::Start;
         assert_eq!(
-            default_step(TimeRange::new(0, 3_600_000_000_001)),
-            14_000_000_000
+            grid(m / 2, 11 * m, Some(5 * m), s),
+            [m / 2, 5 * m + m / 2, 10 * m + m / 2]
         );
+        assert_eq!(grid(0, 10 * m, Some(5 * m), s), [0, 5 * m, 10 * m]);
+        assert_eq!(grid(7, 7, Some(5 * m), s), [7]);
+    }
+
+    #[test]
+    fn range_requests_are_checked_as_loki_checks_them() {
+        let s = 1_000_000_000;
+        let err = |start, end, step| {
+            MetricParams::range(start, end, step, StepAlign::Epoch)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(err(10, 9, Some(s)), END_BEFORE_START);
+        assert_eq!(err(0, 9, Some(0)), NON_POSITIVE_STEP);
+        assert_eq!(err(0, 9, Some(-s)), NON_POSITIVE_STEP);
+        assert!(err(0, 11_001 * s, Some(s)).starts_with("exceeded maximum resolution of 11,000"));
         assert_eq!(
-            default_step(TimeRange::new(0, 10_000_000_001)),
-            1_000_000_000
+            MetricParams::range(0, 11_000 * s, Some(s), StepAlign::Epoch)
+                .unwrap()
+                .n_steps(),
+            11_001
         );
     }
 }

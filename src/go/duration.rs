@@ -172,6 +172,27 @@ pub fn parse_prom_or_go_duration(s: &str) -> Result<i64, String> {
     parse_prom_duration(s).or_else(|_| parse_go_duration(s))
 }
 
+/// Loki's `parseSecondsOrDuration` (`pkg/loghttp/params.go`), how its HTTP
+/// API reads `step`: a float number of seconds (`300`, `30.5`) first, then a
+/// Prometheus duration (`5m`); the error texts are Loki's.
+pub fn parse_seconds_or_duration(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = super::strconv::parse_float(s) {
+        let ns = secs * SEC as f64;
+        // Go converts a NaN to int64 as the most negative value.
+        if ns.is_nan() {
+            return Ok(i64::MIN);
+        }
+        if ns > i64::MAX as f64 || ns < i64::MIN as f64 {
+            return Err(format!(
+                "cannot parse {} to a valid duration. It overflows int64",
+                quote(s)
+            ));
+        }
+        return Ok(ns as i64);
+    }
+    parse_prom_duration(s).map_err(|_| format!("cannot parse {} to a valid duration", quote(s)))
+}
+
 /// Formats like Prometheus `model.Duration.String()` (`5m`, `1d`, `90d`, `1h30m`).
 pub fn format_prom_duration(ns: i64) -> String {
     let mut ms = ns / MS;
@@ -263,6 +284,21 @@ fn frac_part(v: u64, prec: u32) -> (String, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_or_durations_as_loki_reads_a_step() {
+        assert_eq!(parse_seconds_or_duration("300"), Ok(300 * SEC));
+        assert_eq!(parse_seconds_or_duration("30.5"), Ok(30 * SEC + 500 * MS));
+        assert_eq!(parse_seconds_or_duration("5m"), Ok(5 * MIN));
+        assert_eq!(parse_seconds_or_duration("-5"), Ok(-5 * SEC));
+        assert_eq!(
+            parse_seconds_or_duration("-5m"),
+            Err("cannot parse \"-5m\" to a valid duration".into())
+        );
+        assert!(parse_seconds_or_duration("1e300")
+            .unwrap_err()
+            .contains("overflows"));
+    }
 
     #[test]
     fn prom_durations() {

@@ -777,7 +777,38 @@ impl SampleExpr {
     }
 }
 
+impl SampleExpr {
+    /// The stream selectors (with their pipelines) the expression reads,
+    /// left to right.
+    pub fn selectors(&self) -> Vec<&LogExpr> {
+        let mut out = Vec::new();
+        self.collect_selectors(&mut out);
+        out
+    }
+
+    fn collect_selectors<'a>(&'a self, out: &mut Vec<&'a LogExpr>) {
+        match self {
+            SampleExpr::RangeAggregation(r) => out.push(&r.log.log),
+            SampleExpr::VectorAggregation(v) => v.inner.collect_selectors(out),
+            SampleExpr::BinOp(b) => {
+                b.lhs.collect_selectors(out);
+                b.rhs.collect_selectors(out);
+            }
+            SampleExpr::LabelReplace(l) => l.inner.collect_selectors(out),
+            SampleExpr::Literal { .. } | SampleExpr::Vector { .. } => {}
+        }
+    }
+}
+
 impl Expr {
+    /// The stream selectors (with their pipelines) the query reads.
+    pub fn selectors(&self) -> Vec<&LogExpr> {
+        match self {
+            Expr::Log(l) => vec![l],
+            Expr::Sample(s) => s.selectors(),
+        }
+    }
+
     /// The expression's text.
     pub fn span(&self) -> Span {
         match self {

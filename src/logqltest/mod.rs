@@ -7,7 +7,7 @@ pub mod parse;
 
 use std::collections::BTreeMap;
 
-use crate::engine::eval::{self, MetricParams};
+use crate::engine::eval::{self, MetricParams, StepAlign};
 use crate::engine::logquery::{self, LogParams};
 use crate::engine::value::MetricValue;
 use crate::engine::Direction;
@@ -96,8 +96,10 @@ fn evaluate(store: &Store, case: &EvalCase) -> Result<Got, String> {
                 .map_err(|e| e.to_string())
         }
         (Expr::Sample(s), EvalKind::Range { start, end, step }) => {
-            // The script's end is an evaluation time, so it is included.
-            let p = MetricParams::range(TimeRange::new(*start, end.saturating_add(1)), *step);
+            // Loki's engine without its query frontend: steps from the
+            // script's start up to and including its end, not the epoch grid.
+            let p = MetricParams::range(*start, *end, Some(*step), StepAlign::Start)
+                .map_err(|e| e.to_string())?;
             eval::eval(&snap, s, &p)
                 .map(|(v, _)| Got::Metric(v))
                 .map_err(|e| e.to_string())

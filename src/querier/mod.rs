@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use index::{rebuild_index, RebuildEvent, RebuildRequest, TenantIndex, Tenants};
 pub use stdin::StdinStore;
 
-use crate::engine::eval::{self, MetricParams};
+use crate::engine::eval::{self, MetricParams, StepAlign};
 use crate::engine::logquery::{self, LogParams, LogResult};
 use crate::engine::plan::{self, Planner};
 use crate::engine::stats::QueryStats;
@@ -102,6 +102,8 @@ pub struct QueryOptions {
     /// Step of a metric range query, ns; `None` is Loki's default for the
     /// range ([`eval::default_step`]).
     pub step: Option<i64>,
+    /// How a metric range query lays out its steps (Loki's epoch grid by default).
+    pub align: StepAlign,
 }
 
 /// A time range as a user gives it, before the store fills in what is
@@ -200,26 +202,45 @@ impl Querier {
         Ok(Planner::new(&self.snapshot).time_bounds(matchers)?)
     }
 
+    /// The smallest range holding every entry of the streams that any
+    /// selector of `expr` matches (from the label indexes, as
+    /// [`Querier::stream_bounds`]); `None` when none matches or the query
+    /// has no selector (`vector(1)`).
+    pub fn query_bounds(&self, expr: &Expr) -> Result<Option<TimeRange>, Error> {
+        let mut planner = Planner::new(&self.snapshot);
+        let mut out: Option<TimeRange> = None;
+        for sel in expr.selectors() {
+            if let Some(b) = planner.time_bounds(&sel.matchers)? {
+                out = Some(match out {
+                    None => b,
+                    Some(o) => TimeRange::new(o.start.min(b.start), o.end.max(b.end)),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Fills in a user's range. With neither `from`, `to` nor `since` it is
     /// the whole store ([`Querier::time_bounds`]): a local store holds what
     /// was put in it, so logcli's one-hour default would hide yesterday's CI
     /// logs. `since` alone ends now; `from` alone ends at the later of now
-    /// and the store's end; `since` counts back from `to` when both are given.
+    /// and the store's end; `since` counts back from `to` when both are given;
+    /// `to` alone starts where the store does, or at `to` when that is earlier.
     pub fn resolve_range(&self, spec: &RangeSpec) -> TimeRange {
-        // An empty store spans [0, 1): nothing is in it either way.
-        let store = self.time_bounds().unwrap_or(TimeRange::new(0, 1));
-        let to = match (spec.to, spec.since, spec.from) {
-            (Some(t), _, _) => t,
-            (None, Some(_), _) => spec.now,
-            (None, None, Some(_)) => store.end.max(spec.now),
-            (None, None, None) => store.end.max(0),
+        fill_range(spec, self.time_bounds())
+    }
+
+    /// Fills in a user's range for `expr` as [`Querier::resolve_range`]
+    /// does, with the time range of the streams the query selects
+    /// ([`Querier::query_bounds`]) in place of the whole store's: a metric
+    /// query over one stream of 2024 in a store that also holds 2026 is
+    /// then evaluated over 2024, on a step that fits it.
+    pub fn resolve_query_range(&self, spec: &RangeSpec, expr: &Expr) -> Result<TimeRange, Error> {
+        let bounds = match (spec.from, spec.to, spec.since) {
+            (Some(_), Some(_), _) | (None, Some(_), Some(_)) | (None, None, Some(_)) => None,
+            _ => self.query_bounds(expr)?.or_else(|| self.time_bounds()),
         };
-        let from = match (spec.from, spec.since) {
-            (Some(f), _) => f,
-            (None, Some(s)) => to.saturating_sub(s),
-            (None, None) => store.start,
-        };
-        TimeRange::new(from, to)
+        Ok(fill_range(spec, bounds))
     }
 
     /// Runs a parsed query over `range`: a log query returns entries, a
@@ -231,16 +252,19 @@ impl Querier {
         opts: &QueryOptions,
     ) -> Result<QueryResponse, Error> {
         Ok(match expr {
-            Expr::Log(log) => QueryResponse::Streams(self.log_query(
-                log,
-                &LogParams {
-                    range,
-                    limit: opts.limit,
-                    direction: opts.direction,
-                },
-            )?),
+            Expr::Log(log) => QueryResponse::Streams({
+                eval::check_order(range.start, range.end)?;
+                self.log_query(
+                    log,
+                    &LogParams {
+                        range,
+                        limit: opts.limit,
+                        direction: opts.direction,
+                    },
+                )?
+            }),
             Expr::Sample(sample) => {
-                QueryResponse::Metric(self.range_query(sample, range, opts.step)?)
+                QueryResponse::Metric(self.range_query(sample, range, opts.step, opts.align)?)
             }
         })
     }
@@ -250,18 +274,19 @@ impl Querier {
         Ok(logquery::run(&self.snapshot, expr, params)?)
     }
 
-    /// Runs a metric range query: steps `range.start`, `range.start + step`,
-    /// … inside `range`. An empty range evaluates `range.start` alone, so
-    /// `--from T --to T` answers at T.
+    /// Runs a metric range query over `range` as Loki's `query_range` runs
+    /// one from `range.start` to `range.end`: `range.end`, where a log query
+    /// stops reading, is the last evaluation time (Loki includes its `end`),
+    /// and [`MetricParams::range`] lays out the steps (`align`).
     pub fn range_query(
         &self,
         expr: &SampleExpr,
         range: TimeRange,
         step: Option<i64>,
+        align: StepAlign,
     ) -> Result<MetricResult, Error> {
-        let range = TimeRange::new(range.start, range.end.max(range.start.saturating_add(1)));
-        let step = step.unwrap_or_else(|| eval::default_step(range));
-        self.eval(expr, &MetricParams::range(range, step))
+        let p = MetricParams::range(range.start, range.end, step, align)?;
+        self.eval(expr, &p)
     }
 
     /// Runs a metric query at one instant `at`: a vector.
@@ -296,6 +321,25 @@ impl Querier {
     pub fn day_stats(&self) -> Result<Vec<DayStats>, Error> {
         Ok(crate::store::read::day_stats(&self.tenant, &self.snapshot)?)
     }
+}
+
+/// `spec` with what it leaves open taken from `bounds` (the data's time
+/// range; `None` when there is none): see [`Querier::resolve_range`].
+fn fill_range(spec: &RangeSpec, bounds: Option<TimeRange>) -> TimeRange {
+    // No data spans [0, 1): nothing is in it either way.
+    let data = bounds.unwrap_or(TimeRange::new(0, 1));
+    let to = match (spec.to, spec.since, spec.from) {
+        (Some(t), _, _) => t,
+        (None, Some(_), _) => spec.now,
+        (None, None, Some(_)) => data.end.max(spec.now),
+        (None, None, None) => data.end.max(0),
+    };
+    let from = match (spec.from, spec.since) {
+        (Some(f), _) => f,
+        (None, Some(s)) => to.saturating_sub(s),
+        (None, None) => data.start.min(to),
+    };
+    TimeRange::new(from, to)
 }
 
 /// How many values one label takes over a set of streams.
@@ -418,5 +462,77 @@ mod tests {
                 .unwrap(),
             Some(TimeRange::new(10, 21))
         );
+        // --to before the data: an empty range at --to, not an inverted one.
+        let to = RangeSpec {
+            to: Some(5),
+            ..spec
+        };
+        assert_eq!(q.resolve_range(&to), TimeRange::new(5, 5));
+    }
+
+    #[test]
+    fn default_query_range_is_that_of_the_selected_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let stream = |v: &str, ts: &[i64]| {
+            (
+                Labels::from_pairs([("app", v)]),
+                ts.iter().map(|&t| (t, b"x".to_vec(), vec![])).collect(),
+            )
+        };
+        let day = crate::time::NANOS_PER_DAY;
+        crate::ingest::write_streams(
+            &store,
+            "t",
+            vec![
+                stream("old", &[10, 20]),
+                stream("new", &[700 * day, 700 * day + 5]),
+                stream("mid", &[day, day + 1]),
+            ],
+        )
+        .unwrap();
+        let q = Querier::open(&store, "t").unwrap();
+        let spec = RangeSpec {
+            from: None,
+            to: None,
+            since: None,
+            now: 800 * day,
+        };
+        let range = |query: &str, spec: &RangeSpec| {
+            let e = crate::logql::parse_expr(query).unwrap();
+            q.resolve_query_range(spec, &e).unwrap()
+        };
+        assert_eq!(range(r#"{app="old"}"#, &spec), TimeRange::new(10, 21));
+        assert_eq!(
+            range(r#"count_over_time({app="old"}[1m])"#, &spec),
+            TimeRange::new(10, 21)
+        );
+        // Every selector of a binary operation counts.
+        assert_eq!(
+            range(
+                r#"count_over_time({app="old"}[1m]) / count_over_time({app="mid"}[1m])"#,
+                &spec
+            ),
+            TimeRange::new(10, day + 2)
+        );
+        // No stream matches, or no selector: the whole store.
+        let all = TimeRange::new(10, 700 * day + 6);
+        assert_eq!(range(r#"{app="none"}"#, &spec), all);
+        assert_eq!(range("vector(1)", &spec), all);
+        // --from alone ends now (later than the data); explicit flags win.
+        let from = RangeSpec {
+            from: Some(15),
+            ..spec
+        };
+        assert_eq!(
+            range(r#"{app="old"}"#, &from),
+            TimeRange::new(15, 800 * day)
+        );
+        let both = RangeSpec {
+            from: Some(1),
+            to: Some(2),
+            ..spec
+        };
+        assert_eq!(range(r#"{app="old"}"#, &both), TimeRange::new(1, 2));
     }
 }

@@ -171,6 +171,127 @@ fn instant_query_table_and_matrix_table() {
     assert!(err.contains("log queries are not supported as an instant query type"));
 }
 
+/// `(unix seconds, value)` of every point of each series of a matrix, as
+/// `labels -> points`.
+fn matrix_points(v: &serde_json::Value) -> Vec<(String, Vec<(f64, String)>)> {
+    assert_eq!(v["data"]["resultType"], "matrix", "{v}");
+    v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let points = s["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p[0].as_f64().unwrap(), p[1].as_str().unwrap().to_string()))
+                .collect();
+            (s["metric"].to_string(), points)
+        })
+        .collect()
+}
+
+#[test]
+fn metric_range_queries_use_lokis_grid() {
+    let env = fixture();
+    let t0 = 1_704_067_200.0; // 2024-01-01T00:00:00Z
+    let run = |args: &[&str], q: &str| {
+        let v = env
+            .cmd(["query", "-o", "json"])
+            .args(args)
+            .arg(q)
+            .run()
+            .json();
+        matrix_points(&v)
+            .into_iter()
+            .map(|(l, p)| (l, p.into_iter().map(|(t, v)| (t - t0, v)).collect()))
+            .collect::<Vec<(String, Vec<(f64, String)>)>>()
+    };
+    let api = r#"count_over_time({job="api"}[2s])"#;
+    let p = |v: &[(f64, &str)]| {
+        v.iter()
+            .map(|(t, v)| (*t, v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let api_labels = r#"{"env":"prod","job":"api"}"#.to_string();
+    // --to is the last step: 00:00:04 holds the entry of 00:00:03.
+    let range = [
+        "--from",
+        "2024-01-01T00:00:00Z",
+        "--to",
+        "2024-01-01T00:00:04Z",
+    ];
+    let got = run(&[&range[..], &["--step", "2s"]].concat(), api);
+    assert_eq!(
+        got,
+        vec![(api_labels.clone(), p(&[(2.0, "2"), (4.0, "1")]))]
+    );
+    // An unaligned start is rounded down and the end up, from the epoch.
+    let odd = [
+        "--from",
+        "2024-01-01T00:00:01Z",
+        "--to",
+        "2024-01-01T00:00:03Z",
+    ];
+    let got = run(&[&odd[..], &["--step", "2s"]].concat(), api);
+    assert_eq!(
+        got,
+        vec![(api_labels.clone(), p(&[(2.0, "2"), (4.0, "1")]))]
+    );
+    // --unaligned: --from, --from + step, … up to --to.
+    let got = run(&[&odd[..], &["--step", "2s", "--unaligned"]].concat(), api);
+    assert_eq!(
+        got,
+        vec![(api_labels.clone(), p(&[(1.0, "1"), (3.0, "2")]))]
+    );
+    // A step in plain seconds, as Loki's API takes it; a query starting with `-`.
+    let got = run(
+        &[&range[..], &["--step", "2"]].concat(),
+        &format!("-1 + {api}"),
+    );
+    assert_eq!(
+        got,
+        vec![(api_labels.clone(), p(&[(2.0, "1"), (4.0, "0")]))]
+    );
+    // End before start is refused with Loki's words.
+    let err = env
+        .cmd([
+            "query",
+            "--from",
+            "2024-01-01T00:00:03Z",
+            "--to",
+            "2024-01-01T00:00:01Z",
+        ])
+        .arg(api)
+        .assert_code(2)
+        .stderr;
+    assert!(
+        err.contains("end timestamp must not be before or equal to start time"),
+        "{err}"
+    );
+}
+
+#[test]
+fn default_range_is_that_of_the_streams_the_query_selects() {
+    let env = fixture();
+    // A stream two years later: the store spans 2024-2026.
+    let late = env.write("late.log", "2026-01-01T00:00:00Z level=info msg=late\n");
+    env.ingest([&late])
+        .arg("--no-filename-label")
+        .label("job=late")
+        .ok();
+    // Without time flags {job="api"} is evaluated over its own three
+    // seconds, on the default step of 1s, not over two years in one step.
+    let v = env
+        .cmd(["query", "-o", "json"])
+        .arg(r#"count_over_time({job="api"}[1s])"#)
+        .run()
+        .json();
+    let got = matrix_points(&v);
+    let times: Vec<f64> = got[0].1.iter().map(|p| p.0 - 1_704_067_200.0).collect();
+    assert_eq!(times, [1.0, 2.0, 3.0]);
+}
+
 #[test]
 fn stdin_queries_have_real_time_and_labels() {
     // The environment's store is never created: --stdin uses its own.

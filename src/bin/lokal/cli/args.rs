@@ -56,8 +56,8 @@ pub fn parse_time(s: &str, now: i64, tz: &jiff::tz::TimeZone) -> Result<i64> {
 #[derive(Debug, Args, Clone)]
 pub struct RangeArgs {
     /// Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole
-    /// store is searched: a local store holds what was put in it, so logcli's 1h default
-    /// would hide yesterday's CI logs
+    /// store is searched (a query: the time range of the streams it selects): a local store
+    /// holds what was put in it, so logcli's 1h default would hide yesterday's CI logs
     #[arg(long, value_name = "DURATION")]
     pub since: Option<String>,
     /// Start (inclusive): RFC 3339, a date, unix seconds, or now-2h
@@ -72,9 +72,9 @@ pub struct RangeArgs {
 }
 
 impl RangeArgs {
-    /// The range over `q`: the flags, with the store's whole range filling
-    /// in what they leave open ([`Querier::resolve_range`]).
-    pub fn resolve(&self, q: &Querier) -> Result<TimeRange> {
+    /// The flags as times in ns, for the querier to fill in what they leave
+    /// open ([`Querier::resolve_range`], [`Querier::resolve_query_range`]).
+    pub fn spec(&self) -> Result<RangeSpec> {
         let tz = self.zone.tz()?;
         let now = now_ns();
         let to = self
@@ -92,12 +92,18 @@ impl RangeArgs {
             (None, Some(s)) => Some(duration_ns(s)?),
             _ => None,
         };
-        Ok(q.resolve_range(&RangeSpec {
+        Ok(RangeSpec {
             from,
             to,
             since,
             now,
-        }))
+        })
+    }
+
+    /// The range over `q`: the flags, with the store's whole range filling
+    /// in what they leave open ([`Querier::resolve_range`]).
+    pub fn resolve(&self, q: &Querier) -> Result<TimeRange> {
+        Ok(q.resolve_range(&self.spec()?))
     }
 }
 

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
+use lokal::engine::eval::StepAlign;
 use lokal::engine::logquery::LogResult;
 use lokal::engine::value::MetricValue;
 use lokal::engine::{stats::QueryStats, Direction};
@@ -12,10 +13,11 @@ use lokal::ingest::IngestOptions;
 use lokal::logql::Expr;
 use lokal::output::{self, LogPrintOptions, TsFormat};
 use lokal::querier::{self, MetricResult, QueryOptions, QueryResponse, StdinStore};
+use lokal::units::parse_step;
 
 use super::args::{
-    duration_ns, now_ns, parse_time, EntryArgs, LabelArgs, LineArgs, RangeArgs, ReportArgs,
-    TimestampArgs, ZoneArgs,
+    now_ns, parse_time, EntryArgs, LabelArgs, LineArgs, RangeArgs, ReportArgs, TimestampArgs,
+    ZoneArgs,
 };
 use super::exit::ExitCode;
 use super::GlobalArgs;
@@ -105,9 +107,14 @@ impl LogFormatArgs {
     mut_arg("multiline_start", |a| {
         a.help("With --stdin: a line matching this regex starts a new entry; other lines join the current one")
     }),
+    mut_arg("to", |a| {
+        a.help("End: RFC 3339, a date, unix seconds, or now-5m. Log lines before it are read; \
+                a metric range query's last step is at --to (rounded up to the step), as in Loki")
+    }),
 )]
 pub struct QueryArgs {
-    /// The LogQL query
+    /// The LogQL query (it may start with `-`: `-1 + count_over_time(…)`)
+    #[arg(allow_hyphen_values = true)]
     pub query: String,
     #[command(flatten)]
     pub range: RangeArgs,
@@ -122,9 +129,17 @@ pub struct QueryArgs {
     pub output: OutputFormat,
     #[command(flatten)]
     pub log_format: LogFormatArgs,
-    /// Step of a metric range query (e.g. 1m) [default: as Loki, (to-from)/250, at least 1s]
+    /// Step of a metric range query: a duration (5m) or seconds (300, 30.5) [default: as Loki,
+    /// (to-from)/250 in whole seconds, at least 1s]. As Loki's query_range does, --from is rounded
+    /// down and --to up to multiples of the step counted from the Unix epoch, and every step
+    /// from one to the other is evaluated, --to included, so a Grafana panel on Loki shows the
+    /// same points
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
+    /// Evaluate a metric range query at --from, --from + step, … up to --to, as given, instead
+    /// of on Loki's epoch-aligned grid (Prometheus' and Loki's engine's own grid)
+    #[arg(long)]
+    pub unaligned: bool,
     /// Query the lines on standard input instead of the store: they get real timestamps
     /// (detected as by `ingest`) and the labels of --label (default {job="stdin"}); no size
     /// limit, metric queries too. A query starting with | or ! gets the stdin selector prepended
@@ -166,7 +181,7 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
         }
     };
     let expr = lokal::logql::parse_expr(&query)?;
-    let range = a.range.resolve(querier)?;
+    let range = querier.resolve_query_range(&a.range.spec()?, &expr)?;
     let tz = a.range.zone.tz()?;
     let opts = QueryOptions {
         limit: a.limit,
@@ -177,8 +192,13 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
         },
         // Only a metric query reads --step.
         step: match (&expr, &a.step) {
-            (Expr::Sample(_), Some(s)) => Some(duration_ns(s)?),
+            (Expr::Sample(_), Some(s)) => Some(parse_step(s).map_err(anyhow::Error::msg)?),
             _ => None,
+        },
+        align: if a.unaligned {
+            StepAlign::Start
+        } else {
+            StepAlign::Epoch
         },
     };
     match querier.query(&expr, range, &opts)? {
@@ -266,7 +286,8 @@ fn print_metric(
     mut_arg("quiet", |a| a.help("No messages on stderr")),
 )]
 pub struct InstantArgs {
-    /// The LogQL metric query
+    /// The LogQL metric query (it may start with `-`)
+    #[arg(allow_hyphen_values = true)]
     pub query: String,
     /// Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]
     #[arg(long, value_name = "TIME")]
