@@ -299,6 +299,14 @@ impl Block {
         !self.md_starts.is_empty()
     }
 
+    /// Bytes of the structured-metadata column (0 without one).
+    pub fn metadata_bytes(&self) -> usize {
+        match (self.md_starts.first(), self.md_starts.last()) {
+            (Some(a), Some(b)) => (b - a) as usize,
+            _ => 0,
+        }
+    }
+
     /// Entry `i`'s structured metadata, appended to `out` (cleared first).
     pub fn metadata<'b>(&'b self, i: usize, out: &mut Vec<(&'b str, &'b str)>) {
         out.clear();

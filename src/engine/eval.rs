@@ -371,6 +371,8 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     }
     let plan = plan::plan(ctx.snap, &lr.log.matchers, TimeRange::left_open(lo, hi))?;
     ctx.stats.plan_time += t.elapsed();
+    ctx.stats.streams += plan.streams() as u64;
+    ctx.stats.shards += 1;
     ctx.stats.segments += plan.segments as u64;
     ctx.stats.chunks += plan.chunks.len() as u64;
     ctx.stats.warnings.extend(plan.warnings.iter().cloned());
@@ -414,6 +416,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                         .filter(|&t| t > lo && t <= hi)
                         .map(|t| (t, 1.0))
                         .collect();
+                    ScanCounters::add(&counters.lines_kept, samples.len() as u64);
                     let mut out = Partial::default();
                     out.series.push((task.chunk.labels.clone(), samples));
                     return Ok(out);
@@ -459,6 +462,8 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                 _ => (0..block.len()).for_each(&mut visit),
             }
             ScanCounters::add(&counters.pipeline_ns, started.elapsed().as_nanos() as u64);
+            let kept = out.series.iter().map(|s| s.1.len() as u64).sum();
+            ScanCounters::add(&counters.lines_kept, kept);
             out
         })
         .map_err(|e| e.to_string())
@@ -558,7 +563,6 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
             }
         }
     }
-    ctx.stats.streams += series.len() as u64;
 
     if r.op == RangeOp::AbsentOverTime {
         let raw: HashMap<Labels, Vec<(i64, f64)>> = series

@@ -90,12 +90,8 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
     for (rank, &ci) in order.iter().enumerate() {
         stream_order[ci] = rank;
     }
-    stats.streams = {
-        let mut fps: Vec<&Labels> = plan.chunks.iter().map(|c| &c.labels).collect();
-        fps.sort();
-        fps.dedup();
-        fps.len() as u64
-    };
+    stats.streams = plan.streams() as u64;
+    stats.shards = 1;
 
     let mut tasks = scan::tasks(&plan.chunks);
     match p.direction {
@@ -262,6 +258,7 @@ fn scan_block(
             }
         }
         ScanCounters::add(&counters.pipeline_ns, started.elapsed().as_nanos() as u64);
+        ScanCounters::add(&counters.lines_kept, out.len() as u64);
         out
     })
 }

@@ -60,6 +60,18 @@ pub struct Plan {
     pub segments: usize,
 }
 
+impl Plan {
+    /// Distinct streams the plan reads.
+    pub fn streams(&self) -> usize {
+        // Chunks are sorted by labels: a stream's chunks are adjacent.
+        self.chunks
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| *i == 0 || self.chunks[i - 1].labels != c.labels)
+            .count()
+    }
+}
+
 /// How one day of a snapshot is read for a time range.
 struct DayPlan<'s> {
     day: &'s str,

@@ -1,4 +1,5 @@
-//! Query statistics, printed by `--stats`.
+//! Query statistics: printed by `--stats`, and the values of the `stats`
+//! of Loki's response bodies (`loki::api`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,6 +17,10 @@ pub struct ScanCounters {
     pub lines_scanned: AtomicU64,
     /// Lines the block-level literal search let skip.
     pub lines_skipped: AtomicU64,
+    /// Lines the pipeline kept (Loki's post-filter lines).
+    pub lines_kept: AtomicU64,
+    /// Bytes of structured metadata decompressed.
+    pub metadata_bytes: AtomicU64,
     /// Nanoseconds spent decompressing.
     pub decompress_ns: AtomicU64,
     /// Nanoseconds spent in filters and the pipeline.
@@ -29,9 +34,9 @@ impl ScanCounters {
 }
 
 /// What a query did.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone)]
 pub struct QueryStats {
-    /// Streams selected.
+    /// Streams selected (summed over the selectors of a metric query).
     pub streams: u64,
     /// Chunks (stream × segment) selected.
     pub chunks: u64,
@@ -49,6 +54,13 @@ pub struct QueryStats {
     pub lines_scanned: u64,
     /// Lines skipped by the block-level literal search.
     pub lines_skipped: u64,
+    /// Lines the pipeline kept.
+    pub lines_kept: u64,
+    /// Bytes of structured metadata decompressed.
+    pub metadata_bytes: u64,
+    /// Selections of streams the query ran (a log query or each range
+    /// aggregation: Loki's "shards" of an unsharded query).
+    pub shards: u64,
     /// Entries or samples returned.
     pub results: u64,
     /// Time planning (index or footers).
@@ -71,6 +83,8 @@ impl QueryStats {
         self.bytes_decompressed += g(&c.bytes_decompressed);
         self.lines_scanned += g(&c.lines_scanned);
         self.lines_skipped += g(&c.lines_skipped);
+        self.lines_kept += g(&c.lines_kept);
+        self.metadata_bytes += g(&c.metadata_bytes);
         self.decompress_time += Duration::from_nanos(g(&c.decompress_ns));
         self.pipeline_time += Duration::from_nanos(g(&c.pipeline_ns));
     }

@@ -272,6 +272,36 @@ fn metric_range_queries_use_lokis_grid() {
 }
 
 #[test]
+fn stats_count_selected_streams_not_result_series() {
+    let env = fixture();
+    let stats = |q: &str| {
+        let run = env.cmd(["query", "--stats", "-q", q]).run();
+        let row = |k: &str| {
+            run.stderr
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}\t")))
+                .unwrap_or_else(|| panic!("no {k} in {}", run.stderr))
+                .to_string()
+        };
+        (row("streams"), row("results"))
+    };
+    // Two streams read, summed into one series.
+    assert_eq!(stats(r#"sum(count_over_time({env="prod"}[1m]))"#).0, "2");
+    assert_eq!(stats(r#"{env="prod"} |= "GET""#), ("2".into(), "4".into()));
+    // -o json carries the same counts in Loki's stats.
+    let v = env
+        .cmd(["query", "-o", "json"])
+        .arg(r#"sum(count_over_time({env="prod"}[1m]))"#)
+        .run()
+        .json();
+    let st = &v["data"]["stats"];
+    assert_eq!(st["index"]["totalStreams"], 2, "{st}");
+    assert_eq!(st["summary"]["totalEntriesReturned"], 1, "{st}");
+    assert_eq!(st["summary"]["totalLinesProcessed"], 5, "{st}");
+    assert_eq!(st["summary"]["shards"], 1, "{st}");
+}
+
+#[test]
 fn default_range_is_that_of_the_streams_the_query_selects() {
     let env = fixture();
     // A stream two years later: the store spans 2024-2026.

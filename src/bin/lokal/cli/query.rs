@@ -228,8 +228,7 @@ fn print_log(res: &LogResult, a: &QueryArgs, tz: jiff::tz::TimeZone) -> Result<E
         OutputFormat::Raw => output::write_raw(&mut out, &res.entries)?,
         OutputFormat::Jsonl => output::write_jsonl(&mut out, &res.entries, &opts)?,
         OutputFormat::Json => {
-            let body =
-                lokal::loki::api::log_response(&res.entries, serde_json::to_value(&res.stats)?);
+            let body = lokal::loki::api::log_response(&res.entries, &res.stats);
             serde_json::to_writer_pretty(&mut out, &body)?;
             writeln!(out)?;
         }
@@ -262,7 +261,7 @@ fn print_metric(
         OutputFormat::Json => {
             serde_json::to_writer_pretty(
                 &mut out,
-                &lokal::loki::api::metric_response(value, serde_json::to_value(stats)?),
+                &lokal::loki::api::metric_response(value, stats),
             )?;
             writeln!(out)?;
         }
@@ -339,6 +338,7 @@ pub fn print_stats(s: &QueryStats) {
             "lines skipped by literal search",
             s.lines_skipped.to_string(),
         ),
+        ("lines kept by the pipeline", s.lines_kept.to_string()),
         ("results", s.results.to_string()),
         ("plan time", format!("{:?}", s.plan_time)),
         (
