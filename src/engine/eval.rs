@@ -20,7 +20,7 @@ use super::value::{MetricValue, Sample, Series};
 use super::QueryError;
 use crate::logql::{
     BinOp, BinOpKind, Group, Grouping, LabelReplace, MatchOp, RangeAggregation, RangeOp,
-    SampleExpr, VectorAggregation, VectorOp,
+    SampleExpr, Stage, VectorAggregation, VectorOp,
 };
 use crate::model::Labels;
 use crate::store::Snapshot;
@@ -352,16 +352,44 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
 
 // ---------------------------------------------------------------- range aggregations
 
+/// The pipeline a range aggregation runs: Loki's `removeLineformat`
+/// (`pkg/logql/optimize.go`) drops every `line_format` that no later parser
+/// or line filter reads, except under `bytes_over_time`/`bytes_rate`, which
+/// measure the line. Its template then never runs, so its errors never
+/// happen: `count_over_time({…} | line_format "{{ index .x 10 }}" [1m])`
+/// counts the lines.
+fn metric_stages(op: RangeOp, stages: &[Stage]) -> std::borrow::Cow<'_, [Stage]> {
+    let read_later = |i: usize| {
+        stages[i..]
+            .iter()
+            .any(|s| matches!(s, Stage::Parser { .. } | Stage::LineFilter(_)))
+    };
+    let unused = |(i, s): (usize, &Stage)| matches!(s, Stage::LineFormat { .. }) && !read_later(i);
+    if matches!(op, RangeOp::BytesOverTime | RangeOp::BytesRate)
+        || !stages.iter().enumerate().any(unused)
+    {
+        return std::borrow::Cow::Borrowed(stages);
+    }
+    std::borrow::Cow::Owned(
+        stages
+            .iter()
+            .enumerate()
+            .filter(|&x| !unused(x))
+            .map(|(_, s)| s.clone())
+            .collect(),
+    )
+}
+
 fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>, QueryError> {
     let lr = &r.log;
+    let stages = metric_stages(r.op, &lr.log.pipeline);
     let first = ctx.steps[0];
     let last = *ctx.steps.last().unwrap();
     // Samples with lo < ts <= hi can fall in some window.
     let lo = first - lr.offset - lr.range;
     let hi = last - lr.offset;
     let t = Instant::now();
-    let mut pipeline =
-        Pipeline::new(&lr.log.pipeline).map_err(|e| QueryError::Pipeline(e.to_string()))?;
+    let mut pipeline = Pipeline::new(&stages).map_err(|e| QueryError::Pipeline(e.to_string()))?;
     if let Some(g) = r.grouping.as_ref().filter(|g| !g.without) {
         // Only the grouping labels (and the unwrapped one) can reach the result:
         // parsers need not extract anything else (Loki's parser hints).
@@ -379,7 +407,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     let mut tasks = scan::tasks(&plan.chunks);
     // Unwrap post-filters run after the unwrap; only the pipeline's own
     // stages may drive the label prefilter.
-    let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &lr.log.pipeline);
+    let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &stages);
     let bytes = matches!(r.op, RangeOp::BytesOverTime | RangeOp::BytesRate);
     let unwrap = lr.unwrap.as_ref();
     // Loki drops the unwrapped label from the series unless `by (…)` names it.
@@ -394,7 +422,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     // series x steps, not with the number of lines.
     let buckets = BucketPlan::new(r.op, &ctx.steps, lr.range, lr.offset);
     // count_over_time / rate of a bare selector need only timestamps.
-    let ts_only = lr.log.pipeline.is_empty()
+    let ts_only = stages.is_empty()
         && lr.unwrap.is_none()
         && matches!(
             r.op,
@@ -1519,6 +1547,41 @@ mod tests {
         assert_eq!(
             got,
             vec![(a.to_string(), vec![1, 3]), (b.to_string(), vec![2, 4, 5]),]
+        );
+    }
+
+    #[test]
+    fn unused_line_formats_leave_metric_pipelines() {
+        let stages = |q: &str| {
+            let Ok(crate::logql::Expr::Sample(SampleExpr::RangeAggregation(r))) =
+                crate::logql::parse_expr(q)
+            else {
+                panic!("{q}")
+            };
+            let kept = metric_stages(r.op, &r.log.log.pipeline).len();
+            (r.log.log.pipeline.len(), kept)
+        };
+        // Nothing reads the line afterwards: dropped, label filters or not.
+        assert_eq!(
+            stages(r#"count_over_time({a="b"} | line_format "{{.x}}" [1m])"#),
+            (1, 0)
+        );
+        assert_eq!(
+            stages(r#"rate({a="b"} | json | line_format "{{.x}}" | x="1" [1m])"#),
+            (3, 2)
+        );
+        // A later parser or line filter reads it; bytes measure it.
+        assert_eq!(
+            stages(r#"count_over_time({a="b"} | line_format "{{.x}}" | logfmt [1m])"#),
+            (2, 2)
+        );
+        assert_eq!(
+            stages(r#"count_over_time({a="b"} | line_format "{{.x}}" |= "y" [1m])"#),
+            (2, 2)
+        );
+        assert_eq!(
+            stages(r#"bytes_over_time({a="b"} | line_format "{{.x}}" [1m])"#),
+            (1, 1)
         );
     }
 

@@ -65,6 +65,7 @@ pub use ast::*;
 pub use error::ParseError;
 pub use parser::{MAX_CHAIN, MAX_INPUT_SIZE, MAX_NESTING};
 pub use pretty::{pretty, pretty_with_width, DEFAULT_WIDTH as PRETTY_WIDTH};
+pub use regexes::{go_capture_names, original_capture_name};
 
 use parser::Entry;
 

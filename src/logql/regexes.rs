@@ -118,10 +118,86 @@ pub(crate) fn compile_label_replace(re: &str) -> Result<Regex, String> {
         .map_err(|e| format!("invalid regex in label_replace: {e}"))
 }
 
+/// Prefix of the names [`go_capture_names`] gives Go capture groups that
+/// Rust's regex syntax refuses.
+const RENAMED_GROUP: &str = "lokal_go_group_";
+
+/// Go's capture names are `[A-Za-z0-9_]+`, Rust's may not start with a
+/// digit: renames every `(?P<name>` / `(?<name>` whose name starts with one
+/// to `RENAMED_GROUP` + its position in `names`, and returns the regex and
+/// the original names. A name outside Go's alphabet is Go's error.
+pub fn go_capture_names(re: &str) -> Result<(String, Vec<String>), String> {
+    let b = re.as_bytes();
+    let (mut out, mut names) = (String::with_capacity(re.len()), Vec::new());
+    let (mut i, mut last, mut in_class) = (0, 0, false);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' if !in_class => {
+                in_class = true;
+                // A `]` first in the class (after an optional `^`) is literal.
+                if b.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b']' if in_class => in_class = false,
+            b'(' if !in_class => {
+                let open = ["(?P<", "(?<"].into_iter().find(|p| re[i..].starts_with(p));
+                if let Some(open) = open {
+                    let start = i + open.len();
+                    let end = re[start..].find('>').map(|e| start + e);
+                    let name = end.map(|e| &re[start..e]).unwrap_or(&re[start..]);
+                    let valid = !name.is_empty()
+                        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+                    match end {
+                        Some(e) if valid => {
+                            if name.as_bytes()[0].is_ascii_digit() {
+                                out.push_str(&re[last..start]);
+                                out.push_str(&format!("{RENAMED_GROUP}{}", names.len()));
+                                names.push(name.to_string());
+                                last = e;
+                            }
+                            i = e;
+                        }
+                        _ => {
+                            let upto = end.map_or(re.len(), |e| e + 1);
+                            return Err(format!(
+                                "error parsing regexp: invalid named capture: `{}`",
+                                &re[i..upto]
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&re[last..]);
+    Ok((out, names))
+}
+
+/// The Go name of capture group `name` of a regex [`go_capture_names`]
+/// rewrote, whose original names are `renamed`.
+pub fn original_capture_name<'a>(name: &'a str, renamed: &'a [String]) -> &'a str {
+    match name
+        .strip_prefix(RENAMED_GROUP)
+        .and_then(|k| k.parse::<usize>().ok())
+    {
+        Some(k) => &renamed[k],
+        None => name,
+    }
+}
+
 /// Validates the argument of the `regexp` parser stage as Loki's `NewRegexpParser` does.
 /// The error text is the one Loki reports (`invalid regexp parser: …`).
 pub(crate) fn check_regexp_parser(re: &str) -> Result<(), String> {
     let wrap = |e: String| format!("invalid regexp parser: {e}");
+    let (re, renamed) = go_capture_names(re).map_err(wrap)?;
+    let re = re.as_str();
     // Go accepts duplicate capture names (Loki rejects them itself, below); Rust does
     // not, so check names on the AST before compiling.
     let mut names: Vec<String> = Vec::new();
@@ -149,16 +225,11 @@ pub(crate) fn check_regexp_parser(re: &str) -> Result<(), String> {
         return Err(wrap("at least one named capture must be supplied".into()));
     }
     let mut seen = std::collections::HashSet::new();
+    // Every Go capture name is a valid label name for Loki 3.7.6, which
+    // checks them as UTF-8 names and sanitises them when it extracts.
     for n in &names {
-        let valid = n
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(wrap(format!("invalid extracted label name '{n}'")));
-        }
-        if !seen.insert(n.as_str()) {
+        let n = original_capture_name(n, &renamed);
+        if !seen.insert(n) {
             return Err(wrap(format!("duplicate extracted label name '{n}'")));
         }
     }
@@ -419,6 +490,21 @@ mod tests {
         assert!(check_regexp_parser("(")
             .unwrap_err()
             .contains("error parsing regexp"));
+        // Go's capture names are [A-Za-z0-9_]+, a leading digit included.
+        assert!(check_regexp_parser(r"(?P<1a>\d+)(?<2>x)").is_ok());
+        assert_eq!(
+            check_regexp_parser("(?P<a.b>x)").unwrap_err(),
+            "invalid regexp parser: error parsing regexp: invalid named capture: `(?P<a.b>`"
+        );
+        assert!(check_regexp_parser("(?P<1a>.)(?P<1a>.)")
+            .unwrap_err()
+            .contains("duplicate extracted label name '1a'"));
+        let (re, names) = go_capture_names(r"[(?P<9>]\(?P<8>(?P<7>x)").unwrap();
+        assert_eq!(names, ["7"]);
+        assert_eq!(
+            original_capture_name(&re[re.len() - 19..re.len() - 3], &names),
+            "7"
+        );
     }
 
     #[test]

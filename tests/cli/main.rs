@@ -5,6 +5,7 @@ mod support;
 
 mod common;
 mod crash;
+mod diff;
 mod docs;
 mod exit_codes;
 mod index;

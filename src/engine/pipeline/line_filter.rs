@@ -36,8 +36,6 @@ impl Term {
 pub struct CompiledLineFilter {
     negated: bool,
     terms: Vec<Term>,
-    /// `!= ""`: Loki keeps exactly the non-empty lines.
-    not_empty: bool,
 }
 
 impl CompiledLineFilter {
@@ -51,20 +49,13 @@ impl CompiledLineFilter {
         if !is_ip_op && all.iter().any(|m| matches!(m, LineMatch::Ip(_))) {
             return Err("ip: invalid operation".into());
         }
-        if all.len() == 1 {
+        // `!= ""` is Loki's `not(contains "")`, and every line contains the
+        // empty string: it keeps no line at all, the empty ones included
+        // (`NewFilter` in `pkg/logql/log/filter.go`). The terms below do that.
+        if all.len() == 1 && f.op == LineFilterOp::Contains {
             if let LineMatch::Str(s) = &f.value {
                 if s.is_empty() {
-                    match f.op {
-                        LineFilterOp::Contains => return Ok(None),
-                        LineFilterOp::NotContains => {
-                            return Ok(Some(CompiledLineFilter {
-                                negated,
-                                terms: Vec::new(),
-                                not_empty: true,
-                            }))
-                        }
-                        _ => {}
-                    }
+                    return Ok(None);
                 }
             }
         }
@@ -83,18 +74,11 @@ impl CompiledLineFilter {
                 },
             });
         }
-        Ok(Some(CompiledLineFilter {
-            negated,
-            terms,
-            not_empty: false,
-        }))
+        Ok(Some(CompiledLineFilter { negated, terms }))
     }
 
     /// Whether the line passes.
     pub fn keep(&self, line: &[u8]) -> bool {
-        if self.not_empty {
-            return !line.is_empty();
-        }
         self.terms.iter().any(|t| t.is_match(line)) != self.negated
     }
 }
@@ -245,8 +229,9 @@ mod tests {
         assert!(!keeps(r#"{a="b"} |= "ERR""#, "req id=1 err=connrefused"));
         assert!(keeps(r#"{a="b"} != "err""#, "req id=2 ok"));
         assert!(filter(r#"{a="b"} |= """#).unwrap().is_none());
+        // Every line contains "": Loki's `!= ""` keeps none.
         assert!(!keeps(r#"{a="b"} != """#, ""));
-        assert!(keeps(r#"{a="b"} != """#, "x"));
+        assert!(!keeps(r#"{a="b"} != """#, "x"));
         assert!(keeps(r#"{a="b"} |~ "code=5..""#, "code=500 fail"));
         assert!(!keeps(r#"{a="b"} |~ "code=5..""#, "CODE=503 down"));
         assert!(keeps(r#"{a="b"} |~ "(?i)code=5..""#, "CODE=503 down"));

@@ -93,17 +93,22 @@ struct RegexpParser {
 
 impl RegexpParser {
     fn new(re: &str) -> Result<RegexpParser, String> {
-        let regex = line_filter::compile_regex(re)?;
+        let (src, renamed) = crate::logql::go_capture_names(re)?;
+        let regex = line_filter::compile_regex(&src)?;
         let mut names: Vec<(usize, String)> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
         for (i, n) in regex.capture_names().enumerate() {
             let Some(n) = n else { continue };
-            if !crate::model::is_valid_label_name(n) {
-                return Err(format!("invalid extracted label name '{n}'"));
-            }
-            if names.iter().any(|(_, x)| x == n) {
+            let n = crate::logql::original_capture_name(n, &renamed);
+            if seen.contains(&n) {
                 return Err(format!("duplicate extracted label name '{n}'"));
             }
-            names.push((i, n.to_string()));
+            seen.push(n);
+            // Loki 3.7.6 accepts any UTF-8 name and sanitises it into a
+            // label name (`1a` becomes `_1a`).
+            let mut key = Vec::new();
+            util::sanitize_key_into(n.as_bytes(), &mut key);
+            names.push((i, String::from_utf8(key).expect("capture names are ASCII")));
         }
         if names.is_empty() {
             return Err("at least one named capture must be supplied".into());

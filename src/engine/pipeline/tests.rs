@@ -268,6 +268,18 @@ fn parsers() {
             .1,
         r#"{app="a"}"#
     );
+    // Go allows capture names that start with a digit; Loki sanitises them.
+    assert_eq!(
+        run(
+            r#"{app="a"} | regexp `(?P<1a>\d+)-(?<2>[a-z]+)[(?P<x>]`"#,
+            s,
+            "x 42-ab( y"
+        )
+        .unwrap()
+        .1,
+        r#"{_1a="42", _2="ab", app="a"}"#
+    );
+
     assert_eq!(
         run(
             r#"{app="a"} | pattern `<method> <_> <status>`"#,

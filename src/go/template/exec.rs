@@ -62,6 +62,20 @@ struct State<'t, 'e, C: Context> {
 /// spinning forever on one log line.
 pub const MAX_RANGE: i64 = 100_000;
 
+/// Where a whole command is, as Go's `CommandNode` prints: its nodes'
+/// texts joined by spaces, at its first node.
+fn command_at(nodes: &[At]) -> At {
+    At {
+        text: nodes
+            .iter()
+            .map(|a| a.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        line: nodes[0].line,
+        col: nodes[0].col,
+    }
+}
+
 impl<'t, C: Context> State<'t, '_, C> {
     fn walk(&mut self, dot: &Value, nodes: &'t [Node], out: &mut Vec<u8>) -> Result<Flow, String> {
         for n in nodes {
@@ -182,9 +196,21 @@ impl<'t, C: Context> State<'t, '_, C> {
     }
 
     fn exec_err(&self, at: &At, msg: &str) -> String {
+        // Go's `Tree.ErrorContext`: a node's text longer than 20 bytes is cut
+        // to 20 characters (`%.20s`) and `...`.
+        let text = if at.text.len() > 20 {
+            let cut = at
+                .text
+                .char_indices()
+                .nth(20)
+                .map_or(at.text.len(), |c| c.0);
+            format!("{}...", &at.text[..cut])
+        } else {
+            at.text.clone()
+        };
         format!(
             "template: {}:{}:{}: executing \"{}\" at <{}>: {}",
-            self.name, at.line, at.col, self.name, at.text, msg
+            self.name, at.line, at.col, self.name, text, msg
         )
     }
 
@@ -214,7 +240,7 @@ impl<'t, C: Context> State<'t, '_, C> {
         let first = &c.args[0];
         let at0 = &c.at[0];
         match first {
-            Arg::Func(id, name) => self.call(dot, at0, *id, name, &c.args[1..], &c.at[1..], fin),
+            Arg::Func(id, name) => self.call(dot, &c.at, *id, name, &c.args[1..], &c.at[1..], fin),
             _ => {
                 if c.args.len() > 1 || fin.is_some() {
                     let msg = match first {
@@ -234,18 +260,20 @@ impl<'t, C: Context> State<'t, '_, C> {
     }
 
     /// Calls function `id` with the arguments `args` (at `ats`) and, in a pipeline, the
-    /// previous command's value `fin` last.
+    /// previous command's value `fin` last. `cmd` is where each node of the whole command
+    /// is (the function first).
     #[allow(clippy::too_many_arguments)]
     fn call(
         &mut self,
         dot: &Value,
-        at: &At,
+        cmd: &[At],
         id: usize,
         name: &str,
         args: &'t [Arg],
         ats: &[At],
         fin: Option<Value>,
     ) -> Result<Value, String> {
+        let at = &cmd[0];
         let f = match self.funcs[id] {
             Callable::Func(f) => f,
             Callable::And | Callable::Or => {
@@ -278,7 +306,15 @@ impl<'t, C: Context> State<'t, '_, C> {
         if let Some(f) = fin {
             values.push(f);
         }
-        f(self.env, values).map_err(|m| self.exec_err(at, &m))
+        f(self.env, values).map_err(|m| {
+            // Go reports an error the function returned at the whole command
+            // (`at <index .host 10>`), and its own checks at the function's name.
+            if m.starts_with("error calling ") {
+                self.exec_err(&command_at(cmd), &m)
+            } else {
+                self.exec_err(at, &m)
+            }
+        })
     }
 
     fn arg(&mut self, dot: &Value, at: &At, a: &'t Arg) -> Result<Value, String> {
@@ -295,7 +331,9 @@ impl<'t, C: Context> State<'t, '_, C> {
                     .ok_or_else(|| self.exec_err(at, &format!("undefined variable: {v}")))?;
                 self.field_chain(at, base, f)?
             }
-            Arg::Func(id, name) => self.call(dot, at, *id, name, &[], &[], None)?,
+            Arg::Func(id, name) => {
+                self.call(dot, std::slice::from_ref(at), *id, name, &[], &[], None)?
+            }
             Arg::Pipe(p) => self.pipe(dot, p)?,
             Arg::Chain(p, f) => {
                 let v = self.pipe(dot, p)?;

@@ -184,7 +184,17 @@ fn errors_like_go() {
     assert_eq!(run("{{ and }}", &[]).unwrap_err(), "template: line:1:3: executing \"line\" at <and>: wrong number of args for and: want at least 1 got 0");
     assert!(run("{{ lt 1 \"a\" }}", &[])
         .unwrap_err()
-        .ends_with("error calling lt: incompatible types for comparison"));
+        .ends_with("at <lt 1 \"a\">: error calling lt: incompatible types for comparison"));
+    // An error the function returns is reported at the whole command, whose
+    // text Go cuts to 20 characters.
+    assert_eq!(
+        run("{{ index .a 10 }}", &[("a", "x")]).unwrap_err(),
+        "template: line:1:3: executing \"line\" at <index .a 10>: error calling index: index out of range: 10"
+    );
+    assert_eq!(
+        run("x{{ index .aaaaaaaaaa 1000000 }}", &[("aaaaaaaaaa", "x")]).unwrap_err(),
+        "template: line:1:4: executing \"line\" at <index .aaaaaaaaaa 10...>: error calling index: index out of range: 1000000"
+    );
 }
 
 #[test]
