@@ -484,13 +484,13 @@ impl LabelsBuilder {
         self.err_details.clear();
     }
 
-    /// Whether the line's labels are exactly the stream labels.
+    /// Whether the line's labels are exactly the stream labels. As in Loki
+    /// (`LabelsBuilder.LabelsResult`), `__error_details__` alone does not
+    /// count: with no label added or deleted and no `__error__`, the stream
+    /// labels are the result, so `| json | drop __error__` on a line that is
+    /// not JSON leaves no `__error_details__` behind.
     fn unchanged(&self) -> bool {
-        self.meta.is_empty()
-            && self.parsed.is_empty()
-            && self.del.is_empty()
-            && self.err.is_empty()
-            && self.err_details.is_empty()
+        self.meta.is_empty() && self.parsed.is_empty() && self.del.is_empty() && self.err.is_empty()
     }
 
     /// Calls `f` for every current label (unsorted), the error labels included.
@@ -605,6 +605,17 @@ mod tests {
         b.set_parsed("sl", "new");
         assert_eq!(b.get("sl"), Some("new"));
         assert_eq!(b.result(Some("sl")).get("sl"), None);
+        // Details without an error show only once some label changed.
+        b.reset();
+        b.set_err("JSONParserErr");
+        b.set_err_details("bad");
+        b.reset_err();
+        assert_eq!(b.result(None).to_string(), r#"{app="a", sl="s", sm="s"}"#);
+        b.set_parsed("x", "1");
+        assert_eq!(
+            b.result(None).to_string(),
+            r#"{__error_details__="bad", app="a", sl="s", sm="s", x="1"}"#
+        );
     }
 
     #[test]
