@@ -523,7 +523,7 @@ fn every_query_answers_as_loki_3_7_6_or_is_a_listed_difference() {
 /// The shape of a JSON value: object keys in order with their shapes,
 /// arrays by the distinct shapes of their elements, numbers as one type (Loki's doubles
 /// print as integers when whole).
-fn shape(v: &Value) -> String {
+pub fn shape(v: &Value) -> String {
     match v {
         Value::Object(m) => {
             let inner: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{}", shape(v))).collect();

@@ -6,6 +6,7 @@ mod support;
 mod common;
 mod crash;
 mod diff;
+mod diff_live;
 mod docs;
 mod exit_codes;
 mod index;

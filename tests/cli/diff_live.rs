@@ -1,0 +1,204 @@
+//! The differential suite against a live Grafana Loki 3.7.6: starts the
+//! real Loki of `../shared/loki` on free loopback ports, pushes the dataset,
+//! and runs a sample of `tests/diff/queries.tsv` against it. Loki's answers
+//! must equal the committed fixtures byte for byte (so `expected/` cannot
+//! drift from what Loki answers), lokal's must agree with Loki's as the
+//! offline suite requires, and lokal's `-o json` must have the shape of the
+//! live Loki's response. Skipped with a note without `../shared/loki`,
+//! `zstd`, `curl` or `python3`; under `CI=true` those fail instead.
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::diff;
+
+/// A Loki started by `start-loki.sh`, stopped (it flushes first) on drop.
+struct Loki {
+    pid: String,
+    addr: String,
+}
+
+impl Drop for Loki {
+    fn drop(&mut self) {
+        let alive = |pid: &str| {
+            Command::new("kill")
+                .args(["-0", pid])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let _ = Command::new("kill").arg(&self.pid).status();
+        let t = Instant::now();
+        while alive(&self.pid) && t.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if alive(&self.pid) {
+            let _ = Command::new("kill").args(["-9", &self.pid]).status();
+        }
+    }
+}
+
+/// Two ports the kernel hands out free on 127.0.0.1.
+fn free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+/// Whether `tool` runs; a note (a failure under `CI=true`) when not.
+fn have(tool: &str, arg: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        crate::support::skip(&format!("{tool} is not installed"));
+    }
+    ok
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn start_loki(loki_dir: &Path, work: &Path) -> Loki {
+    let (http, grpc) = free_ports();
+    let pid = run_ok(
+        Command::new(loki_dir.join("start-loki.sh"))
+            .arg(work.join("loki"))
+            .arg(http.to_string())
+            .arg(grpc.to_string()),
+    );
+    Loki {
+        pid: pid.trim().to_string(),
+        addr: format!("http://127.0.0.1:{http}"),
+    }
+}
+
+/// The sample: every fifth query, every listed difference and every query
+/// of `full/`, so each area and each deliberate difference is checked live.
+fn sample(rows: &[diff::Row]) -> Vec<diff::Row> {
+    let listed = diff::read_differences();
+    let full: Vec<String> = std::fs::read_dir(diff::suite_dir().join("full"))
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            p.file_stem().unwrap().to_str().unwrap().to_string()
+        })
+        .collect();
+    rows.iter()
+        .enumerate()
+        .filter(|(i, r)| i % 5 == 0 || listed.contains_key(&r.id) || full.contains(&r.id))
+        .map(|(_, r)| r.clone())
+        .collect()
+}
+
+#[test]
+fn live_loki_answers_as_the_fixtures_and_lokal_agrees() {
+    let Some(loki_dir) = shared("loki") else {
+        return;
+    };
+    if !(have("zstd", "--version") && have("curl", "--version") && have("python3", "--version")) {
+        return;
+    }
+    let Some(env) = diff::dataset_store() else {
+        return;
+    };
+    let dataset = env.path().join("dataset.jsonl");
+    let loki = start_loki(&loki_dir, env.path());
+    run_ok(
+        Command::new("python3")
+            .arg(loki_dir.join("push_to_loki.py"))
+            .args(["--addr", &loki.addr, "--dataset"])
+            .arg(&dataset),
+    );
+
+    let suite = diff::suite_dir();
+    let queries = suite.join("queries.tsv");
+    let rows = sample(&diff::read_queries(&queries));
+    assert!(rows.len() >= 100, "{} queries sampled", rows.len());
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let live: PathBuf = env.path().join("live");
+    // record.py exits 1 on an unstable answer or a wrong expectation; the
+    // comparison below names the query either way.
+    let _ = Command::new("python3")
+        .arg(loki_dir.join("record.py"))
+        .args(["--addr", &loki.addr, "--queries"])
+        .arg(&queries)
+        .arg("--out")
+        .arg(&live)
+        .args(["--ids", &ids.join(",")])
+        .output()
+        .unwrap();
+
+    // 1. The fixtures are what this Loki answers, byte for byte.
+    let mut drift = Vec::new();
+    for id in &ids {
+        let file = format!("{id}.json");
+        let now = std::fs::read(live.join(&file)).unwrap_or_default();
+        let then = std::fs::read(suite.join("expected").join(&file)).unwrap();
+        if now != then {
+            drift.push(format!(
+                "{id}:\n  recorded: {}\n  live:     {}",
+                String::from_utf8_lossy(&then)
+                    .chars()
+                    .take(300)
+                    .collect::<String>(),
+                String::from_utf8_lossy(&now)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ));
+        }
+    }
+    assert!(
+        drift.is_empty(),
+        "{} of {} fixtures differ from the live Loki (re-record with scripts/diff-record.sh):\n{}",
+        drift.len(),
+        ids.len(),
+        drift.join("\n")
+    );
+
+    // 2. lokal answers as the live Loki, up to the listed differences.
+    let outcomes = diff::run_lokal(env.store(), &rows);
+    let (problems, equal, deliberate) = diff::judge(&rows, &outcomes, &live);
+    assert!(
+        problems.is_empty(),
+        "{} of {} sampled queries differ from the live Loki:\n{}",
+        problems.len(),
+        rows.len(),
+        problems.join("\n")
+    );
+    assert_eq!(equal + deliberate, rows.len());
+
+    // 3. `-o json` has the shape of the live Loki's whole response.
+    let row = rows.iter().find(|r| r.id == "range_count").unwrap();
+    let body = run_ok(
+        Command::new("curl")
+            .args(["-sfG", &format!("{}/loki/api/v1/query_range", loki.addr)])
+            .args(["--data-urlencode", &format!("query={}", row.query)])
+            .args(["--data-urlencode", &format!("start={}", row.start)])
+            .args(["--data-urlencode", &format!("end={}", row.end)])
+            .args(["--data-urlencode", &format!("step={}", row.step)]),
+    );
+    let theirs: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ours: serde_json::Value =
+        serde_json::from_slice(&diff::run_lokal(env.store(), std::slice::from_ref(row))[0].stdout)
+            .unwrap();
+    eqnice!(
+        diff::shape(&theirs),
+        diff::shape(&ours),
+        "range_count: -o json"
+    );
+}
