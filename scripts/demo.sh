@@ -17,8 +17,9 @@ echo "== lokal verify"
 "$bin" verify
 echo '== lokal query: the newest API errors (logcli output)'
 "$bin" query -z UTC --limit 3 '{job="api"} | json | level="error"'
-echo '== lokal query: errors per job per hour, first 6 hours (metric range query)'
-"$bin" query -z UTC --from 2024-03-01T00:00:00Z --to 2024-03-01T06:00:00Z --step 1h \
+echo '== lokal query: errors per job in each of the first 6 hours (metric range query;'
+echo '   as in Loki, every step from --from to --to is evaluated, both included)'
+"$bin" query -z UTC --from 2024-03-01T01:00:00Z --to 2024-03-01T06:00:00Z --step 1h \
   'sum by (job) (count_over_time({job=~".+"} |~ "(?i)error|failed|5[0-9][0-9] " [1h]))'
 echo '== lokal instant-query: p99 API latency (ms) over the first day'
 "$bin" instant-query -z UTC --now 2024-03-02T00:00:00Z \
