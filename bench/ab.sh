@@ -9,6 +9,12 @@
 # the same machine noise; prints the best time of each, the NEW/OLD ratio and peak RSS.
 # Answers must be identical (the script fails otherwise). Not a test: nothing is asserted
 # about time. Makes the 1 GiB corpus with ../shared/data/gen_corpus.py if needed.
+#
+# The metric queries run from 2024-01-01T00:00:00Z to OLD_TO / NEW_TO (default
+# 2024-01-02T00:00:00Z for both). When a change moves the step grid, give each binary the
+# --to that makes both evaluate the same steps, so that the answers can be compared: for a
+# build before Loki's grid (which stopped one step before --to) against one after it,
+# NEW_TO=2024-01-01T23:59:00Z (both evaluate 00:00 ... 23:59, 1,440 steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old=$(realpath "${1:?usage: bench/ab.sh OLD_BIN NEW_BIN [CORPUS_DIR]}")
@@ -25,11 +31,16 @@ raw=$(cat $files | wc -c)
 cat $files > /dev/null  # warm the page cache
 labels='/(?P<job>[^/]+)/(?P<host>[^/]+)\.log$'
 
-# measure BIN LABEL CMD: runs CMD (with $BIN set), prints "seconds peak_kb", output in $work/out.
+old_to=${OLD_TO:-2024-01-02T00:00:00Z}
+new_to=${NEW_TO:-2024-01-02T00:00:00Z}
+
+# measure BIN CMD LABEL: runs CMD (with $BIN, and $TO of LABEL old/new, set), prints
+# "seconds peak_kb", output in $work/out.LABEL.
 measure() {
-  local t0 t1
+  local t0 t1 to=$old_to
+  [ "$3" = new ] && to=$new_to
   t0=$(date +%s.%N)
-  BIN=$1 /usr/bin/time -f '%M' -o "$work/rss" bash -c "$2" > "$work/out.$3"
+  BIN=$1 TO=$to /usr/bin/time -f '%M' -o "$work/rss" bash -c "$2" > "$work/out.$3"
   t1=$(date +%s.%N)
   echo "$(python3 -c "print($t1-$t0)") $(cat "$work/rss")"
 }
@@ -54,8 +65,8 @@ ab() {
 }
 
 echo "corpus: $corpus, $((raw/1000000)) MB, $(nproc) cores, $runs runs each, alternating"
-echo "old: $old"
-echo "new: $new"
+echo "old: $old (metric queries to $old_to)"
+echo "new: $new (metric queries to $new_to)"
 printf '%-40s %8s %8s %8s %8s %8s %7s %7s\n' "" "old s" "new s" "new/old" "old MB/s" "new MB/s" "old MB" "new MB"
 ab "ingest (fresh store, fsync, index)" "$raw" \
   "rm -rf $work/s-\$\$; \"\$BIN\" --store $work/s-\$\$ ingest -q --label-from-path '$labels' $files; \"\$BIN\" --store $work/s-\$\$ stats -o json | python3 -c 'import json,sys; print(sum(r[\"entries\"] for r in json.load(sys.stdin)))'; rm -rf $work/s-\$\$"
@@ -64,7 +75,7 @@ ab "ingest (fresh store, fsync, index)" "$raw" \
 sel_raw=$(cat $(find "$corpus/checkout" -name '*.log') | wc -c)
 json_raw=$(cat $(find "$corpus/api-gateway" -name '*.log') | wc -c)
 q() { echo "\"\$BIN\" --store $work/store query --limit 0 -o raw '$1' | wc -l"; }
-m() { echo "\"\$BIN\" --store $work/store query --from 2024-01-01T00:00:00Z --to 2024-01-02T00:00:00Z --step 1m -o json -z UTC '$1' | python3 -c 'import json,sys; d=json.load(sys.stdin)[\"data\"][\"result\"]; print(len(d), sum(len(s[\"values\"]) for s in d), sum(float(v[1]) for s in d for v in s[\"values\"]))'"; }
+m() { echo "\"\$BIN\" --store $work/store query --from 2024-01-01T00:00:00Z --to \$TO --step 1m -o json -z UTC '$1' | python3 -c 'import json,sys; d=json.load(sys.stdin)[\"data\"][\"result\"]; print(len(d), sum(len(s[\"values\"]) for s in d), sum(float(v[1]) for s in d for v in s[\"values\"]))'"; }
 ab 'full scan |= "Failed password"' "$raw" "$(q '{job=~".+"} |= "Failed password"')"
 ab 'selective {job="checkout"} |= "error"' "$raw" "$(q '{job="checkout"} |= "error"')"
 ab '| json | level="error"' "$json_raw" "$(q '{job="api-gateway"} | json | level="error"')"
