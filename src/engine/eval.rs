@@ -389,7 +389,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     let lo = first - lr.offset - lr.range;
     let hi = last - lr.offset;
     let t = Instant::now();
-    let mut pipeline = Pipeline::new(&stages).map_err(|e| QueryError::Pipeline(e.to_string()))?;
+    let mut pipeline = Pipeline::new(&stages).map_err(QueryError::stage)?;
     if let Some(g) = r.grouping.as_ref().filter(|g| !g.without) {
         // Only the grouping labels (and the unwrapped one) can reach the result:
         // parsers need not extract anything else (Loki's parser hints).
@@ -892,10 +892,11 @@ impl BucketPlan {
 }
 
 /// Loki's error for a metric query whose samples carry `__error__`.
+/// Loki's `PipelineError` text (`pkg/logqlmodel/error.go`); the series'
+/// labels already carry `__error_details__`.
 fn pipeline_error(err: &str, labels: &Labels) -> QueryError {
-    let details = labels.get("__error_details__").unwrap_or("");
     QueryError::Pipeline(format!(
-        "pipeline error: '{err}' for series: '{labels}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{err}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n{details}"
+        "pipeline error: '{err}' for series: '{labels}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{err}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n"
     ))
 }
 
@@ -1371,9 +1372,21 @@ fn vector_binop(b: &BinOp, lhs: Vec<Row>, rhs: Vec<Row>, n: usize) -> Result<Vec
     for (j, s) in one_sig.iter().enumerate() {
         one_index.entry(s).or_default().push(j);
     }
+    // Signatures the "one" side holds twice: Loki fails on them at a step
+    // whether or not a sample of the other side matches them.
+    let doubled: Vec<&Vec<usize>> = one_index.values().filter(|c| c.len() > 1).collect();
     let mut out: HashMap<Labels, Vec<Option<f64>>> = HashMap::new();
     let mut order: Vec<Labels> = Vec::new();
     for s in 0..n {
+        let twice = doubled
+            .iter()
+            .any(|c| c.iter().filter(|&&j| one[j].values[s].is_some()).count() > 1);
+        if twice {
+            let side = if swapped { "left" } else { "right" };
+            return Err(QueryError::Unsupported(format!(
+                "found duplicate series on the {side} hand-side;many-to-many matching not allowed: matching labels must be unique on one side"
+            )));
+        }
         let mut seen_many: HashMap<&Labels, usize> = HashMap::new();
         for (i, mr) in many.iter().enumerate() {
             let Some(mv) = mr.values[s] else { continue };
@@ -1387,13 +1400,6 @@ fn vector_binop(b: &BinOp, lhs: Vec<Row>, rhs: Vec<Row>, n: usize) -> Result<Vec
                 .collect();
             if present.is_empty() {
                 continue;
-            }
-            if present.len() > 1 {
-                let side = if swapped { "left" } else { "right" };
-                return Err(QueryError::Unsupported(format!(
-                    "found duplicate series on the {side} hand-side of the operation: [{};{}]; many-to-many matching not allowed: matching labels must be unique on one side",
-                    one[present[0]].labels, one[present[1]].labels
-                )));
             }
             if group == Group::None && seen_many.insert(&many_sig[i], i).is_some() {
                 return Err(QueryError::Unsupported(

@@ -72,8 +72,7 @@ fn cmp(dir: Direction, a: &Cand, b: &Cand, stream_order: &[usize]) -> Ordering {
 /// Runs a log query over a snapshot.
 pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, QueryError> {
     let t0 = Instant::now();
-    let pipeline =
-        Pipeline::new(&expr.pipeline).map_err(|e| QueryError::Pipeline(e.to_string()))?;
+    let pipeline = Pipeline::new(&expr.pipeline).map_err(QueryError::stage)?;
     let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
     let plan = plan::plan(snap, &expr.matchers, p.range)?;
     let mut stats = QueryStats {

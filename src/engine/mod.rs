@@ -40,3 +40,12 @@ pub enum QueryError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+impl QueryError {
+    /// A stage that cannot be built is a parse error in Loki's words
+    /// (`parse error : stage '|~ "(("' : error parsing regexp: …`), as
+    /// Loki's `NewStageError` reports it.
+    pub fn stage(e: pipeline::PipelineError) -> QueryError {
+        QueryError::Parse(crate::logql::ParseError::semantic(e.0))
+    }
+}

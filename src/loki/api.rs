@@ -166,6 +166,8 @@ impl Serialize for Seconds {
 /// prints, in its order and JSON types. lokal reads its store where Loki
 /// reads chunks, so the `querier.store` side carries the values; lokal has
 /// no ingesters, caches, index gateways, queue or splits, and says 0.
+/// The fields of this tree are named as Loki names them (camelCase in JSON);
+/// times are nanoseconds unless marked as seconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Stats {
     /// Totals of the query.
@@ -183,7 +185,6 @@ pub struct Stats {
 /// `stats.summary`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct Summary {
     pub bytes_processed_per_second: i64,
     pub lines_processed_per_second: i64,
@@ -214,7 +215,6 @@ pub struct QuerierStats {
 /// `stats.ingester`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct IngesterStats {
     pub total_reached: i32,
     pub total_chunks_matched: i64,
@@ -226,7 +226,6 @@ pub struct IngesterStats {
 /// `store` of the querier and ingester stats.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct StoreStats {
     pub total_chunks_ref: i64,
     pub total_chunks_downloaded: i64,
@@ -247,7 +246,6 @@ pub struct StoreStats {
 /// `store.chunk`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct ChunkStats {
     pub head_chunk_bytes: i64,
     pub head_chunk_lines: i64,
@@ -263,7 +261,6 @@ pub struct ChunkStats {
 /// `store.dataobj` (Loki's data objects; lokal has none).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct DataobjStats {
     pub pre_predicate_decompressed_rows: i64,
     pub pre_predicate_decompressed_bytes: i64,
@@ -284,7 +281,6 @@ pub struct DataobjStats {
 /// `stats.cache`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct Caches {
     pub chunk: CacheStats,
     pub index: CacheStats,
@@ -299,7 +295,6 @@ pub struct Caches {
 /// One cache's statistics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct CacheStats {
     pub entries_found: i32,
     pub entries_requested: i32,
@@ -315,7 +310,6 @@ pub struct CacheStats {
 /// `stats.index`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct IndexStats {
     pub total_chunks: i64,
     pub post_filter_chunks: i64,

@@ -22,19 +22,21 @@ struct Loki {
 
 impl Drop for Loki {
     fn drop(&mut self) {
-        let alive = |pid: &str| {
+        let kill = |args: &[&str]| {
             Command::new("kill")
-                .args(["-0", pid])
+                .args(args)
+                .stderr(std::process::Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
         };
-        let _ = Command::new("kill").arg(&self.pid).status();
+        let alive = |pid: &str| kill(&["-0", pid]);
+        kill(&[&self.pid]);
         let t = Instant::now();
         while alive(&self.pid) && t.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_millis(200));
         }
         if alive(&self.pid) {
-            let _ = Command::new("kill").args(["-9", &self.pid]).status();
+            kill(&["-9", &self.pid]);
         }
     }
 }

@@ -183,12 +183,13 @@ impl Pipeline {
     /// Compiles the stages of a log query (`LogExpr::pipeline`), failing with Loki's
     /// message where Loki fails when it builds the pipeline.
     pub fn new(stages: &[Stage]) -> Result<Pipeline, PipelineError> {
-        let err = PipelineError;
         let mut out = Vec::with_capacity(stages.len());
         let mut leading = Vec::new();
         let mut line_changed = false;
         let mut referenced: Option<Vec<String>> = Some(Vec::new());
         for st in stages {
+            // Loki's `NewStageError`: the stage in canonical form, then why.
+            let err = |e: String| PipelineError(format!("stage '{st}' : {e}"));
             let c = match st {
                 Stage::LineFilter(f) => match CompiledLineFilter::new(f).map_err(err)? {
                     Some(c) => {

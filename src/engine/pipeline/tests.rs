@@ -24,8 +24,22 @@ fn run(q: &str, stream: &[(&str, &str)], line: &str) -> Option<(String, String)>
         .map(|(l, r)| (String::from_utf8_lossy(&l).into_owned(), r.to_string()))
 }
 
+/// Why the pipeline of `q` cannot be built, without Loki's `stage '…' : ` prefix.
 fn build_err(q: &str) -> String {
-    Pipeline::new(&log_expr(q).pipeline).unwrap_err().0
+    let e = Pipeline::new(&log_expr(q).pipeline).unwrap_err().0;
+    let (stage, why) = e.split_once("' : ").unwrap_or_else(|| panic!("{e}"));
+    assert!(stage.starts_with("stage '"), "{e}");
+    why.to_string()
+}
+
+#[test]
+fn build_errors_name_the_stage_as_loki() {
+    assert_eq!(
+        Pipeline::new(&log_expr(r#"{a="b"} |= "x" |~ "((""#).pipeline)
+            .unwrap_err()
+            .0,
+        "stage '|~ \"((\"' : error parsing regexp: missing closing ): `((`"
+    );
 }
 
 #[test]
