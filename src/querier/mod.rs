@@ -112,7 +112,8 @@ pub struct QueryOptions {
 pub struct RangeSpec {
     /// Start, included.
     pub from: Option<i64>,
-    /// End, excluded.
+    /// End: excluded from the lines read, a metric range query's last
+    /// evaluation time ([`Querier::range_query`]).
     pub to: Option<i64>,
     /// Look back this far from `to` (or from `now`).
     pub since: Option<i64>,
