@@ -6,7 +6,8 @@
 # For a change that must not slow lokal down (a refactor, a new feature on the hot path):
 # ingest, the full scan, the selective scan, `| json`, and the three metric queries of
 # bench/metric.sh, each run RUNS times (default 3) alternating OLD and NEW so that both see
-# the same machine noise; prints the best time of each, the NEW/OLD ratio and peak RSS.
+# the same machine noise; prints the best time of each, the NEW/OLD ratio, peak RSS, and the
+# best CPU time (user + system) of each with its ratio.
 # Answers must be identical (the script fails otherwise). Not a test: nothing is asserted
 # about time. Makes the 1 GiB corpus with ../shared/data/gen_corpus.py if needed.
 #
@@ -35,39 +36,46 @@ old_to=${OLD_TO:-2024-01-02T00:00:00Z}
 new_to=${NEW_TO:-2024-01-02T00:00:00Z}
 
 # measure BIN CMD LABEL: runs CMD (with $BIN, and $TO of LABEL old/new, set), prints
-# "seconds peak_kb", output in $work/out.LABEL.
+# "seconds peak_kb cpu_seconds" (cpu: user + system of the whole command, which a busy
+# machine disturbs less than the wall time), output in $work/out.LABEL.
 measure() {
   local t0 t1 to=$old_to
   [ "$3" = new ] && to=$new_to
   t0=$(date +%s.%N)
-  BIN=$1 TO=$to /usr/bin/time -f '%M' -o "$work/rss" bash -c "$2" > "$work/out.$3"
+  BIN=$1 TO=$to /usr/bin/time -f '%M %U %S' -o "$work/rss" bash -c "$2" > "$work/out.$3"
   t1=$(date +%s.%N)
-  echo "$(python3 -c "print($t1-$t0)") $(cat "$work/rss")"
+  read -r kb user sys < "$work/rss"
+  echo "$(python3 -c "print($t1-$t0)") $kb $(python3 -c "print($user+$sys)")"
 }
 
-# ab NAME BYTES CMD: alternates OLD and NEW, prints best seconds, MB/s, ratio, RSS.
+# ab NAME BYTES CMD: alternates OLD and NEW, prints best seconds, MB/s, ratio, RSS, and the
+# best CPU seconds with their ratio.
 ab() {
-  local name=$1 bytes=$2 cmd=$3 best_o="" best_n="" rss_o=0 rss_n=0 s kb
+  local name=$1 bytes=$2 cmd=$3 best_o="" best_n="" rss_o=0 rss_n=0 cpu_o="" cpu_n="" s kb c
   for _ in $(seq "$runs"); do
-    read -r s kb <<<"$(measure "$old" "$cmd" old)"
+    read -r s kb c <<<"$(measure "$old" "$cmd" old)"
     if [ -z "$best_o" ] || python3 -c "import sys; sys.exit(0 if $s < $best_o else 1)"; then best_o=$s; rss_o=$kb; fi
-    read -r s kb <<<"$(measure "$new" "$cmd" new)"
+    if [ -z "$cpu_o" ] || python3 -c "import sys; sys.exit(0 if $c < $cpu_o else 1)"; then cpu_o=$c; fi
+    read -r s kb c <<<"$(measure "$new" "$cmd" new)"
     if [ -z "$best_n" ] || python3 -c "import sys; sys.exit(0 if $s < $best_n else 1)"; then best_n=$s; rss_n=$kb; fi
+    if [ -z "$cpu_n" ] || python3 -c "import sys; sys.exit(0 if $c < $cpu_n else 1)"; then cpu_n=$c; fi
   done
   if ! cmp -s "$work/out.old" "$work/out.new"; then
     echo "$name: the two binaries answer differently:" >&2
     diff <(head -c 2000 "$work/out.old") <(head -c 2000 "$work/out.new") >&2 || true
     exit 1
   fi
-  printf '%-40s %8.3f %8.3f %7.3fx %8.0f %8.0f %7d %7d\n' "$name" "$best_o" "$best_n" \
+  printf '%-40s %8.3f %8.3f %7.3fx %8.0f %8.0f %7d %7d %7.2f %7.2f %7.3fx\n' "$name" "$best_o" "$best_n" \
     "$(python3 -c "print($best_n/$best_o)")" "$(python3 -c "print($bytes/1e6/$best_o)")" \
-    "$(python3 -c "print($bytes/1e6/$best_n)")" $((rss_o/1024)) $((rss_n/1024))
+    "$(python3 -c "print($bytes/1e6/$best_n)")" $((rss_o/1024)) $((rss_n/1024)) \
+    "$cpu_o" "$cpu_n" "$(python3 -c "print($cpu_n/max($cpu_o, 1e-9))")"
 }
 
 echo "corpus: $corpus, $((raw/1000000)) MB, $(nproc) cores, $runs runs each, alternating"
 echo "old: $old (metric queries to $old_to)"
 echo "new: $new (metric queries to $new_to)"
-printf '%-40s %8s %8s %8s %8s %8s %7s %7s\n' "" "old s" "new s" "new/old" "old MB/s" "new MB/s" "old MB" "new MB"
+printf '%-40s %8s %8s %8s %8s %8s %7s %7s %7s %7s %8s\n' "" "old s" "new s" "new/old" "old MB/s" "new MB/s" \
+  "old MB" "new MB" "old cpu" "new cpu" "new/old"
 ab "ingest (fresh store, fsync, index)" "$raw" \
   "rm -rf $work/s-\$\$; \"\$BIN\" --store $work/s-\$\$ ingest -q --label-from-path '$labels' $files; \"\$BIN\" --store $work/s-\$\$ stats -o json | python3 -c 'import json,sys; print(sum(r[\"entries\"] for r in json.load(sys.stdin)))'; rm -rf $work/s-\$\$"
 # Queries run against one store written by OLD: both binaries read the same files.
