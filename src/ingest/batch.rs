@@ -11,17 +11,15 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use regex::Regex;
 
+use super::clock::{self, MISSING};
 use super::format::{self, InputFormat};
-use super::report::{change, reject, Counts, IngestReport};
+use super::report::{change, reject, Counts, FileTimestamps, IngestReport};
 use super::source::{self, Compression, FileIdentity, Input};
 use super::timestamp::TimestampExtractor;
 use super::writer::{write_batch, StreamEntries};
 use super::{IngestError, IngestObserver, IngestOptions};
 use crate::model::{validate_labels, Labels};
 use crate::store::{Position, Store, TenantWriter};
-
-/// A timestamp not yet known (the line carries none).
-const MISSING: i64 = i64::MIN;
 
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
@@ -87,6 +85,8 @@ struct Cursor {
     /// Reference time for yearless formats and files without timestamps.
     reference_ns: i64,
     extractor: TimestampExtractor,
+    /// How this input's timestamps were found, and its fallbacks.
+    ts: FileTimestamps,
 }
 
 /// One contiguous run of an input's bytes inside a batch.
@@ -212,6 +212,7 @@ pub fn ingest(
     }
     run.flush(&mut cursors, &arena, &batch, true)?;
     run.report.streams = run.streams_seen.len() as u64;
+    run.report.timestamps = cursors.into_iter().map(|c| c.ts).collect();
     Ok(run.report)
 }
 
@@ -316,11 +317,12 @@ fn open_cursor(
     }
     let _ = obs;
     extractor.set_reference(reference_ns);
+    let (reader, pending, ts) = learn_timestamps(reader, &mut extractor, opts, &name, line_no)?;
     Ok(Some(Cursor {
         input: input.clone(),
         labels,
         reader,
-        pending: Vec::new(),
+        pending,
         offset,
         line_no,
         eof: false,
@@ -329,7 +331,34 @@ fn open_cursor(
         carry_ts,
         reference_ns,
         extractor,
+        ts,
     }))
+}
+
+/// Reads the head of a line input ahead and learns its timestamps from it
+/// (`clock::learn`); the head goes back as the cursor's pending bytes.
+#[allow(clippy::type_complexity)]
+fn learn_timestamps(
+    mut reader: Box<dyn Read + Send>,
+    ex: &mut TimestampExtractor,
+    opts: &IngestOptions,
+    name: &str,
+    line_no: u64,
+) -> Result<(Box<dyn Read + Send>, Vec<u8>, FileTimestamps), String> {
+    let mut ts = FileTimestamps {
+        file: name.to_string(),
+        ..FileTimestamps::default()
+    };
+    if opts.format != InputFormat::Auto {
+        // logcli and push inputs carry a timestamp per entry.
+        ts.format = "the entries' own".into();
+        return Ok((reader, Vec::new(), ts));
+    }
+    let (head, eof) =
+        clock::read_head(&mut *reader).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    clock::learn(ex, &head, eof, name, line_no)?;
+    ts.format = ex.describe();
+    Ok((reader, head, ts))
 }
 
 /// True when a stored position belongs to this very file: same inode, not
@@ -561,41 +590,22 @@ impl Run<'_, '_> {
         // Fill in missing timestamps in input order, per input.
         for (pi, p) in batch.iter().enumerate() {
             let c = &mut cursors[p.cursor];
-            let mut carry = c.carry_ts;
-            let mut inherited = 0u64;
-            let mut leading: Vec<(usize, usize)> = Vec::new();
-            for (ti, pr) in parsed
-                .iter_mut()
-                .enumerate()
-                .filter(|(_, pr)| pr.piece == pi)
-            {
-                for (ei, e) in pr.entries.iter_mut().enumerate() {
-                    if e.ts == MISSING {
-                        match carry {
-                            Some(t) => {
-                                e.ts = t;
-                                inherited += 1;
-                            }
-                            None => leading.push((ti, ei)),
-                        }
-                    } else {
-                        carry = Some(e.ts);
-                    }
+            let before = (c.ts.previous_line, c.ts.first_found, c.ts.mtime);
+            for pr in parsed.iter().filter(|pr| pr.piece == pi) {
+                c.ts.implausible += pr.counts.ts_implausible;
+                c.ts.unknown_zone += pr.counts.ts_unknown_zone;
+                for n in &pr.counts.ts_notes {
+                    c.ts.note(|| n.clone());
                 }
             }
-            let (fill, reason) = match first_ts(&parsed, pi) {
-                Some(t) => (t, change::TS_FROM_NEXT),
-                None => (c.reference_ns, change::TS_FROM_MTIME),
-            };
-            report.change(reason, leading.len() as u64);
-            for (ti, ei) in leading {
-                parsed[ti].entries[ei].ts = fill;
-            }
-            if carry.is_none() && fill != MISSING {
-                carry = Some(fill);
-            }
-            report.change(change::TS_INHERITED, inherited);
-            c.carry_ts = carry;
+            let stamps = parsed
+                .iter_mut()
+                .filter(|pr| pr.piece == pi)
+                .flat_map(|pr| pr.entries.iter_mut().map(|e| &mut e.ts));
+            clock::fill(&mut c.carry_ts, c.reference_ns, &mut c.ts, stamps);
+            report.change(change::TS_INHERITED, c.ts.previous_line - before.0);
+            report.change(change::TS_FROM_NEXT, c.ts.first_found - before.1);
+            report.change(change::TS_FROM_MTIME, c.ts.mtime - before.2);
         }
         for pr in &parsed {
             report.merge_counts(&pr.counts);
@@ -692,15 +702,6 @@ impl Run<'_, '_> {
     }
 }
 
-fn first_ts(parsed: &[Parsed<'_>], piece: usize) -> Option<i64> {
-    parsed
-        .iter()
-        .filter(|p| p.piece == piece)
-        .flat_map(|p| p.entries.iter())
-        .map(|e| e.ts)
-        .find(|&t| t != MISSING)
-}
-
 /// What a parse task needs to know of its input.
 struct ParseCtx {
     name: String,
@@ -787,7 +788,9 @@ fn parse_lines<'a>(
     for_each_line(data, |line, i| {
         counts.lines += 1;
         if let Some(line) = check_size(Cow::Borrowed(line), first_line + i, name, opts, counts) {
-            let ts = ex.extract(&line).unwrap_or(MISSING);
+            let e = ex.extract_detailed(&line);
+            counts.timestamp_issue(&e, || clock::line_issue(ex, &e, name, first_line + i));
+            let ts = e.ts.unwrap_or(MISSING);
             entries.push(Entry {
                 stream: 0,
                 ts,
@@ -834,7 +837,10 @@ fn parse_multiline<'a>(
     }
     for (buf, ln) in done {
         if let Some(line) = check_size(Cow::Owned(buf), ln, name, opts, &mut out.counts) {
-            let ts = ex.extract(&line).unwrap_or(MISSING);
+            let e = ex.extract_detailed(&line);
+            out.counts
+                .timestamp_issue(&e, || clock::line_issue(ex, &e, name, ln));
+            let ts = e.ts.unwrap_or(MISSING);
             out.entries.push(Entry {
                 stream: 0,
                 ts,

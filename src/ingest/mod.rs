@@ -8,6 +8,7 @@
 //! from the last committed position.
 
 mod batch;
+mod clock;
 pub mod format;
 pub mod report;
 pub mod source;
