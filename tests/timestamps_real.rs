@@ -18,20 +18,8 @@ use std::path::{Path, PathBuf};
 use lokal::ingest::timestamp::{TimestampConfig, TimestampExtractor, SAMPLE_LINES};
 use support::stamps;
 
-/// `--year` for the files whose format writes no year: the year they were
-/// written in (from the loghub and Loki sources).
-const YEARS: &[(&str, i32)] = &[
-    ("linux.log", 2005),
-    ("openssh.log", 2017),
-    ("mac.log", 2017),
-    ("android.log", 2017),
-    ("kubernetes.log", 2024),
-    ("journald.log", 2024),
-    ("proxifier.log", 2016),
-];
-
 /// Hand-checked instants of each file's first and last line (RFC 3339),
-/// with the years above.
+/// with the years of `stamps::REAL_YEARS`.
 const FIRST_LAST: &[(&str, &str, &str)] = &[
     (
         "hadoop.log",
@@ -174,10 +162,6 @@ fn mtime_ns(path: &Path) -> i64 {
     m.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
 }
 
-fn year_of(file: &str) -> Option<i32> {
-    YEARS.iter().find(|(f, _)| *f == file).map(|&(_, y)| y)
-}
-
 /// An extractor set up for `path` as ingest sets it up: flags, the file's
 /// mtime, and its first lines learned.
 fn extractor(
@@ -206,7 +190,7 @@ fn check_file(dir: &Path, file: &str, format: Option<&str>, regex: Option<&str>)
     let data = std::fs::read(&path).unwrap();
     let lines = lines(&data);
     let rules = stamps::real(file);
-    let year = year_of(file);
+    let year = stamps::real_year(file);
     assert_eq!(
         rules.yearless,
         year.is_some(),
@@ -255,7 +239,7 @@ fn the_independent_rules_give_the_hand_checked_instants() {
         let data = std::fs::read(dir.join(file)).unwrap();
         let lines = lines(&data);
         let rules = stamps::real(file);
-        let year = year_of(file).unwrap_or(0);
+        let year = stamps::real_year(file).unwrap_or(0);
         let got = (
             rules.instant(lines[0], year),
             rules.instant(lines[lines.len() - 1], year),

@@ -226,7 +226,6 @@ fn open_cursor(
     obs: &dyn IngestObserver,
 ) -> Result<Option<Cursor>, String> {
     let name = input.display();
-    let mut labels: Vec<(String, String)> = Vec::new();
     let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
     let (reader, offset, line_no, identity, head, carry_ts, reference_ns): (
         Box<dyn Read + Send>,
@@ -283,18 +282,6 @@ fn open_cursor(
                 }
                 None => (0, 1, None),
             };
-            if opts.filename_label {
-                labels.push(("filename".into(), key.clone()));
-            }
-            if let Some(re) = &opts.label_from_path {
-                if let Some(caps) = re.captures(&key) {
-                    for n in re.capture_names().flatten() {
-                        if let Some(m) = caps.name(n) {
-                            labels.push((n.to_string(), m.as_str().to_string()));
-                        }
-                    }
-                }
-            }
             (
                 reader,
                 offset,
@@ -306,12 +293,7 @@ fn open_cursor(
             )
         }
     };
-    labels.extend(opts.labels.iter().cloned());
-    if matches!(input, Input::Stdin) && labels.is_empty() {
-        // promtail's stdin mode labels its stream this way.
-        labels.push(("job".into(), "stdin".into()));
-    }
-    let labels = Labels::from_pairs(labels).without_empty();
+    let labels = super::labels::input_labels(input, opts);
     if opts.format == InputFormat::Auto {
         validate_labels(&labels, &opts.limits).map_err(|e| format!("{name}: {e}"))?;
     }
@@ -454,7 +436,7 @@ fn read_piece(
 
 /// Where to end a piece: after the last newline, or with multiline entries
 /// before the last line that starts an entry.
-fn cut_point(data: &[u8], multiline: Option<&Regex>) -> usize {
+pub(crate) fn cut_point(data: &[u8], multiline: Option<&Regex>) -> usize {
     let last_nl = match memchr::memrchr(b'\n', data) {
         Some(i) => i + 1,
         None => return data.len(),
@@ -730,6 +712,29 @@ fn parse_task<'a>(data: &'a [u8], t: &Task, c: &ParseCtx, opts: &IngestOptions) 
         InputFormat::LokiPush => parse_push(data, &name, c, opts, &mut out),
     }
     out
+}
+
+/// Parses a piece of whole lines of one `auto`-format input into entries
+/// (timestamps `MISSING` where a line has none), as a batch does: for the
+/// dry run, which stores nothing.
+pub(crate) fn parse_auto<'a>(
+    data: &'a [u8],
+    first_line: u64,
+    name: &str,
+    ex: &mut TimestampExtractor,
+    opts: &IngestOptions,
+) -> (Vec<Entry<'a>>, Counts) {
+    let mut out = Parsed {
+        piece: 0,
+        streams: Vec::new(),
+        entries: Vec::new(),
+        counts: Counts::default(),
+    };
+    match &opts.multiline_start {
+        None => parse_lines(data, first_line, name, ex, opts, &mut out),
+        Some(re) => parse_multiline(data, first_line, name, re, ex, opts, &mut out),
+    }
+    (out.entries, out.counts)
 }
 
 /// Applies the line size limit: `None` when the line is rejected.

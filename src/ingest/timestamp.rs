@@ -308,11 +308,12 @@ impl TimestampExtractor {
 
     /// Learns a file's timestamps from its first lines (at most
     /// [`SAMPLE_LINES`] are used). In the auto mode this chooses the file's
-    /// styles: each line votes for every place it has a timestamp in (and
-    /// only plausible ones); a style at the line start with a distinctive
-    /// syntax, or behind a time key, needs one vote, a style in a later
-    /// field or of bare digits (`081109 203615`, epochs) needs a quarter of
-    /// the lines and at least two. With `--timestamp-format` or
+    /// styles: each line votes for every place it has a plausible timestamp
+    /// in; a style at the line start with a distinctive syntax, or behind a
+    /// time key, needs one vote; bare digits at the line start (`081109
+    /// 203615`, epochs) a quarter of the lines and two (one in a one-line
+    /// file); a style in a later field half of the lines and two. The
+    /// styles are tried most votes first. With `--timestamp-format` or
     /// `--timestamp-regex` it checks that the flag matches and gives
     /// plausible dates, and says why not.
     pub fn learn(&mut self, lines: &[&[u8]]) -> Result<(), SampleError> {
@@ -365,12 +366,15 @@ impl TimestampExtractor {
                 }
             });
         }
-        // A quarter of the lines, and two unless the file has one line; a
-        // later field always needs two lines (one line cannot show where its
-        // file puts the date).
-        let need = n.div_ceil(4).max(n.min(2));
-        tally.retain(|&(s, c)| {
-            !s.needs_agreement() || (c >= need && (c >= 2 || matches!(s, Style::Start(_))))
+        // Bare digits at the line start: a quarter of the lines, and two
+        // unless the file has one line. A later field: half of the lines,
+        // and always two (one line cannot show where its file puts a date).
+        let quarter = n.div_ceil(4).max(n.min(2));
+        let half = n.div_ceil(2).max(2);
+        tally.retain(|&(s, c)| match s {
+            _ if !s.needs_agreement() => true,
+            Style::Field(..) => c >= half,
+            _ => c >= quarter,
         });
         tally.sort_by_key(|&(s, c)| (std::cmp::Reverse(c), s.rank()));
         tally.truncate(MAX_STYLES);

@@ -36,6 +36,23 @@ fn rules(yearless: bool, res: &[&str]) -> Rules {
     }
 }
 
+/// `--year` for the real files whose format writes no year: the year they
+/// were written in (from the loghub and Loki sources).
+pub const REAL_YEARS: &[(&str, i32)] = &[
+    ("linux.log", 2005),
+    ("openssh.log", 2017),
+    ("mac.log", 2017),
+    ("android.log", 2017),
+    ("kubernetes.log", 2024),
+    ("journald.log", 2024),
+    ("proxifier.log", 2016),
+];
+
+/// The year of a yearless real file ([`REAL_YEARS`]).
+pub fn real_year(file: &str) -> Option<i32> {
+    REAL_YEARS.iter().find(|(f, _)| *f == file).map(|&(_, y)| y)
+}
+
 /// The rules of a file of `../shared/data/real`, by name.
 pub fn real(file: &str) -> Rules {
     match file {
