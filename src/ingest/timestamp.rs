@@ -447,14 +447,15 @@ impl TimestampExtractor {
         }
     }
 
-    /// Why an instant is outside the plausible window, for messages.
+    /// An instant outside the plausible window and why, for messages:
+    /// `1970-01-01T00:00:42Z (before 1990)`.
     pub fn why_implausible(&self, ts: i64) -> String {
         let when = crate::time::rfc3339_nano(ts);
         if ts < self.window.0 {
-            format!("{when} is before 1990")
+            format!("{when} (before 1990)")
         } else {
             format!(
-                "{when} is more than a day after the file's modification time ({})",
+                "{when} (more than a day after the file's modification time, {})",
                 crate::time::rfc3339_nano(self.reference.0)
             )
         }

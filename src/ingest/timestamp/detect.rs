@@ -222,8 +222,7 @@ pub(crate) fn redetect(b: &[u8]) -> Option<(Style, Parsed, usize)> {
             return Some((Style::Start(syn), p, 0));
         }
     }
-    (0..LOGFMT_KEYS.len() as u8)
-        .find_map(|k| logfmt_find(b, k).map(|(at, p)| (Style::Logfmt(k), p, at)))
+    logfmt_first(b).map(|(k, at, p)| (Style::Logfmt(k), p, at))
 }
 
 /// The logfmt pair `key=` (quoted or bare value) whose key starts at `i`,
@@ -231,10 +230,10 @@ pub(crate) fn redetect(b: &[u8]) -> Option<(Style, Parsed, usize)> {
 #[inline]
 fn logfmt_at(b: &[u8], i: usize, k: u8) -> Option<Parsed> {
     let key = LOGFMT_KEYS[usize::from(k)].as_bytes();
+    let rest = b.get(i..)?;
     if i > 0 && !matches!(b[i - 1], b' ' | b'\t') {
         return None;
     }
-    let rest = b.get(i..)?;
     if !rest.starts_with(key) || at(rest, key.len()) != b'=' {
         return None;
     }
@@ -247,27 +246,33 @@ fn logfmt_at(b: &[u8], i: usize, k: u8) -> Option<Parsed> {
     parse_value(&b[s..e])
 }
 
-/// The first logfmt pair with key `k` at a field start whose value parses.
+/// The first logfmt pair with key `k` at a field start whose value parses:
+/// its key's offset and the value.
 fn logfmt_find(b: &[u8], k: u8) -> Option<(usize, Parsed)> {
     static FINDERS: OnceLock<Vec<Finder<'static>>> = OnceLock::new();
     let finders = FINDERS.get_or_init(|| {
         LOGFMT_KEYS
             .iter()
-            .map(|k| Finder::new(k.as_bytes()).into_owned())
+            .map(|k| Finder::new(format!("{k}=").as_bytes()).into_owned())
             .collect()
     });
-    let key_len = LOGFMT_KEYS[usize::from(k)].len();
-    let mut from = 0;
-    while let Some(off) = finders[usize::from(k)].find(&b[from..]) {
-        let i = from + off;
-        if at(b, i + key_len) == b'=' {
-            if let Some(p) = logfmt_at(b, i, k) {
-                return Some((i, p));
+    finders[usize::from(k)]
+        .find_iter(b)
+        .find_map(|i| logfmt_at(b, i, k).map(|p| (i, p)))
+}
+
+/// The first logfmt time pair of any key, in one pass over the line's `=`
+/// signs: the key, its offset and the value.
+fn logfmt_first(b: &[u8]) -> Option<(u8, usize, Parsed)> {
+    memchr::memchr_iter(b'=', b).find_map(|e| {
+        LOGFMT_KEYS.iter().enumerate().find_map(|(k, key)| {
+            let i = e.checked_sub(key.len())?;
+            if &b[i..e] != key.as_bytes() {
+                return None;
             }
-        }
-        from = i + 1;
-    }
-    None
+            logfmt_at(b, i, k as u8).map(|p| (k as u8, i, p))
+        })
+    })
 }
 
 fn time_key(key: &[u8]) -> Option<u8> {

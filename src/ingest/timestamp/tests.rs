@@ -686,6 +686,231 @@ fn bad_config_errors_name_the_problem() {
 }
 
 #[test]
+fn implausible_dates_are_refused_and_said() {
+    let mut ex = TimestampExtractor::new(&cfg()).unwrap();
+    ex.set_reference(ns("2024-06-01T00:00:00Z"));
+    ex.learn(&[b"2024-05-31T00:00:00Z a"]).unwrap();
+    let e = ex.extract_detailed(b"1985-01-01T00:00:00Z old");
+    assert_eq!((e.ts, e.rejected), (None, Some(ns("1985-01-01T00:00:00Z"))));
+    assert!(ex
+        .why_implausible(e.rejected.unwrap())
+        .contains("before 1990"));
+    let e = ex.extract_detailed(b"2024-06-03T00:00:00Z future");
+    assert_eq!((e.ts, e.rejected), (None, Some(ns("2024-06-03T00:00:00Z"))));
+    assert!(ex
+        .why_implausible(e.rejected.unwrap())
+        .contains("after the file's modification time"));
+    // Up to a day after the modification time is taken (zones, clock skew).
+    assert_eq!(
+        ex.extract(b"2024-06-01T20:00:00Z late"),
+        Some(ns("2024-06-01T20:00:00Z"))
+    );
+    // An epoch in the far future is no timestamp either.
+    assert_eq!(ex.extract_detailed(b"{\"ts\":9999999999}").ts, None);
+}
+
+#[test]
+fn zone_abbreviations_are_applied_or_flagged() {
+    let mut ex = TimestampExtractor::new(&cfg()).unwrap();
+    let cases = [
+        (
+            "[Fri Dec 10 19:02:14 EST 2004] a",
+            "2004-12-11T00:02:14Z",
+            false,
+        ),
+        (
+            "[Sun Jul 10 19:02:14 PDT 2005] a",
+            "2005-07-11T02:02:14Z",
+            false,
+        ),
+        (
+            "[Sun Jul 10 19:02:14 CEST 2005] a",
+            "2005-07-10T17:02:14Z",
+            false,
+        ),
+        (
+            "[Sun Jul 10 19:02:14 GMT 2005] a",
+            "2005-07-10T19:02:14Z",
+            false,
+        ),
+        // Not in the table: read in --timezone (UTC here), and flagged.
+        (
+            "[Sun Jul 10 19:02:14 JST 2005] a",
+            "2005-07-10T19:02:14Z",
+            true,
+        ),
+        (
+            "[Sun Jul 10 19:02:14 IST 2005] a",
+            "2005-07-10T19:02:14Z",
+            true,
+        ),
+    ];
+    for (line, want, unknown) in cases {
+        let e = ex.extract_detailed(line.as_bytes());
+        assert_eq!((e.ts, e.zone_unknown), (Some(ns(want)), unknown), "{line}");
+    }
+    assert_eq!(
+        auto("2024-07-15 12:00:00 CEST x"),
+        Some(ns("2024-07-15T10:00:00Z"))
+    );
+    assert_eq!(
+        auto("Mon, 02 Jan 2006 15:04:05 PST"),
+        Some(ns("2006-01-02T23:04:05Z"))
+    );
+}
+
+#[test]
+fn numbers_that_look_like_epochs_need_their_place() {
+    // An ISO file: a 10-digit number in a continuation line is no time.
+    let mut ex = TimestampExtractor::new(&cfg()).unwrap();
+    let sample: [&[u8]; 4] = [
+        b"2024-01-01T00:00:00Z user 1234567890 logged in",
+        b"2024-01-01T00:00:01Z ok",
+        b"1234567890 rows copied",
+        b"2024-01-01T00:00:02Z order 1704067200123 shipped",
+    ];
+    ex.learn(&sample).unwrap();
+    assert_eq!(ex.extract(sample[2]), None);
+    assert_eq!(ex.extract(sample[3]), Some(ns("2024-01-01T00:00:02Z")));
+    // A JSON id that looks like an epoch is not the time key.
+    assert_eq!(
+        auto(r#"{"id":1104067200,"ts":"2024-01-01T00:00:00Z"}"#),
+        Some(ns("2024-01-01T00:00:00Z"))
+    );
+    // Other digit counts are ids.
+    assert_eq!(auto("17040672001 x"), None);
+    assert_eq!(auto("170406720 x"), None);
+}
+
+#[test]
+fn a_mixed_sample_keeps_every_style() {
+    let mut ex = TimestampExtractor::new(&cfg()).unwrap();
+    let lines: [(&[u8], &str); 5] = [
+        (
+            b"I0101 00:00:01.000000    1 main.go:1] klog",
+            "2024-01-01T00:00:01Z",
+        ),
+        (
+            b"time=\"2024-01-01T00:00:02Z\" level=info",
+            "2024-01-01T00:00:02Z",
+        ),
+        (
+            b"{\"level\":\"info\",\"ts\":1704067203}",
+            "2024-01-01T00:00:03Z",
+        ),
+        (b"2024-01-01 00:00:04,000 INFO x", "2024-01-01T00:00:04Z"),
+        (b"Jan  1 00:00:05 host app: x", "2024-01-01T00:00:05Z"),
+    ];
+    let sample: Vec<&[u8]> = lines.iter().map(|(l, _)| *l).collect();
+    ex.learn(&sample).unwrap();
+    let d = ex.describe();
+    for want in [
+        "klog",
+        "logfmt key time=",
+        "JSON key \"ts\"",
+        "ISO 8601",
+        "syslog",
+    ] {
+        assert!(d.contains(want), "{want} in {d}");
+    }
+    for (line, want) in lines.iter().rev() {
+        assert_eq!(ex.extract(line), Some(ns(want)));
+    }
+}
+
+#[test]
+fn yearless_dates_take_the_year_nearest_the_files_dated_lines() {
+    let c = TimestampConfig::default();
+    let mut ex = TimestampExtractor::new(&c).unwrap();
+    ex.set_reference(ns("2026-12-01T00:00:00Z"));
+    ex.learn(&[
+        b"time=\"2024-12-31T23:59:58Z\" level=info".as_slice(),
+        b"I1231 23:59:59.000000 1 x.go:1] a",
+    ])
+    .unwrap();
+    assert_eq!(
+        ex.extract(b"I1231 23:59:59.000000 1 x.go:1] a"),
+        Some(ns("2024-12-31T23:59:59Z"))
+    );
+    // Across the new year: nearest to the last dated line.
+    assert_eq!(
+        ex.extract(b"I0101 00:00:01.000000 1 x.go:1] b"),
+        Some(ns("2025-01-01T00:00:01Z"))
+    );
+    // Without dated lines, the modification time's year (or the one before).
+    let mut ex = TimestampExtractor::new(&c).unwrap();
+    ex.set_reference(ns("2026-03-01T00:00:00Z"));
+    ex.learn(&[b"Feb 28 10:00:00 h a".as_slice(), b"Dec 31 10:00:00 h b"])
+        .unwrap();
+    assert_eq!(
+        ex.extract(b"Feb 28 10:00:00 h a"),
+        Some(ns("2026-02-28T10:00:00Z"))
+    );
+    assert_eq!(
+        ex.extract(b"Dec 31 10:00:00 h b"),
+        Some(ns("2025-12-31T10:00:00Z"))
+    );
+    assert!(
+        ex.describe().contains("2026 (modification time's"),
+        "{}",
+        ex.describe()
+    );
+}
+
+#[test]
+fn flags_that_cannot_be_right_say_so() {
+    let learn = |format: Option<&str>, regex: Option<&str>, lines: &[&[u8]]| {
+        let c = TimestampConfig {
+            format: format.map(Into::into),
+            regex: regex.map(Into::into),
+            ..TimestampConfig::default()
+        };
+        let mut ex = TimestampExtractor::new(&c).unwrap();
+        ex.learn(lines)
+    };
+    let iso: [&[u8]; 3] = [b"", b"2024-01-01T00:00:00Z a", b"2024-01-01T00:00:01Z b"];
+    assert_eq!(
+        learn(Some("%d.%m.%Y"), None, &iso),
+        Err(SampleError::NoMatch { line: 1 })
+    );
+    assert_eq!(
+        learn(Some("Unix"), None, &iso),
+        Err(SampleError::Implausible {
+            line: 1,
+            ts: 2024 * 1_000_000_000
+        })
+    );
+    assert_eq!(
+        learn(None, Some(r"^(\d+) "), &iso),
+        Err(SampleError::NoMatch { line: 1 })
+    );
+    assert_eq!(learn(Some("RFC3339"), None, &iso), Ok(()));
+    // One matching line is enough: other lines may be continuations.
+    let some: [&[u8]; 2] = [b"\tat x", b"2024-01-01T00:00:00Z a"];
+    assert_eq!(learn(Some("RFC3339"), None, &some), Ok(()));
+}
+
+#[test]
+fn dmesg_uptimes_count_from_the_boot_time() {
+    let c = TimestampConfig {
+        format: Some("dmesg".into()),
+        boot_time: Some(ns("2024-01-01T00:00:00Z")),
+        ..TimestampConfig::default()
+    };
+    let mut ex = TimestampExtractor::new(&c).unwrap();
+    assert_eq!(
+        ex.extract(b"[    5.123456] Linux version 6.1.0"),
+        Some(ns("2024-01-01T00:00:05.123456Z"))
+    );
+    assert_eq!(
+        ex.extract(b"[12345.000001] usb 1-1: new device"),
+        Some(ns("2024-01-01T03:25:45.000001Z"))
+    );
+    // Never guessed without the flag.
+    assert_eq!(auto("[    5.123456] Linux version 6.1.0"), None);
+}
+
+#[test]
 fn extractor_is_send_and_clone() {
     fn check<T: Send + Sync + Clone>() {}
     check::<TimestampExtractor>();

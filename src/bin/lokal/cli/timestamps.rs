@@ -42,9 +42,19 @@ pub fn fallback_table(files: &[FileTimestamps]) -> Option<Table> {
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(vec!["timestamps of", "format", "entries", "fallbacks"]);
+    if t.width().is_none() {
+        // Not a terminal: wrap as a 120-column one would.
+        t.set_width(120);
+    }
     for f in rows {
         let mut what = fallbacks(f);
         for n in &f.notes {
+            // The row names the file already: `FILE:12: x` shows as `line 12: x`.
+            let n = n.strip_prefix(f.file.as_str()).unwrap_or(n);
+            let n = match n.strip_prefix(':') {
+                Some(rest) => format!("line {rest}"),
+                None => n.trim_start_matches(": ").to_string(),
+            };
             let _ = write!(what, "\n{n}");
         }
         t.add_row(vec![
