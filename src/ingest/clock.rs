@@ -43,6 +43,7 @@ pub(crate) fn head_lines(head: &[u8], eof: bool) -> Vec<&[u8]> {
     } else {
         &head[..memchr::memrchr(b'\n', head).map_or(0, |i| i + 1)]
     };
+    let complete = complete.strip_suffix(b"\n").unwrap_or(complete);
     complete
         .split(|&b| b == b'\n')
         .take(SAMPLE_LINES)

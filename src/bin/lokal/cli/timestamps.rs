@@ -13,6 +13,11 @@ use lokal::time::rfc3339_nano;
 /// "6 took the previous entry's time; 1 timestamps not taken (implausible)":
 /// every fallback and flag of one input ("" when there is none).
 pub fn fallbacks(t: &FileTimestamps) -> String {
+    fallback_parts(t).join("; ")
+}
+
+/// [`fallbacks`], one item each.
+fn fallback_parts(t: &FileTimestamps) -> Vec<String> {
     let mut parts = Vec::new();
     let mut add = |n: u64, what: &str| {
         if n > 0 {
@@ -28,7 +33,7 @@ pub fn fallbacks(t: &FileTimestamps) -> String {
         t.far_from_previous,
         "more than 30 days from the previous entry",
     );
-    parts.join("; ")
+    parts
 }
 
 /// The table of inputs with a fallback, or `None` when every entry had its
@@ -47,7 +52,7 @@ pub fn fallback_table(files: &[FileTimestamps]) -> Option<Table> {
         t.set_width(120);
     }
     for f in rows {
-        let mut what = fallbacks(f);
+        let mut what = fallback_parts(f).join("\n");
         for n in &f.notes {
             // The row names the file already: `FILE:12: x` shows as `line 12: x`.
             let n = n.strip_prefix(f.file.as_str()).unwrap_or(n);
