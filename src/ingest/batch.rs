@@ -123,12 +123,8 @@ pub fn ingest(
         ));
     }
     // Static labels are checked up front, even if no input turns out to be new.
-    if !opts.labels.is_empty() {
-        validate_labels(&Labels::from_pairs(opts.labels.clone()), &opts.limits)
-            .map_err(|e| IngestError::Config(format!("--label: {e}")))?;
-    }
-    let extractor = TimestampExtractor::new(&opts.timestamps)
-        .map_err(|e| IngestError::Config(e.to_string()))?;
+    super::labels::check_static(opts)?;
+    let extractor = clock::extractor(opts)?;
     let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
     let tenant = store.tenant(tenant)?;
     let lock = store.lock_writer(opts.lock_timeout, || {

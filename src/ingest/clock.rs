@@ -17,6 +17,13 @@ pub(crate) const MISSING: i64 = i64::MIN;
 /// [`SAMPLE_LINES`] lines of most logs.
 pub(crate) const HEAD_BYTES: usize = 64 << 10;
 
+/// The run's extractor, from the options (an error names what is wrong).
+pub(crate) fn extractor(
+    opts: &super::IngestOptions,
+) -> Result<TimestampExtractor, super::IngestError> {
+    TimestampExtractor::new(&opts.timestamps).map_err(|e| super::IngestError::Config(e.to_string()))
+}
+
 /// Reads up to [`HEAD_BYTES`] of `reader` (less at its end); the caller
 /// hands these bytes on as the start of the input. The flag is true at EOF.
 pub(crate) fn read_head(reader: &mut dyn Read) -> std::io::Result<(Vec<u8>, bool)> {

@@ -15,7 +15,7 @@ use super::report::FileTimestamps;
 use super::source::{self, Compression, Input};
 use super::timestamp::TimestampExtractor;
 use super::{IngestError, IngestOptions, InputFormat};
-use crate::model::{validate_labels, Labels};
+use crate::model::validate_labels;
 
 /// Bytes parsed at a time.
 const CHUNK_BYTES: usize = 4 << 20;
@@ -109,12 +109,8 @@ pub fn dry_run(opts: &IngestOptions, head: usize) -> Result<DryRun, IngestError>
                 .into(),
         ));
     }
-    if !opts.labels.is_empty() {
-        validate_labels(&Labels::from_pairs(opts.labels.clone()), &opts.limits)
-            .map_err(|e| IngestError::Config(format!("--label: {e}")))?;
-    }
-    let extractor = TimestampExtractor::new(&opts.timestamps)
-        .map_err(|e| IngestError::Config(e.to_string()))?;
+    super::labels::check_static(opts)?;
+    let extractor = clock::extractor(opts)?;
     let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
     let mut out = DryRun::default();
     for input in inputs {

@@ -4,8 +4,17 @@
 //! function, so `ingest` and its dry run name streams alike.
 
 use super::source::Input;
-use super::IngestOptions;
-use crate::model::Labels;
+use super::{IngestError, IngestOptions};
+use crate::model::{validate_labels, Labels};
+
+/// Checks the `--label`s up front, before any input is read.
+pub(crate) fn check_static(opts: &IngestOptions) -> Result<(), IngestError> {
+    if opts.labels.is_empty() {
+        return Ok(());
+    }
+    validate_labels(&Labels::from_pairs(opts.labels.clone()), &opts.limits)
+        .map_err(|e| IngestError::Config(format!("--label: {e}")))
+}
 
 /// The stream labels of `input` (empty values dropped, not yet validated).
 pub(crate) fn input_labels(input: &Input, opts: &IngestOptions) -> Labels {

@@ -51,16 +51,7 @@ fn real_logs_round_trip_byte_identical_with_timestamps() {
             .map(|e| (e.ts, e.line.clone()))
             .collect();
         got.sort();
-        assert_eq!(got.len(), want.len(), "{name}: entry count");
-        if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
-            panic!(
-                "{name}: entry {i} differs:\n stored {} {:?}\n wanted {} {:?}",
-                got[i].0,
-                String::from_utf8_lossy(&got[i].1),
-                want[i].0,
-                String::from_utf8_lossy(&want[i].1)
-            );
-        }
+        assert_same_entries(name, &got, &want);
     }
     assert_eq!(total, 59_197);
     // Per file: a format, and the only fallbacks are the lines that carry no

@@ -4,7 +4,6 @@
 //! fail naming the file and line; `--dry-run` shows the detection and
 //! writes nothing; adversarial files (dates in message text, zone names,
 //! epoch-like numbers, mixed formats, a first line without a timestamp).
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -15,25 +14,6 @@ use crate::support::stamps;
 fn ns(rfc3339: &str) -> i64 {
     let t: jiff::Timestamp = rfc3339.parse().unwrap();
     t.as_nanosecond() as i64
-}
-
-/// Stored `(ts, line)` per `filename` label, sorted.
-fn stored_by_file(entries: &[Dumped]) -> BTreeMap<String, Vec<(i64, Vec<u8>)>> {
-    let mut m: BTreeMap<String, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
-    for e in entries {
-        let f = e
-            .labels
-            .split("filename=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap_or("")
-            .to_string();
-        m.entry(f).or_default().push((e.ts, e.line.clone()));
-    }
-    for v in m.values_mut() {
-        v.sort();
-    }
-    m
 }
 
 /// `gen_corpus.py --size 20M --hours 24 --start 2024-01-01T00:00:00Z`,
@@ -133,16 +113,7 @@ fn generated_corpus_lands_in_its_window_with_the_written_times() {
         let mut want: Vec<(i64, Vec<u8>)> = times.into_iter().zip(lines.iter().cloned()).collect();
         want.sort();
         let got = &stored[&path.display().to_string()];
-        assert_eq!(got.len(), want.len(), "{rel}: entry count");
-        if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
-            panic!(
-                "{rel} ({format}): entry {i} differs:\n stored {} {:?}\n wanted {} {:?}",
-                got[i].0,
-                String::from_utf8_lossy(&got[i].1),
-                want[i].0,
-                String::from_utf8_lossy(&want[i].1)
-            );
-        }
+        assert_same_entries(&format!("{rel} ({format})"), got, &want);
         raw_all.extend(lines);
     }
     eprintln!("{stale} journald lines carry their sample's date");

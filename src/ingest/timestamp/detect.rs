@@ -250,12 +250,7 @@ fn logfmt_at(b: &[u8], i: usize, k: u8) -> Option<Parsed> {
 /// its key's offset and the value.
 fn logfmt_find(b: &[u8], k: u8) -> Option<(usize, Parsed)> {
     static FINDERS: OnceLock<Vec<Finder<'static>>> = OnceLock::new();
-    let finders = FINDERS.get_or_init(|| {
-        LOGFMT_KEYS
-            .iter()
-            .map(|k| Finder::new(format!("{k}=").as_bytes()).into_owned())
-            .collect()
-    });
+    let finders = FINDERS.get_or_init(|| key_finders(&LOGFMT_KEYS, |k| format!("{k}=")));
     finders[usize::from(k)]
         .find_iter(b)
         .find_map(|i| logfmt_at(b, i, k).map(|p| (i, p)))
@@ -273,6 +268,14 @@ fn logfmt_first(b: &[u8]) -> Option<(u8, usize, Parsed)> {
             logfmt_at(b, i, k as u8).map(|p| (k as u8, i, p))
         })
     })
+}
+
+/// A searcher per key, for the needle `spell(key)` (`ts=`, `"ts":`); built
+/// once per table, since building one per call costs as much as the search.
+fn key_finders(keys: &[&str], spell: fn(&str) -> String) -> Vec<Finder<'static>> {
+    keys.iter()
+        .map(|k| Finder::new(spell(k).as_bytes()).into_owned())
+        .collect()
 }
 
 fn time_key(key: &[u8]) -> Option<u8> {
@@ -341,14 +344,8 @@ fn json_key_at(b: &[u8], i: usize, k: u8) -> Option<Parsed> {
 /// the member is top-level, a risk taken for lines of a file whose first
 /// lines had the key at the top level.
 fn json_key_search(b: &[u8], k: u8) -> Option<(usize, Parsed)> {
-    // Built once: constructing a searcher per call would cost as much as the search.
     static FINDERS: OnceLock<Vec<Finder<'static>>> = OnceLock::new();
-    let finders = FINDERS.get_or_init(|| {
-        TIME_KEYS
-            .iter()
-            .map(|k| Finder::new(format!("\"{k}\":").as_bytes()).into_owned())
-            .collect()
-    });
+    let finders = FINDERS.get_or_init(|| key_finders(&TIME_KEYS, |k| format!("\"{k}\":")));
     let i = finders[usize::from(k)].find(b)?;
     json_key_at(b, i, k).map(|p| (i, p))
 }
