@@ -237,8 +237,6 @@ struct Auto {
     learned: bool,
     styles: Vec<(Style, usize)>,
     lock: usize,
-    /// Lines of the sample each style matched (for [`TimestampExtractor::describe`]).
-    votes: Vec<u32>,
 }
 
 impl TimestampExtractor {
@@ -382,7 +380,6 @@ impl TimestampExtractor {
             learned: true,
             styles: tally.iter().map(|&(s, _)| (s, 0)).collect(),
             lock: 0,
-            votes: tally.iter().map(|&(_, c)| c).collect(),
         });
         // Replay the sample with the chosen styles, so that dates without a
         // year start from the sample's last dated line, and the key hints
@@ -462,7 +459,9 @@ impl TimestampExtractor {
     }
 
     /// The entry's time in ns since the Unix epoch, or `None` when the line
-    /// holds no (plausible) timestamp.
+    /// holds no (plausible) timestamp. In the auto mode, an extractor that
+    /// was not given a file's first lines ([`Self::learn`]) learns from the
+    /// first line it sees.
     pub fn extract(&mut self, line: &[u8]) -> Option<i64> {
         self.extract_detailed(line).ts
     }
@@ -568,7 +567,6 @@ impl TimestampExtractor {
                         }
                         None if a.styles.len() < MAX_STYLES => {
                             a.styles.push((style, hint));
-                            a.votes.push(0);
                             a.lock = a.styles.len() - 1;
                         }
                         None => {}
