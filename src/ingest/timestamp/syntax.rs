@@ -5,7 +5,7 @@
 //! The frequent syntaxes (ISO 8601, Apache/nginx, ctime, syslog, klog,
 //! logcat, epochs) are hand-written byte matchers; the rarer fixed layouts
 //! (HDFS `081109 203615`, Spark `17/06/09 20:10:40`, HealthApp,
-//! Proxifier, BlueGene/L, java.util.logging) are compiled once from
+//! Proxifier, BlueGene/L, java.util.logging, Redis) are compiled once from
 //! strftime with the `--timestamp-format` engine, so there is one parser
 //! for them. No regex, no allocation per line.
 
@@ -29,6 +29,8 @@ pub(crate) enum Syntax {
     Ctime,
     /// java.util.logging `Jan 2, 2024 1:02:03 PM`.
     JavaUtil,
+    /// Redis and others: `01 Jan 2024 00:00:00[.123]`.
+    DayMonYear,
     /// BlueGene/L, IBM DB2 `2005-06-03-15.42.50.675872`.
     Db2,
     /// HealthApp `20171223-22:15:29:606` (unpadded hour, minute, second, ms).
@@ -53,13 +55,14 @@ pub(crate) enum Syntax {
 impl Syntax {
     /// Every syntax, in the order they are tried at one position (the more
     /// specific first, where two could read the same bytes).
-    pub(crate) const ALL: [Syntax; 14] = [
+    pub(crate) const ALL: [Syntax; 15] = [
         Syntax::Iso,
         Syntax::Db2,
         Syntax::IsoSlash,
         Syntax::Clf,
         Syntax::Ctime,
         Syntax::JavaUtil,
+        Syntax::DayMonYear,
         Syntax::Compact,
         Syntax::Syslog,
         Syntax::Klog,
@@ -93,6 +96,7 @@ impl Syntax {
                 | Syntax::IsoSlash
                 | Syntax::Clf
                 | Syntax::Ctime
+                | Syntax::DayMonYear
                 | Syntax::Epoch
         )
     }
@@ -113,6 +117,7 @@ impl Syntax {
             Syntax::Clf => "Apache/nginx dd/MMM/yyyy:HH:mm:ss zone",
             Syntax::Ctime => "ctime/RFC 1123",
             Syntax::JavaUtil => "MMM d, yyyy h:mm:ss a",
+            Syntax::DayMonYear => "dd MMM yyyy HH:mm:ss",
             Syntax::Db2 => "yyyy-MM-dd-HH.mm.ss.ffffff",
             Syntax::Compact => "yyyyMMdd-H:m:s:SSS",
             Syntax::Hdfs => "yyMMdd HHmmss",
@@ -147,11 +152,12 @@ impl Syntax {
 /// The layouts compiled once from strftime, in [`Syntax`] order from
 /// `IsoSlash`; `None` for the hand-written syntaxes.
 fn layout(s: Syntax) -> Option<&'static Format> {
-    static LAYOUTS: OnceLock<[Format; 7]> = OnceLock::new();
+    static LAYOUTS: OnceLock<[Format; 8]> = OnceLock::new();
     let all = LAYOUTS.get_or_init(|| {
         [
             "%Y/%m/%d %H:%M:%S",
             "%b %d, %Y %I:%M:%S %p",
+            "%d %b %Y %H:%M:%S",
             "%Y-%m-%d-%H.%M.%S.%f",
             "%Y%m%d-%H:%M:%S:%L",
             "%y%m%d %H%M%S",
@@ -163,11 +169,12 @@ fn layout(s: Syntax) -> Option<&'static Format> {
     let k = match s {
         Syntax::IsoSlash => 0,
         Syntax::JavaUtil => 1,
-        Syntax::Db2 => 2,
-        Syntax::Compact => 3,
-        Syntax::Hdfs => 4,
-        Syntax::ShortYmd => 5,
-        Syntax::Proxifier => 6,
+        Syntax::DayMonYear => 2,
+        Syntax::Db2 => 3,
+        Syntax::Compact => 4,
+        Syntax::Hdfs => 5,
+        Syntax::ShortYmd => 6,
+        Syntax::Proxifier => 7,
         _ => return None,
     };
     Some(&all[k])
@@ -532,6 +539,7 @@ mod tests {
             (Syntax::Ctime, "Sun Dec 04 04:47:44 2005]", 24),
             (Syntax::Ctime, "Fri Dec 10 19:02:14 EST 2004)", 28),
             (Syntax::JavaUtil, "Jan 2, 2024 1:02:03 PM org.x", 22),
+            (Syntax::DayMonYear, "01 Jan 2024 00:00:00.123 * Ready", 24),
             (Syntax::Db2, "2005-06-03-15.42.50.675872 R02", 26),
             (Syntax::Compact, "20171223-22:16:0:119|Step", 20),
             (Syntax::Hdfs, "081109 203615 148 INFO", 13),

@@ -290,12 +290,28 @@ fn formerly_exotic_styles_are_found() {
             "Jan 2, 2024 1:02:03 PM org.apache.catalina.startup.Catalina start",
             ns("2024-01-02T13:02:03Z"),
         ),
+        (
+            "[Mon Jan  1 00:00:07 2024] usb 1-1: new high-speed USB device",
+            ns("2024-01-01T00:00:07Z"),
+        ),
+        (
+            "2024-01-01 00:00:00.123 UTC [4711] LOG:  database system is ready",
+            ns("2024-01-01T00:00:00.123Z"),
+        ),
+        (
+            "1286536308.779    180 192.168.0.224 TCP_MISS/200 411 GET http://x/",
+            1_286_536_308_779_000_000,
+        ),
     ];
     for (line, want) in cases {
         assert_eq!(auto(line), Some(want), "{line}");
     }
-    // Epochs in a later field, in files whose lines agree on it.
+    // Epochs and dates in a later field, in files whose lines agree on it.
     for (line, want) in [
+        (
+            "1:M 01 Jan 2024 00:00:00.123 * Ready to accept connections",
+            ns("2024-01-01T00:00:00.123Z"),
+        ),
         (
             "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02",
             1_117_838_570_000_000_000,
