@@ -981,7 +981,54 @@ mod props {
         proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
     }
 
+    /// Message text full of things that look like timestamps.
+    fn message() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-z]{1,8}",
+            "[0-9]{1,19}",
+            Just("2019-07-07T07:07:07Z".to_string()),
+            Just("1943-05-01 10:00:00".to_string()),
+            Just("Fri Dec 10 19:02:14 EST 2004".to_string()),
+            Just("[17/May/2015:10:05:03 +0000]".to_string()),
+            Just("Jun 14 15:16:01".to_string()),
+            Just("I0507 12:04:17.597069".to_string()),
+            Just("081109 203615".to_string()),
+            Just("1117838570".to_string()),
+            Just("{\"ts\":1715083182}".to_string()),
+        ];
+        proptest::collection::vec(piece, 0..10).prop_map(|v| v.join(" "))
+    }
+
     proptest! {
+        /// A file of RFC 3339 lines with continuation lines, every message
+        /// full of date-like text: each line gets its own leading time, each
+        /// continuation none; nothing is read from the text.
+        #[test]
+        fn times_come_from_the_line_start_never_from_text(
+            rows in proptest::collection::vec(
+                (631_152_000i64..1_700_000_000i64, 0u32..1_000_000_000, message(), any::<bool>()),
+                1..40,
+            )
+        ) {
+            let lines: Vec<(Vec<u8>, Option<i64>)> = rows
+                .iter()
+                .map(|(secs, nanos, msg, continuation)| {
+                    if *continuation {
+                        (format!("\tat a b c d e f {msg}").into_bytes(), None)
+                    } else {
+                        let t = jiff::Timestamp::new(*secs, *nanos as i32).unwrap();
+                        (format!("{t} {msg}").into_bytes(), Some(t.as_nanosecond() as i64))
+                    }
+                })
+                .collect();
+            let mut ex = TimestampExtractor::new(&TimestampConfig::default()).unwrap();
+            let head: Vec<&[u8]> = lines.iter().map(|(l, _)| &l[..]).collect();
+            ex.learn(&head).unwrap();
+            for (line, want) in &lines {
+                prop_assert_eq!(ex.extract(line), *want, "{}", String::from_utf8_lossy(line));
+            }
+        }
+
         #[test]
         fn extract_never_panics(lines in proptest::collection::vec(line(), 1..6)) {
             for mut ex in extractors() {
