@@ -376,8 +376,9 @@ fn read_piece(
         return Ok(None);
     }
     let base = arena.len();
-    arena.extend_from_slice(&c.pending);
-    c.pending.clear();
+    // Taken, not cleared: the learned head (64 KiB) must not stay allocated
+    // for every input of a run.
+    arena.extend_from_slice(&std::mem::take(&mut c.pending));
     let start_offset = c.offset;
     let target = budget.max(arena.len() - base + 1);
     let mut has_newline = memchr::memchr(b'\n', &arena[base..]).is_some();

@@ -33,6 +33,7 @@ pub(crate) fn read_head(reader: &mut dyn Read) -> std::io::Result<(Vec<u8>, bool
         match reader.read(&mut head[n..]) {
             Ok(0) => {
                 head.truncate(n);
+                head.shrink_to_fit();
                 return Ok((head, true));
             }
             Ok(k) => n += k,
