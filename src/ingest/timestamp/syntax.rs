@@ -114,7 +114,7 @@ impl Syntax {
         match self {
             Syntax::Iso => "ISO 8601",
             Syntax::IsoSlash => "yyyy/MM/dd HH:mm:ss",
-            Syntax::Clf => "Apache/nginx dd/MMM/yyyy:HH:mm:ss zone",
+            Syntax::Clf => "Apache/nginx dd/MMM/yyyy:HH:mm:ss ±zzzz",
             Syntax::Ctime => "ctime/RFC 1123",
             Syntax::JavaUtil => "MMM d, yyyy h:mm:ss a",
             Syntax::DayMonYear => "dd MMM yyyy HH:mm:ss",
