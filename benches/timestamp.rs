@@ -1,16 +1,18 @@
 //! ns per line of timestamp extraction on real samples.
 //!
 //! `cargo bench --bench timestamp`. Each iteration extracts every line of
-//! one file from `../shared/data/real` with one extractor (as `lokal ingest`
-//! does per file), so the detector cache is exercised as in real use. Divan
-//! prints the time per iteration and items (lines) per second; ns/line is
-//! 1e9 / that rate. Skipped, with a note, when `../shared` is absent.
+//! one file from `../shared/data/real` with one extractor that learned the
+//! file's first lines (as `lokal ingest` sets one up per file), so the
+//! "style that matched last" path works as in real use. Divan prints the
+//! time per iteration and items (lines) per second; ns/line is 1e9 / that
+//! rate. Every real file is benched with no flags. Skipped, with a note,
+//! when `../shared` is absent.
 
 use std::path::{Path, PathBuf};
 
 use divan::counter::{BytesCount, ItemsCount};
 use divan::{black_box, Bencher};
-use lokal::ingest::timestamp::{TimestampConfig, TimestampExtractor};
+use lokal::ingest::timestamp::{TimestampConfig, TimestampExtractor, SAMPLE_LINES};
 
 fn main() {
     if data_dir().is_none() {
@@ -43,6 +45,8 @@ fn run(bencher: Bencher, file: &str, format: Option<&str>, regex: Option<&str>) 
         ..TimestampConfig::default()
     };
     let mut ex = TimestampExtractor::new(&cfg).unwrap();
+    let head: Vec<&[u8]> = lines.iter().take(SAMPLE_LINES).map(|l| &l[..]).collect();
+    ex.learn(&head).unwrap();
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     bencher
         .counter(ItemsCount::new(lines.len()))
@@ -54,31 +58,61 @@ fn run(bencher: Bencher, file: &str, format: Option<&str>, regex: Option<&str>) 
         });
 }
 
-/// Styles detected with no flags.
+/// Every real file, with no flags.
 #[divan::bench(args = [
+    "android.log",
     "apache_access.log",
-    "nginx_access.log",
-    "hadoop.log",
-    "openstack.log",
-    "windows.log",
-    "vault.log",
+    "apache_error.log",
+    "bgl.log",
+    "calico.log",
     "distributor_logfmt.log",
     "drone_json.log",
-    "nginxplus_status_json.log",
-    "linux.log",
-    "kubernetes.log",
-    "android.log",
-    "apache_error.log",
+    "grafana_agent_logfmt.log",
+    "hadoop.log",
+    "hdfs.log",
+    "healthapp.log",
+    "hpc.log",
+    "ingester_logfmt.log",
     "journald.log",
+    "kafka.log",
+    "kubernetes.log",
+    "linux.log",
+    "mac.log",
+    "nginx_access.log",
+    "nginxplus_status_json.log",
+    "openssh.log",
+    "openstack.log",
+    "proxifier.log",
+    "spark.log",
+    "thunderbird.log",
+    "vault.log",
+    "windows.log",
+    "zookeeper.log",
 ])]
 fn auto(bencher: Bencher, file: &str) {
     run(bencher, file, None, None);
 }
 
-/// No timestamp to find: the full scan runs on every line (worst case).
-#[divan::bench(args = ["spark.log", "bgl.log"])]
-fn auto_none(bencher: Bencher, file: &str) {
-    run(bencher, file, None, None);
+/// journald's lines without a timestamp (AVC and audit messages): each
+/// tries the file's styles and the anchored places (the worst case).
+#[divan::bench]
+fn auto_none(bencher: Bencher) {
+    // The styles of journald's first lines (klog, logfmt, ISO 8601).
+    let all = lines("journald.log");
+    let lines: Vec<&Vec<u8>> = all
+        .iter()
+        .filter(|l| l.starts_with(b"AVC ") || l.starts_with(b"audit:"))
+        .collect();
+    let head: Vec<&[u8]> = all.iter().take(SAMPLE_LINES).map(|l| &l[..]).collect();
+    let mut ex = TimestampExtractor::new(&TimestampConfig::default()).unwrap();
+    ex.learn(&head).unwrap();
+    bencher
+        .counter(ItemsCount::new(lines.len()))
+        .bench_local(|| {
+            for l in &lines {
+                black_box(ex.extract(black_box(l)));
+            }
+        });
 }
 
 /// `--timestamp-format`.

@@ -47,9 +47,10 @@ logcli\t'What `logcli query -o jsonl` prints: labels and timestamps come along'
 loki-push\t'Loki push API JSON bodies (`{"streams":[…]}`)'"
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s l -l label -d 'Static label for every stream, NAME=VALUE (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l label-from-path -d 'Regex on the absolute path whose named groups become labels' -r
-complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l timestamp-format -d 'Timestamp layout: strftime (%Y-%m-%d %H:%M:%S), a Go layout (2006-01-02 15:04:05) or a promtail name (RFC3339, Unix, UnixMs…); matched at the line start unless --timestamp-regex' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l timestamp-format -d 'Timestamp layout, for what detection does not find: strftime (%Y-%m-%d %H:%M:%S), a Go layout (2006-01-02 15:04:05), a promtail name (RFC3339, Unix, UnixMs…) or dmesg (seconds since boot, see --boot-time); matched at the line start unless --timestamp-regex. A file where it matches none of the first lines, or gives only dates before 1990 or after the file\'s modification time, is skipped with a message' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l timestamp-regex -d 'Regex whose group `ts` (or first group) holds the timestamp' -r
-complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l year -d 'Year for timestamps that have none (syslog) [default: the file\'s modification year]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l year -d 'Year for dates written without one (syslog, klog, logcat, proxifier). Without it, every such date of a file gets: the year nearest the file\'s lines that carry a full date, if any; else the year of the file\'s modification time, or the year before when that would put the date more than a day after the modification time (a December log read in January)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l boot-time -d 'Boot time for --timestamp-format dmesg (RFC 3339, unix seconds…) [default: this machine\'s]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l timezone -d 'Time zone for timestamps without an offset (IANA name such as Europe/Paris, or UTC)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l multiline-start -d 'A line matching this regex starts a new entry; other lines join the current one' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l multiline-max-lines -d 'Most lines in one multiline entry' -r
@@ -62,6 +63,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l compression-level
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l lock-timeout -d 'Give up if another writer holds the store longer than this [default: wait]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s o -l output -d 'Summary format' -r -f -a "table\t'A table'
 json\t'One JSON object'"
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l head -d 'With --dry-run: how many first entries of each input to show' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s r -l recursive -d 'Walk directories recursively'
@@ -72,6 +74,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l from-start -d 'Ig
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l binary -d 'Ingest files that look binary (NUL bytes) instead of skipping them'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-index -d 'Do not update the label index (queries read segment footers until `lokal index`)'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s q -l quiet -d 'No progress bar and no summary'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l dry-run -d 'Store nothing: read the inputs and show, per input, the timestamp format found, the stream\'s labels, the first entries with their times, and the counts (no store is opened or created; stored positions are not used)'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
@@ -88,6 +91,7 @@ unixnano\t'Unix nanoseconds'"
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-label -d 'Print only these labels (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l exclude-label -d 'Do not print these labels (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l step -d 'Step of a metric range query: a duration (5m) or seconds (300, 30.5) [default: as Loki, (to-from)/250 in whole seconds, at least 1s]. As Loki\'s query_range does, --from is rounded down and --to up to multiples of the step counted from the Unix epoch, and every step from one to the other is evaluated, --to included, so a Grafana panel on Loki shows the same points' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l boot-time -d 'Boot time for --timestamp-format dmesg (RFC 3339, unix seconds…) [default: this machine\'s]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l multiline-max-lines -d 'Most lines in one multiline entry' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-line-size -d 'Longest line accepted (Loki\'s max_line_size)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-labels-per-stream -d 'Most labels per stream (Loki\'s max_label_names_per_series)' -r

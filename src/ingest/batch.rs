@@ -11,17 +11,15 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use regex::Regex;
 
+use super::clock::{self, MISSING};
 use super::format::{self, InputFormat};
-use super::report::{change, reject, Counts, IngestReport};
+use super::report::{change, reject, Counts, FileTimestamps, IngestReport};
 use super::source::{self, Compression, FileIdentity, Input};
 use super::timestamp::TimestampExtractor;
 use super::writer::{write_batch, StreamEntries};
 use super::{IngestError, IngestObserver, IngestOptions};
 use crate::model::{validate_labels, Labels};
 use crate::store::{Position, Store, TenantWriter};
-
-/// A timestamp not yet known (the line carries none).
-const MISSING: i64 = i64::MIN;
 
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
@@ -87,6 +85,8 @@ struct Cursor {
     /// Reference time for yearless formats and files without timestamps.
     reference_ns: i64,
     extractor: TimestampExtractor,
+    /// How this input's timestamps were found, and its fallbacks.
+    ts: FileTimestamps,
 }
 
 /// One contiguous run of an input's bytes inside a batch.
@@ -123,12 +123,8 @@ pub fn ingest(
         ));
     }
     // Static labels are checked up front, even if no input turns out to be new.
-    if !opts.labels.is_empty() {
-        validate_labels(&Labels::from_pairs(opts.labels.clone()), &opts.limits)
-            .map_err(|e| IngestError::Config(format!("--label: {e}")))?;
-    }
-    let extractor = TimestampExtractor::new(&opts.timestamps)
-        .map_err(|e| IngestError::Config(e.to_string()))?;
+    super::labels::check_static(opts)?;
+    let extractor = clock::extractor(opts)?;
     let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
     let tenant = store.tenant(tenant)?;
     let lock = store.lock_writer(opts.lock_timeout, || {
@@ -212,6 +208,7 @@ pub fn ingest(
     }
     run.flush(&mut cursors, &arena, &batch, true)?;
     run.report.streams = run.streams_seen.len() as u64;
+    run.report.timestamps = cursors.into_iter().map(|c| c.ts).collect();
     Ok(run.report)
 }
 
@@ -225,7 +222,6 @@ fn open_cursor(
     obs: &dyn IngestObserver,
 ) -> Result<Option<Cursor>, String> {
     let name = input.display();
-    let mut labels: Vec<(String, String)> = Vec::new();
     let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
     let (reader, offset, line_no, identity, head, carry_ts, reference_ns): (
         Box<dyn Read + Send>,
@@ -282,18 +278,6 @@ fn open_cursor(
                 }
                 None => (0, 1, None),
             };
-            if opts.filename_label {
-                labels.push(("filename".into(), key.clone()));
-            }
-            if let Some(re) = &opts.label_from_path {
-                if let Some(caps) = re.captures(&key) {
-                    for n in re.capture_names().flatten() {
-                        if let Some(m) = caps.name(n) {
-                            labels.push((n.to_string(), m.as_str().to_string()));
-                        }
-                    }
-                }
-            }
             (
                 reader,
                 offset,
@@ -305,22 +289,18 @@ fn open_cursor(
             )
         }
     };
-    labels.extend(opts.labels.iter().cloned());
-    if matches!(input, Input::Stdin) && labels.is_empty() {
-        // promtail's stdin mode labels its stream this way.
-        labels.push(("job".into(), "stdin".into()));
-    }
-    let labels = Labels::from_pairs(labels).without_empty();
+    let labels = super::labels::input_labels(input, opts);
     if opts.format == InputFormat::Auto {
         validate_labels(&labels, &opts.limits).map_err(|e| format!("{name}: {e}"))?;
     }
     let _ = obs;
     extractor.set_reference(reference_ns);
+    let (reader, pending, ts) = learn_timestamps(reader, &mut extractor, opts, &name, line_no)?;
     Ok(Some(Cursor {
         input: input.clone(),
         labels,
         reader,
-        pending: Vec::new(),
+        pending,
         offset,
         line_no,
         eof: false,
@@ -329,7 +309,34 @@ fn open_cursor(
         carry_ts,
         reference_ns,
         extractor,
+        ts,
     }))
+}
+
+/// Reads the head of a line input ahead and learns its timestamps from it
+/// (`clock::learn`); the head goes back as the cursor's pending bytes.
+#[allow(clippy::type_complexity)]
+fn learn_timestamps(
+    mut reader: Box<dyn Read + Send>,
+    ex: &mut TimestampExtractor,
+    opts: &IngestOptions,
+    name: &str,
+    line_no: u64,
+) -> Result<(Box<dyn Read + Send>, Vec<u8>, FileTimestamps), String> {
+    let mut ts = FileTimestamps {
+        file: name.to_string(),
+        ..FileTimestamps::default()
+    };
+    if opts.format != InputFormat::Auto {
+        // logcli and push inputs carry a timestamp per entry.
+        ts.format = "the entries' own".into();
+        return Ok((reader, Vec::new(), ts));
+    }
+    let (head, eof) =
+        clock::read_head(&mut *reader).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    clock::learn(ex, &head, eof, name, line_no)?;
+    ts.format = ex.describe();
+    Ok((reader, head, ts))
 }
 
 /// True when a stored position belongs to this very file: same inode, not
@@ -369,8 +376,9 @@ fn read_piece(
         return Ok(None);
     }
     let base = arena.len();
-    arena.extend_from_slice(&c.pending);
-    c.pending.clear();
+    // Taken, not cleared: the learned head (64 KiB) must not stay allocated
+    // for every input of a run.
+    arena.extend_from_slice(&std::mem::take(&mut c.pending));
     let start_offset = c.offset;
     let target = budget.max(arena.len() - base + 1);
     let mut has_newline = memchr::memchr(b'\n', &arena[base..]).is_some();
@@ -425,7 +433,7 @@ fn read_piece(
 
 /// Where to end a piece: after the last newline, or with multiline entries
 /// before the last line that starts an entry.
-fn cut_point(data: &[u8], multiline: Option<&Regex>) -> usize {
+pub(crate) fn cut_point(data: &[u8], multiline: Option<&Regex>) -> usize {
     let last_nl = match memchr::memrchr(b'\n', data) {
         Some(i) => i + 1,
         None => return data.len(),
@@ -561,41 +569,22 @@ impl Run<'_, '_> {
         // Fill in missing timestamps in input order, per input.
         for (pi, p) in batch.iter().enumerate() {
             let c = &mut cursors[p.cursor];
-            let mut carry = c.carry_ts;
-            let mut inherited = 0u64;
-            let mut leading: Vec<(usize, usize)> = Vec::new();
-            for (ti, pr) in parsed
-                .iter_mut()
-                .enumerate()
-                .filter(|(_, pr)| pr.piece == pi)
-            {
-                for (ei, e) in pr.entries.iter_mut().enumerate() {
-                    if e.ts == MISSING {
-                        match carry {
-                            Some(t) => {
-                                e.ts = t;
-                                inherited += 1;
-                            }
-                            None => leading.push((ti, ei)),
-                        }
-                    } else {
-                        carry = Some(e.ts);
-                    }
+            let before = (c.ts.previous_line, c.ts.first_found, c.ts.mtime);
+            for pr in parsed.iter().filter(|pr| pr.piece == pi) {
+                c.ts.implausible += pr.counts.ts_implausible;
+                c.ts.unknown_zone += pr.counts.ts_unknown_zone;
+                for n in &pr.counts.ts_notes {
+                    c.ts.note(|| n.clone());
                 }
             }
-            let (fill, reason) = match first_ts(&parsed, pi) {
-                Some(t) => (t, change::TS_FROM_NEXT),
-                None => (c.reference_ns, change::TS_FROM_MTIME),
-            };
-            report.change(reason, leading.len() as u64);
-            for (ti, ei) in leading {
-                parsed[ti].entries[ei].ts = fill;
-            }
-            if carry.is_none() && fill != MISSING {
-                carry = Some(fill);
-            }
-            report.change(change::TS_INHERITED, inherited);
-            c.carry_ts = carry;
+            let stamps = parsed
+                .iter_mut()
+                .filter(|pr| pr.piece == pi)
+                .flat_map(|pr| pr.entries.iter_mut().map(|e| &mut e.ts));
+            clock::fill(&mut c.carry_ts, c.reference_ns, &mut c.ts, stamps);
+            report.change(change::TS_INHERITED, c.ts.previous_line - before.0);
+            report.change(change::TS_FROM_NEXT, c.ts.first_found - before.1);
+            report.change(change::TS_FROM_MTIME, c.ts.mtime - before.2);
         }
         for pr in &parsed {
             report.merge_counts(&pr.counts);
@@ -692,15 +681,6 @@ impl Run<'_, '_> {
     }
 }
 
-fn first_ts(parsed: &[Parsed<'_>], piece: usize) -> Option<i64> {
-    parsed
-        .iter()
-        .filter(|p| p.piece == piece)
-        .flat_map(|p| p.entries.iter())
-        .map(|e| e.ts)
-        .find(|&t| t != MISSING)
-}
-
 /// What a parse task needs to know of its input.
 struct ParseCtx {
     name: String,
@@ -729,6 +709,29 @@ fn parse_task<'a>(data: &'a [u8], t: &Task, c: &ParseCtx, opts: &IngestOptions) 
         InputFormat::LokiPush => parse_push(data, &name, c, opts, &mut out),
     }
     out
+}
+
+/// Parses a piece of whole lines of one `auto`-format input into entries
+/// (timestamps `MISSING` where a line has none), as a batch does: for the
+/// dry run, which stores nothing.
+pub(crate) fn parse_auto<'a>(
+    data: &'a [u8],
+    first_line: u64,
+    name: &str,
+    ex: &mut TimestampExtractor,
+    opts: &IngestOptions,
+) -> (Vec<Entry<'a>>, Counts) {
+    let mut out = Parsed {
+        piece: 0,
+        streams: Vec::new(),
+        entries: Vec::new(),
+        counts: Counts::default(),
+    };
+    match &opts.multiline_start {
+        None => parse_lines(data, first_line, name, ex, opts, &mut out),
+        Some(re) => parse_multiline(data, first_line, name, re, ex, opts, &mut out),
+    }
+    (out.entries, out.counts)
 }
 
 /// Applies the line size limit: `None` when the line is rejected.
@@ -787,7 +790,9 @@ fn parse_lines<'a>(
     for_each_line(data, |line, i| {
         counts.lines += 1;
         if let Some(line) = check_size(Cow::Borrowed(line), first_line + i, name, opts, counts) {
-            let ts = ex.extract(&line).unwrap_or(MISSING);
+            let e = ex.extract_detailed(&line);
+            counts.timestamp_issue(&e, || clock::line_issue(ex, &e, name, first_line + i));
+            let ts = e.ts.unwrap_or(MISSING);
             entries.push(Entry {
                 stream: 0,
                 ts,
@@ -834,7 +839,10 @@ fn parse_multiline<'a>(
     }
     for (buf, ln) in done {
         if let Some(line) = check_size(Cow::Owned(buf), ln, name, opts, &mut out.counts) {
-            let ts = ex.extract(&line).unwrap_or(MISSING);
+            let e = ex.extract_detailed(&line);
+            out.counts
+                .timestamp_issue(&e, || clock::line_issue(ex, &e, name, ln));
+            let ts = e.ts.unwrap_or(MISSING);
             out.entries.push(Entry {
                 stream: 0,
                 ts,

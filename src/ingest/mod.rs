@@ -8,7 +8,10 @@
 //! from the last committed position.
 
 mod batch;
+mod clock;
+mod dryrun;
 pub mod format;
+mod labels;
 pub mod report;
 pub mod source;
 pub mod timestamp;
@@ -19,8 +22,9 @@ use std::time::Duration;
 use regex::Regex;
 
 pub use batch::ingest;
+pub use dryrun::{dry_run, DryRun, DryRunEntry, DryRunInput, TimeSource};
 pub use format::InputFormat;
-pub use report::IngestReport;
+pub use report::{FileTimestamps, IngestReport};
 
 use crate::model::Limits;
 use crate::store::StoreError;

@@ -68,6 +68,69 @@ pub struct IngestReport {
     pub changed: BTreeMap<&'static str, u64>,
     /// File-level problems, one message each.
     pub errors: Vec<String>,
+    /// Per file read: how its timestamps were found, and every fallback.
+    pub timestamps: Vec<FileTimestamps>,
+}
+
+/// How one input's timestamps were found, and each fallback taken, with
+/// counts: what the summary lists per file and `-o json` carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FileTimestamps {
+    /// The input (`-` for stdin).
+    pub file: String,
+    /// Where the timestamps were found (`ISO 8601 at the line start`), or
+    /// the flag that said where.
+    pub format: String,
+    /// Entries made from the input.
+    pub entries: u64,
+    /// Entries whose own line gave their time.
+    pub found: u64,
+    /// Entries that took the previous entry's time: lines without a
+    /// timestamp (continuations, other programs' lines) and refused ones.
+    pub previous_line: u64,
+    /// Entries before the input's first timestamp, which took that one.
+    pub first_found: u64,
+    /// Entries of an input without any timestamp, which took its
+    /// modification time (stdin: the time of reading).
+    pub mtime: u64,
+    /// Timestamps found but not taken: before 1990, or more than a day
+    /// after the file's modification time (counted in `previous_line` too).
+    pub implausible: u64,
+    /// Timestamps with a zone abbreviation lokal does not apply (not in its
+    /// table, or ambiguous): read in `--timezone`.
+    pub unknown_zone: u64,
+    /// Timestamps taken that lie more than [`FAR_FROM_PREVIOUS_DAYS`] days
+    /// from the previous entry's: kept, but worth a look.
+    pub far_from_previous: u64,
+    /// The first few of these, as `file:line: what`.
+    pub notes: Vec<String>,
+}
+
+/// The gap to the previous entry's time past which a timestamp is counted
+/// in [`FileTimestamps::far_from_previous`].
+pub const FAR_FROM_PREVIOUS_DAYS: i64 = 30;
+
+/// Notes kept per file.
+pub(crate) const MAX_NOTES: usize = 3;
+
+impl FileTimestamps {
+    /// Whether any entry took another time than its own line's, or a
+    /// timestamp was refused, flagged or read in a guessed zone.
+    pub fn has_fallback(&self) -> bool {
+        self.previous_line
+            + self.first_found
+            + self.mtime
+            + self.implausible
+            + self.unknown_zone
+            + self.far_from_previous
+            > 0
+    }
+
+    pub(crate) fn note(&mut self, msg: impl FnOnce() -> String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(msg());
+        }
+    }
 }
 
 impl IngestReport {
@@ -114,6 +177,12 @@ pub(crate) struct Counts {
     pub changed: BTreeMap<&'static str, u64>,
     /// First few messages, for the user.
     pub messages: Vec<String>,
+    /// Timestamps refused (outside the plausible window).
+    pub ts_implausible: u64,
+    /// Timestamps read with an unknown zone abbreviation.
+    pub ts_unknown_zone: u64,
+    /// The first few of those, as `file:line: what`.
+    pub ts_notes: Vec<String>,
 }
 
 /// Messages kept per task; the rest are only counted.
@@ -130,6 +199,30 @@ impl Counts {
     pub fn change(&mut self, reason: &'static str, n: u64) {
         if n > 0 {
             *self.changed.entry(reason).or_default() += n;
+        }
+    }
+
+    /// Counts one line's timestamp problems (a refused date, an unknown
+    /// zone); `what` names the line and says what happened.
+    pub fn timestamp_issue(
+        &mut self,
+        e: &super::timestamp::Extraction,
+        what: impl FnOnce() -> String,
+    ) {
+        if e.rejected.is_none() && !e.zone_unknown {
+            return;
+        }
+        if e.rejected.is_some() {
+            self.ts_implausible += 1;
+        } else {
+            self.ts_unknown_zone += 1;
+        }
+        if self.ts_notes.len() < MAX_NOTES {
+            let msg = what();
+            if self.messages.len() < MAX_MESSAGES {
+                self.messages.push(msg.clone());
+            }
+            self.ts_notes.push(msg);
         }
     }
 }

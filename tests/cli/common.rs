@@ -50,7 +50,16 @@ pub fn file_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
 
 /// Entries grouped by their `filename` label, each group sorted.
 pub fn by_file(entries: &[Dumped]) -> BTreeMap<String, Vec<Vec<u8>>> {
-    let mut m: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+    stored_by_file(entries)
+        .into_iter()
+        .map(|(f, v)| (f, v.into_iter().map(|(_, l)| l).collect()))
+        .collect()
+}
+
+/// `(ts, line)` of the entries, grouped by their `filename` label, each
+/// group sorted by time, then line.
+pub fn stored_by_file(entries: &[Dumped]) -> BTreeMap<String, Vec<(i64, Vec<u8>)>> {
+    let mut m: BTreeMap<String, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
     for e in entries {
         let f = e
             .labels
@@ -59,12 +68,28 @@ pub fn by_file(entries: &[Dumped]) -> BTreeMap<String, Vec<Vec<u8>>> {
             .and_then(|r| r.split('"').next())
             .unwrap_or("")
             .to_string();
-        m.entry(f).or_default().push(e.line.clone());
+        m.entry(f).or_default().push((e.ts, e.line.clone()));
     }
     for v in m.values_mut() {
         v.sort();
     }
     m
+}
+
+/// Asserts that two sorted `(ts, line)` lists are equal, printing the first
+/// entry that differs.
+#[track_caller]
+pub fn assert_same_entries(what: &str, got: &[(i64, Vec<u8>)], want: &[(i64, Vec<u8>)]) {
+    assert_eq!(got.len(), want.len(), "{what}: entry count");
+    if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
+        panic!(
+            "{what}: entry {i} differs:\n stored {} {:?}\n wanted {} {:?}",
+            got[i].0,
+            String::from_utf8_lossy(&got[i].1),
+            want[i].0,
+            String::from_utf8_lossy(&want[i].1)
+        );
+    }
 }
 
 /// A label matcher for library calls.

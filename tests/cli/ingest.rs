@@ -2,59 +2,13 @@
 use std::fs;
 
 use crate::common::*;
+use crate::support::stamps;
 
-/// The flags each real sample needs (README "Timestamps of the sample logs").
-const REAL_FLAGS: &[(&str, &[&str])] = &[
-    ("hdfs.log", &["--timestamp-format", "%y%m%d %H%M%S"]),
-    ("spark.log", &["--timestamp-format", "06/01/02 15:04:05"]),
-    ("bgl.log", &["--timestamp-regex", r"^\S+ (\d+) "]),
-    ("thunderbird.log", &["--timestamp-regex", r"^\S+ (\d+) "]),
-    ("hpc.log", &["--timestamp-regex", r"^(?:\S+ ){4}(\d+) "]),
-    (
-        "healthapp.log",
-        &["--timestamp-format", "%Y%m%d-%H:%M:%S:%L"],
-    ),
-    ("proxifier.log", &["--timestamp-format", "%m.%d %H:%M:%S"]),
-];
-
-/// What ingest must store for a file: each line with its own timestamp, or
-/// the previous entry's, or (before the first) the file's first one.
-fn expected_entries(bytes: &[u8], flags: &[&str]) -> Vec<(i64, Vec<u8>)> {
-    use lokal::ingest::timestamp::{TimestampConfig, TimestampExtractor};
-    let mut cfg = TimestampConfig {
-        year: Some(2024),
-        ..Default::default()
-    };
-    for pair in flags.chunks(2) {
-        match pair[0] {
-            "--timestamp-format" => cfg.format = Some(pair[1].to_string()),
-            "--timestamp-regex" => cfg.regex = Some(pair[1].to_string()),
-            f => panic!("{f}"),
-        }
-    }
-    let mut ex = TimestampExtractor::new(&cfg).unwrap();
-    let lines = file_lines(bytes);
-    let found: Vec<Option<i64>> = lines.iter().map(|l| ex.extract(l)).collect();
-    let first = found
-        .iter()
-        .flatten()
-        .next()
-        .copied()
-        .expect("file has timestamps");
-    let mut prev = None;
-    let mut out: Vec<(i64, Vec<u8>)> = lines
-        .into_iter()
-        .zip(found)
-        .map(|(l, ts)| {
-            let t = ts.or(prev).unwrap_or(first);
-            prev = Some(t);
-            (t, l)
-        })
-        .collect();
-    out.sort();
-    out
-}
-
+/// Every real sample goes in with no flags (`--year` only for the formats
+/// that write none), and every stored entry has the timestamp written in its
+/// line, as `tests/support/stamps.rs` reads it independently, or (a line
+/// without one) the previous line's. The summary names each file's format
+/// and its fallbacks.
 #[test]
 fn real_logs_round_trip_byte_identical_with_timestamps() {
     let Some(real) = shared("data/real") else {
@@ -67,28 +21,28 @@ fn real_logs_round_trip_byte_identical_with_timestamps() {
         .collect();
     files.sort();
     assert_eq!(files.len(), 28);
+    let mut reports = Vec::new();
     for f in &files {
         let name = f.file_name().unwrap().to_str().unwrap();
-        let flags = REAL_FLAGS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(&[][..], |(_, f)| *f);
-        env.ingest([f])
-            .label("job=real")
-            .args(["--year", "2024"])
-            .args(flags)
-            .ok();
+        let mut cmd = env.ingest([f]).label("job=real");
+        if let Some(y) = stamps::real_year(name) {
+            cmd = cmd.args(["--year", &y.to_string()]);
+        }
+        reports.push((name.to_string(), cmd.report()));
     }
     let entries = env.dump();
     assert_eq!(entries.len(), 59_197);
     let mut total = 0;
     for f in &files {
         let name = f.file_name().unwrap().to_str().unwrap();
-        let flags = REAL_FLAGS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(&[][..], |(_, f)| *f);
-        let want = expected_entries(&fs::read(f).unwrap(), flags);
+        let lines = file_lines(&fs::read(f).unwrap());
+        let times = stamps::expected_times(
+            &lines,
+            &stamps::real(name),
+            stamps::real_year(name).unwrap_or(0),
+        );
+        let mut want: Vec<(i64, Vec<u8>)> = times.into_iter().zip(lines).collect();
+        want.sort();
         total += want.len();
         let key = format!("filename=\"{}\"", f.display());
         let mut got: Vec<(i64, Vec<u8>)> = entries
@@ -97,18 +51,29 @@ fn real_logs_round_trip_byte_identical_with_timestamps() {
             .map(|e| (e.ts, e.line.clone()))
             .collect();
         got.sort();
-        assert_eq!(got.len(), want.len(), "{name}: entry count");
-        if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
-            panic!(
-                "{name}: entry {i} differs:\n stored {} {:?}\n wanted {} {:?}",
-                got[i].0,
-                String::from_utf8_lossy(&got[i].1),
-                want[i].0,
-                String::from_utf8_lossy(&want[i].1)
-            );
-        }
+        assert_same_entries(name, &got, &want);
     }
     assert_eq!(total, 59_197);
+    // Per file: a format, and the only fallbacks are the lines that carry no
+    // timestamp (calico's `bird:` lines, journald's other programs).
+    for (name, rep) in &reports {
+        let ts = &rep["timestamps"][0];
+        let format = ts["format"].as_str().unwrap();
+        assert!(
+            !format.is_empty() && format != "none found",
+            "{name}: {format}"
+        );
+        let previous = ts["previous_line"].as_u64().unwrap();
+        let want_previous = match name.as_str() {
+            "calico.log" => 6,
+            "journald.log" => 267,
+            _ => 0,
+        };
+        assert_eq!(previous, want_previous, "{name}: {ts}");
+        for k in ["first_found", "mtime", "implausible", "unknown_zone"] {
+            assert_eq!(ts[k], 0, "{name}: {k} in {ts}");
+        }
+    }
 }
 
 #[test]

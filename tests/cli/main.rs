@@ -18,3 +18,4 @@ mod stdin;
 mod store;
 mod store_v1;
 mod testenv;
+mod timestamps;

@@ -17,6 +17,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+pub mod stamps;
+
 /// Prints expected and got in banner blocks when they differ, as ripgrep's
 /// `eqnice!` does: multi-line outputs stay readable, where `assert_eq!`
 /// would print them as one escaped Debug string.

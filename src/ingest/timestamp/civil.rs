@@ -32,6 +32,11 @@ pub(crate) struct Parsed {
     pub offset: Option<i32>,
     /// Set when the text was an epoch number: the instant itself.
     pub epoch_ns: Option<i64>,
+    /// Set for `dmesg` uptimes: nanoseconds since boot.
+    pub uptime_ns: Option<i64>,
+    /// The text named a zone abbreviation that is not in [`zone_abbr`]'s
+    /// table (or is ambiguous): the configured zone was applied instead.
+    pub zone_unknown: bool,
 }
 
 impl Parsed {
@@ -46,7 +51,7 @@ impl Parsed {
     /// Checks the ranges that do not depend on the year (the day of month
     /// is checked against the month once the year is known).
     pub(crate) fn plausible(&self) -> bool {
-        if self.epoch_ns.is_some() {
+        if self.epoch_ns.is_some() || self.uptime_ns.is_some() {
             return true;
         }
         let date_ok = if self.yday != 0 {
@@ -267,6 +272,48 @@ pub(crate) fn offset(b: &[u8], i: usize) -> Option<(i32, usize)> {
     Some((sign * secs as i32, j))
 }
 
+/// Offsets (seconds east of UTC) of the zone abbreviations lokal applies:
+/// UTC and its spellings, the US zones and the European ones. A name may
+/// mean different zones elsewhere (`CST` is also China Standard Time, `IST`
+/// India, Ireland or Israel): the table holds only US and European meanings,
+/// and leaves out names without one clear meaning there (`IST`, `AST`).
+/// README "Timestamps" repeats this table.
+pub(crate) const ZONE_ABBRS: &[(&str, i32)] = &[
+    ("UTC", 0),
+    ("UT", 0),
+    ("GMT", 0),
+    ("Z", 0),
+    ("EST", -5 * 3600),
+    ("EDT", -4 * 3600),
+    ("CST", -6 * 3600),
+    ("CDT", -5 * 3600),
+    ("MST", -7 * 3600),
+    ("MDT", -6 * 3600),
+    ("PST", -8 * 3600),
+    ("PDT", -7 * 3600),
+    ("AKST", -9 * 3600),
+    ("AKDT", -8 * 3600),
+    ("HST", -10 * 3600),
+    ("WET", 0),
+    ("WEST", 3600),
+    ("BST", 3600),
+    ("CET", 3600),
+    ("CEST", 2 * 3600),
+    ("MET", 3600),
+    ("MEST", 2 * 3600),
+    ("EET", 2 * 3600),
+    ("EEST", 3 * 3600),
+    ("MSK", 3 * 3600),
+];
+
+/// The offset of a zone abbreviation (exact case) from [`ZONE_ABBRS`].
+pub(crate) fn zone_abbr(name: &[u8]) -> Option<i32> {
+    ZONE_ABBRS
+        .iter()
+        .find(|(n, _)| n.as_bytes() == name)
+        .map(|&(_, o)| o)
+}
+
 /// Whether `y` is a Gregorian leap year.
 #[inline]
 pub(crate) fn is_leap(y: i32) -> bool {
@@ -310,6 +357,19 @@ pub(crate) fn days_from_civil(y: i32, m: u8, d: u8) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// The UTC year of an instant (ns), by H. Hinnant's `civil_from_days`:
+/// no zone lookup per line.
+pub(crate) fn utc_year(ns: i64) -> i32 {
+    let z = ns.div_euclid(NS_PER_SEC).div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2)) as i32
 }
 
 /// An unsigned integer of at most 19 digits at `i`: value, digit count, end.
@@ -464,6 +524,36 @@ mod tests {
             epoch_number(b"9999999999999999999", 0, Some(Unit::Sec)),
             None
         );
+    }
+
+    #[test]
+    fn utc_years() {
+        for s in [
+            -86_400_i64,
+            0,
+            951_782_400,
+            1_704_067_199,
+            1_704_067_200,
+            4_102_444_800,
+        ] {
+            let want = jiff::Timestamp::from_second(s)
+                .unwrap()
+                .to_zoned(jiff::tz::TimeZone::UTC);
+            assert_eq!(utc_year(s * NS_PER_SEC), i32::from(want.year()), "{s}");
+        }
+    }
+
+    #[test]
+    fn zone_table() {
+        assert_eq!(zone_abbr(b"PDT"), Some(-7 * 3600));
+        assert_eq!(zone_abbr(b"CEST"), Some(7200));
+        assert_eq!(zone_abbr(b"IST"), None);
+        assert_eq!(zone_abbr(b"pdt"), None);
+        // Every name is upper case and listed once.
+        for (i, (n, _)) in ZONE_ABBRS.iter().enumerate() {
+            assert!(n.bytes().all(|c| c.is_ascii_uppercase()), "{n}");
+            assert!(!ZONE_ABBRS[..i].iter().any(|(m, _)| m == n), "{n} twice");
+        }
     }
 
     #[test]

@@ -1,638 +1,356 @@
-//! Timestamp auto-detection: what `lokal ingest` does with no flags.
+//! Where a line's timestamp sits: the *styles* auto-detection chooses
+//! among, and the candidates a line offers.
 //!
-//! Structured lines first (a JSON object's top-level `ts`/`time`/
-//! `timestamp`/`@timestamp`), then the styles that only make sense at the
-//! start of a line (syslog, klog, logcat, a bare epoch), then one pass over
-//! the first [`SCAN_LIMIT`] bytes that tries, at each word start, the styles
-//! that may appear anywhere (ISO 8601 / RFC 3339, Apache/nginx `[10/Oct/2000:
-//! 13:55:36 -0700]`, ctime / RFC 1123, logfmt `ts=` / `time=`). The first
-//! candidate that parses *and* validates wins.
-//!
-//! No regex, no allocation: every detector is a hand-written matcher over
-//! bytes. Exotic styles (`081109 203615`, `17/06/09 ...`) are deliberately
-//! not guessed: a wrong time is worse than none, and flags cover them.
+//! A style is a place plus a syntax: the line start (after an optional
+//! syslog `<PRI>`, RFC 5424's version and a `[`), the start of one of the
+//! first [`MAX_FIELD`] whitespace-separated fields (Apache's `[date]` after
+//! the client address, OpenStack's date after a file name, an epoch after
+//! an id), a top-level JSON member with a time key, or a logfmt time key.
+//! As in lnav and hl, a timestamp is only ever read from such a place,
+//! never from anywhere in free text: `Release Date: Fri Dec 10 19:02:14 EST
+//! 2004` inside a message is not a timestamp. Which styles a file uses is
+//! learned from its first lines (`TimestampExtractor::learn`).
 
 use std::sync::OnceLock;
 
+use memchr::memchr2;
 use memchr::memmem::Finder;
-use memchr::{memchr, memchr2};
 
-use super::civil::{self, at, d2, d4, digit, Parsed, Unit};
+use super::civil::{self, at, Parsed};
+use super::syntax::{parse_value, pri_end, skip_ws, Syntax};
 
-/// How far into a line a timestamp may start for the scan to find it.
-pub(crate) const SCAN_LIMIT: usize = 200;
+/// The last field (0-based) a timestamp may start in: enough for an epoch
+/// after `id node component state` (HPC) or a date after a vhost and client
+/// address, and still before most messages.
+pub(crate) const MAX_FIELD: u8 = 5;
 
-/// Which detector found a timestamp; remembered with its byte offset so the
-/// next line (usually of the same shape) tries it first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Det {
-    /// A top-level JSON member; the index into [`TIME_KEYS`] of its key.
+/// Where a timestamp is in a line, and how it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Style {
+    /// At the line start (after `<PRI>`, `<PRI>1 ` and a `[`, when present).
+    Start(Syntax),
+    /// At the start of whitespace-separated field `k` (1..=[`MAX_FIELD`]),
+    /// after a `[` when present.
+    Field(u8, Syntax),
+    /// A top-level JSON member whose key is [`TIME_KEYS`]`[k]`.
     Json(u8),
-    Logfmt,
-    Iso,
-    Clf,
-    Ctime,
-    Syslog,
-    Klog,
-    Logcat,
-    Epoch,
+    /// A logfmt pair whose key is [`LOGFMT_KEYS`]`[k]`, at a field start.
+    Logfmt(u8),
 }
 
-/// Runs detector `det` at offset `i` only: the fast path for a line shaped
-/// like the previous one.
+/// The JSON keys that hold an entry's time (hl's list, plus Serilog's `@t`).
+pub(crate) const TIME_KEYS: [&str; 12] = [
+    "ts",
+    "time",
+    "timestamp",
+    "@timestamp",
+    "Timestamp",
+    "Time",
+    "TIME",
+    "TIMESTAMP",
+    "TS",
+    "@t",
+    "__REALTIME_TIMESTAMP",
+    "_SOURCE_REALTIME_TIMESTAMP",
+];
+
+/// The logfmt keys that hold an entry's time (`t=`: Grafana's own logger).
+pub(crate) const LOGFMT_KEYS: [&str; 4] = ["ts", "time", "timestamp", "t"];
+
+impl Style {
+    /// Whether the style reads a date without a year.
+    pub(crate) fn yearless(self) -> bool {
+        match self {
+            Style::Start(s) | Style::Field(_, s) => s.yearless(),
+            Style::Json(_) | Style::Logfmt(_) => false,
+        }
+    }
+
+    /// Whether the first lines of a file must agree on this style before it
+    /// is used (field positions and bare-digit syntaxes); distinctive
+    /// syntaxes at the line start and time keys are taken from one line.
+    pub(crate) fn needs_agreement(self) -> bool {
+        match self {
+            Style::Start(s) => !s.distinctive(),
+            Style::Field(..) => true,
+            Style::Json(_) | Style::Logfmt(_) => false,
+        }
+    }
+
+    /// Order among styles found on as many lines: keys, then the line
+    /// start, then earlier fields; within one place, [`Syntax::ALL`]'s order.
+    pub(crate) fn rank(self) -> u32 {
+        let syn = |s: Syntax| Syntax::ALL.iter().position(|&x| x == s).unwrap_or(0) as u32;
+        match self {
+            Style::Json(k) => u32::from(k),
+            Style::Logfmt(k) => 100 + u32::from(k),
+            Style::Start(s) => 200 + syn(s),
+            Style::Field(k, s) => 300 + 20 * u32::from(k) + syn(s),
+        }
+    }
+
+    /// A description for people: `ISO 8601 at the line start`.
+    pub(crate) fn describe(self) -> String {
+        match self {
+            Style::Start(s) => format!("{} at the line start", s.name()),
+            Style::Field(k, s) => format!("{} in field {}", s.name(), k + 1),
+            Style::Json(k) => format!("JSON key \"{}\"", TIME_KEYS[usize::from(k)]),
+            Style::Logfmt(k) => format!("logfmt key {}=", LOGFMT_KEYS[usize::from(k)]),
+        }
+    }
+
+    /// This style's timestamp in `b`. `hint` is where a JSON or logfmt key
+    /// was last found, tried first (lines of one file mostly share a shape).
+    #[inline]
+    pub(crate) fn parse(self, b: &[u8], hint: &mut usize) -> Option<Parsed> {
+        match self {
+            Style::Start(s) => s.parse(b, start_at(b)).map(|(p, _)| p),
+            Style::Field(k, s) => {
+                let i = field_start(b, k)?;
+                s.parse(b, i).map(|(p, _)| p)
+            }
+            Style::Json(k) => {
+                if let Some(p) = json_key_at(b, *hint, k) {
+                    return Some(p);
+                }
+                let (at, p) = json_key_search(b, k)?;
+                *hint = at;
+                Some(p)
+            }
+            Style::Logfmt(k) => {
+                if let Some(p) = logfmt_at(b, *hint, k) {
+                    return Some(p);
+                }
+                let (at, p) = logfmt_find(b, k)?;
+                *hint = at;
+                Some(p)
+            }
+        }
+    }
+}
+
+/// Where a line-start timestamp begins: after a syslog `<PRI>`, RFC 5424's
+/// version `1 `, and one `[`.
 #[inline]
-pub(crate) fn try_at(det: Det, b: &[u8], i: usize) -> Option<Parsed> {
-    let hit = match det {
-        Det::Json(key) => return json_key_at(b, i).or_else(|| json_key_search(b, key)),
-        Det::Logfmt => logfmt_at(b, i),
-        Det::Iso if word_start(b, i) => iso(b, i),
-        // Access logs start with a client address of varying length: when the
-        // offset moved, the `[` before the date is one memchr away.
-        Det::Clf => clf(b, i).filter(|_| word_start(b, i)).or_else(|| {
-            let k = memchr(b'[', &b[..b.len().min(SCAN_LIMIT)])?;
-            clf(b, k + 1)
-        }),
-        Det::Ctime if word_start(b, i) => ctime(b, i),
-        Det::Syslog if i == 0 || at(b, i - 1) == b'>' => syslog(b, i),
-        Det::Klog if i == 0 => klog(b),
-        Det::Logcat if i == 0 => logcat(b),
-        Det::Epoch if i == 0 => epoch_at_start(b),
-        _ => None,
-    };
-    hit.map(|(p, _)| p)
-}
-
-/// Finds the timestamp of a line: the detector, where it matched, and the fields.
-pub(crate) fn detect(b: &[u8]) -> Option<(Det, usize, Parsed)> {
-    let s = skip_ws(b, 0);
-    if at(b, s) == b'{' {
-        if let Some((k, key, p)) = json_find(b, s) {
-            return Some((Det::Json(key), k, p));
+pub(crate) fn start_at(b: &[u8]) -> usize {
+    let mut i = 0;
+    if let Some(j) = pri_end(b) {
+        i = j;
+        if at(b, i) == b'1' && at(b, i + 1) == b' ' {
+            i += 2;
         }
     }
-    detect_text(b, true)
-}
-
-/// Reads a timestamp at the start of a field's value (a JSON string, a
-/// logfmt value, a regex capture): an epoch number by magnitude, or any
-/// style the line detectors know.
-pub(crate) fn parse_value(t: &[u8]) -> Option<Parsed> {
-    let s = skip_ws(t, 0);
-    if digit(t, s).is_some() {
-        // The usual value, tried before anything else.
-        if let Some((p, _)) = iso(t, s) {
-            return Some(p);
-        }
-        if let Some((ns, j)) = civil::epoch_number(t, s, None) {
-            if skip_ws(t, j) == t.len() {
-                return Some(Parsed::epoch(ns));
-            }
-        }
-    }
-    let t = &t[s..];
-    detect_text(t, false)
-        .map(|(_, _, p)| p)
-        .or_else(|| date_only(t))
-}
-
-/// A bare `YYYY-MM-DD` value (midnight): only as a whole field value, where
-/// nothing else could be meant; in free text a date alone is too weak a hint.
-fn date_only(t: &[u8]) -> Option<Parsed> {
-    if at(t, 4) != b'-' || at(t, 7) != b'-' || skip_ws(t, 10) != t.len() {
-        return None;
-    }
-    let p = Parsed {
-        year: Some(d4(t, 0)? as i32),
-        month: d2(t, 5)? as u8,
-        day: d2(t, 8)? as u8,
-        ..Parsed::default()
-    };
-    p.plausible().then_some(p)
-}
-
-/// Line-start styles, then the scan. `logfmt` is off inside values so a
-/// value cannot recurse into itself.
-fn detect_text(b: &[u8], logfmt: bool) -> Option<(Det, usize, Parsed)> {
-    let start = pri_end(b).unwrap_or(0);
-    let c = at(b, start);
-    if c.is_ascii_uppercase() {
-        if let Some((p, _)) = syslog(b, start) {
-            return Some((Det::Syslog, start, p));
-        }
-        if start == 0 {
-            if let Some((p, _)) = klog(b) {
-                return Some((Det::Klog, 0, p));
-            }
-        }
-    } else if c.is_ascii_digit() && start == 0 {
-        if let Some((p, _)) = logcat(b) {
-            return Some((Det::Logcat, 0, p));
-        }
-        if let Some((p, _)) = epoch_at_start(b) {
-            return Some((Det::Epoch, 0, p));
-        }
-    }
-    scan(b, start, logfmt)
-}
-
-/// The pass over the first [`SCAN_LIMIT`] bytes for the anywhere-styles.
-///
-/// Every one of them except a logfmt epoch holds an `HH:MM:SS`, and its start
-/// lies a fixed distance before that time's first colon (ISO 13 bytes, CLF 14,
-/// ctime 12-13, RFC 1123 18-19). So instead of trying every word start, this
-/// visits the colons (memchr) and tries only the starts those imply: lines
-/// without a timestamp cost little more than the memchr. Candidates from a
-/// later colon always start after those of an earlier one, so the first hit
-/// is the leftmost candidate, the same answer as trying each word start in
-/// order ([`scan_naive`] in the tests checks this).
-fn scan(b: &[u8], from: usize, logfmt: bool) -> Option<(Det, usize, Parsed)> {
-    let n = b.len().min(SCAN_LIMIT);
-    let lf = if logfmt {
-        scan_logfmt(b, from, n)
-    } else {
-        None
-    };
-    let limit = lf.as_ref().map_or(n, |(_, at, _)| *at);
-    let end = b.len().min(limit + 19);
-    if from >= end {
-        return lf;
-    }
-    for c in memchr::memchr_iter(b':', &b[from..end]) {
-        let c = from + c;
-        if !is_hms_colon(b, c) {
-            continue;
-        }
-        for back in [19, 18, 14, 13, 12] {
-            let Some(i) = c.checked_sub(back).filter(|&i| i >= from && i < limit) else {
-                continue;
-            };
-            if !word_start(b, i) {
-                continue;
-            }
-            let hit = match (back, b[i]) {
-                (13, b'0'..=b'9') => iso(b, i).map(|r| (Det::Iso, r)),
-                (14, b'0'..=b'9') => clf(b, i).map(|r| (Det::Clf, r)),
-                (_, b'A'..=b'Z') if back != 14 => ctime(b, i).map(|r| (Det::Ctime, r)),
-                _ => None,
-            };
-            if let Some((det, (p, _))) = hit {
-                return Some((det, i, p));
-            }
-        }
-    }
-    lf
-}
-
-/// Whether the colon at `c` opens the `MM:SS` of an `HH:MM:SS`.
-#[inline]
-fn is_hms_colon(b: &[u8], c: usize) -> bool {
-    c >= 2
-        && at(b, c + 3) == b':'
-        && [c - 2, c - 1, c + 1, c + 2, c + 4, c + 5]
-            .iter()
-            .all(|&k| digit(b, k).is_some())
-}
-
-/// The first logfmt `ts=` / `time=` whose value parses, found from its `=`.
-fn scan_logfmt(b: &[u8], from: usize, n: usize) -> Option<(Det, usize, Parsed)> {
-    let end = b.len().min(n + 5);
-    for e in memchr::memchr_iter(b'=', &b[from..end]) {
-        let e = from + e;
-        let i = if e >= 2 && &b[e - 2..e] == b"ts" {
-            e - 2
-        } else if e >= 4 && &b[e - 4..e] == b"time" {
-            e - 4
-        } else {
-            continue;
-        };
-        if i < from || i >= n {
-            continue;
-        }
-        if let Some((p, _)) = logfmt_at(b, i) {
-            return Some((Det::Logfmt, i, p));
-        }
-    }
-    None
-}
-
-/// The straightforward scan [`scan`] must agree with: every word start in
-/// order, each style tried in turn.
-#[cfg(test)]
-pub(crate) fn scan_naive(b: &[u8], logfmt: bool) -> Option<(Det, usize, Parsed)> {
-    let n = b.len().min(SCAN_LIMIT);
-    let mut prev_alnum = false;
-    for i in 0..n {
-        let c = b[i];
-        let alnum = c.is_ascii_alphanumeric();
-        if alnum && !prev_alnum {
-            let hit = match c {
-                b'0'..=b'9' => match iso(b, i) {
-                    Some(r) => Some((Det::Iso, r)),
-                    None => clf(b, i).map(|r| (Det::Clf, r)),
-                },
-                b'A'..=b'Z' => ctime(b, i).map(|r| (Det::Ctime, r)),
-                b't' if logfmt => logfmt_at(b, i).map(|r| (Det::Logfmt, r)),
-                _ => None,
-            };
-            if let Some((det, (p, _))) = hit {
-                return Some((det, i, p));
-            }
-        }
-        prev_alnum = alnum;
-    }
-    None
-}
-
-/// [`scan`] from the line start, for the equivalence test.
-#[cfg(test)]
-pub(crate) fn scan_fast(b: &[u8], logfmt: bool) -> Option<(Det, usize, Parsed)> {
-    scan(b, 0, logfmt)
-}
-
-#[inline]
-fn word_start(b: &[u8], i: usize) -> bool {
-    i < b.len() && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
-}
-
-#[inline]
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while matches!(at(b, i), b' ' | b'\t' | b'\r' | b'\n') {
+    if at(b, i) == b'[' {
         i += 1;
     }
     i
 }
 
-/// End of a syslog `<PRI>` prefix (`<34>`).
-fn pri_end(b: &[u8]) -> Option<usize> {
-    if at(b, 0) != b'<' {
-        return None;
-    }
-    let (_, j) = civil::digits_between(b, 1, 1, 3)?;
-    (at(b, j) == b'>').then_some(j + 1)
-}
-
-/// `HH:MM:SS` at `i`, not followed by another digit.
 #[inline]
-fn hms(b: &[u8], i: usize, p: &mut Parsed) -> Option<usize> {
-    if at(b, i + 2) != b':' || at(b, i + 5) != b':' || digit(b, i + 8).is_some() {
-        return None;
-    }
-    p.hour = d2(b, i)? as u8;
-    p.minute = d2(b, i + 3)? as u8;
-    p.second = d2(b, i + 6)? as u8;
-    Some(i + 8)
+fn blank(c: u8) -> bool {
+    c == b' ' || c == b'\t'
 }
 
-/// An optional `.fff` / `,fff` fraction at `j`; a separator without digits
-/// (`04:30:30, Info`) is left alone.
+/// Start of whitespace-separated field `k` (0-based), after a `[` if the
+/// field opens with one.
 #[inline]
-fn opt_fraction(b: &[u8], j: usize, p: &mut Parsed) -> usize {
-    if matches!(at(b, j), b'.' | b',') && digit(b, j + 1).is_some() {
-        if let Some((ns, e)) = civil::fraction(b, j + 1) {
-            p.nanos = ns;
-            return e;
+pub(crate) fn field_start(b: &[u8], k: u8) -> Option<usize> {
+    let mut i = 0;
+    while i < b.len() && blank(b[i]) {
+        i += 1;
+    }
+    for _ in 0..k {
+        while i < b.len() && !blank(b[i]) {
+            i += 1;
+        }
+        while i < b.len() && blank(b[i]) {
+            i += 1;
         }
     }
-    j
-}
-
-fn valid(p: Parsed, end: usize) -> Option<(Parsed, usize)> {
-    p.plausible().then_some((p, end))
-}
-
-/// RFC 3339 / ISO 8601: `YYYY-MM-DD[T ]HH:MM:SS[.,fff][Z|±hh:mm|±hhmm|±hh]`,
-/// also with the offset after a space (`... 10:00:00 -0700`, Go's default)
-/// or ` UTC`.
-fn iso(b: &[u8], i: usize) -> Option<(Parsed, usize)> {
-    if at(b, i + 4) != b'-' || at(b, i + 7) != b'-' || !matches!(at(b, i + 10), b'T' | b't' | b' ')
-    {
+    if i >= b.len() {
         return None;
     }
-    let mut p = Parsed {
-        year: Some(d4(b, i)? as i32),
-        month: d2(b, i + 5)? as u8,
-        day: d2(b, i + 8)? as u8,
-        ..Parsed::default()
-    };
-    let mut j = hms(b, i + 11, &mut p)?;
-    j = opt_fraction(b, j, &mut p);
-    match at(b, j) {
-        b'Z' | b'z' | b'+' | b'-' => {
-            if let Some((o, e)) = civil::offset(b, j) {
-                p.offset = Some(o);
-                j = e;
-            }
-        }
-        b' ' if matches!(at(b, j + 1), b'+' | b'-') => {
-            // Only a full `±hhmm` / `±hh:mm` after a space, so that a number
-            // such as ` -12 ms` is not taken for an offset.
-            if let Some((o, e)) = civil::offset(b, j + 1).filter(|&(_, e)| e >= j + 6) {
-                p.offset = Some(o);
-                j = e;
-            }
-        }
-        b' ' if b[j + 1..].starts_with(b"UTC") && !at(b, j + 4).is_ascii_alphanumeric() => {
-            p.offset = Some(0);
-            j += 4;
-        }
-        _ => {}
-    }
-    valid(p, j)
+    Some(if b[i] == b'[' { i + 1 } else { i })
 }
 
-/// Apache/nginx common log: `10/Oct/2000:13:55:36 -0700` (the `[` is a
-/// word boundary, so the scan lands on the day).
-fn clf(b: &[u8], i: usize) -> Option<(Parsed, usize)> {
-    if at(b, i + 2) != b'/' || at(b, i + 6) != b'/' || at(b, i + 11) != b':' {
-        return None;
+/// Calls `f` with every style a line offers a timestamp for (the parsed
+/// fields of each): how the first lines of a file vote on its styles.
+pub(crate) fn candidates(b: &[u8], mut f: impl FnMut(Style, Parsed)) {
+    let s = skip_ws(b, 0);
+    if at(b, s) == b'{' {
+        json_members(b, s, |k, p| f(Style::Json(k), p));
     }
-    let mut p = Parsed {
-        day: d2(b, i)? as u8,
-        month: civil::month_abbr(b, i + 3)?,
-        year: Some(d4(b, i + 7)? as i32),
-        ..Parsed::default()
-    };
-    let mut j = hms(b, i + 12, &mut p)?;
-    j = opt_fraction(b, j, &mut p);
-    if at(b, j) == b' ' && matches!(at(b, j + 1), b'+' | b'-') {
-        if let Some((o, e)) = civil::offset(b, j + 1) {
-            p.offset = Some(o);
-            j = e;
+    for k in 0..LOGFMT_KEYS.len() as u8 {
+        if let Some((_, p)) = logfmt_find(b, k) {
+            f(Style::Logfmt(k), p);
         }
     }
-    valid(p, j)
+    let i = start_at(b);
+    for syn in Syntax::ALL {
+        if let Some((p, _)) = syn.parse(b, i) {
+            f(Style::Start(syn), p);
+        }
+    }
+    for k in 1..=MAX_FIELD {
+        let Some(i) = field_start(b, k) else { break };
+        for syn in Syntax::ALL.into_iter().filter(|s| s.in_fields()) {
+            if let Some((p, _)) = syn.parse(b, i) {
+                f(Style::Field(k, syn), p);
+            }
+        }
+    }
 }
 
-/// A day of month after a month name: `04`, `4` or ` 4` (ANSIC pads with a space).
+/// The style of a line that matches none of its file's: a JSON time key,
+/// a distinctive syntax at the line start, or a logfmt time key. With the
+/// parsed fields and the key's offset (the style's hint).
+pub(crate) fn redetect(b: &[u8]) -> Option<(Style, Parsed, usize)> {
+    let s = skip_ws(b, 0);
+    if at(b, s) == b'{' {
+        let mut hit = None;
+        json_members(b, s, |k, p| {
+            hit.get_or_insert((k, p));
+        });
+        if let Some((k, p)) = hit {
+            let (at, _) = json_key_search(b, k).unwrap_or((0, p));
+            return Some((Style::Json(k), p, at));
+        }
+    }
+    let i = start_at(b);
+    for syn in Syntax::ALL.into_iter().filter(|s| s.distinctive()) {
+        if let Some((p, _)) = syn.parse(b, i) {
+            return Some((Style::Start(syn), p, 0));
+        }
+    }
+    logfmt_first(b).map(|(k, at, p)| (Style::Logfmt(k), p, at))
+}
+
+/// The logfmt pair `key=` (quoted or bare value) whose key starts at `i`,
+/// when `i` is a field start.
 #[inline]
-fn padded_day(b: &[u8], i: usize) -> Option<(u8, usize)> {
-    let i = if at(b, i) == b' ' { i + 1 } else { i };
-    let (d, j) = civil::digits_between(b, i, 1, 2)?;
-    Some((d as u8, j))
-}
-
-/// ctime / Apache error log `Sun Dec 04 04:47:44[.ffffff] [ZONE ]2005`, and
-/// RFC 1123 `Sun, 04 Dec 2005 04:47:44 GMT|-0700`. Needs a real weekday
-/// name, so ordinary capitalised words are rejected after three bytes.
-fn ctime(b: &[u8], i: usize) -> Option<(Parsed, usize)> {
-    civil::weekday_abbr(b, i)?;
-    let mut p = Parsed::default();
-    match (at(b, i + 3), at(b, i + 4)) {
-        (b' ', _) => {
-            p.month = civil::month_abbr(b, i + 4)?;
-            if at(b, i + 7) != b' ' {
-                return None;
-            }
-            let (d, j) = padded_day(b, i + 8)?;
-            p.day = d;
-            if at(b, j) != b' ' {
-                return None;
-            }
-            let mut j = hms(b, j + 1, &mut p)?;
-            j = opt_fraction(b, j, &mut p);
-            if at(b, j) != b' ' {
-                return None;
-            }
-            j += 1;
-            // UnixDate / RubyDate put a zone before the year.
-            if !at(b, j).is_ascii_digit() {
-                let (o, e) = zone_word(b, j)?;
-                p.offset = o;
-                if at(b, e) != b' ' {
-                    return None;
-                }
-                j = e + 1;
-            }
-            if digit(b, j + 4).is_some() {
-                return None;
-            }
-            p.year = Some(d4(b, j)? as i32);
-            valid(p, j + 4)
-        }
-        (b',', b' ') => {
-            let (d, j) = civil::digits_between(b, i + 5, 1, 2)?;
-            p.day = d as u8;
-            if at(b, j) != b' ' || at(b, j + 4) != b' ' {
-                return None;
-            }
-            p.month = civil::month_abbr(b, j + 1)?;
-            p.year = Some(d4(b, j + 5)? as i32);
-            if at(b, j + 9) != b' ' {
-                return None;
-            }
-            let mut e = hms(b, j + 10, &mut p)?;
-            e = opt_fraction(b, e, &mut p);
-            if at(b, e) == b' ' {
-                if let Some((o, z)) = zone_word(b, e + 1) {
-                    p.offset = o;
-                    e = z;
-                }
-            }
-            valid(p, e)
-        }
-        _ => None,
-    }
-}
-
-/// A zone after a time: a numeric offset, or letters where only `UTC`, `GMT`,
-/// `UT` and `Z` are known (others leave the configured zone in charge).
-fn zone_word(b: &[u8], i: usize) -> Option<(Option<i32>, usize)> {
-    if let Some((o, e)) =
-        civil::offset(b, i).filter(|_| at(b, i) != b'Z' || !at(b, i + 1).is_ascii_alphabetic())
-    {
-        return Some((Some(o), e));
-    }
-    let mut j = i;
-    while j - i < 6 && at(b, j).is_ascii_uppercase() {
-        j += 1;
-    }
-    if j == i {
-        return None;
-    }
-    let known = matches!(&b[i..j], b"UTC" | b"GMT" | b"UT");
-    Some((known.then_some(0), j))
-}
-
-/// BSD syslog `Mmm dd HH:MM:SS`, `Mmm  d HH:MM:SS` or `Mmm d ...`; no year.
-fn syslog(b: &[u8], i: usize) -> Option<(Parsed, usize)> {
-    if at(b, i + 3) != b' ' {
-        return None;
-    }
-    let mut p = Parsed {
-        month: civil::month_abbr(b, i)?,
-        ..Parsed::default()
-    };
-    let (d, j) = padded_day(b, i + 4)?;
-    p.day = d;
-    if at(b, j) != b' ' {
-        return None;
-    }
-    let mut j = hms(b, j + 1, &mut p)?;
-    j = opt_fraction(b, j, &mut p);
-    valid(p, j)
-}
-
-/// klog header `Lmmdd HH:MM:SS.uuuuuu` (L one of I W E F); no year.
-fn klog(b: &[u8]) -> Option<(Parsed, usize)> {
-    if !matches!(at(b, 0), b'I' | b'W' | b'E' | b'F') || at(b, 5) != b' ' {
-        return None;
-    }
-    let mut p = Parsed {
-        month: d2(b, 1)? as u8,
-        day: d2(b, 3)? as u8,
-        ..Parsed::default()
-    };
-    let mut j = hms(b, 6, &mut p)?;
-    j = opt_fraction(b, j, &mut p);
-    valid(p, j)
-}
-
-/// Android logcat `MM-DD HH:MM:SS.mmm`; no year.
-fn logcat(b: &[u8]) -> Option<(Parsed, usize)> {
-    if at(b, 2) != b'-' || at(b, 5) != b' ' {
-        return None;
-    }
-    let mut p = Parsed {
-        month: d2(b, 0)? as u8,
-        day: d2(b, 3)? as u8,
-        ..Parsed::default()
-    };
-    let mut j = hms(b, 6, &mut p)?;
-    j = opt_fraction(b, j, &mut p);
-    valid(p, j)
-}
-
-/// A bare epoch opening the line: exactly 10 (seconds, optional fraction),
-/// 13 (ms), 16 (µs) or 19 (ns) digits, ending the word. Other digit
-/// counts (`081109`, `134681`) are ids or exotic dates, not guessed.
-fn epoch_at_start(b: &[u8]) -> Option<(Parsed, usize)> {
-    if at(b, 0) == b'0' {
-        return None;
-    }
-    let (v, n, mut j) = civil::uint(b, 0)?;
-    let unit = match n {
-        10 => Unit::Sec,
-        13 => Unit::Milli,
-        16 => Unit::Micro,
-        19 => Unit::Nano,
-        _ => return None,
-    };
-    let mut frac: &[u8] = &[];
-    if unit == Unit::Sec && at(b, j) == b'.' && digit(b, j + 1).is_some() {
-        let s = j + 1;
-        j = s;
-        while digit(b, j).is_some() {
-            j += 1;
-        }
-        frac = &b[s..j];
-    }
-    let end = at(b, j);
-    if end.is_ascii_alphanumeric() || matches!(end, b'-' | b':' | b'/' | b'.' | b',') {
-        return None;
-    }
-    Some((Parsed::epoch(civil::epoch_ns(v, unit, frac)?), j))
-}
-
-/// logfmt `ts=` / `time=` at `i` (a key start), value quoted or bare.
-fn logfmt_at(b: &[u8], i: usize) -> Option<(Parsed, usize)> {
+fn logfmt_at(b: &[u8], i: usize, k: u8) -> Option<Parsed> {
+    let key = LOGFMT_KEYS[usize::from(k)].as_bytes();
     let rest = b.get(i..)?;
-    if i > 0 && !matches!(b[i - 1], b' ' | b'\t' | b'{' | b',' | b';' | b'[' | b'(') {
+    if i > 0 && !matches!(b[i - 1], b' ' | b'\t') {
         return None;
     }
-    let v = if rest.starts_with(b"ts=") {
-        i + 3
-    } else if rest.starts_with(b"time=") {
-        i + 5
-    } else {
+    if !rest.starts_with(key) || at(rest, key.len()) != b'=' {
         return None;
-    };
+    }
+    let v = i + key.len() + 1;
     let (s, e) = if at(b, v) == b'"' {
-        (v + 1, v + 1 + memchr(b'"', &b[v + 1..])?)
+        (v + 1, v + 1 + memchr::memchr(b'"', &b[v + 1..])?)
     } else {
         (v, memchr2(b' ', b'\t', &b[v..]).map_or(b.len(), |e| v + e))
     };
-    let p = parse_value(&b[s..e])?;
-    Some((p, e))
+    parse_value(&b[s..e])
 }
 
-/// The JSON keys that hold an entry's time.
-const TIME_KEYS: [&[u8]; 4] = [b"ts", b"time", b"timestamp", b"@timestamp"];
-/// The same keys as they appear in compact JSON, for a memmem search.
-const TIME_KEY_NEEDLES: [&[u8]; 4] = [
-    b"\"ts\":",
-    b"\"time\":",
-    b"\"timestamp\":",
-    b"\"@timestamp\":",
-];
+/// The first logfmt pair with key `k` at a field start whose value parses:
+/// its key's offset and the value.
+fn logfmt_find(b: &[u8], k: u8) -> Option<(usize, Parsed)> {
+    static FINDERS: OnceLock<Vec<Finder<'static>>> = OnceLock::new();
+    let finders = FINDERS.get_or_init(|| key_finders(&LOGFMT_KEYS, |k| format!("{k}=")));
+    finders[usize::from(k)]
+        .find_iter(b)
+        .find_map(|i| logfmt_at(b, i, k).map(|p| (i, p)))
+}
 
-fn time_key(k: &[u8]) -> Option<u8> {
-    TIME_KEYS.iter().position(|t| *t == k).map(|i| i as u8)
+/// The first logfmt time pair of any key, in one pass over the line's `=`
+/// signs: the key, its offset and the value.
+fn logfmt_first(b: &[u8]) -> Option<(u8, usize, Parsed)> {
+    memchr::memchr_iter(b'=', b).find_map(|e| {
+        LOGFMT_KEYS.iter().enumerate().find_map(|(k, key)| {
+            let i = e.checked_sub(key.len())?;
+            if &b[i..e] != key.as_bytes() {
+                return None;
+            }
+            logfmt_at(b, i, k as u8).map(|p| (k as u8, i, p))
+        })
+    })
+}
+
+/// A searcher per key, for the needle `spell(key)` (`ts=`, `"ts":`); built
+/// once per table, since building one per call costs as much as the search.
+fn key_finders(keys: &[&str], spell: fn(&str) -> String) -> Vec<Finder<'static>> {
+    keys.iter()
+        .map(|k| Finder::new(spell(k).as_bytes()).into_owned())
+        .collect()
+}
+
+fn time_key(key: &[u8]) -> Option<u8> {
+    TIME_KEYS
+        .iter()
+        .position(|t| t.as_bytes() == key)
+        .map(|i| i as u8)
 }
 
 /// Walks the top-level members of the JSON object opening at `open` and
-/// returns the first time key whose value parses, with the key's offset and
-/// index. Nested objects and arrays are skipped, so `{"a":{"ts":..}}` does
-/// not count.
-fn json_find(b: &[u8], open: usize) -> Option<(usize, u8, Parsed)> {
+/// calls `f` with each time key whose value parses. Nested objects and
+/// arrays are skipped, so `{"a":{"ts":..}}` does not count.
+fn json_members(b: &[u8], open: usize, mut f: impl FnMut(u8, Parsed)) {
     let mut i = open + 1;
     loop {
         i = skip_ws(b, i);
         if at(b, i) != b'"' {
-            return None;
+            return;
         }
         let key_at = i;
-        let key_end = string_end(b, i)?;
+        let Some(key_end) = string_end(b, i) else {
+            return;
+        };
         i = skip_ws(b, key_end + 1);
         if at(b, i) != b':' {
-            return None;
+            return;
         }
         i = skip_ws(b, i + 1);
         if let Some(key) = time_key(&b[key_at + 1..key_end]) {
             if let Some(p) = json_value(b, i) {
-                return Some((key_at, key, p));
+                f(key, p);
             }
         }
-        i = skip_ws(b, skip_value(b, i)?);
+        let Some(end) = skip_value(b, i) else { return };
+        i = skip_ws(b, end);
         if at(b, i) != b',' {
-            return None;
+            return;
         }
         i += 1;
     }
 }
 
-/// The fast path for JSON: a time key at the same offset as last time, right
-/// after `{` or `,`.
-fn json_key_at(b: &[u8], k: usize) -> Option<Parsed> {
-    if at(b, k) != b'"' {
+/// The fast path for JSON: time key `k` at offset `at`, right after `{` or `,`.
+fn json_key_at(b: &[u8], i: usize, k: u8) -> Option<Parsed> {
+    if at(b, i) != b'"' {
         return None;
     }
-    let before = b[..k].iter().rev().find(|c| !c.is_ascii_whitespace());
+    let before = b[..i].iter().rev().find(|c| !c.is_ascii_whitespace());
     if !matches!(before, Some(b'{' | b',')) {
         return None;
     }
-    let key_end = string_end(b, k)?;
-    time_key(&b[k + 1..key_end])?;
-    let i = skip_ws(b, key_end + 1);
-    if at(b, i) != b':' {
+    let key_end = string_end(b, i)?;
+    if time_key(&b[i + 1..key_end])? != k {
         return None;
     }
-    json_value(b, skip_ws(b, i + 1))
+    let j = skip_ws(b, key_end + 1);
+    if at(b, j) != b':' {
+        return None;
+    }
+    json_value(b, skip_ws(b, j + 1))
 }
 
-/// The second-fastest path for JSON: the key that matched last, found by
-/// memmem when the members before it changed length (e.g. `"time"` last
-/// in logrus lines). It must follow `{` or `,`; like the offset fast path it
-/// does not prove the member is top-level, a risk taken for lines that had
-/// the same shape as a line whose key was.
-fn json_key_search(b: &[u8], key: u8) -> Option<Parsed> {
-    // Built once: constructing a searcher per call would cost as much as the search.
-    static FINDERS: OnceLock<[Finder<'static>; 4]> = OnceLock::new();
-    let finders = FINDERS.get_or_init(|| TIME_KEY_NEEDLES.map(Finder::new));
-    let k = finders[usize::from(key)].find(b)?;
-    json_key_at(b, k)
+/// The second-fastest path for JSON: key `k` found by memmem when the
+/// members before it changed length (e.g. `"time"` last in logrus lines).
+/// It must follow `{` or `,`; like the offset fast path it does not prove
+/// the member is top-level, a risk taken for lines of a file whose first
+/// lines had the key at the top level.
+fn json_key_search(b: &[u8], k: u8) -> Option<(usize, Parsed)> {
+    static FINDERS: OnceLock<Vec<Finder<'static>>> = OnceLock::new();
+    let finders = FINDERS.get_or_init(|| key_finders(&TIME_KEYS, |k| format!("\"{k}\":")));
+    let i = finders[usize::from(k)].find(b)?;
+    json_key_at(b, i, k).map(|p| (i, p))
 }
 
-/// A time value: a string holding any known style, or a number taken as
+/// A time value: a string holding any known syntax, or a number taken as
 /// epoch seconds/ms/µs/ns by magnitude.
 fn json_value(b: &[u8], i: usize) -> Option<Parsed> {
     match at(b, i) {
@@ -695,5 +413,69 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
             }
             (j > i).then_some(j)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn styles(line: &str) -> Vec<Style> {
+        let mut v = Vec::new();
+        candidates(line.as_bytes(), |s, _| v.push(s));
+        v
+    }
+
+    #[test]
+    fn fields_and_brackets() {
+        let b = b"83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /";
+        assert_eq!(field_start(b, 3), Some(18));
+        assert_eq!(field_start(b"a  b", 1), Some(3));
+        assert_eq!(field_start(b"a b", 2), None);
+        assert_eq!(start_at(b"<34>1 2003-10-11T22:14:15.003Z"), 6);
+        assert_eq!(start_at(b"<34>Oct 11 22:14:15"), 4);
+        assert_eq!(start_at(b"[10.30 16:49:06]"), 1);
+    }
+
+    #[test]
+    fn candidates_of_real_shapes() {
+        use Syntax::*;
+        assert_eq!(
+            styles("- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS"),
+            [Style::Field(1, Epoch), Style::Field(4, Db2)]
+        );
+        assert_eq!(
+            styles("83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\""),
+            [Style::Field(3, Clf)]
+        );
+        assert_eq!(
+            styles("ts=2024-05-02T12:17:25.6Z caller=http.go:194 level=debug"),
+            [Style::Logfmt(0)]
+        );
+        assert_eq!(
+            styles(r#"{"load_timestamp":1445680800424,"timestamp":1446249499322,"pid":1}"#),
+            [Style::Json(2)]
+        );
+        // Dates in message text, past the first fields, are no candidates.
+        assert!(styles(
+            "- 1131567043 2005.11.09 tbird-admin1 Nov 9 12:10:43 local@tbird-admin1 megaraid cmm: \
+             #38#-rh1 (Release Date: Fri Dec 10 19:02:14 EST 2004)"
+        )
+        .iter()
+        .all(|s| *s == Style::Field(1, Epoch)));
+    }
+
+    #[test]
+    fn redetect_takes_only_anchored_places() {
+        let r = |l: &str| redetect(l.as_bytes()).map(|(s, _, _)| s);
+        assert_eq!(r("2024-01-01T00:00:00Z x"), Some(Style::Start(Syntax::Iso)));
+        assert_eq!(
+            r(r#"time="2024-01-01T00:00:00Z" x"#),
+            Some(Style::Logfmt(1))
+        );
+        assert_eq!(r("user 1234567890 logged in"), None);
+        assert_eq!(r("1234567890 rows"), None);
+        assert_eq!(r("see 2024-01-01T00:00:00Z"), None);
+        assert_eq!(r("ip=10.0.0.151 t=4 status=M"), Some(Style::Logfmt(3)));
     }
 }

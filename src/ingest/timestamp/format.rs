@@ -75,6 +75,9 @@ pub(crate) enum Item {
     ZoneName,
     /// An epoch number; `None` picks the unit by magnitude.
     Epoch(Option<Unit>),
+    /// `dmesg`'s seconds since boot, `[    5.123456]` (the `[` is skipped
+    /// like any leading bracket): becomes an instant with the boot time.
+    Uptime,
 }
 
 impl Item {
@@ -90,7 +93,7 @@ impl Item {
             | YearDay { .. }
             | Hour { .. }
             | Hour12 { .. } => true,
-            Minute { .. } | Second { .. } | Millis { .. } | Epoch(_) => true,
+            Minute { .. } | Second { .. } | Millis { .. } | Epoch(_) | Uptime => true,
             Frac { sep, .. } => !sep,
             Lit(c) => c.is_ascii_digit(),
             MonthName | AmPm | Weekday | Offset | ZoneName => false,
@@ -115,6 +118,7 @@ impl Item {
 #[derive(Clone, Debug)]
 pub(crate) struct Format {
     items: Arc<[Item]>,
+    spec: Arc<str>,
 }
 
 /// Go's named layouts that promtail accepts, plus the `Stamp` family and
@@ -149,6 +153,7 @@ impl Format {
             "UnixMs" => vec![Item::Epoch(Some(Unit::Milli))],
             "UnixUs" => vec![Item::Epoch(Some(Unit::Micro))],
             "UnixNs" => vec![Item::Epoch(Some(Unit::Nano))],
+            "dmesg" => vec![Item::Uptime],
             _ => match NAMED_LAYOUTS.iter().find(|(name, _)| *name == spec) {
                 Some((_, layout)) => go_items(layout),
                 None if spec.contains('%') => strftime_items(spec)?,
@@ -158,11 +163,27 @@ impl Format {
         finish(spec, &mut items)?;
         Ok(Format {
             items: items.into(),
+            spec: spec.into(),
         })
+    }
+
+    /// The format as given.
+    pub(crate) fn spec(&self) -> &str {
+        &self.spec
     }
 
     /// Parses a timestamp at the start of `b`; trailing bytes are ignored.
     pub(crate) fn parse(&self, b: &[u8]) -> Option<Parsed> {
+        self.parse_end(b).map(|(p, _)| p)
+    }
+
+    /// Whether this format is `dmesg`'s uptime.
+    pub(crate) fn is_uptime(&self) -> bool {
+        self.items.contains(&Item::Uptime)
+    }
+
+    /// [`Format::parse`], also returning where the timestamp ends.
+    pub(crate) fn parse_end(&self, b: &[u8]) -> Option<(Parsed, usize)> {
         let mut p = Parsed::default();
         let mut i = 0;
         for &item in self.items.iter() {
@@ -255,8 +276,9 @@ impl Format {
                 }
                 Item::ZoneName => {
                     let (o, j) = zone_name(b, i)?;
-                    if o.is_some() {
-                        p.offset = o;
+                    match o {
+                        Some(_) => p.offset = o,
+                        None => p.zone_unknown = true,
                     }
                     i = j;
                 }
@@ -265,9 +287,22 @@ impl Format {
                     p.epoch_ns = Some(ns);
                     i = j;
                 }
+                Item::Uptime => {
+                    while at(b, i) == b' ' {
+                        i += 1;
+                    }
+                    let (v, _, j) = civil::uint(b, i)?;
+                    if at(b, j) != b'.' {
+                        return None;
+                    }
+                    let (ns, e) = civil::fraction(b, j + 1)?;
+                    let secs = i64::try_from(v).ok()?;
+                    p.uptime_ns = Some(secs.checked_mul(civil::NS_PER_SEC)? + i64::from(ns));
+                    i = e;
+                }
             }
         }
-        p.plausible().then_some(p)
+        p.plausible().then_some((p, i))
     }
 }
 
@@ -285,7 +320,8 @@ fn num2(b: &[u8], mut i: usize, fixed: bool, pad: bool) -> Option<(u8, usize)> {
     Some((v as u8, j))
 }
 
-/// A zone abbreviation or numeric offset: the offset when known, and the end.
+/// A zone abbreviation or numeric offset: the offset when known (the
+/// [`civil::ZONE_ABBRS`] table), and the end.
 fn zone_name(b: &[u8], i: usize) -> Option<(Option<i32>, usize)> {
     if matches!(at(b, i), b'+' | b'-') {
         let (o, j) = civil::offset(b, i)?;
@@ -311,7 +347,7 @@ fn zone_name(b: &[u8], i: usize) -> Option<(Option<i32>, usize)> {
         }
         return Some((Some(0), j));
     }
-    Some((None, j))
+    Some((civil::zone_abbr(name), j))
 }
 
 /// Splits a Go layout into items with the Go layout tokenizer
@@ -494,7 +530,7 @@ fn finish(spec: &str, items: &mut [Item]) -> Result<(), TimestampError> {
         }
     }
     let has = |f: fn(&Item) -> bool| items.iter().any(f);
-    let epoch = has(|it| matches!(it, Item::Epoch(_)));
+    let epoch = has(|it| matches!(it, Item::Epoch(_) | Item::Uptime));
     let month = has(|it| matches!(it, Item::Month { .. } | Item::MonthName));
     let day = has(|it| matches!(it, Item::Day { .. }));
     let yday = has(|it| matches!(it, Item::YearDay { .. }));
@@ -639,13 +675,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!((p.year, p.offset), (Some(2024), Some(0)));
-        // Unknown abbreviations leave the zone to the configuration.
+        // Abbreviations of the table give their offset; others leave the
+        // zone to the configuration, flagged.
         assert_eq!(
             parse("UnixDate", "Mon Jan  2 15:04:05 MST 2006")
                 .unwrap()
                 .offset,
-            None
+            Some(-7 * 3600)
         );
+        let p = parse("UnixDate", "Mon Jan  2 15:04:05 JST 2006").unwrap();
+        assert_eq!((p.offset, p.zone_unknown), (None, true));
         assert_eq!(
             parse("RFC1123", "Mon, 02 Jan 2006 15:04:05 GMT+3")
                 .unwrap()

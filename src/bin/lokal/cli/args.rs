@@ -129,16 +129,25 @@ pub struct LabelArgs {
 /// How timestamps are read from lines.
 #[derive(Debug, Args, Clone)]
 pub struct TimestampArgs {
-    /// Timestamp layout: strftime (%Y-%m-%d %H:%M:%S), a Go layout (2006-01-02 15:04:05) or a
-    /// promtail name (RFC3339, Unix, UnixMs…); matched at the line start unless --timestamp-regex
+    /// Timestamp layout, for what detection does not find: strftime (%Y-%m-%d %H:%M:%S), a Go
+    /// layout (2006-01-02 15:04:05), a promtail name (RFC3339, Unix, UnixMs…) or dmesg (seconds
+    /// since boot, see --boot-time); matched at the line start unless --timestamp-regex. A file
+    /// where it matches none of the first lines, or gives only dates before 1990 or after the
+    /// file's modification time, is skipped with a message
     #[arg(long, value_name = "FORMAT")]
     pub timestamp_format: Option<String>,
     /// Regex whose group `ts` (or first group) holds the timestamp
     #[arg(long, value_name = "REGEX")]
     pub timestamp_regex: Option<String>,
-    /// Year for timestamps that have none (syslog) [default: the file's modification year]
+    /// Year for dates written without one (syslog, klog, logcat, proxifier). Without it, every
+    /// such date of a file gets: the year nearest the file's lines that carry a full date, if any;
+    /// else the year of the file's modification time, or the year before when that would put the
+    /// date more than a day after the modification time (a December log read in January)
     #[arg(long)]
     pub year: Option<i32>,
+    /// Boot time for --timestamp-format dmesg (RFC 3339, unix seconds…) [default: this machine's]
+    #[arg(long, value_name = "TIME")]
+    pub boot_time: Option<String>,
 }
 
 /// How lines become entries, and Loki's limits on them.
@@ -196,6 +205,13 @@ impl EntryArgs<'_> {
         o.timestamps.regex = ts.timestamp_regex.clone();
         o.timestamps.year = ts.year;
         o.timestamps.timezone = parse_zone("--timezone", self.timezone)?;
+        o.timestamps.boot_time = match &ts.boot_time {
+            Some(t) => Some(parse_time(t, now_ns(), &o.timestamps.timezone)?),
+            None if ts.timestamp_format.as_deref() == Some("dmesg") => {
+                lokal::ingest::timestamp::system_boot_time()
+            }
+            None => None,
+        };
         let lines = self.lines;
         if let Some(re) = &lines.multiline_start {
             o.multiline_start =

@@ -11,6 +11,7 @@ use lokal::units::{parse_bytes, parse_duration};
 
 use super::args::{EntryArgs, LabelArgs, LineArgs, TimestampArgs};
 use super::exit::ExitCode;
+use super::timestamps;
 use super::GlobalArgs;
 
 /// `--format` values.
@@ -38,8 +39,20 @@ pub enum SummaryFormat {
 #[command(after_help = "Examples:
   lokal ingest --label job=nginx /var/log/nginx/access.log
   lokal ingest -r --label-from-path '/logs/(?P<job>[^/]+)/' /logs
-  lokal ingest --timestamp-format '%y%m%d %H%M%S' hdfs.log
+  lokal ingest --dry-run /var/log/syslog /var/log/nginx/access.log
+  lokal ingest --timestamp-format '%d.%m.%Y %H:%M:%S' odd.log
   logcli query -o jsonl '{job=\"x\"}' | lokal ingest --format logcli -
+
+Timestamps are found with no flags: per file, its first lines show where the
+timestamp is (the line start, a field such as Apache's [date] or an epoch
+after an id, a JSON or logfmt time key) and how it is written (ISO 8601,
+syslog, klog, logcat, Apache/nginx, ctime, epochs in s/ms/us/ns, and more);
+text elsewhere in a line is never read as a date. A date is taken only from
+1990 up to a day after the file's modification time; zone names are applied
+for UTC/GMT/Z, offsets and the US and European abbreviations (others: flagged,
+read in --timezone). Dates without a year: see --year. A line without a
+timestamp takes the previous entry's; the summary lists every file where
+that (or any other fallback) happened. --dry-run shows all this first.
 
 Re-running on the same files reads only what was appended since; positions
 are committed with the data, so an interrupted run can simply be repeated.")]
@@ -95,6 +108,14 @@ pub struct IngestArgs {
     /// Summary format
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: SummaryFormat,
+    /// Store nothing: read the inputs and show, per input, the timestamp format found, the
+    /// stream's labels, the first entries with their times, and the counts (no store is
+    /// opened or created; stored positions are not used)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: how many first entries of each input to show
+    #[arg(long, default_value_t = 5, value_name = "N", requires = "dry_run")]
+    pub head: usize,
 }
 
 struct Progress {
@@ -165,6 +186,9 @@ fn options(a: &IngestArgs) -> Result<IngestOptions> {
 /// Runs `lokal ingest`.
 pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
     let opts = options(a)?;
+    if a.dry_run {
+        return dry_run(&opts, a);
+    }
     let store = g.store();
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);
@@ -184,11 +208,31 @@ pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
     }
     if !a.quiet {
         match a.output {
-            SummaryFormat::Table => println!("{}", summary_table(&report)),
+            SummaryFormat::Table => {
+                println!("{}", summary_table(&report));
+                if let Some(t) = timestamps::fallback_table(&report.timestamps) {
+                    println!("{t}");
+                }
+            }
             SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         }
     }
     Ok(if report.files_failed > 0 {
+        ExitCode::Usage
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// `--dry-run`: the library's report, printed; exit 2 when an input would
+/// be skipped.
+fn dry_run(opts: &IngestOptions, a: &IngestArgs) -> Result<ExitCode> {
+    let d = ingest::dry_run(opts, a.head)?;
+    match a.output {
+        SummaryFormat::Table => print!("{}", timestamps::dry_run_text(&d)),
+        SummaryFormat::Json => println!("{}", timestamps::dry_run_json(&d)?),
+    }
+    Ok(if d.inputs.iter().any(|i| i.error.is_some()) {
         ExitCode::Usage
     } else {
         ExitCode::Ok

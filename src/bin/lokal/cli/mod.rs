@@ -12,6 +12,7 @@ pub mod labels;
 pub mod query;
 pub mod stats;
 pub mod test;
+pub mod timestamps;
 pub mod verify;
 
 use std::path::PathBuf;
