@@ -4,21 +4,21 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
-use std::fs::File;
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use regex::Regex;
 
+use super::follow::{self, Start};
 use super::format::{self, InputFormat};
+use super::reader::{self, strip_cr, Cursor, Opened, Piece};
 use super::report::{change, reject, Counts, IngestReport};
-use super::source::{self, Compression, FileIdentity, Input};
+use super::source::{self, Compression};
 use super::timestamp::TimestampExtractor;
 use super::writer::{write_batch, StreamEntries};
 use super::{IngestError, IngestObserver, IngestOptions};
 use crate::model::{validate_labels, Labels};
-use crate::store::{Position, Store, TenantWriter};
+use crate::store::{Store, TenantWriter};
 
 /// A timestamp not yet known (the line carries none).
 const MISSING: i64 = i64::MIN;
@@ -67,38 +67,6 @@ impl IndexUpkeep {
     }
 }
 
-/// An open input, read piece by piece across batches.
-struct Cursor {
-    input: Input,
-    /// Index into the run's inputs (for messages).
-    labels: Labels,
-    reader: Box<dyn Read + Send>,
-    /// Bytes read past the last cut, carried into the next piece.
-    pending: Vec<u8>,
-    /// Input offset of the next byte to hand out (after `pending`).
-    offset: u64,
-    /// Line number (1-based) of the next line handed out.
-    line_no: u64,
-    eof: bool,
-    identity: Option<FileIdentity>,
-    head: (u64, u64),
-    /// Timestamp of the last entry, inherited by a following line without one.
-    carry_ts: Option<i64>,
-    /// Reference time for yearless formats and files without timestamps.
-    reference_ns: i64,
-    extractor: TimestampExtractor,
-}
-
-/// One contiguous run of an input's bytes inside a batch.
-struct Piece {
-    cursor: usize,
-    /// The piece's bytes in the batch arena.
-    range: std::ops::Range<usize>,
-    start_offset: u64,
-    first_line: u64,
-    eof: bool,
-}
-
 /// What every batch of one run updates: the write transaction, the report,
 /// the streams seen so far and the index upkeep.
 struct Run<'r, 'l> {
@@ -108,6 +76,8 @@ struct Run<'r, 'l> {
     report: IngestReport,
     streams_seen: HashSet<Labels>,
     upkeep: IndexUpkeep,
+    /// The positions of the last commit.
+    committed: follow::Positions,
 }
 
 /// Runs an ingest into `tenant` of `store`.
@@ -137,8 +107,10 @@ pub fn ingest(
             store.lock_path().display()
         ))
     })?;
+    let tx = tenant.begin_write(&lock)?;
     let mut run = Run {
-        tx: tenant.begin_write(&lock)?,
+        committed: tx.manifest().positions.clone(),
+        tx,
         opts,
         obs,
         report: IngestReport::default(),
@@ -151,24 +123,42 @@ pub fn ingest(
         },
     };
 
-    let total: u64 = inputs
+    let plan = follow::plan(&inputs, &run.tx.manifest().positions, opts.from_start);
+    // Re-keyed to where the files are now; committed with the first batch
+    // (or alone at the end), together with what is read.
+    *run.tx.positions_mut() = plan.positions;
+    run.report.files_unchanged += plan.unchanged;
+    for msg in plan.failed {
+        obs.warn(&msg);
+        run.report.errors.push(msg);
+        run.report.files_failed += 1;
+    }
+    for msg in &plan.notes {
+        obs.warn(msg);
+    }
+
+    let total: u64 = plan
+        .items
         .iter()
-        .filter_map(|i| match i {
-            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Input::Stdin => None,
+        .filter_map(|i| {
+            Some(i.id?.size.saturating_sub(match &i.start {
+                Start::Resume(p) if i.compression == Compression::None => p.offset,
+                _ => 0,
+            }))
         })
         .sum();
     obs.total_bytes(total);
 
     let mut cursors: Vec<Cursor> = Vec::new();
     let mut batch: Vec<Piece> = Vec::new();
+    let mut batch_lines = 0usize;
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
-    for input in inputs {
-        let cursor = match open_cursor(&input, opts, &run.tx, extractor.clone(), obs) {
-            Ok(Some(c)) => c,
-            Ok(None) => {
-                run.report.files_unchanged += 1;
+    for item in &plan.items {
+        let cursor = match reader::open(item, opts, extractor.clone()) {
+            Ok(Opened::Cursor(c)) => c,
+            Ok(Opened::Moved(msg)) => {
+                obs.warn(&msg);
                 continue;
             }
             Err(msg) => {
@@ -179,33 +169,34 @@ pub fn ingest(
             }
         };
         run.report.files += 1;
-        cursors.push(cursor);
+        if item.renamed || item.followed {
+            run.report.files_rotated += 1;
+        }
+        cursors.push(*cursor);
         let ci = cursors.len() - 1;
         loop {
-            let budget = opts.batch_bytes.saturating_sub(arena.len()).max(1);
-            let whole = opts.format == InputFormat::LokiPush;
-            match read_piece(
-                &mut cursors[ci],
-                ci,
-                if whole { usize::MAX } else { budget },
-                opts,
-                &mut arena,
-            ) {
-                Ok(Some(p)) => batch.push(p),
+            let used = arena.len() + batch_lines * reader::LINE_COST;
+            let budget = opts.batch_bytes.saturating_sub(used).max(1);
+            match reader::read_piece(&mut cursors[ci], ci, budget, opts, &mut arena) {
+                Ok(Some(p)) => {
+                    batch_lines += p.lines() as usize;
+                    batch.push(p);
+                }
                 Ok(None) => {}
                 Err(msg) => {
                     obs.warn(&msg);
                     run.report.errors.push(msg);
                     run.report.files_failed += 1;
-                    cursors[ci].eof = true;
+                    cursors[ci].abandon();
                 }
             }
-            if arena.len() >= opts.batch_bytes {
+            if arena.len() + batch_lines * reader::LINE_COST >= opts.batch_bytes {
                 run.flush(&mut cursors, &arena, &batch, false)?;
                 batch.clear();
                 arena.clear();
+                batch_lines = 0;
             }
-            if cursors[ci].eof {
+            if cursors[ci].done() {
                 break;
             }
         }
@@ -213,245 +204,6 @@ pub fn ingest(
     run.flush(&mut cursors, &arena, &batch, true)?;
     run.report.streams = run.streams_seen.len() as u64;
     Ok(run.report)
-}
-
-/// Opens an input and positions it after what earlier runs stored.
-/// `Ok(None)`: nothing new to read.
-fn open_cursor(
-    input: &Input,
-    opts: &IngestOptions,
-    tx: &TenantWriter<'_>,
-    mut extractor: TimestampExtractor,
-    obs: &dyn IngestObserver,
-) -> Result<Option<Cursor>, String> {
-    let name = input.display();
-    let mut labels: Vec<(String, String)> = Vec::new();
-    let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
-    let (reader, offset, line_no, identity, head, carry_ts, reference_ns): (
-        Box<dyn Read + Send>,
-        _,
-        _,
-        _,
-        _,
-        _,
-        _,
-    ) = match input {
-        Input::Stdin => (Box::new(std::io::stdin()), 0, 1, None, (0, 0), None, now_ns),
-        Input::File(path) => {
-            let file = File::open(path).map_err(|e| format!("{name}: cannot open: {e}"))?;
-            let id = source::identity(&file).map_err(|e| format!("{name}: cannot stat: {e}"))?;
-            if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
-                return Err(format!(
-                    "{name}: is a directory (use --recursive or a glob)"
-                ));
-            }
-            let compression = Compression::of(path);
-            let head_len = id.size.min(source::HEAD_LEN);
-            let head_hash = source::head_hash(path, head_len)
-                .map_err(|e| format!("{name}: cannot read: {e}"))?
-                .unwrap_or(0);
-            let key = path.display().to_string();
-            let resume = if opts.from_start {
-                None
-            } else {
-                tx.manifest().positions.get(&key)
-            };
-            let resume = resume.filter(|p| same_file(p, &id, path));
-            if let Some(p) = resume {
-                if compression == Compression::None && p.offset >= id.size {
-                    return Ok(None);
-                }
-                if compression != Compression::None && p.size == id.size {
-                    return Ok(None);
-                }
-            }
-            if !opts.binary && compression == Compression::None {
-                if let Some(off) = nul_offset(path) {
-                    return Err(format!(
-                            "{name}: looks binary (NUL byte at offset {off}); skipped. Use --binary to ingest it anyway"
-                        ));
-                }
-            }
-            let mut reader = source::open_reader(file, compression)
-                .map_err(|e| format!("{name}: cannot read: {e}"))?;
-            let (offset, line_no, carry) = match resume {
-                Some(p) => {
-                    source::skip_bytes(&mut *reader, p.offset)
-                        .map_err(|e| format!("{name}: cannot resume at byte {}: {e}", p.offset))?;
-                    (p.offset, p.line.max(1), p.last_ts)
-                }
-                None => (0, 1, None),
-            };
-            if opts.filename_label {
-                labels.push(("filename".into(), key.clone()));
-            }
-            if let Some(re) = &opts.label_from_path {
-                if let Some(caps) = re.captures(&key) {
-                    for n in re.capture_names().flatten() {
-                        if let Some(m) = caps.name(n) {
-                            labels.push((n.to_string(), m.as_str().to_string()));
-                        }
-                    }
-                }
-            }
-            (
-                reader,
-                offset,
-                line_no,
-                Some(id),
-                (head_len, head_hash),
-                carry,
-                id.mtime_ns,
-            )
-        }
-    };
-    labels.extend(opts.labels.iter().cloned());
-    if matches!(input, Input::Stdin) && labels.is_empty() {
-        // promtail's stdin mode labels its stream this way.
-        labels.push(("job".into(), "stdin".into()));
-    }
-    let labels = Labels::from_pairs(labels).without_empty();
-    if opts.format == InputFormat::Auto {
-        validate_labels(&labels, &opts.limits).map_err(|e| format!("{name}: {e}"))?;
-    }
-    let _ = obs;
-    extractor.set_reference(reference_ns);
-    Ok(Some(Cursor {
-        input: input.clone(),
-        labels,
-        reader,
-        pending: Vec::new(),
-        offset,
-        line_no,
-        eof: false,
-        identity,
-        head,
-        carry_ts,
-        reference_ns,
-        extractor,
-    }))
-}
-
-/// True when a stored position belongs to this very file: same inode, not
-/// shorter than what was read, and the same first bytes.
-fn same_file(p: &Position, id: &FileIdentity, path: &std::path::Path) -> bool {
-    if p.dev != id.dev || p.ino != id.ino {
-        return false;
-    }
-    if Compression::of(path) == Compression::None && id.size < p.offset {
-        return false; // truncated
-    }
-    if id.size < p.head_len {
-        return false;
-    }
-    matches!(source::head_hash(path, p.head_len), Ok(Some(h)) if h == p.head_hash)
-        || p.head_len == 0
-}
-
-fn nul_offset(path: &std::path::Path) -> Option<usize> {
-    let mut buf = [0u8; 8192];
-    let mut f = File::open(path).ok()?;
-    let n = f.read(&mut buf).ok()?;
-    memchr::memchr(0, &buf[..n])
-}
-
-/// Reads up to about `budget` bytes of whole lines (more if one line is
-/// longer). With `--multiline-start` the cut is made before the last line
-/// that starts an entry, so an entry never straddles two batches.
-fn read_piece(
-    c: &mut Cursor,
-    ci: usize,
-    budget: usize,
-    opts: &IngestOptions,
-    arena: &mut Vec<u8>,
-) -> Result<Option<Piece>, String> {
-    if c.eof && c.pending.is_empty() {
-        return Ok(None);
-    }
-    let base = arena.len();
-    arena.extend_from_slice(&c.pending);
-    c.pending.clear();
-    let start_offset = c.offset;
-    let target = budget.max(arena.len() - base + 1);
-    let mut has_newline = memchr::memchr(b'\n', &arena[base..]).is_some();
-    loop {
-        if arena.len() - base >= target && has_newline {
-            break;
-        }
-        let want = (target.saturating_sub(arena.len() - base)).clamp(64 << 10, 16 << 20);
-        let old = arena.len();
-        arena.resize(old + want, 0);
-        let n = loop {
-            match c.reader.read(&mut arena[old..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    arena.truncate(base);
-                    return Err(format!(
-                        "{}: read error at byte {}: {e}",
-                        c.input.display(),
-                        start_offset + (old - base) as u64
-                    ));
-                }
-            }
-        };
-        arena.truncate(old + n);
-        if n == 0 {
-            c.eof = true;
-            break;
-        }
-        has_newline = has_newline || memchr::memchr(b'\n', &arena[old..]).is_some();
-    }
-    if !c.eof {
-        let cut = base + cut_point(&arena[base..], opts.multiline_start.as_ref());
-        c.pending.extend_from_slice(&arena[cut..]);
-        arena.truncate(cut);
-    }
-    if arena.len() == base {
-        return Ok(None);
-    }
-    let data = &arena[base..];
-    c.offset = start_offset + data.len() as u64;
-    let first_line = c.line_no;
-    c.line_no += memchr::memchr_iter(b'\n', data).count() as u64;
-    Ok(Some(Piece {
-        cursor: ci,
-        range: base..arena.len(),
-        start_offset,
-        first_line,
-        eof: c.eof && c.pending.is_empty(),
-    }))
-}
-
-/// Where to end a piece: after the last newline, or with multiline entries
-/// before the last line that starts an entry.
-fn cut_point(data: &[u8], multiline: Option<&Regex>) -> usize {
-    let last_nl = match memchr::memrchr(b'\n', data) {
-        Some(i) => i + 1,
-        None => return data.len(),
-    };
-    let Some(re) = multiline else { return last_nl };
-    // Walk lines backwards from the end of the complete part.
-    let mut end = last_nl.saturating_sub(1);
-    loop {
-        let start = memchr::memrchr(b'\n', &data[..end]).map_or(0, |i| i + 1);
-        if start == 0 {
-            return last_nl;
-        }
-        let line = strip_cr(&data[start..end]);
-        if re.is_match(&String::from_utf8_lossy(line)) {
-            return start;
-        }
-        end = start - 1;
-    }
-}
-
-#[inline]
-fn strip_cr(line: &[u8]) -> &[u8] {
-    match line.last() {
-        Some(b'\r') => &line[..line.len() - 1],
-        _ => line,
-    }
 }
 
 /// A parsed entry: stream index (into the task's stream table), time, line.
@@ -477,6 +229,8 @@ struct Task {
     start: usize,
     end: usize,
     first_line: u64,
+    /// Newlines in it (entries are reserved for them at once).
+    lines: usize,
 }
 
 impl Run<'_, '_> {
@@ -496,13 +250,22 @@ impl Run<'_, '_> {
             report,
             streams_seen,
             upkeep,
+            committed,
         } = self;
         let (opts, obs) = (*opts, *obs);
         if batch.is_empty() {
-            // Rebuilds deferred by the time budget still happen before the run ends.
-            if last && upkeep.enabled && !upkeep.pending.is_empty() {
+            if !last {
+                return Ok(());
+            }
+            // Rebuilds deferred by the time budget still happen before the
+            // run ends, and positions that moved (a file renamed, a new one
+            // with no whole line yet) are kept even when nothing was read.
+            record_positions(tx, cursors, batch, true);
+            let index_due = upkeep.enabled && !upkeep.pending.is_empty();
+            if index_due || tx.manifest().positions != *committed {
                 upkeep.rebuild(tx, true, report, obs)?;
                 tx.commit()?;
+                *committed = tx.manifest().positions.clone();
                 report.commits += 1;
             }
             return Ok(());
@@ -524,14 +287,15 @@ impl Run<'_, '_> {
                         None => arena[p.range.clone()].len(),
                     };
                 }
+                let lines = memchr::memchr_iter(b'\n', &arena[p.range.clone()][start..end]).count();
                 tasks.push(Task {
                     piece: pi,
                     start,
                     end,
                     first_line: line,
+                    lines,
                 });
-                line +=
-                    memchr::memchr_iter(b'\n', &arena[p.range.clone()][start..end]).count() as u64;
+                line += lines as u64;
                 start = end;
             }
         }
@@ -543,6 +307,7 @@ impl Run<'_, '_> {
                     name: c.input.display(),
                     labels: c.labels.clone(),
                     extractor: c.extractor.clone(),
+                    long_lines: p.long_lines.clone(),
                 }
             })
             .collect();
@@ -655,40 +420,44 @@ impl Run<'_, '_> {
         );
 
         // Positions move with the data, in the same manifest commit.
-        for p in batch {
-            let c = &cursors[p.cursor];
-            if let (Input::File(path), Some(id)) = (&c.input, c.identity) {
-                tx.positions_mut().insert(
-                    path.display().to_string(),
-                    Position {
-                        dev: id.dev,
-                        ino: id.ino,
-                        offset: p.start_offset + arena[p.range.clone()].len() as u64,
-                        size: id.size,
-                        head_len: c.head.0,
-                        head_hash: c.head.1,
-                        last_ts: c.carry_ts,
-                        line: p.first_line
-                            + memchr::memchr_iter(b'\n', &arena[p.range.clone()]).count() as u64,
-                    },
-                );
-            }
-            let _ = p.eof;
-        }
+        record_positions(tx, cursors, batch, last);
         upkeep.rebuild(tx, last, report, obs)?;
         tx.commit()?;
+        *committed = tx.manifest().positions.clone();
         report.commits += 1;
-        report.bytes_read += batch
-            .iter()
-            .map(|p| arena[p.range.clone()].len() as u64)
-            .sum::<u64>();
-        obs.advance(
-            batch
-                .iter()
-                .map(|p| arena[p.range.clone()].len() as u64)
-                .sum(),
-        );
+        let read: u64 = batch.iter().map(|p| p.end_offset - p.start_offset).sum();
+        report.bytes_read += read;
+        obs.advance(read);
         Ok(())
+    }
+}
+
+/// Puts the positions of the cursors that `batch` read from (and at the
+/// run's end of every cursor not yet recorded) into the pending manifest,
+/// with the positions of the files holding copies of their content.
+fn record_positions(
+    tx: &mut TenantWriter<'_>,
+    cursors: &mut [Cursor],
+    batch: &[Piece],
+    last: bool,
+) {
+    let mut touched: Vec<usize> = batch.iter().map(|p| p.cursor).collect();
+    if last {
+        touched.extend((0..cursors.len()).filter(|&i| !cursors[i].recorded));
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    for ci in touched {
+        let c = &mut cursors[ci];
+        c.recorded = true;
+        let Some((key, pos)) = c.position() else {
+            continue;
+        };
+        for copy in &c.copies {
+            tx.positions_mut()
+                .insert(copy.key.clone(), copy.position(&pos));
+        }
+        tx.positions_mut().insert(key, pos);
     }
 }
 
@@ -706,6 +475,21 @@ struct ParseCtx {
     name: String,
     labels: Labels,
     extractor: TimestampExtractor,
+    /// Lines cut while read: (line number, bytes skipped), by line number.
+    long_lines: Vec<(u64, u64)>,
+}
+
+impl ParseCtx {
+    /// Bytes of line `line_no` skipped while reading (0: read whole).
+    fn skipped(&self, line_no: u64) -> u64 {
+        if self.long_lines.is_empty() {
+            return 0;
+        }
+        match self.long_lines.binary_search_by_key(&line_no, |&(n, _)| n) {
+            Ok(i) => self.long_lines[i].1,
+            Err(_) => 0,
+        }
+    }
 }
 
 /// Parses one task's bytes into entries.
@@ -716,31 +500,36 @@ fn parse_task<'a>(data: &'a [u8], t: &Task, c: &ParseCtx, opts: &IngestOptions) 
         entries: Vec::new(),
         counts: Counts::default(),
     };
-    let name = c.name.clone();
     match opts.format {
         InputFormat::Auto => {
             let mut ex = c.extractor.clone();
             match &opts.multiline_start {
-                None => parse_lines(data, t.first_line, &name, &mut ex, opts, &mut out),
-                Some(re) => parse_multiline(data, t.first_line, &name, re, &mut ex, opts, &mut out),
+                None => {
+                    out.entries.reserve_exact(t.lines + 1);
+                    parse_lines(data, t.first_line, c, &mut ex, opts, &mut out)
+                }
+                Some(re) => parse_multiline(data, t.first_line, c, re, &mut ex, opts, &mut out),
             }
         }
-        InputFormat::Logcli => parse_logcli(data, t.first_line, &name, c, opts, &mut out),
-        InputFormat::LokiPush => parse_push(data, &name, c, opts, &mut out),
+        InputFormat::Logcli => parse_logcli(data, t.first_line, c, opts, &mut out),
+        InputFormat::LokiPush => parse_push(data, &c.name, opts, &mut out),
     }
     out
 }
 
 /// Applies the line size limit: `None` when the line is rejected.
+/// `skipped`: bytes of it the reader skipped (it keeps only the start of an
+/// over-long line).
 fn check_size<'a>(
     line: Cow<'a, [u8]>,
     line_no: u64,
     name: &str,
     opts: &IngestOptions,
     counts: &mut Counts,
+    skipped: u64,
 ) -> Option<Cow<'a, [u8]>> {
-    let max = opts.limits.max_line_size;
-    if max == 0 || line.len() <= max {
+    let max = reader::line_limit(opts);
+    if line.len() <= max && skipped == 0 {
         return Some(line);
     }
     if opts.truncate_long_lines {
@@ -753,7 +542,7 @@ fn check_size<'a>(
             }
         });
     }
-    let len = line.len();
+    let len = line.len() as u64 + skipped;
     counts.reject(reject::LINE_TOO_LONG, || {
         format!("{name}:{line_no}: line of {len} bytes is over the {max}-byte limit; rejected (use --truncate-long-lines or --max-line-size)")
     });
@@ -776,17 +565,18 @@ fn for_each_line<'a>(data: &'a [u8], mut f: impl FnMut(&'a [u8], u64)) {
 fn parse_lines<'a>(
     data: &'a [u8],
     first_line: u64,
-    name: &str,
+    c: &ParseCtx,
     ex: &mut TimestampExtractor,
     opts: &IngestOptions,
     out: &mut Parsed<'a>,
 ) {
     let counts = &mut out.counts;
     let entries = &mut out.entries;
-    entries.reserve(data.len() / 128);
+    let name = c.name.as_str();
     for_each_line(data, |line, i| {
         counts.lines += 1;
-        if let Some(line) = check_size(Cow::Borrowed(line), first_line + i, name, opts, counts) {
+        let no = first_line + i;
+        if let Some(line) = check_size(Cow::Borrowed(line), no, name, opts, counts, c.skipped(no)) {
             let ts = ex.extract(&line).unwrap_or(MISSING);
             entries.push(Entry {
                 stream: 0,
@@ -802,38 +592,42 @@ fn parse_lines<'a>(
 fn parse_multiline<'a>(
     data: &'a [u8],
     first_line: u64,
-    name: &str,
+    c: &ParseCtx,
     start_re: &Regex,
     ex: &mut TimestampExtractor,
     opts: &IngestOptions,
     out: &mut Parsed<'a>,
 ) {
-    let mut cur: Option<(Vec<u8>, u64, usize)> = None;
-    let mut done: Vec<(Vec<u8>, u64)> = Vec::new();
+    // (entry, its first line, lines in it, bytes the reader skipped of it)
+    let mut cur: Option<(Vec<u8>, u64, usize, u64)> = None;
+    let mut done: Vec<(Vec<u8>, u64, u64)> = Vec::new();
     let counts = &mut out.counts;
     for_each_line(data, |line, i| {
         counts.lines += 1;
         let starts = start_re.is_match(&String::from_utf8_lossy(line));
+        let skipped = c.skipped(first_line + i);
         match &mut cur {
-            Some((buf, _, n)) if !starts && *n < opts.multiline_max_lines => {
+            Some((buf, _, n, s)) if !starts && *n < opts.multiline_max_lines => {
                 buf.push(b'\n');
                 buf.extend_from_slice(line);
                 *n += 1;
+                *s += skipped;
                 counts.joined += 1;
             }
             _ => {
-                if let Some((buf, ln, _)) = cur.take() {
-                    done.push((buf, ln));
+                if let Some((buf, ln, _, s)) = cur.take() {
+                    done.push((buf, ln, s));
                 }
-                cur = Some((line.to_vec(), first_line + i, 1));
+                cur = Some((line.to_vec(), first_line + i, 1, skipped));
             }
         }
     });
-    if let Some((buf, ln, _)) = cur.take() {
-        done.push((buf, ln));
+    if let Some((buf, ln, _, s)) = cur.take() {
+        done.push((buf, ln, s));
     }
-    for (buf, ln) in done {
-        if let Some(line) = check_size(Cow::Owned(buf), ln, name, opts, &mut out.counts) {
+    for (buf, ln, skipped) in done {
+        if let Some(line) = check_size(Cow::Owned(buf), ln, &c.name, opts, &mut out.counts, skipped)
+        {
             let ts = ex.extract(&line).unwrap_or(MISSING);
             out.entries.push(Entry {
                 stream: 0,
@@ -867,8 +661,7 @@ fn with_static(labels: &Labels, opts: &IngestOptions) -> Labels {
 fn parse_logcli<'a>(
     data: &'a [u8],
     first_line: u64,
-    name: &str,
-    _c: &ParseCtx,
+    c: &ParseCtx,
     opts: &IngestOptions,
     out: &mut Parsed<'a>,
 ) {
@@ -876,8 +669,21 @@ fn parse_logcli<'a>(
     let mut entries = Vec::new();
     let counts = &mut out.counts;
     let streams = &mut out.streams;
+    let name = c.name.as_str();
     for_each_line(data, |line, i| {
         counts.lines += 1;
+        let skipped = c.skipped(first_line + i);
+        if skipped > 0 {
+            // Cut while read: the record is far over any line limit.
+            let len = line.len() as u64 + skipped;
+            counts.reject(reject::LINE_TOO_LONG, || {
+                format!(
+                    "{name}:{}: record of {len} bytes is over the line limit; rejected",
+                    first_line + i
+                )
+            });
+            return;
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             counts.reject(reject::UNPARSABLE, || {
                 format!(
@@ -896,6 +702,7 @@ fn parse_logcli<'a>(
                     name,
                     opts,
                     counts,
+                    0,
                 ) {
                     entries.push(Entry {
                         stream: s,
@@ -913,13 +720,7 @@ fn parse_logcli<'a>(
     out.entries = entries;
 }
 
-fn parse_push<'a>(
-    data: &'a [u8],
-    name: &str,
-    _c: &ParseCtx,
-    opts: &IngestOptions,
-    out: &mut Parsed<'a>,
-) {
+fn parse_push<'a>(data: &'a [u8], name: &str, opts: &IngestOptions, out: &mut Parsed<'a>) {
     out.streams.clear();
     match format::parse_push_bodies(data) {
         Ok(streams) => {
@@ -933,6 +734,7 @@ fn parse_push<'a>(
                         name,
                         opts,
                         &mut out.counts,
+                        0,
                     ) {
                         out.entries.push(Entry {
                             stream: si,

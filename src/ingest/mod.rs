@@ -8,7 +8,9 @@
 //! from the last committed position.
 
 mod batch;
+mod follow;
 pub mod format;
+mod reader;
 pub mod report;
 pub mod source;
 pub mod timestamp;

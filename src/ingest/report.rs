@@ -36,6 +36,9 @@ pub struct IngestReport {
     pub files_unchanged: u64,
     /// Inputs that could not be read or were skipped; see `errors`.
     pub files_failed: u64,
+    /// Files read on from their position under a new name (rotated): found
+    /// by inode or as a compressed or copied rotation of a file read before.
+    pub files_rotated: u64,
     /// Lines read.
     pub lines_read: u64,
     /// Lines appended to a previous line's entry (`--multiline-start`).
