@@ -11,6 +11,7 @@ mod index;
 mod ingest;
 mod logqltest;
 mod query;
+mod rotation;
 mod real_queries;
 mod stdin;
 mod store;
