@@ -486,7 +486,7 @@ pub(crate) fn read_piece(
             break;
         }
         let left = budget.saturating_sub(used(arena, newlines));
-        let want = (left / 8).clamp(64 << 10, 16 << 20);
+        let want = (left / 8).clamp(64 << 10, 4 << 20);
         let old = arena.len();
         arena.resize(old + want, 0);
         let n = loop {

@@ -79,6 +79,20 @@ impl IngestReport {
         self.rejected.values().sum()
     }
 
+    /// True when lines were read and none was stored because every one was
+    /// rejected (too long, invalid labels, unparsable). Repeats dropped by
+    /// `--dedupe` are not failures: a run that only finds what is already
+    /// stored is fine.
+    pub fn all_rejected(&self) -> bool {
+        let failed: u64 = self
+            .rejected
+            .iter()
+            .filter(|(k, _)| **k != reject::DUPLICATE)
+            .map(|(_, v)| v)
+            .sum();
+        self.lines_read > 0 && self.entries_stored == 0 && failed > 0
+    }
+
     pub(crate) fn reject(&mut self, reason: &'static str, n: u64) {
         if n > 0 {
             *self.rejected.entry(reason).or_default() += n;

@@ -14,7 +14,11 @@ use crate::support::skip;
 
 /// The `logrotate` binary, or `None` (with a note; a failure under CI).
 fn logrotate() -> Option<PathBuf> {
-    for p in ["/usr/sbin/logrotate", "/sbin/logrotate", "/usr/bin/logrotate"] {
+    for p in [
+        "/usr/sbin/logrotate",
+        "/sbin/logrotate",
+        "/usr/bin/logrotate",
+    ] {
         if Path::new(p).exists() {
             return Some(PathBuf::from(p));
         }
@@ -190,11 +194,7 @@ fn run_mode(mode: &Mode, glob: bool, rounds: usize) -> Outcome {
     let mut want = app.written.clone();
     got.sort();
     want.sort();
-    let label = format!(
-        "{} ({})",
-        mode.name,
-        if glob { "glob" } else { "no glob" }
-    );
+    let label = format!("{} ({})", mode.name, if glob { "glob" } else { "no glob" });
     if got != want {
         let files: Vec<_> = fs::read_dir(&dir)
             .unwrap()
@@ -429,7 +429,10 @@ fn unterminated_last_line_waits_for_its_newline() {
     assert_eq!(rep["lines_read"], 1);
     assert_eq!(env.dump().len(), 1);
     let offset = env.manifest()["positions"][log.display().to_string()]["offset"].clone();
-    assert_eq!(offset, 36, "the position stops before the unterminated line");
+    assert_eq!(
+        offset, 36,
+        "the position stops before the unterminated line"
+    );
     // Nothing new: the half line is read again and held again.
     let rep = env.ingest([&log]).label("job=x").report();
     assert_eq!(rep["lines_read"], 0);
@@ -441,7 +444,9 @@ fn unterminated_last_line_waits_for_its_newline() {
         "{\"ts\":\"2024-01-01T00:00:01Z\",\"a\":2,\"b\":\"two\"}\n",
         out
     );
-    let errors = env.cmd(["query", "-o", "raw", r#"{job="x"} | json | __error__!="""#]).run();
+    let errors = env
+        .cmd(["query", "-o", "raw", r#"{job="x"} | json | __error__!="""#])
+        .run();
     assert_eq!(errors.code, Some(1), "no json errors: {errors}");
 }
 
@@ -450,7 +455,10 @@ fn unterminated_last_line_waits_for_its_newline() {
 #[test]
 fn unterminated_last_line_is_stored_when_rotated_away_or_not_live() {
     let env = TestEnv::new();
-    let log = env.write("app.log", "2024-01-01T00:00:00Z one\n2024-01-01T00:00:01Z half");
+    let log = env.write(
+        "app.log",
+        "2024-01-01T00:00:00Z one\n2024-01-01T00:00:01Z half",
+    );
     env.ingest([&log]).ok();
     assert_eq!(env.dump().len(), 1);
     fs::rename(&log, env.path().join("app.log.1")).unwrap();
@@ -492,7 +500,11 @@ fn one_file_under_two_names_is_read_once() {
     let log = env.write("a.log", lines(20, 1_700_000_000, "x"));
     let link = env.path().join("b.log");
     fs::hard_link(&log, &link).unwrap();
-    let out = env.ingest([&log, &link, &log]).args(["-o", "json"]).cmd().run();
+    let out = env
+        .ingest([&log, &link, &log])
+        .args(["-o", "json"])
+        .cmd()
+        .run();
     assert_eq!(out.json()["entries_stored"], 20, "{out}");
     assert!(out.stderr.contains("the same file as"), "{out}");
 }
