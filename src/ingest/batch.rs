@@ -369,36 +369,57 @@ impl Run<'_, '_> {
             }
         }
 
-        // Group by stream, validating each new stream once.
+        // Group by stream, validating each new stream once. Each stream's
+        // list is sized exactly first: a batch holds millions of entries,
+        // and doubling growth would cost up to twice their memory.
         let mut groups: Vec<StreamEntries<'_>> = Vec::new();
         let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
-        for pr in parsed {
-            let map: Vec<Option<usize>> = pr
-                .streams
-                .iter()
-                .map(|l| {
-                    if let Some(&i) = index.get(l) {
-                        return groups[i].valid.then_some(i);
-                    }
-                    let valid = match validate_labels(l, &opts.limits) {
-                        Ok(()) => true,
-                        Err(e) => {
-                            obs.warn(&format!(
-                                "{}: {e}; its entries are rejected",
-                                cursors[batch[pr.piece].cursor].input.display()
-                            ));
-                            false
+        let maps: Vec<Vec<Option<usize>>> = parsed
+            .iter()
+            .map(|pr| {
+                pr.streams
+                    .iter()
+                    .map(|l| {
+                        if let Some(&i) = index.get(l) {
+                            return groups[i].valid.then_some(i);
                         }
-                    };
-                    groups.push(StreamEntries {
-                        labels: l.clone(),
-                        entries: Vec::new(),
-                        valid,
-                    });
-                    index.insert(l.clone(), groups.len() - 1);
-                    valid.then_some(groups.len() - 1)
-                })
-                .collect();
+                        let valid = match validate_labels(l, &opts.limits) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                obs.warn(&format!(
+                                    "{}: {e}; its entries are rejected",
+                                    cursors[batch[pr.piece].cursor].input.display()
+                                ));
+                                false
+                            }
+                        };
+                        groups.push(StreamEntries {
+                            labels: l.clone(),
+                            entries: Vec::new(),
+                            valid,
+                        });
+                        index.insert(l.clone(), groups.len() - 1);
+                        valid.then_some(groups.len() - 1)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut sizes = vec![0usize; groups.len()];
+        for (pr, map) in parsed.iter().zip(&maps) {
+            if let [Some(g)] = map[..] {
+                sizes[g] += pr.entries.len();
+            } else {
+                for e in &pr.entries {
+                    if let Some(g) = map[e.stream as usize] {
+                        sizes[g] += 1;
+                    }
+                }
+            }
+        }
+        for (g, n) in groups.iter_mut().zip(sizes) {
+            g.entries.reserve_exact(n);
+        }
+        for (pr, map) in parsed.into_iter().zip(maps) {
             for e in pr.entries {
                 match map[e.stream as usize] {
                     Some(g) => groups[g].entries.push((e.ts, e.line, e.metadata)),
