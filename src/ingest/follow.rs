@@ -664,3 +664,188 @@ fn list_dir(dir: &Path) -> Vec<(PathBuf, u64)> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A position for the whole of `path` as it is now.
+    fn read_all(path: &Path) -> Position {
+        let bytes = fs::read(path).unwrap();
+        let md = fs::metadata(path).unwrap();
+        let id = FileIdentity::of(&md);
+        let head = bytes.len().min(HEAD_LEN as usize);
+        let tail = bytes.len().min(HEAD_LEN as usize);
+        Position {
+            dev: id.dev,
+            ino: id.ino,
+            offset: bytes.len() as u64,
+            size: id.size,
+            head_len: head as u64,
+            head_hash: source::hash(&bytes[..head]),
+            tail_len: tail as u64,
+            tail_hash: source::hash(&bytes[bytes.len() - tail..]),
+            ..Default::default()
+        }
+    }
+
+    fn lines(tag: &str, n: usize) -> String {
+        (0..n)
+            .map(|i| format!("2024-01-01T00:00:{i:02}Z {tag} {i}\n"))
+            .collect()
+    }
+
+    fn key(p: &Path) -> String {
+        p.display().to_string()
+    }
+
+    fn files(paths: &[&Path]) -> Vec<Input> {
+        paths.iter().map(|p| Input::File(p.to_path_buf())).collect()
+    }
+
+    #[test]
+    fn a_renamed_file_is_read_on_under_its_new_name_before_the_new_one() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("access.log");
+        fs::write(&log, lines("a", 30)).unwrap();
+        let old: Positions = [(key(&log), read_all(&log))].into();
+        let mut more = fs::read(&log).unwrap();
+        more.extend(lines("b", 5).as_bytes());
+        fs::write(&log, &more).unwrap();
+        let rotated = d.path().join("access.log.1");
+        fs::rename(&log, &rotated).unwrap();
+        fs::write(&log, lines("c", 3)).unwrap();
+        for inputs in [files(&[&log]), files(&[&log, &rotated])] {
+            let plan = plan(&inputs, &old, false);
+            assert_eq!(plan.items.len(), 2);
+            let first = &plan.items[0];
+            assert_eq!(first.input, Input::File(rotated.clone()));
+            assert_eq!(first.name, key(&log), "keeps its first name");
+            assert!(matches!(&first.start, Start::Resume(p) if p.offset == old[&key(&log)].offset));
+            assert!(first.renamed && !first.live);
+            assert_eq!(first.followed, inputs.len() == 1);
+            assert_eq!(plan.items[1].input, Input::File(log.clone()));
+            assert_eq!(plan.items[1].start, Start::Fresh);
+            assert!(plan.items[1].live);
+            // Re-keyed: the old key is free for the new file.
+            assert!(!plan.positions.contains_key(&key(&log)));
+            assert_eq!(
+                plan.positions[&key(&rotated)].name.as_deref(),
+                Some(key(&log).as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn a_reused_inode_or_a_truncated_file_is_not_the_same_file() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("app.log");
+        fs::write(&log, lines("a", 30)).unwrap();
+        let mut p = read_all(&log);
+        // The inode now holds other bytes of the same length or more.
+        fs::write(&log, lines("z", 40)).unwrap();
+        let plan1 = plan(&files(&[&log]), &[(key(&log), p.clone())].into(), false);
+        assert_eq!(plan1.items[0].start, Start::Fresh);
+        // Truncated (copytruncate): shorter than the position.
+        fs::write(&log, lines("a", 3)).unwrap();
+        let plan2 = plan(&files(&[&log]), &[(key(&log), p.clone())].into(), false);
+        assert_eq!(plan2.items[0].start, Start::Fresh);
+        // The same bytes and more: read on.
+        fs::write(&log, lines("a", 30) + &lines("b", 2)).unwrap();
+        let plan3 = plan(&files(&[&log]), &[(key(&log), p.clone())].into(), false);
+        assert!(matches!(plan3.items[0].start, Start::Resume(_)));
+        // The same head, other bytes before the position: not the same.
+        p.tail_hash ^= 1;
+        let plan4 = plan(&files(&[&log]), &[(key(&log), p)].into(), false);
+        assert_eq!(plan4.items[0].start, Start::Fresh);
+    }
+
+    #[test]
+    fn copies_are_found_by_content_and_not_read_twice() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("app.log");
+        fs::write(&log, lines("a", 30)).unwrap();
+        let p = read_all(&log);
+        let mut grown = fs::read(&log).unwrap();
+        grown.extend(lines("b", 4).as_bytes());
+        // copytruncate: the copy holds the old bytes and what was appended;
+        // the original starts again.
+        let copy = d.path().join("app.log.1");
+        fs::write(&copy, &grown).unwrap();
+        fs::write(&log, lines("c", 2)).unwrap();
+        let old: Positions = [(key(&log), p.clone())].into();
+        let plan1 = plan(&files(&[&log]), &old, false);
+        let resumed: Vec<_> = plan1
+            .items
+            .iter()
+            .filter(|i| matches!(i.start, Start::Resume(_)))
+            .collect();
+        assert_eq!(resumed.len(), 1);
+        assert_eq!(resumed[0].input, Input::File(copy.clone()));
+        assert_eq!(resumed[0].name, key(&log));
+        // Compressed as well (delaycompress's next step): the plain copy is
+        // read, the compressed one follows it.
+        let gz = d.path().join("app.log.2.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, &grown).unwrap();
+        fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let plan2 = plan(&files(&[&log, &copy, &gz]), &old, false);
+        let resumed: Vec<_> = plan2
+            .items
+            .iter()
+            .filter(|i| matches!(i.start, Start::Resume(_)))
+            .collect();
+        assert_eq!(resumed.len(), 1);
+        assert_eq!(resumed[0].input, Input::File(copy.clone()));
+        assert_eq!(resumed[0].copies.len(), 1);
+        assert_eq!(resumed[0].copies[0].key, key(&gz));
+        assert!(!plan2
+            .items
+            .iter()
+            .any(|i| i.input == Input::File(gz.clone())));
+        // Only the compressed copy left: it is read on from the position.
+        fs::remove_file(&copy).unwrap();
+        let plan3 = plan(&files(&[&log]), &old, false);
+        let resumed: Vec<_> = plan3
+            .items
+            .iter()
+            .filter(|i| matches!(i.start, Start::Resume(_)))
+            .collect();
+        assert_eq!(resumed.len(), 1);
+        assert_eq!(resumed[0].input, Input::File(gz.clone()));
+        assert!(resumed[0].followed && !resumed[0].live);
+    }
+
+    #[test]
+    fn positions_of_vanished_files_are_dropped_and_others_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("app.log");
+        let other = d.path().join("other.log");
+        fs::write(&log, lines("a", 10)).unwrap();
+        fs::write(&other, lines("o", 10)).unwrap();
+        let old: Positions = [(key(&log), read_all(&log)), (key(&other), read_all(&other))].into();
+        fs::remove_file(&log).unwrap();
+        fs::write(&log, lines("n", 1)).unwrap();
+        let plan = plan(&files(&[&log]), &old, false);
+        assert_eq!(plan.items.len(), 1);
+        assert_eq!(plan.items[0].start, Start::Fresh);
+        assert!(!plan.positions.contains_key(&key(&log)), "its file is gone");
+        assert_eq!(
+            plan.positions[&key(&other)],
+            old[&key(&other)],
+            "not this run's"
+        );
+    }
+
+    #[test]
+    fn one_file_under_two_names_is_planned_once() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("a.log");
+        fs::write(&log, lines("a", 3)).unwrap();
+        let link = d.path().join("b.log");
+        fs::hard_link(&log, &link).unwrap();
+        let plan = plan(&files(&[&log, &link]), &Positions::new(), false);
+        assert_eq!(plan.items.len(), 1);
+        assert_eq!(plan.notes.len(), 1);
+    }
+}

@@ -221,6 +221,9 @@ fn summary_table(r: &IngestReport) -> Table {
     if r.files_failed > 0 {
         row("files failed", r.files_failed.to_string());
     }
+    if r.files_rotated > 0 {
+        row("files followed after rotation", r.files_rotated.to_string());
+    }
     row("lines read", r.lines_read.to_string());
     row("entries stored", r.entries_stored.to_string());
     if r.lines_joined > 0 {
