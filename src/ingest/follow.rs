@@ -703,6 +703,14 @@ mod tests {
         paths.iter().map(|p| Input::File(p.to_path_buf())).collect()
     }
 
+    /// The items read on from a position.
+    fn resumed(plan: &Plan) -> Vec<&Planned> {
+        plan.items
+            .iter()
+            .filter(|i| matches!(i.start, Start::Resume(_)))
+            .collect()
+    }
+
     #[test]
     fn a_renamed_file_is_read_on_under_its_new_name_before_the_new_one() {
         let d = tempfile::tempdir().unwrap();
@@ -775,14 +783,10 @@ mod tests {
         fs::write(&log, lines("c", 2)).unwrap();
         let old: Positions = [(key(&log), p.clone())].into();
         let plan1 = plan(&files(&[&log]), &old, false);
-        let resumed: Vec<_> = plan1
-            .items
-            .iter()
-            .filter(|i| matches!(i.start, Start::Resume(_)))
-            .collect();
-        assert_eq!(resumed.len(), 1);
-        assert_eq!(resumed[0].input, Input::File(copy.clone()));
-        assert_eq!(resumed[0].name, key(&log));
+        let resumed1 = resumed(&plan1);
+        assert_eq!(resumed1.len(), 1);
+        assert_eq!(resumed1[0].input, Input::File(copy.clone()));
+        assert_eq!(resumed1[0].name, key(&log));
         // Compressed as well (delaycompress's next step): the plain copy is
         // read, the compressed one follows it.
         let gz = d.path().join("app.log.2.gz");
@@ -790,15 +794,11 @@ mod tests {
         std::io::Write::write_all(&mut enc, &grown).unwrap();
         fs::write(&gz, enc.finish().unwrap()).unwrap();
         let plan2 = plan(&files(&[&log, &copy, &gz]), &old, false);
-        let resumed: Vec<_> = plan2
-            .items
-            .iter()
-            .filter(|i| matches!(i.start, Start::Resume(_)))
-            .collect();
-        assert_eq!(resumed.len(), 1);
-        assert_eq!(resumed[0].input, Input::File(copy.clone()));
-        assert_eq!(resumed[0].copies.len(), 1);
-        assert_eq!(resumed[0].copies[0].key, key(&gz));
+        let resumed2 = resumed(&plan2);
+        assert_eq!(resumed2.len(), 1);
+        assert_eq!(resumed2[0].input, Input::File(copy.clone()));
+        assert_eq!(resumed2[0].copies.len(), 1);
+        assert_eq!(resumed2[0].copies[0].key, key(&gz));
         assert!(!plan2
             .items
             .iter()
@@ -806,14 +806,10 @@ mod tests {
         // Only the compressed copy left: it is read on from the position.
         fs::remove_file(&copy).unwrap();
         let plan3 = plan(&files(&[&log]), &old, false);
-        let resumed: Vec<_> = plan3
-            .items
-            .iter()
-            .filter(|i| matches!(i.start, Start::Resume(_)))
-            .collect();
-        assert_eq!(resumed.len(), 1);
-        assert_eq!(resumed[0].input, Input::File(gz.clone()));
-        assert!(resumed[0].followed && !resumed[0].live);
+        let resumed3 = resumed(&plan3);
+        assert_eq!(resumed3.len(), 1);
+        assert_eq!(resumed3[0].input, Input::File(gz.clone()));
+        assert!(resumed3[0].followed && !resumed3[0].live);
     }
 
     #[test]

@@ -172,22 +172,35 @@ struct Source {
 }
 
 impl Source {
+    /// `reader` at its start; `first` its first bytes (hashed as its head).
+    fn at_start(
+        reader: Box<dyn Read + Send>,
+        first: &[u8],
+        identity: Option<FileIdentity>,
+    ) -> Source {
+        let head_len = first.len().min(HEAD_LEN as usize);
+        Source {
+            reader,
+            pending: Vec::new(),
+            offset: 0,
+            head: (head_len as u64, source::hash(&first[..head_len])),
+            tail: (0, 0),
+            identity,
+            eof: false,
+            restarted: false,
+        }
+    }
+
+    /// A stream (stdin, a FIFO): no position, its start checked for NULs.
     fn stream(
         mut reader: Box<dyn Read + Send>,
         opts: &IngestOptions,
         shown: &str,
     ) -> Result<Source, String> {
         let pending = sniff(&mut *reader, opts, shown)?;
-        Ok(Source {
-            reader,
-            pending,
-            offset: 0,
-            head: (0, 0),
-            tail: (0, 0),
-            identity: None,
-            eof: false,
-            restarted: false,
-        })
+        let mut src = Source::at_start(reader, &pending, None);
+        src.pending = pending;
+        Ok(src)
     }
 }
 
@@ -312,17 +325,7 @@ fn open_plain(
     let n = source::read_at(&file, 0, &mut first).map_err(read_err)?;
     first.truncate(n);
     check_binary(&first, opts, shown)?;
-    let head_len = first.len().min(HEAD_LEN as usize);
-    let mut src = Source {
-        reader: Box::new(std::io::empty()),
-        pending: Vec::new(),
-        offset: 0,
-        head: (head_len as u64, source::hash(&first[..head_len])),
-        tail: (0, 0),
-        identity: Some(id),
-        eof: false,
-        restarted: false,
-    };
+    let mut src = Source::at_start(Box::new(std::io::empty()), &first, Some(id));
     if let Start::Resume(p) = start {
         let hash_at = |at: u64, len: u64| source::hash_at(&file, at, len).ok().flatten();
         let head_ok = p.head_len == 0 || hash_at(0, p.head_len) == Some(p.head_hash);
@@ -361,17 +364,7 @@ fn open_compressed(
         Ok((r, prefix))
     };
     let (reader, mut prefix) = open_decoded()?;
-    let head_len = prefix.len().min(HEAD_LEN as usize);
-    let mut src = Source {
-        reader,
-        pending: Vec::new(),
-        offset: 0,
-        head: (head_len as u64, source::hash(&prefix[..head_len])),
-        tail: (0, 0),
-        identity: Some(id),
-        eof: false,
-        restarted: false,
-    };
+    let mut src = Source::at_start(reader, &prefix, Some(id));
     if let Start::Resume(p) = start {
         let (skipped, tail) = skip_decoded(&mut *src.reader, &mut prefix, p, shown)?;
         if skipped < p.offset {
