@@ -327,6 +327,12 @@ fn harness(kills: u64, seed: u64) -> Report {
         if !killed {
             report.finished += 1;
             steps.insert(writer, points.len() as u64);
+            assert!(
+                report.finished < 5 * kills + 50,
+                "{ctx}: {} runs finished before their kill and {done} were killed: \
+                 are the trace points (LOKAL_TEST_TRACE) reported?",
+                report.finished
+            );
         } else {
             *report.kills.entry(writer).or_default() += 1;
             done += 1;
