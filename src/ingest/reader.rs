@@ -61,6 +61,8 @@ pub(crate) struct Cursor {
     pending_dropped: u64,
     /// Input offset after the last byte read from `reader`.
     read_pos: u64,
+    /// Bytes the last read returned (sizes the next read).
+    last_read: usize,
     /// Input offset where the pieces handed out so far end.
     pub offset: u64,
     /// Line number (1-based) of the next line handed out.
@@ -292,6 +294,7 @@ pub(crate) fn open(
         labels,
         reader,
         read_pos: offset + pending.len() as u64,
+        last_read: usize::MAX / 4,
         pending,
         pending_dropped: 0,
         offset,
@@ -478,8 +481,14 @@ pub(crate) fn read_piece(
         if c.eof {
             break;
         }
+        // Reads of an eighth of what the budget has left (so short lines
+        // cannot overshoot it by much), 64 KiB to 4 MiB; a source that
+        // hands out little per read (a pipe fed line by line) gets small
+        // buffers, which are zeroed before each read.
         let left = budget.saturating_sub(used(arena, newlines));
-        let want = (left / 8).clamp(64 << 10, 4 << 20);
+        let want = (left / 8)
+            .clamp(64 << 10, 4 << 20)
+            .min((c.last_read * 2).max(4 << 10));
         let old = arena.len();
         arena.resize(old + want, 0);
         let n = loop {
@@ -498,6 +507,7 @@ pub(crate) fn read_piece(
         };
         arena.truncate(old + n);
         c.read_pos += n as u64;
+        c.last_read = n;
         if n == 0 {
             c.eof = true;
             break;
@@ -564,7 +574,6 @@ pub(crate) fn read_piece(
         c.pending_dropped = dropped;
         arena.truncate(cut);
     }
-    let end_offset = c.read_pos - c.pending.len() as u64 - c.pending_dropped;
     if arena.len() == base {
         return Ok(None);
     }
@@ -584,6 +593,10 @@ pub(crate) fn read_piece(
         c.long_lines.partition_point(|&(no, _)| no < end_line)
     };
     let long_lines: Vec<(u64, u64)> = c.long_lines.drain(..split).collect();
+    // What the piece holds plus what was skipped of its cut lines (the
+    // lines left for the next piece may have been cut too).
+    let skipped: u64 = long_lines.iter().map(|&(_, n)| n).sum();
+    let end_offset = start_offset + (arena.len() - base) as u64 + skipped;
     c.offset = end_offset;
     c.line_no = end_line;
     c.tail = piece_tail;
@@ -627,5 +640,192 @@ pub(crate) fn strip_cr(line: &[u8]) -> &[u8] {
     match line.last() {
         Some(b'\r') => &line[..line.len() - 1],
         _ => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Hands out at most `n` bytes per read, as pipes and decoders may.
+    struct Trickle(std::io::Cursor<Vec<u8>>, usize);
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    /// A cursor over `data` at its start, as `open` makes one, reading at
+    /// most `chunk` bytes at a time.
+    fn cursor(data: Vec<u8>, live: bool, chunk: usize) -> Cursor {
+        Cursor {
+            input: Input::Stdin,
+            key: None,
+            name: "t".into(),
+            labels: Labels::default(),
+            reader: Box::new(Trickle(std::io::Cursor::new(data), chunk)),
+            pending: Vec::new(),
+            pending_dropped: 0,
+            read_pos: 0,
+            last_read: usize::MAX / 4,
+            offset: 0,
+            line_no: 1,
+            eof: false,
+            live,
+            held: false,
+            identity: None,
+            head: (0, 0),
+            tail: (0, 0),
+            carry_ts: None,
+            reference_ns: 0,
+            extractor: TimestampExtractor::new(&Default::default()).unwrap(),
+            long_lines: Vec::new(),
+            copies: Vec::new(),
+            recorded: false,
+        }
+    }
+
+    /// Reads all of `data` in pieces of about `budget`; returns the lines
+    /// handed out (as the parser splits them) with the bytes skipped of each,
+    /// and checks that offsets and line numbers run on without gaps.
+    fn read_all(
+        data: &[u8],
+        budget: usize,
+        opts: &IngestOptions,
+        live: bool,
+        chunk: usize,
+    ) -> (Vec<(Vec<u8>, u64)>, Cursor) {
+        let mut c = cursor(data.to_vec(), live, chunk);
+        let mut out = Vec::new();
+        let (mut offset, mut line) = (0, 1);
+        loop {
+            let mut arena = vec![b'#'; 3]; // pieces start anywhere in the arena
+            match read_piece(&mut c, 0, budget, opts, &mut arena).unwrap() {
+                None => break,
+                Some(p) => {
+                    assert_eq!((p.start_offset, p.first_line), (offset, line));
+                    let bytes = &arena[p.range.clone()];
+                    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+                    if bytes.ends_with(b"\n") {
+                        lines.pop();
+                    }
+                    for (no, l) in (p.first_line..).zip(lines) {
+                        let skipped = p
+                            .long_lines
+                            .iter()
+                            .find(|(n, _)| *n == no)
+                            .map_or(0, |x| x.1);
+                        out.push((l.to_vec(), skipped));
+                    }
+                    let kept: u64 = bytes.len() as u64;
+                    let dropped: u64 = p.long_lines.iter().map(|x| x.1).sum();
+                    assert_eq!(p.end_offset - p.start_offset, kept + dropped);
+                    assert_eq!(
+                        p.end_line,
+                        p.first_line + memchr::memchr_iter(b'\n', bytes).count() as u64
+                    );
+                    offset = p.end_offset;
+                    line = p.end_line;
+                }
+            }
+            if c.done() {
+                break;
+            }
+        }
+        assert_eq!((c.offset, c.line_no), (offset, line));
+        (out, c)
+    }
+
+    fn opts(max: usize) -> IngestOptions {
+        let mut o = IngestOptions::default();
+        o.limits.max_line_size = max;
+        o
+    }
+
+    #[test]
+    fn a_long_line_is_cut_while_read_and_counted() {
+        let mut data = b"short\n".to_vec();
+        data.extend(vec![b'x'; 100_000]);
+        data.extend(b"\nafter\n");
+        let (lines, c) = read_all(&data, 1000, &opts(10), false, 4096);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], (b"short".to_vec(), 0));
+        assert_eq!(lines[1].0, vec![b'x'; 12]);
+        assert_eq!(lines[1].1, 100_000 - 12);
+        assert_eq!(lines[2], (b"after".to_vec(), 0));
+        assert_eq!(c.offset, data.len() as u64);
+    }
+
+    #[test]
+    fn a_live_input_holds_back_its_unterminated_line() {
+        let data = b"one\ntwo\nthr".to_vec();
+        let (lines, c) = read_all(&data, 2, &opts(100), true, 3);
+        assert_eq!(lines, [(b"one".to_vec(), 0), (b"two".to_vec(), 0)]);
+        assert_eq!(c.offset, 8);
+        assert!(c.done());
+        let (lines, c) = read_all(&data, 2, &opts(100), false, 3);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(c.offset, 11);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+        /// Whatever the line lengths and the budget, every line comes out
+        /// once, in order — whole, or (when it spans reads) cut to the cap
+        /// with the rest counted; offsets and line numbers have no gaps; a
+        /// live input stops before its unterminated last line.
+        #[test]
+        fn pieces_hand_out_every_line_once(
+            lens in proptest::collection::vec(0usize..300, 0..60),
+            terminated in any::<bool>(),
+            live in any::<bool>(),
+            budget in 1usize..400,
+            max in 1usize..120,
+            multiline in any::<bool>(),
+            chunk in prop_oneof![1usize..8, 8usize..200, Just(1 << 20)],
+        ) {
+            let mut data = Vec::new();
+            let mut want: Vec<Vec<u8>> = Vec::new();
+            let cap = max + 2;
+            for (i, &n) in lens.iter().enumerate() {
+                let start = if multiline && i % 3 != 0 { b' ' } else { b'S' };
+                let line: Vec<u8> = std::iter::once(start)
+                    .chain((0..n).map(|j| b'a' + ((i + j) % 26) as u8))
+                    .collect();
+                data.extend(&line);
+                let last = i + 1 == lens.len();
+                if !last || terminated {
+                    data.push(b'\n');
+                }
+                if last && !terminated && live {
+                    break;
+                }
+                want.push(line);
+            }
+            let mut o = opts(max);
+            if multiline {
+                o.multiline_start = Some(Regex::new("^S").unwrap());
+            }
+            let (got, c) = read_all(&data, budget, &o, live, chunk);
+            prop_assert_eq!(got.len(), want.len());
+            for ((kept, skipped), line) in got.iter().zip(&want) {
+                if *skipped == 0 {
+                    prop_assert_eq!(kept, line);
+                } else {
+                    prop_assert_eq!(&kept[..], &line[..cap]);
+                    prop_assert_eq!(*skipped as usize, line.len() - cap);
+                }
+            }
+            let held = live && !terminated && !lens.is_empty();
+            let end = if held {
+                memchr::memrchr(b'\n', &data).map_or(0, |i| i + 1)
+            } else {
+                data.len()
+            };
+            prop_assert_eq!(c.offset, end as u64);
+        }
     }
 }
