@@ -464,8 +464,6 @@ pub(crate) fn read_piece(
     let mut has_newline = line_start > base;
     let mut dropped = std::mem::take(&mut c.pending_dropped);
     let mut newlines = memchr::memchr_iter(b'\n', &arena[base..]).count();
-    // Arena positions where skipped bytes were (a tail hash stops there).
-    let mut gaps: Vec<usize> = Vec::new();
     // Newlines before `counted` are numbered (to name cut lines).
     let (mut counted, mut counted_lines) = (base, 0usize);
     let line_of = |arena: &[u8], at: usize, counted: &mut usize, counted_lines: &mut usize| {
@@ -527,7 +525,6 @@ pub(crate) fn read_piece(
                     let no = line_of(arena, line_start, &mut counted, &mut counted_lines);
                     c.long_lines.push((no, dropped));
                     dropped = 0;
-                    gaps.push(old);
                     from = old;
                 }
             }
@@ -561,7 +558,6 @@ pub(crate) fn read_piece(
         if dropped > 0 {
             let no = line_of(arena, line_start, &mut counted, &mut counted_lines);
             c.long_lines.push((no, dropped));
-            gaps.push(arena.len());
         }
     } else {
         let cut = if c.held {
@@ -578,21 +574,25 @@ pub(crate) fn read_piece(
         return Ok(None);
     }
     let end_line = first_line + newlines as u64;
-    let end = arena.len();
-    let gap = gaps
-        .iter()
-        .copied()
-        .filter(|&g| g <= end)
-        .max()
-        .unwrap_or(base);
-    let tail = &arena[gap.max(end.saturating_sub(HEAD_LEN as usize))..end];
-    let piece_tail = (tail.len() as u64, source::hash(tail));
     let split = if take_all {
         c.long_lines.len()
     } else {
         c.long_lines.partition_point(|&(no, _)| no < end_line)
     };
     let long_lines: Vec<(u64, u64)> = c.long_lines.drain(..split).collect();
+    // The tail hash covers input bytes that are in the arena back to back:
+    // it starts after the last cut line (whose skipped bytes are missing).
+    let end = arena.len();
+    let mut tail_start = base.max(end.saturating_sub(HEAD_LEN as usize));
+    if let Some(&(last_cut, _)) = long_lines.last() {
+        let nth = (last_cut - first_line) as usize;
+        tail_start = match memchr::memchr_iter(b'\n', &arena[base..end]).nth(nth) {
+            Some(i) => tail_start.max(base + i),
+            None => end, // the unterminated last line was cut
+        };
+    }
+    let tail = &arena[tail_start..end];
+    let piece_tail = (tail.len() as u64, source::hash(tail));
     // What the piece holds plus what was skipped of its cut lines (the
     // lines left for the next piece may have been cut too).
     let skipped: u64 = long_lines.iter().map(|&(_, n)| n).sum();
@@ -728,6 +728,15 @@ mod tests {
                     );
                     offset = p.end_offset;
                     line = p.end_line;
+                    // The tail hash is of the input's real bytes before the offset.
+                    let (len, hash) = c.tail;
+                    let at = offset as usize;
+                    assert!(len as usize <= at);
+                    assert_eq!(
+                        source::hash(&data[at - len as usize..at]),
+                        hash,
+                        "tail at {at}"
+                    );
                 }
             }
             if c.done() {
