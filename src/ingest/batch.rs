@@ -177,12 +177,15 @@ pub fn ingest(
         loop {
             let used = arena.len() + batch_lines * reader::LINE_COST;
             let budget = opts.batch_bytes.saturating_sub(used).max(1);
+            let mut full = false;
             match reader::read_piece(&mut cursors[ci], ci, budget, opts, &mut arena) {
                 Ok(Some(p)) => {
                     batch_lines += p.lines() as usize;
                     batch.push(p);
                 }
-                Ok(None) => {}
+                // Nothing fitted (a multiline entry longer than what is
+                // left of the batch): the batch is full.
+                Ok(None) => full = !cursors[ci].done(),
                 Err(msg) => {
                     obs.warn(&msg);
                     run.report.errors.push(msg);
@@ -190,7 +193,7 @@ pub fn ingest(
                     cursors[ci].abandon();
                 }
             }
-            if arena.len() + batch_lines * reader::LINE_COST >= opts.batch_bytes {
+            if full || arena.len() + batch_lines * reader::LINE_COST >= opts.batch_bytes {
                 run.flush(&mut cursors, &arena, &batch, false)?;
                 batch.clear();
                 arena.clear();

@@ -474,7 +474,23 @@ pub(crate) fn read_piece(
     let used = |arena: &Vec<u8>, newlines: usize| (arena.len() - base) + newlines * LINE_COST;
     loop {
         if has_newline && !whole && used(arena, newlines) >= budget {
-            break;
+            match &opts.multiline_start {
+                None => break,
+                // A batch that holds other pieces ends before an entry that
+                // has not ended yet; one that holds nothing else reads on
+                // until it does (at most `multiline_max_lines` lines).
+                Some(re)
+                    if base > 0
+                        || cut_point(
+                            &arena[base..line_start],
+                            Some(re),
+                            opts.multiline_max_lines,
+                        ) > 0 =>
+                {
+                    break
+                }
+                Some(_) => {}
+            }
         }
         if c.eof {
             break;
@@ -563,7 +579,11 @@ pub(crate) fn read_piece(
         let cut = if c.held {
             complete_end
         } else {
-            base + cut_point(&arena[base..], opts.multiline_start.as_ref())
+            base + cut_point(
+                &arena[base..complete_end],
+                opts.multiline_start.as_ref(),
+                opts.multiline_max_lines,
+            )
         };
         c.pending.extend_from_slice(&arena[cut..]);
         newlines -= memchr::memchr_iter(b'\n', &c.pending).count();
@@ -611,9 +631,12 @@ pub(crate) fn read_piece(
     }))
 }
 
-/// Where to end a piece: after the last newline, or with multiline entries
-/// before the last line that starts an entry.
-fn cut_point(data: &[u8], multiline: Option<&Regex>) -> usize {
+/// Where to end a piece of whole lines (`data` ends with a newline): after
+/// its last line, or with multiline entries before the last line that starts
+/// an entry — 0 when no line after the first starts one (the piece holds
+/// one entry that may not have ended), unless it has `max_lines` lines or
+/// more (an entry ends there anyway).
+fn cut_point(data: &[u8], multiline: Option<&Regex>, max_lines: usize) -> usize {
     let last_nl = match memchr::memrchr(b'\n', data) {
         Some(i) => i + 1,
         None => return data.len(),
@@ -621,16 +644,18 @@ fn cut_point(data: &[u8], multiline: Option<&Regex>) -> usize {
     let Some(re) = multiline else { return last_nl };
     // Walk lines backwards from the end of the complete part.
     let mut end = last_nl.saturating_sub(1);
+    let mut lines = 1;
     loop {
         let start = memchr::memrchr(b'\n', &data[..end]).map_or(0, |i| i + 1);
         if start == 0 {
-            return last_nl;
+            return if lines >= max_lines { last_nl } else { 0 };
         }
         let line = strip_cr(&data[start..end]);
         if re.is_match(&String::from_utf8_lossy(line)) {
             return start;
         }
         end = start - 1;
+        lines += 1;
     }
 }
 
@@ -700,13 +725,29 @@ mod tests {
         let mut c = cursor(data.to_vec(), live, chunk);
         let mut out = Vec::new();
         let (mut offset, mut line) = (0, 1);
+        let mut full = false;
         loop {
-            let mut arena = vec![b'#'; 3]; // pieces start anywhere in the arena
+            // Pieces start anywhere in the arena; after "nothing fitted" the
+            // caller flushes and offers an empty batch.
+            let mut arena = vec![b'#'; if full { 0 } else { 3 }];
             match read_piece(&mut c, 0, budget, opts, &mut arena).unwrap() {
+                None if !c.done() => {
+                    assert!(!full, "an empty batch takes a piece");
+                    full = true;
+                    continue;
+                }
                 None => break,
                 Some(p) => {
                     assert_eq!((p.start_offset, p.first_line), (offset, line));
                     let bytes = &arena[p.range.clone()];
+                    if let Some(re) = &opts.multiline_start {
+                        // No entry straddles two pieces.
+                        let first = bytes.split(|&b| b == b'\n').next().unwrap();
+                        assert!(
+                            re.is_match(&String::from_utf8_lossy(first)),
+                            "piece starts mid-entry"
+                        );
+                    }
                     let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
                     if bytes.ends_with(b"\n") {
                         lines.pop();
@@ -726,6 +767,7 @@ mod tests {
                         p.end_line,
                         p.first_line + memchr::memchr_iter(b'\n', bytes).count() as u64
                     );
+                    full = false;
                     offset = p.end_offset;
                     line = p.end_line;
                     // The tail hash is of the input's real bytes before the offset.

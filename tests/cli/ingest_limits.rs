@@ -307,3 +307,68 @@ fn dedupe_holds_across_runs() {
         .ok();
     assert_eq!(env.dump().len(), 250);
 }
+
+/// Cut lines inside multiline entries, across batches and runs: each entry
+/// stored once, the position matching its file again on the next run.
+#[test]
+fn cut_lines_in_multiline_entries_across_batches_and_runs() {
+    let env = TestEnv::new();
+    let entry = |i: usize| {
+        format!(
+            "2024-01-01T00:{:02}:{:02}Z ERROR e{i}\n\tat {}\n\tat end{i}\n",
+            i / 60,
+            i % 60,
+            "y".repeat(if i % 3 == 0 { 100_000 } else { 10 })
+        )
+    };
+    let first: String = (0..40).map(entry).collect();
+    let log = env.write("java.log", &first);
+    let args = [
+        "--multiline-start",
+        r"^\d{4}-",
+        "--max-line-size",
+        "1000",
+        "--truncate-long-lines",
+        "--batch-size",
+        "6KiB",
+    ];
+    let rep = env.ingest([&log]).args(args).report();
+    assert_eq!(rep["entries_stored"], 40, "{rep:#}");
+    let more: String = (40..60).map(entry).collect();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(more.as_bytes())
+        .unwrap();
+    let rep = env.ingest([&log]).args(args).report();
+    assert_eq!(rep["entries_stored"], 20, "{rep:#}");
+    assert_eq!(rep["files_rotated"], 0);
+    let out = env.ok([
+        "query",
+        "--limit",
+        "0",
+        "-o",
+        "jsonl",
+        r#"{filename=~".+"}"#,
+    ]);
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(lines.len(), 60);
+    let mut ids: Vec<&str> = lines.iter().map(|l| l.split(' ').nth(2).unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 60, "each entry once");
+    assert_eq!(
+        lines.iter().filter(|l| l.len() == 1000).count(),
+        20,
+        "every entry holding a cut line is truncated to the limit"
+    );
+}
