@@ -318,7 +318,7 @@ fn cut_lines_in_multiline_entries_across_batches_and_runs() {
             "2024-01-01T00:{:02}:{:02}Z ERROR e{i}\n\tat {}\n\tat end{i}\n",
             i / 60,
             i % 60,
-            "y".repeat(if i % 3 == 0 { 100_000 } else { 10 })
+            "y".repeat(if i.is_multiple_of(3) { 100_000 } else { 10 })
         )
     };
     let first: String = (0..40).map(entry).collect();
