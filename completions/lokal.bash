@@ -435,7 +435,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__ingest)
-            opts="-r -l -q -o -h -V --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --dedupe --from-start --binary --batch-size --compression-level --lock-timeout --no-index --quiet --output --dry-run --head --store --tenant --help --version"
+            opts="-r -l -q -o -h -V --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --dedupe --from-start --binary --compression-level --lock-timeout --no-index --quiet --output --dry-run --head --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -647,7 +647,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__query)
-            opts="-z -o -q -l -h -V --since --from --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --unaligned --stdin --boot-time --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --stats --quiet --label --timestamp-format --timestamp-regex --year --multiline-start --to --store --tenant --help --version"
+            opts="-z -o -q -l -h -V --since --from --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --unaligned --stdin --boot-time --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --stats --quiet --label --timestamp-format --timestamp-regex --year --multiline-start --to --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -718,6 +718,10 @@ _lokal() {
                     return 0
                     ;;
                 --max-label-value-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

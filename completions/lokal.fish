@@ -58,7 +58,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-line-size -d 
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-labels-per-stream -d 'Most labels per stream (Loki\'s max_label_names_per_series)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-label-name-length -d 'Longest label name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-label-value-length -d 'Longest label value' -r
-complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l batch-size -d 'Input committed per batch (memory use grows with it)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l batch-size -d 'Memory for one batch of input: its bytes plus 96 per line; peak RSS stays under 2x this + 20MB' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l compression-level -d 'zstd compression level of blocks' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l lock-timeout -d 'Give up if another writer holds the store longer than this [default: wait]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s o -l output -d 'Summary format' -r -f -a "table\t'A table'
@@ -97,6 +97,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-line-size -d '
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-labels-per-stream -d 'Most labels per stream (Loki\'s max_label_names_per_series)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-name-length -d 'Longest label name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-value-length -d 'Longest label value' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l batch-size -d 'Memory for one batch of input: its bytes plus 96 per line; peak RSS stays under 2x this + 20MB' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s l -l label -d 'With --stdin: label for the input stream, NAME=VALUE (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-format -d 'With --stdin: timestamp layout, as for `ingest`' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-regex -d 'With --stdin: regex whose group `ts` (or first group) holds the timestamp' -r

@@ -4,22 +4,22 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
-use std::fs::File;
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use regex::Regex;
 
 use super::clock::{self, MISSING};
+use super::follow::{self, Start};
 use super::format::{self, InputFormat};
-use super::report::{change, reject, Counts, FileTimestamps, IngestReport};
-use super::source::{self, Compression, FileIdentity, Input};
+use super::reader::{self, strip_cr, Cursor, Opened, Piece};
+use super::report::{change, reject, Counts, IngestReport};
+use super::source::{self, Compression};
 use super::timestamp::TimestampExtractor;
 use super::writer::{write_batch, StreamEntries};
 use super::{IngestError, IngestObserver, IngestOptions};
 use crate::model::{validate_labels, Labels};
-use crate::store::{Position, Store, TenantWriter};
+use crate::store::{Store, TenantWriter};
 
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
@@ -65,40 +65,6 @@ impl IndexUpkeep {
     }
 }
 
-/// An open input, read piece by piece across batches.
-struct Cursor {
-    input: Input,
-    /// Index into the run's inputs (for messages).
-    labels: Labels,
-    reader: Box<dyn Read + Send>,
-    /// Bytes read past the last cut, carried into the next piece.
-    pending: Vec<u8>,
-    /// Input offset of the next byte to hand out (after `pending`).
-    offset: u64,
-    /// Line number (1-based) of the next line handed out.
-    line_no: u64,
-    eof: bool,
-    identity: Option<FileIdentity>,
-    head: (u64, u64),
-    /// Timestamp of the last entry, inherited by a following line without one.
-    carry_ts: Option<i64>,
-    /// Reference time for yearless formats and files without timestamps.
-    reference_ns: i64,
-    extractor: TimestampExtractor,
-    /// How this input's timestamps were found, and its fallbacks.
-    ts: FileTimestamps,
-}
-
-/// One contiguous run of an input's bytes inside a batch.
-struct Piece {
-    cursor: usize,
-    /// The piece's bytes in the batch arena.
-    range: std::ops::Range<usize>,
-    start_offset: u64,
-    first_line: u64,
-    eof: bool,
-}
-
 /// What every batch of one run updates: the write transaction, the report,
 /// the streams seen so far and the index upkeep.
 struct Run<'r, 'l> {
@@ -108,6 +74,8 @@ struct Run<'r, 'l> {
     report: IngestReport,
     streams_seen: HashSet<Labels>,
     upkeep: IndexUpkeep,
+    /// The positions of the last commit.
+    committed: follow::Positions,
 }
 
 /// Runs an ingest into `tenant` of `store`.
@@ -133,8 +101,10 @@ pub fn ingest(
             store.lock_path().display()
         ))
     })?;
+    let tx = tenant.begin_write(&lock)?;
     let mut run = Run {
-        tx: tenant.begin_write(&lock)?,
+        committed: tx.manifest().positions.clone(),
+        tx,
         opts,
         obs,
         report: IngestReport::default(),
@@ -147,24 +117,42 @@ pub fn ingest(
         },
     };
 
-    let total: u64 = inputs
+    let plan = follow::plan(&inputs, &run.tx.manifest().positions, opts.from_start);
+    // Re-keyed to where the files are now; committed with the first batch
+    // (or alone at the end), together with what is read.
+    *run.tx.positions_mut() = plan.positions;
+    run.report.files_unchanged += plan.unchanged;
+    for msg in plan.failed {
+        obs.warn(&msg);
+        run.report.errors.push(msg);
+        run.report.files_failed += 1;
+    }
+    for msg in &plan.notes {
+        obs.warn(msg);
+    }
+
+    let total: u64 = plan
+        .items
         .iter()
-        .filter_map(|i| match i {
-            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Input::Stdin => None,
+        .filter_map(|i| {
+            Some(i.id?.size.saturating_sub(match &i.start {
+                Start::Resume(p) if i.compression == Compression::None => p.offset,
+                _ => 0,
+            }))
         })
         .sum();
     obs.total_bytes(total);
 
     let mut cursors: Vec<Cursor> = Vec::new();
     let mut batch: Vec<Piece> = Vec::new();
+    let mut batch_lines = 0usize;
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
-    for input in inputs {
-        let cursor = match open_cursor(&input, opts, &run.tx, extractor.clone(), obs) {
-            Ok(Some(c)) => c,
-            Ok(None) => {
-                run.report.files_unchanged += 1;
+    for item in &plan.items {
+        let cursor = match reader::open(item, opts, extractor.clone()) {
+            Ok(Opened::Cursor(c)) => c,
+            Ok(Opened::Moved(msg)) => {
+                obs.warn(&msg);
                 continue;
             }
             Err(msg) => {
@@ -175,33 +163,37 @@ pub fn ingest(
             }
         };
         run.report.files += 1;
-        cursors.push(cursor);
+        if item.renamed || item.followed {
+            run.report.files_rotated += 1;
+        }
+        cursors.push(*cursor);
         let ci = cursors.len() - 1;
         loop {
-            let budget = opts.batch_bytes.saturating_sub(arena.len()).max(1);
-            let whole = opts.format == InputFormat::LokiPush;
-            match read_piece(
-                &mut cursors[ci],
-                ci,
-                if whole { usize::MAX } else { budget },
-                opts,
-                &mut arena,
-            ) {
-                Ok(Some(p)) => batch.push(p),
-                Ok(None) => {}
+            let used = arena.len() + batch_lines * reader::LINE_COST;
+            let budget = opts.batch_bytes.saturating_sub(used).max(1);
+            let mut full = false;
+            match reader::read_piece(&mut cursors[ci], ci, budget, opts, &mut arena) {
+                Ok(Some(p)) => {
+                    batch_lines += p.lines() as usize;
+                    batch.push(p);
+                }
+                // Nothing fitted (a multiline entry longer than what is
+                // left of the batch): the batch is full.
+                Ok(None) => full = !cursors[ci].done(),
                 Err(msg) => {
                     obs.warn(&msg);
                     run.report.errors.push(msg);
                     run.report.files_failed += 1;
-                    cursors[ci].eof = true;
+                    cursors[ci].abandon();
                 }
             }
-            if arena.len() >= opts.batch_bytes {
+            if full || arena.len() + batch_lines * reader::LINE_COST >= opts.batch_bytes {
                 run.flush(&mut cursors, &arena, &batch, false)?;
                 batch.clear();
                 arena.clear();
+                batch_lines = 0;
             }
-            if cursors[ci].eof {
+            if cursors[ci].done() {
                 break;
             }
         }
@@ -210,256 +202,6 @@ pub fn ingest(
     run.report.streams = run.streams_seen.len() as u64;
     run.report.timestamps = cursors.into_iter().map(|c| c.ts).collect();
     Ok(run.report)
-}
-
-/// Opens an input and positions it after what earlier runs stored.
-/// `Ok(None)`: nothing new to read.
-fn open_cursor(
-    input: &Input,
-    opts: &IngestOptions,
-    tx: &TenantWriter<'_>,
-    mut extractor: TimestampExtractor,
-    obs: &dyn IngestObserver,
-) -> Result<Option<Cursor>, String> {
-    let name = input.display();
-    let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
-    let (reader, offset, line_no, identity, head, carry_ts, reference_ns): (
-        Box<dyn Read + Send>,
-        _,
-        _,
-        _,
-        _,
-        _,
-        _,
-    ) = match input {
-        Input::Stdin => (Box::new(std::io::stdin()), 0, 1, None, (0, 0), None, now_ns),
-        Input::File(path) => {
-            let file = File::open(path).map_err(|e| format!("{name}: cannot open: {e}"))?;
-            let id = source::identity(&file).map_err(|e| format!("{name}: cannot stat: {e}"))?;
-            if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
-                return Err(format!(
-                    "{name}: is a directory (use --recursive or a glob)"
-                ));
-            }
-            let compression = Compression::of(path);
-            let head_len = id.size.min(source::HEAD_LEN);
-            let head_hash = source::head_hash(path, head_len)
-                .map_err(|e| format!("{name}: cannot read: {e}"))?
-                .unwrap_or(0);
-            let key = path.display().to_string();
-            let resume = if opts.from_start {
-                None
-            } else {
-                tx.manifest().positions.get(&key)
-            };
-            let resume = resume.filter(|p| same_file(p, &id, path));
-            if let Some(p) = resume {
-                if compression == Compression::None && p.offset >= id.size {
-                    return Ok(None);
-                }
-                if compression != Compression::None && p.size == id.size {
-                    return Ok(None);
-                }
-            }
-            if !opts.binary && compression == Compression::None {
-                if let Some(off) = nul_offset(path) {
-                    return Err(format!(
-                            "{name}: looks binary (NUL byte at offset {off}); skipped. Use --binary to ingest it anyway"
-                        ));
-                }
-            }
-            let mut reader = source::open_reader(file, compression)
-                .map_err(|e| format!("{name}: cannot read: {e}"))?;
-            let (offset, line_no, carry) = match resume {
-                Some(p) => {
-                    source::skip_bytes(&mut *reader, p.offset)
-                        .map_err(|e| format!("{name}: cannot resume at byte {}: {e}", p.offset))?;
-                    (p.offset, p.line.max(1), p.last_ts)
-                }
-                None => (0, 1, None),
-            };
-            (
-                reader,
-                offset,
-                line_no,
-                Some(id),
-                (head_len, head_hash),
-                carry,
-                id.mtime_ns,
-            )
-        }
-    };
-    let labels = super::labels::input_labels(input, opts);
-    if opts.format == InputFormat::Auto {
-        validate_labels(&labels, &opts.limits).map_err(|e| format!("{name}: {e}"))?;
-    }
-    let _ = obs;
-    extractor.set_reference(reference_ns);
-    let (reader, pending, ts) = learn_timestamps(reader, &mut extractor, opts, &name, line_no)?;
-    Ok(Some(Cursor {
-        input: input.clone(),
-        labels,
-        reader,
-        pending,
-        offset,
-        line_no,
-        eof: false,
-        identity,
-        head,
-        carry_ts,
-        reference_ns,
-        extractor,
-        ts,
-    }))
-}
-
-/// Reads the head of a line input ahead and learns its timestamps from it
-/// (`clock::learn`); the head goes back as the cursor's pending bytes.
-#[allow(clippy::type_complexity)]
-fn learn_timestamps(
-    mut reader: Box<dyn Read + Send>,
-    ex: &mut TimestampExtractor,
-    opts: &IngestOptions,
-    name: &str,
-    line_no: u64,
-) -> Result<(Box<dyn Read + Send>, Vec<u8>, FileTimestamps), String> {
-    let mut ts = FileTimestamps {
-        file: name.to_string(),
-        ..FileTimestamps::default()
-    };
-    if opts.format != InputFormat::Auto {
-        // logcli and push inputs carry a timestamp per entry.
-        ts.format = "the entries' own".into();
-        return Ok((reader, Vec::new(), ts));
-    }
-    let (head, eof) =
-        clock::read_head(&mut *reader).map_err(|e| format!("{name}: cannot read: {e}"))?;
-    clock::learn(ex, &head, eof, name, line_no)?;
-    ts.format = ex.describe();
-    Ok((reader, head, ts))
-}
-
-/// True when a stored position belongs to this very file: same inode, not
-/// shorter than what was read, and the same first bytes.
-fn same_file(p: &Position, id: &FileIdentity, path: &std::path::Path) -> bool {
-    if p.dev != id.dev || p.ino != id.ino {
-        return false;
-    }
-    if Compression::of(path) == Compression::None && id.size < p.offset {
-        return false; // truncated
-    }
-    if id.size < p.head_len {
-        return false;
-    }
-    matches!(source::head_hash(path, p.head_len), Ok(Some(h)) if h == p.head_hash)
-        || p.head_len == 0
-}
-
-fn nul_offset(path: &std::path::Path) -> Option<usize> {
-    let mut buf = [0u8; 8192];
-    let mut f = File::open(path).ok()?;
-    let n = f.read(&mut buf).ok()?;
-    memchr::memchr(0, &buf[..n])
-}
-
-/// Reads up to about `budget` bytes of whole lines (more if one line is
-/// longer). With `--multiline-start` the cut is made before the last line
-/// that starts an entry, so an entry never straddles two batches.
-fn read_piece(
-    c: &mut Cursor,
-    ci: usize,
-    budget: usize,
-    opts: &IngestOptions,
-    arena: &mut Vec<u8>,
-) -> Result<Option<Piece>, String> {
-    if c.eof && c.pending.is_empty() {
-        return Ok(None);
-    }
-    let base = arena.len();
-    // Taken, not cleared: the learned head (64 KiB) must not stay allocated
-    // for every input of a run.
-    arena.extend_from_slice(&std::mem::take(&mut c.pending));
-    let start_offset = c.offset;
-    let target = budget.max(arena.len() - base + 1);
-    let mut has_newline = memchr::memchr(b'\n', &arena[base..]).is_some();
-    loop {
-        if arena.len() - base >= target && has_newline {
-            break;
-        }
-        let want = (target.saturating_sub(arena.len() - base)).clamp(64 << 10, 16 << 20);
-        let old = arena.len();
-        arena.resize(old + want, 0);
-        let n = loop {
-            match c.reader.read(&mut arena[old..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    arena.truncate(base);
-                    return Err(format!(
-                        "{}: read error at byte {}: {e}",
-                        c.input.display(),
-                        start_offset + (old - base) as u64
-                    ));
-                }
-            }
-        };
-        arena.truncate(old + n);
-        if n == 0 {
-            c.eof = true;
-            break;
-        }
-        has_newline = has_newline || memchr::memchr(b'\n', &arena[old..]).is_some();
-    }
-    if !c.eof {
-        let cut = base + cut_point(&arena[base..], opts.multiline_start.as_ref());
-        c.pending.extend_from_slice(&arena[cut..]);
-        arena.truncate(cut);
-    }
-    if arena.len() == base {
-        return Ok(None);
-    }
-    let data = &arena[base..];
-    c.offset = start_offset + data.len() as u64;
-    let first_line = c.line_no;
-    c.line_no += memchr::memchr_iter(b'\n', data).count() as u64;
-    Ok(Some(Piece {
-        cursor: ci,
-        range: base..arena.len(),
-        start_offset,
-        first_line,
-        eof: c.eof && c.pending.is_empty(),
-    }))
-}
-
-/// Where to end a piece: after the last newline, or with multiline entries
-/// before the last line that starts an entry.
-pub(crate) fn cut_point(data: &[u8], multiline: Option<&Regex>) -> usize {
-    let last_nl = match memchr::memrchr(b'\n', data) {
-        Some(i) => i + 1,
-        None => return data.len(),
-    };
-    let Some(re) = multiline else { return last_nl };
-    // Walk lines backwards from the end of the complete part.
-    let mut end = last_nl.saturating_sub(1);
-    loop {
-        let start = memchr::memrchr(b'\n', &data[..end]).map_or(0, |i| i + 1);
-        if start == 0 {
-            return last_nl;
-        }
-        let line = strip_cr(&data[start..end]);
-        if re.is_match(&String::from_utf8_lossy(line)) {
-            return start;
-        }
-        end = start - 1;
-    }
-}
-
-#[inline]
-fn strip_cr(line: &[u8]) -> &[u8] {
-    match line.last() {
-        Some(b'\r') => &line[..line.len() - 1],
-        _ => line,
-    }
 }
 
 /// A parsed entry: stream index (into the task's stream table), time, line.
@@ -485,6 +227,8 @@ struct Task {
     start: usize,
     end: usize,
     first_line: u64,
+    /// Newlines in it (entries are reserved for them at once).
+    lines: usize,
 }
 
 impl Run<'_, '_> {
@@ -504,13 +248,22 @@ impl Run<'_, '_> {
             report,
             streams_seen,
             upkeep,
+            committed,
         } = self;
         let (opts, obs) = (*opts, *obs);
         if batch.is_empty() {
-            // Rebuilds deferred by the time budget still happen before the run ends.
-            if last && upkeep.enabled && !upkeep.pending.is_empty() {
+            if !last {
+                return Ok(());
+            }
+            // Rebuilds deferred by the time budget still happen before the
+            // run ends, and positions that moved (a file renamed, a new one
+            // with no whole line yet) are kept even when nothing was read.
+            record_positions(tx, cursors, batch, true);
+            let index_due = upkeep.enabled && !upkeep.pending.is_empty();
+            if index_due || tx.manifest().positions != *committed {
                 upkeep.rebuild(tx, true, report, obs)?;
                 tx.commit()?;
+                *committed = tx.manifest().positions.clone();
                 report.commits += 1;
             }
             return Ok(());
@@ -532,14 +285,15 @@ impl Run<'_, '_> {
                         None => arena[p.range.clone()].len(),
                     };
                 }
+                let lines = memchr::memchr_iter(b'\n', &arena[p.range.clone()][start..end]).count();
                 tasks.push(Task {
                     piece: pi,
                     start,
                     end,
                     first_line: line,
+                    lines,
                 });
-                line +=
-                    memchr::memchr_iter(b'\n', &arena[p.range.clone()][start..end]).count() as u64;
+                line += lines as u64;
                 start = end;
             }
         }
@@ -551,6 +305,7 @@ impl Run<'_, '_> {
                     name: c.input.display(),
                     labels: c.labels.clone(),
                     extractor: c.extractor.clone(),
+                    long_lines: p.long_lines.clone(),
                 }
             })
             .collect();
@@ -593,36 +348,57 @@ impl Run<'_, '_> {
             }
         }
 
-        // Group by stream, validating each new stream once.
+        // Group by stream, validating each new stream once. Each stream's
+        // list is sized exactly first: a batch holds millions of entries,
+        // and doubling growth would cost up to twice their memory.
         let mut groups: Vec<StreamEntries<'_>> = Vec::new();
         let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
-        for pr in parsed {
-            let map: Vec<Option<usize>> = pr
-                .streams
-                .iter()
-                .map(|l| {
-                    if let Some(&i) = index.get(l) {
-                        return groups[i].valid.then_some(i);
-                    }
-                    let valid = match validate_labels(l, &opts.limits) {
-                        Ok(()) => true,
-                        Err(e) => {
-                            obs.warn(&format!(
-                                "{}: {e}; its entries are rejected",
-                                cursors[batch[pr.piece].cursor].input.display()
-                            ));
-                            false
+        let maps: Vec<Vec<Option<usize>>> = parsed
+            .iter()
+            .map(|pr| {
+                pr.streams
+                    .iter()
+                    .map(|l| {
+                        if let Some(&i) = index.get(l) {
+                            return groups[i].valid.then_some(i);
                         }
-                    };
-                    groups.push(StreamEntries {
-                        labels: l.clone(),
-                        entries: Vec::new(),
-                        valid,
-                    });
-                    index.insert(l.clone(), groups.len() - 1);
-                    valid.then_some(groups.len() - 1)
-                })
-                .collect();
+                        let valid = match validate_labels(l, &opts.limits) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                obs.warn(&format!(
+                                    "{}: {e}; its entries are rejected",
+                                    cursors[batch[pr.piece].cursor].input.display()
+                                ));
+                                false
+                            }
+                        };
+                        groups.push(StreamEntries {
+                            labels: l.clone(),
+                            entries: Vec::new(),
+                            valid,
+                        });
+                        index.insert(l.clone(), groups.len() - 1);
+                        valid.then_some(groups.len() - 1)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut sizes = vec![0usize; groups.len()];
+        for (pr, map) in parsed.iter().zip(&maps) {
+            if let [Some(g)] = map[..] {
+                sizes[g] += pr.entries.len();
+            } else {
+                for e in &pr.entries {
+                    if let Some(g) = map[e.stream as usize] {
+                        sizes[g] += 1;
+                    }
+                }
+            }
+        }
+        for (g, n) in groups.iter_mut().zip(sizes) {
+            g.entries.reserve_exact(n);
+        }
+        for (pr, map) in parsed.into_iter().zip(maps) {
             for e in pr.entries {
                 match map[e.stream as usize] {
                     Some(g) => groups[g].entries.push((e.ts, e.line, e.metadata)),
@@ -644,40 +420,44 @@ impl Run<'_, '_> {
         );
 
         // Positions move with the data, in the same manifest commit.
-        for p in batch {
-            let c = &cursors[p.cursor];
-            if let (Input::File(path), Some(id)) = (&c.input, c.identity) {
-                tx.positions_mut().insert(
-                    path.display().to_string(),
-                    Position {
-                        dev: id.dev,
-                        ino: id.ino,
-                        offset: p.start_offset + arena[p.range.clone()].len() as u64,
-                        size: id.size,
-                        head_len: c.head.0,
-                        head_hash: c.head.1,
-                        last_ts: c.carry_ts,
-                        line: p.first_line
-                            + memchr::memchr_iter(b'\n', &arena[p.range.clone()]).count() as u64,
-                    },
-                );
-            }
-            let _ = p.eof;
-        }
+        record_positions(tx, cursors, batch, last);
         upkeep.rebuild(tx, last, report, obs)?;
         tx.commit()?;
+        *committed = tx.manifest().positions.clone();
         report.commits += 1;
-        report.bytes_read += batch
-            .iter()
-            .map(|p| arena[p.range.clone()].len() as u64)
-            .sum::<u64>();
-        obs.advance(
-            batch
-                .iter()
-                .map(|p| arena[p.range.clone()].len() as u64)
-                .sum(),
-        );
+        let read: u64 = batch.iter().map(|p| p.end_offset - p.start_offset).sum();
+        report.bytes_read += read;
+        obs.advance(read);
         Ok(())
+    }
+}
+
+/// Puts the positions of the cursors that `batch` read from (and at the
+/// run's end of every cursor not yet recorded) into the pending manifest,
+/// with the positions of the files holding copies of their content.
+fn record_positions(
+    tx: &mut TenantWriter<'_>,
+    cursors: &mut [Cursor],
+    batch: &[Piece],
+    last: bool,
+) {
+    let mut touched: Vec<usize> = batch.iter().map(|p| p.cursor).collect();
+    if last {
+        touched.extend((0..cursors.len()).filter(|&i| !cursors[i].recorded));
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    for ci in touched {
+        let c = &mut cursors[ci];
+        c.recorded = true;
+        let Some((key, pos)) = c.position() else {
+            continue;
+        };
+        for copy in &c.copies {
+            tx.positions_mut()
+                .insert(copy.key.clone(), copy.position(&pos));
+        }
+        tx.positions_mut().insert(key, pos);
     }
 }
 
@@ -686,6 +466,21 @@ struct ParseCtx {
     name: String,
     labels: Labels,
     extractor: TimestampExtractor,
+    /// Lines cut while read: (line number, bytes skipped), by line number.
+    long_lines: Vec<(u64, u64)>,
+}
+
+impl ParseCtx {
+    /// Bytes of line `line_no` skipped while reading (0: read whole).
+    fn skipped(&self, line_no: u64) -> u64 {
+        if self.long_lines.is_empty() {
+            return 0;
+        }
+        match self.long_lines.binary_search_by_key(&line_no, |&(n, _)| n) {
+            Ok(i) => self.long_lines[i].1,
+            Err(_) => 0,
+        }
+    }
 }
 
 /// Parses one task's bytes into entries.
@@ -696,17 +491,19 @@ fn parse_task<'a>(data: &'a [u8], t: &Task, c: &ParseCtx, opts: &IngestOptions) 
         entries: Vec::new(),
         counts: Counts::default(),
     };
-    let name = c.name.clone();
     match opts.format {
         InputFormat::Auto => {
             let mut ex = c.extractor.clone();
             match &opts.multiline_start {
-                None => parse_lines(data, t.first_line, &name, &mut ex, opts, &mut out),
-                Some(re) => parse_multiline(data, t.first_line, &name, re, &mut ex, opts, &mut out),
+                None => {
+                    out.entries.reserve_exact(t.lines + 1);
+                    parse_lines(data, t.first_line, c, &mut ex, opts, &mut out)
+                }
+                Some(re) => parse_multiline(data, t.first_line, c, re, &mut ex, opts, &mut out),
             }
         }
-        InputFormat::Logcli => parse_logcli(data, t.first_line, &name, c, opts, &mut out),
-        InputFormat::LokiPush => parse_push(data, &name, c, opts, &mut out),
+        InputFormat::Logcli => parse_logcli(data, t.first_line, c, opts, &mut out),
+        InputFormat::LokiPush => parse_push(data, &c.name, opts, &mut out),
     }
     out
 }
@@ -727,23 +524,32 @@ pub(crate) fn parse_auto<'a>(
         entries: Vec::new(),
         counts: Counts::default(),
     };
+    let ctx = ParseCtx {
+        name: name.to_string(),
+        labels: Labels::default(),
+        extractor: ex.clone(),
+        long_lines: Vec::new(),
+    };
     match &opts.multiline_start {
-        None => parse_lines(data, first_line, name, ex, opts, &mut out),
-        Some(re) => parse_multiline(data, first_line, name, re, ex, opts, &mut out),
+        None => parse_lines(data, first_line, &ctx, ex, opts, &mut out),
+        Some(re) => parse_multiline(data, first_line, &ctx, re, ex, opts, &mut out),
     }
     (out.entries, out.counts)
 }
 
 /// Applies the line size limit: `None` when the line is rejected.
+/// `skipped`: bytes of it the reader skipped (it keeps only the start of an
+/// over-long line).
 fn check_size<'a>(
     line: Cow<'a, [u8]>,
     line_no: u64,
     name: &str,
     opts: &IngestOptions,
     counts: &mut Counts,
+    skipped: u64,
 ) -> Option<Cow<'a, [u8]>> {
-    let max = opts.limits.max_line_size;
-    if max == 0 || line.len() <= max {
+    let max = reader::line_limit(opts);
+    if line.len() <= max && skipped == 0 {
         return Some(line);
     }
     if opts.truncate_long_lines {
@@ -756,7 +562,7 @@ fn check_size<'a>(
             }
         });
     }
-    let len = line.len();
+    let len = line.len() as u64 + skipped;
     counts.reject(reject::LINE_TOO_LONG, || {
         format!("{name}:{line_no}: line of {len} bytes is over the {max}-byte limit; rejected (use --truncate-long-lines or --max-line-size)")
     });
@@ -779,19 +585,20 @@ fn for_each_line<'a>(data: &'a [u8], mut f: impl FnMut(&'a [u8], u64)) {
 fn parse_lines<'a>(
     data: &'a [u8],
     first_line: u64,
-    name: &str,
+    c: &ParseCtx,
     ex: &mut TimestampExtractor,
     opts: &IngestOptions,
     out: &mut Parsed<'a>,
 ) {
     let counts = &mut out.counts;
     let entries = &mut out.entries;
-    entries.reserve(data.len() / 128);
+    let name = c.name.as_str();
     for_each_line(data, |line, i| {
         counts.lines += 1;
-        if let Some(line) = check_size(Cow::Borrowed(line), first_line + i, name, opts, counts) {
+        let no = first_line + i;
+        if let Some(line) = check_size(Cow::Borrowed(line), no, name, opts, counts, c.skipped(no)) {
             let e = ex.extract_detailed(&line);
-            counts.timestamp_issue(&e, || clock::line_issue(ex, &e, name, first_line + i));
+            counts.timestamp_issue(&e, || clock::line_issue(ex, &e, name, no));
             let ts = e.ts.unwrap_or(MISSING);
             entries.push(Entry {
                 stream: 0,
@@ -807,41 +614,45 @@ fn parse_lines<'a>(
 fn parse_multiline<'a>(
     data: &'a [u8],
     first_line: u64,
-    name: &str,
+    c: &ParseCtx,
     start_re: &Regex,
     ex: &mut TimestampExtractor,
     opts: &IngestOptions,
     out: &mut Parsed<'a>,
 ) {
-    let mut cur: Option<(Vec<u8>, u64, usize)> = None;
-    let mut done: Vec<(Vec<u8>, u64)> = Vec::new();
+    // (entry, its first line, lines in it, bytes the reader skipped of it)
+    let mut cur: Option<(Vec<u8>, u64, usize, u64)> = None;
+    let mut done: Vec<(Vec<u8>, u64, u64)> = Vec::new();
     let counts = &mut out.counts;
     for_each_line(data, |line, i| {
         counts.lines += 1;
         let starts = start_re.is_match(&String::from_utf8_lossy(line));
+        let skipped = c.skipped(first_line + i);
         match &mut cur {
-            Some((buf, _, n)) if !starts && *n < opts.multiline_max_lines => {
+            Some((buf, _, n, s)) if !starts && *n < opts.multiline_max_lines => {
                 buf.push(b'\n');
                 buf.extend_from_slice(line);
                 *n += 1;
+                *s += skipped;
                 counts.joined += 1;
             }
             _ => {
-                if let Some((buf, ln, _)) = cur.take() {
-                    done.push((buf, ln));
+                if let Some((buf, ln, _, s)) = cur.take() {
+                    done.push((buf, ln, s));
                 }
-                cur = Some((line.to_vec(), first_line + i, 1));
+                cur = Some((line.to_vec(), first_line + i, 1, skipped));
             }
         }
     });
-    if let Some((buf, ln, _)) = cur.take() {
-        done.push((buf, ln));
+    if let Some((buf, ln, _, s)) = cur.take() {
+        done.push((buf, ln, s));
     }
-    for (buf, ln) in done {
-        if let Some(line) = check_size(Cow::Owned(buf), ln, name, opts, &mut out.counts) {
+    for (buf, ln, skipped) in done {
+        if let Some(line) = check_size(Cow::Owned(buf), ln, &c.name, opts, &mut out.counts, skipped)
+        {
             let e = ex.extract_detailed(&line);
             out.counts
-                .timestamp_issue(&e, || clock::line_issue(ex, &e, name, ln));
+                .timestamp_issue(&e, || clock::line_issue(ex, &e, &c.name, ln));
             let ts = e.ts.unwrap_or(MISSING);
             out.entries.push(Entry {
                 stream: 0,
@@ -875,8 +686,7 @@ fn with_static(labels: &Labels, opts: &IngestOptions) -> Labels {
 fn parse_logcli<'a>(
     data: &'a [u8],
     first_line: u64,
-    name: &str,
-    _c: &ParseCtx,
+    c: &ParseCtx,
     opts: &IngestOptions,
     out: &mut Parsed<'a>,
 ) {
@@ -884,8 +694,21 @@ fn parse_logcli<'a>(
     let mut entries = Vec::new();
     let counts = &mut out.counts;
     let streams = &mut out.streams;
+    let name = c.name.as_str();
     for_each_line(data, |line, i| {
         counts.lines += 1;
+        let skipped = c.skipped(first_line + i);
+        if skipped > 0 {
+            // Cut while read: the record is far over any line limit.
+            let len = line.len() as u64 + skipped;
+            counts.reject(reject::LINE_TOO_LONG, || {
+                format!(
+                    "{name}:{}: record of {len} bytes is over the line limit; rejected",
+                    first_line + i
+                )
+            });
+            return;
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             counts.reject(reject::UNPARSABLE, || {
                 format!(
@@ -904,6 +727,7 @@ fn parse_logcli<'a>(
                     name,
                     opts,
                     counts,
+                    0,
                 ) {
                     entries.push(Entry {
                         stream: s,
@@ -921,13 +745,7 @@ fn parse_logcli<'a>(
     out.entries = entries;
 }
 
-fn parse_push<'a>(
-    data: &'a [u8],
-    name: &str,
-    _c: &ParseCtx,
-    opts: &IngestOptions,
-    out: &mut Parsed<'a>,
-) {
+fn parse_push<'a>(data: &'a [u8], name: &str, opts: &IngestOptions, out: &mut Parsed<'a>) {
     out.streams.clear();
     match format::parse_push_bodies(data) {
         Ok(streams) => {
@@ -941,6 +759,7 @@ fn parse_push<'a>(
                         name,
                         opts,
                         &mut out.counts,
+                        0,
                     ) {
                         out.entries.push(Entry {
                             stream: si,

@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use super::batch::{cut_point, parse_auto};
+use super::batch::parse_auto;
 use super::clock::{self, MISSING};
+use super::reader::cut_point;
 use super::report::FileTimestamps;
 use super::source::{self, Compression, Input};
 use super::timestamp::TimestampExtractor;
@@ -160,7 +161,7 @@ fn look(
 ) -> Result<(), String> {
     let name = input.display();
     let (mut reader, compression, reference_ns) = open(input, &name)?;
-    let labels = super::labels::input_labels(input, opts);
+    let labels = super::labels::input_labels(input, &input.display(), opts);
     out.labels = labels.to_string();
     validate_labels(&labels, &opts.limits).map_err(|e| format!("{name}: {e}"))?;
     let (mut buf, mut eof) =
@@ -195,7 +196,15 @@ fn look(
         let cut = if eof {
             buf.len()
         } else {
-            cut_point(&buf, opts.multiline_start.as_ref())
+            // A chunk that is one unfinished multiline entry is parsed whole.
+            match cut_point(
+                &buf,
+                opts.multiline_start.as_ref(),
+                opts.multiline_max_lines,
+            ) {
+                0 => memchr::memrchr(b'\n', &buf).map_or(buf.len(), |i| i + 1),
+                cut => cut,
+            }
         };
         let piece = &buf[..cut];
         let (mut entries, counts) = parse_auto(piece, line_no, &name, &mut ex, opts);

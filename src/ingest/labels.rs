@@ -16,16 +16,17 @@ pub(crate) fn check_static(opts: &IngestOptions) -> Result<(), IngestError> {
         .map_err(|e| IngestError::Config(format!("--label: {e}")))
 }
 
-/// The stream labels of `input` (empty values dropped, not yet validated).
-pub(crate) fn input_labels(input: &Input, opts: &IngestOptions) -> Labels {
+/// The stream labels of `input` (empty values dropped, not yet validated);
+/// `name` is the path a file was first read under (its `filename` label and
+/// what `--label-from-path` reads), so a renamed file stays one stream.
+pub(crate) fn input_labels(input: &Input, name: &str, opts: &IngestOptions) -> Labels {
     let mut labels: Vec<(String, String)> = Vec::new();
-    if let Input::File(path) = input {
-        let key = path.display().to_string();
+    if let Input::File(_) = input {
         if opts.filename_label {
-            labels.push(("filename".into(), key.clone()));
+            labels.push(("filename".into(), name.to_string()));
         }
         if let Some(re) = &opts.label_from_path {
-            if let Some(caps) = re.captures(&key) {
+            if let Some(caps) = re.captures(name) {
                 for n in re.capture_names().flatten() {
                     if let Some(m) = caps.name(n) {
                         labels.push((n.to_string(), m.as_str().to_string()));

@@ -10,8 +10,10 @@
 mod batch;
 mod clock;
 mod dryrun;
+mod follow;
 pub mod format;
 mod labels;
+mod reader;
 pub mod report;
 pub mod source;
 pub mod timestamp;
@@ -62,7 +64,9 @@ pub struct IngestOptions {
     pub from_start: bool,
     /// Ingest files that look binary (a NUL byte in their first 8 KiB).
     pub binary: bool,
-    /// Input bytes per committed batch.
+    /// Memory one batch may take: its input bytes plus a fixed cost per
+    /// line (the parsed entry and its place in its stream). Each batch is
+    /// committed on its own; peak memory stays under about twice this.
     pub batch_bytes: usize,
     /// zstd level for blocks.
     pub zstd_level: i32,
@@ -90,7 +94,7 @@ impl Default for IngestOptions {
             dedupe: false,
             from_start: false,
             binary: false,
-            batch_bytes: 256 << 20,
+            batch_bytes: 128 << 20,
             zstd_level: 3,
             lock_timeout: None,
             no_index: false,

@@ -36,6 +36,9 @@ pub struct IngestReport {
     pub files_unchanged: u64,
     /// Inputs that could not be read or were skipped; see `errors`.
     pub files_failed: u64,
+    /// Files read on from their position under a new name (rotated): found
+    /// by inode or as a compressed or copied rotation of a file read before.
+    pub files_rotated: u64,
     /// Lines read.
     pub lines_read: u64,
     /// Lines appended to a previous line's entry (`--multiline-start`).
@@ -137,6 +140,20 @@ impl IngestReport {
     /// Lines not stored.
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
+    }
+
+    /// True when lines were read and none was stored because every one was
+    /// rejected (too long, invalid labels, unparsable). Repeats dropped by
+    /// `--dedupe` are not failures: a run that only finds what is already
+    /// stored is fine.
+    pub fn all_rejected(&self) -> bool {
+        let failed: u64 = self
+            .rejected
+            .iter()
+            .filter(|(k, _)| **k != reject::DUPLICATE)
+            .map(|(_, v)| v)
+            .sum();
+        self.lines_read > 0 && self.entries_stored == 0 && failed > 0
     }
 
     pub(crate) fn reject(&mut self, reason: &'static str, n: u64) {

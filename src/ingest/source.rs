@@ -139,8 +139,9 @@ pub fn absolute(p: &Path) -> PathBuf {
     out
 }
 
-/// What identifies a file across runs: device, inode, size, and a hash of
-/// its first bytes (so a file replaced in place is noticed).
+/// What identifies a file across runs: device and inode (checked against
+/// hashes of its content, see [`crate::store::Position`]), with its size and
+/// modification time when it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileIdentity {
     /// Device.
@@ -153,70 +154,207 @@ pub struct FileIdentity {
     pub mtime_ns: i64,
 }
 
-/// Reads the identity of an open file.
-pub fn identity(file: &File) -> io::Result<FileIdentity> {
-    let md = file.metadata()?;
-    #[cfg(unix)]
-    let (dev, ino) = {
-        use std::os::unix::fs::MetadataExt;
-        (md.dev(), md.ino())
-    };
-    #[cfg(not(unix))]
-    let (dev, ino) = (0, 0);
-    let mtime_ns = md
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
-    Ok(FileIdentity {
-        dev,
-        ino,
-        size: md.len(),
-        mtime_ns,
-    })
-}
-
-/// Bytes hashed to recognise a file's start.
-pub const HEAD_LEN: u64 = 1024;
-
-/// xxh3 of the first `len` bytes of the file at `path` (None if shorter).
-pub fn head_hash(path: &Path, len: u64) -> io::Result<Option<u64>> {
-    let mut f = File::open(path)?;
-    let mut buf = vec![0u8; len as usize];
-    let mut got = 0;
-    while got < buf.len() {
-        match f.read(&mut buf[got..])? {
-            0 => break,
-            n => got += n,
+impl FileIdentity {
+    /// The identity in `md`.
+    pub fn of(md: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (md.dev(), md.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        let mtime_ns = md
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        FileIdentity {
+            dev,
+            ino,
+            size: md.len(),
+            mtime_ns,
         }
     }
-    if got < buf.len() {
-        return Ok(None);
+
+    /// True when `other` is the same file (device and inode).
+    pub fn same_inode(&self, other: &FileIdentity) -> bool {
+        self.dev == other.dev && self.ino == other.ino
     }
-    Ok(Some(xxhash_rust::xxh3::xxh3_64(&buf)))
 }
 
-/// Opens a file as a stream of (decompressed) bytes.
+/// Reads the identity of an open file.
+pub fn identity(file: &File) -> io::Result<FileIdentity> {
+    Ok(FileIdentity::of(&file.metadata()?))
+}
+
+/// Bytes hashed to recognise a file's start, and the stretch before a
+/// position that must be unchanged for the position to still hold.
+pub const HEAD_LEN: u64 = 1024;
+
+/// Bytes of a decoded input's start searched for a NUL byte (as grep and
+/// git decide a file is binary).
+pub const BINARY_SNIFF: usize = 8192;
+
+/// The hash content is recognised by.
+pub fn hash(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+/// Reads up to `buf.len()` bytes at `offset` without moving the file's
+/// cursor; fewer only at the end of the file.
+pub fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        #[cfg(unix)]
+        let n = {
+            use std::os::unix::fs::FileExt;
+            file.read_at(&mut buf[got..], offset + got as u64)
+        };
+        #[cfg(not(unix))]
+        let n = {
+            use std::io::{Seek, SeekFrom};
+            let mut f = file;
+            f.seek(SeekFrom::Start(offset + got as u64))
+                .and_then(|_| f.read(&mut buf[got..]))
+        };
+        match n {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// xxh3 of the `len` bytes at `start` of `file`; `None` when the file ends
+/// before them.
+pub fn hash_at(file: &File, start: u64, len: u64) -> io::Result<Option<u64>> {
+    let mut buf = vec![0u8; len as usize];
+    let n = read_at(file, start, &mut buf)?;
+    Ok((n == buf.len()).then(|| hash(&buf)))
+}
+
+/// Opens a file as a stream of decoded bytes. Decompression is streamed:
+/// gzip keeps a 32 KiB window, and zstd frames that need a window over
+/// 2^[`ZSTD_WINDOW_LOG_MAX`] bytes are refused, so a small file cannot make
+/// the decoder allocate much. Plain files are read directly (callers read
+/// in large pieces, so a buffer would only add a copy).
 pub fn open_reader(file: File, compression: Compression) -> io::Result<Box<dyn Read + Send>> {
-    let buffered = io::BufReader::with_capacity(1 << 20, file);
+    const BUF: usize = 256 << 10;
     Ok(match compression {
-        Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(
+            io::BufReader::with_capacity(BUF, file),
+        )),
+        Compression::Zstd => {
+            let mut d =
+                zstd::stream::read::Decoder::with_buffer(io::BufReader::with_capacity(BUF, file))?;
+            d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+            Box::new(d)
+        }
     })
 }
 
-/// Skips exactly `n` bytes of `r`; fewer available is an error.
-pub fn skip_bytes(r: &mut dyn Read, n: u64) -> io::Result<()> {
-    let copied = io::copy(&mut r.take(n), &mut io::sink())?;
-    if copied < n {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "input is shorter than the stored position",
-        ));
+/// Largest zstd window accepted (2^27 = 128 MiB, zstd's own default limit:
+/// every level up to `--ultra -22` fits, `--long=28` and beyond do not).
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+
+/// Reads up to `n` bytes of `r` into a new buffer (fewer at its end).
+pub fn read_up_to(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(n);
+    r.take(n as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// The first `len` decoded bytes of the file at `path` (fewer if it is
+/// shorter).
+pub fn decoded_head(path: &Path, compression: Compression, len: usize) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    if compression == Compression::None {
+        let mut buf = vec![0u8; len];
+        let n = read_at(&file, 0, &mut buf)?;
+        buf.truncate(n);
+        return Ok(buf);
     }
-    Ok(())
+    read_up_to(&mut *open_reader(file, compression)?, len)
+}
+
+/// What [`skip_to`] found.
+#[derive(Debug)]
+pub struct Skipped {
+    /// Bytes skipped: `n`, or fewer when the stream ended first.
+    pub skipped: u64,
+    /// The last (up to) `tail_len` bytes skipped.
+    pub tail: Vec<u8>,
+}
+
+/// Reads and discards `n` bytes of `r`, keeping the last `tail_len` of them
+/// (to check that they are the bytes a stored position ended with).
+pub fn skip_to(r: &mut dyn Read, n: u64, tail_len: usize) -> io::Result<Skipped> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut tail: Vec<u8> = Vec::with_capacity(tail_len * 2);
+    let mut skipped = 0u64;
+    while skipped < n {
+        let want = (n - skipped).min(buf.len() as u64) as usize;
+        let got = match r.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        skipped += got as u64;
+        if tail_len > 0 {
+            tail.extend_from_slice(&buf[got.saturating_sub(tail_len)..got]);
+            if tail.len() > tail_len {
+                tail.drain(..tail.len() - tail_len);
+            }
+        }
+    }
+    Ok(Skipped { skipped, tail })
+}
+
+/// True when a file name looks like a rotated copy (`app.log.1`,
+/// `app.log-20241201`, `app.log.2.gz`): the part after its last `.` or
+/// `-` (compression extension aside) is all digits. Such a file is not
+/// written to any more, so an unterminated last line is stored as it is.
+pub fn looks_rotated(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .or_else(|| name.strip_suffix(".zstd"))
+        .unwrap_or(name);
+    match name.rfind(['.', '-']) {
+        Some(i) if i + 1 < name.len() => name[i + 1..].bytes().all(|b| b.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// True when `candidate` can be a rotated copy of `original`: the same
+/// directory, and a name starting with the original's up to its first dot
+/// (`access.log` -> `access.log.1`, `access.log-20241201.gz`,
+/// `access-20241201.log`). Only a filter: content decides.
+pub fn same_family(original: &Path, candidate: &Path) -> bool {
+    if original.parent() != candidate.parent() {
+        return false;
+    }
+    let (Some(o), Some(c)) = (
+        original.file_name().and_then(|n| n.to_str()),
+        candidate.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return false;
+    };
+    // A leading dot (a hidden file) is part of the stem.
+    let stem = match o.char_indices().skip(1).find(|&(_, c)| c == '.') {
+        Some((i, _)) => &o[..i],
+        None => o,
+    };
+    c.starts_with(stem)
 }
 
 #[cfg(test)]
@@ -252,5 +390,58 @@ mod tests {
         assert_eq!(expand_inputs(&[g], false).unwrap().len(), 3);
         let none = format!("{root}/*.nope");
         assert!(expand_inputs(&[none], false).is_err());
+    }
+
+    #[test]
+    fn rotated_names() {
+        for (name, rotated) in [
+            ("/l/access.log", false),
+            ("/l/access.log.1", true),
+            ("/l/access.log.12.gz", true),
+            ("/l/access.log-20241201", true),
+            ("/l/access.log-20241201.zst", true),
+            ("/l/access-20241201.log", false),
+            ("/l/app.log.gz", false),
+            ("/l/messages", false),
+            ("/l/x.", false),
+        ] {
+            assert_eq!(looks_rotated(Path::new(name)), rotated, "{name}");
+        }
+    }
+
+    #[test]
+    fn families() {
+        let o = Path::new("/l/access.log");
+        for c in [
+            "/l/access.log",
+            "/l/access.log.1",
+            "/l/access.log.2.gz",
+            "/l/access.log-20241201.zst",
+            "/l/access-20241201.log",
+        ] {
+            assert!(same_family(o, Path::new(c)), "{c}");
+        }
+        for c in ["/m/access.log.1", "/l/error.log.1", "/l/acces.log"] {
+            assert!(!same_family(o, Path::new(c)), "{c}");
+        }
+        assert!(same_family(
+            Path::new("/l/messages"),
+            Path::new("/l/messages-20241201")
+        ));
+        assert!(same_family(
+            Path::new("/l/.hidden.log"),
+            Path::new("/l/.hidden.log.1")
+        ));
+    }
+
+    #[test]
+    fn skip_keeps_the_tail() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let s = skip_to(&mut &data[..], 150_000, 1024).unwrap();
+        assert_eq!(s.skipped, 150_000);
+        assert_eq!(s.tail, &data[150_000 - 1024..150_000]);
+        let s = skip_to(&mut &data[..], 300_000, 10).unwrap();
+        assert_eq!(s.skipped, 200_000);
+        assert_eq!(s.tail, &data[200_000 - 10..]);
     }
 }

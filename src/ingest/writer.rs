@@ -3,13 +3,14 @@
 //! format is [`crate::chunk::block`]'s), write one segment per day, publish.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
 use super::report::{reject, IngestReport};
 use super::{IngestError, IngestOptions};
 use crate::chunk::block::{self, EncodedBlock, Metadata};
+use crate::chunk::Block;
 use crate::model::Labels;
 use crate::store::{StoreError, TenantWriter};
 use crate::time::day_string;
@@ -59,6 +60,10 @@ pub(crate) fn write_batch(
         })
         .sum();
     report.reject(reject::DUPLICATE, dups);
+    if opts.dedupe {
+        let (dups, _) = dedupe_against_store(tx, &mut streams)?;
+        report.reject(reject::DUPLICATE, dups);
+    }
 
     let mut jobs = Vec::new();
     for (si, s) in streams.iter().enumerate() {
@@ -126,6 +131,101 @@ pub(crate) fn write_batch(
     Ok(())
 }
 
+/// Removes from each stream's time-sorted entries those the store already
+/// holds (same stream, timestamp, line and structured metadata), so
+/// `--dedupe` holds across runs. Only stored blocks of the same stream whose
+/// time range overlaps the batch's entries of that stream are read — found
+/// from the manifest's segment time ranges and the segments' footers — so a
+/// run appending newer lines reads at most the last block or two. Returns
+/// the entries removed and the blocks read.
+fn dedupe_against_store(
+    tx: &TenantWriter<'_>,
+    streams: &mut [StreamEntries<'_>],
+) -> Result<(u64, u64), IngestError> {
+    let ranges: Vec<Option<(i64, i64)>> = streams
+        .iter()
+        .map(|s| Some((s.entries.first()?.0, s.entries.last()?.0)))
+        .collect();
+    let (Some(lo), Some(hi)) = (
+        ranges.iter().flatten().map(|r| r.0).min(),
+        ranges.iter().flatten().map(|r| r.1).max(),
+    ) else {
+        return Ok((0, 0));
+    };
+    let by_labels: HashMap<&Labels, usize> = streams
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (&s.labels, i))
+        .collect();
+    let snap = tx.pending_snapshot();
+    let mut stored: Vec<Vec<bool>> = streams
+        .iter()
+        .map(|s| vec![false; s.entries.len()])
+        .collect();
+    let mut block = Block::default();
+    let mut blocks_read = 0;
+    for seg in &snap.manifest.segments {
+        if seg.max_t < lo || seg.min_t > hi {
+            continue;
+        }
+        let reader = snap.open_segment(seg)?;
+        for chunk in reader.streams() {
+            let Some(&si) = by_labels.get(&chunk.labels) else {
+                continue;
+            };
+            let Some((from, to)) = ranges[si] else {
+                continue;
+            };
+            for meta in &chunk.blocks {
+                if meta.max_t < from || meta.min_t > to {
+                    continue;
+                }
+                reader
+                    .read_block(meta, &mut block)
+                    .map_err(StoreError::from)?;
+                blocks_read += 1;
+                let mut md: Vec<(&str, &str)> = Vec::new();
+                let entries = &streams[si].entries;
+                for i in 0..block.len() {
+                    let ts = block.ts[i];
+                    let first = entries.partition_point(|e| e.0 < ts);
+                    for (j, e) in entries[first..].iter().enumerate() {
+                        if e.0 != ts {
+                            break;
+                        }
+                        if stored[si][first + j] || e.1.as_ref() != block.line(i) {
+                            continue;
+                        }
+                        block.metadata(i, &mut md);
+                        let same_md = match &e.2 {
+                            None => md.is_empty(),
+                            Some(m) => {
+                                m.len() == md.len()
+                                    && m.iter().zip(&md).all(|(a, b)| a.0 == b.0 && a.1 == b.1)
+                            }
+                        };
+                        if same_md {
+                            stored[si][first + j] = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut removed = 0u64;
+    for (s, marks) in streams.iter_mut().zip(stored) {
+        if !marks.contains(&true) {
+            continue;
+        }
+        let mut it = marks.iter();
+        s.entries
+            .retain(|_| !*it.next().expect("one mark per entry"));
+        removed += marks.iter().filter(|&&m| m).count() as u64;
+    }
+    Ok((removed, blocks_read))
+}
+
 /// Removes exact `(ts, line)` repeats from time-sorted entries; returns how
 /// many were removed.
 fn dedupe(entries: &mut Vec<StoredEntry<'_>>) -> u64 {
@@ -147,6 +247,69 @@ fn dedupe(entries: &mut Vec<StoredEntry<'_>>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DAY: i64 = 86_400_000_000_000;
+
+    #[test]
+    fn dedupe_reads_only_the_overlapping_blocks_of_the_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::new(dir.path());
+        let x = Labels::from_pairs([("job", "x")]);
+        let y = Labels::from_pairs([("job", "y")]);
+        let day0 = 1_704_067_200_000_000_000;
+        let entries = |labels: &Labels| {
+            let mut v = Vec::new();
+            for d in 0..3 {
+                for i in 0..100 {
+                    v.push((
+                        day0 + d * DAY + i * 1_000_000_000,
+                        format!("{labels} {d} {i}").into_bytes(),
+                        Vec::new(),
+                    ));
+                }
+            }
+            (labels.clone(), v)
+        };
+        crate::ingest::write_streams(&store, "t", vec![entries(&x), entries(&y)]).unwrap();
+
+        let tenant = store.tenant("t").unwrap();
+        let lock = store.lock_writer(None, || {}).unwrap();
+        let tx = tenant.begin_write(&lock).unwrap();
+        // Day 2: lines 50..99 are stored already, 100..149 are new.
+        let line = |i: i64| Cow::Owned(format!("{x} 2 {i}").into_bytes());
+        let mut batch = vec![StreamEntries {
+            labels: x.clone(),
+            entries: (50..150)
+                .map(|i| (day0 + 2 * DAY + i * 1_000_000_000, line(i), None))
+                .collect(),
+            valid: true,
+        }];
+        let (removed, blocks) = dedupe_against_store(&tx, &mut batch).unwrap();
+        assert_eq!(removed, 50);
+        assert_eq!(
+            blocks, 1,
+            "one block of stream x overlaps; y and days 0-1 are not read"
+        );
+        assert_eq!(batch[0].entries.len(), 50);
+        assert_eq!(batch[0].entries[0].1.as_ref(), line(100).as_ref());
+        // The same timestamp with another line, or other metadata, is kept.
+        let mut batch = vec![StreamEntries {
+            labels: x.clone(),
+            entries: vec![
+                (day0 + 2 * DAY, Cow::Owned(b"other".to_vec()), None),
+                (
+                    day0 + 2 * DAY,
+                    line(0),
+                    Some(vec![("k".to_string(), "v".to_string())].into_boxed_slice()),
+                ),
+                (day0 + 2 * DAY, line(0), None),
+            ],
+            valid: true,
+        }];
+        let (removed, _) = dedupe_against_store(&tx, &mut batch).unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(batch[0].entries.len(), 2);
+    }
 
     #[test]
     fn dedupe_keeps_first_of_each_pair() {

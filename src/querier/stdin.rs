@@ -25,7 +25,24 @@ impl StdinStore {
         // Standard input has no file name to label it with.
         opts.filename_label = false;
         let store = Store::new(dir.path());
-        crate::ingest::ingest(&store, DEFAULT_TENANT, &opts, &Silent)?;
+        let report = crate::ingest::ingest(&store, DEFAULT_TENANT, &opts, &Silent)?;
+        // Refused input (binary) or input of which nothing could be kept is
+        // an error, not a query that matched nothing.
+        if let Some(msg) = report.errors.first() {
+            return Err(crate::ingest::IngestError::Config(msg.clone()).into());
+        }
+        if report.all_rejected() {
+            let reasons: Vec<String> = report
+                .rejected
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
+            return Err(crate::ingest::IngestError::Config(format!(
+                "<stdin>: every line was rejected ({})",
+                reasons.join(", ")
+            ))
+            .into());
+        }
         // The labels ingest gives standard input.
         let selector = if opts.labels.is_empty() {
             Labels::from_pairs([("job", "stdin")])

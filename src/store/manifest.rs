@@ -71,21 +71,30 @@ pub struct SegmentEntry {
     pub max_t: i64,
 }
 
-/// How far an input file has been read.
+/// How far an input file has been read, and how to recognise that file again.
+///
+/// The map of positions is keyed by the path the file had when last read.
+/// A file is recognised by device and inode, checked against the hashes of
+/// its first bytes and of the bytes just before `offset` (inodes are reused
+/// as soon as a file is deleted); a copy of it (copytruncate, a compressed
+/// rotated copy) is recognised by those hashes alone. Manifests written
+/// before the tail hash and `name` existed read with `tail_len` 0 (only the
+/// head is checked) and `name` absent (the key).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
-    /// Device and inode of the file when read; another file at the same path
-    /// (rotation) is read from its start.
+    /// Device of the file when read.
     pub dev: u64,
     /// Inode.
     pub ino: u64,
     /// Bytes consumed (of the decompressed stream for `.gz`/`.zst` inputs).
+    /// Always at a line end: an unterminated last line of a live file is
+    /// held back until its newline arrives.
     pub offset: u64,
     /// Size of the file (compressed size for compressed inputs) when read.
     pub size: u64,
     /// Length of the prefix hashed in `head_hash` (up to 1 KiB).
     pub head_len: u64,
-    /// xxh3 of the first `head_len` bytes: detects a file replaced in place.
+    /// xxh3 of the first `head_len` (decompressed) bytes.
     pub head_hash: u64,
     /// Timestamp of the last entry read, inherited by a continuation that
     /// starts with a line lacking a timestamp.
@@ -93,6 +102,18 @@ pub struct Position {
     /// Line number (1-based) of the next line, for messages.
     #[serde(default)]
     pub line: u64,
+    /// Length of the stretch just before `offset` hashed in `tail_hash` (up
+    /// to 1 KiB; 0: not recorded).
+    #[serde(default)]
+    pub tail_len: u64,
+    /// xxh3 of the `tail_len` bytes before `offset`.
+    #[serde(default)]
+    pub tail_hash: u64,
+    /// The path the file had when it was first read, when it differs from
+    /// the key (the file was renamed since): its entries keep this
+    /// `filename` label, so one log's lines stay one stream through rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Manifest {

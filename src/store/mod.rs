@@ -16,6 +16,7 @@ pub mod lock;
 pub mod manifest;
 pub mod read;
 pub mod rebuild;
+pub mod trace;
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -416,6 +417,7 @@ impl<'l> TenantWriter<'l> {
         let tmp = dir.join(format!("{name}.tmp"));
         let _ = fs::remove_file(&tmp);
         let writer = SegmentWriter::create(&tmp)?;
+        trace::point("segment-create");
         Ok(PendingSegment {
             writer,
             id,
@@ -434,6 +436,7 @@ impl<'l> TenantWriter<'l> {
         fs::rename(&pending.tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
         pending.tmp = PathBuf::new();
         sync_dir(dst.parent().unwrap_or(&self.tenant.dir))?;
+        trace::point("segment-publish");
         let entry = summarize(
             pending.id,
             pending.day.clone(),
@@ -525,6 +528,7 @@ impl<'l> TenantWriter<'l> {
             }
             return Err(e);
         }
+        trace::point("index-write");
         let mut out = Vec::with_capacity(jobs.len());
         for (tmp, n) in &jobs {
             let rel = format!("index/{}-{gen}.idx", n.day);
@@ -588,8 +592,10 @@ impl<'l> TenantWriter<'l> {
             let _ = fs::remove_file(&tmp);
             return Err(StoreError::io(&tmp, e));
         }
+        trace::point("manifest-write");
         fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
         sync_dir(&self.tenant.dir)?;
+        trace::point("commit");
         // Index builds superseded one commit ago: only a reader of a manifest
         // two commits old still names them, and a missing index merely sends
         // it to the footers. Removing them now keeps a long ingest that

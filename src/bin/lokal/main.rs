@@ -7,6 +7,11 @@ use cli::exit::ExitCode;
 use cli::{Cli, Command};
 
 fn main() {
+    if std::env::var_os("LOKAL_TEST_TRACE").is_some() {
+        // Crash tests (tests/cli/crash.rs, bench/crash.sh) kill writers on
+        // these lines: each step of a commit as it happens.
+        lokal::store::trace::set_hook(|point| eprintln!("lokal-trace: {point}"));
+    }
     let cli = Cli::parse();
     let g = &cli.global;
     let result = match &cli.command {

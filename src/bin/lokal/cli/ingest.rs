@@ -1,13 +1,13 @@
 //! `lokal ingest`: flags, progress bar and the summary table.
 use std::io::IsTerminal;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use lokal::ingest::{self, IngestObserver, IngestOptions, IngestReport, InputFormat};
-use lokal::units::{parse_bytes, parse_duration};
+use lokal::units::parse_duration;
 
 use super::args::{EntryArgs, LabelArgs, LineArgs, TimestampArgs};
 use super::exit::ExitCode;
@@ -90,9 +90,6 @@ pub struct IngestArgs {
     /// Ingest files that look binary (NUL bytes) instead of skipping them
     #[arg(long)]
     pub binary: bool,
-    /// Input committed per batch (memory use grows with it)
-    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
-    pub batch_size: String,
     /// zstd compression level of blocks
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub compression_level: i32,
@@ -171,10 +168,6 @@ fn options(a: &IngestArgs) -> Result<IngestOptions> {
     o.dedupe = a.dedupe;
     o.from_start = a.from_start;
     o.binary = a.binary;
-    o.batch_bytes = parse_bytes(&a.batch_size).map_err(anyhow::Error::msg)? as usize;
-    if o.batch_bytes == 0 {
-        bail!("--batch-size must be more than 0");
-    }
     o.zstd_level = a.compression_level;
     o.no_index = a.no_index;
     if let Some(t) = &a.lock_timeout {
@@ -217,7 +210,10 @@ pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
             SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         }
     }
-    Ok(if report.files_failed > 0 {
+    if report.all_rejected() && !a.quiet {
+        eprintln!("lokal: nothing was stored: every line read was rejected (see the counts above)");
+    }
+    Ok(if report.files_failed > 0 || report.all_rejected() {
         ExitCode::Usage
     } else {
         ExitCode::Ok
@@ -268,6 +264,9 @@ fn summary_table(r: &IngestReport) -> Table {
     }
     if r.files_failed > 0 {
         row("files failed", r.files_failed.to_string());
+    }
+    if r.files_rotated > 0 {
+        row("files followed after rotation", r.files_rotated.to_string());
     }
     row("lines read", r.lines_read.to_string());
     row("entries stored", r.entries_stored.to_string());
