@@ -23,7 +23,6 @@
 //! opening an index costs one checksum pass and nothing is parsed up front.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -299,7 +298,7 @@ impl DayIndex {
             path: path.to_path_buf(),
             source,
         };
-        let file = File::open(path).map_err(io)?;
+        let file = crate::file::open_regular(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len() as usize;
         if len < HEADER_LEN + TOC_LEN + TRAILER_LEN {
             return Err(corrupt("file too short to be an index".into()));
@@ -368,6 +367,12 @@ impl DayIndex {
             sections,
             segments,
         })
+    }
+
+    /// The whole file, as mapped (`lokal check` compares it with a fresh
+    /// build from the footers).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.map
     }
 
     /// The file this index was opened from.

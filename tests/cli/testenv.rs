@@ -193,6 +193,13 @@ impl LokalCmd {
         self
     }
 
+    /// Kills the command after `t` (the run then has no exit code): for
+    /// tests of what must not hang.
+    pub fn timeout(&mut self, t: std::time::Duration) -> &mut Self {
+        self.cmd.timeout(t);
+        self
+    }
+
     /// Runs the command, whatever its exit code.
     pub fn run(&mut self) -> Run {
         let out = self.cmd.output().expect("run lokal");

@@ -18,7 +18,7 @@ fn main() {
         Command::Series(a) => cli::labels::run_series(g, a),
         Command::Stats(a) => cli::stats::run(g, a),
         Command::Test(a) => cli::test::run(a),
-        Command::Verify(a) => cli::verify::run(g, a),
+        Command::Check(a) => cli::verify::run(g, a),
         Command::Fmt(a) => cli::fmt::run(a),
         Command::Completions(a) => cli::completions::run(a),
         Command::Man(a) => cli::completions::run_man(a),
@@ -37,9 +37,33 @@ fn main() {
             ExitCode::Ok
         }
         Err(err) => {
-            eprintln!("lokal: {err:#}");
+            match err.chain().find_map(|c| match c.downcast_ref() {
+                Some(lokal::querier::Error::Partial(p)) => Some(p),
+                _ => None,
+            }) {
+                Some(partial) => cli::partial::report(partial),
+                None => eprintln!("lokal: {}", message(&err)),
+            }
             ExitCode::of_error(&err)
         }
     };
     std::process::exit(code.code());
+}
+
+/// The error and its causes, `outer: inner`, leaving out a cause whose text
+/// the message already holds (library errors such as `path: cause` print
+/// their source themselves).
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out
 }

@@ -183,9 +183,18 @@ pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
         b.finish_and_clear();
     }
     if !a.quiet {
-        match a.output {
-            SummaryFormat::Table => println!("{}", summary_table(&report)),
-            SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        let text = match a.output {
+            SummaryFormat::Table => summary_table(&report).to_string(),
+            SummaryFormat::Json => serde_json::to_string_pretty(&report)?,
+        };
+        // The entries are stored either way: a closed stdout must neither
+        // panic nor hide the exit code.
+        if let Err(e) =
+            std::io::Write::write_all(&mut std::io::stdout(), format!("{text}\n").as_bytes())
+        {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(e.into());
+            }
         }
     }
     Ok(if report.files_failed > 0 {

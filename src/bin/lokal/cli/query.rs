@@ -18,6 +18,7 @@ use super::args::{
     TimestampArgs, ZoneArgs,
 };
 use super::exit::ExitCode;
+use super::partial::{self, PartialArgs};
 use super::GlobalArgs;
 
 /// `--output` values.
@@ -138,6 +139,8 @@ pub struct QueryArgs {
     pub lines: LineArgs,
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub partial: PartialArgs,
 }
 
 /// Runs `lokal query`; exit 1 when nothing matched.
@@ -161,7 +164,7 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
     let (querier, query) = match &stdin {
         Some(s) => (s.querier(), s.complete_query(&a.query)),
         None => {
-            store = g.querier_noting_empty(a.report.quiet)?;
+            store = g.querier_noting_empty(a.report.quiet, &a.partial)?;
             (&store, a.query.clone())
         }
     };
@@ -278,6 +281,8 @@ pub struct InstantArgs {
     pub output: OutputFormat,
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub partial: PartialArgs,
 }
 
 /// Runs `lokal instant-query`.
@@ -289,7 +294,7 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<ExitCode> {
         Some(t) => parse_time(t, now, &tz)?,
         None => now,
     };
-    let q = g.querier_noting_empty(a.report.quiet)?;
+    let q = g.querier_noting_empty(a.report.quiet, &a.partial)?;
     let res = q.instant_query(&expr, at)?;
     print_metric(&res, a.output, &tz, &a.report)
 }
@@ -300,6 +305,7 @@ fn print_warnings(s: &QueryStats, quiet: bool) {
             eprintln!("lokal: warning: {w}");
         }
     }
+    partial::warn(&s.partial);
 }
 
 /// `--stats`: tab-aligned `key<TAB>value` lines on stderr, as logcli prints them.
