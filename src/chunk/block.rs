@@ -407,6 +407,49 @@ impl Block {
     }
 }
 
+/// Where each part of a raw (decompressed) block lies: `("header", …)`
+/// (flags, entry count, timestamp unit), `("timestamps", …)`,
+/// `("lengths", …)` (empty when lines are `\n`-terminated),
+/// `("metadata", …)` (empty without a metadata column) and `("lines", …)`.
+/// For tools and tests that must reach one column of a stored block (the
+/// corruption tests flip a bit in each).
+pub fn column_layout(raw: &[u8]) -> Result<Vec<(&'static str, Range<usize>)>, DecodeError> {
+    let mut r = Reader::new(raw);
+    let flags = r.u8().ok_or(DecodeError("truncated header"))?;
+    let n = r.usize().ok_or(DecodeError("bad entry count"))?;
+    r.u8().ok_or(DecodeError("truncated header"))?;
+    let ts = r.position();
+    for i in 0..n {
+        let ok = if i == 0 {
+            r.i64().is_some()
+        } else {
+            r.u64().is_some()
+        };
+        if !ok {
+            return Err(DecodeError("truncated timestamps"));
+        }
+    }
+    let lengths = r.position();
+    if flags & FLAG_NEWLINE_SEPARATED == 0 {
+        for _ in 0..n {
+            r.u64().ok_or(DecodeError("truncated lengths"))?;
+        }
+    }
+    let metadata = r.position();
+    if flags & FLAG_METADATA != 0 {
+        let len = r.usize().ok_or(DecodeError("truncated metadata"))?;
+        r.bytes(len).ok_or(DecodeError("truncated metadata"))?;
+    }
+    let lines = r.position();
+    Ok(vec![
+        ("header", 0..ts),
+        ("timestamps", ts..lengths),
+        ("lengths", lengths..metadata),
+        ("metadata", metadata..lines),
+        ("lines", lines..raw.len()),
+    ])
+}
+
 /// Reads a block's metadata column, checking every record, and notes where
 /// each entry's record starts.
 fn read_metadata(

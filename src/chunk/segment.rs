@@ -599,6 +599,146 @@ mod tests {
         assert_eq!((bad, good), (1, 11));
     }
 
+    /// Pseudo-random bytes without `\n`, `\r` or NUL: lines zstd cannot
+    /// compress, so it stores the block raw and every byte of the frame
+    /// maps to one byte of one column.
+    fn noise(seed: &mut u64, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                *seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                match (*seed >> 56) as u8 {
+                    0 | b'\n' | b'\r' => b'x',
+                    b => b,
+                }
+            })
+            .collect()
+    }
+
+    /// The zstd frame of one incompressible block with every column (ns
+    /// timestamps, a length column, metadata), in a segment; the frame, the
+    /// offset of the raw block inside it, and the block's column layout.
+    /// `(ts, line, structured metadata)`.
+    type Entry = (i64, Vec<u8>, Vec<(String, String)>);
+
+    /// A block's column layout (see `block::column_layout`).
+    type Layout = Vec<(&'static str, std::ops::Range<usize>)>;
+
+    fn raw_frame_segment(path: &Path) -> (Vec<u8>, BlockMeta, usize, Layout) {
+        let mut seed = 7;
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut t = 1_700_000_000_123_456_789i64;
+        for i in 0..40 {
+            t += 1_000_003 * (i + 1);
+            let mut line = noise(&mut seed, 200 + (i as usize % 7) * 13);
+            if i == 5 {
+                line.extend_from_slice(b"\ncontinued"); // forces the length column
+            }
+            let md = if i % 4 == 0 {
+                vec![(format!("k{i}"), format!("{:x}", seed >> 20))]
+            } else {
+                vec![]
+            };
+            entries.push((t, line, md));
+        }
+        let b = crate::chunk::block::compress(
+            entries
+                .iter()
+                .map(|(t, l, m)| (*t, l.as_slice(), m.as_slice())),
+            3,
+        )
+        .unwrap();
+        let raw = zstd::bulk::decompress(&b.bytes, 1 << 20).unwrap();
+        let base = memchr::memmem::find(&b.bytes, &raw)
+            .expect("zstd stored the incompressible block raw (precondition of this test)");
+        let layout = crate::chunk::block::column_layout(&raw).unwrap();
+        assert!(layout.iter().all(|(_, r)| !r.is_empty()), "{layout:?}");
+        let l = Labels::from_pairs([("job", "x")]);
+        let mut w = SegmentWriter::create(path).unwrap();
+        w.add_block(&l, l.fingerprint(), &b.bytes, b.meta).unwrap();
+        let (streams, _) = w.finish().unwrap();
+        (b.bytes, streams[0].blocks[0].clone(), base, layout)
+    }
+
+    /// Every single-bit flip anywhere in a block's frame — zstd's frame
+    /// header, its block header, the block's header, timestamps, lengths,
+    /// metadata and lines — is reported as a checksum mismatch at the
+    /// block's offset, by full reads and timestamp-only reads alike. zstd
+    /// frames carry no checksum of their own (lokal leaves that flag off):
+    /// the second half shows that zstd alone returns changed entries for
+    /// flips in the timestamps, metadata and lines, so this test fails if
+    /// the comparison is off (checked by disabling it once).
+    #[test]
+    fn every_single_bit_flip_in_a_block_is_caught_by_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.seg");
+        let (frame, meta, base, layout) = raw_frame_segment(&p);
+        let good = std::fs::read(&p).unwrap();
+        let mut classes: Vec<(&str, std::ops::Range<usize>)> = vec![
+            ("zstd frame header", 0..base - 3),
+            ("zstd block header", base - 3..base),
+        ];
+        classes.extend(
+            layout
+                .iter()
+                .map(|(n, r)| (*n, base + r.start..base + r.end)),
+        );
+        assert_eq!(
+            classes.last().unwrap().1.end,
+            frame.len(),
+            "no trailing zstd checksum"
+        );
+        let mut block = Block::default();
+        let mut ts = Vec::new();
+        let mut silent = std::collections::BTreeMap::new();
+        for (class, range) in &classes {
+            // Every byte of the small columns; every 7th of the lines.
+            let step = if *class == "lines" { 19 } else { 1 };
+            for at in range.clone().step_by(step) {
+                let bit = 1u8 << (at % 8);
+                let mut bytes = good.clone();
+                bytes[meta.offset as usize + at] ^= bit;
+                std::fs::write(&p, &bytes).unwrap();
+                let r = SegmentReader::open(&p).unwrap();
+                for e in [
+                    r.read_block(&meta, &mut block).unwrap_err(),
+                    r.read_timestamps(&meta, &mut ts).unwrap_err(),
+                ] {
+                    match e {
+                        SegmentError::CorruptBlock { offset, what, .. } => {
+                            assert_eq!(
+                                (offset, what.as_str()),
+                                (meta.offset, "checksum mismatch"),
+                                "{class} byte {at}"
+                            )
+                        }
+                        e => panic!("{class} byte {at}: {e}"),
+                    }
+                }
+                // What zstd and the decoder make of the flipped frame alone.
+                let mut flipped = frame.clone();
+                flipped[at] ^= bit;
+                let mut b = Block::default();
+                if let Ok(raw) = zstd::bulk::decompress(&flipped, 1 << 20) {
+                    b.data = raw;
+                    if b.decode_in_place().is_ok() && b.len() == meta.entries as usize {
+                        *silent.entry(*class).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        // A flipped length always breaks the blob's total, so the decoder
+        // alone catches those; in the other columns zstd and the decoder
+        // return changed entries.
+        for class in ["timestamps", "metadata", "lines"] {
+            assert!(
+                silent.get(class).copied().unwrap_or(0) > 0,
+                "zstd alone let no flip in {class} through: {silent:?}"
+            );
+        }
+    }
+
     #[test]
     fn truncated_file_is_reported() {
         let dir = tempfile::tempdir().unwrap();

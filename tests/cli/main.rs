@@ -3,6 +3,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bitflip;
+mod check;
 mod common;
 mod crash;
 mod docs;
@@ -10,6 +12,7 @@ mod exit_codes;
 mod index;
 mod ingest;
 mod logqltest;
+mod pipes;
 mod query;
 mod real_queries;
 mod stdin;

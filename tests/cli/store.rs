@@ -6,16 +6,6 @@ use std::path::Path;
 
 use crate::common::*;
 
-/// The paths of tenant `fake`'s live segments, in manifest order.
-fn segments(env: &TestEnv) -> Vec<std::path::PathBuf> {
-    env.manifest()["segments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| env.store().join("fake").join(s["path"].as_str().unwrap()))
-        .collect()
-}
-
 #[test]
 fn corrupted_block_is_named_and_the_rest_stays_readable() {
     let env = TestEnv::new();
@@ -121,39 +111,6 @@ fn a_second_writer_waits_or_times_out() {
         .contains("another lokal writer holds the store lock"));
     drop(lock);
     env.ingest([&a]).args(["--lock-timeout", "5s"]).ok();
-}
-
-/// Both streams in one ingest, so both chunks share one segment.
-fn one_segment_two_streams(env: &TestEnv, n: usize, no_index: bool) -> std::path::PathBuf {
-    let a = env.write_log("a.log", n, 1_700_000_000, "a");
-    let b = env.write_log("b.log", n, 1_700_000_000, "b");
-    let mut ing = env
-        .ingest([&a, &b])
-        .args(["--label-from-path", r"/(?P<job>[ab])\.log$"]);
-    if no_index {
-        ing = ing.arg("--no-index");
-    }
-    ing.ok();
-    let segs = segments(env);
-    assert_eq!(segs.len(), 1, "one day, one run: one segment");
-    segs.into_iter().next().unwrap()
-}
-
-/// The first block of stream `job` in `seg`: (offset, len).
-fn block_of(seg: &Path, job: &str) -> (u64, u32) {
-    let r = lokal::chunk::SegmentReader::open(seg).unwrap();
-    let s = r
-        .streams()
-        .iter()
-        .find(|s| s.labels.get("job") == Some(job))
-        .unwrap();
-    (s.blocks[0].offset, s.blocks[0].len)
-}
-
-fn flip(path: &Path, at: usize, mask: u8) {
-    let mut bytes = fs::read(path).unwrap();
-    bytes[at] ^= mask;
-    fs::write(path, &bytes).unwrap();
 }
 
 #[test]
@@ -319,28 +276,6 @@ fn manifest_paths_outside_the_tenant_are_refused() {
         100
     );
     env.ok(["check"]);
-}
-
-fn segments_on_disk(env: &TestEnv) -> usize {
-    walk(&env.store().join("fake/segments"))
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .count()
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = fs::read_dir(dir) {
-        for e in rd {
-            let p = e.unwrap().path();
-            if fs::symlink_metadata(&p).unwrap().is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[test]

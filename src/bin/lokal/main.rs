@@ -28,14 +28,7 @@ fn main() {
         Ok(code) => code,
         // A closed pipe (`lokal query … | head`) is how a reader says it has
         // seen enough: success, as ripgrep treats it.
-        Err(err)
-            if err.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            ExitCode::Ok
-        }
+        Err(err) if err.chain().any(broken_pipe) => ExitCode::Ok,
         Err(err) => {
             match err.chain().find_map(|c| match c.downcast_ref() {
                 Some(lokal::querier::Error::Partial(p)) => Some(p),
@@ -66,4 +59,15 @@ fn message(err: &anyhow::Error) -> String {
         out.push_str(&s);
     }
     out
+}
+
+/// Whether `cause` is a write to a closed pipe, bare or inside a JSON
+/// writer's error.
+fn broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
+    cause.downcast_ref::<std::io::Error>().map(|e| e.kind()) == pipe
+        || cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(|e| e.io_error_kind())
+            == pipe
 }
