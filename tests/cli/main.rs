@@ -15,6 +15,7 @@ mod logqltest;
 mod pipes;
 mod query;
 mod real_queries;
+mod semantics;
 mod stdin;
 mod store;
 mod store_v1;
