@@ -448,7 +448,7 @@ impl DayIndex {
         let mut cur = 0u64;
         for _ in 0..n {
             let Some(d) = r.u64() else { break };
-            cur += d;
+            cur = cur.saturating_add(d);
             if cur >= self.series_count() as u64 {
                 break;
             }

@@ -340,13 +340,7 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
                 id,
                 day: day.to_string(),
                 path: rel.clone(),
-                bytes: 0,
-                raw_bytes: 0,
-                entries: 0,
-                streams: 0,
-                blocks: 0,
-                min_t: 0,
-                max_t: 0,
+                ..Default::default()
             });
         }
     }

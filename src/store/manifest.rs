@@ -47,7 +47,7 @@ pub struct IndexEntry {
 }
 
 /// A live segment and its summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentEntry {
     /// Unique id within the tenant.
     pub id: u64,
@@ -199,13 +199,7 @@ mod tests {
             id,
             day: day.into(),
             path: path.into(),
-            bytes: 0,
-            raw_bytes: 0,
-            entries: 0,
-            streams: 0,
-            blocks: 0,
-            min_t: 0,
-            max_t: 0,
+            ..Default::default()
         }
     }
 

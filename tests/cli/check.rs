@@ -189,11 +189,7 @@ fn a_repair_drops_missing_segments_and_takes_the_footers_summary() {
     fs::remove_file(&segs[0]).unwrap();
     let mut m = env.manifest();
     m["segments"][1]["entries"] = 7.into();
-    fs::write(
-        env.store().join("fake/MANIFEST"),
-        serde_json::to_vec(&m).unwrap(),
-    )
-    .unwrap();
+    env.write_manifest(&m);
     let run = env.cmd(["check"]).assert_code(3);
     assert!(
         run.stdout.contains(&format!(
@@ -253,11 +249,7 @@ fn a_manifest_with_one_bad_entry_keeps_its_positions() {
     env.ingest([&a]).label("job=a").ok();
     let mut m = env.manifest();
     m["segments"][0]["path"] = "/etc/passwd".into();
-    fs::write(
-        env.store().join("fake/MANIFEST"),
-        serde_json::to_vec(&m).unwrap(),
-    )
-    .unwrap();
+    env.write_manifest(&m);
     let run = env.cmd(["check", "--repair"]).assert_code(1);
     assert!(run.stdout.contains("input positions: 1 kept"), "{run}");
     // The position survived: the same file is not read again.

@@ -240,11 +240,7 @@ fn manifest_paths_outside_the_tenant_are_refused() {
     ] {
         let mut m = good.clone();
         m["segments"][0]["path"] = path.into();
-        fs::write(
-            env.store().join("fake/MANIFEST"),
-            serde_json::to_vec(&m).unwrap(),
-        )
-        .unwrap();
+        env.write_manifest(&m);
         for q in [
             &["query", r#"{job="a"}"#][..],
             &["labels"],
@@ -355,11 +351,7 @@ fn a_colliding_next_segment_id_never_overwrites_a_live_segment() {
     env.ingest([&a]).label("job=a").ok();
     let mut m = env.manifest();
     m["next_segment_id"] = 1.into();
-    fs::write(
-        env.store().join("fake/MANIFEST"),
-        serde_json::to_vec(&m).unwrap(),
-    )
-    .unwrap();
+    env.write_manifest(&m);
     let run = env.cmd(["check"]).assert_code(3);
     assert!(
         run.stdout
@@ -398,11 +390,7 @@ fn duplicate_segment_ids_are_refused_and_repaired() {
     fs::rename(&old, env.store().join("fake").join(&new_rel)).unwrap();
     m["segments"][1]["id"] = 1.into();
     m["segments"][1]["path"] = new_rel.into();
-    fs::write(
-        env.store().join("fake/MANIFEST"),
-        serde_json::to_vec(&m).unwrap(),
-    )
-    .unwrap();
+    env.write_manifest(&m);
     let run = env.cmd(["query", r#"{job=~".+"}"#]).assert_code(3);
     assert!(run.stderr.contains("segment id 1 is listed twice"), "{run}");
     let run = env.cmd(["check"]).assert_code(3);

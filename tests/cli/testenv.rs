@@ -131,6 +131,15 @@ impl TestEnv {
     pub fn manifest(&self) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(self.store.join("fake/MANIFEST")).unwrap()).unwrap()
     }
+
+    /// Replaces the manifest of tenant `fake` (tests of damaged manifests).
+    pub fn write_manifest(&self, m: &serde_json::Value) {
+        std::fs::write(
+            self.store.join("fake/MANIFEST"),
+            serde_json::to_vec(m).unwrap(),
+        )
+        .unwrap();
+    }
 }
 
 /// `lokal [--store STORE]` with `LOKAL_*` cleared (the developer's own
