@@ -604,9 +604,11 @@ impl DayIndex {
     /// Skips the labels of a series record; returns the reader at the fingerprint.
     fn skip_labels<'a>(&self, mut r: Reader<'a>) -> Reader<'a> {
         let n = r.usize().unwrap_or(0);
+        // A damaged count can claim 2^64 labels: stop where the record ends.
         for _ in 0..n {
-            let _ = r.u64();
-            let _ = r.u64();
+            if r.u64().is_none() || r.u64().is_none() {
+                break;
+            }
         }
         r
     }
@@ -729,6 +731,38 @@ mod tests {
 
     fn m(name: &str, op: MatchOp, v: &str) -> Matcher {
         Matcher::new(name, op, v, Span::default()).unwrap()
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/index_reader.rs`): a series
+    /// record whose label count reads as ~2^63 (its first byte turned into
+    /// a varint continuation) made `fingerprint` and `chunks` loop for
+    /// ever. The index is re-checksummed, so only the count is wrong.
+    #[test]
+    fn a_huge_label_count_does_not_hang_lookups() {
+        let c = chunk(&[("a", "1"), ("b", "2")], vec![block(16, 1, 2)]);
+        let mut bytes = build_day_index(0, &[(1, std::slice::from_ref(&c))]);
+        let t = bytes.len() - TRAILER_LEN;
+        let toc = t - TOC_LEN;
+        let at = toc + 8 + 8 * N_COUNTS + 16 * S_SERIES;
+        let series = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+        bytes[series] = 0xff;
+        for b in &mut bytes[series + 1..series + 8] {
+            *b |= 0x80;
+        }
+        let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..t]);
+        bytes[t..t + 8].copy_from_slice(&sum.to_le_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.idx");
+        std::fs::write(&p, &bytes).unwrap();
+        let idx = DayIndex::open(&p).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let s = idx.all_series().next().unwrap();
+            let _ = (idx.fingerprint(&s), idx.chunks(&s), idx.labels(&s));
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("lookups on a damaged series record finish");
     }
 
     fn write(dir: &Path, bytes: &[u8]) -> PathBuf {
