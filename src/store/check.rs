@@ -102,54 +102,44 @@ impl CheckReport {
     }
 }
 
-/// Options of [`check`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CheckOptions {
-    /// Repair what was found (under the writer lock).
-    pub repair: bool,
+/// Checks `tenant` of `store`, reading only (no lock). A store directory
+/// that does not exist is [`StoreError::NoStore`].
+pub fn check(store: &Store, tenant: &str) -> Result<CheckReport, StoreError> {
+    store.ensure_exists()?;
+    let tenant = store.tenant(tenant)?;
+    // No lock: a writer may commit meanwhile and remove a file the manifest
+    // read at the start named. Problems found while the manifest changed are
+    // checked again against the new one.
+    let mut last = inspect(&tenant)?;
+    for _ in 0..3 {
+        if last.report.problems.is_empty() || manifest_generation(&tenant) == last.generation {
+            break;
+        }
+        last = inspect(&tenant)?;
+    }
+    Ok(last.report)
 }
 
-/// Checks `tenant` of `store`; with `opts.repair` the check runs under the
-/// writer lock `lock` (which the caller takes) and repairs what it found.
-/// A store directory that does not exist is [`StoreError::NoStore`].
-pub fn check(
+/// Checks `tenant` of `store` under the writer lock `lock` (the caller
+/// takes it), repairs what it found, and checks again: the report's
+/// `repairs` say what was done, `remaining` what is still wrong.
+pub fn check_and_repair(
     store: &Store,
     tenant: &str,
-    opts: CheckOptions,
-    lock: Option<&WriterLock>,
+    lock: &WriterLock,
 ) -> Result<CheckReport, StoreError> {
     store.ensure_exists()?;
     let tenant = store.tenant(tenant)?;
-    match (opts.repair, lock) {
-        (true, Some(lock)) => {
-            let found = inspect(&tenant)?;
-            let mut report = found.report.clone();
-            if report.problems.is_empty() {
-                return Ok(report);
-            }
-            let (repairs, quarantine) = repair(&tenant, lock, found)?;
-            report.repairs = repairs;
-            report.quarantine = quarantine;
-            report.remaining = inspect(&tenant)?.report.problems;
-            Ok(report)
-        }
-        (true, None) => panic!("a repair needs the writer lock"),
-        (false, _) => {
-            // No lock: a writer may commit meanwhile and remove a file the
-            // manifest read at the start named. Problems found while the
-            // manifest changed are checked again against the new one.
-            let mut last = inspect(&tenant)?;
-            for _ in 0..3 {
-                if last.report.problems.is_empty()
-                    || manifest_generation(&tenant) == last.generation
-                {
-                    break;
-                }
-                last = inspect(&tenant)?;
-            }
-            Ok(last.report)
-        }
+    let found = inspect(&tenant)?;
+    let mut report = found.report.clone();
+    if report.problems.is_empty() {
+        return Ok(report);
     }
+    let (repairs, quarantine) = repair(&tenant, lock, found)?;
+    report.repairs = repairs;
+    report.quarantine = quarantine;
+    report.remaining = inspect(&tenant)?.report.problems;
+    Ok(report)
 }
 
 fn manifest_generation(t: &Tenant) -> Option<u64> {
@@ -203,11 +193,7 @@ struct Inspection {
     /// Files that are not lokal's (symlinks, FIFOs, strange names), moved
     /// to quarantine.
     strays: Vec<(String, String)>,
-    /// Indexes that fail or disagree with the footers.
-    bad_indexes: bool,
     next_id_collides: bool,
-    /// Manifest entries whose summary disagrees with the footer.
-    mismatched: bool,
     /// Highest generation in the name of an index file on disk.
     max_index_gen: u64,
 }
@@ -230,9 +216,7 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
         segs: Vec::new(),
         duplicates: Vec::new(),
         strays: Vec::new(),
-        bad_indexes: false,
         next_id_collides: false,
-        mismatched: false,
         max_index_gen: 0,
     };
     let rep = &mut ins.report;
@@ -415,7 +399,6 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
         }
         if let Some(actual) = &c.actual {
             if c.entry != *actual && !matches!(c.state, SegState::Damaged { .. }) {
-                ins.mismatched = true;
                 rep.problems.push(finding(
                     file.clone(),
                     format!(
@@ -456,7 +439,7 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
 
     // Label indexes (a rebuilt manifest gets new ones anyway).
     if let Some(Source::Sound(m)) = &ins.source {
-        check_indexes(t, m, &ins.segs, &mut ins.report, &mut ins.bad_indexes);
+        check_indexes(t, m, &ins.segs, &mut ins.report);
     }
     ins.report.notes.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(ins)
@@ -791,13 +774,7 @@ fn index_file_gen(name: &str) -> Option<u64> {
 
 /// Opens every index the manifest names and compares it with a fresh build
 /// from the footers of the live segments it covers.
-fn check_indexes(
-    t: &Tenant,
-    m: &Manifest,
-    segs: &[SegCheck],
-    rep: &mut CheckReport,
-    bad: &mut bool,
-) {
+fn check_indexes(t: &Tenant, m: &Manifest, segs: &[SegCheck], rep: &mut CheckReport) {
     let snap = t.snapshot_of(m.clone());
     let mut by_day: BTreeMap<&str, Vec<&SegCheck>> = BTreeMap::new();
     for c in segs {
@@ -814,8 +791,7 @@ fn check_indexes(
     }
     for entry in &m.indexes {
         rep.indexes += 1;
-        let problem = |rep: &mut CheckReport, bad: &mut bool, what: String| {
-            *bad = true;
+        let problem = |rep: &mut CheckReport, what: String| {
             rep.problems.push(finding(
                 entry.path.clone(),
                 format!("{what}; --repair rebuilds it"),
@@ -824,15 +800,15 @@ fn check_indexes(
         let idx = match snap.open_index(entry) {
             Ok(i) => i,
             Err(IndexError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                problem(rep, bad, "listed in the manifest but missing".into());
+                problem(rep, "listed in the manifest but missing".into());
                 continue;
             }
             Err(IndexError::Corrupt { what, .. }) => {
-                problem(rep, bad, format!("corrupt index: {what}"));
+                problem(rep, format!("corrupt index: {what}"));
                 continue;
             }
             Err(e) => {
-                problem(rep, bad, format!("unreadable: {}", index_error_text(&e)));
+                problem(rep, format!("unreadable: {}", index_error_text(&e)));
                 continue;
             }
         };
@@ -841,7 +817,6 @@ fn check_indexes(
         if idx.segments() != listed.as_slice() {
             problem(
                 rep,
-                bad,
                 format!(
                     "covers segments {:?}, the manifest says {:?}",
                     idx.segments(),
@@ -884,7 +859,6 @@ fn check_indexes(
         if build_day_index(day_no, &inputs) != idx.as_bytes() {
             problem(
                 rep,
-                bad,
                 "disagrees with the footers of the segments it covers".into(),
             );
         }
@@ -923,21 +897,25 @@ fn quarantine_dir(t: &Tenant) -> Result<PathBuf, StoreError> {
 }
 
 /// Keeps `rel` (a file of the tenant) in the quarantine directory `q` under
-/// the same relative name: a hard link, or a copy where links fail. The
-/// original stays until the caller removes it.
+/// the same relative name, durably: a hard link, or a copy where links fail.
+/// The original stays until the caller removes it. Something that is not a
+/// regular file (a FIFO, a symlink: no data of lokal's) is moved instead,
+/// since copying a FIFO would wait for a writer.
 fn preserve(t: &Tenant, q: &Path, rel: &str) -> Result<(), StoreError> {
     let src = t.dir().join(rel);
     let dst = q.join(rel);
-    if let Some(parent) = dst.parent() {
-        fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
-    }
-    if fs::hard_link(&src, &dst).is_err() {
+    let parent = dst.parent().unwrap_or(q);
+    fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+    let regular = fs::symlink_metadata(&src).is_ok_and(|m| m.file_type().is_file());
+    if !regular {
+        fs::rename(&src, &dst).map_err(|e| StoreError::io(&src, e))?;
+    } else if fs::hard_link(&src, &dst).is_err() {
         fs::copy(&src, &dst).map_err(|e| StoreError::io(&dst, e))?;
         fs::File::open(&dst)
             .and_then(|f| f.sync_all())
             .map_err(|e| StoreError::io(&dst, e))?;
     }
-    Ok(())
+    super::sync_dir(parent)
 }
 
 /// Moves `rel` into the quarantine directory `q` (a rename: symlinks and

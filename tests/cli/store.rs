@@ -307,6 +307,13 @@ fn a_fifo_or_a_symlink_in_place_of_a_segment_is_refused_without_hanging() {
             "{run}"
         );
     }
+    // A repair moves the FIFO out (copying it would wait for a writer) and
+    // drops the entry; the other segments keep answering.
+    env.cmd(["check", "--repair"])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert_code(1);
+    env.ok(["check"]);
+    env.cmd(["query", r#"{job="a"}"#]).assert_code(1);
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::io::Write;
 use anyhow::Result;
 use clap::Args;
 
-use lokal::store::check::{check, CheckOptions, CheckReport};
+use lokal::store::check::{check, check_and_repair, CheckReport};
 use lokal::units::parse_duration;
 
 use super::exit::ExitCode;
@@ -71,11 +71,13 @@ pub fn run(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let opts = CheckOptions { repair: a.repair };
     let mut out = std::io::stdout().lock();
     let mut code = ExitCode::Ok;
     for t in &tenants {
-        let rep = check(&store, t, opts, lock.as_ref())?;
+        let rep = match &lock {
+            Some(lock) => check_and_repair(&store, t, lock)?,
+            None => check(&store, t)?,
+        };
         let dir = store.root().join(t);
         print_report(&mut out, &rep, &dir, a.quiet)?;
         code = match (rep.sound(), rep.repairs.is_empty(), code) {
