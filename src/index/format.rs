@@ -348,11 +348,20 @@ impl DayIndex {
             Ok(())
         };
         let c = counts;
-        if sections[S_SYMBOLS].1 < (c[C_SYMBOLS] + 1).saturating_mul(4) {
+        // Counts come from the file: `+ 1` must not wrap (a count of
+        // usize::MAX would pass as 0 rows and then be iterated).
+        let plus_one = |n: usize| n.checked_add(1);
+        if plus_one(c[C_SYMBOLS])
+            .and_then(|n| n.checked_mul(4))
+            .is_none_or(|need| sections[S_SYMBOLS].1 < need)
+        {
             return Err(corrupt("symbol table truncated".into()));
         }
         need(S_SEGMENTS, c[C_SEGMENTS].checked_mul(8))?;
-        need(S_SERIES_OFFSETS, (c[C_SERIES] + 1).checked_mul(8))?;
+        need(
+            S_SERIES_OFFSETS,
+            plus_one(c[C_SERIES]).and_then(|n| n.checked_mul(8)),
+        )?;
         need(S_SERIES_TIMES, c[C_SERIES].checked_mul(16))?;
         need(S_POSTINGS_TABLE, c[C_POSTINGS].checked_mul(POSTING_ROW))?;
         need(S_NAMES, c[C_NAMES].checked_mul(NAME_ROW))?;
@@ -731,6 +740,31 @@ mod tests {
 
     fn m(name: &str, op: MatchOp, v: &str) -> Matcher {
         Matcher::new(name, op, v, Span::default()).unwrap()
+    }
+
+    /// Found by fuzzing: a TOC count of `usize::MAX` wrapped `count + 1`
+    /// to 0 (a panic in debug builds; in release the series table passed
+    /// as empty and 2^32 series were then iterated).
+    #[test]
+    fn a_count_of_usize_max_is_refused() {
+        let c = chunk(&[("a", "1")], vec![block(16, 1, 2)]);
+        let good = build_day_index(0, &[(1, std::slice::from_ref(&c))]);
+        for (count, what) in [
+            (C_SYMBOLS, "symbol table truncated"),
+            (C_SERIES, "section 2 has the wrong length"),
+        ] {
+            let mut bytes = good.clone();
+            let t = bytes.len() - TRAILER_LEN;
+            let at = t - TOC_LEN + 8 + 8 * count;
+            bytes[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+            let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..t]);
+            bytes[t..t + 8].copy_from_slice(&sum.to_le_bytes());
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("x.idx");
+            std::fs::write(&p, &bytes).unwrap();
+            let e = DayIndex::open(&p).unwrap_err().to_string();
+            assert!(e.contains(what), "{e}");
+        }
     }
 
     /// Found by fuzzing (`fuzz/fuzz_targets/index_reader.rs`): a series
