@@ -36,7 +36,8 @@ complete -c lokal -n "__fish_lokal_needs_command" -f -a "labels" -d 'List label 
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
-complete -c lokal -n "__fish_lokal_needs_command" -f -a "verify" -d 'Read every block and check its checksum and encoding'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "verify" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "man" -d 'Write man pages into a directory'
@@ -114,6 +115,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l stdin -d 'Query th
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l truncate-long-lines -d 'Cut longer lines to --max-line-size instead of rejecting them'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l stats -d 'Query statistics on stderr: streams, chunks, blocks, bytes, lines, time per stage'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s q -l quiet -d 'No messages on stderr (common labels, warnings)'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l now -d 'Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]' -r
@@ -124,6 +126,7 @@ json\t'The body of Loki\'s /loki/api/v1/query_range response'"
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s z -l timezone -d 'Time zone for --now without an offset and for printing: Local, UTC or an IANA name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l stats -d 'Query statistics on stderr'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s q -l quiet -d 'No messages on stderr'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -142,6 +145,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand labels" -l to -d 'End (exclu
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
@@ -151,6 +155,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand series" -s z -l timezone -d 
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l analyze-labels -d 'Print a cardinality summary per label instead of the streams (as logcli)'
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
 complete -c lokal -n "__fish_lokal_using_subcommand series" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand series" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
@@ -165,8 +170,20 @@ complete -c lokal -n "__fish_lokal_using_subcommand test" -l tenant -d 'Tenant (
 complete -c lokal -n "__fish_lokal_using_subcommand test" -s v -l verbose -d 'Print every case, not only failures'
 complete -c lokal -n "__fish_lokal_using_subcommand test" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand test" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand check" -l lock-timeout -d 'With --repair: give up if another writer holds the store longer than this [default: wait]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand check" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand check" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand check" -l repair -d 'Repair what was found (see below); never deletes data'
+complete -c lokal -n "__fish_lokal_using_subcommand check" -l all-tenants -d 'Every tenant instead of --tenant\'s'
+complete -c lokal -n "__fish_lokal_using_subcommand check" -s q -l quiet -d 'Print only problems (no notes, no summary)'
+complete -c lokal -n "__fish_lokal_using_subcommand check" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand check" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand verify" -l lock-timeout -d 'With --repair: give up if another writer holds the store longer than this [default: wait]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand verify" -l repair -d 'Repair what was found (see below); never deletes data'
+complete -c lokal -n "__fish_lokal_using_subcommand verify" -l all-tenants -d 'Every tenant instead of --tenant\'s'
+complete -c lokal -n "__fish_lokal_using_subcommand verify" -s q -l quiet -d 'Print only problems (no notes, no summary)'
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand fmt" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
@@ -186,17 +203,17 @@ complete -c lokal -n "__fish_lokal_using_subcommand dump" -l store -d 'Store dir
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "labels" -d 'List label names, or the values of one label'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "verify" -d 'Read every block and check its checksum and encoding'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test verify fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "labels" -d 'List label names, or the values of one label'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

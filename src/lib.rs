@@ -4,6 +4,7 @@
 //! LogQL. See `ARCHITECTURE.md` for the design and the on-disk formats.
 pub mod chunk;
 pub mod engine;
+pub mod file;
 pub mod go;
 pub mod index;
 pub mod ingest;

@@ -21,7 +21,7 @@ use std::path::Path;
 /// only; modules of one layer are independent of each other.
 const LAYERS: &[&[&str]] = &[
     // Leaves: byte and Go-compatibility helpers.
-    &["varint", "go"],
+    &["varint", "go", "file"],
     // Command-line units (sizes, durations) over go's grammars.
     &["units"],
     // Vocabulary: time ranges and arguments (which read durations), labels.

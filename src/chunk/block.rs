@@ -235,7 +235,10 @@ pub fn decode_timestamps(raw: &[u8], out: &mut Vec<i64>) -> Result<Option<bool>,
     let Some(mut t) = r.i64() else {
         return Ok(None);
     };
-    out.reserve(n);
+    // `raw` may be a prefix of the block: reserve no more than the bytes at
+    // hand can hold (a varint is at least one byte), never what a damaged
+    // count claims.
+    out.reserve(n.min(raw.len()));
     out.push(t);
     for _ in 1..n {
         let Some(d) = r.u64() else { return Ok(None) };
@@ -397,7 +400,8 @@ impl Block {
             let mut off: u64 = 0;
             self.starts.push(0);
             for _ in 0..n {
-                off += r.u64().ok_or(DecodeError("truncated lengths"))?;
+                let len = r.u64().ok_or(DecodeError("truncated lengths"))?;
+                off = off.saturating_add(len);
                 if off > u32::MAX as u64 {
                     return Err(DecodeError("block too large"));
                 }
@@ -413,6 +417,49 @@ impl Block {
         }
         Ok(())
     }
+}
+
+/// Where each part of a raw (decompressed) block lies: `("header", …)`
+/// (flags, entry count, timestamp unit), `("timestamps", …)`,
+/// `("lengths", …)` (empty when lines are `\n`-terminated),
+/// `("metadata", …)` (empty without a metadata column) and `("lines", …)`.
+/// For tools and tests that must reach one column of a stored block (the
+/// corruption tests flip a bit in each).
+pub fn column_layout(raw: &[u8]) -> Result<Vec<(&'static str, Range<usize>)>, DecodeError> {
+    let mut r = Reader::new(raw);
+    let flags = r.u8().ok_or(DecodeError("truncated header"))?;
+    let n = r.usize().ok_or(DecodeError("bad entry count"))?;
+    r.u8().ok_or(DecodeError("truncated header"))?;
+    let ts = r.position();
+    for i in 0..n {
+        let ok = if i == 0 {
+            r.i64().is_some()
+        } else {
+            r.u64().is_some()
+        };
+        if !ok {
+            return Err(DecodeError("truncated timestamps"));
+        }
+    }
+    let lengths = r.position();
+    if flags & FLAG_NEWLINE_SEPARATED == 0 {
+        for _ in 0..n {
+            r.u64().ok_or(DecodeError("truncated lengths"))?;
+        }
+    }
+    let metadata = r.position();
+    if flags & FLAG_METADATA != 0 {
+        let len = r.usize().ok_or(DecodeError("truncated metadata"))?;
+        r.bytes(len).ok_or(DecodeError("truncated metadata"))?;
+    }
+    let lines = r.position();
+    Ok(vec![
+        ("header", 0..ts),
+        ("timestamps", ts..lengths),
+        ("lengths", lengths..metadata),
+        ("metadata", metadata..lines),
+        ("lines", lines..raw.len()),
+    ])
 }
 
 /// Reads a block's metadata column, checking every record, and notes where
@@ -562,6 +609,39 @@ mod tests {
         assert_eq!(b.line(0), b"a\nb");
         assert_eq!(b.line(1), b"");
         assert_eq!(b.line(2), b"c");
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/block_decode.rs`): a count of
+    /// 2^59 entries made the timestamp decoder reserve 4 EiB and abort.
+    #[test]
+    fn a_huge_entry_count_is_not_allocated() {
+        let mut raw = vec![0u8];
+        varint::put_u64(&mut raw, 1 << 59);
+        raw.extend_from_slice(&[0, 2, 1, 1]);
+        let mut out = Vec::new();
+        assert_eq!(decode_timestamps(&raw, &mut out), Ok(None));
+        assert!(out.capacity() < 64);
+        let mut b = Block {
+            data: raw,
+            ..Default::default()
+        };
+        assert!(b.decode_in_place().is_err());
+    }
+
+    /// Found by fuzzing: line lengths summing past `u64::MAX` overflowed
+    /// (a panic in debug builds, a wrapped offset in release).
+    #[test]
+    fn line_lengths_that_overflow_are_an_error() {
+        // flags 0 (a length column), 2 entries, unit 0, two timestamps, and
+        // lengths u64::MAX and 2.
+        let mut raw = vec![0u8, 2, 0, 2, 2];
+        varint::put_u64(&mut raw, u64::MAX);
+        varint::put_u64(&mut raw, 2);
+        let mut b = Block {
+            data: raw,
+            ..Default::default()
+        };
+        assert_eq!(b.decode_in_place(), Err(DecodeError("block too large")));
     }
 
     proptest! {

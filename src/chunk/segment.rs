@@ -344,7 +344,7 @@ impl SegmentReader {
             path: path.to_path_buf(),
             what: what.to_string(),
         };
-        let file = File::open(path).map_err(|source| SegmentError::Io {
+        let file = crate::file::open_regular(path).map_err(|source| SegmentError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -391,6 +391,11 @@ impl SegmentReader {
             map,
             streams,
         })
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.map.len() as u64
     }
 
     /// The segment's path.

@@ -18,12 +18,13 @@ use super::scan::{self, Prefilter};
 use super::stats::{QueryStats, ScanCounters};
 use super::value::{MetricValue, Sample, Series};
 use super::QueryError;
+use crate::chunk::segment::SegmentError;
 use crate::logql::{
     BinOp, BinOpKind, Group, Grouping, LabelReplace, MatchOp, RangeAggregation, RangeOp,
     SampleExpr, Stage, VectorAggregation, VectorOp,
 };
 use crate::model::Labels;
-use crate::store::Snapshot;
+use crate::store::{ReadProblem, Snapshot};
 use crate::time::TimeRange;
 
 /// Parameters of a metric query.
@@ -404,6 +405,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     ctx.stats.segments += plan.segments as u64;
     ctx.stats.chunks += plan.chunks.len() as u64;
     ctx.stats.warnings.extend(plan.warnings.iter().cloned());
+    ctx.stats.partial.extend(plan.partial.iter().cloned());
     let mut tasks = scan::tasks(&plan.chunks);
     // Unwrap post-filters run after the unwrap; only the pipeline's own
     // stages may drive the label prefilter.
@@ -428,7 +430,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
             r.op,
             RangeOp::CountOverTime | RangeOp::Rate | RangeOp::AbsentOverTime
         );
-    let scan_task = |task: &scan::BlockTask<'_>| -> Result<Partial, String> {
+    let scan_task = |task: &scan::BlockTask<'_>| -> Result<Partial, SegmentError> {
         if ts_only {
             let mut ts = Vec::new();
             let t0 = Instant::now();
@@ -450,7 +452,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                     return Ok(out);
                 }
                 Ok(None) => {} // structured metadata: read the whole block
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e),
             }
         }
 
@@ -494,7 +496,6 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
             ScanCounters::add(&counters.lines_kept, kept);
             out
         })
-        .map_err(|e| e.to_string())
     };
     // Ops that keep raw samples read blocks oldest first: after each wave,
     // every window that ends before the oldest unread block is complete, is
@@ -519,7 +520,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     let mut done = 0;
     while done < tasks.len() || (sliding && finalized < n_steps) {
         let end = (done + wave).min(tasks.len());
-        let partials: Vec<Result<Partial, String>> =
+        let partials: Vec<Result<Partial, SegmentError>> =
             tasks[done..end].par_iter().map(scan_task).collect();
         done = end;
         for p in partials {
@@ -549,7 +550,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                         }
                     }
                 }
-                Err(w) => ctx.stats.warnings.push(w),
+                Err(e) => ctx.stats.partial.push(ReadProblem::from(&e)),
             }
         }
         if sliding {

@@ -12,9 +12,10 @@ use super::plan;
 use super::scan::{self, BlockTask, Prefilter};
 use super::stats::{QueryStats, ScanCounters};
 use super::{Direction, QueryError};
+use crate::chunk::segment::SegmentError;
 use crate::logql::LogExpr;
 use crate::model::Labels;
-use crate::store::Snapshot;
+use crate::store::{ReadProblem, Snapshot};
 use crate::time::TimeRange;
 
 /// Parameters of a log query.
@@ -81,6 +82,7 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
         ..Default::default()
     };
     stats.warnings.extend(plan.warnings.iter().cloned());
+    stats.partial.extend(plan.partial.iter().cloned());
     stats.chunks = plan.chunks.len() as u64;
     // Stream order for ties: by labels.
     let mut order: Vec<usize> = (0..plan.chunks.len()).collect();
@@ -122,7 +124,7 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
             }
         }
         let end = (done + wave).min(tasks.len());
-        let results: Vec<Result<Vec<Cand>, String>> = tasks[done..end]
+        let results: Vec<Result<Vec<Cand>, SegmentError>> = tasks[done..end]
             .par_iter()
             .map(|t| {
                 scan_block(
@@ -134,14 +136,13 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
                     p,
                     &counters,
                 )
-                .map_err(|e| e.to_string())
             })
             .collect();
         done = end;
         for r in results {
             match r {
                 Ok(c) => best.extend(c),
-                Err(w) => stats.warnings.push(w),
+                Err(e) => stats.partial.push(ReadProblem::from(&e)),
             }
         }
         let order = |a: &Cand, b: &Cand| cmp(p.direction, a, b, &stream_order);
@@ -199,7 +200,7 @@ fn scan_block(
     prefilter: Option<&Prefilter>,
     p: &LogParams,
     counters: &ScanCounters,
-) -> Result<Vec<Cand>, crate::chunk::segment::SegmentError> {
+) -> Result<Vec<Cand>, SegmentError> {
     scan::with_block(t, counters, |block| {
         let started = Instant::now();
         let mut sp = pipeline.for_stream(&t.chunk.labels);

@@ -8,6 +8,9 @@
 //! lists it, the index file lists it, and the segment is live. A day index
 //! that is missing or fails its checks is skipped (with a warning) and the
 //! day is read from its footers, so answers never depend on the index.
+//! A segment that cannot be opened is different: its data is missing from
+//! the answer, so it is returned as a [`ReadProblem`] (the answer is
+//! partial), never as a mere warning.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use std::sync::Arc;
 use crate::chunk::{BlockMeta, SegmentReader};
 use crate::logql::{MatchOp, Matcher, Span};
 use crate::model::Labels;
-use crate::store::{SegmentEntry, Snapshot, StoreError};
+use crate::store::{ReadProblem, SegmentEntry, Snapshot, StoreError};
 use crate::time::{TimeRange, NANOS_PER_DAY};
 
 use crate::index::{DayIndex, SeriesRef};
@@ -54,8 +57,12 @@ impl Eq for PlannedChunk {}
 pub struct Plan {
     /// Chunks, sorted by labels, then segment id.
     pub chunks: Vec<PlannedChunk>,
-    /// Damaged or missing indexes and segments, skipped (the query says so).
+    /// Damaged or missing indexes, answered from the segment footers
+    /// instead: the answer is still complete.
     pub warnings: Vec<String>,
+    /// Segments that could not be opened: their data is missing from the
+    /// answer.
+    pub partial: Vec<ReadProblem>,
     /// Distinct segments the chunks come from.
     pub segments: usize,
 }
@@ -90,9 +97,10 @@ struct DayPlan<'s> {
 pub struct Planner<'s> {
     snap: &'s Snapshot,
     indexes: HashMap<String, Option<Arc<DayIndex>>>,
-    segments: HashMap<u64, Arc<SegmentReader>>,
-    /// Segments a plan named but that could not be mapped.
-    open_warnings: Vec<String>,
+    /// Segments opened so far; `None` for one that failed (reported once).
+    segments: HashMap<u64, Option<Arc<SegmentReader>>>,
+    /// Segments that could not be opened, in the order they were met.
+    partial: Vec<ReadProblem>,
     warnings: Vec<String>,
 }
 
@@ -103,20 +111,21 @@ impl<'s> Planner<'s> {
             snap,
             indexes: HashMap::new(),
             segments: HashMap::new(),
-            open_warnings: Vec::new(),
+            partial: Vec::new(),
             warnings: Vec::new(),
         }
     }
 
-    /// What could not be used, one message each: segments that could not
-    /// be mapped (skipped), then indexes that are missing or corrupt (their
-    /// days were answered from segment footers) and damaged footers.
+    /// Indexes that are missing or corrupt, one message each: their days
+    /// were answered from segment footers, so answers are still complete.
     pub fn warnings(&self) -> Vec<String> {
-        self.open_warnings
-            .iter()
-            .chain(&self.warnings)
-            .cloned()
-            .collect()
+        self.warnings.clone()
+    }
+
+    /// Segments that could not be opened (damaged footer, missing file, not
+    /// a regular file…), each once: what the answers so far lack.
+    pub fn partial(&self) -> &[ReadProblem] {
+        &self.partial
     }
 
     fn index(&mut self, day: &str) -> Option<Arc<DayIndex>> {
@@ -139,28 +148,25 @@ impl<'s> Planner<'s> {
         opened
     }
 
-    /// [`Self::segment`], except that a damaged segment is reported in the
-    /// warnings and skipped (`None`): the rest of the store still answers.
+    /// The mapped segment `e`, opened once per planner. One that cannot be
+    /// opened is recorded in [`Self::partial`] (once) and skipped (`None`):
+    /// the rest of the store still answers, and the caller learns what the
+    /// answer lacks.
     fn readable_segment(
         &mut self,
         e: &SegmentEntry,
     ) -> Result<Option<Arc<SegmentReader>>, StoreError> {
-        match self.segment(e) {
-            Ok(r) => Ok(Some(r)),
-            Err(StoreError::Segment(err)) => {
-                self.warnings.push(err.to_string());
-                Ok(None)
-            }
-            Err(err) => Err(err),
-        }
-    }
-
-    /// The mapped segment `e` (opened once per planner).
-    fn segment(&mut self, e: &SegmentEntry) -> Result<Arc<SegmentReader>, StoreError> {
         if let Some(r) = self.segments.get(&e.id) {
             return Ok(r.clone());
         }
-        let r = Arc::new(self.snap.open_segment(e)?);
+        let r = match self.snap.open_segment(e) {
+            Ok(r) => Some(Arc::new(r)),
+            Err(StoreError::Segment(err)) => {
+                self.partial.push(ReadProblem::from(&err));
+                None
+            }
+            Err(err) => return Err(err),
+        };
         self.segments.insert(e.id, r.clone());
         Ok(r)
     }
@@ -286,25 +292,11 @@ impl<'s> Planner<'s> {
         })?;
         found.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.id.cmp(&b.2.id)));
         // Segments the index covers are mapped only now, for the chunks
-        // that need them; one that fails is skipped with a warning.
+        // that need them; one that fails is skipped and reported as partial.
         let mut out = Vec::with_capacity(found.len());
         for (labels, fingerprint, seg, blocks) in found {
-            let segment = match self.segment(seg) {
-                Ok(r) => r,
-                Err(StoreError::Segment(e)) => {
-                    self.open_warnings.push(e.to_string());
-                    continue;
-                }
-                Err(StoreError::Io { path, source })
-                    if source.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    self.open_warnings.push(format!(
-                        "{}: segment vanished (compacted meanwhile?); re-run the query",
-                        path.display()
-                    ));
-                    continue;
-                }
-                Err(e) => return Err(e),
+            let Some(segment) = self.readable_segment(seg)? else {
+                continue;
             };
             out.push(PlannedChunk {
                 labels,
@@ -517,6 +509,7 @@ pub fn plan(snap: &Snapshot, matchers: &[Matcher], range: TimeRange) -> Result<P
     Ok(Plan {
         chunks,
         warnings: planner.warnings(),
+        partial: planner.partial().to_vec(),
         segments,
     })
 }

@@ -71,8 +71,12 @@ pub struct QueryStats {
     pub pipeline_time: Duration,
     /// Wall time of the whole query.
     pub total_time: Duration,
-    /// Damaged blocks or segments skipped.
+    /// Indexes that could not be used (the answer came from segment
+    /// footers instead and is complete).
     pub warnings: Vec<String>,
+    /// What the query selected but could not read: damaged blocks and
+    /// segments, skipped. Non-empty means the answer is partial.
+    pub partial: Vec<crate::store::ReadProblem>,
 }
 
 impl QueryStats {

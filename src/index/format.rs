@@ -23,7 +23,6 @@
 //! opening an index costs one checksum pass and nothing is parsed up front.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -299,7 +298,7 @@ impl DayIndex {
             path: path.to_path_buf(),
             source,
         };
-        let file = File::open(path).map_err(io)?;
+        let file = crate::file::open_regular(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len() as usize;
         if len < HEADER_LEN + TOC_LEN + TRAILER_LEN {
             return Err(corrupt("file too short to be an index".into()));
@@ -349,11 +348,20 @@ impl DayIndex {
             Ok(())
         };
         let c = counts;
-        if sections[S_SYMBOLS].1 < (c[C_SYMBOLS] + 1).saturating_mul(4) {
+        // Counts come from the file: `+ 1` must not wrap (a count of
+        // usize::MAX would pass as 0 rows and then be iterated).
+        let plus_one = |n: usize| n.checked_add(1);
+        if plus_one(c[C_SYMBOLS])
+            .and_then(|n| n.checked_mul(4))
+            .is_none_or(|need| sections[S_SYMBOLS].1 < need)
+        {
             return Err(corrupt("symbol table truncated".into()));
         }
         need(S_SEGMENTS, c[C_SEGMENTS].checked_mul(8))?;
-        need(S_SERIES_OFFSETS, (c[C_SERIES] + 1).checked_mul(8))?;
+        need(
+            S_SERIES_OFFSETS,
+            plus_one(c[C_SERIES]).and_then(|n| n.checked_mul(8)),
+        )?;
         need(S_SERIES_TIMES, c[C_SERIES].checked_mul(16))?;
         need(S_POSTINGS_TABLE, c[C_POSTINGS].checked_mul(POSTING_ROW))?;
         need(S_NAMES, c[C_NAMES].checked_mul(NAME_ROW))?;
@@ -368,6 +376,12 @@ impl DayIndex {
             sections,
             segments,
         })
+    }
+
+    /// The whole file, as mapped (`lokal check` compares it with a fresh
+    /// build from the footers).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.map
     }
 
     /// The file this index was opened from.
@@ -443,7 +457,7 @@ impl DayIndex {
         let mut cur = 0u64;
         for _ in 0..n {
             let Some(d) = r.u64() else { break };
-            cur += d;
+            cur = cur.saturating_add(d);
             if cur >= self.series_count() as u64 {
                 break;
             }
@@ -599,9 +613,11 @@ impl DayIndex {
     /// Skips the labels of a series record; returns the reader at the fingerprint.
     fn skip_labels<'a>(&self, mut r: Reader<'a>) -> Reader<'a> {
         let n = r.usize().unwrap_or(0);
+        // A damaged count can claim 2^64 labels: stop where the record ends.
         for _ in 0..n {
-            let _ = r.u64();
-            let _ = r.u64();
+            if r.u64().is_none() || r.u64().is_none() {
+                break;
+            }
         }
         r
     }
@@ -724,6 +740,63 @@ mod tests {
 
     fn m(name: &str, op: MatchOp, v: &str) -> Matcher {
         Matcher::new(name, op, v, Span::default()).unwrap()
+    }
+
+    /// Found by fuzzing: a TOC count of `usize::MAX` wrapped `count + 1`
+    /// to 0 (a panic in debug builds; in release the series table passed
+    /// as empty and 2^32 series were then iterated).
+    #[test]
+    fn a_count_of_usize_max_is_refused() {
+        let c = chunk(&[("a", "1")], vec![block(16, 1, 2)]);
+        let good = build_day_index(0, &[(1, std::slice::from_ref(&c))]);
+        for (count, what) in [
+            (C_SYMBOLS, "symbol table truncated"),
+            (C_SERIES, "section 2 has the wrong length"),
+        ] {
+            let mut bytes = good.clone();
+            let t = bytes.len() - TRAILER_LEN;
+            let at = t - TOC_LEN + 8 + 8 * count;
+            bytes[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+            let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..t]);
+            bytes[t..t + 8].copy_from_slice(&sum.to_le_bytes());
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("x.idx");
+            std::fs::write(&p, &bytes).unwrap();
+            let e = DayIndex::open(&p).unwrap_err().to_string();
+            assert!(e.contains(what), "{e}");
+        }
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/index_reader.rs`): a series
+    /// record whose label count reads as ~2^63 (its first byte turned into
+    /// a varint continuation) made `fingerprint` and `chunks` loop for
+    /// ever. The index is re-checksummed, so only the count is wrong.
+    #[test]
+    fn a_huge_label_count_does_not_hang_lookups() {
+        let c = chunk(&[("a", "1"), ("b", "2")], vec![block(16, 1, 2)]);
+        let mut bytes = build_day_index(0, &[(1, std::slice::from_ref(&c))]);
+        let t = bytes.len() - TRAILER_LEN;
+        let toc = t - TOC_LEN;
+        let at = toc + 8 + 8 * N_COUNTS + 16 * S_SERIES;
+        let series = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+        bytes[series] = 0xff;
+        for b in &mut bytes[series + 1..series + 8] {
+            *b |= 0x80;
+        }
+        let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..t]);
+        bytes[t..t + 8].copy_from_slice(&sum.to_le_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.idx");
+        std::fs::write(&p, &bytes).unwrap();
+        let idx = DayIndex::open(&p).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let s = idx.all_series().next().unwrap();
+            let _ = (idx.fingerprint(&s), idx.chunks(&s), idx.labels(&s));
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("lookups on a damaged series record finish");
     }
 
     fn write(dir: &Path, bytes: &[u8]) -> PathBuf {

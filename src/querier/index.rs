@@ -54,6 +54,9 @@ pub fn rebuild_index(
     req: &RebuildRequest,
     notify: &mut dyn FnMut(RebuildEvent<'_>),
 ) -> Result<Vec<TenantIndex>, Error> {
+    // Rebuilding an index of a store that does not exist is a mistyped
+    // path: say so rather than create an empty store there.
+    store.ensure_exists()?;
     let tenants = match &req.tenants {
         Tenants::All => store.tenants()?,
         Tenants::One(t) => vec![t.clone()],
@@ -68,7 +71,7 @@ pub fn rebuild_index(
     let mut out = Vec::new();
     for name in &tenants {
         let tenant = store.tenant(name)?;
-        if !tenant.exists() {
+        if !tenant.exists() || tenant.read_manifest()?.segments.is_empty() {
             notify(RebuildEvent::EmptyTenant(name));
             continue;
         }

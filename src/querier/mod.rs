@@ -4,7 +4,11 @@
 //! A [`Querier`] is a read view of one tenant. It answers log queries,
 //! metric range and instant queries, label, label-value and series lookups
 //! over a [`TimeRange`], with warnings and statistics returned as data, never
-//! printed. Beside it: [`parse_selector`] (where `{}` selects every stream),
+//! printed. A query that could not read part of what it selected (a damaged
+//! block, a segment that cannot be opened) fails with [`Error::Partial`],
+//! naming each problem, unless the querier was made with
+//! [`Querier::allow_partial`]: then the answer comes with the problems in
+//! its `partial` list, for the caller to show. Beside it: [`parse_selector`] (where `{}` selects every stream),
 //! [`Cardinality`] (`series --analyze-labels`), [`rebuild_index`] (the
 //! lock-rebuild-commit loop of `lokal index`) and [`StdinStore`] (queries
 //! over standard input through a temporary store, with every ingest option).
@@ -22,7 +26,7 @@ pub use stdin::StdinStore;
 
 use crate::engine::eval::{self, MetricParams, StepAlign};
 use crate::engine::logquery::{self, LogParams, LogResult};
-use crate::engine::plan::{self, Planner};
+use crate::engine::plan::Planner;
 use crate::engine::stats::QueryStats;
 use crate::engine::value::MetricValue;
 use crate::engine::{Direction, QueryError};
@@ -30,7 +34,7 @@ use crate::ingest::IngestError;
 use crate::logql::{Expr, LogExpr, Matcher, ParseError, SampleExpr};
 use crate::model::Labels;
 use crate::store::read::DayStats;
-use crate::store::{Snapshot, Store, StoreError};
+use crate::store::{ReadProblem, Snapshot, Store, StoreError};
 use crate::time::TimeRange;
 
 /// Errors of the library API.
@@ -48,6 +52,46 @@ pub enum Error {
     /// No temporary store could be made for standard input.
     #[error("creating a temporary store for standard input: {0}")]
     TempStore(std::io::Error),
+    /// Part of what the query selected could not be read, so its answer
+    /// would be incomplete ([`Querier::allow_partial`] accepts that).
+    #[error(transparent)]
+    Partial(PartialRead),
+}
+
+/// The parts of the store a query selected but could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialRead {
+    /// Each damaged block or unreadable segment, in the order met.
+    pub problems: Vec<ReadProblem>,
+}
+
+impl std::fmt::Display for PartialRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "the answer would be incomplete: {n} part{} of the store could not be read",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PartialRead {}
+
+/// The answer to a label or series lookup, with what it could not read
+/// (only ever non-empty from a querier that allows partial answers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup<T> {
+    /// Label names, values or series, sorted and distinct.
+    pub values: Vec<T>,
+    /// Indexes that could not be used (answered from footers instead).
+    pub warnings: Vec<String>,
+    /// Segments that could not be opened: values they hold are missing.
+    pub partial: Vec<ReadProblem>,
 }
 
 impl From<ParseError> for Error {
@@ -154,12 +198,15 @@ pub fn parse_selector(selector: &str) -> Result<Vec<Matcher>, ParseError> {
 pub struct Querier {
     tenant: String,
     snapshot: Snapshot,
+    allow_partial: bool,
 }
 
 impl Querier {
     /// Opens `tenant` of `store` as of its current manifest (a tenant with
-    /// no data is an empty view, not an error).
+    /// no data is an empty view, not an error; a store directory that does
+    /// not exist is [`StoreError::NoStore`]).
     pub fn open(store: &Store, tenant: &str) -> Result<Querier, Error> {
+        store.ensure_exists()?;
         let snapshot = store.tenant(tenant)?.snapshot()?;
         Ok(Querier::new(tenant, snapshot))
     }
@@ -169,7 +216,44 @@ impl Querier {
         Querier {
             tenant: tenant.to_string(),
             snapshot,
+            allow_partial: false,
         }
+    }
+
+    /// With `true`, a query that could not read part of what it selected
+    /// answers with what it could read and lists the rest in the result's
+    /// `partial` problems, instead of failing with [`Error::Partial`].
+    pub fn allow_partial(mut self, allow: bool) -> Querier {
+        self.allow_partial = allow;
+        self
+    }
+
+    /// `Err(Error::Partial)` when `partial` is not empty and partial
+    /// answers are not allowed.
+    fn complete(&self, partial: &[ReadProblem]) -> Result<(), Error> {
+        if partial.is_empty() || self.allow_partial {
+            Ok(())
+        } else {
+            Err(Error::Partial(PartialRead {
+                problems: partial.to_vec(),
+            }))
+        }
+    }
+
+    /// Runs `f` on a fresh planner and packs its answer with the planner's
+    /// warnings and partial reads.
+    fn lookup<T>(
+        &self,
+        f: impl FnOnce(&mut Planner<'_>) -> Result<Vec<T>, StoreError>,
+    ) -> Result<Lookup<T>, Error> {
+        let mut p = Planner::new(&self.snapshot);
+        let values = f(&mut p)?;
+        self.complete(p.partial())?;
+        Ok(Lookup {
+            values,
+            warnings: p.warnings(),
+            partial: p.partial().to_vec(),
+        })
     }
 
     /// The tenant.
@@ -272,7 +356,9 @@ impl Querier {
 
     /// Runs a log query.
     pub fn log_query(&self, expr: &LogExpr, params: &LogParams) -> Result<LogResult, Error> {
-        Ok(logquery::run(&self.snapshot, expr, params)?)
+        let res = logquery::run(&self.snapshot, expr, params)?;
+        self.complete(&res.stats.partial)?;
+        Ok(res)
     }
 
     /// Runs a metric range query over `range` as Loki's `query_range` runs
@@ -297,24 +383,25 @@ impl Querier {
 
     fn eval(&self, expr: &SampleExpr, p: &MetricParams) -> Result<MetricResult, Error> {
         let (value, stats) = eval::eval(&self.snapshot, expr, p)?;
+        self.complete(&stats.partial)?;
         Ok(MetricResult { value, stats })
     }
 
     /// Label names of the streams with entries in `range`, sorted.
-    pub fn labels(&self, range: TimeRange) -> Result<Vec<String>, Error> {
-        Ok(plan::label_names(&self.snapshot, range)?)
+    pub fn labels(&self, range: TimeRange) -> Result<Lookup<String>, Error> {
+        self.lookup(|p| p.label_names(range))
     }
 
     /// Non-empty values of label `name` over the streams with entries in
     /// `range`, sorted.
-    pub fn label_values(&self, name: &str, range: TimeRange) -> Result<Vec<String>, Error> {
-        Ok(plan::label_values(&self.snapshot, name, range)?)
+    pub fn label_values(&self, name: &str, range: TimeRange) -> Result<Lookup<String>, Error> {
+        self.lookup(|p| p.label_values(name, range))
     }
 
     /// Label sets of the streams `matchers` select with entries in `range`,
     /// sorted and distinct.
-    pub fn series(&self, matchers: &[Matcher], range: TimeRange) -> Result<Vec<Labels>, Error> {
-        Ok(plan::series(&self.snapshot, matchers, range)?)
+    pub fn series(&self, matchers: &[Matcher], range: TimeRange) -> Result<Lookup<Labels>, Error> {
+        self.lookup(|p| p.series(matchers, range))
     }
 
     /// Per-day totals (streams, entries, chunks, bytes, time range), from

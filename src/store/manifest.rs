@@ -47,7 +47,7 @@ pub struct IndexEntry {
 }
 
 /// A live segment and its summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentEntry {
     /// Unique id within the tenant.
     pub id: u64,
@@ -130,5 +130,159 @@ impl Manifest {
             next_segment_id: 1,
             ..Default::default()
         }
+    }
+}
+
+/// The name lokal gives segment `id` of `day`, relative to the tenant
+/// directory: `segments/YYYY-MM-DD/ID.seg`, ID in 16 hex digits.
+pub fn segment_rel_path(day: &str, id: u64) -> String {
+    format!("segments/{day}/{id:016x}.seg")
+}
+
+/// Whether `day` is a day name as lokal writes it (`YYYY-MM-DD`).
+pub fn is_day_name(day: &str) -> bool {
+    crate::time::parse_day(day)
+        .map(crate::time::day_string)
+        .as_deref()
+        == Some(day)
+}
+
+/// Parses and checks a manifest's bytes: JSON of a supported version whose
+/// entries pass [`problems`]. The error says what is wrong.
+pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+    let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if m.version > MANIFEST_VERSION {
+        return Err(format!(
+            "version {} is newer than this lokal supports; upgrade lokal",
+            m.version
+        ));
+    }
+    match problems(&m).into_iter().next() {
+        None => Ok(m),
+        Some(p) => Err(format!("{p}; `lokal check --repair` rebuilds the manifest")),
+    }
+}
+
+/// What makes a parsed manifest unusable, one message per problem: a path
+/// that is not the plain name lokal gives its files (an absolute path, `..`,
+/// a name outside `segments/` or `index/`: the manifest is never trusted to
+/// point elsewhere), a day that is not `YYYY-MM-DD`, a segment id used twice,
+/// two indexes for one day. Empty when the manifest is sound.
+pub fn problems(m: &Manifest) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for s in &m.segments {
+        if !is_day_name(&s.day) {
+            out.push(format!(
+                "segment {}: day {:?} is not YYYY-MM-DD",
+                s.id, s.day
+            ));
+        } else if s.path != segment_rel_path(&s.day, s.id) {
+            out.push(format!(
+                "segment {}: path {:?} is not the plain name {:?} inside the tenant directory",
+                s.id,
+                s.path,
+                segment_rel_path(&s.day, s.id)
+            ));
+        }
+        if !ids.insert(s.id) {
+            out.push(format!("segment id {} is listed twice", s.id));
+        }
+    }
+    let mut days = std::collections::HashSet::new();
+    for i in &m.indexes {
+        let plain = i
+            .path
+            .strip_prefix("index/")
+            .and_then(|n| n.strip_suffix(".idx"))
+            .and_then(|n| n.strip_prefix(i.day.as_str()))
+            .and_then(|g| g.strip_prefix('-'))
+            .is_some_and(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()));
+        if !is_day_name(&i.day) || !plain {
+            out.push(format!(
+                "index of {:?}: path {:?} is not a plain name index/DAY-GEN.idx inside the tenant directory",
+                i.day, i.path
+            ));
+        }
+        if !days.insert(i.day.as_str()) {
+            out.push(format!("the index of {} is listed twice", i.day));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: u64, day: &str, path: &str) -> SegmentEntry {
+        SegmentEntry {
+            id,
+            day: day.into(),
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+
+    fn with_segments(segs: Vec<SegmentEntry>) -> Vec<u8> {
+        let mut m = Manifest::new();
+        m.segments = segs;
+        serde_json::to_vec(&m).unwrap()
+    }
+
+    #[test]
+    fn paths_must_be_plain_names_inside_the_tenant() {
+        let good = entry(3, "2024-01-01", "segments/2024-01-01/0000000000000003.seg");
+        assert!(parse(&with_segments(vec![good.clone()])).is_ok());
+        for bad in [
+            "../../outside/x.seg",
+            "/etc/passwd",
+            "segments/2024-01-01/../../../etc/passwd",
+            "segments/2024-01-01/0000000000000004.seg",
+            "segments/2024-01-02/0000000000000003.seg",
+            "segments//2024-01-01/0000000000000003.seg",
+            "./segments/2024-01-01/0000000000000003.seg",
+        ] {
+            let e = parse(&with_segments(vec![entry(3, "2024-01-01", bad)])).unwrap_err();
+            assert!(
+                e.contains("is not the plain name") && e.contains("check --repair"),
+                "{bad}: {e}"
+            );
+        }
+        let e = parse(&with_segments(vec![entry(
+            3,
+            "../x",
+            "segments/../x/0000000000000003.seg",
+        )]))
+        .unwrap_err();
+        assert!(e.contains("is not YYYY-MM-DD"), "{e}");
+        let e = parse(&with_segments(vec![good.clone(), good])).unwrap_err();
+        assert!(e.contains("listed twice"), "{e}");
+
+        let mut m = Manifest::new();
+        for path in [
+            "index/2024-01-01-7.idx",
+            "/tmp/x.idx",
+            "index/../../x-1.idx",
+            "index/2024-01-01-.idx",
+        ] {
+            m.indexes = vec![IndexEntry {
+                day: "2024-01-01".into(),
+                path: path.into(),
+                segments: vec![],
+                bytes: 0,
+            }];
+            let r = parse(&serde_json::to_vec(&m).unwrap());
+            assert_eq!(r.is_ok(), path == "index/2024-01-01-7.idx", "{path}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn newer_versions_and_bad_json_are_refused() {
+        assert!(parse(b"{").is_err());
+        let mut m = Manifest::new();
+        m.version = MANIFEST_VERSION + 1;
+        let e = parse(&serde_json::to_vec(&m).unwrap()).unwrap_err();
+        assert!(e.contains("upgrade lokal"), "{e}");
     }
 }

@@ -12,8 +12,10 @@
 //! directory fsynced before the manifest names it. Readers take a manifest
 //! snapshot and need no lock.
 
+pub mod check;
 pub mod lock;
 pub mod manifest;
+pub mod problem;
 pub mod read;
 pub mod rebuild;
 pub mod trace;
@@ -26,6 +28,7 @@ use std::time::Duration;
 
 pub use lock::WriterLock;
 pub use manifest::{IndexEntry, Manifest, Position, SegmentEntry};
+pub use problem::ReadProblem;
 pub use rebuild::{rebuild_all, rebuild_days, rebuild_days_lenient, IndexSummary};
 
 use crate::chunk::segment::SegmentError;
@@ -80,6 +83,23 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
+    /// The store directory does not exist: a reading command was pointed at
+    /// the wrong place (or nothing was ingested yet).
+    #[error("{path}: no lokal store here (the directory does not exist); check --store or $LOKAL_STORE, or ingest something first")]
+    NoStore {
+        /// The store root.
+        path: PathBuf,
+    },
+    /// The tenant has segment files but no manifest: it was lost or
+    /// removed. Nothing is read or written until it is rebuilt, since an
+    /// empty manifest would hide the data (and let a writer remove it).
+    #[error("{path} is missing but {segments} segment files exist beside it; `lokal check --repair` rebuilds it from their footers")]
+    ManifestMissing {
+        /// The manifest's path.
+        path: PathBuf,
+        /// Segment files found.
+        segments: usize,
+    },
     /// Another writer held the lock past the timeout.
     #[error("{path}: another lokal writer holds the store lock; try again later or raise --lock-timeout")]
     LockTimeout {
@@ -130,6 +150,23 @@ impl Store {
         self.root.join(LOCK_FILE)
     }
 
+    /// Fails with [`StoreError::NoStore`] when the store directory does not
+    /// exist: what every reading command checks first, so a mistyped
+    /// `--store` is an error rather than an empty answer.
+    pub fn ensure_exists(&self) -> Result<(), StoreError> {
+        match fs::metadata(&self.root) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(StoreError::io(
+                &self.root,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NoStore {
+                path: self.root.clone(),
+            }),
+            Err(e) => Err(StoreError::io(&self.root, e)),
+        }
+    }
+
     /// Takes the writer lock, creating the store directory if needed.
     pub fn lock_writer(
         &self,
@@ -149,14 +186,12 @@ impl Store {
         })
     }
 
-    /// Tenants that have a manifest, sorted.
+    /// Tenants that have a manifest, sorted. A store directory that does
+    /// not exist is [`StoreError::NoStore`].
     pub fn tenants(&self) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
-        let rd = match fs::read_dir(&self.root) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(StoreError::io(&self.root, e)),
-        };
+        self.ensure_exists()?;
+        let rd = fs::read_dir(&self.root).map_err(|e| StoreError::io(&self.root, e))?;
         for e in rd {
             let e = e.map_err(|e| StoreError::io(&self.root, e))?;
             if e.path().join(MANIFEST_FILE).is_file() {
@@ -217,29 +252,93 @@ impl Tenant {
         self.manifest_path().is_file()
     }
 
-    /// Reads the manifest; a tenant without one is empty.
+    /// Reads and checks the manifest ([`manifest::parse`]). A tenant without
+    /// one is empty, unless segment files exist: then the manifest was lost
+    /// ([`StoreError::ManifestMissing`]).
     pub fn read_manifest(&self) -> Result<Manifest, StoreError> {
         let path = self.manifest_path();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::new()),
+        let bytes = match self.read_manifest_bytes()? {
+            Some(b) => b,
+            None => {
+                let segments = self.segment_files()?.len();
+                if segments > 0 {
+                    return Err(StoreError::ManifestMissing { path, segments });
+                }
+                return Ok(Manifest::new());
+            }
+        };
+        manifest::parse(&bytes).map_err(|what| StoreError::CorruptManifest { path, what })
+    }
+
+    /// The manifest's bytes, `None` when there is none. Like every store
+    /// file it is opened without following a symlink and must be a regular
+    /// file.
+    pub(crate) fn read_manifest_bytes(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        use std::io::Read;
+        let path = self.manifest_path();
+        check_dirs(&self.dir, "")?;
+        let mut f = match crate::file::open_regular(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io(&path, e)),
         };
-        let m: Manifest =
-            serde_json::from_slice(&bytes).map_err(|e| StoreError::CorruptManifest {
-                path: path.clone(),
-                what: e.to_string(),
-            })?;
-        if m.version > manifest::MANIFEST_VERSION {
-            return Err(StoreError::CorruptManifest {
-                path,
-                what: format!(
-                    "version {} is newer than this lokal supports; upgrade lokal",
-                    m.version
-                ),
-            });
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)
+            .map_err(|e| StoreError::io(&path, e))?;
+        Ok(Some(bytes))
+    }
+
+    /// Files under `segments/` named as lokal names segments
+    /// (`DAY/ID.seg`), as paths relative to the tenant directory, sorted.
+    /// Symlinked day directories are not entered.
+    pub fn segment_files(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for (day, name) in self.listing("segments")? {
+            if manifest::is_day_name(&day) && segment_file_id(&name).is_some() {
+                out.push(format!("segments/{day}/{name}"));
+            }
         }
-        Ok(m)
+        Ok(out)
+    }
+
+    /// `(day directory, file name)` of every entry of `sub/*/`: day
+    /// directories that are real directories only (a symlink is skipped).
+    fn listing(&self, sub: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let root = self.dir.join(sub);
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StoreError::io(&root, e)),
+        };
+        for day in rd {
+            let day = day.map_err(|e| StoreError::io(&root, e))?;
+            if !day
+                .file_type()
+                .map_err(|e| StoreError::io(&day.path(), e))?
+                .is_dir()
+            {
+                continue;
+            }
+            let dpath = day.path();
+            for f in fs::read_dir(&dpath).map_err(|e| StoreError::io(&dpath, e))? {
+                let f = f.map_err(|e| StoreError::io(&dpath, e))?;
+                out.push((
+                    day.file_name().to_string_lossy().into_owned(),
+                    f.file_name().to_string_lossy().into_owned(),
+                ));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// A read view of this tenant as `manifest` describes it.
+    pub(crate) fn snapshot_of(&self, manifest: Manifest) -> Snapshot {
+        Snapshot {
+            manifest,
+            dir: self.dir.clone(),
+        }
     }
 
     /// A consistent read view: the manifest as of now.
@@ -252,14 +351,19 @@ impl Tenant {
 
     /// Starts a write transaction. The caller must hold the writer lock.
     /// Files left by a crashed writer (temporaries, segments no manifest
-    /// names) are removed first.
+    /// names) are removed first. The tenant's directories must be real
+    /// directories: a symlink is not followed for writes.
     pub fn begin_write<'l>(&self, lock: &'l WriterLock) -> Result<TenantWriter<'l>, StoreError> {
-        fs::create_dir_all(self.dir.join("segments")).map_err(|e| StoreError::io(&self.dir, e))?;
+        let segs = self.dir.join("segments");
+        fs::create_dir_all(&segs).map_err(|e| StoreError::io(&self.dir, e))?;
+        check_dirs(&self.dir, "segments/x")?;
+        let manifest_on_disk = fs::symlink_metadata(self.manifest_path()).is_ok();
         let manifest = self.read_manifest()?;
         self.remove_orphans(&manifest)?;
         Ok(TenantWriter {
             tenant: self.clone(),
             manifest,
+            manifest_on_disk,
             replaced: Vec::new(),
             retired: Vec::new(),
             index_dir_dirty: false,
@@ -267,51 +371,93 @@ impl Tenant {
         })
     }
 
+    /// Removes what a crashed writer left: files named as lokal names
+    /// segments and indexes (and their temporaries) that the manifest does
+    /// not name. Nothing else is touched, symlinked directories are not
+    /// entered, and a symlink is never removed through.
     fn remove_orphans(&self, manifest: &Manifest) -> Result<(), StoreError> {
         let live: HashSet<&str> = manifest.segments.iter().map(|s| s.path.as_str()).collect();
-        let segs = self.dir.join("segments");
-        for day in fs::read_dir(&segs).map_err(|e| StoreError::io(&segs, e))? {
-            let day = day.map_err(|e| StoreError::io(&segs, e))?.path();
-            if !day.is_dir() {
+        let mut days_seen = HashSet::new();
+        for (day, name) in self.listing("segments")? {
+            let rel = format!("segments/{day}/{name}");
+            let ours = segment_file_id(&name).is_some()
+                || name
+                    .strip_suffix(".tmp")
+                    .and_then(segment_file_id)
+                    .is_some();
+            days_seen.insert(day);
+            if !ours || live.contains(rel.as_str()) {
                 continue;
             }
-            let mut empty = true;
-            for f in fs::read_dir(&day).map_err(|e| StoreError::io(&day, e))? {
-                let f = f.map_err(|e| StoreError::io(&day, e))?.path();
-                let rel = f
-                    .strip_prefix(&self.dir)
-                    .unwrap_or(&f)
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                if live.contains(rel.as_str()) {
-                    empty = false;
-                } else {
-                    fs::remove_file(&f).map_err(|e| StoreError::io(&f, e))?;
-                }
+            let f = self.dir.join(&rel);
+            if fs::symlink_metadata(&f).is_ok_and(|m| m.file_type().is_file()) {
+                fs::remove_file(&f).map_err(|e| StoreError::io(&f, e))?;
             }
-            if empty {
-                let _ = fs::remove_dir(&day);
-            }
+        }
+        for day in days_seen {
+            // Fails (and is ignored) unless the day directory is now empty.
+            let _ = fs::remove_dir(self.dir.join("segments").join(day));
         }
         // Index files: every build has a new name, so any file the manifest
         // does not name is an old build (or a crashed writer's temporary).
         let live: HashSet<&str> = manifest.indexes.iter().map(|i| i.path.as_str()).collect();
         let idx = self.dir.join("index");
-        if let Ok(rd) = fs::read_dir(&idx) {
-            for f in rd {
-                let f = f.map_err(|e| StoreError::io(&idx, e))?.path();
-                let rel = format!(
-                    "index/{}",
-                    f.file_name().unwrap_or_default().to_string_lossy()
-                );
-                if !live.contains(rel.as_str()) && f.is_file() {
-                    fs::remove_file(&f).map_err(|e| StoreError::io(&f, e))?;
+        if crate::file::is_real_dir(&idx).map_err(|e| StoreError::io(&idx, e))? {
+            for f in fs::read_dir(&idx).map_err(|e| StoreError::io(&idx, e))? {
+                let f = f.map_err(|e| StoreError::io(&idx, e))?;
+                let name = f.file_name().to_string_lossy().into_owned();
+                let ours = name.ends_with(".idx") || name.ends_with(".idx.tmp");
+                let rel = format!("index/{name}");
+                let regular = f.file_type().is_ok_and(|t| t.is_file());
+                if ours && regular && !live.contains(rel.as_str()) {
+                    fs::remove_file(f.path()).map_err(|e| StoreError::io(&f.path(), e))?;
                 }
             }
         }
-        let _ = fs::remove_file(self.dir.join(MANIFEST_TMP));
+        let tmp = self.dir.join(MANIFEST_TMP);
+        if fs::symlink_metadata(&tmp).is_ok_and(|m| m.file_type().is_file()) {
+            let _ = fs::remove_file(&tmp);
+        }
         Ok(())
     }
+}
+
+/// The id of a file named as lokal names segments (`ID.seg`, 16 hex digits).
+pub fn segment_file_id(name: &str) -> Option<u64> {
+    let hex = name.strip_suffix(".seg")?;
+    if hex.len() != 16
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// Checks that the tenant directory `tenant` and every directory between it
+/// and the file `rel` is a real directory, not a symlink: lokal never
+/// follows a link out of its store. A directory that does not exist passes
+/// (opening the file then fails with "not found").
+fn check_dirs(tenant: &Path, rel: &str) -> Result<(), StoreError> {
+    let mut dir = tenant.to_path_buf();
+    let mut parts: Vec<&str> = rel.split('/').collect();
+    parts.pop(); // the file itself: opened with O_NOFOLLOW
+    for i in 0..=parts.len() {
+        if i > 0 {
+            dir.push(parts[i - 1]);
+        }
+        if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(StoreError::io(
+                &dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "is a symbolic link; lokal does not follow links inside its store",
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A read view of one tenant.
@@ -323,9 +469,15 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Opens (maps) a segment of this view.
+    /// Opens (maps) a segment of this view: a regular file reached without
+    /// following a symlink.
     pub fn open_segment(&self, entry: &SegmentEntry) -> Result<SegmentReader, StoreError> {
-        Ok(SegmentReader::open(&self.dir.join(&entry.path))?)
+        let path = self.dir.join(&entry.path);
+        check_dirs(&self.dir, &entry.path).map_err(|e| match e {
+            StoreError::Io { path, source } => SegmentError::Io { path, source },
+            _ => unreachable!("check_dirs returns I/O errors"),
+        })?;
+        Ok(SegmentReader::open(&path)?)
     }
 
     /// Absolute path of a segment.
@@ -335,6 +487,10 @@ impl Snapshot {
 
     /// Opens (maps and checks) a label index of this view.
     pub fn open_index(&self, entry: &IndexEntry) -> Result<DayIndex, IndexError> {
+        check_dirs(&self.dir, &entry.path).map_err(|e| match e {
+            StoreError::Io { path, source } => IndexError::Io { path, source },
+            _ => unreachable!("check_dirs returns I/O errors"),
+        })?;
         DayIndex::open(&self.dir.join(&entry.path))
     }
 
@@ -355,6 +511,10 @@ impl Snapshot {
 pub struct TenantWriter<'l> {
     tenant: Tenant,
     manifest: Manifest,
+    /// A manifest file exists. A new tenant gets its empty manifest before
+    /// its first segment file, so segment files without a manifest always
+    /// mean a lost manifest, never a first ingest that crashed.
+    manifest_on_disk: bool,
     /// Index files the pending commit stops naming.
     replaced: Vec<PathBuf>,
     /// Index files the previous commit stopped naming: removed after the next
@@ -408,13 +568,45 @@ impl<'l> TenantWriter<'l> {
     }
 
     /// Starts a new segment for `day` (`YYYY-MM-DD`).
+    /// The id is never one in use: a `next_segment_id` at or below a live
+    /// id (a damaged or hand-edited manifest) is moved past it, and an id
+    /// whose file exists is skipped, so a live segment is never overwritten.
     pub fn create_segment(&mut self, day: &str) -> Result<PendingSegment, StoreError> {
-        let id = self.manifest.next_segment_id;
-        self.manifest.next_segment_id += 1;
+        if !manifest::is_day_name(day) {
+            return Err(StoreError::io(
+                &self.tenant.dir.join("segments").join(day),
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a YYYY-MM-DD day"),
+            ));
+        }
+        if !self.manifest_on_disk {
+            write_manifest(&self.tenant, &self.manifest)?;
+            self.manifest_on_disk = true;
+        }
         let dir = self.tenant.dir.join("segments").join(day);
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let name = format!("{id:016x}.seg");
-        let tmp = dir.join(format!("{name}.tmp"));
+        check_dirs(&self.tenant.dir, &format!("segments/{day}/x"))?;
+        let live_max = self
+            .manifest
+            .segments
+            .iter()
+            .map(|s| s.id)
+            .max()
+            .unwrap_or(0);
+        let mut id = self
+            .manifest
+            .next_segment_id
+            .max(live_max.saturating_add(1));
+        let rel = loop {
+            let rel = manifest::segment_rel_path(day, id);
+            if fs::symlink_metadata(self.tenant.dir.join(&rel)).is_err() {
+                break rel;
+            }
+            id += 1;
+        };
+        self.manifest.next_segment_id = id + 1;
+        let tmp = self.tenant.dir.join(format!("{rel}.tmp"));
+        // A leftover of that name (even a symlink: the link, not its
+        // target, is removed) goes; the writer creates the file exclusively.
         let _ = fs::remove_file(&tmp);
         let writer = SegmentWriter::create(&tmp)?;
         trace::point("segment-create");
@@ -423,7 +615,7 @@ impl<'l> TenantWriter<'l> {
             id,
             day: day.to_string(),
             tmp,
-            rel: format!("segments/{day}/{name}"),
+            rel,
         })
     }
 
@@ -433,6 +625,17 @@ impl<'l> TenantWriter<'l> {
         // On any error `pending` is dropped and removes its temporary file.
         let (streams, size) = pending.writer.finish()?;
         let dst = self.tenant.dir.join(&pending.rel);
+        // The writer lock keeps other lokal writers out; this keeps a file
+        // that appeared meanwhile from being replaced.
+        if fs::symlink_metadata(&dst).is_ok() {
+            return Err(StoreError::io(
+                &dst,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "a segment of this name appeared while it was written; not replacing it",
+                ),
+            ));
+        }
         fs::rename(&pending.tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
         pending.tmp = PathBuf::new();
         sync_dir(dst.parent().unwrap_or(&self.tenant.dir))?;
@@ -494,6 +697,7 @@ impl<'l> TenantWriter<'l> {
         }
         let dir = self.tenant.dir.join("index");
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        check_dirs(&self.tenant.dir, "index/x")?;
         // The generation the next commit gets: unique per commit, so readers
         // of the current manifest never see their file replaced.
         let gen = self.manifest.generation + 1;
@@ -506,7 +710,7 @@ impl<'l> TenantWriter<'l> {
                 .iter()
                 .map(|(tmp, n)| {
                     sc.spawn(move || {
-                        let mut f = File::create(tmp)?;
+                        let mut f = create_exclusive(tmp)?;
                         f.write_all(&n.bytes)?;
                         f.sync_all()
                     })
@@ -580,22 +784,8 @@ impl<'l> TenantWriter<'l> {
         }
         self.manifest.generation += 1;
         self.manifest.version = manifest::MANIFEST_VERSION;
-        let bytes = serde_json::to_vec_pretty(&self.manifest).expect("manifest serializes");
-        let path = self.tenant.manifest_path();
-        let tmp = self.tenant.dir.join(MANIFEST_TMP);
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()
-        };
-        if let Err(e) = write() {
-            let _ = fs::remove_file(&tmp);
-            return Err(StoreError::io(&tmp, e));
-        }
-        trace::point("manifest-write");
-        fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
-        sync_dir(&self.tenant.dir)?;
-        trace::point("commit");
+        write_manifest(&self.tenant, &self.manifest)?;
+        self.manifest_on_disk = true;
         // Index builds superseded one commit ago: only a reader of a manifest
         // two commits old still names them, and a missing index merely sends
         // it to the footers. Removing them now keeps a long ingest that
@@ -613,6 +803,39 @@ impl<'l> TenantWriter<'l> {
         }
         Ok(())
     }
+}
+
+/// Creates `path` afresh for writing: whatever has that name is removed
+/// first (a symlink itself, never its target) and the file is created with
+/// `O_EXCL`, so a write never goes through a link.
+fn create_exclusive(path: &Path) -> std::io::Result<File> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    File::options().write(true).create_new(true).open(path)
+}
+
+/// Writes `m` as the tenant's manifest atomically: temporary file, fsync,
+/// rename, fsync of the directory.
+fn write_manifest(tenant: &Tenant, m: &Manifest) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec_pretty(m).expect("manifest serializes");
+    let path = tenant.manifest_path();
+    let tmp = tenant.dir.join(MANIFEST_TMP);
+    let write = || -> std::io::Result<()> {
+        let mut f = create_exclusive(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(StoreError::io(&tmp, e));
+    }
+    trace::point("manifest-write");
+    fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
+    sync_dir(&tenant.dir)?;
+    trace::point("commit");
+    Ok(())
 }
 
 fn summarize(

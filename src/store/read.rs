@@ -1,5 +1,6 @@
 //! Whole-store reading for tools that need every entry or every block:
-//! `verify`, `stats`, and the debug dump. Queries use the query engine.
+//! `stats` and the debug dump (`lokal check` is `check.rs`). Queries use
+//! the query engine.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -41,46 +42,6 @@ pub fn for_each_entry(
         }
     }
     Ok(bad)
-}
-
-/// Result of checking every block's checksum and encoding.
-#[derive(Debug, Default)]
-pub struct VerifyReport {
-    /// Segments checked.
-    pub segments: u64,
-    /// Blocks read.
-    pub blocks: u64,
-    /// Entries in good blocks.
-    pub entries: u64,
-    /// What is damaged: whole segments and single blocks.
-    pub problems: Vec<SegmentError>,
-}
-
-/// Reads and decodes every block of the snapshot.
-pub fn verify(snap: &Snapshot) -> Result<VerifyReport, StoreError> {
-    let mut rep = VerifyReport::default();
-    let mut block = Block::default();
-    for seg in &snap.manifest.segments {
-        rep.segments += 1;
-        let r = match snap.open_segment(seg) {
-            Ok(r) => r,
-            Err(StoreError::Segment(e)) => {
-                rep.problems.push(e);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        for s in r.streams() {
-            for m in &s.blocks {
-                rep.blocks += 1;
-                match r.read_block(m, &mut block) {
-                    Ok(()) => rep.entries += block.len() as u64,
-                    Err(e) => rep.problems.push(e),
-                }
-            }
-        }
-    }
-    Ok(rep)
 }
 
 /// Totals for one tenant and UTC day.

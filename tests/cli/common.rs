@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::path::Path;
 
 pub use crate::eqnice;
@@ -162,4 +163,73 @@ pub fn assert_index_agrees_with_footers(store: &Path) -> usize {
         }
     }
     widest
+}
+
+/// The paths of tenant `fake`'s live segments, in manifest order.
+pub fn segments(env: &TestEnv) -> Vec<std::path::PathBuf> {
+    env.manifest()["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| env.store().join("fake").join(s["path"].as_str().unwrap()))
+        .collect()
+}
+
+/// Two streams, `job="a"` and `job="b"`, of `n` lines each on 2023-11-14,
+/// ingested in one run so both chunks share one segment; its path.
+pub fn one_segment_two_streams(env: &TestEnv, n: usize, no_index: bool) -> std::path::PathBuf {
+    let a = env.write_log("a.log", n, 1_700_000_000, "a");
+    let b = env.write_log("b.log", n, 1_700_000_000, "b");
+    let mut ing = env
+        .ingest([&a, &b])
+        .args(["--label-from-path", r"/(?P<job>[ab])\.log$"]);
+    if no_index {
+        ing = ing.arg("--no-index");
+    }
+    ing.ok();
+    let segs = segments(env);
+    assert_eq!(segs.len(), 1, "one day, one run: one segment");
+    segs.into_iter().next().unwrap()
+}
+
+/// The first block of stream `job` in `seg`: (offset, len).
+pub fn block_of(seg: &Path, job: &str) -> (u64, u32) {
+    let r = lokal::chunk::SegmentReader::open(seg).unwrap();
+    let s = r
+        .streams()
+        .iter()
+        .find(|s| s.labels.get("job") == Some(job))
+        .unwrap();
+    (s.blocks[0].offset, s.blocks[0].len)
+}
+
+/// XORs the byte at `at` of `path` with `mask`.
+pub fn flip(path: &Path, at: usize, mask: u8) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[at] ^= mask;
+    fs::write(path, &bytes).unwrap();
+}
+
+/// Files named `*.seg` under tenant `fake`'s `segments/`.
+pub fn segments_on_disk(env: &TestEnv) -> usize {
+    walk(&env.store().join("fake/segments"))
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .count()
+}
+
+/// Every file (and symlink, FIFO…) under `dir`, not entering symlinks.
+pub fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd {
+            let p = e.unwrap().path();
+            if fs::symlink_metadata(&p).unwrap().is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }

@@ -1,5 +1,6 @@
 //! Exit codes of store failures: a block zstd cannot decompress is a store
-//! error (3) wherever it is read in full, and a query skips it with a warning.
+//! error (3) wherever it is read: `check` and `dump` report it, a query that
+//! selected it fails unless `--allow-partial`.
 use std::process::Command;
 
 use lokal::chunk::BlockMeta;
@@ -40,7 +41,11 @@ fn lokal(store: &std::path::Path, args: &[&str]) -> (i32, String) {
         .unwrap();
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -48,18 +53,26 @@ fn lokal(store: &std::path::Path, args: &[&str]) -> (i32, String) {
 fn a_zstd_decompression_failure_is_a_store_error() {
     let dir = tempfile::tempdir().unwrap();
     store_with_a_bad_zstd_frame(dir.path());
-    for cmd in ["verify", "dump"] {
-        let (code, err) = lokal(dir.path(), &[cmd]);
-        assert_eq!(code, 3, "{cmd}: {err}");
+    for cmd in ["verify", "check", "dump"] {
+        let (code, out) = lokal(dir.path(), &[cmd]);
+        assert_eq!(code, 3, "{cmd}: {out}");
         assert!(
-            err.contains("corrupt block at offset 16") && err.contains("zstd"),
-            "{err}"
+            out.contains("corrupt block at offset 16") && out.contains("zstd"),
+            "{out}"
         );
     }
-    // Queries skip the block, say so, and answer from the rest (here: nothing).
+    // A query that cannot read a block it selected fails (its answer would
+    // be incomplete) and names the block, even with -q...
     for q in [r#"{job="x"}"#, r#"count_over_time({job="x"}[1h])"#] {
-        let (code, err) = lokal(dir.path(), &["query", q]);
-        assert_eq!(code, 1, "{q}: {err}");
-        assert!(err.contains("warning:") && err.contains("zstd"), "{err}");
+        let (code, out) = lokal(dir.path(), &["query", "-q", q]);
+        assert_eq!(code, 3, "{q}: {out}");
+        assert!(
+            out.contains("corrupt block at offset 16") && out.contains("zstd"),
+            "{out}"
+        );
+        // ...unless the caller accepts a partial answer (here: nothing).
+        let (code, out) = lokal(dir.path(), &["query", "--allow-partial", q]);
+        assert_eq!(code, 1, "{q}: {out}");
+        assert!(out.contains("warning:") && out.contains("zstd"), "{out}");
     }
 }

@@ -3,6 +3,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bitflip;
+mod check;
 mod common;
 mod crash;
 mod diff;
@@ -13,9 +15,11 @@ mod index;
 mod ingest;
 mod ingest_limits;
 mod logqltest;
+mod pipes;
 mod query;
 mod real_queries;
 mod rotation;
+mod semantics;
 mod stdin;
 mod store;
 mod store_v1;

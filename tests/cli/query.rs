@@ -442,8 +442,33 @@ fn parsed_label_prefilter_agrees_on_real_json() {
 
 #[test]
 fn an_empty_store_says_so() {
-    // Nothing was ingested: the store directory does not exist.
+    // Nothing was ingested: the store directory does not exist, which is
+    // an error for every reading command, not an empty answer.
     let env = TestEnv::new();
+    for args in [
+        &["query", r#"{job="x"}"#][..],
+        &["instant-query", r#"count_over_time({job="x"}[1m])"#],
+        &["labels"],
+        &["series", "{}"],
+        &["stats"],
+        &["stats", "--all-tenants"],
+        &["check"],
+        &["verify"],
+        &["dump"],
+        &["index"],
+        &["index", "--all-tenants"],
+    ] {
+        let run = env.cmd(args).assert_code(2);
+        assert!(
+            run.stderr
+                .contains("no lokal store here (the directory does not exist)"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert!(!env.store().exists(), "no command created the store");
+    // An existing store without the tenant's data: an empty answer, and a hint.
+    std::fs::create_dir_all(env.store()).unwrap();
     let run = env.cmd(["query", r#"{job="x"}"#]).assert_code(1);
     assert!(run.stdout.is_empty());
     assert!(

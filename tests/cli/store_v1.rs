@@ -233,11 +233,11 @@ fn store_v1_reads_back_exactly() {
     eqnice!(TEAM_B_JSONL, jsonl("team-b"), "tenant team-b");
 
     eqnice!(
-        "9 segments, 10 blocks, 17 entries readable, 0 problems\n",
+        "tenant \"fake\": 9 segments, 10 blocks, 17 entries readable, 2 indexes: no problems\n",
         env.ok(["verify"])
     );
     eqnice!(
-        "2 segments, 2 blocks, 2 entries readable, 0 problems\n",
+        "tenant \"team-b\": 2 segments, 2 blocks, 2 entries readable, 2 indexes: no problems\n",
         env.ok(["--tenant", "team-b", "verify"])
     );
     for (args, want) in LABEL_ANSWERS {

@@ -131,6 +131,15 @@ impl TestEnv {
     pub fn manifest(&self) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(self.store.join("fake/MANIFEST")).unwrap()).unwrap()
     }
+
+    /// Replaces the manifest of tenant `fake` (tests of damaged manifests).
+    pub fn write_manifest(&self, m: &serde_json::Value) {
+        std::fs::write(
+            self.store.join("fake/MANIFEST"),
+            serde_json::to_vec(m).unwrap(),
+        )
+        .unwrap();
+    }
 }
 
 /// `lokal [--store STORE]` with `LOKAL_*` cleared (the developer's own
@@ -190,6 +199,13 @@ impl LokalCmd {
     /// cannot deadlock against the child's output).
     pub fn stdin(&mut self, input: impl Into<Vec<u8>>) -> &mut Self {
         self.cmd.write_stdin(input.into());
+        self
+    }
+
+    /// Kills the command after `t` (the run then has no exit code): for
+    /// tests of what must not hang.
+    pub fn timeout(&mut self, t: std::time::Duration) -> &mut Self {
+        self.cmd.timeout(t);
         self
     }
 

@@ -23,7 +23,7 @@ fn main() {
         Command::Series(a) => cli::labels::run_series(g, a),
         Command::Stats(a) => cli::stats::run(g, a),
         Command::Test(a) => cli::test::run(a),
-        Command::Verify(a) => cli::verify::run(g, a),
+        Command::Check(a) => cli::verify::run(g, a),
         Command::Fmt(a) => cli::fmt::run(a),
         Command::Completions(a) => cli::completions::run(a),
         Command::Man(a) => cli::completions::run_man(a),
@@ -33,18 +33,46 @@ fn main() {
         Ok(code) => code,
         // A closed pipe (`lokal query … | head`) is how a reader says it has
         // seen enough: success, as ripgrep treats it.
-        Err(err)
-            if err.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            ExitCode::Ok
-        }
+        Err(err) if err.chain().any(broken_pipe) => ExitCode::Ok,
         Err(err) => {
-            eprintln!("lokal: {err:#}");
+            match err.chain().find_map(|c| match c.downcast_ref() {
+                Some(lokal::querier::Error::Partial(p)) => Some(p),
+                _ => None,
+            }) {
+                Some(partial) => cli::partial::report(partial),
+                None => eprintln!("lokal: {}", message(&err)),
+            }
             ExitCode::of_error(&err)
         }
     };
     std::process::exit(code.code());
+}
+
+/// The error and its causes, `outer: inner`, leaving out a cause whose text
+/// the message already holds (library errors such as `path: cause` print
+/// their source themselves).
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out
+}
+
+/// Whether `cause` is a write to a closed pipe, bare or inside a JSON
+/// writer's error.
+fn broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
+    cause.downcast_ref::<std::io::Error>().map(|e| e.kind()) == pipe
+        || cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(|e| e.io_error_kind())
+            == pipe
 }

@@ -35,7 +35,9 @@ pub struct ManArgs {
 /// Prints the completion script.
 pub fn run(a: &CompletionsArgs) -> Result<ExitCode> {
     let mut cmd = super::Cli::command();
-    let mut out = std::io::stdout();
+    // clap_complete panics when its writer fails: generate into memory, and
+    // let a closed stdout be an ordinary write error.
+    let mut out = Vec::new();
     match a.shell {
         Shell::Bash => {
             clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "lokal", &mut out)
@@ -47,6 +49,7 @@ pub fn run(a: &CompletionsArgs) -> Result<ExitCode> {
             clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "lokal", &mut out)
         }
     }
+    std::io::Write::write_all(&mut std::io::stdout(), &out)?;
     Ok(ExitCode::Ok)
 }
 

@@ -47,7 +47,7 @@ impl ExitCode {
 
 fn store(e: &StoreError) -> ExitCode {
     match e {
-        StoreError::InvalidTenant { .. } => ExitCode::Usage,
+        StoreError::InvalidTenant { .. } | StoreError::NoStore { .. } => ExitCode::Usage,
         _ => ExitCode::Store,
     }
 }
@@ -70,6 +70,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
             lokal::querier::Error::Store(s) => Some(store(s)),
             lokal::querier::Error::Ingest(i) => ingest(i),
             lokal::querier::Error::TempStore(_) => None,
+            lokal::querier::Error::Partial(_) => Some(ExitCode::Store),
         };
     }
     if let Some(e) = cause.downcast_ref::<QueryError>() {

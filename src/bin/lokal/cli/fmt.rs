@@ -1,5 +1,5 @@
 //! `lokal fmt`: print the canonical form of a LogQL query.
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 
 use anyhow::Result;
 use clap::Args;
@@ -29,7 +29,7 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode> {
     };
     match lokal::logql::format_query_bytes(&query, args.pretty) {
         Ok(out) => {
-            println!("{out}");
+            writeln!(std::io::stdout(), "{out}")?;
             Ok(ExitCode::Ok)
         }
         Err(e) => {

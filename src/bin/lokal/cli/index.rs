@@ -1,4 +1,6 @@
 //! `lokal index`: rebuild the label index of every day (or the given days).
+use std::io::Write;
+
 use anyhow::{bail, Result};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
@@ -84,7 +86,7 @@ pub fn run(g: &GlobalArgs, a: &IndexArgs) -> Result<ExitCode> {
             }
             t.add_row(row);
         }
-        println!("{t}");
+        writeln!(std::io::stdout(), "{t}")?;
     }
     Ok(ExitCode::Ok)
 }

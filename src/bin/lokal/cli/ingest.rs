@@ -200,14 +200,24 @@ pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
         b.finish_and_clear();
     }
     if !a.quiet {
-        match a.output {
+        let mut text = match a.output {
             SummaryFormat::Table => {
-                println!("{}", summary_table(&report));
-                if let Some(t) = timestamps::fallback_table(&report.timestamps) {
-                    println!("{t}");
+                let mut t = summary_table(&report).to_string();
+                if let Some(f) = timestamps::fallback_table(&report.timestamps) {
+                    t.push('\n');
+                    t.push_str(&f.to_string());
                 }
+                t
             }
-            SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            SummaryFormat::Json => serde_json::to_string_pretty(&report)?,
+        };
+        text.push('\n');
+        // The entries are stored either way: a closed stdout must neither
+        // panic nor hide the exit code.
+        if let Err(e) = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(e.into());
+            }
         }
     }
     if report.all_rejected() && !a.quiet {
@@ -224,10 +234,12 @@ pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
 /// be skipped.
 fn dry_run(opts: &IngestOptions, a: &IngestArgs) -> Result<ExitCode> {
     let d = ingest::dry_run(opts, a.head)?;
-    match a.output {
-        SummaryFormat::Table => print!("{}", timestamps::dry_run_text(&d)),
-        SummaryFormat::Json => println!("{}", timestamps::dry_run_json(&d)?),
-    }
+    let text = match a.output {
+        SummaryFormat::Table => timestamps::dry_run_text(&d),
+        SummaryFormat::Json => format!("{}\n", timestamps::dry_run_json(&d)?),
+    };
+    // A closed stdout ends the command quietly (main maps the error to 0).
+    std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())?;
     Ok(if d.inputs.iter().any(|i| i.error.is_some()) {
         ExitCode::Usage
     } else {

@@ -1,12 +1,15 @@
 //! `lokal labels [NAME]` and `lokal series SELECTOR`: answered from the label
 //! indexes (or segment footers), never from chunks.
+use std::io::Write;
+
 use anyhow::Result;
 use clap::Args;
 
-use lokal::querier::{self, Cardinality};
+use lokal::querier::{self, Cardinality, Lookup};
 
 use super::args::RangeArgs;
 use super::exit::ExitCode;
+use super::partial::{self, PartialArgs};
 use super::GlobalArgs;
 
 /// Arguments of `lokal labels`.
@@ -16,6 +19,8 @@ pub struct LabelsArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub range: RangeArgs,
+    #[command(flatten)]
+    pub partial: PartialArgs,
 }
 
 /// Arguments of `lokal series`.
@@ -28,43 +33,59 @@ pub struct SeriesArgs {
     /// Print a cardinality summary per label instead of the streams (as logcli)
     #[arg(long)]
     pub analyze_labels: bool,
+    #[command(flatten)]
+    pub partial: PartialArgs,
 }
 
 /// Runs `lokal labels`.
 pub fn run_labels(g: &GlobalArgs, a: &LabelsArgs) -> Result<ExitCode> {
-    let q = g.querier_noting_empty(false)?;
+    let q = g.querier_noting_empty(false, &a.partial)?;
     let range = a.range.resolve(&q)?;
     let out = match &a.name {
         None => q.labels(range)?,
         Some(n) => q.label_values(n, range)?,
     };
-    for v in &out {
-        println!("{v}");
+    notes(&out);
+    let mut w = std::io::stdout().lock();
+    for v in &out.values {
+        writeln!(w, "{v}")?;
     }
-    Ok(ExitCode::matched(!out.is_empty()))
+    w.flush()?;
+    Ok(ExitCode::matched(!out.values.is_empty()))
 }
 
 /// Runs `lokal series`.
 pub fn run_series(g: &GlobalArgs, a: &SeriesArgs) -> Result<ExitCode> {
     let matchers = querier::parse_selector(&a.selector)?;
-    let q = g.querier_noting_empty(false)?;
+    let q = g.querier_noting_empty(false, &a.partial)?;
     let range = a.range.resolve(&q)?;
     let series = q.series(&matchers, range)?;
+    notes(&series);
+    let mut w = std::io::stdout().lock();
     if a.analyze_labels {
-        print_cardinality(&Cardinality::of(&series));
+        print_cardinality(&mut w, &Cardinality::of(&series.values))?;
     } else {
-        for s in &series {
-            println!("{s}");
+        for s in &series.values {
+            writeln!(w, "{s}")?;
         }
     }
-    Ok(ExitCode::matched(!series.is_empty()))
+    w.flush()?;
+    Ok(ExitCode::matched(!series.values.is_empty()))
+}
+
+/// What a lookup could not use or read, on stderr.
+fn notes<T>(l: &Lookup<T>) {
+    for w in &l.warnings {
+        eprintln!("lokal: warning: {w}");
+    }
+    partial::warn(&l.partial);
 }
 
 /// logcli's `--analyze-labels` table.
-fn print_cardinality(c: &Cardinality) {
-    println!("Total Streams:  {}", c.streams);
-    println!("Unique Labels:  {}", c.labels.len());
-    println!();
+fn print_cardinality(out: &mut impl Write, c: &Cardinality) -> std::io::Result<()> {
+    writeln!(out, "Total Streams:  {}", c.streams)?;
+    writeln!(out, "Unique Labels:  {}", c.labels.len())?;
+    writeln!(out)?;
     let w = c
         .labels
         .iter()
@@ -72,11 +93,13 @@ fn print_cardinality(c: &Cardinality) {
         .max()
         .unwrap_or(10)
         .max(10);
-    println!(
+    writeln!(
+        out,
         "{:<w$}  {:>13}  {:>16}",
         "Label Name", "Unique Values", "Found In Streams"
-    );
+    )?;
     for r in &c.labels {
-        println!("{:<w$}  {:>13}  {:>16}", r.name, r.values, r.streams);
+        writeln!(out, "{:<w$}  {:>13}  {:>16}", r.name, r.values, r.streams)?;
     }
+    Ok(())
 }

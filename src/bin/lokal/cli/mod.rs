@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod index;
 pub mod ingest;
 pub mod labels;
+pub mod partial;
 pub mod query;
 pub mod stats;
 pub mod test;
@@ -67,9 +68,13 @@ impl GlobalArgs {
 
     /// [`GlobalArgs::querier`] that says on stderr when the tenant holds
     /// nothing, since an empty answer then usually means the wrong --store
-    /// or --tenant.
-    pub fn querier_noting_empty(&self, quiet: bool) -> anyhow::Result<Querier> {
-        let q = self.querier()?;
+    /// or --tenant; `partial` is `--allow-partial`.
+    pub fn querier_noting_empty(
+        &self,
+        quiet: bool,
+        partial: &partial::PartialArgs,
+    ) -> anyhow::Result<Querier> {
+        let q = self.querier()?.allow_partial(partial.allow_partial);
         if q.is_empty() && !quiet {
             eprintln!(
                 "lokal: no data for tenant {:?} in {}; ingest some with `lokal ingest`, or check --store/--tenant",
@@ -100,8 +105,9 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Unit-test LogQL with Loki's .logqltest scripts
     Test(test::TestArgs),
-    /// Read every block and check its checksum and encoding
-    Verify(verify::VerifyArgs),
+    /// Check the whole store (manifest, every segment block, indexes); --repair fixes it
+    #[command(visible_alias = "verify")]
+    Check(verify::CheckArgs),
     /// Parse a LogQL query and print its canonical form
     Fmt(fmt::FmtArgs),
     /// Print a shell completion script (bash, zsh, fish)

@@ -20,6 +20,7 @@ use super::args::{
     ZoneArgs,
 };
 use super::exit::ExitCode;
+use super::partial::{self, PartialArgs};
 use super::GlobalArgs;
 
 /// `--output` values.
@@ -155,6 +156,8 @@ pub struct QueryArgs {
     pub lines: LineArgs,
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub partial: PartialArgs,
 }
 
 /// Runs `lokal query`; exit 1 when nothing matched.
@@ -178,7 +181,7 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
     let (querier, query) = match &stdin {
         Some(s) => (s.querier(), s.complete_query(&a.query)),
         None => {
-            store = g.querier_noting_empty(a.report.quiet)?;
+            store = g.querier_noting_empty(a.report.quiet, &a.partial)?;
             (&store, a.query.clone())
         }
     };
@@ -300,6 +303,8 @@ pub struct InstantArgs {
     pub output: OutputFormat,
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub partial: PartialArgs,
 }
 
 /// Runs `lokal instant-query`.
@@ -311,7 +316,7 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<ExitCode> {
         Some(t) => parse_time(t, now, &tz)?,
         None => now,
     };
-    let q = g.querier_noting_empty(a.report.quiet)?;
+    let q = g.querier_noting_empty(a.report.quiet, &a.partial)?;
     let res = q.instant_query(&expr, at)?;
     print_metric(&res, a.output, &tz, &a.report)
 }
@@ -322,6 +327,7 @@ fn print_warnings(s: &QueryStats, quiet: bool) {
             eprintln!("lokal: warning: {w}");
         }
     }
+    partial::warn(&s.partial);
 }
 
 /// `--stats`: tab-aligned `key<TAB>value` lines on stderr, as logcli prints them.

@@ -1,4 +1,6 @@
 //! `lokal stats`: per tenant and day totals, as a table or JSON.
+use std::io::Write;
+
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -41,7 +43,11 @@ pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
         rows.extend(Querier::open(&store, &t)?.day_stats()?);
     }
     match a.output {
-        StatsFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        StatsFormat::Json => writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&rows)?
+        )?,
         StatsFormat::Table => {
             let mut t = Table::new();
             t.load_preset(UTF8_FULL_CONDENSED);
@@ -78,7 +84,7 @@ pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
                     r.to.clone(),
                 ]);
             }
-            println!("{t}");
+            writeln!(std::io::stdout(), "{t}")?;
         }
     }
     Ok(ExitCode::Ok)
