@@ -191,7 +191,7 @@ pub fn identity(file: &File) -> io::Result<FileIdentity> {
 
 /// Bytes hashed to recognise a file's start, and the stretch before a
 /// position that must be unchanged for the position to still hold.
-pub const HEAD_LEN: u64 = 1024;
+pub const HEAD_LEN: u64 = crate::store::manifest::POSITION_HASH_LEN;
 
 /// Bytes of a decoded input's start searched for a NUL byte (as grep and
 /// git decide a file is binary).

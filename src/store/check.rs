@@ -205,6 +205,44 @@ fn finding(file: impl Into<String>, what: impl Into<String>) -> Finding {
     }
 }
 
+/// Input positions against the files they name. A position is only where
+/// the next ingest of a file resumes, so what has changed since (a file
+/// rotated away, truncated or replaced) is a note: ingest follows rotation
+/// and reads a replaced file from its start. A position that contradicts
+/// itself cannot have been written by lokal and is a problem (nothing is
+/// repaired: dropping it would make the next ingest store the file's lines
+/// again).
+fn check_positions(positions: &BTreeMap<String, Position>, rep: &mut CheckReport) {
+    use std::os::unix::fs::MetadataExt;
+    for (key, p) in positions {
+        let at = |what: String| finding(super::MANIFEST_FILE, format!("position of {key}: {what}"));
+        if p.head_len > manifest::POSITION_HASH_LEN
+            || p.tail_len > manifest::POSITION_HASH_LEN
+            || p.tail_len > p.offset
+        {
+            rep.problems.push(at(format!(
+                "inconsistent (offset {}, head {} bytes, tail {} bytes): the next ingest of it cannot resume and reads it from its start; nothing is repaired",
+                p.offset, p.head_len, p.tail_len
+            )));
+            continue;
+        }
+        match fs::metadata(key) {
+            Err(_) => rep.notes.push(at(
+                "the file is gone (rotated away or deleted); a glob over its rotated names finds it again".into(),
+            )),
+            Ok(m) if m.dev() != p.dev || m.ino() != p.ino => rep.notes.push(at(
+                "another file has this name now (rotated?); the next ingest follows the old one, then reads the new one from its start".into(),
+            )),
+            Ok(m) if m.len() < p.size && m.len() < p.offset => rep.notes.push(at(format!(
+                "the file is shorter ({} bytes) than what was read ({}): truncated (copytruncate?); the next ingest reads it from its start",
+                m.len(),
+                p.offset
+            ))),
+            Ok(_) => {}
+        }
+    }
+}
+
 fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
     let mut ins = Inspection {
         report: CheckReport {
@@ -283,6 +321,7 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
         Source::Newer => unreachable!("returned above"),
     };
     if let Source::Sound(m) = &source {
+        check_positions(&m.positions, rep);
         ins.generation = Some(m.generation);
         if let Some(max) = m.segments.iter().map(|s| s.id).max() {
             if m.next_segment_id <= max {

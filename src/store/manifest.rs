@@ -71,6 +71,10 @@ pub struct SegmentEntry {
     pub max_t: i64,
 }
 
+/// The most bytes a [`Position`] hashes of a file's head or of the stretch
+/// before its offset: enough to tell files apart, cheap to re-read.
+pub const POSITION_HASH_LEN: u64 = 1024;
+
 /// How far an input file has been read, and how to recognise that file again.
 ///
 /// The map of positions is keyed by the path the file had when last read.

@@ -345,3 +345,43 @@ fn check_takes_no_lock_and_repair_waits_for_it() {
         "{run}"
     );
 }
+
+#[test]
+fn positions_are_checked_against_their_files() {
+    let env = TestEnv::new();
+    let gone = env.write_log("gone.log", 10, 1_700_000_000, "g");
+    let cut = env.write_log("cut.log", 10, 1_700_000_000, "c");
+    let kept = env.write_log("kept.log", 10, 1_700_000_000, "k");
+    env.ingest([&gone, &cut, &kept]).label("job=x").ok();
+    fs::remove_file(&gone).unwrap();
+    fs::write(&cut, "").unwrap();
+    let out = env.cmd(["check"]).assert_code(0);
+    let gone_key = gone.display().to_string();
+    let cut_key = cut.display().to_string();
+    assert!(
+        out.stdout
+            .contains(&format!("position of {gone_key}: the file is gone")),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "position of {cut_key}: the file is shorter (0 bytes)"
+        )),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("kept.log"), "{out}");
+    // A position that contradicts itself is a problem, and a repair keeps it
+    // (dropping it would make the next ingest store the file again).
+    let mut m = env.manifest();
+    let key = kept.display().to_string();
+    m["positions"][&key]["tail_len"] = serde_json::json!(1_000_000);
+    env.write_manifest(&m);
+    let out = env.cmd(["check"]).assert_code(3);
+    assert!(
+        out.stdout
+            .contains(&format!("position of {key}: inconsistent")),
+        "{out}"
+    );
+    env.cmd(["check", "--repair"]).assert_code(3);
+    assert_eq!(env.manifest()["positions"][&key]["tail_len"], 1_000_000);
+}
