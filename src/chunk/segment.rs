@@ -322,11 +322,21 @@ fn decode_footer(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static
     Ok(streams)
 }
 
-/// A memory-mapped segment with its parsed footer.
+/// A memory-mapped segment with its parsed footer (or, opened with
+/// [`SegmentReader::open_blocks`], without it: block references then come
+/// from a label index).
+///
+/// Reading a block hands its pages back to the kernel once it is decoded
+/// (`MADV_DONTNEED`; they stay in the page cache), so a query that reads a
+/// month of segments holds a block's worth of mapped pages per thread, not
+/// the month: mapped pages a process touched count in its RSS.
 pub struct SegmentReader {
     path: PathBuf,
     map: Mmap,
+    /// End of the data area (the footer's offset): no block lies past it.
+    data_end: u64,
     streams: Vec<StreamChunk>,
+    footer_read: bool,
 }
 
 impl std::fmt::Debug for SegmentReader {
@@ -340,6 +350,33 @@ impl std::fmt::Debug for SegmentReader {
 impl SegmentReader {
     /// Maps `path` and checks header, trailer and footer.
     pub fn open(path: &Path) -> Result<Self, SegmentError> {
+        let mut r = Self::open_blocks(path)?;
+        let corrupt = |what: &str| SegmentError::Corrupt {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+        };
+        let t = &r.map[r.map.len() - TRAILER_LEN..];
+        let footer_sum = u64::from_le_bytes(t[16..24].try_into().unwrap());
+        let (footer_off, footer_end) = (r.data_end as usize, r.map.len() - TRAILER_LEN);
+        let footer = &r.map[footer_off..footer_end];
+        if xxhash_rust::xxh3::xxh3_64(footer) != footer_sum {
+            return Err(corrupt(&format!(
+                "footer checksum mismatch at offset {footer_off}"
+            )));
+        }
+        r.streams = decode_footer(footer, r.data_end).map_err(corrupt)?;
+        r.footer_read = true;
+        r.release(footer_off, footer_end - footer_off);
+        Ok(r)
+    }
+
+    /// Maps `path` and checks header and trailer (magics, version, the
+    /// footer's position) but neither reads nor checks the footer: for a
+    /// reader that takes its block references from a label index, so that
+    /// reading one stream of a segment holding a million costs no more than
+    /// reading one stream of a segment holding ten. [`Self::streams`] is then
+    /// empty; every block read is still checked (bounds, checksum).
+    pub fn open_blocks(path: &Path) -> Result<Self, SegmentError> {
         let corrupt = |what: &str| SegmentError::Corrupt {
             path: path.to_path_buf(),
             what: what.to_string(),
@@ -374,23 +411,41 @@ impl SegmentReader {
         }
         let footer_off = u64::from_le_bytes(t[0..8].try_into().unwrap());
         let footer_len = u64::from_le_bytes(t[8..16].try_into().unwrap());
-        let footer_sum = u64::from_le_bytes(t[16..24].try_into().unwrap());
         let data_end = (map.len() - TRAILER_LEN) as u64;
         if footer_off < HEADER_LEN as u64 || footer_off.checked_add(footer_len) != Some(data_end) {
             return Err(corrupt("footer position out of range"));
         }
-        let footer = &map[footer_off as usize..data_end as usize];
-        if xxhash_rust::xxh3::xxh3_64(footer) != footer_sum {
-            return Err(corrupt(&format!(
-                "footer checksum mismatch at offset {footer_off}"
-            )));
-        }
-        let streams = decode_footer(footer, footer_off).map_err(corrupt)?;
         Ok(SegmentReader {
             path: path.to_path_buf(),
             map,
-            streams,
+            data_end: footer_off,
+            streams: Vec::new(),
+            footer_read: false,
         })
+    }
+
+    /// Whether the footer was read ([`Self::open`]) or not ([`Self::open_blocks`]).
+    pub fn footer_read(&self) -> bool {
+        self.footer_read
+    }
+
+    /// Drops the process's mapping of the pages holding `len` bytes at
+    /// `offset` (rounded out to whole pages): the kernel keeps them in the
+    /// page cache, and a later read faults them in again with the same bytes.
+    fn release(&self, offset: usize, len: usize) {
+        #[cfg(unix)]
+        // SAFETY: the map is a shared, read-only mapping of an immutable
+        // file: after MADV_DONTNEED a read of these pages (by this thread or
+        // one holding a slice of a neighbouring block) faults the same bytes
+        // back in from the file, so no borrowed slice ever sees them change.
+        // Failure only means the pages stay mapped.
+        unsafe {
+            let _ = self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                offset,
+                len.min(self.map.len() - offset.min(self.map.len())),
+            );
+        }
     }
 
     /// Size of the file in bytes.
@@ -403,19 +458,37 @@ impl SegmentReader {
         &self.path
     }
 
-    /// The chunks, one per stream.
+    /// The chunks, one per stream (none when opened with [`Self::open_blocks`]).
     pub fn streams(&self) -> &[StreamChunk] {
         &self.streams
     }
 
-    /// The compressed bytes of `meta`, after checking its checksum.
+    /// The compressed bytes of `meta`, after checking that it lies in the
+    /// data area (a reference from an index is not checked against the
+    /// footer) and its checksum.
     pub fn block_bytes(&self, meta: &BlockMeta) -> Result<&[u8], SegmentError> {
+        let end = meta.offset.checked_add(u64::from(meta.len));
+        if meta.offset < HEADER_LEN as u64 || end.is_none_or(|e| e > self.data_end) {
+            return Err(self.block_error(meta, "block outside the data area"));
+        }
         let start = meta.offset as usize;
         let bytes = &self.map[start..start + meta.len as usize];
         if xxhash_rust::xxh3::xxh3_64(bytes) != meta.checksum {
             return Err(self.block_error(meta, "checksum mismatch"));
         }
         Ok(bytes)
+    }
+
+    /// Checks that `meta` lies in the data area and matches its checksum,
+    /// without decompressing it (and without keeping its pages mapped): a
+    /// reader that streams its answer checks every block before it prints
+    /// anything, so a damaged one fails the query before half an answer.
+    pub fn verify_block(&self, meta: &BlockMeta) -> Result<(), SegmentError> {
+        let r = self.block_bytes(meta).map(|_| ());
+        if r.is_ok() {
+            self.release(meta.offset as usize, meta.len as usize);
+        }
+        r
     }
 
     /// Decodes only the timestamps of `meta` into `out`, decompressing just
@@ -430,7 +503,7 @@ impl SegmentReader {
     ) -> Result<Option<usize>, SegmentError> {
         let bytes = self.block_bytes(meta)?;
         let err = |what: &str| self.block_error(meta, what);
-        TS_DECODER.with(|cell| {
+        let out = TS_DECODER.with(|cell| {
             let mut cell = cell.borrow_mut();
             let (dec, buf) = &mut *cell;
             if dec.is_none() {
@@ -460,7 +533,9 @@ impl SegmentReader {
                     return Err(err("truncated timestamps"));
                 }
             }
-        })
+        });
+        self.release(meta.offset as usize, meta.len as usize);
+        out
     }
 
     /// Checks and decompresses `meta` into `block` (reusing its buffers).
@@ -478,7 +553,9 @@ impl SegmentReader {
                     .expect("set above")
                     .decompress_to_buffer(bytes, &mut block.data)
             })
-            .map_err(|e| self.block_error(meta, &format!("zstd: {e}")))?;
+            .map_err(|e| self.block_error(meta, &format!("zstd: {e}")));
+        self.release(meta.offset as usize, meta.len as usize);
+        let n = n?;
         if n != meta.raw_len as usize {
             return Err(self.block_error(meta, "decompressed size differs from footer"));
         }
@@ -597,6 +674,61 @@ mod tests {
             }
         }
         assert_eq!((bad, good), (1, 11));
+    }
+
+    /// A reader opened without its footer reads the same blocks, and a
+    /// block reference it did not check (from an index) that points past
+    /// the data area is an error naming the block, not a panic.
+    #[test]
+    fn blocks_read_without_the_footer() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.seg");
+        write_segment(&p, &sample());
+        let full = SegmentReader::open(&p).unwrap();
+        let bare = SegmentReader::open_blocks(&p).unwrap();
+        assert!(full.footer_read() && !bare.footer_read());
+        assert!(bare.streams().is_empty());
+        let (mut a, mut b) = (Block::default(), Block::default());
+        for m in full.streams().iter().flat_map(|s| &s.blocks) {
+            full.read_block(m, &mut a).unwrap();
+            bare.read_block(m, &mut b).unwrap();
+            assert_eq!(a.data, b.data);
+            bare.verify_block(m).unwrap();
+        }
+        let last = full.streams()[2].blocks[3].clone();
+        for bad in [
+            BlockMeta {
+                offset: full.data_end,
+                ..last.clone()
+            },
+            BlockMeta {
+                offset: u64::MAX - 2,
+                ..last.clone()
+            },
+            BlockMeta {
+                offset: 3,
+                ..last.clone()
+            },
+            BlockMeta {
+                len: last.len + 1,
+                ..last.clone()
+            },
+        ] {
+            let e = bare.read_block(&bad, &mut b).unwrap_err().to_string();
+            assert!(
+                e.contains("corrupt block at offset") && e.contains("outside the data area"),
+                "{e}"
+            );
+            assert!(bare.verify_block(&bad).is_err());
+        }
+        // A damaged footer fails `open` but not `open_blocks`.
+        let mut bytes = std::fs::read(&p).unwrap();
+        let at = full.data_end as usize + 2;
+        bytes[at] ^= 0x10;
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(SegmentReader::open(&p).is_err());
+        let bare = SegmentReader::open_blocks(&p).unwrap();
+        bare.read_block(&last, &mut b).unwrap();
     }
 
     #[test]
