@@ -125,29 +125,143 @@ pub fn write_default(
 
 /// `-o raw`: the line only.
 pub fn write_raw(w: &mut dyn Write, entries: &[LogEntry]) -> io::Result<()> {
-    for e in entries {
-        w.write_all(&e.line)?;
-        w.write_all(b"\n")?;
-    }
-    Ok(())
+    entries.iter().try_for_each(|e| write_raw_entry(w, e))
+}
+
+/// One entry of `-o raw`.
+pub fn write_raw_entry(w: &mut dyn Write, e: &LogEntry) -> io::Result<()> {
+    w.write_all(&e.line)?;
+    w.write_all(b"\n")
 }
 
 /// `-o jsonl`: `{"labels":{…},"line":"…","timestamp":"RFC3339Nano"}` with
 /// keys sorted, as logcli marshals a Go map.
 pub fn write_jsonl(w: &mut dyn Write, entries: &[LogEntry], o: &LogPrintOptions) -> io::Result<()> {
     let tz = o.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
-    for e in entries {
-        let ts = format_ts(e.ts, &tz, TsFormat::Rfc3339Nano);
-        let line = String::from_utf8_lossy(&e.line);
-        let v = if o.no_labels {
-            json!({"line": line, "timestamp": ts})
-        } else {
-            json!({"labels": labels_json(&e.labels), "line": line, "timestamp": ts})
-        };
-        serde_json::to_writer(&mut *w, &v)?;
-        w.write_all(b"\n")?;
+    entries
+        .iter()
+        .try_for_each(|e| write_jsonl_entry(w, e, &tz, o))
+}
+
+/// One entry of `-o jsonl`, its timestamp in `tz`.
+pub fn write_jsonl_entry(
+    w: &mut dyn Write,
+    e: &LogEntry,
+    tz: &jiff::tz::TimeZone,
+    o: &LogPrintOptions,
+) -> io::Result<()> {
+    let ts = format_ts(e.ts, tz, TsFormat::Rfc3339Nano);
+    let line = String::from_utf8_lossy(&e.line);
+    let v = if o.no_labels {
+        json!({"line": line, "timestamp": ts})
+    } else {
+        json!({"labels": labels_json(&e.labels), "line": line, "timestamp": ts})
+    };
+    serde_json::to_writer(&mut *w, &v)?;
+    w.write_all(b"\n")
+}
+
+/// Entries per batch of the default output: logcli's `--batch` default.
+pub const DEFAULT_BATCH: usize = 1000;
+
+/// A log output in one of logcli's line formats, fed entries one at a
+/// time in output order, so that an answer of any size is printed as it
+/// is read.
+///
+/// The default format prints batches of [`DEFAULT_BATCH`] entries, as
+/// logcli prints each batch it fetches: the labels every entry of the batch
+/// shares are left out of its lines (and handed to the `common` callback of
+/// [`LogWriter::push`] when they differ from the last ones handed over),
+/// and labels are padded to the widest of the batch. An answer of up to
+/// 1,000 entries prints exactly as one batch did before.
+pub struct LogWriter {
+    format: LineFormat,
+    opts: LogPrintOptions,
+    tz: jiff::tz::TimeZone,
+    batch: Vec<LogEntry>,
+    last_common: Option<Labels>,
+    entries: u64,
+}
+
+/// The line formats of [`LogWriter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineFormat {
+    /// logcli's default: timestamp, labels, line.
+    Default,
+    /// The line only.
+    Raw,
+    /// One JSON object per entry.
+    Jsonl,
+}
+
+impl LogWriter {
+    /// A writer of `format` with `opts`.
+    pub fn new(format: LineFormat, opts: LogPrintOptions) -> LogWriter {
+        LogWriter {
+            format,
+            tz: opts.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC),
+            opts,
+            batch: Vec::new(),
+            last_common: None,
+            entries: 0,
+        }
     }
-    Ok(())
+
+    /// Prints `e` (or keeps it for its batch). `common` is told the labels
+    /// a batch's lines leave out.
+    pub fn push(
+        &mut self,
+        w: &mut dyn Write,
+        e: LogEntry,
+        common: &mut dyn FnMut(&Labels),
+    ) -> io::Result<()> {
+        self.entries += 1;
+        match self.format {
+            LineFormat::Raw => write_raw_entry(w, &e),
+            LineFormat::Jsonl => write_jsonl_entry(w, &e, &self.tz, &self.opts),
+            LineFormat::Default => {
+                self.batch.push(e);
+                if self.batch.len() >= DEFAULT_BATCH {
+                    self.flush_batch(w, common)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Prints what is still batched.
+    pub fn finish(&mut self, w: &mut dyn Write, common: &mut dyn FnMut(&Labels)) -> io::Result<()> {
+        self.flush_batch(w, common)
+    }
+
+    /// Entries pushed so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    fn flush_batch(
+        &mut self,
+        w: &mut dyn Write,
+        common: &mut dyn FnMut(&Labels),
+    ) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let shared = if self.opts.include_common {
+            Labels::default()
+        } else {
+            common_labels(&self.batch)
+        };
+        if !shared.is_empty() && self.last_common.as_ref() != Some(&shared) {
+            // Told before the batch's lines (on a terminal, in between).
+            w.flush()?;
+            common(&shared);
+            self.last_common = Some(shared.clone());
+        }
+        write_default(w, &self.batch, &shared, &self.opts)?;
+        self.batch.clear();
+        Ok(())
+    }
 }
 
 /// `-o jsonl` for a metric query: one object per point.
@@ -257,7 +371,7 @@ mod tests {
     fn default_output_aligns_and_drops_common() {
         let e = |ts, l: &[(&str, &str)], line: &str| LogEntry {
             ts,
-            labels: Labels::from_pairs(l.iter().copied()),
+            labels: Labels::from_pairs(l.iter().copied()).into(),
             line: line.as_bytes().to_vec(),
         };
         let entries = vec![
