@@ -103,13 +103,26 @@ pub fn write_default(
     common: &Labels,
     o: &LogPrintOptions,
 ) -> io::Result<()> {
+    write_default_from(w, entries, 0, common, o)
+}
+
+/// [`write_default`] of `entries[from..]`, the labels padded to the widest
+/// of all `entries` (logcli pads to the widest of the response, including
+/// the entries it already printed with the previous batch).
+fn write_default_from(
+    w: &mut dyn Write,
+    entries: &[LogEntry],
+    from: usize,
+    common: &Labels,
+    o: &LogPrintOptions,
+) -> io::Result<()> {
     let tz = o.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
     let shown: Vec<String> = entries
         .iter()
         .map(|e| shown_labels(&e.labels, common, o).to_string())
         .collect();
     let width = shown.iter().map(|s| s.chars().count()).max().unwrap_or(0);
-    for (e, l) in entries.iter().zip(&shown) {
+    for (e, l) in entries.iter().zip(&shown).skip(from) {
         let ts = format_ts(e.ts, &tz, o.ts_format);
         let line = String::from_utf8_lossy(&e.line);
         let line = line.trim();
@@ -168,18 +181,25 @@ pub const DEFAULT_BATCH: usize = 1000;
 /// time in output order, so that an answer of any size is printed as it
 /// is read.
 ///
-/// The default format prints batches of [`DEFAULT_BATCH`] entries, as
-/// logcli prints each batch it fetches: the labels every entry of the batch
-/// shares are left out of its lines (and handed to the `common` callback of
-/// [`LogWriter::push`] when they differ from the last ones handed over),
-/// and labels are padded to the widest of the batch. An answer of up to
-/// 1,000 entries prints exactly as one batch did before.
+/// The default format prints in batches, as logcli prints the responses it
+/// fetches [`DEFAULT_BATCH`] entries at a time: each response after the
+/// first starts at the timestamp the previous one ended with (logcli keeps
+/// those entries and does not print them twice), so a batch's response is
+/// the entries at that timestamp already printed, then new ones up to
+/// [`DEFAULT_BATCH`] in all. The labels every entry of the response shares
+/// are left out of its lines and handed to the `common` callback of
+/// [`LogWriter::push`] (logcli's "Common labels:" line, once per batch),
+/// and labels are padded to the widest of the response. An answer of up to
+/// 1,000 entries is one batch. (logcli gives up when 1,000 entries share a
+/// timestamp; here the next batch then starts afresh.)
 pub struct LogWriter {
     format: LineFormat,
     opts: LogPrintOptions,
     tz: jiff::tz::TimeZone,
+    /// The current response: `printed` entries of the previous batch (at
+    /// its last timestamp), then the entries still to print.
     batch: Vec<LogEntry>,
-    last_common: Option<Labels>,
+    printed: usize,
     entries: u64,
 }
 
@@ -202,7 +222,7 @@ impl LogWriter {
             tz: opts.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC),
             opts,
             batch: Vec::new(),
-            last_common: None,
+            printed: 0,
             entries: 0,
         }
     }
@@ -244,7 +264,7 @@ impl LogWriter {
         w: &mut dyn Write,
         common: &mut dyn FnMut(&Labels),
     ) -> io::Result<()> {
-        if self.batch.is_empty() {
+        if self.batch.len() <= self.printed {
             return Ok(());
         }
         let shared = if self.opts.include_common {
@@ -252,14 +272,21 @@ impl LogWriter {
         } else {
             common_labels(&self.batch)
         };
-        if !shared.is_empty() && self.last_common.as_ref() != Some(&shared) {
+        if !shared.is_empty() {
             // Told before the batch's lines (on a terminal, in between).
             w.flush()?;
             common(&shared);
-            self.last_common = Some(shared.clone());
         }
-        write_default(w, &self.batch, &shared, &self.opts)?;
-        self.batch.clear();
+        write_default_from(w, &self.batch, self.printed, &shared, &self.opts)?;
+        // The next response starts with this one's last timestamp.
+        let last = self.batch[self.batch.len() - 1].ts;
+        let keep = self.batch.iter().rev().take_while(|e| e.ts == last).count();
+        if keep >= DEFAULT_BATCH {
+            self.batch.clear();
+        } else {
+            self.batch.drain(..self.batch.len() - keep);
+        }
+        self.printed = self.batch.len();
         Ok(())
     }
 }
@@ -389,6 +416,62 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "1970-01-01T00:00:02Z {host=\"h1\"}  two\n1970-01-01T00:00:01Z {host=\"h22\"} one\n"
+        );
+    }
+
+    /// The default output comes in logcli's batches: 1,000 entries a
+    /// response, each response after the first starting with the entries
+    /// at the previous one's last timestamp, which count for the common
+    /// labels and the padding but are not printed again.
+    #[test]
+    fn default_output_prints_logclis_batches() {
+        let entry = |i: i64| {
+            let wide = i == 1998;
+            let mut l = vec![("app", "a")];
+            if wide {
+                l.push(("x", "long"));
+            }
+            LogEntry {
+                // Entries 999 and 1000 share a timestamp.
+                ts: (if i == 1000 { 999 } else { i }) * 1_000_000_000,
+                labels: Labels::from_pairs(l).into(),
+                line: format!("n{i}").into_bytes(),
+            }
+        };
+        let o = LogPrintOptions {
+            tz: Some(jiff::tz::TimeZone::UTC),
+            ..Default::default()
+        };
+        let mut w = LogWriter::new(LineFormat::Default, o);
+        let (mut out, mut told) = (Vec::new(), Vec::new());
+        let mut common = |l: &Labels| told.push(l.to_string());
+        for i in 0..2500 {
+            w.push(&mut out, entry(i), &mut common).unwrap();
+        }
+        w.finish(&mut out, &mut common).unwrap();
+        assert_eq!(w.entries(), 2500);
+        assert_eq!(told, vec![r#"{app="a"}"#; 3]);
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2500, "every entry once");
+        for (i, l) in lines.iter().enumerate() {
+            assert!(l.ends_with(&format!(" n{i}")), "{i}: {l}");
+        }
+        let pad = " ".repeat(r#"{x="long"}"#.len() - 2);
+        // Batch 1 (0..=999): no wide label. Batch 2 (1000..=1998, its
+        // response from 999): padded to entry 1998's labels. Batch 3
+        // (1999.., its response from 1998, not printed again): still padded.
+        assert!(lines[500].contains("{} n500"), "{}", lines[500]);
+        assert!(
+            lines[1200].contains(&format!("{{}}{pad} n1200")),
+            "{}",
+            lines[1200]
+        );
+        assert!(lines[1998].contains(r#"{x="long"} n1998"#));
+        assert!(
+            lines[2200].contains(&format!("{{}}{pad} n2200")),
+            "{}",
+            lines[2200]
         );
     }
 }

@@ -479,3 +479,85 @@ fn an_empty_store_says_so() {
     let err = env.cmd(["query", "-q", r#"{job="x"}"#]).run().stderr;
     assert!(err.is_empty(), "--quiet silences the hint: {err}");
 }
+
+/// A `--limit 0` query streams its answer; one with a limit above the
+/// answer's size holds it. Both print the same bytes, in every output
+/// format and both directions, over an answer that crosses logcli's
+/// 1,000-entry batches, with equal timestamps across streams, inside a
+/// stream and across segments of one stream; a smaller limit prints the
+/// head of the same answer.
+#[test]
+fn streamed_and_held_answers_print_the_same_bytes() {
+    use std::fmt::Write;
+    let env = TestEnv::new();
+    for s in 0..4 {
+        let mut text = String::new();
+        for i in 0..700i64 {
+            // Four lines share each timestamp, across streams and within one.
+            let ts = jiff::Timestamp::from_second(1_704_067_200 + (i * 5 + s * 3) / 8).unwrap();
+            let level = ["info", "warn", "error"][(i % 3) as usize];
+            writeln!(text, "{ts} level={level} s={s} i={i}").unwrap();
+        }
+        let f = env.write(&format!("s{s}.log"), &text);
+        let app = format!("app=a{s}");
+        let mut labels = vec!["job=t", app.as_str()];
+        if s == 3 {
+            labels.push("zone=a-rather-long-zone-name");
+        }
+        env.ingest([&f])
+            .arg("--no-filename-label")
+            .labels(labels.iter().copied())
+            .ok();
+        if s == 1 {
+            // The same stream again, in a second segment.
+            env.ingest([&f])
+                .arg("--no-filename-label")
+                .labels(labels.iter().copied())
+                .arg("--from-start")
+                .ok();
+        }
+    }
+    let strip_stats = |out: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(out).unwrap();
+        let s = v["data"].as_object_mut().unwrap().remove("stats").unwrap();
+        (v, s["summary"]["totalEntriesReturned"].clone())
+    };
+    for q in [
+        r#"{job="t"}"#,
+        r#"{job="t"} |= "level=warn" | logfmt | line_format "{{.app}} {{.i}}""#,
+    ] {
+        for dir in [None, Some("--forward")] {
+            let run = |format: &str, limit: &str| {
+                let mut c = env.cmd(["query", "-z", "UTC", "-o", format, "--limit", limit]);
+                c.args(dir);
+                c.arg(q);
+                c.assert_code(0)
+            };
+            for format in ["default", "raw", "jsonl", "json"] {
+                let streamed = run(format, "0");
+                let held = run(format, "1000000");
+                let what = format!("{q} {format} {dir:?}");
+                if format == "json" {
+                    let (a, na) = strip_stats(&streamed.stdout);
+                    let (b, nb) = strip_stats(&held.stdout);
+                    assert_eq!(a, b, "{what}");
+                    assert_eq!(na, nb, "{what}");
+                } else {
+                    assert_eq!(streamed.stdout, held.stdout, "{what}");
+                    assert_eq!(streamed.stderr, held.stderr, "{what}");
+                }
+                if format == "raw" {
+                    let n = streamed.stdout.lines().count();
+                    assert!(n == 3500 || n == 1165, "{what}: {n}");
+                    let head: String = streamed
+                        .stdout
+                        .lines()
+                        .take(1100)
+                        .map(|l| format!("{l}\n"))
+                        .collect();
+                    assert_eq!(run(format, "1100").stdout, head, "{what}");
+                }
+            }
+        }
+    }
+}
