@@ -485,7 +485,11 @@ impl LogStream {
             expr,
             p,
             STREAM_BUDGET,
-            (rayon::current_num_threads() * 4).max(8),
+            // Each wave ends in a join: on 2 shared cores, a thread the OS
+            // descheduled holds the whole wave up, so fewer, larger waves
+            // (matching entries only are kept; decompressed blocks are
+            // per-thread buffers, so a wave costs little memory).
+            (rayon::current_num_threads() * 16).max(32),
         )
     }
 

@@ -240,14 +240,16 @@ mod tests {
             .into_iter()
             .map(|(l, v)| json!({"stream": super::super::api::labels_json(&l), "values": v}))
             .collect();
-        for budget in [0, 1, 100, 5000, SPILL_BUDGET] {
+        // What the records take: 12 bytes of timestamp and length, the line.
+        let total: usize = entries.iter().map(|e| 12 + e.line.len()).sum();
+        for budget in [0, 1, 100, 5000, total - 1, total, SPILL_BUDGET] {
             let mut b = StreamsBody::with_budget(budget);
             for e in &entries {
                 b.push(e.clone()).unwrap();
             }
             assert_eq!(b.entries(), 500);
             assert_eq!(b.streams(), 3);
-            assert_eq!(b.spilled() > 0, budget < 5000, "{budget}");
+            assert_eq!(b.spilled() > 0, budget < total, "{budget}");
             assert_eq!(serde_json::to_value(&b).unwrap(), json!(want), "{budget}");
             let pretty = serde_json::to_string_pretty(&b).unwrap();
             assert_eq!(pretty, serde_json::to_string_pretty(&json!(want)).unwrap());
