@@ -16,7 +16,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -331,11 +331,26 @@ impl Query {
     }
 
     fn finish(mut self, results: u64, skipped: usize) -> QueryStats {
-        self.stats.blocks_skipped = skipped as u64;
-        self.stats.absorb(&self.counters);
-        self.stats.results = results;
-        self.stats.total_time = self.t0.elapsed();
-        self.stats
+        let stats = std::mem::take(&mut self.stats);
+        self.finish_stats(stats, results, skipped)
+    }
+
+    /// `stats` completed with the scan counters and the time taken.
+    fn finish_stats(&self, mut stats: QueryStats, results: u64, skipped: usize) -> QueryStats {
+        stats.blocks_skipped = skipped as u64;
+        stats.absorb(&self.counters);
+        stats.results = results;
+        stats.total_time = self.t0.elapsed();
+        stats
+    }
+
+    /// Scans tasks `from..to` from their start in parallel, each with
+    /// `budget` bytes of entries.
+    fn scan_wave(&self, from: usize, to: usize, budget: usize) -> Wave {
+        (from..to)
+            .into_par_iter()
+            .map(|i| (i, self.scan(i, 0, 0, budget, &self.counters)))
+            .collect()
     }
 }
 
@@ -410,6 +425,9 @@ fn run_limited(mut q: Query, limit: usize) -> Result<LogResult, QueryError> {
     })
 }
 
+/// The scans of a wave of blocks: task index and what its scan found.
+type Wave = Vec<(usize, Result<Scanned, SegmentError>)>;
+
 /// A block the merge has opened: its entries decoded so far, and where to
 /// read on when they run out.
 struct Slot {
@@ -448,10 +466,18 @@ impl Slot {
 /// block that passes its checksum and still cannot be decoded is found on
 /// the way, and lands in the stats' `partial` list.
 pub struct LogStream {
-    q: Query,
+    q: Arc<Query>,
+    /// The query's statistics (warnings, partial) until [`LogStream::finish`].
+    stats: QueryStats,
     budget: usize,
     wave: usize,
+    /// Tasks before this are in the merge (or were read and had nothing).
+    added: usize,
+    /// Tasks before this are added or being read ahead (`pending`).
     next_task: usize,
+    /// The wave read ahead on the thread pool while the merge hands out
+    /// entries: where it ends, and where its scans arrive.
+    pending: Option<(usize, mpsc::Receiver<Wave>)>,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
     heap: BinaryHeap<Reverse<(Key, usize)>>,
@@ -519,11 +545,15 @@ impl LogStream {
             let mut k = keep.into_iter();
             q.tasks.retain(|_| k.next().unwrap_or(true));
         }
+        let stats = std::mem::take(&mut q.stats);
         Ok(LogStream {
-            q,
+            q: Arc::new(q),
+            stats,
             budget,
             wave: wave.max(1),
+            added: 0,
             next_task: 0,
+            pending: None,
             slots: Vec::new(),
             free: Vec::new(),
             heap: BinaryHeap::new(),
@@ -538,7 +568,7 @@ impl LogStream {
     /// once [`LogStream::open`] returned, except for blocks that pass their
     /// checksum and fail to decode.
     pub fn stats(&self) -> &QueryStats {
-        &self.q.stats
+        &self.stats
     }
 
     /// What the stream held at its peak so far.
@@ -547,25 +577,50 @@ impl LogStream {
     }
 
     /// The statistics of the whole query (call after the last entry).
-    pub fn finish(self) -> QueryStats {
+    pub fn finish(mut self) -> QueryStats {
+        // A wave still read ahead (the caller stopped early) is left to
+        // finish on the pool; its blocks count as read.
+        self.pending = None;
         let skipped = self.q.tasks.len() - self.next_task;
-        self.q.finish(self.emitted, skipped)
+        let stats = std::mem::take(&mut self.stats);
+        self.q.finish_stats(stats, self.emitted, skipped)
     }
 
-    /// Opens the next `wave` blocks, scanning them in parallel.
+    /// Opens the next `wave` blocks (scanned in parallel: those read ahead,
+    /// else now), and starts reading the wave after them on the thread
+    /// pool, so that decompression goes on while the caller prints. Each
+    /// scan holds at most `budget / (2 * wave)` bytes of entries, so the
+    /// wave read ahead holds at most half the budget.
     fn open_wave(&mut self) {
-        let end = (self.next_task + self.wave).min(self.q.tasks.len());
-        let share = self.budget / self.wave;
-        let q = &self.q;
-        let results: Vec<(usize, Result<Scanned, SegmentError>)> = (self.next_task..end)
-            .into_par_iter()
-            .map(|i| (i, q.scan(i, 0, 0, share, &q.counters)))
-            .collect();
-        self.next_task = end;
+        let n = self.q.tasks.len();
+        let share = self.budget / (2 * self.wave);
+        let results = match self.pending.take() {
+            Some((end, rx)) => {
+                self.added = end;
+                rx.recv().expect("a wave read ahead panicked")
+            }
+            None => {
+                let end = (self.added + self.wave).min(n);
+                let r = self.q.scan_wave(self.added, end, share);
+                (self.added, self.next_task) = (end, end);
+                r
+            }
+        };
+        if self.next_task < n {
+            let (from, to) = (self.next_task, (self.next_task + self.wave).min(n));
+            let (tx, rx) = mpsc::channel();
+            let q = Arc::clone(&self.q);
+            rayon::spawn(move || {
+                // The receiver is gone when the stream was dropped.
+                let _ = tx.send(q.scan_wave(from, to, share));
+            });
+            self.pending = Some((to, rx));
+            self.next_task = to;
+        }
         for (task, r) in results {
             match r {
                 Ok(s) => self.add(task, s),
-                Err(e) => self.q.stats.partial.push(ReadProblem::from(&e)),
+                Err(e) => self.stats.partial.push(ReadProblem::from(&e)),
             }
         }
     }
@@ -615,11 +670,11 @@ impl Iterator for LogStream {
     fn next(&mut self) -> Option<LogEntry> {
         loop {
             // Open every block that may hold an entry before the top one.
-            while self.next_task < self.q.tasks.len()
+            while self.added < self.q.tasks.len()
                 && self
                     .heap
                     .peek()
-                    .is_none_or(|Reverse((k, _))| self.q.start(self.next_task) <= k.ts)
+                    .is_none_or(|Reverse((k, _))| self.q.start(self.added) <= k.ts)
             {
                 self.open_wave();
             }
@@ -642,7 +697,7 @@ impl Iterator for LogStream {
                         slot.rest = s.rest;
                     }
                     Err(e) => {
-                        self.q.stats.partial.push(ReadProblem::from(&e));
+                        self.stats.partial.push(ReadProblem::from(&e));
                         self.free.push(at);
                         continue;
                     }
@@ -897,6 +952,37 @@ mod tests {
             assert_eq!(stats.blocks, blocks as u64);
             assert_eq!(stats.lines_kept, (blocks * 10) as u64);
         }
+    }
+
+    /// A caller that stops reading early (a closed pipe) gets its
+    /// statistics while a wave may still be read ahead, and dropping the
+    /// stream with one in flight is fine.
+    #[test]
+    fn stopping_early_leaves_the_wave_read_ahead() {
+        let layout: Layout = vec![(0..STREAMS.len())
+            .map(|s| {
+                let blocks = (0..40)
+                    .map(|b| (0..5).map(|i| b * 100 + i * 10 + s as i64).collect())
+                    .collect();
+                (s, blocks)
+            })
+            .collect()];
+        let dir = tempfile::tempdir().unwrap();
+        let snap = store_of(dir.path(), &layout);
+        let p = LogParams {
+            range: TimeRange::ALL,
+            limit: 0,
+            direction: Direction::Forward,
+        };
+        let expr = log_expr(r#"{job="j"}"#);
+        let mut s = LogStream::with_budget(&snap, &expr, &p, STREAM_BUDGET, 2).unwrap();
+        let first: Vec<i64> = s.by_ref().take(3).map(|e| e.ts).collect();
+        assert_eq!(first, vec![DAY, DAY + 1, DAY + 2]);
+        let stats = s.finish();
+        assert!(stats.blocks_skipped > 0, "{stats:?}");
+        let mut s = LogStream::with_budget(&snap, &expr, &p, STREAM_BUDGET, 2).unwrap();
+        assert!(s.next().is_some());
+        drop(s);
     }
 
     /// With a budget smaller than a block, entries are dropped and blocks
