@@ -43,6 +43,8 @@ pub struct StreamsBody {
     buffered: usize,
     budget: usize,
     entries: u64,
+    /// Where the temporary file goes (`None`: `$TMPDIR`).
+    spill_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for StreamsBody {
@@ -61,6 +63,7 @@ impl StreamsBody {
             buffered: 0,
             budget,
             entries: 0,
+            spill_dir: None,
         }
     }
 
@@ -100,9 +103,21 @@ impl StreamsBody {
     fn spill_tails(&mut self) -> io::Result<()> {
         let w = match &mut self.spill {
             Some(w) => w,
-            None => self
-                .spill
-                .insert(BufWriter::with_capacity(1 << 20, tempfile::tempfile()?)),
+            None => {
+                let dir = self.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+                let file = tempfile::tempfile_in(&dir).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot create a temporary file in {} for the entries of -o json beyond {} MiB \
+                             (set TMPDIR to a writable directory, or use -o jsonl, which needs none): {e}",
+                            dir.display(),
+                            self.budget >> 20
+                        ),
+                    )
+                })?;
+                self.spill.insert(BufWriter::with_capacity(1 << 20, file))
+            }
         };
         for g in self.groups.values_mut() {
             if g.tail.is_empty() {
@@ -254,5 +269,16 @@ mod tests {
             let pretty = serde_json::to_string_pretty(&b).unwrap();
             assert_eq!(pretty, serde_json::to_string_pretty(&json!(want)).unwrap());
         }
+    }
+
+    /// A temporary file that cannot be made is an error that says where and
+    /// what to do, not a bare "No such file or directory".
+    #[test]
+    fn an_unwritable_temporary_directory_is_named() {
+        let mut b = StreamsBody::with_budget(0);
+        b.spill_dir = Some("/nonexistent/lokal-tmp".into());
+        let err = b.push(entry("a", 1, "x")).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/lokal-tmp"), "{err}");
+        assert!(err.contains("set TMPDIR"), "{err}");
     }
 }
