@@ -345,13 +345,68 @@ fn decode_footer(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static
 /// thread, not the month: mapped pages a process touched count in its RSS.
 pub struct SegmentReader {
     path: PathBuf,
-    /// For reading blocks (`pread`).
-    file: File,
+    /// For reading blocks (`pread`); `None` past the process's budget of
+    /// open files ([`FdBudget`]): blocks are then read through the map.
+    file: Option<File>,
     map: Mmap,
     /// End of the data area (the footer's offset): no block lies past it.
     data_end: u64,
     streams: Vec<StreamChunk>,
     footer_read: bool,
+}
+
+impl Drop for SegmentReader {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            FD_BUDGET.give_back();
+        }
+    }
+}
+
+/// How many segment files readers keep open at once: half the soft limit
+/// of open files (`RLIMIT_NOFILE`), at most 1 Mi, so that a query over
+/// more segments than that reads the rest through their maps instead of
+/// failing with "too many open files" (a month of small segments is
+/// thousands; the usual soft limit is 1,024).
+struct FdBudget {
+    held: std::sync::atomic::AtomicUsize,
+    limit: std::sync::OnceLock<usize>,
+}
+
+static FD_BUDGET: FdBudget = FdBudget {
+    held: std::sync::atomic::AtomicUsize::new(0),
+    limit: std::sync::OnceLock::new(),
+};
+
+impl FdBudget {
+    fn limit(&self) -> usize {
+        *self.limit.get_or_init(|| {
+            let mut r = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes the struct it is given.
+            let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0;
+            if ok {
+                (r.rlim_cur.min(2 << 20) / 2) as usize
+            } else {
+                256
+            }
+        })
+    }
+
+    /// Takes one file from the budget, if there is one left.
+    fn take(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let limit = self.limit();
+        self.held
+            .fetch_update(Relaxed, Relaxed, |h| (h < limit).then_some(h + 1))
+            .is_ok()
+    }
+
+    fn give_back(&self) {
+        self.held.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for SegmentReader {
@@ -432,7 +487,7 @@ impl SegmentReader {
         }
         let r = SegmentReader {
             path: path.to_path_buf(),
-            file,
+            file: FD_BUDGET.take().then_some(file),
             map,
             data_end: footer_off,
             streams: Vec::new(),
@@ -534,6 +589,16 @@ impl SegmentReader {
     ) -> Result<R, SegmentError> {
         use std::os::unix::fs::FileExt;
         self.check_bounds(meta)?;
+        let Some(file) = &self.file else {
+            let start = meta.offset as usize;
+            let bytes = &self.map[start..start + meta.len as usize];
+            if xxhash_rust::xxh3::xxh3_64(bytes) != meta.checksum {
+                return Err(self.block_error(meta, "checksum mismatch"));
+            }
+            let r = f(bytes);
+            self.release(start, bytes.len());
+            return Ok(r);
+        };
         BLOCK_BUF.with(|cell| {
             let mut buf = cell.borrow_mut();
             let len = meta.len as usize;
@@ -541,8 +606,7 @@ impl SegmentReader {
                 buf.resize(len, 0);
             }
             let bytes = &mut buf[..len];
-            self.file
-                .read_exact_at(bytes, meta.offset)
+            file.read_exact_at(bytes, meta.offset)
                 .map_err(|source| SegmentError::Io {
                     path: self.path.clone(),
                     source,

@@ -561,3 +561,67 @@ fn streamed_and_held_answers_print_the_same_bytes() {
         }
     }
 }
+
+/// Readers keep segment files open for `pread`, within half the soft limit
+/// of open files; a query over more segments than that reads the others
+/// through their maps instead of failing with "too many open files".
+#[test]
+fn more_segments_than_open_files_are_read() {
+    use std::os::unix::process::CommandExt;
+    let env = TestEnv::new();
+    let n = 48;
+    for i in 0..n {
+        let f = env.write_log(
+            &format!("l{i}.log"),
+            3,
+            1_704_067_200 + i * 10,
+            &format!("t{i}"),
+        );
+        env.ingest([&f])
+            .arg("--no-filename-label")
+            .label("job=x")
+            .ok();
+    }
+    assert_eq!(
+        env.manifest()["segments"].as_array().unwrap().len(),
+        n as usize
+    );
+    // A child with 40 open files at most (budget: 20 segment files).
+    let limited = |args: &[&str]| {
+        let mut c = env.std_command();
+        c.args(args);
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            c.pre_exec(|| {
+                let r = libc::rlimit {
+                    rlim_cur: 40,
+                    rlim_max: 40,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for q in [r#"{job="x"}"#, r#"{job="x"} |= "event""#] {
+        let out = limited(&["query", "--limit", "0", "-o", "raw", q]);
+        assert_eq!(out.lines().count(), 3 * n as usize, "{q}");
+    }
+    let metric = limited(&[
+        "instant-query",
+        "--now",
+        "2024-01-01T01:00:00Z",
+        "-o",
+        "raw",
+        r#"sum(count_over_time({job="x"}[2h]))"#,
+    ]);
+    assert!(metric.contains("144"), "{metric}");
+}
