@@ -330,7 +330,7 @@ mod tests {
         assert_eq!(&states[2..18], "r".repeat(16));
         assert_eq!(&states[18..], ".");
         // Coming back while resolved: a new pending alert.
-        let (states, s) = run("1101", 1 * M, 0);
+        let (states, s) = run("1101", M, 0);
         assert_eq!(states, "pFrp");
         assert_eq!(s.episodes.len(), 2);
     }

@@ -302,6 +302,32 @@ pub fn send(
     Ok(done)
 }
 
+/// Everything Loki's ruler would send after each group's last reported
+/// evaluation: its firing alerts and (unless `firing_only`) its resolved alerts
+/// still kept.
+pub fn outgoing(
+    reports: &[super::eval::GroupReport],
+    s: &Settings,
+    firing_only: bool,
+) -> Vec<PostableAlert> {
+    let mut out = Vec::new();
+    for g in reports {
+        let Some(last) = g.last else { continue };
+        for r in &g.rules {
+            let super::eval::RuleReport::Alert(a) = r else {
+                continue;
+            };
+            out.extend(
+                a.alerts
+                    .iter()
+                    .filter(|v| !firing_only || v.state == State::Firing)
+                    .filter_map(|v| postable(v, &a.rule, &g.group, s, last)),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,6 +94,9 @@ impl FileResult {
     }
 }
 
+/// An alert's labels and annotations, as a test compares them.
+type AlertSeen = (Labels, Labels);
+
 struct AlertTest {
     pos: Pos,
     eval_time: i64,
@@ -588,7 +591,7 @@ fn run_group(
     };
     let mut cases = Vec::new();
     // The alerts each test asks about: eval index → alertname → (labels, annotations).
-    let mut wanted: BTreeMap<usize, BTreeMap<&str, Vec<(Labels, Labels)>>> = BTreeMap::new();
+    let mut wanted: BTreeMap<usize, BTreeMap<&str, Vec<AlertSeen>>> = BTreeMap::new();
     for a in &tg.alerts {
         wanted
             .entry((a.eval_time / iv) as usize)

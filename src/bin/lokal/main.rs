@@ -18,6 +18,7 @@ fn main() {
         Command::Series(a) => cli::labels::run_series(g, a),
         Command::Stats(a) => cli::stats::run(g, a),
         Command::Test(a) => cli::test::run(a),
+        Command::Rules(a) => cli::rules::run(g, a),
         Command::Verify(a) => cli::verify::run(g, a),
         Command::Fmt(a) => cli::fmt::run(a),
         Command::Completions(a) => cli::completions::run(a),

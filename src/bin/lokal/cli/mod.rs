@@ -10,6 +10,7 @@ pub mod index;
 pub mod ingest;
 pub mod labels;
 pub mod query;
+pub mod rules;
 pub mod stats;
 pub mod test;
 pub mod verify;
@@ -99,6 +100,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Unit-test LogQL with Loki's .logqltest scripts
     Test(test::TestArgs),
+    /// Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test
+    Rules(rules::RulesArgs),
     /// Read every block and check its checksum and encoding
     Verify(verify::VerifyArgs),
     /// Parse a LogQL query and print its canonical form
