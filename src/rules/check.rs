@@ -47,8 +47,10 @@ pub struct Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}: ", self.file.display(), self.pos)?;
-        if self.level == Level::Warning {
-            f.write_str("warning: ")?;
+        match self.level {
+            Level::Error => {}
+            Level::Convention => f.write_str("convention: ")?,
+            Level::Warning => f.write_str("warning: ")?,
         }
         match (&self.group, &self.rule) {
             (Some(g), Some((i, r))) => write!(f, "group {g:?}, rule {i} {r:?}: ")?,
@@ -361,7 +363,7 @@ mod tests {
                 "r.yaml:11:26: group \"g\", rule 3 \"B\": annotation \"s\": template: __alert_B:1: function \"nosuch\" not defined",
                 "r.yaml:11:42: group \"g\", rule 3 \"B\": invalid annotation name: b.ad",
                 "r.yaml:12:17: group \"g\", rule 4 \"c.d\": invalid recording rule name: c.d",
-                "r.yaml:12:17: group \"g\", rule 4 \"c.d\": recording rule name does not match level:metric:operation format, must contain at least one colon",
+                "r.yaml:12:17: convention: group \"g\", rule 4 \"c.d\": recording rule name does not match level:metric:operation format, must contain at least one colon",
                 "r.yaml:13:15: group \"g\", rule 4 \"c.d\": expr is a log query; a rule needs a metric query (Loki loads the file, but every evaluation fails: log queries are not supported as an instant query type)",
                 "r.yaml:14:14: group \"g\", rule 4 \"c.d\": invalid field 'for' in recording rule",
                 "r.yaml:15:23: group \"g\", rule 4 \"c.d\": invalid field 'annotations' in recording rule",

@@ -14,6 +14,7 @@ mod ingest;
 mod logqltest;
 mod query;
 mod real_queries;
+mod rules;
 mod stdin;
 mod store;
 mod store_v1;
