@@ -15,6 +15,8 @@ mod logqltest;
 mod query;
 mod real_queries;
 mod rules;
+mod rules_alertmanager;
+mod rules_backfill;
 mod stdin;
 mod store;
 mod store_v1;

@@ -11,7 +11,7 @@ use crate::common::*;
 
 const MIN: i64 = 60;
 
-fn rules_dir() -> PathBuf {
+pub fn rules_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules")
 }
 
@@ -52,7 +52,7 @@ pub fn apache() -> Option<(TestEnv, Vec<i64>)> {
 }
 
 /// `[error]` lines in `(t - 5m, t]`.
-fn count5m(errors: &[i64], t: i64) -> usize {
+pub fn count5m(errors: &[i64], t: i64) -> usize {
     errors
         .iter()
         .filter(|&&e| e > t - 5 * MIN && e <= t)
