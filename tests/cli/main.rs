@@ -17,6 +17,7 @@ mod real_queries;
 mod rules;
 mod rules_alertmanager;
 mod rules_backfill;
+mod rules_loki;
 mod stdin;
 mod store;
 mod store_v1;
