@@ -512,42 +512,30 @@ fn same_value(a: f64, b: f64, fuzzy: bool) -> bool {
     a == b || (fuzzy && (a.next_down() == b || a.next_up() == b))
 }
 
-/// A readable diff of two sorted lists of lines: `-` expected only, `+` got only.
+/// A readable diff of two lists: what both have, then `-` what only the
+/// expectation has, then `+` what only the result has.
 fn diff_lines(exp: &[String], got: &[String]) -> String {
-    let mut out = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < exp.len() || j < got.len() {
-        match (exp.get(i), got.get(j)) {
-            (Some(e), Some(g)) if e == g => {
-                out.push(format!("    {e}"));
-                i += 1;
-                j += 1;
-            }
-            (Some(e), Some(g)) if e < g => {
-                out.push(format!("  - {e}"));
-                i += 1;
-                let _ = g;
-            }
-            (Some(_), Some(g)) => {
-                out.push(format!("  + {g}"));
-                j += 1;
-            }
-            (Some(e), None) => {
-                out.push(format!("  - {e}"));
-                i += 1;
-            }
-            (None, Some(g)) => {
-                out.push(format!("  + {g}"));
-                j += 1;
-            }
-            (None, None) => break,
-        }
-    }
+    let mut out = vec!["  (- expected, + got)".to_string()];
+    out.extend(
+        exp.iter()
+            .filter(|e| got.contains(e))
+            .map(|e| format!("    {e}")),
+    );
+    out.extend(
+        exp.iter()
+            .filter(|e| !got.contains(e))
+            .map(|e| format!("  - {e}")),
+    );
     if exp.is_empty() {
-        out.insert(0, "  (no alert or sample was expected)".into());
+        out.push("  - (nothing)".into());
     }
+    out.extend(
+        got.iter()
+            .filter(|g| !exp.contains(g))
+            .map(|g| format!("  + {g}")),
+    );
     if got.is_empty() {
-        out.push("  (nothing came)".into());
+        out.push("  + (nothing)".into());
     }
     out.join("\n")
 }
@@ -756,8 +744,10 @@ fn check_expr(q: &Querier, tg: &TestGroup, e: &ExprTest, fuzzy: bool) -> Option<
                     }
                 })
                 .collect();
+            // Lines compare in order; a difference shows both lists whole.
             (exp != gotl).then(|| {
-                let mut out: Vec<String> = exp.iter().map(|l| format!("  - {l}")).collect();
+                let mut out = vec!["  (- expected, + got)".to_string()];
+                out.extend(exp.iter().map(|l| format!("  - {l}")));
                 out.extend(gotl.iter().map(|l| format!("  + {l}")));
                 out.join("\n")
             })
@@ -824,8 +814,11 @@ mod tests {
     #[test]
     fn diffs_mark_what_differs() {
         let d = diff_lines(&["a".into(), "c".into()], &["b".into(), "c".into()]);
-        assert_eq!(d, "  - a\n  + b\n    c");
-        assert_eq!(diff_lines(&["a".into()], &[]), "  - a\n  (nothing came)");
+        assert_eq!(d, "  (- expected, + got)\n    c\n  - a\n  + b");
+        assert_eq!(
+            diff_lines(&["a".into()], &[]),
+            "  (- expected, + got)\n  - a\n  + (nothing)"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod rules;
 mod rules_alertmanager;
 mod rules_backfill;
 mod rules_loki;
+mod rules_test;
 mod stdin;
 mod store;
 mod store_v1;
