@@ -110,10 +110,6 @@ fn reference(cond: impl Fn(i64) -> bool, from: i64, to: i64, hold: i64, kff: i64
     out
 }
 
-fn rfc(t: i64) -> String {
-    jiff::Timestamp::from_second(t).unwrap().to_string()
-}
-
 /// The lives lokal reports for `alert` over the range, from `-o json`.
 fn lives(json: &serde_json::Value, alert: &str) -> Vec<Life> {
     let secs = |v: &serde_json::Value| -> Option<i64> {

@@ -6,7 +6,6 @@
 use std::process::Command;
 
 use super::rules::{apache, count5m, rules_dir};
-use crate::common::*;
 
 fn promtool(args: &[&std::ffi::OsStr]) -> Option<String> {
     let out = match Command::new("promtool").args(args).output() {

@@ -576,14 +576,29 @@ fn print_at(
             }
         }
     }
-    if alerts > 0 {
-        writeln!(out, "{t}")?;
+    print_tables(
+        out,
+        (&t, alerts),
+        (&rec, recorded),
+        "no alert is pending or firing",
+    )
+}
+
+/// Prints the alert and recording tables that have rows; a note when neither has.
+fn print_tables(
+    out: &mut dyn Write,
+    (alerts, n_alerts): (&Table, usize),
+    (recorded, n_recorded): (&Table, usize),
+    none: &str,
+) -> Result<()> {
+    if n_alerts > 0 {
+        writeln!(out, "{alerts}")?;
     }
-    if recorded > 0 {
-        writeln!(out, "{rec}")?;
+    if n_recorded > 0 {
+        writeln!(out, "{recorded}")?;
     }
-    if alerts == 0 && recorded == 0 {
-        eprintln!("lokal: no alert is pending or firing");
+    if n_alerts == 0 && n_recorded == 0 {
+        eprintln!("lokal: {none}");
     }
     Ok(())
 }
@@ -641,16 +656,12 @@ fn print_backtest(
             }
         }
     }
-    if rows > 0 {
-        writeln!(out, "{t}")?;
-    }
-    if recorded > 0 {
-        writeln!(out, "{rec}")?;
-    }
-    if rows == 0 && recorded == 0 {
-        eprintln!("lokal: no alert was pending or firing in the range");
-    }
-    Ok(())
+    print_tables(
+        out,
+        (&t, rows),
+        (&rec, recorded),
+        "no alert was pending or firing in the range",
+    )
 }
 
 fn print_timeline(
