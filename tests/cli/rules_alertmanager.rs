@@ -26,6 +26,13 @@ impl Alertmanager {
     /// `lokal-test-password`. `None` (after a note, or a failure under CI) when
     /// the package is not installed.
     fn start(basic_auth: bool) -> Option<Alertmanager> {
+        let web = basic_auth.then(|| format!("basic_auth_users:\n  lokal: {PASSWORD_HASH}\n"));
+        Self::start_with(web.as_deref(), "http")
+    }
+
+    /// Starts one with `web` as its `--web.config.file` (TLS, basic auth), served
+    /// over `scheme`.
+    fn start_with(web: Option<&str>, scheme: &str) -> Option<Alertmanager> {
         let bin = ["prometheus-alertmanager", "alertmanager"]
             .into_iter()
             .find(|b| {
@@ -49,12 +56,10 @@ impl Alertmanager {
             "route:\n  receiver: discard\n  group_wait: 1h\nreceivers:\n  - name: discard\n",
         )
         .unwrap();
-        let web = dir.path().join("web.yml");
-        std::fs::write(
-            &web,
-            format!("basic_auth_users:\n  lokal: {PASSWORD_HASH}\n"),
-        )
-        .unwrap();
+        let web_file = dir.path().join("web.yml");
+        if let Some(w) = web {
+            std::fs::write(&web_file, w).unwrap();
+        }
         for _ in 0..5 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .unwrap()
@@ -72,22 +77,26 @@ impl Alertmanager {
                 .arg("--log.level=warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            if basic_auth {
-                cmd.arg(format!("--web.config.file={}", web.display()));
+            if web.is_some() {
+                cmd.arg(format!("--web.config.file={}", web_file.display()));
             }
             let mut child = cmd.spawn().unwrap();
-            let url = format!("http://127.0.0.1:{port}");
+            let url = format!("{scheme}://127.0.0.1:{port}");
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if child.try_wait().unwrap().is_some() {
                     break; // the port was taken meanwhile: try another
                 }
-                let ready = ureq::get(&format!("{url}/-/ready"))
-                    .config()
-                    .http_status_as_error(false)
-                    .build()
-                    .call()
-                    .is_ok_and(|r| r.status() == 200 || r.status() == 401);
+                let ready = if scheme == "http" {
+                    ureq::get(&format!("{url}/-/ready"))
+                        .config()
+                        .http_status_as_error(false)
+                        .build()
+                        .call()
+                        .is_ok_and(|r| r.status() == 200 || r.status() == 401)
+                } else {
+                    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                };
                 if ready {
                     return Some(Alertmanager {
                         child,
@@ -378,6 +387,125 @@ fn basic_auth_and_unreachable_alertmanagers() {
         .assert_code(2);
     assert!(
         r.stderr.contains("sending 0 alerts to Alertmanager failed"),
+        "{r}"
+    );
+}
+
+/// Runs openssl (from Debian's base system); `None` after a note when it is missing.
+fn openssl(dir: &std::path::Path, args: &[&str]) -> Option<()> {
+    let st = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stderr(Stdio::null())
+        .status();
+    match st {
+        Ok(s) if s.success() => Some(()),
+        Ok(s) => panic!("openssl {args:?} failed: {s}"),
+        Err(_) => {
+            crate::support::skip("openssl is not installed");
+            None
+        }
+    }
+}
+
+#[test]
+fn https_alertmanagers_with_a_ca_file() {
+    let now = jiff::Timestamp::now().as_second();
+    let Some((env, rules, _)) = bursts(now) else {
+        return;
+    };
+    // A CA, and a certificate for 127.0.0.1 signed by it.
+    let dir = env.path();
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    for args in [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=lokal test CA",
+        ][..],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "am.key",
+            "-out",
+            "am.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "am.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "am.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    ] {
+        if openssl(dir, args).is_none() {
+            return;
+        }
+    }
+    let web = format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+        dir.join("am.pem").display(),
+        dir.join("am.key").display()
+    );
+    let Some(am) = Alertmanager::start_with(Some(&web), "https") else {
+        return;
+    };
+    // Without the CA the certificate is unknown: exit 2, no retry helps.
+    let r = env
+        .cmd([
+            "rules",
+            "eval",
+            "--alertmanager-retries",
+            "0",
+            "--alertmanager",
+        ])
+        .arg(&am.url)
+        .arg(&rules)
+        .assert_code(2);
+    assert!(
+        r.stderr.contains(&format!("{}/api/v2/alerts: ", am.url))
+            && r.stderr.to_lowercase().contains("certificate"),
+        "{r}"
+    );
+    let r = env
+        .cmd(["rules", "eval", "--alertmanager-ca-file"])
+        .arg(dir.join("ca.pem"))
+        .arg("--alertmanager")
+        .arg(&am.url)
+        .arg(&rules)
+        .assert_code(1);
+    assert!(
+        r.stderr
+            .contains(&format!("lokal: sent 2 alerts to {}/api/v2/alerts", am.url)),
         "{r}"
     );
 }

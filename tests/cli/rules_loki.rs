@@ -127,3 +127,50 @@ fn lint_rewrites_expressions_as_lokitool_does() {
     let r = env.cmd(["rules", "lint"]).arg(&bad).assert_code(2);
     assert!(r.stderr.contains("bad.yaml:5:15: parse error at line 1, col 31: syntax error: unexpected %, expecting } or ,"), "{r}");
 }
+
+#[test]
+fn check_takes_files_globs_and_directories() {
+    let env = TestEnv::new();
+    let ok = "groups:\n  - name: g\n    rules:\n      - record: job:x:count1m\n        expr: sum(count_over_time({job=\"x\"}[1m]))\n";
+    env.write("rules/a/rules.yaml", ok);
+    env.write("rules/b/rules.yml", ok);
+    env.write("rules/b/notes.txt", "not a rule file");
+    // Two files named `rules` are one namespace twice, which lokitool refuses.
+    let r = env
+        .cmd(["rules", "check"])
+        .arg(env.path().join("rules"))
+        .assert_code(1);
+    assert!(
+        r.stdout
+            .contains("rules.yml:1:1: convention: namespace \"rules\" is also defined at "),
+        "{r}"
+    );
+    assert!(
+        r.stderr
+            .contains("2 files, 2 rules: 0 errors, 1 convention problem, 0 warnings"),
+        "{r}"
+    );
+    // A glob; several documents, one namespace each; a duplicate rule is a warning.
+    let multi = format!("namespace: one\n{ok}---\nnamespace: two\n{ok}      - record: job:x:count1m\n        expr: sum(count_over_time({{job=\"x\"}}[1m]))\n");
+    env.write("more/multi.yaml", multi);
+    let r = env
+        .cmd(["rules", "check"])
+        .arg(format!("{}/rules/a/*.yaml", env.path().display()))
+        .arg(env.path().join("more/multi.yaml"))
+        .assert_code(0);
+    assert!(r.stdout.contains("multi.yaml:14:9: warning: group \"g\", rule 2 \"job:x:count1m\": same name and labels as rule 1 (line 12)"), "{r}");
+    // What cannot be read: exit 2.
+    let r = env
+        .cmd(["rules", "check"])
+        .arg(env.path().join("nope.yaml"))
+        .assert_code(2);
+    assert!(
+        r.stderr.contains("nope.yaml: no such file or directory"),
+        "{r}"
+    );
+    let r = env
+        .cmd(["rules", "check"])
+        .arg(format!("{}/none/*.yaml", env.path().display()))
+        .assert_code(2);
+    assert!(r.stderr.contains("matches no file"), "{r}");
+}
