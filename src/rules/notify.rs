@@ -6,7 +6,11 @@
 //! with `endsAt` its `ValidUntil` (the evaluation time plus 4 × the larger of the
 //! group interval and the resend delay: it stays active through three missed
 //! evaluations), and every resolved alert still kept, with `endsAt` the time it
-//! was resolved. `startsAt` is when the alert fired. External labels are added
+//! was resolved. (Prometheus sends an alert again only once `resend_delay` has passed
+//! since it last did; a run of `rules eval` has no memory of earlier runs, so it sends
+//! them all, which is what Prometheus does once per resend delay — a cron job run
+//! every N minutes should set `--resend-delay` to N.) `startsAt` is when the alert
+//! fired. External labels are added
 //! to an alert that lacks them (`notifier.relabelAlerts`). `generatorURL` is
 //! Loki's Grafana Explore link to the rule's expression.
 //!
