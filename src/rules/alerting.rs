@@ -101,6 +101,10 @@ pub struct Episode {
     pub kept_since: Option<i64>,
     /// The last evaluation it was in the result.
     pub last: Origin,
+    /// Its value when it went pending.
+    pub pending_value: f64,
+    /// Its value when it fired.
+    pub fired_value: Option<f64>,
 }
 
 impl Episode {
@@ -166,6 +170,8 @@ impl RuleState {
                         cleared_at: None,
                         kept_since: None,
                         last: origin.clone(),
+                        pending_value: origin.value,
+                        fired_value: None,
                     });
                     self.active.insert(
                         labels.clone(),
@@ -219,6 +225,7 @@ impl RuleState {
                 a.state = State::Firing;
                 a.fired_at = Some(ts);
                 ep.fired_at = Some(ts);
+                ep.fired_value = Some(a.last.value);
             }
         }
         for l in forget {

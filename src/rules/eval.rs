@@ -903,8 +903,7 @@ pub struct Event {
     pub labels: Labels,
     /// What happened.
     pub what: Transition,
-    /// The alert's value at its last evaluation in the result up to then
-    /// (for the episode's last stretch).
+    /// The alert's value then (for a transition out of the result, its last value).
     pub value: f64,
 }
 
@@ -935,13 +934,18 @@ pub fn timeline(reports: &[GroupReport]) -> Vec<Event> {
                     if what == Transition::Pending && e.fired_at == Some(ts) {
                         continue;
                     }
+                    let value = match what {
+                        Transition::Pending => e.pending_value,
+                        Transition::Firing => e.fired_value.unwrap_or(e.last.value),
+                        _ => e.last.value,
+                    };
                     out.push(Event {
                         ts,
                         group: g.group.name.clone(),
                         rule: a.rule.name.clone(),
                         labels: e.labels.clone(),
                         what,
-                        value: e.last.value,
+                        value,
                     });
                 }
             }

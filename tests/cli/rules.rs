@@ -196,6 +196,11 @@ fn error_burst_goes_pending_fires_and_resolves_at_the_right_evaluations() {
         .filter(|l| l.contains(" ErrorBurst "))
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
+            // The value at a transition into pending or firing is that evaluation's.
+            if f[1] == "pending" || f[1] == "firing" {
+                let t = f[0].parse::<jiff::Timestamp>().unwrap().as_second();
+                assert_eq!(f[f.len() - 1], count5m(&errors, t).to_string(), "{l}");
+            }
             (f[0].to_string(), f[1].to_string())
         })
         .collect();
