@@ -46,7 +46,7 @@ const LAYERS: &[&[&str]] = &[
     // Front ends: `lokal test`, and the library API the CLI, a server and
     // the ruler call.
     &["logqltest", "querier"],
-    // Later: the ruler, on the querier.
+    // The ruler, on the querier.
     &["rules"],
     // The crate root declares every module; its own items sit above all.
     &["lib"],
