@@ -222,31 +222,26 @@ fn live_loki_answers_as_the_fixtures_and_lokal_agrees() {
         std::fs::set_permissions(&logcli, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     for dir in [None, Some("--forward")] {
-        let args = |c: &mut Command| {
-            c.args(["query", "--limit", "0", "-z", "UTC"])
-                .args([
-                    "--from",
-                    "2024-05-01T00:00:00Z",
-                    "--to",
-                    "2024-05-01T02:00:00Z",
-                ])
-                .args(dir)
-                .arg(r#"{host="a"}"#);
-        };
-        let mut theirs = Command::new(&logcli);
-        theirs.env("LOKI_ADDR", &loki.addr);
-        args(&mut theirs);
-        let theirs = run_ok(&mut theirs);
-        let mut ours = env.lokal();
-        ours.args(["query", "--limit", "0", "-z", "UTC"])
-            .args([
-                "--from",
-                "2024-05-01T00:00:00Z",
-                "--to",
-                "2024-05-01T02:00:00Z",
-            ])
-            .args(dir)
-            .arg(r#"{host="a"}"#);
+        // The same command line for both: logcli's flags are lokal's.
+        let mut args = vec![
+            "query",
+            "--limit",
+            "0",
+            "-z",
+            "UTC",
+            "--from",
+            "2024-05-01T00:00:00Z",
+            "--to",
+            "2024-05-01T02:00:00Z",
+        ];
+        args.extend(dir);
+        args.push(r#"{host="a"}"#);
+        let theirs = run_ok(
+            Command::new(&logcli)
+                .env("LOKI_ADDR", &loki.addr)
+                .args(&args),
+        );
+        let mut ours = env.cmd(&args);
         let ours = ours.assert_code(0);
         assert!(
             theirs.lines().count() > 5_000,
