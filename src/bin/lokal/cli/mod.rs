@@ -12,6 +12,7 @@ pub mod labels;
 pub mod partial;
 pub mod query;
 pub mod rules;
+pub mod serve;
 pub mod stats;
 pub mod test;
 pub mod timestamps;
@@ -111,6 +112,8 @@ pub enum Command {
     Check(verify::CheckArgs),
     /// Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test
     Rules(rules::RulesArgs),
+    /// Serve Loki's HTTP API over the store (query, labels, series, push) for Loki's clients
+    Serve(serve::ServeArgs),
     /// Parse a LogQL query and print its canonical form
     Fmt(fmt::FmtArgs),
     /// Print a shell completion script (bash, zsh, fish)
