@@ -35,13 +35,25 @@ impl Reply {
         }
     }
 
-    /// Loki's error reply: the message and a newline, in plain text (Go's
-    /// `http.Error`).
+    /// [`Reply::json`] and a newline, as Loki writes streams, labels and
+    /// series (through Go's `json.Encoder`; its matrices and vectors have
+    /// none).
+    fn json_line(v: &impl serde::Serialize) -> Reply {
+        let mut body = serde_json::to_vec(v).unwrap_or_default();
+        body.push(b'\n');
+        Reply {
+            status: 200,
+            content_type: "application/json; charset=UTF-8",
+            body,
+        }
+    }
+
+    /// Loki's error reply: the message in plain text, no newline after it.
     pub fn error(status: u16, msg: impl std::fmt::Display) -> Reply {
         Reply {
             status,
             content_type: "text/plain; charset=utf-8",
-            body: format!("{msg}\n").into_bytes(),
+            body: msg.to_string().into_bytes(),
         }
     }
 
@@ -190,15 +202,16 @@ fn buildinfo() -> Reply {
 }
 
 /// `{"status":"success","data":…}` of the label and series endpoints, in
-/// Loki's key order.
+/// Loki's key order; Loki leaves `data` out when no label is found.
 #[derive(serde::Serialize)]
 struct DataResponse<T> {
     status: &'static str,
-    data: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<T>,
 }
 
-fn success<T: serde::Serialize>(data: T) -> Reply {
-    Reply::json(&DataResponse {
+fn success<T: serde::Serialize>(data: Option<T>) -> Reply {
+    Reply::json_line(&DataResponse {
         status: "success",
         data,
     })
@@ -253,7 +266,7 @@ fn range_query(q: &Querier, r: &Request) -> Result<Reply, Reply> {
     let expr = parse_query(r)?;
     let range = TimeRange::new(start, end);
     match q.query(&expr, range, &opts).map_err(query_error)? {
-        QueryResponse::Streams(res) => Ok(Reply::json(
+        QueryResponse::Streams(res) => Ok(Reply::json_line(
             &log_response(&res.entries, &res.stats).map_err(|e| Reply::error(500, e))?,
         )),
         QueryResponse::Metric(m) => Ok(Reply::json(&metric_response(&m.value, &m.stats))),
@@ -262,7 +275,8 @@ fn range_query(q: &Querier, r: &Request) -> Result<Reply, Reply> {
 
 /// `/loki/api/v1/query`: a metric query at `time` (default now).
 fn instant_query(q: &Querier, r: &Request) -> Result<Reply, Reply> {
-    let at = params::parse_timestamp(r.form.get("time"), r.now).map_err(Reply::bad)?;
+    let at = // Loki names no parameter in this one error.
+    params::parse_timestamp(r.form.get("time"), r.now).map_err(Reply::bad)?;
     opts(r)?;
     let expr = querier::parse_instant(r.form.get("query")).map_err(query_error)?;
     let m = q.instant_query(&expr, at).map_err(query_error)?;
@@ -278,7 +292,7 @@ fn labels(q: &Querier, r: &Request) -> Result<Reply, Reply> {
         Some(name) => q.label_values(name, range),
     }
     .map_err(query_error)?;
-    Ok(success(found.values))
+    Ok(success(Some(found.values).filter(|v| !v.is_empty())))
 }
 
 /// `/loki/api/v1/series`: the streams any `match[]` selects.
@@ -289,16 +303,23 @@ fn series(q: &Querier, r: &Request) -> Result<Reply, Reply> {
     if groups.is_empty() {
         groups = r.form.all("match");
     }
+    // No `match[]`: every stream, as Loki answers.
     if groups.is_empty() {
-        return Err(Reply::bad("0 matcher groups supplied"));
+        groups.push("{}");
     }
     let mut all = Vec::new();
     for g in groups {
-        let matchers = querier::parse_selector(g).map_err(Reply::bad)?;
+        // Loki gives a position-less matcher error without the "parse
+        // error :" its query errors start with.
+        let matchers = querier::parse_selector(g).map_err(|e| match (e.line, e.col) {
+            (0, 0) => Reply::bad(&e.msg),
+            _ => Reply::bad(e),
+        })?;
         all.extend(q.series(&matchers, range).map_err(query_error)?.values);
     }
     all.sort();
     all.dedup();
     let data: Vec<_> = all.iter().map(labels_json).collect();
-    Ok(success(data))
+    // Series answers `"data":[]` when empty.
+    Ok(success(Some(data)))
 }

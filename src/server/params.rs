@@ -102,11 +102,19 @@ pub fn parse_timestamp(value: &str, def: i64) -> Result<i64, String> {
 pub fn bounds(form: &Form, now: i64) -> Result<(i64, i64), String> {
     let since = match form.get("since") {
         "" => DEFAULT_SINCE,
-        s => parse_prom_duration(s)?,
+        s => {
+            parse_prom_duration(s).map_err(|e| format!("could not parse 'since' parameter: {e}"))?
+        }
     };
-    let end = parse_timestamp(form.get("end"), now)?;
-    let start = parse_timestamp(form.get("start"), end.saturating_sub(since))?;
+    let end = timestamp_param(form, "end", now)?;
+    let start = timestamp_param(form, "start", end.saturating_sub(since))?;
     Ok((start, end))
+}
+
+/// [`parse_timestamp`] of parameter `name`, the error naming it as Loki's does.
+pub fn timestamp_param(form: &Form, name: &str, def: i64) -> Result<i64, String> {
+    parse_timestamp(form.get(name), def)
+        .map_err(|e| format!("could not parse '{name}' parameter: {e}"))
 }
 
 /// `limit`: Loki's default 100; zero or negative is refused.

@@ -15,9 +15,10 @@ use crate::common::*;
 use crate::diff;
 
 /// A Loki started by `start-loki.sh`, stopped (it flushes first) on drop.
-struct Loki {
+pub struct Loki {
     pid: String,
-    addr: String,
+    /// `http://127.0.0.1:PORT`.
+    pub addr: String,
 }
 
 impl Drop for Loki {
@@ -42,7 +43,7 @@ impl Drop for Loki {
 }
 
 /// Two ports the kernel hands out free on 127.0.0.1.
-fn free_ports() -> (u16, u16) {
+pub fn free_ports() -> (u16, u16) {
     let a = TcpListener::bind("127.0.0.1:0").unwrap();
     let b = TcpListener::bind("127.0.0.1:0").unwrap();
     (
@@ -52,7 +53,7 @@ fn free_ports() -> (u16, u16) {
 }
 
 /// Whether `tool` runs; a note (a failure under `CI=true`) when not.
-fn have(tool: &str, arg: &str) -> bool {
+pub fn have(tool: &str, arg: &str) -> bool {
     let ok = Command::new(tool)
         .arg(arg)
         .output()
@@ -63,7 +64,7 @@ fn have(tool: &str, arg: &str) -> bool {
     ok
 }
 
-fn run_ok(cmd: &mut Command) -> String {
+pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),
@@ -74,7 +75,7 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn start_loki(loki_dir: &Path, work: &Path) -> Loki {
+pub fn start_loki(loki_dir: &Path, work: &Path) -> Loki {
     let (http, grpc) = free_ports();
     let pid = run_ok(
         Command::new(loki_dir.join("start-loki.sh"))
