@@ -51,6 +51,16 @@ pub fn cut_blocks<'e, E>(
     entries: &'e [E],
     key: impl Fn(&E) -> (i64, usize) + 'e,
 ) -> impl Iterator<Item = (i64, Range<usize>)> + 'e {
+    cut_blocks_at(entries, BLOCK_TARGET_BYTES, key)
+}
+
+/// [`cut_blocks`] with blocks of up to `target` bytes of lines (the
+/// compactor may write larger blocks than ingest).
+pub fn cut_blocks_at<'e, E>(
+    entries: &'e [E],
+    target: usize,
+    key: impl Fn(&E) -> (i64, usize) + 'e,
+) -> impl Iterator<Item = (i64, Range<usize>)> + 'e {
     let mut start = 0;
     std::iter::from_fn(move || {
         if start >= entries.len() {
@@ -61,7 +71,7 @@ pub fn cut_blocks<'e, E>(
         let mut end = start;
         while end < entries.len() {
             let (ts, len) = key(&entries[end]);
-            if day_of(ts) != day || (end > start && bytes + len > BLOCK_TARGET_BYTES) {
+            if day_of(ts) != day || (end > start && bytes + len > target) {
                 break;
             }
             bytes += len;

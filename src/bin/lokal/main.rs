@@ -19,6 +19,8 @@ fn main() {
         Command::Query(a) => cli::query::run(g, a),
         Command::InstantQuery(a) => cli::query::run_instant(g, a),
         Command::Index(a) => cli::index::run(g, a),
+        Command::Compact(a) => cli::compact::run(g, a),
+        Command::Delete(a) => cli::delete::run(g, a),
         Command::Labels(a) => cli::labels::run_labels(g, a),
         Command::Series(a) => cli::labels::run_series(g, a),
         Command::Stats(a) => cli::stats::run(g, a),

@@ -3,7 +3,9 @@
 //! (mostly [`lokal::querier`]) and prints; no core logic lives here.
 
 pub mod args;
+pub mod compact;
 pub mod completions;
+pub mod delete;
 pub mod exit;
 pub mod fmt;
 pub mod index;
@@ -97,11 +99,15 @@ pub enum Command {
     InstantQuery(Box<query::InstantArgs>),
     /// Rebuild the label index of every day, or of the given days
     Index(index::IndexArgs),
+    /// Merge each day's small segments, apply retention and pending deletes (for cron)
+    Compact(Box<compact::CompactArgs>),
+    /// Delete entries (a selector with line filters, a time range), as Loki's delete API
+    Delete(Box<delete::DeleteArgs>),
     /// List label names, or the values of one label
     Labels(labels::LabelsArgs),
     /// List the streams a selector matches (--analyze-labels: cardinality per label)
     Series(labels::SeriesArgs),
-    /// Per tenant and day: streams, entries, chunks, bytes, time range
+    /// Per tenant and day: streams, entries, segments, block sizes, bytes, time range, whether compact helps
     Stats(stats::StatsArgs),
     /// Unit-test LogQL with Loki's .logqltest scripts
     Test(test::TestArgs),

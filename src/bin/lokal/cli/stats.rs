@@ -1,4 +1,5 @@
-//! `lokal stats`: per tenant and day totals, as a table or JSON.
+//! `lokal stats`: per tenant and day totals, as a table or JSON: segments and
+//! average block sizes per day, and whether `lokal compact` would merge it.
 use std::io::Write;
 
 use anyhow::Result;
@@ -58,9 +59,12 @@ pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
                 "entries",
                 "chunks",
                 "segments",
+                "blocks",
+                "avg block",
                 "bytes_raw",
                 "bytes_stored",
                 "ratio",
+                "compact?",
                 "from",
                 "to",
             ]);
@@ -77,9 +81,16 @@ pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
                     r.entries.to_string(),
                     r.chunks.to_string(),
                     r.segments.to_string(),
+                    r.blocks.to_string(),
+                    format!(
+                        "{} → {}",
+                        super::compact::human(r.block_raw_avg),
+                        super::compact::human(r.block_stored_avg)
+                    ),
                     r.bytes_raw.to_string(),
                     r.bytes_stored.to_string(),
                     format!("{ratio:.1}x"),
+                    (if r.compactable { "yes" } else { "no" }).to_string(),
                     r.from.clone(),
                     r.to.clone(),
                 ]);
