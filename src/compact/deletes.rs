@@ -142,7 +142,8 @@ pub struct NewDelete {
 /// Checks a new request as Loki's API does: a valid query, `start` not
 /// after `end`, `end` not in the future.
 pub fn validate(new: &NewDelete) -> Result<DeleteQuery, CompactError> {
-    let q = DeleteQuery::parse(&new.query).map_err(|e| CompactError::Invalid(format!("invalid query expression: {e}")))?;
+    let q = DeleteQuery::parse(&new.query)
+        .map_err(|e| CompactError::Invalid(format!("invalid query expression: {e}")))?;
     if new.end > new.now {
         return Err(CompactError::Invalid(
             "deletes in the future are not allowed (--to is later than now)".into(),
@@ -277,7 +278,13 @@ mod tests {
             now: 100,
         };
         assert!(validate(&new(1, 100)).is_ok());
-        assert!(validate(&new(1, 101)).unwrap_err().to_string().contains("future"));
-        assert!(validate(&new(50, 40)).unwrap_err().to_string().contains("greater than end"));
+        assert!(validate(&new(1, 101))
+            .unwrap_err()
+            .to_string()
+            .contains("future"));
+        assert!(validate(&new(50, 40))
+            .unwrap_err()
+            .to_string()
+            .contains("greater than end"));
     }
 }

@@ -18,6 +18,8 @@ use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::chunk::block::Metadata;
 use crate::chunk::{Block, BlockMeta, SegmentReader};
 use crate::ingest::{write_segments, BlockParams, StreamEntries};
@@ -51,10 +53,7 @@ pub(crate) struct DayInput {
 
 impl DayInput {
     /// Groups the segments' chunks by stream (label order).
-    pub fn new(
-        day: &str,
-        mut segs: Vec<(SegmentEntry, Arc<SegmentReader>)>,
-    ) -> DayInput {
+    pub fn new(day: &str, mut segs: Vec<(SegmentEntry, Arc<SegmentReader>)>) -> DayInput {
         segs.sort_by_key(|(e, _)| e.id);
         let mut by_labels: std::collections::BTreeMap<Labels, StreamIn> = Default::default();
         for (si, (_, r)) in segs.iter().enumerate() {
@@ -62,14 +61,16 @@ impl DayInput {
                 if c.blocks.is_empty() {
                     continue;
                 }
-                let s = by_labels.entry(c.labels.clone()).or_insert_with(|| StreamIn {
-                    labels: c.labels.clone(),
-                    chunks: Vec::new(),
-                    raw: 0,
-                    entries: 0,
-                    min_t: i64::MAX,
-                    max_t: i64::MIN,
-                });
+                let s = by_labels
+                    .entry(c.labels.clone())
+                    .or_insert_with(|| StreamIn {
+                        labels: c.labels.clone(),
+                        chunks: Vec::new(),
+                        raw: 0,
+                        entries: 0,
+                        min_t: i64::MAX,
+                        max_t: i64::MIN,
+                    });
                 s.chunks.push((si, ci));
                 for b in &c.blocks {
                     s.raw += b.line_bytes;
@@ -131,15 +132,55 @@ struct Cursor<'r> {
     pos: usize,
 }
 
-/// The group being filled: line bytes back to back, and per stream its
-/// entries `(ts, offset, len, metadata)`.
+/// A kept entry: `(ts, offset and length of its line in the arena, metadata)`.
+type Kept = (i64, usize, usize, Option<Box<Metadata>>);
+
+/// Merged entries of (part of) one stream: the lines back to back.
 #[derive(Default)]
-struct Group {
+struct Merged {
     arena: Vec<u8>,
-    streams: Vec<(usize, Vec<(i64, usize, usize, Option<Box<Metadata>>)>)>,
+    entries: Vec<Kept>,
 }
 
-/// Merges `day` into `sink`; `filters[i]` is stream i's.
+/// What one stream's merge removed.
+#[derive(Default)]
+struct Counts {
+    gone: RemovedStream,
+    by_retention: u64,
+    by_delete: u64,
+    /// `(request index, entries)`.
+    per_request: Vec<(usize, u64)>,
+}
+
+impl Counts {
+    fn remove(&mut self, by: Option<usize>, n: u64, bytes: u64) {
+        self.gone.entries += n;
+        self.gone.bytes += bytes;
+        match by {
+            None => self.by_retention += n,
+            Some(ri) => {
+                self.by_delete += n;
+                match self.per_request.iter_mut().find(|(i, _)| *i == ri) {
+                    Some(c) => c.1 += n,
+                    None => self.per_request.push((ri, n)),
+                }
+            }
+        }
+    }
+}
+
+/// The output segment being filled: pieces of merged streams, in label
+/// order (a stream larger than what is left of the segment is split).
+#[derive(Default)]
+struct Group {
+    pieces: Vec<(usize, Arc<Merged>, std::ops::Range<usize>)>,
+    bytes: u64,
+}
+
+/// Merges `day` into `sink`; `filters[i]` is stream i's. Streams smaller
+/// than an output segment are merged in parallel, a batch of about one
+/// segment at a time; a larger one alone, handed on in segment-sized parts,
+/// so memory stays about two output segments.
 pub(crate) fn merge_day(
     day: &DayInput,
     filters: &[StreamFilter<'_>],
@@ -152,52 +193,178 @@ pub(crate) fn merge_day(
         ..Default::default()
     };
     let mut group = Group::default();
-    for (si, stream) in day.streams.iter().enumerate() {
-        let filter = &filters[si];
-        let mut tests: Vec<(usize, i64, i64, LineTest)> = filter
-            .deletes
-            .iter()
-            .map(|(i, d)| {
-                (
-                    *i,
-                    d.request.start,
-                    d.request.end,
-                    d.query.for_stream(&stream.labels),
-                )
+    let target = sink.segment_bytes.max(1);
+    // A dry run (no writer) only counts what would be removed: nothing is
+    // kept, so it reads a day of any size in the memory of a few blocks.
+    let keep = sink.tx.is_some();
+    let mut i = 0;
+    while i < day.streams.len() {
+        if day.streams[i].raw > target {
+            // One large stream, cut into parts as it is merged.
+            let mut part = Merged::default();
+            let mut err = None;
+            let counts = merge_stream(day, i, &filters[i], obs, &mut |ts, line, md| {
+                if !keep || err.is_some() {
+                    return;
+                }
+                let off = part.arena.len();
+                part.arena.extend_from_slice(line);
+                part.entries.push((ts, off, line.len(), md));
+                if group.bytes + part.arena.len() as u64 >= target {
+                    let p = Arc::new(std::mem::take(&mut part));
+                    let n = p.entries.len();
+                    group.bytes += p.arena.len() as u64;
+                    group.pieces.push((i, p, 0..n));
+                    if let Err(e) = flush(&mut group, day, sink, &mut out) {
+                        err = Some(e);
+                    }
+                }
+            })?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+            absorb(&mut out, counts, day.streams[i].entries);
+            if !part.entries.is_empty() {
+                let n = part.entries.len();
+                group.bytes += part.arena.len() as u64;
+                group.pieces.push((i, Arc::new(part), 0..n));
+            }
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        let mut raw = 0;
+        while j < day.streams.len()
+            && day.streams[j].raw <= target
+            && (j == i || raw + day.streams[j].raw <= target)
+        {
+            raw += day.streams[j].raw;
+            j += 1;
+        }
+        let merged: Vec<Result<(Merged, Counts), StoreError>> = (i..j)
+            .into_par_iter()
+            .map(|si| {
+                let mut m = Merged::default();
+                let c = merge_stream(day, si, &filters[si], obs, &mut |ts, line, md| {
+                    if !keep {
+                        return;
+                    }
+                    let off = m.arena.len();
+                    m.arena.extend_from_slice(line);
+                    m.entries.push((ts, off, line.len(), md));
+                })?;
+                Ok((m, c))
             })
             .collect();
-        // Requests without line filters remove whole blocks inside their range.
-        let whole: Vec<(usize, i64, i64)> = filter
-            .deletes
-            .iter()
-            .filter(|(_, d)| d.query.whole_lines())
-            .map(|(i, d)| (*i, d.request.start, d.request.end))
-            .collect();
-        let mut gone = RemovedStream {
-            labels: stream.labels.to_string(),
-            ..Default::default()
-        };
-        let mut cursors: Vec<Cursor<'_>> = stream
-            .chunks
-            .iter()
-            .map(|&(seg, ci)| Cursor {
-                reader: &day.readers[seg],
-                blocks: &day.readers[seg].streams()[ci].blocks,
-                next_block: 0,
-                block: Block::default(),
-                pos: 0,
-            })
-            .collect();
-        let mut heap: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
-        for (ci, c) in cursors.iter_mut().enumerate() {
-            if let Some(ts) = advance(c, filter.cutoff, &whole, &mut out, &mut gone, obs)? {
-                heap.push(Reverse((ts, ci)));
+        for (si, r) in (i..j).zip(merged) {
+            let (m, counts) = r?;
+            absorb(&mut out, counts, day.streams[si].entries);
+            let m = Arc::new(m);
+            let mut start = 0;
+            while start < m.entries.len() {
+                // Entries up to the one that fills the segment.
+                let mut end = start;
+                let mut bytes = 0u64;
+                while end < m.entries.len() {
+                    bytes += m.entries[end].2 as u64;
+                    end += 1;
+                    if group.bytes + bytes >= target {
+                        break;
+                    }
+                }
+                group.bytes += bytes;
+                group.pieces.push((si, m.clone(), start..end));
+                if group.bytes >= target {
+                    flush(&mut group, day, sink, &mut out)?;
+                }
+                start = end;
             }
         }
-        let mut kept = Vec::new();
-        while let Some(Reverse((ts, ci))) = heap.pop() {
-            let c = &mut cursors[ci];
+        i = j;
+    }
+    flush(&mut group, day, sink, &mut out)?;
+    Ok(out)
+}
+
+fn absorb(out: &mut MergeOut, c: Counts, stream_entries: u64) {
+    out.removed.by_retention += c.by_retention;
+    out.removed.by_delete += c.by_delete;
+    for (ri, n) in c.per_request {
+        out.per_request[ri] += n;
+    }
+    if c.gone.entries > 0 {
+        let mut gone = c.gone;
+        gone.whole = gone.entries == stream_entries;
+        out.removed.entries += gone.entries;
+        out.removed.bytes += gone.bytes;
+        out.removed.streams.push(gone);
+    }
+}
+
+/// Receives a merged stream's surviving entries: time, line, metadata.
+type Emit<'e> = dyn FnMut(i64, &[u8], Option<Box<Metadata>>) + 'e;
+
+/// Merges stream `si` of `day`: `emit` gets each surviving entry in the
+/// order queries read them (time, then input segment id, then position).
+fn merge_stream(
+    day: &DayInput,
+    si: usize,
+    filter: &StreamFilter<'_>,
+    obs: &dyn CompactObserver,
+    emit: &mut Emit<'_>,
+) -> Result<Counts, StoreError> {
+    let stream = &day.streams[si];
+    let mut counts = Counts {
+        gone: RemovedStream {
+            labels: stream.labels.to_string(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut tests: Vec<(usize, i64, i64, LineTest)> = filter
+        .deletes
+        .iter()
+        .map(|(i, d)| {
+            (
+                *i,
+                d.request.start,
+                d.request.end,
+                d.query.for_stream(&stream.labels),
+            )
+        })
+        .collect();
+    // Requests without line filters remove whole blocks inside their range.
+    let whole: Vec<(usize, i64, i64)> = filter
+        .deletes
+        .iter()
+        .filter(|(_, d)| d.query.whole_lines())
+        .map(|(i, d)| (*i, d.request.start, d.request.end))
+        .collect();
+    let mut cursors: Vec<Cursor<'_>> = stream
+        .chunks
+        .iter()
+        .map(|&(seg, ci)| Cursor {
+            reader: &day.readers[seg],
+            blocks: &day.readers[seg].streams()[ci].blocks,
+            next_block: 0,
+            block: Block::default(),
+            pos: 0,
+        })
+        .collect();
+    let mut heap: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
+    for (ci, c) in cursors.iter_mut().enumerate() {
+        if let Some(ts) = advance(c, filter.cutoff, &whole, &mut counts, obs)? {
+            heap.push(Reverse((ts, ci)));
+        }
+    }
+    while let Some(Reverse((_, ci))) = heap.pop() {
+        let c = &mut cursors[ci];
+        // Entries of this cursor up to the next head of another one come
+        // out in a run, without going through the heap.
+        let limit = heap.peek().map(|Reverse(k)| *k);
+        loop {
             let i = c.pos;
+            let ts = c.block.ts[i];
             let line = c.block.line(i);
             let mut removed_by = None;
             if filter.cutoff.is_some_and(|cut| ts < cut) {
@@ -211,18 +378,7 @@ pub(crate) fn merge_day(
                 }
             }
             match removed_by {
-                Some(by) => {
-                    let n = line.len() as u64;
-                    gone.entries += 1;
-                    gone.bytes += n;
-                    match by {
-                        None => out.removed.by_retention += 1,
-                        Some(ri) => {
-                            out.removed.by_delete += 1;
-                            out.per_request[ri] += 1;
-                        }
-                    }
-                }
+                Some(by) => counts.remove(by, 1, line.len() as u64),
                 None => {
                     let metadata = if c.block.has_metadata() {
                         let mut md = Vec::new();
@@ -236,32 +392,23 @@ pub(crate) fn merge_day(
                     } else {
                         None
                     };
-                    let off = group.arena.len();
-                    group.arena.extend_from_slice(line);
-                    kept.push((ts, off, line.len(), metadata));
-                    if group.arena.len() as u64 >= sink.segment_bytes {
-                        group.streams.push((si, std::mem::take(&mut kept)));
-                        flush(&mut group, day, sink, &mut out)?;
-                    }
+                    emit(ts, line, metadata);
                 }
             }
             c.pos += 1;
-            if let Some(next) = head(c, filter.cutoff, &whole, &mut out, &mut gone, obs)? {
-                heap.push(Reverse((next, ci)));
+            match head(c, filter.cutoff, &whole, &mut counts, obs)? {
+                None => break,
+                // Still before every other cursor's head (ties go to the
+                // lower cursor, the older segment).
+                Some(next) if limit.is_none_or(|l| (next, ci) < l) => continue,
+                Some(next) => {
+                    heap.push(Reverse((next, ci)));
+                    break;
+                }
             }
         }
-        if !kept.is_empty() {
-            group.streams.push((si, kept));
-        }
-        if gone.entries > 0 {
-            gone.whole = gone.entries == stream.entries;
-            out.removed.entries += gone.entries;
-            out.removed.bytes += gone.bytes;
-            out.removed.streams.push(gone);
-        }
     }
-    flush(&mut group, day, sink, &mut out)?;
-    Ok(out)
+    Ok(counts)
 }
 
 /// The timestamp of the cursor's next entry, loading the next block when
@@ -270,14 +417,13 @@ fn head(
     c: &mut Cursor<'_>,
     cutoff: Option<i64>,
     whole: &[(usize, i64, i64)],
-    out: &mut MergeOut,
-    gone: &mut RemovedStream,
+    counts: &mut Counts,
     obs: &dyn CompactObserver,
 ) -> Result<Option<i64>, StoreError> {
     if c.pos < c.block.len() {
         return Ok(Some(c.block.ts[c.pos]));
     }
-    advance(c, cutoff, whole, out, gone, obs)
+    advance(c, cutoff, whole, counts, obs)
 }
 
 /// Loads the cursor's next block that holds a surviving entry. A block
@@ -287,8 +433,7 @@ fn advance(
     c: &mut Cursor<'_>,
     cutoff: Option<i64>,
     whole: &[(usize, i64, i64)],
-    out: &mut MergeOut,
-    gone: &mut RemovedStream,
+    counts: &mut Counts,
     obs: &dyn CompactObserver,
 ) -> Result<Option<i64>, StoreError> {
     while c.next_block < c.blocks.len() {
@@ -304,16 +449,7 @@ fn advance(
                 .map(|(ri, ..)| Some(*ri))
         };
         if let Some(by) = by {
-            let n = u64::from(meta.entries);
-            gone.entries += n;
-            gone.bytes += meta.line_bytes;
-            match by {
-                None => out.removed.by_retention += n,
-                Some(ri) => {
-                    out.removed.by_delete += n;
-                    out.per_request[ri] += n;
-                }
-            }
+            counts.remove(by, u64::from(meta.entries), meta.line_bytes);
             continue;
         }
         c.reader.read_block(meta, &mut c.block)?;
@@ -334,19 +470,20 @@ fn flush(
     sink: &mut Sink<'_, '_>,
     out: &mut MergeOut,
 ) -> Result<(), StoreError> {
-    if group.streams.is_empty() {
+    if group.pieces.is_empty() {
         return Ok(());
     }
     if let Some(tx) = sink.tx.as_deref_mut() {
-        let arena = &group.arena;
         let streams: Vec<StreamEntries<'_>> = group
-            .streams
-            .iter_mut()
-            .map(|(si, entries)| StreamEntries {
+            .pieces
+            .iter()
+            .map(|(si, m, r)| StreamEntries {
                 labels: day.streams[*si].labels.clone(),
-                entries: entries
-                    .iter_mut()
-                    .map(|(ts, off, len, md)| (*ts, Cow::Borrowed(&arena[*off..*off + *len]), md.take()))
+                entries: m.entries[r.clone()]
+                    .iter()
+                    .map(|(ts, off, len, md)| {
+                        (*ts, Cow::Borrowed(&m.arena[*off..*off + *len]), md.clone())
+                    })
                     .collect(),
                 valid: true,
             })
@@ -355,7 +492,7 @@ fn flush(
             out.outputs.push((tx.segment_path(&e), e));
         }
     }
-    group.arena.clear();
-    group.streams.clear();
+    group.pieces.clear();
+    group.bytes = 0;
     Ok(())
 }

@@ -422,7 +422,12 @@ pub fn compact(
     report.warnings = warnings;
     let mut open: HashMap<u64, Arc<SegmentReader>> = HashMap::new();
     let mut plans: Vec<DayPlan> = Vec::new();
-    let data_days: BTreeSet<String> = snap.manifest.segments.iter().map(|s| s.day.clone()).collect();
+    let data_days: BTreeSet<String> = snap
+        .manifest
+        .segments
+        .iter()
+        .map(|s| s.day.clone())
+        .collect();
     for (day, segs) in by_day(&snap.manifest.segments) {
         if !opts.days.contains(&day) {
             continue;
@@ -444,9 +449,9 @@ pub fn compact(
     // worked on in this run.
     let covered = |d: &PendingDelete| {
         let (lo, hi) = (day_of(d.request.start), day_of(d.request.end));
-        data_days.iter().all(|day| {
-            parse_day(day).is_none_or(|n| n < lo || n > hi) || opts.days.contains(day)
-        })
+        data_days
+            .iter()
+            .all(|day| parse_day(day).is_none_or(|n| n < lo || n > hi) || opts.days.contains(day))
     };
 
     if opts.dry_run {
@@ -505,7 +510,9 @@ pub fn compact(
         for p in plans {
             let segs = current.get(&p.input.day).cloned().unwrap_or_default();
             let same = segs.len() == p.input.segments.len()
-                && segs.iter().all(|s| p.input.segments.iter().any(|i| i.id == s.id));
+                && segs
+                    .iter()
+                    .all(|s| p.input.segments.iter().any(|i| i.id == s.id));
             let input = if same {
                 p.input
             } else {

@@ -76,10 +76,7 @@ impl Retention {
     pub fn for_tenant(&self, tenant: &str) -> TenantRetention {
         let o = self.overrides.get(tenant);
         TenantRetention {
-            period: o
-                .and_then(|l| l.period)
-                .or(self.global.period)
-                .unwrap_or(0),
+            period: o.and_then(|l| l.period).or(self.global.period).unwrap_or(0),
             streams: o
                 .and_then(|l| l.streams.as_ref())
                 .or(self.global.streams.as_ref())
@@ -181,19 +178,25 @@ pub fn parse_stream_flag(s: &str) -> Result<StreamRule, String> {
     stream_rule(selector.trim(), period, priority).map_err(|e| format!("{s:?}: {e}"))
 }
 
+/// A line and a column, from 1.
+type Pos = (usize, usize);
+
+/// The parser's next event and where it starts.
+type Next<'a> = Result<Option<(Event<'a>, Pos)>, String>;
+
 /// A YAML node with its position (line, column from 1).
 #[derive(Debug)]
 enum Node {
     Scalar(String, bool),
-    Seq(Vec<(Node, (usize, usize))>),
-    Map(Vec<(String, (usize, usize), Node)>),
+    Seq(Vec<(Node, Pos)>),
+    Map(Vec<(String, Pos, Node)>),
 }
 
 /// Reads the first document of `text` into a tree; anchors and aliases are
 /// refused, since nothing here needs them.
-fn load(text: &str) -> Result<Option<(Node, (usize, usize))>, String> {
+fn load(text: &str) -> Result<Option<(Node, Pos)>, String> {
     let mut events = Parser::new_from_str(text);
-    let mut next = || -> Result<Option<(Event<'_>, (usize, usize))>, String> {
+    let mut next = || -> Next<'_> {
         match events.next() {
             None => Ok(None),
             Some(Err(e)) => Err(e.to_string()),
@@ -203,7 +206,7 @@ fn load(text: &str) -> Result<Option<(Node, (usize, usize))>, String> {
     fn node<'a>(
         ev: Event<'a>,
         pos: (usize, usize),
-        next: &mut dyn FnMut() -> Result<Option<(Event<'a>, (usize, usize))>, String>,
+        next: &mut dyn FnMut() -> Next<'a>,
     ) -> Result<Node, String> {
         let at = |p: (usize, usize)| format!("line {}, column {}", p.0, p.1);
         match ev {
@@ -229,7 +232,9 @@ fn load(text: &str) -> Result<Option<(Node, (usize, usize))>, String> {
                     let (k, kp) = match next()? {
                         Some((Event::MappingEnd, _)) => return Ok(Node::Map(items)),
                         Some((Event::Scalar(k, ..), kp)) => (k.into_owned(), kp),
-                        Some((_, kp)) => return Err(format!("{}: a key must be a plain string", at(kp))),
+                        Some((_, kp)) => {
+                            return Err(format!("{}: a key must be a plain string", at(kp)))
+                        }
                         None => return Err("unexpected end of the file".into()),
                     };
                     if items.iter().any(|(o, ..)| *o == k) {
@@ -303,10 +308,8 @@ pub fn parse_file(text: &str) -> Result<Retention, String> {
         }
     }
     if !loki_config {
-        let own: Vec<(String, (usize, usize), Node)> = top
-            .into_iter()
-            .filter(|(k, ..)| k != "overrides")
-            .collect();
+        let own: Vec<(String, (usize, usize), Node)> =
+            top.into_iter().filter(|(k, ..)| k != "overrides").collect();
         out.global = limits(&Node::Map(own), pos, false)?;
     }
     Ok(out)
@@ -471,12 +474,21 @@ overrides:
         let r = parse_stream_flag(r#"{env="dev"}=7d"#).unwrap();
         assert_eq!((r.period, r.priority), (7 * DAY, 0));
         let r = parse_stream_flag(r#"{env="a}b=c"} = 90d@2"#).unwrap();
-        assert_eq!((r.period, r.priority, r.selector.as_str()), (90 * DAY, 2, r#"{env="a}b=c"}"#));
+        assert_eq!(
+            (r.period, r.priority, r.selector.as_str()),
+            (90 * DAY, 2, r#"{env="a}b=c"}"#)
+        );
         let e = parse_stream_flag(r#"{env="dev"}=5h"#).unwrap_err();
         assert!(e.contains("retention period must be >= 24h was 5h"), "{e}");
-        assert!(parse_stream_flag("7d").unwrap_err().contains("SELECTOR=PERIOD"));
-        assert!(parse_stream_flag(r#"{env="dev"}=7d@x"#).unwrap_err().contains("priority"));
-        assert!(parse_stream_flag(r#"{env=}=7d"#).unwrap_err().contains("invalid labels matchers"));
+        assert!(parse_stream_flag("7d")
+            .unwrap_err()
+            .contains("SELECTOR=PERIOD"));
+        assert!(parse_stream_flag(r#"{env="dev"}=7d@x"#)
+            .unwrap_err()
+            .contains("priority"));
+        assert!(parse_stream_flag(r#"{env=}=7d"#)
+            .unwrap_err()
+            .contains("invalid labels matchers"));
         assert_eq!(parse_period("0s", true), Ok(0));
         assert!(parse_period("30m", true).is_err(), "minutes, not days");
     }
@@ -484,8 +496,12 @@ overrides:
     #[test]
     fn file_errors_name_the_line() {
         let e = parse_file("retention_period: 30d\nretention_strem: []\n").unwrap_err();
-        assert!(e.starts_with("line 2, column 1: unknown key \"retention_strem\""), "{e}");
-        let e = parse_file("retention_stream:\n  - selector: '{a=\"b\"}'\n    period: 1h\n").unwrap_err();
+        assert!(
+            e.starts_with("line 2, column 1: unknown key \"retention_strem\""),
+            "{e}"
+        );
+        let e = parse_file("retention_stream:\n  - selector: '{a=\"b\"}'\n    period: 1h\n")
+            .unwrap_err();
         assert!(e.contains("line 2") && e.contains(">= 24h"), "{e}");
         let e = parse_file("retention_stream:\n  - period: 2d\n").unwrap_err();
         assert!(e.contains("no selector"), "{e}");

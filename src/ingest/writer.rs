@@ -101,8 +101,7 @@ pub(crate) fn write_segments(
 ) -> Result<Vec<SegmentEntry>, StoreError> {
     let mut jobs = Vec::new();
     for (si, s) in streams.iter().enumerate() {
-        for (day, r) in block::cut_blocks_at(&s.entries, params.block_bytes, |e| (e.0, e.1.len()))
-        {
+        for (day, r) in block::cut_blocks_at(&s.entries, params.block_bytes, |e| (e.0, e.1.len())) {
             jobs.push(BlockJob {
                 stream: si,
                 day,

@@ -593,14 +593,24 @@ fn salvage(bytes: &[u8], what: &str, rep: &mut CheckReport) -> Source {
             }
         }
     }
-    for r in v.get("retired").and_then(|r| r.as_array()).into_iter().flatten() {
+    for r in v
+        .get("retired")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+    {
         if let Ok(r) = serde_json::from_value::<super::RetiredFile>(r.clone()) {
             if manifest::is_store_file_name(&r.path) {
                 m.retired.push(r);
             }
         }
     }
-    for d in v.get("deletes").and_then(|d| d.as_array()).into_iter().flatten() {
+    for d in v
+        .get("deletes")
+        .and_then(|d| d.as_array())
+        .into_iter()
+        .flatten()
+    {
         if let Ok(d) = serde_json::from_value::<super::DeleteRequest>(d.clone()) {
             m.deletes.push(d);
         }

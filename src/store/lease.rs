@@ -41,9 +41,13 @@ pub struct Lease {
     _file: File,
 }
 
+/// A manifest's bytes and the lease they were read under (none where the
+/// file system has no `flock`).
+pub(crate) type Leased = (Vec<u8>, Option<Lease>);
+
 /// Reads `path` (a tenant's `MANIFEST`) under a lease: `None` when there is
 /// no manifest. The bytes read are those of the locked inode.
-pub(crate) fn read_leased(path: &Path) -> Result<Option<(Vec<u8>, Option<Lease>)>, StoreError> {
+pub(crate) fn read_leased(path: &Path) -> Result<Option<Leased>, StoreError> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     // A lease swept between open and lock makes the reader read again; a
@@ -137,7 +141,8 @@ pub(crate) fn sweep(tenant: &Path) -> Result<Leases, StoreError> {
             .and_then(|(g, i)| Some((g.parse::<u64>().ok()?, i.parse::<u64>().ok()?)))
             .map(|(g, _)| g);
         let path: PathBuf = e.path();
-        let (Some(generation), true) = (generation, e.file_type().is_ok_and(|t| t.is_file())) else {
+        let (Some(generation), true) = (generation, e.file_type().is_ok_and(|t| t.is_file()))
+        else {
             continue;
         };
         let Ok(f) = crate::file::open_regular(&path) else {
@@ -197,7 +202,10 @@ mod tests {
         drop(lease);
         let l = sweep(dir.path()).unwrap();
         assert!(l.held.is_empty() && l.allows(8));
-        assert_eq!(fs::read_dir(dir.path().join(LEASES_DIR)).unwrap().count(), 0);
+        assert_eq!(
+            fs::read_dir(dir.path().join(LEASES_DIR)).unwrap().count(),
+            0
+        );
     }
 
     #[test]

@@ -374,9 +374,7 @@ impl Tenant {
 
     /// The manifest's bytes under a lease ([`lease`]); `None` when there is
     /// no manifest.
-    pub(crate) fn read_manifest_bytes_leased(
-        &self,
-    ) -> Result<Option<(Vec<u8>, Option<lease::Lease>)>, StoreError> {
+    pub(crate) fn read_manifest_bytes_leased(&self) -> Result<Option<lease::Leased>, StoreError> {
         check_dirs(&self.dir, "")?;
         lease::read_leased(&self.manifest_path())
     }
@@ -994,7 +992,11 @@ impl<'l> TenantWriter<'l> {
         }
         let leases = lease::sweep(&self.tenant.dir)?;
         let now = jiff::Timestamp::now().as_nanosecond() as i64;
-        Ok(self.manifest.retired.iter().any(|r| self.due(r, &leases, now)))
+        Ok(self
+            .manifest
+            .retired
+            .iter()
+            .any(|r| self.due(r, &leases, now)))
     }
 
     /// Writes the manifest atomically: from now on readers see the new

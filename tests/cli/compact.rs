@@ -43,9 +43,7 @@ fn pieces(env: &TestEnv, entries: &[String], n: usize, seed: u64) -> Vec<PathBuf
 
 fn ingest_pieces(env: &TestEnv, pieces: &[PathBuf]) {
     for p in pieces {
-        env.ingest([p])
-            .args(["--format", "logcli", "-q"])
-            .ok();
+        env.ingest([p]).args(["--format", "logcli"]).ok();
     }
 }
 
@@ -56,7 +54,12 @@ fn segments_per_day(env: &TestEnv) -> BTreeMap<String, u64> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["day"].as_str().unwrap().to_string(), d["segments"].as_u64().unwrap()))
+        .map(|d| {
+            (
+                d["day"].as_str().unwrap().to_string(),
+                d["segments"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -69,7 +72,10 @@ fn same_answers(rows: &[Row], before: &[Outcome], after: &[Outcome]) -> Vec<Stri
         let bj: Option<Value> = serde_json::from_slice(&b.stdout).ok();
         let aj: Option<Value> = serde_json::from_slice(&a.stdout).ok();
         let why = if b.code != a.code {
-            Some(format!("exit {:?} before, {:?} after: {}", b.code, a.code, a.stderr))
+            Some(format!(
+                "exit {:?} before, {:?} after: {}",
+                b.code, a.code, a.stderr
+            ))
         } else {
             match (&bj, &aj) {
                 (Some(bv), Some(av)) if bv["status"] == "success" => {
@@ -109,30 +115,47 @@ fn the_differential_suite_answers_alike_after_200_out_of_order_ingests_and_compa
     };
     ingest_pieces(&env, &pieces(&env, &lines, 200, 1));
     let days = segments_per_day(&env);
-    assert!(days.values().all(|&n| n >= 150), "many small segments: {days:?}");
+    assert!(
+        days.values().all(|&n| n >= 150),
+        "many small segments: {days:?}"
+    );
     let dir = diff::suite_dir();
     let rows = diff::read_queries(&dir.join("queries.tsv"));
     let before = diff::run_lokal(env.store(), &rows);
     let (problems, equal, _) = diff::judge(&rows, &before, &dir.join("expected"));
-    assert!(problems.is_empty(), "before compaction:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "before compaction:\n{}",
+        problems.join("\n")
+    );
 
     let report = env.cmd(["compact", "-o", "json"]).json();
     assert_eq!(report["days"][0]["action"], "compacted", "{report}");
     assert_eq!(
-        report["days"][0]["before"]["entries"],
-        report["days"][0]["after"]["entries"],
+        report["days"][0]["before"]["entries"], report["days"][0]["after"]["entries"],
         "no entry added or dropped"
     );
     let days = segments_per_day(&env);
-    assert!(days.values().all(|&n| n == 1), "one segment a day: {days:?}");
+    assert!(
+        days.values().all(|&n| n == 1),
+        "one segment a day: {days:?}"
+    );
     env.ok(["check"]);
     assert_index_agrees_with_footers(env.store());
 
     let after = diff::run_lokal(env.store(), &rows);
     let changed = same_answers(&rows, &before, &after);
-    assert!(changed.is_empty(), "answers changed:\n{}", changed.join("\n"));
+    assert!(
+        changed.is_empty(),
+        "answers changed:\n{}",
+        changed.join("\n")
+    );
     let (problems, equal_after, _) = diff::judge(&rows, &after, &dir.join("expected"));
-    assert!(problems.is_empty(), "after compaction:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "after compaction:\n{}",
+        problems.join("\n")
+    );
     assert_eq!(equal, equal_after);
     // Nothing left to do.
     let out = env.cmd(["compact"]).run().assert_code(0);
@@ -166,7 +189,11 @@ fn repeated_and_tied_entries_answer_alike_after_compact() {
     env.ok(["compact", "-q"]);
     let after = diff::run_lokal(env.store(), &rows);
     let changed = same_answers(&rows, &before, &after);
-    assert!(changed.is_empty(), "answers changed:\n{}", changed.join("\n"));
+    assert!(
+        changed.is_empty(),
+        "answers changed:\n{}",
+        changed.join("\n")
+    );
     // The stored entries are the same multiset: repeats are entries.
     let m = env.manifest();
     let entries: u64 = m["segments"]
@@ -190,16 +217,44 @@ fn queries_in_a_loop_during_compactions_never_fail_nor_answer_partially() {
     };
     ingest_pieces(&env, &pieces(&env, &lines, 20, 3));
     let queries: Vec<Vec<&str>> = vec![
-        vec!["query", "-o", "jsonl", "--limit", "0", r#"{job=~"nginx_access|kafka"}"#],
-        vec!["query", "-o", "jsonl", "--limit", "50", r#"{job="openssh"} |= "Failed""#],
         vec![
-            "query", "-o", "json", "--from", "2024-05-01T00:00:00Z", "--to",
-            "2024-05-01T02:00:00Z", "--step", "5m",
+            "query",
+            "-o",
+            "jsonl",
+            "--limit",
+            "0",
+            r#"{job=~"nginx_access|kafka"}"#,
+        ],
+        vec![
+            "query",
+            "-o",
+            "jsonl",
+            "--limit",
+            "50",
+            r#"{job="openssh"} |= "Failed""#,
+        ],
+        vec![
+            "query",
+            "-o",
+            "json",
+            "--from",
+            "2024-05-01T00:00:00Z",
+            "--to",
+            "2024-05-01T02:00:00Z",
+            "--step",
+            "5m",
             r#"sum by (job) (count_over_time({job=~".+", job!="filler"} [5m]))"#,
         ],
         vec![
-            "query", "-o", "json", "--from", "2024-05-01T00:00:00Z", "--to",
-            "2024-05-01T02:00:00Z", "--step", "10m",
+            "query",
+            "-o",
+            "json",
+            "--from",
+            "2024-05-01T00:00:00Z",
+            "--to",
+            "2024-05-01T02:00:00Z",
+            "--step",
+            "10m",
             r#"sum by (host) (bytes_over_time({job="distributor_logfmt"} | logfmt [10m]))"#,
         ],
     ];
@@ -223,7 +278,8 @@ fn queries_in_a_loop_during_compactions_never_fail_nor_answer_partially() {
     let rounds = 25;
     std::thread::scope(|s| {
         for t in 0..2 {
-            let (queries, expected, done, ran, answer) = (&queries, &expected, &done, &ran, &answer);
+            let (queries, expected, done, ran, answer) =
+                (&queries, &expected, &done, &ran, &answer);
             s.spawn(move || {
                 let mut i = t;
                 while !done.load(Ordering::Relaxed) {
@@ -247,18 +303,25 @@ fn queries_in_a_loop_during_compactions_never_fail_nor_answer_partially() {
                 &format!("filler/{r}.log"),
                 format!("2024-05-01T01:{:02}:00Z filler round {r}\n", r % 60),
             );
-            env.ingest([&filler]).label("job=filler").args(["-q"]).ok();
+            env.ingest([&filler]).label("job=filler").ok();
             let rep = env.cmd(["compact", "-o", "json"]).json();
             assert_eq!(rep["days"][0]["action"], "compacted", "round {r}: {rep}");
         }
         done.store(true, Ordering::Relaxed);
     });
     let ran = ran.load(Ordering::Relaxed);
-    assert!(ran >= 2 * rounds, "only {ran} queries ran beside {rounds} compactions");
+    assert!(
+        ran >= 2 * rounds,
+        "only {ran} queries ran beside {rounds} compactions"
+    );
     // With no query left, the next writer removes every retired file.
     env.ok(["compact", "-q"]);
     let m = env.manifest();
-    assert!(m["retired"].as_array().is_none_or(|r| r.is_empty()), "{}", m["retired"]);
+    assert!(
+        m["retired"].as_array().is_none_or(|r| r.is_empty()),
+        "{}",
+        m["retired"]
+    );
     assert_eq!(segments_on_disk(&env), 1);
 }
 
@@ -294,7 +357,7 @@ fn write_streams(env: &TestEnv, days: i64, pieces: usize) -> Vec<(String, i64, V
     }
     for (k, f) in files.iter().enumerate() {
         let p = env.write(&format!("streams/{k}.jsonl"), f);
-        env.ingest([&p]).args(["--format", "logcli", "-q"]).ok();
+        env.ingest([&p]).args(["--format", "logcli"]).ok();
     }
     all.sort();
     all
@@ -354,7 +417,7 @@ fn retention_removes_exactly_the_expired_entries() {
     };
     let want: Vec<_> = all
         .iter()
-        .filter(|(l, ts, _)| !(now - ts / 1_000_000_000 > period(l)))
+        .filter(|(l, ts, _)| now - ts / 1_000_000_000 <= period(l))
         .cloned()
         .collect();
     let gone = all.len() - want.len();
@@ -362,7 +425,9 @@ fn retention_removes_exactly_the_expired_entries() {
 
     // A dry run says what would go and changes nothing.
     let before = files(env.store());
-    let dry = env.cmd(args.iter().chain(&["--dry-run", "-o", "json"])).json();
+    let dry = env
+        .cmd(args.iter().chain(&["--dry-run", "-o", "json"]))
+        .json();
     let would: u64 = dry["days"]
         .as_array()
         .unwrap()
@@ -388,27 +453,50 @@ fn retention_removes_exactly_the_expired_entries() {
         .lines()
         .count();
     assert_eq!(n, want.len());
-    let stats: u64 = env.cmd(["stats", "-o", "json"]).json().as_array().unwrap().iter().map(|d| d["entries"].as_u64().unwrap()).sum();
+    let stats: u64 = env
+        .cmd(["stats", "-o", "json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["entries"].as_u64().unwrap())
+        .sum();
     assert_eq!(stats as usize, want.len());
     // 2024-03-01 and 02 hold only expired entries but prod/web's: kept.
     // With a shorter rule for prod/web too, those days go as directories.
-    env.ok(["compact", "-q", "--retention", "4d", "--now", "2024-03-08T00:00:00Z"]);
+    env.ok([
+        "compact",
+        "-q",
+        "--retention",
+        "4d",
+        "--now",
+        "2024-03-08T00:00:00Z",
+    ]);
     let days: BTreeSet<String> = std::fs::read_dir(env.store().join("fake/segments"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(!days.contains("2024-03-01") && !days.contains("2024-03-02"), "{days:?}");
+    assert!(
+        !days.contains("2024-03-01") && !days.contains("2024-03-02"),
+        "{days:?}"
+    );
     assert!(days.contains("2024-03-05"), "{days:?}");
     let want2: Vec<_> = want
         .iter()
-        .filter(|(_, ts, _)| !(now - ts / 1_000_000_000 > 4 * DAY))
+        .filter(|(_, ts, _)| now - ts / 1_000_000_000 <= 4 * DAY)
         .cloned()
         .collect();
     assert_eq!(stored(&env), want2);
     env.ok(["check"]);
     // Run again: nothing left to remove.
     let out = env
-        .cmd(["compact", "--retention", "4d", "--now", "2024-03-08T00:00:00Z"])
+        .cmd([
+            "compact",
+            "--retention",
+            "4d",
+            "--now",
+            "2024-03-08T00:00:00Z",
+        ])
         .run()
         .assert_code(0);
     assert!(out.stderr.contains("nothing to compact"), "{}", out.stderr);
@@ -443,7 +531,14 @@ fn deletes_remove_exactly_the_matching_entries() {
 
     // A second request, cancelled before it applies.
     let other = env
-        .cmd(["delete", r#"{app="web"}"#, "--from", "2024-03-01T00:00:00Z", "--to", "2024-03-03T00:00:00Z"])
+        .cmd([
+            "delete",
+            r#"{app="web"}"#,
+            "--from",
+            "2024-03-01T00:00:00Z",
+            "--to",
+            "2024-03-03T00:00:00Z",
+        ])
         .stdout();
     env.ok(["delete", "--cancel", other.trim()]);
     let out = env.cmd(["delete", "--cancel", "nope"]).run().assert_code(2);
@@ -463,7 +558,11 @@ fn deletes_remove_exactly_the_matching_entries() {
     let gone = all.len() - want.len();
     assert!(gone > 5);
     let rep = env.cmd(["compact", "-o", "json"]).json();
-    assert_eq!(rep["deletes"][0]["deleted_entries"].as_u64().unwrap() as usize, gone, "{rep}");
+    assert_eq!(
+        rep["deletes"][0]["deleted_entries"].as_u64().unwrap() as usize,
+        gone,
+        "{rep}"
+    );
     assert_eq!(stored(&env), want, "exactly the matching entries are gone");
     let list = env.cmd(["delete", "--list", "-o", "json"]).json();
     assert_eq!(list.as_array().unwrap().len(), 1);
@@ -484,18 +583,39 @@ fn deletes_remove_exactly_the_matching_entries() {
     ]);
     let want: Vec<_> = want
         .into_iter()
-        .filter(|(l, ts, _)| {
-            !(l.contains("env=\"prod\"") && *ts >= 1_709_424_000_000_000_000)
-        })
+        .filter(|(l, ts, _)| !(l.contains("env=\"prod\"") && *ts >= 1_709_424_000_000_000_000))
         .collect();
     assert_eq!(stored(&env), want);
     env.ok(["check"]);
 
     // Loki's checks.
     for (args, what) in [
-        (vec!["delete", r#"{app="api"} | json"#, "--from", "2024-03-01"], "line filters"),
-        (vec!["delete", r#"{app="api"}"#, "--from", "2024-03-02", "--to", "2024-03-01"], "greater than end"),
-        (vec!["delete", r#"{app="api"}"#, "--from", "2024-03-01", "--to", "2099-01-01"], "future"),
+        (
+            vec!["delete", r#"{app="api"} | json"#, "--from", "2024-03-01"],
+            "line filters",
+        ),
+        (
+            vec![
+                "delete",
+                r#"{app="api"}"#,
+                "--from",
+                "2024-03-02",
+                "--to",
+                "2024-03-01",
+            ],
+            "greater than end",
+        ),
+        (
+            vec![
+                "delete",
+                r#"{app="api"}"#,
+                "--from",
+                "2024-03-01",
+                "--to",
+                "2099-01-01",
+            ],
+            "future",
+        ),
     ] {
         let out = env.cmd(&args).run().assert_code(2);
         assert!(out.stderr.contains(what), "{args:?}: {}", out.stderr);
@@ -520,8 +640,16 @@ fn compaction_waits_for_the_locks_or_times_out() {
             .cmd(["compact", "--lock-timeout", "300ms"])
             .run()
             .assert_code(3);
-        assert!(out.stderr.contains("holds the store lock"), "{lock}: {}", out.stderr);
-        assert!(out.stderr.contains("waiting for another lokal writer"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("holds the store lock"),
+            "{lock}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("waiting for another lokal writer"),
+            "{}",
+            out.stderr
+        );
         drop(f);
     }
     assert_eq!(segments_on_disk(&env), 3);

@@ -231,7 +231,10 @@ fn assert_compacted(env: &TestEnv, ctx: &str) {
                 && !named.contains(p)
         })
         .collect();
-    assert!(strays.is_empty(), "{ctx}: files the manifest does not name: {strays:?}");
+    assert!(
+        strays.is_empty(),
+        "{ctx}: files the manifest does not name: {strays:?}"
+    );
     assert!(
         m["retired"].as_array().is_none_or(|r| r.is_empty()),
         "{ctx}: still retired: {}",
@@ -239,9 +242,14 @@ fn assert_compacted(env: &TestEnv, ctx: &str) {
     );
     let mut per_day: BTreeMap<String, u64> = BTreeMap::new();
     for s in m["segments"].as_array().into_iter().flatten() {
-        *per_day.entry(s["day"].as_str().unwrap().to_string()).or_default() += 1;
+        *per_day
+            .entry(s["day"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
-    assert!(per_day.values().all(|&n| n == 1), "{ctx}: segments per day {per_day:?}");
+    assert!(
+        per_day.values().all(|&n| n == 1),
+        "{ctx}: segments per day {per_day:?}"
+    );
 }
 
 /// The stored lines of each app, as sequence numbers, sorted; panics on a

@@ -8,7 +8,9 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use lokal::compact::retention::{parse_period, parse_stream_flag, Retention};
-use lokal::compact::{self, CompactObserver, CompactOptions, CompactReport, DayReport, DaySelection};
+use lokal::compact::{
+    self, CompactObserver, CompactOptions, CompactReport, DayReport, DaySelection,
+};
 use lokal::units::{parse_bytes, parse_duration};
 
 use super::args::{now_ns, parse_time, parse_zone};
@@ -163,8 +165,8 @@ fn options(a: &CompactArgs) -> Result<CompactOptions> {
     };
     let mut retention = match &a.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("--config {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("--config {}", p.display()))?;
             lokal::compact::retention::parse_file(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
         }
@@ -212,7 +214,10 @@ fn options(a: &CompactArgs) -> Result<CompactOptions> {
     };
     let block = size(&a.block_size, "--block-size")?;
     if block > 64 << 20 {
-        bail!("--block-size {:?}: at most 64MiB (a block is decompressed whole to read one line)", a.block_size);
+        bail!(
+            "--block-size {:?}: at most 64MiB (a block is decompressed whole to read one line)",
+            a.block_size
+        );
     }
     if !(1..=19).contains(&a.compression_level) {
         bail!("--compression-level {}: use 1 to 19", a.compression_level);
@@ -343,12 +348,19 @@ fn summary(r: &CompactReport, tenant_column: bool) -> Table {
     let arrow = |a: u64, b: u64| format!("{a} → {b}");
     let (mut before, mut after, mut removed, mut entries) = (0, 0, 0, 0);
     for d in &r.days {
-        let mut row = vec![Cell::new(&d.day), Cell::new(format!("{:?}", d.action).to_lowercase())];
+        let mut row = vec![
+            Cell::new(&d.day),
+            Cell::new(format!("{:?}", d.action).to_lowercase()),
+        ];
         row.push(right(arrow(d.before.segments, d.after.segments)));
         if !r.dry_run {
             row.push(right(arrow(d.before.chunks, d.after.chunks)));
             row.push(right(arrow(d.before.blocks, d.after.blocks)));
-            row.push(right(format!("{} → {}", human(d.before.bytes), human(d.after.bytes))));
+            row.push(right(format!(
+                "{} → {}",
+                human(d.before.bytes),
+                human(d.after.bytes)
+            )));
             row.push(right(d.after.entries));
         } else {
             row.push(right(human(d.before.bytes)));
@@ -364,14 +376,21 @@ fn summary(r: &CompactReport, tenant_column: bool) -> Table {
         before += d.before.bytes;
         after += d.after.bytes;
         removed += d.removed.entries;
-        entries += if r.dry_run { d.before.entries } else { d.after.entries };
+        entries += if r.dry_run {
+            d.before.entries
+        } else {
+            d.after.entries
+        };
         t.add_row(row);
     }
     if r.days.len() > 1 && !r.dry_run {
         let raw = r.raw_bytes();
         let mut row = vec![
             Cell::new("total"),
-            Cell::new(format!("{:.0} MB/s", raw as f64 / 1e6 / r.seconds.max(1e-9))),
+            Cell::new(format!(
+                "{:.0} MB/s",
+                raw as f64 / 1e6 / r.seconds.max(1e-9)
+            )),
             right(arrow(
                 r.days.iter().map(|d| d.before.segments).sum(),
                 r.days.iter().map(|d| d.after.segments).sum(),
@@ -409,7 +428,13 @@ fn removed_table(r: &CompactReport) -> Option<Table> {
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec!["day", "stream", "entries removed", "bytes removed", "all of the day"]);
+    t.set_header(vec![
+        "day",
+        "stream",
+        "entries removed",
+        "bytes removed",
+        "all of the day",
+    ]);
     for (d, s) in rows {
         t.add_row(vec![
             Cell::new(&d.day),

@@ -140,7 +140,11 @@ pub fn run(g: &GlobalArgs, a: &DeleteArgs) -> Result<ExitCode> {
     eprintln!("lokal: delete request {} stored", req.id);
     if a.now {
         let opts = CompactOptions {
-            days: DaySelection::Days(compact::days_between(req.start, req.end).into_iter().collect()),
+            days: DaySelection::Days(
+                compact::days_between(req.start, req.end)
+                    .into_iter()
+                    .collect(),
+            ),
             lock_timeout: timeout,
             ..Default::default()
         };
@@ -165,7 +169,15 @@ fn preview(store: &lokal::store::Store, tenant: &str, new: &NewDelete) -> Result
 fn list_table(list: &[DeleteRequest]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec!["id", "status", "query", "from", "to", "created", "entries removed"]);
+    t.set_header(vec![
+        "id",
+        "status",
+        "query",
+        "from",
+        "to",
+        "created",
+        "entries removed",
+    ]);
     for d in list {
         t.add_row(vec![
             Cell::new(&d.id),
