@@ -458,6 +458,10 @@ impl Tenant {
         if fs::symlink_metadata(&tmp).is_ok_and(|m| m.file_type().is_file()) {
             let _ = fs::remove_file(&tmp);
         }
+        // A writer killed between its commit and the sweep after it left
+        // the lease of the manifest it replaced; no reader may hold it.
+        // (A failed sweep only leaves leases for the next one.)
+        let _ = lease::sweep(&self.dir);
         Ok(())
     }
 }
