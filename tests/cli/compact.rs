@@ -316,12 +316,7 @@ fn queries_in_a_loop_during_compactions_never_fail_nor_answer_partially() {
     );
     // With no query left, the next writer removes every retired file.
     env.ok(["compact", "-q"]);
-    let m = env.manifest();
-    assert!(
-        m["retired"].as_array().is_none_or(|r| r.is_empty()),
-        "{}",
-        m["retired"]
-    );
+    assert_disk_is_the_manifest(&env, "after the last compaction");
     assert_eq!(segments_on_disk(&env), 1);
 }
 
@@ -371,6 +366,17 @@ fn stored(env: &TestEnv) -> Vec<(String, i64, Vec<u8>)> {
         .collect();
     v.sort();
     v
+}
+
+/// Entries of tenant `fake` as `lokal stats` counts them.
+fn stats_entries(env: &TestEnv) -> u64 {
+    env.cmd(["stats", "-o", "json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["entries"].as_u64().unwrap())
+        .sum()
 }
 
 /// The store's files, for "nothing changed" checks.
@@ -453,15 +459,9 @@ fn retention_removes_exactly_the_expired_entries() {
         .lines()
         .count();
     assert_eq!(n, want.len());
-    let stats: u64 = env
-        .cmd(["stats", "-o", "json"])
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["entries"].as_u64().unwrap())
-        .sum();
-    assert_eq!(stats as usize, want.len());
+    assert_eq!(stats_entries(&env), want.len() as u64);
+    // From disk too: the files that held them are gone.
+    assert_disk_is_the_manifest(&env, "after retention");
     // 2024-03-01 and 02 hold only expired entries but prod/web's: kept.
     // With a shorter rule for prod/web too, those days go as directories.
     env.ok([
@@ -487,6 +487,7 @@ fn retention_removes_exactly_the_expired_entries() {
         .cloned()
         .collect();
     assert_eq!(stored(&env), want2);
+    assert_disk_is_the_manifest(&env, "after whole days expired");
     env.ok(["check"]);
     // Run again: nothing left to remove.
     let out = env
@@ -564,6 +565,8 @@ fn deletes_remove_exactly_the_matching_entries() {
         "{rep}"
     );
     assert_eq!(stored(&env), want, "exactly the matching entries are gone");
+    assert_eq!(stats_entries(&env), want.len() as u64);
+    assert_disk_is_the_manifest(&env, "after the delete");
     let list = env.cmd(["delete", "--list", "-o", "json"]).json();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["status"], "processed");
@@ -586,6 +589,8 @@ fn deletes_remove_exactly_the_matching_entries() {
         .filter(|(l, ts, _)| !(l.contains("env=\"prod\"") && *ts >= 1_709_424_000_000_000_000))
         .collect();
     assert_eq!(stored(&env), want);
+    assert_eq!(stats_entries(&env), want.len() as u64);
+    assert_disk_is_the_manifest(&env, "after delete --now");
     env.ok(["check"]);
 
     // Loki's checks.
@@ -620,6 +625,103 @@ fn deletes_remove_exactly_the_matching_entries() {
         let out = env.cmd(&args).run().assert_code(2);
         assert!(out.stderr.contains(what), "{args:?}: {}", out.stderr);
     }
+}
+
+/// The state letter of process `pid` (`T`: stopped), from /proc.
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// Must-show (concurrency): a compaction holds the writer lock only to
+/// reserve ids and to swap. Stopped (SIGSTOP, `LOKAL_TEST_STOP`) in the
+/// middle of its merge, an ingest into the very day it compacts finishes
+/// without waiting, queries answer with the new entries, and a second
+/// `compact` waits for the compaction lock (here: gives up after
+/// `--lock-timeout`, exit 3). Resumed, the compaction swaps the day in and
+/// every entry, merged or ingested meanwhile, answers as before, ties in
+/// the order they had.
+#[test]
+fn ingest_and_queries_run_beside_a_compaction_stopped_mid_merge() {
+    let env = TestEnv::new();
+    for i in 0..4 {
+        // Overlapping logs of one stream: seconds held twice, ties.
+        let log = env.write_log(&format!("l{i}.log"), 300, 1_700_000_000 + i * 150, "old");
+        env.ingest([&log])
+            .label("job=app")
+            .arg("--no-filename-label")
+            .ok();
+    }
+    let mut child = env
+        .std_command()
+        .args(["compact", "-o", "json"])
+        .env("LOKAL_TEST_STOP", "segment-create")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut trace = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    // The reservation commits first; the first segment created after it
+    // is the merge's output, in the scratch tenant.
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("segment-create") {
+        let line = trace.next().expect("compact ended before merging").unwrap();
+        if let Some(p) = line.strip_prefix("lokal-trace: ") {
+            seen.push(p.to_string());
+        }
+    }
+    assert!(
+        seen.iter().any(|p| p == "commit"),
+        "reserved first: {seen:?}"
+    );
+    let t = std::time::Instant::now();
+    while proc_state(pid) != Some('T') {
+        assert!(t.elapsed().as_secs() < 30, "compact did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+
+    // Stopped mid-merge: ingest goes ahead at once, ties included.
+    let new = env.write_log("new.log", 100, 1_700_000_100, "new");
+    let out = env
+        .ingest([&new])
+        .label("job=app")
+        .args(["--no-filename-label", "--lock-timeout", "10s", "-q"])
+        .cmd()
+        .run()
+        .assert_code(0);
+    assert!(!out.stderr.contains("waiting"), "{}", out.stderr);
+    let all = ["query", "--limit", "0", "-o", "jsonl", r#"{job=~".+"}"#];
+    let during = env.ok(all);
+    assert_eq!(during.lines().count(), 4 * 300 + 100);
+    let second = env
+        .cmd(["compact", "--lock-timeout", "300ms"])
+        .run()
+        .assert_code(3);
+    assert!(
+        second.stderr.contains("waiting for another lokal writer"),
+        "{}",
+        second.stderr
+    );
+
+    // SAFETY: kill has no memory-safety preconditions; pid is our child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGCONT) }, 0);
+    for line in trace {
+        line.unwrap();
+    }
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success());
+    let rep: Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(rep["days"][0]["action"], "compacted", "{rep}");
+    assert_eq!(rep["days"][0]["after"]["entries"], 4 * 300, "{rep}");
+    // The merged day and the segment ingested meanwhile, every answer as it was.
+    assert_eq!(segments_on_disk(&env), 2);
+    assert_eq!(env.ok(all), during);
+    env.ok(["compact", "-q"]);
+    assert_eq!(env.ok(all), during);
+    assert_eq!(segments_on_disk(&env), 1);
+    assert_disk_is_the_manifest(&env, "after both compactions");
+    env.ok(["check"]);
 }
 
 /// A second compaction waits for the first (or gives up after
@@ -672,6 +774,55 @@ fn dry_run_and_stats_output() {
     ]);
     insta::assert_snapshot!("compact_dry_run", dry);
     insta::assert_snapshot!("stats_before_compact", env.ok(["stats"]));
-    env.ok(["compact", "-q"]);
+    // The summary table, times blanked (they vary run to run).
+    let summary = env.ok(["compact"]);
+    let times = regex::Regex::new(r"\d+\.\d\ds|\d+ MB/s").unwrap();
+    insta::assert_snapshot!("compact_summary", times.replace_all(&summary, "…"));
     insta::assert_snapshot!("stats_after_compact", env.ok(["stats"]));
+}
+
+/// What `lokal delete --list` prints (creation times blanked), and the
+/// table of the requests a compaction applied.
+#[test]
+fn delete_list_and_applied_requests_output() {
+    let env = TestEnv::new();
+    write_streams(&env, 2, 2);
+    for (q, from, to) in [
+        (
+            r#"{app="api"} |= "secret""#,
+            "2024-03-01T00:00:00Z",
+            "2024-03-01T12:00:00Z",
+        ),
+        (
+            r#"{env="dev"}"#,
+            "2024-03-02T00:00:00Z",
+            "2024-03-02T23:59:59Z",
+        ),
+    ] {
+        env.ok(["delete", q, "--from", from, "--to", to]);
+    }
+    // Creation times are now; the requests' own times are in 2024-03.
+    let times = regex::Regex::new(r"\d{4}-\d\d-\d\dT[\d:.]+Z").unwrap();
+    let ids = regex::Regex::new(r"\b[0-9a-f]{8}\b").unwrap();
+    let blank = |s: &str| {
+        let s = times.replace_all(s, |c: &regex::Captures<'_>| {
+            if c[0].starts_with("2024-03") {
+                c[0].to_string()
+            } else {
+                "(now)".to_string()
+            }
+        });
+        ids.replace_all(&s, "ID").into_owned()
+    };
+    insta::assert_snapshot!("delete_list_pending", blank(&env.ok(["delete", "--list"])));
+    let applied = env.ok(["compact"]);
+    let times = regex::Regex::new(r"\d+\.\d\ds|\d+ MB/s").unwrap();
+    insta::assert_snapshot!(
+        "compact_applied_deletes",
+        blank(&times.replace_all(&applied, "…"))
+    );
+    insta::assert_snapshot!(
+        "delete_list_processed",
+        blank(&env.ok(["delete", "--list"]))
+    );
 }
