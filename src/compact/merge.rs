@@ -178,9 +178,10 @@ struct Group {
 }
 
 /// Merges `day` into `sink`; `filters[i]` is stream i's. Streams smaller
-/// than an output segment are merged in parallel, a batch of about one
-/// segment at a time; a larger one alone, handed on in segment-sized parts,
-/// so memory stays about two output segments.
+/// than an output segment are merged in parallel, a batch of what is left
+/// of the segment being filled at a time; a larger one alone, handed on in
+/// segment-sized parts. So the merged lines held stay about one output
+/// segment (plus the largest stream below it).
 pub(crate) fn merge_day(
     day: &DayInput,
     filters: &[StreamFilter<'_>],
@@ -232,11 +233,14 @@ pub(crate) fn merge_day(
             i += 1;
             continue;
         }
+        // A batch fills what is left of the output segment, so the group
+        // and the batch together stay about one segment.
+        let room = target.saturating_sub(group.bytes);
         let mut j = i;
         let mut raw = 0;
         while j < day.streams.len()
             && day.streams[j].raw <= target
-            && (j == i || raw + day.streams[j].raw <= target)
+            && (j == i || raw + day.streams[j].raw <= room)
         {
             raw += day.streams[j].raw;
             j += 1;

@@ -724,6 +724,154 @@ fn ingest_and_queries_run_beside_a_compaction_stopped_mid_merge() {
     env.ok(["check"]);
 }
 
+/// `--day` and `--from`/`--to` pick the days worked on; `--config` reads
+/// the retention rules from a YAML file (Loki's `limits_config` keys),
+/// and a mistake in it is named by file, line and column, nothing changed.
+#[test]
+fn day_selection_and_the_retention_file() {
+    let env = TestEnv::new();
+    let all = write_streams(&env, 4, 3);
+    env.ok(["compact", "-q", "--day", "2024-03-02"]);
+    let days = segments_per_day(&env);
+    assert_eq!(
+        days.values().copied().collect::<Vec<_>>(),
+        vec![3, 1, 3, 3],
+        "{days:?}"
+    );
+    // Days overlapping [from, to): 03-03 only (to is excluded).
+    env.ok([
+        "compact",
+        "-q",
+        "--from",
+        "2024-03-03T06:00:00Z",
+        "--to",
+        "2024-03-04T00:00:00Z",
+    ]);
+    let days = segments_per_day(&env);
+    assert_eq!(days.values().copied().collect::<Vec<_>>(), vec![3, 1, 1, 3]);
+    assert_eq!(stored(&env), all);
+
+    let bad = env.write(
+        "retention.yaml",
+        "retention_period: 3d\nretention_strem: []\n",
+    );
+    let before = files(env.store());
+    let out = env
+        .cmd(["compact", "--config"])
+        .arg(&bad)
+        .run()
+        .assert_code(2);
+    assert!(
+        out.stderr
+            .contains("retention.yaml: line 2, column 1: unknown key"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(files(env.store()), before, "nothing changed");
+
+    // As a Loki config file: other sections ignored; dev kept 1 day, the
+    // rest 3 days, as of 2024-03-05T00:00:00Z.
+    let good = env.write(
+        "loki.yaml",
+        "server:\n  http_listen_port: 3100\nlimits_config:\n  retention_period: 3d\n  \
+         retention_stream:\n    - selector: '{env=\"dev\"}'\n      priority: 1\n      period: 1d\n",
+    );
+    let now = 1_709_596_800i64; // 2024-03-05T00:00:00Z
+    env.cmd(["compact", "-q", "--now", "2024-03-05T00:00:00Z", "--config"])
+        .arg(&good)
+        .stdout();
+    let want: Vec<_> = all
+        .iter()
+        .filter(|(l, ts, _)| {
+            let period = if l.contains("env=\"dev\"") {
+                DAY
+            } else {
+                3 * DAY
+            };
+            now - ts / 1_000_000_000 <= period
+        })
+        .cloned()
+        .collect();
+    assert!(want.len() < all.len());
+    assert_eq!(stored(&env), want);
+    assert_disk_is_the_manifest(&env, "after the file's retention");
+}
+
+/// Runs `lokal --store STORE ARGS` on a terminal: util-linux `script`
+/// gives it a pty, `input` is typed into it. Returns what the terminal
+/// showed (the pty echoes what was typed), once its exit code is `code`.
+fn on_a_terminal(env: &TestEnv, args: &str, input: &str, code: i32) -> String {
+    use std::io::Write;
+    let line = format!(
+        "{} --store {} {args}",
+        env!("CARGO_BIN_EXE_lokal"),
+        env.store().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .env_remove("LOKAL_STORE")
+        .env_remove("LOKAL_TENANT")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script (Debian: bsdutils, always installed)");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
+/// On a terminal: `compact` shows a progress bar and a line per day done
+/// (then the table); `delete` says what it matches and asks first, and
+/// stores nothing unless the answer is yes.
+#[test]
+fn on_a_terminal_progress_and_the_delete_prompt() {
+    let env = TestEnv::new();
+    write_streams(&env, 2, 3);
+    let shown = env.ok(["stats"]);
+    let q = r#"delete '{app="api"} |= "secret"' --from 2024-03-01 --to 2024-03-01T23:59:59Z"#;
+    let said_no = on_a_terminal(&env, q, "n\n", 1);
+    assert!(
+        said_no.contains("10 entries (2 streams) match now") && said_no.contains("Go on? [y/N]"),
+        "{said_no}"
+    );
+    assert!(said_no.contains("nothing was stored"), "{said_no}");
+    assert!(env
+        .cmd(["delete", "--list", "-o", "json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let said_yes = on_a_terminal(&env, q, "y\n", 0);
+    assert!(said_yes.contains("stored"), "{said_yes}");
+    assert_eq!(
+        env.cmd(["delete", "--list", "-o", "json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(env.ok(["stats"]), shown, "pending until a compaction");
+
+    let tty = on_a_terminal(&env, "compact", "", 0);
+    for day in [
+        "2024-03-01 compacted: 3 → 1 segments",
+        "2024-03-02 compacted: 3 → 1 segments",
+    ] {
+        assert!(tty.contains(day), "{tty}");
+    }
+    assert!(tty.contains("delete request"), "the table follows: {tty}");
+}
+
 /// A second compaction waits for the first (or gives up after
 /// --lock-timeout), and so does a compaction for a writer.
 #[test]

@@ -15,7 +15,7 @@ use lokal::units::{parse_bytes, parse_duration};
 
 use super::args::{now_ns, parse_time, parse_zone};
 use super::exit::ExitCode;
-use super::GlobalArgs;
+use super::{human_bytes as human, GlobalArgs};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -85,11 +85,11 @@ pub struct CompactArgs {
     /// Retention rules from a YAML file (see below)
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-    /// Line bytes per output segment
+    /// Line bytes per output segment (the merge holds about this much in memory)
     #[arg(long, default_value = "256MiB", value_name = "SIZE")]
     pub segment_size: String,
-    /// Line bytes per block (ingest writes 1MiB blocks)
-    #[arg(long, default_value = "4MiB", value_name = "SIZE")]
+    /// Line bytes per block (as ingest's; larger compress better, but queries decompress more per line)
+    #[arg(long, default_value = "1MiB", value_name = "SIZE")]
     pub block_size: String,
     /// zstd level of the blocks written (ingest uses 3)
     #[arg(long, default_value_t = compact::DEFAULT_ZSTD_LEVEL, value_name = "N")]
@@ -145,9 +145,9 @@ impl CompactObserver for Progress {
         if let Some(b) = &self.bar {
             b.suspend(|| {
                 eprintln!(
-                    "{} {:?}: {} → {} segments, {} → {}",
+                    "{} {}: {} → {} segments, {} → {}",
                     r.day,
-                    r.action,
+                    format!("{:?}", r.action).to_lowercase(),
                     r.before.segments,
                     r.after.segments,
                     human(r.before.bytes),
@@ -312,19 +312,6 @@ pub fn run(g: &GlobalArgs, a: &CompactArgs) -> Result<ExitCode> {
     }
     std::io::stdout().write_all(out.as_bytes())?;
     Ok(ExitCode::Ok)
-}
-
-pub(crate) fn human(n: u64) -> String {
-    let f = n as f64;
-    if f >= 1e9 {
-        format!("{:.2} GB", f / 1e9)
-    } else if f >= 1e6 {
-        format!("{:.1} MB", f / 1e6)
-    } else if f >= 1e3 {
-        format!("{:.1} kB", f / 1e3)
-    } else {
-        format!("{n} B")
-    }
 }
 
 fn right(s: impl ToString) -> Cell {

@@ -125,3 +125,18 @@ pub enum Command {
     #[command(hide = true)]
     Dump(verify::DumpArgs),
 }
+
+/// A byte count for people: `512 B`, `2.9 kB`, `1.50 MB`, `1.07 GB` (SI
+/// units, as the summaries of `ingest`, `compact` and `stats` print them).
+pub(crate) fn human_bytes(n: u64) -> String {
+    let f = n as f64;
+    if f >= 1e9 {
+        format!("{:.2} GB", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.2} MB", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1} kB", f / 1e3)
+    } else {
+        format!("{n} B")
+    }
+}

@@ -84,8 +84,8 @@ pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
                     r.blocks.to_string(),
                     format!(
                         "{} → {}",
-                        super::compact::human(r.block_raw_avg),
-                        super::compact::human(r.block_stored_avg)
+                        super::human_bytes(r.block_raw_avg),
+                        super::human_bytes(r.block_stored_avg)
                     ),
                     r.bytes_raw.to_string(),
                     r.bytes_stored.to_string(),
