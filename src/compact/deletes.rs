@@ -139,6 +139,22 @@ pub struct NewDelete {
     pub now: i64,
 }
 
+impl NewDelete {
+    /// The request as stored: `received`, nothing deleted yet.
+    pub fn request(&self, id: String) -> DeleteRequest {
+        DeleteRequest {
+            id,
+            query: self.query.clone(),
+            start: self.start,
+            end: self.end,
+            created_at: self.now,
+            status: DeleteStatus::Received,
+            processed_at: None,
+            deleted_entries: 0,
+        }
+    }
+}
+
 /// Checks a new request as Loki's API does: a valid query, `start` not
 /// after `end`, `end` not in the future.
 pub fn validate(new: &NewDelete) -> Result<DeleteQuery, CompactError> {
@@ -186,16 +202,7 @@ pub fn add(
         }
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     };
-    let req = DeleteRequest {
-        id,
-        query: new.query.clone(),
-        start: new.start,
-        end: new.end,
-        created_at: new.now,
-        status: DeleteStatus::Received,
-        processed_at: None,
-        deleted_entries: 0,
-    };
+    let req = new.request(id);
     tx.deletes_mut().push(req.clone());
     tx.commit()?;
     Ok(req)

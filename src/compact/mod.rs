@@ -776,16 +776,7 @@ pub fn preview_delete(
     }
     let snap = tenant.snapshot()?;
     let pending = [PendingDelete {
-        request: crate::store::DeleteRequest {
-            id: String::new(),
-            query: new.query.clone(),
-            start: new.start,
-            end: new.end,
-            created_at: new.now,
-            status: DeleteStatus::Received,
-            processed_at: None,
-            deleted_entries: 0,
-        },
+        request: new.request(String::new()),
         query,
     }];
     let days: BTreeSet<String> = days_between(new.start, new.end).into_iter().collect();

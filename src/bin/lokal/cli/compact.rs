@@ -11,9 +11,9 @@ use lokal::compact::retention::{parse_period, parse_stream_flag, Retention};
 use lokal::compact::{
     self, CompactObserver, CompactOptions, CompactReport, DayReport, DaySelection,
 };
-use lokal::units::{parse_bytes, parse_duration};
+use lokal::units::parse_bytes;
 
-use super::args::{now_ns, parse_time, parse_zone};
+use super::args::{lock_timeout, now_ns, parse_time, parse_zone};
 use super::exit::ExitCode;
 use super::{human_bytes as human, GlobalArgs};
 
@@ -230,12 +230,7 @@ fn options(a: &CompactArgs) -> Result<CompactOptions> {
         retention,
         now,
         dry_run: a.dry_run,
-        lock_timeout: a
-            .lock_timeout
-            .as_deref()
-            .map(parse_duration)
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
+        lock_timeout: lock_timeout(&a.lock_timeout)?,
     })
 }
 
@@ -244,11 +239,7 @@ pub fn run(g: &GlobalArgs, a: &CompactArgs) -> Result<ExitCode> {
     let opts = options(a)?;
     let store = g.store();
     store.ensure_exists()?;
-    let tenants = if a.all_tenants {
-        store.tenants()?
-    } else {
-        vec![g.tenant.clone()]
-    };
+    let tenants = g.tenants(&store, a.all_tenants)?;
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);
         b.set_style(

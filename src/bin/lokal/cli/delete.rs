@@ -10,9 +10,8 @@ use lokal::compact::deletes::{self, NewDelete};
 use lokal::compact::{self, CompactOptions, DaySelection};
 use lokal::store::{DeleteRequest, DeleteStatus};
 use lokal::time::rfc3339_nano;
-use lokal::units::parse_duration;
 
-use super::args::{now_ns, parse_time, ZoneArgs};
+use super::args::{lock_timeout, now_ns, parse_time, ZoneArgs};
 use super::exit::ExitCode;
 use super::GlobalArgs;
 
@@ -80,12 +79,7 @@ fn waiting() {
 /// Runs `lokal delete`.
 pub fn run(g: &GlobalArgs, a: &DeleteArgs) -> Result<ExitCode> {
     let store = g.store();
-    let timeout = a
-        .lock_timeout
-        .as_deref()
-        .map(parse_duration)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let timeout = lock_timeout(&a.lock_timeout)?;
     if a.list {
         let list = deletes::list(&store, &g.tenant)?;
         let mut out = match a.output {

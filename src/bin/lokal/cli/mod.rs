@@ -63,6 +63,20 @@ impl GlobalArgs {
         )
     }
 
+    /// The tenants a command with `--all-tenants` works on: every tenant
+    /// of `store`, or `--tenant`'s.
+    pub fn tenants(
+        &self,
+        store: &lokal::store::Store,
+        all: bool,
+    ) -> Result<Vec<String>, lokal::store::StoreError> {
+        if all {
+            store.tenants()
+        } else {
+            Ok(vec![self.tenant.clone()])
+        }
+    }
+
     /// A querier over the tenant.
     pub fn querier(&self) -> anyhow::Result<Querier> {
         Ok(Querier::open(&self.store(), &self.tenant)?)

@@ -34,11 +34,7 @@ pub struct StatsArgs {
 /// Runs `lokal stats`.
 pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
     let store = g.store();
-    let tenants = if a.all_tenants {
-        store.tenants()?
-    } else {
-        vec![g.tenant.clone()]
-    };
+    let tenants = g.tenants(&store, a.all_tenants)?;
     let mut rows = Vec::new();
     for t in tenants {
         rows.extend(Querier::open(&store, &t)?.day_stats()?);
