@@ -513,13 +513,16 @@ mod tests {
     /// 2024-01-01T00:00:00Z, ns.
     const DAY0: i64 = 1_704_067_200_000_000_000;
 
+    /// An entry expected back: time, input segment, position, line.
+    type Expected = (i64, usize, usize, Vec<u8>);
+
     fn labels(stream: usize) -> Labels {
         Labels::from_pairs([("s".to_string(), stream.to_string())])
     }
 
     /// A line: repeated ids repeat lines; every third holds "x".
     fn line(stream: usize, id: u16) -> Vec<u8> {
-        let x = if id % 3 == 0 { " x" } else { "" };
+        let x = if id.is_multiple_of(3) { " x" } else { "" };
         format!("s{stream} line {id}{x}").into_bytes()
     }
 
@@ -545,7 +548,7 @@ mod tests {
             block_bytes,
         };
         // Expected: per stream, (ts, segment, position, line).
-        let mut want: BTreeMap<usize, Vec<(i64, usize, usize, Vec<u8>)>> = BTreeMap::new();
+        let mut want: BTreeMap<usize, Vec<Expected>> = BTreeMap::new();
         for (si, seg) in segs.iter().enumerate() {
             let mut by_stream: BTreeMap<usize, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
             for &(s, sec, id) in seg {
