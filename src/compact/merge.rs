@@ -602,7 +602,7 @@ mod tests {
         };
         let mut removed = 0u64;
         for (&s, es) in want.iter_mut() {
-            es.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+            es.sort_by_key(|e| (e.0, e.1, e.2));
             let before = es.len();
             es.retain(|(ts, _, _, l)| !gone(s, *ts, l));
             removed += (before - es.len()) as u64;
