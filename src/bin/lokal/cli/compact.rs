@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use lokal::compact::retention::{parse_period, parse_stream_flag, Retention};
 use lokal::compact::{
-    self, CompactObserver, CompactOptions, CompactReport, DayReport, DaySelection,
+    self, CompactObserver, CompactOptions, CompactReport, DayAction, DayReport, DaySelection,
 };
 use lokal::units::parse_bytes;
 
@@ -147,7 +147,7 @@ impl CompactObserver for Progress {
                 eprintln!(
                     "{} {}: {} → {} segments, {} → {}",
                     r.day,
-                    format!("{:?}", r.action).to_lowercase(),
+                    action(r.action, false),
                     r.before.segments,
                     r.after.segments,
                     human(r.before.bytes),
@@ -289,6 +289,10 @@ pub fn run(g: &GlobalArgs, a: &CompactArgs) -> Result<ExitCode> {
                 out.push_str(&summary(r, a.all_tenants).to_string());
                 out.push('\n');
                 if r.dry_run {
+                    eprintln!(
+                        "lokal: tenant {:?}: a dry run, nothing was changed",
+                        r.tenant
+                    );
                     if let Some(t) = removed_table(r) {
                         out.push_str(&t.to_string());
                         out.push('\n');
@@ -309,6 +313,18 @@ fn right(s: impl ToString) -> Cell {
     Cell::new(s.to_string()).set_alignment(CellAlignment::Right)
 }
 
+/// What was done to a day, or in a dry run what would be.
+fn action(a: DayAction, dry_run: bool) -> &'static str {
+    match (a, dry_run) {
+        (DayAction::Compacted, false) => "compacted",
+        (DayAction::Compacted, true) => "would compact",
+        (DayAction::Expired, false) => "expired",
+        (DayAction::Expired, true) => "would expire",
+        (DayAction::Unchanged, _) => "unchanged",
+        (DayAction::Skipped, _) => "skipped",
+    }
+}
+
 /// One row per day: what was done, sizes before and after, what went.
 fn summary(r: &CompactReport, tenant_column: bool) -> Table {
     let mut t = Table::new();
@@ -326,10 +342,7 @@ fn summary(r: &CompactReport, tenant_column: bool) -> Table {
     let arrow = |a: u64, b: u64| format!("{a} → {b}");
     let (mut before, mut after, mut removed, mut entries) = (0, 0, 0, 0);
     for d in &r.days {
-        let mut row = vec![
-            Cell::new(&d.day),
-            Cell::new(format!("{:?}", d.action).to_lowercase()),
-        ];
+        let mut row = vec![Cell::new(&d.day), Cell::new(action(d.action, r.dry_run))];
         row.push(right(arrow(d.before.segments, d.after.segments)));
         if !r.dry_run {
             row.push(right(arrow(d.before.chunks, d.after.chunks)));
