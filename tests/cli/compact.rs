@@ -872,6 +872,35 @@ fn on_a_terminal_progress_and_the_delete_prompt() {
     assert!(tty.contains("delete request"), "the table follows: {tty}");
 }
 
+/// A damaged input segment stops the compaction with the file named and
+/// what to do (exit 3); the day stays as it was, and once `check --repair`
+/// moved the damaged segment aside the next compaction finishes.
+#[test]
+fn a_damaged_segment_stops_compaction_and_names_the_file() {
+    let env = TestEnv::new();
+    for i in 0..3 {
+        let log = env.write_log(&format!("l{i}.log"), 100, 1_700_000_000 + i * 100, "x");
+        env.ingest([&log]).ok();
+    }
+    let seg = segments(&env)[0].clone();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[200] ^= 0xff;
+    std::fs::write(&seg, bytes).unwrap();
+    let out = env.cmd(["compact"]).run().assert_code(3);
+    let name = seg.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        out.stderr.contains(&name) && out.stderr.contains("check --repair"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(segments_on_disk(&env), 3);
+    env.cmd(["check", "--repair"]).run();
+    env.ok(["compact", "-q"]);
+    assert_eq!(segments_on_disk(&env), 1);
+    assert_disk_is_the_manifest(&env, "after the repair and compaction");
+    env.ok(["check"]);
+}
+
 /// A second compaction waits for the first (or gives up after
 /// --lock-timeout), and so does a compaction for a writer.
 #[test]

@@ -257,7 +257,14 @@ pub fn run(g: &GlobalArgs, a: &CompactArgs) -> Result<ExitCode> {
     };
     let mut reports = Vec::new();
     for t in &tenants {
-        reports.push(compact::compact(&store, t, &opts, &progress)?);
+        reports.push(
+            compact::compact(&store, t, &opts, &progress).with_context(|| {
+                format!(
+                    "compact of tenant {t:?} stopped (the day it was on is as it was; \
+                 `lokal check` lists damaged files, `lokal check --repair` moves them aside)"
+                )
+            })?,
+        );
     }
     if let Some(b) = &progress.bar {
         b.finish_and_clear();
