@@ -37,17 +37,17 @@ const LAYERS: &[&[&str]] = &[
     // The query engine (with the planner) and the writer side (ingest):
     // both stand on the store, neither on the other.
     &["engine", "ingest"],
-    // Loki's HTTP API bodies (later client and server); later the compactor,
-    // which reads the store, re-encodes blocks and applies deletes with the
-    // engine's line filters.
+    // Loki's wire formats and client; the compactor, which merges through
+    // ingest's segment writer and matches deletes with the engine's filters.
     &["loki", "compact"],
     // Printing results.
     &["output"],
     // Front ends: `lokal test`, and the library API the CLI, a server and
     // the ruler call.
     &["logqltest", "querier"],
-    // Later: the ruler, on the querier.
-    &["rules"],
+    // The ruler and the Loki-compatible HTTP server (`lokal serve`), both
+    // on the querier (the server also on ingest, for pushes).
+    &["rules", "server"],
     // The crate root declares every module; its own items sit above all.
     &["lib"],
 ];
