@@ -426,10 +426,15 @@ impl Querier {
         self.lookup(|p| p.series(matchers, range))
     }
 
-    /// Per-day totals (streams, entries, chunks, bytes, time range), from
-    /// the segment footers.
+    /// Per-day totals (streams, entries, chunks, segments, block sizes,
+    /// bytes, time range, whether `compact` would merge it), from the
+    /// segment footers.
     pub fn day_stats(&self) -> Result<Vec<DayStats>, Error> {
-        Ok(crate::store::read::day_stats(&self.tenant, &self.snapshot)?)
+        let mut days = crate::store::read::day_stats(&self.tenant, &self.snapshot)?;
+        for d in &mut days {
+            d.compactable = crate::compact::needs_compaction(d.segments, d.bytes_raw);
+        }
+        Ok(days)
     }
 }
 
