@@ -50,7 +50,18 @@ pub struct QueryData {
     /// The result, in the shape `result_type` names.
     pub result: serde_json::Value,
     /// Loki's `stats` tree.
-    pub stats: Stats,
+    pub stats: StatsBody,
+}
+
+/// The `stats` of a response: lokal's own, or the tree a Loki sent (`query
+/// --addr -o json` shows what Loki measured).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum StatsBody {
+    /// Filled from lokal's query statistics.
+    Lokal(Stats),
+    /// As a Loki answered it.
+    Loki(serde_json::Value),
 }
 
 impl QueryResponse {
@@ -61,9 +72,17 @@ impl QueryResponse {
             data: QueryData {
                 result_type,
                 result,
-                stats: Stats::new(s, n),
+                stats: StatsBody::Lokal(Stats::new(s, n)),
             },
         }
+    }
+}
+
+impl QueryResponse {
+    /// The response with the `stats` a Loki sent in place of lokal's.
+    pub fn with_loki_stats(mut self, stats: Option<serde_json::Value>) -> Self {
+        self.data.stats = StatsBody::Loki(stats.unwrap_or(serde_json::json!({})));
+        self
     }
 }
 

@@ -16,6 +16,7 @@ pub mod check;
 pub mod lock;
 pub mod manifest;
 pub mod problem;
+pub mod push;
 pub mod read;
 pub mod rebuild;
 pub mod trace;
@@ -73,6 +74,14 @@ pub enum StoreError {
     #[error("{path}: corrupt manifest: {what}")]
     CorruptManifest {
         /// The manifest.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// The push checkpoint file is damaged ([`push`]).
+    #[error("{path}: corrupt push checkpoint: {what}")]
+    CorruptCheckpoint {
+        /// The file.
         path: PathBuf,
         /// What is wrong.
         what: String,

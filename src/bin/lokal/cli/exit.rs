@@ -1,12 +1,13 @@
 //! Exit codes, and which one an error gets. The library returns typed
 //! errors; only here are they sorted into "the user asked for something
-//! wrong" (2) and "the store failed" (3).
+//! wrong" (2), "the store failed" (3) and "Loki could not be reached" (4).
 
 use lokal::chunk::block::{CompressError, DecodeError};
 use lokal::chunk::segment::SegmentError;
 use lokal::engine::QueryError;
 use lokal::index::IndexError;
 use lokal::ingest::IngestError;
+use lokal::loki::client::ClientError;
 use lokal::store::StoreError;
 
 /// The process exit codes.
@@ -21,6 +22,9 @@ pub enum ExitCode {
     /// Store error: I/O, corruption (a block that fails its checksum or
     /// zstd), a lock timeout.
     Store = 3,
+    /// A Loki (`--addr`, `push`) could not be reached, or kept answering
+    /// 429 or 5xx through the retries.
+    Unreachable = 4,
 }
 
 impl ExitCode {
@@ -64,8 +68,19 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
         IngestError::Store(s) => Some(store(s)),
         _ => None,
     };
+    let loki = |e: &ClientError| match e {
+        ClientError::Unreachable { .. } => Some(ExitCode::Unreachable),
+        ClientError::Status { status, .. } if *status == 429 || *status >= 500 => {
+            Some(ExitCode::Unreachable)
+        }
+        _ => Some(ExitCode::Usage),
+    };
+    if let Some(e) = cause.downcast_ref::<ClientError>() {
+        return loki(e);
+    }
     if let Some(e) = cause.downcast_ref::<lokal::querier::Error>() {
         return match e {
+            lokal::querier::Error::Loki(c) => loki(c),
             lokal::querier::Error::Query(q) => query(q),
             lokal::querier::Error::Store(s) => Some(store(s)),
             lokal::querier::Error::Ingest(i) => ingest(i),

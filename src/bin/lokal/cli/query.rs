@@ -20,6 +20,7 @@ use super::args::{
     ZoneArgs,
 };
 use super::exit::ExitCode;
+use super::loki::LokiArgs;
 use super::partial::{self, PartialArgs};
 use super::GlobalArgs;
 
@@ -158,10 +159,35 @@ pub struct QueryArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub partial: PartialArgs,
+    /// With --addr: entries per request while --limit is not reached (logcli's --batch); the
+    /// output is the same whatever the batch
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch: usize,
+    #[command(flatten)]
+    pub loki: LokiArgs,
 }
+
+/// What a Loki measured, for `-o json` and `--stats` of a query sent to it
+/// (`None` for a local query).
+type LokiStats<'a> = Option<&'a Option<serde_json::Value>>;
 
 /// Runs `lokal query`; exit 1 when nothing matched.
 pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
+    if let Some(remote) = a.loki.remote(g)? {
+        if a.stdin || a.unaligned {
+            anyhow::bail!("--addr asks a Loki: --stdin and --unaligned are for local queries");
+        }
+        let expr = lokal::logql::parse_expr(&a.query)?;
+        let range = remote.resolve_range(&a.range.spec()?);
+        let (resp, meta) = remote.query(&a.query, range, &query_options(a, &expr)?, a.batch)?;
+        let tz = a.range.zone.tz()?;
+        return match resp {
+            QueryResponse::Streams(res) => print_log(&res, a, tz, Some(&meta.stats)),
+            QueryResponse::Metric(res) => {
+                print_metric(&res, a.output, &tz, &a.report, Some(&meta.stats))
+            }
+        };
+    }
     let stdin = if a.stdin {
         // The same conversion as `lokal ingest`; the query's --timezone is
         // the zone of timestamps without an offset.
@@ -188,7 +214,16 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
     let expr = lokal::logql::parse_expr(&query)?;
     let range = querier.resolve_query_range(&a.range.spec()?, &expr)?;
     let tz = a.range.zone.tz()?;
-    let opts = QueryOptions {
+    let opts = query_options(a, &expr)?;
+    match querier.query(&expr, range, &opts)? {
+        QueryResponse::Streams(res) => print_log(&res, a, tz, None),
+        QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report, None),
+    }
+}
+
+/// The query's options: limit, direction, and the step of a metric query.
+fn query_options(a: &QueryArgs, expr: &Expr) -> Result<QueryOptions> {
+    Ok(QueryOptions {
         limit: a.limit,
         direction: if a.forward {
             Direction::Forward
@@ -196,7 +231,7 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
             Direction::Backward
         },
         // Only a metric query reads --step.
-        step: match (&expr, &a.step) {
+        step: match (expr, &a.step) {
             (Expr::Sample(_), Some(s)) => Some(parse_step(s).map_err(anyhow::Error::msg)?),
             _ => None,
         },
@@ -205,15 +240,16 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
         } else {
             StepAlign::Epoch
         },
-    };
-    match querier.query(&expr, range, &opts)? {
-        QueryResponse::Streams(res) => print_log(&res, a, tz),
-        QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report),
-    }
+    })
 }
 
 /// Prints a log query's entries; exit 1 when there are none.
-fn print_log(res: &LogResult, a: &QueryArgs, tz: jiff::tz::TimeZone) -> Result<ExitCode> {
+fn print_log(
+    res: &LogResult,
+    a: &QueryArgs,
+    tz: jiff::tz::TimeZone,
+    loki: LokiStats<'_>,
+) -> Result<ExitCode> {
     print_warnings(&res.stats, a.report.quiet);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -233,14 +269,17 @@ fn print_log(res: &LogResult, a: &QueryArgs, tz: jiff::tz::TimeZone) -> Result<E
         OutputFormat::Raw => output::write_raw(&mut out, &res.entries)?,
         OutputFormat::Jsonl => output::write_jsonl(&mut out, &res.entries, &opts)?,
         OutputFormat::Json => {
-            let body = lokal::loki::api::log_response(&res.entries, &res.stats);
+            let mut body = lokal::loki::api::log_response(&res.entries, &res.stats);
+            if let Some(s) = loki {
+                body = body.with_loki_stats(s.clone());
+            }
             serde_json::to_writer_pretty(&mut out, &body)?;
             writeln!(out)?;
         }
     }
     out.flush()?;
     if a.report.stats {
-        print_stats(&res.stats);
+        print_any_stats(&res.stats, loki)?;
     }
     Ok(ExitCode::matched(!res.entries.is_empty()))
 }
@@ -251,6 +290,7 @@ fn print_metric(
     format: OutputFormat,
     tz: &jiff::tz::TimeZone,
     report: &ReportArgs,
+    loki: LokiStats<'_>,
 ) -> Result<ExitCode> {
     let (value, stats): (&MetricValue, &QueryStats) = (&res.value, &res.stats);
     print_warnings(stats, report.quiet);
@@ -264,16 +304,17 @@ fn print_metric(
         }
         OutputFormat::Raw | OutputFormat::Jsonl => output::write_metric_jsonl(&mut out, value)?,
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(
-                &mut out,
-                &lokal::loki::api::metric_response(value, stats),
-            )?;
+            let mut body = lokal::loki::api::metric_response(value, stats);
+            if let Some(s) = loki {
+                body = body.with_loki_stats(s.clone());
+            }
+            serde_json::to_writer_pretty(&mut out, &body)?;
             writeln!(out)?;
         }
     }
     out.flush()?;
     if report.stats {
-        print_stats(stats);
+        print_any_stats(stats, loki)?;
     }
     Ok(ExitCode::matched(!value.is_empty()))
 }
@@ -305,6 +346,8 @@ pub struct InstantArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub partial: PartialArgs,
+    #[command(flatten)]
+    pub loki: LokiArgs,
 }
 
 /// Runs `lokal instant-query`.
@@ -316,9 +359,26 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<ExitCode> {
         Some(t) => parse_time(t, now, &tz)?,
         None => now,
     };
+    if let Some(remote) = a.loki.remote(g)? {
+        let (res, meta) = remote.instant_query(&a.query, at)?;
+        return print_metric(&res, a.output, &tz, &a.report, Some(&meta.stats));
+    }
     let q = g.querier_noting_empty(a.report.quiet, &a.partial)?;
     let res = q.instant_query(&expr, at)?;
-    print_metric(&res, a.output, &tz, &a.report)
+    print_metric(&res, a.output, &tz, &a.report, None)
+}
+
+/// `--stats`: lokal's own, or the tree a Loki sent, as indented JSON on stderr.
+fn print_any_stats(s: &QueryStats, loki: LokiStats<'_>) -> Result<()> {
+    match loki {
+        None => print_stats(s),
+        Some(tree) => {
+            let text =
+                serde_json::to_string_pretty(tree.as_ref().unwrap_or(&serde_json::json!({})))?;
+            eprintln!("{text}");
+        }
+    }
+    Ok(())
 }
 
 fn print_warnings(s: &QueryStats, quiet: bool) {
