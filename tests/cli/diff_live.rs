@@ -6,91 +6,21 @@
 //! offline suite requires, and lokal's `-o json` must have the shape of the
 //! live Loki's response. Skipped with a note without `../shared/loki`,
 //! `zstd`, `curl` or `python3`; under `CI=true` those fail instead.
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::diff;
 
-/// A Loki started by `start-loki.sh`, stopped (it flushes first) on drop.
-struct Loki {
-    pid: String,
-    addr: String,
-}
-
-impl Drop for Loki {
-    fn drop(&mut self) {
-        let kill = |args: &[&str]| {
-            Command::new("kill")
-                .args(args)
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let alive = |pid: &str| kill(&["-0", pid]);
-        kill(&[&self.pid]);
-        let t = Instant::now();
-        while alive(&self.pid) && t.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        if alive(&self.pid) {
-            kill(&["-9", &self.pid]);
-        }
-    }
-}
-
-/// Two ports the kernel hands out free on 127.0.0.1.
-fn free_ports() -> (u16, u16) {
-    let a = TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = TcpListener::bind("127.0.0.1:0").unwrap();
-    (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    )
-}
-
-/// Whether `tool` runs; a note (a failure under `CI=true`) when not.
-fn have(tool: &str, arg: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        crate::support::skip(&format!("{tool} is not installed"));
-    }
-    ok
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::support::loki::{have, run_ok, Loki};
 
 fn start_loki(loki_dir: &Path, work: &Path) -> Loki {
-    let (http, grpc) = free_ports();
-    let pid = run_ok(
-        Command::new(loki_dir.join("start-loki.sh"))
-            .arg(work.join("loki"))
-            .arg(http.to_string())
-            .arg(grpc.to_string()),
-    );
-    Loki {
-        pid: pid.trim().to_string(),
-        addr: format!("http://127.0.0.1:{http}"),
-    }
+    Loki::start_in(loki_dir, work)
 }
 
 /// The sample: every fifth query, every listed difference and every query
 /// of `full/`, so each area and each deliberate difference is checked live.
-fn sample(rows: &[diff::Row]) -> Vec<diff::Row> {
+pub fn sample(rows: &[diff::Row]) -> Vec<diff::Row> {
     let listed = diff::read_differences();
     let full: Vec<String> = std::fs::read_dir(diff::suite_dir().join("full"))
         .unwrap()

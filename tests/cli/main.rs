@@ -16,6 +16,7 @@ mod ingest;
 mod ingest_limits;
 mod logqltest;
 mod pipes;
+mod push;
 mod query;
 mod real_queries;
 mod rotation;

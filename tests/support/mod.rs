@@ -17,6 +17,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+pub mod loki;
 pub mod stamps;
 
 /// Prints expected and got in banner blocks when they differ, as ripgrep's

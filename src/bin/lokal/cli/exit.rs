@@ -78,6 +78,12 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     if let Some(e) = cause.downcast_ref::<ClientError>() {
         return loki(e);
     }
+    if let Some(e) = cause.downcast_ref::<lokal::loki::pusher::PushError>() {
+        return match e {
+            lokal::loki::pusher::PushError::Store(s) => Some(store(s)),
+            lokal::loki::pusher::PushError::Client { err, .. } => loki(err),
+        };
+    }
     if let Some(e) = cause.downcast_ref::<lokal::querier::Error>() {
         return match e {
             lokal::querier::Error::Loki(c) => loki(c),

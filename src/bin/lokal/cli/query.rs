@@ -177,9 +177,11 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
         if a.stdin || a.unaligned {
             anyhow::bail!("--addr asks a Loki: --stdin and --unaligned are for local queries");
         }
-        let expr = lokal::logql::parse_expr(&a.query)?;
+        // Loki parses the query (its errors are its own); --step goes
+        // along when given.
         let range = remote.resolve_range(&a.range.spec()?);
-        let (resp, meta) = remote.query(&a.query, range, &query_options(a, &expr)?, a.batch)?;
+        let opts = query_options(a, true)?;
+        let (resp, meta) = remote.query(&a.query, range, &opts, a.batch)?;
         let tz = a.range.zone.tz()?;
         return match resp {
             QueryResponse::Streams(res) => print_log(&res, a, tz, Some(&meta.stats)),
@@ -214,15 +216,15 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
     let expr = lokal::logql::parse_expr(&query)?;
     let range = querier.resolve_query_range(&a.range.spec()?, &expr)?;
     let tz = a.range.zone.tz()?;
-    let opts = query_options(a, &expr)?;
+    let opts = query_options(a, matches!(expr, Expr::Sample(_)))?;
     match querier.query(&expr, range, &opts)? {
         QueryResponse::Streams(res) => print_log(&res, a, tz, None),
         QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report, None),
     }
 }
 
-/// The query's options: limit, direction, and the step of a metric query.
-fn query_options(a: &QueryArgs, expr: &Expr) -> Result<QueryOptions> {
+/// The query's options: limit, direction, and `--step` when `metric`.
+fn query_options(a: &QueryArgs, metric: bool) -> Result<QueryOptions> {
     Ok(QueryOptions {
         limit: a.limit,
         direction: if a.forward {
@@ -231,8 +233,8 @@ fn query_options(a: &QueryArgs, expr: &Expr) -> Result<QueryOptions> {
             Direction::Backward
         },
         // Only a metric query reads --step.
-        step: match (expr, &a.step) {
-            (Expr::Sample(_), Some(s)) => Some(parse_step(s).map_err(anyhow::Error::msg)?),
+        step: match (metric, &a.step) {
+            (true, Some(s)) => Some(parse_step(s).map_err(anyhow::Error::msg)?),
             _ => None,
         },
         align: if a.unaligned {
