@@ -37,6 +37,10 @@ A checkpoint in the store (TENANT/PUSHED) records what each Loki, selector and r
 received: a push that is interrupted resumes where it stopped, and running it again sends only
 what was ingested since. Give --from/--to as absolute times for that: a relative time makes a
 new range, so a new checkpoint, on every run.")]
+#[command(mut_arg("addr", |a| {
+    a.help("The Loki to send to, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when \
+            given, else $LOKI_ORG_ID)")
+}))]
 pub struct PushArgs {
     /// Stream selector of the streams to send [default: every stream]
     #[arg(default_value = "{}")]
@@ -58,14 +62,14 @@ pub struct PushArgs {
     /// Most entries per request
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub batch_entries: usize,
-    #[command(flatten)]
-    pub loki: LokiArgs,
     /// No progress bar and no summary
     #[arg(short, long)]
     pub quiet: bool,
     /// Summary format
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: SummaryFormat,
+    #[command(flatten)]
+    pub loki: LokiArgs,
 }
 
 /// Runs `lokal push`: exit 0 when Loki took everything, 2 when it refused

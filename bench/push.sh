@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Push benchmark: the same entries into a fresh real Grafana Loki 3.7.6 (../shared/loki), three
+# ways, in one run:
+#   1. lokal push (protobuf + snappy, promtail's wire), 1 MiB batches;
+#   2. lokal push --format json (Loki's JSON push body), 1 MiB batches;
+#   3. ../shared/loki/push_to_loki.py (Python, JSON bodies of 3,000 entries, as the tests'
+#      reference pusher), fed the same entries exported with `lokal query -o jsonl`.
+# Each into its own fresh Loki (a Loki that has an entry already stores a resend as a no-op,
+# which would flatter the second run). Times the push only (not Loki's flush), checks Loki's
+# count after a flush, prints entries/s and MB/s of line bytes.
+#
+#   bench/push.sh [SIZE]      # corpus size for ../shared/data/gen_corpus.py, default 64M
+#
+# Not a test: nothing is asserted about time. Needs zstd, curl, python3; builds lokal in
+# release mode. Work files go under bench/out/ and are removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${1:-64M}
+shared=../shared
+cargo build --release -q
+bin=$PWD/target/release/lokal
+out=bench/out/push
+rm -rf "$out" && mkdir -p "$out"
+trap 'for p in $(cat "$out"/*.pid 2>/dev/null); do kill "$p" 2>/dev/null || true; done; sleep 3; rm -rf "$out"' EXIT
+
+python3 "$shared/data/gen_corpus.py" --out "$out/corpus" --size "$size" --hours 2 --procs 2 >/dev/null
+store=$out/store
+"$bin" --store "$store" ingest -q --label-from-path '/(?P<job>[^/]+)/(?P<host>[^/]+)\.log$' \
+  $(find "$out/corpus" -name '*.log' | sort)
+read -r entries line_bytes < <("$bin" --store "$store" stats -o json 2>/dev/null | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+rows = rows if isinstance(rows, list) else rows.get("days", [])
+print(sum(r["entries"] for r in rows), sum(r.get("raw_bytes", r.get("bytes_raw", 0)) for r in rows))' 2>/dev/null || echo "0 0")
+"$bin" --store "$store" query -o jsonl --limit 0 -z UTC '{job=~".+"}' >"$out/export.jsonl"
+[ "$entries" -gt 0 ] || entries=$(wc -l <"$out/export.jsonl")
+if [ "$line_bytes" -eq 0 ]; then
+  line_bytes=$(python3 -c 'import json,sys; print(sum(len(json.loads(l)["line"].encode()) for l in open(sys.argv[1])))' "$out/export.jsonl")
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start_loki() { # NAME -> sets addr, writes NAME.pid
+  local http grpc
+  http=$(free_port); grpc=$(free_port)
+  "$shared/loki/start-loki.sh" "$out/$1" "$http" "$grpc" >"$out/$1.pid"
+  addr=http://127.0.0.1:$http
+}
+stop_loki() { kill "$(cat "$out/$1.pid")" 2>/dev/null || true; rm -f "$out/$1.pid"; }
+count() { # after a flush: Loki's count over the corpus
+  curl -sf -XPOST "$addr/flush" >/dev/null
+  local n=0
+  for _ in $(seq 1 60); do
+    n=$(curl -sfG "$addr/loki/api/v1/query" --data-urlencode 'query=sum(count_over_time({job=~".+"}[3h]))' \
+      --data-urlencode 'time=2024-01-01T02:00:01Z' | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["data"]["result"]
+print(int(float(r[0]["value"][1])) if r else 0)')
+    [ "$n" -ge "$entries" ] && break
+    sleep 1
+  done
+  echo "$n"
+}
+now() { date +%s.%N; }
+row() { # NAME SECONDS COUNT
+  python3 -c "
+import sys
+name, s, n, e, b = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+print(f'{name:<34} {s:8.2f} {e/s:12,.0f} {b/s/1e6:9.1f} {n:>10}{\"\" if n == e else \"  (MISMATCH)\"}')" "$@" "$entries" "$line_bytes"
+}
+
+echo "corpus: $entries entries, $(python3 -c "print(f'{$line_bytes/1e6:.1f}')") MB of lines ($size from gen_corpus.py, 2 hours)"
+echo "machine: $(nproc) cores, $(uname -sr); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-34s %8s %12s %9s %10s\n' "pusher" "seconds" "entries/s" "MB/s" "Loki count"
+
+start_loki proto
+t0=$(now); "$bin" --store "$store" push -q --addr "$addr"; t1=$(now)
+row "lokal push (protobuf+snappy)" "$(python3 -c "print($t1-$t0)")" "$(count)"
+stop_loki proto
+
+start_loki json
+t0=$(now); "$bin" --store "$store" push -q --format json --addr "$addr"; t1=$(now)
+row "lokal push --format json" "$(python3 -c "print($t1-$t0)")" "$(count)"
+stop_loki json
+
+start_loki py
+t0=$(now)
+python3 -u "$shared/loki/push_to_loki.py" --addr "$addr" --dataset "$out/export.jsonl" | while read -r l; do
+  case "$l" in pushed*) now >"$out/py.done" ;; esac
+done || true
+t1=$(cat "$out/py.done")
+row "push_to_loki.py (JSON, 3000/batch)" "$(python3 -c "print($t1-$t0)")" "$(count)"
+stop_loki py
