@@ -59,7 +59,7 @@ pub struct QueryData {
 #[serde(untagged)]
 pub enum StatsBody {
     /// Filled from lokal's query statistics.
-    Lokal(Stats),
+    Lokal(Box<Stats>),
     /// As a Loki answered it.
     Loki(serde_json::Value),
 }
@@ -72,7 +72,7 @@ impl QueryResponse {
             data: QueryData {
                 result_type,
                 result,
-                stats: StatsBody::Lokal(Stats::new(s, n)),
+                stats: StatsBody::Lokal(Box::new(Stats::new(s, n))),
             },
         }
     }

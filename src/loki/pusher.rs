@@ -589,6 +589,9 @@ mod tests {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::sync::{Arc, Mutex};
 
+    /// One entry as pushed: stream, ts, line, metadata.
+    type Pushed = (String, i64, Vec<u8>, Vec<(String, String)>);
+
     /// Received bodies of accepted requests; the request numbers (from 0)
     /// answered 500 are in `fail`.
     #[derive(Default)]
@@ -669,7 +672,7 @@ mod tests {
         ) {
             let dir = tempfile::tempdir().unwrap();
             let store = Store::new(dir.path());
-            let mut want: Vec<(String, i64, Vec<u8>, Vec<(String, String)>)> = Vec::new();
+            let mut want: Vec<Pushed> = Vec::new();
             let mut seq = 0;
             for c in &commits {
                 let mut streams: Vec<crate::ingest::OwnedStream> = Vec::new();
