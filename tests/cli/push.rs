@@ -845,3 +845,102 @@ fn push_into_loki_then_loki_and_addr_answer_as_lokal() {
         .assert_code(2);
     assert!(run.stderr.contains("HTTP 400"), "{}", run.stderr);
 }
+
+/// An https endpoint: Python's `http.server` behind `ssl` with `cert` and
+/// `key`, answering every POST with 204 and logging its path to `log`.
+struct HttpsServer {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const HTTPS_SERVER: &str = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(sys.argv[3], "a") as f:
+            f.write(self.path + "\n")
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+fn https_server(dir: &std::path::Path) -> Option<HttpsServer> {
+    if !crate::support::loki::have("python3", "--version") {
+        return None;
+    }
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(HTTPS_SERVER)
+        .arg(dir.join("srv.pem"))
+        .arg(dir.join("srv.key"))
+        .arg(dir.join("requests.log"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    Some(HttpsServer {
+        child,
+        addr: format!("https://127.0.0.1:{}", port.trim()),
+    })
+}
+
+#[test]
+fn push_over_https_trusts_the_ca_file_it_is_given() {
+    let env = TestEnv::new();
+    store_with(&env, "app", 1, 20, 1_714_000_000);
+    let dir = env.path();
+    if crate::support::tls::certificates(dir, "srv").is_none() {
+        return;
+    }
+    let Some(srv) = https_server(dir) else {
+        return;
+    };
+    // Without the CA the certificate is unknown: nothing is delivered, exit 4.
+    let run = env
+        .cmd(["push", "--addr", &srv.addr, "--retries", "0"])
+        .assert_code(4);
+    assert!(
+        run.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        run.stderr
+    );
+    // A CA file that holds no certificate is named.
+    let bad = env.write("bad.pem", "not a certificate");
+    let run = env
+        .cmd(["push", "--addr", &srv.addr, "--ca-cert"])
+        .arg(&bad)
+        .assert_code(2);
+    assert!(
+        run.stderr.contains("bad.pem: no PEM certificate"),
+        "{}",
+        run.stderr
+    );
+    // With it (here through logcli's variable), everything arrives.
+    let rep = env
+        .cmd(["push", "--addr", &srv.addr, "-o", "json"])
+        .env("LOKI_CA_CERT_PATH", dir.join("ca.pem"))
+        .json();
+    assert_eq!(rep["entries"], 20, "{rep}");
+    let log = std::fs::read_to_string(dir.join("requests.log")).unwrap();
+    assert_eq!(log, "/loki/api/v1/push\n");
+}

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 pub mod loki;
 pub mod stamps;
+pub mod tls;
 
 /// Prints expected and got in banner blocks when they differ, as ripgrep's
 /// `eqnice!` does: multi-line outputs stay readable, where `assert_eq!`
