@@ -21,14 +21,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::check::{CheckReport, Finding};
-use super::{create_exclusive, sync_dir, Manifest, StoreError, Tenant, WriterLock};
+use super::{Manifest, StoreError, Tenant, WriterLock};
 
 /// The checkpoint file in a tenant directory.
 pub const PUSH_FILE: &str = "PUSHED";
@@ -154,19 +153,13 @@ pub fn read(tenant: &Tenant) -> Result<PushCheckpoints, StoreError> {
 /// Replaces `tenant`'s checkpoints with `c`, atomically and durably.
 pub fn write(tenant: &Tenant, c: &PushCheckpoints) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec_pretty(c).expect("checkpoints serialize");
-    let path = tenant.dir().join(PUSH_FILE);
-    let tmp = tenant.dir().join(PUSH_TMP);
-    let write = || -> std::io::Result<()> {
-        let mut f = create_exclusive(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(StoreError::io(&tmp, e));
-    }
-    fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
-    sync_dir(tenant.dir())?;
+    super::replace_file(
+        tenant.dir(),
+        &tenant.dir().join(PUSH_TMP),
+        &tenant.dir().join(PUSH_FILE),
+        &bytes,
+        || {},
+    )?;
     super::trace::point("push-checkpoint");
     Ok(())
 }

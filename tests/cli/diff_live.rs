@@ -18,6 +18,21 @@ fn start_loki(loki_dir: &Path, work: &Path) -> Loki {
     Loki::start_in(loki_dir, work)
 }
 
+/// Records Loki's answers to the queries `ids` of `queries` into `live`
+/// with `record.py`. It exits 1 on an unstable answer or a wrong
+/// expectation; the caller's comparison names the query either way.
+pub fn record(loki_dir: &Path, addr: &str, queries: &Path, live: &Path, ids: &[&str]) {
+    let _ = Command::new("python3")
+        .arg(loki_dir.join("record.py"))
+        .args(["--addr", addr, "--queries"])
+        .arg(queries)
+        .arg("--out")
+        .arg(live)
+        .args(["--ids", &ids.join(",")])
+        .output()
+        .unwrap();
+}
+
 /// The sample: every fifth query, every listed difference and every query
 /// of `full/`, so each area and each deliberate difference is checked live.
 pub fn sample(rows: &[diff::Row]) -> Vec<diff::Row> {
@@ -62,17 +77,7 @@ fn live_loki_answers_as_the_fixtures_and_lokal_agrees() {
     assert!(rows.len() >= 100, "{} queries sampled", rows.len());
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let live: PathBuf = env.path().join("live");
-    // record.py exits 1 on an unstable answer or a wrong expectation; the
-    // comparison below names the query either way.
-    let _ = Command::new("python3")
-        .arg(loki_dir.join("record.py"))
-        .args(["--addr", &loki.addr, "--queries"])
-        .arg(&queries)
-        .arg("--out")
-        .arg(&live)
-        .args(["--ids", &ids.join(",")])
-        .output()
-        .unwrap();
+    record(&loki_dir, &loki.addr, &queries, &live, &ids);
 
     // 1. The fixtures are what this Loki answers, byte for byte.
     let mut drift = Vec::new();
