@@ -4,7 +4,7 @@
 #   1. lokal push (protobuf + snappy, promtail's wire), 1 MiB batches;
 #   2. lokal push --format json (Loki's JSON push body), 1 MiB batches;
 #   3. ../shared/loki/push_to_loki.py (Python, JSON bodies of 3,000 entries, as the tests'
-#      reference pusher), fed the same entries exported with `lokal query -o jsonl`.
+#      reference pusher), fed the same entries exported oldest first with `lokal query -o jsonl`.
 # Each into its own fresh Loki (a Loki that has an entry already stores a resend as a no-op,
 # which would flatter the second run). Times the push only (not Loki's flush), checks Loki's
 # count after a flush, prints entries/s and MB/s of line bytes.
@@ -27,16 +27,14 @@ python3 "$shared/data/gen_corpus.py" --out "$out/corpus" --size "$size" --hours 
 store=$out/store
 "$bin" --store "$store" ingest -q --label-from-path '/(?P<job>[^/]+)/(?P<host>[^/]+)\.log$' \
   $(find "$out/corpus" -name '*.log' | sort)
-read -r entries line_bytes < <("$bin" --store "$store" stats -o json 2>/dev/null | python3 -c '
+# Per UTC day: entries and line bytes (lokal's own timestamps: lines without a year, as
+# syslog's, may land outside the corpus' 2 hours).
+"$bin" --store "$store" stats -o json >"$out/stats.json"
+read -r entries line_bytes days < <(python3 -c '
 import json, sys
-rows = json.load(sys.stdin)
-rows = rows if isinstance(rows, list) else rows.get("days", [])
-print(sum(r["entries"] for r in rows), sum(r.get("raw_bytes", r.get("bytes_raw", 0)) for r in rows))' 2>/dev/null || echo "0 0")
-"$bin" --store "$store" query -o jsonl --limit 0 -z UTC '{job=~".+"}' >"$out/export.jsonl"
-[ "$entries" -gt 0 ] || entries=$(wc -l <"$out/export.jsonl")
-if [ "$line_bytes" -eq 0 ]; then
-  line_bytes=$(python3 -c 'import json,sys; print(sum(len(json.loads(l)["line"].encode()) for l in open(sys.argv[1])))' "$out/export.jsonl")
-fi
+rows = json.load(open(sys.argv[1]))
+print(sum(r["entries"] for r in rows), sum(r["bytes_raw"] for r in rows), ",".join(r["day"] for r in rows))' "$out/stats.json")
+"$bin" --store "$store" query --forward -o jsonl --limit 0 -z UTC '{job=~".+"}' >"$out/export.jsonl"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_loki() { # NAME -> sets addr, writes NAME.pid
@@ -46,15 +44,23 @@ start_loki() { # NAME -> sets addr, writes NAME.pid
   addr=http://127.0.0.1:$http
 }
 stop_loki() { kill "$(cat "$out/$1.pid")" 2>/dev/null || true; rm -f "$out/$1.pid"; }
-count() { # after a flush: Loki's count over the corpus
+count() { # after a flush: Loki's count, summed over the days lokal holds
   curl -sf -XPOST "$addr/flush" >/dev/null
   local n=0
-  for _ in $(seq 1 60); do
-    n=$(curl -sfG "$addr/loki/api/v1/query" --data-urlencode 'query=sum(count_over_time({job=~".+"}[3h]))' \
-      --data-urlencode 'time=2024-01-01T02:00:01Z' | python3 -c '
-import json, sys
-r = json.load(sys.stdin)["data"]["result"]
-print(int(float(r[0]["value"][1])) if r else 0)')
+  for _ in $(seq 1 180); do
+    n=$(python3 - "$addr" "$days" <<'PY'
+import json, sys, urllib.parse, urllib.request, datetime
+addr, days = sys.argv[1], sys.argv[2].split(",")
+total = 0
+for d in days:
+    day = datetime.datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
+    t = int((day + datetime.timedelta(days=1)).timestamp()) * 10**9 - 1  # [day, day + 1d)
+    q = urllib.parse.urlencode({"query": 'sum(count_over_time({job=~".+"}[1d]))', "time": str(t)})
+    r = json.load(urllib.request.urlopen(addr + "/loki/api/v1/query?" + q, timeout=300))["data"]["result"]
+    total += int(float(r[0]["value"][1])) if r else 0
+print(total)
+PY
+)
     [ "$n" -ge "$entries" ] && break
     sleep 1
   done
@@ -68,7 +74,7 @@ name, s, n, e, b = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.ar
 print(f'{name:<34} {s:8.2f} {e/s:12,.0f} {b/s/1e6:9.1f} {n:>10}{\"\" if n == e else \"  (MISMATCH)\"}')" "$@" "$entries" "$line_bytes"
 }
 
-echo "corpus: $entries entries, $(python3 -c "print(f'{$line_bytes/1e6:.1f}')") MB of lines ($size from gen_corpus.py, 2 hours)"
+echo "corpus: $entries entries, $(python3 -c "print(f'{$line_bytes/1e6:.1f}')") MB of lines ($size from gen_corpus.py, 2 hours; days $days)"
 echo "machine: $(nproc) cores, $(uname -sr); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-34s %8s %12s %9s %10s\n' "pusher" "seconds" "entries/s" "MB/s" "Loki count"
 

@@ -374,6 +374,19 @@ fn push_round_trips_every_entry_in_both_encodings_once() {
         .collect();
     assert_eq!(sorted(fresh), sorted(more));
 
+    // The summary people read (the port varies: the same number of Ps
+    // keeps the table's width).
+    let srv = Server::start();
+    let table = env
+        .cmd(["push", "--addr", &srv.addr, "--batch-entries", "400"])
+        .stdout();
+    let port = srv.addr.rsplit(':').next().unwrap();
+    let masked = table.replace(
+        &format!(":{port} "),
+        &format!(":{} ", "P".repeat(port.len())),
+    );
+    insta::assert_snapshot!("push_summary", masked);
+
     let srv = Server::start();
     env.cmd(["push", "--addr", &srv.addr, "-q"])
         .env("LOKI_ORG_ID", "team-a")
