@@ -282,6 +282,11 @@ pub fn push(
 ) -> Result<PushReport, PushError> {
     store.ensure_exists()?;
     let t = store.tenant(tenant)?;
+    if std::fs::symlink_metadata(t.dir()).is_err() {
+        // A tenant that never held data has nothing to send (and no
+        // directory for a checkpoint).
+        return Ok(PushReport::default());
+    }
     let _lock = checkpoint::lock(&t, None, || {})?;
     let snapshot = t.snapshot()?;
     let mut cps = checkpoint::read(&t)?;

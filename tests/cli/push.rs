@@ -578,6 +578,14 @@ fn a_damaged_checkpoint_is_a_problem_for_check_and_an_error_for_push() {
         run.stderr
     );
     assert!(srv.received().is_empty());
+    // A tenant without data sends nothing.
+    let rep = env
+        .cmd([
+            "push", "--addr", &srv.addr, "--tenant", "empty", "-o", "json",
+        ])
+        .json();
+    assert_eq!(rep["entries"], 0, "{rep}");
+    assert!(srv.received().is_empty());
     // Push needs an address.
     let run = env.cmd(["push"]).assert_code(2);
     assert!(
