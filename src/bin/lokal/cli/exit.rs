@@ -144,6 +144,28 @@ mod tests {
     }
 
     #[test]
+    fn loki_errors_are_unreachable_or_usage() {
+        let down = ClientError::Unreachable {
+            url: "http://l/x".into(),
+            err: "connection refused".into(),
+            attempts: 1,
+        };
+        let e = anyhow::Error::from(lokal::querier::Error::Loki(down));
+        assert_eq!(ExitCode::of_error(&e), ExitCode::Unreachable);
+        let status = |status| {
+            anyhow::Error::from(ClientError::Status {
+                url: "http://l/x".into(),
+                status,
+                body: String::new(),
+            })
+        };
+        assert_eq!(ExitCode::of_error(&status(503)), ExitCode::Unreachable);
+        assert_eq!(ExitCode::of_error(&status(429)), ExitCode::Unreachable);
+        assert_eq!(ExitCode::of_error(&status(400)), ExitCode::Usage);
+        assert_eq!(ExitCode::Unreachable.code(), 4);
+    }
+
+    #[test]
     fn user_errors_are_usage_errors() {
         let parse = lokal::logql::parse_expr("{").unwrap_err();
         let e = anyhow::Error::from(lokal::querier::Error::from(parse));
