@@ -939,3 +939,56 @@ fn push_over_https_trusts_the_ca_file_it_is_given() {
     let log = std::fs::read_to_string(dir.join("requests.log")).unwrap();
     assert_eq!(log, "/loki/api/v1/push\n");
 }
+
+#[test]
+fn addr_queries_send_logcli_s_headers_and_show_loki_s_errors() {
+    let env = TestEnv::new();
+    let srv = Server::start();
+    srv.then(Reply::status(
+        200,
+        &[("Content-Type", "application/json")],
+        r#"{"status":"success","data":["job","level"]}"#,
+    ))
+    .then(Reply::status(
+        400,
+        &[],
+        "parse error at line 1, col 2: syntax error: unexpected IDENTIFIER",
+    ));
+    let out = env
+        .cmd(["labels", "--addr", &srv.addr, "--tenant", "team-a"])
+        .args([
+            "--username",
+            "u",
+            "--password",
+            "p",
+            "--query-tags",
+            "source=ci",
+            "--nocache",
+        ])
+        .args([
+            "--from",
+            "2024-05-01T00:00:00Z",
+            "--to",
+            "2024-05-01T01:00:00Z",
+        ])
+        .stdout();
+    eqnice!("job\nlevel\n", out);
+    let r = &srv.received()[0];
+    assert_eq!(
+        r.path,
+        "/loki/api/v1/labels?end=1714525200000000000&start=1714521600000000000"
+    );
+    assert_eq!(r.headers["x-scope-orgid"], "team-a");
+    assert_eq!(r.headers["authorization"], "Basic dTpw");
+    assert_eq!(r.headers["x-query-tags"], "source=ci");
+    assert_eq!(r.headers["cache-control"], "no-cache");
+    let run = env
+        .cmd(["query", "--addr", &srv.addr, "{job=x}"])
+        .assert_code(2);
+    assert!(
+        run.stderr
+            .contains("HTTP 400: parse error at line 1, col 2"),
+        "{}",
+        run.stderr
+    );
+}
