@@ -132,7 +132,7 @@ fn point(v: &Value) -> Option<(i64, f64)> {
 fn streams(data: &Value) -> Option<Vec<LogEntry>> {
     let mut out = Vec::new();
     for s in data["result"].as_array()? {
-        let labels = labels_of(&s["stream"])?;
+        let labels = std::sync::Arc::new(labels_of(&s["stream"])?);
         for v in s["values"].as_array()? {
             let a = v.as_array()?;
             let ts: i64 = a.first()?.as_str()?.parse().ok()?;
@@ -252,11 +252,11 @@ pub fn query_range(
         order(&mut got, r.direction);
         let seen: HashSet<(i64, &Labels, &[u8])> = last
             .iter()
-            .map(|e| (e.ts, &e.labels, e.line.as_slice()))
+            .map(|e| (e.ts, &*e.labels, e.line.as_slice()))
             .collect();
         let fresh: Vec<LogEntry> = got
             .iter()
-            .filter(|e| !seen.contains(&(e.ts, &e.labels, e.line.as_slice())))
+            .filter(|e| !seen.contains(&(e.ts, &*e.labels, e.line.as_slice())))
             .cloned()
             .collect();
         let n = fresh.len();

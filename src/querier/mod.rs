@@ -28,7 +28,7 @@ pub use remote::Remote;
 pub use stdin::StdinStore;
 
 use crate::engine::eval::{self, MetricParams, StepAlign};
-use crate::engine::logquery::{self, LogParams, LogResult};
+use crate::engine::logquery::{self, LogParams, LogResult, LogStream};
 use crate::engine::plan::Planner;
 use crate::engine::stats::QueryStats;
 use crate::engine::value::MetricValue;
@@ -365,6 +365,28 @@ impl Querier {
         let res = logquery::run(&self.snapshot, expr, params)?;
         self.complete(&res.stats.partial)?;
         Ok(res)
+    }
+
+    /// Opens a log query whose entries are read one by one, in output
+    /// order, in memory bounded by [`logquery::STREAM_BUDGET`] whatever the
+    /// size of the answer (the `limit` of `params` is left to the caller,
+    /// who stops reading). A damaged block fails here, before any entry,
+    /// unless partial answers are allowed; after the last entry,
+    /// [`Querier::finish_stream`] gives the statistics.
+    pub fn log_stream(&self, expr: &LogExpr, params: &LogParams) -> Result<LogStream, Error> {
+        eval::check_order(params.range.start, params.range.end)?;
+        let s = LogStream::open(&self.snapshot, expr, params)?;
+        self.complete(&s.stats().partial)?;
+        Ok(s)
+    }
+
+    /// The statistics of a stream read to its end, or [`Error::Partial`]
+    /// when a block that passed its checksum could not be decoded on the
+    /// way (the entries before it were handed out already).
+    pub fn finish_stream(&self, stream: LogStream) -> Result<QueryStats, Error> {
+        let stats = stream.finish();
+        self.complete(&stats.partial)?;
+        Ok(stats)
     }
 
     /// Runs a metric range query over `range` as Loki's `query_range` runs

@@ -481,12 +481,25 @@ impl Snapshot {
     /// Opens (maps) a segment of this view: a regular file reached without
     /// following a symlink.
     pub fn open_segment(&self, entry: &SegmentEntry) -> Result<SegmentReader, StoreError> {
-        let path = self.dir.join(&entry.path);
+        Ok(SegmentReader::open(&self.checked_segment_path(entry)?)?)
+    }
+
+    /// Maps a segment of this view without reading its footer
+    /// ([`SegmentReader::open_blocks`]): for reads whose block references
+    /// come from a label index.
+    pub fn open_segment_blocks(&self, entry: &SegmentEntry) -> Result<SegmentReader, StoreError> {
+        Ok(SegmentReader::open_blocks(
+            &self.checked_segment_path(entry)?,
+        )?)
+    }
+
+    /// The segment's path, once every directory on the way is a real one.
+    fn checked_segment_path(&self, entry: &SegmentEntry) -> Result<PathBuf, SegmentError> {
         check_dirs(&self.dir, &entry.path).map_err(|e| match e {
             StoreError::Io { path, source } => SegmentError::Io { path, source },
             _ => unreachable!("check_dirs returns I/O errors"),
         })?;
-        Ok(SegmentReader::open(&path)?)
+        Ok(self.dir.join(&entry.path))
     }
 
     /// Absolute path of a segment.
