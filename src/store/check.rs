@@ -325,6 +325,14 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
         Source::Salvaged(manifest) => (manifest.segments.clone(), true),
         Source::Newer => unreachable!("returned above"),
     };
+    super::push::check(
+        t.dir(),
+        match &source {
+            Source::Sound(m) => Some(m),
+            _ => None,
+        },
+        rep,
+    );
     if let Source::Sound(m) = &source {
         check_positions(&m.positions, rep);
         ins.generation = Some(m.generation);

@@ -17,6 +17,7 @@ pub mod lease;
 pub mod lock;
 pub mod manifest;
 pub mod problem;
+pub mod push;
 pub mod read;
 pub mod rebuild;
 pub mod trace;
@@ -76,6 +77,14 @@ pub enum StoreError {
     #[error("{path}: corrupt manifest: {what}")]
     CorruptManifest {
         /// The manifest.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// The push checkpoint file is damaged ([`push`]).
+    #[error("{path}: corrupt push checkpoint: {what}")]
+    CorruptCheckpoint {
+        /// The file.
         path: PathBuf,
         /// What is wrong.
         what: String,
@@ -1070,22 +1079,39 @@ fn create_exclusive(path: &Path) -> std::io::Result<File> {
 /// rename, fsync of the directory.
 fn write_manifest(tenant: &Tenant, m: &Manifest) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec_pretty(m).expect("manifest serializes");
-    let path = tenant.manifest_path();
-    let tmp = tenant.dir.join(MANIFEST_TMP);
+    replace_file(
+        &tenant.dir,
+        &tenant.dir.join(MANIFEST_TMP),
+        &tenant.manifest_path(),
+        &bytes,
+        || trace::point("manifest-write"),
+    )?;
+    trace::point("commit");
+    Ok(())
+}
+
+/// Replaces `path` (in `dir`) with `bytes`, atomically and durably: `tmp`
+/// created afresh and fsynced, `before_rename`, the rename, an fsync of `dir`.
+/// A failed write removes `tmp`.
+fn replace_file(
+    dir: &Path,
+    tmp: &Path,
+    path: &Path,
+    bytes: &[u8],
+    before_rename: impl FnOnce(),
+) -> Result<(), StoreError> {
     let write = || -> std::io::Result<()> {
-        let mut f = create_exclusive(&tmp)?;
-        f.write_all(&bytes)?;
+        let mut f = create_exclusive(tmp)?;
+        f.write_all(bytes)?;
         f.sync_all()
     };
     if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(StoreError::io(&tmp, e));
+        let _ = fs::remove_file(tmp);
+        return Err(StoreError::io(tmp, e));
     }
-    trace::point("manifest-write");
-    fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
-    sync_dir(&tenant.dir)?;
-    trace::point("commit");
-    Ok(())
+    before_rename();
+    fs::rename(tmp, path).map_err(|e| StoreError::io(path, e))?;
+    sync_dir(dir)
 }
 
 fn summarize(

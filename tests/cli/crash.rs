@@ -139,7 +139,7 @@ struct Report {
 /// Spawns `lokal ARGS` with tracing on and SIGKILLs it right after its
 /// `k`-th trace point (and `spin` µs of busy waiting). Returns whether it
 /// was killed (false: it finished first) and the points it reported.
-fn kill_at(env: &TestEnv, args: &[String], k: u64, spin: u64) -> (bool, Vec<String>) {
+pub fn kill_at(env: &TestEnv, args: &[String], k: u64, spin: u64) -> (bool, Vec<String>) {
     let mut child = env
         .std_command()
         .args(args)

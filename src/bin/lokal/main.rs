@@ -41,6 +41,7 @@ fn main() {
         Command::Ingest(a) => cli::ingest::run(g, a),
         Command::Query(a) => cli::query::run(g, a),
         Command::InstantQuery(a) => cli::query::run_instant(g, a),
+        Command::Push(a) => cli::push::run(g, a),
         Command::Index(a) => cli::index::run(g, a),
         Command::Compact(a) => cli::compact::run(g, a),
         Command::Delete(a) => cli::delete::run(g, a),

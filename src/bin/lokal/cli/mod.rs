@@ -11,7 +11,9 @@ pub mod fmt;
 pub mod index;
 pub mod ingest;
 pub mod labels;
+pub mod loki;
 pub mod partial;
+pub mod push;
 pub mod query;
 pub mod rules;
 pub mod stats;
@@ -112,6 +114,8 @@ pub enum Command {
     Query(Box<query::QueryArgs>),
     /// Evaluate a LogQL metric query at one instant
     InstantQuery(Box<query::InstantArgs>),
+    /// Send stored streams to a Grafana Loki (protobuf+snappy or JSON), resuming from a checkpoint
+    Push(Box<push::PushArgs>),
     /// Rebuild the label index of every day, or of the given days
     Index(index::IndexArgs),
     /// Merge each day's small segments, apply retention and pending deletes (for cron)
