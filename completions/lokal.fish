@@ -31,10 +31,13 @@ complete -c lokal -n "__fish_lokal_needs_command" -s V -l version -d 'Print vers
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "push" -d 'Send stored streams to a Grafana Loki (protobuf+snappy or JSON), resuming from a checkpoint'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "compact" -d 'Merge each day\'s small segments, apply retention and pending deletes (for cron)'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "delete" -d 'Delete entries (a selector with line filters, a time range), as Loki\'s delete API'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "labels" -d 'List label names, or the values of one label'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
-complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant and day: streams, entries, segments, block sizes, bytes, time range, whether compact helps'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "verify" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
@@ -101,6 +104,22 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-labels-per-str
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-name-length -d 'Longest label name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-value-length -d 'Longest label value' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l batch-size -d 'Memory for one batch of input: its bytes plus 96 per line; peak RSS stays under 2x this + 20MB' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l batch -d 'With --addr: entries per request while --limit is not reached (logcli\'s --batch); the output is the same whatever the batch' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l addr -d 'A Grafana Loki to ask instead of the local store, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l username -d 'Username for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l password -d 'Password for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l bearer-token -d 'Bearer token for the Authorization header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l bearer-token-file -d 'File holding the bearer token' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l auth-header -d 'Header the credentials go in' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l ca-cert -d 'CA certificates (PEM) to trust for https' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l cert -d 'Client certificate (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l key -d 'Client certificate\'s key (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l query-tags -d 'X-Query-Tags header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l proxy-url -d 'An http(s) proxy [default: $HTTPS_PROXY, $HTTP_PROXY, $ALL_PROXY]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l retries -d 'Retries of a request Loki answers with 429 or 5xx, or does not answer [default: 0 for queries, 10 for push]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l min-backoff -d 'First wait before a retry, doubled each time: a duration, or milliseconds as logcli [default: 500ms]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-backoff -d 'Longest wait before a retry (also caps Retry-After) [default: 5m]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l timeout -d 'Timeout of one request [default: 5m for queries, 10s for push]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s l -l label -d 'With --stdin: label for the input stream, NAME=VALUE (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-format -d 'With --stdin: timestamp layout, as for `ingest`' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-regex -d 'With --stdin: regex whose group `ts` (or first group) holds the timestamp' -r
@@ -118,6 +137,8 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l truncate-long-line
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l stats -d 'Query statistics on stderr: streams, chunks, blocks, bytes, lines, time per stage'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s q -l quiet -d 'No messages on stderr (common labels, warnings)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l tls-skip-verify -d 'Accept any server certificate'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l nocache -d 'Send Cache-Control: no-cache'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l now -d 'Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]' -r
@@ -125,14 +146,62 @@ complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s o -l outpu
 raw\t'The line only'
 jsonl\t'One JSON object per entry: labels, line, timestamp'
 json\t'The body of Loki\'s /loki/api/v1/query_range response'"
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l addr -d 'A Grafana Loki to ask instead of the local store, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l username -d 'Username for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l password -d 'Password for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l bearer-token -d 'Bearer token for the Authorization header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l bearer-token-file -d 'File holding the bearer token' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l auth-header -d 'Header the credentials go in' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l ca-cert -d 'CA certificates (PEM) to trust for https' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l cert -d 'Client certificate (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l key -d 'Client certificate\'s key (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l query-tags -d 'X-Query-Tags header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l proxy-url -d 'An http(s) proxy [default: $HTTPS_PROXY, $HTTP_PROXY, $ALL_PROXY]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l retries -d 'Retries of a request Loki answers with 429 or 5xx, or does not answer [default: 0 for queries, 10 for push]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l min-backoff -d 'First wait before a retry, doubled each time: a duration, or milliseconds as logcli [default: 500ms]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l max-backoff -d 'Longest wait before a retry (also caps Retry-After) [default: 5m]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l timeout -d 'Timeout of one request [default: 5m for queries, 10s for push]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s z -l timezone -d 'Time zone for --now without an offset and for printing: Local, UTC or an IANA name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l tls-skip-verify -d 'Accept any server certificate'
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l nocache -d 'Send Cache-Control: no-cache'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l stats -d 'Query statistics on stderr'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s q -l quiet -d 'No messages on stderr'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l from -d 'Only entries from this time (inclusive): RFC 3339, a date, unix seconds' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l to -d 'Only entries before this time (exclusive)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l format -d 'Body encoding' -r -f -a "protobuf\t'Protobuf + snappy, as promtail sends'
+json\t'Loki\'s JSON push body'"
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l batch-size -d 'Most line and structured-metadata bytes per request (promtail\'s batchsize)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l batch-entries -d 'Most entries per request' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -s o -l output -d 'Summary format' -r -f -a "table\t'A table'
+json\t'One JSON object'"
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l username -d 'Username for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l password -d 'Password for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l bearer-token -d 'Bearer token for the Authorization header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l bearer-token-file -d 'File holding the bearer token' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l auth-header -d 'Header the credentials go in' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l ca-cert -d 'CA certificates (PEM) to trust for https' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l cert -d 'Client certificate (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l key -d 'Client certificate\'s key (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l query-tags -d 'X-Query-Tags header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l proxy-url -d 'An http(s) proxy [default: $HTTPS_PROXY, $HTTP_PROXY, $ALL_PROXY]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l retries -d 'Retries of a request Loki answers with 429 or 5xx, or does not answer [default: 0 for queries, 10 for push]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l min-backoff -d 'First wait before a retry, doubled each time: a duration, or milliseconds as logcli [default: 500ms]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l max-backoff -d 'Longest wait before a retry (also caps Retry-After) [default: 5m]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l timeout -d 'Timeout of one request [default: 5m for queries, 10s for push]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l addr -d 'The Loki to send to, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand push" -s q -l quiet -d 'No progress bar and no summary'
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l tls-skip-verify -d 'Accept any server certificate'
+complete -c lokal -n "__fish_lokal_using_subcommand push" -l nocache -d 'Send Cache-Control: no-cache'
+complete -c lokal -n "__fish_lokal_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand push" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand index" -l day -d 'Rebuild only this UTC day (repeatable) [default: every day]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand index" -l lock-timeout -d 'Give up if another writer holds the store longer than this [default: wait]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand index" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
@@ -141,23 +210,91 @@ complete -c lokal -n "__fish_lokal_using_subcommand index" -l all-tenants -d 'Ev
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s q -l quiet -d 'No summary table'
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l day -d 'Only this UTC day (repeatable) [default: every day]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l from -d 'Only days from this time (RFC 3339, a date, unix seconds, now-7d)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l to -d 'Only days before this time' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l retention -d 'Keep entries this long (Loki\'s retention_period; 0: for ever)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l retention-stream -d 'Keep a stream\'s entries this long: SELECTOR=PERIOD or SELECTOR=PERIOD@PRIORITY (Loki\'s retention_stream; repeatable)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l config -d 'Retention rules from a YAML file (see below)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l segment-size -d 'Line bytes per output segment (the merge holds about this much in memory)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l block-size -d 'Line bytes per block (as ingest\'s; larger compress better, but queries decompress more per line)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l compression-level -d 'zstd level of the blocks written (ingest uses 3)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l now -d 'Apply retention as of this time instead of now (to try a policy)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l lock-timeout -d 'Give up if another writer or compaction holds the store longer than this [default: wait]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -s o -l output -d 'Summary format' -r -f -a "table\t'A table per tenant'
+json\t'One JSON object per tenant (a JSON array with --all-tenants)'"
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l all-tenants -d 'Every tenant instead of --tenant\'s'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l dry-run -d 'Change nothing: print what would be compacted and removed (streams, entries, bytes)'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -s q -l quiet -d 'No progress bar and no summary'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l from -d 'First time deleted, included (RFC 3339, a date, unix seconds, now-2h)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l to -d 'Last time deleted, included [default: now]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l cancel -d 'Cancel a pending request by its id' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s o -l output -d 'Format of --list' -r -f -a "table\t'A table'
+json\t'A JSON array'"
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l lock-timeout -d 'Give up if another writer holds the store longer than this [default: wait]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l now -d 'Apply the request at once: compact the days it covers'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l list -d 'List the requests, pending and processed'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l to -d 'End (exclusive): RFC 3339, a date, unix seconds, or now-5m' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l addr -d 'A Grafana Loki to ask instead of the local store, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l username -d 'Username for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l password -d 'Password for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l bearer-token -d 'Bearer token for the Authorization header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l bearer-token-file -d 'File holding the bearer token' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l auth-header -d 'Header the credentials go in' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l ca-cert -d 'CA certificates (PEM) to trust for https' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l cert -d 'Client certificate (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l key -d 'Client certificate\'s key (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l query-tags -d 'X-Query-Tags header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l proxy-url -d 'An http(s) proxy [default: $HTTPS_PROXY, $HTTP_PROXY, $ALL_PROXY]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l retries -d 'Retries of a request Loki answers with 429 or 5xx, or does not answer [default: 0 for queries, 10 for push]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l min-backoff -d 'First wait before a retry, doubled each time: a duration, or milliseconds as logcli [default: 500ms]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l max-backoff -d 'Longest wait before a retry (also caps Retry-After) [default: 5m]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l timeout -d 'Timeout of one request [default: 5m for queries, 10s for push]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l tls-skip-verify -d 'Accept any server certificate'
+complete -c lokal -n "__fish_lokal_using_subcommand labels" -l nocache -d 'Send Cache-Control: no-cache'
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l to -d 'End (exclusive): RFC 3339, a date, unix seconds, or now-5m' -r
 complete -c lokal -n "__fish_lokal_using_subcommand series" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l addr -d 'A Grafana Loki to ask instead of the local store, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l username -d 'Username for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l password -d 'Password for HTTP basic auth' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l bearer-token -d 'Bearer token for the Authorization header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l bearer-token-file -d 'File holding the bearer token' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l auth-header -d 'Header the credentials go in' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l ca-cert -d 'CA certificates (PEM) to trust for https' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l cert -d 'Client certificate (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l key -d 'Client certificate\'s key (PEM)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l query-tags -d 'X-Query-Tags header' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l proxy-url -d 'An http(s) proxy [default: $HTTPS_PROXY, $HTTP_PROXY, $ALL_PROXY]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l retries -d 'Retries of a request Loki answers with 429 or 5xx, or does not answer [default: 0 for queries, 10 for push]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l min-backoff -d 'First wait before a retry, doubled each time: a duration, or milliseconds as logcli [default: 500ms]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l max-backoff -d 'Longest wait before a retry (also caps Retry-After) [default: 5m]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l timeout -d 'Timeout of one request [default: 5m for queries, 10s for push]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l analyze-labels -d 'Print a cardinality summary per label instead of the streams (as logcli)'
 complete -c lokal -n "__fish_lokal_using_subcommand series" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l tls-skip-verify -d 'Accept any server certificate'
+complete -c lokal -n "__fish_lokal_using_subcommand series" -l nocache -d 'Send Cache-Control: no-cache'
 complete -c lokal -n "__fish_lokal_using_subcommand series" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand series" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
@@ -275,22 +412,25 @@ complete -c lokal -n "__fish_lokal_using_subcommand dump" -l store -d 'Store dir
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "labels" -d 'List label names, or the values of one label'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "rules" -d 'Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "serve" -d 'Serve Loki\'s HTTP API over the store (query, labels, series, push) for Loki\'s clients'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules serve fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "push" -d 'Send stored streams to a Grafana Loki (protobuf+snappy or JSON), resuming from a checkpoint'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "compact" -d 'Merge each day\'s small segments, apply retention and pending deletes (for cron)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "delete" -d 'Delete entries (a selector with line filters, a time range), as Loki\'s delete API'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "labels" -d 'List label names, or the values of one label'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, segments, block sizes, bytes, time range, whether compact helps'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "rules" -d 'Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "serve" -d 'Serve Loki\'s HTTP API over the store (query, labels, series, push) for Loki\'s clients'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "check" -d 'Check rule files as Loki\'s ruler and `lokitool rules check` do'
 complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "lint" -d 'Report (or --fix) expressions that are not in canonical LogQL, as `lokitool rules lint`'
 complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "eval" -d 'Evaluate rules over the store: alerts at a time, or a backtest over a range'

@@ -519,7 +519,7 @@ impl<'s> Planner<'s> {
 
 /// Whether a stream read from a footer matches every matcher (a missing
 /// label matches as the empty string, as in Loki).
-fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
+pub fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
     matchers
         .iter()
         .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))

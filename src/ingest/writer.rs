@@ -12,7 +12,7 @@ use super::{IngestError, IngestOptions};
 use crate::chunk::block::{self, EncodedBlock, Metadata};
 use crate::chunk::Block;
 use crate::model::Labels;
-use crate::store::{StoreError, TenantWriter};
+use crate::store::{SegmentEntry, StoreError, TenantWriter};
 use crate::time::day_string;
 
 /// One entry to store: time, line, and structured metadata if any.
@@ -65,9 +65,43 @@ pub(crate) fn write_batch(
         report.reject(reject::DUPLICATE, dups);
     }
 
+    let params = BlockParams {
+        zstd_level: opts.zstd_level,
+        block_bytes: block::BLOCK_TARGET_BYTES,
+    };
+    for entry in write_segments(tx, &streams, params)? {
+        report.segments += 1;
+        report.bytes_stored += entry.bytes;
+        report.entries_stored += entry.entries;
+        report.bytes_lines += entry.raw_bytes;
+        report.see_time(entry.min_t, entry.max_t);
+    }
+    Ok(())
+}
+
+/// How [`write_segments`] cuts and compresses blocks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockParams {
+    /// zstd level.
+    pub zstd_level: i32,
+    /// Most line bytes per block (a larger single entry gets a block of its own).
+    pub block_bytes: usize,
+}
+
+/// Writes streams whose entries are sorted by time (equal timestamps in the
+/// order they are to be read back) as published segments of `tx`: cut into
+/// blocks per UTC day, encoded and compressed on rayon, one segment per day
+/// with the streams in label order. The one path from entries to segment
+/// files: ingest's batches and the compactor's merged days both take it.
+/// Returns the new segments' manifest entries.
+pub(crate) fn write_segments(
+    tx: &mut TenantWriter<'_>,
+    streams: &[StreamEntries<'_>],
+    params: BlockParams,
+) -> Result<Vec<SegmentEntry>, StoreError> {
     let mut jobs = Vec::new();
     for (si, s) in streams.iter().enumerate() {
-        for (day, r) in block::cut_blocks(&s.entries, |e| (e.0, e.1.len())) {
+        for (day, r) in block::cut_blocks_at(&s.entries, params.block_bytes, |e| (e.0, e.1.len())) {
             jobs.push(BlockJob {
                 stream: si,
                 day,
@@ -77,7 +111,7 @@ pub(crate) fn write_batch(
         }
     }
 
-    let level = opts.zstd_level;
+    let level = params.zstd_level;
     let compressed: Vec<Result<Compressed, block::CompressError>> = jobs
         .par_iter()
         .enumerate()
@@ -97,9 +131,10 @@ pub(crate) fn write_batch(
     let mut by_day: BTreeMap<i64, Vec<Compressed>> = BTreeMap::new();
     for c in compressed {
         // Failing to write a block is a store failure, like a full disk.
-        let c = c.map_err(StoreError::from)?;
+        let c = c?;
         by_day.entry(jobs[c.job].day).or_default().push(c);
     }
+    let mut out = Vec::with_capacity(by_day.len());
     for (day, mut blocks) in by_day {
         blocks.sort_by(|a, b| {
             let (ja, jb) = (&jobs[a.job], &jobs[b.job]);
@@ -121,14 +156,9 @@ pub(crate) fn write_batch(
                 )
                 .map_err(StoreError::from)?;
         }
-        let entry = tx.publish(pending)?;
-        report.segments += 1;
-        report.bytes_stored += entry.bytes;
-        report.entries_stored += entry.entries;
-        report.bytes_lines += entry.raw_bytes;
-        report.see_time(entry.min_t, entry.max_t);
+        out.push(tx.publish(pending)?);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Removes from each stream's time-sorted entries those the store already

@@ -49,7 +49,18 @@ pub struct QueryData<R = serde_json::Value> {
     /// The result, in the shape `result_type` names.
     pub result: R,
     /// Loki's `stats` tree.
-    pub stats: Stats,
+    pub stats: StatsBody,
+}
+
+/// The `stats` of a response: lokal's own, or the tree a Loki sent (`query
+/// --addr -o json` shows what Loki measured).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum StatsBody {
+    /// Filled from lokal's query statistics.
+    Lokal(Box<Stats>),
+    /// As a Loki answered it.
+    Loki(serde_json::Value),
 }
 
 impl<R> QueryResponse<R> {
@@ -60,9 +71,17 @@ impl<R> QueryResponse<R> {
             data: QueryData {
                 result_type,
                 result,
-                stats: Stats::new(s, n),
+                stats: StatsBody::Lokal(Box::new(Stats::new(s, n))),
             },
         }
+    }
+}
+
+impl<R> QueryResponse<R> {
+    /// The response with the `stats` a Loki sent in place of lokal's.
+    pub fn with_loki_stats(mut self, stats: Option<serde_json::Value>) -> Self {
+        self.data.stats = StatsBody::Loki(stats.unwrap_or(serde_json::json!({})));
+        self
     }
 }
 

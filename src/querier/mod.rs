@@ -12,16 +12,19 @@
 //! [`Cardinality`] (`series --analyze-labels`), [`rebuild_index`] (the
 //! lock-rebuild-commit loop of `lokal index`) and [`StdinStore`] (queries
 //! over standard input through a temporary store, with every ingest option).
+//! [`Remote`] asks the same questions of a Grafana Loki (`--addr`).
 //!
 //! Nothing here parses command-line strings: callers hand over timestamps
 //! in ns, durations and parsed queries.
 
 mod index;
+pub mod remote;
 mod stdin;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use index::{rebuild_index, RebuildEvent, RebuildRequest, TenantIndex, Tenants};
+pub use remote::Remote;
 pub use stdin::StdinStore;
 
 use crate::engine::eval::{self, MetricParams, StepAlign};
@@ -52,6 +55,9 @@ pub enum Error {
     /// No temporary store could be made for standard input.
     #[error("creating a temporary store for standard input: {0}")]
     TempStore(std::io::Error),
+    /// A Loki (`--addr`) could not be asked, or refused the question.
+    #[error(transparent)]
+    Loki(#[from] crate::loki::client::ClientError),
     /// Part of what the query selected could not be read, so its answer
     /// would be incomplete ([`Querier::allow_partial`] accepts that).
     #[error(transparent)]
@@ -426,10 +432,15 @@ impl Querier {
         self.lookup(|p| p.series(matchers, range))
     }
 
-    /// Per-day totals (streams, entries, chunks, bytes, time range), from
-    /// the segment footers.
+    /// Per-day totals (streams, entries, chunks, segments, block sizes,
+    /// bytes, time range, whether `compact` would merge it), from the
+    /// segment footers.
     pub fn day_stats(&self) -> Result<Vec<DayStats>, Error> {
-        Ok(crate::store::read::day_stats(&self.tenant, &self.snapshot)?)
+        let mut days = crate::store::read::day_stats(&self.tenant, &self.snapshot)?;
+        for d in &mut days {
+            d.compactable = crate::compact::needs_compaction(d.segments, d.bytes_raw);
+        }
+        Ok(days)
     }
 }
 

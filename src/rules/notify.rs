@@ -14,7 +14,8 @@
 //! to an alert that lacks them (`notifier.relabelAlerts`). `generatorURL` is
 //! Loki's Grafana Explore link to the rule's expression.
 //!
-//! The client is `ureq` (blocking, rustls): TLS with a CA file, basic auth (also
+//! The client is `ureq` (blocking, rustls), set up by `loki::client` as for
+//! Loki: TLS with a CA file, basic auth (also
 //! from the URL's user info, as Loki reads it), a bearer token, a timeout per
 //! request and retries with exponential backoff on connection errors, 429 and
 //! 5xx. Every Alertmanager is posted to, even when there is nothing to send (an
@@ -195,35 +196,22 @@ pub fn endpoint(base: &str) -> Result<(String, Option<(String, String)>), String
 }
 
 fn agent(o: &ClientOptions) -> Result<ureq::Agent, RulesError> {
-    use ureq::tls::{PemItem, RootCerts, TlsConfig};
-    let mut cfg = ureq::Agent::config_builder()
-        .timeout_global(Some(o.timeout))
-        .http_status_as_error(false)
-        .user_agent(concat!("lokal/", env!("CARGO_PKG_VERSION")));
-    if let Some(ca) = &o.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| RulesError::Io {
-            path: ca.clone(),
-            err: e,
-        })?;
-        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-            .filter_map(|i| match i {
-                Ok(PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .collect();
-        if certs.is_empty() {
-            return Err(RulesError::Alertmanager(format!(
-                "{}: no PEM certificate in the CA file",
-                ca.display()
-            )));
+    // One TLS and agent setup for every HTTP client of lokal.
+    crate::loki::client::agent(o.timeout, o.ca_file.as_deref(), None, false, None).map_err(|e| {
+        match e {
+            crate::loki::client::ClientError::Tls { path, what } if what.starts_with("no PEM") => {
+                RulesError::Alertmanager(format!(
+                    "{}: no PEM certificate in the CA file",
+                    path.display()
+                ))
+            }
+            crate::loki::client::ClientError::Tls { path, what } => RulesError::Io {
+                path,
+                err: std::io::Error::other(what),
+            },
+            e => RulesError::Alertmanager(e.to_string()),
         }
-        cfg = cfg.tls_config(
-            TlsConfig::builder()
-                .root_certs(RootCerts::new_with_certs(&certs))
-                .build(),
-        );
-    }
-    Ok(cfg.build().into())
+    })
 }
 
 /// Posts `alerts` to every Alertmanager of `urls`; fails, naming each, when one
@@ -233,24 +221,24 @@ pub fn send(
     alerts: &[PostableAlert],
     o: &ClientOptions,
 ) -> Result<Vec<Delivery>, RulesError> {
-    use base64::Engine as _;
+    use crate::loki::client::{authorization, Auth};
     let agent = agent(o)?;
     let body = serde_json::to_vec(alerts).expect("alerts serialize");
     let mut done = Vec::new();
     let mut failed = Vec::new();
     for base in urls {
         let (url, user_info) = endpoint(base).map_err(RulesError::Alertmanager)?;
-        let auth = match (
+        let auth = authorization(&match (
             user_info.as_ref().or(o.basic_auth.as_ref()),
             &o.bearer_token,
         ) {
-            (Some((u, p)), _) => Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )),
-            (None, Some(t)) => Some(format!("Bearer {t}")),
-            (None, None) => None,
-        };
+            (Some((u, p)), _) => Auth::Basic {
+                user: u.clone(),
+                password: p.clone(),
+            },
+            (None, Some(t)) => Auth::Bearer(t.clone()),
+            (None, None) => Auth::None,
+        });
         let mut attempt = 0u32;
         let mut wait = o.backoff;
         loop {

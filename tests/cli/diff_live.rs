@@ -6,92 +6,36 @@
 //! offline suite requires, and lokal's `-o json` must have the shape of the
 //! live Loki's response. Skipped with a note without `../shared/loki`,
 //! `zstd`, `curl` or `python3`; under `CI=true` those fail instead.
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::diff;
 
-/// A Loki started by `start-loki.sh`, stopped (it flushes first) on drop.
-pub struct Loki {
-    pid: String,
-    /// `http://127.0.0.1:PORT`.
-    pub addr: String,
+use crate::support::loki::{have, run_ok, Loki};
+
+fn start_loki(loki_dir: &Path, work: &Path) -> Loki {
+    Loki::start_in(loki_dir, work)
 }
 
-impl Drop for Loki {
-    fn drop(&mut self) {
-        let kill = |args: &[&str]| {
-            Command::new("kill")
-                .args(args)
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let alive = |pid: &str| kill(&["-0", pid]);
-        kill(&[&self.pid]);
-        let t = Instant::now();
-        while alive(&self.pid) && t.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        if alive(&self.pid) {
-            kill(&["-9", &self.pid]);
-        }
-    }
-}
-
-/// Two ports the kernel hands out free on 127.0.0.1.
-pub fn free_ports() -> (u16, u16) {
-    let a = TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = TcpListener::bind("127.0.0.1:0").unwrap();
-    (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    )
-}
-
-/// Whether `tool` runs; a note (a failure under `CI=true`) when not.
-pub fn have(tool: &str, arg: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg(arg)
+/// Records Loki's answers to the queries `ids` of `queries` into `live`
+/// with `record.py`. It exits 1 on an unstable answer or a wrong
+/// expectation; the caller's comparison names the query either way.
+pub fn record(loki_dir: &Path, addr: &str, queries: &Path, live: &Path, ids: &[&str]) {
+    let _ = Command::new("python3")
+        .arg(loki_dir.join("record.py"))
+        .args(["--addr", addr, "--queries"])
+        .arg(queries)
+        .arg("--out")
+        .arg(live)
+        .args(["--ids", &ids.join(",")])
         .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        crate::support::skip(&format!("{tool} is not installed"));
-    }
-    ok
-}
-
-pub fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn start_loki(loki_dir: &Path, work: &Path) -> Loki {
-    let (http, grpc) = free_ports();
-    let pid = run_ok(
-        Command::new(loki_dir.join("start-loki.sh"))
-            .arg(work.join("loki"))
-            .arg(http.to_string())
-            .arg(grpc.to_string()),
-    );
-    Loki {
-        pid: pid.trim().to_string(),
-        addr: format!("http://127.0.0.1:{http}"),
-    }
+        .unwrap();
 }
 
 /// The sample: every fifth query, every listed difference and every query
 /// of `full/`, so each area and each deliberate difference is checked live.
-fn sample(rows: &[diff::Row]) -> Vec<diff::Row> {
+pub fn sample(rows: &[diff::Row]) -> Vec<diff::Row> {
     let listed = diff::read_differences();
     let full: Vec<String> = std::fs::read_dir(diff::suite_dir().join("full"))
         .unwrap()
@@ -133,17 +77,7 @@ fn live_loki_answers_as_the_fixtures_and_lokal_agrees() {
     assert!(rows.len() >= 100, "{} queries sampled", rows.len());
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let live: PathBuf = env.path().join("live");
-    // record.py exits 1 on an unstable answer or a wrong expectation; the
-    // comparison below names the query either way.
-    let _ = Command::new("python3")
-        .arg(loki_dir.join("record.py"))
-        .args(["--addr", &loki.addr, "--queries"])
-        .arg(&queries)
-        .arg("--out")
-        .arg(&live)
-        .args(["--ids", &ids.join(",")])
-        .output()
-        .unwrap();
+    record(&loki_dir, &loki.addr, &queries, &live, &ids);
 
     // 1. The fixtures are what this Loki answers, byte for byte.
     let mut drift = Vec::new();

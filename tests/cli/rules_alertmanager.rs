@@ -411,23 +411,6 @@ fn basic_auth_and_unreachable_alertmanagers() {
     );
 }
 
-/// Runs openssl (from Debian's base system); `None` after a note when it is missing.
-fn openssl(dir: &std::path::Path, args: &[&str]) -> Option<()> {
-    let st = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .stderr(Stdio::null())
-        .status();
-    match st {
-        Ok(s) if s.success() => Some(()),
-        Ok(s) => panic!("openssl {args:?} failed: {s}"),
-        Err(_) => {
-            crate::support::skip("openssl is not installed");
-            None
-        }
-    }
-}
-
 #[test]
 fn https_alertmanagers_with_a_ca_file() {
     let now = jiff::Timestamp::now().as_second();
@@ -436,60 +419,8 @@ fn https_alertmanagers_with_a_ca_file() {
     };
     // A CA, and a certificate for 127.0.0.1 signed by it.
     let dir = env.path();
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    for args in [
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=lokal test CA",
-        ][..],
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "am.key",
-            "-out",
-            "am.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "am.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "am.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    ] {
-        if openssl(dir, args).is_none() {
-            return;
-        }
+    if crate::support::tls::certificates(dir, "am").is_none() {
+        return;
     }
     let web = format!(
         "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",

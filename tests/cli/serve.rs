@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::common::*;
 use crate::diff;
-use crate::diff_live::{have, run_ok, start_loki};
+use crate::support::loki::{have, run_ok, Loki};
 
 /// A running `lokal serve`, stopped with SIGTERM.
 struct Serve {
@@ -302,7 +302,7 @@ fn serve_answers_as_loki_request_for_request() {
     let Some(env) = diff::dataset_store() else {
         return;
     };
-    let loki = start_loki(&loki_dir, env.path());
+    let loki = Loki::start_in(&loki_dir, env.path());
     run_ok(
         Command::new("python3")
             .arg(loki_dir.join("push_to_loki.py"))

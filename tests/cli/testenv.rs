@@ -149,6 +149,12 @@ fn base_command(store: Option<&Path>) -> std::process::Command {
     cmd.env_remove("LOKAL_STORE")
         .env_remove("LOKAL_TENANT")
         .env("NO_COLOR", "1");
+    // logcli's variables would send queries to a Loki (`--addr`).
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("LOKI_") {
+            cmd.env_remove(k);
+        }
+    }
     if let Some(s) = store {
         cmd.arg("--store").arg(s);
     }
@@ -192,6 +198,12 @@ impl LokalCmd {
         for a in args {
             self.arg(a);
         }
+        self
+    }
+
+    /// Sets an environment variable for the command.
+    pub fn env(&mut self, k: &str, v: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.env(k, v);
         self
     }
 

@@ -17,7 +17,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+pub mod loki;
 pub mod stamps;
+pub mod tls;
 
 /// Prints expected and got in banner blocks when they differ, as ripgrep's
 /// `eqnice!` does: multi-line outputs stay readable, where `assert_eq!`

@@ -1,12 +1,13 @@
 //! Exit codes, and which one an error gets. The library returns typed
 //! errors; only here are they sorted into "the user asked for something
-//! wrong" (2) and "the store failed" (3).
+//! wrong" (2), "the store failed" (3) and "Loki could not be reached" (4).
 
 use lokal::chunk::block::{CompressError, DecodeError};
 use lokal::chunk::segment::SegmentError;
 use lokal::engine::QueryError;
 use lokal::index::IndexError;
 use lokal::ingest::IngestError;
+use lokal::loki::client::ClientError;
 use lokal::store::StoreError;
 
 /// The process exit codes.
@@ -21,6 +22,9 @@ pub enum ExitCode {
     /// Store error: I/O, corruption (a block that fails its checksum or
     /// zstd), a lock timeout.
     Store = 3,
+    /// A Loki (`--addr`, `push`) could not be reached, or kept answering
+    /// 429 or 5xx through the retries.
+    Unreachable = 4,
 }
 
 impl ExitCode {
@@ -64,8 +68,25 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
         IngestError::Store(s) => Some(store(s)),
         _ => None,
     };
+    let loki = |e: &ClientError| match e {
+        ClientError::Unreachable { .. } => Some(ExitCode::Unreachable),
+        ClientError::Status { status, .. } if *status == 429 || *status >= 500 => {
+            Some(ExitCode::Unreachable)
+        }
+        _ => Some(ExitCode::Usage),
+    };
+    if let Some(e) = cause.downcast_ref::<ClientError>() {
+        return loki(e);
+    }
+    if let Some(e) = cause.downcast_ref::<lokal::loki::pusher::PushError>() {
+        return match e {
+            lokal::loki::pusher::PushError::Store(s) => Some(store(s)),
+            lokal::loki::pusher::PushError::Client { err, .. } => loki(err),
+        };
+    }
     if let Some(e) = cause.downcast_ref::<lokal::querier::Error>() {
         return match e {
+            lokal::querier::Error::Loki(c) => loki(c),
             lokal::querier::Error::Query(q) => query(q),
             lokal::querier::Error::Store(s) => Some(store(s)),
             lokal::querier::Error::Ingest(i) => ingest(i),
@@ -81,6 +102,12 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     }
     if let Some(e) = cause.downcast_ref::<StoreError>() {
         return Some(store(e));
+    }
+    if let Some(e) = cause.downcast_ref::<lokal::compact::CompactError>() {
+        return Some(match e {
+            lokal::compact::CompactError::Store(s) => store(s),
+            lokal::compact::CompactError::Invalid(_) => ExitCode::Usage,
+        });
     }
     let damaged = cause.is::<SegmentError>()
         || cause.is::<IndexError>()
@@ -120,6 +147,28 @@ mod tests {
             ExitCode::of_error(&anyhow::Error::from(compress)),
             ExitCode::Store
         );
+    }
+
+    #[test]
+    fn loki_errors_are_unreachable_or_usage() {
+        let down = ClientError::Unreachable {
+            url: "http://l/x".into(),
+            err: "connection refused".into(),
+            attempts: 1,
+        };
+        let e = anyhow::Error::from(lokal::querier::Error::Loki(down));
+        assert_eq!(ExitCode::of_error(&e), ExitCode::Unreachable);
+        let status = |status| {
+            anyhow::Error::from(ClientError::Status {
+                url: "http://l/x".into(),
+                status,
+                body: String::new(),
+            })
+        };
+        assert_eq!(ExitCode::of_error(&status(503)), ExitCode::Unreachable);
+        assert_eq!(ExitCode::of_error(&status(429)), ExitCode::Unreachable);
+        assert_eq!(ExitCode::of_error(&status(400)), ExitCode::Usage);
+        assert_eq!(ExitCode::Unreachable.code(), 4);
     }
 
     #[test]

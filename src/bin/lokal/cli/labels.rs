@@ -9,6 +9,7 @@ use lokal::querier::{self, Cardinality, Lookup};
 
 use super::args::RangeArgs;
 use super::exit::ExitCode;
+use super::loki::LokiArgs;
 use super::partial::{self, PartialArgs};
 use super::GlobalArgs;
 
@@ -21,6 +22,8 @@ pub struct LabelsArgs {
     pub range: RangeArgs,
     #[command(flatten)]
     pub partial: PartialArgs,
+    #[command(flatten)]
+    pub loki: LokiArgs,
 }
 
 /// Arguments of `lokal series`.
@@ -35,15 +38,28 @@ pub struct SeriesArgs {
     pub analyze_labels: bool,
     #[command(flatten)]
     pub partial: PartialArgs,
+    #[command(flatten)]
+    pub loki: LokiArgs,
 }
 
 /// Runs `lokal labels`.
 pub fn run_labels(g: &GlobalArgs, a: &LabelsArgs) -> Result<ExitCode> {
-    let q = g.querier_noting_empty(false, &a.partial)?;
-    let range = a.range.resolve(&q)?;
-    let out = match &a.name {
-        None => q.labels(range)?,
-        Some(n) => q.label_values(n, range)?,
+    let out = match a.loki.remote(g)? {
+        Some(r) => {
+            let range = r.resolve_range(&a.range.spec()?);
+            match &a.name {
+                None => r.labels(range)?,
+                Some(n) => r.label_values(n, range)?,
+            }
+        }
+        None => {
+            let q = g.querier_noting_empty(false, &a.partial)?;
+            let range = a.range.resolve(&q)?;
+            match &a.name {
+                None => q.labels(range)?,
+                Some(n) => q.label_values(n, range)?,
+            }
+        }
     };
     notes(&out);
     let mut w = std::io::stdout().lock();
@@ -57,9 +73,14 @@ pub fn run_labels(g: &GlobalArgs, a: &LabelsArgs) -> Result<ExitCode> {
 /// Runs `lokal series`.
 pub fn run_series(g: &GlobalArgs, a: &SeriesArgs) -> Result<ExitCode> {
     let matchers = querier::parse_selector(&a.selector)?;
-    let q = g.querier_noting_empty(false, &a.partial)?;
-    let range = a.range.resolve(&q)?;
-    let series = q.series(&matchers, range)?;
+    let series = match a.loki.remote(g)? {
+        Some(r) => r.series(&a.selector, r.resolve_range(&a.range.spec()?))?,
+        None => {
+            let q = g.querier_noting_empty(false, &a.partial)?;
+            let range = a.range.resolve(&q)?;
+            q.series(&matchers, range)?
+        }
+    };
     notes(&series);
     let mut w = std::io::stdout().lock();
     if a.analyze_labels {

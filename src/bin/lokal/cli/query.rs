@@ -22,6 +22,7 @@ use super::args::{
     ZoneArgs,
 };
 use super::exit::ExitCode;
+use super::loki::LokiArgs;
 use super::partial::{self, PartialArgs};
 use super::GlobalArgs;
 
@@ -160,10 +161,37 @@ pub struct QueryArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub partial: PartialArgs,
+    /// With --addr: entries per request while --limit is not reached (logcli's --batch); the
+    /// output is the same whatever the batch
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch: usize,
+    #[command(flatten)]
+    pub loki: LokiArgs,
 }
+
+/// What a Loki measured, for `-o json` and `--stats` of a query sent to it
+/// (`None` for a local query).
+type LokiStats<'a> = Option<&'a Option<serde_json::Value>>;
 
 /// Runs `lokal query`; exit 1 when nothing matched.
 pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
+    if let Some(remote) = a.loki.remote(g)? {
+        if a.stdin || a.unaligned {
+            anyhow::bail!("--addr asks a Loki: --stdin and --unaligned are for local queries");
+        }
+        // Loki parses the query (its errors are its own); --step goes
+        // along when given.
+        let range = remote.resolve_range(&a.range.spec()?);
+        let opts = query_options(a, true)?;
+        let (resp, meta) = remote.query(&a.query, range, &opts, a.batch)?;
+        let tz = a.range.zone.tz()?;
+        return match resp {
+            QueryResponse::Streams(res) => print_log(res, a, tz, Some(&meta.stats)),
+            QueryResponse::Metric(res) => {
+                print_metric(&res, a.output, &tz, &a.report, Some(&meta.stats))
+            }
+        };
+    }
     let stdin = if a.stdin {
         // The same conversion as `lokal ingest`; the query's --timezone is
         // the zone of timestamps without an offset.
@@ -190,24 +218,7 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
     let expr = lokal::logql::parse_expr(&query)?;
     let range = querier.resolve_query_range(&a.range.spec()?, &expr)?;
     let tz = a.range.zone.tz()?;
-    let opts = QueryOptions {
-        limit: a.limit,
-        direction: if a.forward {
-            Direction::Forward
-        } else {
-            Direction::Backward
-        },
-        // Only a metric query reads --step.
-        step: match (&expr, &a.step) {
-            (Expr::Sample(_), Some(s)) => Some(parse_step(s).map_err(anyhow::Error::msg)?),
-            _ => None,
-        },
-        align: if a.unaligned {
-            StepAlign::Start
-        } else {
-            StepAlign::Epoch
-        },
-    };
+    let opts = query_options(a, matches!(expr, Expr::Sample(_)))?;
     match &expr {
         // Without a limit the answer can be any size: print it as it is read.
         Expr::Log(log) if opts.limit == 0 => {
@@ -219,19 +230,46 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
             print_log_stream(querier, querier.log_stream(log, &params)?, a, tz)
         }
         _ => match querier.query(&expr, range, &opts)? {
-            QueryResponse::Streams(res) => print_log(res, a, tz),
-            QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report),
+            QueryResponse::Streams(res) => print_log(res, a, tz, None),
+            QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report, None),
         },
     }
 }
 
+/// The query's options: limit, direction, and `--step` when `metric`.
+fn query_options(a: &QueryArgs, metric: bool) -> Result<QueryOptions> {
+    Ok(QueryOptions {
+        limit: a.limit,
+        direction: if a.forward {
+            Direction::Forward
+        } else {
+            Direction::Backward
+        },
+        // Only a metric query reads --step.
+        step: match (metric, &a.step) {
+            (true, Some(s)) => Some(parse_step(s).map_err(anyhow::Error::msg)?),
+            _ => None,
+        },
+        align: if a.unaligned {
+            StepAlign::Start
+        } else {
+            StepAlign::Epoch
+        },
+    })
+}
+
 /// Prints a limited log query's entries; exit 1 when there are none.
-fn print_log(res: LogResult, a: &QueryArgs, tz: jiff::tz::TimeZone) -> Result<ExitCode> {
+fn print_log(
+    res: LogResult,
+    a: &QueryArgs,
+    tz: jiff::tz::TimeZone,
+    loki: LokiStats<'_>,
+) -> Result<ExitCode> {
     print_warnings(&res.stats, a.report.quiet);
     let stats = res.stats;
-    let (n, _) = write_log(res.entries.into_iter(), a, tz, |_| Ok(stats.clone()))?;
+    let (n, _) = write_log(res.entries.into_iter(), a, tz, loki, |_| Ok(stats.clone()))?;
     if a.report.stats {
-        print_stats(&stats);
+        print_any_stats(&stats, loki)?;
     }
     Ok(ExitCode::matched(n > 0))
 }
@@ -248,7 +286,7 @@ fn print_log_stream(
 ) -> Result<ExitCode> {
     print_warnings(stream.stats(), a.report.quiet);
     let known = stream.stats().partial.len();
-    let (n, stats) = write_log(stream, a, tz, |s| Ok(querier.finish_stream(s)?))?;
+    let (n, stats) = write_log(stream, a, tz, None, |s| Ok(querier.finish_stream(s)?))?;
     partial::warn(&stats.partial[known.min(stats.partial.len())..]);
     if a.report.stats {
         print_stats(&stats);
@@ -258,11 +296,13 @@ fn print_log_stream(
 
 /// Writes the entries of `entries` in `a`'s output format, then hands the
 /// drained iterator to `finish` for the statistics (`-o json` ends with
-/// them). Returns how many entries were written, and the statistics.
+/// them, or with `loki`'s when a Loki answered). Returns how many entries
+/// were written, and the statistics.
 fn write_log<I: Iterator<Item = LogEntry>>(
     mut entries: I,
     a: &QueryArgs,
     tz: jiff::tz::TimeZone,
+    loki: LokiStats<'_>,
     finish: impl FnOnce(I) -> Result<QueryStats>,
 ) -> Result<(u64, QueryStats)> {
     let stdout = std::io::stdout();
@@ -280,7 +320,11 @@ fn write_log<I: Iterator<Item = LogEntry>>(
             }
             let stats = finish(entries)?;
             let n = body.entries();
-            serde_json::to_writer_pretty(&mut out, &streams_response(body, &stats))?;
+            let mut resp = streams_response(body, &stats);
+            if let Some(s) = loki {
+                resp = resp.with_loki_stats(s.clone());
+            }
+            serde_json::to_writer_pretty(&mut out, &resp)?;
             writeln!(out)?;
             out.flush()?;
             return Ok((n, stats));
@@ -307,6 +351,7 @@ fn print_metric(
     format: OutputFormat,
     tz: &jiff::tz::TimeZone,
     report: &ReportArgs,
+    loki: LokiStats<'_>,
 ) -> Result<ExitCode> {
     let (value, stats): (&MetricValue, &QueryStats) = (&res.value, &res.stats);
     print_warnings(stats, report.quiet);
@@ -320,16 +365,17 @@ fn print_metric(
         }
         OutputFormat::Raw | OutputFormat::Jsonl => output::write_metric_jsonl(&mut out, value)?,
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(
-                &mut out,
-                &lokal::loki::api::metric_response(value, stats),
-            )?;
+            let mut body = lokal::loki::api::metric_response(value, stats);
+            if let Some(s) = loki {
+                body = body.with_loki_stats(s.clone());
+            }
+            serde_json::to_writer_pretty(&mut out, &body)?;
             writeln!(out)?;
         }
     }
     out.flush()?;
     if report.stats {
-        print_stats(stats);
+        print_any_stats(stats, loki)?;
     }
     Ok(ExitCode::matched(!value.is_empty()))
 }
@@ -361,6 +407,8 @@ pub struct InstantArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub partial: PartialArgs,
+    #[command(flatten)]
+    pub loki: LokiArgs,
 }
 
 /// Runs `lokal instant-query`.
@@ -372,9 +420,26 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<ExitCode> {
         Some(t) => parse_time(t, now, &tz)?,
         None => now,
     };
+    if let Some(remote) = a.loki.remote(g)? {
+        let (res, meta) = remote.instant_query(&a.query, at)?;
+        return print_metric(&res, a.output, &tz, &a.report, Some(&meta.stats));
+    }
     let q = g.querier_noting_empty(a.report.quiet, &a.partial)?;
     let res = q.instant_query(&expr, at)?;
-    print_metric(&res, a.output, &tz, &a.report)
+    print_metric(&res, a.output, &tz, &a.report, None)
+}
+
+/// `--stats`: lokal's own, or the tree a Loki sent, as indented JSON on stderr.
+fn print_any_stats(s: &QueryStats, loki: LokiStats<'_>) -> Result<()> {
+    match loki {
+        None => print_stats(s),
+        Some(tree) => {
+            let text =
+                serde_json::to_string_pretty(tree.as_ref().unwrap_or(&serde_json::json!({})))?;
+            eprintln!("{text}");
+        }
+    }
+    Ok(())
 }
 
 fn print_warnings(s: &QueryStats, quiet: bool) {
