@@ -27,10 +27,11 @@ struct Serve {
 impl Serve {
     /// `lokal serve --listen 127.0.0.1:0` over `env`'s store: the kernel
     /// picks a free port, which the first line on stderr names.
-    fn start(env: &TestEnv) -> Serve {
+    fn start(env: &TestEnv, extra: &[&str]) -> Serve {
         let mut child = env
             .std_command()
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -160,7 +161,7 @@ fn serve_answers_lokis_api_over_the_store() {
         .label("job=other")
         .args(["--tenant", "t2"])
         .ok();
-    let s = Serve::start(&env);
+    let s = Serve::start(&env, &["--max-body", "1000"]);
     let a = agent();
     let range = [("start", "2024-05-01T00:00:00Z"), ("end", "1714521660")];
     let get = |r: Req| send(&a, &s.addr, &r);
@@ -278,6 +279,18 @@ fn serve_answers_lokis_api_over_the_store() {
     }
     assert_eq!(get(req("404", "/nope", &[])).0, 404);
 
+    // A body over --max-body is refused whole, before it is read further.
+    let big = format!("{{job=\"{}\"}}", "x".repeat(2000));
+    let mut huge = req("huge", "/loki/api/v1/series", &[("match[]", &big)]);
+    huge.post = true;
+    assert_eq!(
+        get(huge),
+        (
+            413,
+            "request body too large: more than 1000 bytes (lokal serve --max-body)".into()
+        )
+    );
+
     let (status, err) = s.stop();
     assert!(status.success(), "{status}: {err}");
     assert!(err.ends_with("lokal: stopped\n"), "{err}");
@@ -309,7 +322,7 @@ fn serve_answers_as_loki_request_for_request() {
             .args(["--addr", &loki.addr, "--dataset"])
             .arg(env.path().join("dataset.jsonl")),
     );
-    let s = Serve::start(&env);
+    let s = Serve::start(&env, &[]);
     let a = agent();
 
     let (s0, e0) = ("2024-05-01T00:00:00Z", "2024-05-01T02:00:00Z");
