@@ -64,6 +64,9 @@ _lokal() {
             lokal,series)
                 cmd="lokal__subcmd__series"
                 ;;
+            lokal,serve)
+                cmd="lokal__subcmd__serve"
+                ;;
             lokal,stats)
                 cmd="lokal__subcmd__stats"
                 ;;
@@ -121,6 +124,9 @@ _lokal() {
             lokal__subcmd__help,series)
                 cmd="lokal__subcmd__help__subcmd__series"
                 ;;
+            lokal__subcmd__help,serve)
+                cmd="lokal__subcmd__help__subcmd__serve"
+                ;;
             lokal__subcmd__help,stats)
                 cmd="lokal__subcmd__help__subcmd__stats"
                 ;;
@@ -176,7 +182,7 @@ _lokal() {
 
     case "${cmd}" in
         lokal)
-            opts="-h -V --store --tenant --help --version ingest query instant-query push index compact delete labels series stats test check verify rules fmt completions man dump help"
+            opts="-h -V --store --tenant --help --version ingest query instant-query push index compact delete labels series stats test check verify rules serve fmt completions man dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -418,7 +424,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__help)
-            opts="ingest query instant-query push index compact delete labels series stats test check rules fmt completions man dump help"
+            opts="ingest query instant-query push index compact delete labels series stats test check rules serve fmt completions man dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -698,6 +704,20 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__help__subcmd__series)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lokal__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1779,6 +1799,40 @@ _lokal() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lokal__subcmd__serve)
+            opts="-h -V --listen --workers --max-body --store --tenant --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -16,6 +16,7 @@ pub mod model;
 pub mod output;
 pub mod querier;
 pub mod rules;
+pub mod server;
 pub mod store;
 pub mod time;
 pub mod units;

@@ -28,6 +28,7 @@ mod rules_backfill;
 mod rules_loki;
 mod rules_test;
 mod semantics;
+mod serve;
 mod stdin;
 mod store;
 mod store_v1;

@@ -51,6 +51,7 @@ fn main() {
         Command::Test(a) => cli::test::run(a),
         Command::Check(a) => cli::verify::run(g, a),
         Command::Rules(a) => cli::rules::run(g, a),
+        Command::Serve(a) => cli::serve::run(g, a),
         Command::Fmt(a) => cli::fmt::run(a),
         Command::Completions(a) => cli::completions::run(a),
         Command::Man(a) => cli::completions::run_man(a),

@@ -16,6 +16,7 @@ pub mod partial;
 pub mod push;
 pub mod query;
 pub mod rules;
+pub mod serve;
 pub mod stats;
 pub mod test;
 pub mod timestamps;
@@ -135,6 +136,8 @@ pub enum Command {
     Check(verify::CheckArgs),
     /// Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test
     Rules(rules::RulesArgs),
+    /// Serve Loki's HTTP API over the store (query, labels, series, push) for Loki's clients
+    Serve(serve::ServeArgs),
     /// Parse a LogQL query and print its canonical form
     Fmt(fmt::FmtArgs),
     /// Print a shell completion script (bash, zsh, fish)

@@ -1,0 +1,123 @@
+//! `lokal serve`: Loki's HTTP API over the local store, so Loki's clients
+//! (Grafana's data source, logcli, promtail and `lokal push`) can talk to
+//! a store as to a Loki.
+//!
+//! The HTTP stack is `tiny_http`, a small synchronous server: a few worker
+//! threads each take the next request from the shared listener and answer
+//! it through the [`crate::querier`] API, with the bodies of
+//! [`crate::loki::api`] (what `lokal query -o json` prints). Every request
+//! opens its own querier, so it reads one consistent snapshot of the store.
+
+pub mod handlers;
+pub mod params;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::store::Store;
+
+/// How often an idle worker looks at the shutdown flag.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Errors of the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}; pick a free address with --listen")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// Why it failed.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The default tenant is not a valid org id.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// What `lokal serve` serves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The store.
+    pub store: Store,
+    /// Tenant of requests without `X-Scope-OrgID` (`--tenant`).
+    pub default_tenant: String,
+    /// Worker threads answering requests.
+    pub workers: usize,
+    /// Largest request body accepted, bytes (Loki's `max_recv_msg_size`).
+    pub max_body: u64,
+}
+
+/// A bound server, not yet answering.
+pub struct Server {
+    http: Arc<tiny_http::Server>,
+    config: Arc<ServerConfig>,
+}
+
+impl Server {
+    /// Binds `addr` (`127.0.0.1:3100`; port 0 picks a free one).
+    pub fn bind(addr: &str, config: ServerConfig) -> Result<Server, ServerError> {
+        crate::store::validate_tenant(&config.default_tenant)?;
+        let http = tiny_http::Server::http(addr).map_err(|source| ServerError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        Ok(Server {
+            http: Arc::new(http),
+            config: Arc::new(config),
+        })
+    }
+
+    /// The address bound (with the port picked when 0 was asked).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.http.server_addr().to_ip()
+    }
+
+    /// Answers requests until `stop` is set, then lets each worker finish
+    /// the request it is on and returns.
+    pub fn run(self, stop: &'static AtomicBool) {
+        let workers: Vec<_> = (0..self.config.workers.max(1))
+            .map(|_| {
+                let http = Arc::clone(&self.http);
+                let config = Arc::clone(&self.config);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        match http.recv_timeout(POLL) {
+                            Ok(Some(req)) => handlers::answer(&config, req),
+                            Ok(None) => {}
+                            // The listener failed: nothing more will come.
+                            Err(_) => break,
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            // A worker that panicked has answered nothing more; the others
+            // still finish.
+            let _ = w.join();
+        }
+    }
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// A flag set by SIGINT (Ctrl-C) or SIGTERM, for [`Server::run`].
+pub fn stop_on_signals() -> &'static AtomicBool {
+    #[cfg(unix)]
+    {
+        extern "C" fn on_signal(_: libc::c_int) {
+            // Only an atomic store: async-signal-safe.
+            STOP.store(true, Ordering::SeqCst);
+        }
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: installing a handler that only stores to an atomic.
+        unsafe {
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
+    }
+    &STOP
+}
