@@ -3,23 +3,36 @@
 //! ```text
 //! header   16 B   magic "LOKALSEG", format version u32 LE, flags u32 LE (0)
 //! blocks          zstd frames, back to back
-//! footer          varint-encoded chunk list (below)
+//! footer          the chunk list (below)
 //! trailer  32 B   footer offset u64, footer length u64, xxh3-64 of footer u64,
 //!                 format version u32, magic "LKSG"
 //! ```
 //!
-//! Footer: `n_streams`, then per stream: label count, `(name, value)` as
-//! length-prefixed bytes, fingerprint (u64 LE), block count, then per block:
-//! offset, compressed length, raw length, entries, line bytes, min ts (zigzag),
-//! max ts - min ts, xxh3-64 of the compressed bytes (u64 LE).
+//! Format 1 footer (varints): `n_streams`, then per stream: label count,
+//! `(name, value)` as length-prefixed bytes, fingerprint (u64 LE), block
+//! count, then per block: offset, compressed length, raw length, entries,
+//! line bytes, min ts (zigzag), max ts - min ts, xxh3-64 of the compressed
+//! bytes (u64 LE). Every block holds one stream.
+//!
+//! Format 2 footer: the raw length (u64 LE), then one zstd frame of:
+//! the label symbols (names and values, each once), the blocks (length,
+//! raw length, entries, xxh3-64; offsets follow from the lengths, blocks
+//! being back to back), and per stream its labels as symbol pairs and its
+//! *runs*: which block, the run's first entry in it and its entry count,
+//! line bytes and time range. A block holds one stream's run, or — packed —
+//! the runs of many small streams, so a stream of five lines costs a few
+//! bytes of a shared frame instead of a frame, a footer entry and an index
+//! entry of its own. The layout is in `ARCHITECTURE.md`.
 //!
 //! A segment is readable without any index: the footer is the source of
 //! truth, indexes only accelerate. Checksums let a reader skip one corrupt
 //! block and keep reading the others.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use memmap2::Mmap;
 
@@ -44,12 +57,15 @@ thread_local! {
 pub const MAGIC: &[u8; 8] = b"LOKALSEG";
 /// Magic at the very end of every segment.
 pub const TRAILER_MAGIC: &[u8; 4] = b"LKSG";
-/// Current format version.
-pub const FORMAT_VERSION: u32 = 1;
+/// Current format version (written); 1 and 2 are read.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 16;
 const TRAILER_LEN: usize = 32;
 
-/// Where one compressed block lives and what it holds.
+/// One stream's run of entries in a stored block: where the block (one
+/// zstd frame) lives, and which of its entries are the stream's. A block of
+/// one stream has one run covering it (`first` 0, `entries` equal to
+/// `frame_entries`); a packed block has one run per stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockMeta {
     /// Byte offset of the zstd frame in the segment file.
@@ -58,22 +74,32 @@ pub struct BlockMeta {
     pub len: u32,
     /// Raw (decompressed) length.
     pub raw_len: u32,
-    /// Entries in the block.
+    /// Entries in the whole block (every run).
+    pub frame_entries: u32,
+    /// The run's first entry in the block.
+    pub first: u32,
+    /// Entries in the run.
     pub entries: u32,
-    /// Sum of the lines' lengths (what Loki counts as bytes).
+    /// Sum of the run's line lengths (what Loki counts as bytes).
     pub line_bytes: u64,
-    /// Smallest timestamp, ns.
+    /// Smallest timestamp of the run, ns.
     pub min_t: i64,
-    /// Largest timestamp, ns.
+    /// Largest timestamp of the run, ns.
     pub max_t: i64,
     /// xxh3-64 of the compressed bytes.
     pub checksum: u64,
 }
 
 impl BlockMeta {
-    /// Appends the block reference as segment footers and label indexes store
-    /// it: offset, compressed and raw length, entries, line bytes (varints),
-    /// min ts (zigzag), max ts - min ts, checksum (u64 LE).
+    /// True when the block holds other runs than this one.
+    pub fn is_packed(&self) -> bool {
+        self.first != 0 || self.entries != self.frame_entries
+    }
+
+    /// Appends the block reference as format 1 footers and indexes store it:
+    /// offset, compressed and raw length, entries, line bytes (varints),
+    /// min ts (zigzag), max ts - min ts, checksum (u64 LE). Only for blocks
+    /// of one stream.
     pub fn encode(&self, out: &mut Vec<u8>) {
         varint::put_u64(out, self.offset);
         varint::put_u64(out, u64::from(self.len));
@@ -85,8 +111,9 @@ impl BlockMeta {
         out.extend_from_slice(&self.checksum.to_le_bytes());
     }
 
-    /// Reads a reference written by [`BlockMeta::encode`]; `None` when the
-    /// bytes are truncated or a field is out of range.
+    /// Reads a reference written by [`BlockMeta::encode`] (a block of one
+    /// stream); `None` when the bytes are truncated or a field is out of
+    /// range.
     pub fn decode(r: &mut Reader<'_>) -> Option<BlockMeta> {
         let offset = r.u64()?;
         let len = u32::try_from(r.u64()?).ok()?;
@@ -100,6 +127,8 @@ impl BlockMeta {
             offset,
             len,
             raw_len,
+            frame_entries: entries,
+            first: 0,
             entries,
             line_bytes,
             min_t,
@@ -178,11 +207,41 @@ pub enum SegmentError {
     },
 }
 
-/// Writes one segment: blocks first, then the footer.
+/// A stored block as format 2 footers list it; its offset follows from
+/// the lengths of the blocks before it.
+#[derive(Debug, Clone, Copy)]
+struct FrameMeta {
+    len: u32,
+    raw_len: u32,
+    entries: u32,
+    checksum: u64,
+}
+
+/// One stream's run in a block, as [`SegmentWriter::add_run`] records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunMeta {
+    /// The run's first entry in the block.
+    pub first: u32,
+    /// Entries in the run.
+    pub entries: u32,
+    /// Sum of the run's line lengths.
+    pub line_bytes: u64,
+    /// Smallest timestamp of the run, ns.
+    pub min_t: i64,
+    /// Largest timestamp of the run, ns.
+    pub max_t: i64,
+}
+
+/// A block written by [`SegmentWriter::add_frame`], to hang runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef(u32);
+
+/// Writes one segment (format 2): blocks first, then the footer.
 pub struct SegmentWriter {
     out: BufWriter<File>,
     path: PathBuf,
     pos: u64,
+    frames: Vec<(u64, FrameMeta)>,
     streams: Vec<StreamChunk>,
 }
 
@@ -207,29 +266,56 @@ impl SegmentWriter {
             out,
             path: path.to_path_buf(),
             pos: HEADER_LEN as u64,
+            frames: Vec::new(),
             streams: Vec::new(),
         })
     }
 
-    /// Appends one compressed block of the stream `labels`. Blocks of one
-    /// stream must be added in time order.
-    pub fn add_block(
+    /// Appends one compressed block (a zstd frame decoding to `raw_len`
+    /// bytes that hold `entries` entries); its runs follow with
+    /// [`SegmentWriter::add_run`].
+    pub fn add_frame(
         &mut self,
-        labels: &Labels,
-        fingerprint: u64,
         compressed: &[u8],
-        mut meta: BlockMeta,
-    ) -> Result<(), SegmentError> {
+        raw_len: u32,
+        entries: u32,
+    ) -> Result<FrameRef, SegmentError> {
         self.out
             .write_all(compressed)
             .map_err(|source| SegmentError::Io {
                 path: self.path.clone(),
                 source,
             })?;
-        meta.offset = self.pos;
-        meta.len = compressed.len() as u32;
-        meta.checksum = xxhash_rust::xxh3::xxh3_64(compressed);
+        let meta = FrameMeta {
+            len: u32::try_from(compressed.len()).map_err(|_| SegmentError::Corrupt {
+                path: self.path.clone(),
+                what: "a block over 4 GiB".into(),
+            })?,
+            raw_len,
+            entries,
+            checksum: xxhash_rust::xxh3::xxh3_64(compressed),
+        };
+        self.frames.push((self.pos, meta));
         self.pos += compressed.len() as u64;
+        Ok(FrameRef(self.frames.len() as u32 - 1))
+    }
+
+    /// Records the run of stream `labels` in `frame`. The runs of one
+    /// stream must be added one after another, in time order.
+    pub fn add_run(&mut self, labels: &Labels, fingerprint: u64, frame: FrameRef, run: RunMeta) {
+        let (offset, f) = self.frames[frame.0 as usize];
+        let meta = BlockMeta {
+            offset,
+            len: f.len,
+            raw_len: f.raw_len,
+            frame_entries: f.entries,
+            first: run.first,
+            entries: run.entries,
+            line_bytes: run.line_bytes,
+            min_t: run.min_t,
+            max_t: run.max_t,
+            checksum: f.checksum,
+        };
         match self.streams.last_mut() {
             Some(s) if s.fingerprint == fingerprint && s.labels == *labels => s.blocks.push(meta),
             _ => self.streams.push(StreamChunk {
@@ -238,24 +324,40 @@ impl SegmentWriter {
                 blocks: vec![meta],
             }),
         }
+    }
+
+    /// Appends one compressed block holding only the stream `labels` (its
+    /// `meta` as [`crate::chunk::block::compress`] made it, or a block read
+    /// from another segment: `frame_entries`, `first` and `entries` say
+    /// which of its entries are the stream's). Blocks of one stream must be
+    /// added in time order.
+    pub fn add_block(
+        &mut self,
+        labels: &Labels,
+        fingerprint: u64,
+        compressed: &[u8],
+        meta: BlockMeta,
+    ) -> Result<(), SegmentError> {
+        let frame = self.add_frame(compressed, meta.raw_len, meta.frame_entries)?;
+        self.add_run(labels, fingerprint, frame, run_of(&meta));
         Ok(())
     }
 
     /// Writes footer and trailer and fsyncs the file. Returns the chunk list
     /// and the file size.
     pub fn finish(&mut self) -> Result<(Vec<StreamChunk>, u64), SegmentError> {
-        let footer = encode_footer(&self.streams);
+        let path = self.path.clone();
+        let io = |source| SegmentError::Io {
+            path: path.clone(),
+            source,
+        };
+        let footer = encode_footer(&self.frames, &self.streams).map_err(io)?;
         let mut trailer = [0u8; TRAILER_LEN];
         trailer[0..8].copy_from_slice(&self.pos.to_le_bytes());
         trailer[8..16].copy_from_slice(&(footer.len() as u64).to_le_bytes());
         trailer[16..24].copy_from_slice(&xxhash_rust::xxh3::xxh3_64(&footer).to_le_bytes());
         trailer[24..28].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         trailer[28..32].copy_from_slice(TRAILER_MAGIC);
-        let path = self.path.clone();
-        let io = |source| SegmentError::Io {
-            path: path.clone(),
-            source,
-        };
         self.out.write_all(&footer).map_err(io)?;
         self.out.write_all(&trailer).map_err(io)?;
         self.out.flush().map_err(io)?;
@@ -265,27 +367,197 @@ impl SegmentWriter {
     }
 }
 
-fn encode_footer(streams: &[StreamChunk]) -> Vec<u8> {
-    let mut f = Vec::new();
-    varint::put_u64(&mut f, streams.len() as u64);
-    for s in streams {
-        varint::put_u64(&mut f, s.labels.len() as u64);
-        for (n, v) in s.labels.pairs() {
-            varint::put_u64(&mut f, n.len() as u64);
-            f.extend_from_slice(n.as_bytes());
-            varint::put_u64(&mut f, v.len() as u64);
-            f.extend_from_slice(v.as_bytes());
-        }
-        f.extend_from_slice(&s.fingerprint.to_le_bytes());
-        varint::put_u64(&mut f, s.blocks.len() as u64);
-        for b in &s.blocks {
-            b.encode(&mut f);
-        }
+/// The run part of a block reference.
+pub fn run_of(meta: &BlockMeta) -> RunMeta {
+    RunMeta {
+        first: meta.first,
+        entries: meta.entries,
+        line_bytes: meta.line_bytes,
+        min_t: meta.min_t,
+        max_t: meta.max_t,
     }
-    f
 }
 
-fn decode_footer(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static str> {
+/// zstd level of format 2 footers: they are written once per segment and
+/// read whole on open, so a higher level costs little.
+const FOOTER_LEVEL: i32 = 3;
+
+/// The format 2 footer: raw length (u64 LE), then the zstd frame of:
+///
+/// ```text
+/// base_t zigzag            the smallest min_t of any run (0 without runs)
+/// n_symbols, per symbol: len, bytes            label names and values
+/// n_blocks, per block: len, raw_len, entries, xxh3-64 u64 LE
+/// n_streams, per stream: n_labels, (name symbol, value symbol) per label,
+///   n_runs, per run: block (delta from the stream's previous run's block;
+///   the first is absolute), first, entries, line_bytes, min_t - base_t,
+///   max_t - min_t
+/// ```
+fn encode_footer(frames: &[(u64, FrameMeta)], streams: &[StreamChunk]) -> std::io::Result<Vec<u8>> {
+    let mut symbols: HashMap<&str, u64> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    let mut body = Vec::new();
+    let base_t = streams
+        .iter()
+        .flat_map(|s| s.blocks.iter().map(|b| b.min_t))
+        .min()
+        .unwrap_or(0);
+    let mut frame_of: HashMap<u64, u64> = HashMap::with_capacity(frames.len());
+    for (i, (off, _)) in frames.iter().enumerate() {
+        frame_of.insert(*off, i as u64);
+    }
+    varint::put_u64(&mut body, streams.len() as u64);
+    for s in streams {
+        varint::put_u64(&mut body, s.labels.len() as u64);
+        for (n, v) in s.labels.pairs() {
+            for x in [n.as_str(), v.as_str()] {
+                let next = order.len() as u64;
+                let id = *symbols.entry(x).or_insert_with(|| {
+                    order.push(x);
+                    next
+                });
+                varint::put_u64(&mut body, id);
+            }
+        }
+        varint::put_u64(&mut body, s.blocks.len() as u64);
+        let mut prev = 0u64;
+        for b in &s.blocks {
+            let f = frame_of[&b.offset];
+            varint::put_i64(&mut body, f.wrapping_sub(prev) as i64);
+            prev = f;
+            varint::put_u64(&mut body, u64::from(b.first));
+            varint::put_u64(&mut body, u64::from(b.entries));
+            varint::put_u64(&mut body, b.line_bytes);
+            varint::put_u64(&mut body, b.min_t.wrapping_sub(base_t) as u64);
+            varint::put_u64(&mut body, b.max_t.wrapping_sub(b.min_t) as u64);
+        }
+    }
+    let mut raw = Vec::with_capacity(body.len() + 16 * frames.len() + 64);
+    varint::put_i64(&mut raw, base_t);
+    varint::put_u64(&mut raw, order.len() as u64);
+    for x in &order {
+        varint::put_u64(&mut raw, x.len() as u64);
+        raw.extend_from_slice(x.as_bytes());
+    }
+    varint::put_u64(&mut raw, frames.len() as u64);
+    for (_, f) in frames {
+        varint::put_u64(&mut raw, u64::from(f.len));
+        varint::put_u64(&mut raw, u64::from(f.raw_len));
+        varint::put_u64(&mut raw, u64::from(f.entries));
+        raw.extend_from_slice(&f.checksum.to_le_bytes());
+    }
+    raw.extend_from_slice(&body);
+    let mut out = (raw.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&zstd::bulk::compress(&raw, FOOTER_LEVEL)?);
+    Ok(out)
+}
+
+/// Decodes a format 2 footer (`buf` as stored) of a segment whose blocks
+/// end at `data_end`.
+fn decode_footer_v2(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static str> {
+    use std::io::Read;
+    let raw_len = buf
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+        .ok_or("truncated footer")?;
+    // Read through a limit: a damaged length cannot make us allocate more
+    // than the frame really decodes to.
+    let mut raw = Vec::new();
+    zstd::stream::read::Decoder::with_buffer(&buf[8..])
+        .map_err(|_| "footer is not a zstd frame")?
+        .take(raw_len.saturating_add(1))
+        .read_to_end(&mut raw)
+        .map_err(|_| "footer does not decompress")?;
+    if raw.len() as u64 != raw_len {
+        return Err("footer length differs from its header");
+    }
+    let mut r = Reader::new(&raw);
+    let base_t = r.i64().ok_or("truncated footer")?;
+    let n_sym = r.usize().ok_or("bad symbol count")?;
+    let mut symbols: Vec<&str> = Vec::with_capacity(n_sym.min(raw.len()));
+    for _ in 0..n_sym {
+        let s = r.len_prefixed().ok_or("truncated symbol")?;
+        symbols.push(std::str::from_utf8(s).map_err(|_| "label symbol is not UTF-8")?);
+    }
+    let n_frames = r.usize().ok_or("bad block count")?;
+    let mut frames: Vec<(u64, FrameMeta)> = Vec::with_capacity(n_frames.min(raw.len()));
+    let mut off = HEADER_LEN as u64;
+    for _ in 0..n_frames {
+        let f = (|| {
+            Some(FrameMeta {
+                len: u32::try_from(r.u64()?).ok()?,
+                raw_len: u32::try_from(r.u64()?).ok()?,
+                entries: u32::try_from(r.u64()?).ok()?,
+                checksum: r.fixed_u64()?,
+            })
+        })()
+        .ok_or("truncated or malformed block")?;
+        frames.push((off, f));
+        off = off.saturating_add(u64::from(f.len));
+    }
+    if off > data_end {
+        return Err("block outside the data area");
+    }
+    let n = r.usize().ok_or("bad stream count")?;
+    let mut streams = Vec::with_capacity(n.min(raw.len()));
+    let sym = |r: &mut Reader<'_>| -> Result<&str, &'static str> {
+        let i = r.usize().ok_or("truncated label")?;
+        symbols.get(i).copied().ok_or("label symbol out of range")
+    };
+    for _ in 0..n {
+        let nl = r.usize().ok_or("bad label count")?;
+        let mut pairs = Vec::with_capacity(nl.min(64));
+        for _ in 0..nl {
+            let name = sym(&mut r)?;
+            let value = sym(&mut r)?;
+            pairs.push((name.to_string(), value.to_string()));
+        }
+        let nb = r.usize().ok_or("bad run count")?;
+        let mut blocks = Vec::with_capacity(nb.min(1 << 16));
+        let mut prev = 0u64;
+        for _ in 0..nb {
+            let b = (|| {
+                let f = prev.wrapping_add(r.i64()? as u64);
+                prev = f;
+                let (offset, fm) = *frames.get(usize::try_from(f).ok()?)?;
+                let first = u32::try_from(r.u64()?).ok()?;
+                let entries = u32::try_from(r.u64()?).ok()?;
+                let line_bytes = r.u64()?;
+                let min_t = base_t.wrapping_add(r.u64()? as i64);
+                let max_t = min_t.wrapping_add(r.u64()? as i64);
+                Some(BlockMeta {
+                    offset,
+                    len: fm.len,
+                    raw_len: fm.raw_len,
+                    frame_entries: fm.entries,
+                    first,
+                    entries,
+                    line_bytes,
+                    min_t,
+                    max_t,
+                    checksum: fm.checksum,
+                })
+            })()
+            .ok_or("truncated or malformed run")?;
+            if u64::from(b.first) + u64::from(b.entries) > u64::from(b.frame_entries) {
+                return Err("run outside its block");
+            }
+            blocks.push(b);
+        }
+        let labels = Labels::from_pairs(pairs);
+        streams.push(StreamChunk {
+            fingerprint: labels.fingerprint(),
+            labels,
+            blocks,
+        });
+    }
+    if !r.is_empty() {
+        return Err("trailing bytes after footer");
+    }
+    Ok(streams)
+}
+
+fn decode_footer_v1(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static str> {
     let mut r = Reader::new(buf);
     let n = r.usize().ok_or("bad stream count")?;
     let mut streams = Vec::with_capacity(n.min(1 << 16));
@@ -327,6 +599,25 @@ pub struct SegmentReader {
     path: PathBuf,
     map: Mmap,
     streams: Vec<StreamChunk>,
+    /// Unique per opened reader (never reused), so decoded blocks cached
+    /// per thread are told apart from another mapping's.
+    id: u64,
+    version: u32,
+}
+
+/// Ids of opened readers.
+static NEXT_READER: AtomicU64 = AtomicU64::new(1);
+
+/// Decoded packed blocks kept per thread besides the caller's own: the runs
+/// of one packed block are read one stream at a time, often by turns with
+/// another segment's, and each run must not decompress its block again.
+const CACHED_BLOCKS: usize = 3;
+
+thread_local! {
+    static BLOCK_CACHE: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Timestamp columns of packed blocks: `(key, timestamps, has metadata)`.
+    static TS_CACHE: std::cell::RefCell<Vec<((u64, u64), Vec<i64>, bool)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl std::fmt::Debug for SegmentReader {
@@ -385,12 +676,24 @@ impl SegmentReader {
                 "footer checksum mismatch at offset {footer_off}"
             )));
         }
-        let streams = decode_footer(footer, footer_off).map_err(corrupt)?;
+        let streams = if version >= 2 {
+            decode_footer_v2(footer, footer_off)
+        } else {
+            decode_footer_v1(footer, footer_off)
+        }
+        .map_err(corrupt)?;
         Ok(SegmentReader {
             path: path.to_path_buf(),
             map,
             streams,
+            id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
+            version,
         })
+    }
+
+    /// The segment's format version (1 or 2).
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     /// Size of the file in bytes.
@@ -424,6 +727,54 @@ impl SegmentReader {
     /// structured metadata (which metric queries need): the caller then reads
     /// the whole block.
     pub fn read_timestamps(
+        &self,
+        meta: &BlockMeta,
+        out: &mut Vec<i64>,
+    ) -> Result<Option<usize>, SegmentError> {
+        if !meta.is_packed() {
+            return self.read_block_timestamps(meta, out);
+        }
+        // A run of a packed block: the block's column is decoded once and
+        // kept, and each run takes its slice of it.
+        let key = (self.id, meta.offset);
+        let range = meta.first as usize..meta.first as usize + meta.entries as usize;
+        let hit = TS_CACHE.with(|c| {
+            let c = c.borrow();
+            c.iter().find(|e| e.0 == key).map(|(_, ts, md)| {
+                if !md {
+                    out.clear();
+                    out.extend_from_slice(ts.get(range.clone()).unwrap_or_default());
+                }
+                *md
+            })
+        });
+        let decompressed = match hit {
+            Some(md) => (!md).then_some(0),
+            None => {
+                let mut all = Vec::new();
+                let n = self.read_block_timestamps(meta, &mut all)?;
+                if all.len() != meta.frame_entries as usize {
+                    return Err(self.block_error(meta, "entry count differs from footer"));
+                }
+                if n.is_some() {
+                    out.clear();
+                    out.extend_from_slice(&all[range]);
+                }
+                TS_CACHE.with(|c| {
+                    let mut c = c.borrow_mut();
+                    if c.len() >= CACHED_BLOCKS + 1 {
+                        c.remove(0);
+                    }
+                    c.push((key, all, n.is_none()));
+                });
+                n
+            }
+        };
+        Ok(decompressed)
+    }
+
+    /// [`SegmentReader::read_timestamps`] of a whole block.
+    fn read_block_timestamps(
         &self,
         meta: &BlockMeta,
         out: &mut Vec<i64>,
@@ -463,8 +814,48 @@ impl SegmentReader {
         })
     }
 
-    /// Checks and decompresses `meta` into `block` (reusing its buffers).
+    /// Checks and decompresses `meta`'s block into `block` (reusing its
+    /// buffers) and narrows it to `meta`'s run. A packed block read before
+    /// on this thread (into `block` or one of the few kept per thread) is
+    /// not decompressed again.
     pub fn read_block(&self, meta: &BlockMeta, block: &mut Block) -> Result<(), SegmentError> {
+        let key = (self.id, meta.offset);
+        if meta.is_packed() && block.key != Some(key) {
+            BLOCK_CACHE.with(|c| {
+                let mut c = c.borrow_mut();
+                if let Some(i) = c.iter().position(|b| b.key == Some(key)) {
+                    // Hit: take it, keep what `block` held in its place.
+                    std::mem::swap(block, &mut c[i]);
+                    let b = c.remove(i);
+                    if b.key.is_some() {
+                        c.push(b);
+                    }
+                } else if block.key.is_some() {
+                    // Keep the packed block `block` holds; decompress into
+                    // the oldest kept one's buffers.
+                    if c.len() < CACHED_BLOCKS {
+                        c.push(std::mem::take(block));
+                    } else {
+                        std::mem::swap(block, &mut c[0]);
+                        let b = c.remove(0);
+                        c.push(b);
+                    }
+                }
+            });
+        }
+        if block.key != Some(key) || !meta.is_packed() {
+            self.decompress_block(meta, block)?;
+            if meta.is_packed() {
+                block.key = Some(key);
+            }
+        }
+        block
+            .select(meta.first as usize, meta.entries as usize)
+            .ok_or_else(|| self.block_error(meta, "run outside its block"))
+    }
+
+    /// Checks, decompresses and decodes a whole block into `block`.
+    fn decompress_block(&self, meta: &BlockMeta, block: &mut Block) -> Result<(), SegmentError> {
         let bytes = self.block_bytes(meta)?;
         block.data.clear();
         block.data.reserve(meta.raw_len as usize);
@@ -485,7 +876,7 @@ impl SegmentReader {
         block
             .decode_in_place()
             .map_err(|DecodeError(what)| self.block_error(meta, what))?;
-        if block.len() != meta.entries as usize {
+        if block.block_len() != meta.frame_entries as usize {
             return Err(self.block_error(meta, "entry count differs from footer"));
         }
         Ok(())
@@ -519,6 +910,8 @@ mod tests {
                     offset: 0,
                     len: 0,
                     raw_len: raw.len() as u32,
+                    frame_entries: part.len() as u32,
+                    first: 0,
                     entries: part.len() as u32,
                     line_bytes: part.iter().map(|(_, l)| l.len() as u64).sum(),
                     min_t: part[0].0,

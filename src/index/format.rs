@@ -22,7 +22,7 @@
 //! Fixed-width tables make every lookup a binary search over the map, so
 //! opening an index costs one checksum pass and nothing is parsed up front.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -30,6 +30,7 @@ use memmap2::Mmap;
 use crate::chunk::{BlockMeta, StreamChunk};
 use crate::logql::{MatchOp, Matcher};
 use crate::model::Labels;
+use crate::time::NANOS_PER_DAY;
 use crate::varint::{self, Reader};
 
 use super::IndexError;
@@ -38,13 +39,18 @@ use super::IndexError;
 pub const MAGIC: &[u8; 8] = b"LOKALIDX";
 /// Magic at the very end of every index file.
 pub const TRAILER_MAGIC: &[u8; 4] = b"LKIX";
-/// Current index format version.
-pub const FORMAT_VERSION: u32 = 1;
+/// Current index format version (written); 1 and 2 are read.
+pub const FORMAT_VERSION: u32 = 2;
 
 const HEADER_LEN: usize = 16;
-const N_COUNTS: usize = 5;
-const N_SECTIONS: usize = 8;
-const TOC_LEN: usize = 8 + 8 * N_COUNTS + 16 * N_SECTIONS;
+/// Format 1's TOC: day, 5 counts, 8 sections.
+const N_COUNTS_V1: usize = 5;
+const N_SECTIONS_V1: usize = 8;
+const TOC_LEN: usize = 8 + 8 * N_COUNTS_V1 + 16 * N_SECTIONS_V1;
+/// Format 2's TOC: day, time unit, 6 counts, 10 sections.
+const N_COUNTS: usize = 6;
+const N_SECTIONS: usize = 10;
+const TOC_LEN_V2: usize = 16 + 8 * N_COUNTS + 16 * N_SECTIONS;
 const TRAILER_LEN: usize = 16;
 
 // Section numbers in the TOC.
@@ -56,6 +62,9 @@ const S_SERIES: usize = 4;
 const S_POSTINGS_TABLE: usize = 5;
 const S_POSTINGS: usize = 6;
 const S_NAMES: usize = 7;
+// Format 2 only.
+const S_FRAME_STARTS: usize = 8;
+const S_FRAMES: usize = 9;
 
 // Counts in the TOC.
 const C_SYMBOLS: usize = 0;
@@ -63,9 +72,17 @@ const C_SEGMENTS: usize = 1;
 const C_SERIES: usize = 2;
 const C_POSTINGS: usize = 3;
 const C_NAMES: usize = 4;
+// Format 2 only.
+const C_FRAMES: usize = 5;
 
-const POSTING_ROW: usize = 16;
+const POSTING_ROW_V1: usize = 16;
+/// Format 2 postings row: value symbol u32, list reference u32.
+const POSTING_ROW: usize = 8;
 const NAME_ROW: usize = 8;
+/// Format 2 block row: offset u64, len u32, raw_len u32, entries u32, xxh3 u64.
+const FRAME_ROW: usize = 28;
+/// A format 2 list reference with this bit set is the list's only series.
+const SINGLE: u32 = 1 << 31;
 
 /// A series of one day index: its position in label order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,58 +98,91 @@ pub struct IndexedChunk {
 }
 
 /// Builds the index of one UTC day (`day`: days since the epoch) from the
-/// footers of that day's segments, given as `(segment id, chunks)`.
+/// footers of that day's segments, given as `(segment id, chunks)`, in the
+/// current format (2).
 ///
 /// The output is deterministic for a given input set: series are sorted by
-/// labels, chunks by segment id.
+/// labels, chunks by segment id. The work is sorts and linear passes (no
+/// ordered maps), as a day may hold millions of series.
 pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> {
     let mut segs: Vec<(u64, &[StreamChunk])> = segments.to_vec();
     segs.sort_by_key(|s| s.0);
     segs.dedup_by_key(|s| s.0);
 
-    // Series in label order, each with its chunks in segment order.
-    struct Acc<'a> {
-        fingerprint: u64,
-        chunks: Vec<(usize, &'a [BlockMeta])>,
-    }
-    let mut series: BTreeMap<&Labels, Acc<'_>> = BTreeMap::new();
+    // Every stream chunk, in label order then segment order. A segment's
+    // streams come mostly sorted, so the stable sort merges runs.
+    let mut chunks: Vec<(&Labels, usize, &[BlockMeta])> = Vec::new();
     for (si, (_, streams)) in segs.iter().enumerate() {
-        for s in streams.iter() {
-            if s.blocks.is_empty() {
-                continue;
-            }
-            series
-                .entry(&s.labels)
-                .or_insert_with(|| Acc {
-                    fingerprint: s.fingerprint,
-                    chunks: Vec::new(),
-                })
-                .chunks
-                .push((si, &s.blocks));
+        for s in streams.iter().filter(|s| !s.blocks.is_empty()) {
+            chunks.push((&s.labels, si, &s.blocks));
         }
     }
+    chunks.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+
+    // Blocks per segment, in offset order: runs name their block's row.
+    let mut frames: Vec<Vec<&BlockMeta>> = vec![Vec::new(); segs.len()];
+    for (si, (_, streams)) in segs.iter().enumerate() {
+        let f = &mut frames[si];
+        f.extend(streams.iter().flat_map(|s| s.blocks.iter()));
+        f.sort_by_key(|b| b.offset);
+        f.dedup_by_key(|b| b.offset);
+    }
+    let frame_row = |si: usize, offset: u64| -> u64 {
+        frames[si].partition_point(|b| b.offset < offset) as u64
+    };
 
     // Symbols: every name and value, sorted, so that symbol order is string
     // order and postings sorted by refs are sorted by strings.
-    let mut set: BTreeSet<&str> = BTreeSet::new();
-    for l in series.keys() {
-        for (n, v) in l.pairs() {
-            set.insert(n);
-            set.insert(v);
+    let mut symbols: Vec<&str> = Vec::new();
+    {
+        let mut seen: HashSet<&str> = HashSet::new();
+        for (l, _, _) in &chunks {
+            for (n, v) in l.pairs() {
+                for x in [n.as_str(), v.as_str()] {
+                    if seen.insert(x) {
+                        symbols.push(x);
+                    }
+                }
+            }
         }
     }
-    let symbols: Vec<&str> = set.into_iter().collect();
+    symbols.sort_unstable();
     let sym_ref: HashMap<&str, u32> = symbols
         .iter()
         .enumerate()
         .map(|(i, s)| (*s, i as u32))
         .collect();
 
+    // The coarsest time unit that divides every run's times (relative to
+    // the day's start): millisecond logs store 4-byte times, not 7.
+    let day_start = day.wrapping_mul(NANOS_PER_DAY);
+    let mut unit_exp = 18u32;
+    let mut fit = |v: u64| {
+        if v > i64::MAX as u64 {
+            // Only exact in wrapping arithmetic at unit 1.
+            unit_exp = 0;
+        }
+        while unit_exp > 0 && !v.is_multiple_of(10u64.pow(unit_exp)) {
+            unit_exp -= 1;
+        }
+    };
+    for (_, _, blocks) in &chunks {
+        for b in blocks.iter() {
+            fit(b.min_t.wrapping_sub(day_start).unsigned_abs());
+            fit(b.max_t.wrapping_sub(b.min_t) as u64);
+        }
+    }
+    let unit = 10u64.pow(unit_exp);
+    let put_t = |out: &mut Vec<u8>, t: i64, from: i64| {
+        // Exact: `unit` divides the difference.
+        varint::put_i64(out, t.wrapping_sub(from) / unit as i64);
+    };
+
     let mut out = Vec::with_capacity(4096);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
-    let mut sections = [(0u64, 0u64); N_SECTIONS];
+    let mut sections = [(HEADER_LEN as u64, 0u64); N_SECTIONS];
     let begin = |out: &Vec<u8>| out.len() as u64;
 
     // Symbols.
@@ -152,42 +202,84 @@ pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> 
     }
     sections[S_SYMBOLS] = (start, out.len() as u64 - start);
 
-    // Segments.
+    // Segments, and their blocks.
     let start = begin(&out);
     for (id, _) in &segs {
         out.extend_from_slice(&id.to_le_bytes());
     }
     sections[S_SEGMENTS] = (start, out.len() as u64 - start);
+    let start = begin(&out);
+    let mut row = 0u32;
+    for f in &frames {
+        out.extend_from_slice(&row.to_le_bytes());
+        row += f.len() as u32;
+    }
+    out.extend_from_slice(&row.to_le_bytes());
+    sections[S_FRAME_STARTS] = (start, out.len() as u64 - start);
+    let start = begin(&out);
+    for b in frames.iter().flatten() {
+        out.extend_from_slice(&b.offset.to_le_bytes());
+        out.extend_from_slice(&b.len.to_le_bytes());
+        out.extend_from_slice(&b.raw_len.to_le_bytes());
+        out.extend_from_slice(&b.frame_entries.to_le_bytes());
+        out.extend_from_slice(&b.checksum.to_le_bytes());
+    }
+    sections[S_FRAMES] = (start, out.len() as u64 - start);
 
-    // Series data first into its own buffer, so the offsets table can precede it.
+    // Series records into their own buffer, so the offsets table can
+    // precede them; (name, value, series) triples for the postings.
     let mut data = Vec::new();
-    let mut offsets = Vec::with_capacity(series.len() + 1);
-    let mut times = Vec::with_capacity(series.len());
-    let mut postings: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
-    for (sid, (labels, acc)) in series.iter().enumerate() {
-        offsets.push(data.len() as u64);
+    let mut offsets: Vec<u32> = Vec::new();
+    let mut triples: Vec<(u32, u32, u32)> = Vec::new();
+    let mut i = 0;
+    while i < chunks.len() {
+        let labels = chunks[i].0;
+        let mut j = i + 1;
+        while j < chunks.len() && chunks[j].0 == labels {
+            j += 1;
+        }
+        let sid = offsets.len() as u32;
+        assert!(
+            data.len() <= u32::MAX as usize,
+            "series records exceed 4 GiB in one day"
+        );
+        offsets.push(data.len() as u32);
         varint::put_u64(&mut data, labels.len() as u64);
         for (n, v) in labels.pairs() {
             let (n, v) = (sym_ref[n.as_str()], sym_ref[v.as_str()]);
             varint::put_u64(&mut data, u64::from(n));
             varint::put_u64(&mut data, u64::from(v));
-            postings.entry((n, v)).or_default().push(sid as u32);
+            triples.push((n, v, sid));
         }
-        data.extend_from_slice(&acc.fingerprint.to_le_bytes());
-        varint::put_u64(&mut data, acc.chunks.len() as u64);
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        for (si, blocks) in &acc.chunks {
+        let runs = chunks[i..j].iter().flat_map(|c| c.2.iter());
+        let lo = runs.clone().map(|b| b.min_t).min().unwrap_or(0);
+        let hi = runs.map(|b| b.max_t).max().unwrap_or(0);
+        put_t(&mut data, lo, day_start);
+        put_t(&mut data, hi, lo);
+        varint::put_u64(&mut data, (j - i) as u64);
+        for (_, si, blocks) in &chunks[i..j] {
             varint::put_u64(&mut data, *si as u64);
             varint::put_u64(&mut data, blocks.len() as u64);
+            let mut prev = 0u64;
             for b in blocks.iter() {
-                b.encode(&mut data);
-                lo = lo.min(b.min_t);
-                hi = hi.max(b.max_t);
+                let f = frame_row(*si, b.offset);
+                varint::put_i64(&mut data, f.wrapping_sub(prev) as i64);
+                prev = f;
+                varint::put_u64(&mut data, u64::from(b.first));
+                varint::put_u64(&mut data, u64::from(b.entries));
+                varint::put_u64(&mut data, b.line_bytes);
+                put_t(&mut data, b.min_t, lo);
+                put_t(&mut data, b.max_t, b.min_t);
             }
         }
-        times.push((lo, hi));
+        i = j;
     }
-    offsets.push(data.len() as u64);
+    assert!(
+        data.len() <= u32::MAX as usize && offsets.len() < SINGLE as usize,
+        "series records exceed 4 GiB in one day"
+    );
+    offsets.push(data.len() as u32);
+    let n_series = offsets.len() - 1;
 
     let start = begin(&out);
     for o in &offsets {
@@ -195,32 +287,45 @@ pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> 
     }
     sections[S_SERIES_OFFSETS] = (start, out.len() as u64 - start);
     let start = begin(&out);
-    for (lo, hi) in &times {
-        out.extend_from_slice(&lo.to_le_bytes());
-        out.extend_from_slice(&hi.to_le_bytes());
-    }
-    sections[S_SERIES_TIMES] = (start, out.len() as u64 - start);
-    let start = begin(&out);
     out.extend_from_slice(&data);
     sections[S_SERIES] = (start, out.len() as u64 - start);
+    drop(data);
 
-    // Postings: lists first (buffered), then the table pointing into them.
+    // Postings: lists first (buffered), then the table pointing into them;
+    // a value of one series keeps it in the table row.
+    triples.sort_unstable();
     let mut lists = Vec::new();
-    let mut table = Vec::with_capacity(postings.len() * POSTING_ROW);
+    let mut table = Vec::new();
     let mut names: Vec<(u32, u32)> = Vec::new();
-    for (row, ((n, v), ids)) in postings.iter().enumerate() {
-        if names.last().is_none_or(|l| l.0 != *n) {
-            names.push((*n, row as u32));
+    let mut n_postings = 0u32;
+    let mut i = 0;
+    while i < triples.len() {
+        let (n, v, _) = triples[i];
+        let mut j = i + 1;
+        while j < triples.len() && triples[j].0 == n && triples[j].1 == v {
+            j += 1;
         }
-        table.extend_from_slice(&n.to_le_bytes());
+        if names.last().is_none_or(|l| l.0 != n) {
+            names.push((n, n_postings));
+        }
         table.extend_from_slice(&v.to_le_bytes());
-        table.extend_from_slice(&(lists.len() as u64).to_le_bytes());
-        varint::put_u64(&mut lists, ids.len() as u64);
-        let mut prev = 0u32;
-        for &id in ids {
-            varint::put_u64(&mut lists, u64::from(id - prev));
-            prev = id;
+        if j - i == 1 {
+            table.extend_from_slice(&(SINGLE | triples[i].2).to_le_bytes());
+        } else {
+            assert!(
+                lists.len() < SINGLE as usize,
+                "postings exceed 2 GiB in one day"
+            );
+            table.extend_from_slice(&(lists.len() as u32).to_le_bytes());
+            varint::put_u64(&mut lists, (j - i) as u64);
+            let mut prev = 0u32;
+            for &(_, _, id) in &triples[i..j] {
+                varint::put_u64(&mut lists, u64::from(id - prev));
+                prev = id;
+            }
         }
+        n_postings += 1;
+        i = j;
     }
     let start = begin(&out);
     out.extend_from_slice(&table);
@@ -237,13 +342,15 @@ pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> 
 
     // TOC and trailer.
     out.extend_from_slice(&day.to_le_bytes());
-    for c in [
-        symbols.len(),
-        segs.len(),
-        series.len(),
-        postings.len(),
-        names.len(),
-    ] {
+    out.extend_from_slice(&u64::from(unit_exp).to_le_bytes());
+    let mut counts = [0usize; N_COUNTS];
+    counts[C_SYMBOLS] = symbols.len();
+    counts[C_SEGMENTS] = segs.len();
+    counts[C_SERIES] = n_series;
+    counts[C_POSTINGS] = n_postings as usize;
+    counts[C_NAMES] = names.len();
+    counts[C_FRAMES] = row as usize;
+    for c in counts {
         out.extend_from_slice(&(c as u64).to_le_bytes());
     }
     for (o, l) in sections {
@@ -262,6 +369,12 @@ pub struct DayIndex {
     path: PathBuf,
     map: Mmap,
     day: i64,
+    /// 1 or 2.
+    version: u32,
+    /// Format 2: times are in units of this many ns.
+    unit: i64,
+    /// Counts and sections by the format 2 numbering (format 1 files have
+    /// no blocks table and no `S_FRAME*` sections).
     counts: [usize; N_COUNTS],
     sections: [(usize, usize); N_SECTIONS],
     segments: Vec<u64>,
@@ -324,16 +437,30 @@ impl DayIndex {
         if xxhash_rust::xxh3::xxh3_64(&map[..t]) != le_u64(&map, t) {
             return Err(corrupt("checksum mismatch".into()));
         }
-        let toc = t - TOC_LEN;
+        let v2 = version >= 2;
+        let (n_counts, n_sections, toc_len) = if v2 {
+            (N_COUNTS, N_SECTIONS, TOC_LEN_V2)
+        } else {
+            (N_COUNTS_V1, N_SECTIONS_V1, TOC_LEN)
+        };
+        if t < HEADER_LEN + toc_len {
+            return Err(corrupt("file too short to be an index".into()));
+        }
+        let toc = t - toc_len;
         let day = le_u64(&map, toc) as i64;
+        let fields = if v2 { toc + 16 } else { toc + 8 };
+        let unit_exp = if v2 { le_u64(&map, toc + 8) } else { 0 };
+        if unit_exp > 18 {
+            return Err(corrupt("bad time unit".into()));
+        }
         let mut counts = [0usize; N_COUNTS];
-        for (i, c) in counts.iter_mut().enumerate() {
-            *c = usize::try_from(le_u64(&map, toc + 8 + 8 * i))
+        for (i, c) in counts.iter_mut().enumerate().take(n_counts) {
+            *c = usize::try_from(le_u64(&map, fields + 8 * i))
                 .map_err(|_| corrupt("count out of range".into()))?;
         }
-        let mut sections = [(0usize, 0usize); N_SECTIONS];
-        for (i, s) in sections.iter_mut().enumerate() {
-            let at = toc + 8 + 8 * N_COUNTS + 16 * i;
+        let mut sections = [(HEADER_LEN, 0usize); N_SECTIONS];
+        for (i, s) in sections.iter_mut().enumerate().take(n_sections) {
+            let at = fields + 8 * n_counts + 16 * i;
             let (o, l) = (le_u64(&map, at), le_u64(&map, at + 8));
             if o < HEADER_LEN as u64 || o.checked_add(l).is_none_or(|e| e > toc as u64) {
                 return Err(corrupt(format!("section {i} outside the file")));
@@ -358,13 +485,29 @@ impl DayIndex {
             return Err(corrupt("symbol table truncated".into()));
         }
         need(S_SEGMENTS, c[C_SEGMENTS].checked_mul(8))?;
-        need(
-            S_SERIES_OFFSETS,
-            plus_one(c[C_SERIES]).and_then(|n| n.checked_mul(8)),
-        )?;
-        need(S_SERIES_TIMES, c[C_SERIES].checked_mul(16))?;
-        need(S_POSTINGS_TABLE, c[C_POSTINGS].checked_mul(POSTING_ROW))?;
         need(S_NAMES, c[C_NAMES].checked_mul(NAME_ROW))?;
+        if v2 {
+            need(
+                S_SERIES_OFFSETS,
+                plus_one(c[C_SERIES]).and_then(|n| n.checked_mul(4)),
+            )?;
+            need(S_POSTINGS_TABLE, c[C_POSTINGS].checked_mul(POSTING_ROW))?;
+            need(
+                S_FRAME_STARTS,
+                plus_one(c[C_SEGMENTS]).and_then(|n| n.checked_mul(4)),
+            )?;
+            need(S_FRAMES, c[C_FRAMES].checked_mul(FRAME_ROW))?;
+            if c[C_SERIES] >= SINGLE as usize {
+                return Err(corrupt("series count out of range".into()));
+            }
+        } else {
+            need(
+                S_SERIES_OFFSETS,
+                plus_one(c[C_SERIES]).and_then(|n| n.checked_mul(8)),
+            )?;
+            need(S_SERIES_TIMES, c[C_SERIES].checked_mul(16))?;
+            need(S_POSTINGS_TABLE, c[C_POSTINGS].checked_mul(POSTING_ROW_V1))?;
+        }
         let segments = (0..c[C_SEGMENTS])
             .map(|i| le_u64(&map, sections[S_SEGMENTS].0 + 8 * i))
             .collect();
@@ -372,10 +515,17 @@ impl DayIndex {
             path: path.to_path_buf(),
             map,
             day,
+            version: if v2 { 2 } else { 1 },
+            unit: 10i64.pow(unit_exp as u32),
             counts,
             sections,
             segments,
         })
+    }
+
+    /// The file's format version (1 or 2).
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     /// The whole file, as mapped (`lokal check` compares it with a fresh
@@ -442,14 +592,29 @@ impl DayIndex {
         None
     }
 
+    /// Row `row` of the postings table: (name symbol, value symbol, list
+    /// reference). Format 2 rows hold no name (the names table gives each
+    /// name's rows): it reads as 0.
     fn posting_row(&self, row: usize) -> (u32, u32, usize) {
         let t = self.section(S_POSTINGS_TABLE);
-        let at = row * POSTING_ROW;
+        if self.version >= 2 {
+            let at = row * POSTING_ROW;
+            return (0, le_u32(t, at), le_u32(t, at + 4) as usize);
+        }
+        let at = row * POSTING_ROW_V1;
         (le_u32(t, at), le_u32(t, at + 4), le_u64(t, at + 8) as usize)
     }
 
     fn posting_list(&self, row: usize) -> Vec<u32> {
         let (_, _, off) = self.posting_row(row);
+        if self.version >= 2 && off & SINGLE as usize != 0 {
+            let id = (off & !(SINGLE as usize)) as u32;
+            return if (id as usize) < self.series_count() {
+                vec![id]
+            } else {
+                Vec::new()
+            };
+        }
         let data = self.section(S_POSTINGS);
         let mut r = Reader::new(data.get(off..).unwrap_or_default());
         let n = r.usize().unwrap_or(0).min(self.series_count());
@@ -603,14 +768,22 @@ impl DayIndex {
             return Reader::new(&[]);
         }
         let offs = self.section(S_SERIES_OFFSETS);
-        let (a, b) = (
-            le_u64(offs, i * 8) as usize,
-            le_u64(offs, i * 8 + 8) as usize,
-        );
+        let (a, b) = if self.version >= 2 {
+            (
+                le_u32(offs, i * 4) as usize,
+                le_u32(offs, i * 4 + 4) as usize,
+            )
+        } else {
+            (
+                le_u64(offs, i * 8) as usize,
+                le_u64(offs, i * 8 + 8) as usize,
+            )
+        };
         Reader::new(self.section(S_SERIES).get(a..b).unwrap_or_default())
     }
 
-    /// Skips the labels of a series record; returns the reader at the fingerprint.
+    /// Skips the labels of a series record; returns the reader at what
+    /// follows (format 1: the fingerprint; format 2: the time range).
     fn skip_labels<'a>(&self, mut r: Reader<'a>) -> Reader<'a> {
         let n = r.usize().unwrap_or(0);
         // A damaged count can claim 2^64 labels: stop where the record ends.
@@ -639,15 +812,36 @@ impl DayIndex {
         Labels::from_pairs(pairs)
     }
 
-    /// The stored fingerprint of a series (`labels(s).fingerprint()`).
+    /// The fingerprint of a series (`labels(s).fingerprint()`; format 1
+    /// stores it, format 2 computes it).
     pub fn fingerprint(&self, s: &SeriesRef) -> u64 {
+        if self.version >= 2 {
+            return self.labels(s).fingerprint();
+        }
         self.skip_labels(self.series_data(s))
             .fixed_u64()
             .unwrap_or(0)
     }
 
+    /// A format 2 time: `from` plus `q` units.
+    fn time(&self, r: &mut Reader<'_>, from: i64) -> Option<i64> {
+        Some(from.wrapping_add(r.i64()?.wrapping_mul(self.unit)))
+    }
+
+    /// A format 2 record's time range, with the reader after it.
+    fn series_time_v2(&self, s: &SeriesRef) -> (Reader<'_>, (i64, i64)) {
+        let mut r = self.skip_labels(self.series_data(s));
+        let day_start = self.day.wrapping_mul(NANOS_PER_DAY);
+        let lo = self.time(&mut r, day_start).unwrap_or(0);
+        let hi = self.time(&mut r, lo).unwrap_or(0);
+        (r, (lo, hi))
+    }
+
     /// Smallest and largest timestamp of a series over all its blocks.
     pub fn series_time(&self, s: &SeriesRef) -> (i64, i64) {
+        if self.version >= 2 {
+            return self.series_time_v2(s).1;
+        }
         let t = self.section(S_SERIES_TIMES);
         let at = s.0 as usize * 16;
         (le_u64(t, at) as i64, le_u64(t, at + 8) as i64)
@@ -655,6 +849,9 @@ impl DayIndex {
 
     /// The series' blocks, per segment in segment id order.
     pub fn chunks(&self, s: &SeriesRef) -> Vec<IndexedChunk> {
+        if self.version >= 2 {
+            return self.chunks_v2(s);
+        }
         let mut r = self.skip_labels(self.series_data(s));
         let _ = r.fixed_u64();
         let n = r.usize().unwrap_or(0);
@@ -676,6 +873,104 @@ impl DayIndex {
             out.push(IndexedChunk { segment_id, blocks });
         }
         out
+    }
+
+    fn chunks_v2(&self, s: &SeriesRef) -> Vec<IndexedChunk> {
+        let (mut r, (lo, _)) = self.series_time_v2(s);
+        let n = r.usize().unwrap_or(0);
+        let starts = self.section(S_FRAME_STARTS);
+        let frames = self.section(S_FRAMES);
+        let mut out = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            let (Some(si), Some(nb)) = (r.usize(), r.usize()) else {
+                break;
+            };
+            let Some(&segment_id) = self.segments.get(si) else {
+                break;
+            };
+            let (base, end) = (
+                le_u32(starts, si * 4) as u64,
+                le_u32(starts, si * 4 + 4) as u64,
+            );
+            let mut blocks = Vec::with_capacity(nb.min(1 << 16));
+            let mut prev = 0u64;
+            for _ in 0..nb {
+                let b = (|| {
+                    let f = prev.wrapping_add(r.i64()? as u64);
+                    prev = f;
+                    let row = base.checked_add(f).filter(|&x| x < end)? as usize;
+                    let at = row * FRAME_ROW;
+                    let first = u32::try_from(r.u64()?).ok()?;
+                    let entries = u32::try_from(r.u64()?).ok()?;
+                    let line_bytes = r.u64()?;
+                    let min_t = self.time(&mut r, lo)?;
+                    let max_t = self.time(&mut r, min_t)?;
+                    Some(BlockMeta {
+                        offset: le_u64(frames, at),
+                        len: le_u32(frames, at + 8),
+                        raw_len: le_u32(frames, at + 12),
+                        frame_entries: le_u32(frames, at + 16),
+                        first,
+                        entries,
+                        line_bytes,
+                        min_t,
+                        max_t,
+                        checksum: le_u64(frames, at + 20),
+                    })
+                })();
+                match b {
+                    Some(b) => blocks.push(b),
+                    None => break,
+                }
+            }
+            out.push(IndexedChunk { segment_id, blocks });
+        }
+        out
+    }
+}
+
+impl DayIndex {
+    /// True when this index says exactly what the footers `segments` say:
+    /// the same series in label order with the same blocks per segment,
+    /// and postings that find each series by each of its labels. For an
+    /// index of an older format, which a fresh build (always the current
+    /// format) cannot equal byte for byte (`lokal check`).
+    pub fn describes(&self, segments: &[(u64, &[StreamChunk])]) -> bool {
+        let mut segs: Vec<(u64, &[StreamChunk])> = segments.to_vec();
+        segs.sort_by_key(|s| s.0);
+        segs.dedup_by_key(|s| s.0);
+        if self.segments() != segs.iter().map(|s| s.0).collect::<Vec<_>>() {
+            return false;
+        }
+        let mut want: Vec<(&Labels, u64, &[BlockMeta])> = segs
+            .iter()
+            .flat_map(|(id, st)| {
+                st.iter()
+                    .filter(|s| !s.blocks.is_empty())
+                    .map(move |s| (&s.labels, *id, &s.blocks[..]))
+            })
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+        let mut it = want.iter().peekable();
+        for s in self.all_series() {
+            let labels = self.labels(&s);
+            for c in self.chunks(&s) {
+                match it.next() {
+                    Some((l, id, blocks))
+                        if **l == labels && *id == c.segment_id && **blocks == c.blocks[..] => {}
+                    _ => return false,
+                }
+            }
+            if it.peek().is_some_and(|(l, _, _)| **l == labels) {
+                return false;
+            }
+            for (n, v) in labels.pairs() {
+                if !self.postings(n, v).contains(&s) {
+                    return false;
+                }
+            }
+        }
+        it.next().is_none()
     }
 }
 
@@ -721,6 +1016,8 @@ mod tests {
             offset,
             len: 100 + offset as u32,
             raw_len: 400,
+            frame_entries: 7,
+            first: 0,
             entries: 7,
             line_bytes: 350,
             min_t,
@@ -755,7 +1052,7 @@ mod tests {
         ] {
             let mut bytes = good.clone();
             let t = bytes.len() - TRAILER_LEN;
-            let at = t - TOC_LEN + 8 + 8 * count;
+            let at = t - TOC_LEN_V2 + 16 + 8 * count;
             bytes[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
             let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..t]);
             bytes[t..t + 8].copy_from_slice(&sum.to_le_bytes());
@@ -776,8 +1073,8 @@ mod tests {
         let c = chunk(&[("a", "1"), ("b", "2")], vec![block(16, 1, 2)]);
         let mut bytes = build_day_index(0, &[(1, std::slice::from_ref(&c))]);
         let t = bytes.len() - TRAILER_LEN;
-        let toc = t - TOC_LEN;
-        let at = toc + 8 + 8 * N_COUNTS + 16 * S_SERIES;
+        let toc = t - TOC_LEN_V2;
+        let at = toc + 16 + 8 * N_COUNTS + 16 * S_SERIES;
         let series = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
         bytes[series] = 0xff;
         for b in &mut bytes[series + 1..series + 8] {

@@ -4,16 +4,18 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 use rayon::prelude::*;
 
 use super::report::{reject, IngestReport};
 use super::{IngestError, IngestOptions};
 use crate::chunk::block::{self, EncodedBlock, Metadata};
+use crate::chunk::segment::RunMeta;
 use crate::chunk::Block;
 use crate::model::Labels;
 use crate::store::{StoreError, TenantWriter};
-use crate::time::day_string;
+use crate::time::{day_of, day_string};
 
 /// One entry to store: time, line, and structured metadata if any.
 pub(crate) type StoredEntry<'a> = (i64, Cow<'a, [u8]>, Option<Box<Metadata>>);
@@ -25,20 +27,93 @@ pub(crate) struct StreamEntries<'a> {
     pub valid: bool,
 }
 
-struct BlockJob {
-    stream: usize,
-    day: i64,
-    start: usize,
-    end: usize,
+impl StreamEntries<'_> {
+    fn fingerprint(&self) -> u64 {
+        self.labels.fingerprint()
+    }
 }
 
-struct Compressed {
-    job: usize,
-    block: EncodedBlock,
+/// A stream's day of entries up to this many line bytes is *small*: it is
+/// packed with other small streams' runs into shared blocks instead of
+/// getting blocks of its own.
+pub(crate) const SMALL_STREAM_BYTES: usize = 64 << 10;
+
+/// Line bytes of a packed block: small enough that reading one stream's
+/// run decompresses little, large enough for zstd to find what the streams'
+/// lines share.
+pub(crate) const PACK_TARGET_BYTES: usize = 256 << 10;
+
+/// One block to write: runs `(stream, entry range)`, one for a stream's
+/// own block, several for a packed block.
+struct Unit {
+    day: i64,
+    runs: Vec<(usize, Range<usize>)>,
+}
+
+/// Cuts the batch's streams (each sorted by time) into blocks, per UTC
+/// day and in label order: a stream's day over [`SMALL_STREAM_BYTES`] into
+/// blocks of its own ([`block::cut_blocks`]), the smaller ones packed
+/// together up to [`PACK_TARGET_BYTES`] of lines a block.
+fn plan_units(streams: &[StreamEntries<'_>]) -> Vec<Unit> {
+    let mut order: Vec<usize> = (0..streams.len()).collect();
+    order.sort_by(|&a, &b| streams[a].labels.cmp(&streams[b].labels));
+    // Per day, the stream days in label order.
+    let mut days: BTreeMap<i64, Vec<(usize, Range<usize>, usize)>> = BTreeMap::new();
+    for &si in &order {
+        let e = &streams[si].entries;
+        let mut start = 0;
+        while start < e.len() {
+            let day = day_of(e[start].0);
+            let mut end = start;
+            let mut bytes = 0;
+            while end < e.len() && day_of(e[end].0) == day {
+                bytes += e[end].1.len();
+                end += 1;
+            }
+            days.entry(day).or_default().push((si, start..end, bytes));
+            start = end;
+        }
+    }
+    let mut units = Vec::new();
+    for (day, pieces) in days {
+        let mut pack: Vec<(usize, Range<usize>)> = Vec::new();
+        let mut pack_bytes = 0;
+        for (si, range, bytes) in pieces {
+            if bytes > SMALL_STREAM_BYTES {
+                let base = range.start;
+                let e = &streams[si].entries[range];
+                for (_, r) in block::cut_blocks(e, |x| (x.0, x.1.len())) {
+                    units.push(Unit {
+                        day,
+                        runs: vec![(si, base + r.start..base + r.end)],
+                    });
+                }
+                continue;
+            }
+            pack.push((si, range));
+            pack_bytes += bytes;
+            if pack_bytes >= PACK_TARGET_BYTES {
+                units.push(Unit {
+                    day,
+                    runs: std::mem::take(&mut pack),
+                });
+                pack_bytes = 0;
+            }
+        }
+        if !pack.is_empty() {
+            units.push(Unit { day, runs: pack });
+        }
+    }
+    units
 }
 
 /// Writes the batch; updates the report. Positions are committed by the
 /// caller together with the segments this publishes.
+///
+/// This is the one way entries become segments (ingest, `lokal test`, and
+/// the compactor): per stream a stable sort by time and the optional
+/// dedupe, then per UTC day one segment whose blocks are cut and packed by
+/// [`plan_units`] and compressed on rayon.
 pub(crate) fn write_batch(
     tx: &mut TenantWriter<'_>,
     mut streams: Vec<StreamEntries<'_>>,
@@ -65,61 +140,58 @@ pub(crate) fn write_batch(
         report.reject(reject::DUPLICATE, dups);
     }
 
-    let mut jobs = Vec::new();
-    for (si, s) in streams.iter().enumerate() {
-        for (day, r) in block::cut_blocks(&s.entries, |e| (e.0, e.1.len())) {
-            jobs.push(BlockJob {
-                stream: si,
-                day,
-                start: r.start,
-                end: r.end,
-            });
-        }
-    }
-
+    let units = plan_units(&streams);
     let level = opts.zstd_level;
-    let compressed: Vec<Result<Compressed, block::CompressError>> = jobs
+    let compressed: Vec<Result<EncodedBlock, block::CompressError>> = units
         .par_iter()
-        .enumerate()
-        .map(|(ji, j)| {
-            let entries = &streams[j.stream].entries[j.start..j.end];
-            let block = block::compress(
-                entries
-                    .iter()
-                    .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[]))),
+        .map(|u| {
+            block::compress(
+                u.runs.iter().flat_map(|(si, r)| {
+                    streams[*si].entries[r.clone()]
+                        .iter()
+                        .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[])))
+                }),
                 level,
-            )?;
-            Ok(Compressed { job: ji, block })
+            )
         })
         .collect();
 
-    // One segment per day; streams in label order so segments are deterministic.
-    let mut by_day: BTreeMap<i64, Vec<Compressed>> = BTreeMap::new();
-    for c in compressed {
-        // Failing to write a block is a store failure, like a full disk.
-        let c = c.map_err(StoreError::from)?;
-        by_day.entry(jobs[c.job].day).or_default().push(c);
-    }
-    for (day, mut blocks) in by_day {
-        blocks.sort_by(|a, b| {
-            let (ja, jb) = (&jobs[a.job], &jobs[b.job]);
-            streams[ja.stream]
-                .labels
-                .cmp(&streams[jb.stream].labels)
-                .then(ja.start.cmp(&jb.start))
-        });
+    // One segment per day, blocks in the order planned (label order).
+    let mut i = 0;
+    let mut compressed = compressed.into_iter();
+    while i < units.len() {
+        let day = units[i].day;
         let mut pending = tx.create_segment(&day_string(day))?;
-        for c in &blocks {
-            let s = &streams[jobs[c.job].stream];
-            pending
-                .writer
-                .add_block(
-                    &s.labels,
-                    s.labels.fingerprint(),
-                    &c.block.bytes,
-                    c.block.meta.clone(),
-                )
+        while i < units.len() && units[i].day == day {
+            // Failing to compress a block is a store failure, like a full disk.
+            let c = compressed
+                .next()
+                .expect("one block per unit")
                 .map_err(StoreError::from)?;
+            let w = &mut pending.writer;
+            let frame = w
+                .add_frame(&c.bytes, c.meta.raw_len, c.meta.frame_entries)
+                .map_err(StoreError::from)?;
+            let mut first = 0u32;
+            for (si, r) in &units[i].runs {
+                let s = &streams[*si];
+                let e = &s.entries[r.clone()];
+                let n = e.len() as u32;
+                w.add_run(
+                    &s.labels,
+                    s.fingerprint(),
+                    frame,
+                    RunMeta {
+                        first,
+                        entries: n,
+                        line_bytes: e.iter().map(|x| x.1.len() as u64).sum(),
+                        min_t: e[0].0,
+                        max_t: e[e.len() - 1].0,
+                    },
+                );
+                first += n;
+            }
+            i += 1;
         }
         let entry = tx.publish(pending)?;
         report.segments += 1;

@@ -857,9 +857,13 @@ fn summarize(
         min_t: i64::MAX,
         max_t: i64::MIN,
     };
+    // A packed block holds several streams' runs: count it once.
+    let mut frames = std::collections::HashSet::new();
     for s in streams {
         for b in &s.blocks {
-            e.blocks += 1;
+            if frames.insert(b.offset) {
+                e.blocks += 1;
+            }
             e.entries += u64::from(b.entries);
             e.raw_bytes += b.line_bytes;
             e.min_t = e.min_t.min(b.min_t);
