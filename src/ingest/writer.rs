@@ -27,12 +27,6 @@ pub(crate) struct StreamEntries<'a> {
     pub valid: bool,
 }
 
-impl StreamEntries<'_> {
-    fn fingerprint(&self) -> u64 {
-        self.labels.fingerprint()
-    }
-}
-
 /// A stream's day of entries up to this many line bytes is *small*: it is
 /// packed with other small streams' runs into shared blocks instead of
 /// getting blocks of its own.
@@ -46,17 +40,25 @@ pub(crate) const PACK_TARGET_BYTES: usize = 256 << 10;
 /// One block to write: runs `(stream, entry range)`, one for a stream's
 /// own block, several for a packed block.
 struct Unit {
-    day: i64,
     runs: Vec<(usize, Range<usize>)>,
+}
+
+/// One UTC day of the batch: its blocks, and every stream's runs in label
+/// order as `(unit, run within the unit)`, the order footers list them.
+struct DayPlan {
+    day: i64,
+    units: Vec<Unit>,
+    runs: Vec<(usize, usize)>,
 }
 
 /// Cuts the batch's streams (each sorted by time) into blocks, per UTC
 /// day and in label order: a stream's day over [`SMALL_STREAM_BYTES`] into
 /// blocks of its own ([`block::cut_blocks`]), the smaller ones packed
 /// together up to [`PACK_TARGET_BYTES`] of lines a block.
-fn plan_units(streams: &[StreamEntries<'_>]) -> Vec<Unit> {
+fn plan_units(streams: &[StreamEntries<'_>]) -> Vec<DayPlan> {
     let mut order: Vec<usize> = (0..streams.len()).collect();
-    order.sort_by(|&a, &b| streams[a].labels.cmp(&streams[b].labels));
+    // Label sets are distinct: an unstable sort gives the one order.
+    order.par_sort_unstable_by(|&a, &b| streams[a].labels.cmp(&streams[b].labels));
     // Per day, the stream days in label order.
     let mut days: BTreeMap<i64, Vec<(usize, Range<usize>, usize)>> = BTreeMap::new();
     for &si in &order {
@@ -74,37 +76,43 @@ fn plan_units(streams: &[StreamEntries<'_>]) -> Vec<Unit> {
             start = end;
         }
     }
-    let mut units = Vec::new();
+    let mut plans = Vec::new();
     for (day, pieces) in days {
-        let mut pack: Vec<(usize, Range<usize>)> = Vec::new();
+        let mut plan = DayPlan {
+            day,
+            units: Vec::new(),
+            runs: Vec::new(),
+        };
+        // The open pack: its unit number once it has one.
+        let mut pack: Option<usize> = None;
         let mut pack_bytes = 0;
         for (si, range, bytes) in pieces {
             if bytes > SMALL_STREAM_BYTES {
                 let base = range.start;
                 let e = &streams[si].entries[range];
                 for (_, r) in block::cut_blocks(e, |x| (x.0, x.1.len())) {
-                    units.push(Unit {
-                        day,
+                    plan.runs.push((plan.units.len(), 0));
+                    plan.units.push(Unit {
                         runs: vec![(si, base + r.start..base + r.end)],
                     });
                 }
                 continue;
             }
-            pack.push((si, range));
+            let u = *pack.get_or_insert_with(|| {
+                plan.units.push(Unit { runs: Vec::new() });
+                plan.units.len() - 1
+            });
+            plan.runs.push((u, plan.units[u].runs.len()));
+            plan.units[u].runs.push((si, range));
             pack_bytes += bytes;
             if pack_bytes >= PACK_TARGET_BYTES {
-                units.push(Unit {
-                    day,
-                    runs: std::mem::take(&mut pack),
-                });
+                pack = None;
                 pack_bytes = 0;
             }
         }
-        if !pack.is_empty() {
-            units.push(Unit { day, runs: pack });
-        }
+        plans.push(plan);
     }
-    units
+    plans
 }
 
 /// Writes the batch; updates the report. Positions are committed by the
@@ -140,58 +148,67 @@ pub(crate) fn write_batch(
         report.reject(reject::DUPLICATE, dups);
     }
 
-    let units = plan_units(&streams);
     let level = opts.zstd_level;
-    let compressed: Vec<Result<EncodedBlock, block::CompressError>> = units
-        .par_iter()
-        .map(|u| {
-            block::compress(
-                u.runs.iter().flat_map(|(si, r)| {
-                    streams[*si].entries[r.clone()]
-                        .iter()
-                        .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[])))
-                }),
-                level,
-            )
-        })
-        .collect();
-
-    // One segment per day, blocks in the order planned (label order).
-    let mut i = 0;
-    let mut compressed = compressed.into_iter();
-    while i < units.len() {
-        let day = units[i].day;
-        let mut pending = tx.create_segment(&day_string(day))?;
-        while i < units.len() && units[i].day == day {
+    let fingerprints: Vec<u64> = streams.par_iter().map(|s| s.labels.fingerprint()).collect();
+    for plan in plan_units(&streams) {
+        let compressed: Vec<Result<EncodedBlock, block::CompressError>> = plan
+            .units
+            .par_iter()
+            .map(|u| {
+                block::compress(
+                    u.runs.iter().flat_map(|(si, r)| {
+                        streams[*si].entries[r.clone()]
+                            .iter()
+                            .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[])))
+                    }),
+                    level,
+                )
+            })
+            .collect();
+        // One segment per day: the blocks in the order planned, then each
+        // stream's runs in label order.
+        let mut pending = tx.create_segment(&day_string(plan.day))?;
+        let w = &mut pending.writer;
+        let mut frames = Vec::with_capacity(compressed.len());
+        for c in compressed {
             // Failing to compress a block is a store failure, like a full disk.
-            let c = compressed
-                .next()
-                .expect("one block per unit")
-                .map_err(StoreError::from)?;
-            let w = &mut pending.writer;
-            let frame = w
-                .add_frame(&c.bytes, c.meta.raw_len, c.meta.frame_entries)
-                .map_err(StoreError::from)?;
-            let mut first = 0u32;
-            for (si, r) in &units[i].runs {
-                let s = &streams[*si];
-                let e = &s.entries[r.clone()];
-                let n = e.len() as u32;
-                w.add_run(
-                    &s.labels,
-                    s.fingerprint(),
-                    frame,
-                    RunMeta {
-                        first,
-                        entries: n,
-                        line_bytes: e.iter().map(|x| x.1.len() as u64).sum(),
-                        min_t: e[0].0,
-                        max_t: e[e.len() - 1].0,
-                    },
-                );
-                first += n;
-            }
-            i += 1;
+            let c = c.map_err(StoreError::from)?;
+            frames.push(
+                w.add_frame(&c.bytes, c.meta.raw_len, c.meta.frame_entries)
+                    .map_err(StoreError::from)?,
+            );
+        }
+        let firsts: Vec<Vec<u32>> = plan
+            .units
+            .iter()
+            .map(|u| {
+                let mut first = 0u32;
+                u.runs
+                    .iter()
+                    .map(|(_, r)| {
+                        let f = first;
+                        first += r.len() as u32;
+                        f
+                    })
+                    .collect()
+            })
+            .collect();
+        for &(u, k) in &plan.runs {
+            let (si, r) = &plan.units[u].runs[k];
+            let s = &streams[*si];
+            let e = &s.entries[r.clone()];
+            w.add_run(
+                &s.labels,
+                fingerprints[*si],
+                frames[u],
+                RunMeta {
+                    first: firsts[u][k],
+                    entries: e.len() as u32,
+                    line_bytes: e.iter().map(|x| x.1.len() as u64).sum(),
+                    min_t: e[0].0,
+                    max_t: e[e.len() - 1].0,
+                },
+            );
         }
         let entry = tx.publish(pending)?;
         report.segments += 1;
