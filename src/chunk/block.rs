@@ -107,6 +107,12 @@ thread_local! {
         const { RefCell::new(None) };
 }
 
+/// Compresses `raw` at `level` with this thread's reusable context (one
+/// zstd frame, content size in its header).
+pub fn compress_bytes(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    zstd_compress(raw, level)
+}
+
 /// Compresses `raw` at `level` with this thread's reusable context.
 fn zstd_compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
     COMPRESSOR.with(|c| {

@@ -14,21 +14,23 @@
 //! line bytes, min ts (zigzag), max ts - min ts, xxh3-64 of the compressed
 //! bytes (u64 LE). Every block holds one stream.
 //!
-//! Format 2 footer: the raw length (u64 LE), then one zstd frame of:
-//! the label symbols (names and values, each once), the blocks (length,
-//! raw length, entries, xxh3-64; offsets follow from the lengths, blocks
-//! being back to back), and per stream its labels as symbol pairs and its
-//! *runs*: which block, the run's first entry in it and its entry count,
-//! line bytes and time range. A block holds one stream's run, or — packed —
-//! the runs of many small streams, so a stream of five lines costs a few
-//! bytes of a shared frame instead of a frame, a footer entry and an index
-//! entry of its own. The layout is in `ARCHITECTURE.md`.
+//! Format 2 footer: the raw length (u64 LE), then one zstd frame of: the
+//! blocks (length, raw length, entries, xxh3-64; offsets follow from the
+//! lengths, blocks being back to back), and per stream, in label order, its
+//! labels as the number of leading pairs shared with the stream before plus
+//! the rest, and its *runs*: which block, the run's first entry in it and
+//! its entry count, line bytes and time range (`SegmentWriter::encode_footer`
+//! has the byte layout). A block holds one stream's run, or — packed — the
+//! runs of many small streams, so a stream of five lines costs a few bytes
+//! of a shared frame instead of a frame, a footer entry and an index entry
+//! of its own. The writer encodes each stream's labels as it is added and
+//! holds no label set per stream; `FooterStream` reads a footer one stream
+//! at a time.
 //!
 //! A segment is readable without any index: the footer is the source of
 //! truth, indexes only accelerate. Checksums let a reader skip one corrupt
 //! block and keep reading the others.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -236,13 +238,38 @@ pub struct RunMeta {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameRef(u32);
 
-/// Writes one segment (format 2): blocks first, then the footer.
+/// What a written segment holds, for its manifest entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// Streams (chunks).
+    pub streams: u64,
+    /// Blocks (zstd frames).
+    pub blocks: u64,
+    /// Entries.
+    pub entries: u64,
+    /// Sum of line lengths.
+    pub raw_bytes: u64,
+    /// Smallest timestamp (`i64::MAX` when empty).
+    pub min_t: i64,
+    /// Largest timestamp (`i64::MIN` when empty).
+    pub max_t: i64,
+}
+
+/// Writes one segment (format 2): blocks first, then the footer. Streams'
+/// labels are encoded as they are added (each only against the one
+/// before), so the writer holds no label set per stream.
 pub struct SegmentWriter {
     out: BufWriter<File>,
     path: PathBuf,
     pos: u64,
     frames: Vec<(u64, FrameMeta)>,
-    streams: Vec<StreamChunk>,
+    /// Per stream: its encoded labels, and the end of its runs in `runs`.
+    labels: Vec<u8>,
+    ends: Vec<u32>,
+    runs: Vec<(u32, RunMeta)>,
+    /// The last stream added: its labels and fingerprint.
+    last: Option<(Labels, u64)>,
+    summary: SegmentSummary,
 }
 
 impl SegmentWriter {
@@ -267,7 +294,15 @@ impl SegmentWriter {
             path: path.to_path_buf(),
             pos: HEADER_LEN as u64,
             frames: Vec::new(),
-            streams: Vec::new(),
+            labels: Vec::new(),
+            ends: Vec::new(),
+            runs: Vec::new(),
+            last: None,
+            summary: SegmentSummary {
+                min_t: i64::MAX,
+                max_t: i64::MIN,
+                ..Default::default()
+            },
         })
     }
 
@@ -297,33 +332,34 @@ impl SegmentWriter {
         };
         self.frames.push((self.pos, meta));
         self.pos += compressed.len() as u64;
+        self.summary.blocks += 1;
         Ok(FrameRef(self.frames.len() as u32 - 1))
     }
 
     /// Records the run of stream `labels` in `frame`. The runs of one
-    /// stream must be added one after another, in time order.
+    /// stream must be added one after another, in time order; streams in
+    /// label order make the smallest footer.
     pub fn add_run(&mut self, labels: &Labels, fingerprint: u64, frame: FrameRef, run: RunMeta) {
-        let (offset, f) = self.frames[frame.0 as usize];
-        let meta = BlockMeta {
-            offset,
-            len: f.len,
-            raw_len: f.raw_len,
-            frame_entries: f.entries,
-            first: run.first,
-            entries: run.entries,
-            line_bytes: run.line_bytes,
-            min_t: run.min_t,
-            max_t: run.max_t,
-            checksum: f.checksum,
-        };
-        match self.streams.last_mut() {
-            Some(s) if s.fingerprint == fingerprint && s.labels == *labels => s.blocks.push(meta),
-            _ => self.streams.push(StreamChunk {
-                labels: labels.clone(),
-                fingerprint,
-                blocks: vec![meta],
-            }),
+        let same = self
+            .last
+            .as_ref()
+            .is_some_and(|(l, f)| *f == fingerprint && l == labels);
+        if !same {
+            let prev = self.last.as_ref().map(|(l, _)| l.pairs()).unwrap_or(&[]);
+            encode_labels(&mut self.labels, prev, labels);
+            self.ends.push(self.runs.len() as u32);
+            self.last = Some((labels.clone(), fingerprint));
+            self.summary.streams += 1;
         }
+        self.runs.push((frame.0, run));
+        if let Some(end) = self.ends.last_mut() {
+            *end = self.runs.len() as u32;
+        }
+        let s = &mut self.summary;
+        s.entries += u64::from(run.entries);
+        s.raw_bytes += run.line_bytes;
+        s.min_t = s.min_t.min(run.min_t);
+        s.max_t = s.max_t.max(run.max_t);
     }
 
     /// Appends one compressed block holding only the stream `labels` (its
@@ -343,15 +379,15 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// Writes footer and trailer and fsyncs the file. Returns the chunk list
-    /// and the file size.
-    pub fn finish(&mut self) -> Result<(Vec<StreamChunk>, u64), SegmentError> {
+    /// Writes footer and trailer and fsyncs the file. Returns what the
+    /// segment holds and the file size.
+    pub fn finish(&mut self) -> Result<(SegmentSummary, u64), SegmentError> {
         let path = self.path.clone();
         let io = |source| SegmentError::Io {
             path: path.clone(),
             source,
         };
-        let footer = encode_footer(&self.frames, &self.streams).map_err(io)?;
+        let footer = self.encode_footer().map_err(io)?;
         let mut trailer = [0u8; TRAILER_LEN];
         trailer[0..8].copy_from_slice(&self.pos.to_le_bytes());
         trailer[8..16].copy_from_slice(&(footer.len() as u64).to_le_bytes());
@@ -363,7 +399,100 @@ impl SegmentWriter {
         self.out.flush().map_err(io)?;
         self.out.get_ref().sync_all().map_err(io)?;
         let size = self.pos + footer.len() as u64 + TRAILER_LEN as u64;
-        Ok((std::mem::take(&mut self.streams), size))
+        Ok((self.summary, size))
+    }
+
+    /// The format 2 footer: raw length (u64 LE), then one zstd frame of
+    ///
+    /// ```text
+    /// unit_exp u8        run times are in units of 10^unit_exp ns
+    /// base_t zigzag      the smallest run min_t (0 without runs)
+    /// n_blocks, per block: len, raw_len, entries, xxh3-64 u64 LE
+    /// n_streams, per stream:
+    ///   shared           leading label pairs equal to the previous stream's
+    ///   n_rest, per pair: name, value (length-prefixed)
+    ///   n_runs, per run: block - the previous run's block (zigzag),
+    ///     first - where the previous run ended if in the same block, else
+    ///     first, entries, line_bytes, (min_t - base_t) / unit,
+    ///     (max_t - min_t) / unit
+    /// ```
+    ///
+    /// Streams in label order share most of each label set with the one
+    /// before, and runs of one packed block follow one another, so the
+    /// frame compresses to a few bytes per stream; and it decodes in one
+    /// pass with no table ([`FooterStream`]).
+    fn encode_footer(&self) -> std::io::Result<Vec<u8>> {
+        let base_t = if self.runs.is_empty() {
+            0
+        } else {
+            self.summary.min_t
+        };
+        let mut unit_exp = 18u32;
+        let mut fit = |v: u64| {
+            while unit_exp > 0 && !v.is_multiple_of(10u64.pow(unit_exp)) {
+                unit_exp -= 1;
+            }
+        };
+        for (_, r) in &self.runs {
+            fit(r.min_t.wrapping_sub(base_t) as u64);
+            fit(r.max_t.wrapping_sub(r.min_t) as u64);
+        }
+        let unit = 10u64.pow(unit_exp);
+        let mut raw = Vec::with_capacity(self.labels.len() + 12 * self.runs.len() + 64);
+        raw.push(unit_exp as u8);
+        varint::put_i64(&mut raw, base_t);
+        varint::put_u64(&mut raw, self.frames.len() as u64);
+        for (_, f) in &self.frames {
+            varint::put_u64(&mut raw, u64::from(f.len));
+            varint::put_u64(&mut raw, u64::from(f.raw_len));
+            varint::put_u64(&mut raw, u64::from(f.entries));
+            raw.extend_from_slice(&f.checksum.to_le_bytes());
+        }
+        varint::put_u64(&mut raw, self.ends.len() as u64);
+        let mut lr = Reader::new(&self.labels);
+        let (mut start, mut prev) = (0usize, (0u32, 0u32));
+        for &end in &self.ends {
+            // The stream's labels as encoded by `add_run`.
+            let from = lr.position();
+            let shared = lr.u64().unwrap_or(0);
+            let n = lr.usize().unwrap_or(0);
+            for _ in 0..2 * n {
+                lr.len_prefixed();
+            }
+            let _ = shared;
+            raw.extend_from_slice(&self.labels[from..lr.position()]);
+            let runs = &self.runs[start..end as usize];
+            varint::put_u64(&mut raw, runs.len() as u64);
+            for (f, r) in runs {
+                varint::put_i64(&mut raw, i64::from(*f) - i64::from(prev.0));
+                let expect = if *f == prev.0 { prev.1 } else { 0 };
+                varint::put_i64(&mut raw, i64::from(r.first) - i64::from(expect));
+                varint::put_u64(&mut raw, u64::from(r.entries));
+                varint::put_u64(&mut raw, r.line_bytes);
+                varint::put_u64(&mut raw, r.min_t.wrapping_sub(base_t) as u64 / unit);
+                varint::put_u64(&mut raw, r.max_t.wrapping_sub(r.min_t) as u64 / unit);
+                prev = (*f, r.first.wrapping_add(r.entries));
+            }
+            start = end as usize;
+        }
+        let mut out = (raw.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&crate::chunk::block::compress_bytes(&raw, FOOTER_LEVEL)?);
+        Ok(out)
+    }
+}
+
+/// Appends `labels` encoded against the previous stream's: the number of
+/// leading pairs they share, then the others as length-prefixed bytes.
+fn encode_labels(out: &mut Vec<u8>, prev: &[(String, String)], labels: &Labels) {
+    let pairs = labels.pairs();
+    let shared = pairs.iter().zip(prev).take_while(|(a, b)| a == b).count();
+    varint::put_u64(out, shared as u64);
+    varint::put_u64(out, (pairs.len() - shared) as u64);
+    for (n, v) in &pairs[shared..] {
+        varint::put_u64(out, n.len() as u64);
+        out.extend_from_slice(n.as_bytes());
+        varint::put_u64(out, v.len() as u64);
+        out.extend_from_slice(v.as_bytes());
     }
 }
 
@@ -378,183 +507,230 @@ pub fn run_of(meta: &BlockMeta) -> RunMeta {
     }
 }
 
-/// zstd level of format 2 footers: they are written once per segment and
-/// read whole on open, so a higher level costs little.
+/// zstd level of format 2 footers.
 const FOOTER_LEVEL: i32 = 3;
 
-/// The format 2 footer: raw length (u64 LE), then the zstd frame of:
-///
-/// ```text
-/// base_t zigzag            the smallest min_t of any run (0 without runs)
-/// n_symbols, per symbol: len, bytes            label names and values
-/// n_blocks, per block: len, raw_len, entries, xxh3-64 u64 LE
-/// n_streams, per stream: n_labels, (name symbol, value symbol) per label,
-///   n_runs, per run: block (delta from the stream's previous run's block;
-///   the first is absolute), first, entries, line_bytes, min_t - base_t,
-///   max_t - min_t
-/// ```
-fn encode_footer(frames: &[(u64, FrameMeta)], streams: &[StreamChunk]) -> std::io::Result<Vec<u8>> {
-    let mut symbols: HashMap<&str, u64> = HashMap::new();
-    let mut order: Vec<&str> = Vec::new();
-    let mut body = Vec::new();
-    let base_t = streams
-        .iter()
-        .flat_map(|s| s.blocks.iter().map(|b| b.min_t))
-        .min()
-        .unwrap_or(0);
-    let mut frame_of: HashMap<u64, u64> = HashMap::with_capacity(frames.len());
-    for (i, (off, _)) in frames.iter().enumerate() {
-        frame_of.insert(*off, i as u64);
-    }
-    varint::put_u64(&mut body, streams.len() as u64);
-    for s in streams {
-        varint::put_u64(&mut body, s.labels.len() as u64);
-        for (n, v) in s.labels.pairs() {
-            for x in [n.as_str(), v.as_str()] {
-                let next = order.len() as u64;
-                let id = *symbols.entry(x).or_insert_with(|| {
-                    order.push(x);
-                    next
-                });
-                varint::put_u64(&mut body, id);
-            }
-        }
-        varint::put_u64(&mut body, s.blocks.len() as u64);
-        let mut prev = 0u64;
-        for b in &s.blocks {
-            let f = frame_of[&b.offset];
-            varint::put_i64(&mut body, f.wrapping_sub(prev) as i64);
-            prev = f;
-            varint::put_u64(&mut body, u64::from(b.first));
-            varint::put_u64(&mut body, u64::from(b.entries));
-            varint::put_u64(&mut body, b.line_bytes);
-            varint::put_u64(&mut body, b.min_t.wrapping_sub(base_t) as u64);
-            varint::put_u64(&mut body, b.max_t.wrapping_sub(b.min_t) as u64);
-        }
-    }
-    let mut raw = Vec::with_capacity(body.len() + 16 * frames.len() + 64);
-    varint::put_i64(&mut raw, base_t);
-    varint::put_u64(&mut raw, order.len() as u64);
-    for x in &order {
-        varint::put_u64(&mut raw, x.len() as u64);
-        raw.extend_from_slice(x.as_bytes());
-    }
-    varint::put_u64(&mut raw, frames.len() as u64);
-    for (_, f) in frames {
-        varint::put_u64(&mut raw, u64::from(f.len));
-        varint::put_u64(&mut raw, u64::from(f.raw_len));
-        varint::put_u64(&mut raw, u64::from(f.entries));
-        raw.extend_from_slice(&f.checksum.to_le_bytes());
-    }
-    raw.extend_from_slice(&body);
-    let mut out = (raw.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(&zstd::bulk::compress(&raw, FOOTER_LEVEL)?);
-    Ok(out)
+/// Reads a format 2 footer one stream at a time, holding only a zstd
+/// window and the previous stream's labels: an index build merges the
+/// footers of a day's segments without decoding them whole.
+pub struct FooterStream<'a> {
+    r: std::io::BufReader<zstd::stream::read::Decoder<'static, std::io::BufReader<&'a [u8]>>>,
+    /// Decoded bytes left in the frame (from its header).
+    left: u64,
+    unit: i64,
+    base_t: i64,
+    frames: Vec<(u64, FrameMeta)>,
+    streams_left: u64,
+    prev_labels: Vec<(String, String)>,
+    prev_run: (u64, u32),
+    /// The end of the frame was checked.
+    done: bool,
 }
 
-/// Decodes a format 2 footer (`buf` as stored) of a segment whose blocks
-/// end at `data_end`.
-fn decode_footer_v2(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static str> {
-    use std::io::Read;
-    let raw_len = buf
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-        .ok_or("truncated footer")?;
-    // Read through a limit: a damaged length cannot make us allocate more
-    // than the frame really decodes to.
-    let mut raw = Vec::new();
-    zstd::stream::read::Decoder::with_buffer(&buf[8..])
-        .map_err(|_| "footer is not a zstd frame")?
-        .take(raw_len.saturating_add(1))
-        .read_to_end(&mut raw)
-        .map_err(|_| "footer does not decompress")?;
-    if raw.len() as u64 != raw_len {
-        return Err("footer length differs from its header");
-    }
-    let mut r = Reader::new(&raw);
-    let base_t = r.i64().ok_or("truncated footer")?;
-    let n_sym = r.usize().ok_or("bad symbol count")?;
-    let mut symbols: Vec<&str> = Vec::with_capacity(n_sym.min(raw.len()));
-    for _ in 0..n_sym {
-        let s = r.len_prefixed().ok_or("truncated symbol")?;
-        symbols.push(std::str::from_utf8(s).map_err(|_| "label symbol is not UTF-8")?);
-    }
-    let n_frames = r.usize().ok_or("bad block count")?;
-    let mut frames: Vec<(u64, FrameMeta)> = Vec::with_capacity(n_frames.min(raw.len()));
-    let mut off = HEADER_LEN as u64;
-    for _ in 0..n_frames {
-        let f = (|| {
-            Some(FrameMeta {
-                len: u32::try_from(r.u64()?).ok()?,
-                raw_len: u32::try_from(r.u64()?).ok()?,
-                entries: u32::try_from(r.u64()?).ok()?,
-                checksum: r.fixed_u64()?,
-            })
-        })()
-        .ok_or("truncated or malformed block")?;
-        frames.push((off, f));
-        off = off.saturating_add(u64::from(f.len));
-    }
-    if off > data_end {
-        return Err("block outside the data area");
-    }
-    let n = r.usize().ok_or("bad stream count")?;
-    let mut streams = Vec::with_capacity(n.min(raw.len()));
-    let sym = |r: &mut Reader<'_>| -> Result<&str, &'static str> {
-        let i = r.usize().ok_or("truncated label")?;
-        symbols.get(i).copied().ok_or("label symbol out of range")
-    };
-    for _ in 0..n {
-        let nl = r.usize().ok_or("bad label count")?;
-        let mut pairs = Vec::with_capacity(nl.min(64));
-        for _ in 0..nl {
-            let name = sym(&mut r)?;
-            let value = sym(&mut r)?;
-            pairs.push((name.to_string(), value.to_string()));
+impl<'a> FooterStream<'a> {
+    /// Starts reading the stored footer `buf` of a segment whose blocks end
+    /// at `data_end`.
+    fn new(buf: &'a [u8], data_end: u64) -> Result<Self, &'static str> {
+        let raw_len = buf
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            .ok_or("truncated footer")?;
+        let dec = zstd::stream::read::Decoder::new(&buf[8..])
+            .map_err(|_| "footer is not a zstd frame")?;
+        let mut f = FooterStream {
+            r: std::io::BufReader::with_capacity(64 << 10, dec),
+            left: raw_len,
+            unit: 1,
+            base_t: 0,
+            frames: Vec::new(),
+            streams_left: 0,
+            prev_labels: Vec::new(),
+            prev_run: (0, 0),
+            done: false,
+        };
+        let unit_exp = f.byte()?;
+        if unit_exp > 18 {
+            return Err("bad time unit");
         }
-        let nb = r.usize().ok_or("bad run count")?;
-        let mut blocks = Vec::with_capacity(nb.min(1 << 16));
-        let mut prev = 0u64;
-        for _ in 0..nb {
-            let b = (|| {
-                let f = prev.wrapping_add(r.i64()? as u64);
-                prev = f;
-                let (offset, fm) = *frames.get(usize::try_from(f).ok()?)?;
-                let first = u32::try_from(r.u64()?).ok()?;
-                let entries = u32::try_from(r.u64()?).ok()?;
-                let line_bytes = r.u64()?;
-                let min_t = base_t.wrapping_add(r.u64()? as i64);
-                let max_t = min_t.wrapping_add(r.u64()? as i64);
-                Some(BlockMeta {
-                    offset,
-                    len: fm.len,
-                    raw_len: fm.raw_len,
-                    frame_entries: fm.entries,
-                    first,
-                    entries,
-                    line_bytes,
-                    min_t,
-                    max_t,
-                    checksum: fm.checksum,
-                })
-            })()
-            .ok_or("truncated or malformed run")?;
-            if u64::from(b.first) + u64::from(b.entries) > u64::from(b.frame_entries) {
+        f.unit = 10i64.pow(u32::from(unit_exp));
+        f.base_t = f.i64()?;
+        let n = f.u64()?;
+        let mut off = HEADER_LEN as u64;
+        for _ in 0..n {
+            let fm = FrameMeta {
+                len: u32::try_from(f.u64()?).map_err(|_| "malformed block")?,
+                raw_len: u32::try_from(f.u64()?).map_err(|_| "malformed block")?,
+                entries: u32::try_from(f.u64()?).map_err(|_| "malformed block")?,
+                checksum: u64::from_le_bytes(f.bytes(8)?.try_into().unwrap()),
+            };
+            f.frames.push((off, fm));
+            off = off.saturating_add(u64::from(fm.len));
+            if off > data_end {
+                return Err("block outside the data area");
+            }
+        }
+        f.streams_left = f.u64()?;
+        Ok(f)
+    }
+
+    /// The blocks: (offset, len, raw_len, entries, checksum) in file order.
+    pub fn blocks(&self) -> impl Iterator<Item = (u64, u32, u32, u32, u64)> + '_ {
+        self.frames
+            .iter()
+            .map(|(o, f)| (*o, f.len, f.raw_len, f.entries, f.checksum))
+    }
+
+    fn byte(&mut self) -> Result<u8, &'static str> {
+        use std::io::Read;
+        if self.left == 0 {
+            return Err("truncated footer");
+        }
+        let mut b = [0u8; 1];
+        self.r
+            .read_exact(&mut b)
+            .map_err(|_| "footer does not decompress")?;
+        self.left -= 1;
+        Ok(b[0])
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<Vec<u8>, &'static str> {
+        use std::io::Read;
+        if (n as u64) > self.left {
+            return Err("truncated footer");
+        }
+        // Grown as bytes arrive: a damaged length cannot make us allocate
+        // more than the frame really decodes to.
+        let mut v = Vec::with_capacity(n.min(4096));
+        (&mut self.r)
+            .take(n as u64)
+            .read_to_end(&mut v)
+            .map_err(|_| "footer does not decompress")?;
+        if v.len() != n {
+            return Err("truncated footer");
+        }
+        self.left -= n as u64;
+        Ok(v)
+    }
+
+    fn u64(&mut self) -> Result<u64, &'static str> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("malformed varint")
+    }
+
+    fn i64(&mut self) -> Result<i64, &'static str> {
+        let v = self.u64()?;
+        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
+    fn string(&mut self) -> Result<String, &'static str> {
+        let n = usize::try_from(self.u64()?).map_err(|_| "truncated label")?;
+        String::from_utf8(self.bytes(n)?).map_err(|_| "label is not UTF-8")
+    }
+
+    fn next_stream(&mut self) -> Result<StreamChunk, &'static str> {
+        self.streams_left -= 1;
+        let shared = usize::try_from(self.u64()?).map_err(|_| "bad label count")?;
+        if shared > self.prev_labels.len() {
+            return Err("bad label count");
+        }
+        self.prev_labels.truncate(shared);
+        let n = self.u64()?;
+        for _ in 0..n {
+            let name = self.string()?;
+            let value = self.string()?;
+            self.prev_labels.push((name, value));
+        }
+        let nr = self.u64()?;
+        let mut blocks = Vec::with_capacity(nr.min(1 << 16) as usize);
+        for _ in 0..nr {
+            let f = self.prev_run.0.wrapping_add(self.i64()? as u64);
+            let (offset, fm) = *usize::try_from(f)
+                .ok()
+                .and_then(|i| self.frames.get(i))
+                .ok_or("run in a block that does not exist")?;
+            let expect = if f == self.prev_run.0 {
+                self.prev_run.1
+            } else {
+                0
+            };
+            let first = u32::try_from(i64::from(expect).wrapping_add(self.i64()?))
+                .map_err(|_| "malformed run")?;
+            let entries = u32::try_from(self.u64()?).map_err(|_| "malformed run")?;
+            let line_bytes = self.u64()?;
+            let min_t = self
+                .base_t
+                .wrapping_add((self.u64()? as i64).wrapping_mul(self.unit));
+            let max_t = min_t.wrapping_add((self.u64()? as i64).wrapping_mul(self.unit));
+            if u64::from(first) + u64::from(entries) > u64::from(fm.entries) {
                 return Err("run outside its block");
             }
-            blocks.push(b);
+            self.prev_run = (f, first.wrapping_add(entries));
+            blocks.push(BlockMeta {
+                offset,
+                len: fm.len,
+                raw_len: fm.raw_len,
+                frame_entries: fm.entries,
+                first,
+                entries,
+                line_bytes,
+                min_t,
+                max_t,
+                checksum: fm.checksum,
+            });
         }
-        let labels = Labels::from_pairs(pairs);
-        streams.push(StreamChunk {
+        // Labels come sorted; from_pairs keeps a hand-made footer's order
+        // rule too.
+        let labels = Labels::from_pairs(self.prev_labels.iter().cloned());
+        Ok(StreamChunk {
             fingerprint: labels.fingerprint(),
             labels,
             blocks,
-        });
+        })
     }
-    if !r.is_empty() {
-        return Err("trailing bytes after footer");
+}
+
+impl Iterator for FooterStream<'_> {
+    type Item = Result<StreamChunk, &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.streams_left == 0 {
+            if self.left != 0 {
+                self.left = 0;
+                return Some(Err("trailing bytes after footer"));
+            }
+            // The frame must end where its header said.
+            let mut b = [0u8; 1];
+            if !self.done && std::io::Read::read(&mut self.r, &mut b).map_or(true, |n| n != 0) {
+                self.done = true;
+                return Some(Err("footer length differs from its header"));
+            }
+            self.done = true;
+            return None;
+        }
+        let r = self.next_stream();
+        if r.is_err() {
+            self.streams_left = 0;
+            self.left = 0;
+        }
+        Some(r)
     }
-    Ok(streams)
+}
+
+/// Decodes a format 2 footer (`buf` as stored) whole.
+fn decode_footer_v2(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static str> {
+    let f = FooterStream::new(buf, data_end)?;
+    let mut out = Vec::with_capacity(f.streams_left.min(1 << 20) as usize);
+    for s in f {
+        out.push(s?);
+    }
+    Ok(out)
 }
 
 fn decode_footer_v1(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'static str> {
@@ -613,10 +789,14 @@ static NEXT_READER: AtomicU64 = AtomicU64::new(1);
 /// another segment's, and each run must not decompress its block again.
 const CACHED_BLOCKS: usize = 3;
 
+/// A packed block's timestamp column cached per thread: `(key, timestamps,
+/// has metadata)`.
+type CachedTimestamps = ((u64, u64), Vec<i64>, bool);
+
 thread_local! {
     static BLOCK_CACHE: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
     /// Timestamp columns of packed blocks: `(key, timestamps, has metadata)`.
-    static TS_CACHE: std::cell::RefCell<Vec<((u64, u64), Vec<i64>, bool)>> =
+    static TS_CACHE: std::cell::RefCell<Vec<CachedTimestamps>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -762,7 +942,7 @@ impl SegmentReader {
                 }
                 TS_CACHE.with(|c| {
                     let mut c = c.borrow_mut();
-                    if c.len() >= CACHED_BLOCKS + 1 {
+                    if c.len() > CACHED_BLOCKS {
                         c.remove(0);
                     }
                     c.push((key, all, n.is_none()));
