@@ -770,46 +770,18 @@ fn decode_footer_v1(buf: &[u8], data_end: u64) -> Result<Vec<StreamChunk>, &'sta
     Ok(streams)
 }
 
-/// A memory-mapped segment with its parsed footer.
-pub struct SegmentReader {
+/// A mapped segment whose header, trailer and footer checksum were checked
+/// but whose footer is not decoded: the index builder reads its streams one
+/// at a time ([`SegmentFooter::streams`]) instead of holding every label set.
+pub struct SegmentFooter {
     path: PathBuf,
     map: Mmap,
-    streams: Vec<StreamChunk>,
-    /// Unique per opened reader (never reused), so decoded blocks cached
-    /// per thread are told apart from another mapping's.
-    id: u64,
     version: u32,
+    footer_off: u64,
 }
 
-/// Ids of opened readers.
-static NEXT_READER: AtomicU64 = AtomicU64::new(1);
-
-/// Decoded packed blocks kept per thread besides the caller's own: the runs
-/// of one packed block are read one stream at a time, often by turns with
-/// another segment's, and each run must not decompress its block again.
-const CACHED_BLOCKS: usize = 3;
-
-/// A packed block's timestamp column cached per thread: `(key, timestamps,
-/// has metadata)`.
-type CachedTimestamps = ((u64, u64), Vec<i64>, bool);
-
-thread_local! {
-    static BLOCK_CACHE: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// Timestamp columns of packed blocks: `(key, timestamps, has metadata)`.
-    static TS_CACHE: std::cell::RefCell<Vec<CachedTimestamps>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl std::fmt::Debug for SegmentReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SegmentReader")
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
-impl SegmentReader {
-    /// Maps `path` and checks header, trailer and footer.
+impl SegmentFooter {
+    /// Maps `path` and checks header, trailer and the footer's checksum.
     pub fn open(path: &Path) -> Result<Self, SegmentError> {
         let corrupt = |what: &str| SegmentError::Corrupt {
             path: path.to_path_buf(),
@@ -856,18 +828,106 @@ impl SegmentReader {
                 "footer checksum mismatch at offset {footer_off}"
             )));
         }
-        let streams = if version >= 2 {
-            decode_footer_v2(footer, footer_off)
-        } else {
-            decode_footer_v1(footer, footer_off)
-        }
-        .map_err(corrupt)?;
-        Ok(SegmentReader {
+        Ok(SegmentFooter {
             path: path.to_path_buf(),
             map,
+            version,
+            footer_off,
+        })
+    }
+
+    /// The segment file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn footer(&self) -> &[u8] {
+        &self.map[self.footer_off as usize..self.map.len() - TRAILER_LEN]
+    }
+
+    /// The whole chunk list.
+    fn decode(&self) -> Result<Vec<StreamChunk>, &'static str> {
+        if self.version >= 2 {
+            decode_footer_v2(self.footer(), self.footer_off)
+        } else {
+            decode_footer_v1(self.footer(), self.footer_off)
+        }
+    }
+
+    /// The chunk list one stream at a time, in footer order (label order
+    /// for every segment lokal writes in format 2). A format 1 footer is
+    /// decoded whole first: those are small and come from old stores.
+    pub fn streams(&self) -> Box<dyn Iterator<Item = Result<StreamChunk, SegmentError>> + '_> {
+        let err = move |what: &str| SegmentError::Corrupt {
+            path: self.path.clone(),
+            what: what.to_string(),
+        };
+        if self.version >= 2 {
+            match FooterStream::new(self.footer(), self.footer_off) {
+                Ok(f) => Box::new(f.map(move |r| r.map_err(err))),
+                Err(e) => Box::new(std::iter::once(Err(err(e)))),
+            }
+        } else {
+            match decode_footer_v1(self.footer(), self.footer_off) {
+                Ok(v) => Box::new(v.into_iter().map(Ok)),
+                Err(e) => Box::new(std::iter::once(Err(err(e)))),
+            }
+        }
+    }
+}
+
+/// A memory-mapped segment with its parsed footer.
+pub struct SegmentReader {
+    path: PathBuf,
+    map: Mmap,
+    streams: Vec<StreamChunk>,
+    /// Unique per opened reader (never reused), so decoded blocks cached
+    /// per thread are told apart from another mapping's.
+    id: u64,
+    version: u32,
+}
+
+/// Ids of opened readers.
+static NEXT_READER: AtomicU64 = AtomicU64::new(1);
+
+/// Decoded packed blocks kept per thread besides the caller's own: the runs
+/// of one packed block are read one stream at a time, often by turns with
+/// another segment's, and each run must not decompress its block again.
+const CACHED_BLOCKS: usize = 3;
+
+/// A packed block's timestamp column cached per thread: `(key, timestamps,
+/// has metadata)`.
+type CachedTimestamps = ((u64, u64), Vec<i64>, bool);
+
+thread_local! {
+    static BLOCK_CACHE: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Timestamp columns of packed blocks: `(key, timestamps, has metadata)`.
+    static TS_CACHE: std::cell::RefCell<Vec<CachedTimestamps>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl std::fmt::Debug for SegmentReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentReader")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SegmentReader {
+    /// Maps `path` and checks header, trailer and footer.
+    pub fn open(path: &Path) -> Result<Self, SegmentError> {
+        let f = SegmentFooter::open(path)?;
+        let streams = f.decode().map_err(|what| SegmentError::Corrupt {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+        })?;
+        Ok(SegmentReader {
+            path: f.path,
+            map: f.map,
             streams,
             id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
-            version,
+            version: f.version,
         })
     }
 

@@ -22,7 +22,8 @@
 //! Fixed-width tables make every lookup a binary search over the map, so
 //! opening an index costs one checksum pass and nothing is parsed up front.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -99,62 +100,91 @@ pub struct IndexedChunk {
 
 /// Builds the index of one UTC day (`day`: days since the epoch) from the
 /// footers of that day's segments, given as `(segment id, chunks)`, in the
-/// current format (2).
-///
-/// The output is deterministic for a given input set: series are sorted by
-/// labels, chunks by segment id. The work is sorts and linear passes (no
-/// ordered maps), as a day may hold millions of series.
+/// current format (2). [`build_day_index_from`] does the work; this is its
+/// form for footers already in memory (`lokal check`, tests).
 pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> {
     let mut segs: Vec<(u64, &[StreamChunk])> = segments.to_vec();
     segs.sort_by_key(|s| s.0);
     segs.dedup_by_key(|s| s.0);
+    let ids: Vec<u64> = segs.iter().map(|s| s.0).collect();
+    let open =
+        |i: usize| -> Result<std::vec::IntoIter<Result<StreamChunk, Infallible>>, Infallible> {
+            Ok(segs[i]
+                .1
+                .iter()
+                .cloned()
+                .map(Ok)
+                .collect::<Vec<_>>()
+                .into_iter())
+        };
+    match build_day_index_from(day, &ids, open) {
+        Ok((bytes, _)) => bytes,
+        Err(e) => match e {},
+    }
+}
 
-    // Every stream chunk, in label order then segment order. A segment's
-    // streams come mostly sorted, so the stable sort merges runs.
-    let mut chunks: Vec<(&Labels, usize, &[BlockMeta])> = Vec::new();
-    for (si, (_, streams)) in segs.iter().enumerate() {
-        for s in streams.iter().filter(|s| !s.blocks.is_empty()) {
-            chunks.push((&s.labels, si, &s.blocks));
+/// The next chunk with blocks of a segment's streams.
+fn next_chunk<E>(
+    it: &mut dyn Iterator<Item = Result<StreamChunk, E>>,
+) -> Result<Option<StreamChunk>, E> {
+    for c in it {
+        let c = c?;
+        if !c.blocks.is_empty() {
+            return Ok(Some(c));
         }
     }
-    chunks.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+    Ok(None)
+}
 
-    // Blocks per segment, in offset order: runs name their block's row.
-    let mut frames: Vec<Vec<&BlockMeta>> = vec![Vec::new(); segs.len()];
-    for (si, (_, streams)) in segs.iter().enumerate() {
-        let f = &mut frames[si];
-        f.extend(streams.iter().flat_map(|s| s.blocks.iter()));
-        f.sort_by_key(|b| b.offset);
-        f.dedup_by_key(|b| b.offset);
+/// One segment's streams in label order during the merge: the current one
+/// and the rest.
+struct Head<I> {
+    chunk: StreamChunk,
+    seg: usize,
+    rest: I,
+}
+
+impl<I> PartialEq for Head<I> {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
     }
-    let frame_row = |si: usize, offset: u64| -> u64 {
-        frames[si].partition_point(|b| b.offset < offset) as u64
-    };
-
-    // Symbols: every name and value, sorted, so that symbol order is string
-    // order and postings sorted by refs are sorted by strings.
-    let mut symbols: Vec<&str> = Vec::new();
-    {
-        let mut seen: HashSet<&str> = HashSet::new();
-        for (l, _, _) in &chunks {
-            for (n, v) in l.pairs() {
-                for x in [n.as_str(), v.as_str()] {
-                    if seen.insert(x) {
-                        symbols.push(x);
-                    }
-                }
-            }
-        }
+}
+impl<I> Eq for Head<I> {}
+impl<I> PartialOrd for Head<I> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
     }
-    symbols.sort_unstable();
-    let sym_ref: HashMap<&str, u32> = symbols
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (*s, i as u32))
-        .collect();
+}
+impl<I> Ord for Head<I> {
+    /// Reversed, for a min-heap: the smallest labels, then segment, first.
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (&o.chunk.labels, o.seg).cmp(&(&self.chunk.labels, self.seg))
+    }
+}
 
-    // The coarsest time unit that divides every run's times (relative to
-    // the day's start): millisecond logs store 4-byte times, not 7.
+/// Builds the index of one UTC day from its segments' footers read one
+/// stream at a time: `ids` are the segment ids (ascending, unique) and
+/// `open(i)` starts reading segment `ids[i]`'s chunk list. Returns the
+/// file and its number of series.
+///
+/// Memory follows the day's distinct label values, series records and
+/// postings, not the footers: the footers are read twice — once for the
+/// label symbols, time unit and blocks, once merging the segments' streams
+/// in label order (a heap over one stream per segment) — and a footer not
+/// in label order (format 1, hand-made) is held and sorted alone. The
+/// output is deterministic for a given input set: series are sorted by
+/// labels, chunks by segment id.
+pub fn build_day_index_from<I, E, F>(
+    day: i64,
+    ids: &[u64],
+    mut open: F,
+) -> Result<(Vec<u8>, u64), E>
+where
+    I: Iterator<Item = Result<StreamChunk, E>>,
+    F: FnMut(usize) -> Result<I, E>,
+{
+    // Pass 1: symbols, the time unit, each segment's blocks, and which
+    // footers are in label order.
     let day_start = day.wrapping_mul(NANOS_PER_DAY);
     let mut unit_exp = 18u32;
     let mut fit = |v: u64| {
@@ -166,19 +196,151 @@ pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> 
             unit_exp -= 1;
         }
     };
-    for (_, _, blocks) in &chunks {
-        for b in blocks.iter() {
-            fit(b.min_t.wrapping_sub(day_start).unsigned_abs());
-            fit(b.max_t.wrapping_sub(b.min_t) as u64);
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut frames: Vec<Vec<BlockMeta>> = Vec::with_capacity(ids.len());
+    let mut sorted = vec![true; ids.len()];
+    for (si, in_order) in sorted.iter_mut().enumerate() {
+        let mut f: Vec<BlockMeta> = Vec::new();
+        let mut prev: Option<Labels> = None;
+        for c in open(si)? {
+            let c = c?;
+            if c.blocks.is_empty() {
+                continue;
+            }
+            for (n, v) in c.labels.pairs() {
+                for x in [n, v] {
+                    if !seen.contains(x.as_str()) {
+                        seen.insert(x.clone());
+                    }
+                }
+            }
+            for b in &c.blocks {
+                fit(b.min_t.wrapping_sub(day_start).unsigned_abs());
+                fit(b.max_t.wrapping_sub(b.min_t) as u64);
+                if f.last().is_none_or(|l: &BlockMeta| l.offset != b.offset) {
+                    f.push(b.clone());
+                }
+            }
+            if prev.as_ref().is_some_and(|p| *p > c.labels) {
+                *in_order = false;
+            }
+            prev = Some(c.labels);
         }
+        f.sort_by_key(|b| b.offset);
+        f.dedup_by_key(|b| b.offset);
+        frames.push(f);
     }
+    let frame_row = |si: usize, offset: u64| -> u64 {
+        frames[si].partition_point(|b| b.offset < offset) as u64
+    };
+
+    // Symbols: every name and value, sorted, so that symbol order is string
+    // order and postings sorted by refs are sorted by strings.
+    let mut symbols: Vec<String> = seen.into_iter().collect();
+    symbols.sort_unstable();
+    let sym_ref: HashMap<&str, u32> = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect();
     let unit = 10u64.pow(unit_exp);
     let put_t = |out: &mut Vec<u8>, t: i64, from: i64| {
         // Exact: `unit` divides the difference.
         varint::put_i64(out, t.wrapping_sub(from) / unit as i64);
     };
 
-    let mut out = Vec::with_capacity(4096);
+    // Pass 2: the segments' streams merged in label order, then segment.
+    type Rest<'a, E> = Box<dyn Iterator<Item = Result<StreamChunk, E>> + 'a>;
+    let mut heap: BinaryHeap<Head<Rest<'_, E>>> = BinaryHeap::new();
+    for (si, in_order) in sorted.iter().enumerate() {
+        let mut rest: Rest<'_, E> = if *in_order {
+            Box::new(open(si)?)
+        } else {
+            let mut all = open(si)?.collect::<Result<Vec<_>, E>>()?;
+            all.sort_by(|a, b| a.labels.cmp(&b.labels));
+            Box::new(all.into_iter().map(Ok))
+        };
+        if let Some(chunk) = next_chunk(&mut rest)? {
+            heap.push(Head {
+                chunk,
+                seg: si,
+                rest,
+            });
+        }
+    }
+    // Series records into their own buffer, so the offsets table can
+    // precede them; (name, value, series) triples for the postings.
+    let mut data = Vec::new();
+    let mut offsets: Vec<u32> = Vec::new();
+    let mut triples: Vec<(u32, u32, u32)> = Vec::new();
+    let mut group: Vec<(usize, StreamChunk)> = Vec::new();
+    loop {
+        // The next series: every head with the smallest labels.
+        let Some(mut h) = heap.pop() else { break };
+        group.clear();
+        loop {
+            let next = next_chunk(&mut h.rest)?;
+            let seg = h.seg;
+            let chunk = match next {
+                Some(n) => {
+                    let c = std::mem::replace(&mut h.chunk, n);
+                    heap.push(h);
+                    c
+                }
+                None => h.chunk,
+            };
+            group.push((seg, chunk));
+            match heap.peek() {
+                Some(p) if p.chunk.labels == group[0].1.labels => h = heap.pop().expect("peeked"),
+                _ => break,
+            }
+        }
+        let labels = &group[0].1.labels;
+        let sid = offsets.len() as u32;
+        assert!(
+            data.len() <= u32::MAX as usize && offsets.len() < SINGLE as usize,
+            "series records exceed 4 GiB in one day"
+        );
+        offsets.push(data.len() as u32);
+        varint::put_u64(&mut data, labels.len() as u64);
+        for (n, v) in labels.pairs() {
+            let (n, v) = (sym_ref[n.as_str()], sym_ref[v.as_str()]);
+            varint::put_u64(&mut data, u64::from(n));
+            varint::put_u64(&mut data, u64::from(v));
+            triples.push((n, v, sid));
+        }
+        let runs = group.iter().flat_map(|c| c.1.blocks.iter());
+        let lo = runs.clone().map(|b| b.min_t).min().unwrap_or(0);
+        let hi = runs.map(|b| b.max_t).max().unwrap_or(0);
+        put_t(&mut data, lo, day_start);
+        put_t(&mut data, hi, lo);
+        varint::put_u64(&mut data, group.len() as u64);
+        for (si, c) in &group {
+            varint::put_u64(&mut data, *si as u64);
+            varint::put_u64(&mut data, c.blocks.len() as u64);
+            let mut prev = 0u64;
+            for b in &c.blocks {
+                let f = frame_row(*si, b.offset);
+                varint::put_i64(&mut data, f.wrapping_sub(prev) as i64);
+                prev = f;
+                varint::put_u64(&mut data, u64::from(b.first));
+                varint::put_u64(&mut data, u64::from(b.entries));
+                varint::put_u64(&mut data, b.line_bytes);
+                put_t(&mut data, b.min_t, lo);
+                put_t(&mut data, b.max_t, b.min_t);
+            }
+        }
+    }
+    assert!(
+        data.len() <= u32::MAX as usize,
+        "series records exceed 4 GiB in one day"
+    );
+    offsets.push(data.len() as u32);
+    let n_series = offsets.len() - 1;
+
+    let mut out = Vec::with_capacity(
+        4096 + data.len() + 4 * offsets.len() + 12 * triples.len() + symbols.len() * 16,
+    );
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
@@ -204,7 +366,7 @@ pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> 
 
     // Segments, and their blocks.
     let start = begin(&out);
-    for (id, _) in &segs {
+    for id in ids {
         out.extend_from_slice(&id.to_le_bytes());
     }
     sections[S_SEGMENTS] = (start, out.len() as u64 - start);
@@ -225,61 +387,6 @@ pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> 
         out.extend_from_slice(&b.checksum.to_le_bytes());
     }
     sections[S_FRAMES] = (start, out.len() as u64 - start);
-
-    // Series records into their own buffer, so the offsets table can
-    // precede them; (name, value, series) triples for the postings.
-    let mut data = Vec::new();
-    let mut offsets: Vec<u32> = Vec::new();
-    let mut triples: Vec<(u32, u32, u32)> = Vec::new();
-    let mut i = 0;
-    while i < chunks.len() {
-        let labels = chunks[i].0;
-        let mut j = i + 1;
-        while j < chunks.len() && chunks[j].0 == labels {
-            j += 1;
-        }
-        let sid = offsets.len() as u32;
-        assert!(
-            data.len() <= u32::MAX as usize,
-            "series records exceed 4 GiB in one day"
-        );
-        offsets.push(data.len() as u32);
-        varint::put_u64(&mut data, labels.len() as u64);
-        for (n, v) in labels.pairs() {
-            let (n, v) = (sym_ref[n.as_str()], sym_ref[v.as_str()]);
-            varint::put_u64(&mut data, u64::from(n));
-            varint::put_u64(&mut data, u64::from(v));
-            triples.push((n, v, sid));
-        }
-        let runs = chunks[i..j].iter().flat_map(|c| c.2.iter());
-        let lo = runs.clone().map(|b| b.min_t).min().unwrap_or(0);
-        let hi = runs.map(|b| b.max_t).max().unwrap_or(0);
-        put_t(&mut data, lo, day_start);
-        put_t(&mut data, hi, lo);
-        varint::put_u64(&mut data, (j - i) as u64);
-        for (_, si, blocks) in &chunks[i..j] {
-            varint::put_u64(&mut data, *si as u64);
-            varint::put_u64(&mut data, blocks.len() as u64);
-            let mut prev = 0u64;
-            for b in blocks.iter() {
-                let f = frame_row(*si, b.offset);
-                varint::put_i64(&mut data, f.wrapping_sub(prev) as i64);
-                prev = f;
-                varint::put_u64(&mut data, u64::from(b.first));
-                varint::put_u64(&mut data, u64::from(b.entries));
-                varint::put_u64(&mut data, b.line_bytes);
-                put_t(&mut data, b.min_t, lo);
-                put_t(&mut data, b.max_t, b.min_t);
-            }
-        }
-        i = j;
-    }
-    assert!(
-        data.len() <= u32::MAX as usize && offsets.len() < SINGLE as usize,
-        "series records exceed 4 GiB in one day"
-    );
-    offsets.push(data.len() as u32);
-    let n_series = offsets.len() - 1;
 
     let start = begin(&out);
     for o in &offsets {
@@ -345,7 +452,7 @@ pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> 
     out.extend_from_slice(&u64::from(unit_exp).to_le_bytes());
     let mut counts = [0usize; N_COUNTS];
     counts[C_SYMBOLS] = symbols.len();
-    counts[C_SEGMENTS] = segs.len();
+    counts[C_SEGMENTS] = ids.len();
     counts[C_SERIES] = n_series;
     counts[C_POSTINGS] = n_postings as usize;
     counts[C_NAMES] = names.len();
@@ -361,7 +468,7 @@ pub fn build_day_index(day: i64, segments: &[(u64, &[StreamChunk])]) -> Vec<u8> 
     out.extend_from_slice(&sum.to_le_bytes());
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(TRAILER_MAGIC);
-    out
+    Ok((out, n_series as u64))
 }
 
 /// A memory-mapped day index, checked on open.

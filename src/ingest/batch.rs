@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -21,6 +22,27 @@ use super::writer::{write_batch, StreamEntries};
 use super::{IngestError, IngestObserver, IngestOptions};
 use crate::model::{validate_labels, Labels};
 use crate::store::{Store, TenantWriter};
+
+/// A hasher for keys that are hashes already.
+#[derive(Default, Clone, Copy)]
+struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed with it.
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type NoHash = std::hash::BuildHasherDefault<IdentityHasher>;
 
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
@@ -89,8 +111,8 @@ struct Run<'r, 'l> {
     opts: &'r IngestOptions,
     obs: &'r dyn IngestObserver,
     report: IngestReport,
-    /// Fingerprints of the streams seen so far (to count them).
-    streams_seen: HashSet<u64>,
+    /// Hashes of the label sets of the streams seen so far (to count them).
+    streams_seen: HashSet<u64, NoHash>,
     upkeep: IndexUpkeep,
     /// The positions of the last commit.
     committed: follow::Positions,
@@ -126,7 +148,7 @@ pub fn ingest(
         opts,
         obs,
         report: IngestReport::default(),
-        streams_seen: HashSet::new(),
+        streams_seen: HashSet::default(),
         upkeep: IndexUpkeep {
             enabled: !opts.no_index,
             pending: BTreeSet::new(),
@@ -408,14 +430,27 @@ impl Run<'_, '_> {
         // list is sized exactly first: a batch holds millions of entries,
         // and doubling growth would cost up to twice their memory.
         let mut groups: Vec<StreamEntries<'_>> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        // Groups by a 64-bit hash of their labels (no label set is cloned
+        // into a map: at a million streams a batch, those clones and their
+        // frees cost more than parsing); labels whose hash another label
+        // set already took go to `collided`.
+        let hasher = Xxh3DefaultBuilder::new();
+        let mut index: HashMap<u64, usize, NoHash> = HashMap::default();
+        let mut collided: HashMap<Labels, usize> = HashMap::new();
+        let mut hashes: Vec<u64> = Vec::new();
         let mut by_raw: HashMap<&[u8], Option<usize>, Xxh3DefaultBuilder> = HashMap::default();
         let maps: Vec<Vec<Option<usize>>> = parsed
             .iter()
             .map(|pr| {
                 let input = || cursors[batch[pr.piece].cursor].input.display();
                 let mut group = |l: Labels| {
-                    if let Some(&i) = index.get(&l) {
+                    let h = hasher.hash_one(&l);
+                    let found = match index.get(&h) {
+                        Some(&i) if groups[i].labels == l => Some(i),
+                        Some(_) => collided.get(&l).copied(),
+                        None => None,
+                    };
+                    if let Some(i) = found {
                         return groups[i].valid.then_some(i);
                     }
                     let valid = match validate_labels(&l, &opts.limits) {
@@ -425,7 +460,15 @@ impl Run<'_, '_> {
                             false
                         }
                     };
-                    index.insert(l.clone(), groups.len());
+                    match index.entry(h) {
+                        std::collections::hash_map::Entry::Occupied(_) => {
+                            collided.insert(l.clone(), groups.len());
+                        }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(groups.len());
+                        }
+                    }
+                    hashes.push(h);
                     groups.push(StreamEntries {
                         labels: l,
                         entries: Vec::new(),
@@ -485,10 +528,13 @@ impl Run<'_, '_> {
                 }
             }
         }
-        groups.retain(|g| g.valid && !g.entries.is_empty());
-        for g in &groups {
-            streams_seen.insert(g.labels.fingerprint());
+        for (g, h) in groups.iter().zip(&hashes) {
+            if g.valid && !g.entries.is_empty() {
+                streams_seen.insert(*h);
+            }
         }
+        drop((index, collided, hashes));
+        groups.retain(|g| g.valid && !g.entries.is_empty());
 
         let published = tx.manifest().segments.len();
         write_batch(tx, groups, opts, report)?;

@@ -56,9 +56,21 @@ struct DayPlan {
 /// blocks of its own ([`block::cut_blocks`]), the smaller ones packed
 /// together up to [`PACK_TARGET_BYTES`] of lines a block.
 fn plan_units(streams: &[StreamEntries<'_>]) -> Vec<DayPlan> {
-    let mut order: Vec<usize> = (0..streams.len()).collect();
-    // Label sets are distinct: an unstable sort gives the one order.
-    order.par_sort_unstable_by(|&a, &b| streams[a].labels.cmp(&streams[b].labels));
+    // Label sets are distinct: an unstable sort gives the one order. It
+    // compares order-preserving byte keys laid out in one buffer: comparing
+    // the label sets themselves chases six pointers per comparison, and at
+    // a million streams those cache misses were a fifth of ingest.
+    let mut keys = Vec::new();
+    let mut ends = Vec::with_capacity(streams.len());
+    for s in streams {
+        sort_key(&mut keys, &s.labels);
+        ends.push(keys.len());
+    }
+    let mut order: Vec<(&[u8], usize)> = (0..streams.len())
+        .map(|i| (&keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]], i))
+        .collect();
+    order.par_sort_unstable();
+    let order: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
     // Per day, the stream days in label order.
     let mut days: BTreeMap<i64, Vec<(usize, Range<usize>, usize)>> = BTreeMap::new();
     for &si in &order {
@@ -113,6 +125,24 @@ fn plan_units(streams: &[StreamEntries<'_>]) -> Vec<DayPlan> {
         plans.push(plan);
     }
     plans
+}
+
+/// Appends a byte key of `labels` that sorts as the label sets do: per
+/// pair the name and the value, each with bytes 0 and 1 escaped (as 1 1 and
+/// 1 2) and ended by a 0, so that a string sorts before its extensions.
+fn sort_key(out: &mut Vec<u8>, labels: &Labels) {
+    for (n, v) in labels.pairs() {
+        for x in [n, v] {
+            for &b in x.as_bytes() {
+                if b <= 1 {
+                    out.extend_from_slice(&[1, b + 1]);
+                } else {
+                    out.push(b);
+                }
+            }
+            out.push(0);
+        }
+    }
 }
 
 /// Writes the batch; updates the report. Positions are committed by the
@@ -398,6 +428,31 @@ mod tests {
         let (removed, _) = dedupe_against_store(&tx, &mut batch).unwrap();
         assert_eq!(removed, 1);
         assert_eq!(batch[0].entries.len(), 2);
+    }
+
+    #[test]
+    fn sort_keys_order_as_label_sets() {
+        let sets = [
+            vec![("a", "")],
+            vec![("a", "\0")],
+            vec![("a", "\u{1}")],
+            vec![("a", "\u{1}x")],
+            vec![("a", "\u{2}")],
+            vec![("a", "b")],
+            vec![("a", "b"), ("c", "d")],
+            vec![("a", "bc")],
+            vec![("ab", "")],
+            vec![("b", "a")],
+        ];
+        let labels: Vec<Labels> = sets.iter().map(|p| Labels::from_pairs(p.clone())).collect();
+        for a in &labels {
+            for b in &labels {
+                let (mut ka, mut kb) = (Vec::new(), Vec::new());
+                sort_key(&mut ka, a);
+                sort_key(&mut kb, b);
+                assert_eq!(ka.cmp(&kb), a.cmp(b), "{a} vs {b}");
+            }
+        }
     }
 
     #[test]

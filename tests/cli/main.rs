@@ -15,6 +15,7 @@ mod index;
 mod ingest;
 mod ingest_limits;
 mod logqltest;
+mod many_streams;
 mod pipes;
 mod query;
 mod real_queries;
