@@ -24,5 +24,6 @@ mod semantics;
 mod stdin;
 mod store;
 mod store_v1;
+mod store_v2;
 mod testenv;
 mod timestamps;

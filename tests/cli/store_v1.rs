@@ -16,9 +16,16 @@ use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
-/// The fixture, in the source tree.
+/// A fixture (`store_v1`, `store_v2`), in the source tree.
+pub(crate) fn fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// This one.
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store_v1")
+    fixture_dir("store_v1")
 }
 
 /// Every file of the fixture: (path, length, xxh3-64 of its bytes).
@@ -47,7 +54,7 @@ const FILES: &[(&str, u64, u64)] = &[
 ];
 
 /// `(path, length, xxh3-64)` of every file below `root`, sorted by path.
-fn files(root: &Path) -> Vec<(String, u64, u64)> {
+pub(crate) fn files(root: &Path) -> Vec<(String, u64, u64)> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64, u64)>) {
         for e in fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -69,8 +76,14 @@ fn files(root: &Path) -> Vec<(String, u64, u64)> {
 /// Asserts `root` holds exactly the fixture's files, byte for byte.
 #[track_caller]
 fn assert_frozen(root: &Path, what: &str) {
+    assert_files(root, what, "store_v1", FILES);
+}
+
+/// Asserts `root` holds exactly the files `frozen` of fixture `name`.
+#[track_caller]
+pub(crate) fn assert_files(root: &Path, what: &str, name: &str, frozen: &[(&str, u64, u64)]) {
     let got = files(root);
-    let want: Vec<(String, u64, u64)> = FILES
+    let want: Vec<(String, u64, u64)> = frozen
         .iter()
         .map(|&(p, l, h)| (p.to_string(), l, h))
         .collect();
@@ -79,28 +92,33 @@ fn assert_frozen(root: &Path, what: &str) {
             .iter()
             .map(|(p, l, h)| format!("    ({p:?}, {l}, {h:#018x}),\n"))
             .collect();
-        panic!("{what} differs from the frozen store_v1; it now holds:\n{table}");
+        panic!("{what} differs from the frozen {name}; it now holds:\n{table}");
     }
 }
 
 /// Copies the fixture into `env`'s store directory.
 fn copy_into(env: &TestEnv) {
-    for (rel, _, _) in files(&fixture()) {
+    copy_fixture(env, &fixture());
+}
+
+/// Copies the fixture at `dir` into `env`'s store directory.
+pub(crate) fn copy_fixture(env: &TestEnv, dir: &Path) {
+    for (rel, _, _) in files(dir) {
         let to = env.store().join(&rel);
         fs::create_dir_all(to.parent().unwrap()).unwrap();
-        fs::copy(fixture().join(&rel), to).unwrap();
+        fs::copy(dir.join(&rel), to).unwrap();
     }
 }
 
 /// One `lokal dump` record: `ts<TAB>stream labels<TAB>line`.
-fn rec(ts: i64, labels: &str, line: &str) -> String {
+pub(crate) fn rec(ts: i64, labels: &str, line: &str) -> String {
     format!("{ts}\t{labels}\t{line}")
 }
 
 /// `lokal dump` of `tenant`, one string per entry (an entry's line may hold
 /// `\n`: a record starts at a line beginning with a digit), sorted, since
 /// dump's order is not part of the format.
-fn dump(env: &TestEnv, tenant: &str) -> Vec<String> {
+pub(crate) fn dump(env: &TestEnv, tenant: &str) -> Vec<String> {
     let out = env.cmd(["--tenant", tenant, "dump"]).stdout();
     let mut recs: Vec<String> = Vec::new();
     for line in out.lines() {
@@ -116,23 +134,23 @@ fn dump(env: &TestEnv, tenant: &str) -> Vec<String> {
     recs
 }
 
-fn sorted(mut v: Vec<String>) -> Vec<String> {
+pub(crate) fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }
 
-const API: &str = r#"{env="prod", job="api"}"#;
-const JAVA: &str = r#"{env="dev", job="java"}"#;
-const PUSH: &str = r#"{app="push", env="prod"}"#;
-const WEB_H1: &str =
+pub(crate) const API: &str = r#"{env="prod", job="api"}"#;
+pub(crate) const JAVA: &str = r#"{env="dev", job="java"}"#;
+pub(crate) const PUSH: &str = r#"{app="push", env="prod"}"#;
+pub(crate) const WEB_H1: &str =
     r#"{env="prod", filename="/tmp/lokal-store-v1-inputs/web-h1.log", host="h1", job="web"}"#;
-const WEB_H2: &str =
+pub(crate) const WEB_H2: &str =
     r#"{env="prod", filename="/tmp/lokal-store-v1-inputs/web-h2.log", host="h2", job="web"}"#;
 
 /// Every entry of tenant `fake` with its stream labels (metadata is not a
 /// stream label: see [`FAKE_JSONL`]).
 #[rustfmt::skip]
-fn fake_entries() -> Vec<String> {
+pub(crate) fn fake_entries() -> Vec<String> {
     sorted(vec![
         rec(1704153597000000000, API, r#"2024-01-01T23:59:57Z level=info msg="late arrival" status=200"#),
         rec(1704153598000000000, API, r#"2024-01-01T23:59:58Z level=info msg="GET /a" status=200"#),
@@ -157,7 +175,7 @@ fn fake_entries() -> Vec<String> {
 /// `lokal query -o jsonl --limit 0 --forward` over tenant `fake`: every
 /// entry in time order (ties by stream labels), with its structured
 /// metadata among the labels (`trace_id`, `user`).
-const FAKE_JSONL: &str = r#"{"labels":{"env":"dev","job":"java"},"line":"2024-01-01T08:00:00Z INFO starting","timestamp":"2024-01-01T08:00:00Z"}
+pub(crate) const FAKE_JSONL: &str = r#"{"labels":{"env":"dev","job":"java"},"line":"2024-01-01T08:00:00Z INFO starting","timestamp":"2024-01-01T08:00:00Z"}
 {"labels":{"env":"dev","job":"java"},"line":"2024-01-01T08:00:01Z ERROR boom\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)","timestamp":"2024-01-01T08:00:01Z"}
 {"labels":{"env":"dev","job":"java"},"line":"2024-01-01T08:00:02Z INFO recovered","timestamp":"2024-01-01T08:00:02Z"}
 {"labels":{"env":"prod","filename":"/tmp/lokal-store-v1-inputs/web-h1.log","host":"h1","job":"web"},"line":"2024-01-01T10:00:00Z GET /index.html 200","timestamp":"2024-01-01T10:00:00Z"}
@@ -177,12 +195,12 @@ const FAKE_JSONL: &str = r#"{"labels":{"env":"dev","job":"java"},"line":"2024-01
 "#;
 
 /// The same for tenant `team-b`.
-const TEAM_B_JSONL: &str = r#"{"labels":{"env":"staging","job":"api"},"line":"2024-01-01T09:00:00Z level=info msg=\"other tenant\"","timestamp":"2024-01-01T09:00:00Z"}
+pub(crate) const TEAM_B_JSONL: &str = r#"{"labels":{"env":"staging","job":"api"},"line":"2024-01-01T09:00:00Z level=info msg=\"other tenant\"","timestamp":"2024-01-01T09:00:00Z"}
 {"labels":{"env":"staging","job":"api"},"line":"2024-01-02T09:00:00Z level=info msg=\"other tenant, day two\"","timestamp":"2024-01-02T09:00:00Z"}
 "#;
 
 /// `labels`/`series` questions and their answers over tenant `fake`.
-const LABEL_ANSWERS: &[(&[&str], &str)] = &[
+pub(crate) const LABEL_ANSWERS: &[(&[&str], &str)] = &[
     (&["labels"], "app\nenv\nfilename\nhost\njob\n"),
     (&["labels", "job"], "api\njava\nweb\n"),
     (&["labels", "host"], "h1\nh2\n"),
