@@ -9,8 +9,8 @@
 # logcli `-o jsonl` records. Then, on those same entries:
 #
 # - lokal: `ingest --format logcli` into a fresh store (time, entries/s, jsonl MB/s, peak
-#   RSS), store size beside `zstd -3` of the lines alone and the bytes per stream beyond it
-#   (label index, footers, headers all counted), and the latency and peak RSS of a
+#   RSS), store size (every file: segments, indexes, MANIFEST) beside `zstd -3` of the
+#   lines alone and the bytes per stream beyond it, and the latency and peak RSS of a
 #   one-stream query, `labels ns`, `series` on a narrow selector and a `sum by (ns)`
 #   metric query (12 one-hour steps over every stream);
 # - Loki 3.7.6 from ../shared/loki (skipped with a note when absent, or with LOKI=0):
@@ -162,7 +162,8 @@ for S in "${counts[@]}"; do
   store=$out/store-$S
   rm -rf "$store"
   read -r li_s li_mb <<<"$(timed ingest "$bin" --store "$store" ingest -q --format logcli "$jsonl")"
-  stored=$("$bin" --store "$store" stats -o json | py "import json,sys; print(sum(r['bytes_stored'] for r in json.load(sys.stdin)))")
+  # Everything the store holds: segments, indexes, MANIFEST.
+  stored=$(du -sb "$store" | cut -f1)
   q=("$bin" --store "$store" query --from $from --to $to)
   read -r lq1_s lq1_mb <<<"$(timed l1 "${q[@]}" --limit 0 -o jsonl "$one")"
   read -r llb_s llb_mb <<<"$(timed llb "$bin" --store "$store" labels --from $from --to $to ns)"
@@ -192,6 +193,8 @@ PY
     trap 'kill $pid 2>/dev/null || true' EXIT
     lo_s=$(push "$out/c$S.bodies" "http://127.0.0.1:$http")
     lo_mb=$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024 ))
+    received=$(curl -sf "http://127.0.0.1:$http/metrics" |
+      awk '/^loki_distributor_lines_received_total/ {n += $2} END {printf "%d", n}')
     curl -sf -X POST "http://127.0.0.1:$http/flush" > /dev/null
     # Flushed when no chunk is left in the ingester's memory.
     for _ in $(seq 900); do
@@ -237,6 +240,9 @@ if km:
 print("; ".join(notes))
 PY
 )
+    [ "$received" = "$entries" ] || loki_note="received $received lines; $loki_note"
+    [ -z "$loki_note" ] || loki_note="$loki_note (received all $entries)"
+    [ "$received" = "$entries" ] || loki_note=${loki_note% (received all*}
     lo_mb="$lo_mb/$lo_mb2"
   fi
   rows+=("$(printf '| %s (%s entries; %s MB jsonl) | %s s, %s entries/s, %s MB/s, %s MB | %s s, %s entries/s, %s MB | %s | %s MB / %s MB zstd -3: %s B/stream | %s / %s | %s / %s | %s / %s | %s / %s | %s |' \

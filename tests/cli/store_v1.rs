@@ -111,14 +111,14 @@ pub(crate) fn copy_fixture(env: &TestEnv, dir: &Path) {
 }
 
 /// One `lokal dump` record: `ts<TAB>stream labels<TAB>line`.
-pub(crate) fn rec(ts: i64, labels: &str, line: &str) -> String {
+fn rec(ts: i64, labels: &str, line: &str) -> String {
     format!("{ts}\t{labels}\t{line}")
 }
 
 /// `lokal dump` of `tenant`, one string per entry (an entry's line may hold
 /// `\n`: a record starts at a line beginning with a digit), sorted, since
 /// dump's order is not part of the format.
-pub(crate) fn dump(env: &TestEnv, tenant: &str) -> Vec<String> {
+fn dump(env: &TestEnv, tenant: &str) -> Vec<String> {
     let out = env.cmd(["--tenant", tenant, "dump"]).stdout();
     let mut recs: Vec<String> = Vec::new();
     for line in out.lines() {
@@ -134,23 +134,23 @@ pub(crate) fn dump(env: &TestEnv, tenant: &str) -> Vec<String> {
     recs
 }
 
-pub(crate) fn sorted(mut v: Vec<String>) -> Vec<String> {
+fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }
 
-pub(crate) const API: &str = r#"{env="prod", job="api"}"#;
+const API: &str = r#"{env="prod", job="api"}"#;
 pub(crate) const JAVA: &str = r#"{env="dev", job="java"}"#;
 pub(crate) const PUSH: &str = r#"{app="push", env="prod"}"#;
-pub(crate) const WEB_H1: &str =
+const WEB_H1: &str =
     r#"{env="prod", filename="/tmp/lokal-store-v1-inputs/web-h1.log", host="h1", job="web"}"#;
-pub(crate) const WEB_H2: &str =
+const WEB_H2: &str =
     r#"{env="prod", filename="/tmp/lokal-store-v1-inputs/web-h2.log", host="h2", job="web"}"#;
 
 /// Every entry of tenant `fake` with its stream labels (metadata is not a
 /// stream label: see [`FAKE_JSONL`]).
 #[rustfmt::skip]
-pub(crate) fn fake_entries() -> Vec<String> {
+fn fake_entries() -> Vec<String> {
     sorted(vec![
         rec(1704153597000000000, API, r#"2024-01-01T23:59:57Z level=info msg="late arrival" status=200"#),
         rec(1704153598000000000, API, r#"2024-01-01T23:59:58Z level=info msg="GET /a" status=200"#),
@@ -175,7 +175,7 @@ pub(crate) fn fake_entries() -> Vec<String> {
 /// `lokal query -o jsonl --limit 0 --forward` over tenant `fake`: every
 /// entry in time order (ties by stream labels), with its structured
 /// metadata among the labels (`trace_id`, `user`).
-pub(crate) const FAKE_JSONL: &str = r#"{"labels":{"env":"dev","job":"java"},"line":"2024-01-01T08:00:00Z INFO starting","timestamp":"2024-01-01T08:00:00Z"}
+const FAKE_JSONL: &str = r#"{"labels":{"env":"dev","job":"java"},"line":"2024-01-01T08:00:00Z INFO starting","timestamp":"2024-01-01T08:00:00Z"}
 {"labels":{"env":"dev","job":"java"},"line":"2024-01-01T08:00:01Z ERROR boom\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)","timestamp":"2024-01-01T08:00:01Z"}
 {"labels":{"env":"dev","job":"java"},"line":"2024-01-01T08:00:02Z INFO recovered","timestamp":"2024-01-01T08:00:02Z"}
 {"labels":{"env":"prod","filename":"/tmp/lokal-store-v1-inputs/web-h1.log","host":"h1","job":"web"},"line":"2024-01-01T10:00:00Z GET /index.html 200","timestamp":"2024-01-01T10:00:00Z"}
@@ -195,7 +195,7 @@ pub(crate) const FAKE_JSONL: &str = r#"{"labels":{"env":"dev","job":"java"},"lin
 "#;
 
 /// The same for tenant `team-b`.
-pub(crate) const TEAM_B_JSONL: &str = r#"{"labels":{"env":"staging","job":"api"},"line":"2024-01-01T09:00:00Z level=info msg=\"other tenant\"","timestamp":"2024-01-01T09:00:00Z"}
+const TEAM_B_JSONL: &str = r#"{"labels":{"env":"staging","job":"api"},"line":"2024-01-01T09:00:00Z level=info msg=\"other tenant\"","timestamp":"2024-01-01T09:00:00Z"}
 {"labels":{"env":"staging","job":"api"},"line":"2024-01-02T09:00:00Z level=info msg=\"other tenant, day two\"","timestamp":"2024-01-02T09:00:00Z"}
 "#;
 
@@ -220,15 +220,11 @@ pub(crate) const LABEL_ANSWERS: &[(&[&str], &str)] = &[
     ),
 ];
 
-#[test]
-fn store_v1_reads_back_exactly() {
-    assert_frozen(&fixture(), "tests/fixtures/store_v1");
-    let env = TestEnv::new();
-    copy_into(&env);
-
-    assert_eq!(dump(&env, "fake"), fake_entries());
+/// Every entry of both tenants, through `dump` and through a query.
+pub(crate) fn assert_entries(env: &TestEnv) {
+    assert_eq!(dump(env, "fake"), fake_entries());
     assert_eq!(
-        dump(&env, "team-b"),
+        dump(env, "team-b"),
         sorted(vec![
             rec(
                 1704099600000000000,
@@ -249,6 +245,15 @@ fn store_v1_reads_back_exactly() {
     };
     eqnice!(FAKE_JSONL, jsonl("fake"), "tenant fake");
     eqnice!(TEAM_B_JSONL, jsonl("team-b"), "tenant team-b");
+}
+
+#[test]
+fn store_v1_reads_back_exactly() {
+    assert_frozen(&fixture(), "tests/fixtures/store_v1");
+    let env = TestEnv::new();
+    copy_into(&env);
+
+    assert_entries(&env);
 
     eqnice!(
         "tenant \"fake\": 9 segments, 10 blocks, 17 entries readable, 2 indexes: no problems\n",
