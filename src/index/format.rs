@@ -84,6 +84,12 @@ const NAME_ROW: usize = 8;
 const FRAME_ROW: usize = 28;
 /// A format 2 list reference with this bit set is the list's only series.
 const SINGLE: u32 = 1 << 31;
+/// Format 2 series records per page: each page is one zstd frame, so a
+/// lookup decompresses a few KB, and records cost a third of their raw
+/// size (they repeat each other's shape).
+const SERIES_PAGE: usize = 64;
+/// zstd level of the series pages.
+const SERIES_PAGE_LEVEL: i32 = 3;
 
 /// A series of one day index: its position in label order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -274,6 +280,32 @@ where
     let mut offsets: Vec<u32> = Vec::new();
     let mut triples: Vec<(u32, u32, u32)> = Vec::new();
     let mut group: Vec<(usize, StreamChunk)> = Vec::new();
+    // The records of the page being filled, and where each starts in it.
+    let mut page: Vec<u8> = Vec::new();
+    let mut page_offsets: Vec<u32> = Vec::new();
+    let mut n_series = 0usize;
+    let flush_page = |data: &mut Vec<u8>, offsets: &mut Vec<u32>, page: &mut Vec<u8>, at: &mut Vec<u32>| {
+        if at.is_empty() {
+            return;
+        }
+        at.push(page.len() as u32);
+        let mut raw = Vec::with_capacity(4 * at.len() + page.len());
+        for o in at.iter() {
+            raw.extend_from_slice(&o.to_le_bytes());
+        }
+        raw.extend_from_slice(page);
+        assert!(
+            data.len() <= u32::MAX as usize,
+            "series records exceed 4 GiB in one day"
+        );
+        offsets.push(data.len() as u32);
+        data.extend_from_slice(
+            &crate::chunk::block::compress_bytes(&raw, SERIES_PAGE_LEVEL)
+                .expect("zstd compresses into memory"),
+        );
+        page.clear();
+        at.clear();
+    };
     loop {
         // The next series: every head with the smallest labels.
         let Some(mut h) = heap.pop() else { break };
@@ -296,47 +328,45 @@ where
             }
         }
         let labels = &group[0].1.labels;
-        let sid = offsets.len() as u32;
-        assert!(
-            data.len() <= u32::MAX as usize && offsets.len() < SINGLE as usize,
-            "series records exceed 4 GiB in one day"
-        );
-        offsets.push(data.len() as u32);
-        varint::put_u64(&mut data, labels.len() as u64);
+        let sid = n_series as u32;
+        n_series += 1;
+        assert!(n_series < SINGLE as usize, "too many series in one day");
+        if page_offsets.len() == SERIES_PAGE {
+            flush_page(&mut data, &mut offsets, &mut page, &mut page_offsets);
+        }
+        page_offsets.push(page.len() as u32);
+        let data = &mut page;
+        varint::put_u64(data, labels.len() as u64);
         for (n, v) in labels.pairs() {
             let (n, v) = (sym_ref[n.as_str()], sym_ref[v.as_str()]);
-            varint::put_u64(&mut data, u64::from(n));
-            varint::put_u64(&mut data, u64::from(v));
+            varint::put_u64(data, u64::from(n));
+            varint::put_u64(data, u64::from(v));
             triples.push((n, v, sid));
         }
         let runs = group.iter().flat_map(|c| c.1.blocks.iter());
         let lo = runs.clone().map(|b| b.min_t).min().unwrap_or(0);
         let hi = runs.map(|b| b.max_t).max().unwrap_or(0);
-        put_t(&mut data, lo, day_start);
-        put_t(&mut data, hi, lo);
-        varint::put_u64(&mut data, group.len() as u64);
+        put_t(data, lo, day_start);
+        put_t(data, hi, lo);
+        varint::put_u64(data, group.len() as u64);
         for (si, c) in &group {
-            varint::put_u64(&mut data, *si as u64);
-            varint::put_u64(&mut data, c.blocks.len() as u64);
+            varint::put_u64(data, *si as u64);
+            varint::put_u64(data, c.blocks.len() as u64);
             let mut prev = 0u64;
             for b in &c.blocks {
                 let f = frame_row(*si, b.offset);
-                varint::put_i64(&mut data, f.wrapping_sub(prev) as i64);
+                varint::put_i64(data, f.wrapping_sub(prev) as i64);
                 prev = f;
-                varint::put_u64(&mut data, u64::from(b.first));
-                varint::put_u64(&mut data, u64::from(b.entries));
-                varint::put_u64(&mut data, b.line_bytes);
-                put_t(&mut data, b.min_t, lo);
-                put_t(&mut data, b.max_t, b.min_t);
+                varint::put_u64(data, u64::from(b.first));
+                varint::put_u64(data, u64::from(b.entries));
+                varint::put_u64(data, b.line_bytes);
+                put_t(data, b.min_t, lo);
+                put_t(data, b.max_t, b.min_t);
             }
         }
     }
-    assert!(
-        data.len() <= u32::MAX as usize,
-        "series records exceed 4 GiB in one day"
-    );
+    flush_page(&mut data, &mut offsets, &mut page, &mut page_offsets);
     offsets.push(data.len() as u32);
-    let n_series = offsets.len() - 1;
 
     let mut out = Vec::with_capacity(
         4096 + data.len() + 4 * offsets.len() + 12 * triples.len() + symbols.len() * 16,
@@ -471,10 +501,22 @@ where
     Ok((out, n_series as u64))
 }
 
+/// Ids of opened indexes.
+static NEXT_INDEX: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    /// The last series page decompressed on this thread: `(index id, page)`
+    /// and its bytes (a query walks series in order, page after page).
+    static SERIES_PAGE_CACHE: std::cell::RefCell<(Option<(u64, usize)>, Vec<u8>)> =
+        const { std::cell::RefCell::new((None, Vec::new())) };
+}
+
 /// A memory-mapped day index, checked on open.
 pub struct DayIndex {
     path: PathBuf,
     map: Mmap,
+    /// Unique per opened index, so pages cached per thread are told apart.
+    id: u64,
     day: i64,
     /// 1 or 2.
     version: u32,
@@ -596,7 +638,7 @@ impl DayIndex {
         if v2 {
             need(
                 S_SERIES_OFFSETS,
-                plus_one(c[C_SERIES]).and_then(|n| n.checked_mul(4)),
+                plus_one(c[C_SERIES].div_ceil(SERIES_PAGE)).and_then(|n| n.checked_mul(4)),
             )?;
             need(S_POSTINGS_TABLE, c[C_POSTINGS].checked_mul(POSTING_ROW))?;
             need(
@@ -621,6 +663,7 @@ impl DayIndex {
         Ok(DayIndex {
             path: path.to_path_buf(),
             map,
+            id: NEXT_INDEX.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             day,
             version: if v2 { 2 } else { 1 },
             unit: 10i64.pow(unit_exp as u32),
@@ -869,29 +912,57 @@ impl DayIndex {
         cur.into_iter().map(SeriesRef).collect()
     }
 
-    fn series_data(&self, s: &SeriesRef) -> Reader<'_> {
+    /// Runs `f` on the record of series `s` (empty when out of range or
+    /// damaged). Format 2 records live in zstd pages; the page last read
+    /// on this thread is kept.
+    fn with_record<T>(&self, s: &SeriesRef, f: impl FnOnce(Reader<'_>) -> T) -> T {
         let i = s.0 as usize;
         if i >= self.series_count() {
-            return Reader::new(&[]);
+            return f(Reader::new(&[]));
         }
         let offs = self.section(S_SERIES_OFFSETS);
-        let (a, b) = if self.version >= 2 {
-            (
-                le_u32(offs, i * 4) as usize,
-                le_u32(offs, i * 4 + 4) as usize,
-            )
-        } else {
-            (
+        if self.version < 2 {
+            let (a, b) = (
                 le_u64(offs, i * 8) as usize,
                 le_u64(offs, i * 8 + 8) as usize,
-            )
-        };
-        Reader::new(self.section(S_SERIES).get(a..b).unwrap_or_default())
+            );
+            return f(Reader::new(
+                self.section(S_SERIES).get(a..b).unwrap_or_default(),
+            ));
+        }
+        let page = i / SERIES_PAGE;
+        let key = (self.id, page);
+        // Taken out while `f` runs, so that `f` may look up series too.
+        let (cached, mut buf) = SERIES_PAGE_CACHE.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        if cached != Some(key) {
+            buf.clear();
+            let (a, b) = (
+                le_u32(offs, page * 4) as usize,
+                le_u32(offs, page * 4 + 4) as usize,
+            );
+            let frame = self.section(S_SERIES).get(a..b).unwrap_or_default();
+            if let Ok(mut d) = zstd::stream::read::Decoder::new(frame) {
+                use std::io::Read;
+                if d.read_to_end(&mut buf).is_err() {
+                    buf.clear();
+                }
+            }
+        }
+        let k = i % SERIES_PAGE;
+        let in_page = (self.series_count() - page * SERIES_PAGE).min(SERIES_PAGE);
+        let records = 4 * (in_page + 1);
+        let (a, b) = (
+            records + le_u32(&buf, 4 * k) as usize,
+            records + le_u32(&buf, 4 * k + 4) as usize,
+        );
+        let out = f(Reader::new(buf.get(a..b).unwrap_or_default()));
+        SERIES_PAGE_CACHE.with(|c| *c.borrow_mut() = (Some(key), buf));
+        out
     }
 
     /// Skips the labels of a series record; returns the reader at what
     /// follows (format 1: the fingerprint; format 2: the time range).
-    fn skip_labels<'a>(&self, mut r: Reader<'a>) -> Reader<'a> {
+    fn skip_labels<'a>(mut r: Reader<'a>) -> Reader<'a> {
         let n = r.usize().unwrap_or(0);
         // A damaged count can claim 2^64 labels: stop where the record ends.
         for _ in 0..n {
@@ -904,19 +975,20 @@ impl DayIndex {
 
     /// The labels of a series.
     pub fn labels(&self, s: &SeriesRef) -> Labels {
-        let mut r = self.series_data(s);
-        let n = r.usize().unwrap_or(0);
-        let mut pairs = Vec::with_capacity(n.min(64));
-        for _ in 0..n {
-            let (Some(a), Some(b)) = (r.u64(), r.u64()) else {
-                break;
-            };
-            pairs.push((
-                self.symbol(a as u32).to_string(),
-                self.symbol(b as u32).to_string(),
-            ));
-        }
-        Labels::from_pairs(pairs)
+        self.with_record(s, |mut r| {
+            let n = r.usize().unwrap_or(0);
+            let mut pairs = Vec::with_capacity(n.min(64));
+            for _ in 0..n {
+                let (Some(a), Some(b)) = (r.u64(), r.u64()) else {
+                    break;
+                };
+                pairs.push((
+                    self.symbol(a as u32).to_string(),
+                    self.symbol(b as u32).to_string(),
+                ));
+            }
+            Labels::from_pairs(pairs)
+        })
     }
 
     /// The fingerprint of a series (`labels(s).fingerprint()`; format 1
@@ -925,9 +997,7 @@ impl DayIndex {
         if self.version >= 2 {
             return self.labels(s).fingerprint();
         }
-        self.skip_labels(self.series_data(s))
-            .fixed_u64()
-            .unwrap_or(0)
+        self.with_record(s, |r| Self::skip_labels(r).fixed_u64().unwrap_or(0))
     }
 
     /// A format 2 time: `from` plus `q` units.
@@ -935,19 +1005,18 @@ impl DayIndex {
         Some(from.wrapping_add(r.i64()?.wrapping_mul(self.unit)))
     }
 
-    /// A format 2 record's time range, with the reader after it.
-    fn series_time_v2(&self, s: &SeriesRef) -> (Reader<'_>, (i64, i64)) {
-        let mut r = self.skip_labels(self.series_data(s));
+    /// A format 2 record's time range, read from after its labels.
+    fn times_v2(&self, r: &mut Reader<'_>) -> (i64, i64) {
         let day_start = self.day.wrapping_mul(NANOS_PER_DAY);
-        let lo = self.time(&mut r, day_start).unwrap_or(0);
-        let hi = self.time(&mut r, lo).unwrap_or(0);
-        (r, (lo, hi))
+        let lo = self.time(r, day_start).unwrap_or(0);
+        let hi = self.time(r, lo).unwrap_or(0);
+        (lo, hi)
     }
 
     /// Smallest and largest timestamp of a series over all its blocks.
     pub fn series_time(&self, s: &SeriesRef) -> (i64, i64) {
         if self.version >= 2 {
-            return self.series_time_v2(s).1;
+            return self.with_record(s, |r| self.times_v2(&mut Self::skip_labels(r)));
         }
         let t = self.section(S_SERIES_TIMES);
         let at = s.0 as usize * 16;
@@ -957,33 +1026,36 @@ impl DayIndex {
     /// The series' blocks, per segment in segment id order.
     pub fn chunks(&self, s: &SeriesRef) -> Vec<IndexedChunk> {
         if self.version >= 2 {
-            return self.chunks_v2(s);
+            return self.with_record(s, |r| self.chunks_v2(Self::skip_labels(r)));
         }
-        let mut r = self.skip_labels(self.series_data(s));
-        let _ = r.fixed_u64();
-        let n = r.usize().unwrap_or(0);
-        let mut out = Vec::with_capacity(n.min(1024));
-        for _ in 0..n {
-            let (Some(si), Some(nb)) = (r.usize(), r.usize()) else {
-                break;
-            };
-            let Some(&segment_id) = self.segments.get(si) else {
-                break;
-            };
-            let mut blocks = Vec::with_capacity(nb.min(1 << 16));
-            for _ in 0..nb {
-                match BlockMeta::decode(&mut r) {
-                    Some(b) => blocks.push(b),
-                    None => break,
+        self.with_record(s, |r| {
+            let mut r = Self::skip_labels(r);
+            let _ = r.fixed_u64();
+            let n = r.usize().unwrap_or(0);
+            let mut out = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                let (Some(si), Some(nb)) = (r.usize(), r.usize()) else {
+                    break;
+                };
+                let Some(&segment_id) = self.segments.get(si) else {
+                    break;
+                };
+                let mut blocks = Vec::with_capacity(nb.min(1 << 16));
+                for _ in 0..nb {
+                    match BlockMeta::decode(&mut r) {
+                        Some(b) => blocks.push(b),
+                        None => break,
+                    }
                 }
+                out.push(IndexedChunk { segment_id, blocks });
             }
-            out.push(IndexedChunk { segment_id, blocks });
-        }
-        out
+            out
+        })
     }
 
-    fn chunks_v2(&self, s: &SeriesRef) -> Vec<IndexedChunk> {
-        let (mut r, (lo, _)) = self.series_time_v2(s);
+    /// A format 2 record's chunks, read from after its labels.
+    fn chunks_v2(&self, mut r: Reader<'_>) -> Vec<IndexedChunk> {
+        let (lo, _) = self.times_v2(&mut r);
         let n = r.usize().unwrap_or(0);
         let starts = self.section(S_FRAME_STARTS);
         let frames = self.section(S_FRAMES);

@@ -17,11 +17,11 @@ use crate::store_v1::{
 /// Every file of the fixture: (path, length, xxh3-64 of its bytes).
 #[rustfmt::skip]
 const FILES: &[(&str, u64, u64)] = &[
-    ("fake/MANIFEST", 3999, 0x93b7106a9b816bfb),
-    ("fake/index/2024-01-01-4.idx", 850, 0x7c51ac5a0573bc07),
-    ("fake/index/2024-01-01-5.idx", 956, 0x2184815671a51f2e),
-    ("fake/index/2024-01-02-3.idx", 621, 0xb484c93256f20660),
-    ("fake/index/2024-01-02-5.idx", 715, 0x018fb88256f56b0a),
+    ("fake/MANIFEST", 3999, 0x3d5234359f28eba3),
+    ("fake/index/2024-01-01-4.idx", 850, 0xa621b625b9526195),
+    ("fake/index/2024-01-01-5.idx", 941, 0x471caff9a137f5ae),
+    ("fake/index/2024-01-02-3.idx", 638, 0xdc2a86d7bb1d1f40),
+    ("fake/index/2024-01-02-5.idx", 718, 0xc34d7dea4fa49d1b),
     ("fake/segments/2024-01-01/0000000000000001.seg", 240, 0x1b4863e1343b1fb4),
     ("fake/segments/2024-01-01/0000000000000003.seg", 193, 0x596558e35d37d327),
     ("fake/segments/2024-01-01/0000000000000005.seg", 298, 0x1ccb54ad91848089),
@@ -32,9 +32,9 @@ const FILES: &[(&str, u64, u64)] = &[
     ("fake/segments/2024-01-02/0000000000000006.seg", 231, 0xb8f7530acb695bce),
     ("fake/segments/2024-01-02/0000000000000009.seg", 162, 0x77915ec8a0e426b7),
     ("lokal.lock", 0, 0x2d06800538d394c2),
-    ("team-b/MANIFEST", 967, 0x29cc9e6cdc08aa7f),
-    ("team-b/index/2024-01-01-1.idx", 393, 0x52bfdc77cc490e1a),
-    ("team-b/index/2024-01-02-1.idx", 393, 0xde514307bf3313c3),
+    ("team-b/MANIFEST", 967, 0xeea9b98eda8e10e7),
+    ("team-b/index/2024-01-01-1.idx", 410, 0x99365d23701ba604),
+    ("team-b/index/2024-01-02-1.idx", 410, 0x022e0095e2eaded3),
     ("team-b/segments/2024-01-01/0000000000000001.seg", 189, 0x33016ffac8af01ea),
     ("team-b/segments/2024-01-02/0000000000000002.seg", 198, 0x787d7ea5428e585f),
 ];
