@@ -338,7 +338,9 @@ impl SegmentWriter {
 
     /// Records the run of stream `labels` in `frame`. The runs of one
     /// stream must be added one after another, in time order; streams in
-    /// label order make the smallest footer.
+    /// label order make the smallest footer. `fingerprint` is any hash of
+    /// `labels` that is the same for equal label sets (format 2 stores
+    /// none): it only tells a new stream from the one before.
     pub fn add_run(&mut self, labels: &Labels, fingerprint: u64, frame: FrameRef, run: RunMeta) {
         let same = self
             .last

@@ -284,28 +284,29 @@ where
     let mut page: Vec<u8> = Vec::new();
     let mut page_offsets: Vec<u32> = Vec::new();
     let mut n_series = 0usize;
-    let flush_page = |data: &mut Vec<u8>, offsets: &mut Vec<u32>, page: &mut Vec<u8>, at: &mut Vec<u32>| {
-        if at.is_empty() {
-            return;
-        }
-        at.push(page.len() as u32);
-        let mut raw = Vec::with_capacity(4 * at.len() + page.len());
-        for o in at.iter() {
-            raw.extend_from_slice(&o.to_le_bytes());
-        }
-        raw.extend_from_slice(page);
-        assert!(
-            data.len() <= u32::MAX as usize,
-            "series records exceed 4 GiB in one day"
-        );
-        offsets.push(data.len() as u32);
-        data.extend_from_slice(
-            &crate::chunk::block::compress_bytes(&raw, SERIES_PAGE_LEVEL)
-                .expect("zstd compresses into memory"),
-        );
-        page.clear();
-        at.clear();
-    };
+    let flush_page =
+        |data: &mut Vec<u8>, offsets: &mut Vec<u32>, page: &mut Vec<u8>, at: &mut Vec<u32>| {
+            if at.is_empty() {
+                return;
+            }
+            at.push(page.len() as u32);
+            let mut raw = Vec::with_capacity(4 * at.len() + page.len());
+            for o in at.iter() {
+                raw.extend_from_slice(&o.to_le_bytes());
+            }
+            raw.extend_from_slice(page);
+            assert!(
+                data.len() <= u32::MAX as usize,
+                "series records exceed 4 GiB in one day"
+            );
+            offsets.push(data.len() as u32);
+            data.extend_from_slice(
+                &crate::chunk::block::compress_bytes(&raw, SERIES_PAGE_LEVEL)
+                    .expect("zstd compresses into memory"),
+            );
+            page.clear();
+            at.clear();
+        };
     loop {
         // The next series: every head with the smallest labels.
         let Some(mut h) = heap.pop() else { break };
@@ -501,13 +502,16 @@ where
     Ok((out, n_series as u64))
 }
 
+/// A decompressed series page: `(index id, page)` and its bytes.
+type CachedPage = (Option<(u64, usize)>, Vec<u8>);
+
 /// Ids of opened indexes.
 static NEXT_INDEX: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 thread_local! {
     /// The last series page decompressed on this thread: `(index id, page)`
     /// and its bytes (a query walks series in order, page after page).
-    static SERIES_PAGE_CACHE: std::cell::RefCell<(Option<(u64, usize)>, Vec<u8>)> =
+    static SERIES_PAGE_CACHE: std::cell::RefCell<CachedPage> =
         const { std::cell::RefCell::new((None, Vec::new())) };
 }
 

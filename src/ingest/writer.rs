@@ -179,7 +179,14 @@ pub(crate) fn write_batch(
     }
 
     let level = opts.zstd_level;
-    let fingerprints: Vec<u64> = streams.par_iter().map(|s| s.labels.fingerprint()).collect();
+    // The segment writer only tells consecutive streams apart by these (and
+    // their labels); format 2 stores no fingerprint, so a fast hash of the
+    // label set does, instead of printing every label set in Loki's form.
+    let hasher = xxhash_rust::xxh3::Xxh3DefaultBuilder::new();
+    let fingerprints: Vec<u64> = streams
+        .par_iter()
+        .map(|s| std::hash::BuildHasher::hash_one(&hasher, &s.labels))
+        .collect();
     for plan in plan_units(&streams) {
         let compressed: Vec<Result<EncodedBlock, block::CompressError>> = plan
             .units
