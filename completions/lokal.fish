@@ -38,6 +38,7 @@ complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant a
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "verify" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "rules" -d 'Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "man" -d 'Write man pages into a directory'
@@ -186,6 +187,69 @@ complete -c lokal -n "__fish_lokal_using_subcommand verify" -l all-tenants -d 'E
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -s q -l quiet -d 'Print only problems (no notes, no summary)'
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and not __fish_seen_subcommand_from check lint eval test help" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and not __fish_seen_subcommand_from check lint eval test help" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and not __fish_seen_subcommand_from check lint eval test help" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and not __fish_seen_subcommand_from check lint eval test help" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and not __fish_seen_subcommand_from check lint eval test help" -f -a "check" -d 'Check rule files as Loki\'s ruler and `lokitool rules check` do'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and not __fish_seen_subcommand_from check lint eval test help" -f -a "lint" -d 'Report (or --fix) expressions that are not in canonical LogQL, as `lokitool rules lint`'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and not __fish_seen_subcommand_from check lint eval test help" -f -a "eval" -d 'Evaluate rules over the store: alerts at a time, or a backtest over a range'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and not __fish_seen_subcommand_from check lint eval test help" -f -a "test" -d 'Run unit tests for rules (promtool\'s `test rules` format, with log streams as input)'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and not __fish_seen_subcommand_from check lint eval test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from check" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from check" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from check" -l strict -d 'Recording rule names need two colons (level:metric:operation), as `lokitool rules check --strict`'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from lint" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from lint" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from lint" -l fix -d 'Rewrite the files with canonical expressions'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from lint" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from lint" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l at -d 'Evaluate at this time (each group at its last evaluation at or before it) [default: now]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l from -d 'Backtest from this time (with --to)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l to -d 'Backtest up to this time, included' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -s o -l output -d 'Output format' -r -f -a "table\t'Alerts (and recorded series) as a table; over a range, one row per alert'
+timeline\t'Over a range: every transition in time order'
+json\t'At one time: Alertmanager\'s PostableAlert array of the firing alerts; over a range: the alerts\' lives'"
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l evaluation-interval -d 'Interval of groups without one (Loki\'s ruler.evaluation-interval)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l external-label -d 'Label added to alerts and recordings, NAME=VALUE (repeatable); also $externalLabels' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l external-url -d 'Base URL of generatorURL links and $externalURL (Loki\'s ruler.external.url, a Grafana)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l datasource-uid -d 'Grafana data source UID put in generatorURL links (Loki\'s ruler.datasource-uid)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l resend-delay -d 'With the group interval, how long a sent alert stays valid: endsAt = evaluation + 4 × max(interval, this)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l max-lookback -d 'Furthest back alert state is replayed' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l alertmanager -d 'Send firing and resolved alerts to this Alertmanager (repeatable, or comma-separated as in Loki)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l alertmanager-basic-auth -d 'Basic auth for Alertmanager, USER:PASSWORD (user info in the URL wins)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l alertmanager-bearer-token -d 'Bearer token for Alertmanager' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l alertmanager-bearer-token-file -d 'File holding the bearer token' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l alertmanager-ca-file -d 'CA certificates (PEM) to trust for https Alertmanagers' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l alertmanager-timeout -d 'Timeout of one request to Alertmanager' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l alertmanager-retries -d 'Retries after a failed request (connection errors, 429, 5xx), with doubling backoff from 500ms' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l record -d 'Write what recording rules recorded to FILE (`-` for stdout)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l record-format -d 'Format of --record' -r -f -a "auto\t'openmetrics over a range, textfile at one time'
+openmetrics\t'OpenMetrics with timestamps (promtool tsdb create-blocks-from openmetrics)'
+textfile\t'Prometheus text format without timestamps (node_exporter\'s textfile collector)'
+jsonl\t'JSON lines in Prometheus\' query API sample shape'"
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -l dry-run -d 'Print the exact JSON that would be posted, and post nothing'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -s q -l quiet -d 'No notes on stderr'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from eval" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from test" -l junit -d 'Write the results as JUnit XML to FILE' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from test" -l run -d 'Run only tests whose name matches this regex (repeatable)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from test" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from test" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from test" -s v -l verbose -d 'Print passing checks too'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from test" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check rule files as Loki\'s ruler and `lokitool rules check` do'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "lint" -d 'Report (or --fix) expressions that are not in canonical LogQL, as `lokitool rules lint`'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "eval" -d 'Evaluate rules over the store: alerts at a time, or a backtest over a range'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "test" -d 'Run unit tests for rules (promtool\'s `test rules` format, with log streams as input)'
+complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lokal -n "__fish_lokal_using_subcommand fmt" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand fmt" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand fmt" -l pretty -d 'Print the multi-line form (as `logcli fmt` does)'
@@ -203,17 +267,22 @@ complete -c lokal -n "__fish_lokal_using_subcommand dump" -l store -d 'Store dir
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "labels" -d 'List label names, or the values of one label'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "labels" -d 'List label names, or the values of one label'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "rules" -d 'Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "check" -d 'Check rule files as Loki\'s ruler and `lokitool rules check` do'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "lint" -d 'Report (or --fix) expressions that are not in canonical LogQL, as `lokitool rules lint`'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "eval" -d 'Evaluate rules over the store: alerts at a time, or a backtest over a range'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "test" -d 'Run unit tests for rules (promtool\'s `test rules` format, with log streams as input)'

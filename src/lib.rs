@@ -14,6 +14,7 @@ pub mod loki;
 pub mod model;
 pub mod output;
 pub mod querier;
+pub mod rules;
 pub mod store;
 pub mod time;
 pub mod units;

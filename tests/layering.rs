@@ -46,8 +46,9 @@ const LAYERS: &[&[&str]] = &[
     // Front ends: `lokal test`, and the library API the CLI, a server and
     // the ruler call.
     &["logqltest", "querier"],
-    // Later: the ruler, on the querier.
-    &["rules"],
+    // The ruler and the Loki-compatible HTTP server (`lokal serve`), both
+    // on the querier (the server also on ingest, for pushes).
+    &["rules", "server"],
     // The crate root declares every module; its own items sit above all.
     &["lib"],
 ];

@@ -17,6 +17,7 @@
 //! | [`duration`] | Go `time.ParseDuration`/`Duration.String`, Prometheus `model.ParseDuration`/`Duration.String` |
 //! | [`humanize`] | go-humanize `ParseBytes`/`Bytes` |
 //! | [`fmt`] | Go `fmt.Sprint`/`Sprintln`/`Sprintf` |
+//! | [`json`] | Go `encoding/json`'s string encoding (HTML-safe escapes) |
 //! | [`time`] | Go time layouts (`2006-01-02T15:04:05Z07:00`): the tokenizer, `Time.Format`, `time.ParseInLocation` |
 //! | [`url`] | Go `net/url` `QueryEscape`/`QueryUnescape` |
 //! | [`strings`] | Go `strings.ToUpper`/`ToLower`/`Title` |
@@ -32,6 +33,7 @@
 pub mod duration;
 pub mod fmt;
 pub mod humanize;
+pub mod json;
 pub mod strconv;
 pub mod strings;
 pub mod template;

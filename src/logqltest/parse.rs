@@ -308,7 +308,8 @@ fn parse_pairs_clause(
     Ok(Some(pairs))
 }
 
-fn parse_point(tok: &str, line: usize) -> Result<Vec<Point>, ScriptError> {
+/// One token of the expanding notation (`1`, `_`, `1+2x3`, `NaN`): the points it stands for.
+pub fn parse_point(tok: &str, line: usize) -> Result<Vec<Point>, ScriptError> {
     let single = |t: &str| -> Result<f64, ScriptError> {
         match t {
             "NaN" => Ok(f64::NAN),

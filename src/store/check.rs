@@ -207,12 +207,10 @@ fn finding(file: impl Into<String>, what: impl Into<String>) -> Finding {
 }
 
 /// Input positions against the files they name. A position is only where
-/// the next ingest of a file resumes, so what has changed since (a file
-/// rotated away, truncated or replaced) is a note: ingest follows rotation
-/// and reads a replaced file from its start. A position that contradicts
-/// itself cannot have been written by lokal and is a problem (nothing is
-/// repaired: dropping it would make the next ingest store the file's lines
-/// again).
+/// the next ingest of a file resumes: a file truncated in place since is a
+/// note. A position that contradicts itself cannot have been written by
+/// lokal and is a problem (nothing is repaired: dropping it would make the
+/// next ingest store the file's lines again).
 fn check_positions(positions: &BTreeMap<String, Position>, rep: &mut CheckReport) {
     use std::os::unix::fs::MetadataExt;
     for (key, p) in positions {
@@ -227,19 +225,17 @@ fn check_positions(positions: &BTreeMap<String, Position>, rep: &mut CheckReport
             )));
             continue;
         }
-        match fs::metadata(key) {
-            Err(_) => rep.notes.push(at(
-                "the file is gone (rotated away or deleted); a glob over its rotated names finds it again".into(),
-            )),
-            Ok(m) if m.dev() != p.dev || m.ino() != p.ino => rep.notes.push(at(
-                "another file has this name now (rotated?); the next ingest follows the old one, then reads the new one from its start".into(),
-            )),
-            Ok(m) if m.len() < p.size && m.len() < p.offset => rep.notes.push(at(format!(
-                "the file is shorter ({} bytes) than what was read ({}): truncated (copytruncate?); the next ingest reads it from its start",
-                m.len(),
-                p.offset
-            ))),
-            Ok(_) => {}
+        // A file rotated away or replaced since is the normal course of a
+        // log's life (ingest follows it); a truncated one may have lost lines
+        // written after the last ingest unless its rotated copy is ingested.
+        if let Ok(m) = fs::metadata(key) {
+            if m.dev() == p.dev && m.ino() == p.ino && m.len() < p.offset && m.len() < p.size {
+                rep.notes.push(at(format!(
+                    "the file is shorter ({} bytes) than what was read ({}): truncated (copytruncate?); the next ingest reads it from its start, and lines written before the cut are only in its rotated copy",
+                    m.len(),
+                    p.offset
+                )));
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ fn main() {
         Command::Stats(a) => cli::stats::run(g, a),
         Command::Test(a) => cli::test::run(a),
         Command::Check(a) => cli::verify::run(g, a),
+        Command::Rules(a) => cli::rules::run(g, a),
         Command::Fmt(a) => cli::fmt::run(a),
         Command::Completions(a) => cli::completions::run(a),
         Command::Man(a) => cli::completions::run_man(a),

@@ -57,6 +57,8 @@ use crate::logql::{Conversion, LineFilter, NamedMatcher, Parser, Stage, Unwrap};
 use crate::model::Labels;
 
 pub use labels::{LabelsResult, ERROR_DETAILS_LABEL, ERROR_LABEL, PRESERVE_ERROR_LABEL};
+// Go's regex syntax in Rust's, for other users of Go regexes (the ruler's templates).
+pub use line_filter::{go_compat as go_regex, go_regex_error};
 
 use crate::go::template::Data;
 use json::{JsonExprParser, JsonScratch};

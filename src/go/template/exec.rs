@@ -135,6 +135,10 @@ impl<'t, C: Context> State<'t, '_, C> {
                             .into_iter()
                             .map(|(k, v)| (Value::str(&k), Value::str(&v)))
                             .collect(),
+                        Value::StrMap(m) => m
+                            .iter()
+                            .map(|(k, v)| (Value::str(k), Value::str(v)))
+                            .collect(),
                         Value::Int(n) => {
                             if *n > MAX_RANGE {
                                 return Err(self
@@ -363,6 +367,7 @@ impl<'t, C: Context> State<'t, '_, C> {
                     None => Value::str(""),
                 },
                 Value::Map(m) => m.get(f).cloned().unwrap_or(Value::Nil),
+                Value::StrMap(m) => Value::str(m.get(f).map_or("", String::as_str)),
                 Value::Nil => {
                     return Err(
                         self.exec_err(at, &format!("nil pointer evaluating interface {{}}.{f}"))

@@ -278,6 +278,7 @@ fn f_len<C: Context>(e: &Env<'_, C>, a: Vec<Value>) -> Result<Value, String> {
         Value::Str(s) => s.len() as i64,
         Value::Map(m) => m.len() as i64,
         Value::List(l) => l.len() as i64,
+        Value::StrMap(m) => m.len() as i64,
         Value::Root => e.data.len() as i64,
         other => {
             return Err(call_err(
@@ -295,6 +296,7 @@ fn f_index<C: Context>(e: &Env<'_, C>, a: Vec<Value>) -> Result<Value, String> {
         cur = match (&cur, ix) {
             (Value::Root, Value::Str(k)) => Value::str(e.data.get(k).unwrap_or("")),
             (Value::Map(m), Value::Str(k)) => m.get(&**k).cloned().unwrap_or(Value::Nil),
+            (Value::StrMap(m), Value::Str(k)) => Value::str(m.get(&**k).map_or("", String::as_str)),
             (Value::List(l), i) => {
                 let i = arg_int(i).map_err(|m| call_err("index", m))?;
                 l.get(usize::try_from(i).unwrap_or(usize::MAX))

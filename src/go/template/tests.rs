@@ -289,3 +289,40 @@ fn templates_are_send_and_sync() {
     check::<Template<()>>();
     check::<FuncTable<()>>();
 }
+
+/// Go's `map[string]string` built by a caller (Prometheus' `$labels`): a missing key
+/// is the empty string, not `<no value>` as in a `map[string]interface{}`.
+#[test]
+fn string_maps_read_missing_keys_as_empty() {
+    let m = Value::StrMap(Arc::new(BTreeMap::from([(
+        "job".to_string(),
+        "api".to_string(),
+    )])));
+    let any = Value::Map(Arc::new(BTreeMap::from([(
+        "job".to_string(),
+        Value::str("api"),
+    )])));
+    let t = Template::parse_with_vars(
+        "a",
+        "{{ $m.job }}[{{ $m.x }}][{{ index $m \"x\" }}]{{ len $m }} {{ $m }} {{ $i.x }}{{ range $k, $v := $m }};{{$k}}={{$v}}{{ end }}",
+        &FuncTable::<()>::builtins(),
+        &["$m", "$i"],
+    )
+    .unwrap();
+    let no_data = BTreeMap::new();
+    let mut out = Vec::new();
+    t.execute_with(
+        &Env {
+            data: &no_data,
+            ctx: &(),
+        },
+        &Value::Nil,
+        &[m, any],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "api[][]1 map[job:api] <no value>;job=api"
+    );
+}

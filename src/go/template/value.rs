@@ -28,6 +28,10 @@ pub enum Value {
     Map(Arc<BTreeMap<String, Value>>),
     /// `[]interface{}`.
     List(Arc<Vec<Value>>),
+    /// `map[string]string` built by the caller (Prometheus' `$labels`): unlike
+    /// [`Value::Map`], a missing key reads as the empty string (Go's
+    /// `missingkey=zero` gives a typed map's zero value, not nil).
+    StrMap(Arc<BTreeMap<String, String>>),
     /// The execution's [`Data`], a `map[string]string` read in place (for `line_format`
     /// the labels of the line; copying them into a map per line would cost too much).
     Root,
@@ -50,7 +54,7 @@ impl Value {
             Value::Time(_) => "time.Time",
             Value::Map(_) => "map[string]interface {}",
             Value::List(_) => "[]interface {}",
-            Value::Root => "map[string]string",
+            Value::StrMap(_) | Value::Root => "map[string]string",
         }
     }
 
@@ -65,6 +69,7 @@ impl Value {
             Value::Time(_) => true,
             Value::Map(m) => !m.is_empty(),
             Value::List(l) => !l.is_empty(),
+            Value::StrMap(m) => !m.is_empty(),
             Value::Root => !data.is_empty(),
         }
     }
@@ -148,19 +153,23 @@ fn write_display(v: &Value, data: &dyn Data, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Root => {
-            out.push_str("map[");
-            for (i, (k, v)) in data.sorted().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(&k);
-                out.push(':');
-                out.push_str(&v);
-            }
-            out.push(']');
-        }
+        Value::StrMap(m) => write_str_map(m.iter(), out),
+        Value::Root => write_str_map(data.sorted().iter().map(|(k, v)| (k, v)), out),
     }
+}
+
+/// Go's `%v` of a `map[string]string`: `map[a:1 b:x]`, keys sorted.
+fn write_str_map<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>, out: &mut String) {
+    out.push_str("map[");
+    for (i, (k, v)) in pairs.enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(k);
+        out.push(':');
+        out.push_str(v);
+    }
+    out.push(']');
 }
 
 /// Values are `fmt` operands; [`Value::Root`] needs the data to print.
@@ -172,7 +181,9 @@ impl<'d> Arg<dyn Data + 'd> for Value {
             Value::Int(i) => Operand::Int(*i),
             Value::Float(f) => Operand::Float(*f),
             Value::Str(s) => Operand::Str(s),
-            Value::Time(_) | Value::Map(_) | Value::List(_) | Value::Root => Operand::Other,
+            Value::Time(_) | Value::Map(_) | Value::List(_) | Value::StrMap(_) | Value::Root => {
+                Operand::Other
+            }
         }
     }
 

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod labels;
 pub mod partial;
 pub mod query;
+pub mod rules;
 pub mod stats;
 pub mod test;
 pub mod timestamps;
@@ -108,6 +109,8 @@ pub enum Command {
     /// Check the whole store (manifest, every segment block, indexes); --repair fixes it
     #[command(visible_alias = "verify")]
     Check(verify::CheckArgs),
+    /// Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test
+    Rules(rules::RulesArgs),
     /// Parse a LogQL query and print its canonical form
     Fmt(fmt::FmtArgs),
     /// Print a shell completion script (bash, zsh, fish)
