@@ -297,14 +297,9 @@ fn store_v1_reads_back_exactly() {
     assert_frozen(env.store(), "the copy, after the queries,");
 }
 
-/// The labels and series above come from the day indexes: with every
-/// segment file of the copy removed, the answers stay the same, with no
-/// warning; with the indexes removed too, they do not.
-#[test]
-fn store_v1_index_answers_alone() {
-    let env = TestEnv::new();
-    copy_into(&env);
-    fs::remove_dir_all(env.store().join("fake/segments")).unwrap();
+/// Every `labels`/`series` answer, exact and without a warning, from
+/// the store as it is (its segments removed, for the index alone).
+pub(crate) fn assert_index_answers(env: &TestEnv) {
     for (args, want) in LABEL_ANSWERS {
         let run = env.cmd(*args).assert_code(0);
         eqnice!(
@@ -320,6 +315,17 @@ fn store_v1_index_answers_alone() {
             args.join(" ")
         );
     }
+}
+
+/// The labels and series above come from the day indexes: with every
+/// segment file of the copy removed, the answers stay the same, with no
+/// warning; with the indexes removed too, they do not.
+#[test]
+fn store_v1_index_answers_alone() {
+    let env = TestEnv::new();
+    copy_into(&env);
+    fs::remove_dir_all(env.store().join("fake/segments")).unwrap();
+    assert_index_answers(&env);
     fs::remove_dir_all(env.store().join("fake/index")).unwrap();
     let run = env.cmd(["labels"]).run();
     assert_ne!(run.stdout, LABEL_ANSWERS[0].1, "{run}");

@@ -11,7 +11,8 @@ use std::fs;
 
 use crate::common::*;
 use crate::store_v1::{
-    assert_entries, assert_files, copy_fixture, files, fixture_dir, JAVA, LABEL_ANSWERS, PUSH,
+    assert_entries, assert_files, assert_index_answers, copy_fixture, files, fixture_dir, JAVA,
+    LABEL_ANSWERS, PUSH,
 };
 
 /// Every file of the fixture: (path, length, xxh3-64 of its bytes).
@@ -44,16 +45,6 @@ fn assert_frozen(root: &std::path::Path, what: &str) {
     assert_files(root, what, "store_v2", FILES);
 }
 
-/// `lokal verify`'s summary lines (notes about the inputs named in the
-/// MANIFEST positions depend on the machine: those files are gone).
-fn verify(env: &TestEnv, tenant: &str) -> String {
-    let out = env.ok(["--tenant", tenant, "verify"]);
-    out.lines()
-        .filter(|l| !l.starts_with("note: "))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 #[test]
 fn store_v2_reads_back_exactly() {
     let dir = fixture_dir("store_v2");
@@ -66,11 +57,11 @@ fn store_v2_reads_back_exactly() {
     // One block fewer than store_v1: the two web streams share one.
     eqnice!(
         "tenant \"fake\": 9 segments, 9 blocks, 17 entries readable, 2 indexes: no problems\n",
-        verify(&env, "fake")
+        env.ok(["verify"])
     );
     eqnice!(
         "tenant \"team-b\": 2 segments, 2 blocks, 2 entries readable, 2 indexes: no problems\n",
-        verify(&env, "team-b")
+        env.ok(["--tenant", "team-b", "verify"])
     );
     for (args, want) in LABEL_ANSWERS {
         eqnice!(*want, env.ok(*args), "lokal {}", args.join(" "));
@@ -86,21 +77,7 @@ fn store_v2_index_answers_alone() {
     let env = TestEnv::new();
     copy_fixture(&env, &fixture_dir("store_v2"));
     fs::remove_dir_all(env.store().join("fake/segments")).unwrap();
-    for (args, want) in LABEL_ANSWERS {
-        let run = env.cmd(*args).assert_code(0);
-        eqnice!(
-            *want,
-            run.stdout,
-            "lokal {} from the index alone",
-            args.join(" ")
-        );
-        eqnice!(
-            "",
-            run.stderr,
-            "lokal {} from the index alone",
-            args.join(" ")
-        );
-    }
+    assert_index_answers(&env);
 }
 
 /// The fixture holds a packed block (two streams' runs in one frame)
