@@ -32,9 +32,11 @@ complete -c lokal -n "__fish_lokal_needs_command" -f -a "ingest" -d 'Read log fi
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "compact" -d 'Merge each day\'s small segments, apply retention and pending deletes (for cron)'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "delete" -d 'Delete entries (a selector with line filters, a time range), as Loki\'s delete API'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "labels" -d 'List label names, or the values of one label'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
-complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
+complete -c lokal -n "__fish_lokal_needs_command" -f -a "stats" -d 'Per tenant and day: streams, entries, segments, block sizes, bytes, time range, whether compact helps'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "verify" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
@@ -140,6 +142,40 @@ complete -c lokal -n "__fish_lokal_using_subcommand index" -l all-tenants -d 'Ev
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s q -l quiet -d 'No summary table'
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand index" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l day -d 'Only this UTC day (repeatable) [default: every day]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l from -d 'Only days from this time (RFC 3339, a date, unix seconds, now-7d)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l to -d 'Only days before this time' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l retention -d 'Keep entries this long (Loki\'s retention_period; 0: for ever)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l retention-stream -d 'Keep a stream\'s entries this long: SELECTOR=PERIOD or SELECTOR=PERIOD@PRIORITY (Loki\'s retention_stream; repeatable)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l config -d 'Retention rules from a YAML file (see below)' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l segment-size -d 'Line bytes per output segment (the merge holds about this much in memory)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l block-size -d 'Line bytes per block (as ingest\'s; larger compress better, but queries decompress more per line)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l compression-level -d 'zstd level of the blocks written (ingest uses 3)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l now -d 'Apply retention as of this time instead of now (to try a policy)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l lock-timeout -d 'Give up if another writer or compaction holds the store longer than this [default: wait]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -s o -l output -d 'Summary format' -r -f -a "table\t'A table per tenant'
+json\t'One JSON object per tenant (a JSON array with --all-tenants)'"
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l all-tenants -d 'Every tenant instead of --tenant\'s'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -l dry-run -d 'Change nothing: print what would be compacted and removed (streams, entries, bytes)'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -s q -l quiet -d 'No progress bar and no summary'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand compact" -s V -l version -d 'Print version'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l from -d 'First time deleted, included (RFC 3339, a date, unix seconds, now-2h)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l to -d 'Last time deleted, included [default: now]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l cancel -d 'Cancel a pending request by its id' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s o -l output -d 'Format of --list' -r -f -a "table\t'A table'
+json\t'A JSON array'"
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l lock-timeout -d 'Give up if another writer holds the store longer than this [default: wait]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l now -d 'Apply the request at once: compact the days it covers'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -l list -d 'List the requests, pending and processed'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lokal -n "__fish_lokal_using_subcommand delete" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
 complete -c lokal -n "__fish_lokal_using_subcommand labels" -l to -d 'End (exclusive): RFC 3339, a date, unix seconds, or now-5m' -r
@@ -267,21 +303,23 @@ complete -c lokal -n "__fish_lokal_using_subcommand dump" -l store -d 'Store dir
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s h -l help -d 'Print help'
 complete -c lokal -n "__fish_lokal_using_subcommand dump" -s V -l version -d 'Print version'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "labels" -d 'List label names, or the values of one label'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, chunks, bytes, time range'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "rules" -d 'Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
-complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index labels series stats test check rules fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "ingest" -d 'Read log files, globs, directories or stdin into the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "query" -d 'Run a LogQL query (log or metric) over the store'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "instant-query" -d 'Evaluate a LogQL metric query at one instant'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "index" -d 'Rebuild the label index of every day, or of the given days'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "compact" -d 'Merge each day\'s small segments, apply retention and pending deletes (for cron)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "delete" -d 'Delete entries (a selector with line filters, a time range), as Loki\'s delete API'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "labels" -d 'List label names, or the values of one label'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "series" -d 'List the streams a selector matches (--analyze-labels: cardinality per label)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "stats" -d 'Per tenant and day: streams, entries, segments, block sizes, bytes, time range, whether compact helps'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "test" -d 'Unit-test LogQL with Loki\'s .logqltest scripts'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "check" -d 'Check the whole store (manifest, every segment block, indexes); --repair fixes it'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "rules" -d 'Alerting and recording rules: check, lint, evaluate (alerts to Alertmanager), test'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "fmt" -d 'Parse a LogQL query and print its canonical form'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "man" -d 'Write man pages into a directory'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "dump" -d 'Print every stored entry (debugging aid)'
+complete -c lokal -n "__fish_lokal_using_subcommand help; and not __fish_seen_subcommand_from ingest query instant-query index compact delete labels series stats test check rules fmt completions man dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "check" -d 'Check rule files as Loki\'s ruler and `lokitool rules check` do'
 complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "lint" -d 'Report (or --fix) expressions that are not in canonical LogQL, as `lokitool rules lint`'
 complete -c lokal -n "__fish_lokal_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "eval" -d 'Evaluate rules over the store: alerts at a time, or a backtest over a range'

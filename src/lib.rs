@@ -3,6 +3,7 @@
 //! Index only the labels, keep the lines in compressed chunks, query with
 //! LogQL. See `ARCHITECTURE.md` for the design and the on-disk formats.
 pub mod chunk;
+pub mod compact;
 pub mod engine;
 pub mod file;
 pub mod go;

@@ -37,9 +37,8 @@ const LAYERS: &[&[&str]] = &[
     // The query engine (with the planner) and the writer side (ingest):
     // both stand on the store, neither on the other.
     &["engine", "ingest"],
-    // Loki's HTTP API bodies (later client and server); later the compactor,
-    // which reads the store, re-encodes blocks and applies deletes with the
-    // engine's line filters.
+    // Loki's wire formats and client; the compactor, which merges through
+    // ingest's segment writer and matches deletes with the engine's filters.
     &["loki", "compact"],
     // Printing results.
     &["output"],

@@ -1,14 +1,28 @@
-//! Log queries: select streams, scan their blocks newest-first (or
-//! oldest-first) in parallel waves, run the pipeline, and keep the `limit`
-//! best entries, stopping as soon as no unread block can beat them.
+//! Log queries: select streams, scan their blocks, run the pipeline, and
+//! hand out the entries in time order.
+//!
+//! Two ways, one order. A limited query ([`run`] with `limit > 0`) scans
+//! blocks newest-first (or oldest-first) in parallel waves, keeps the
+//! `limit` best entries and stops as soon as no unread block can beat them.
+//! An unlimited one is a [`LogStream`]: a k-way merge over the blocks in
+//! time order that decompresses a block only when the merge reaches it (a
+//! few at a time, in parallel), so its memory is bounded by a budget
+//! whatever the size of the result (see [`LogStream`]).
+//!
+//! Entries with equal timestamps are ordered by stream labels, then by
+//! segment, then by position in the stream, in both directions, so results
+//! never depend on parallelism, batching or the memory budget (logcli's
+//! order for equal timestamps is unstable).
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use rayon::prelude::*;
 
 use super::pipeline::Pipeline;
-use super::plan;
+use super::plan::{self, Plan};
 use super::scan::{self, BlockTask, Prefilter};
 use super::stats::{QueryStats, ScanCounters};
 use super::{Direction, QueryError};
@@ -34,8 +48,9 @@ pub struct LogParams {
 pub struct LogEntry {
     /// ns since the epoch.
     pub ts: i64,
-    /// The labels after the pipeline (stream labels, parsed, formatted).
-    pub labels: Labels,
+    /// The labels after the pipeline (stream labels, parsed, formatted);
+    /// shared by the entries of a block that have the same labels.
+    pub labels: Arc<Labels>,
     /// The line after the pipeline.
     pub line: Vec<u8>,
 }
@@ -49,126 +64,679 @@ pub struct LogResult {
     pub stats: QueryStats,
 }
 
-/// An entry with its tie-breakers: equal timestamps order by stream labels,
-/// then by position in the stream, so results never depend on parallelism
-/// or batching (logcli's order for equal timestamps is unstable).
-struct Cand {
+/// Bytes of matching entries a [`LogStream`] keeps decoded ahead of its
+/// output (lines, labels and bookkeeping, estimated): 64 MiB.
+pub const STREAM_BUDGET: usize = 64 << 20;
+
+/// Where an entry goes in output order: ascending `(ts, rank, seq)`, with
+/// `ts` bitwise negated for backward queries (`!a < !b` exactly when
+/// `a > b`, with no overflow), `rank` the stream's place in label order
+/// (then segment), `seq` its position in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
     ts: i64,
-    stream: usize,
+    rank: u32,
     seq: u64,
-    labels: Labels,
+}
+
+fn dir_ts(dir: Direction, ts: i64) -> i64 {
+    match dir {
+        Direction::Forward => ts,
+        Direction::Backward => !ts,
+    }
+}
+
+/// The earliest [`Key::ts`] an entry of block `b` can have.
+fn block_start(dir: Direction, b: &crate::chunk::BlockMeta) -> i64 {
+    match dir {
+        Direction::Forward => b.min_t,
+        Direction::Backward => !b.max_t,
+    }
+}
+
+/// A result entry with its place in the output order and in its block's
+/// walk (for re-reading the block from there).
+struct Cand {
+    key: Key,
+    ts: i64,
+    walk: u32,
+    /// What holding it costs, roughly, as the budget counts it: the struct,
+    /// the line, and the labels when this entry made their copy.
+    cost: u32,
+    labels: Arc<Labels>,
     line: Vec<u8>,
 }
 
-/// `a` comes before `b` in output order.
-fn cmp(dir: Direction, a: &Cand, b: &Cand, stream_order: &[usize]) -> Ordering {
-    let t = match dir {
-        Direction::Backward => b.ts.cmp(&a.ts),
-        Direction::Forward => a.ts.cmp(&b.ts),
-    };
-    t.then(stream_order[a.stream].cmp(&stream_order[b.stream]))
-        .then(a.seq.cmp(&b.seq))
+impl Cand {
+    fn cost(&self) -> usize {
+        self.cost as usize
+    }
+
+    fn entry(self) -> LogEntry {
+        LogEntry {
+            ts: self.ts,
+            labels: self.labels,
+            line: self.line,
+        }
+    }
 }
 
-/// Runs a log query over a snapshot.
-pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, QueryError> {
-    let t0 = Instant::now();
-    let pipeline = Pipeline::new(&expr.pipeline).map_err(QueryError::stage)?;
-    let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
-    let plan = plan::plan(snap, &expr.matchers, p.range)?;
-    let mut stats = QueryStats {
-        plan_time: t0.elapsed(),
-        segments: plan.segments as u64,
-        ..Default::default()
-    };
-    stats.warnings.extend(plan.warnings.iter().cloned());
-    stats.partial.extend(plan.partial.iter().cloned());
-    stats.chunks = plan.chunks.len() as u64;
-    // Stream order for ties: by labels.
-    let mut order: Vec<usize> = (0..plan.chunks.len()).collect();
-    order.sort_by(|&a, &b| plan.chunks[a].labels.cmp(&plan.chunks[b].labels));
-    let mut stream_order = vec![0; plan.chunks.len()];
-    for (rank, &ci) in order.iter().enumerate() {
-        stream_order[ci] = rank;
-    }
-    stats.streams = plan.streams() as u64;
-    stats.shards = 1;
+/// What a scan of (part of) a block found.
+struct Scanned {
+    cands: Vec<Cand>,
+    /// The scan stopped at its budget: the walk position and key of the
+    /// next entry the block holds.
+    rest: Option<(u32, Key)>,
+    /// Walk positions before this went through the pipeline (and are
+    /// counted in the stats).
+    scanned_to: u32,
+}
 
-    let mut tasks = scan::tasks(&plan.chunks);
-    match p.direction {
-        Direction::Backward => tasks.sort_by_key(|t| std::cmp::Reverse(t.block.max_t)),
-        Direction::Forward => tasks.sort_by_key(|t| t.block.min_t),
+/// A planned query, ready to scan blocks.
+struct Query {
+    p: LogParams,
+    pipeline: Pipeline,
+    sieve: Option<Pipeline>,
+    prefilter: Option<Prefilter>,
+    plan: Plan,
+    /// Per chunk, its place in label order (ties: labels, then segment).
+    rank: Vec<u32>,
+    /// (chunk, block) of every block to read, in the order the query
+    /// meets them: by first entry in the query's direction.
+    tasks: Vec<(u32, u32)>,
+    stats: QueryStats,
+    counters: ScanCounters,
+    t0: Instant,
+}
+
+impl Query {
+    fn new(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<Query, QueryError> {
+        let t0 = Instant::now();
+        let pipeline = Pipeline::new(&expr.pipeline).map_err(QueryError::stage)?;
+        let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
+        let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &expr.pipeline);
+        let plan = plan::plan(snap, &expr.matchers, p.range)?;
+        let mut stats = QueryStats {
+            plan_time: t0.elapsed(),
+            segments: plan.segments as u64,
+            chunks: plan.chunks.len() as u64,
+            streams: plan.streams() as u64,
+            shards: 1,
+            ..Default::default()
+        };
+        stats.warnings.extend(plan.warnings.iter().cloned());
+        stats.partial.extend(plan.partial.iter().cloned());
+        // Stream order for ties: by labels (the plan is sorted by labels,
+        // then segment; a stable sort keeps that).
+        let mut order: Vec<usize> = (0..plan.chunks.len()).collect();
+        order.sort_by(|&a, &b| plan.chunks[a].labels.cmp(&plan.chunks[b].labels));
+        let mut rank = vec![0u32; plan.chunks.len()];
+        for (r, &ci) in order.iter().enumerate() {
+            rank[ci] = r as u32;
+        }
+        let mut tasks: Vec<(u32, u32)> = plan
+            .chunks
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| (0..c.blocks.len()).map(move |bi| (ci as u32, bi as u32)))
+            .collect();
+        // A stable sort: blocks starting together keep plan order.
+        tasks.sort_by_key(|&(c, b)| {
+            block_start(p.direction, &plan.chunks[c as usize].blocks[b as usize])
+        });
+        Ok(Query {
+            p: *p,
+            pipeline,
+            sieve,
+            prefilter,
+            plan,
+            rank,
+            tasks,
+            stats,
+            counters: ScanCounters::default(),
+            t0,
+        })
     }
-    let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &expr.pipeline);
-    let counters = ScanCounters::default();
-    // Without a limit every block is read: one parallel pass, one sort.
-    // With one, blocks go in waves (newest first) and the scan stops once no
-    // unread block can hold an entry that beats the current `limit`th.
-    let wave = if p.limit == 0 {
-        tasks.len().max(1)
-    } else {
-        (rayon::current_num_threads() * 4).max(8)
-    };
+
+    fn task(&self, i: usize) -> BlockTask<'_> {
+        let (c, b) = self.tasks[i];
+        let chunk = &self.plan.chunks[c as usize];
+        BlockTask {
+            chunk_idx: c as usize,
+            chunk,
+            block: &chunk.blocks[b as usize],
+        }
+    }
+
+    /// Where the entries of task `i` start in output order ([`Key::ts`]):
+    /// none of them comes before this.
+    fn start(&self, i: usize) -> i64 {
+        block_start(self.p.direction, self.task(i).block)
+    }
+
+    /// Scans task `i` from walk position `from`: at most `limit` entries
+    /// (0: no limit; the rest of a run of equal timestamps comes too), and
+    /// once `budget` bytes of entries are held, only the key of the next
+    /// one ([`Scanned::rest`]). Decompression counts in `io`; lines count
+    /// in the query's counters from walk position `counted` on, so that a
+    /// block read again is not counted twice.
+    ///
+    /// A block's lines are walked in output order: forward, in position
+    /// order; backward, runs of equal timestamps from the last to the
+    /// first, each run in position order. Entries then come out sorted.
+    fn scan(
+        &self,
+        i: usize,
+        from: u32,
+        counted: u32,
+        budget: usize,
+        io: &ScanCounters,
+    ) -> Result<Scanned, SegmentError> {
+        let t = self.task(i);
+        let (limit, dir, range) = (self.p.limit, self.p.direction, self.p.range);
+        let rank = self.rank[t.chunk_idx];
+        let counters = &self.counters;
+        scan::with_block(&t, io, |block| {
+            let started = Instant::now();
+            let mut sp = self.pipeline.for_stream(&t.chunk.labels);
+            let mut sieve = self.sieve.as_ref().map(|s| s.for_stream(&t.chunk.labels));
+            let lines: Vec<u32> = match &self.prefilter {
+                Some(pf) if pf.applies(&t.chunk.labels, block) => {
+                    let c = pf.candidates(block);
+                    if counted == 0 {
+                        ScanCounters::add(&counters.lines_skipped, (block.len() - c.len()) as u64);
+                    }
+                    c
+                }
+                _ => (0..block.len() as u32).collect(),
+            };
+            let walk = match dir {
+                Direction::Forward => lines,
+                Direction::Backward => backward_walk(&lines, &block.ts),
+            };
+            let mut out = Scanned {
+                cands: Vec::new(),
+                rest: None,
+                scanned_to: walk.len() as u32,
+            };
+            let (mut held, mut kept) = (0usize, 0u64);
+            let mut md: Vec<(&str, &str)> = Vec::new();
+            let mut shared: Option<Arc<Labels>> = None;
+            for (k, &line) in walk.iter().enumerate().skip(from as usize) {
+                let i = line as usize;
+                let ts = block.ts[i];
+                if !range.contains(ts) {
+                    continue;
+                }
+                if limit > 0 && out.cands.len() >= limit && out.cands[out.cands.len() - 1].ts != ts
+                {
+                    out.scanned_to = k as u32;
+                    break; // lines are walked in order: nothing later can beat these
+                }
+                let new = k as u32 >= counted;
+                if new {
+                    ScanCounters::add(&counters.lines_scanned, 1);
+                }
+                block.metadata(i, &mut md);
+                if let Some(sv) = sieve.as_mut() {
+                    if sv.process_with_metadata(ts, block.line(i), &md).is_none() {
+                        continue;
+                    }
+                }
+                let Some((text, labels)) = sp.process_with_metadata(ts, block.line(i), &md) else {
+                    continue;
+                };
+                let key = Key {
+                    ts: dir_ts(dir, ts),
+                    rank,
+                    seq: t.block.offset.wrapping_mul(1 << 20) + i as u64,
+                };
+                kept += u64::from(new);
+                // Past the budget, only the next entry's key (but a scan
+                // always gives one entry: the merge is waiting for it).
+                if held >= budget && !out.cands.is_empty() {
+                    out.rest = Some((k as u32, key));
+                    out.scanned_to = k as u32 + 1;
+                    break;
+                }
+                // Consecutive lines mostly share their labels: one copy.
+                let mut cost = std::mem::size_of::<Cand>() + text.len();
+                let labels = match &shared {
+                    Some(l) if l.pairs() == labels.pairs() => l.clone(),
+                    _ => {
+                        let l = Arc::new(labels.to_labels());
+                        cost += l
+                            .pairs()
+                            .iter()
+                            .map(|(n, v)| n.len() + v.len() + 48)
+                            .sum::<usize>();
+                        shared = Some(l.clone());
+                        l
+                    }
+                };
+                held += cost;
+                out.cands.push(Cand {
+                    key,
+                    ts,
+                    walk: k as u32,
+                    cost: cost.min(u32::MAX as usize) as u32,
+                    labels,
+                    line: text.into_owned(),
+                });
+            }
+            ScanCounters::add(&io.pipeline_ns, started.elapsed().as_nanos() as u64);
+            ScanCounters::add(&counters.lines_kept, kept);
+            out
+        })
+    }
+
+    fn finish(mut self, results: u64, skipped: usize) -> QueryStats {
+        let stats = std::mem::take(&mut self.stats);
+        self.finish_stats(stats, results, skipped)
+    }
+
+    /// `stats` completed with the scan counters and the time taken.
+    fn finish_stats(&self, mut stats: QueryStats, results: u64, skipped: usize) -> QueryStats {
+        stats.blocks_skipped = skipped as u64;
+        stats.absorb(&self.counters);
+        stats.results = results;
+        stats.total_time = self.t0.elapsed();
+        stats
+    }
+
+    /// Scans tasks `from..to` from their start in parallel, each with
+    /// `budget` bytes of entries.
+    fn scan_wave(&self, from: usize, to: usize, budget: usize) -> Wave {
+        (from..to)
+            .into_par_iter()
+            .map(|i| (i, self.scan(i, 0, 0, budget, &self.counters)))
+            .collect()
+    }
+}
+
+/// Backward walk order of a block's `lines` (ascending positions, whose
+/// timestamps never decrease): runs of equal timestamps from the last to
+/// the first, each in position order.
+fn backward_walk(lines: &[u32], ts: &[i64]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut end = lines.len();
+    while end > 0 {
+        let t = ts[lines[end - 1] as usize];
+        let mut start = end - 1;
+        while start > 0 && ts[lines[start - 1] as usize] == t {
+            start -= 1;
+        }
+        out.extend_from_slice(&lines[start..end]);
+        end = start;
+    }
+    out
+}
+
+/// Runs a log query over a snapshot. Without a limit the entries come from
+/// a [`LogStream`], collected.
+pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, QueryError> {
+    if p.limit == 0 {
+        let mut s = LogStream::open(snap, expr, p)?;
+        let entries: Vec<LogEntry> = s.by_ref().collect();
+        return Ok(LogResult {
+            entries,
+            stats: s.finish(),
+        });
+    }
+    run_limited(Query::new(snap, expr, p)?, p.limit)
+}
+
+/// The limited query: blocks in parallel waves (newest first, or oldest
+/// first); each block returns at most `limit` entries, the merge keeps the
+/// best `limit`, and the scan stops once no unread block can beat the
+/// current `limit`th.
+fn run_limited(mut q: Query, limit: usize) -> Result<LogResult, QueryError> {
+    let wave = (rayon::current_num_threads() * 4).max(8);
     let mut best: Vec<Cand> = Vec::new();
     let mut done = 0;
-    while done < tasks.len() {
-        if p.limit > 0 && best.len() >= p.limit {
-            let worst = best[p.limit - 1].ts;
-            let next = &tasks[done];
-            let can_beat = match p.direction {
-                Direction::Backward => next.block.max_t >= worst,
-                Direction::Forward => next.block.min_t <= worst,
-            };
-            if !can_beat {
-                break;
-            }
+    let n = q.tasks.len();
+    while done < n {
+        if best.len() >= limit && q.start(done) > best[limit - 1].key.ts {
+            break;
         }
-        let end = (done + wave).min(tasks.len());
-        let results: Vec<Result<Vec<Cand>, SegmentError>> = tasks[done..end]
-            .par_iter()
-            .map(|t| {
-                scan_block(
-                    t,
-                    t.chunk_idx,
-                    &pipeline,
-                    sieve.as_ref(),
-                    prefilter.as_ref(),
-                    p,
-                    &counters,
-                )
-            })
+        let end = (done + wave).min(n);
+        let results: Vec<Result<Scanned, SegmentError>> = (done..end)
+            .into_par_iter()
+            .map(|i| q.scan(i, 0, 0, usize::MAX, &q.counters))
             .collect();
         done = end;
         for r in results {
             match r {
-                Ok(c) => best.extend(c),
-                Err(e) => stats.partial.push(ReadProblem::from(&e)),
+                Ok(s) => best.extend(s.cands),
+                Err(e) => q.stats.partial.push(ReadProblem::from(&e)),
             }
         }
-        let order = |a: &Cand, b: &Cand| cmp(p.direction, a, b, &stream_order);
-        if p.limit > 0 && best.len() > p.limit {
-            best.select_nth_unstable_by(p.limit - 1, order);
-            best.truncate(p.limit);
+        if best.len() > limit {
+            best.select_nth_unstable_by_key(limit - 1, |c| c.key);
+            best.truncate(limit);
         }
-        best.sort_by(order);
+        best.sort_by_key(|c| c.key);
     }
-    stats.blocks_skipped = (tasks.len() - done) as u64;
-    stats.absorb(&counters);
-    stats.results = best.len() as u64;
-    stats.total_time = t0.elapsed();
-    let entries = best
-        .into_iter()
-        .map(|c| LogEntry {
-            ts: c.ts,
-            labels: c.labels,
-            line: c.line,
-        })
-        .collect();
-    Ok(LogResult { entries, stats })
+    let results = best.len() as u64;
+    let stats = q.finish(results, n - done);
+    Ok(LogResult {
+        entries: best.into_iter().map(Cand::entry).collect(),
+        stats,
+    })
 }
 
-/// Scans one block, returning at most `limit` entries (the best ones in the
-/// query's direction) inside the time range.
+/// The scans of a wave of blocks: task index and what its scan found.
+type Wave = Vec<(usize, Result<Scanned, SegmentError>)>;
+
+/// A block the merge has opened: its entries decoded so far, and where to
+/// read on when they run out.
+struct Slot {
+    task: usize,
+    cands: VecDeque<Cand>,
+    rest: Option<(u32, Key)>,
+    /// Walk positions before this are counted in the stats.
+    counted: u32,
+}
+
+impl Slot {
+    fn head(&self) -> Option<Key> {
+        self.cands.front().map(|c| c.key).or(self.rest.map(|r| r.1))
+    }
+}
+
+/// An unlimited log query's entries in output order, read as they are
+/// handed out: a k-way merge over the blocks, sorted by their first entry
+/// in the query's direction.
+///
+/// Before an entry is handed out, every block that could hold an earlier
+/// one is opened; blocks are opened `wave` at a time (decompressed and run
+/// through the pipeline in parallel) and only when the merge reaches them.
+/// What stays in memory is the matching entries of the opened blocks not
+/// yet handed out, at most [`STREAM_BUDGET`] bytes of them: past the
+/// budget a block keeps only the key of its next entry, and is read again
+/// from there when the merge gets to it (many streams overlapping in time:
+/// a million one-block streams of one day hold a million keys, ~80 bytes
+/// each, and blocks are read again instead of held). So exporting a month
+/// takes the memory of exporting an hour. The planner's block list (about
+/// 100 bytes a block) is the only part that grows with the range.
+///
+/// Every block's checksum is checked before the first entry is handed out,
+/// so a damaged block fails the query (or, with partial answers allowed, is
+/// left out) before anything was printed, as with a limited query; only a
+/// block that passes its checksum and still cannot be decoded is found on
+/// the way, and lands in the stats' `partial` list.
+pub struct LogStream {
+    q: Arc<Query>,
+    /// The query's statistics (warnings, partial) until [`LogStream::finish`].
+    stats: QueryStats,
+    budget: usize,
+    wave: usize,
+    /// Tasks before this are in the merge (or were read and had nothing).
+    added: usize,
+    /// Tasks before this are added or being read ahead (`pending`).
+    next_task: usize,
+    /// The wave read ahead on the thread pool while the merge hands out
+    /// entries: where it ends, and where its scans arrive.
+    pending: Option<(usize, mpsc::Receiver<Wave>)>,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    heap: BinaryHeap<Reverse<(Key, usize)>>,
+    held: usize,
+    emitted: u64,
+    /// Counters of blocks read again after their entries were dropped:
+    /// kept apart so the stats count each block once, as the limited path.
+    reread: ScanCounters,
+    peak: StreamPeak,
+}
+
+/// How much a [`LogStream`] held at its peak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamPeak {
+    /// Blocks opened and not yet drained, at most at once.
+    pub open_blocks: usize,
+    /// Bytes of decoded entries held, at most at once (estimated as the
+    /// budget counts them).
+    pub held_bytes: usize,
+    /// Blocks read again because the budget had dropped their entries.
+    pub rereads: u64,
+}
+
+impl LogStream {
+    /// Plans the query and checks the checksum of every block it will read
+    /// (those that fail are in [`LogStream::stats`]' `partial` list and left
+    /// out). The query's `limit` is ignored: the caller stops reading.
+    pub fn open(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogStream, QueryError> {
+        Self::with_budget(
+            snap,
+            expr,
+            p,
+            STREAM_BUDGET,
+            // Each wave ends in a join: on 2 shared cores, a thread the OS
+            // descheduled holds the whole wave up, so fewer, larger waves
+            // (matching entries only are kept; decompressed blocks are
+            // per-thread buffers, so a wave costs little memory).
+            (rayon::current_num_threads() * 16).max(32),
+        )
+    }
+
+    /// [`LogStream::open`] with another memory budget (bytes of decoded
+    /// entries) and number of blocks opened at once.
+    pub fn with_budget(
+        snap: &Snapshot,
+        expr: &LogExpr,
+        p: &LogParams,
+        budget: usize,
+        wave: usize,
+    ) -> Result<LogStream, QueryError> {
+        let mut q = Query::new(snap, expr, &LogParams { limit: 0, ..*p })?;
+        // Each stored block once: the runs of a packed block (format 2) are
+        // tasks of their own, and a packed block holds thousands of runs.
+        let mut first_task: HashMap<(usize, u64), usize> = HashMap::new();
+        let block_of: Vec<usize> = (0..q.tasks.len())
+            .map(|i| {
+                let t = q.task(i);
+                let key = (Arc::as_ptr(&t.chunk.segment) as usize, t.block.offset);
+                *first_task.entry(key).or_insert(i)
+            })
+            .collect();
+        let mut blocks: Vec<usize> = first_task.into_values().collect();
+        blocks.sort_unstable();
+        let bad: HashMap<usize, ReadProblem> = blocks
+            .into_par_iter()
+            .filter_map(|i| {
+                let t = q.task(i);
+                let e: SegmentError = t.chunk.segment.verify_block(t.block).err()?;
+                Some((i, ReadProblem::from(&e)))
+            })
+            .collect();
+        if !bad.is_empty() {
+            let mut keep = vec![true; q.tasks.len()];
+            for (i, b) in block_of.iter().enumerate() {
+                if let Some(problem) = bad.get(b) {
+                    keep[i] = false;
+                    q.stats.partial.push(problem.clone());
+                }
+            }
+            let mut k = keep.into_iter();
+            q.tasks.retain(|_| k.next().unwrap_or(true));
+        }
+        let stats = std::mem::take(&mut q.stats);
+        Ok(LogStream {
+            q: Arc::new(q),
+            stats,
+            budget,
+            wave: wave.max(1),
+            added: 0,
+            next_task: 0,
+            pending: None,
+            slots: Vec::new(),
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            held: 0,
+            emitted: 0,
+            reread: ScanCounters::default(),
+            peak: StreamPeak::default(),
+        })
+    }
+
+    /// Statistics so far: warnings and what could not be read are complete
+    /// once [`LogStream::open`] returned, except for blocks that pass their
+    /// checksum and fail to decode.
+    pub fn stats(&self) -> &QueryStats {
+        &self.stats
+    }
+
+    /// What the stream held at its peak so far.
+    pub fn peak(&self) -> StreamPeak {
+        self.peak
+    }
+
+    /// The statistics of the whole query (call after the last entry).
+    pub fn finish(mut self) -> QueryStats {
+        // A wave still read ahead (the caller stopped early) is left to
+        // finish on the pool; its blocks count as read.
+        self.pending = None;
+        let skipped = self.q.tasks.len() - self.next_task;
+        let stats = std::mem::take(&mut self.stats);
+        self.q.finish_stats(stats, self.emitted, skipped)
+    }
+
+    /// Opens the next `wave` blocks (scanned in parallel: those read ahead,
+    /// else now), and starts reading the wave after them on the thread
+    /// pool, so that decompression goes on while the caller prints. Each
+    /// scan holds at most `budget / (2 * wave)` bytes of entries, so the
+    /// wave read ahead holds at most half the budget.
+    fn open_wave(&mut self) {
+        let n = self.q.tasks.len();
+        let share = self.budget / (2 * self.wave);
+        let results = match self.pending.take() {
+            Some((end, rx)) => {
+                self.added = end;
+                rx.recv().expect("a wave read ahead panicked")
+            }
+            None => {
+                let end = (self.added + self.wave).min(n);
+                let r = self.q.scan_wave(self.added, end, share);
+                (self.added, self.next_task) = (end, end);
+                r
+            }
+        };
+        if self.next_task < n {
+            let (from, to) = (self.next_task, (self.next_task + self.wave).min(n));
+            let (tx, rx) = mpsc::channel();
+            let q = Arc::clone(&self.q);
+            rayon::spawn(move || {
+                // The receiver is gone when the stream was dropped.
+                let _ = tx.send(q.scan_wave(from, to, share));
+            });
+            self.pending = Some((to, rx));
+            self.next_task = to;
+        }
+        for (task, r) in results {
+            match r {
+                Ok(s) => self.add(task, s),
+                Err(e) => self.stats.partial.push(ReadProblem::from(&e)),
+            }
+        }
+    }
+
+    /// Takes a block's scanned entries into the merge, dropping what does
+    /// not fit in the budget (the block is read again from there).
+    fn add(&mut self, task: usize, s: Scanned) {
+        let mut cands: VecDeque<Cand> = VecDeque::with_capacity(s.cands.len());
+        let mut rest = s.rest;
+        let mut it = s.cands.into_iter();
+        for c in it.by_ref() {
+            let cost = c.cost();
+            if self.held + cost > self.budget {
+                rest = Some((c.walk, c.key));
+                break;
+            }
+            self.held += cost;
+            cands.push_back(c);
+        }
+        drop(it);
+        let slot = Slot {
+            task,
+            cands,
+            rest,
+            counted: s.scanned_to,
+        };
+        let Some(head) = slot.head() else { return };
+        let at = match self.free.pop() {
+            Some(at) => {
+                self.slots[at] = Some(slot);
+                at
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        self.heap.push(Reverse((head, at)));
+        self.peak.open_blocks = self.peak.open_blocks.max(self.heap.len());
+        self.peak.held_bytes = self.peak.held_bytes.max(self.held);
+    }
+}
+
+impl Iterator for LogStream {
+    type Item = LogEntry;
+
+    fn next(&mut self) -> Option<LogEntry> {
+        loop {
+            // Open every block that may hold an entry before the top one.
+            while self.added < self.q.tasks.len()
+                && self
+                    .heap
+                    .peek()
+                    .is_none_or(|Reverse((k, _))| self.q.start(self.added) <= k.ts)
+            {
+                self.open_wave();
+            }
+            let Reverse((key, at)) = self.heap.pop()?;
+            let mut slot = self.slots[at].take().expect("a heap entry has its slot");
+            if slot.cands.is_empty() {
+                // Its entries were dropped for the budget: read it again.
+                let (from, _) = slot.rest.expect("a slot in the heap has a next entry");
+                let budget = self.budget.saturating_sub(self.held);
+                match self
+                    .q
+                    .scan(slot.task, from, slot.counted, budget, &self.reread)
+                {
+                    Ok(s) => {
+                        slot.counted = slot.counted.max(s.scanned_to);
+                        self.peak.rereads += 1;
+                        self.held += s.cands.iter().map(Cand::cost).sum::<usize>();
+                        self.peak.held_bytes = self.peak.held_bytes.max(self.held);
+                        slot.cands = s.cands.into();
+                        slot.rest = s.rest;
+                    }
+                    Err(e) => {
+                        self.stats.partial.push(ReadProblem::from(&e));
+                        self.free.push(at);
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = slot.cands.pop_front() else {
+                self.free.push(at);
+                continue;
+            };
+            debug_assert_eq!(c.key, key, "a block read again gives the same entries");
+            self.held -= c.cost().min(self.held);
+            match slot.head() {
+                Some(head) => {
+                    self.slots[at] = Some(slot);
+                    self.heap.push(Reverse((head, at)));
+                }
+                None => self.free.push(at),
+            }
+            self.emitted += 1;
+            return Some(c.entry());
+        }
+    }
+}
+
 /// A cheaper copy of the pipeline whose parsers extract only the labels the
 /// stages read. A line it drops, the full pipeline drops too (the stages see
 /// the same values, and parsers still walk the whole line, so errors are the
@@ -191,74 +759,287 @@ fn sieve_pipeline(full: &Pipeline, stages: &[crate::logql::Stage]) -> Option<Pip
     Some(sieve)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn scan_block(
-    t: &BlockTask<'_>,
-    stream: usize,
-    pipeline: &Pipeline,
-    sieve: Option<&Pipeline>,
-    prefilter: Option<&Prefilter>,
-    p: &LogParams,
-    counters: &ScanCounters,
-) -> Result<Vec<Cand>, SegmentError> {
-    scan::with_block(t, counters, |block| {
-        let started = Instant::now();
-        let mut sp = pipeline.for_stream(&t.chunk.labels);
-        let mut sieve = sieve.map(|s| s.for_stream(&t.chunk.labels));
-        let lines: Vec<u32> = match prefilter {
-            Some(pf) if pf.applies(&t.chunk.labels, block) => {
-                let c = pf.candidates(block);
-                ScanCounters::add(&counters.lines_skipped, (block.len() - c.len()) as u64);
-                c
-            }
-            _ => (0..block.len() as u32).collect(),
-        };
-        let mut out: Vec<Cand> = Vec::new();
-        let mut md: Vec<(&str, &str)> = Vec::new();
-        let mut visit = |i: usize| -> bool {
-            let ts = block.ts[i];
-            if !p.range.contains(ts) {
-                return true;
-            }
-            if p.limit > 0 && out.len() >= p.limit && out[out.len() - 1].ts != ts {
-                return false; // lines are time-ordered: nothing later in this walk can beat these
-            }
-            ScanCounters::add(&counters.lines_scanned, 1);
-            block.metadata(i, &mut md);
-            if let Some(sv) = sieve.as_mut() {
-                if sv.process_with_metadata(ts, block.line(i), &md).is_none() {
-                    return true;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::block::compress;
+    use crate::logql::Expr;
+    use crate::store::Store;
+    use crate::time::NANOS_PER_DAY;
+    use proptest::prelude::*;
+
+    /// Per segment, per stream (index into `STREAMS`), its blocks, each a
+    /// list of timestamps (offsets from the day's start, sorted overall).
+    type Layout = Vec<Vec<(usize, Vec<Vec<i64>>)>>;
+
+    const STREAMS: &[&str] = &["a", "b", "c", "d"];
+    const DAY: i64 = NANOS_PER_DAY;
+
+    fn stream_labels(s: usize) -> Labels {
+        Labels::from_pairs([("app", STREAMS[s]), ("job", "j")])
+    }
+
+    /// The line of the `k`th entry of stream `s` in segment `g`; every
+    /// third one holds "x", every line ends with a letter.
+    fn line(s: usize, g: usize, k: usize) -> String {
+        let x = if k.is_multiple_of(3) { " x" } else { "" };
+        format!("s{s} g{g} n{k}{x} {}", ["p", "q", "r"][k % 3])
+    }
+
+    fn store_of(dir: &std::path::Path, layout: &Layout) -> Snapshot {
+        let store = Store::new(dir);
+        let lock = store.lock_writer(None, || {}).unwrap();
+        let mut tx = store.tenant("t").unwrap().begin_write(&lock).unwrap();
+        for (g, seg) in layout.iter().enumerate() {
+            let mut p = tx.create_segment("1970-01-02").unwrap();
+            for (s, blocks) in seg {
+                let labels = stream_labels(*s);
+                let mut k = 0;
+                for b in blocks {
+                    let lines: Vec<(i64, String)> = b
+                        .iter()
+                        .map(|&t| {
+                            k += 1;
+                            (DAY + t, line(*s, g, k - 1))
+                        })
+                        .collect();
+                    let enc = compress(lines.iter().map(|(t, l)| (*t, l.as_bytes(), &[][..])), 1)
+                        .unwrap();
+                    p.writer
+                        .add_block(&labels, labels.fingerprint(), &enc.bytes, enc.meta)
+                        .unwrap();
                 }
             }
-            if let Some((line, labels)) = sp.process_with_metadata(ts, block.line(i), &md) {
-                out.push(Cand {
-                    ts,
-                    stream,
-                    seq: t.block.offset.wrapping_mul(1 << 20) + i as u64,
-                    labels: labels.to_labels(),
-                    line: line.into_owned(),
-                });
-            }
-            true
-        };
-        match p.direction {
-            Direction::Backward => {
-                for &i in lines.iter().rev() {
-                    if !visit(i as usize) {
-                        break;
-                    }
-                }
-            }
-            Direction::Forward => {
-                for &i in &lines {
-                    if !visit(i as usize) {
-                        break;
-                    }
-                }
-            }
+            tx.publish(p).unwrap();
         }
-        ScanCounters::add(&counters.pipeline_ns, started.elapsed().as_nanos() as u64);
-        ScanCounters::add(&counters.lines_kept, out.len() as u64);
-        out
-    })
+        crate::store::rebuild_all(&mut tx).unwrap();
+        tx.commit().unwrap();
+        store.tenant("t").unwrap().snapshot().unwrap()
+    }
+
+    fn log_expr(q: &str) -> LogExpr {
+        match crate::logql::parse_expr(q).unwrap() {
+            Expr::Log(l) => l,
+            Expr::Sample(_) => panic!("{q} is a metric query"),
+        }
+    }
+
+    fn arb_layout() -> impl Strategy<Value = Layout> {
+        let block = proptest::collection::vec(0i64..24, 1..6);
+        let stream =
+            (0..STREAMS.len(), proptest::collection::vec(block, 1..5)).prop_map(|(s, blocks)| {
+                // A stream's blocks in one segment follow each other in time.
+                let mut all: Vec<i64> = blocks.iter().flatten().copied().collect();
+                all.sort_unstable();
+                let mut out = Vec::new();
+                for b in blocks {
+                    let rest = all.split_off(b.len());
+                    out.push(std::mem::replace(&mut all, rest));
+                }
+                (s, out)
+            });
+        let segment = proptest::collection::vec(stream, 1..4).prop_map(|mut v| {
+            v.sort_by_key(|s| s.0);
+            v.dedup_by_key(|s| s.0);
+            v
+        });
+        proptest::collection::vec(segment, 1..4)
+    }
+
+    fn entries(s: LogStream) -> Vec<(i64, Labels, String)> {
+        s.map(|e| {
+            (
+                e.ts,
+                (*e.labels).clone(),
+                String::from_utf8(e.line).unwrap(),
+            )
+        })
+        .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The streaming merge returns exactly the entries, in exactly the
+        /// order, of the non-streaming path and of an order computed here
+        /// from the layout: equal timestamps by stream labels, then segment,
+        /// then position — whatever the budget and the blocks opened at once.
+        #[test]
+        fn the_merge_returns_what_the_full_sort_returns(
+            layout in arb_layout(),
+            forward in any::<bool>(),
+            from in 0i64..12,
+            len in 1i64..30,
+            budget in prop_oneof![Just(0usize), Just(1), 100usize..2000, Just(STREAM_BUDGET)],
+            wave in 1usize..5,
+            pipeline in 0usize..4,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let snap = store_of(dir.path(), &layout);
+            let direction = if forward { Direction::Forward } else { Direction::Backward };
+            let range = TimeRange::new(DAY + from, DAY + from + len);
+            let p = LogParams { range, limit: 0, direction };
+            let q = [
+                r#"{job="j"}"#,
+                r#"{job="j"} |= "x""#,
+                r#"{job="j", app!="b"} | regexp "(?P<w>[a-z])$""#,
+                r#"{job="j"} | line_format "{{.app}}: {{__line__}}""#,
+            ][pipeline];
+            let expr = log_expr(q);
+            let s = LogStream::with_budget(&snap, &expr, &p, budget, wave).unwrap();
+            let got = entries(s);
+            let full = run_limited(Query::new(&snap, &expr, &p).unwrap(), usize::MAX).unwrap();
+            let want: Vec<(i64, Labels, String)> = full
+                .entries
+                .into_iter()
+                .map(|e| (e.ts, (*e.labels).clone(), String::from_utf8(e.line).unwrap()))
+                .collect();
+            prop_assert_eq!(&got, &want);
+            if pipeline == 0 {
+                // The order from the layout itself.
+                let mut all = Vec::new();
+                for (g, seg) in layout.iter().enumerate() {
+                    for (s, blocks) in seg {
+                        for (k, t) in blocks.iter().flatten().enumerate() {
+                            if range.contains(DAY + t) {
+                                all.push((DAY + t, *s, g, k));
+                            }
+                        }
+                    }
+                }
+                all.sort_by(|a, b| {
+                    let t = if forward { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) };
+                    t.then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3))
+                });
+                let order: Vec<(i64, Labels, String)> = all
+                    .into_iter()
+                    .map(|(t, s, g, k)| (t, stream_labels(s), line(s, g, k)))
+                    .collect();
+                prop_assert_eq!(&got, &order);
+            }
+            // The collected form of `run` is the stream.
+            let run_all = run(&snap, &expr, &p).unwrap();
+            prop_assert_eq!(run_all.entries.len(), got.len());
+            prop_assert_eq!(run_all.stats.results, got.len() as u64);
+        }
+    }
+
+    /// However many blocks a query reads, the merge holds open only those
+    /// overlapping the current entry plus one wave read ahead — counted in
+    /// blocks, not measured in time.
+    #[test]
+    fn blocks_in_flight_are_bounded() {
+        // 6 streams of 60 blocks each, 10 entries a block, the streams'
+        // blocks staggered so that at most 6 overlap at any time.
+        let layout: Layout = vec![(0..STREAMS.len())
+            .map(|s| {
+                let blocks = (0..60)
+                    .map(|b| (0..10).map(|i| b * 1000 + s as i64 * 37 + i * 90).collect())
+                    .collect();
+                (s, blocks)
+            })
+            .collect()];
+        let dir = tempfile::tempdir().unwrap();
+        let snap = store_of(dir.path(), &layout);
+        let blocks = STREAMS.len() * 60;
+        let overlap = STREAMS.len();
+        for (direction, wave) in [
+            (Direction::Forward, 4),
+            (Direction::Backward, 1),
+            (Direction::Forward, 9),
+        ] {
+            let p = LogParams {
+                range: TimeRange::ALL,
+                limit: 0,
+                direction,
+            };
+            let mut s =
+                LogStream::with_budget(&snap, &log_expr(r#"{job="j"}"#), &p, STREAM_BUDGET, wave)
+                    .unwrap();
+            let n = s.by_ref().count();
+            assert_eq!(n, blocks * 10);
+            let peak = s.peak();
+            assert!(
+                peak.open_blocks <= overlap + wave,
+                "{direction:?} wave {wave}: {peak:?} with {blocks} blocks"
+            );
+            assert_eq!(peak.rereads, 0);
+            let stats = s.finish();
+            assert_eq!(stats.blocks, blocks as u64);
+            assert_eq!(stats.lines_kept, (blocks * 10) as u64);
+        }
+    }
+
+    /// A caller that stops reading early (a closed pipe) gets its
+    /// statistics while a wave may still be read ahead, and dropping the
+    /// stream with one in flight is fine.
+    #[test]
+    fn stopping_early_leaves_the_wave_read_ahead() {
+        let layout: Layout = vec![(0..STREAMS.len())
+            .map(|s| {
+                let blocks = (0..40)
+                    .map(|b| (0..5).map(|i| b * 100 + i * 10 + s as i64).collect())
+                    .collect();
+                (s, blocks)
+            })
+            .collect()];
+        let dir = tempfile::tempdir().unwrap();
+        let snap = store_of(dir.path(), &layout);
+        let p = LogParams {
+            range: TimeRange::ALL,
+            limit: 0,
+            direction: Direction::Forward,
+        };
+        let expr = log_expr(r#"{job="j"}"#);
+        let mut s = LogStream::with_budget(&snap, &expr, &p, STREAM_BUDGET, 2).unwrap();
+        let first: Vec<i64> = s.by_ref().take(3).map(|e| e.ts).collect();
+        assert_eq!(first, vec![DAY, DAY + 1, DAY + 2]);
+        let stats = s.finish();
+        assert!(stats.blocks_skipped > 0, "{stats:?}");
+        let mut s = LogStream::with_budget(&snap, &expr, &p, STREAM_BUDGET, 2).unwrap();
+        assert!(s.next().is_some());
+        drop(s);
+    }
+
+    /// With a budget smaller than a block, entries are dropped and blocks
+    /// read again, the memory held stays within the budget (plus the one
+    /// entry a read always keeps), and the statistics count every line
+    /// once, as the limited path does.
+    #[test]
+    fn the_budget_bounds_what_is_held() {
+        let layout: Layout = vec![(0..STREAMS.len())
+            .map(|s| (s, vec![(0..200).map(|i| i * 3 + s as i64).collect()]))
+            .collect()];
+        let dir = tempfile::tempdir().unwrap();
+        let snap = store_of(dir.path(), &layout);
+        let expr = log_expr(r#"{job="j"} |= "x""#);
+        for direction in [Direction::Forward, Direction::Backward] {
+            let p = LogParams {
+                range: TimeRange::ALL,
+                limit: 0,
+                direction,
+            };
+            let all = entries(LogStream::open(&snap, &expr, &p).unwrap());
+            let budget = 2000;
+            let mut s = LogStream::with_budget(&snap, &expr, &p, budget, 2).unwrap();
+            let got: Vec<LogEntry> = s.by_ref().collect();
+            assert_eq!(got.len(), all.len());
+            let peak = s.peak();
+            assert!(peak.rereads > 0, "{peak:?}");
+            assert!(peak.held_bytes <= budget + 200, "{peak:?}");
+            let small = s.finish();
+            let limited = run(
+                &snap,
+                &expr,
+                &LogParams {
+                    limit: 1_000_000,
+                    ..p
+                },
+            )
+            .unwrap();
+            assert_eq!(small.lines_scanned, limited.stats.lines_scanned);
+            assert_eq!(small.lines_kept, limited.stats.lines_kept);
+            assert_eq!(small.lines_skipped, limited.stats.lines_skipped);
+            assert_eq!(small.blocks, limited.stats.blocks);
+        }
+    }
 }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::chunk::{BlockMeta, SegmentReader};
-use crate::logql::{MatchOp, Matcher, Span};
+use crate::logql::Matcher;
 use crate::model::Labels;
 use crate::store::{ReadProblem, SegmentEntry, Snapshot, StoreError};
 use crate::time::{TimeRange, NANOS_PER_DAY};
@@ -148,18 +148,28 @@ impl<'s> Planner<'s> {
         opened
     }
 
-    /// The mapped segment `e`, opened once per planner. One that cannot be
-    /// opened is recorded in [`Self::partial`] (once) and skipped (`None`):
-    /// the rest of the store still answers, and the caller learns what the
-    /// answer lacks.
+    /// The mapped segment `e`, opened once per planner: with its footer
+    /// when `footer` (the stream list is read from it), else without (the
+    /// index holds the block references, and a day of a million streams
+    /// costs nothing to open). One that cannot be opened is recorded in
+    /// [`Self::partial`] (once) and skipped (`None`): the rest of the store
+    /// still answers, and the caller learns what the answer lacks.
     fn readable_segment(
         &mut self,
         e: &SegmentEntry,
+        footer: bool,
     ) -> Result<Option<Arc<SegmentReader>>, StoreError> {
-        if let Some(r) = self.segments.get(&e.id) {
-            return Ok(r.clone());
+        match self.segments.get(&e.id) {
+            Some(Some(r)) if r.footer_read() || !footer => return Ok(Some(r.clone())),
+            Some(None) => return Ok(None),
+            _ => {}
         }
-        let r = match self.snap.open_segment(e) {
+        let opened = if footer {
+            self.snap.open_segment(e)
+        } else {
+            self.snap.open_segment_blocks(e)
+        };
+        let r = match opened {
             Ok(r) => Some(Arc::new(r)),
             Err(StoreError::Segment(err)) => {
                 self.partial.push(ReadProblem::from(&err));
@@ -232,48 +242,71 @@ impl<'s> Planner<'s> {
             return Ok(());
         }
         for plan in self.day_plans(range) {
-            if let Some(idx) = &plan.index {
-                for s in idx.select(matchers) {
-                    let (lo, hi) = idx.series_time(&s);
-                    if !range.overlaps(lo, hi) {
+            self.visit_day(&plan, matchers, range, &mut f)?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::visit`] for one day.
+    fn visit_day(
+        &mut self,
+        plan: &DayPlan<'s>,
+        matchers: &[Matcher],
+        range: TimeRange,
+        f: &mut impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
+    ) -> Result<(), StoreError> {
+        if let Some(idx) = &plan.index {
+            for s in idx.select(matchers) {
+                let (lo, hi) = idx.series_time(&s);
+                if !range.overlaps(lo, hi) {
+                    continue;
+                }
+                let mut labels: Option<(Labels, u64)> = None;
+                for c in idx.chunks(&s) {
+                    let Some(seg) = plan.covered.get(&c.segment_id) else {
+                        continue;
+                    };
+                    let blocks: Vec<BlockMeta> = c
+                        .blocks
+                        .into_iter()
+                        .filter(|b| range.overlaps(b.min_t, b.max_t))
+                        .collect();
+                    if blocks.is_empty() {
                         continue;
                     }
-                    let mut labels: Option<(Labels, u64)> = None;
-                    for c in idx.chunks(&s) {
-                        let Some(seg) = plan.covered.get(&c.segment_id) else {
-                            continue;
-                        };
-                        let blocks: Vec<BlockMeta> = c
-                            .blocks
-                            .into_iter()
-                            .filter(|b| range.overlaps(b.min_t, b.max_t))
-                            .collect();
-                        if blocks.is_empty() {
-                            continue;
-                        }
-                        let (l, fp) =
-                            labels.get_or_insert_with(|| (idx.labels(&s), idx.fingerprint(&s)));
-                        f(l, *fp, seg, blocks);
-                    }
+                    let (l, fp) =
+                        labels.get_or_insert_with(|| (idx.labels(&s), idx.fingerprint(&s)));
+                    f(l, *fp, seg, blocks);
                 }
             }
-            for seg in &plan.rest {
-                let Some(r) = self.readable_segment(seg)? else {
+        }
+        self.visit_footers(plan, matchers, range, f)
+    }
+
+    /// [`Self::visit`] for the segments of `plan` that no index covers.
+    fn visit_footers(
+        &mut self,
+        plan: &DayPlan<'s>,
+        matchers: &[Matcher],
+        range: TimeRange,
+        f: &mut impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
+    ) -> Result<(), StoreError> {
+        for seg in &plan.rest {
+            let Some(r) = self.readable_segment(seg, true)? else {
+                continue;
+            };
+            for st in r.streams() {
+                if !selects(matchers, &st.labels) {
                     continue;
-                };
-                for st in r.streams() {
-                    if !selects(matchers, &st.labels) {
-                        continue;
-                    }
-                    let blocks: Vec<BlockMeta> = st
-                        .blocks
-                        .iter()
-                        .filter(|b| range.overlaps(b.min_t, b.max_t))
-                        .cloned()
-                        .collect();
-                    if !blocks.is_empty() {
-                        f(&st.labels, st.fingerprint, seg, blocks);
-                    }
+                }
+                let blocks: Vec<BlockMeta> = st
+                    .blocks
+                    .iter()
+                    .filter(|b| range.overlaps(b.min_t, b.max_t))
+                    .cloned()
+                    .collect();
+                if !blocks.is_empty() {
+                    f(&st.labels, st.fingerprint, seg, blocks);
                 }
             }
         }
@@ -295,7 +328,7 @@ impl<'s> Planner<'s> {
         // that need them; one that fails is skipped and reported as partial.
         let mut out = Vec::with_capacity(found.len());
         for (labels, fingerprint, seg, blocks) in found {
-            let Some(segment) = self.readable_segment(seg)? else {
+            let Some(segment) = self.readable_segment(seg, false)? else {
                 continue;
             };
             out.push(PlannedChunk {
@@ -314,13 +347,29 @@ impl<'s> Planner<'s> {
     /// index covers a segment); `None` when no stream matches.
     pub fn time_bounds(&mut self, matchers: &[Matcher]) -> Result<Option<TimeRange>, StoreError> {
         let mut bounds: Option<(i64, i64)> = None;
-        self.visit(matchers, TimeRange::ALL, |_, _, _, blocks| {
-            for b in &blocks {
-                let (lo, hi) = bounds.get_or_insert((b.min_t, b.max_t));
-                *lo = (*lo).min(b.min_t);
-                *hi = (*hi).max(b.max_t);
+        let mut add = |lo: i64, hi: i64| {
+            let (l, h) = bounds.get_or_insert((lo, hi));
+            *l = (*l).min(lo);
+            *h = (*h).max(hi);
+        };
+        for plan in self.day_plans(TimeRange::ALL) {
+            match &plan.index {
+                // Every segment the index holds is live and read: the
+                // series' recorded span is exact, no chunk is decoded.
+                Some(idx) if plan.exact => {
+                    for s in idx.select(matchers) {
+                        let (lo, hi) = idx.series_time(&s);
+                        add(lo, hi);
+                    }
+                    self.visit_footers(&plan, matchers, TimeRange::ALL, &mut |_, _, _, blocks| {
+                        blocks.iter().for_each(|b| add(b.min_t, b.max_t))
+                    })?;
+                }
+                _ => self.visit_day(&plan, matchers, TimeRange::ALL, &mut |_, _, _, blocks| {
+                    blocks.iter().for_each(|b| add(b.min_t, b.max_t))
+                })?,
             }
-        })?;
+        }
         Ok(bounds.map(|(lo, hi)| TimeRange::new(lo, hi.saturating_add(1))))
     }
 
@@ -358,7 +407,7 @@ impl<'s> Planner<'s> {
                 }
             }
             for seg in &plan.rest {
-                let Some(r) = self.readable_segment(seg)? else {
+                let Some(r) = self.readable_segment(seg, true)? else {
                     continue;
                 };
                 for st in r.streams() {
@@ -394,19 +443,21 @@ impl<'s> Planner<'s> {
                 if Self::whole_day(&plan, range) {
                     out.extend(idx.label_names());
                 } else {
-                    for s in idx.all_series() {
-                        if series_in_range(idx, &s, &plan, range) {
-                            for (n, _) in idx.labels(&s).pairs() {
-                                if !out.contains(n) {
-                                    out.insert(n.clone());
-                                }
-                            }
+                    // A name is in when one series carrying it is: walk its
+                    // postings only until that series, never the whole day.
+                    for n in idx.label_names() {
+                        if !out.contains(&n)
+                            && idx.value_postings(&n).any(|(_, mut series)| {
+                                series.any(|s| series_in_range(idx, &s, &plan, range))
+                            })
+                        {
+                            out.insert(n);
                         }
                     }
                 }
             }
             for seg in &plan.rest {
-                let Some(r) = self.readable_segment(seg)? else {
+                let Some(r) = self.readable_segment(seg, true)? else {
                     continue;
                 };
                 for st in r.streams() {
@@ -433,24 +484,22 @@ impl<'s> Planner<'s> {
         if range.is_empty() {
             return Ok(Vec::new());
         }
-        let has = Matcher::new(name, MatchOp::Neq, "", Span::default())
-            .expect("an equality matcher always builds");
         for plan in self.day_plans(range) {
             if let Some(idx) = &plan.index {
-                if Self::whole_day(&plan, range) {
-                    out.extend(idx.label_values(name).into_iter().filter(|v| !v.is_empty()));
-                } else {
-                    for s in idx.select(std::slice::from_ref(&has)) {
-                        if series_in_range(idx, &s, &plan, range) {
-                            if let Some(v) = idx.labels(&s).get(name) {
-                                out.insert(v.to_string());
-                            }
-                        }
+                let whole = Self::whole_day(&plan, range);
+                // A value is in when one series carrying it is in range:
+                // each value's postings are walked only up to that series.
+                for (v, mut series) in idx.value_postings(name) {
+                    if !v.is_empty()
+                        && !out.contains(v)
+                        && (whole || series.any(|s| series_in_range(idx, &s, &plan, range)))
+                    {
+                        out.insert(v.to_string());
                     }
                 }
             }
             for seg in &plan.rest {
-                let Some(r) = self.readable_segment(seg)? else {
+                let Some(r) = self.readable_segment(seg, true)? else {
                     continue;
                 };
                 for st in r.streams() {
@@ -470,7 +519,7 @@ impl<'s> Planner<'s> {
 
 /// Whether a stream read from a footer matches every matcher (a missing
 /// label matches as the empty string, as in Loki).
-fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
+pub fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
     matchers
         .iter()
         .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
@@ -556,6 +605,7 @@ pub fn series(
 mod tests {
     use super::*;
     use crate::chunk::block::compress;
+    use crate::logql::{MatchOp, Span};
     use crate::store::Store;
 
     fn m(name: &str, op: MatchOp, v: &str) -> Matcher {
@@ -589,6 +639,54 @@ mod tests {
 
     fn l(pairs: &[(&str, &str)]) -> Labels {
         Labels::from_pairs(pairs.iter().map(|(a, b)| (*a, *b)))
+    }
+
+    /// Where an index covers a segment, its footer is never read: a day
+    /// of a million streams costs a query for one of them nothing extra.
+    /// A damaged footer then goes unnoticed by queries (the blocks carry
+    /// their own checksums; `lokal check` compares footers and indexes).
+    #[test]
+    fn covered_segments_are_read_without_their_footers() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = NANOS_PER_DAY;
+        let api = l(&[("app", "api")]);
+        let web = l(&[("app", "web")]);
+        let store = store_with(
+            dir.path(),
+            &[(
+                "1970-01-02",
+                vec![(api.clone(), vec![d, d + 5]), (web.clone(), vec![d + 9])],
+            )],
+        );
+        let snap = store.tenant("t").unwrap().snapshot().unwrap();
+        let sel = [m("app", MatchOp::Eq, "web")];
+        let before = plan_streams(&snap, &sel, TimeRange::ALL).unwrap();
+        let seg = dir.path().join("t").join(&snap.manifest.segments[0].path);
+        let mut bytes = std::fs::read(&seg).unwrap();
+        let footer = u64::from_le_bytes(bytes[bytes.len() - 32..][..8].try_into().unwrap());
+        bytes[footer as usize + 1] ^= 0x20;
+        std::fs::write(&seg, &bytes).unwrap();
+        let mut p = Planner::new(&snap);
+        let after = p.plan_streams(&sel, TimeRange::ALL).unwrap();
+        assert_eq!(before, after);
+        assert!(p.partial().is_empty() && !after[0].segment.footer_read());
+        let mut block = crate::chunk::Block::default();
+        after[0]
+            .segment
+            .read_block(&after[0].blocks[0], &mut block)
+            .unwrap();
+        assert_eq!(block.ts, vec![d + 9]);
+        assert_eq!(
+            label_values(&snap, "app", TimeRange::new(d + 6, d + 10)).unwrap(),
+            vec!["web"]
+        );
+        // Without the index the footer is the only source: the segment is
+        // unreadable, and the answer says so.
+        let mut bare = snap.clone();
+        bare.manifest.indexes.clear();
+        let mut p = Planner::new(&bare);
+        assert!(p.plan_streams(&sel, TimeRange::ALL).unwrap().is_empty());
+        assert_eq!(p.partial().len(), 1);
     }
 
     #[test]

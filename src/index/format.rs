@@ -760,29 +760,39 @@ impl DayIndex {
     }
 
     fn posting_list(&self, row: usize) -> Vec<u32> {
+        let it = self.posting_iter(row);
+        let mut out = Vec::with_capacity(it.left + usize::from(it.single.is_some()));
+        out.extend(it);
+        out
+    }
+
+    /// The series ids of postings row `row`, decoded as they are read
+    /// (nothing allocated), ascending; stops at the first id a damaged
+    /// list would put out of range.
+    fn posting_iter(&self, row: usize) -> Postings<'_> {
         let (_, _, off) = self.posting_row(row);
+        let n_series = self.series_count() as u64;
         if self.version >= 2 && off & SINGLE as usize != 0 {
-            let id = (off & !(SINGLE as usize)) as u32;
-            return if (id as usize) < self.series_count() {
-                vec![id]
-            } else {
-                Vec::new()
+            // A singleton: the row holds the id itself.
+            let id = (off & !(SINGLE as usize)) as u64;
+            return Postings {
+                r: Reader::new(&[]),
+                left: 0,
+                cur: 0,
+                n_series,
+                single: (id < n_series).then_some(id as u32),
             };
         }
         let data = self.section(S_POSTINGS);
         let mut r = Reader::new(data.get(off..).unwrap_or_default());
-        let n = r.usize().unwrap_or(0).min(self.series_count());
-        let mut out = Vec::with_capacity(n);
-        let mut cur = 0u64;
-        for _ in 0..n {
-            let Some(d) = r.u64() else { break };
-            cur = cur.saturating_add(d);
-            if cur >= self.series_count() as u64 {
-                break;
-            }
-            out.push(cur as u32);
+        let left = r.usize().unwrap_or(0).min(self.series_count());
+        Postings {
+            r,
+            left,
+            cur: 0,
+            n_series,
+            single: None,
         }
-        out
     }
 
     /// The postings table rows of label `name`: one per value, in value order.
@@ -825,6 +835,22 @@ impl DayIndex {
         self.name_rows(name)
             .map(|r| self.symbol(self.posting_row(r).1).to_string())
             .collect()
+    }
+
+    /// Every value of label `name` in this day, in value order, each with
+    /// the series carrying it (ascending, decoded lazily): what a label
+    /// lookup over part of a day walks, stopping at the first series in
+    /// range, instead of decoding every series of the day.
+    pub fn value_postings(
+        &self,
+        name: &str,
+    ) -> impl Iterator<Item = (&str, impl Iterator<Item = SeriesRef> + '_)> + '_ {
+        self.name_rows(name).map(move |r| {
+            (
+                self.symbol(self.posting_row(r).1),
+                self.posting_iter(r).map(SeriesRef),
+            )
+        })
     }
 
     /// Series carrying `name="value"`, ascending.
@@ -1157,6 +1183,41 @@ impl DayIndex {
     }
 }
 
+/// A postings list being decoded (see [`DayIndex::posting_iter`]).
+struct Postings<'a> {
+    r: Reader<'a>,
+    left: usize,
+    cur: u64,
+    n_series: u64,
+    /// A singleton list (index format 2), put out first.
+    single: Option<u32>,
+}
+
+impl Iterator for Postings<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        if let Some(id) = self.single.take() {
+            return Some(id);
+        }
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let next = self.r.u64().map(|d| self.cur.saturating_add(d));
+        match next {
+            Some(id) if id < self.n_series => {
+                self.cur = id;
+                Some(id as u32)
+            }
+            _ => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+}
+
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
     let mut out = Vec::with_capacity(a.len().min(b.len()));
     let (mut i, mut j) = (0, 0);
@@ -1308,6 +1369,18 @@ mod tests {
         assert_eq!(idx.label_values("app"), vec!["api", "db", "web"]);
         assert_eq!(idx.label_values("env"), vec!["dev\"é", "prod"]);
         assert!(idx.label_values("nope").is_empty());
+        let postings: Vec<(&str, Vec<SeriesRef>)> = idx
+            .value_postings("app")
+            .map(|(v, s)| (v, s.collect()))
+            .collect();
+        assert_eq!(
+            postings,
+            ["api", "db", "web"]
+                .iter()
+                .map(|v| (*v, idx.postings("app", v)))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(idx.value_postings("nope").count(), 0);
         let all: Vec<_> = idx.all_series().collect();
         let labels: Vec<Labels> = all.iter().map(|s| idx.labels(s)).collect();
         let mut sorted = labels.clone();

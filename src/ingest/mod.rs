@@ -27,6 +27,7 @@ pub use batch::ingest;
 pub use dryrun::{dry_run, DryRun, DryRunEntry, DryRunInput, TimeSource};
 pub use format::InputFormat;
 pub use report::{FileTimestamps, IngestReport};
+pub(crate) use writer::{write_segments, BlockParams, StreamEntries};
 
 use crate::model::Limits;
 use crate::store::StoreError;

@@ -14,7 +14,7 @@ use crate::chunk::block::{self, EncodedBlock, Metadata};
 use crate::chunk::segment::RunMeta;
 use crate::chunk::Block;
 use crate::model::Labels;
-use crate::store::{StoreError, TenantWriter};
+use crate::store::{SegmentEntry, StoreError, TenantWriter};
 use crate::time::{day_of, day_string};
 
 /// One entry to store: time, line, and structured metadata if any.
@@ -53,9 +53,13 @@ struct DayPlan {
 
 /// Cuts the batch's streams (each sorted by time) into blocks, per UTC
 /// day and in label order: a stream's day over [`SMALL_STREAM_BYTES`] into
-/// blocks of its own ([`block::cut_blocks`]), the smaller ones packed
-/// together up to [`PACK_TARGET_BYTES`] of lines a block.
-fn plan_units(streams: &[StreamEntries<'_>]) -> Vec<DayPlan> {
+/// blocks of its own ([`block::cut_blocks_at`] `block_bytes`), the smaller
+/// ones packed together up to [`PACK_TARGET_BYTES`] of lines a block. Both
+/// thresholds are capped at `block_bytes`, so no stream's run in a block
+/// holds more than that (unless one entry does).
+fn plan_units(streams: &[StreamEntries<'_>], block_bytes: usize) -> Vec<DayPlan> {
+    let small = SMALL_STREAM_BYTES.min(block_bytes);
+    let pack_target = PACK_TARGET_BYTES.min(block_bytes);
     // Label sets are distinct: an unstable sort gives the one order. It
     // compares order-preserving byte keys laid out in one buffer: comparing
     // the label sets themselves chases six pointers per comparison, and at
@@ -99,10 +103,10 @@ fn plan_units(streams: &[StreamEntries<'_>]) -> Vec<DayPlan> {
         let mut pack: Option<usize> = None;
         let mut pack_bytes = 0;
         for (si, range, bytes) in pieces {
-            if bytes > SMALL_STREAM_BYTES {
+            if bytes > small {
                 let base = range.start;
                 let e = &streams[si].entries[range];
-                for (_, r) in block::cut_blocks(e, |x| (x.0, x.1.len())) {
+                for (_, r) in block::cut_blocks_at(e, block_bytes, |x| (x.0, x.1.len())) {
                     plan.runs.push((plan.units.len(), 0));
                     plan.units.push(Unit {
                         runs: vec![(si, base + r.start..base + r.end)],
@@ -117,7 +121,7 @@ fn plan_units(streams: &[StreamEntries<'_>]) -> Vec<DayPlan> {
             plan.runs.push((u, plan.units[u].runs.len()));
             plan.units[u].runs.push((si, range));
             pack_bytes += bytes;
-            if pack_bytes >= PACK_TARGET_BYTES {
+            if pack_bytes >= pack_target {
                 pack = None;
                 pack_bytes = 0;
             }
@@ -148,10 +152,9 @@ fn sort_key(out: &mut Vec<u8>, labels: &Labels) {
 /// Writes the batch; updates the report. Positions are committed by the
 /// caller together with the segments this publishes.
 ///
-/// This is the one way entries become segments (ingest, `lokal test`, and
-/// the compactor): per stream a stable sort by time and the optional
-/// dedupe, then per UTC day one segment whose blocks are cut and packed by
-/// [`plan_units`] and compressed on rayon.
+/// Per stream a stable sort by time and the optional dedupe, then
+/// [`write_segments`] (ingest and `lokal test`; the compactor calls that
+/// directly).
 pub(crate) fn write_batch(
     tx: &mut TenantWriter<'_>,
     mut streams: Vec<StreamEntries<'_>>,
@@ -178,7 +181,41 @@ pub(crate) fn write_batch(
         report.reject(reject::DUPLICATE, dups);
     }
 
-    let level = opts.zstd_level;
+    let params = BlockParams {
+        zstd_level: opts.zstd_level,
+        block_bytes: block::BLOCK_TARGET_BYTES,
+    };
+    for entry in write_segments(tx, &streams, params)? {
+        report.segments += 1;
+        report.bytes_stored += entry.bytes;
+        report.entries_stored += entry.entries;
+        report.bytes_lines += entry.raw_bytes;
+        report.see_time(entry.min_t, entry.max_t);
+    }
+    Ok(())
+}
+
+/// How [`write_segments`] cuts and compresses blocks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockParams {
+    /// zstd level.
+    pub zstd_level: i32,
+    /// Most line bytes per block (a larger single entry gets a block of its own).
+    pub block_bytes: usize,
+}
+
+/// Writes streams whose entries are sorted by time (equal timestamps in the
+/// order they are to be read back) as published segments of `tx`: cut and
+/// packed into blocks per UTC day by [`plan_units`], compressed on rayon,
+/// one segment per day with the streams in label order. The one path from
+/// entries to segment files: ingest's batches and the compactor's merged
+/// days both take it. Returns the new segments' manifest entries.
+pub(crate) fn write_segments(
+    tx: &mut TenantWriter<'_>,
+    streams: &[StreamEntries<'_>],
+    params: BlockParams,
+) -> Result<Vec<SegmentEntry>, StoreError> {
+    let level = params.zstd_level;
     // The segment writer only tells consecutive streams apart by these (and
     // their labels); format 2 stores no fingerprint, so a fast hash of the
     // label set does, instead of printing every label set in Loki's form.
@@ -187,7 +224,8 @@ pub(crate) fn write_batch(
         .par_iter()
         .map(|s| std::hash::BuildHasher::hash_one(&hasher, &s.labels))
         .collect();
-    for plan in plan_units(&streams) {
+    let mut out = Vec::new();
+    for plan in plan_units(streams, params.block_bytes) {
         let compressed: Vec<Result<EncodedBlock, block::CompressError>> = plan
             .units
             .par_iter()
@@ -247,14 +285,9 @@ pub(crate) fn write_batch(
                 },
             );
         }
-        let entry = tx.publish(pending)?;
-        report.segments += 1;
-        report.bytes_stored += entry.bytes;
-        report.entries_stored += entry.entries;
-        report.bytes_lines += entry.raw_bytes;
-        report.see_time(entry.min_t, entry.max_t);
+        out.push(tx.publish(pending)?);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Removes from each stream's time-sorted entries those the store already

@@ -308,7 +308,7 @@ fn compare(case: &EvalCase, got: Result<Got, String>) -> Option<String> {
                 .iter()
                 .map(|e| {
                     (
-                        e.labels.clone(),
+                        Labels::clone(&e.labels),
                         String::from_utf8_lossy(&e.line).into_owned(),
                         e.ts,
                     )

@@ -8,11 +8,10 @@
 //! (`status`, `warnings`, `data` with `resultType`, `result`, `stats`), so
 //! the output reads like Loki's byte for byte up to the values.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use serde_json::json;
 
+use super::streams::StreamsBody;
 use crate::engine::logquery::LogEntry;
 use crate::engine::stats::QueryStats;
 use crate::engine::value::MetricValue;
@@ -30,7 +29,7 @@ pub fn labels_json(l: &Labels) -> serde_json::Value {
 
 /// A successful query response: `{"status":"success",["warnings":[…],]"data":{…}}`.
 #[derive(Debug, Serialize)]
-pub struct QueryResponse {
+pub struct QueryResponse<R = serde_json::Value> {
     /// Always `success` (Loki answers errors in plain text).
     pub status: &'static str,
     /// Loki's query warnings; lokal's name damaged blocks or indexes that
@@ -38,23 +37,23 @@ pub struct QueryResponse {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// The result and its statistics.
-    pub data: QueryData,
+    pub data: QueryData<R>,
 }
 
 /// `data` of a query response.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct QueryData {
+pub struct QueryData<R = serde_json::Value> {
     /// `streams`, `matrix`, `vector` or `scalar`.
     pub result_type: &'static str,
     /// The result, in the shape `result_type` names.
-    pub result: serde_json::Value,
+    pub result: R,
     /// Loki's `stats` tree.
     pub stats: Stats,
 }
 
-impl QueryResponse {
-    fn new(result_type: &'static str, result: serde_json::Value, s: &QueryStats, n: u64) -> Self {
+impl<R> QueryResponse<R> {
+    fn new(result_type: &'static str, result: R, s: &QueryStats, n: u64) -> Self {
         QueryResponse {
             status: "success",
             warnings: s.warnings.clone(),
@@ -69,20 +68,18 @@ impl QueryResponse {
 
 /// `-o json`: the body Loki's `/loki/api/v1/query_range` returns for a log
 /// query — entries grouped by stream, values `["<unix ns>", "<line>"]`.
-pub fn log_response(entries: &[LogEntry], stats: &QueryStats) -> QueryResponse {
-    let mut streams: BTreeMap<&Labels, Vec<serde_json::Value>> = BTreeMap::new();
-    for e in entries {
-        streams
-            .entry(&e.labels)
-            .or_default()
-            .push(json!([e.ts.to_string(), String::from_utf8_lossy(&e.line)]));
-    }
-    let result: Vec<serde_json::Value> = streams
-        .into_iter()
-        .map(|(l, v)| json!({"stream": labels_json(l), "values": v}))
-        .collect();
+pub fn log_response(
+    entries: &[LogEntry],
+    stats: &QueryStats,
+) -> std::io::Result<QueryResponse<StreamsBody>> {
+    Ok(streams_response(StreamsBody::of(entries)?, stats))
+}
+
+/// [`log_response`] for entries already grouped, however many.
+pub fn streams_response(body: StreamsBody, stats: &QueryStats) -> QueryResponse<StreamsBody> {
     // Loki counts the lines returned.
-    QueryResponse::new("streams", json!(result), stats, entries.len() as u64)
+    let n = body.entries();
+    QueryResponse::new("streams", body, stats, n)
 }
 
 /// Formats a sample value as Prometheus does (`strconv.FormatFloat(v, 'f', -1, 64)`
@@ -387,7 +384,7 @@ mod tests {
     use super::*;
     use crate::engine::value::Sample;
 
-    fn body(r: &QueryResponse) -> serde_json::Value {
+    fn body<R: Serialize>(r: &QueryResponse<R>) -> serde_json::Value {
         serde_json::to_value(r).unwrap()
     }
 
@@ -414,10 +411,10 @@ mod tests {
         );
         let e = LogEntry {
             ts: 7,
-            labels: l,
+            labels: l.into(),
             line: b"x".to_vec(),
         };
-        let b = body(&log_response(&[e.clone(), e], &none));
+        let b = body(&log_response(&[e.clone(), e], &none).unwrap());
         assert_eq!(
             b["data"]["result"],
             json!([{"stream": {"app": "a"}, "values": [["7", "x"], ["7", "x"]]}])

@@ -103,13 +103,26 @@ pub fn write_default(
     common: &Labels,
     o: &LogPrintOptions,
 ) -> io::Result<()> {
+    write_default_from(w, entries, 0, common, o)
+}
+
+/// [`write_default`] of `entries[from..]`, the labels padded to the widest
+/// of all `entries` (logcli pads to the widest of the response, including
+/// the entries it already printed with the previous batch).
+fn write_default_from(
+    w: &mut dyn Write,
+    entries: &[LogEntry],
+    from: usize,
+    common: &Labels,
+    o: &LogPrintOptions,
+) -> io::Result<()> {
     let tz = o.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
     let shown: Vec<String> = entries
         .iter()
         .map(|e| shown_labels(&e.labels, common, o).to_string())
         .collect();
     let width = shown.iter().map(|s| s.chars().count()).max().unwrap_or(0);
-    for (e, l) in entries.iter().zip(&shown) {
+    for (e, l) in entries.iter().zip(&shown).skip(from) {
         let ts = format_ts(e.ts, &tz, o.ts_format);
         let line = String::from_utf8_lossy(&e.line);
         let line = line.trim();
@@ -125,29 +138,157 @@ pub fn write_default(
 
 /// `-o raw`: the line only.
 pub fn write_raw(w: &mut dyn Write, entries: &[LogEntry]) -> io::Result<()> {
-    for e in entries {
-        w.write_all(&e.line)?;
-        w.write_all(b"\n")?;
-    }
-    Ok(())
+    entries.iter().try_for_each(|e| write_raw_entry(w, e))
+}
+
+/// One entry of `-o raw`.
+pub fn write_raw_entry(w: &mut dyn Write, e: &LogEntry) -> io::Result<()> {
+    w.write_all(&e.line)?;
+    w.write_all(b"\n")
 }
 
 /// `-o jsonl`: `{"labels":{…},"line":"…","timestamp":"RFC3339Nano"}` with
 /// keys sorted, as logcli marshals a Go map.
 pub fn write_jsonl(w: &mut dyn Write, entries: &[LogEntry], o: &LogPrintOptions) -> io::Result<()> {
     let tz = o.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
-    for e in entries {
-        let ts = format_ts(e.ts, &tz, TsFormat::Rfc3339Nano);
-        let line = String::from_utf8_lossy(&e.line);
-        let v = if o.no_labels {
-            json!({"line": line, "timestamp": ts})
-        } else {
-            json!({"labels": labels_json(&e.labels), "line": line, "timestamp": ts})
-        };
-        serde_json::to_writer(&mut *w, &v)?;
-        w.write_all(b"\n")?;
+    entries
+        .iter()
+        .try_for_each(|e| write_jsonl_entry(w, e, &tz, o))
+}
+
+/// One entry of `-o jsonl`, its timestamp in `tz`.
+pub fn write_jsonl_entry(
+    w: &mut dyn Write,
+    e: &LogEntry,
+    tz: &jiff::tz::TimeZone,
+    o: &LogPrintOptions,
+) -> io::Result<()> {
+    let ts = format_ts(e.ts, tz, TsFormat::Rfc3339Nano);
+    let line = String::from_utf8_lossy(&e.line);
+    let v = if o.no_labels {
+        json!({"line": line, "timestamp": ts})
+    } else {
+        json!({"labels": labels_json(&e.labels), "line": line, "timestamp": ts})
+    };
+    serde_json::to_writer(&mut *w, &v)?;
+    w.write_all(b"\n")
+}
+
+/// Entries per batch of the default output: logcli's `--batch` default.
+pub const DEFAULT_BATCH: usize = 1000;
+
+/// A log output in one of logcli's line formats, fed entries one at a
+/// time in output order, so that an answer of any size is printed as it
+/// is read.
+///
+/// The default format prints in batches, as logcli prints the responses it
+/// fetches [`DEFAULT_BATCH`] entries at a time: each response after the
+/// first starts at the timestamp the previous one ended with (logcli keeps
+/// those entries and does not print them twice), so a batch's response is
+/// the entries at that timestamp already printed, then new ones up to
+/// [`DEFAULT_BATCH`] in all. The labels every entry of the response shares
+/// are left out of its lines and handed to the `common` callback of
+/// [`LogWriter::push`] (logcli's "Common labels:" line, once per batch),
+/// and labels are padded to the widest of the response. An answer of up to
+/// 1,000 entries is one batch. (logcli gives up when 1,000 entries share a
+/// timestamp; here the next batch then starts afresh.)
+pub struct LogWriter {
+    format: LineFormat,
+    opts: LogPrintOptions,
+    tz: jiff::tz::TimeZone,
+    /// The current response: `printed` entries of the previous batch (at
+    /// its last timestamp), then the entries still to print.
+    batch: Vec<LogEntry>,
+    printed: usize,
+    entries: u64,
+}
+
+/// The line formats of [`LogWriter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineFormat {
+    /// logcli's default: timestamp, labels, line.
+    Default,
+    /// The line only.
+    Raw,
+    /// One JSON object per entry.
+    Jsonl,
+}
+
+impl LogWriter {
+    /// A writer of `format` with `opts`.
+    pub fn new(format: LineFormat, opts: LogPrintOptions) -> LogWriter {
+        LogWriter {
+            format,
+            tz: opts.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC),
+            opts,
+            batch: Vec::new(),
+            printed: 0,
+            entries: 0,
+        }
     }
-    Ok(())
+
+    /// Prints `e` (or keeps it for its batch). `common` is told the labels
+    /// a batch's lines leave out.
+    pub fn push(
+        &mut self,
+        w: &mut dyn Write,
+        e: LogEntry,
+        common: &mut dyn FnMut(&Labels),
+    ) -> io::Result<()> {
+        self.entries += 1;
+        match self.format {
+            LineFormat::Raw => write_raw_entry(w, &e),
+            LineFormat::Jsonl => write_jsonl_entry(w, &e, &self.tz, &self.opts),
+            LineFormat::Default => {
+                self.batch.push(e);
+                if self.batch.len() >= DEFAULT_BATCH {
+                    self.flush_batch(w, common)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Prints what is still batched.
+    pub fn finish(&mut self, w: &mut dyn Write, common: &mut dyn FnMut(&Labels)) -> io::Result<()> {
+        self.flush_batch(w, common)
+    }
+
+    /// Entries pushed so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    fn flush_batch(
+        &mut self,
+        w: &mut dyn Write,
+        common: &mut dyn FnMut(&Labels),
+    ) -> io::Result<()> {
+        if self.batch.len() <= self.printed {
+            return Ok(());
+        }
+        let shared = if self.opts.include_common {
+            Labels::default()
+        } else {
+            common_labels(&self.batch)
+        };
+        if !shared.is_empty() {
+            // Told before the batch's lines (on a terminal, in between).
+            w.flush()?;
+            common(&shared);
+        }
+        write_default_from(w, &self.batch, self.printed, &shared, &self.opts)?;
+        // The next response starts with this one's last timestamp.
+        let last = self.batch[self.batch.len() - 1].ts;
+        let keep = self.batch.iter().rev().take_while(|e| e.ts == last).count();
+        if keep >= DEFAULT_BATCH {
+            self.batch.clear();
+        } else {
+            self.batch.drain(..self.batch.len() - keep);
+        }
+        self.printed = self.batch.len();
+        Ok(())
+    }
 }
 
 /// `-o jsonl` for a metric query: one object per point.
@@ -257,7 +398,7 @@ mod tests {
     fn default_output_aligns_and_drops_common() {
         let e = |ts, l: &[(&str, &str)], line: &str| LogEntry {
             ts,
-            labels: Labels::from_pairs(l.iter().copied()),
+            labels: Labels::from_pairs(l.iter().copied()).into(),
             line: line.as_bytes().to_vec(),
         };
         let entries = vec![
@@ -275,6 +416,62 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "1970-01-01T00:00:02Z {host=\"h1\"}  two\n1970-01-01T00:00:01Z {host=\"h22\"} one\n"
+        );
+    }
+
+    /// The default output comes in logcli's batches: 1,000 entries a
+    /// response, each response after the first starting with the entries
+    /// at the previous one's last timestamp, which count for the common
+    /// labels and the padding but are not printed again.
+    #[test]
+    fn default_output_prints_logclis_batches() {
+        let entry = |i: i64| {
+            let wide = i == 1998;
+            let mut l = vec![("app", "a")];
+            if wide {
+                l.push(("x", "long"));
+            }
+            LogEntry {
+                // Entries 999 and 1000 share a timestamp.
+                ts: (if i == 1000 { 999 } else { i }) * 1_000_000_000,
+                labels: Labels::from_pairs(l).into(),
+                line: format!("n{i}").into_bytes(),
+            }
+        };
+        let o = LogPrintOptions {
+            tz: Some(jiff::tz::TimeZone::UTC),
+            ..Default::default()
+        };
+        let mut w = LogWriter::new(LineFormat::Default, o);
+        let (mut out, mut told) = (Vec::new(), Vec::new());
+        let mut common = |l: &Labels| told.push(l.to_string());
+        for i in 0..2500 {
+            w.push(&mut out, entry(i), &mut common).unwrap();
+        }
+        w.finish(&mut out, &mut common).unwrap();
+        assert_eq!(w.entries(), 2500);
+        assert_eq!(told, vec![r#"{app="a"}"#; 3]);
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2500, "every entry once");
+        for (i, l) in lines.iter().enumerate() {
+            assert!(l.ends_with(&format!(" n{i}")), "{i}: {l}");
+        }
+        let pad = " ".repeat(r#"{x="long"}"#.len() - 2);
+        // Batch 1 (0..=999): no wide label. Batch 2 (1000..=1998, its
+        // response from 999): padded to entry 1998's labels. Batch 3
+        // (1999.., its response from 1998, not printed again): still padded.
+        assert!(lines[500].contains("{} n500"), "{}", lines[500]);
+        assert!(
+            lines[1200].contains(&format!("{{}}{pad} n1200")),
+            "{}",
+            lines[1200]
+        );
+        assert!(lines[1998].contains(r#"{x="long"} n1998"#));
+        assert!(
+            lines[2200].contains(&format!("{{}}{pad} n2200")),
+            "{}",
+            lines[2200]
         );
     }
 }

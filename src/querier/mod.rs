@@ -25,7 +25,7 @@ pub use index::{rebuild_index, RebuildEvent, RebuildRequest, TenantIndex, Tenant
 pub use stdin::StdinStore;
 
 use crate::engine::eval::{self, MetricParams, StepAlign};
-use crate::engine::logquery::{self, LogParams, LogResult};
+use crate::engine::logquery::{self, LogParams, LogResult, LogStream};
 use crate::engine::plan::Planner;
 use crate::engine::stats::QueryStats;
 use crate::engine::value::MetricValue;
@@ -361,6 +361,28 @@ impl Querier {
         Ok(res)
     }
 
+    /// Opens a log query whose entries are read one by one, in output
+    /// order, in memory bounded by [`logquery::STREAM_BUDGET`] whatever the
+    /// size of the answer (the `limit` of `params` is left to the caller,
+    /// who stops reading). A damaged block fails here, before any entry,
+    /// unless partial answers are allowed; after the last entry,
+    /// [`Querier::finish_stream`] gives the statistics.
+    pub fn log_stream(&self, expr: &LogExpr, params: &LogParams) -> Result<LogStream, Error> {
+        eval::check_order(params.range.start, params.range.end)?;
+        let s = LogStream::open(&self.snapshot, expr, params)?;
+        self.complete(&s.stats().partial)?;
+        Ok(s)
+    }
+
+    /// The statistics of a stream read to its end, or [`Error::Partial`]
+    /// when a block that passed its checksum could not be decoded on the
+    /// way (the entries before it were handed out already).
+    pub fn finish_stream(&self, stream: LogStream) -> Result<QueryStats, Error> {
+        let stats = stream.finish();
+        self.complete(&stats.partial)?;
+        Ok(stats)
+    }
+
     /// Runs a metric range query over `range` as Loki's `query_range` runs
     /// one from `range.start` to `range.end`: `range.end`, where a log query
     /// stops reading, is the last evaluation time (Loki includes its `end`),
@@ -404,10 +426,15 @@ impl Querier {
         self.lookup(|p| p.series(matchers, range))
     }
 
-    /// Per-day totals (streams, entries, chunks, bytes, time range), from
-    /// the segment footers.
+    /// Per-day totals (streams, entries, chunks, segments, block sizes,
+    /// bytes, time range, whether `compact` would merge it), from the
+    /// segment footers.
     pub fn day_stats(&self) -> Result<Vec<DayStats>, Error> {
-        Ok(crate::store::read::day_stats(&self.tenant, &self.snapshot)?)
+        let mut days = crate::store::read::day_stats(&self.tenant, &self.snapshot)?;
+        for d in &mut days {
+            d.compactable = crate::compact::needs_compaction(d.segments, d.bytes_raw);
+        }
+        Ok(days)
     }
 }
 

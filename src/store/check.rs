@@ -197,6 +197,9 @@ struct Inspection {
     next_id_collides: bool,
     /// Highest generation in the name of an index file on disk.
     max_index_gen: u64,
+    /// The lease on the manifest read: no writer deletes the files it
+    /// names while the check reads them.
+    _lease: Option<super::lease::Lease>,
 }
 
 fn finding(file: impl Into<String>, what: impl Into<String>) -> Finding {
@@ -253,6 +256,7 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
         strays: Vec::new(),
         next_id_collides: false,
         max_index_gen: 0,
+        _lease: None,
     };
     let rep = &mut ins.report;
     match fs::symlink_metadata(t.dir()) {
@@ -274,7 +278,12 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
 
     // The manifest.
     let disk_segments = t.segment_files()?;
-    let source = match t.read_manifest_bytes() {
+    let source = match t.read_manifest_bytes_leased().map(|r| {
+        r.map(|(bytes, lease)| {
+            ins._lease = lease;
+            bytes
+        })
+    }) {
         Err(e) => {
             rep.problems.push(finding(
                 super::MANIFEST_FILE,
@@ -340,7 +349,13 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
     let mut seen_ids: HashSet<u64> = HashSet::new();
     let mut candidates = live;
     if adopt {
-        let listed: HashSet<String> = candidates.iter().map(|e| e.path.clone()).collect();
+        // Retired segments hold data that live ones hold too (a compaction's
+        // inputs): adopting them would store their entries twice.
+        let listed: HashSet<String> = candidates
+            .iter()
+            .map(|e| e.path.clone())
+            .chain(retired_of(&source))
+            .collect();
         for rel in disk_segments.iter().filter(|r| !listed.contains(*r)) {
             let Some((day, name)) = rel
                 .strip_prefix("segments/")
@@ -462,12 +477,22 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
     }
     ins.segs = checked.into_iter().map(|(c, _, _)| c).collect();
     ins.duplicates = dup_checks.into_iter().map(|(c, _, _)| c).collect();
-    let live_paths: HashSet<String> = ins
+    let mut live_paths: HashSet<String> = ins
         .segs
         .iter()
         .chain(&ins.duplicates)
         .map(|c| c.entry.path.clone())
         .collect();
+    for rel in retired_of(&source) {
+        let kind = fs::symlink_metadata(t.dir().join(&rel)).map(|m| m.file_type());
+        if kind.is_ok_and(|k| k.is_file()) {
+            ins.report.notes.push(finding(
+                rel.clone(),
+                "retired (compacted or replaced); deleted by a writer once no query holds an older manifest",
+            ));
+            live_paths.insert(rel);
+        }
+    }
 
     // What lies on disk besides the listed segments.
     ins.source = Some(source);
@@ -479,6 +504,16 @@ fn inspect(t: &Tenant) -> Result<Inspection, StoreError> {
     }
     ins.report.notes.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(ins)
+}
+
+/// The retired files a manifest (sound or salvaged) lists.
+fn retired_of(source: &Source) -> Vec<String> {
+    match source {
+        Source::Sound(m) | Source::Salvaged(m) => {
+            m.retired.iter().map(|r| r.path.clone()).collect()
+        }
+        Source::Newer => Vec::new(),
+    }
 }
 
 /// The message of an I/O error inside a store error, without the path.
@@ -555,6 +590,28 @@ fn salvage(bytes: &[u8], what: &str, rep: &mut CheckReport) -> Source {
             }
         }
     }
+    for r in v
+        .get("retired")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(r) = serde_json::from_value::<super::RetiredFile>(r.clone()) {
+            if manifest::is_store_file_name(&r.path) {
+                m.retired.push(r);
+            }
+        }
+    }
+    for d in v
+        .get("deletes")
+        .and_then(|d| d.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(d) = serde_json::from_value::<super::DeleteRequest>(d.clone()) {
+            m.deletes.push(d);
+        }
+    }
     let Some(segs) = v.get("segments").and_then(|s| s.as_array()) else {
         return Source::Salvaged(m);
     };
@@ -585,6 +642,7 @@ fn check_segment(dir: &Path, entry: SegmentEntry) -> (SegCheck, u64, u64) {
     let snap = super::Snapshot {
         manifest: Manifest::new(),
         dir: dir.to_path_buf(),
+        _lease: None,
     };
     let r = match snap.open_segment(&entry) {
         Ok(r) => r,
@@ -1149,20 +1207,31 @@ fn repair(
         .max()
         .unwrap_or(0);
     m.next_segment_id = m.next_segment_id.max(live_max + 1);
-    m.generation = m.generation.max(ins.max_index_gen);
+    // Generations only grow: index names and reader leases carry them.
+    m.generation = m
+        .generation
+        .max(ins.max_index_gen)
+        .max(super::lease::max_generation(t.dir()));
     let mut tx = TenantWriter {
         tenant: t.clone(),
+        disk_generation: ins.generation.unwrap_or(0),
         manifest: m,
         manifest_on_disk: true,
-        replaced: Vec::new(),
-        retired: Vec::new(),
         index_dir_dirty: false,
         _lock: lock,
     };
+    // The old index files are retired like any replaced build, so readers
+    // of the old manifest keep them while they run.
+    for i in &base.indexes {
+        if manifest::is_store_file_name(&i.path) {
+            tx.retire(i.path.clone());
+        }
+    }
     let dir = t.dir().to_path_buf();
     let snap = super::Snapshot {
         manifest: Manifest::new(),
         dir: dir.clone(),
+        _lease: None,
     };
     let copy_into_new = |tx: &mut TenantWriter<'_>,
                          entry: &SegmentEntry,

@@ -30,6 +30,69 @@ pub struct Manifest {
     /// before indexes existed; a day without one is read from its footers.
     #[serde(default)]
     pub indexes: Vec<IndexEntry>,
+    /// Files no longer live that readers of older manifests may still
+    /// read: compacted segments, replaced index builds. A writer deletes
+    /// each once no reader holds a manifest older than the commit that
+    /// retired it (`lease.rs`). Absent when empty, so older lokal versions
+    /// read such a manifest (and remove these files as leftovers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<RetiredFile>,
+    /// Delete requests (`lokal delete`), pending and processed, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deletes: Vec<DeleteRequest>,
+}
+
+/// A file a commit stopped naming, kept until no reader can need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredFile {
+    /// Path relative to the tenant directory: a segment or index file name.
+    pub path: String,
+    /// Generation of the commit that stopped naming it: readers of older
+    /// manifests may read it.
+    pub generation: u64,
+    /// When it was retired, ns since the epoch.
+    pub at: i64,
+    /// The commit could not keep a lease on the manifest it replaced (no
+    /// hard links on this file system): the file waits
+    /// [`super::lease::UNLEASED_GRACE`] after `at` instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unleased: bool,
+}
+
+/// A delete request, as Loki's delete API stores one: entries of the
+/// streams `query`'s selector matches, between `start` and `end` (both
+/// included), whose line passes its line filters, are removed by the next
+/// compaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteRequest {
+    /// Opaque id (8 hex digits), for `--cancel`.
+    pub id: String,
+    /// The LogQL: a stream selector with optional line filters.
+    pub query: String,
+    /// First time deleted, ns (included).
+    pub start: i64,
+    /// Last time deleted, ns (included, as in Loki).
+    pub end: i64,
+    /// When it was made, ns.
+    pub created_at: i64,
+    /// `received` until a compaction applied it, then `processed`.
+    pub status: DeleteStatus,
+    /// When it was applied, ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<i64>,
+    /// Entries it removed.
+    #[serde(default)]
+    pub deleted_entries: u64,
+}
+
+/// Where a delete request stands (Loki's `received` / `processed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeleteStatus {
+    /// Waiting for the next compaction.
+    Received,
+    /// Applied.
+    Processed,
 }
 
 /// A label index file of one day. It accelerates exactly the segments it
@@ -143,6 +206,24 @@ pub fn segment_rel_path(day: &str, id: u64) -> String {
     format!("segments/{day}/{id:016x}.seg")
 }
 
+/// Whether `path` is a name lokal gives a segment (`segments/DAY/ID.seg`)
+/// or an index file (`index/DAY-GEN.idx`): the only files a retired entry
+/// may name, since a writer deletes them.
+pub fn is_store_file_name(path: &str) -> bool {
+    if let Some(rest) = path.strip_prefix("segments/") {
+        return rest.split_once('/').is_some_and(|(day, name)| {
+            is_day_name(day)
+                && super::segment_file_id(name).is_some_and(|id| segment_rel_path(day, id) == path)
+        });
+    }
+    path.strip_prefix("index/")
+        .and_then(|n| n.strip_suffix(".idx"))
+        .and_then(|n| n.rsplit_once('-'))
+        .is_some_and(|(day, gen)| {
+            is_day_name(day) && !gen.is_empty() && gen.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
 /// Whether `day` is a day name as lokal writes it (`YYYY-MM-DD`).
 pub fn is_day_name(day: &str) -> bool {
     crate::time::parse_day(day)
@@ -210,6 +291,22 @@ pub fn problems(m: &Manifest) -> Vec<String> {
         }
         if !days.insert(i.day.as_str()) {
             out.push(format!("the index of {} is listed twice", i.day));
+        }
+    }
+    let live: std::collections::HashSet<&str> = m
+        .segments
+        .iter()
+        .map(|s| s.path.as_str())
+        .chain(m.indexes.iter().map(|i| i.path.as_str()))
+        .collect();
+    for r in &m.retired {
+        if !is_store_file_name(&r.path) {
+            out.push(format!(
+                "retired file {:?} is not the plain name of a segment or index file inside the tenant directory",
+                r.path
+            ));
+        } else if live.contains(r.path.as_str()) {
+            out.push(format!("{} is both live and retired", r.path));
         }
     }
     out

@@ -13,6 +13,7 @@
 //! snapshot and need no lock.
 
 pub mod check;
+pub mod lease;
 pub mod lock;
 pub mod manifest;
 pub mod problem;
@@ -27,7 +28,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use lock::WriterLock;
-pub use manifest::{IndexEntry, Manifest, Position, SegmentEntry};
+pub use manifest::{
+    DeleteRequest, DeleteStatus, IndexEntry, Manifest, Position, RetiredFile, SegmentEntry,
+};
 pub use problem::ReadProblem;
 pub use rebuild::{rebuild_all, rebuild_days, rebuild_days_lenient, IndexSummary};
 
@@ -338,15 +341,42 @@ impl Tenant {
         Snapshot {
             manifest,
             dir: self.dir.clone(),
+            _lease: None,
         }
     }
 
-    /// A consistent read view: the manifest as of now.
+    /// A consistent read view: the manifest as of now, under a lease
+    /// ([`lease`]): until the snapshot is dropped, no writer deletes a file
+    /// its manifest names.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let (manifest, lease) = self.read_manifest_leased()?;
         Ok(Snapshot {
-            manifest: self.read_manifest()?,
+            manifest,
             dir: self.dir.clone(),
+            _lease: lease.map(std::sync::Arc::new),
         })
+    }
+
+    /// [`Tenant::read_manifest`] under a lease on the manifest read.
+    fn read_manifest_leased(&self) -> Result<(Manifest, Option<lease::Lease>), StoreError> {
+        let path = self.manifest_path();
+        let Some((bytes, lease)) = self.read_manifest_bytes_leased()? else {
+            let segments = self.segment_files()?.len();
+            if segments > 0 {
+                return Err(StoreError::ManifestMissing { path, segments });
+            }
+            return Ok((Manifest::new(), None));
+        };
+        let m =
+            manifest::parse(&bytes).map_err(|what| StoreError::CorruptManifest { path, what })?;
+        Ok((m, lease))
+    }
+
+    /// The manifest's bytes under a lease ([`lease`]); `None` when there is
+    /// no manifest.
+    pub(crate) fn read_manifest_bytes_leased(&self) -> Result<Option<lease::Leased>, StoreError> {
+        check_dirs(&self.dir, "")?;
+        lease::read_leased(&self.manifest_path())
     }
 
     /// Starts a write transaction. The caller must hold the writer lock.
@@ -362,10 +392,9 @@ impl Tenant {
         self.remove_orphans(&manifest)?;
         Ok(TenantWriter {
             tenant: self.clone(),
+            disk_generation: manifest.generation,
             manifest,
             manifest_on_disk,
-            replaced: Vec::new(),
-            retired: Vec::new(),
             index_dir_dirty: false,
             _lock: lock,
         })
@@ -376,7 +405,13 @@ impl Tenant {
     /// not name. Nothing else is touched, symlinked directories are not
     /// entered, and a symlink is never removed through.
     fn remove_orphans(&self, manifest: &Manifest) -> Result<(), StoreError> {
-        let live: HashSet<&str> = manifest.segments.iter().map(|s| s.path.as_str()).collect();
+        let retired: HashSet<&str> = manifest.retired.iter().map(|r| r.path.as_str()).collect();
+        let live: HashSet<&str> = manifest
+            .segments
+            .iter()
+            .map(|s| s.path.as_str())
+            .chain(retired.iter().copied())
+            .collect();
         let mut days_seen = HashSet::new();
         for (day, name) in self.listing("segments")? {
             let rel = format!("segments/{day}/{name}");
@@ -400,7 +435,12 @@ impl Tenant {
         }
         // Index files: every build has a new name, so any file the manifest
         // does not name is an old build (or a crashed writer's temporary).
-        let live: HashSet<&str> = manifest.indexes.iter().map(|i| i.path.as_str()).collect();
+        let live: HashSet<&str> = manifest
+            .indexes
+            .iter()
+            .map(|i| i.path.as_str())
+            .chain(retired.iter().copied())
+            .collect();
         let idx = self.dir.join("index");
         if crate::file::is_real_dir(&idx).map_err(|e| StoreError::io(&idx, e))? {
             for f in fs::read_dir(&idx).map_err(|e| StoreError::io(&idx, e))? {
@@ -418,6 +458,10 @@ impl Tenant {
         if fs::symlink_metadata(&tmp).is_ok_and(|m| m.file_type().is_file()) {
             let _ = fs::remove_file(&tmp);
         }
+        // A writer killed between its commit and the sweep after it left
+        // the lease of the manifest it replaced; no reader may hold it.
+        // (A failed sweep only leaves leases for the next one.)
+        let _ = lease::sweep(&self.dir);
         Ok(())
     }
 }
@@ -466,18 +510,34 @@ pub struct Snapshot {
     /// The manifest the view was taken from.
     pub manifest: Manifest,
     dir: PathBuf,
+    /// The lease that keeps the manifest's files on disk while the view
+    /// (or a clone of it) lives; `None` for views made by writers.
+    _lease: Option<std::sync::Arc<lease::Lease>>,
 }
 
 impl Snapshot {
     /// Opens (maps) a segment of this view: a regular file reached without
     /// following a symlink.
     pub fn open_segment(&self, entry: &SegmentEntry) -> Result<SegmentReader, StoreError> {
-        let path = self.dir.join(&entry.path);
+        Ok(SegmentReader::open(&self.checked_segment_path(entry)?)?)
+    }
+
+    /// Maps a segment of this view without reading its footer
+    /// ([`SegmentReader::open_blocks`]): for reads whose block references
+    /// come from a label index.
+    pub fn open_segment_blocks(&self, entry: &SegmentEntry) -> Result<SegmentReader, StoreError> {
+        Ok(SegmentReader::open_blocks(
+            &self.checked_segment_path(entry)?,
+        )?)
+    }
+
+    /// The segment's path, once every directory on the way is a real one.
+    fn checked_segment_path(&self, entry: &SegmentEntry) -> Result<PathBuf, SegmentError> {
         check_dirs(&self.dir, &entry.path).map_err(|e| match e {
             StoreError::Io { path, source } => SegmentError::Io { path, source },
             _ => unreachable!("check_dirs returns I/O errors"),
         })?;
-        Ok(SegmentReader::open(&path)?)
+        Ok(self.dir.join(&entry.path))
     }
 
     /// Absolute path of a segment.
@@ -515,11 +575,9 @@ pub struct TenantWriter<'l> {
     /// its first segment file, so segment files without a manifest always
     /// mean a lost manifest, never a first ingest that crashed.
     manifest_on_disk: bool,
-    /// Index files the pending commit stops naming.
-    replaced: Vec<PathBuf>,
-    /// Index files the previous commit stopped naming: removed after the next
-    /// commit, so a reader of the manifest just before keeps a valid file.
-    retired: Vec<PathBuf>,
+    /// The generation of the manifest on disk: the lease its readers hold
+    /// is kept under this number when the next commit replaces it.
+    disk_generation: u64,
     /// An index file was renamed into `index/` since the last commit: the
     /// directory is fsynced once before the manifest names it.
     index_dir_dirty: bool,
@@ -667,6 +725,7 @@ impl<'l> TenantWriter<'l> {
         Snapshot {
             manifest: self.manifest.clone(),
             dir: self.tenant.dir.clone(),
+            _lease: None,
         }
     }
 
@@ -753,6 +812,9 @@ impl<'l> TenantWriter<'l> {
                 bytes: n.bytes.len() as u64,
             };
             self.remove_index(&n.day);
+            // A second build of the day in one transaction took the name of
+            // the first: that name is live, not retired.
+            self.manifest.retired.retain(|r| r.path != entry.path);
             self.manifest.indexes.push(entry.clone());
             out.push(entry);
         }
@@ -760,52 +822,240 @@ impl<'l> TenantWriter<'l> {
         Ok(out)
     }
 
-    /// Stops naming the index of `day` (its file is removed after a later
-    /// commit).
+    /// Stops naming the index of `day`; its file is retired (deleted once no
+    /// reader of an older manifest can need it).
     pub fn remove_index(&mut self, day: &str) {
-        let dir = &self.tenant.dir;
-        let replaced = &mut self.replaced;
+        let mut gone = Vec::new();
         self.manifest.indexes.retain(|i| {
             if i.day != day {
                 return true;
             }
-            replaced.push(dir.join(&i.path));
+            gone.push(i.path.clone());
             false
+        });
+        for p in gone {
+            self.retire(p);
+        }
+    }
+
+    /// Records `path` as retired by the next commit.
+    fn retire(&mut self, path: String) {
+        if self.manifest.retired.iter().any(|r| r.path == path) {
+            return;
+        }
+        self.manifest.retired.push(RetiredFile {
+            path,
+            generation: self.manifest.generation + 1,
+            at: jiff::Timestamp::now().as_nanosecond() as i64,
+            unleased: false,
         });
     }
 
-    /// Replaces the list of live segments (compaction). Files no longer named
-    /// are removed after the commit.
+    /// Replaces the list of live segments. Segments no longer named are
+    /// retired: their files stay until no reader of an older manifest can
+    /// need them.
     pub fn set_segments(&mut self, segments: Vec<SegmentEntry>) {
+        let keep: HashSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
+        let gone: Vec<String> = self
+            .manifest
+            .segments
+            .iter()
+            .filter(|s| !keep.contains(s.path.as_str()))
+            .map(|s| s.path.clone())
+            .collect();
         self.manifest.segments = segments;
+        for p in gone {
+            self.retire(p);
+        }
+    }
+
+    /// Takes the segments `ids` out of the live list (retiring their files).
+    pub fn retire_segments(&mut self, ids: &[u64]) {
+        let ids: HashSet<u64> = ids.iter().copied().collect();
+        let segments = self
+            .manifest
+            .segments
+            .iter()
+            .filter(|s| !ids.contains(&s.id))
+            .cloned()
+            .collect();
+        self.set_segments(segments);
+    }
+
+    /// Reserves `n` segment ids, above every live one, for segments made
+    /// later by [`TenantWriter::adopt_segment`]; returns the first. They
+    /// are reserved once the next commit is durable: every segment created
+    /// after that commit gets a larger id. (Equal timestamps of one stream
+    /// are read in segment id order, so a compaction that writes its output
+    /// under reserved ids keeps the order against segments ingested while
+    /// it ran.)
+    pub fn reserve_segment_ids(&mut self, n: u64) -> u64 {
+        let live_max = self.manifest.segments.iter().map(|s| s.id).max();
+        let first = self
+            .manifest
+            .next_segment_id
+            .max(live_max.map_or(1, |m| m.saturating_add(1)));
+        self.manifest.next_segment_id = first.saturating_add(n);
+        first
+    }
+
+    /// Moves a finished segment file `src` (written and fsynced elsewhere
+    /// in the tenant directory, on the same file system) into place as
+    /// segment `id` of `day` and records it for the next commit; `summary`
+    /// describes it (its id, day and path are set here). The id must be
+    /// neither live nor taken by a file.
+    pub fn adopt_segment(
+        &mut self,
+        day: &str,
+        id: u64,
+        src: &Path,
+        mut summary: SegmentEntry,
+    ) -> Result<SegmentEntry, StoreError> {
+        let rel = manifest::segment_rel_path(day, id);
+        let dst = self.tenant.dir.join(&rel);
+        let taken = |what: &str| {
+            StoreError::io(
+                &dst,
+                std::io::Error::new(std::io::ErrorKind::AlreadyExists, what.to_string()),
+            )
+        };
+        if !manifest::is_day_name(day) {
+            return Err(StoreError::io(
+                &dst,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a YYYY-MM-DD day"),
+            ));
+        }
+        if self.manifest.segments.iter().any(|s| s.id == id) {
+            return Err(taken("the segment id is live; not replacing it"));
+        }
+        let dir = self.tenant.dir.join("segments").join(day);
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        check_dirs(&self.tenant.dir, &format!("segments/{day}/x"))?;
+        if fs::symlink_metadata(&dst).is_ok() {
+            return Err(taken("a file of this name exists; not replacing it"));
+        }
+        fs::rename(src, &dst).map_err(|e| StoreError::io(&dst, e))?;
+        sync_dir(&dir)?;
+        trace::point("segment-publish");
+        summary.id = id;
+        summary.day = day.to_string();
+        summary.path = rel;
+        self.manifest.segments.push(summary.clone());
+        self.manifest.next_segment_id = self.manifest.next_segment_id.max(id.saturating_add(1));
+        Ok(summary)
+    }
+
+    /// Delete requests, changed in place and committed with the next commit.
+    pub fn deletes_mut(&mut self) -> &mut Vec<DeleteRequest> {
+        &mut self.manifest.deletes
+    }
+
+    /// Deletes the retired files that no reader can need any more (every
+    /// lease of an older manifest was released) and forgets them. A file
+    /// already gone is forgotten too.
+    fn release_retired(&mut self, leases: &lease::Leases) -> Result<(), StoreError> {
+        let now = jiff::Timestamp::now().as_nanosecond() as i64;
+        let mut released = false;
+        let mut days = std::collections::BTreeSet::new();
+        let mut kept = Vec::with_capacity(self.manifest.retired.len());
+        for r in std::mem::take(&mut self.manifest.retired) {
+            if !self.due(&r, leases, now) || !manifest::is_store_file_name(&r.path) {
+                kept.push(r);
+                continue;
+            }
+            check_dirs(&self.tenant.dir, &r.path)?;
+            let f = self.tenant.dir.join(&r.path);
+            match fs::symlink_metadata(&f) {
+                Ok(m) if m.file_type().is_file() => {
+                    fs::remove_file(&f).map_err(|e| StoreError::io(&f, e))?;
+                    released = true;
+                }
+                Ok(_) => {
+                    // Not a file lokal wrote: `lokal check` reports it.
+                    kept.push(r);
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(&f, e)),
+            }
+            if r.path.starts_with("segments/") {
+                if let Some(d) = f.parent() {
+                    days.insert(d.to_path_buf());
+                }
+            }
+        }
+        self.manifest.retired = kept;
+        // A day whose last segment went is removed as a directory (this
+        // fails, harmlessly, while anything is left in it).
+        for d in days {
+            let _ = fs::remove_dir(d);
+        }
+        if released {
+            trace::point("retired-remove");
+        }
+        Ok(())
+    }
+
+    /// Whether no reader can need the retired file `r` any more.
+    fn due(&self, r: &RetiredFile, leases: &lease::Leases, now: i64) -> bool {
+        let grace = lease::UNLEASED_GRACE.as_nanos() as i64;
+        // Retired by a commit not yet on disk: readers of the manifest on
+        // disk still name it.
+        r.generation <= self.disk_generation
+            && leases.allows(r.generation)
+            && (!r.unleased || now.saturating_sub(r.at) > grace)
+    }
+
+    /// Whether a commit now would delete a retired file: one is no longer
+    /// needed by any reader.
+    pub fn has_releasable_retired(&self) -> Result<bool, StoreError> {
+        if self.manifest.retired.is_empty() {
+            return Ok(false);
+        }
+        let leases = lease::sweep(&self.tenant.dir)?;
+        let now = jiff::Timestamp::now().as_nanosecond() as i64;
+        Ok(self
+            .manifest
+            .retired
+            .iter()
+            .any(|r| self.due(r, &leases, now)))
     }
 
     /// Writes the manifest atomically: from now on readers see the new
-    /// segments and a re-run sees the new positions.
+    /// segments and a re-run sees the new positions. Retired files no
+    /// reader can need any more are deleted first (and the new manifest no
+    /// longer lists them).
     pub fn commit(&mut self) -> Result<(), StoreError> {
         if self.index_dir_dirty {
             sync_dir(&self.tenant.dir.join("index"))?;
             self.index_dir_dirty = false;
         }
+        if !self.manifest.retired.is_empty() {
+            let leases = lease::sweep(&self.tenant.dir)?;
+            self.release_retired(&leases)?;
+        }
         self.manifest.generation += 1;
         self.manifest.version = manifest::MANIFEST_VERSION;
-        write_manifest(&self.tenant, &self.manifest)?;
-        self.manifest_on_disk = true;
-        // Index builds superseded one commit ago: only a reader of a manifest
-        // two commits old still names them, and a missing index merely sends
-        // it to the footers. Removing them now keeps a long ingest that
-        // rebuilds per batch from piling up files until the next writer.
-        let live: HashSet<PathBuf> = self
-            .manifest
-            .indexes
-            .iter()
-            .map(|i| self.tenant.dir.join(&i.path))
-            .collect();
-        for f in std::mem::replace(&mut self.retired, std::mem::take(&mut self.replaced)) {
-            if !live.contains(&f) {
-                let _ = fs::remove_file(&f);
+        // Readers of the manifest being replaced stay visible as a lease.
+        if self.manifest_on_disk
+            && !lease::keep(
+                &self.tenant.dir,
+                &self.tenant.manifest_path(),
+                self.disk_generation,
+            )?
+        {
+            let generation = self.manifest.generation;
+            for r in &mut self.manifest.retired {
+                if r.generation == generation {
+                    r.unleased = true;
+                }
             }
         }
+        write_manifest(&self.tenant, &self.manifest)?;
+        self.manifest_on_disk = true;
+        self.disk_generation = self.manifest.generation;
+        // The lease just kept goes at once unless a reader holds it.
+        let _ = lease::sweep(&self.tenant.dir);
         Ok(())
     }
 }

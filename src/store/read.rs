@@ -69,6 +69,14 @@ pub struct DayStats {
     /// Bytes on disk that are not compressed blocks: segment headers,
     /// footers and trailers, and the day's label index.
     pub bytes_overhead: u64,
+    /// Average line bytes per block: small blocks (many small ingests)
+    /// compress worse and cost more per line to read.
+    pub block_raw_avg: u64,
+    /// Average compressed bytes per block.
+    pub block_stored_avg: u64,
+    /// Whether `lokal compact` would merge the day's segments (more
+    /// segments than it needs); filled in by the querier.
+    pub compactable: bool,
     /// Oldest entry, RFC 3339.
     pub from: String,
     /// Newest entry, RFC 3339.
@@ -110,6 +118,7 @@ pub fn day_stats(tenant: &str, snap: &Snapshot) -> Result<Vec<DayStats>, StoreEr
             .values()
             .sum();
         d.0.bytes_overhead += seg.bytes.saturating_sub(blocks);
+        d.0.block_stored_avg += blocks;
         for s in r.streams() {
             d.1.insert(s.fingerprint);
         }
@@ -123,6 +132,9 @@ pub fn day_stats(tenant: &str, snap: &Snapshot) -> Result<Vec<DayStats>, StoreEr
         .into_values()
         .map(|(mut s, fps, lo, hi)| {
             s.streams = fps.len() as u64;
+            // Sums until here.
+            s.block_raw_avg = s.bytes_raw / s.blocks.max(1);
+            s.block_stored_avg /= s.blocks.max(1);
             s.from = crate::time::rfc3339_nano(lo);
             s.to = crate::time::rfc3339_nano(hi);
             s

@@ -218,6 +218,43 @@ pub fn segments_on_disk(env: &TestEnv) -> usize {
         .count()
 }
 
+/// After a finished writer with no reader about, tenant `fake` holds
+/// exactly what its manifest names: every segment and index file on disk
+/// is live, nothing is retired, no lease and no compaction scratch file is
+/// left (`quarantine/`, where `check --repair` moves damaged files, aside).
+#[track_caller]
+pub fn assert_disk_is_the_manifest(env: &TestEnv, ctx: &str) {
+    let tenant = env.store().join("fake");
+    let m = env.manifest();
+    let mut named = std::collections::HashSet::new();
+    for list in ["segments", "indexes"] {
+        for e in m[list].as_array().into_iter().flatten() {
+            named.insert(tenant.join(e["path"].as_str().unwrap()));
+        }
+    }
+    let strays: Vec<std::path::PathBuf> = walk(&tenant)
+        .into_iter()
+        .filter(|p| {
+            let s = p.to_string_lossy();
+            let scratch = p.starts_with(tenant.join("compacting")) && !s.ends_with("lokal.lock");
+            // What `check --repair` moved aside is the user's to look at.
+            let quarantined = p.starts_with(tenant.join("quarantine"));
+            let unnamed = (s.ends_with(".seg") || s.ends_with(".idx") || s.contains("/leases/"))
+                && !named.contains(p);
+            !quarantined && (scratch || unnamed)
+        })
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "{ctx}: files the manifest does not name: {strays:?}"
+    );
+    assert!(
+        m["retired"].as_array().is_none_or(|r| r.is_empty()),
+        "{ctx}: still retired: {}",
+        m["retired"]
+    );
+}
+
 /// Every file (and symlink, FIFO…) under `dir`, not entering symlinks.
 pub fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

@@ -1,11 +1,14 @@
-//! Crash safety. The harness SIGKILLs `lokal ingest` and `lokal index` on
-//! observed progress — after the k-th step of the write path it reports
+//! Crash safety. The harness SIGKILLs `lokal ingest`, `lokal index` and
+//! `lokal compact` on observed progress — after the k-th step of the write path it reports
 //! (`LOKAL_TEST_TRACE`: a segment created or published, index files
 //! written, the manifest written, the commit), k random, sometimes a few
 //! microseconds later — while the inputs keep growing and rotating. After
 //! every kill the store must verify, hold for every log a gapless prefix of
 //! its lines (exactly what was committed) and no line twice; a re-run must
-//! then hold every line exactly once. `LOKAL_CRASH_KILLS` sets the number
+//! then hold every line exactly once. A killed compaction's re-run must
+//! finish the job: no segment or index file on disk that the manifest does
+//! not name, nothing left retired (no reader holds an old manifest), and
+//! every day in at most the segments it needs. `LOKAL_CRASH_KILLS` sets the number
 //! of kills (`bench/crash.sh` runs 1,000 with a release build); a full disk
 //! mid-ingest must leave the store as it was.
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -32,11 +35,12 @@ impl Lcg {
     }
 }
 
-/// The commands killed. `compact` joins this list once it exists.
+/// The commands killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Writer {
     Ingest,
     Index,
+    Compact,
 }
 
 /// A log being written: lines `app=<i> seq=<n>`, renamed away now and then
@@ -168,18 +172,20 @@ fn kill_at(env: &TestEnv, args: &[String], k: u64, spin: u64) -> (bool, Vec<Stri
 }
 
 /// What a killed writer was in the middle of: temporary files, segments
-/// the manifest does not name, and index files built for a commit that did
+/// the manifest does not name, index files built for a commit that did
 /// not happen (their name carries the generation of the commit meant to
 /// name them; older unnamed builds are ones a finished run replaced, which
-/// the next writer removes).
+/// the next writer removes), and a compaction's scratch files. Retired
+/// files are named by the manifest.
 fn mid_write_leftovers(store: &Path) -> Vec<PathBuf> {
     let tenant = store.join("fake");
+    let scratch = tenant.join("compacting");
     let (named, generation) = match fs::read(tenant.join("MANIFEST")) {
         Ok(b) => {
             let m: serde_json::Value =
                 serde_json::from_slice(&b).expect("MANIFEST is whole JSON after a crash");
             let mut named = HashSet::new();
-            for list in ["segments", "indexes"] {
+            for list in ["segments", "indexes", "retired"] {
                 for e in m[list].as_array().into_iter().flatten() {
                     named.insert(tenant.join(e["path"].as_str().unwrap()));
                 }
@@ -200,8 +206,27 @@ fn mid_write_leftovers(store: &Path) -> Vec<PathBuf> {
             s.ends_with(".tmp")
                 || (s.ends_with(".seg") && unnamed)
                 || (unnamed && build_gen.is_some_and(|g| g > generation))
+                || (p.starts_with(&scratch) && !s.ends_with("lokal.lock"))
         })
         .collect()
+}
+
+/// After a finished compaction with no reader about: every segment and
+/// index file on disk is live, nothing is retired, no lease is left, and
+/// each day has the one segment a compaction writes for it.
+fn assert_compacted(env: &TestEnv, ctx: &str) {
+    assert_disk_is_the_manifest(env, ctx);
+    let m = env.manifest();
+    let mut per_day: BTreeMap<String, u64> = BTreeMap::new();
+    for s in m["segments"].as_array().into_iter().flatten() {
+        *per_day
+            .entry(s["day"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert!(
+        per_day.values().all(|&n| n == 1),
+        "{ctx}: segments per day {per_day:?}"
+    );
 }
 
 /// The stored lines of each app, as sequence numbers, sorted; panics on a
@@ -301,10 +326,13 @@ fn harness(kills: u64, seed: u64) -> Report {
             let half = rng.below(4) == 0;
             l.append(n, half);
         }
-        let writer = if rng.below(6) == 0 {
-            Writer::Index
-        } else {
-            Writer::Ingest
+        let writer = match rng.below(6) {
+            // A fresh store is not there until the first ingest makes it:
+            // `index` and `compact` would fail on it, killed or not.
+            _ if !env.store().exists() => Writer::Ingest,
+            0 => Writer::Index,
+            1 | 2 => Writer::Compact,
+            _ => Writer::Ingest,
         };
         let args: Vec<String> = match writer {
             Writer::Ingest => vec![
@@ -315,6 +343,7 @@ fn harness(kills: u64, seed: u64) -> Report {
                 format!("{}/logs/*", env.path().display()),
             ],
             Writer::Index => vec!["index".into()],
+            Writer::Compact => vec!["compact".into(), "-q".into()],
         };
         let span = steps.get(&writer).copied().unwrap_or(8).max(2) + 2;
         let k = 1 + rng.below(span);
@@ -345,7 +374,15 @@ fn harness(kills: u64, seed: u64) -> Report {
         // The re-run finishes the job: every complete line exactly once.
         let (_, points) = kill_at(&env, &args, u64::MAX, 0);
         steps.insert(writer, points.len() as u64);
-        if writer == Writer::Index {
+        if writer == Writer::Compact {
+            assert!(
+                mid_write_leftovers(env.store()).is_empty(),
+                "{ctx}: the re-run compaction cleans up: {:?}",
+                mid_write_leftovers(env.store())
+            );
+            assert_compacted(&env, &ctx);
+        }
+        if writer != Writer::Ingest {
             env.ingest([format!("{}/logs/*", env.path().display())])
                 .ok();
         }
@@ -411,6 +448,7 @@ fn sigkill_on_observed_progress_loses_and_doubles_nothing() {
         r.mid_write
     );
     assert!(r.kills.get(&Writer::Index).copied().unwrap_or(0) > 0);
+    assert!(r.kills.get(&Writer::Compact).copied().unwrap_or(0) > 0);
 }
 
 /// A full disk in the middle of an ingest: batches committed before stay,

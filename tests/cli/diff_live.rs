@@ -203,4 +203,51 @@ fn live_loki_answers_as_the_fixtures_and_lokal_agrees() {
         diff::shape(&ours),
         "range_count: -o json"
     );
+
+    // 4. The default output of an answer in many batches is logcli's, byte
+    // for byte: logcli fetches 1,000 entries a request, each request after
+    // the first overlapping the previous one at its last timestamp, and
+    // prints the labels common to each response once and pads to its
+    // widest; lokal streams the answer and prints the same batches.
+    let logcli = env.path().join("logcli");
+    run_ok(
+        Command::new("zstd")
+            .args(["-dqf"])
+            .arg(loki_dir.join("logcli-3.7.6-linux-amd64.zst"))
+            .arg("-o")
+            .arg(&logcli),
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&logcli, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for dir in [None, Some("--forward")] {
+        // The same command line for both: logcli's flags are lokal's.
+        let mut args = vec![
+            "query",
+            "--limit",
+            "0",
+            "-z",
+            "UTC",
+            "--from",
+            "2024-05-01T00:00:00Z",
+            "--to",
+            "2024-05-01T02:00:00Z",
+        ];
+        args.extend(dir);
+        args.push(r#"{host="a"}"#);
+        let theirs = run_ok(
+            Command::new(&logcli)
+                .env("LOKI_ADDR", &loki.addr)
+                .args(&args),
+        );
+        let mut ours = env.cmd(&args);
+        let ours = ours.assert_code(0);
+        assert!(
+            theirs.lines().count() > 5_000,
+            "{} lines",
+            theirs.lines().count()
+        );
+        eqnice!(theirs, ours.stdout, "default output, {dir:?}");
+    }
 }

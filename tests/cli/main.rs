@@ -6,6 +6,7 @@ mod support;
 mod bitflip;
 mod check;
 mod common;
+mod compact;
 mod crash;
 mod diff;
 mod diff_live;

@@ -479,3 +479,149 @@ fn an_empty_store_says_so() {
     let err = env.cmd(["query", "-q", r#"{job="x"}"#]).run().stderr;
     assert!(err.is_empty(), "--quiet silences the hint: {err}");
 }
+
+/// A `--limit 0` query streams its answer; one with a limit above the
+/// answer's size holds it. Both print the same bytes, in every output
+/// format and both directions, over an answer that crosses logcli's
+/// 1,000-entry batches, with equal timestamps across streams, inside a
+/// stream and across segments of one stream; a smaller limit prints the
+/// head of the same answer.
+#[test]
+fn streamed_and_held_answers_print_the_same_bytes() {
+    use std::fmt::Write;
+    let env = TestEnv::new();
+    for s in 0..4 {
+        let mut text = String::new();
+        for i in 0..700i64 {
+            // Four lines share each timestamp, across streams and within one.
+            let ts = jiff::Timestamp::from_second(1_704_067_200 + (i * 5 + s * 3) / 8).unwrap();
+            let level = ["info", "warn", "error"][(i % 3) as usize];
+            writeln!(text, "{ts} level={level} s={s} i={i}").unwrap();
+        }
+        let f = env.write(&format!("s{s}.log"), &text);
+        let app = format!("app=a{s}");
+        let mut labels = vec!["job=t", app.as_str()];
+        if s == 3 {
+            labels.push("zone=a-rather-long-zone-name");
+        }
+        env.ingest([&f])
+            .arg("--no-filename-label")
+            .labels(labels.iter().copied())
+            .ok();
+        if s == 1 {
+            // The same stream again, in a second segment.
+            env.ingest([&f])
+                .arg("--no-filename-label")
+                .labels(labels.iter().copied())
+                .arg("--from-start")
+                .ok();
+        }
+    }
+    let strip_stats = |out: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(out).unwrap();
+        let s = v["data"].as_object_mut().unwrap().remove("stats").unwrap();
+        (v, s["summary"]["totalEntriesReturned"].clone())
+    };
+    for q in [
+        r#"{job="t"}"#,
+        r#"{job="t"} |= "level=warn" | logfmt | line_format "{{.app}} {{.i}}""#,
+    ] {
+        for dir in [None, Some("--forward")] {
+            let run = |format: &str, limit: &str| {
+                let mut c = env.cmd(["query", "-z", "UTC", "-o", format, "--limit", limit]);
+                c.args(dir);
+                c.arg(q);
+                c.assert_code(0)
+            };
+            for format in ["default", "raw", "jsonl", "json"] {
+                let streamed = run(format, "0");
+                let held = run(format, "1000000");
+                let what = format!("{q} {format} {dir:?}");
+                if format == "json" {
+                    let (a, na) = strip_stats(&streamed.stdout);
+                    let (b, nb) = strip_stats(&held.stdout);
+                    assert_eq!(a, b, "{what}");
+                    assert_eq!(na, nb, "{what}");
+                } else {
+                    assert_eq!(streamed.stdout, held.stdout, "{what}");
+                    assert_eq!(streamed.stderr, held.stderr, "{what}");
+                }
+                if format == "raw" {
+                    let n = streamed.stdout.lines().count();
+                    assert!(n == 3500 || n == 1165, "{what}: {n}");
+                    let head: String = streamed
+                        .stdout
+                        .lines()
+                        .take(1100)
+                        .map(|l| format!("{l}\n"))
+                        .collect();
+                    assert_eq!(run(format, "1100").stdout, head, "{what}");
+                }
+            }
+        }
+    }
+}
+
+/// Readers keep segment files open for `pread`, within half the soft limit
+/// of open files; a query over more segments than that reads the others
+/// through their maps instead of failing with "too many open files".
+#[test]
+fn more_segments_than_open_files_are_read() {
+    use std::os::unix::process::CommandExt;
+    let env = TestEnv::new();
+    let n = 48;
+    for i in 0..n {
+        let f = env.write_log(
+            &format!("l{i}.log"),
+            3,
+            1_704_067_200 + i * 10,
+            &format!("t{i}"),
+        );
+        env.ingest([&f])
+            .arg("--no-filename-label")
+            .label("job=x")
+            .ok();
+    }
+    assert_eq!(
+        env.manifest()["segments"].as_array().unwrap().len(),
+        n as usize
+    );
+    // A child with 40 open files at most (budget: 20 segment files).
+    let limited = |args: &[&str]| {
+        let mut c = env.std_command();
+        c.args(args);
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            c.pre_exec(|| {
+                let r = libc::rlimit {
+                    rlim_cur: 40,
+                    rlim_max: 40,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for q in [r#"{job="x"}"#, r#"{job="x"} |= "event""#] {
+        let out = limited(&["query", "--limit", "0", "-o", "raw", q]);
+        assert_eq!(out.lines().count(), 3 * n as usize, "{q}");
+    }
+    let metric = limited(&[
+        "instant-query",
+        "--now",
+        "2024-01-01T01:00:00Z",
+        "-o",
+        "raw",
+        r#"sum(count_over_time({job="x"}[2h]))"#,
+    ]);
+    assert!(metric.contains("144"), "{metric}");
+}

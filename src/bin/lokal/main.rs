@@ -6,11 +6,34 @@ use clap::Parser;
 use cli::exit::ExitCode;
 use cli::{Cli, Command};
 
+/// `LOKAL_TEST_STOP`: the trace point at which the process stops itself.
+static STOP_AT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Prints each trace point; at the first `LOKAL_TEST_STOP` point, stops
+/// the whole process (SIGSTOP) until the test that started it sends SIGCONT.
+fn trace_hook(point: &str) {
+    static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    eprintln!("lokal-trace: {point}");
+    if STOP_AT.get().is_some_and(|p| p == point)
+        && !STOPPED.swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        // SAFETY: raise has no memory-safety preconditions.
+        #[cfg(unix)]
+        unsafe {
+            libc::raise(libc::SIGSTOP)
+        };
+    }
+}
+
 fn main() {
-    if std::env::var_os("LOKAL_TEST_TRACE").is_some() {
+    if let Some(p) = std::env::var_os("LOKAL_TEST_STOP") {
+        let _ = STOP_AT.set(p.to_string_lossy().into_owned());
+    }
+    if std::env::var_os("LOKAL_TEST_TRACE").is_some() || STOP_AT.get().is_some() {
         // Crash tests (tests/cli/crash.rs, bench/crash.sh) kill writers on
-        // these lines: each step of a commit as it happens.
-        lokal::store::trace::set_hook(|point| eprintln!("lokal-trace: {point}"));
+        // these lines: each step of a commit as it happens; concurrency
+        // tests (tests/cli/compact.rs) stop a writer at one of them.
+        lokal::store::trace::set_hook(trace_hook);
     }
     let cli = Cli::parse();
     let g = &cli.global;
@@ -19,6 +42,8 @@ fn main() {
         Command::Query(a) => cli::query::run(g, a),
         Command::InstantQuery(a) => cli::query::run_instant(g, a),
         Command::Index(a) => cli::index::run(g, a),
+        Command::Compact(a) => cli::compact::run(g, a),
+        Command::Delete(a) => cli::delete::run(g, a),
         Command::Labels(a) => cli::labels::run_labels(g, a),
         Command::Series(a) => cli::labels::run_series(g, a),
         Command::Stats(a) => cli::stats::run(g, a),

@@ -234,3 +234,11 @@ impl EntryArgs<'_> {
         Ok(())
     }
 }
+
+/// `--lock-timeout DURATION` (absent: wait for the lock as long as it takes).
+pub fn lock_timeout(flag: &Option<String>) -> Result<Option<std::time::Duration>> {
+    flag.as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--lock-timeout: {e}"))
+}

@@ -82,6 +82,12 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     if let Some(e) = cause.downcast_ref::<StoreError>() {
         return Some(store(e));
     }
+    if let Some(e) = cause.downcast_ref::<lokal::compact::CompactError>() {
+        return Some(match e {
+            lokal::compact::CompactError::Store(s) => store(s),
+            lokal::compact::CompactError::Invalid(_) => ExitCode::Usage,
+        });
+    }
     let damaged = cause.is::<SegmentError>()
         || cause.is::<IndexError>()
         || cause.is::<DecodeError>()

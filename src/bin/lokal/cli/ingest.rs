@@ -12,7 +12,7 @@ use lokal::units::parse_duration;
 use super::args::{EntryArgs, LabelArgs, LineArgs, TimestampArgs};
 use super::exit::ExitCode;
 use super::timestamps;
-use super::GlobalArgs;
+use super::{human_bytes as human, GlobalArgs};
 
 /// `--format` values.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -245,19 +245,6 @@ fn dry_run(opts: &IngestOptions, a: &IngestArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Ok
     })
-}
-
-fn human(n: u64) -> String {
-    let f = n as f64;
-    if f >= 1e9 {
-        format!("{:.2} GB", f / 1e9)
-    } else if f >= 1e6 {
-        format!("{:.2} MB", f / 1e6)
-    } else if f >= 1e3 {
-        format!("{:.1} kB", f / 1e3)
-    } else {
-        format!("{n} B")
-    }
 }
 
 fn summary_table(r: &IngestReport) -> Table {

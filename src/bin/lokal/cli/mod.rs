@@ -3,7 +3,9 @@
 //! (mostly [`lokal::querier`]) and prints; no core logic lives here.
 
 pub mod args;
+pub mod compact;
 pub mod completions;
+pub mod delete;
 pub mod exit;
 pub mod fmt;
 pub mod index;
@@ -62,6 +64,20 @@ impl GlobalArgs {
         )
     }
 
+    /// The tenants a command with `--all-tenants` works on: every tenant
+    /// of `store`, or `--tenant`'s.
+    pub fn tenants(
+        &self,
+        store: &lokal::store::Store,
+        all: bool,
+    ) -> Result<Vec<String>, lokal::store::StoreError> {
+        if all {
+            store.tenants()
+        } else {
+            Ok(vec![self.tenant.clone()])
+        }
+    }
+
     /// A querier over the tenant.
     pub fn querier(&self) -> anyhow::Result<Querier> {
         Ok(Querier::open(&self.store(), &self.tenant)?)
@@ -98,11 +114,15 @@ pub enum Command {
     InstantQuery(Box<query::InstantArgs>),
     /// Rebuild the label index of every day, or of the given days
     Index(index::IndexArgs),
+    /// Merge each day's small segments, apply retention and pending deletes (for cron)
+    Compact(Box<compact::CompactArgs>),
+    /// Delete entries (a selector with line filters, a time range), as Loki's delete API
+    Delete(Box<delete::DeleteArgs>),
     /// List label names, or the values of one label
     Labels(labels::LabelsArgs),
     /// List the streams a selector matches (--analyze-labels: cardinality per label)
     Series(labels::SeriesArgs),
-    /// Per tenant and day: streams, entries, chunks, bytes, time range
+    /// Per tenant and day: streams, entries, segments, block sizes, bytes, time range, whether compact helps
     Stats(stats::StatsArgs),
     /// Unit-test LogQL with Loki's .logqltest scripts
     Test(test::TestArgs),
@@ -121,4 +141,19 @@ pub enum Command {
     /// Print every stored entry (debugging aid)
     #[command(hide = true)]
     Dump(verify::DumpArgs),
+}
+
+/// A byte count for people: `512 B`, `2.9 kB`, `1.50 MB`, `1.07 GB` (SI
+/// units, as the summaries of `ingest`, `compact` and `stats` print them).
+pub(crate) fn human_bytes(n: u64) -> String {
+    let f = n as f64;
+    if f >= 1e9 {
+        format!("{:.2} GB", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.2} MB", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1} kB", f / 1e3)
+    } else {
+        format!("{n} B")
+    }
 }

@@ -6,12 +6,14 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use lokal::engine::eval::StepAlign;
-use lokal::engine::logquery::LogResult;
+use lokal::engine::logquery::{LogEntry, LogParams, LogResult, LogStream};
 use lokal::engine::value::MetricValue;
 use lokal::engine::{stats::QueryStats, Direction};
 use lokal::ingest::IngestOptions;
 use lokal::logql::Expr;
-use lokal::output::{self, LogPrintOptions, TsFormat};
+use lokal::loki::api::streams_response;
+use lokal::loki::streams::StreamsBody;
+use lokal::output::{self, LineFormat, LogPrintOptions, LogWriter, TsFormat};
 use lokal::querier::{self, MetricResult, QueryOptions, QueryResponse, StdinStore};
 use lokal::units::parse_step;
 
@@ -206,43 +208,97 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
             StepAlign::Epoch
         },
     };
-    match querier.query(&expr, range, &opts)? {
-        QueryResponse::Streams(res) => print_log(&res, a, tz),
-        QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report),
+    match &expr {
+        // Without a limit the answer can be any size: print it as it is read.
+        Expr::Log(log) if opts.limit == 0 => {
+            let params = LogParams {
+                range,
+                limit: 0,
+                direction: opts.direction,
+            };
+            print_log_stream(querier, querier.log_stream(log, &params)?, a, tz)
+        }
+        _ => match querier.query(&expr, range, &opts)? {
+            QueryResponse::Streams(res) => print_log(res, a, tz),
+            QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report),
+        },
     }
 }
 
-/// Prints a log query's entries; exit 1 when there are none.
-fn print_log(res: &LogResult, a: &QueryArgs, tz: jiff::tz::TimeZone) -> Result<ExitCode> {
+/// Prints a limited log query's entries; exit 1 when there are none.
+fn print_log(res: LogResult, a: &QueryArgs, tz: jiff::tz::TimeZone) -> Result<ExitCode> {
     print_warnings(&res.stats, a.report.quiet);
+    let stats = res.stats;
+    let (n, _) = write_log(res.entries.into_iter(), a, tz, |_| Ok(stats.clone()))?;
+    if a.report.stats {
+        print_stats(&stats);
+    }
+    Ok(ExitCode::matched(n > 0))
+}
+
+/// Prints an unlimited log query's entries as they are read; exit 1 when
+/// there are none. Damage found on the way (a block that passed its
+/// checksum and still could not be decoded) is told after the entries, and
+/// fails the query (exit 3) unless --allow-partial.
+fn print_log_stream(
+    querier: &lokal::querier::Querier,
+    stream: LogStream,
+    a: &QueryArgs,
+    tz: jiff::tz::TimeZone,
+) -> Result<ExitCode> {
+    print_warnings(stream.stats(), a.report.quiet);
+    let known = stream.stats().partial.len();
+    let (n, stats) = write_log(stream, a, tz, |s| Ok(querier.finish_stream(s)?))?;
+    partial::warn(&stats.partial[known.min(stats.partial.len())..]);
+    if a.report.stats {
+        print_stats(&stats);
+    }
+    Ok(ExitCode::matched(n > 0))
+}
+
+/// Writes the entries of `entries` in `a`'s output format, then hands the
+/// drained iterator to `finish` for the statistics (`-o json` ends with
+/// them). Returns how many entries were written, and the statistics.
+fn write_log<I: Iterator<Item = LogEntry>>(
+    mut entries: I,
+    a: &QueryArgs,
+    tz: jiff::tz::TimeZone,
+    finish: impl FnOnce(I) -> Result<QueryStats>,
+) -> Result<(u64, QueryStats)> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let opts = a.log_format.print_options(tz);
-    match a.output {
-        OutputFormat::Default => {
-            let common = if opts.include_common {
-                Default::default()
-            } else {
-                output::common_labels(&res.entries)
-            };
-            if !common.is_empty() && !a.report.quiet {
-                eprintln!("Common labels: {common}");
-            }
-            output::write_default(&mut out, &res.entries, &common, &opts)?
-        }
-        OutputFormat::Raw => output::write_raw(&mut out, &res.entries)?,
-        OutputFormat::Jsonl => output::write_jsonl(&mut out, &res.entries, &opts)?,
+    let format = match a.output {
+        OutputFormat::Default => LineFormat::Default,
+        OutputFormat::Raw => LineFormat::Raw,
+        OutputFormat::Jsonl => LineFormat::Jsonl,
         OutputFormat::Json => {
-            let body = lokal::loki::api::log_response(&res.entries, &res.stats);
-            serde_json::to_writer_pretty(&mut out, &body)?;
+            // Loki's body groups entries by stream, so the whole answer is
+            // taken first: beyond a budget, into a temporary file.
+            let mut body = StreamsBody::default();
+            for e in entries.by_ref() {
+                body.push(e)?;
+            }
+            let stats = finish(entries)?;
+            let n = body.entries();
+            serde_json::to_writer_pretty(&mut out, &streams_response(body, &stats))?;
             writeln!(out)?;
+            out.flush()?;
+            return Ok((n, stats));
         }
+    };
+    let quiet = a.report.quiet;
+    let mut common = |l: &lokal::model::Labels| {
+        if !quiet {
+            eprintln!("Common labels: {l}");
+        }
+    };
+    let mut w = LogWriter::new(format, a.log_format.print_options(tz));
+    for e in entries.by_ref() {
+        w.push(&mut out, e, &mut common)?;
     }
+    w.finish(&mut out, &mut common)?;
     out.flush()?;
-    if a.report.stats {
-        print_stats(&res.stats);
-    }
-    Ok(ExitCode::matched(!res.entries.is_empty()))
+    Ok((w.entries(), finish(entries)?))
 }
 
 /// Prints a metric result; exit 1 when it is empty.

@@ -1,4 +1,5 @@
-//! `lokal stats`: per tenant and day totals, as a table or JSON.
+//! `lokal stats`: per tenant and day totals, as a table or JSON: segments and
+//! average block sizes per day, and whether `lokal compact` would merge it.
 use std::io::Write;
 
 use anyhow::Result;
@@ -33,11 +34,7 @@ pub struct StatsArgs {
 /// Runs `lokal stats`.
 pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
     let store = g.store();
-    let tenants = if a.all_tenants {
-        store.tenants()?
-    } else {
-        vec![g.tenant.clone()]
-    };
+    let tenants = g.tenants(&store, a.all_tenants)?;
     let mut rows = Vec::new();
     for t in tenants {
         rows.extend(Querier::open(&store, &t)?.day_stats()?);
@@ -58,9 +55,12 @@ pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
                 "entries",
                 "chunks",
                 "segments",
+                "blocks",
+                "avg block",
                 "bytes_raw",
                 "bytes_stored",
                 "ratio",
+                "compact?",
                 "from",
                 "to",
             ]);
@@ -77,9 +77,16 @@ pub fn run(g: &GlobalArgs, a: &StatsArgs) -> Result<ExitCode> {
                     r.entries.to_string(),
                     r.chunks.to_string(),
                     r.segments.to_string(),
+                    r.blocks.to_string(),
+                    format!(
+                        "{} → {}",
+                        super::human_bytes(r.block_raw_avg),
+                        super::human_bytes(r.block_stored_avg)
+                    ),
                     r.bytes_raw.to_string(),
                     r.bytes_stored.to_string(),
                     format!("{ratio:.1}x"),
+                    (if r.compactable { "yes" } else { "no" }).to_string(),
                     r.from.clone(),
                     r.to.clone(),
                 ]);

@@ -49,11 +49,7 @@ pub struct DumpArgs {}
 pub fn run(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
     let store = g.store();
     store.ensure_exists()?;
-    let tenants = if a.all_tenants {
-        store.tenants()?
-    } else {
-        vec![g.tenant.clone()]
-    };
+    let tenants = g.tenants(&store, a.all_tenants)?;
     let lock = if a.repair {
         let timeout = a
             .lock_timeout
