@@ -9,10 +9,14 @@
 //! ```text
 //! flags: u8         bit 0: lines are '\n'-terminated in the blob (no length column)
 //!                   bit 1: a structured-metadata column is present
+//!                   bit 2: deltas are signed (zigzag): a packed block, whose
+//!                          entries are runs of several streams, each run in
+//!                          time order (segment format 2)
 //! n: varint         number of entries
 //! unit_exp: u8      timestamps deltas are in units of 10^unit_exp ns
 //! first_ts: zigzag  first timestamp, ns since the epoch
 //! deltas: n-1 x varint   (ts[i] - ts[i-1]) / 10^unit_exp, entries sorted by time
+//!                        (zigzag when bit 2 is set)
 //! lengths: n x varint    only when bit 0 is clear (some line holds '\n')
 //! metadata: only when bit 1 is set: its byte length (varint), then per entry
 //!           a pair count and (name, value) as length-prefixed UTF-8
@@ -21,6 +25,9 @@
 //!
 //! Keeping the lines contiguous lets a literal line filter search the whole
 //! blob with one `memmem` pass and map hits back to lines, as ripgrep does.
+//! A packed block keeps each stream's run contiguous in every column, so a
+//! run is a slice of the timestamp column and of the blob: [`Block::select`]
+//! narrows a decoded block to one run and the same searches work on it.
 //! The newline-terminated form costs nothing after compression, unlike a
 //! length column; it is used whenever no line contains a newline.
 
@@ -39,6 +46,8 @@ pub const BLOCK_TARGET_BYTES: usize = 1 << 20;
 const FLAG_NEWLINE_SEPARATED: u8 = 1;
 /// Flag bit: a structured-metadata column follows the lengths.
 const FLAG_METADATA: u8 = 2;
+/// Flag bit: timestamp deltas are zigzag-encoded (runs of several streams).
+const FLAG_SIGNED_DELTAS: u8 = 4;
 
 /// An entry's structured metadata: `(name, value)` pairs (Loki 3).
 pub type Metadata = [(String, String)];
@@ -110,8 +119,9 @@ thread_local! {
         const { RefCell::new(None) };
 }
 
-/// Compresses `raw` as one zstd frame at `level` with this thread's context.
-fn zstd_frame(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+/// Compresses `raw` as one zstd frame (content size in its header) at
+/// `level` with this thread's reusable context.
+pub fn compress_bytes(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
     ZSTD.with(|c| {
         let mut c = c.borrow_mut();
         match &mut *c {
@@ -124,8 +134,10 @@ fn zstd_frame(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
     })
 }
 
-/// Encodes sorted, non-empty entries `(ts, line, metadata)` into one block
-/// and compresses it at zstd `level`.
+/// Encodes non-empty entries `(ts, line, metadata)` into one block and
+/// compresses it at zstd `level`. Entries are one stream's in time order,
+/// or runs of several streams, each in time order (a packed block; its
+/// meta then spans every run, and the segment writer records the runs).
 pub fn compress<'a, I>(entries: I, level: i32) -> Result<EncodedBlock, CompressError>
 where
     I: Iterator<Item = (i64, &'a [u8], &'a Metadata)> + Clone,
@@ -133,23 +145,23 @@ where
     let (mut n, mut line_bytes) = (0u32, 0u64);
     let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
     for (ts, line, _) in entries.clone() {
-        if n == 0 {
-            min_t = ts;
-        }
-        max_t = ts;
+        min_t = min_t.min(ts);
+        max_t = max_t.max(ts);
         n += 1;
         line_bytes += line.len() as u64;
     }
     RAW.with(|raw| {
         let mut raw = raw.borrow_mut();
         encode_with_metadata(entries, &mut raw);
-        let bytes = zstd_frame(&raw, level)?;
+        let bytes = compress_bytes(&raw, level)?;
         Ok(EncodedBlock {
             bytes,
             meta: BlockMeta {
                 offset: 0,
                 len: 0,
                 raw_len: raw.len() as u32,
+                frame_entries: n,
+                first: 0,
                 entries: n,
                 line_bytes,
                 min_t,
@@ -170,8 +182,10 @@ where
     encode_with_metadata(entries.map(|(t, l)| (t, l, &[][..])), out)
 }
 
-/// Encodes sorted entries `(ts, line, metadata)`; the metadata column is
-/// written only when some entry has metadata.
+/// Encodes entries `(ts, line, metadata)`; the metadata column is written
+/// only when some entry has metadata. Entries in time order get unsigned
+/// deltas (the format 1 encoding); any step back in time (runs of several
+/// streams) makes every delta signed.
 pub fn encode_with_metadata<'a, I>(entries: I, out: &mut Vec<u8>)
 where
     I: Iterator<Item = (i64, &'a [u8], &'a Metadata)> + Clone,
@@ -184,13 +198,19 @@ where
     // The coarsest unit that divides every delta: seconds-precision logs then
     // store one small number per line, which compresses to almost nothing.
     let mut unit_exp = 9u8;
+    let mut signed = false;
     for (ts, line, _) in entries.clone() {
         n += 1;
         if newline_free && memchr::memchr(b'\n', line).is_some() {
             newline_free = false;
         }
         if let Some(p) = prev {
-            let d = ts.wrapping_sub(p) as u64;
+            signed |= ts < p;
+            let d = ts.abs_diff(p);
+            if d > i64::MAX as u64 {
+                // Only exact in wrapping arithmetic at unit 1.
+                unit_exp = 0;
+            }
             while unit_exp > 0 && !d.is_multiple_of(10u64.pow(u32::from(unit_exp))) {
                 unit_exp -= 1;
             }
@@ -206,13 +226,20 @@ where
     } else {
         0
     };
-    out.push(newline_flag | if has_metadata { FLAG_METADATA } else { 0 });
+    out.push(
+        newline_flag
+            | if has_metadata { FLAG_METADATA } else { 0 }
+            | if signed { FLAG_SIGNED_DELTAS } else { 0 },
+    );
     varint::put_u64(out, n as u64);
     out.push(unit_exp);
     let mut prev: Option<i64> = None;
     for (ts, _, _) in entries.clone() {
         match prev {
             None => varint::put_i64(out, ts),
+            // Exact: `unit` divides |ts - p|, which fits an i64 for any
+            // timestamps a block can hold (both within ±292 years).
+            Some(p) if signed => varint::put_i64(out, ts.wrapping_sub(p) / unit as i64),
             Some(p) => varint::put_u64(out, (ts.wrapping_sub(p) as u64) / unit),
         }
         prev = Some(ts);
@@ -270,9 +297,16 @@ pub fn decode_timestamps(raw: &[u8], out: &mut Vec<i64>) -> Result<Option<bool>,
     // count claims.
     out.reserve(n.min(raw.len()));
     out.push(t);
+    let signed = flags & FLAG_SIGNED_DELTAS != 0;
     for _ in 1..n {
-        let Some(d) = r.u64() else { return Ok(None) };
-        t = t.wrapping_add((d as i64).wrapping_mul(unit));
+        let Some(d) = (if signed {
+            r.i64()
+        } else {
+            r.u64().map(|d| d as i64)
+        }) else {
+            return Ok(None);
+        };
+        t = t.wrapping_add(d.wrapping_mul(unit));
         out.push(t);
     }
     Ok(Some(flags & FLAG_METADATA != 0))
@@ -283,13 +317,18 @@ pub fn decode_timestamps(raw: &[u8], out: &mut Vec<i64>) -> Result<Option<bool>,
 #[error("malformed block: {0}")]
 pub struct DecodeError(pub &'static str);
 
-/// A decoded block: the timestamp column and the line blob with offsets.
+/// A decoded block: the timestamp column and the line blob with offsets,
+/// seen through a *view* of one run of entries (the whole block unless
+/// [`Block::select`] narrowed it to one stream's run of a packed block).
 /// Buffers are reused between blocks to avoid allocation on the scan path.
 #[derive(Debug, Default, Clone)]
 pub struct Block {
-    /// Timestamps, ns since the epoch, ascending.
+    /// Timestamps of the view's entries, ns since the epoch, ascending.
     pub ts: Vec<i64>,
-    /// `starts[i]..starts[i+1]-sep` is line `i` inside `data[blob_start..]`.
+    /// Every timestamp of the block, in block order.
+    all_ts: Vec<i64>,
+    /// `starts[i]..starts[i+1]-sep` is line `i` of the block inside
+    /// `data[blob_start..]`.
     starts: Vec<u32>,
     /// 1 when lines are newline-terminated, else 0.
     sep: u32,
@@ -298,46 +337,81 @@ pub struct Block {
     /// `md_starts[i]..md_starts[i+1]` is entry `i`'s metadata record in `data`
     /// (empty when the block has no metadata column).
     md_starts: Vec<u32>,
+    /// The view: entries `first..first + ts.len()` of the block.
+    first: usize,
+    /// Which stored block `data` holds (set by the segment reader), so
+    /// runs of one packed block are decompressed once.
+    pub(crate) key: Option<(u64, u64)>,
     /// The raw (decompressed) block.
     pub data: Vec<u8>,
 }
 
 impl Block {
-    /// Number of entries.
+    /// Number of entries in the view.
     pub fn len(&self) -> usize {
         self.ts.len()
     }
 
-    /// True when the block holds no entries.
+    /// True when the view holds no entries.
     pub fn is_empty(&self) -> bool {
         self.ts.is_empty()
     }
 
-    /// Line `i`.
+    /// Entries in the whole decoded block (every run).
+    pub fn block_len(&self) -> usize {
+        self.all_ts.len()
+    }
+
+    /// Narrows the view to entries `first..first + n` of the decoded block
+    /// (one stream's run); `None` when the block has fewer entries.
+    pub fn select(&mut self, first: usize, n: usize) -> Option<()> {
+        let end = first.checked_add(n)?;
+        let ts = self.all_ts.get(first..end)?;
+        self.ts.clear();
+        self.ts.extend_from_slice(ts);
+        self.first = first;
+        Some(())
+    }
+
+    /// Line `i` of the view.
     #[inline]
     pub fn line(&self, i: usize) -> &[u8] {
+        let i = self.first + i;
         let s = self.starts[i] as usize;
         let e = self.starts[i + 1] as usize - self.sep as usize;
         &self.data[self.blob_start + s..self.blob_start + e]
     }
 
-    /// The blob holding every line back to back (newline-terminated when
-    /// [`Block::newline_separated`]), for whole-block searches.
-    pub fn blob(&self) -> &[u8] {
-        &self.data[self.blob_start..]
+    /// Where the view's lines start and end in the block's blob.
+    fn view_bytes(&self) -> (usize, usize) {
+        (
+            self.starts[self.first] as usize,
+            self.starts[self.first + self.ts.len()] as usize,
+        )
     }
 
-    /// True when some entry carries structured metadata.
+    /// The view's lines back to back (newline-terminated when
+    /// [`Block::newline_separated`]), for whole-block searches; offsets in
+    /// it are what [`Block::line_at`] and [`Block::line_range`] use.
+    pub fn blob(&self) -> &[u8] {
+        if self.starts.is_empty() {
+            return &[];
+        }
+        let (a, b) = self.view_bytes();
+        &self.data[self.blob_start + a..self.blob_start + b]
+    }
+
+    /// True when some entry of the block carries structured metadata.
     pub fn has_metadata(&self) -> bool {
         !self.md_starts.is_empty()
     }
 
-    /// Bytes of the structured-metadata column (0 without one).
+    /// Bytes of the view's structured metadata (0 without a column).
     pub fn metadata_bytes(&self) -> usize {
-        match (self.md_starts.first(), self.md_starts.last()) {
-            (Some(a), Some(b)) => (b - a) as usize,
-            _ => 0,
+        if self.md_starts.is_empty() {
+            return 0;
         }
+        (self.md_starts[self.first + self.ts.len()] - self.md_starts[self.first]) as usize
     }
 
     /// Entry `i`'s structured metadata, appended to `out` (cleared first).
@@ -346,6 +420,7 @@ impl Block {
         if self.md_starts.is_empty() {
             return;
         }
+        let i = self.first + i;
         let rec = &self.data[self.md_starts[i] as usize..self.md_starts[i + 1] as usize];
         let mut r = Reader::new(rec);
         let n = r.usize().unwrap_or(0);
@@ -368,22 +443,32 @@ impl Block {
         self.sep == 1
     }
 
-    /// The index of the line holding blob offset `pos` (binary search).
+    /// The index (in the view) of the line holding blob offset `pos`
+    /// (binary search).
     pub fn line_at(&self, pos: usize) -> usize {
-        self.starts.partition_point(|&s| s as usize <= pos) - 1
+        let base = self.starts[self.first] as usize;
+        let starts = &self.starts[self.first..=self.first + self.ts.len()];
+        starts.partition_point(|&s| s as usize - base <= pos) - 1
     }
 
-    /// Start and end (exclusive, without separator) of line `i` in the blob.
+    /// Start and end (exclusive, without separator) of line `i` of the
+    /// view in [`Block::blob`].
     pub fn line_range(&self, i: usize) -> (usize, usize) {
+        let base = self.starts[self.first] as usize;
+        let i = self.first + i;
         (
-            self.starts[i] as usize,
-            self.starts[i + 1] as usize - self.sep as usize,
+            self.starts[i] as usize - base,
+            self.starts[i + 1] as usize - self.sep as usize - base,
         )
     }
 
-    /// Decodes the raw block already placed in `self.data`.
+    /// Decodes the raw block already placed in `self.data`; the view is
+    /// the whole block.
     pub fn decode_in_place(&mut self) -> Result<(), DecodeError> {
+        self.key = None;
+        self.first = 0;
         self.ts.clear();
+        self.all_ts.clear();
         self.starts.clear();
         self.md_starts.clear();
         let mut r = Reader::new(&self.data);
@@ -397,14 +482,20 @@ impl Block {
             return Err(DecodeError("bad timestamp unit"));
         }
         let unit = 10i64.pow(u32::from(unit_exp));
-        self.ts.reserve(n);
+        let signed = flags & FLAG_SIGNED_DELTAS != 0;
+        self.all_ts.reserve(n);
         if n > 0 {
             let mut t = r.i64().ok_or(DecodeError("truncated timestamps"))?;
-            self.ts.push(t);
+            self.all_ts.push(t);
             for _ in 1..n {
-                let d = r.u64().ok_or(DecodeError("truncated timestamps"))? as i64;
+                let d = if signed {
+                    r.i64()
+                } else {
+                    r.u64().map(|d| d as i64)
+                }
+                .ok_or(DecodeError("truncated timestamps"))?;
                 t = t.wrapping_add(d.wrapping_mul(unit));
-                self.ts.push(t);
+                self.all_ts.push(t);
             }
         }
         self.starts.reserve(n + 1);
@@ -445,6 +536,7 @@ impl Block {
                 return Err(DecodeError("blob size does not match line lengths"));
             }
         }
+        self.ts.extend_from_slice(&self.all_ts);
         Ok(())
     }
 }
@@ -462,7 +554,7 @@ pub fn column_layout(raw: &[u8]) -> Result<Vec<(&'static str, Range<usize>)>, De
     r.u8().ok_or(DecodeError("truncated header"))?;
     let ts = r.position();
     for i in 0..n {
-        let ok = if i == 0 {
+        let ok = if i == 0 || flags & FLAG_SIGNED_DELTAS != 0 {
             r.i64().is_some()
         } else {
             r.u64().is_some()
@@ -639,7 +731,7 @@ mod tests {
         for level in [3, 8, 3, 1] {
             for part in [&text[..], &text[..100], &text[5000..]] {
                 assert_eq!(
-                    zstd_frame(part, level).unwrap(),
+                    compress_bytes(part, level).unwrap(),
                     zstd::bulk::compress(part, level).unwrap()
                 );
             }

@@ -4,4 +4,4 @@ pub mod block;
 pub mod segment;
 
 pub use block::Block;
-pub use segment::{BlockMeta, SegmentReader, SegmentWriter, StreamChunk};
+pub use segment::{BlockMeta, SegmentFooter, SegmentReader, SegmentWriter, StreamChunk};

@@ -15,7 +15,7 @@
 //! order for equal timestamps is unstable).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
@@ -529,18 +529,33 @@ impl LogStream {
         wave: usize,
     ) -> Result<LogStream, QueryError> {
         let mut q = Query::new(snap, expr, &LogParams { limit: 0, ..*p })?;
-        let bad: Vec<(usize, SegmentError)> = (0..q.tasks.len())
+        // Each stored block once: the runs of a packed block (format 2) are
+        // tasks of their own, and a packed block holds thousands of runs.
+        let mut first_task: HashMap<(usize, u64), usize> = HashMap::new();
+        let block_of: Vec<usize> = (0..q.tasks.len())
+            .map(|i| {
+                let t = q.task(i);
+                let key = (Arc::as_ptr(&t.chunk.segment) as usize, t.block.offset);
+                *first_task.entry(key).or_insert(i)
+            })
+            .collect();
+        let mut blocks: Vec<usize> = first_task.into_values().collect();
+        blocks.sort_unstable();
+        let bad: HashMap<usize, ReadProblem> = blocks
             .into_par_iter()
             .filter_map(|i| {
                 let t = q.task(i);
-                t.chunk.segment.verify_block(t.block).err().map(|e| (i, e))
+                let e: SegmentError = t.chunk.segment.verify_block(t.block).err()?;
+                Some((i, ReadProblem::from(&e)))
             })
             .collect();
         if !bad.is_empty() {
             let mut keep = vec![true; q.tasks.len()];
-            for (i, e) in bad {
-                keep[i] = false;
-                q.stats.partial.push(ReadProblem::from(&e));
+            for (i, b) in block_of.iter().enumerate() {
+                if let Some(problem) = bad.get(b) {
+                    keep[i] = false;
+                    q.stats.partial.push(problem.clone());
+                }
             }
             let mut k = keep.into_iter();
             q.tasks.retain(|_| k.next().unwrap_or(true));

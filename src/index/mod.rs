@@ -17,7 +17,7 @@ pub mod format;
 
 use std::path::PathBuf;
 
-pub use format::{build_day_index, DayIndex, IndexedChunk, SeriesRef};
+pub use format::{build_day_index, build_day_index_from, DayIndex, IndexedChunk, SeriesRef};
 
 /// Errors reading an index file.
 #[derive(Debug, thiserror::Error)]

@@ -3,11 +3,13 @@
 //! hand the batch to the writer and commit it with its input positions.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use regex::Regex;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use super::clock::{self, MISSING};
 use super::follow::{self, Start};
@@ -20,6 +22,27 @@ use super::writer::{write_batch, StreamEntries};
 use super::{IngestError, IngestObserver, IngestOptions};
 use crate::model::{validate_labels, Labels};
 use crate::store::{Store, TenantWriter};
+
+/// A hasher for keys that are hashes already.
+#[derive(Default, Clone, Copy)]
+struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed with it.
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type NoHash = std::hash::BuildHasherDefault<IdentityHasher>;
 
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
@@ -41,6 +64,9 @@ impl IndexUpkeep {
     /// the footers of all its segments, so a very long run into one day would
     /// otherwise grow quadratically.
     const BUDGET_DIVISOR: u32 = 50;
+    /// What a rebuild costs per stream chunk of its days' footers (read,
+    /// decoded, indexed), measured at about 1-2 µs on the bench machine.
+    const COST_PER_CHUNK: Duration = Duration::from_micros(2);
 
     fn rebuild(
         &mut self,
@@ -52,8 +78,21 @@ impl IndexUpkeep {
         if !self.enabled || self.pending.is_empty() {
             return Ok(());
         }
-        if !last && self.spent > self.started.elapsed() / Self::BUDGET_DIVISOR {
-            return Ok(());
+        if !last {
+            // A rebuild reads every footer of its days: estimate it from
+            // the stream chunks they hold, so that a day of a million
+            // streams is not rebuilt after every batch.
+            let chunks: u64 = tx
+                .manifest()
+                .segments
+                .iter()
+                .filter(|s| self.pending.contains(&s.day))
+                .map(|s| s.streams)
+                .sum();
+            let estimate = Self::COST_PER_CHUNK * u32::try_from(chunks).unwrap_or(u32::MAX);
+            if self.spent + estimate > self.started.elapsed() / Self::BUDGET_DIVISOR {
+                return Ok(());
+            }
         }
         let t = Instant::now();
         let days: Vec<String> = std::mem::take(&mut self.pending).into_iter().collect();
@@ -72,7 +111,8 @@ struct Run<'r, 'l> {
     opts: &'r IngestOptions,
     obs: &'r dyn IngestObserver,
     report: IngestReport,
-    streams_seen: HashSet<Labels>,
+    /// Hashes of the label sets of the streams seen so far (to count them).
+    streams_seen: HashSet<u64, NoHash>,
     upkeep: IndexUpkeep,
     /// The positions of the last commit.
     committed: follow::Positions,
@@ -108,7 +148,7 @@ pub fn ingest(
         opts,
         obs,
         report: IngestReport::default(),
-        streams_seen: HashSet::new(),
+        streams_seen: HashSet::default(),
         upkeep: IndexUpkeep {
             enabled: !opts.no_index,
             pending: BTreeSet::new(),
@@ -213,10 +253,48 @@ pub(crate) struct Entry<'a> {
     pub metadata: Option<Box<crate::chunk::block::Metadata>>,
 }
 
+/// How a parse task names a stream: by its label set, or by the raw
+/// `labels` object of logcli records (parsed once per batch, however many
+/// records and tasks repeat it).
+pub(crate) enum StreamKey<'a> {
+    Labels(Labels),
+    Raw(&'a [u8]),
+}
+
+/// A task's streams, each once: entries refer to them by index.
+#[derive(Default)]
+struct StreamTable<'a> {
+    keys: Vec<StreamKey<'a>>,
+    labels: HashMap<Labels, u32>,
+    raw: HashMap<&'a [u8], u32, Xxh3DefaultBuilder>,
+}
+
+impl<'a> StreamTable<'a> {
+    fn of_labels(&mut self, labels: Labels) -> u32 {
+        if let Some(&i) = self.labels.get(&labels) {
+            return i;
+        }
+        let i = self.keys.len() as u32;
+        self.labels.insert(labels.clone(), i);
+        self.keys.push(StreamKey::Labels(labels));
+        i
+    }
+
+    fn of_raw(&mut self, raw: &'a [u8]) -> u32 {
+        if let Some(&i) = self.raw.get(raw) {
+            return i;
+        }
+        let i = self.keys.len() as u32;
+        self.raw.insert(raw, i);
+        self.keys.push(StreamKey::Raw(raw));
+        i
+    }
+}
+
 /// The result of parsing one range of a piece.
 struct Parsed<'a> {
     piece: usize,
-    streams: Vec<Labels>,
+    streams: Vec<StreamKey<'a>>,
     entries: Vec<Entry<'a>>,
     counts: Counts,
 }
@@ -352,33 +430,77 @@ impl Run<'_, '_> {
         // list is sized exactly first: a batch holds millions of entries,
         // and doubling growth would cost up to twice their memory.
         let mut groups: Vec<StreamEntries<'_>> = Vec::new();
-        let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+        // Groups by a 64-bit hash of their labels (no label set is cloned
+        // into a map: at a million streams a batch, those clones and their
+        // frees cost more than parsing); labels whose hash another label
+        // set already took go to `collided`.
+        let hasher = Xxh3DefaultBuilder::new();
+        let mut index: HashMap<u64, usize, NoHash> = HashMap::default();
+        let mut collided: HashMap<Labels, usize> = HashMap::new();
+        let mut hashes: Vec<u64> = Vec::new();
+        let mut by_raw: HashMap<&[u8], Option<usize>, Xxh3DefaultBuilder> = HashMap::default();
         let maps: Vec<Vec<Option<usize>>> = parsed
             .iter()
             .map(|pr| {
+                let input = || cursors[batch[pr.piece].cursor].input.display();
+                let mut group = |l: Labels| {
+                    let h = hasher.hash_one(&l);
+                    let found = match index.get(&h) {
+                        Some(&i) if groups[i].labels == l => Some(i),
+                        Some(_) => collided.get(&l).copied(),
+                        None => None,
+                    };
+                    if let Some(i) = found {
+                        return groups[i].valid.then_some(i);
+                    }
+                    let valid = match validate_labels(&l, &opts.limits) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            obs.warn(&format!("{}: {e}; its entries are rejected", input()));
+                            false
+                        }
+                    };
+                    match index.entry(h) {
+                        std::collections::hash_map::Entry::Occupied(_) => {
+                            collided.insert(l.clone(), groups.len());
+                        }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(groups.len());
+                        }
+                    }
+                    hashes.push(h);
+                    groups.push(StreamEntries {
+                        labels: l,
+                        entries: Vec::new(),
+                        valid,
+                    });
+                    valid.then_some(groups.len() - 1)
+                };
                 pr.streams
                     .iter()
-                    .map(|l| {
-                        if let Some(&i) = index.get(l) {
-                            return groups[i].valid.then_some(i);
-                        }
-                        let valid = match validate_labels(l, &opts.limits) {
-                            Ok(()) => true,
-                            Err(e) => {
-                                obs.warn(&format!(
-                                    "{}: {e}; its entries are rejected",
-                                    cursors[batch[pr.piece].cursor].input.display()
-                                ));
-                                false
+                    .map(|k| match k {
+                        StreamKey::Labels(l) => group(l.clone()),
+                        StreamKey::Raw(raw) => {
+                            if let Some(&g) = by_raw.get(raw) {
+                                return g;
                             }
-                        };
-                        groups.push(StreamEntries {
-                            labels: l.clone(),
-                            entries: Vec::new(),
-                            valid,
-                        });
-                        index.insert(l.clone(), groups.len() - 1);
-                        valid.then_some(groups.len() - 1)
+                            let g = match format::parse_labels_object(raw) {
+                                Ok(l) => group(with_static(&l, opts).without_empty()),
+                                // The fast reader checked the object's
+                                // syntax, so this does not happen; if it
+                                // did, its entries are rejected, not lost
+                                // silently.
+                                Err(e) => {
+                                    obs.warn(&format!(
+                                        "{}: {e}; its entries are rejected",
+                                        input()
+                                    ));
+                                    None
+                                }
+                            };
+                            by_raw.insert(raw, g);
+                            g
+                        }
                     })
                     .collect()
             })
@@ -406,10 +528,13 @@ impl Run<'_, '_> {
                 }
             }
         }
-        groups.retain(|g| g.valid && !g.entries.is_empty());
-        for g in &groups {
-            streams_seen.insert(g.labels.clone());
+        for (g, h) in groups.iter().zip(&hashes) {
+            if g.valid && !g.entries.is_empty() {
+                streams_seen.insert(*h);
+            }
         }
+        drop((index, collided, hashes));
+        groups.retain(|g| g.valid && !g.entries.is_empty());
 
         let published = tx.manifest().segments.len();
         write_batch(tx, groups, opts, report)?;
@@ -487,7 +612,7 @@ impl ParseCtx {
 fn parse_task<'a>(data: &'a [u8], t: &Task, c: &ParseCtx, opts: &IngestOptions) -> Parsed<'a> {
     let mut out = Parsed {
         piece: t.piece,
-        streams: vec![c.labels.clone()],
+        streams: vec![StreamKey::Labels(c.labels.clone())],
         entries: Vec::new(),
         counts: Counts::default(),
     };
@@ -664,17 +789,6 @@ fn parse_multiline<'a>(
     }
 }
 
-fn stream_index(streams: &mut Vec<Labels>, labels: Labels) -> u32 {
-    let labels = labels.without_empty();
-    match streams.iter().position(|l| *l == labels) {
-        Some(i) => i as u32,
-        None => {
-            streams.push(labels);
-            (streams.len() - 1) as u32
-        }
-    }
-}
-
 fn with_static(labels: &Labels, opts: &IngestOptions) -> Labels {
     let mut l = labels.clone();
     for (k, v) in &opts.labels {
@@ -690,10 +804,9 @@ fn parse_logcli<'a>(
     opts: &IngestOptions,
     out: &mut Parsed<'a>,
 ) {
-    out.streams.clear();
-    let mut entries = Vec::new();
+    let mut entries = Vec::with_capacity(memchr::memchr_iter(b'\n', data).count() + 1);
+    let mut table = StreamTable::default();
     let counts = &mut out.counts;
-    let streams = &mut out.streams;
     let name = c.name.as_str();
     for_each_line(data, |line, i| {
         counts.lines += 1;
@@ -718,39 +831,43 @@ fn parse_logcli<'a>(
             });
             return;
         }
-        match format::parse_logcli_line(line) {
-            Ok(e) => {
-                let s = stream_index(streams, with_static(&e.labels, opts));
-                if let Some(l) = check_size(
+        // The shape logcli writes is read without a JSON parser, its labels
+        // object kept raw; anything else goes through serde.
+        let (stream, ts, text) = match format::parse_logcli_fast(line) {
+            Some(r) => (table.of_raw(r.labels), r.ts, r.line),
+            None => match format::parse_logcli_line(line) {
+                Ok(e) => (
+                    table.of_labels(with_static(&e.labels, opts).without_empty()),
+                    e.ts,
                     Cow::Owned(e.line.into_bytes()),
-                    first_line + i,
-                    name,
-                    opts,
-                    counts,
-                    0,
-                ) {
-                    entries.push(Entry {
-                        stream: s,
-                        ts: e.ts,
-                        line: l,
-                        metadata: None,
+                ),
+                Err(msg) => {
+                    counts.reject(reject::UNPARSABLE, || {
+                        format!("{name}:{}: {msg}", first_line + i)
                     });
+                    return;
                 }
-            }
-            Err(msg) => counts.reject(reject::UNPARSABLE, || {
-                format!("{name}:{}: {msg}", first_line + i)
-            }),
+            },
+        };
+        if let Some(l) = check_size(text, first_line + i, name, opts, counts, 0) {
+            entries.push(Entry {
+                stream,
+                ts,
+                line: l,
+                metadata: None,
+            });
         }
     });
+    out.streams = table.keys;
     out.entries = entries;
 }
 
 fn parse_push<'a>(data: &'a [u8], name: &str, opts: &IngestOptions, out: &mut Parsed<'a>) {
-    out.streams.clear();
+    let mut table = StreamTable::default();
     match format::parse_push_bodies(data) {
         Ok(streams) => {
             for s in streams {
-                let si = stream_index(&mut out.streams, with_static(&s.labels, opts));
+                let si = table.of_labels(with_static(&s.labels, opts).without_empty());
                 for (ts, line, metadata) in s.entries {
                     out.counts.lines += 1;
                     if let Some(l) = check_size(
@@ -778,4 +895,5 @@ fn parse_push<'a>(data: &'a [u8], name: &str, opts: &IngestOptions, out: &mut Pa
             });
         }
     }
+    out.streams = table.keys;
 }

@@ -59,6 +59,206 @@ pub fn parse_logcli_line(line: &[u8]) -> Result<LogcliEntry, String> {
     })
 }
 
+/// One logcli record read by [`parse_logcli_fast`]: its labels as the raw
+/// JSON object (a batch parses each distinct object once), the line (borrowed
+/// unless it holds escapes) and the time.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RawLogcli<'a> {
+    /// The `labels` object, braces included, as it stands in the input.
+    pub labels: &'a [u8],
+    /// The line, unescaped.
+    pub line: Cow<'a, [u8]>,
+    /// ns since the epoch.
+    pub ts: i64,
+}
+
+/// Reads a record of exactly the shape logcli writes —
+/// `{"labels":{"k":"v",…},"line":"…","timestamp":"…"}`, compact, keys in
+/// that order — without a JSON parser. `None` for anything else (other key
+/// orders, whitespace, a non-string label value, a bad escape, invalid
+/// UTF-8): the caller then uses [`parse_logcli_line`], so both give the same
+/// entries and the same errors.
+pub(crate) fn parse_logcli_fast(b: &[u8]) -> Option<RawLogcli<'_>> {
+    const HEAD: &[u8] = b"{\"labels\":{";
+    const LINE: &[u8] = b",\"line\":\"";
+    const TS: &[u8] = b",\"timestamp\":\"";
+    if !b.starts_with(HEAD) {
+        return None;
+    }
+    // serde_json rejects invalid UTF-8 anywhere; so must this.
+    std::str::from_utf8(b).ok()?;
+    let lstart = HEAD.len() - 1;
+    let mut i = HEAD.len();
+    if b.get(i) != Some(&b'}') {
+        loop {
+            (b.get(i) == Some(&b'"')).then_some(())?;
+            let (end, _) = scan_string(b, i + 1)?;
+            (b.get(end + 1) == Some(&b':') && b.get(end + 2) == Some(&b'"')).then_some(())?;
+            let (end, _) = scan_string(b, end + 3)?;
+            match b.get(end + 1)? {
+                b',' => i = end + 2,
+                b'}' => {
+                    i = end + 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    let labels = &b[lstart..=i];
+    let rest = &b[i + 1..];
+    if !rest.starts_with(LINE) {
+        return None;
+    }
+    let ls = i + 1 + LINE.len();
+    let (le, esc) = scan_string(b, ls)?;
+    let line = if esc {
+        Cow::Owned(unescape(&b[ls..le])?)
+    } else {
+        Cow::Borrowed(&b[ls..le])
+    };
+    if !b[le + 1..].starts_with(TS) {
+        return None;
+    }
+    let ts_start = le + 1 + TS.len();
+    let (te, esc) = scan_string(b, ts_start)?;
+    if esc || b.get(te + 1) != Some(&b'}') || te + 2 != b.len() {
+        return None;
+    }
+    let ts = std::str::from_utf8(&b[ts_start..te]).ok()?;
+    let ts = rfc3339_utc(ts.as_bytes()).or_else(|| parse_rfc3339(ts).ok())?;
+    Some(RawLogcli { labels, line, ts })
+}
+
+/// Scans a JSON string from just after its opening quote: the index of the
+/// closing quote and whether it holds escapes; `None` when it is malformed
+/// (a control character, a bad escape, no end).
+fn scan_string(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    let mut esc = false;
+    loop {
+        let j = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[i..j].iter().any(|&c| c < 0x20) {
+            return None;
+        }
+        if b[j] == b'"' {
+            return Some((j, esc));
+        }
+        esc = true;
+        i = match b.get(j + 1)? {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j + 2,
+            b'u' => {
+                let hex = b.get(j + 2..j + 6)?;
+                hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                j + 6
+            }
+            _ => return None,
+        };
+    }
+}
+
+/// Decodes the escapes of a JSON string's contents (checked by
+/// [`scan_string`]); `None` for a lone surrogate, which serde_json refuses.
+fn unescape(s: &[u8]) -> Option<Vec<u8>> {
+    let hex4 = |b: &[u8]| u32::from_str_radix(std::str::from_utf8(b).ok()?, 16).ok();
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let Some(j) = memchr::memchr(b'\\', &s[i..]) else {
+            out.extend_from_slice(&s[i..]);
+            break;
+        };
+        out.extend_from_slice(&s[i..i + j]);
+        i += j;
+        let c = match *s.get(i + 1)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 8,
+            b'f' => 12,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let mut cp = hex4(s.get(i + 2..i + 6)?)?;
+                i += 6;
+                if (0xD800..0xDC00).contains(&cp) {
+                    if s.get(i..i + 2) != Some(b"\\u") {
+                        return None;
+                    }
+                    let lo = hex4(s.get(i + 2..i + 6)?)?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return None;
+                    }
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                } else if (0xDC00..0xE000).contains(&cp) {
+                    return None;
+                }
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(char::from_u32(cp)?.encode_utf8(&mut buf).as_bytes());
+                continue;
+            }
+            _ => return None,
+        };
+        out.push(c);
+        i += 2;
+    }
+    Some(out)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, what logcli prints, without a date
+/// library; `None` for any other form (then [`parse_rfc3339`] decides).
+fn rfc3339_utc(b: &[u8]) -> Option<i64> {
+    use super::timestamp::civil::{d2, d4, days_from_civil, days_in_month};
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d) = (d4(b, 0)? as i32, d2(b, 5)? as u8, d2(b, 8)? as u8);
+    let (h, mi, s) = (d2(b, 11)?, d2(b, 14)?, d2(b, 17)?);
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59
+    {
+        return None;
+    }
+    let mut ns = 0i64;
+    let mut i = 19;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 || n > 9 {
+            return None;
+        }
+        for &c in &b[start..i] {
+            ns = ns * 10 + i64::from(c - b'0');
+        }
+        ns *= 10i64.pow(9 - n as u32);
+    }
+    if i + 1 != b.len() || b[i] != b'Z' {
+        return None;
+    }
+    let secs = days_from_civil(y, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + s);
+    secs.checked_mul(1_000_000_000)?.checked_add(ns)
+}
+
+/// Parses the `labels` object of a logcli record (as [`RawLogcli::labels`]
+/// holds it) into a label set.
+pub(crate) fn parse_labels_object(raw: &[u8]) -> Result<Labels, String> {
+    let m: BTreeMap<Cow<'_, str>, Cow<'_, str>> =
+        serde_json::from_slice(raw).map_err(|e| format!("bad labels object: {e}"))?;
+    Ok(Labels::from_pairs(
+        m.into_iter().map(|(k, v)| (k.into_owned(), v.into_owned())),
+    ))
+}
+
 /// Parses an RFC 3339 timestamp with any offset into ns since the epoch.
 pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
     let t: jiff::Timestamp = s.parse().map_err(|e| format!("bad timestamp {s:?}: {e}"))?;

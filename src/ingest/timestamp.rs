@@ -28,7 +28,7 @@
 //! style that matched last first; UTC and fixed offsets use plain
 //! arithmetic, and named zones cache the offset of the current DST period.
 
-mod civil;
+pub(crate) mod civil;
 mod detect;
 mod format;
 mod syntax;

@@ -4,16 +4,18 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 use rayon::prelude::*;
 
 use super::report::{reject, IngestReport};
 use super::{IngestError, IngestOptions};
 use crate::chunk::block::{self, EncodedBlock, Metadata};
+use crate::chunk::segment::RunMeta;
 use crate::chunk::Block;
 use crate::model::Labels;
 use crate::store::{SegmentEntry, StoreError, TenantWriter};
-use crate::time::day_string;
+use crate::time::{day_of, day_string};
 
 /// One entry to store: time, line, and structured metadata if any.
 pub(crate) type StoredEntry<'a> = (i64, Cow<'a, [u8]>, Option<Box<Metadata>>);
@@ -25,20 +27,134 @@ pub(crate) struct StreamEntries<'a> {
     pub valid: bool,
 }
 
-struct BlockJob {
-    stream: usize,
-    day: i64,
-    start: usize,
-    end: usize,
+/// A stream's day of entries up to this many line bytes is *small*: it is
+/// packed with other small streams' runs into shared blocks instead of
+/// getting blocks of its own.
+pub(crate) const SMALL_STREAM_BYTES: usize = 64 << 10;
+
+/// Line bytes of a packed block: small enough that reading one stream's
+/// run decompresses little, large enough for zstd to find what the streams'
+/// lines share.
+pub(crate) const PACK_TARGET_BYTES: usize = 256 << 10;
+
+/// One block to write: runs `(stream, entry range)`, one for a stream's
+/// own block, several for a packed block.
+struct Unit {
+    runs: Vec<(usize, Range<usize>)>,
 }
 
-struct Compressed {
-    job: usize,
-    block: EncodedBlock,
+/// One UTC day of the batch: its blocks, and every stream's runs in label
+/// order as `(unit, run within the unit)`, the order footers list them.
+struct DayPlan {
+    day: i64,
+    units: Vec<Unit>,
+    runs: Vec<(usize, usize)>,
+}
+
+/// Cuts the batch's streams (each sorted by time) into blocks, per UTC
+/// day and in label order: a stream's day over [`SMALL_STREAM_BYTES`] into
+/// blocks of its own ([`block::cut_blocks_at`] `block_bytes`), the smaller
+/// ones packed together up to [`PACK_TARGET_BYTES`] of lines a block. Both
+/// thresholds are capped at `block_bytes`, so no stream's run in a block
+/// holds more than that (unless one entry does).
+fn plan_units(streams: &[StreamEntries<'_>], block_bytes: usize) -> Vec<DayPlan> {
+    let small = SMALL_STREAM_BYTES.min(block_bytes);
+    let pack_target = PACK_TARGET_BYTES.min(block_bytes);
+    // Label sets are distinct: an unstable sort gives the one order. It
+    // compares order-preserving byte keys laid out in one buffer: comparing
+    // the label sets themselves chases six pointers per comparison, and at
+    // a million streams those cache misses were a fifth of ingest.
+    let mut keys = Vec::new();
+    let mut ends = Vec::with_capacity(streams.len());
+    for s in streams {
+        sort_key(&mut keys, &s.labels);
+        ends.push(keys.len());
+    }
+    let mut order: Vec<(&[u8], usize)> = (0..streams.len())
+        .map(|i| (&keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]], i))
+        .collect();
+    order.par_sort_unstable();
+    let order: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
+    // Per day, the stream days in label order.
+    let mut days: BTreeMap<i64, Vec<(usize, Range<usize>, usize)>> = BTreeMap::new();
+    for &si in &order {
+        let e = &streams[si].entries;
+        let mut start = 0;
+        while start < e.len() {
+            let day = day_of(e[start].0);
+            let mut end = start;
+            let mut bytes = 0;
+            while end < e.len() && day_of(e[end].0) == day {
+                bytes += e[end].1.len();
+                end += 1;
+            }
+            days.entry(day).or_default().push((si, start..end, bytes));
+            start = end;
+        }
+    }
+    let mut plans = Vec::new();
+    for (day, pieces) in days {
+        let mut plan = DayPlan {
+            day,
+            units: Vec::new(),
+            runs: Vec::new(),
+        };
+        // The open pack: its unit number once it has one.
+        let mut pack: Option<usize> = None;
+        let mut pack_bytes = 0;
+        for (si, range, bytes) in pieces {
+            if bytes > small {
+                let base = range.start;
+                let e = &streams[si].entries[range];
+                for (_, r) in block::cut_blocks_at(e, block_bytes, |x| (x.0, x.1.len())) {
+                    plan.runs.push((plan.units.len(), 0));
+                    plan.units.push(Unit {
+                        runs: vec![(si, base + r.start..base + r.end)],
+                    });
+                }
+                continue;
+            }
+            let u = *pack.get_or_insert_with(|| {
+                plan.units.push(Unit { runs: Vec::new() });
+                plan.units.len() - 1
+            });
+            plan.runs.push((u, plan.units[u].runs.len()));
+            plan.units[u].runs.push((si, range));
+            pack_bytes += bytes;
+            if pack_bytes >= pack_target {
+                pack = None;
+                pack_bytes = 0;
+            }
+        }
+        plans.push(plan);
+    }
+    plans
+}
+
+/// Appends a byte key of `labels` that sorts as the label sets do: per
+/// pair the name and the value, each with bytes 0 and 1 escaped (as 1 1 and
+/// 1 2) and ended by a 0, so that a string sorts before its extensions.
+fn sort_key(out: &mut Vec<u8>, labels: &Labels) {
+    for (n, v) in labels.pairs() {
+        for x in [n, v] {
+            for &b in x.as_bytes() {
+                if b <= 1 {
+                    out.extend_from_slice(&[1, b + 1]);
+                } else {
+                    out.push(b);
+                }
+            }
+            out.push(0);
+        }
+    }
 }
 
 /// Writes the batch; updates the report. Positions are committed by the
 /// caller together with the segments this publishes.
+///
+/// Per stream a stable sort by time and the optional dedupe, then
+/// [`write_segments`] (ingest and `lokal test`; the compactor calls that
+/// directly).
 pub(crate) fn write_batch(
     tx: &mut TenantWriter<'_>,
     mut streams: Vec<StreamEntries<'_>>,
@@ -89,72 +205,85 @@ pub(crate) struct BlockParams {
 }
 
 /// Writes streams whose entries are sorted by time (equal timestamps in the
-/// order they are to be read back) as published segments of `tx`: cut into
-/// blocks per UTC day, encoded and compressed on rayon, one segment per day
-/// with the streams in label order. The one path from entries to segment
-/// files: ingest's batches and the compactor's merged days both take it.
-/// Returns the new segments' manifest entries.
+/// order they are to be read back) as published segments of `tx`: cut and
+/// packed into blocks per UTC day by [`plan_units`], compressed on rayon,
+/// one segment per day with the streams in label order. The one path from
+/// entries to segment files: ingest's batches and the compactor's merged
+/// days both take it. Returns the new segments' manifest entries.
 pub(crate) fn write_segments(
     tx: &mut TenantWriter<'_>,
     streams: &[StreamEntries<'_>],
     params: BlockParams,
 ) -> Result<Vec<SegmentEntry>, StoreError> {
-    let mut jobs = Vec::new();
-    for (si, s) in streams.iter().enumerate() {
-        for (day, r) in block::cut_blocks_at(&s.entries, params.block_bytes, |e| (e.0, e.1.len())) {
-            jobs.push(BlockJob {
-                stream: si,
-                day,
-                start: r.start,
-                end: r.end,
-            });
-        }
-    }
-
     let level = params.zstd_level;
-    let compressed: Vec<Result<Compressed, block::CompressError>> = jobs
+    // The segment writer only tells consecutive streams apart by these (and
+    // their labels); format 2 stores no fingerprint, so a fast hash of the
+    // label set does, instead of printing every label set in Loki's form.
+    let hasher = xxhash_rust::xxh3::Xxh3DefaultBuilder::new();
+    let fingerprints: Vec<u64> = streams
         .par_iter()
-        .enumerate()
-        .map(|(ji, j)| {
-            let entries = &streams[j.stream].entries[j.start..j.end];
-            let block = block::compress(
-                entries
-                    .iter()
-                    .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[]))),
-                level,
-            )?;
-            Ok(Compressed { job: ji, block })
-        })
+        .map(|s| std::hash::BuildHasher::hash_one(&hasher, &s.labels))
         .collect();
-
-    // One segment per day; streams in label order so segments are deterministic.
-    let mut by_day: BTreeMap<i64, Vec<Compressed>> = BTreeMap::new();
-    for c in compressed {
-        // Failing to write a block is a store failure, like a full disk.
-        let c = c?;
-        by_day.entry(jobs[c.job].day).or_default().push(c);
-    }
-    let mut out = Vec::with_capacity(by_day.len());
-    for (day, mut blocks) in by_day {
-        blocks.sort_by(|a, b| {
-            let (ja, jb) = (&jobs[a.job], &jobs[b.job]);
-            streams[ja.stream]
-                .labels
-                .cmp(&streams[jb.stream].labels)
-                .then(ja.start.cmp(&jb.start))
-        });
-        let mut pending = tx.create_segment(&day_string(day))?;
-        for c in &blocks {
-            let s = &streams[jobs[c.job].stream];
-            pending
-                .writer
-                .add_block(
-                    &s.labels,
-                    s.labels.fingerprint(),
-                    &c.block.bytes,
-                    c.block.meta.clone(),
+    let mut out = Vec::new();
+    for plan in plan_units(streams, params.block_bytes) {
+        let compressed: Vec<Result<EncodedBlock, block::CompressError>> = plan
+            .units
+            .par_iter()
+            .map(|u| {
+                block::compress(
+                    u.runs.iter().flat_map(|(si, r)| {
+                        streams[*si].entries[r.clone()]
+                            .iter()
+                            .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[])))
+                    }),
+                    level,
                 )
-                .map_err(StoreError::from)?;
+            })
+            .collect();
+        // One segment per day: the blocks in the order planned, then each
+        // stream's runs in label order.
+        let mut pending = tx.create_segment(&day_string(plan.day))?;
+        let w = &mut pending.writer;
+        let mut frames = Vec::with_capacity(compressed.len());
+        for c in compressed {
+            // Failing to compress a block is a store failure, like a full disk.
+            let c = c.map_err(StoreError::from)?;
+            frames.push(
+                w.add_frame(&c.bytes, c.meta.raw_len, c.meta.frame_entries)
+                    .map_err(StoreError::from)?,
+            );
+        }
+        let firsts: Vec<Vec<u32>> = plan
+            .units
+            .iter()
+            .map(|u| {
+                let mut first = 0u32;
+                u.runs
+                    .iter()
+                    .map(|(_, r)| {
+                        let f = first;
+                        first += r.len() as u32;
+                        f
+                    })
+                    .collect()
+            })
+            .collect();
+        for &(u, k) in &plan.runs {
+            let (si, r) = &plan.units[u].runs[k];
+            let s = &streams[*si];
+            let e = &s.entries[r.clone()];
+            w.add_run(
+                &s.labels,
+                fingerprints[*si],
+                frames[u],
+                RunMeta {
+                    first: firsts[u][k],
+                    entries: e.len() as u32,
+                    line_bytes: e.iter().map(|x| x.1.len() as u64).sum(),
+                    min_t: e[0].0,
+                    max_t: e[e.len() - 1].0,
+                },
+            );
         }
         out.push(tx.publish(pending)?);
     }
@@ -339,6 +468,31 @@ mod tests {
         let (removed, _) = dedupe_against_store(&tx, &mut batch).unwrap();
         assert_eq!(removed, 1);
         assert_eq!(batch[0].entries.len(), 2);
+    }
+
+    #[test]
+    fn sort_keys_order_as_label_sets() {
+        let sets = [
+            vec![("a", "")],
+            vec![("a", "\0")],
+            vec![("a", "\u{1}")],
+            vec![("a", "\u{1}x")],
+            vec![("a", "\u{2}")],
+            vec![("a", "b")],
+            vec![("a", "b"), ("c", "d")],
+            vec![("a", "bc")],
+            vec![("ab", "")],
+            vec![("b", "a")],
+        ];
+        let labels: Vec<Labels> = sets.iter().map(|p| Labels::from_pairs(p.clone())).collect();
+        for a in &labels {
+            for b in &labels {
+                let (mut ka, mut kb) = (Vec::new(), Vec::new());
+                sort_key(&mut ka, a);
+                sort_key(&mut kb, b);
+                assert_eq!(ka.cmp(&kb), a.cmp(b), "{a} vs {b}");
+            }
+        }
     }
 
     #[test]

@@ -690,7 +690,7 @@ impl<'l> TenantWriter<'l> {
     /// the next commit. Returns its manifest entry.
     pub fn publish(&mut self, mut pending: PendingSegment) -> Result<SegmentEntry, StoreError> {
         // On any error `pending` is dropped and removes its temporary file.
-        let (streams, size) = pending.writer.finish()?;
+        let (summary, size) = pending.writer.finish()?;
         let dst = self.tenant.dir.join(&pending.rel);
         // The writer lock keeps other lokal writers out; this keeps a file
         // that appeared meanwhile from being replaced.
@@ -707,13 +707,18 @@ impl<'l> TenantWriter<'l> {
         pending.tmp = PathBuf::new();
         sync_dir(dst.parent().unwrap_or(&self.tenant.dir))?;
         trace::point("segment-publish");
-        let entry = summarize(
-            pending.id,
-            pending.day.clone(),
-            pending.rel.clone(),
-            size,
-            &streams,
-        );
+        let entry = SegmentEntry {
+            id: pending.id,
+            day: pending.day.clone(),
+            path: pending.rel.clone(),
+            bytes: size,
+            raw_bytes: summary.raw_bytes,
+            entries: summary.entries,
+            streams: summary.streams,
+            blocks: summary.blocks,
+            min_t: summary.min_t,
+            max_t: summary.max_t,
+        };
         self.manifest.segments.push(entry.clone());
         Ok(entry)
     }
@@ -1133,9 +1138,13 @@ fn summarize(
         min_t: i64::MAX,
         max_t: i64::MIN,
     };
+    // A packed block holds several streams' runs: count it once.
+    let mut frames = std::collections::HashSet::new();
     for s in streams {
         for b in &s.blocks {
-            e.blocks += 1;
+            if frames.insert(b.offset) {
+                e.blocks += 1;
+            }
             e.entries += u64::from(b.entries);
             e.raw_bytes += b.line_bytes;
             e.min_t = e.min_t.min(b.min_t);

@@ -108,11 +108,14 @@ pub fn day_stats(tenant: &str, snap: &Snapshot) -> Result<Vec<DayStats>, StoreEr
         d.0.chunks += r.streams().len() as u64;
         d.2 = d.2.min(seg.min_t);
         d.3 = d.3.max(seg.max_t);
+        // Packed blocks are listed once per stream run: count each once.
         let blocks: u64 = r
             .streams()
             .iter()
             .flat_map(|s| &s.blocks)
-            .map(|b| u64::from(b.len))
+            .map(|b| (b.offset, u64::from(b.len)))
+            .collect::<std::collections::HashMap<u64, u64>>()
+            .values()
             .sum();
         d.0.bytes_overhead += seg.bytes.saturating_sub(blocks);
         d.0.block_stored_avg += blocks;

@@ -7,8 +7,9 @@
 //! transaction: the index is a file format and knows nothing of manifests.
 
 use super::{NewIndex, StoreError, TenantWriter};
-use crate::chunk::{SegmentReader, StreamChunk};
-use crate::index::build_day_index;
+use crate::chunk::segment::SegmentError;
+use crate::chunk::SegmentFooter;
+use crate::index::build_day_index_from;
 use crate::time::parse_day;
 
 /// What one day's (re)build produced.
@@ -75,26 +76,32 @@ fn rebuild(
             // Not a day name lokal writes; such a manifest is hand-edited.
             continue;
         };
-        let readers = match entries
+        // Footers are read one stream at a time: a day of a million
+        // streams in many segments is merged, never held whole.
+        let mut entries = entries;
+        entries.sort_by_key(|e| e.id);
+        entries.dedup_by_key(|e| e.id);
+        let built = entries
             .iter()
-            .map(|e| Ok((e.id, SegmentReader::open(&tx.segment_path(e))?)))
-            .collect::<Result<Vec<_>, StoreError>>()
-        {
-            Ok(r) => r,
-            Err(StoreError::Segment(e)) if warn.is_some() => {
+            .map(|e| SegmentFooter::open(&tx.segment_path(e)))
+            .collect::<Result<Vec<_>, SegmentError>>()
+            .and_then(|footers| {
+                let ids: Vec<u64> = entries.iter().map(|e| e.id).collect();
+                build_day_index_from(day_no, &ids, |i| Ok(footers[i].streams()))
+            });
+        let (bytes, series) = match built {
+            Ok(b) => b,
+            Err(e) if warn.is_some() => {
                 if let Some(w) = warn.as_mut() {
                     w(format!("{e}; the label index of {day} was not rebuilt"));
                 }
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
-        let inputs: Vec<(u64, &[StreamChunk])> =
-            readers.iter().map(|(id, r)| (*id, r.streams())).collect();
-        let bytes = build_day_index(day_no, &inputs);
         out.push(IndexSummary {
             day: day.clone(),
-            series: count_series(&inputs),
+            series,
             segments: entries.len() as u64,
             bytes: bytes.len() as u64,
         });
@@ -123,14 +130,4 @@ pub fn rebuild_all(tx: &mut TenantWriter<'_>) -> Result<Vec<IndexSummary>, Store
     let mut out = rebuild_days(tx, &days)?;
     out.retain(|s| s.segments > 0);
     Ok(out)
-}
-
-fn count_series(inputs: &[(u64, &[StreamChunk])]) -> u64 {
-    let mut set = std::collections::HashSet::new();
-    for (_, streams) in inputs {
-        for s in streams.iter().filter(|s| !s.blocks.is_empty()) {
-            set.insert(&s.labels);
-        }
-    }
-    set.len() as u64
 }

@@ -92,8 +92,8 @@ fn every_single_bit_flip_in_a_block_is_caught_by_its_checksum() {
     let l = lokal::model::Labels::from_pairs([("job", "x")]);
     let mut w = SegmentWriter::create(&path).unwrap();
     w.add_block(&l, l.fingerprint(), &b.bytes, b.meta).unwrap();
-    let (streams, _) = w.finish().unwrap();
-    let meta = streams[0].blocks[0].clone();
+    w.finish().unwrap();
+    let meta = SegmentReader::open(&path).unwrap().streams()[0].blocks[0].clone();
     let good = std::fs::read(&path).unwrap();
     let mut block = lokal::chunk::Block::default();
     let mut ts = Vec::new();

@@ -19,6 +19,8 @@ fn store_with_a_bad_zstd_frame(dir: &std::path::Path) {
         offset: 0,
         len: 0,
         raw_len: 100,
+        frame_entries: 3,
+        first: 0,
         entries: 3,
         line_bytes: 3,
         min_t: 1_704_067_200_000_000_000,

@@ -32,5 +32,6 @@ mod serve;
 mod stdin;
 mod store;
 mod store_v1;
+mod store_v2;
 mod testenv;
 mod timestamps;

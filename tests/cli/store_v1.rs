@@ -16,9 +16,16 @@ use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
-/// The fixture, in the source tree.
+/// A fixture (`store_v1`, `store_v2`), in the source tree.
+pub(crate) fn fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// This one.
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store_v1")
+    fixture_dir("store_v1")
 }
 
 /// Every file of the fixture: (path, length, xxh3-64 of its bytes).
@@ -47,7 +54,7 @@ const FILES: &[(&str, u64, u64)] = &[
 ];
 
 /// `(path, length, xxh3-64)` of every file below `root`, sorted by path.
-fn files(root: &Path) -> Vec<(String, u64, u64)> {
+pub(crate) fn files(root: &Path) -> Vec<(String, u64, u64)> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64, u64)>) {
         for e in fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -69,8 +76,14 @@ fn files(root: &Path) -> Vec<(String, u64, u64)> {
 /// Asserts `root` holds exactly the fixture's files, byte for byte.
 #[track_caller]
 fn assert_frozen(root: &Path, what: &str) {
+    assert_files(root, what, "store_v1", FILES);
+}
+
+/// Asserts `root` holds exactly the files `frozen` of fixture `name`.
+#[track_caller]
+pub(crate) fn assert_files(root: &Path, what: &str, name: &str, frozen: &[(&str, u64, u64)]) {
     let got = files(root);
-    let want: Vec<(String, u64, u64)> = FILES
+    let want: Vec<(String, u64, u64)> = frozen
         .iter()
         .map(|&(p, l, h)| (p.to_string(), l, h))
         .collect();
@@ -79,16 +92,21 @@ fn assert_frozen(root: &Path, what: &str) {
             .iter()
             .map(|(p, l, h)| format!("    ({p:?}, {l}, {h:#018x}),\n"))
             .collect();
-        panic!("{what} differs from the frozen store_v1; it now holds:\n{table}");
+        panic!("{what} differs from the frozen {name}; it now holds:\n{table}");
     }
 }
 
 /// Copies the fixture into `env`'s store directory.
 fn copy_into(env: &TestEnv) {
-    for (rel, _, _) in files(&fixture()) {
+    copy_fixture(env, &fixture());
+}
+
+/// Copies the fixture at `dir` into `env`'s store directory.
+pub(crate) fn copy_fixture(env: &TestEnv, dir: &Path) {
+    for (rel, _, _) in files(dir) {
         let to = env.store().join(&rel);
         fs::create_dir_all(to.parent().unwrap()).unwrap();
-        fs::copy(fixture().join(&rel), to).unwrap();
+        fs::copy(dir.join(&rel), to).unwrap();
     }
 }
 
@@ -122,8 +140,8 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 const API: &str = r#"{env="prod", job="api"}"#;
-const JAVA: &str = r#"{env="dev", job="java"}"#;
-const PUSH: &str = r#"{app="push", env="prod"}"#;
+pub(crate) const JAVA: &str = r#"{env="dev", job="java"}"#;
+pub(crate) const PUSH: &str = r#"{app="push", env="prod"}"#;
 const WEB_H1: &str =
     r#"{env="prod", filename="/tmp/lokal-store-v1-inputs/web-h1.log", host="h1", job="web"}"#;
 const WEB_H2: &str =
@@ -182,7 +200,7 @@ const TEAM_B_JSONL: &str = r#"{"labels":{"env":"staging","job":"api"},"line":"20
 "#;
 
 /// `labels`/`series` questions and their answers over tenant `fake`.
-const LABEL_ANSWERS: &[(&[&str], &str)] = &[
+pub(crate) const LABEL_ANSWERS: &[(&[&str], &str)] = &[
     (&["labels"], "app\nenv\nfilename\nhost\njob\n"),
     (&["labels", "job"], "api\njava\nweb\n"),
     (&["labels", "host"], "h1\nh2\n"),
@@ -202,15 +220,11 @@ const LABEL_ANSWERS: &[(&[&str], &str)] = &[
     ),
 ];
 
-#[test]
-fn store_v1_reads_back_exactly() {
-    assert_frozen(&fixture(), "tests/fixtures/store_v1");
-    let env = TestEnv::new();
-    copy_into(&env);
-
-    assert_eq!(dump(&env, "fake"), fake_entries());
+/// Every entry of both tenants, through `dump` and through a query.
+pub(crate) fn assert_entries(env: &TestEnv) {
+    assert_eq!(dump(env, "fake"), fake_entries());
     assert_eq!(
-        dump(&env, "team-b"),
+        dump(env, "team-b"),
         sorted(vec![
             rec(
                 1704099600000000000,
@@ -231,6 +245,15 @@ fn store_v1_reads_back_exactly() {
     };
     eqnice!(FAKE_JSONL, jsonl("fake"), "tenant fake");
     eqnice!(TEAM_B_JSONL, jsonl("team-b"), "tenant team-b");
+}
+
+#[test]
+fn store_v1_reads_back_exactly() {
+    assert_frozen(&fixture(), "tests/fixtures/store_v1");
+    let env = TestEnv::new();
+    copy_into(&env);
+
+    assert_entries(&env);
 
     eqnice!(
         "tenant \"fake\": 9 segments, 10 blocks, 17 entries readable, 2 indexes: no problems\n",
@@ -274,14 +297,9 @@ fn store_v1_reads_back_exactly() {
     assert_frozen(env.store(), "the copy, after the queries,");
 }
 
-/// The labels and series above come from the day indexes: with every
-/// segment file of the copy removed, the answers stay the same, with no
-/// warning; with the indexes removed too, they do not.
-#[test]
-fn store_v1_index_answers_alone() {
-    let env = TestEnv::new();
-    copy_into(&env);
-    fs::remove_dir_all(env.store().join("fake/segments")).unwrap();
+/// Every `labels`/`series` answer, exact and without a warning, from
+/// the store as it is (its segments removed, for the index alone).
+pub(crate) fn assert_index_answers(env: &TestEnv) {
     for (args, want) in LABEL_ANSWERS {
         let run = env.cmd(*args).assert_code(0);
         eqnice!(
@@ -297,6 +315,17 @@ fn store_v1_index_answers_alone() {
             args.join(" ")
         );
     }
+}
+
+/// The labels and series above come from the day indexes: with every
+/// segment file of the copy removed, the answers stay the same, with no
+/// warning; with the indexes removed too, they do not.
+#[test]
+fn store_v1_index_answers_alone() {
+    let env = TestEnv::new();
+    copy_into(&env);
+    fs::remove_dir_all(env.store().join("fake/segments")).unwrap();
+    assert_index_answers(&env);
     fs::remove_dir_all(env.store().join("fake/index")).unwrap();
     let run = env.cmd(["labels"]).run();
     assert_ne!(run.stdout, LABEL_ANSWERS[0].1, "{run}");

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Cardinality benchmark: many small streams, lokal beside the real Loki, in one run.
+#
+#   bench/cardinality.sh [STREAMS...]          (default: 10000 100000 1000000)
+#
+# For each stream count S, a deterministic generator (below) writes S streams as a
+# Kubernetes user would label them — job="app", ns (50 values), pod (one per stream) —
+# with 5 short logfmt lines each, interleaved in time over 12 hours of 2024-05-01, as
+# logcli `-o jsonl` records. Then, on those same entries:
+#
+# - lokal: `ingest --format logcli` into a fresh store (time, entries/s, jsonl MB/s, peak
+#   RSS), store size (every file: segments, indexes, MANIFEST) beside `zstd -3` of the
+#   lines alone and the bytes per stream beyond it, and the latency and peak RSS of a
+#   one-stream query, `labels ns`, `series` on a narrow selector and a `sum by (ns)`
+#   metric query (12 one-hour steps over every stream);
+# - Loki 3.7.6 from ../shared/loki (skipped with a note when absent, or with LOKI=0):
+#   the same entries pushed as JSON bodies of about 1 MB (built before the clock starts),
+#   two connections at a time; time from the first push to the last answer and Loki's
+#   peak RSS; after /flush, the same four requests over HTTP.
+#
+# lokal's answers are checked against the generator's (entries of the stream, label
+# values, series, the metric's sums per ns) and the script fails when they differ; Loki's
+# are checked the same way and any difference is printed in the last column (Loki
+# requests time out after LOKI_TIMEOUT seconds, default 120). Not a test: no timing is
+# asserted.
+# Figures go to bench/README.md. Work files under bench/out/card (git-ignored); OUT=dir
+# moves them; LOKAL=path picks the binary (default: a release build of this tree).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+counts=("$@")
+[ ${#counts[@]} -gt 0 ] || counts=(10000 100000 1000000)
+out=${OUT:-bench/out/card}
+mkdir -p "$out"
+out=$(realpath "$out")
+if [ -z "${LOKAL:-}" ]; then
+  cargo build --release --quiet
+fi
+bin=$(realpath "${LOKAL:-target/release/lokal}")
+loki_dir=../shared/loki
+use_loki=${LOKI:-1}
+if [ "$use_loki" = 1 ] && [ ! -x "$loki_dir/start-loki.sh" ]; then
+  echo "note: $loki_dir is absent: Loki's columns are skipped" >&2
+  use_loki=0
+fi
+now() { date +%s.%N; }
+py() { python3 -c "$1"; }
+
+# gen S JSONL LINES: the corpus. Stream i gets entries k = p*S + j (p = 0..4) where
+# j = the position of i in the permutation j -> (j*A) mod S, so every one-S stretch of the
+# input holds each stream once and streams arrive in no label order; times rise with k.
+gen() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import sys
+S = int(sys.argv[1]); out = open(sys.argv[2], "w", buffering=1 << 20)
+lines = open(sys.argv[3], "w", buffering=1 << 20)
+PER = 5; N = S * PER
+span_ms = 12 * 3600 * 1000
+A = 7919 if S % 7919 else 104729
+levels = ["info", "info", "info", "warn", "error"]
+msgs = ["done", "started", "retry", "ok"]
+statuses = ["200", "200", "201", "404", "500"]
+x = 12345
+for k in range(N):
+    p, i = divmod(k, S)
+    s = (i * A) % S
+    x = (x * 1103515245 + 12345) & 0x7fffffff
+    ms = k * span_ms // N
+    sec, frac = divmod(ms, 1000)
+    hh, rem = divmod(sec, 3600); mm, ss = divmod(rem, 60)
+    line = "level=%s msg=%s status=%s" % (levels[x % 5], msgs[(x >> 3) % 4], statuses[(x >> 6) % 5])
+    out.write('{"labels":{"job":"app","ns":"ns-%d","pod":"pod-%d"},"line":"%s","timestamp":"2024-05-01T%02d:%02d:%02d.%03dZ"}\n'
+              % (s % 50, s, line, hh, mm, ss, frac))
+    lines.write(line + "\n")
+PY
+}
+
+# Loki push bodies: the jsonl cut into JSON push bodies of about 1 MB, one per line of
+# BODIES, so that the pusher only sends bytes.
+bodies() {
+  python3 - "$1" "$2" <<'PY'
+import calendar, json, sys, time
+base = calendar.timegm(time.strptime("2024-05-01", "%Y-%m-%d")) * 10**9
+out = open(sys.argv[2], "w")
+streams, size = {}, 0
+def flush():
+    global streams, size
+    if streams:
+        out.write(json.dumps({"streams": [{"stream": json.loads(k), "values": v} for k, v in streams.items()]}) + "\n")
+    streams, size = {}, 0
+for line in open(sys.argv[1]):
+    lab = line[10:line.index("}") + 1]
+    rec = json.loads(line)
+    t = rec["timestamp"]
+    ns = base + ((int(t[11:13]) * 60 + int(t[14:16])) * 60 + int(t[17:19])) * 10**9 + int(t[20:23]) * 10**6
+    streams.setdefault(lab, []).append([str(ns), rec["line"]])
+    size += len(line)
+    if size >= 1 << 20:
+        flush()
+flush()
+PY
+}
+
+# push BODIES ADDR: posts every body, two connections at a time; prints the seconds.
+push() {
+  python3 - "$1" "$2" <<'PY'
+import http.client, sys, threading, time, urllib.parse
+bodies = [l.encode() for l in open(sys.argv[1])]
+u = urllib.parse.urlparse(sys.argv[2])
+errors = []
+def worker(part):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    for b in part:
+        c.request("POST", "/loki/api/v1/push", b, {"Content-Type": "application/json"})
+        r = c.getresponse(); body = r.read()
+        if r.status != 204:
+            errors.append((r.status, body[:300]))
+t0 = time.time()
+ts = [threading.Thread(target=worker, args=(bodies[i::2],)) for i in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(time.time() - t0)
+if errors:
+    sys.exit("push failed: %r" % errors[:5])
+PY
+}
+
+# timed LABEL CMD...: runs CMD, output in $out/ans.LABEL; prints "seconds peak_MB".
+timed() {
+  local label=$1 t0 t1
+  shift
+  t0=$(now)
+  /usr/bin/time -f '%M' -o "$out/rss" "$@" > "$out/ans.$label"
+  t1=$(now)
+  echo "$(py "print(f'{$t1-$t0:.3f}')") $(( $(tail -1 "$out/rss") / 1024 ))"
+}
+
+# curl_get PATH ARGS...: a Loki HTTP GET with --data-urlencode ARGS.
+loki_get() {
+  local path=$1
+  shift
+  local a=()
+  for x in "$@"; do a+=(--data-urlencode "$x"); done
+  curl -sfG --max-time "${LOKI_TIMEOUT:-120}" "http://127.0.0.1:$http$path" "${a[@]}"
+}
+
+from=2024-05-01T00:00:00Z
+to=2024-05-01T12:00:00Z
+one='{pod="pod-123"}'
+narrow='{ns="ns-23", pod=~"pod-123|pod-1123|pod-2123"}'
+metric='sum by (ns) (count_over_time({job="app"}[1h]))'
+
+rows=()
+for S in "${counts[@]}"; do
+  jsonl=$out/c$S.jsonl
+  lines=$out/c$S.lines
+  [ -f "$jsonl" ] || gen "$S" "$jsonl" "$lines"
+  entries=$((S * 5))
+  jmb=$(py "print(f'{$(stat -c %s "$jsonl")/1e6:.1f}')")
+  zsize=$(zstd -3 -T1 -q -c "$lines" | wc -c)
+  cat "$jsonl" > /dev/null
+
+  store=$out/store-$S
+  rm -rf "$store"
+  read -r li_s li_mb <<<"$(timed ingest "$bin" --store "$store" ingest -q --format logcli "$jsonl")"
+  # Everything the store holds: segments, indexes, MANIFEST.
+  stored=$(du -sb "$store" | cut -f1)
+  q=("$bin" --store "$store" query --from $from --to $to)
+  read -r lq1_s lq1_mb <<<"$(timed l1 "${q[@]}" --limit 0 -o jsonl "$one")"
+  read -r llb_s llb_mb <<<"$(timed llb "$bin" --store "$store" labels --from $from --to $to ns)"
+  read -r lse_s lse_mb <<<"$(timed lse "$bin" --store "$store" series --from $from --to $to "$narrow")"
+  read -r lme_s lme_mb <<<"$(timed lme "${q[@]}" --step 1h -o json "$metric")"
+  # lokal's answers against the generator's truth: fatal.
+  python3 - "$out" "$S" <<'PY'
+import json, sys
+d, S = sys.argv[1], int(sys.argv[2])
+a = lambda n: open(f"{d}/ans.{n}").read()
+assert len(a("l1").splitlines()) == 5, "lokal: one stream"
+assert sorted(a("llb").split()) == sorted(f"ns-{n}" for n in range(50)), "lokal: labels ns"
+want = sorted('{job="app", ns="ns-23", pod="%s"}' % p for p in ("pod-123", "pod-1123", "pod-2123")
+              if int(p[4:]) < S)
+assert sorted(a("lse").splitlines()) == want, "lokal: series %r" % a("lse")[:300]
+m = {s["metric"]["ns"]: sum(float(v[1]) for v in s["values"]) for s in json.loads(a("lme"))["data"]["result"]}
+assert m == {f"ns-{n}": 5 * len(range(n, S, 50)) for n in range(50)}, "lokal: sum by (ns)"
+PY
+
+  lo_s=- lo_mb=- lq1=- llb=- lse=- lme=- loki_note=
+  if [ "$use_loki" = 1 ]; then
+    [ -f "$out/c$S.bodies" ] || bodies "$jsonl" "$out/c$S.bodies"
+    http=$(py "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+    grpc=$(py "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+    ldir=$(mktemp -d "$out/loki-XXXXXX")
+    pid=$("$loki_dir/start-loki.sh" "$ldir" "$http" "$grpc")
+    trap 'kill $pid 2>/dev/null || true' EXIT
+    lo_s=$(push "$out/c$S.bodies" "http://127.0.0.1:$http")
+    lo_mb=$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024 ))
+    received=$(curl -sf "http://127.0.0.1:$http/metrics" |
+      awk '/^loki_distributor_lines_received_total/ {n += $2} END {printf "%d", n}')
+    curl -sf -X POST "http://127.0.0.1:$http/flush" > /dev/null
+    # Flushed when no chunk is left in the ingester's memory.
+    for _ in $(seq 900); do
+      left=$(curl -sf "http://127.0.0.1:$http/metrics" | awk '/^loki_ingester_memory_chunks / {print $2}')
+      [ "$left" = 0 ] && break
+      sleep 1
+    done
+    lt() {
+      local label=$1 t0 t1
+      shift
+      t0=$(now)
+      if loki_get "$@" > "$out/ans.$label"; then
+        t1=$(now)
+        py "print(f'{$t1-$t0:.3f}')"
+      else
+        echo "timeout"
+        echo '{"data":{"result":[]}}' > "$out/ans.$label"
+      fi
+    }
+    lq1=$(lt k1 /loki/api/v1/query_range "query=$one" start=$from end=$to limit=5000)
+    llb=$(lt klb /loki/api/v1/label/ns/values start=$from end=$to)
+    lse=$(lt kse /loki/api/v1/series "match[]=$narrow" start=$from end=$to)
+    lme=$(lt kme /loki/api/v1/query_range "query=$metric" start=$from end=$to step=3600)
+    lo_mb2=$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024 ))
+    kill "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
+    trap - EXIT
+    rm -rf "$ldir"
+    # Loki's answers beside the truth (the generator's): reported, not
+    # fatal, since this Loki build's answers are what is measured.
+    loki_note=$(python3 - "$out" "$S" <<'PY'
+import json, sys
+d, S = sys.argv[1], int(sys.argv[2])
+a = lambda n: json.load(open(f"{d}/ans.{n}"))
+notes = []
+k1 = a("k1")["data"]["result"]
+if sum(len(s["values"]) for s in k1) != 5: notes.append("one stream: %d entries" % sum(len(s["values"]) for s in k1))
+km = {s["metric"].get("ns"): sum(float(v[1]) for v in s["values"]) for s in a("kme")["data"]["result"]}
+if km:
+    want = {f"ns-{n}": 5 * len(range(n, S, 50)) for n in range(50)}
+    got = sum(km.values())
+    if km != want: notes.append("sum by (ns): %d of %d entries" % (got, 5 * S))
+print("; ".join(notes))
+PY
+)
+    [ "$received" = "$entries" ] || loki_note="received $received lines; $loki_note"
+    [ -z "$loki_note" ] || loki_note="$loki_note (received all $entries)"
+    [ "$received" = "$entries" ] || loki_note=${loki_note% (received all*}
+    lo_mb="$lo_mb/$lo_mb2"
+  fi
+  rows+=("$(printf '| %s (%s entries; %s MB jsonl) | %s s, %s entries/s, %s MB/s, %s MB | %s s, %s entries/s, %s MB | %s | %s MB / %s MB zstd -3: %s B/stream | %s / %s | %s / %s | %s / %s | %s / %s | %s |' \
+    "$S" "$entries" "$jmb" "$li_s" "$(py "print(f'{$entries/$li_s/1e3:.0f}k')")" \
+    "$(py "print(f'{$(stat -c %s "$jsonl")/1e6/$li_s:.0f}')")" "$li_mb" \
+    "$lo_s" "$( [ "$lo_s" = - ] && echo - || py "print(f'{$entries/$lo_s/1e3:.0f}k')")" "$lo_mb" \
+    "$( [ "$lo_s" = - ] && echo - || py "print(f'{$lo_s/$li_s:.1f}x')")" \
+    "$(py "print(f'{$stored/1e6:.2f}')")" "$(py "print(f'{$zsize/1e6:.2f}')")" \
+    "$(py "print(f'{($stored-$zsize)/$S:.0f}')")" \
+    "${lq1_s}s ${lq1_mb}MB" "$lq1" "${llb_s}s ${llb_mb}MB" "$llb" \
+    "${lse_s}s ${lse_mb}MB" "$lse" "${lme_s}s ${lme_mb}MB" "$lme" "${loki_note:-}")")
+  echo "${rows[-1]}"
+  rm -rf "$store"
+done
+
+echo
+echo "$(nproc) cores; lokal $(git rev-parse --short HEAD); queries: one stream $one, labels ns, series $narrow, $metric at 1h steps over 12 h"
+echo "| streams | lokal ingest (time, entries/s, jsonl MB/s, peak RSS) | Loki push (time, entries/s, peak RSS push/after queries) | lokal speed-up | lokal store / zstd -3 of the lines | one stream lokal / Loki | labels ns | series | sum by (ns) | Loki's answers |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+printf '%s\n' "${rows[@]}"
