@@ -999,7 +999,7 @@ fn delete_list_and_applied_requests_output() {
     let runs = regex::Regex::new(r"  +|──+|══+").unwrap();
     let flat = |s: &str| {
         runs.replace_all(&blank(s), |c: &regex::Captures<'_>| {
-            c[0][..c[0].chars().next().unwrap().len_utf8()].to_string()
+            c[0].chars().next().unwrap().to_string()
         })
         .into_owned()
     };
