@@ -39,54 +39,99 @@ pub enum OutputFormat {
     Json,
 }
 
-/// `--output-timestamp-format` values.
+/// `--output-timestamp-format` values (logcli's, and unixnano).
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TsArg {
     /// 2006-01-02T15:04:05Z07:00
     Rfc3339,
     /// 2006-01-02T15:04:05.999999999Z07:00
     Rfc3339nano,
-    /// Unix nanoseconds
+    /// 02 Jan 06 15:04 -0700
+    Rfc822z,
+    /// Mon, 02 Jan 2006 15:04:05 -0700
+    Rfc1123z,
+    /// Jan _2 15:04:05.000000
+    Stampmicro,
+    /// Jan _2 15:04:05.000
+    Stampmilli,
+    /// Jan _2 15:04:05.000000000
+    Stampnano,
+    /// Mon Jan _2 15:04:05 MST 2006
+    Unixdate,
+    /// Unix nanoseconds (lokal's; not in logcli)
     Unixnano,
 }
 
-/// `lokal query`'s log output options (logcli's).
+/// `lokal query`'s log output options (logcli's, with its semantics).
 #[derive(Debug, Args, Clone)]
 pub struct LogFormatArgs {
-    /// Timestamp format of the default output
+    /// Timestamp format of the default output (-o jsonl always prints RFC 3339 with nanoseconds)
     #[arg(long, value_enum, default_value = "rfc3339")]
     pub output_timestamp_format: TsArg,
-    /// Print no labels
+    /// Print no labels (-o jsonl: no "labels" key)
     #[arg(long)]
     pub no_labels: bool,
-    /// Print only these labels (repeatable)
+    /// Print only these labels (repeatable); they are never left out as common labels
     #[arg(long, value_name = "NAME")]
     pub include_label: Vec<String>,
     /// Do not print these labels (repeatable)
     #[arg(long, value_name = "NAME")]
     pub exclude_label: Vec<String>,
-    /// Print the labels all streams share on each line too
+    /// Keep the labels all entries share on every line, -o jsonl included. Without it, as in
+    /// logcli, they are left out of every line (and told once per batch on stderr as "Common
+    /// labels:"), so `-o jsonl` to be ingested again (`lokal ingest --format logcli`) needs it
     #[arg(long)]
     pub include_common_labels: bool,
+    /// Pad the labels of the default output to at least N bytes
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        visible_alias = "fixed-labels-len"
+    )]
+    pub labels_length: usize,
+    /// On a terminal, each label set in its own colour (logcli's palette) instead of red.
+    /// Colours are used only when stdout is a terminal, NO_COLOR is unset and TERM is not dumb
+    #[arg(long)]
+    pub colored_output: bool,
 }
 
 impl LogFormatArgs {
-    /// The printing options, in zone `tz`.
-    fn print_options(&self, tz: jiff::tz::TimeZone) -> LogPrintOptions {
+    /// The printing options, in zone `tz`, `batch` entries a response.
+    fn print_options(&self, tz: jiff::tz::TimeZone, batch: usize) -> LogPrintOptions {
         LogPrintOptions {
             tz: Some(tz),
             ts_format: match self.output_timestamp_format {
                 TsArg::Rfc3339 => TsFormat::Rfc3339,
                 TsArg::Rfc3339nano => TsFormat::Rfc3339Nano,
+                TsArg::Rfc822z => TsFormat::Rfc822z,
+                TsArg::Rfc1123z => TsFormat::Rfc1123z,
+                TsArg::Stampmicro => TsFormat::StampMicro,
+                TsArg::Stampmilli => TsFormat::StampMilli,
+                TsArg::Stampnano => TsFormat::StampNano,
+                TsArg::Unixdate => TsFormat::UnixDate,
                 TsArg::Unixnano => TsFormat::UnixNano,
             },
             no_labels: self.no_labels,
             include: self.include_label.clone(),
             exclude: self.exclude_label.clone(),
             include_common: self.include_common_labels,
-            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            labels_length: self.labels_length,
+            color: stdout_colors(),
+            colored_labels: self.colored_output,
+            batch,
         }
     }
+}
+
+/// Whether stdout gets colours (fatih/color's rule, as logcli's).
+fn stdout_colors() -> bool {
+    let env = |k| std::env::var(k).ok();
+    lokal::output::style::colors_on(
+        std::io::stdout().is_terminal(),
+        env("NO_COLOR").as_deref(),
+        env("TERM").as_deref(),
+    )
 }
 
 /// Arguments of `lokal query`.
@@ -124,7 +169,7 @@ pub struct QueryArgs {
     pub query: String,
     #[command(flatten)]
     pub range: RangeArgs,
-    /// Most entries to return; 0 = all
+    /// Most entries to return; 0 = all (logcli's default is 30)
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
     /// Oldest first (default: newest first)
@@ -161,8 +206,9 @@ pub struct QueryArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub partial: PartialArgs,
-    /// With --addr: entries per request while --limit is not reached (logcli's --batch); the
-    /// output is the same whatever the batch
+    /// Entries per batch (logcli's --batch): with --addr, per request while --limit is not
+    /// reached; the default and jsonl outputs leave out common labels and pad labels per batch,
+    /// as logcli prints each response
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub batch: usize,
     #[command(flatten)]
@@ -331,16 +377,18 @@ fn write_log<I: Iterator<Item = LogEntry>>(
         }
     };
     let quiet = a.report.quiet;
-    let mut common = |l: &lokal::model::Labels| {
+    let opts = a.log_format.print_options(tz, a.batch);
+    let color = opts.color;
+    let mut note = |n: output::Note<'_>| {
         if !quiet {
-            eprintln!("Common labels: {l}");
+            eprintln!("{}", n.render(color));
         }
     };
-    let mut w = LogWriter::new(format, a.log_format.print_options(tz));
+    let mut w = LogWriter::new(format, opts);
     for e in entries.by_ref() {
-        w.push(&mut out, e, &mut common)?;
+        w.push(&mut out, e, &mut note)?;
     }
-    w.finish(&mut out, &mut common)?;
+    w.finish(&mut out, &mut note)?;
     out.flush()?;
     Ok((w.entries(), finish(entries)?))
 }
