@@ -17,6 +17,7 @@ mod ingest;
 mod ingest_limits;
 mod logqltest;
 mod many_streams;
+mod output_errors;
 mod output_logcli;
 mod pipes;
 mod push;

@@ -261,7 +261,7 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
             (&store, a.query.clone())
         }
     };
-    let expr = lokal::logql::parse_expr(&query)?;
+    let expr = lokal::logql::parse_expr(&query).map_err(|e| explain(e, &query))?;
     let range = querier.resolve_query_range(&a.range.spec()?, &expr)?;
     let tz = a.range.zone.tz()?;
     let opts = query_options(a, matches!(expr, Expr::Sample(_)))?;
@@ -461,7 +461,22 @@ pub struct InstantArgs {
 
 /// Runs `lokal instant-query`.
 pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<ExitCode> {
-    let expr = querier::parse_instant(&a.query)?;
+    let expr = match querier::parse_instant(&a.query) {
+        Ok(e) => e,
+        Err(e) => {
+            return Err(match lokal::logql::parse_expr(&a.query) {
+                Err(p) => explain(p, &a.query).into(),
+                // A log query: Loki's text, and how to count its lines.
+                Ok(_) => match lokal::logql::hint::metric_query_hint(&a.query) {
+                    Some(h) => {
+                        let text = format!("{e}\nhint: {h}");
+                        anyhow::Error::new(e).context(text)
+                    }
+                    None => e.into(),
+                },
+            });
+        }
+    };
     let tz = a.zone.tz()?;
     let now = now_ns();
     let at = match &a.now {
@@ -475,6 +490,18 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<ExitCode> {
     let q = g.querier_noting_empty(a.report.quiet, &a.partial)?;
     let res = q.instant_query(&expr, at)?;
     print_metric(&res, a.output, &tz, &a.report, None)
+}
+
+/// A LogQL parse error of `query` for a person: Loki's text, then, on a
+/// terminal (stderr) or with `LOKAL_CARET=1` (`0` turns it off), the query
+/// with a caret under the mistake, and a hint for the common mistakes.
+pub fn explain(e: lokal::logql::ParseError, query: &str) -> lokal::logql::Explained {
+    let caret = match std::env::var("LOKAL_CARET").as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => std::io::stderr().is_terminal(),
+    };
+    lokal::logql::Explained::new(e, query, caret)
 }
 
 /// `--stats`: lokal's own, or the tree a Loki sent, as indented JSON on stderr.
