@@ -90,7 +90,9 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l limit -d 'Most ent
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
 raw\t'The line only'
 jsonl\t'One JSON object per entry: labels, line, timestamp'
-json\t'The body of Loki\'s /loki/api/v1/query_range response'"
+json\t'The body of Loki\'s /loki/api/v1/query_range response'
+table\t'Metric queries: every step a row, every series a column, exact values (the default off a terminal); log queries: as default'
+summary\t'Metric queries: one row per series with a sparkline and min/max/last/mean in readable numbers, fitted to the width (the default on a terminal); log queries: as default'"
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l output-timestamp-format -d 'Timestamp format of the default output (-o jsonl always prints RFC 3339 with nanoseconds)' -r -f -a "rfc3339\t'2006-01-02T15:04:05Z07:00'
 rfc3339nano\t'2006-01-02T15:04:05.999999999Z07:00'
 rfc822z\t'02 Jan 06 15:04 -0700'
@@ -139,6 +141,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l forward -d 'Oldest
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l no-labels -d 'Print no labels (-o jsonl: no "labels" key)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-common-labels -d 'Keep the labels all entries share on every line, -o jsonl included. Without it, as in logcli, they are left out of every line (and told once per batch on stderr as "Common labels:"), so `-o jsonl` to be ingested again (`lokal ingest --format logcli`) needs it'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l colored-output -d 'On a terminal, each label set in its own colour (logcli\'s palette) instead of red. Colours are used only when stdout is a terminal, NO_COLOR is unset and TERM is not dumb'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l chart -d 'Metric queries: a line chart of the series with the highest means (up to 6), with axes and a legend, in Braille characters; readable in a CI log (each series ends with its legend\'s marker). Fitted to $COLUMNS or the terminal\'s width. Not with -o json, jsonl, raw'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l unaligned -d 'Evaluate a metric range query at --from, --from + step, … up to --to, as given, instead of on Loki\'s epoch-aligned grid (Prometheus\' and Loki\'s engine\'s own grid)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l stdin -d 'Query the lines on standard input instead of the store: they get real timestamps (detected as by `ingest`) and the labels of --label (default {job="stdin"}); no size limit, metric queries too. A query starting with | or ! gets the stdin selector prepended'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l truncate-long-lines -d 'Cut longer lines to --max-line-size instead of rejecting them'
@@ -153,7 +156,9 @@ complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l now -d 'Ev
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
 raw\t'The line only'
 jsonl\t'One JSON object per entry: labels, line, timestamp'
-json\t'The body of Loki\'s /loki/api/v1/query_range response'"
+json\t'The body of Loki\'s /loki/api/v1/query_range response'
+table\t'Metric queries: every step a row, every series a column, exact values (the default off a terminal); log queries: as default'
+summary\t'Metric queries: one row per series with a sparkline and min/max/last/mean in readable numbers, fitted to the width (the default on a terminal); log queries: as default'"
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l addr -d 'A Grafana Loki to ask instead of the local store, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l username -d 'Username for HTTP basic auth' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l password -d 'Password for HTTP basic auth' -r
@@ -172,6 +177,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l timeout -d
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s z -l timezone -d 'Time zone for --now without an offset and for printing: Local, UTC or an IANA name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l chart -d 'Metric queries: a line chart of the series with the highest means (up to 6), with axes and a legend, in Braille characters; readable in a CI log (each series ends with its legend\'s marker). Fitted to $COLUMNS or the terminal\'s width. Not with -o json, jsonl, raw'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l tls-skip-verify -d 'Accept any server certificate'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l nocache -d 'Send Cache-Control: no-cache'

@@ -6,6 +6,7 @@
 pub mod logs;
 pub mod metric;
 pub mod style;
+pub mod terminal;
 
 pub use logs::{
     common_labels, write_default, write_raw, write_raw_entry, LineFormat, LogPrintOptions,

@@ -19,6 +19,7 @@ mod logqltest;
 mod many_streams;
 mod output_errors;
 mod output_logcli;
+mod output_metric;
 mod pipes;
 mod push;
 mod query;

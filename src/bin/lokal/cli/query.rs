@@ -37,6 +37,12 @@ pub enum OutputFormat {
     Jsonl,
     /// The body of Loki's /loki/api/v1/query_range response
     Json,
+    /// Metric queries: every step a row, every series a column, exact values (the default
+    /// off a terminal); log queries: as default
+    Table,
+    /// Metric queries: one row per series with a sparkline and min/max/last/mean in
+    /// readable numbers, fitted to the width (the default on a terminal); log queries: as default
+    Summary,
 }
 
 /// `--output-timestamp-format` values (logcli's, and unixnano).
@@ -134,6 +140,48 @@ fn stdout_colors() -> bool {
     )
 }
 
+/// How a metric result is shown to a person.
+#[derive(Debug, Args, Clone)]
+pub struct MetricViewArgs {
+    /// Metric queries: a line chart of the series with the highest means (up to 6), with axes
+    /// and a legend, in Braille characters; readable in a CI log (each series ends with its
+    /// legend's marker). Fitted to $COLUMNS or the terminal's width. Not with -o json, jsonl, raw
+    #[arg(long)]
+    pub chart: bool,
+}
+
+impl MetricViewArgs {
+    /// The view of a metric result of `query` in `format`.
+    fn view(&self, format: OutputFormat, query: &str) -> MetricView {
+        let unit = match lokal::logql::parse_expr(query) {
+            Ok(Expr::Sample(e)) => output::terminal::unit_of(&e),
+            _ => output::terminal::Unit::None,
+        };
+        MetricView {
+            format,
+            chart: self.chart,
+            unit,
+        }
+    }
+}
+
+/// What [`print_metric`] prints.
+struct MetricView {
+    format: OutputFormat,
+    chart: bool,
+    unit: output::terminal::Unit,
+}
+
+/// Columns to fit a terminal view in: `COLUMNS`, else the terminal's, else 100.
+fn term_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c: &usize| c > 0)
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+        .unwrap_or(100)
+}
+
 /// Arguments of `lokal query`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -180,6 +228,8 @@ pub struct QueryArgs {
     pub output: OutputFormat,
     #[command(flatten)]
     pub log_format: LogFormatArgs,
+    #[command(flatten)]
+    pub view: MetricViewArgs,
     /// Step of a metric range query: a duration (5m) or seconds (300, 30.5) [default: as Loki,
     /// (to-from)/250 in whole seconds, at least 1s]. As Loki's query_range does, --from is rounded
     /// down and --to up to multiples of the step counted from the Unix epoch, and every step
@@ -233,9 +283,13 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
         let tz = a.range.zone.tz()?;
         return match resp {
             QueryResponse::Streams(res) => print_log(res, a, tz, Some(&meta.stats)),
-            QueryResponse::Metric(res) => {
-                print_metric(&res, a.output, &tz, &a.report, Some(&meta.stats))
-            }
+            QueryResponse::Metric(res) => print_metric(
+                &res,
+                &a.view.view(a.output, &a.query),
+                &tz,
+                &a.report,
+                Some(&meta.stats),
+            ),
         };
     }
     let stdin = if a.stdin {
@@ -277,7 +331,9 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
         }
         _ => match querier.query(&expr, range, &opts)? {
             QueryResponse::Streams(res) => print_log(res, a, tz, None),
-            QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report, None),
+            QueryResponse::Metric(res) => {
+                print_metric(&res, &a.view.view(a.output, &query), &tz, &a.report, None)
+            }
         },
     }
 }
@@ -354,7 +410,7 @@ fn write_log<I: Iterator<Item = LogEntry>>(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let format = match a.output {
-        OutputFormat::Default => LineFormat::Default,
+        OutputFormat::Default | OutputFormat::Table | OutputFormat::Summary => LineFormat::Default,
         OutputFormat::Raw => LineFormat::Raw,
         OutputFormat::Jsonl => LineFormat::Jsonl,
         OutputFormat::Json => {
@@ -396,7 +452,7 @@ fn write_log<I: Iterator<Item = LogEntry>>(
 /// Prints a metric result; exit 1 when it is empty.
 fn print_metric(
     res: &MetricResult,
-    format: OutputFormat,
+    view: &MetricView,
     tz: &jiff::tz::TimeZone,
     report: &ReportArgs,
     loki: LokiStats<'_>,
@@ -404,12 +460,29 @@ fn print_metric(
     let (value, stats): (&MetricValue, &QueryStats) = (&res.value, &res.stats);
     print_warnings(stats, report.quiet);
     let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    let term = || output::terminal::TermOptions {
+        width: term_width(),
+        color: stdout_colors(),
+        unit: view.unit,
+        tz: tz.clone(),
+    };
+    let format = match view.format {
+        // A chart is for people: the formats for scripts stay as they are.
+        OutputFormat::Default | OutputFormat::Table if view.chart => OutputFormat::Summary,
+        OutputFormat::Default if tty => OutputFormat::Summary,
+        OutputFormat::Default => OutputFormat::Table,
+        f => f,
+    };
     match format {
-        OutputFormat::Default => {
-            if !value.is_empty() {
-                writeln!(out, "{}", output::metric_table(value, tz))?;
-            }
+        _ if value.is_empty() => {}
+        OutputFormat::Summary if view.chart => {
+            output::terminal::write_chart(&mut out, value, &term())?
+        }
+        OutputFormat::Summary => output::terminal::write_summary(&mut out, value, &term())?,
+        OutputFormat::Default | OutputFormat::Table => {
+            writeln!(out, "{}", output::metric_table(value, tz))?;
         }
         OutputFormat::Raw | OutputFormat::Jsonl => output::write_metric_jsonl(&mut out, value)?,
         OutputFormat::Json => {
@@ -452,6 +525,8 @@ pub struct InstantArgs {
     #[arg(short, long, value_enum, default_value = "default")]
     pub output: OutputFormat,
     #[command(flatten)]
+    pub view: MetricViewArgs,
+    #[command(flatten)]
     pub report: ReportArgs,
     #[command(flatten)]
     pub partial: PartialArgs,
@@ -485,11 +560,17 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<ExitCode> {
     };
     if let Some(remote) = a.loki.remote(g)? {
         let (res, meta) = remote.instant_query(&a.query, at)?;
-        return print_metric(&res, a.output, &tz, &a.report, Some(&meta.stats));
+        return print_metric(
+            &res,
+            &a.view.view(a.output, &a.query),
+            &tz,
+            &a.report,
+            Some(&meta.stats),
+        );
     }
     let q = g.querier_noting_empty(a.report.quiet, &a.partial)?;
     let res = q.instant_query(&expr, at)?;
-    print_metric(&res, a.output, &tz, &a.report, None)
+    print_metric(&res, &a.view.view(a.output, &a.query), &tz, &a.report, None)
 }
 
 /// A LogQL parse error of `query` for a person: Loki's text, then, on a

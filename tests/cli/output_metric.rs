@@ -1,0 +1,180 @@
+//! Metric results for a person: `-o summary` (the default on a terminal:
+//! a row per series, sparkline, min/max/last/mean humanized, units from the
+//! query) and `--chart` (a Braille line chart with axes and legend), as
+//! snapshots at fixed widths (`COLUMNS`) with colours off; the full table
+//! stays `-o table`, the default off a terminal; on a terminal the summary
+//! is the default and colours follow `NO_COLOR`.
+use crate::common::*;
+
+/// Three services over an hour with different shapes: steady, rising, a
+/// burst; each line carries a size so bytes vary too.
+fn store() -> TestEnv {
+    let env = TestEnv::new();
+    let start = 1_714_521_600; // 2024-05-01T00:00:00Z
+    let mut files = Vec::new();
+    for (app, host) in [("api", "a"), ("web", "a"), ("batch", "b")] {
+        let mut s = String::new();
+        for minute in 0..60i64 {
+            let n = match app {
+                "api" => 4,
+                "web" => 1 + minute / 6,
+                _ if (20..26).contains(&minute) => 30,
+                _ => 0,
+            };
+            for k in 0..n {
+                let ts = jiff::Timestamp::from_second(start + minute * 60 + k).unwrap();
+                let pad = "x".repeat(((minute * 7 + k * 13) % 90) as usize);
+                s.push_str(&format!(
+                    "{ts} level=info app={app} msg=\"req {k}\" pad={pad}\n"
+                ));
+            }
+        }
+        files.push((app, host, env.write(&format!("{app}.log"), s)));
+    }
+    for (app, host, f) in &files {
+        env.ingest([f])
+            .arg("--no-filename-label")
+            .labels([
+                &format!("app={app}") as &str,
+                &format!("host={host}"),
+                "env=prod",
+            ])
+            .ok();
+    }
+    env
+}
+
+const RANGE: [&str; 4] = [
+    "--from",
+    "2024-05-01T00:00:00Z",
+    "--to",
+    "2024-05-01T01:00:00Z",
+];
+
+fn run(env: &TestEnv, cols: &str, args: &[&str]) -> String {
+    let mut c = env.cmd(["query", "-z", "UTC"]);
+    c.args(RANGE).args(args).env("COLUMNS", cols);
+    c.stdout()
+}
+
+#[test]
+fn summary_rows_at_fixed_widths() {
+    let env = store();
+    let q = r#"sum by (app, env) (count_over_time({env="prod"}[5m]))"#;
+    for cols in ["100", "60"] {
+        let out = run(&env, cols, &["--step", "2m", "-o", "summary", q]);
+        for l in out.lines() {
+            assert!(l.chars().count() <= cols.parse().unwrap(), "{cols}: {l}");
+        }
+        insta::assert_snapshot!(format!("summary_count_{cols}"), out);
+    }
+    // Units from the query: bytes, per second.
+    let bytes = run(
+        &env,
+        "100",
+        &[
+            "-o",
+            "summary",
+            r#"sum by (app) (bytes_over_time({env="prod"}[10m]))"#,
+        ],
+    );
+    assert!(bytes.contains(" kB"), "{bytes}");
+    insta::assert_snapshot!("summary_bytes", bytes);
+    let rate = run(
+        &env,
+        "100",
+        &[
+            "-o",
+            "summary",
+            "--step",
+            "5m",
+            r#"sum by (app) (rate({env="prod"}[5m]))"#,
+        ],
+    );
+    assert!(rate.contains("/s"), "{rate}");
+    insta::assert_snapshot!("summary_rate", rate);
+    // An instant vector: a bar per series.
+    let mut c = env.cmd([
+        "instant-query",
+        "-o",
+        "summary",
+        "--now",
+        "2024-05-01T01:00:00Z",
+    ]);
+    c.env("COLUMNS", "70")
+        .arg(r#"sort_desc(sum by (app) (count_over_time({env="prod"}[1h])))"#);
+    insta::assert_snapshot!("summary_vector", c.stdout());
+}
+
+#[test]
+fn chart_at_fixed_widths() {
+    let env = store();
+    let q = r#"sum by (app) (count_over_time({env="prod"}[5m]))"#;
+    for cols in ["80", "50"] {
+        let out = run(&env, cols, &["--step", "1m", "--chart", q]);
+        assert!(out.contains('┤') && out.contains('└'), "{out}");
+        for l in out.lines() {
+            assert!(l.chars().count() <= cols.parse().unwrap(), "{cols}: {l}");
+        }
+        insta::assert_snapshot!(format!("chart_{cols}"), out);
+    }
+}
+
+#[test]
+fn table_json_jsonl_unchanged_and_table_off_a_terminal() {
+    let env = store();
+    let q = r#"sum by (app) (count_over_time({env="prod"}[30m]))"#;
+    let default = run(&env, "100", &["--step", "30m", q]);
+    let table = run(&env, "100", &["--step", "30m", "-o", "table", q]);
+    eqnice!(table, default, "off a terminal the default is the table");
+    assert!(table.contains('│'), "{table}");
+    // --chart is for people: the formats for scripts stay as they are.
+    let jsonl = run(&env, "100", &["--step", "30m", "-o", "jsonl", "--chart", q]);
+    assert!(
+        jsonl.lines().all(|l| l.starts_with("{\"metric\":")),
+        "{jsonl}"
+    );
+    let json = run(&env, "100", &["--step", "30m", "-o", "json", "--chart", q]);
+    assert!(
+        json.trim_start().starts_with('{'),
+        "-o json stays JSON: {json}"
+    );
+}
+
+/// On a terminal (util-linux `script`): the summary is the default, in
+/// colour unless `NO_COLOR`.
+#[test]
+fn on_a_terminal_the_summary_is_the_default() {
+    if !crate::support::loki::have("script", "--version") {
+        return;
+    }
+    let env = store();
+    let q = r#"sum by (app) (count_over_time({env="prod"}[5m]))"#;
+    let line = format!(
+        "{} --store {} query -z UTC {} --step 5m '{q}'",
+        env!("CARGO_BIN_EXE_lokal"),
+        env.store().display(),
+        RANGE.join(" ")
+    );
+    let tty = |no_color: bool| {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &line, "/dev/null"])
+            .env("COLUMNS", "90")
+            .env("TERM", "xterm")
+            .env_remove("LOKAL_STORE")
+            .stdin(std::process::Stdio::null());
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        String::from_utf8_lossy(&c.output().unwrap().stdout).replace("\r\n", "\n")
+    };
+    let plain = tty(true);
+    assert!(plain.contains('▁') || plain.contains('█'), "{plain}");
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    let coloured = tty(false);
+    assert!(coloured.contains("\x1b[36m"), "{coloured:?}");
+    let summary = run(&env, "90", &["--step", "5m", "-o", "summary", q]);
+    eqnice!(summary, plain, "the terminal's default is -o summary");
+}
