@@ -105,6 +105,7 @@ unixnano\t'Unix nanoseconds (lokal\'s; not in logcli)'"
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-label -d 'Print only these labels (repeatable); they are never left out as common labels' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l exclude-label -d 'Do not print these labels (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l labels-length -l fixed-labels-len -d 'Pad the labels of the default output to at least N bytes' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l plot -d 'Metric range queries: also draw the result into FILE.svg (or .png): a line chart of up to 10 series with the highest means, a time axis, a legend and the query as title, for CI artifacts and reports; stdout prints as without it' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l step -d 'Step of a metric range query: a duration (5m) or seconds (300, 30.5) [default: as Loki, (to-from)/250 in whole seconds, at least 1s]. As Loki\'s query_range does, --from is rounded down and --to up to multiples of the step counted from the Unix epoch, and every step from one to the other is evaluated, --to included, so a Grafana panel on Loki shows the same points' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l boot-time -d 'Boot time for --timestamp-format dmesg (RFC 3339, unix seconds…) [default: this machine\'s]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l multiline-max-lines -d 'Most lines in one multiline entry' -r
@@ -159,6 +160,7 @@ jsonl\t'One JSON object per entry: labels, line, timestamp'
 json\t'The body of Loki\'s /loki/api/v1/query_range response'
 table\t'Metric queries: every step a row, every series a column, exact values (the default off a terminal); log queries: as default'
 summary\t'Metric queries: one row per series with a sparkline and min/max/last/mean in readable numbers, fitted to the width (the default on a terminal); log queries: as default'"
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l plot -d 'Metric range queries: also draw the result into FILE.svg (or .png): a line chart of up to 10 series with the highest means, a time axis, a legend and the query as title, for CI artifacts and reports; stdout prints as without it' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l addr -d 'A Grafana Loki to ask instead of the local store, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l username -d 'Username for HTTP basic auth' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l password -d 'Password for HTTP basic auth' -r

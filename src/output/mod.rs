@@ -5,6 +5,7 @@
 
 pub mod logs;
 pub mod metric;
+pub mod plot;
 pub mod style;
 pub mod terminal;
 

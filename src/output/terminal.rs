@@ -80,7 +80,7 @@ pub fn humanize(v: f64, unit: Unit) -> String {
         2
     } else {
         // Below 1: three significant digits, up to 1e-6; smaller is 0.
-        let lead = (-x.log10()).floor() as usize;
+        let lead = ((-x.log10()).ceil() as usize).saturating_sub(1);
         (lead + 3).min(9)
     };
     let mut num = format!("{x:.digits$}");
@@ -584,6 +584,8 @@ mod tests {
         assert_eq!(humanize(2048.0, Unit::BytesPerSec), "2.05 kB/s");
         assert_eq!(humanize(-4.2, Unit::None), "-4.20");
         assert_eq!(humanize(0.0, Unit::None), "0");
+        assert_eq!(humanize(0.1, Unit::PerSec), "0.100/s");
+        assert_eq!(humanize(0.5, Unit::None), "0.500");
         assert_eq!(humanize(f64::NAN, Unit::None), "NaN");
         assert_eq!(humanize(f64::INFINITY, Unit::None), "+Inf");
     }

@@ -178,3 +178,93 @@ fn on_a_terminal_the_summary_is_the_default() {
     let summary = run(&env, "90", &["--step", "5m", "-o", "summary", q]);
     eqnice!(summary, plain, "the terminal's default is -o summary");
 }
+
+/// `--plot FILE.svg`: an SVG that parses as XML, with the query as title,
+/// a line and a legend entry per series, time and value axes with labels;
+/// stdout as without it. A vector, an empty answer and another extension
+/// are refused with a message.
+#[test]
+fn plot_svg_parses_with_series_and_axes() {
+    let env = store();
+    let q = r#"sum by (app) (bytes_rate({env="prod"}[5m]))"#;
+    let svg = env.path().join("out.svg");
+    let mut c = env.cmd(["query", "-z", "UTC", "--step", "1m", "-o", "table"]);
+    c.args(RANGE).arg("--plot").arg(&svg).arg(q);
+    let printed = c.stdout();
+    let without = run(&env, "100", &["--step", "1m", "-o", "table", q]);
+    eqnice!(without, printed, "stdout is the same with --plot");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("the SVG is XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").trim().to_string())
+        .collect();
+    let has = |t: &str| texts.iter().any(|x| x == t);
+    assert!(has(q), "the title is the query: {texts:?}");
+    for app in ["api", "web", "batch"] {
+        assert!(
+            has(&format!("{{app=\"{app}\"}}")),
+            "{app} in the legend: {texts:?}"
+        );
+    }
+    assert!(has("time (UTC), 2024-05-01"), "{texts:?}");
+    assert!(has("bytes per second"), "{texts:?}");
+    // Time ticks within the hour and value ticks in the query's unit.
+    assert!(
+        texts.iter().filter(|t| t.starts_with("00:")).count() >= 4,
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.ends_with(" B/s")), "{texts:?}");
+    // One line per series at least (plus the legend's samples).
+    let lines = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline"))
+        .count();
+    assert!(lines >= 6, "{lines} polylines");
+
+    let refused = |args: &[&str], want: &str| {
+        let mut c = env.cmd(["query", "-z", "UTC"]);
+        c.args(RANGE).args(args);
+        let err = c.assert_code(2).stderr;
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    let file = env.path().join("x.svg");
+    let file = file.to_str().unwrap();
+    refused(&["--plot", "out.txt", q], "must end in .svg or .png");
+    let mut c = env.cmd([
+        "instant-query",
+        "--now",
+        "2024-05-01T01:00:00Z",
+        "--plot",
+        file,
+    ]);
+    c.arg(q);
+    let err = c.assert_code(2).stderr;
+    assert!(err.contains("a vector (an instant query)"), "{err}");
+    // PNG: the same chart rasterized by rsvg-convert (librsvg2-bin);
+    // without it a message says what to install.
+    let png = env.path().join("out.png");
+    let mut c = env.cmd(["query", "-z", "UTC", "--step", "1m", "-o", "table"]);
+    c.args(RANGE).arg("--plot").arg(&png).arg(q);
+    if crate::support::loki::have("rsvg-convert", "--version") {
+        c.stdout();
+        let bytes = std::fs::read(&png).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+        // IHDR: 1100 x 560.
+        assert_eq!(&bytes[16..24], &[0, 0, 4, 76, 0, 0, 2, 48]);
+    } else {
+        let err = c.env("PATH", "/nonexistent").assert_code(2).stderr;
+        assert!(err.contains("apt-get install librsvg2-bin"), "{err}");
+    }
+    let mut c = env.cmd(["query", "-z", "UTC", "--step", "1m"]);
+    c.args(RANGE)
+        .arg("--plot")
+        .arg(&png)
+        .arg(q)
+        .env("PATH", "/nonexistent");
+    let err = c.assert_code(2).stderr;
+    assert!(err.contains("needs rsvg-convert"), "{err}");
+}

@@ -148,6 +148,11 @@ pub struct MetricViewArgs {
     /// legend's marker). Fitted to $COLUMNS or the terminal's width. Not with -o json, jsonl, raw
     #[arg(long)]
     pub chart: bool,
+    /// Metric range queries: also draw the result into FILE.svg (or .png): a line chart of up to
+    /// 10 series with the highest means, a time axis, a legend and the query as title, for CI
+    /// artifacts and reports; stdout prints as without it
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<std::path::PathBuf>,
 }
 
 impl MetricViewArgs {
@@ -161,6 +166,8 @@ impl MetricViewArgs {
             format,
             chart: self.chart,
             unit,
+            plot: self.plot.clone(),
+            query: query.to_string(),
         }
     }
 }
@@ -170,6 +177,39 @@ struct MetricView {
     format: OutputFormat,
     chart: bool,
     unit: output::terminal::Unit,
+    /// `--plot FILE`.
+    plot: Option<std::path::PathBuf>,
+    /// The query, the plot's title.
+    query: String,
+}
+
+/// `--plot FILE`: the result drawn into FILE (`.svg` or `.png`).
+fn write_plot(
+    file: &std::path::Path,
+    value: &MetricValue,
+    view: &MetricView,
+    tz: &jiff::tz::TimeZone,
+) -> Result<()> {
+    use anyhow::Context;
+    let o = output::plot::PlotOptions {
+        title: view.query.clone(),
+        unit: view.unit,
+        tz: tz.clone(),
+        size: (1100, 560),
+    };
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let bytes = match ext.as_deref() {
+        Some("svg") => output::plot::svg(value, &o)?.into_bytes(),
+        Some("png") => output::plot::png(value, &o)?,
+        _ => anyhow::bail!(
+            "--plot {}: the file name must end in .svg or .png",
+            file.display()
+        ),
+    };
+    std::fs::write(file, bytes).with_context(|| format!("--plot {}", file.display()))
 }
 
 /// Columns to fit a terminal view in: `COLUMNS`, else the terminal's, else 100.
@@ -475,6 +515,9 @@ fn print_metric(
         OutputFormat::Default => OutputFormat::Table,
         f => f,
     };
+    if let Some(file) = &view.plot {
+        write_plot(file, value, view, tz)?;
+    }
     match format {
         _ if value.is_empty() => {}
         OutputFormat::Summary if view.chart => {
