@@ -268,3 +268,41 @@ fn plot_svg_parses_with_series_and_axes() {
     let err = c.assert_code(2).stderr;
     assert!(err.contains("needs rsvg-convert"), "{err}");
 }
+
+/// A query that scans shows a spinner with blocks and bytes read on a
+/// terminal's stderr (at once with `LOKAL_TEST_PROGRESS_MS=0`), cleared
+/// before the answer; off a terminal stderr stays empty.
+#[test]
+fn scan_progress_only_on_a_terminal() {
+    if !crate::support::loki::have("script", "--version") {
+        return;
+    }
+    let env = store();
+    let q = r#"sum(count_over_time({env="prod"}[5m]))"#;
+    let line = format!(
+        "{} --store {} query -z UTC {} -o table '{q}'",
+        env!("CARGO_BIN_EXE_lokal"),
+        env.store().display(),
+        RANGE.join(" ")
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("LOKAL_TEST_PROGRESS_MS", "0")
+        .env("NO_COLOR", "1")
+        .env_remove("LOKAL_STORE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("scanning: "), "{shown:?}");
+    assert!(shown.contains(" blocks, "), "{shown:?}");
+    // Cleared (erase line) before the table.
+    let table = shown.find('┌').expect("the table");
+    assert!(shown[..table].ends_with("\x1b[2K"), "{shown:?}");
+    let mut c = env.cmd(["query", "-z", "UTC"]);
+    c.args(RANGE)
+        .args(["-o", "table", q])
+        .env("LOKAL_TEST_PROGRESS_MS", "0");
+    let run = c.assert_code(0);
+    assert_eq!(run.stderr, "", "nothing on stderr off a terminal");
+}

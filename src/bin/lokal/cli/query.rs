@@ -369,12 +369,82 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
             };
             print_log_stream(querier, querier.log_stream(log, &params)?, a, tz)
         }
-        _ => match querier.query(&expr, range, &opts)? {
+        _ => match {
+            let _spinner = ScanSpinner::start(a.report.quiet);
+            querier.query(&expr, range, &opts)?
+        } {
             QueryResponse::Streams(res) => print_log(res, a, tz, None),
             QueryResponse::Metric(res) => {
                 print_metric(&res, &a.view.view(a.output, &query), &tz, &a.report, None)
             }
         },
+    }
+}
+
+/// A spinner on stderr while a query scans for more than a moment
+/// (300 ms; `LOKAL_TEST_PROGRESS_MS` for tests) on a terminal, with the
+/// blocks and bytes read so far; nothing when stderr is not a terminal or
+/// with --quiet. Cleared before the answer is printed.
+struct ScanSpinner {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ScanSpinner {
+    fn start(quiet: bool) -> ScanSpinner {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        if quiet || !std::io::stderr().is_terminal() {
+            return ScanSpinner { stop, thread: None };
+        }
+        let after = std::env::var("LOKAL_TEST_PROGRESS_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300u64);
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let tick = std::time::Duration::from_millis(20);
+            let t0 = std::time::Instant::now();
+            while t0.elapsed() < std::time::Duration::from_millis(after) {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(tick);
+            }
+            let (b0, n0) = lokal::engine::stats::SCAN_PROGRESS.get();
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} scanning: {msg} ({elapsed})")
+                    .expect("a valid template"),
+            );
+            loop {
+                let (b, n) = lokal::engine::stats::SCAN_PROGRESS.get();
+                bar.set_message(format!(
+                    "{} blocks, {} read",
+                    b - b0,
+                    output::terminal::humanize((n - n0) as f64, output::terminal::Unit::Bytes)
+                ));
+                bar.tick();
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        ScanSpinner {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ScanSpinner {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -612,7 +682,10 @@ pub fn run_instant(g: &GlobalArgs, a: &InstantArgs) -> Result<ExitCode> {
         );
     }
     let q = g.querier_noting_empty(a.report.quiet, &a.partial)?;
-    let res = q.instant_query(&expr, at)?;
+    let res = {
+        let _spinner = ScanSpinner::start(a.report.quiet);
+        q.instant_query(&expr, at)?
+    };
     print_metric(&res, &a.view.view(a.output, &a.query), &tz, &a.report, None)
 }
 
