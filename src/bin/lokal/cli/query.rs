@@ -369,15 +369,18 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
             };
             print_log_stream(querier, querier.log_stream(log, &params)?, a, tz)
         }
-        _ => match {
-            let _spinner = ScanSpinner::start(a.report.quiet);
-            querier.query(&expr, range, &opts)?
-        } {
-            QueryResponse::Streams(res) => print_log(res, a, tz, None),
-            QueryResponse::Metric(res) => {
-                print_metric(&res, &a.view.view(a.output, &query), &tz, &a.report, None)
+        _ => {
+            let resp = {
+                let _spinner = ScanSpinner::start(a.report.quiet);
+                querier.query(&expr, range, &opts)?
+            };
+            match resp {
+                QueryResponse::Streams(res) => print_log(res, a, tz, None),
+                QueryResponse::Metric(res) => {
+                    print_metric(&res, &a.view.view(a.output, &query), &tz, &a.report, None)
+                }
             }
-        },
+        }
     }
 }
 
