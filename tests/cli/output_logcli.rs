@@ -20,14 +20,13 @@
 //! labels, then as stored. Two outputs that differ only there (the same
 //! lines, each run of one timestamp in another order) count as equal, and
 //! the test says how many did.
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::common::*;
 use crate::diff;
-use crate::support::loki::{have, run_ok, Loki};
+use crate::support::loki::{have, unpack_logcli, Loki};
 
 /// One comparison: the arguments both get, and the environment.
 #[derive(Debug, Clone)]
@@ -44,20 +43,6 @@ enum Verdict {
     /// Equal up to the order of entries sharing a timestamp.
     TiesReordered,
     Differs(String),
-}
-
-fn unpack_logcli(loki_dir: &Path, dir: &Path) -> PathBuf {
-    let logcli = dir.join("logcli");
-    run_ok(
-        Command::new("zstd")
-            .args(["-dqf"])
-            .arg(loki_dir.join("logcli-3.7.6-linux-amd64.zst"))
-            .arg("-o")
-            .arg(&logcli),
-    );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&logcli, std::fs::Permissions::from_mode(0o755)).unwrap();
-    logcli
 }
 
 /// `program args…` with `env`, in a clean environment (`PATH` kept);
@@ -207,13 +192,7 @@ fn log_outputs_are_logclis_byte_for_byte() {
     let Some(env) = diff::dataset_store() else {
         return;
     };
-    let loki = Loki::start_in(&loki_dir, env.path());
-    run_ok(
-        Command::new("python3")
-            .arg(loki_dir.join("push_to_loki.py"))
-            .args(["--addr", &loki.addr, "--dataset"])
-            .arg(env.path().join("dataset.jsonl")),
-    );
+    let loki = Loki::start_with_dataset(&loki_dir, env.path(), &env.path().join("dataset.jsonl"));
     let logcli = unpack_logcli(&loki_dir, env.path());
 
     // Queries whose answer differs on purpose (DIFFERENCES.tsv: Loki bugs)

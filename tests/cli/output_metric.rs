@@ -57,6 +57,26 @@ fn run(env: &TestEnv, cols: &str, args: &[&str]) -> String {
     c.stdout()
 }
 
+/// `lokal --store STORE query -z UTC RANGE ARGS 'QUERY'` on a terminal
+/// (util-linux `script`), with `envs` set and `NO_COLOR` removed unless
+/// set there; what the terminal showed, `\r\n` as `\n`.
+fn on_a_terminal(env: &TestEnv, args: &str, q: &str, envs: &[(&str, &str)]) -> String {
+    let line = format!(
+        "{} --store {} query -z UTC {} {args} '{q}'",
+        env!("CARGO_BIN_EXE_lokal"),
+        env.store().display(),
+        RANGE.join(" ")
+    );
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .env_remove("LOKAL_STORE")
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::null());
+    String::from_utf8_lossy(&c.output().unwrap().stdout).replace("\r\n", "\n")
+}
+
 #[test]
 fn summary_rows_at_fixed_widths() {
     let env = store();
@@ -150,25 +170,9 @@ fn on_a_terminal_the_summary_is_the_default() {
     }
     let env = store();
     let q = r#"sum by (app) (count_over_time({env="prod"}[5m]))"#;
-    let line = format!(
-        "{} --store {} query -z UTC {} --step 5m '{q}'",
-        env!("CARGO_BIN_EXE_lokal"),
-        env.store().display(),
-        RANGE.join(" ")
-    );
     let tty = |no_color: bool| {
-        let mut c = std::process::Command::new("script");
-        c.args(["-qec", &line, "/dev/null"])
-            .env("COLUMNS", "90")
-            .env("TERM", "xterm")
-            .env_remove("LOKAL_STORE")
-            .stdin(std::process::Stdio::null());
-        if no_color {
-            c.env("NO_COLOR", "1");
-        } else {
-            c.env_remove("NO_COLOR");
-        }
-        String::from_utf8_lossy(&c.output().unwrap().stdout).replace("\r\n", "\n")
+        let envs: &[(&str, &str)] = if no_color { &[("NO_COLOR", "1")] } else { &[] };
+        on_a_terminal(&env, "--step 5m", q, &[&[("COLUMNS", "90")], envs].concat())
     };
     let plain = tty(true);
     assert!(plain.contains('▁') || plain.contains('█'), "{plain}");
@@ -279,21 +283,12 @@ fn scan_progress_only_on_a_terminal() {
     }
     let env = store();
     let q = r#"sum(count_over_time({env="prod"}[5m]))"#;
-    let line = format!(
-        "{} --store {} query -z UTC {} -o table '{q}'",
-        env!("CARGO_BIN_EXE_lokal"),
-        env.store().display(),
-        RANGE.join(" ")
+    let shown = on_a_terminal(
+        &env,
+        "-o table",
+        q,
+        &[("LOKAL_TEST_PROGRESS_MS", "0"), ("NO_COLOR", "1")],
     );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env("LOKAL_TEST_PROGRESS_MS", "0")
-        .env("NO_COLOR", "1")
-        .env_remove("LOKAL_STORE")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("scanning: "), "{shown:?}");
     assert!(shown.contains(" blocks, "), "{shown:?}");
     // Cleared (erase line) before the table.
