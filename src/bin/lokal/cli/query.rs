@@ -592,7 +592,9 @@ fn print_metric(
         write_plot(file, value, view, tz)?;
     }
     match format {
-        _ if value.is_empty() => {}
+        // An empty answer prints nothing for people; JSON and points as always.
+        OutputFormat::Default | OutputFormat::Table | OutputFormat::Summary if value.is_empty() => {
+        }
         OutputFormat::Summary if view.chart => {
             output::terminal::write_chart(&mut out, value, &term())?
         }
