@@ -87,7 +87,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l since -d 'Look bac
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l limit -d 'Most entries to return; 0 = all (logcli\'s default is 30)' -r
-complete -c lokal -n "__fish_lokal_using_subcommand query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s o -l output -d 'Output format' -r -f -a "default\t'Log queries: logcli\'s timestamp, labels (without the common ones), line; metric queries: summary on a terminal, else table'
 raw\t'The line only'
 jsonl\t'One JSON object per entry: labels, line, timestamp'
 json\t'The body of Loki\'s /loki/api/v1/query_range response'
@@ -154,7 +154,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l nocache -d 'Send C
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l now -d 'Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]' -r
-complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s o -l output -d 'Output format' -r -f -a "default\t'Log queries: logcli\'s timestamp, labels (without the common ones), line; metric queries: summary on a terminal, else table'
 raw\t'The line only'
 jsonl\t'One JSON object per entry: labels, line, timestamp'
 json\t'The body of Loki\'s /loki/api/v1/query_range response'

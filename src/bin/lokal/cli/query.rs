@@ -29,7 +29,8 @@ use super::GlobalArgs;
 /// `--output` values.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum OutputFormat {
-    /// logcli's: timestamp, labels (without the common ones), line
+    /// Log queries: logcli's timestamp, labels (without the common ones), line; metric
+    /// queries: summary on a terminal, else table
     Default,
     /// The line only
     Raw,
