@@ -440,6 +440,7 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
                     ScanCounters::add(&counters.bytes_decompressed, decompressed as u64);
                     ScanCounters::add(&counters.blocks, 1);
                     ScanCounters::add(&counters.bytes_compressed, u64::from(task.block.len));
+                    super::stats::SCAN_PROGRESS.block(u64::from(task.block.len));
                     ScanCounters::add(&counters.lines_scanned, ts.len() as u64);
                     let samples: Vec<(i64, f64)> = ts
                         .into_iter()
