@@ -515,6 +515,53 @@ thread_local! {
         const { std::cell::RefCell::new((None, Vec::new())) };
 }
 
+thread_local! {
+    /// This thread's zstd context for series pages: making one per page
+    /// cost a metric over a million series a tenth of its time.
+    static PAGE_DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Most bytes a series page may decompress to: a damaged frame header
+/// cannot make a lookup allocate more.
+const MAX_PAGE_BYTES: u64 = 64 << 20;
+
+/// Decompresses one series page (a zstd frame; the builder's record their
+/// size) into `buf`; leaves `buf` empty when the frame is damaged, so that
+/// lookups read nothing from it.
+fn decompress_page(frame: &[u8], buf: &mut Vec<u8>) {
+    buf.clear();
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(size)) => size,
+        Ok(None) => {
+            // No size in the header: stream it.
+            use std::io::Read;
+            let read = zstd::stream::read::Decoder::new(frame)
+                .map(|d| d.take(MAX_PAGE_BYTES).read_to_end(buf));
+            if !matches!(read, Ok(Ok(_))) {
+                buf.clear();
+            }
+            return;
+        }
+        Err(_) => return,
+    };
+    if size > MAX_PAGE_BYTES {
+        return;
+    }
+    buf.reserve(size as usize);
+    let ok = PAGE_DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = zstd::bulk::Decompressor::new().ok();
+        }
+        d.as_mut()
+            .is_some_and(|d| d.decompress_to_buffer(frame, buf).is_ok())
+    });
+    if !ok || buf.len() as u64 != size {
+        buf.clear();
+    }
+}
+
 /// A memory-mapped day index, checked on open.
 pub struct DayIndex {
     path: PathBuf,
@@ -971,12 +1018,7 @@ impl DayIndex {
                 le_u32(offs, page * 4 + 4) as usize,
             );
             let frame = self.section(S_SERIES).get(a..b).unwrap_or_default();
-            if let Ok(mut d) = zstd::stream::read::Decoder::new(frame) {
-                use std::io::Read;
-                if d.read_to_end(&mut buf).is_err() {
-                    buf.clear();
-                }
-            }
+            decompress_page(frame, &mut buf);
         }
         let k = i % SERIES_PAGE;
         let in_page = (self.series_count() - page * SERIES_PAGE).min(SERIES_PAGE);
