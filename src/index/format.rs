@@ -502,6 +502,27 @@ where
     Ok((out, n_series as u64))
 }
 
+/// The values a `=~`/`!~` regex matches when it is an alternation of
+/// plain literals (`pod-1|pod-2`, as Grafana's multi-value variables write
+/// them): regexes are anchored, so it matches exactly those strings, and a
+/// selection looks each up instead of testing every value of the label
+/// (Prometheus' `FindSetMatches`). `None` for anything else.
+fn literal_alternatives(m: &Matcher) -> Option<Vec<&str>> {
+    if !matches!(m.op, MatchOp::Re | MatchOp::Nre) {
+        return None;
+    }
+    const META: &[u8] = b"\\.+*?()[]{}^$";
+    if m.value.bytes().any(|b| META.contains(&b)) {
+        return None;
+    }
+    let values: Vec<&str> = m.value.split('|').collect();
+    // A stray check that the reading is right: each literal matches itself.
+    values
+        .iter()
+        .all(|v| m.matches(v) == (m.op == MatchOp::Re))
+        .then_some(values)
+}
+
 /// A decompressed series page: `(index id, page)` and its bytes.
 type CachedPage = (Option<(u64, usize)>, Vec<u8>);
 
@@ -922,6 +943,20 @@ impl DayIndex {
         None
     }
 
+    /// Union of the postings of `name="v"` for each of `values`: one
+    /// binary search each, however many values the name has.
+    fn union_of(&self, name: &str, values: &[&str]) -> Vec<u32> {
+        let mut out = Vec::new();
+        for v in values {
+            if let Some(r) = self.value_rows(name, v) {
+                out.extend(self.posting_list(r));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Union of the postings of every value of `m.name` for which `keep`
     /// says so.
     fn union_where(&self, name: &str, mut keep: impl FnMut(&str) -> bool) -> Vec<u32> {
@@ -947,21 +982,23 @@ impl DayIndex {
         let mut exclude: Vec<Vec<u32>> = Vec::new();
         for m in matchers {
             if m.matches("") {
-                let rejected = match m.op {
+                let rejected = match (m.op, literal_alternatives(m)) {
                     // `name!="v"`: exactly the series with name="v".
-                    MatchOp::Neq => self
+                    (MatchOp::Neq, _) => self
                         .value_rows(&m.name, &m.value)
                         .map(|r| self.posting_list(r))
                         .unwrap_or_default(),
+                    (MatchOp::Nre, Some(values)) => self.union_of(&m.name, &values),
                     _ => self.union_where(&m.name, |v| !m.matches(v)),
                 };
                 exclude.push(rejected);
             } else {
-                let accepted = match m.op {
-                    MatchOp::Eq => self
+                let accepted = match (m.op, literal_alternatives(m)) {
+                    (MatchOp::Eq, _) => self
                         .value_rows(&m.name, &m.value)
                         .map(|r| self.posting_list(r))
                         .unwrap_or_default(),
+                    (MatchOp::Re, Some(values)) => self.union_of(&m.name, &values),
                     _ => self.union_where(&m.name, |v| m.matches(v)),
                 };
                 if accepted.is_empty() {
@@ -1492,7 +1529,20 @@ mod tests {
     const NAMES: &[&str] = &["app", "env", "host", "zone"];
     const VALUES: &[&str] = &["", "a", "b", "ab", "prod", "x\ny"];
     const PATTERNS: &[&str] = &[
-        "", "a", "a.*", ".*", ".+", "a|b", "(?i)A", "x.y", "[^a]*", "b?",
+        "",
+        "a",
+        "a.*",
+        ".*",
+        ".+",
+        "a|b",
+        "(?i)A",
+        "x.y",
+        "[^a]*",
+        "b?",
+        "a|prod|zz",
+        "ab|",
+        "|b",
+        "x\ny|a",
     ];
 
     fn arb_labels() -> impl Strategy<Value = Vec<(usize, usize)>> {
