@@ -116,6 +116,39 @@ struct Run<'r, 'l> {
     upkeep: IndexUpkeep,
     /// The positions of the last commit.
     committed: follow::Positions,
+    /// Segments the last batch published wait for [`Run::finish`]'s commit.
+    unsaved: bool,
+}
+
+/// What the first batch charges per line: records that carry their own
+/// labels (logcli, push bodies) may each be a stream of its own, so until a
+/// batch has shown how many streams its lines make, every line is charged
+/// a stream.
+fn first_line_cost(opts: &IngestOptions) -> usize {
+    match opts.format {
+        InputFormat::Logcli | InputFormat::LokiPush => reader::LINE_COST + reader::STREAM_COST,
+        InputFormat::Auto => reader::LINE_COST,
+    }
+}
+
+/// What the next batch charges per line, from the last one's share of
+/// streams among its entries: memory stays bounded by `--batch-size` at a
+/// million streams as at a few (where the share is nearly nothing).
+fn next_line_cost(streams: usize, entries: usize) -> usize {
+    reader::LINE_COST + reader::STREAM_COST * streams / entries.max(1).max(streams)
+}
+
+/// Hands the heap's free pages back to the kernel (glibc keeps what a
+/// batch freed in its arenas, one per parsing thread: at a million streams
+/// a batch's label sets and entry lists left some 300 MB resident between
+/// batches). Elsewhere a no-op.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's own
+    // arenas to the kernel; no live allocation is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Runs an ingest into `tenant` of `store`.
@@ -149,6 +182,7 @@ pub fn ingest(
         obs,
         report: IngestReport::default(),
         streams_seen: HashSet::default(),
+        unsaved: false,
         upkeep: IndexUpkeep {
             enabled: !opts.no_index,
             pending: BTreeSet::new(),
@@ -186,6 +220,7 @@ pub fn ingest(
     let mut cursors: Vec<Cursor> = Vec::new();
     let mut batch: Vec<Piece> = Vec::new();
     let mut batch_lines = 0usize;
+    let mut line_cost = first_line_cost(opts);
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
     for item in &plan.items {
@@ -209,10 +244,10 @@ pub fn ingest(
         cursors.push(*cursor);
         let ci = cursors.len() - 1;
         loop {
-            let used = arena.len() + batch_lines * reader::LINE_COST;
+            let used = arena.len() + batch_lines * line_cost;
             let budget = opts.batch_bytes.saturating_sub(used).max(1);
             let mut full = false;
-            match reader::read_piece(&mut cursors[ci], ci, budget, opts, &mut arena) {
+            match reader::read_piece(&mut cursors[ci], ci, budget, line_cost, opts, &mut arena) {
                 Ok(Some(p)) => {
                     batch_lines += p.lines() as usize;
                     batch.push(p);
@@ -227,8 +262,11 @@ pub fn ingest(
                     cursors[ci].abandon();
                 }
             }
-            if full || arena.len() + batch_lines * reader::LINE_COST >= opts.batch_bytes {
-                run.flush(&mut cursors, &arena, &batch, false)?;
+            if full || arena.len() + batch_lines * line_cost >= opts.batch_bytes {
+                let (streams, entries) = run.flush(&mut cursors, &arena, &batch, false)?;
+                if entries > 0 {
+                    line_cost = next_line_cost(streams, entries);
+                }
                 batch.clear();
                 arena.clear();
                 batch_lines = 0;
@@ -239,6 +277,11 @@ pub fn ingest(
         }
     }
     run.flush(&mut cursors, &arena, &batch, true)?;
+    // The last commit rebuilds the indexes of every day the run wrote to
+    // (the heaviest step at many streams): the batch's memory goes first.
+    drop((arena, batch));
+    release_freed_memory();
+    run.finish()?;
     run.report.streams = run.streams_seen.len() as u64;
     run.report.timestamps = cursors.into_iter().map(|c| c.ts).collect();
     Ok(run.report)
@@ -310,15 +353,34 @@ struct Task {
 }
 
 impl Run<'_, '_> {
+    /// The run's last commit, after its last [`Run::flush`]: the index
+    /// rebuilds deferred by the time budget still happen before the run
+    /// ends, and positions that moved (a file renamed, a new one with no
+    /// whole line yet) are kept even when nothing was read.
+    fn finish(&mut self) -> Result<(), IngestError> {
+        let index_due = self.upkeep.enabled && !self.upkeep.pending.is_empty();
+        if self.unsaved || index_due || self.tx.manifest().positions != self.committed {
+            self.upkeep
+                .rebuild(&mut self.tx, true, &mut self.report, self.obs)?;
+            self.tx.commit()?;
+            self.committed = self.tx.manifest().positions.clone();
+            self.report.commits += 1;
+            self.unsaved = false;
+        }
+        Ok(())
+    }
+
     /// Parses, writes and commits one batch (the pieces of `batch` in
-    /// `arena`) with its input positions; `last` is the run's final call.
+    /// `arena`) with its input positions; `last` is the run's final call,
+    /// whose commit [`Run::finish`] makes once the batch is freed. Returns
+    /// the streams and entries the batch held.
     fn flush(
         &mut self,
         cursors: &mut [Cursor],
         arena: &[u8],
         batch: &[Piece],
         last: bool,
-    ) -> Result<(), IngestError> {
+    ) -> Result<(usize, usize), IngestError> {
         let Run {
             tx,
             opts,
@@ -327,24 +389,16 @@ impl Run<'_, '_> {
             streams_seen,
             upkeep,
             committed,
+            unsaved,
         } = self;
         let (opts, obs) = (*opts, *obs);
         if batch.is_empty() {
             if !last {
-                return Ok(());
+                return Ok((0, 0));
             }
-            // Rebuilds deferred by the time budget still happen before the
-            // run ends, and positions that moved (a file renamed, a new one
-            // with no whole line yet) are kept even when nothing was read.
+            // Positions that moved are committed by `finish`.
             record_positions(tx, cursors, batch, true);
-            let index_due = upkeep.enabled && !upkeep.pending.is_empty();
-            if index_due || tx.manifest().positions != *committed {
-                upkeep.rebuild(tx, true, report, obs)?;
-                tx.commit()?;
-                *committed = tx.manifest().positions.clone();
-                report.commits += 1;
-            }
-            return Ok(());
+            return Ok((0, 0));
         }
         // Split pieces into tasks at line boundaries so big files parse in parallel.
         let mut tasks = Vec::new();
@@ -533,8 +587,9 @@ impl Run<'_, '_> {
                 streams_seen.insert(*h);
             }
         }
-        drop((index, collided, hashes));
+        drop((index, collided, hashes, by_raw));
         groups.retain(|g| g.valid && !g.entries.is_empty());
+        let held = (groups.len(), groups.iter().map(|g| g.entries.len()).sum());
 
         let published = tx.manifest().segments.len();
         write_batch(tx, groups, opts, report)?;
@@ -546,14 +601,21 @@ impl Run<'_, '_> {
 
         // Positions move with the data, in the same manifest commit.
         record_positions(tx, cursors, batch, last);
+        let read: u64 = batch.iter().map(|p| p.end_offset - p.start_offset).sum();
+        report.bytes_read += read;
+        if last {
+            *unsaved = true;
+            obs.advance(read);
+            return Ok(held);
+        }
         upkeep.rebuild(tx, last, report, obs)?;
         tx.commit()?;
         *committed = tx.manifest().positions.clone();
         report.commits += 1;
-        let read: u64 = batch.iter().map(|p| p.end_offset - p.start_offset).sum();
-        report.bytes_read += read;
         obs.advance(read);
-        Ok(())
+        // What the batch freed is handed back before the next one is read.
+        release_freed_memory();
+        Ok(held)
     }
 }
 

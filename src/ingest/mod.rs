@@ -66,8 +66,11 @@ pub struct IngestOptions {
     /// Ingest files that look binary (a NUL byte in their first 8 KiB).
     pub binary: bool,
     /// Memory one batch may take: its input bytes plus a fixed cost per
-    /// line (the parsed entry and its place in its stream). Each batch is
-    /// committed on its own; peak memory stays under about twice this.
+    /// line (the parsed entry and its place in its stream) and per stream
+    /// (its label set; charged per line from the previous batch's share of
+    /// streams, and for every line of a first batch of labelled records).
+    /// Each batch is committed on its own; peak memory stays under about
+    /// twice this.
     pub batch_bytes: usize,
     /// zstd level for blocks.
     pub zstd_level: i32,
