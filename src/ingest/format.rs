@@ -270,9 +270,13 @@ struct PushBody {
     streams: Vec<PushStream>,
 }
 
+/// A stream of a push body; without `stream` its labels are empty (then
+/// refused as Loki refuses them), without `values` it has no entries.
 #[derive(Deserialize)]
 struct PushStream {
+    #[serde(default)]
     stream: BTreeMap<String, String>,
+    #[serde(default)]
     values: Vec<Vec<serde_json::Value>>,
 }
 

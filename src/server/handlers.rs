@@ -5,7 +5,7 @@
 use std::io::Read;
 
 use super::params::{self, Form};
-use super::ServerConfig;
+use super::{ServerConfig, State};
 use crate::logql::Expr;
 use crate::loki::api::{labels_json, log_response, metric_response};
 use crate::querier::{self, Querier, QueryOptions, QueryResponse};
@@ -15,7 +15,7 @@ use crate::time::TimeRange;
 pub const ORG_ID_HEADER: &str = "X-Scope-OrgID";
 
 /// A response before it is written: status, content type, body.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reply {
     /// HTTP status code.
     pub status: u16,
@@ -57,6 +57,16 @@ impl Reply {
         }
     }
 
+    /// Loki's error reply through Go's `http.Error`: the message and a
+    /// newline (the push endpoint's errors).
+    pub fn error_line(status: u16, msg: impl std::fmt::Display) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: format!("{msg}\n").into_bytes(),
+        }
+    }
+
     fn bad(msg: impl std::fmt::Display) -> Reply {
         Reply::error(400, msg)
     }
@@ -85,9 +95,9 @@ pub struct Request {
 
 /// Reads `req`, answers it and writes the answer; a client gone away is
 /// not an error of the server.
-pub fn answer(config: &ServerConfig, mut req: tiny_http::Request) {
-    let reply = match read(config, &mut req) {
-        Ok(r) => route(config, &r),
+pub fn answer(state: &State, mut req: tiny_http::Request) {
+    let reply = match read(&state.config, &mut req) {
+        Ok(r) => route(state, &r),
         Err(e) => e,
     };
     let header =
@@ -150,7 +160,8 @@ fn read(config: &ServerConfig, req: &mut tiny_http::Request) -> Result<Request, 
 }
 
 /// Answers one request.
-pub fn route(config: &ServerConfig, r: &Request) -> Reply {
+pub fn route(state: &State, r: &Request) -> Reply {
+    let config = &state.config;
     let path = r.path.trim_end_matches('/');
     let get_or_post = matches!(r.method.as_str(), "GET" | "POST");
     match path {
@@ -160,6 +171,16 @@ pub fn route(config: &ServerConfig, r: &Request) -> Reply {
             body: b"ready\n".to_vec(),
         },
         "/loki/api/v1/status/buildinfo" => buildinfo(),
+        // Loki's current and legacy push paths.
+        "/loki/api/v1/push" | "/api/prom/push" if r.method == "POST" => {
+            super::push::push(config, &state.committer, r).0
+        }
+        // Loki's answer to another method on the push path.
+        "/loki/api/v1/push" | "/api/prom/push" => Reply {
+            status: 405,
+            content_type: "text/plain; charset=utf-8",
+            body: Vec::new(),
+        },
         "/loki/api/v1/query" if get_or_post => with_querier(config, r, instant_query),
         "/loki/api/v1/query_range" if get_or_post => with_querier(config, r, range_query),
         "/loki/api/v1/labels" if get_or_post => with_querier(config, r, labels),

@@ -10,6 +10,7 @@
 
 pub mod handlers;
 pub mod params;
+pub mod push;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,12 +49,25 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest request body accepted, bytes (Loki's `max_recv_msg_size`).
     pub max_body: u64,
+    /// What a push must satisfy (label and line limits, timestamp bounds).
+    pub push_limits: crate::ingest::push::PushLimits,
+    /// How long a push waits for another writer (`lokal ingest`) before
+    /// it is answered 503.
+    pub lock_timeout: Duration,
+}
+
+/// What every worker shares: the configuration and the push committer.
+pub struct State {
+    /// The configuration.
+    pub config: ServerConfig,
+    /// The queue to the push committer.
+    pub committer: push::Committer,
 }
 
 /// A bound server, not yet answering.
 pub struct Server {
     http: Arc<tiny_http::Server>,
-    config: Arc<ServerConfig>,
+    config: ServerConfig,
 }
 
 impl Server {
@@ -66,7 +80,7 @@ impl Server {
         })?;
         Ok(Server {
             http: Arc::new(http),
-            config: Arc::new(config),
+            config,
         })
     }
 
@@ -76,16 +90,22 @@ impl Server {
     }
 
     /// Answers requests until `stop` is set, then lets each worker finish
-    /// the request it is on and returns.
+    /// the request it is on, commits every push accepted, and returns.
     pub fn run(self, stop: &'static AtomicBool) {
-        let workers: Vec<_> = (0..self.config.workers.max(1))
+        let (committer, commit_thread) = push::Committer::start(&self.config);
+        let workers = self.config.workers.max(1);
+        let state = Arc::new(State {
+            config: self.config,
+            committer,
+        });
+        let workers: Vec<_> = (0..workers)
             .map(|_| {
                 let http = Arc::clone(&self.http);
-                let config = Arc::clone(&self.config);
+                let state = Arc::clone(&state);
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::SeqCst) {
                         match http.recv_timeout(POLL) {
-                            Ok(Some(req)) => handlers::answer(&config, req),
+                            Ok(Some(req)) => handlers::answer(&state, req),
                             Ok(None) => {}
                             // The listener failed: nothing more will come.
                             Err(_) => break,
@@ -99,6 +119,10 @@ impl Server {
             // still finish.
             let _ = w.join();
         }
+        // The last handle to the committer goes: it commits what is queued,
+        // rebuilds the indexes it left stale, and ends.
+        drop(state);
+        commit_thread.join();
     }
 }
 

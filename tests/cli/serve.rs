@@ -17,17 +17,17 @@ use crate::diff;
 use crate::support::loki::{have, run_ok, Loki};
 
 /// A running `lokal serve`, stopped with SIGTERM.
-struct Serve {
-    child: Child,
+pub(crate) struct Serve {
+    pub(crate) child: Child,
     /// `http://127.0.0.1:PORT`.
-    addr: String,
+    pub(crate) addr: String,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Serve {
     /// `lokal serve --listen 127.0.0.1:0` over `env`'s store: the kernel
     /// picks a free port, which the first line on stderr names.
-    fn start(env: &TestEnv, extra: &[&str]) -> Serve {
+    pub(crate) fn start(env: &TestEnv, extra: &[&str]) -> Serve {
         let mut child = env
             .std_command()
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -59,7 +59,7 @@ impl Serve {
     }
 
     /// SIGTERM, then the exit status and all of stderr.
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
+    pub(crate) fn stop(mut self) -> (std::process::ExitStatus, String) {
         Command::new("kill")
             .arg(self.child.id().to_string())
             .status()
@@ -89,7 +89,7 @@ impl Drop for Serve {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
@@ -322,7 +322,18 @@ fn serve_answers_as_loki_request_for_request() {
             .args(["--addr", &loki.addr, "--dataset"])
             .arg(env.path().join("dataset.jsonl")),
     );
-    let s = Serve::start(&env, &[]);
+    // Loki's limits as `../shared/loki/loki.yaml` sets them.
+    let s = Serve::start(
+        &env,
+        &[
+            "--max-labels-per-stream",
+            "100",
+            "--max-line-size",
+            "0",
+            "--creation-grace-period",
+            "8760h",
+        ],
+    );
     let a = agent();
 
     let (s0, e0) = ("2024-05-01T00:00:00Z", "2024-05-01T02:00:00Z");
@@ -611,13 +622,129 @@ fn serve_answers_as_loki_request_for_request() {
             problems.push(format!("{}: {e}", q.name));
         }
     }
+    // Endpoint: /loki/api/v1/push, good and bad bodies (after the queries:
+    // what is stored is outside their range).
+    let pushes = pushes();
+    for (name, headers, body) in &pushes {
+        let theirs = crate::serve_push::post(&loki.addr, headers, body);
+        let ours = crate::serve_push::post(&s.addr, headers, body);
+        // Loki lists grouped problems in a Go map's order, which changes
+        // from one request to the next: compare them as a set.
+        let grouped = |t: &str| {
+            let mut parts: Vec<String> = t.trim_end().split("; ").map(str::to_string).collect();
+            parts.sort();
+            parts
+        };
+        if theirs.0 != ours.0 || grouped(&theirs.1) != grouped(&ours.1) {
+            let cut = |t: &str| t.chars().take(300).collect::<String>();
+            problems.push(format!(
+                "{name}: ours {} {:?}\n  Loki's {} {:?}",
+                ours.0,
+                cut(&ours.1),
+                theirs.0,
+                cut(&theirs.1)
+            ));
+        }
+    }
     assert!(
         problems.is_empty(),
         "{} of {} requests differ from Loki:\n{}",
         problems.len(),
-        reqs.len(),
+        reqs.len() + pushes.len(),
         problems.join("\n")
     );
     let (status, err) = s.stop();
     assert!(status.success(), "{status}: {err}");
+}
+
+/// Push bodies sent to Loki and to `lokal serve`, which must answer with
+/// the same status and text: name, headers, body. Not among them, as they
+/// differ on purpose: label names starting with `__` and quoted UTF-8 names
+/// (`{"a.b"="x"}`), which Loki stores and lokal refuses as `lokal ingest`
+/// does; a JSON body that is not JSON (Loki quotes its jsoniter decoder,
+/// lokal names the byte and what it expected); structured metadata names,
+/// which Loki rewrites into Prometheus names (`1b` to `key_1b`) and lokal
+/// keeps as sent.
+type Push = (&'static str, Vec<(&'static str, &'static str)>, Vec<u8>);
+
+fn pushes() -> Vec<Push> {
+    use lokal::loki::push::{encode, EntryAdapter, PushRequest, StreamAdapter, Timestamp};
+    const T: i64 = 1_717_200_000_000_000_000; // 2024-06-01, outside the dataset
+    let proto = |labels: &str| {
+        encode(&PushRequest {
+            streams: vec![StreamAdapter {
+                labels: labels.to_string(),
+                entries: vec![EntryAdapter {
+                    timestamp: Some(Timestamp::from_nanos(T)),
+                    line: b"x".to_vec(),
+                    structured_metadata: vec![],
+                }],
+                hash: 0,
+            }],
+        })
+    };
+    let json = |stream: &str, values: &str| {
+        format!(r#"{{"streams":[{{"stream":{stream},"values":{values}}}]}}"#).into_bytes()
+    };
+    let one = format!(r#"[["{T}","x"]]"#);
+    let j = vec![("Content-Type", "application/json")];
+    let p = vec![("Content-Type", "application/x-protobuf")];
+    let gzip = |b: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, b).unwrap();
+        gz.finish().unwrap()
+    };
+    let many: Vec<String> = (1..=101).map(|i| format!(r#""l{i}":"v""#)).collect();
+    let far = "4000000000000000000";
+    vec![
+        ("push_json", j.clone(), json(r#"{"job":"pushed","a":"1"}"#, &one)),
+        ("push_proto", p.clone(), proto(r#"{job="pushed", b="2"}"#)),
+        ("push_proto_no_type", vec![], proto(r#"{job="pushed", b="3"}"#)),
+        (
+            "push_gzip",
+            vec![("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+            gzip(&json(r#"{"job":"pushed","c":"1"}"#, &one)),
+        ),
+        ("push_bad_name", j.clone(), json(r#"{"1job":"t"}"#, &one)),
+        ("push_parse_dash", p.clone(), proto(r#"{jo-b="t"}"#)),
+        ("push_parse_unquoted", p.clone(), proto("{job=t}")),
+        ("push_parse_eof", p.clone(), proto(r#"{job="t""#)),
+        ("push_parse_no_brace", p.clone(), proto(r#"job="t""#)),
+        ("push_parse_op", p.clone(), proto(r#"{job!="t"}"#)),
+        ("push_no_labels", p.clone(), proto("{}")),
+        ("push_only_empty_value", j.clone(), json(r#"{"job":""}"#, &one)),
+        ("push_no_stream", j.clone(), br#"{"streams":[{"values":[["1","x"]]}]}"#.to_vec()),
+        ("push_no_streams", j.clone(), br#"{"streams":[]}"#.to_vec()),
+        ("push_empty_body", j.clone(), Vec::new()),
+        ("push_bad_snappy", p.clone(), b"garbage".to_vec()),
+        ("push_text_type", vec![("Content-Type", "text/plain")], b"{}".to_vec()),
+        ("push_br", vec![("Content-Type", "application/json"), ("Content-Encoding", "br")], b"{}".to_vec()),
+        (
+            "push_gzip_bad",
+            vec![("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+            b"{}".to_vec(),
+        ),
+        ("push_bad_mime", vec![("Content-Type", "application/json;;;")], b"{}".to_vec()),
+        (
+            "push_long_value",
+            j.clone(),
+            json(&format!(r#"{{"job":"{}"}}"#, "v".repeat(2049)), &one),
+        ),
+        ("push_duplicate", p.clone(), proto(r#"{job="t", job="u"}"#)),
+        (
+            "push_too_many_labels",
+            j.clone(),
+            json(&format!("{{{}}}", many.join(",")), &one),
+        ),
+        ("push_too_new", j.clone(), json(r#"{"job":"pushed"}"#, &format!(r#"[["{far}","x"]]"#))),
+        (
+            "push_mixed",
+            j.clone(),
+            format!(
+                r#"{{"streams":[{{"stream":{{"job":"pushed","d":"1"}},"values":[["{far}","x"],["{T}","kept"],["{far}","y"],["4100000000000000000","z"]]}},{{"stream":{{"job":"{}"}},"values":{one}}}]}}"#,
+                "w".repeat(3000)
+            )
+            .into_bytes(),
+        ),
+    ]
 }
