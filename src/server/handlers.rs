@@ -27,7 +27,7 @@ pub struct Reply {
 
 impl Reply {
     /// A JSON body, status 200.
-    fn json(v: &impl serde::Serialize) -> Reply {
+    pub(crate) fn json(v: &impl serde::Serialize) -> Reply {
         Reply {
             status: 200,
             content_type: "application/json; charset=UTF-8",
@@ -38,7 +38,7 @@ impl Reply {
     /// [`Reply::json`] and a newline, as Loki writes streams, labels and
     /// series (through Go's `json.Encoder`; its matrices and vectors have
     /// none).
-    fn json_line(v: &impl serde::Serialize) -> Reply {
+    pub(crate) fn json_line(v: &impl serde::Serialize) -> Reply {
         let mut body = serde_json::to_vec(v).unwrap_or_default();
         body.push(b'\n');
         Reply {
@@ -67,7 +67,7 @@ impl Reply {
         }
     }
 
-    fn bad(msg: impl std::fmt::Display) -> Reply {
+    pub(crate) fn bad(msg: impl std::fmt::Display) -> Reply {
         Reply::error(400, msg)
     }
 }
@@ -185,6 +185,13 @@ pub fn route(state: &State, r: &Request) -> Reply {
         "/loki/api/v1/query_range" if get_or_post => with_querier(config, r, range_query),
         "/loki/api/v1/labels" if get_or_post => with_querier(config, r, labels),
         "/loki/api/v1/series" if get_or_post => with_querier(config, r, series),
+        "/loki/api/v1/index/stats" if get_or_post => with_querier(config, r, super::volume::stats),
+        "/loki/api/v1/index/volume" if get_or_post => {
+            with_querier(config, r, super::volume::volume)
+        }
+        "/loki/api/v1/index/volume_range" if get_or_post => {
+            with_querier(config, r, super::volume::volume_range)
+        }
         p if get_or_post && label_values_name(p).is_some() => with_querier(config, r, labels),
         _ => Reply::error(404, "404 page not found"),
     }
@@ -251,7 +258,7 @@ fn with_querier(
 
 /// Loki's status for a failed query: 400 for what the client asked
 /// wrongly, 500 for what failed in the store.
-fn query_error(e: querier::Error) -> Reply {
+pub(crate) fn query_error(e: querier::Error) -> Reply {
     use crate::engine::QueryError;
     match e {
         querier::Error::Query(QueryError::Store(_)) | querier::Error::Store(_) => {

@@ -11,6 +11,7 @@
 pub mod handlers;
 pub mod params;
 pub mod push;
+pub mod volume;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
