@@ -73,7 +73,7 @@ impl Reply {
 }
 
 /// A request as the endpoints see it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Request {
     /// `GET`, `POST`, …
     pub method: String,
@@ -105,6 +105,15 @@ pub fn answer(state: &State, mut req: tiny_http::Request) {
     let resp = tiny_http::Response::from_data(reply.body)
         .with_status_code(reply.status)
         .with_header(header);
+    let resp = if reply.status == 401 {
+        // Tell a browser (Grafana's proxy passes it on) which scheme to use.
+        resp.with_header(
+            tiny_http::Header::from_bytes("WWW-Authenticate", "Basic realm=\"lokal\"")
+                .expect("static header"),
+        )
+    } else {
+        resp
+    };
     let _ = req.respond(resp);
 }
 
@@ -118,6 +127,11 @@ fn header(req: &tiny_http::Request, name: &str) -> String {
 
 /// The request's parts, or the reply refusing it (bad tenant, body too large).
 fn read(config: &ServerConfig, req: &mut tiny_http::Request) -> Result<Request, Reply> {
+    // Before anything of the body is read.
+    let open = req.url() == "/ready";
+    if !open && !super::auth::allowed(&config.credentials, &header(req, "Authorization")) {
+        return Err(Reply::error_line(401, "Unauthorized"));
+    }
     let tenant = match header(req, ORG_ID_HEADER) {
         t if t.is_empty() => config.default_tenant.clone(),
         t => {
@@ -245,15 +259,51 @@ fn success<T: serde::Serialize>(data: Option<T>) -> Reply {
     })
 }
 
-fn with_querier(
-    config: &ServerConfig,
-    r: &Request,
-    f: fn(&Querier, &Request) -> Result<Reply, Reply>,
-) -> Reply {
+/// An endpoint answered through a querier.
+pub(crate) type Endpoint = fn(&ServerConfig, &Querier, &Request) -> Result<Reply, Reply>;
+
+/// Loki's answer (504) to a query that ran past `query_timeout`.
+pub const DEADLINE_EXCEEDED: &str = "request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed";
+
+fn run_endpoint(config: &ServerConfig, r: &Request, f: Endpoint) -> Reply {
     match Querier::open(&config.store, &r.tenant) {
-        Ok(q) => f(&q, r).unwrap_or_else(|e| e),
+        Ok(q) => f(config, &q, r).unwrap_or_else(|e| e),
         Err(e) => query_error(e),
     }
+}
+
+/// Runs `f` over a querier of the request's tenant, within the query
+/// timeout. lokal's engine cannot be interrupted: a query past its time is
+/// answered 504 at once and finishes in the background, its answer dropped.
+fn with_querier(config: &ServerConfig, r: &Request, f: Endpoint) -> Reply {
+    let Some(limit) = config.query_timeout else {
+        return run_endpoint(config, r, f);
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (c, req) = (config.clone(), r.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(run_endpoint(&c, &req, f));
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| Reply::error_line(504, DEADLINE_EXCEEDED))
+}
+
+/// Refuses a metric answer of more than `max_query_series` series, with
+/// Loki's text.
+fn check_series(config: &ServerConfig, v: &crate::engine::value::MetricValue) -> Result<(), Reply> {
+    use crate::engine::value::MetricValue;
+    let n = match v {
+        MetricValue::Vector(s) => s.len(),
+        MetricValue::Matrix(s) => s.len(),
+        _ => 1,
+    };
+    let max = config.max_query_series;
+    if max > 0 && n > max {
+        return Err(Reply::bad(format!(
+            "maximum number of series ({max}) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()"
+        )));
+    }
+    Ok(())
 }
 
 /// Loki's status for a failed query: 400 for what the client asked
@@ -282,7 +332,7 @@ fn parse_query(r: &Request) -> Result<Expr, Reply> {
 }
 
 /// `/loki/api/v1/query_range`: a log query's streams or a metric query's matrix.
-fn range_query(q: &Querier, r: &Request) -> Result<Reply, Reply> {
+fn range_query(config: &ServerConfig, q: &Querier, r: &Request) -> Result<Reply, Reply> {
     let (start, end) = params::bounds(&r.form, r.now).map_err(Reply::bad)?;
     let mut opts = opts(r)?;
     if end < start {
@@ -292,27 +342,40 @@ fn range_query(q: &Querier, r: &Request) -> Result<Reply, Reply> {
     }
     opts.step = Some(params::step(&r.form, start, end).map_err(Reply::bad)?);
     let expr = parse_query(r)?;
+    // Loki's max_entries_limit_per_query, for log queries (a metric
+    // query's limit does nothing).
+    let max = config.max_entries_limit;
+    if matches!(expr, Expr::Log(_)) && max > 0 && opts.limit > max {
+        return Err(Reply::bad(format!(
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {max})",
+            opts.limit
+        )));
+    }
     let range = TimeRange::new(start, end);
     match q.query(&expr, range, &opts).map_err(query_error)? {
         QueryResponse::Streams(res) => Ok(Reply::json_line(
             &log_response(&res.entries, &res.stats).map_err(|e| Reply::error(500, e))?,
         )),
-        QueryResponse::Metric(m) => Ok(Reply::json(&metric_response(&m.value, &m.stats))),
+        QueryResponse::Metric(m) => {
+            check_series(config, &m.value)?;
+            Ok(Reply::json(&metric_response(&m.value, &m.stats)))
+        }
     }
 }
 
 /// `/loki/api/v1/query`: a metric query at `time` (default now).
-fn instant_query(q: &Querier, r: &Request) -> Result<Reply, Reply> {
+fn instant_query(config: &ServerConfig, q: &Querier, r: &Request) -> Result<Reply, Reply> {
     let at = // Loki names no parameter in this one error.
     params::parse_timestamp(r.form.get("time"), r.now).map_err(Reply::bad)?;
     opts(r)?;
     let expr = querier::parse_instant(r.form.get("query")).map_err(query_error)?;
     let m = q.instant_query(&expr, at).map_err(query_error)?;
+    check_series(config, &m.value)?;
     Ok(Reply::json(&metric_response(&m.value, &m.stats)))
 }
 
 /// `/loki/api/v1/labels` and `/loki/api/v1/label/NAME/values`.
-fn labels(q: &Querier, r: &Request) -> Result<Reply, Reply> {
+fn labels(_: &ServerConfig, q: &Querier, r: &Request) -> Result<Reply, Reply> {
     let (start, end) = params::bounds(&r.form, r.now).map_err(Reply::bad)?;
     let range = TimeRange::new(start, end);
     let found = match label_values_name(r.path.trim_end_matches('/')) {
@@ -324,7 +387,7 @@ fn labels(q: &Querier, r: &Request) -> Result<Reply, Reply> {
 }
 
 /// `/loki/api/v1/series`: the streams any `match[]` selects.
-fn series(q: &Querier, r: &Request) -> Result<Reply, Reply> {
+fn series(_: &ServerConfig, q: &Querier, r: &Request) -> Result<Reply, Reply> {
     let (start, end) = params::bounds(&r.form, r.now).map_err(Reply::bad)?;
     let range = TimeRange::new(start, end);
     let mut groups = r.form.all("match[]");

@@ -8,6 +8,7 @@
 //! [`crate::loki::api`] (what `lokal query -o json` prints). Every request
 //! opens its own querier, so it reads one consistent snapshot of the store.
 
+pub mod auth;
 pub mod handlers;
 pub mod params;
 pub mod push;
@@ -55,6 +56,18 @@ pub struct ServerConfig {
     /// How long a push waits for another writer (`lokal ingest`) before
     /// it is answered 503.
     pub lock_timeout: Duration,
+    /// Credentials a request must present (`--basic-auth`,
+    /// `--bearer-token`); none: no authentication.
+    pub credentials: Vec<auth::Credential>,
+    /// Largest `limit` of a log query (Loki's `max_entries_limit_per_query`);
+    /// 0: no limit.
+    pub max_entries_limit: usize,
+    /// Most series a metric query may return (Loki's `max_query_series`);
+    /// 0: no limit.
+    pub max_query_series: usize,
+    /// How long a query may run before it is answered 504 (Loki's
+    /// `query_timeout`); `None`: no limit.
+    pub query_timeout: Option<Duration>,
 }
 
 /// What every worker shares: the configuration and the push committer.
@@ -83,6 +96,11 @@ impl Server {
             http: Arc::new(http),
             config,
         })
+    }
+
+    /// Whether requests must authenticate.
+    pub fn has_credentials(&self) -> bool {
+        !self.config.credentials.is_empty()
     }
 
     /// The address bound (with the port picked when 0 was asked).

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use super::handlers::{Reply, Request};
 use super::params;
+use super::ServerConfig;
 use crate::engine::value::MetricValue;
 use crate::logql::{Expr, Matcher};
 use crate::loki::api::metric_response;
@@ -63,7 +64,7 @@ fn per_stream(
 
 /// `/loki/api/v1/index/stats`: streams, chunks, bytes and entries the
 /// selector finds in the range.
-pub fn stats(q: &Querier, r: &Request) -> Result<Reply, Reply> {
+pub fn stats(_: &ServerConfig, q: &Querier, r: &Request) -> Result<Reply, Reply> {
     let (start, end) = params::bounds(&r.form, r.now).map_err(Reply::bad)?;
     selector(r)?;
     let query = r.form.get("query");
@@ -158,7 +159,7 @@ fn volume_limit(r: &Request) -> Result<usize, Reply> {
 
 /// `/loki/api/v1/index/volume`: a vector of bytes per group at `end`,
 /// largest first, at most `limit`.
-pub fn volume(q: &Querier, r: &Request) -> Result<Reply, Reply> {
+pub fn volume(_: &ServerConfig, q: &Querier, r: &Request) -> Result<Reply, Reply> {
     let (start, end) = params::bounds(&r.form, r.now).map_err(Reply::bad)?;
     let matchers = selector(r)?;
     let how = aggregate(r, &matchers)?;
@@ -184,7 +185,7 @@ pub fn volume(q: &Querier, r: &Request) -> Result<Reply, Reply> {
 /// `/loki/api/v1/index/volume_range`: a matrix of bytes per group and
 /// step (the groups of the largest volumes over the whole range, at most
 /// `limit`).
-pub fn volume_range(q: &Querier, r: &Request) -> Result<Reply, Reply> {
+pub fn volume_range(_: &ServerConfig, q: &Querier, r: &Request) -> Result<Reply, Reply> {
     let (start, end) = params::bounds(&r.form, r.now).map_err(Reply::bad)?;
     let matchers = selector(r)?;
     let how = aggregate(r, &matchers)?;

@@ -29,6 +29,7 @@ mod rules_loki;
 mod rules_test;
 mod semantics;
 mod serve;
+mod serve_limits;
 mod serve_push;
 mod stdin;
 mod store;

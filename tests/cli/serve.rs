@@ -28,10 +28,14 @@ impl Serve {
     /// `lokal serve --listen 127.0.0.1:0` over `env`'s store: the kernel
     /// picks a free port, which the first line on stderr names.
     pub(crate) fn start(env: &TestEnv, extra: &[&str]) -> Serve {
-        let mut child = env
-            .std_command()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
+        let mut cmd = env.std_command();
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
+        Serve::spawn(cmd)
+    }
+
+    /// Starts `cmd` (a `lokal serve --listen 127.0.0.1:0 …`).
+    pub(crate) fn spawn(mut cmd: Command) -> Serve {
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -381,6 +385,12 @@ fn serve_answers_as_loki_request_for_request() {
             "0",
             "--creation-grace-period",
             "8760h",
+            "--max-entries-limit-per-query",
+            "5000000",
+            "--max-query-series",
+            "1000000",
+            "--query-timeout",
+            "10m",
         ],
     );
     let a = agent();
@@ -493,6 +503,16 @@ fn serve_answers_as_loki_request_for_request() {
                 ("start", s0),
                 ("end", e0),
                 ("limit", "0"),
+            ],
+        ),
+        r(
+            "err_limit_max",
+            "/loki/api/v1/query_range",
+            &[
+                ("query", "{job=\"kafka\"}"),
+                ("start", s0),
+                ("end", e0),
+                ("limit", "5000001"),
             ],
         ),
         r(

@@ -2,8 +2,10 @@
 use anyhow::Result;
 use clap::Args;
 
+use anyhow::Context;
 use lokal::ingest::push::PushLimits;
 use lokal::model::Limits;
+use lokal::server::auth::Credential;
 use lokal::server::{stop_on_signals, Server, ServerConfig};
 use lokal::units::{parse_bytes, parse_duration};
 
@@ -73,6 +75,80 @@ pub struct ServeArgs {
     /// before it is answered 503, which Loki's clients retry
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Push limits")]
     pub lock_timeout: std::time::Duration,
+    /// Require HTTP basic auth with these credentials (USER:PASSWORD; prefer
+    /// --basic-auth-file or the environment to keep it out of `ps`)
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "LOKAL_SERVE_BASIC_AUTH",
+        hide_env_values = true,
+        help_heading = "Access"
+    )]
+    pub basic_auth: Option<String>,
+    /// Read USER:PASSWORD for basic auth from this file
+    #[arg(long, value_name = "FILE", help_heading = "Access")]
+    pub basic_auth_file: Option<std::path::PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` (either credential is accepted when both are set)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LOKAL_SERVE_BEARER_TOKEN",
+        hide_env_values = true,
+        help_heading = "Access"
+    )]
+    pub bearer_token: Option<String>,
+    /// Read the bearer token from this file
+    #[arg(long, value_name = "FILE", help_heading = "Access")]
+    pub bearer_token_file: Option<std::path::PathBuf>,
+    /// Largest `limit` a log query may ask for, 0 for none (Loki's max_entries_limit_per_query)
+    #[arg(
+        long,
+        default_value_t = 5000,
+        value_name = "N",
+        help_heading = "Query limits"
+    )]
+    pub max_entries_limit_per_query: usize,
+    /// Most series a metric query may return, 0 for none (Loki's max_query_series)
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "N",
+        help_heading = "Query limits"
+    )]
+    pub max_query_series: usize,
+    /// Answer 504 to a query still running after this, "off" for no limit (Loki's query_timeout)
+    #[arg(
+        long,
+        default_value = "1m",
+        value_name = "DURATION",
+        help_heading = "Query limits"
+    )]
+    pub query_timeout: String,
+}
+
+/// The credentials of the access flags.
+fn credentials(a: &ServeArgs) -> Result<Vec<Credential>> {
+    let read = |flag: &str, p: &std::path::Path| {
+        std::fs::read_to_string(p).with_context(|| format!("--{flag} {}", p.display()))
+    };
+    let mut out = Vec::new();
+    let basic = match (&a.basic_auth, &a.basic_auth_file) {
+        (_, Some(f)) => Some(read("basic-auth-file", f)?),
+        (Some(v), None) => Some(v.clone()),
+        (None, None) => None,
+    };
+    if let Some(b) = basic {
+        out.push(Credential::basic(&b).map_err(|e| anyhow::anyhow!("--basic-auth: {e}"))?);
+    }
+    let bearer = match (&a.bearer_token, &a.bearer_token_file) {
+        (_, Some(f)) => Some(read("bearer-token-file", f)?),
+        (Some(v), None) => Some(v.clone()),
+        (None, None) => None,
+    };
+    if let Some(t) = bearer {
+        out.push(Credential::bearer(&t).map_err(|e| anyhow::anyhow!("--bearer-token: {e}"))?);
+    }
+    Ok(out)
 }
 
 /// A duration flag in ns; `off` is none.
@@ -107,12 +183,23 @@ pub fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
                 },
             },
             lock_timeout: a.lock_timeout,
+            credentials: credentials(a)?,
+            max_entries_limit: a.max_entries_limit_per_query,
+            max_query_series: a.max_query_series,
+            query_timeout: duration_ns("query-timeout", &a.query_timeout)?
+                .map(|ns| std::time::Duration::from_nanos(ns as u64)),
         },
     )?;
     let stop = stop_on_signals();
     if let Some(addr) = server.local_addr() {
         // The address on stderr: with port 0 it is how a caller learns the port.
         eprintln!("lokal: serving Loki's API on http://{addr}");
+        if !addr.ip().is_loopback() && !server.has_credentials() {
+            eprintln!(
+                "lokal: warning: {addr} is reachable from other machines and no --basic-auth or \
+                 --bearer-token is set: anyone who reaches it can read and push to the store"
+            );
+        }
     }
     server.run(stop);
     eprintln!("lokal: stopped");
