@@ -96,10 +96,16 @@ pub struct Request {
 /// Reads `req`, answers it and writes the answer; a client gone away is
 /// not an error of the server.
 pub fn answer(state: &State, mut req: tiny_http::Request) {
+    let started = std::time::Instant::now();
     let reply = match read(&state.config, &mut req) {
         Ok(r) => route(state, &r),
         Err(e) => e,
     };
+    let url = req.url();
+    let path = url.split_once('?').map_or(url, |(p, _)| p);
+    state
+        .metrics
+        .request(path, req.method().as_str(), reply.status, started.elapsed());
     let header =
         tiny_http::Header::from_bytes("Content-Type", reply.content_type).expect("static header");
     let resp = tiny_http::Response::from_data(reply.body)
@@ -187,8 +193,17 @@ pub fn route(state: &State, r: &Request) -> Reply {
         "/loki/api/v1/status/buildinfo" => buildinfo(),
         // Loki's current and legacy push paths.
         "/loki/api/v1/push" | "/api/prom/push" if r.method == "POST" => {
-            super::push::push(config, &state.committer, r).0
+            let (reply, done) = super::push::push(config, &state.committer, r);
+            state
+                .metrics
+                .pushed(&r.tenant, done.entries, done.bytes, done.rejected);
+            reply
         }
+        "/metrics" if get_or_post => Reply {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: state.metrics.render().into_bytes(),
+        },
         // Loki's answer to another method on the push path.
         "/loki/api/v1/push" | "/api/prom/push" => Reply {
             status: 405,

@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod handlers;
+pub mod metrics;
 pub mod params;
 pub mod push;
 pub mod volume;
@@ -76,6 +77,8 @@ pub struct State {
     pub config: ServerConfig,
     /// The queue to the push committer.
     pub committer: push::Committer,
+    /// What `/metrics` shows.
+    pub metrics: metrics::Metrics,
 }
 
 /// A bound server, not yet answering.
@@ -116,6 +119,7 @@ impl Server {
         let state = Arc::new(State {
             config: self.config,
             committer,
+            metrics: metrics::Metrics::default(),
         });
         let workers: Vec<_> = (0..workers)
             .map(|_| {

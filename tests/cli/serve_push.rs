@@ -282,3 +282,91 @@ fn promtail_and_json_bodies_round_trip_and_a_204_is_durable() {
     );
     env.cmd(["check"]).assert_code(0);
 }
+
+#[test]
+fn metrics_count_requests_latencies_and_pushed_lines() {
+    let env = TestEnv::new();
+    let s = Serve::start(&env, &[]);
+    let json = body("m", 2, 10, 1_714_521_600);
+    assert_eq!(post(&s.addr, &[JSON], json.as_bytes()).0, 204);
+    let bad = r#"{"streams":[{"stream":{"job":"m"},"values":[["4000000000000000000","x"]]}]}"#;
+    assert_eq!(post(&s.addr, &[JSON], bad.as_bytes()).0, 400);
+    let a = agent();
+    for _ in 0..3 {
+        a.get(&format!("{}/loki/api/v1/labels", s.addr))
+            .call()
+            .unwrap();
+    }
+    let mut resp = a.get(&format!("{}/metrics", s.addr)).call().unwrap();
+    assert_eq!(
+        resp.headers()["Content-Type"].to_str().unwrap(),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = resp.body_mut().read_to_string().unwrap();
+    let labels = "method=\"GET\",route=\"loki_api_v1_labels\",status_code=\"200\",ws=\"false\"";
+    assert!(
+        text.contains(&format!(
+            "loki_request_duration_seconds_count{{{labels}}} 3\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "loki_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} 3\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"loki_api_v1_push\",status_code=\"204\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"loki_api_v1_push\",status_code=\"400\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("loki_distributor_lines_received_total{tenant=\"fake\"} 20\n"),
+        "{text}"
+    );
+    let bytes: usize = serde_json::from_str::<serde_json::Value>(&json).unwrap()["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["values"].as_array().unwrap().iter())
+        .map(|v| v[1].as_str().unwrap().len())
+        .sum();
+    assert!(
+        text.contains(&format!(
+            "loki_distributor_bytes_received_total{{tenant=\"fake\"}} {bytes}\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("loki_discarded_samples_total{tenant=\"fake\"} 1\n"),
+        "{text}"
+    );
+    // Prometheus' own linter reads it.
+    if crate::support::loki::have("promtool", "--version") {
+        let mut child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool check metrics:\n{}{}\n{text}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    s.stop();
+}
