@@ -95,17 +95,31 @@ pub struct Request {
 
 /// Reads `req`, answers it and writes the answer; a client gone away is
 /// not an error of the server.
-pub fn answer(state: &State, mut req: tiny_http::Request) {
+pub fn answer(state: &std::sync::Arc<State>, mut req: tiny_http::Request) {
     let started = std::time::Instant::now();
+    let url = req.url().to_string();
+    let path = url.split_once('?').map_or(url.as_str(), |(p, _)| p);
+    let method = req.method().as_str().to_string();
     let reply = match read(&state.config, &mut req) {
+        Ok(r) if r.path.trim_end_matches('/') == "/loki/api/v1/tail" && r.method == "GET" => {
+            match super::tail::start(state, req, &r) {
+                // Upgraded: the tail runs on its own thread.
+                None => {
+                    state.metrics.request(path, &method, 101, started.elapsed());
+                    return;
+                }
+                Some((back, reply)) => {
+                    req = back;
+                    reply
+                }
+            }
+        }
         Ok(r) => route(state, &r),
         Err(e) => e,
     };
-    let url = req.url();
-    let path = url.split_once('?').map_or(url, |(p, _)| p);
     state
         .metrics
-        .request(path, req.method().as_str(), reply.status, started.elapsed());
+        .request(path, &method, reply.status, started.elapsed());
     let header =
         tiny_http::Header::from_bytes("Content-Type", reply.content_type).expect("static header");
     let resp = tiny_http::Response::from_data(reply.body)
@@ -146,8 +160,14 @@ fn read(config: &ServerConfig, req: &mut tiny_http::Request) -> Result<Request, 
         }
     };
     let mut body = Vec::new();
+    // tiny_http hands an upgrade request's whole connection over as its
+    // body: such a request (a tail's websocket) has none to read.
+    let upgrade = header(req, "Connection")
+        .to_ascii_lowercase()
+        .contains("upgrade");
+    let limit = if upgrade { 0 } else { config.max_body + 1 };
     req.as_reader()
-        .take(config.max_body + 1)
+        .take(limit)
         .read_to_end(&mut body)
         .map_err(|e| Reply::bad(format!("reading the request body: {e}")))?;
     if body.len() as u64 > config.max_body {

@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod metrics;
 pub mod params;
 pub mod push;
+pub mod tail;
 pub mod volume;
 
 use std::net::SocketAddr;
@@ -69,6 +70,8 @@ pub struct ServerConfig {
     /// How long a query may run before it is answered 504 (Loki's
     /// `query_timeout`); `None`: no limit.
     pub query_timeout: Option<Duration>,
+    /// Most tails at once (Loki's `max_concurrent_tail_requests`); 0: no limit.
+    pub max_tails: usize,
 }
 
 /// What every worker shares: the configuration and the push committer.
@@ -79,6 +82,10 @@ pub struct State {
     pub committer: push::Committer,
     /// What `/metrics` shows.
     pub metrics: metrics::Metrics,
+    /// Set when the server stops (tails watch it).
+    pub stop: &'static AtomicBool,
+    /// Tails running.
+    pub tails: std::sync::atomic::AtomicUsize,
 }
 
 /// A bound server, not yet answering.
@@ -120,6 +127,8 @@ impl Server {
             config: self.config,
             committer,
             metrics: metrics::Metrics::default(),
+            stop,
+            tails: std::sync::atomic::AtomicUsize::new(0),
         });
         let workers: Vec<_> = (0..workers)
             .map(|_| {

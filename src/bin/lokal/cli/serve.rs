@@ -124,6 +124,9 @@ pub struct ServeArgs {
         help_heading = "Query limits"
     )]
     pub query_timeout: String,
+    /// Most live tails (/loki/api/v1/tail) at once, 0 for no limit (Loki's max_concurrent_tail_requests)
+    #[arg(long, default_value_t = 10, value_name = "N", help_heading = "Query limits")]
+    pub max_tails: usize,
 }
 
 /// The credentials of the access flags.
@@ -188,6 +191,7 @@ pub fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             max_query_series: a.max_query_series,
             query_timeout: duration_ns("query-timeout", &a.query_timeout)?
                 .map(|ns| std::time::Duration::from_nanos(ns as u64)),
+            max_tails: a.max_tails,
         },
     )?;
     let stop = stop_on_signals();
