@@ -234,6 +234,11 @@ pub fn route(state: &State, r: &Request) -> Reply {
         "/loki/api/v1/query_range" if get_or_post => with_querier(config, r, range_query),
         "/loki/api/v1/labels" if get_or_post => with_querier(config, r, labels),
         "/loki/api/v1/series" if get_or_post => with_querier(config, r, series),
+        "/loki/api/v1/format_query" if get_or_post => super::explore::format_query(r),
+        "/loki/api/v1/detected_labels" if get_or_post => {
+            with_querier(config, r, super::explore::detected_labels)
+        }
+        "/loki/api/v1/patterns" if get_or_post => super::explore::patterns(r).unwrap_or_else(|e| e),
         "/loki/api/v1/index/stats" if get_or_post => with_querier(config, r, super::volume::stats),
         "/loki/api/v1/index/volume" if get_or_post => {
             with_querier(config, r, super::volume::volume)

@@ -9,6 +9,7 @@
 //! opens its own querier, so it reads one consistent snapshot of the store.
 
 pub mod auth;
+pub mod explore;
 pub mod handlers;
 pub mod metrics;
 pub mod params;

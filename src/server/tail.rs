@@ -74,7 +74,11 @@ fn check(r: &Request) -> Result<Tail, Reply> {
 
 /// Answers a tail request: refuses it (returning the reply to write), or
 /// upgrades the connection and tails on a thread of its own (`None`).
-pub fn start(state: &Arc<State>, req: tiny_http::Request, r: &Request) -> Option<(tiny_http::Request, Reply)> {
+pub fn start(
+    state: &Arc<State>,
+    req: tiny_http::Request,
+    r: &Request,
+) -> Option<(tiny_http::Request, Reply)> {
     let tail = match check(r) {
         Ok(t) => t,
         Err(reply) => return Some((req, reply)),
@@ -85,7 +89,10 @@ pub fn start(state: &Arc<State>, req: tiny_http::Request, r: &Request) -> Option
         .find(|h| h.field.equiv("Sec-WebSocket-Key"))
         .map(|h| h.value.as_str().to_string());
     let Some(key) = key else {
-        return Some((req, Reply::bad("the tail endpoint needs a websocket (Upgrade: websocket)")));
+        return Some((
+            req,
+            Reply::bad("the tail endpoint needs a websocket (Upgrade: websocket)"),
+        ));
     };
     let max = state.config.max_tails;
     let now = state.tails.fetch_add(1, Ordering::SeqCst) + 1;

@@ -345,6 +345,12 @@ fn serve_answers_lokis_api_over_the_store() {
 /// name; every other request must give the same status and body.
 const DIFFERENCES: &[(&str, &str)] = &[
     (
+        "grafana_health",
+        "Loki 3.7.6 stamps a scalar instant answer with the time in ns read as seconds \
+         ([4000000000,\"2\"] for time=4); lokal answers [4,\"2\"]; Grafana's health check \
+         reads only the value",
+    ),
+    (
         "stats_all",
         "Loki sums index/stats over the shards its query frontend cuts a regex selector into \
          (68 streams for the dataset's 34) and counts the entries of its chunks after its own \
@@ -680,6 +686,51 @@ fn serve_answers_as_loki_request_for_request() {
             &with(&[("aggregateBy", "pods")]),
         ),
     ]);
+    // What Grafana's data source asks besides: its health check, the
+    // query formatter, the label browser's cardinalities, patterns.
+    reqs.extend([
+        r(
+            "grafana_health",
+            "/loki/api/v1/query",
+            &[("query", "vector(1)+vector(1)"), ("time", "4")],
+        ),
+        r(
+            "format_query",
+            "/loki/api/v1/format_query",
+            &[(
+                "query",
+                "sum by (job)(rate({job=\"kafka\"}|=\"error\"|json[5m]))",
+            )],
+        ),
+        r(
+            "format_query_log",
+            "/loki/api/v1/format_query",
+            &[(
+                "query",
+                "{job=\"kafka\",host=~\"a|b\"}|logfmt|level=\"info\"",
+            )],
+        ),
+        r(
+            "err_format_query",
+            "/loki/api/v1/format_query",
+            &[("query", "{job")],
+        ),
+        r(
+            "detected_labels",
+            "/loki/api/v1/detected_labels",
+            &[("query", "{job=~\"zoo.*\"}"), win[0], win[1]],
+        ),
+        r(
+            "detected_labels_all",
+            "/loki/api/v1/detected_labels",
+            &[win[0], win[1]],
+        ),
+        r(
+            "patterns",
+            "/loki/api/v1/patterns",
+            &[("query", "{job=\"kafka\"}"), win[0], win[1]],
+        ),
+    ]);
     let mut post = r(
         "series_post",
         "/loki/api/v1/series",
@@ -730,6 +781,25 @@ fn serve_answers_as_loki_request_for_request() {
             .map(|(_, v)| v.as_str());
         let same = match query {
             Some(_) if q.path.contains("/index/") => compare_index(&q.path, &t, &o),
+            Some(_) if q.path.ends_with("/detected_labels") => {
+                let norm = |v: &Value| {
+                    let mut d = v["detectedLabels"].as_array().cloned().unwrap_or_default();
+                    d.sort_by_key(|x| x.to_string());
+                    d
+                };
+                if norm(&t) == norm(&o) {
+                    Ok(())
+                } else {
+                    Err(format!("ours {o}\n  Loki's {t}"))
+                }
+            }
+            Some(_) if q.path.ends_with("/format_query") || q.path.ends_with("/patterns") => {
+                if theirs.1 == ours.1 {
+                    Ok(())
+                } else {
+                    Err(format!("ours {}\n  Loki's {}", ours.1, theirs.1))
+                }
+            }
             Some(query) => diff::compare(&t, &o, query),
             None if !q.path.ends_with("/series") => {
                 if theirs.1 == ours.1 {

@@ -125,7 +125,12 @@ pub struct ServeArgs {
     )]
     pub query_timeout: String,
     /// Most live tails (/loki/api/v1/tail) at once, 0 for no limit (Loki's max_concurrent_tail_requests)
-    #[arg(long, default_value_t = 10, value_name = "N", help_heading = "Query limits")]
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "N",
+        help_heading = "Query limits"
+    )]
     pub max_tails: usize,
 }
 
