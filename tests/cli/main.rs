@@ -30,6 +30,7 @@ mod rules_test;
 mod semantics;
 mod serve;
 mod serve_limits;
+mod serve_logcli;
 mod serve_push;
 mod stdin;
 mod store;

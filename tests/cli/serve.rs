@@ -781,7 +781,7 @@ fn serve_answers_as_loki_request_for_request() {
             .map(|(_, v)| v.as_str());
         let same = match query {
             Some(_) if q.path.contains("/index/") => compare_index(&q.path, &t, &o),
-            Some(_) if q.path.ends_with("/detected_labels") => {
+            _ if q.path.ends_with("/detected_labels") => {
                 let norm = |v: &Value| {
                     let mut d = v["detectedLabels"].as_array().cloned().unwrap_or_default();
                     d.sort_by_key(|x| x.to_string());
@@ -849,6 +849,13 @@ fn serve_answers_as_loki_request_for_request() {
             ));
         }
     }
+    // The real logcli against both.
+    problems.extend(crate::serve_logcli::compare(
+        &loki_dir,
+        env.path(),
+        &loki.addr,
+        &s.addr,
+    ));
     assert!(
         problems.is_empty(),
         "{} of {} requests differ from Loki:\n{}",
