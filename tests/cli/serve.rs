@@ -5,7 +5,7 @@
 //! over the same data, and compares status codes and JSON bodies (stats
 //! aside). Skipped with a note without `../shared/loki`, failing under
 //! `CI=true`.
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ pub(crate) struct Serve {
     pub(crate) child: Child,
     /// `http://127.0.0.1:PORT`.
     pub(crate) addr: String,
-    stderr: Arc<Mutex<String>>,
+    pub(crate) stderr: Arc<Mutex<String>>,
 }
 
 impl Serve {
@@ -50,10 +50,13 @@ impl Serve {
             .to_string();
         let stderr = Arc::new(Mutex::new(first));
         let sink = Arc::clone(&stderr);
+        // Line by line, so a test can watch for a line while it runs.
         std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = err.read_to_string(&mut rest);
-            sink.lock().unwrap().push_str(&rest);
+            let mut line = String::new();
+            while err.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
         });
         Serve {
             child,

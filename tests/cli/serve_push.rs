@@ -370,3 +370,62 @@ fn metrics_count_requests_latencies_and_pushed_lines() {
     }
     s.stop();
 }
+
+/// SIGKILLs `lokal serve` stopped at each step of a push's commit: the
+/// store stays sound, the push is stored whole or not at all, and the
+/// client's retry (it got no 204) stores every entry exactly once.
+#[test]
+fn a_push_killed_at_each_commit_step_is_stored_whole_or_not_and_once_after_a_retry() {
+    let json = body("crash", 3, 50, 1_714_521_600);
+    for point in [
+        "segment-create",
+        "segment-publish",
+        "index-write",
+        "manifest-write",
+        "commit",
+    ] {
+        let env = TestEnv::new();
+        let mut cmd = env.std_command();
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("LOKAL_TEST_STOP", point);
+        let mut s = Serve::spawn(cmd);
+        let addr = s.addr.clone();
+        let b = json.clone();
+        let client = std::thread::spawn(move || {
+            agent()
+                .post(&format!("{addr}/loki/api/v1/push"))
+                .header("Content-Type", "application/json")
+                .send(b.as_bytes())
+                .map(|r| r.status().as_u16())
+        });
+        let t = std::time::Instant::now();
+        while !s
+            .stderr
+            .lock()
+            .unwrap()
+            .contains(&format!("lokal-trace: {point}\n"))
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "{point} never reached"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        s.child.kill().unwrap();
+        s.child.wait().unwrap();
+        let answered = client.join().unwrap();
+        assert!(answered.is_err(), "{point}: the client got {answered:?}");
+        let stored = dump(&env, "fake").len();
+        assert!(
+            stored == 0 || stored == 150,
+            "{point}: {stored} of 150 entries stored"
+        );
+        env.cmd(["check"]).assert_code(0);
+        // The client retries.
+        let s = Serve::start(&env, &[]);
+        assert_eq!(post(&s.addr, &[JSON], json.as_bytes()).0, 204, "{point}");
+        s.stop();
+        assert_eq!(dump(&env, "fake").len(), 150, "{point}");
+        env.cmd(["check"]).assert_code(0);
+    }
+}
