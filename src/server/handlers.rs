@@ -238,6 +238,9 @@ pub fn route(state: &State, r: &Request) -> Reply {
         "/loki/api/v1/detected_labels" if get_or_post => {
             with_querier(config, r, super::explore::detected_labels)
         }
+        "/loki/api/v1/detected_fields" if get_or_post => {
+            with_querier(config, r, super::explore::detected_fields)
+        }
         "/loki/api/v1/patterns" if get_or_post => super::explore::patterns(r).unwrap_or_else(|e| e),
         "/loki/api/v1/index/stats" if get_or_post => with_querier(config, r, super::volume::stats),
         "/loki/api/v1/index/volume" if get_or_post => {

@@ -348,6 +348,12 @@ fn serve_answers_lokis_api_over_the_store() {
 /// name; every other request must give the same status and body.
 const DIFFERENCES: &[(&str, &str)] = &[
     (
+        "detected_fields_all",
+        "over many streams Loki's frontend samples far fewer than line_limit lines (25 lines' \
+         worth of fields here, no JSON line among them); lokal reads the newest 1,000. Over one \
+         stream (detected_fields) both read the same lines and answer alike",
+    ),
+    (
         "grafana_health",
         "Loki 3.7.6 stamps a scalar instant answer with the time in ns read as seconds \
          ([4000000000,\"2\"] for time=4); lokal answers [4,\"2\"]; Grafana's health check \
@@ -729,6 +735,16 @@ fn serve_answers_as_loki_request_for_request() {
             &[win[0], win[1]],
         ),
         r(
+            "detected_fields",
+            "/loki/api/v1/detected_fields",
+            &[("query", "{job=\"nginxplus_status_json\"}"), win[0], win[1]],
+        ),
+        r(
+            "detected_fields_all",
+            "/loki/api/v1/detected_fields",
+            &[("query", "{job=~\".+\"}"), win[0], win[1]],
+        ),
+        r(
             "patterns",
             "/loki/api/v1/patterns",
             &[("query", "{job=\"kafka\"}"), win[0], win[1]],
@@ -784,6 +800,18 @@ fn serve_answers_as_loki_request_for_request() {
             .map(|(_, v)| v.as_str());
         let same = match query {
             Some(_) if q.path.contains("/index/") => compare_index(&q.path, &t, &o),
+            _ if q.path.ends_with("/detected_fields") => {
+                let norm = |v: &Value| {
+                    let mut d = v["fields"].as_array().cloned().unwrap_or_default();
+                    d.sort_by_key(|x| x.to_string());
+                    (d, v["limit"].clone())
+                };
+                if norm(&t) == norm(&o) {
+                    Ok(())
+                } else {
+                    Err(format!("ours {o}\n  Loki's {t}"))
+                }
+            }
             _ if q.path.ends_with("/detected_labels") => {
                 let norm = |v: &Value| {
                     let mut d = v["detectedLabels"].as_array().cloned().unwrap_or_default();
