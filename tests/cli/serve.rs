@@ -978,6 +978,11 @@ fn pushes() -> Vec<Push> {
             vec![("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
             gzip(&json(r#"{"job":"pushed","c":"1"}"#, &one)),
         ),
+        (
+            "push_legacy",
+            j.clone(),
+            br#"{"streams":[{"labels":"{job=\"pushed\", e=\"1\"}","entries":[{"ts":"2024-06-01T00:00:00Z","line":"x"}]}]}"#.to_vec(),
+        ),
         ("push_bad_name", j.clone(), json(r#"{"1job":"t"}"#, &one)),
         ("push_parse_dash", p.clone(), proto(r#"{jo-b="t"}"#)),
         ("push_parse_unquoted", p.clone(), proto("{job=t}")),
