@@ -41,6 +41,9 @@ pub enum ServerError {
     /// The default tenant is not a valid org id.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Rebuilding the indexes of pushed days at shutdown failed.
+    #[error("rebuilding the label indexes of pushed days: {0}")]
+    Index(#[from] crate::ingest::IngestError),
 }
 
 /// What `lokal serve` serves.
@@ -120,8 +123,10 @@ impl Server {
     }
 
     /// Answers requests until `stop` is set, then lets each worker finish
-    /// the request it is on, commits every push accepted, and returns.
-    pub fn run(self, stop: &'static AtomicBool) {
+    /// the request it is on, commits every push accepted, and returns. The
+    /// error is the final index rebuild's (the pushes are committed; the
+    /// next `lokal index` or ingest rebuilds what is stale).
+    pub fn run(self, stop: &'static AtomicBool) -> Result<(), ServerError> {
         let (committer, commit_thread) = push::Committer::start(&self.config);
         let workers = self.config.workers.max(1);
         let state = Arc::new(State {
@@ -155,7 +160,8 @@ impl Server {
         // The last handle to the committer goes: it commits what is queued,
         // rebuilds the indexes it left stale, and ends.
         drop(state);
-        commit_thread.join();
+        commit_thread.join()?;
+        Ok(())
     }
 }
 

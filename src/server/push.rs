@@ -37,12 +37,15 @@ pub struct Committer {
 }
 
 /// The committer thread, for [`Committer::join`].
-pub struct CommitThread(JoinHandle<()>);
+pub struct CommitThread(JoinHandle<Result<(), IngestError>>);
 
 impl CommitThread {
-    /// Waits until every queued push is committed.
-    pub fn join(self) {
-        let _ = self.0.join();
+    /// Waits until every queued push is committed and the indexes left
+    /// stale are rebuilt; the error of that last rebuild, if any.
+    pub fn join(self) -> Result<(), IngestError> {
+        self.0
+            .join()
+            .unwrap_or_else(|_| Err(IngestError::Config("the push committer panicked".into())))
     }
 }
 
@@ -67,7 +70,7 @@ impl Committer {
                 commit_group(&mut writer, jobs);
             }
             // Every handle is gone: the server is stopping.
-            let _ = writer.finish();
+            writer.finish()
         });
         (Committer { tx }, CommitThread(handle))
     }

@@ -210,7 +210,8 @@ pub fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             );
         }
     }
-    server.run(stop);
+    let done = server.run(stop);
     eprintln!("lokal: stopped");
+    done?;
     Ok(ExitCode::Ok)
 }
