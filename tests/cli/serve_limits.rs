@@ -73,25 +73,17 @@ fn serve_asks_for_credentials_when_given_some() {
     assert_eq!(code, 401);
 
     // lokal's own client with credentials, as with a Loki behind a proxy.
-    let local = env
-        .cmd([
-            "labels",
-            "job",
-            "--from",
-            "2024-05-01T00:00:00Z",
-            "--to",
-            "2024-05-02T00:00:00Z",
-        ])
-        .stdout();
+    let values = [
+        "labels",
+        "job",
+        "--from",
+        "2024-05-01T00:00:00Z",
+        "--to",
+        "2024-05-02T00:00:00Z",
+    ];
+    let local = env.cmd(values).stdout();
     let remote = env
-        .cmd([
-            "labels",
-            "job",
-            "--from",
-            "2024-05-01T00:00:00Z",
-            "--to",
-            "2024-05-02T00:00:00Z",
-        ])
+        .cmd(values)
         .args(["--addr", &s.addr, "--bearer-token", "tok-123"])
         .stdout();
     assert_eq!(remote, local);
