@@ -244,3 +244,34 @@ pub fn volume_range(_: &ServerConfig, q: &Querier, r: &Request) -> Result<Reply,
         &m.stats,
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volumes_group_by_names_or_per_label() {
+        let l = |p: &[(&str, &str)]| Labels::from_pairs(p.iter().copied());
+        let streams = vec![
+            (l(&[("job", "a"), ("host", "1")]), 10.0),
+            (l(&[("job", "a"), ("host", "2")]), 5.0),
+            (l(&[("job", "b")]), 1.0),
+        ];
+        let by_host = group(&streams, &Aggregate::Series(vec!["host".into()]));
+        // A stream without the label is in no group.
+        assert_eq!(
+            by_host.into_iter().collect::<Vec<_>>(),
+            [(l(&[("host", "1")]), 10.0), (l(&[("host", "2")]), 5.0)]
+        );
+        let by_job = group(&streams, &Aggregate::Series(vec!["job".into()]));
+        assert_eq!(by_job[&l(&[("job", "a")])], 15.0);
+        let names = group(&streams, &Aggregate::Labels(None));
+        assert_eq!(
+            names.into_iter().collect::<Vec<_>>(),
+            [(l(&[("host", "")]), 15.0), (l(&[("job", "")]), 16.0)]
+        );
+        let only = group(&streams, &Aggregate::Labels(Some(vec!["host".into()])));
+        assert_eq!(only.len(), 1);
+        assert_eq!(range_expr("{a=\"b\"}", 0, 1_500_000), "{a=\"b\"}[2ms]");
+    }
+}
