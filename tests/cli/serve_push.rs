@@ -429,3 +429,103 @@ fn a_push_killed_at_each_commit_step_is_stored_whole_or_not_and_once_after_a_ret
         env.cmd(["check"]).assert_code(0);
     }
 }
+
+/// Reads the next text message of a tail.
+fn next_message(
+    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+) -> serde_json::Value {
+    loop {
+        match ws.read().unwrap() {
+            tungstenite::Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => {}
+            other => panic!("tail sent {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn tail_sends_the_last_entries_then_new_ones_in_lokis_shape() {
+    let env = TestEnv::new();
+    let s = Serve::start(&env, &["--max-tails", "1"]);
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    let push = |ts: i64, line: &str| {
+        let b = format!(
+            r#"{{"streams":[{{"stream":{{"job":"tl"}},"values":[["{ts}","{line}",{{"trace_id":"t1"}}]]}}]}}"#
+        );
+        assert_eq!(post(&s.addr, &[JSON], b.as_bytes()).0, 204);
+    };
+    push(now - 2_000_000_000, "before");
+    push(now - 1_000_000_000, "before 2");
+    let ws_addr = s.addr.replace("http://", "ws://");
+    let url = format!(
+        "{ws_addr}/loki/api/v1/tail?query=%7Bjob%3D%22tl%22%7D&limit=1&start={}",
+        now - 60_000_000_000
+    );
+    let (mut ws, resp) = tungstenite::connect(url.as_str()).unwrap();
+    assert_eq!(resp.status().as_u16(), 101);
+    // The last `limit` entries first.
+    let first = next_message(&mut ws);
+    assert_eq!(
+        first,
+        serde_json::json!({"streams": [{"stream": {"job": "tl", "trace_id": "t1"},
+            "values": [[(now - 1_000_000_000).to_string(), "before 2"]]}]})
+    );
+    // A second tail is over --max-tails: Loki's 400.
+    let (code, body, _) = {
+        let mut r = agent()
+            .get(&format!(
+                "{}/loki/api/v1/tail?query=%7Bjob%3D%22tl%22%7D",
+                s.addr
+            ))
+            .header("Connection", "Upgrade")
+            .header("Upgrade", "websocket")
+            .header("Sec-WebSocket-Version", "13")
+            .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .call()
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_to_string().unwrap(),
+            (),
+        )
+    };
+    assert_eq!(
+        (code, body.as_str()),
+        (
+            400,
+            "max concurrent tail requests limit exceeded, count > limit (2 > 1)"
+        )
+    );
+    // Then what arrives, once each, oldest first.
+    push(now + 1, "new one");
+    push(now + 2, "new two");
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        let m = next_message(&mut ws);
+        for s in m["streams"].as_array().unwrap() {
+            for v in s["values"].as_array().unwrap() {
+                lines.push(v[1].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(lines, ["new one", "new two"]);
+    // A metric query cannot be tailed.
+    let (code, _, _) = {
+        let mut r = agent()
+            .get(&format!(
+                "{}/loki/api/v1/tail?query=count_over_time(%7Bjob%3D%22tl%22%7D%5B1m%5D)",
+                s.addr
+            ))
+            .call()
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_to_string().unwrap(),
+            (),
+        )
+    };
+    assert_eq!(code, 400);
+    drop(ws);
+    let (status, err) = s.stop();
+    assert!(status.success(), "{status}: {err}");
+}
