@@ -2,8 +2,8 @@
 //! queries: `format_query` (the query editor's formatter, Loki's
 //! `syntax.Prettify`), `detected_labels` (the label browser's
 //! cardinalities), `detected_fields` (Explore's and Logs Drilldown's
-//! field list) and `patterns` (lokal has no pattern ingester: Loki's own
-//! answer when none found any, an empty list). Grafana's health check
+//! field list), `patterns` (lokal has no pattern ingester: Loki's own
+//! answer when none found any, an empty list) and `drilldown-limits`. Grafana's health check
 //! is an instant `vector(1)+vector(1)`, answered by the query endpoint.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -295,4 +295,56 @@ pub fn detected_fields(_: &ServerConfig, q: &Querier, r: &Request) -> Result<Rep
         })
         .collect();
     Ok(Reply::json_line(&Body { fields: out, limit }))
+}
+
+/// Loki's default `log_level_fields`: where Logs Drilldown looks for a level.
+const LOG_LEVEL_FIELDS: [&str; 14] = [
+    "level",
+    "LEVEL",
+    "Level",
+    "log.level",
+    "severity",
+    "SEVERITY",
+    "Severity",
+    "SeverityText",
+    "lvl",
+    "LVL",
+    "Lvl",
+    "severity_text",
+    "Severity_Text",
+    "SEVERITY_TEXT",
+];
+
+/// `/loki/api/v1/drilldown-limits`: the limits Grafana's Logs Drilldown
+/// adapts to, as `lokal serve` applies them: no level or service name
+/// discovery (lokal stores labels as pushed), no pattern ingester, no
+/// OTLP ingestion, no query length or lookback limits, volumes on.
+pub fn drilldown_limits(config: &ServerConfig) -> Reply {
+    let timeout = config.query_timeout.map_or("0s".to_string(), |d| {
+        crate::go::duration::format_prom_duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    });
+    // serde_json's map keeps keys sorted, as Loki's answer has them.
+    Reply::json_line(&serde_json::json!({
+        "limits": {
+            "discover_log_levels": false,
+            "discover_service_name": [],
+            "log_level_fields": LOG_LEVEL_FIELDS,
+            "max_entries_limit_per_query": config.max_entries_limit,
+            "max_line_size_truncate": false,
+            "max_query_bytes_read": "0B",
+            "max_query_length": "0s",
+            "max_query_lookback": "0s",
+            "max_query_range": "0s",
+            "max_query_series": config.max_query_series,
+            "metric_aggregation_enabled": false,
+            "otlp_config": {},
+            "pattern_persistence_enabled": false,
+            "query_timeout": timeout,
+            "retention_period": "0s",
+            "volume_enabled": true,
+            "volume_max_series": super::volume::MAX_VOLUME_SERIES,
+        },
+        "pattern_ingester_enabled": false,
+        "version": "3.7.6",
+    }))
 }

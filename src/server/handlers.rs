@@ -235,6 +235,7 @@ pub fn route(state: &State, r: &Request) -> Reply {
         "/loki/api/v1/labels" if get_or_post => with_querier(config, r, labels),
         "/loki/api/v1/series" if get_or_post => with_querier(config, r, series),
         "/loki/api/v1/format_query" if get_or_post => super::explore::format_query(r),
+        "/loki/api/v1/drilldown-limits" if get_or_post => super::explore::drilldown_limits(config),
         "/loki/api/v1/detected_labels" if get_or_post => {
             with_querier(config, r, super::explore::detected_labels)
         }

@@ -61,6 +61,7 @@ pub fn route_name(path: &str) -> &'static str {
         "/loki/api/v1/detected_labels" => "loki_api_v1_detected_labels",
         "/loki/api/v1/patterns" => "loki_api_v1_patterns",
         "/loki/api/v1/detected_fields" => "loki_api_v1_detected_fields",
+        "/loki/api/v1/drilldown-limits" => "loki_api_v1_drilldown_limits",
         "/loki/api/v1/format_query" => "loki_api_v1_format_query",
         p if p.starts_with("/loki/api/v1/label/") && p.ends_with("/values") => {
             "loki_api_v1_label_name_values"

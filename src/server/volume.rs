@@ -27,6 +27,10 @@ const ONLY_MATCHERS: &str = "only label matchers are supported";
 /// Loki's default number of volumes returned.
 const DEFAULT_VOLUME_LIMIT: usize = 100;
 
+/// Most volumes one answer holds, whatever `limit` asks (Loki's
+/// `volume_max_series`).
+pub const MAX_VOLUME_SERIES: usize = 1000;
+
 /// The stream selector of `query`, refused as Loki refuses anything else.
 fn selector(r: &Request) -> Result<Vec<Matcher>, Reply> {
     match crate::logql::parse_expr(r.form.get("query")).map_err(Reply::bad)? {
@@ -153,7 +157,9 @@ fn group(per_stream: &[(Labels, f64)], how: &Aggregate) -> BTreeMap<Labels, f64>
 fn volume_limit(r: &Request) -> Result<usize, Reply> {
     match r.form.get("limit") {
         "" => Ok(DEFAULT_VOLUME_LIMIT),
-        _ => params::limit(&r.form).map_err(Reply::bad),
+        _ => Ok(params::limit(&r.form)
+            .map_err(Reply::bad)?
+            .min(MAX_VOLUME_SERIES)),
     }
 }
 

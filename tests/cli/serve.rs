@@ -744,6 +744,7 @@ fn serve_answers_as_loki_request_for_request() {
             "/loki/api/v1/detected_fields",
             &[("query", "{job=~\".+\"}"), win[0], win[1]],
         ),
+        r("drilldown_limits", "/loki/api/v1/drilldown-limits", &[]),
         r(
             "patterns",
             "/loki/api/v1/patterns",
@@ -759,6 +760,10 @@ fn serve_answers_as_loki_request_for_request() {
     reqs.push(post);
     for q in reqs.iter_mut().filter(|q| q.name == "err_tenant") {
         q.tenant = Some("a/b");
+    }
+    // The test Loki answers drilldown-limits only with an org id.
+    for q in reqs.iter_mut().filter(|q| q.name == "drilldown_limits") {
+        q.tenant = Some("fake");
     }
 
     let mut problems = Vec::new();
@@ -805,6 +810,19 @@ fn serve_answers_as_loki_request_for_request() {
                     let mut d = v["fields"].as_array().cloned().unwrap_or_default();
                     d.sort_by_key(|x| x.to_string());
                     (d, v["limit"].clone())
+                };
+                if norm(&t) == norm(&o) {
+                    Ok(())
+                } else {
+                    Err(format!("ours {o}\n  Loki's {t}"))
+                }
+            }
+            _ if q.path.ends_with("/drilldown-limits") => {
+                // lokal takes no OTLP: its otlp_config is empty.
+                let norm = |v: &Value| {
+                    let mut v = v.clone();
+                    v["limits"]["otlp_config"] = Value::Null;
+                    v
                 };
                 if norm(&t) == norm(&o) {
                     Ok(())
