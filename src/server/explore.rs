@@ -3,8 +3,9 @@
 //! `syntax.Prettify`), `detected_labels` (the label browser's
 //! cardinalities), `detected_fields` (Explore's and Logs Drilldown's
 //! field list), `patterns` (lokal has no pattern ingester: Loki's own
-//! answer when none found any, an empty list) and `drilldown-limits`. Grafana's health check
-//! is an instant `vector(1)+vector(1)`, answered by the query endpoint.
+//! answer when none found any, an empty list) and `drilldown-limits`.
+//! Grafana's health check is an instant `vector(1)+vector(1)`, answered by
+//! the query endpoint.
 
 use std::collections::{BTreeMap, BTreeSet};
 
