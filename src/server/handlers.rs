@@ -224,6 +224,13 @@ pub fn route(state: &State, r: &Request) -> Reply {
             content_type: "text/plain; version=0.0.4; charset=utf-8",
             body: state.metrics.render().into_bytes(),
         },
+        // Loki's ingester flush: every push answered 204 is committed
+        // already, so there is nothing to flush.
+        "/flush" if r.method == "POST" => Reply {
+            status: 204,
+            content_type: "text/plain; charset=utf-8",
+            body: Vec::new(),
+        },
         // Loki's answer to another method on the push path.
         "/loki/api/v1/push" | "/api/prom/push" => Reply {
             status: 405,

@@ -47,6 +47,7 @@ pub fn route_name(path: &str) -> &'static str {
     match path {
         "/ready" => "ready",
         "/metrics" => "metrics",
+        "/flush" => "flush",
         "/loki/api/v1/query" => "loki_api_v1_query",
         "/loki/api/v1/query_range" => "loki_api_v1_query_range",
         "/loki/api/v1/labels" => "loki_api_v1_labels",

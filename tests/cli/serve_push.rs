@@ -529,3 +529,32 @@ fn tail_sends_the_last_entries_then_new_ones_in_lokis_shape() {
     let (status, err) = s.stop();
     assert!(status.success(), "{status}: {err}");
 }
+
+/// Loki's reference pusher of `../shared/loki` (Python, JSON bodies of
+/// 3,000 entries, then `/flush` and a count) into `lokal serve`: the store
+/// then holds what `lokal ingest` of the same dataset holds.
+#[test]
+fn shared_push_to_loki_script_into_serve_stores_the_dataset() {
+    let Some(loki_dir) = crate::support::shared("loki") else {
+        return;
+    };
+    if !crate::support::loki::have("python3", "--version") {
+        return;
+    }
+    let Some(src) = crate::diff::dataset_store() else {
+        return;
+    };
+    let dst = TestEnv::new();
+    let s = Serve::start(&dst, &[]);
+    let out = crate::support::loki::run_ok(
+        Command::new("python3")
+            .arg(loki_dir.join("push_to_loki.py"))
+            .args(["--addr", &s.addr, "--dataset"])
+            .arg(src.path().join("dataset.jsonl")),
+    );
+    assert!(out.contains("-> OK"), "{out}");
+    assert!(out.contains("flush -> 204"), "{out}");
+    let (status, err) = s.stop();
+    assert!(status.success(), "{status}: {err}");
+    eqnice!(entries(&src, "fake"), entries(&dst, "fake"));
+}
