@@ -407,6 +407,21 @@ complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subco
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l listen -d 'Address to listen on; loopback by default (port 0 picks a free one)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l workers -d 'Threads answering requests' -r
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-body -d 'Largest request body accepted (bytes, or 4MB, 100MiB, …), as Loki\'s server.grpc_max_recv_msg_size' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-line-size -d 'Longest pushed line accepted, 0 for no limit (Loki\'s max_line_size)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-labels-per-stream -d 'Most labels per pushed stream (Loki\'s max_label_names_per_series)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-label-name-length -d 'Longest label name (Loki\'s max_label_name_length)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-label-value-length -d 'Longest label value (Loki\'s max_label_value_length)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l creation-grace-period -d 'Refuse pushed entries further in the future than this, "off" for no check (Loki\'s creation_grace_period)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l reject-old-samples-max-age -d 'Refuse pushed entries older than this (Loki\'s reject_old_samples_max_age); without it any age is stored, as `lokal ingest` stores old logs' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l lock-timeout -d 'How long a push waits for another writer (a running `lokal ingest`) before it is answered 503, which Loki\'s clients retry' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l basic-auth -d 'Require HTTP basic auth with these credentials (USER:PASSWORD; prefer --basic-auth-file or the environment to keep it out of `ps`)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l basic-auth-file -d 'Read USER:PASSWORD for basic auth from this file' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l bearer-token -d 'Require `Authorization: Bearer TOKEN` (either credential is accepted when both are set)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l bearer-token-file -d 'Read the bearer token from this file' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-entries-limit-per-query -d 'Largest `limit` a log query may ask for, 0 for none (Loki\'s max_entries_limit_per_query)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-query-series -d 'Most series a metric query may return, 0 for none (Loki\'s max_query_series)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l query-timeout -d 'Answer 504 to a query still running after this, "off" for no limit (Loki\'s query_timeout)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-tails -d 'Most live tails (/loki/api/v1/tail) at once, 0 for no limit (Loki\'s max_concurrent_tail_requests)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -s h -l help -d 'Print help'

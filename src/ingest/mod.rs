@@ -13,6 +13,7 @@ mod dryrun;
 mod follow;
 pub mod format;
 mod labels;
+pub mod push;
 mod reader;
 pub mod report;
 pub mod source;
@@ -119,8 +120,21 @@ pub fn write_streams(
     tenant: &str,
     streams: Vec<OwnedStream>,
 ) -> Result<IngestReport, IngestError> {
+    write_streams_with(store, tenant, streams, &IngestOptions::default(), &[])
+}
+
+/// [`write_streams`] with `opts`' dedupe, zstd level and lock timeout, and
+/// the label indexes of `rebuild_days` rebuilt in the same commit (the
+/// push writer's upkeep).
+pub(crate) fn write_streams_with(
+    store: &crate::store::Store,
+    tenant: &str,
+    streams: Vec<OwnedStream>,
+    opts: &IngestOptions,
+    rebuild_days: &[String],
+) -> Result<IngestReport, IngestError> {
     let tenant = store.tenant(tenant)?;
-    let lock = store.lock_writer(None, || {})?;
+    let lock = store.lock_writer(opts.lock_timeout, || {})?;
     let mut tx = tenant.begin_write(&lock)?;
     let mut report = IngestReport::default();
     // Label sets equal once empty values are dropped are one stream.
@@ -148,7 +162,11 @@ pub fn write_streams(
             valid: true,
         })
         .collect();
-    writer::write_batch(&mut tx, groups, &IngestOptions::default(), &mut report)?;
+    writer::write_batch(&mut tx, groups, opts, &mut report)?;
+    if !rebuild_days.is_empty() {
+        let built = crate::store::rebuild_days_lenient(&mut tx, rebuild_days, &mut |_| {})?;
+        report.index_builds += built.len() as u64;
+    }
     tx.commit()?;
     Ok(report)
 }
