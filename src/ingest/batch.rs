@@ -14,6 +14,7 @@ use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 use super::clock::{self, MISSING};
 use super::follow::{self, Start};
 use super::format::{self, InputFormat};
+use super::hook::{HookCounts, HookEntry};
 use super::reader::{self, strip_cr, Cursor, Opened, Piece};
 use super::report::{change, reject, Counts, IngestReport};
 use super::source::{self, Compression};
@@ -133,7 +134,10 @@ pub fn ingest(
     // Static labels are checked up front, even if no input turns out to be new.
     super::labels::check_static(opts)?;
     let extractor = clock::extractor(opts)?;
-    let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    let mut inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    if let Some(hook) = &opts.hook {
+        inputs.retain(|i| hook.reads(&i.display()));
+    }
     let tenant = store.tenant(tenant)?;
     let lock = store.lock_writer(opts.lock_timeout, || {
         obs.warn(&format!(
@@ -419,6 +423,9 @@ impl Run<'_, '_> {
             report.change(change::TS_FROM_NEXT, c.ts.first_found - before.1);
             report.change(change::TS_FROM_MTIME, c.ts.mtime - before.2);
         }
+        if opts.hook.is_some() {
+            run_hook(cursors, batch, &mut parsed, report);
+        }
         for pr in &parsed {
             report.merge_counts(&pr.counts);
             for m in &pr.counts.messages {
@@ -554,6 +561,84 @@ impl Run<'_, '_> {
         report.bytes_read += read;
         obs.advance(read);
         Ok(())
+    }
+}
+
+/// Runs each input's pipeline (`IngestOptions::hook`) over its entries of
+/// this batch, in input order, after their timestamps are filled in, and
+/// flushes it at the batch's end, so that nothing a commit's positions cover
+/// is still held by a pipeline.
+fn run_hook(
+    cursors: &mut [Cursor],
+    batch: &[Piece],
+    parsed: &mut [Parsed<'_>],
+    report: &mut IngestReport,
+) {
+    let mut counts = HookCounts::default();
+    let mut out: Vec<HookEntry> = Vec::new();
+    // The last task of each input in this batch gets what its flush hands out.
+    let mut last_of: HashMap<usize, usize> = HashMap::new();
+    for (ti, pr) in parsed.iter_mut().enumerate() {
+        let ci = batch[pr.piece].cursor;
+        let Some(processor) = cursors[ci].processor.as_mut() else {
+            continue;
+        };
+        last_of.insert(ci, ti);
+        let streams = std::mem::take(&mut pr.streams);
+        let mut table = StreamTable::default();
+        let entries = std::mem::take(&mut pr.entries);
+        let mut kept = Vec::with_capacity(entries.len());
+        for e in entries {
+            let StreamKey::Labels(labels) = &streams[e.stream as usize] else {
+                // Only line inputs have a pipeline; their streams are label sets.
+                continue;
+            };
+            let entry = HookEntry {
+                labels: labels.clone(),
+                ts: e.ts,
+                line: String::from_utf8_lossy(&e.line).into_owned(),
+                metadata: e.metadata.map(|m| m.into_vec()).unwrap_or_default(),
+            };
+            processor.process(entry, &mut out, &mut counts);
+            kept.extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
+        }
+        pr.entries = kept;
+        pr.streams = table.keys;
+    }
+    for (ci, ti) in last_of {
+        if let Some(processor) = cursors[ci].processor.as_mut() {
+            processor.flush(&mut out, &mut counts);
+        }
+        let pr = &mut parsed[ti];
+        let mut table = StreamTable::default();
+        for k in std::mem::take(&mut pr.streams) {
+            if let StreamKey::Labels(l) = k {
+                table.of_labels(l);
+            }
+        }
+        pr.entries
+            .extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
+        pr.streams = table.keys;
+    }
+    report.lines_joined += counts.joined;
+    for (reason, n) in counts.dropped {
+        *report.dropped.entry(reason).or_default() += n;
+    }
+}
+
+/// An entry a pipeline handed out, in a task's stream table.
+fn hook_entry<'a>(h: HookEntry, table: &mut StreamTable<'a>) -> Entry<'a> {
+    let labels = h
+        .labels
+        .pairs()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("__"))
+        .cloned();
+    Entry {
+        stream: table.of_labels(Labels::from_pairs(labels).without_empty()),
+        ts: h.ts,
+        line: Cow::Owned(h.line.into_bytes()),
+        metadata: (!h.metadata.is_empty()).then(|| h.metadata.into_boxed_slice()),
     }
 }
 
