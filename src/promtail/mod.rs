@@ -98,3 +98,6 @@ impl Config {
         (inputs, notes)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -692,7 +692,8 @@ fn cri(
     let partial = matches!(e.extracted.get("flags"), Some(Val::Str(f)) if f == "P");
     let pos = partials.iter().position(|(k, _)| *k == key);
     if partial {
-        if pos.is_none() && partials.len() >= c.max_partial_lines {
+        // promtail counts the streams held, this one's included.
+        if partials.len() >= c.max_partial_lines {
             let out: Vec<PEntry> = std::mem::take(partials)
                 .into_iter()
                 .map(|(_, e)| e)

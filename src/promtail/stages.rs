@@ -243,7 +243,10 @@ fn go_re(reader: &mut Reader, node: &Node, src: &str, what: &str) -> Option<Rege
             bad(
                 reader,
                 node.pos,
-                format!("{what}: could not compile regular expression {src:?}: {e}"),
+                format!(
+                    "{what}: could not compile regular expression {src:?}: {}",
+                    crate::engine::pipeline::go_regex_error(src, &e)
+                ),
             );
             None
         }
@@ -1138,19 +1141,18 @@ pub fn parse_with(
                 _ => TimeZone::UTC,
             };
             let t = crate::go::time::parse_in_location(layout, value, &tz)?;
-            let ns = i64::try_from(t.ns).ok()?;
             if layout.contains("06") {
-                return Some(ns);
+                return i64::try_from(t.ns).ok();
             }
-            with_current_year(ns, &tz, now_ns)
+            with_current_year(t.ns, &tz, now_ns)
         }
     }
 }
 
 /// promtail's `parseTimestampWithoutYear`: the parsed time moved to the
 /// current year, or the year before/after across the new year.
-fn with_current_year(ns: i64, tz: &TimeZone, now_ns: i64) -> Option<i64> {
-    let parsed = jiff::Timestamp::from_nanosecond(i128::from(ns)).ok()?;
+fn with_current_year(ns: i128, tz: &TimeZone, now_ns: i64) -> Option<i64> {
+    let parsed = jiff::Timestamp::from_nanosecond(ns).ok()?;
     let now = jiff::Timestamp::from_nanosecond(i128::from(now_ns))
         .ok()?
         .to_zoned(tz.clone());
