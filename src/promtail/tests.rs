@@ -403,7 +403,9 @@ fn timestamp() {
 // template_test.go: TestTemplateStage_Process.
 #[test]
 fn template() {
-    let cases: &[(&str, &str, &[(&str, &str)], &str)] = &[
+    // (source, template, extracted, expected)
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (
             "some",
             "{{ .Value }} appended",

@@ -18,6 +18,7 @@ mod ingest_limits;
 mod logqltest;
 mod many_streams;
 mod pipes;
+mod promtail;
 mod push;
 mod query;
 mod real_queries;
