@@ -15,10 +15,16 @@ use std::collections::BTreeMap;
 
 use crate::model::Labels;
 
+/// Serializes labels in Loki's printed form.
+fn labels_text<S: serde::Serializer>(l: &Labels, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&l.to_string())
+}
+
 /// One entry as a pipeline sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HookEntry {
     /// Its stream labels.
+    #[serde(serialize_with = "labels_text")]
     pub labels: Labels,
     /// Its timestamp, ns since the epoch.
     pub ts: i64,
@@ -52,11 +58,35 @@ impl HookCounts {
     }
 }
 
+/// What one stage made of an entry, for `ingest --dry-run`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TraceStep {
+    /// The stage's name.
+    pub stage: String,
+    /// The entry after it; `None` when the stage dropped it or holds it.
+    pub entry: Option<HookEntry>,
+    /// What happened, when it is not a plain change (`dropped: reason`,
+    /// `held`, `selector did not match`).
+    pub note: Option<String>,
+    /// The pipeline's extracted data after the stage, `name=value`.
+    pub extracted: Vec<(String, String)>,
+}
+
 /// The state of one file's pipeline.
 pub trait EntryProcessor: Send {
     /// Runs `entry` through the pipeline; what comes out (none, one, or
     /// several held back before) is appended to `out`.
     fn process(&mut self, entry: HookEntry, out: &mut Vec<HookEntry>, counts: &mut HookCounts);
+    /// [`EntryProcessor::process`], also telling what each stage did.
+    fn trace(
+        &mut self,
+        entry: HookEntry,
+        out: &mut Vec<HookEntry>,
+        counts: &mut HookCounts,
+    ) -> Vec<TraceStep> {
+        self.process(entry, out, counts);
+        Vec::new()
+    }
     /// Hands out everything held back (end of a batch or of the input).
     fn flush(&mut self, out: &mut Vec<HookEntry>, counts: &mut HookCounts);
 }

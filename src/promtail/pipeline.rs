@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::stages::{self, CriStage, DropStage, LimitStage, MatchStage, Stage, TimestampStage};
 use super::value::{Extracted, Val};
-use crate::ingest::hook::{EntryProcessor, HookCounts, HookEntry};
+use crate::ingest::hook::{EntryProcessor, HookCounts, HookEntry, TraceStep};
 use crate::model::Labels;
 
 /// An entry on its way through the stages.
@@ -118,6 +118,30 @@ struct Sink<'a> {
     out: &'a mut Vec<PEntry>,
     counts: &'a mut HookCounts,
     clock: Clock,
+    /// What each top-level stage did, when tracing (`--dry-run`).
+    trace: Option<&'a mut Vec<TraceStep>>,
+}
+
+impl Sink<'_> {
+    fn record(&mut self, stage: &Stage, e: Option<&PEntry>, note: Option<String>) {
+        if let Some(t) = &mut self.trace {
+            t.push(TraceStep {
+                stage: stage.name().to_string(),
+                entry: e.cloned().map(to_hook),
+                note,
+                extracted: e
+                    .map(|e| {
+                        e.extracted
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.clone(), v.as_string().unwrap_or_else(|| "null".into()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            });
+        }
+    }
 }
 
 impl Pipeline {
@@ -187,8 +211,33 @@ impl Pipeline {
         out: &mut Vec<PEntry>,
         counts: &mut HookCounts,
     ) {
-        let mut sink = Sink { out, counts, clock };
+        let mut sink = Sink {
+            out,
+            counts,
+            clock,
+            trace: None,
+        };
         run(&self.stages, &mut state.stages, seed(e), &mut sink);
+    }
+
+    /// [`Pipeline::process`], recording what each stage did.
+    pub fn trace(
+        &self,
+        state: &mut State,
+        e: PEntry,
+        clock: Clock,
+        out: &mut Vec<PEntry>,
+        counts: &mut HookCounts,
+    ) -> Vec<TraceStep> {
+        let mut steps = Vec::new();
+        let mut sink = Sink {
+            out,
+            counts,
+            clock,
+            trace: Some(&mut steps),
+        };
+        run(&self.stages, &mut state.stages, seed(e), &mut sink);
+        steps
     }
 
     /// Hands out what the stages hold, through the stages after them.
@@ -199,7 +248,12 @@ impl Pipeline {
         out: &mut Vec<PEntry>,
         counts: &mut HookCounts,
     ) {
-        let mut sink = Sink { out, counts, clock };
+        let mut sink = Sink {
+            out,
+            counts,
+            clock,
+            trace: None,
+        };
         flush(&self.stages, &mut state.stages, &mut sink);
     }
 }
@@ -234,6 +288,7 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                     let text = text.into_owned();
                     if !stages::run_json(exprs, &text, &mut e.extracted) && *drop_malformed {
                         sink.counts.drop("drop_malformed");
+                        sink.record(&stages[i], None, Some("dropped (not JSON)".into()));
                         return;
                     }
                 }
@@ -319,10 +374,12 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
             }
             Stage::Match(m) => {
                 if !matches(m, &e) {
+                    sink.record(&stages[i], Some(&e), Some("selector did not match".into()));
                     continue;
                 }
                 let Some(nested) = &m.stages else {
                     sink.counts.drop(&m.reason);
+                    sink.record(&stages[i], None, Some(format!("dropped ({})", m.reason)));
                     return;
                 };
                 let StageState::Nested(ns) = state else {
@@ -334,9 +391,11 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                         out: &mut got,
                         counts: sink.counts,
                         clock: sink.clock,
+                        trace: None,
                     };
                     run(&nested.stages, &mut ns.stages, seed(e), &mut inner);
                 }
+                record_nested(sink, &stages[i], &got);
                 for g in got {
                     run(rest, rest_states, g, sink);
                 }
@@ -345,6 +404,7 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
             Stage::Drop(d) => {
                 if should_drop(d, &e, sink.clock) {
                     sink.counts.drop(&d.reason);
+                    sink.record(&stages[i], None, Some(format!("dropped ({})", d.reason)));
                     return;
                 }
             }
@@ -357,7 +417,14 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                 let pos = match streams.iter().position(|m| m.key == key) {
                     Some(p) => p,
                     // A stream's lines pass until its first start line.
-                    None if !is_first => continue,
+                    None if !is_first => {
+                        sink.record(
+                            &stages[i],
+                            Some(&e),
+                            Some("passed (no start line yet)".into()),
+                        );
+                        continue;
+                    }
                     None => {
                         streams.push(Joining {
                             key,
@@ -383,6 +450,11 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                 if m.lines >= *max_lines {
                     done.extend(m.take());
                 }
+                let note = match done.len() {
+                    0 => "held: joining lines".to_string(),
+                    _ => "held; hands out the entry it was joining".to_string(),
+                };
+                sink.record(&stages[i], done.first(), Some(note));
                 for d in done {
                     run(rest, rest_states, d, sink);
                 }
@@ -419,6 +491,11 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                 };
                 if throttle(l, buckets, &e) {
                     sink.counts.drop("ratelimit_drop_stage");
+                    sink.record(
+                        &stages[i],
+                        None,
+                        Some("dropped (ratelimit_drop_stage)".into()),
+                    );
                     return;
                 }
             }
@@ -432,9 +509,11 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                         out: &mut got,
                         counts: sink.counts,
                         clock: sink.clock,
+                        trace: None,
                     };
                     run(&p.stages, &mut ns.stages, seed(e), &mut inner);
                 }
+                record_nested(sink, &stages[i], &got);
                 for g in got {
                     run(rest, rest_states, g, sink);
                 }
@@ -450,19 +529,38 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                         out: &mut got,
                         counts: sink.counts,
                         clock: sink.clock,
+                        trace: None,
                     };
                     run(&c.base.stages, &mut base.stages, seed(e), &mut inner);
                 }
+                let mut done = Vec::new();
                 for g in got {
-                    for done in cri(c, partials, g, sink.counts) {
-                        run(rest, rest_states, done, sink);
-                    }
+                    done.extend(cri(c, partials, g, sink.counts));
+                }
+                if done.is_empty() {
+                    sink.record(&stages[i], None, Some("held: a partial line (P)".into()));
+                } else {
+                    record_nested(sink, &stages[i], &done);
+                }
+                for d in done {
+                    run(rest, rest_states, d, sink);
                 }
                 return;
             }
         }
+        sink.record(&stages[i], Some(&e), None);
     }
     sink.out.push(e);
+}
+
+/// Records what a stage with a nested pipeline handed on.
+fn record_nested(sink: &mut Sink<'_>, stage: &Stage, got: &[PEntry]) {
+    let note = match got.len() {
+        0 => Some("nothing handed on (dropped or held inside)".to_string()),
+        1 => None,
+        n => Some(format!("{n} entries handed on")),
+    };
+    sink.record(stage, got.first(), note);
 }
 
 /// A stream `multiline` joins: the entry of its last start line and the
@@ -510,6 +608,7 @@ fn flush(stages: &[Stage], states: &mut [StageState], sink: &mut Sink<'_>) {
                         out: &mut got,
                         counts: sink.counts,
                         clock: sink.clock,
+                        trace: None,
                     };
                     flush(&c.base.stages, &mut base.stages, &mut inner);
                 }
@@ -524,6 +623,7 @@ fn flush(stages: &[Stage], states: &mut [StageState], sink: &mut Sink<'_>) {
                         out: &mut held,
                         counts: sink.counts,
                         clock: sink.clock,
+                        trace: None,
                     };
                     flush(&p.stages, &mut ns.stages, &mut inner);
                 }
@@ -533,6 +633,7 @@ fn flush(stages: &[Stage], states: &mut [StageState], sink: &mut Sink<'_>) {
                     out: &mut held,
                     counts: sink.counts,
                     clock: sink.clock,
+                    trace: None,
                 };
                 flush(&p.stages, &mut ns.stages, &mut inner);
             }
@@ -760,6 +861,21 @@ impl EntryProcessor for FileProcessor {
         self.pipeline
             .process(&mut self.state, e, self.clock, &mut self.buf, counts);
         out.extend(self.buf.drain(..).map(to_hook));
+    }
+
+    fn trace(
+        &mut self,
+        entry: HookEntry,
+        out: &mut Vec<HookEntry>,
+        counts: &mut HookCounts,
+    ) -> Vec<TraceStep> {
+        let mut e = PEntry::new(&entry.labels, entry.ts, entry.line);
+        e.metadata = entry.metadata;
+        let steps = self
+            .pipeline
+            .trace(&mut self.state, e, self.clock, &mut self.buf, counts);
+        out.extend(self.buf.drain(..).map(to_hook));
+        steps
     }
 
     fn flush(&mut self, out: &mut Vec<HookEntry>, counts: &mut HookCounts) {

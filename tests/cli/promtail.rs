@@ -425,3 +425,62 @@ fn unsupported_keys_are_errors_with_file_line_and_key() {
     let mut c = env.cmd(["ingest", "--config", "promtail.yaml", "app.log"]);
     c.current_dir(env.path()).assert_code(2);
 }
+
+#[test]
+fn dry_run_shows_each_stage() {
+    let env = fixture("containers");
+    let mut c = env.cmd([
+        "ingest",
+        "--config",
+        "promtail.yaml",
+        "--dry-run",
+        "--head",
+        "2",
+    ]);
+    let run = c.current_dir(env.path()).assert_code(0);
+    assert!(!env.store().exists(), "a dry run opens no store");
+    let dir = env.path().display().to_string();
+    insta::assert_snapshot!("promtail_dry_run", run.stdout.replace(&dir, "[DIR]"));
+    // The same as JSON, for scripts.
+    let mut c = env.cmd([
+        "ingest",
+        "--config",
+        "promtail.yaml",
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
+    let v = c.current_dir(env.path()).json();
+    let cri = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["input"].as_str().unwrap().ends_with("api.log"))
+        .unwrap();
+    assert_eq!(cri["pipeline_entries"], 3, "{cri}");
+    let steps = &cri["pipeline"][1]["steps"];
+    assert_eq!(steps[0]["stage"], "cri");
+    assert_eq!(steps[0]["note"], "held: a partial line (P)");
+}
+
+#[test]
+fn label_flags_add_to_the_targets_labels() {
+    let env = fixture("pipelines");
+    ingest(&env, &["--label", "env=test", "--label", "name=override"]).assert_code(0);
+    let all = stored(&env);
+    assert_eq!(all.len(), 6);
+    for g in &all {
+        assert_eq!(
+            g.labels.get("env").map(String::as_str),
+            Some("test"),
+            "{g:?}"
+        );
+        assert_eq!(
+            g.labels.get("name").map(String::as_str),
+            Some("override"),
+            "{g:?}"
+        );
+    }
+    // The pipeline saw the flag's value: no `name="promtail"` match ran.
+    assert!(all.iter().all(|g| !g.labels.contains_key("component")));
+}
