@@ -188,7 +188,7 @@ fn pipeline_text(i: &lokal::ingest::DryRunInput, s: &mut String) {
                     .iter()
                     .filter(|(k, v)| {
                         extracted.get(*k) != Some(*v)
-                            && !e.labels.get(k).is_some_and(|l| l == v.as_str())
+                            && e.labels.get(k).is_none_or(|l| l != v.as_str())
                     })
                     .map(|(k, v)| format!("{k}={}", short(v)))
                     .collect();
