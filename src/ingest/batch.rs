@@ -133,6 +133,13 @@ pub fn ingest(
     }
     // Static labels are checked up front, even if no input turns out to be new.
     super::labels::check_static(opts)?;
+    if opts.hook.is_some() && opts.format != InputFormat::Auto {
+        return Err(IngestError::Config(
+            "a pipeline (--config) reads plain log lines (--format auto); logcli and loki-push \
+             inputs carry their own labels and timestamps"
+                .into(),
+        ));
+    }
     let extractor = clock::extractor(opts)?;
     let mut inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
     if let Some(hook) = &opts.hook {

@@ -208,6 +208,15 @@ pub struct CriStage {
 pub fn functions() -> &'static FuncTable<Logql> {
     static FUNCS: std::sync::LazyLock<FuncTable<Logql>> = std::sync::LazyLock::new(|| {
         let mut t = template_functions().clone();
+        t.add("Hash", |_, a| {
+            use sha3::Digest;
+            crate::go::template::nargs("Hash", &a, 2)?;
+            let salt = crate::go::template::arg_str(&a[0])?;
+            let input = crate::go::template::arg_str(&a[1])?;
+            let d = sha3::Sha3_256::digest(format!("{salt}{input}").as_bytes());
+            let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(Value::str(&hex))
+        });
         t.add("Sha2Hash", |_, a| {
             crate::go::template::nargs("Sha2Hash", &a, 2)?;
             let salt = crate::go::template::arg_str(&a[0])?;

@@ -452,6 +452,13 @@ fn template() {
         ),
         (
             "testval",
+            r#"{{ Hash "salt" .Value }}"#,
+            // SHA3-256 of "saltx" (Python's hashlib.sha3_256).
+            &[("testval", "x")],
+            "da3408f09c343ea37593ac4c5cfc702d76be39bec3b9a480b6a247a1c95b41b4",
+        ),
+        (
+            "testval",
             r#"{{ Sha2Hash "salt" .Value }}"#,
             // sha256sum of "saltx".
             &[("testval", "x")],

@@ -40,6 +40,7 @@ pub enum SummaryFormat {
   lokal ingest --label job=nginx /var/log/nginx/access.log
   lokal ingest -r --label-from-path '/logs/(?P<job>[^/]+)/' /logs
   lokal ingest --dry-run /var/log/syslog /var/log/nginx/access.log
+  lokal ingest --config /etc/promtail/config.yml
   lokal ingest --timestamp-format '%d.%m.%Y %H:%M:%S' odd.log
   logcli query -o jsonl '{job=\"x\"}' | lokal ingest --format logcli -
 
@@ -62,7 +63,7 @@ pub struct IngestArgs {
     pub inputs: Vec<String>,
     /// A promtail config: read the files of its scrape_configs (static_configs' __path__ and
     /// __path_exclude__) with their labels, and run each entry through its pipeline_stages
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["inputs", "label_from_path", "no_filename_label", "recursive"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["inputs", "label_from_path", "no_filename_label", "recursive", "format"])]
     pub config: Option<std::path::PathBuf>,
     /// Walk directories recursively
     #[arg(short, long)]
