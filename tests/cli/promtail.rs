@@ -484,3 +484,69 @@ fn label_flags_add_to_the_targets_labels() {
     // The pipeline saw the flag's value: no `name="promtail"` match ran.
     assert!(all.iter().all(|g| !g.labels.contains_key("component")));
 }
+
+#[test]
+fn stage_examples_of_the_docs() {
+    let env = fixture("stages");
+    let r = ingest(&env, &[]).assert_code(0).json();
+    assert_eq!(r["dropped"]["drop_stage"], 1, "{r}");
+    assert_eq!(r["dropped"]["debug_lines"], 1, "{r}");
+    let f = file(&env, "api.log");
+    assert_eq!(
+        stored(&env),
+        [
+            // Oldest first: +01:00 puts the last line first.
+            got(
+                &[
+                    ("app", "Grafana_some_suffix"),
+                    ("cluster", "us-central1"),
+                    ("filename", &f),
+                    ("job", "api"),
+                    ("level", "warn"),
+                ],
+                "2019-01-01T00:00:03.5Z",
+                "warn for app GRAFANA: slow query",
+            ),
+            got(
+                &[
+                    ("app", "loki_some_suffix"),
+                    ("cluster", "us-central1"),
+                    ("filename", &f),
+                    ("job", "api"),
+                    ("level", "info"),
+                    ("user", "marco"),
+                ],
+                "2019-01-01T01:00:00.000000001Z",
+                "info for app LOKI: login with password ****",
+            ),
+        ]
+    );
+    let out = env.ok([
+        "query",
+        r#"{job="colors"}"#,
+        "--limit",
+        "0",
+        "--forward",
+        "-o",
+        "jsonl",
+    ]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(
+        rows[0]["labels"],
+        serde_json::json!({"job": "colors", "level": "info"})
+    );
+    assert_eq!(
+        rows[0]["timestamp"], "2024-07-04T13:30:00.25Z",
+        "New York is UTC-4 in July"
+    );
+    assert_eq!(
+        rows[0]["line"],
+        r#"ts="2024-07-04 09:30:00.250" level=info msg="ready""#
+    );
+    assert_eq!(rows[1]["labels"]["level"], "error");
+    assert_eq!(rows[1]["timestamp"], "2024-07-04T13:30:01Z");
+}
