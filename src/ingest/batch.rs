@@ -3,7 +3,7 @@
 //! hand the batch to the writer and commit it with its input positions.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
@@ -431,7 +431,7 @@ impl Run<'_, '_> {
             report.change(change::TS_FROM_MTIME, c.ts.mtime - before.2);
         }
         if opts.hook.is_some() {
-            run_hook(cursors, batch, &mut parsed, report);
+            parsed = run_hook(cursors, batch, parsed, report);
         }
         for pr in &parsed {
             report.merge_counts(&pr.counts);
@@ -575,29 +575,74 @@ impl Run<'_, '_> {
 /// this batch, in input order, after their timestamps are filled in, and
 /// flushes it at the batch's end, so that nothing a commit's positions cover
 /// is still held by a pipeline.
-fn run_hook(
+fn run_hook<'a>(
     cursors: &mut [Cursor],
     batch: &[Piece],
-    parsed: &mut [Parsed<'_>],
+    parsed: Vec<Parsed<'a>>,
     report: &mut IngestReport,
-) {
-    let mut counts = HookCounts::default();
-    let mut out: Vec<HookEntry> = Vec::new();
-    // The last task of each input in this batch gets what its flush hands out.
-    let mut last_of: HashMap<usize, usize> = HashMap::new();
-    for (ti, pr) in parsed.iter_mut().enumerate() {
+) -> Vec<Parsed<'a>> {
+    // One job per input with a pipeline: its tasks in order. Inputs run in
+    // parallel, each one's entries in order.
+    let mut by_input: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (ti, pr) in parsed.iter().enumerate() {
         let ci = batch[pr.piece].cursor;
-        let Some(processor) = cursors[ci].processor.as_mut() else {
-            continue;
-        };
-        last_of.insert(ci, ti);
+        if cursors[ci].processor.is_some() {
+            by_input.entry(ci).or_default().push(ti);
+        }
+    }
+    let mut slots: Vec<Option<Parsed<'a>>> = parsed.into_iter().map(Some).collect();
+    type Job<'a> = (
+        usize,
+        Box<dyn super::hook::EntryProcessor>,
+        Vec<(usize, Parsed<'a>)>,
+        HookCounts,
+    );
+    let mut jobs: Vec<Job<'a>> = by_input
+        .into_iter()
+        .filter_map(|(ci, tis)| {
+            let processor = cursors[ci].processor.take()?;
+            let tasks = tis
+                .into_iter()
+                .filter_map(|ti| Some((ti, slots[ti].take()?)))
+                .collect();
+            Some((ci, processor, tasks, HookCounts::default()))
+        })
+        .collect();
+    jobs.par_iter_mut()
+        .for_each(|(_, processor, tasks, counts)| {
+            run_input_hook(processor.as_mut(), tasks, counts)
+        });
+    for (ci, processor, tasks, counts) in jobs {
+        cursors[ci].processor = Some(processor);
+        for (ti, pr) in tasks {
+            slots[ti] = Some(pr);
+        }
+        report.lines_joined += counts.joined;
+        for (reason, n) in counts.dropped {
+            *report.dropped.entry(reason).or_default() += n;
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// One input's tasks of a batch through its pipeline, in order; what the
+/// flush at the end hands out goes to the last task.
+fn run_input_hook(
+    processor: &mut dyn super::hook::EntryProcessor,
+    tasks: &mut [(usize, Parsed<'_>)],
+    counts: &mut HookCounts,
+) {
+    let mut out: Vec<HookEntry> = Vec::new();
+    let n = tasks.len();
+    for (k, (_, pr)) in tasks.iter_mut().enumerate() {
         let streams = std::mem::take(&mut pr.streams);
         let mut table = StreamTable::default();
         let entries = std::mem::take(&mut pr.entries);
         let mut kept = Vec::with_capacity(entries.len());
         for e in entries {
             let StreamKey::Labels(labels) = &streams[e.stream as usize] else {
-                // Only line inputs have a pipeline; their streams are label sets.
+                // Only line inputs (--format auto) have a pipeline: their
+                // streams are label sets (`ingest` refuses other formats).
                 continue;
             };
             let entry = HookEntry {
@@ -606,30 +651,15 @@ fn run_hook(
                 line: String::from_utf8_lossy(&e.line).into_owned(),
                 metadata: e.metadata.map(|m| m.into_vec()).unwrap_or_default(),
             };
-            processor.process(entry, &mut out, &mut counts);
+            processor.process(entry, &mut out, counts);
+            kept.extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
+        }
+        if k + 1 == n {
+            processor.flush(&mut out, counts);
             kept.extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
         }
         pr.entries = kept;
         pr.streams = table.keys;
-    }
-    for (ci, ti) in last_of {
-        if let Some(processor) = cursors[ci].processor.as_mut() {
-            processor.flush(&mut out, &mut counts);
-        }
-        let pr = &mut parsed[ti];
-        let mut table = StreamTable::default();
-        for k in std::mem::take(&mut pr.streams) {
-            if let StreamKey::Labels(l) = k {
-                table.of_labels(l);
-            }
-        }
-        pr.entries
-            .extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
-        pr.streams = table.keys;
-    }
-    report.lines_joined += counts.joined;
-    for (reason, n) in counts.dropped {
-        *report.dropped.entry(reason).or_default() += n;
     }
 }
 
