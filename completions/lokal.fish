@@ -73,6 +73,7 @@ json\t'One JSON object'"
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l head -d 'With --dry-run: how many first entries of each input to show' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l config-expand-env -d 'With --config: replace ${VAR} and ${VAR:-default} in it by environment variables first (promtail\'s -config.expand-env)'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s r -l recursive -d 'Walk directories recursively'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-filename-label -d 'Do not add the `filename` label promtail adds'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l truncate-long-lines -d 'Cut longer lines to --max-line-size instead of rejecting them'

@@ -105,17 +105,81 @@ const SCRAPE: &[&str] = &[
     "limits_config",
 ];
 
+/// promtail's `-config.expand-env` (drone/envsubst): `${VAR}` and `$VAR`
+/// become the variable's value (empty when unset), `${VAR:-default}` the
+/// default when it is unset or empty, `${VAR-default}` when it is unset, and
+/// `${VAR:?message}` is an error when it is unset or empty. Any other `$`
+/// stays as it is.
+pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let name_len = |s: &str| {
+        s.char_indices()
+            .find(|&(i, c)| !(c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())))
+            .map_or(s.len(), |(i, _)| i)
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(body) = after.strip_prefix('{') {
+            let Some(close) = body.find('}') else {
+                out.push('$');
+                rest = after;
+                continue;
+            };
+            let inner = &body[..close];
+            let n = name_len(inner);
+            let (name, op) = (&inner[..n], &inner[n..]);
+            let value = lookup(name);
+            let expanded = if op.is_empty() {
+                value.unwrap_or_default()
+            } else if let Some(d) = op.strip_prefix(":-") {
+                value
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| d.to_string())
+            } else if let Some(d) = op.strip_prefix('-') {
+                value.unwrap_or_else(|| d.to_string())
+            } else if let Some(msg) = op.strip_prefix(":?") {
+                match value.filter(|v| !v.is_empty()) {
+                    Some(v) => v,
+                    None => return Err(format!("${{{name}}}: {msg}")),
+                }
+            } else {
+                return Err(format!("${{{inner}}}: lokal expands ${{VAR}}, ${{VAR:-default}}, ${{VAR-default}} and ${{VAR:?message}}"));
+            };
+            out.push_str(&expanded);
+            rest = &body[close + 1..];
+        } else {
+            let n = name_len(after);
+            if n == 0 {
+                out.push('$');
+            } else {
+                out.push_str(&lookup(&after[..n]).unwrap_or_default());
+            }
+            rest = &after[n..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 impl Config {
-    /// Reads and checks `path`; `cwd` makes relative `__path__`s absolute.
-    pub fn load(path: &Path, cwd: &Path) -> Result<Config, ConfigError> {
+    /// Reads and checks `path`; `cwd` makes relative `__path__`s absolute;
+    /// `expand_env`: replace `${VAR}` references first ([`expand_env`]).
+    pub fn load(path: &Path, cwd: &Path, expand: bool) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let fail = |msg: String| ConfigError {
             file: file.clone(),
             issues: vec![Issue {
                 pos: Default::default(),
-                msg: format!("cannot read: {e}"),
+                msg,
             }],
-        })?;
+        };
+        let mut text =
+            std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        if expand {
+            text = expand_env(&text, |k| std::env::var(k).ok()).map_err(fail)?;
+        }
         Config::parse(&text, &file, cwd)
     }
 

@@ -23,7 +23,7 @@ pub mod value;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use config::{Config, ConfigError, Target};
+pub use config::{expand_env, Config, ConfigError, Target};
 pub use pipeline::{Clock, FileProcessor, PEntry, Pipeline};
 
 use crate::ingest::hook::{EntryHook, HookTarget};

@@ -935,3 +935,28 @@ scrape_configs:
     .to_string();
     assert!(err.contains("needs a __path__"), "{err}");
 }
+
+// promtail's -config.expand-env.
+#[test]
+fn env_expansion() {
+    let env = |k: &str| match k {
+        "HOST" => Some("node-1".to_string()),
+        "EMPTY" => Some(String::new()),
+        _ => None,
+    };
+    let x = |t: &str| super::expand_env(t, env);
+    assert_eq!(
+        x("host: ${HOST} $HOST ${NOPE}|").unwrap(),
+        "host: node-1 node-1 |"
+    );
+    assert_eq!(
+        x("${NOPE:-d} ${EMPTY:-d} ${EMPTY-d} ${NOPE-d}").unwrap(),
+        "d d  d"
+    );
+    assert_eq!(
+        x("regex: '(?P<a>.*)$' cost: $5").unwrap(),
+        "regex: '(?P<a>.*)$' cost: $5"
+    );
+    assert_eq!(x("${NOPE:?set NOPE}").unwrap_err(), "${NOPE}: set NOPE");
+    assert!(x("${HOST/x/y}").is_err());
+}

@@ -632,3 +632,25 @@ fn killed_pipeline_runs_lose_and_double_nothing() {
     );
     env.cmd(["check"]).assert_code(0);
 }
+
+#[test]
+fn config_expand_env_as_promtail() {
+    let env = TestEnv::new();
+    env.write("logs/a.log", "2024-05-01T10:00:00Z hello\n");
+    env.write(
+        "promtail.yaml",
+        "scrape_configs:\n  - job_name: app\n    static_configs:\n      - labels: {job: '${JOB:-fallback}', host: '${HOSTNAME_X}', __path__: '${LOG_DIR}/*.log'}\n",
+    );
+    // Without the flag the references are text: no file matches.
+    let mut c = env.cmd(["ingest", "--config", "promtail.yaml"]);
+    c.current_dir(env.path())
+        .env("LOG_DIR", env.path().join("logs"))
+        .assert_code(2);
+    let mut c = env.cmd(["ingest", "--config", "promtail.yaml", "--config-expand-env"]);
+    c.current_dir(env.path())
+        .env("LOG_DIR", env.path().join("logs"))
+        .env("HOSTNAME_X", "node-7")
+        .assert_code(0);
+    let out = env.ok(["query", r#"{job="fallback", host="node-7"}"#, "-o", "raw"]);
+    assert_eq!(out, "2024-05-01T10:00:00Z hello\n");
+}

@@ -65,6 +65,10 @@ pub struct IngestArgs {
     /// __path_exclude__) with their labels, and run each entry through its pipeline_stages
     #[arg(long, value_name = "FILE", conflicts_with_all = ["inputs", "label_from_path", "no_filename_label", "recursive", "format"])]
     pub config: Option<std::path::PathBuf>,
+    /// With --config: replace ${VAR} and ${VAR:-default} in it by environment variables first
+    /// (promtail's -config.expand-env)
+    #[arg(long, requires = "config")]
+    pub config_expand_env: bool,
     /// Walk directories recursively
     #[arg(short, long)]
     pub recursive: bool,
@@ -150,9 +154,10 @@ impl IngestObserver for Progress {
 /// `--config`: the promtail config as the run's inputs and hook; its notes
 /// (sections accepted but not run, globs matching nothing yet) are printed
 /// once.
-fn promtail_config(path: &std::path::Path, o: &mut IngestOptions, quiet: bool) -> Result<()> {
+fn promtail_config(a: &IngestArgs, path: &std::path::Path, o: &mut IngestOptions) -> Result<()> {
+    let quiet = a.quiet;
     let cwd = std::env::current_dir().context("current directory")?;
-    let cfg = lokal::promtail::Config::load(path, &cwd)?;
+    let cfg = lokal::promtail::Config::load(path, &cwd, a.config_expand_env)?;
     let (inputs, missing) = cfg.inputs();
     if !quiet {
         for n in cfg.notes.iter().chain(&missing) {
@@ -196,7 +201,7 @@ fn options(a: &IngestArgs) -> Result<IngestOptions> {
     }
     .apply(&mut o)?;
     if let Some(path) = &a.config {
-        promtail_config(path, &mut o, a.quiet)?;
+        promtail_config(a, path, &mut o)?;
     }
     o.dedupe = a.dedupe;
     o.from_start = a.from_start;
