@@ -377,7 +377,7 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                     sink.record(&stages[i], Some(&e), Some("selector did not match".into()));
                     continue;
                 }
-                let Some(nested) = &m.stages else {
+                let Some(inner) = &m.stages else {
                     sink.counts.drop(&m.reason);
                     sink.record(&stages[i], None, Some(format!("dropped ({})", m.reason)));
                     return;
@@ -385,20 +385,8 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                 let StageState::Nested(ns) = state else {
                     unreachable!("a keep match has a nested state")
                 };
-                let mut got = Vec::new();
-                {
-                    let mut inner = Sink {
-                        out: &mut got,
-                        counts: sink.counts,
-                        clock: sink.clock,
-                        trace: None,
-                    };
-                    run(&nested.stages, &mut ns.stages, seed(e), &mut inner);
-                }
-                record_nested(sink, &stages[i], &got);
-                for g in got {
-                    run(rest, rest_states, g, sink);
-                }
+                let got = nested(sink, |s| run(&inner.stages, &mut ns.stages, seed(e), s));
+                hand_on(sink, &stages[i], got, rest, rest_states);
                 return;
             }
             Stage::Drop(d) => {
@@ -503,48 +491,24 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                 let StageState::Nested(ns) = state else {
                     unreachable!("docker has its state")
                 };
-                let mut got = Vec::new();
-                {
-                    let mut inner = Sink {
-                        out: &mut got,
-                        counts: sink.counts,
-                        clock: sink.clock,
-                        trace: None,
-                    };
-                    run(&p.stages, &mut ns.stages, seed(e), &mut inner);
-                }
-                record_nested(sink, &stages[i], &got);
-                for g in got {
-                    run(rest, rest_states, g, sink);
-                }
+                let got = nested(sink, |s| run(&p.stages, &mut ns.stages, seed(e), s));
+                hand_on(sink, &stages[i], got, rest, rest_states);
                 return;
             }
             Stage::Cri(c) => {
                 let StageState::Cri(partials, base) = state else {
                     unreachable!("cri has its state")
                 };
-                let mut got = Vec::new();
-                {
-                    let mut inner = Sink {
-                        out: &mut got,
-                        counts: sink.counts,
-                        clock: sink.clock,
-                        trace: None,
-                    };
-                    run(&c.base.stages, &mut base.stages, seed(e), &mut inner);
-                }
+                let got = nested(sink, |s| run(&c.base.stages, &mut base.stages, seed(e), s));
                 let mut done = Vec::new();
                 for g in got {
                     done.extend(cri(c, partials, g, sink.counts));
                 }
                 if done.is_empty() {
                     sink.record(&stages[i], None, Some("held: a partial line (P)".into()));
-                } else {
-                    record_nested(sink, &stages[i], &done);
+                    return;
                 }
-                for d in done {
-                    run(rest, rest_states, d, sink);
-                }
+                hand_on(sink, &stages[i], done, rest, rest_states);
                 return;
             }
         }
@@ -553,14 +517,38 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
     sink.out.push(e);
 }
 
-/// Records what a stage with a nested pipeline handed on.
-fn record_nested(sink: &mut Sink<'_>, stage: &Stage, got: &[PEntry]) {
+/// What a nested pipeline (`match`, `docker`, `cri`) hands out when `f`
+/// runs it with a sink of its own (nested stages are not traced).
+fn nested(sink: &mut Sink<'_>, f: impl FnOnce(&mut Sink<'_>)) -> Vec<PEntry> {
+    let mut got = Vec::new();
+    let mut inner = Sink {
+        out: &mut got,
+        counts: &mut *sink.counts,
+        clock: sink.clock,
+        trace: None,
+    };
+    f(&mut inner);
+    got
+}
+
+/// Records what a stage with a nested pipeline handed on, and runs it
+/// through the stages after it.
+fn hand_on(
+    sink: &mut Sink<'_>,
+    stage: &Stage,
+    got: Vec<PEntry>,
+    rest: &[Stage],
+    rest_states: &mut [StageState],
+) {
     let note = match got.len() {
         0 => Some("nothing handed on (dropped or held inside)".to_string()),
         1 => None,
         n => Some(format!("{n} entries handed on")),
     };
     sink.record(stage, got.first(), note);
+    for g in got {
+        run(rest, rest_states, g, sink);
+    }
 }
 
 /// A stream `multiline` joins: the entry of its last start line and the
@@ -602,40 +590,18 @@ fn flush(stages: &[Stage], states: &mut [StageState], sink: &mut Sink<'_>) {
                 held.extend(streams.iter_mut().filter_map(Joining::take));
             }
             (Stage::Cri(c), StageState::Cri(partials, base)) => {
-                let mut got = Vec::new();
-                {
-                    let mut inner = Sink {
-                        out: &mut got,
-                        counts: sink.counts,
-                        clock: sink.clock,
-                        trace: None,
-                    };
-                    flush(&c.base.stages, &mut base.stages, &mut inner);
-                }
-                for g in got {
+                for g in nested(sink, |s| flush(&c.base.stages, &mut base.stages, s)) {
                     held.extend(cri(c, partials, g, sink.counts));
                 }
                 held.extend(std::mem::take(partials).into_iter().map(|(_, e)| e));
             }
             (Stage::Match(m), StageState::Nested(ns)) => {
                 if let Some(p) = &m.stages {
-                    let mut inner = Sink {
-                        out: &mut held,
-                        counts: sink.counts,
-                        clock: sink.clock,
-                        trace: None,
-                    };
-                    flush(&p.stages, &mut ns.stages, &mut inner);
+                    held = nested(sink, |s| flush(&p.stages, &mut ns.stages, s));
                 }
             }
             (Stage::Docker(p), StageState::Nested(ns)) => {
-                let mut inner = Sink {
-                    out: &mut held,
-                    counts: sink.counts,
-                    clock: sink.clock,
-                    trace: None,
-                };
-                flush(&p.stages, &mut ns.stages, &mut inner);
+                held = nested(sink, |s| flush(&p.stages, &mut ns.stages, s));
             }
             _ => {}
         }
