@@ -275,7 +275,6 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
         match &stages[i] {
             Stage::Regex { re, source } => {
                 if let Some(text) = stages::input(source, &e.extracted, &e.line) {
-                    let text = text.into_owned();
                     stages::run_regex(re, &text, &mut e.extracted);
                 }
             }
@@ -285,7 +284,6 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                 drop_malformed,
             } => {
                 if let Some(text) = stages::input(source, &e.extracted, &e.line) {
-                    let text = text.into_owned();
                     if !stages::run_json(exprs, &text, &mut e.extracted) && *drop_malformed {
                         sink.counts.drop("drop_malformed");
                         sink.record(&stages[i], None, Some("dropped (not JSON)".into()));
@@ -295,7 +293,6 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
             }
             Stage::Logfmt { keys, source } => {
                 if let Some(text) = stages::input(source, &e.extracted, &e.line) {
-                    let text = text.into_owned();
                     stages::run_logfmt(keys, &text, &mut e.extracted);
                 }
             }
@@ -304,8 +301,10 @@ fn run(stages: &[Stage], states: &mut [StageState], mut e: PEntry, sink: &mut Si
                 source,
                 template,
             } => {
-                if let Some(text) = stages::input(source, &e.extracted, &e.line) {
-                    let text = text.into_owned();
+                // Owned: the line may be replaced below.
+                if let Some(text) =
+                    stages::input(source, &e.extracted, &e.line).map(|t| t.into_owned())
+                {
                     if let Some((result, captured)) =
                         stages::run_replace(re, template, &text, &e.extracted, e.ts)
                     {
