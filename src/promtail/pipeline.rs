@@ -169,13 +169,8 @@ impl Pipeline {
                 source: None,
                 drop_malformed: false,
             },
-            Stage::Labels(vec![("stream".into(), "stream".into())]),
-            Stage::Timestamp(TimestampStage {
-                source: "timestamp".into(),
-                formats: vec!["RFC3339Nano".into()],
-                location: None,
-                fudge: true,
-            }),
+            stream_label(),
+            rfc3339_time("timestamp"),
             Stage::Output("output".into()),
         ])
     }
@@ -190,13 +185,8 @@ impl Pipeline {
                 .expect("static regex"),
                 source: None,
             },
-            Stage::Labels(vec![("stream".into(), "stream".into())]),
-            Stage::Timestamp(TimestampStage {
-                source: "time".into(),
-                formats: vec!["RFC3339Nano".into()],
-                location: None,
-                fudge: true,
-            }),
+            stream_label(),
+            rfc3339_time("time"),
             Stage::Output("content".into()),
             Stage::Output("tags".into()),
         ])
@@ -211,13 +201,13 @@ impl Pipeline {
         out: &mut Vec<PEntry>,
         counts: &mut HookCounts,
     ) {
-        let mut sink = Sink {
+        let sink = Sink {
             out,
             counts,
             clock,
             trace: None,
         };
-        run(&self.stages, &mut state.stages, seed(e), &mut sink);
+        self.run_in(state, e, sink);
     }
 
     /// [`Pipeline::process`], recording what each stage did.
@@ -230,14 +220,18 @@ impl Pipeline {
         counts: &mut HookCounts,
     ) -> Vec<TraceStep> {
         let mut steps = Vec::new();
-        let mut sink = Sink {
+        let sink = Sink {
             out,
             counts,
             clock,
             trace: Some(&mut steps),
         };
-        run(&self.stages, &mut state.stages, seed(e), &mut sink);
+        self.run_in(state, e, sink);
         steps
+    }
+
+    fn run_in(&self, state: &mut State, e: PEntry, mut sink: Sink<'_>) {
+        run(&self.stages, &mut state.stages, seed(e), &mut sink);
     }
 
     /// Hands out what the stages hold, through the stages after them.
@@ -256,6 +250,21 @@ impl Pipeline {
         };
         flush(&self.stages, &mut state.stages, &mut sink);
     }
+}
+
+/// `labels: {stream:}` of the container stages.
+fn stream_label() -> Stage {
+    Stage::Labels(vec![("stream".into(), "stream".into())])
+}
+
+/// `timestamp: {source: SOURCE, format: RFC3339Nano}` of the container stages.
+fn rfc3339_time(source: &str) -> Stage {
+    Stage::Timestamp(TimestampStage {
+        source: source.into(),
+        formats: vec!["RFC3339Nano".into()],
+        location: None,
+        fudge: true,
+    })
 }
 
 /// A pipeline's start: the labels are copied into the extracted map.
