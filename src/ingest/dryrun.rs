@@ -184,10 +184,7 @@ fn look(
     let name = input.display();
     let (mut reader, compression, reference_ns) = open(input, &name)?;
     let (labels, mut processor) = match opts.hook.as_ref().and_then(|h| h.open(&name)) {
-        Some(t) => (
-            super::labels::hook_labels(t.labels, opts),
-            Some(t.processor),
-        ),
+        Some(t) => (super::labels::hook_labels(t.labels, opts), t.processor),
         None => (
             super::labels::input_labels(input, &input.display(), opts),
             None,

@@ -96,8 +96,9 @@ pub struct HookTarget {
     /// The labels its entries start with (they replace `--label`,
     /// `filename` and `--label-from-path`).
     pub labels: Labels,
-    /// Its pipeline state.
-    pub processor: Box<dyn EntryProcessor>,
+    /// Its pipeline state; `None` when it has no stages (only the labels
+    /// apply, and entries go on untouched).
+    pub processor: Option<Box<dyn EntryProcessor>>,
 }
 
 /// A pipeline for a whole run.

@@ -266,10 +266,7 @@ pub(crate) fn open(
         Start::Fresh => (1, None),
     };
     let (labels, processor) = match opts.hook.as_ref().and_then(|h| h.open(&name)) {
-        Some(t) => (
-            super::labels::hook_labels(t.labels, opts),
-            Some(t.processor),
-        ),
+        Some(t) => (super::labels::hook_labels(t.labels, opts), t.processor),
         None => (super::labels::input_labels(&item.input, &name, opts), None),
     };
     if opts.format == InputFormat::Auto {

@@ -71,7 +71,10 @@ impl EntryHook for Hook {
         labels.set("filename", name);
         Some(HookTarget {
             labels,
-            processor: Box::new(FileProcessor::new(t.pipeline.clone(), self.clock)),
+            processor: (!t.pipeline.stages.is_empty()).then(|| {
+                Box::new(FileProcessor::new(t.pipeline.clone(), self.clock))
+                    as Box<dyn crate::ingest::hook::EntryProcessor>
+            }),
         })
     }
 }

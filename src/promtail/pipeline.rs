@@ -41,8 +41,17 @@ impl PEntry {
         }
     }
 
-    fn key(&self) -> String {
-        Labels::from_pairs(self.labels.clone()).to_string()
+    /// Its label set's identity: the stateful stages keep one state per
+    /// label set, as promtail does per fingerprint.
+    fn key(&self) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for (k, v) in &self.labels {
+            h.update(k.as_bytes());
+            h.update(&[0xff]);
+            h.update(v.as_bytes());
+            h.update(&[0xfe]);
+        }
+        h.digest()
     }
 }
 
@@ -59,11 +68,11 @@ enum StageState {
     #[default]
     None,
     /// Last known time per label set (`timestamp`, `action_on_failure: fudge`).
-    Fudge(HashMap<String, i64>),
+    Fudge(HashMap<u64, i64>),
     /// The streams in joining mode (they have had a start line).
     Multiline(Vec<Joining>),
     /// Partial lines per label set, and the base pipeline's state.
-    Cri(Vec<(String, PEntry)>, Box<State>),
+    Cri(Vec<(u64, PEntry)>, Box<State>),
     /// Token buckets: (tokens, last refill) per label value ("" without `by_label_name`).
     Limit(HashMap<String, (f64, Instant)>),
     /// A nested pipeline's state (`match`, `docker`).
@@ -563,7 +572,7 @@ fn hand_on(
 /// lines joined since.
 #[derive(Debug)]
 struct Joining {
-    key: String,
+    key: u64,
     start: PEntry,
     buf: String,
     lines: u64,
@@ -750,7 +759,7 @@ fn throttle(l: &LimitStage, buckets: &mut HashMap<String, (f64, Instant)>, e: &P
 /// next line of the stream; returns the entries complete now.
 fn cri(
     c: &CriStage,
-    partials: &mut Vec<(String, PEntry)>,
+    partials: &mut Vec<(u64, PEntry)>,
     mut e: PEntry,
     counts: &mut HookCounts,
 ) -> Vec<PEntry> {
