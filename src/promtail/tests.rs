@@ -960,3 +960,26 @@ fn env_expansion() {
     assert_eq!(x("${NOPE:?set NOPE}").unwrap_err(), "${NOPE}: set NOPE");
     assert!(x("${HOST/x/y}").is_err());
 }
+
+// Go's time.Parse reads a fraction after the seconds even when the layout
+// has none, and refuses trailing text.
+#[test]
+fn go_parse_strictness() {
+    let p = |f: &str, v: &str| super::stages::parse_with(f, v, None, NOW);
+    assert_eq!(
+        p("RFC3339", "2019-04-30T02:12:41.5Z"),
+        Some(rfc3339("2019-04-30T02:12:41.5Z"))
+    );
+    assert_eq!(p("RFC3339", "2019-04-30T02:12:41Z trailing"), None);
+    assert_eq!(p("RFC3339", "2019-04-30 02:12:41Z"), None);
+    assert_eq!(p("UnixMs", "1562708916414.5"), None);
+    assert_eq!(
+        p("Unix", "1562708916.1234567891"),
+        None,
+        "more than 9 fraction digits"
+    );
+    assert_eq!(
+        p("2006-01-02", "2019-04-30"),
+        Some(rfc3339("2019-04-30T00:00:00Z"))
+    );
+}
