@@ -135,7 +135,7 @@ impl Sink<'_> {
     fn record(&mut self, stage: &Stage, e: Option<&PEntry>, note: Option<String>) {
         if let Some(t) = &mut self.trace {
             t.push(TraceStep {
-                stage: stage.name().to_string(),
+                stage: stage.label(),
                 entry: e.cloned().map(to_hook),
                 note,
                 extracted: e

@@ -106,6 +106,15 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stage's name, with its selector for `match` (what the dry run
+    /// shows).
+    pub fn label(&self) -> String {
+        match self {
+            Stage::Match(m) => format!("match {}", m.selector),
+            other => other.name().to_string(),
+        }
+    }
+
     /// The stage's name in promtail's configuration.
     pub fn name(&self) -> &'static str {
         match self {
@@ -149,6 +158,8 @@ pub struct TimestampStage {
 /// `match`'s configuration.
 #[derive(Debug)]
 pub struct MatchStage {
+    /// The selector as written.
+    pub selector: String,
     /// The selector's label matchers.
     pub matchers: Vec<Matcher>,
     /// Its line filters, as a LogQL pipeline (none: every line passes).
@@ -859,6 +870,7 @@ impl Builder<'_> {
             None
         };
         Some(MatchStage {
+            selector,
             matchers,
             filter,
             stages,

@@ -297,6 +297,24 @@ fn pipelines_example_of_the_docs() {
     ];
     want.sort();
     assert_eq!(all, want);
+    // The dry run names each match stage by its selector.
+    let mut c = env.cmd([
+        "ingest",
+        "--config",
+        "promtail.yaml",
+        "--dry-run",
+        "--head",
+        "1",
+    ]);
+    let text = c.current_dir(env.path()).stdout();
+    assert!(
+        text.contains(r#"    match {name="nginx"} |= "GET"  line      " - - [30/Apr"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"    match {name="promtail"}                  selector did not match"#),
+        "{text}"
+    );
 }
 
 #[test]

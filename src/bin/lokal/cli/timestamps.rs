@@ -154,6 +154,13 @@ fn pipeline_text(i: &lokal::ingest::DryRunInput, s: &mut String) {
         let mut ts = first.map(|h| h.ts);
         let mut metadata: Vec<(String, String)> = Vec::new();
         let mut extracted: std::collections::BTreeMap<String, String> = Default::default();
+        let w = t
+            .steps
+            .iter()
+            .map(|st| st.stage.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(12, 48);
         for step in &t.steps {
             let mut rows: Vec<(&str, String)> = Vec::new();
             if let Some(note) = &step.note {
@@ -202,7 +209,7 @@ fn pipeline_text(i: &lokal::ingest::DryRunInput, s: &mut String) {
             }
             for (k, (what, text)) in rows.into_iter().enumerate() {
                 let stage = if k == 0 { step.stage.as_str() } else { "" };
-                let _ = writeln!(s, "    {stage:<20} {what:<9} {text}");
+                let _ = writeln!(s, "    {stage:<w$}  {what:<9} {text}");
             }
         }
     }
