@@ -50,9 +50,10 @@ pub struct Target {
     pub labels: Labels,
     /// Its scrape config's pipeline.
     pub pipeline: Arc<Pipeline>,
-    /// Compiled `path` and `exclude`.
-    pub(crate) include_pat: Option<glob::Pattern>,
-    pub(crate) exclude_pat: Option<glob::Pattern>,
+    /// `path` with its `{a,b}` alternatives expanded, each compiled.
+    pub(crate) include: Vec<(String, glob::Pattern)>,
+    /// `exclude`, expanded and compiled the same way.
+    pub(crate) exclude_pats: Vec<(String, glob::Pattern)>,
 }
 
 /// A promtail configuration as lokal runs it.
@@ -319,42 +320,88 @@ fn read_scrape(r: &mut Reader, sc: &Node, cwd: &Path, cfg: &mut Config) {
             }
         };
         let path = abs(&path);
-        let include_pat = match glob::Pattern::new(&path) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                r.issues.push(Issue {
-                    pos: ppos,
-                    msg: format!("__path__ {path:?}: bad glob: {e}"),
-                });
-                None
-            }
+        let include = globs(r, ppos, "__path__", &path);
+        let exclude = exclude.map(|(x, xpos)| (abs(&x), xpos));
+        let exclude_pats = match &exclude {
+            Some((x, xpos)) => globs(r, *xpos, "__path_exclude__", x),
+            None => Vec::new(),
         };
-        let (exclude, exclude_pat) = match exclude {
-            None => (None, None),
-            Some((x, xpos)) => {
-                let x = abs(&x);
-                match glob::Pattern::new(&x) {
-                    Ok(p) => (Some(x), Some(p)),
-                    Err(e) => {
-                        r.issues.push(Issue {
-                            pos: xpos,
-                            msg: format!("__path_exclude__ {x:?}: bad glob: {e}"),
-                        });
-                        (None, None)
-                    }
-                }
-            }
-        };
+        let exclude = exclude.map(|(x, _)| x);
         cfg.targets.push(Target {
             job: job.clone(),
             path,
             exclude,
             labels: Labels::from_pairs(labels),
             pipeline: pipeline.clone(),
-            include_pat,
-            exclude_pat,
+            include,
+            exclude_pats,
         });
     }
+}
+
+/// A `__path__`-style glob as doublestar reads it: `{a,b}` alternatives
+/// (nested too) expanded into plain globs, each compiled; a problem is an
+/// issue at `pos`.
+fn globs(
+    r: &mut Reader,
+    pos: crate::rules::yaml::Pos,
+    what: &str,
+    glob: &str,
+) -> Vec<(String, glob::Pattern)> {
+    let mut out = Vec::new();
+    for g in expand_braces(glob) {
+        match glob::Pattern::new(&g) {
+            Ok(p) => out.push((g, p)),
+            Err(e) => {
+                r.issues.push(Issue {
+                    pos,
+                    msg: format!("{what} {glob:?}: bad glob: {e}"),
+                });
+                return Vec::new();
+            }
+        }
+    }
+    out
+}
+
+/// `{a,b}` alternatives expanded, the first group first: `x{a,b{c,d}}` is
+/// `xa`, `xbc`, `xbd`. A `{` without its `}` is kept as it is.
+pub(crate) fn expand_braces(glob: &str) -> Vec<String> {
+    let b = glob.as_bytes();
+    let Some(open) = b.iter().position(|&c| c == b'{') else {
+        return vec![glob.to_string()];
+    };
+    // The matching close and the top-level commas between.
+    let mut depth = 0;
+    let mut commas = Vec::new();
+    let mut close = None;
+    for (i, &c) in b.iter().enumerate().skip(open) {
+        match c {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            b',' if depth == 1 => commas.push(i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return vec![glob.to_string()];
+    };
+    let (head, tail) = (&glob[..open], &glob[close + 1..]);
+    let mut bounds = vec![open];
+    bounds.extend(commas);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for w in bounds.windows(2) {
+        let alt = &glob[w[0] + 1..w[1]];
+        out.extend(expand_braces(&format!("{head}{alt}{tail}")));
+    }
+    out
 }
 
 /// doublestar's matching: `*` and `?` stay within a path component.

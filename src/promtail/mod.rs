@@ -47,15 +47,13 @@ impl Hook {
     /// The target that reads the file `name` (absolute): the first whose
     /// `__path__` matches and whose `__path_exclude__` does not.
     pub fn target(&self, name: &str) -> Option<&Target> {
-        self.config.targets.iter().find(|t| {
-            t.include_pat
-                .as_ref()
-                .is_some_and(|p| config::glob_matches(p, name))
-                && !t
-                    .exclude_pat
-                    .as_ref()
-                    .is_some_and(|p| config::glob_matches(p, name))
-        })
+        let any = |pats: &[(String, glob::Pattern)]| {
+            pats.iter().any(|(_, p)| config::glob_matches(p, name))
+        };
+        self.config
+            .targets
+            .iter()
+            .find(|t| any(&t.include) && !any(&t.exclude_pats))
     }
 }
 
@@ -86,16 +84,22 @@ impl Config {
         let mut inputs: Vec<String> = Vec::new();
         let mut notes = Vec::new();
         for t in &self.targets {
-            let any = glob::glob(&t.path)
-                .map(|mut g| g.any(|p| p.is_ok_and(|p| p.is_file())))
-                .unwrap_or(false);
-            if !any && !Path::new(&t.path).is_file() {
+            let mut found = false;
+            for (g, _) in &t.include {
+                let any = Path::new(g).is_file()
+                    || glob::glob(g)
+                        .map(|mut m| m.any(|p| p.is_ok_and(|p| p.is_file())))
+                        .unwrap_or(false);
+                if any && !inputs.contains(g) {
+                    inputs.push(g.clone());
+                }
+                found |= any;
+            }
+            if !found {
                 notes.push(format!(
                     "job {:?}: no file matches __path__ {} yet",
                     t.job, t.path
                 ));
-            } else if !inputs.contains(&t.path) {
-                inputs.push(t.path.clone());
             }
         }
         (inputs, notes)

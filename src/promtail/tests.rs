@@ -908,6 +908,26 @@ scrape_configs:
         r#"{filename="/var/log/syslog", job="varlogs"}"#
     );
 
+    // doublestar's {a,b} alternatives, nested too.
+    assert_eq!(
+        super::config::expand_braces("/var/log/{syslog,mail{.log,.err}}"),
+        ["/var/log/syslog", "/var/log/mail.log", "/var/log/mail.err"]
+    );
+    assert_eq!(super::config::expand_braces("/x/{a"), ["/x/{a"]);
+    let c = super::Config::parse(
+        "scrape_configs:\n- job_name: x\n  static_configs:\n  - labels: {__path__: '/var/log/{syslog,auth.log}', __path_exclude__: '/var/log/{auth}.log'}\n",
+        "p.yaml",
+        cwd,
+    )
+    .unwrap();
+    let hook = super::Hook::new(std::sync::Arc::new(c));
+    assert!(hook.target("/var/log/syslog").is_some());
+    assert!(
+        hook.target("/var/log/auth.log").is_none(),
+        "excluded by its own alternative"
+    );
+    assert!(hook.target("/var/log/messages").is_none());
+
     let bad = "scrape_configs:\n- job_name: x\n  static_configs:\n  - labels: {__path__: /x}\n  relabel_configs: []\n  pipeline_stages:\n  - regex: {expression: '('}\nlimits_config: {}\n";
     let err = super::Config::parse(bad, "p.yaml", cwd)
         .unwrap_err()
