@@ -28,7 +28,7 @@ pub struct HookEntry {
     pub labels: Labels,
     /// Its timestamp, ns since the epoch.
     pub ts: i64,
-    /// The line (invalid UTF-8 replaced, as Go strings reach Loki).
+    /// The line (invalid UTF-8 replaced by U+FFFD: stages work on text).
     pub line: String,
     /// Structured metadata.
     pub metadata: Vec<(String, String)>,
