@@ -790,12 +790,16 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__ingest)
-            opts="-r -l -q -o -h -V --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --dedupe --from-start --binary --compression-level --lock-timeout --no-index --quiet --output --dry-run --head --store --tenant --help --version"
+            opts="-r -l -q -o -h -V --config --config-expand-env --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --dedupe --from-start --binary --compression-level --lock-timeout --no-index --quiet --output --dry-run --head --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto logcli loki-push" -- "${cur}"))
                     return 0

@@ -48,6 +48,7 @@ complete -c lokal -n "__fish_lokal_needs_command" -f -a "completions" -d 'Print 
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "man" -d 'Write man pages into a directory'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "dump" -d 'Print every stored entry (debugging aid)'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l config -d 'A promtail config: read the files of its scrape_configs (static_configs\' __path__ and __path_exclude__) with their labels, and run each entry through its pipeline_stages' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l format -d 'Input format' -r -f -a "auto\t'One entry per line (plain, JSON or logfmt); timestamps detected per line'
 logcli\t'What `logcli query -o jsonl` prints: labels and timestamps come along'
 loki-push\t'Loki push API JSON bodies (`{"streams":[…]}`)'"
@@ -72,6 +73,7 @@ json\t'One JSON object'"
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l head -d 'With --dry-run: how many first entries of each input to show' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l config-expand-env -d 'With --config: replace ${VAR} and ${VAR:-default} in it by environment variables first (promtail\'s -config.expand-env)'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s r -l recursive -d 'Walk directories recursively'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-filename-label -d 'Do not add the `filename` label promtail adds'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l truncate-long-lines -d 'Cut longer lines to --max-line-size instead of rejecting them'

@@ -3,7 +3,7 @@
 //! hand the batch to the writer and commit it with its input positions.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 use super::clock::{self, MISSING};
 use super::follow::{self, Start};
 use super::format::{self, InputFormat};
+use super::hook::{HookCounts, HookEntry};
 use super::reader::{self, strip_cr, Cursor, Opened, Piece};
 use super::report::{change, reject, Counts, IngestReport};
 use super::source::{self, Compression};
@@ -165,8 +166,18 @@ pub fn ingest(
     }
     // Static labels are checked up front, even if no input turns out to be new.
     super::labels::check_static(opts)?;
+    if opts.hook.is_some() && opts.format != InputFormat::Auto {
+        return Err(IngestError::Config(
+            "a pipeline (--config) reads plain log lines (--format auto); logcli and loki-push \
+             inputs carry their own labels and timestamps"
+                .into(),
+        ));
+    }
     let extractor = clock::extractor(opts)?;
-    let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    let mut inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    if let Some(hook) = &opts.hook {
+        inputs.retain(|i| hook.reads(&i.display()));
+    }
     let tenant = store.tenant(tenant)?;
     let lock = store.lock_writer(opts.lock_timeout, || {
         obs.warn(&format!(
@@ -473,6 +484,9 @@ impl Run<'_, '_> {
             report.change(change::TS_FROM_NEXT, c.ts.first_found - before.1);
             report.change(change::TS_FROM_MTIME, c.ts.mtime - before.2);
         }
+        if opts.hook.is_some() {
+            parsed = run_hook(cursors, batch, parsed, report);
+        }
         for pr in &parsed {
             report.merge_counts(&pr.counts);
             for m in &pr.counts.messages {
@@ -616,6 +630,114 @@ impl Run<'_, '_> {
         // What the batch freed is handed back before the next one is read.
         release_freed_memory();
         Ok(held)
+    }
+}
+
+/// Runs each input's pipeline (`IngestOptions::hook`) over its entries of
+/// this batch, in input order, after their timestamps are filled in, and
+/// flushes it at the batch's end, so that nothing a commit's positions cover
+/// is still held by a pipeline.
+fn run_hook<'a>(
+    cursors: &mut [Cursor],
+    batch: &[Piece],
+    parsed: Vec<Parsed<'a>>,
+    report: &mut IngestReport,
+) -> Vec<Parsed<'a>> {
+    // One job per input with a pipeline: its tasks in order. Inputs run in
+    // parallel, each one's entries in order.
+    let mut by_input: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (ti, pr) in parsed.iter().enumerate() {
+        let ci = batch[pr.piece].cursor;
+        if cursors[ci].processor.is_some() {
+            by_input.entry(ci).or_default().push(ti);
+        }
+    }
+    let mut slots: Vec<Option<Parsed<'a>>> = parsed.into_iter().map(Some).collect();
+    type Job<'a> = (
+        usize,
+        Box<dyn super::hook::EntryProcessor>,
+        Vec<(usize, Parsed<'a>)>,
+        HookCounts,
+    );
+    let mut jobs: Vec<Job<'a>> = by_input
+        .into_iter()
+        .filter_map(|(ci, tis)| {
+            let processor = cursors[ci].processor.take()?;
+            let tasks = tis
+                .into_iter()
+                .filter_map(|ti| Some((ti, slots[ti].take()?)))
+                .collect();
+            Some((ci, processor, tasks, HookCounts::default()))
+        })
+        .collect();
+    jobs.par_iter_mut()
+        .for_each(|(_, processor, tasks, counts)| {
+            run_input_hook(processor.as_mut(), tasks, counts)
+        });
+    for (ci, processor, tasks, counts) in jobs {
+        cursors[ci].processor = Some(processor);
+        for (ti, pr) in tasks {
+            slots[ti] = Some(pr);
+        }
+        report.lines_joined += counts.joined;
+        for (reason, n) in counts.dropped {
+            *report.dropped.entry(reason).or_default() += n;
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// One input's tasks of a batch through its pipeline, in order; what the
+/// flush at the end hands out goes to the last task.
+fn run_input_hook(
+    processor: &mut dyn super::hook::EntryProcessor,
+    tasks: &mut [(usize, Parsed<'_>)],
+    counts: &mut HookCounts,
+) {
+    let mut out: Vec<HookEntry> = Vec::new();
+    let n = tasks.len();
+    for (k, (_, pr)) in tasks.iter_mut().enumerate() {
+        let streams = std::mem::take(&mut pr.streams);
+        let mut table = StreamTable::default();
+        let entries = std::mem::take(&mut pr.entries);
+        let mut kept = Vec::with_capacity(entries.len());
+        for e in entries {
+            let StreamKey::Labels(labels) = &streams[e.stream as usize] else {
+                // Only line inputs (--format auto) have a pipeline: their
+                // streams are label sets (`ingest` refuses other formats).
+                continue;
+            };
+            let entry = HookEntry {
+                labels: labels.clone(),
+                ts: e.ts,
+                line: String::from_utf8_lossy(&e.line).into_owned(),
+                metadata: e.metadata.map(|m| m.into_vec()).unwrap_or_default(),
+            };
+            processor.process(entry, &mut out, counts);
+            kept.extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
+        }
+        if k + 1 == n {
+            processor.flush(&mut out, counts);
+            kept.extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
+        }
+        pr.entries = kept;
+        pr.streams = table.keys;
+    }
+}
+
+/// An entry a pipeline handed out, in a task's stream table.
+fn hook_entry<'a>(h: HookEntry, table: &mut StreamTable<'a>) -> Entry<'a> {
+    let labels = h
+        .labels
+        .pairs()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("__"))
+        .cloned();
+    Entry {
+        stream: table.of_labels(Labels::from_pairs(labels).without_empty()),
+        ts: h.ts,
+        line: Cow::Owned(h.line.into_bytes()),
+        metadata: (!h.metadata.is_empty()).then(|| h.metadata.into_boxed_slice()),
     }
 }
 

@@ -12,6 +12,7 @@ mod clock;
 mod dryrun;
 mod follow;
 pub mod format;
+pub mod hook;
 mod labels;
 pub mod push;
 mod reader;
@@ -80,6 +81,9 @@ pub struct IngestOptions {
     /// Do not keep the day label indexes current (`--no-index`); queries then
     /// read the new segments' footers until `lokal index` runs.
     pub no_index: bool,
+    /// A per-entry pipeline (`--config`'s `pipeline_stages`): it picks each
+    /// file's labels, and may rewrite, relabel, re-time, join or drop entries.
+    pub hook: Option<std::sync::Arc<dyn hook::EntryHook>>,
 }
 
 impl Default for IngestOptions {
@@ -103,6 +107,7 @@ impl Default for IngestOptions {
             zstd_level: 3,
             lock_timeout: None,
             no_index: false,
+            hook: None,
         }
     }
 }

@@ -21,6 +21,7 @@ mod output_errors;
 mod output_logcli;
 mod output_metric;
 mod pipes;
+mod promtail;
 mod push;
 mod query;
 mod real_queries;
