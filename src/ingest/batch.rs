@@ -47,18 +47,43 @@ type NoHash = std::hash::BuildHasherDefault<IdentityHasher>;
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
 
-/// Keeps the day indexes current during one run: the days a batch wrote
-/// to are rebuilt before its commit, so the index and the segments become
-/// live together.
-struct IndexUpkeep {
+/// Keeps the day indexes current during one run (or, for `--follow`, across
+/// all its cycles): the days a batch wrote to are rebuilt before its commit,
+/// so the index and the segments become live together.
+pub(crate) struct IndexUpkeep {
     enabled: bool,
     /// Days written to since their index was last rebuilt.
     pending: BTreeSet<String>,
     spent: Duration,
     started: Instant,
+    /// The run's last commit rebuilds every pending day whatever the budget
+    /// (false for the cycles of `--follow` but its last: queries read the
+    /// footers of segments an index does not cover meanwhile).
+    pub(crate) finish: bool,
 }
 
 impl IndexUpkeep {
+    /// Upkeep for a run with `opts`, starting now.
+    pub(crate) fn new(opts: &IngestOptions) -> IndexUpkeep {
+        IndexUpkeep {
+            enabled: !opts.no_index,
+            pending: BTreeSet::new(),
+            spent: Duration::ZERO,
+            started: Instant::now(),
+            finish: true,
+        }
+    }
+
+    /// Days written to whose index is not rebuilt yet.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when the run's last commit must rebuild indexes.
+    fn due_at_end(&self) -> bool {
+        self.enabled && self.finish && !self.pending.is_empty()
+    }
+
     /// Share of the run's time that rebuilding after every batch may take;
     /// past it, rebuilds wait for the run's last commit. A day's rebuild reads
     /// the footers of all its segments, so a very long run into one day would
@@ -78,7 +103,7 @@ impl IndexUpkeep {
         if !self.enabled || self.pending.is_empty() {
             return Ok(());
         }
-        if !last {
+        if !(last && self.finish) {
             // A rebuild reads every footer of its days: estimate it from
             // the stream chunks they hold, so that a day of a million
             // streams is not rebuilt after every batch.
@@ -113,7 +138,7 @@ struct Run<'r, 'l> {
     report: IngestReport,
     /// Hashes of the label sets of the streams seen so far (to count them).
     streams_seen: HashSet<u64, NoHash>,
-    upkeep: IndexUpkeep,
+    upkeep: &'r mut IndexUpkeep,
     /// The positions of the last commit.
     committed: follow::Positions,
 }
@@ -125,6 +150,19 @@ pub fn ingest(
     opts: &IngestOptions,
     obs: &dyn IngestObserver,
 ) -> Result<IngestReport, IngestError> {
+    ingest_with(store, tenant, opts, obs, &mut IndexUpkeep::new(opts))
+}
+
+/// [`ingest`] keeping the index upkeep in `upkeep`, which `--follow` carries
+/// from one cycle to the next (each cycle is one such run: the lock is taken
+/// for it alone, so other writers go on between cycles).
+pub(crate) fn ingest_with(
+    store: &Store,
+    tenant: &str,
+    opts: &IngestOptions,
+    obs: &dyn IngestObserver,
+    upkeep: &mut IndexUpkeep,
+) -> Result<IngestReport, IngestError> {
     if opts.inputs.is_empty() {
         return Err(IngestError::Config(
             "nothing to ingest: give files, globs, directories or - for stdin".into(),
@@ -133,7 +171,7 @@ pub fn ingest(
     // Static labels are checked up front, even if no input turns out to be new.
     super::labels::check_static(opts)?;
     let extractor = clock::extractor(opts)?;
-    let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    let inputs = source::expand(&opts.inputs, opts.recursive, opts.follow)?;
     let tenant = store.tenant(tenant)?;
     let lock = store.lock_writer(opts.lock_timeout, || {
         obs.warn(&format!(
@@ -149,15 +187,15 @@ pub fn ingest(
         obs,
         report: IngestReport::default(),
         streams_seen: HashSet::default(),
-        upkeep: IndexUpkeep {
-            enabled: !opts.no_index,
-            pending: BTreeSet::new(),
-            spent: Duration::ZERO,
-            started: Instant::now(),
-        },
+        upkeep,
     };
 
-    let plan = follow::plan(&inputs, &run.tx.manifest().positions, opts.from_start);
+    let plan = follow::plan(
+        &inputs,
+        &run.tx.manifest().positions,
+        opts.from_start,
+        opts.follow,
+    );
     // Re-keyed to where the files are now; committed with the first batch
     // (or alone at the end), together with what is read.
     *run.tx.positions_mut() = plan.positions;
@@ -337,7 +375,7 @@ impl Run<'_, '_> {
             // run ends, and positions that moved (a file renamed, a new one
             // with no whole line yet) are kept even when nothing was read.
             record_positions(tx, cursors, batch, true);
-            let index_due = upkeep.enabled && !upkeep.pending.is_empty();
+            let index_due = upkeep.due_at_end();
             if index_due || tx.manifest().positions != *committed {
                 upkeep.rebuild(tx, true, report, obs)?;
                 tx.commit()?;
