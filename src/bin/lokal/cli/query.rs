@@ -167,6 +167,15 @@ pub struct QueryArgs {
     pub batch: usize,
     #[command(flatten)]
     pub loki: LokiArgs,
+    /// Keep printing matching entries as other lokal processes commit them (ingest,
+    /// ingest --follow, serve's push), until interrupted; starts with the last --limit entries
+    /// of the range, oldest first, as logcli's --tail
+    #[arg(short = 't', long, visible_alias = "follow", visible_short_alias = 'f')]
+    pub tail: bool,
+    /// With --tail: hold entries this long (seconds, or a duration such as 500ms) and print those
+    /// that arrived meanwhile sorted by time, as logcli's --delay-for
+    #[arg(long, default_value = "0", value_name = "SECONDS", requires = "tail")]
+    pub delay_for: String,
 }
 
 /// What a Loki measured, for `-o json` and `--stats` of a query sent to it
@@ -191,6 +200,9 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
                 print_metric(&res, a.output, &tz, &a.report, Some(&meta.stats))
             }
         };
+    }
+    if a.tail {
+        return run_tail(g, a);
     }
     let stdin = if a.stdin {
         // The same conversion as `lokal ingest`; the query's --timezone is
@@ -234,6 +246,75 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
             QueryResponse::Metric(res) => print_metric(&res, a.output, &tz, &a.report, None),
         },
     }
+}
+
+/// `--tail`: the last `--limit` entries, then new ones as they are
+/// committed, until SIGINT or SIGTERM (exit 0).
+fn run_tail(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
+    if a.loki.remote(g)?.is_some() || a.stdin {
+        anyhow::bail!("--tail follows the local store: --addr and --stdin cannot be tailed");
+    }
+    let format = match a.output {
+        OutputFormat::Default => LineFormat::Default,
+        OutputFormat::Raw => LineFormat::Raw,
+        OutputFormat::Jsonl => LineFormat::Jsonl,
+        OutputFormat::Json => {
+            anyhow::bail!("--tail prints entries as they come: use -o default, raw or jsonl")
+        }
+    };
+    let delay = match a.delay_for.trim().parse::<u64>() {
+        Ok(secs) => std::time::Duration::from_secs(secs),
+        Err(_) => lokal::units::parse_duration(&a.delay_for)
+            .map_err(|e| anyhow::anyhow!("--delay-for: {e}"))?,
+    };
+    let Expr::Log(log) = lokal::logql::parse_expr(&a.query)? else {
+        anyhow::bail!("--tail follows log queries; a metric query cannot be tailed");
+    };
+    let querier = g.querier_noting_empty(a.report.quiet, &a.partial)?;
+    let range = querier.resolve_query_range(&a.range.spec()?, &Expr::Log(log.clone()))?;
+    drop(querier);
+    let stop = lokal::server::stop_on_signals();
+    let (mut tail, first) = querier::Tail::start(
+        &g.store(),
+        &g.tenant,
+        log,
+        range,
+        a.limit,
+        a.partial.allow_partial,
+        delay,
+    )?;
+    let opts = a.log_format.print_options(a.range.zone.tz()?);
+    let tz = opts.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+    let stdout = std::io::stdout();
+    // logcli's tail prints each entry with its stream's labels (none left
+    // out as common), not padded.
+    let print = |entries: Vec<LogEntry>| -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        for e in &entries {
+            match format {
+                LineFormat::Raw => output::write_raw_entry(&mut out, e)?,
+                LineFormat::Jsonl => output::write_jsonl_entry(&mut out, e, &tz, &opts)?,
+                LineFormat::Default => output::write_default(
+                    &mut out,
+                    std::slice::from_ref(e),
+                    &lokal::model::Labels::default(),
+                    &opts,
+                )?,
+            }
+        }
+        out.flush()?;
+        Ok(())
+    };
+    print(first)?;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(querier::Tail::POLL);
+        print(tail.poll()?)?;
+    }
+    print(tail.flush())?;
+    Ok(ExitCode::Ok)
 }
 
 /// The query's options: limit, direction, and `--step` when `metric`.
