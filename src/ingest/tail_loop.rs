@@ -205,8 +205,23 @@ pub fn follow(
     } else {
         fo.poll_interval
     };
+    // A change seen but not committed yet (the interval is not over).
+    let mut pending = false;
     while !stop.load(Ordering::SeqCst) {
-        watcher.wait(idle_rescan, stop);
+        let quiet = last_change.elapsed();
+        let timeout = if pending {
+            // Busy: come back when the interval is over (sooner only to
+            // check the bytes), not at every write.
+            fo.commit_interval
+                .saturating_sub(last_cycle.elapsed())
+                .min(Duration::from_millis(100))
+        } else if seen.unterminated {
+            // Wake when a held line becomes due.
+            idle_rescan.min(fo.partial_line_timeout.saturating_sub(quiet))
+        } else {
+            idle_rescan
+        };
+        watcher.wait(timeout.max(Duration::from_millis(1)), stop);
         if stop.load(Ordering::SeqCst) {
             break;
         }
@@ -235,12 +250,9 @@ pub fn follow(
                 unterminated: now.unterminated && !partial_due,
                 ..now
             };
+            pending = false;
         } else if changed {
-            // Busy: come back when the interval is over (sooner only to
-            // check the bytes), not at every write.
-            let left = fo.commit_interval.saturating_sub(last_cycle.elapsed());
-            sleep_checking(left.min(Duration::from_millis(100)), stop);
-            watcher.drain();
+            pending = true;
         } else {
             obs.status(&status);
         }
@@ -436,15 +448,6 @@ impl Watcher {
                 sleep_checking(timeout, stop);
                 false
             }
-        }
-    }
-
-    /// Forgets the events so far.
-    fn drain(&mut self) {
-        match self {
-            #[cfg(target_os = "linux")]
-            Watcher::Inotify(i) => i.drain(),
-            Watcher::Poll => {}
         }
     }
 }
