@@ -15,8 +15,11 @@
 //! the live segments at or above it. A compaction writes its output under
 //! ids it reserved (and committed) when it started, below the watermark of
 //! any look after that start: its rewritten entries are not shown again.
-//! (A compaction that starts and finishes between two looks, within
-//! [`Tail::POLL`], cannot be told from new data; its entries would repeat.)
+//! A compaction that starts and finishes between two looks is told by the
+//! segments it retired: segments seen at the last look that are gone now.
+//! The new segments of their days are its output and are not shown; an
+//! entry ingested into such a day at the same moment is not shown either
+//! (it is stored: a query finds it), and the tail says so on its notes.
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +42,10 @@ pub struct Tail {
     generation: u64,
     /// Segments with ids below it were read (or rewrite what was).
     watermark: u64,
+    /// The live segments of the last look: id and day.
+    live: std::collections::HashMap<u64, String>,
+    /// What the caller should tell the user (compactions seen).
+    notes: Vec<String>,
     /// `--delay-for`: entries are held this long, then printed sorted by
     /// time with those that came meanwhile.
     delay: Duration,
@@ -50,8 +57,9 @@ impl Tail {
     pub const POLL: Duration = Duration::from_millis(100);
 
     /// Starts tailing `expr` in `tenant` of `store`: returns the tail and
-    /// the last `limit` entries (0: all) of `range` (its end is now), oldest
-    /// first, as Loki's tailer sends them before live entries.
+    /// the last `limit` entries (0: all) of `range`, oldest first, as Loki's
+    /// tailer sends them before live entries. A store that does not exist
+    /// yet is waited for.
     pub fn start(
         store: &Store,
         tenant: &str,
@@ -69,10 +77,17 @@ impl Tail {
             stamp: None,
             generation: 0,
             watermark: 0,
+            live: Default::default(),
+            notes: Vec::new(),
             delay,
             held: Vec::new(),
         };
         tail.stamp = tail.manifest_stamp();
+        // A tail may start before anything was stored: it waits for the
+        // first commit.
+        if let Err(crate::store::StoreError::NoStore { .. }) = store.ensure_exists() {
+            return Ok((tail, Vec::new()));
+        }
         let q = Querier::open(store, tenant)?.allow_partial(allow_partial);
         tail.look_at(&q);
         let res = q.log_query(
@@ -92,6 +107,7 @@ impl Tail {
     fn look_at(&mut self, q: &Querier) {
         let m = &q.snapshot.manifest;
         self.generation = m.generation;
+        self.live = m.segments.iter().map(|s| (s.id, s.day.clone())).collect();
         let live_max = m.segments.iter().map(|s| s.id + 1).max().unwrap_or(0);
         self.watermark = self.watermark.max(m.next_segment_id).max(live_max);
     }
@@ -131,9 +147,39 @@ impl Tail {
             return Ok(Vec::new());
         }
         let watermark = self.watermark;
+        // Days of segments seen last time and gone now: compacted (or
+        // expired) since; their new segments rewrite what was shown.
+        let now_live: std::collections::HashSet<u64> =
+            q.snapshot.manifest.segments.iter().map(|s| s.id).collect();
+        let rewritten: std::collections::HashSet<String> = self
+            .live
+            .iter()
+            .filter(|(id, _)| !now_live.contains(id))
+            .map(|(_, day)| day.clone())
+            .collect();
         self.look_at(&q);
         let mut view = q.snapshot.clone();
-        view.manifest.segments.retain(|s| s.id >= watermark);
+        let mut skipped: std::collections::BTreeSet<&str> = Default::default();
+        view.manifest.segments.retain(|s| {
+            if s.id < watermark {
+                return false;
+            }
+            if rewritten.contains(&s.day) {
+                return false;
+            }
+            true
+        });
+        for s in &q.snapshot.manifest.segments {
+            if s.id >= watermark && rewritten.contains(&s.day) {
+                skipped.insert(&s.day);
+            }
+        }
+        for day in skipped {
+            self.notes.push(format!(
+                "{day} was compacted between two looks: its rewritten entries are not shown again \
+                 (an entry of that day committed at the same moment is stored but not shown)"
+            ));
+        }
         if view.manifest.segments.is_empty() {
             return Ok(Vec::new());
         }
@@ -152,20 +198,19 @@ impl Tail {
         Ok(res.entries)
     }
 
-    /// Entries held at least the delay, sorted by time (stable: the
-    /// engine's order among equal times is kept).
+    /// What the tail noticed that the user should know, once each.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// With a delay: once the first held entry has waited it, everything
+    /// held (all that arrived within the delay) sorted by time (stable:
+    /// the engine's order among equal times is kept).
     fn release(&mut self, now: Instant) -> Vec<LogEntry> {
-        if self.held.is_empty() {
-            return Vec::new();
+        match self.held.first() {
+            Some((at, _)) if now.saturating_duration_since(*at) >= self.delay => self.flush(),
+            _ => Vec::new(),
         }
-        let delay = self.delay;
-        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
-            .into_iter()
-            .partition(|(at, _)| now.saturating_duration_since(*at) >= delay);
-        self.held = keep;
-        let mut out: Vec<LogEntry> = due.into_iter().map(|(_, e)| e).collect();
-        out.sort_by_key(|e| e.ts);
-        out
     }
 
     /// Entries still held by the delay (printed at the end by a caller that

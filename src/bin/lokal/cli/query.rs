@@ -172,8 +172,8 @@ pub struct QueryArgs {
     /// of the range, oldest first, as logcli's --tail
     #[arg(short = 't', long, visible_alias = "follow", visible_short_alias = 'f')]
     pub tail: bool,
-    /// With --tail: hold entries this long (seconds, or a duration such as 500ms) and print those
-    /// that arrived meanwhile sorted by time, as logcli's --delay-for
+    /// With --tail: hold entries this long from the first one held (seconds, or a duration such as
+    /// 500ms), then print all that arrived meanwhile sorted by time (logcli's --delay-for)
     #[arg(long, default_value = "0", value_name = "SECONDS", requires = "tail")]
     pub delay_for: String,
 }
@@ -270,9 +270,18 @@ fn run_tail(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
     let Expr::Log(log) = lokal::logql::parse_expr(&a.query)? else {
         anyhow::bail!("--tail follows log queries; a metric query cannot be tailed");
     };
-    let querier = g.querier_noting_empty(a.report.quiet, &a.partial)?;
-    let range = querier.resolve_query_range(&a.range.spec()?, &Expr::Log(log.clone()))?;
-    drop(querier);
+    let range = if g.store().ensure_exists().is_ok() {
+        let querier = g.querier_noting_empty(a.report.quiet, &a.partial)?;
+        querier.resolve_query_range(&a.range.spec()?, &Expr::Log(log.clone()))?
+    } else {
+        if !a.report.quiet {
+            eprintln!(
+                "lokal: no store in {} yet; waiting for the first commit",
+                g.store().root().display()
+            );
+        }
+        lokal::time::TimeRange::ALL
+    };
     let stop = lokal::server::stop_on_signals();
     let (mut tail, first) = querier::Tail::start(
         &g.store(),
@@ -312,6 +321,11 @@ fn run_tail(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         std::thread::sleep(querier::Tail::POLL);
         print(tail.poll()?)?;
+        for n in tail.take_notes() {
+            if !a.report.quiet {
+                eprintln!("lokal: {n}");
+            }
+        }
     }
     print(tail.flush())?;
     Ok(ExitCode::Ok)
