@@ -42,6 +42,7 @@ pub enum SummaryFormat {
   lokal ingest --dry-run /var/log/syslog /var/log/nginx/access.log
   lokal ingest --timestamp-format '%d.%m.%Y %H:%M:%S' odd.log
   logcli query -o jsonl '{job=\"x\"}' | lokal ingest --format logcli -
+  lokal ingest --follow --label job=nginx '/var/log/nginx/*.log'   # until SIGTERM/Ctrl-C
 
 Timestamps are found with no flags: per file, its first lines show where the
 timestamp is (the line start, a field such as Apache's [date] or an epoch

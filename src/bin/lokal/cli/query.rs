@@ -95,6 +95,7 @@ impl LogFormatArgs {
   lokal query '{job=\"nginx\"} |= \"GET /api\"'
   lokal query --since 2h --limit 0 -o raw '{job=\"api\"} | json | level=\"error\"'
   lokal query -o json '{job=\"api\"}'     # Loki's query_range response body
+  lokal query --tail --limit 10 '{job=\"api\"} |= \"error\"'   # then new entries as they are committed
   lokal query --from 2024-05-01T00:00:00Z --to 2024-05-01T02:00:00Z --step 5m \\
     'sum by (job) (count_over_time({job=~\".+\"}[5m]))'   # 25 steps, 00:00 to 02:00 included")]
 // The ingest options apply to --stdin only, and read as such here.
