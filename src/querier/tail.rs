@@ -224,3 +224,79 @@ impl Tail {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::write_streams;
+    use crate::model::Labels;
+
+    fn commit(store: &Store, lines: &[(i64, &str)]) {
+        let labels = Labels::from_pairs([("job", "t")]);
+        let entries = lines
+            .iter()
+            .map(|&(t, l)| (t, l.as_bytes().to_vec(), Vec::new()))
+            .collect();
+        write_streams(store, "fake", vec![(labels, entries)]).unwrap();
+    }
+
+    fn lines(v: &[LogEntry]) -> Vec<String> {
+        v.iter()
+            .map(|e| String::from_utf8(e.line.clone()).unwrap())
+            .collect()
+    }
+
+    fn expr(q: &str) -> LogExpr {
+        match crate::logql::parse_expr(q).unwrap() {
+            crate::logql::Expr::Log(l) => l,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn starts_with_the_last_entries_then_shows_each_commit_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("s"));
+        commit(&store, &[(1, "a"), (2, "b"), (3, "c drop")]);
+        let (mut t, first) = Tail::start(
+            &store,
+            "fake",
+            expr(r#"{job="t"} != "drop""#),
+            TimeRange::ALL,
+            2,
+            false,
+            Duration::ZERO,
+        )
+        .unwrap();
+        assert_eq!(lines(&first), ["a", "b"]);
+        assert!(t.poll().unwrap().is_empty(), "nothing committed yet");
+        // A later commit with older entries: shown, and only it.
+        commit(&store, &[(0, "z"), (10, "y")]);
+        assert_eq!(lines(&t.poll().unwrap()), ["z", "y"]);
+        assert!(t.poll().unwrap().is_empty());
+        commit(&store, &[(11, "x")]);
+        assert_eq!(lines(&t.poll().unwrap()), ["x"]);
+    }
+
+    #[test]
+    fn a_delay_sorts_what_arrives_within_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("s"));
+        let (mut t, first) = Tail::start(
+            &store,
+            "fake",
+            expr(r#"{job="t"}"#),
+            TimeRange::ALL,
+            10,
+            false,
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+        assert!(first.is_empty(), "no store yet: nothing, and no error");
+        commit(&store, &[(20, "late")]);
+        assert!(t.poll().unwrap().is_empty(), "held");
+        commit(&store, &[(10, "early")]);
+        assert!(t.poll().unwrap().is_empty(), "held");
+        assert_eq!(lines(&t.flush()), ["early", "late"]);
+    }
+}

@@ -291,6 +291,24 @@ fn sigterm_commits_what_was_read_and_exits_0() {
         stored_lines(&env),
         vec![(labels_of(&log.path), log.written.clone())]
     );
+    // The stop brought the day indexes up to date: every segment indexed.
+    let m = env.manifest();
+    let mut segs: Vec<u64> = m["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_u64().unwrap())
+        .collect();
+    let mut indexed: Vec<u64> = m["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["segments"].as_array().unwrap().clone())
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    segs.sort_unstable();
+    indexed.sort_unstable();
+    assert_eq!(indexed, segs, "indexes after the stop");
     // Started again, it reads nothing twice.
     let mut f = spawn_follow(&env, &["--label", "job=f", &p], false);
     std::thread::sleep(Duration::from_millis(500));
