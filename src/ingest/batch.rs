@@ -226,7 +226,14 @@ pub(crate) fn ingest_with(
     let mut batch_lines = 0usize;
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
-    for item in &plan.items {
+    let stopped = || {
+        opts.stop
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    'inputs: for item in &plan.items {
+        if stopped() {
+            break;
+        }
         let cursor = match reader::open(item, opts, extractor.clone()) {
             Ok(Opened::Cursor(c)) => c,
             Ok(Opened::Moved(msg)) => {
@@ -273,6 +280,11 @@ pub(crate) fn ingest_with(
             }
             if cursors[ci].done() {
                 break;
+            }
+            // Stopped (`--follow`'s SIGTERM) after a commit: what is in the
+            // batch is committed below, the rest is left for the next run.
+            if batch.is_empty() && stopped() {
+                break 'inputs;
             }
         }
     }

@@ -504,10 +504,15 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_
     }
     resumed.sort_by_key(|(fi, _)| *fi);
     plan.items = resumed.into_iter().map(|(_, p)| p).collect();
+    let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
     let fresh_items: Vec<Planned> = cands
         .into_iter()
         .enumerate()
         .filter(|(fi, _)| !is_member[*fi])
+        // A new file under a rotated name modified just now may be a copy
+        // being written (`copytruncate`, `compress`): a follower looking
+        // again soon leaves it until it is complete and can be recognised.
+        .filter(|(_, c)| !(missing_ok && settling(&c.path, c.id.mtime_ns, now_ns)))
         .map(|(_, c)| fresh(c))
         .collect();
     plan.items.extend(fresh_items);
@@ -516,6 +521,15 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_
 }
 
 /// A file read from its start under its own name.
+/// How long a new file under a rotated name must be left unmodified before
+/// `ingest --follow` reads it as a file of its own.
+pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// True for a file under a rotated name modified within [`SETTLE`].
+pub(crate) fn settling(path: &Path, mtime_ns: i64, now_ns: i64) -> bool {
+    source::looks_rotated(path) && now_ns.saturating_sub(mtime_ns) < SETTLE.as_nanos() as i64
+}
+
 fn fresh(c: Candidate) -> Planned {
     Planned {
         live: c.compression == Compression::None && !source::looks_rotated(&c.path),

@@ -86,6 +86,9 @@ pub struct IngestOptions {
     /// taken as it is instead of being held back for its newline (`None`:
     /// held until the newline comes or the file is rotated away).
     pub partial_line_timeout: Option<Duration>,
+    /// Set (by a signal) to end the run after its next commit, leaving the
+    /// rest of the inputs for the next run (`--follow`'s stop).
+    pub stop: Option<&'static std::sync::atomic::AtomicBool>,
 }
 
 impl Default for IngestOptions {
@@ -111,6 +114,7 @@ impl Default for IngestOptions {
             no_index: false,
             follow: false,
             partial_line_timeout: None,
+            stop: None,
         }
     }
 }

@@ -27,6 +27,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::batch::{ingest_with, IndexUpkeep};
+use super::follow::SETTLE;
 use super::source::{self, FileIdentity, Input};
 use super::{IngestError, IngestObserver, IngestOptions, IngestReport};
 use crate::store::Store;
@@ -123,7 +124,7 @@ pub fn follow(
     tenant: &str,
     groups: &[IngestOptions],
     fo: &FollowOptions,
-    stop: &AtomicBool,
+    stop: &'static AtomicBool,
     obs: &dyn FollowObserver,
 ) -> Result<IngestReport, IngestError> {
     if groups.is_empty() || groups.iter().any(|g| g.inputs.is_empty()) {
@@ -144,6 +145,8 @@ pub fn follow(
             follow: true,
             partial_line_timeout: Some(fo.partial_line_timeout),
             batch_bytes: g.batch_bytes.min(batch_bytes),
+            // A stop ends a long catch-up at its next commit.
+            stop: Some(stop),
             ..g.clone()
         })
         .collect();
@@ -171,7 +174,7 @@ pub fn follow(
                  status: &mut FollowStatus,
                  total: &mut IngestReport,
                  last: bool|
-     -> Result<(), IngestError> {
+     -> Result<bool, IngestError> {
         for (o, u) in opts.iter_mut().zip(upkeep.iter_mut()) {
             u.finish = last;
             let r = ingest_with(store, tenant, o, &once, u)?;
@@ -189,13 +192,14 @@ pub fn follow(
         }
         status.cycles += 1;
         obs.status(status);
-        Ok(())
+        // True when the stop came while it ran.
+        Ok(stop.load(Ordering::SeqCst))
     };
 
     // Catch up with what is there, then wait for changes.
     let mut seen = Scan::take(&opts, &mut watcher);
     status.files = seen.files.len();
-    cycle(&mut opts, &mut upkeep, &mut status, &mut total, false)?;
+    let mut interrupted = cycle(&mut opts, &mut upkeep, &mut status, &mut total, false)?;
     let mut last_cycle = Instant::now();
     let mut last_change = Instant::now();
     // The idle rescan when inotify watches: it catches what inotify cannot
@@ -215,9 +219,16 @@ pub fn follow(
             fo.commit_interval
                 .saturating_sub(last_cycle.elapsed())
                 .min(Duration::from_millis(100))
-        } else if seen.unterminated {
-            // Wake when a held line becomes due.
-            idle_rescan.min(fo.partial_line_timeout.saturating_sub(quiet))
+        } else if seen.unterminated || seen.settling {
+            // Wake when a held line or a settling copy becomes due.
+            let mut t = idle_rescan;
+            if seen.unterminated {
+                t = t.min(fo.partial_line_timeout.saturating_sub(quiet));
+            }
+            if seen.settling {
+                t = t.min(SETTLE.saturating_sub(quiet));
+            }
+            t
         } else {
             idle_rescan
         };
@@ -235,19 +246,21 @@ pub fn follow(
         // the timeout (the reader then takes it: the file's mtime is as old).
         let partial_due =
             !changed && seen.unterminated && last_change.elapsed() >= fo.partial_line_timeout;
+        let settled = !changed && seen.settling && last_change.elapsed() >= SETTLE;
         // Quiet for a while with indexes behind: bring them up to date.
         let index_due = !changed
             && upkeep.iter().any(|u| u.pending() > 0)
             && last_change.elapsed() >= fo.commit_interval.max(Duration::from_secs(10));
         let bytes_due = now.grown_since(&seen) >= fo.commit_bytes;
         let interval_done = last_cycle.elapsed() >= fo.commit_interval;
-        if (changed && (interval_done || bytes_due)) || partial_due || index_due {
+        if (changed && (interval_done || bytes_due)) || partial_due || settled || index_due {
             // `now` was taken before this cycle reads: what changes while
             // it runs is seen as a change next time.
-            cycle(&mut opts, &mut upkeep, &mut status, &mut total, index_due)?;
+            interrupted = cycle(&mut opts, &mut upkeep, &mut status, &mut total, index_due)?;
             last_cycle = Instant::now();
             seen = Scan {
                 unterminated: now.unterminated && !partial_due,
+                settling: now.settling && !settled,
                 ..now
             };
             pending = false;
@@ -257,7 +270,14 @@ pub fn follow(
             obs.status(&status);
         }
     }
-    // Stopped: what is there now is read and committed, indexes included.
+    // Stopped while waiting: what is there now is read and committed,
+    // indexes included. Stopped during a cycle (a long catch-up): that
+    // cycle committed what it had read, the rest waits for the next start.
+    if !interrupted {
+        for o in opts.iter_mut() {
+            o.stop = None;
+        }
+    }
     cycle(&mut opts, &mut upkeep, &mut status, &mut total, true)?;
     Ok(total)
 }
@@ -318,6 +338,9 @@ struct Scan {
     files: BTreeMap<PathBuf, (u64, u64, u64, i64)>,
     /// Some file does not end with a newline (a line being written).
     unterminated: bool,
+    /// Some file under a rotated name was modified just now: a copy being
+    /// written, left alone by the cycle until it settles.
+    settling: bool,
 }
 
 impl Scan {
@@ -350,9 +373,14 @@ impl Scan {
         let unterminated = files
             .iter()
             .any(|(p, &(_, _, size, _))| size > 0 && !ends_with_newline(p, size));
+        let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
+        let settling = files
+            .iter()
+            .any(|(p, &(_, _, _, mtime))| super::follow::settling(p, mtime, now_ns));
         Scan {
             files,
             unterminated,
+            settling,
         }
     }
 
@@ -568,6 +596,7 @@ mod tests {
                 .map(|&(p, ino, size)| (PathBuf::from(p), (1, ino, size, 0)))
                 .collect(),
             unterminated: false,
+            settling: false,
         };
         let old = mk(&[("/a", 1, 100), ("/b", 2, 50)]);
         // /a grew by 10, /b was replaced (new inode: counts whole), /c is new.

@@ -367,3 +367,59 @@ fn follow_refuses_stdin_and_dry_run() {
         .run();
     assert!(r.stderr.contains("--commit-interval"), "{}", r.stderr);
 }
+
+#[test]
+fn sigterm_during_a_catch_up_stops_at_a_commit_and_the_next_start_goes_on() {
+    let env = TestEnv::new();
+    let mut log = Log::new(env.path().join("big.log"), 1_600_000_000);
+    log.write(200_000);
+    let p = log.path.display().to_string();
+    let args = ["--commit-bytes", "1MiB", "--label", "job=f", p.as_str()];
+    let mut f = spawn_follow(&env, &args, false);
+    wait_stored(&env, 1, Duration::from_secs(30));
+    assert_eq!(terminate(&mut f), Some(0));
+    let first = env.dump().len();
+    assert!(first > 0 && first <= log.written.len());
+    // Started again it reads on from the last commit: every line once.
+    let mut f = spawn_follow(&env, &args, false);
+    wait_stored(&env, log.written.len(), Duration::from_secs(120));
+    assert_eq!(terminate(&mut f), Some(0));
+    assert_eq!(
+        stored_lines(&env),
+        vec![(labels_of(&log.path), log.written.clone())]
+    );
+}
+
+#[test]
+fn a_copy_being_written_is_not_taken_for_a_new_file() {
+    // `copytruncate` creates the copy, fills it, then truncates the
+    // original: a follower that looks in between must not give the copy a
+    // position of its own (its lines would then be stored twice).
+    let env = TestEnv::new();
+    let dir = env.path().join("logs");
+    let mut app = Log::new(dir.join("app.log"), 1_700_000_000);
+    app.write(100);
+    let glob = format!("{}/*.log*", dir.display());
+    let mut f = spawn_follow(&env, &["--label", "job=f", &glob], false);
+    wait_stored(&env, 100, Duration::from_secs(20));
+    let copy = dir.join("app.log.1");
+    let mut c = fs::File::create(&copy).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    c.write_all(&fs::read(&app.path).unwrap()).unwrap();
+    drop(c);
+    OpenOptions::new()
+        .write(true)
+        .open(&app.path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    app.write(5);
+    wait_stored(&env, 105, Duration::from_secs(20));
+    // Past the settling time: the copy is recognised, not read.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(terminate(&mut f), Some(0));
+    assert_eq!(
+        stored_lines(&env),
+        vec![(labels_of(&app.path), app.written.clone())]
+    );
+}
