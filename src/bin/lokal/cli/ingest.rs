@@ -306,25 +306,8 @@ pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
     })
 }
 
-/// A follower's status line on a terminal, and its warnings.
-struct FollowProgress {
-    bar: Option<ProgressBar>,
-    quiet: bool,
-}
-
-impl IngestObserver for FollowProgress {
-    fn warn(&self, msg: &str) {
-        if self.quiet {
-            return;
-        }
-        match &self.bar {
-            Some(b) => b.suspend(|| eprintln!("lokal: {msg}")),
-            None => eprintln!("lokal: {msg}"),
-        }
-    }
-}
-
-impl ingest::FollowObserver for FollowProgress {
+/// A follower's status line on a terminal (its warnings as [`Progress`]'s).
+impl ingest::FollowObserver for Progress {
     fn status(&self, s: &ingest::FollowStatus) {
         let Some(b) = &self.bar else { return };
         let last = match s.last_commit {
@@ -358,7 +341,7 @@ fn follow(
         b.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
         b
     });
-    let progress = FollowProgress {
+    let progress = Progress {
         bar,
         quiet: a.quiet,
     };
