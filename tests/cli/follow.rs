@@ -283,8 +283,10 @@ fn sigterm_commits_what_was_read_and_exits_0() {
     assert_eq!(terminate(&mut f), Some(0));
     let mut err = String::new();
     std::io::Read::read_to_string(&mut f.stderr.take().unwrap(), &mut err).unwrap();
+    // Not a terminal: no status line, only the summary at the stop.
+    assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("stopped following: 25 lines read, 25 entries stored"),
+        err.starts_with("lokal: stopped following: 25 lines read, 25 entries stored in "),
         "{err}"
     );
     assert_eq!(
