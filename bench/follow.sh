@@ -91,34 +91,50 @@ python3 -c "d=$t1-$t0; print(f'live appends: {d:.2f} s, {$SIZE/d/1e6:.0f} MB/s, 
 # 3. Append-to-visible latency.
 for interval in 1s 100ms; do
     : > "$OUT/lat-$interval.log"
-    "$BIN" --store "$OUT/store" ingest --follow -q --commit-interval "$interval" --label "job=lat$interval" "$OUT/lat-$interval.log" & pids+=($!)
+    # The follower's commits, time-stamped as they are reported (LOKAL_TEST_TRACE).
+    LOKAL_TEST_TRACE=1 "$BIN" --store "$OUT/store" ingest --follow -q --commit-interval "$interval" --label "job=lat$interval" "$OUT/lat-$interval.log" \
+        2> >(python3 -u -c 'import sys, time
+for l in sys.stdin:
+    print(time.time_ns(), l, end="", flush=True)' > "$OUT/trace-$interval") & pids+=($!)
     "$BIN" --store "$OUT/store" query --tail -q --limit 0 -o raw "{job=\"lat$interval\"}" > "$OUT/tail-$interval.out" & pids+=($!)
     sleep 1
-    python3 - "$OUT/lat-$interval.log" "$OUT/tail-$interval.out" "$SAMPLES" "$interval" <<'EOF'
-import sys, time
-log, out, n, interval = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-sent = {}
+    python3 - "$OUT/lat-$interval.log" "$OUT/tail-$interval.out" "$SAMPLES" "$interval" "$OUT/trace-$interval" <<'EOF'
+import bisect, sys, threading, time
+log, out, n, interval, trace = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+sent, seen = {}, {}
+def read():
+    # Reads the tail's output as it grows: a line is seen at most 2 ms late.
+    deadline = time.time() + 60
+    with open(out) as r:
+        while len(seen) < n and time.time() < deadline:
+            line = r.readline()
+            if not line:
+                time.sleep(0.002)
+                continue
+            seen[int(line.split("seq=")[1].split()[0])] = time.time_ns()
+reader = threading.Thread(target=read)
+reader.start()
 with open(log, "a", buffering=1) as f:
     for i in range(n):
         t = time.time_ns()
         sent[i] = t
         f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t / 1e9))}Z seq={i} sent={t}\n")
         time.sleep(0.1)
-seen = {}
-deadline = time.time() + 30
-with open(out) as r:
-    while len(seen) < n and time.time() < deadline:
-        line = r.readline()
-        if not line:
-            time.sleep(0.005)
-            continue
-        # The reader polls its output file: the time a line is read here is at most 5 ms late.
-        seen[int(line.split("seq=")[1].split()[0])] = time.time_ns()
+reader.join()
 lat = sorted((seen[i] - sent[i]) / 1e6 for i in seen)
 if lat:
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
     print(f"append-to-visible (--commit-interval {interval}): {len(lat)}/{n} lines, "
           f"p50 {q(0.5):.0f} ms, p90 {q(0.9):.0f} ms, max {lat[-1]:.0f} ms")
+# Commit-to-visible: from the last commit the follower reported before a
+# line was printed.
+commits = sorted(int(l.split()[0]) for l in open(trace) if l.rstrip().endswith("lokal-trace: commit"))
+vis = sorted((t - commits[bisect.bisect_right(commits, t) - 1]) / 1e6
+             for t in seen.values() if bisect.bisect_right(commits, t) > 0)
+if vis:
+    q = lambda p: vis[min(len(vis) - 1, int(p * len(vis)))]
+    print(f"commit-to-visible (--commit-interval {interval}): p50 {q(0.5):.0f} ms, "
+          f"p90 {q(0.9):.0f} ms, max {vis[-1]:.0f} ms")
 EOF
     kill -TERM "${pids[-1]}" "${pids[-2]}"; wait "${pids[-1]}" "${pids[-2]}" || true
 done

@@ -197,7 +197,7 @@ pub fn follow(
     };
 
     // Catch up with what is there, then wait for changes.
-    let mut seen = Scan::take(&opts, &mut watcher);
+    let mut seen = Scan::take(&opts, &mut watcher, None);
     status.files = seen.files.len();
     let mut interrupted = cycle(&mut opts, &mut upkeep, &mut status, &mut total, false)?;
     let mut last_cycle = Instant::now();
@@ -236,7 +236,7 @@ pub fn follow(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let now = Scan::take(&opts, &mut watcher);
+        let now = Scan::take(&opts, &mut watcher, Some(&seen));
         status.files = now.files.len();
         let changed = now.files != seen.files;
         if changed {
@@ -336,6 +336,8 @@ fn sleep_checking(d: Duration, stop: &AtomicBool) {
 /// except the last byte of a file that changed size.
 struct Scan {
     files: BTreeMap<PathBuf, (u64, u64, u64, i64)>,
+    /// The files that do not end with a newline.
+    open_ends: HashSet<PathBuf>,
     /// Some file does not end with a newline (a line being written).
     unterminated: bool,
     /// Some file under a rotated name was modified just now: a copy being
@@ -344,8 +346,11 @@ struct Scan {
 }
 
 impl Scan {
-    fn take(opts: &[IngestOptions], watcher: &mut Watcher) -> Scan {
+    /// The inputs now; `prev` spares re-reading the last byte of files
+    /// unchanged since it.
+    fn take(opts: &[IngestOptions], watcher: &mut Watcher, prev: Option<&Scan>) -> Scan {
         let mut files = BTreeMap::new();
+        let mut open_ends: HashSet<PathBuf> = HashSet::new();
         let mut dirs: Vec<PathBuf> = Vec::new();
         for o in opts {
             for arg in &o.inputs {
@@ -361,7 +366,17 @@ impl Scan {
                 }
                 if let Ok(md) = std::fs::metadata(&p) {
                     let id = FileIdentity::of(&md);
-                    files.insert(p, (id.dev, id.ino, id.size, id.mtime_ns));
+                    let state = (id.dev, id.ino, id.size, id.mtime_ns);
+                    let open_end = match prev {
+                        Some(prev) if prev.files.get(&p) == Some(&state) => {
+                            prev.open_ends.contains(&p)
+                        }
+                        _ => id.size > 0 && !ends_with_newline(&p, id.size),
+                    };
+                    if open_end {
+                        open_ends.insert(p.clone());
+                    }
+                    files.insert(p, state);
                 }
             }
         }
@@ -370,15 +385,14 @@ impl Scan {
         for d in &dirs {
             watcher.watch(d);
         }
-        let unterminated = files
-            .iter()
-            .any(|(p, &(_, _, size, _))| size > 0 && !ends_with_newline(p, size));
+        let unterminated = !open_ends.is_empty();
         let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
         let settling = files
             .iter()
             .any(|(p, &(_, _, _, mtime))| super::follow::settling(p, mtime, now_ns));
         Scan {
             files,
+            open_ends,
             unterminated,
             settling,
         }
@@ -595,6 +609,7 @@ mod tests {
                 .iter()
                 .map(|&(p, ino, size)| (PathBuf::from(p), (1, ino, size, 0)))
                 .collect(),
+            open_ends: HashSet::new(),
             unterminated: false,
             settling: false,
         };
