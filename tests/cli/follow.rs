@@ -425,3 +425,35 @@ fn a_copy_being_written_is_not_taken_for_a_new_file() {
         vec![(labels_of(&app.path), app.written.clone())]
     );
 }
+
+#[test]
+fn on_a_terminal_a_status_line() {
+    // util-linux `script` gives the follower a pty; coreutils' `timeout`
+    // sends it SIGTERM after 3 s and passes its exit code on.
+    let env = TestEnv::new();
+    let mut log = Log::new(env.path().join("a.log"), 1_700_000_000);
+    log.write(7);
+    let line = format!(
+        "timeout --preserve-status -s TERM 3 {} --store {} ingest --follow {}",
+        env!("CARGO_BIN_EXE_lokal"),
+        env.store().display(),
+        log.path.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .env_remove("LOKAL_STORE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux script (Debian: bsdutils, always installed)");
+    let shown = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("following 1 files (inotify): 7 lines, 7 entries stored"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("lokal: stopped following: 7 lines read, 7 entries stored in 1 commits"),
+        "{shown}"
+    );
+}
