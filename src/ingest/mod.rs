@@ -12,7 +12,9 @@ mod clock;
 mod dryrun;
 mod follow;
 pub mod format;
+pub mod hook;
 mod labels;
+pub mod push;
 mod reader;
 pub mod report;
 pub mod source;
@@ -68,8 +70,11 @@ pub struct IngestOptions {
     /// Ingest files that look binary (a NUL byte in their first 8 KiB).
     pub binary: bool,
     /// Memory one batch may take: its input bytes plus a fixed cost per
-    /// line (the parsed entry and its place in its stream). Each batch is
-    /// committed on its own; peak memory stays under about twice this.
+    /// line (the parsed entry and its place in its stream) and per stream
+    /// (its label set; charged per line from the previous batch's share of
+    /// streams, and for every line of a first batch of labelled records).
+    /// Each batch is committed on its own; peak memory stays under about
+    /// twice this.
     pub batch_bytes: usize,
     /// zstd level for blocks.
     pub zstd_level: i32,
@@ -89,6 +94,9 @@ pub struct IngestOptions {
     /// Set (by a signal) to end the run after its next commit, leaving the
     /// rest of the inputs for the next run (`--follow`'s stop).
     pub stop: Option<&'static std::sync::atomic::AtomicBool>,
+    /// A per-entry pipeline (`--config`'s `pipeline_stages`): it picks each
+    /// file's labels, and may rewrite, relabel, re-time, join or drop entries.
+    pub hook: Option<std::sync::Arc<dyn hook::EntryHook>>,
 }
 
 impl Default for IngestOptions {
@@ -115,6 +123,7 @@ impl Default for IngestOptions {
             follow: false,
             partial_line_timeout: None,
             stop: None,
+            hook: None,
         }
     }
 }
@@ -132,8 +141,21 @@ pub fn write_streams(
     tenant: &str,
     streams: Vec<OwnedStream>,
 ) -> Result<IngestReport, IngestError> {
+    write_streams_with(store, tenant, streams, &IngestOptions::default(), &[])
+}
+
+/// [`write_streams`] with `opts`' dedupe, zstd level and lock timeout, and
+/// the label indexes of `rebuild_days` rebuilt in the same commit (the
+/// push writer's upkeep).
+pub(crate) fn write_streams_with(
+    store: &crate::store::Store,
+    tenant: &str,
+    streams: Vec<OwnedStream>,
+    opts: &IngestOptions,
+    rebuild_days: &[String],
+) -> Result<IngestReport, IngestError> {
     let tenant = store.tenant(tenant)?;
-    let lock = store.lock_writer(None, || {})?;
+    let lock = store.lock_writer(opts.lock_timeout, || {})?;
     let mut tx = tenant.begin_write(&lock)?;
     let mut report = IngestReport::default();
     // Label sets equal once empty values are dropped are one stream.
@@ -161,7 +183,11 @@ pub fn write_streams(
             valid: true,
         })
         .collect();
-    writer::write_batch(&mut tx, groups, &IngestOptions::default(), &mut report)?;
+    writer::write_batch(&mut tx, groups, opts, &mut report)?;
+    if !rebuild_days.is_empty() {
+        let built = crate::store::rebuild_days_lenient(&mut tx, rebuild_days, &mut |_| {})?;
+        report.index_builds += built.len() as u64;
+    }
     tx.commit()?;
     Ok(report)
 }

@@ -457,3 +457,34 @@ fn on_a_terminal_a_status_line() {
         "{shown}"
     );
 }
+
+#[test]
+fn follow_with_a_promtail_config_waits_for_its_files() {
+    let env = TestEnv::new();
+    let dir = env.path().join("logs");
+    fs::create_dir_all(&dir).unwrap();
+    let config = env.write(
+        "promtail.yaml",
+        format!(
+            "scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [localhost]\n        labels:\n          job: app\n          __path__: {}/*.log\n",
+            dir.display()
+        ),
+    );
+    let cfg = config.display().to_string();
+    let mut f = spawn_follow(&env, &["--config", &cfg], false);
+    std::thread::sleep(Duration::from_millis(500));
+    // The file appears after the start: picked up, with the config's labels.
+    let mut log = Log::new(dir.join("late.log"), 1_700_000_000);
+    log.write(12);
+    wait_stored(&env, 12, Duration::from_secs(20));
+    log.write(3);
+    wait_stored(&env, 15, Duration::from_secs(20));
+    assert_eq!(terminate(&mut f), Some(0));
+    assert_eq!(
+        stored_lines(&env),
+        vec![(
+            format!("{{filename=\"{}\", job=\"app\"}}", log.path.display()),
+            log.written.clone()
+        )]
+    );
+}
