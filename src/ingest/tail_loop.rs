@@ -175,9 +175,11 @@ pub fn follow(
                  total: &mut IngestReport,
                  last: bool|
      -> Result<bool, IngestError> {
+        let mut read = 0;
         for (o, u) in opts.iter_mut().zip(upkeep.iter_mut()) {
             u.finish = last;
             let r = ingest_with(store, tenant, o, &once, u)?;
+            read += r.bytes_read;
             // --from-start applies to the first look only.
             o.from_start = false;
             status.commits += r.commits;
@@ -192,8 +194,9 @@ pub fn follow(
         }
         status.cycles += 1;
         obs.status(status);
-        // True when the stop came while it ran.
-        Ok(stop.load(Ordering::SeqCst))
+        // True when the stop came while it ran and may have cut it short
+        // (a run stops only after a full batch of `--commit-bytes`).
+        Ok(stop.load(Ordering::SeqCst) && read >= fo.commit_bytes)
     };
 
     // Catch up with what is there, then wait for changes.
@@ -270,9 +273,9 @@ pub fn follow(
             obs.status(&status);
         }
     }
-    // Stopped while waiting: what is there now is read and committed,
-    // indexes included. Stopped during a cycle (a long catch-up): that
-    // cycle committed what it had read, the rest waits for the next start.
+    // Stopped: what is there now is read and committed, indexes included.
+    // Stopped in the middle of a long catch-up: that cycle committed what it
+    // had read, the rest waits for the next start.
     if !interrupted {
         for o in opts.iter_mut() {
             o.stop = None;

@@ -203,7 +203,7 @@ fn follow_through_rotations(glob: &str) {
             // `copytruncate` of it leaves its lines to the copy alone: as
             // for promtail and for one-shot runs, `tests/cli/rotation.rs`.)
             let n = app.written.len() + other.as_ref().map_or(0, |o| o.written.len());
-            wait_stored(&env, n, Duration::from_secs(20));
+            wait_stored(&env, n, Duration::from_secs(60));
         }
         rot += 1;
         if round % 2 == 0 {
@@ -229,7 +229,7 @@ fn follow_through_rotations(glob: &str) {
     }
     app.write(5);
     let total = app.written.len() + other.as_ref().map_or(0, |o| o.written.len());
-    wait_stored(&env, total, Duration::from_secs(20));
+    wait_stored(&env, total, Duration::from_secs(60));
     assert_eq!(terminate(&mut f), Some(0), "SIGTERM exits 0");
     let got = stored_lines(&env);
     let mut want = vec![(labels_of(&app.path), app.written.clone())];
@@ -240,7 +240,19 @@ fn follow_through_rotations(glob: &str) {
     let summary = |v: &[(String, Vec<String>)]| -> Vec<(String, usize)> {
         v.iter().map(|(l, x)| (l.clone(), x.len())).collect()
     };
-    assert_eq!(summary(&got), summary(&want), "lines per file");
+    let missing: Vec<&String> = want
+        .iter()
+        .flat_map(|(_, v)| v)
+        .filter(|l| !got.iter().any(|(_, g)| g.contains(l)))
+        .collect();
+    assert_eq!(
+        summary(&got),
+        summary(&want),
+        "lines per file; missing {} lines, first {:?}, last {:?}",
+        missing.len(),
+        missing.first(),
+        missing.last()
+    );
     assert!(got == want, "every line once, in order");
 }
 
