@@ -57,6 +57,8 @@ fn stored(env: &TestEnv) -> Vec<Got> {
         "--forward",
         "-o",
         "jsonl",
+        // logcli's jsonl leaves out the labels every entry shares.
+        "--include-common-labels",
     ]);
     out.lines()
         .map(|l| {
@@ -363,6 +365,7 @@ fn docker_and_cri_containers() {
         "--forward",
         "-o",
         "jsonl",
+        "--include-common-labels",
     ]);
     let cri: Vec<serde_json::Value> = out
         .lines()
@@ -547,6 +550,7 @@ fn stage_examples_of_the_docs() {
         "--forward",
         "-o",
         "jsonl",
+        "--include-common-labels",
     ]);
     let rows: Vec<serde_json::Value> = out
         .lines()
@@ -621,6 +625,7 @@ fn killed_pipeline_runs_lose_and_double_nothing() {
         "--forward",
         "-o",
         "jsonl",
+        "--include-common-labels",
     ]);
     let index: HashMap<&str, usize> = text.lines().enumerate().map(|(i, l)| (l, i)).collect();
     let mut seen = vec![0u32; index.len()];
