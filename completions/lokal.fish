@@ -71,6 +71,10 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l lock-timeout -d '
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s o -l output -d 'Summary format' -r -f -a "table\t'A table'
 json\t'One JSON object'"
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l head -d 'With --dry-run: how many first entries of each input to show' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l commit-interval -d 'With --follow: commit at most this often while files change (Go duration)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l commit-bytes -d 'With --follow: commit sooner once this many bytes were appended (also the most one commit reads)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l poll-interval -d 'With --follow: how often files are checked when inotify is not used' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l partial-line-timeout -d 'With --follow: store a last line that has no newline yet once its file has not changed for this long' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l config-expand-env -d 'With --config: replace ${VAR} and ${VAR:-default} in it by environment variables first (promtail\'s -config.expand-env)'
@@ -83,6 +87,8 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l binary -d 'Ingest
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-index -d 'Do not update the label index (queries read segment footers until `lokal index`)'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s q -l quiet -d 'No progress bar and no summary'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l dry-run -d 'Store nothing: read the inputs and show, per input, the timestamp format found, the stream\'s labels, the first entries with their times, and the counts (no store is opened or created; stored positions are not used)'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s F -l follow -d 'Keep running and store lines as they are appended, as `tail -F` follows files: new files matching the globs are picked up, rotations (create, rename, copytruncate) followed; SIGTERM or Ctrl-C commits what was read and exits 0'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-inotify -d 'With --follow: poll every --poll-interval instead of using inotify'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
@@ -132,6 +138,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l retries -d 'Retrie
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l min-backoff -d 'First wait before a retry, doubled each time: a duration, or milliseconds as logcli [default: 500ms]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-backoff -d 'Longest wait before a retry (also caps Retry-After) [default: 5m]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timeout -d 'Timeout of one request [default: 5m for queries, 10s for push]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l delay-for -d 'With --tail: hold entries this long from the first one held (seconds, or a duration such as 500ms), then print all that arrived meanwhile sorted by time (logcli\'s --delay-for)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s l -l label -d 'With --stdin: label for the input stream, NAME=VALUE (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-format -d 'With --stdin: timestamp layout, as for `ingest`' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-regex -d 'With --stdin: regex whose group `ts` (or first group) holds the timestamp' -r
@@ -153,6 +160,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -s q -l quiet -d 'No 
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l tls-skip-verify -d 'Accept any server certificate'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l nocache -d 'Send Cache-Control: no-cache'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s t -s f -l tail -l follow -d 'Keep printing matching entries as other lokal processes commit them (ingest, ingest --follow, serve\'s push), until interrupted; starts with the last --limit entries of the range, oldest first, as logcli\'s --tail'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l now -d 'Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]' -r

@@ -48,18 +48,43 @@ type NoHash = std::hash::BuildHasherDefault<IdentityHasher>;
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
 
-/// Keeps the day indexes current during one run: the days a batch wrote
-/// to are rebuilt before its commit, so the index and the segments become
-/// live together.
-struct IndexUpkeep {
+/// Keeps the day indexes current during one run (or, for `--follow`, across
+/// all its cycles): the days a batch wrote to are rebuilt before its commit,
+/// so the index and the segments become live together.
+pub(crate) struct IndexUpkeep {
     enabled: bool,
     /// Days written to since their index was last rebuilt.
     pending: BTreeSet<String>,
     spent: Duration,
     started: Instant,
+    /// The run's last commit rebuilds every pending day whatever the budget
+    /// (false for the cycles of `--follow` but its last: queries read the
+    /// footers of segments an index does not cover meanwhile).
+    pub(crate) finish: bool,
 }
 
 impl IndexUpkeep {
+    /// Upkeep for a run with `opts`, starting now.
+    pub(crate) fn new(opts: &IngestOptions) -> IndexUpkeep {
+        IndexUpkeep {
+            enabled: !opts.no_index,
+            pending: BTreeSet::new(),
+            spent: Duration::ZERO,
+            started: Instant::now(),
+            finish: true,
+        }
+    }
+
+    /// Days written to whose index is not rebuilt yet.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when the run's last commit must rebuild indexes.
+    fn due_at_end(&self) -> bool {
+        self.enabled && self.finish && !self.pending.is_empty()
+    }
+
     /// Share of the run's time that rebuilding after every batch may take;
     /// past it, rebuilds wait for the run's last commit. A day's rebuild reads
     /// the footers of all its segments, so a very long run into one day would
@@ -79,7 +104,7 @@ impl IndexUpkeep {
         if !self.enabled || self.pending.is_empty() {
             return Ok(());
         }
-        if !last {
+        if !(last && self.finish) {
             // A rebuild reads every footer of its days: estimate it from
             // the stream chunks they hold, so that a day of a million
             // streams is not rebuilt after every batch.
@@ -114,7 +139,7 @@ struct Run<'r, 'l> {
     report: IngestReport,
     /// Hashes of the label sets of the streams seen so far (to count them).
     streams_seen: HashSet<u64, NoHash>,
-    upkeep: IndexUpkeep,
+    upkeep: &'r mut IndexUpkeep,
     /// The positions of the last commit.
     committed: follow::Positions,
     /// Segments the last batch published wait for [`Run::finish`]'s commit.
@@ -159,6 +184,19 @@ pub fn ingest(
     opts: &IngestOptions,
     obs: &dyn IngestObserver,
 ) -> Result<IngestReport, IngestError> {
+    ingest_with(store, tenant, opts, obs, &mut IndexUpkeep::new(opts))
+}
+
+/// [`ingest`] keeping the index upkeep in `upkeep`, which `--follow` carries
+/// from one cycle to the next (each cycle is one such run: the lock is taken
+/// for it alone, so other writers go on between cycles).
+pub(crate) fn ingest_with(
+    store: &Store,
+    tenant: &str,
+    opts: &IngestOptions,
+    obs: &dyn IngestObserver,
+    upkeep: &mut IndexUpkeep,
+) -> Result<IngestReport, IngestError> {
     if opts.inputs.is_empty() {
         return Err(IngestError::Config(
             "nothing to ingest: give files, globs, directories or - for stdin".into(),
@@ -174,7 +212,7 @@ pub fn ingest(
         ));
     }
     let extractor = clock::extractor(opts)?;
-    let mut inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    let mut inputs = source::expand(&opts.inputs, opts.recursive, opts.follow)?;
     if let Some(hook) = &opts.hook {
         inputs.retain(|i| hook.reads(&i.display()));
     }
@@ -194,15 +232,15 @@ pub fn ingest(
         report: IngestReport::default(),
         streams_seen: HashSet::default(),
         unsaved: false,
-        upkeep: IndexUpkeep {
-            enabled: !opts.no_index,
-            pending: BTreeSet::new(),
-            spent: Duration::ZERO,
-            started: Instant::now(),
-        },
+        upkeep,
     };
 
-    let plan = follow::plan(&inputs, &run.tx.manifest().positions, opts.from_start);
+    let plan = follow::plan(
+        &inputs,
+        &run.tx.manifest().positions,
+        opts.from_start,
+        opts.follow,
+    );
     // Re-keyed to where the files are now; committed with the first batch
     // (or alone at the end), together with what is read.
     *run.tx.positions_mut() = plan.positions;
@@ -234,7 +272,14 @@ pub fn ingest(
     let mut line_cost = first_line_cost(opts);
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
-    for item in &plan.items {
+    let stopped = || {
+        opts.stop
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    'inputs: for item in &plan.items {
+        if stopped() {
+            break;
+        }
         let cursor = match reader::open(item, opts, extractor.clone()) {
             Ok(Opened::Cursor(c)) => c,
             Ok(Opened::Moved(msg)) => {
@@ -284,6 +329,11 @@ pub fn ingest(
             }
             if cursors[ci].done() {
                 break;
+            }
+            // Stopped (`--follow`'s SIGTERM) after a commit: what is in the
+            // batch is committed below, the rest is left for the next run.
+            if batch.is_empty() && stopped() {
+                break 'inputs;
             }
         }
     }
@@ -369,7 +419,7 @@ impl Run<'_, '_> {
     /// ends, and positions that moved (a file renamed, a new one with no
     /// whole line yet) are kept even when nothing was read.
     fn finish(&mut self) -> Result<(), IngestError> {
-        let index_due = self.upkeep.enabled && !self.upkeep.pending.is_empty();
+        let index_due = self.upkeep.due_at_end();
         if self.unsaved || index_due || self.tx.manifest().positions != self.committed {
             self.upkeep
                 .rebuild(&mut self.tx, true, &mut self.report, self.obs)?;

@@ -18,6 +18,7 @@ pub mod push;
 mod reader;
 pub mod report;
 pub mod source;
+mod tail_loop;
 pub mod timestamp;
 mod writer;
 
@@ -29,6 +30,7 @@ pub use batch::ingest;
 pub use dryrun::{dry_run, DryRun, DryRunEntry, DryRunInput, TimeSource};
 pub use format::InputFormat;
 pub use report::{FileTimestamps, IngestReport};
+pub use tail_loop::{follow, FollowObserver, FollowOptions, FollowStatus};
 pub(crate) use writer::{write_segments, BlockParams, StreamEntries};
 
 use crate::model::Limits;
@@ -81,6 +83,17 @@ pub struct IngestOptions {
     /// Do not keep the day label indexes current (`--no-index`); queries then
     /// read the new segments' footers until `lokal index` runs.
     pub no_index: bool,
+    /// A run of `ingest --follow`: a glob matching nothing and a file that
+    /// does not exist are not failures (the file is not created yet, or was
+    /// rotated away and is not created again yet).
+    pub follow: bool,
+    /// An unterminated last line of a file not modified for this long is
+    /// taken as it is instead of being held back for its newline (`None`:
+    /// held until the newline comes or the file is rotated away).
+    pub partial_line_timeout: Option<Duration>,
+    /// Set (by a signal) to end the run after its next commit, leaving the
+    /// rest of the inputs for the next run (`--follow`'s stop).
+    pub stop: Option<&'static std::sync::atomic::AtomicBool>,
     /// A per-entry pipeline (`--config`'s `pipeline_stages`): it picks each
     /// file's labels, and may rewrite, relabel, re-time, join or drop entries.
     pub hook: Option<std::sync::Arc<dyn hook::EntryHook>>,
@@ -107,6 +120,9 @@ impl Default for IngestOptions {
             zstd_level: 3,
             lock_timeout: None,
             no_index: false,
+            follow: false,
+            partial_line_timeout: None,
+            stop: None,
             hook: None,
         }
     }

@@ -291,7 +291,15 @@ pub(crate) fn open(
         line_no,
     )?;
     // A push body is read whole: it has no "last line" to wait for.
-    let live = item.live && name == item.name && opts.format != InputFormat::LokiPush;
+    // With a timeout (`--follow`), a last line left unterminated that long
+    // is taken as it is: the writer is not coming back to end it.
+    let stale = match (opts.partial_line_timeout, identity) {
+        (Some(t), Some(id)) => {
+            now_ns.saturating_sub(id.mtime_ns) >= i64::try_from(t.as_nanos()).unwrap_or(i64::MAX)
+        }
+        _ => false,
+    };
+    let live = item.live && name == item.name && opts.format != InputFormat::LokiPush && !stale;
     Ok(Opened::Cursor(Box::new(Cursor {
         key: identity.map(|_| shown.clone()),
         input: item.input.clone(),

@@ -78,6 +78,18 @@ impl EntryHook for Hook {
 }
 
 impl Config {
+    /// Every `__path__` glob, matching a file now or not: `ingest --follow
+    /// --config` waits for the files, as promtail does.
+    pub fn globs(&self) -> Vec<String> {
+        let mut globs: Vec<String> = Vec::new();
+        for (g, _) in self.targets.iter().flat_map(|t| &t.include) {
+            if !globs.contains(g) {
+                globs.push(g.clone());
+            }
+        }
+        globs
+    }
+
     /// The `__path__` globs that match a file now (ingest's inputs), and a
     /// note for each that matches none (promtail would wait for them).
     pub fn inputs(&self) -> (Vec<String>, Vec<String>) {

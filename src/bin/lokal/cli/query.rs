@@ -229,6 +229,7 @@ fn term_width() -> usize {
   lokal query '{job=\"nginx\"} |= \"GET /api\"'
   lokal query --since 2h --limit 0 -o raw '{job=\"api\"} | json | level=\"error\"'
   lokal query -o json '{job=\"api\"}'     # Loki's query_range response body
+  lokal query --tail --limit 10 '{job=\"api\"} |= \"error\"'   # then new entries as they are committed
   lokal query --from 2024-05-01T00:00:00Z --to 2024-05-01T02:00:00Z --step 5m \\
     'sum by (job) (count_over_time({job=~\".+\"}[5m]))'   # 25 steps, 00:00 to 02:00 included")]
 // The ingest options apply to --stdin only, and read as such here.
@@ -304,6 +305,15 @@ pub struct QueryArgs {
     pub batch: usize,
     #[command(flatten)]
     pub loki: LokiArgs,
+    /// Keep printing matching entries as other lokal processes commit them (ingest,
+    /// ingest --follow, serve's push), until interrupted; starts with the last --limit entries
+    /// of the range, oldest first, as logcli's --tail
+    #[arg(short = 't', long, visible_alias = "follow", visible_short_alias = 'f')]
+    pub tail: bool,
+    /// With --tail: hold entries this long from the first one held (seconds, or a duration such as
+    /// 500ms), then print all that arrived meanwhile sorted by time (logcli's --delay-for)
+    #[arg(long, default_value = "0", value_name = "SECONDS", requires = "tail")]
+    pub delay_for: String,
 }
 
 /// What a Loki measured, for `-o json` and `--stats` of a query sent to it
@@ -332,6 +342,9 @@ pub fn run(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
                 Some(&meta.stats),
             ),
         };
+    }
+    if a.tail {
+        return run_tail(g, a);
     }
     let stdin = if a.stdin {
         // The same conversion as `lokal ingest`; the query's --timezone is
@@ -450,6 +463,84 @@ impl Drop for ScanSpinner {
             let _ = t.join();
         }
     }
+}
+
+/// `--tail`: the last `--limit` entries, then new ones as they are
+/// committed, until SIGINT or SIGTERM (exit 0).
+fn run_tail(g: &GlobalArgs, a: &QueryArgs) -> Result<ExitCode> {
+    if a.loki.remote(g)?.is_some() || a.stdin {
+        anyhow::bail!("--tail follows the local store: --addr and --stdin cannot be tailed");
+    }
+    let format = match a.output {
+        // For log queries `table` and `summary` print as `default`.
+        OutputFormat::Default | OutputFormat::Table | OutputFormat::Summary => LineFormat::Default,
+        OutputFormat::Raw => LineFormat::Raw,
+        OutputFormat::Jsonl => LineFormat::Jsonl,
+        OutputFormat::Json => {
+            anyhow::bail!("--tail prints entries as they come: use -o default, raw or jsonl")
+        }
+    };
+    let delay = match a.delay_for.trim().parse::<u64>() {
+        Ok(secs) => std::time::Duration::from_secs(secs),
+        Err(_) => lokal::units::parse_duration(&a.delay_for)
+            .map_err(|e| anyhow::anyhow!("--delay-for: {e}"))?,
+    };
+    let Expr::Log(log) = lokal::logql::parse_expr(&a.query)? else {
+        anyhow::bail!("--tail follows log queries; a metric query cannot be tailed");
+    };
+    let range = if g.store().ensure_exists().is_ok() {
+        let querier = g.querier_noting_empty(a.report.quiet, &a.partial)?;
+        querier.resolve_query_range(&a.range.spec()?, &Expr::Log(log.clone()))?
+    } else {
+        if !a.report.quiet {
+            eprintln!(
+                "lokal: no store in {} yet; waiting for the first commit",
+                g.store().root().display()
+            );
+        }
+        lokal::time::TimeRange::ALL
+    };
+    let stop = lokal::server::stop_on_signals();
+    let (mut tail, first) = querier::Tail::start(
+        &g.store(),
+        &g.tenant,
+        log,
+        range,
+        a.limit,
+        a.partial.allow_partial,
+        delay,
+    )?;
+    let opts = a.log_format.print_options(a.range.zone.tz()?, 0);
+    let tz = opts.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+    let stdout = std::io::stdout();
+    // logcli's tail prints each entry with its stream's labels (none left
+    // out as common; --include-label/--exclude-label apply), not padded
+    // beyond --labels-length.
+    let none = lokal::model::Labels::default();
+    let print = |entries: Vec<LogEntry>| -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        for e in &entries {
+            let shown = output::logs::shown_labels(&e.labels, &none, &opts);
+            output::logs::write_entry(&mut out, format, e, &shown, opts.labels_length, &tz, &opts)?;
+        }
+        out.flush()?;
+        Ok(())
+    };
+    print(first)?;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(querier::Tail::POLL);
+        print(tail.poll()?)?;
+        for n in tail.take_notes() {
+            if !a.report.quiet {
+                eprintln!("lokal: {n}");
+            }
+        }
+    }
+    print(tail.flush())?;
+    Ok(ExitCode::Ok)
 }
 
 /// The query's options: limit, direction, and `--step` when `metric`.
