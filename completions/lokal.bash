@@ -790,12 +790,16 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__ingest)
-            opts="-r -l -q -o -h -V --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --dedupe --from-start --binary --compression-level --lock-timeout --no-index --quiet --output --dry-run --head --store --tenant --help --version"
+            opts="-r -l -q -o -h -V --config --config-expand-env --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --dedupe --from-start --binary --compression-level --lock-timeout --no-index --quiet --output --dry-run --head --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto logcli loki-push" -- "${cur}"))
                     return 0
@@ -896,7 +900,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__instant__subcmd__query)
-            opts="-o -z -q -h -V --now --output --allow-partial --addr --username --password --bearer-token --bearer-token-file --auth-header --ca-cert --cert --key --tls-skip-verify --query-tags --nocache --proxy-url --retries --min-backoff --max-backoff --timeout --timezone --stats --quiet --store --tenant --help --version"
+            opts="-o -z -q -h -V --now --output --chart --plot --allow-partial --addr --username --password --bearer-token --bearer-token-file --auth-header --ca-cert --cert --key --tls-skip-verify --query-tags --nocache --proxy-url --retries --min-backoff --max-backoff --timeout --timezone --stats --quiet --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -907,11 +911,15 @@ _lokal() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "default raw jsonl json table summary" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "default raw jsonl json table summary" -- "${cur}"))
+                    return 0
+                    ;;
+                --plot)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --addr)
@@ -1240,7 +1248,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__query)
-            opts="-z -o -q -l -h -V --since --from --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --unaligned --stdin --boot-time --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --stats --quiet --allow-partial --batch --addr --username --password --bearer-token --bearer-token-file --auth-header --ca-cert --cert --key --tls-skip-verify --query-tags --nocache --proxy-url --retries --min-backoff --max-backoff --timeout --label --timestamp-format --timestamp-regex --year --multiline-start --to --store --tenant --help --version"
+            opts="-z -o -q -l -h -V --since --from --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --fixed-labels-len --labels-length --colored-output --chart --plot --step --unaligned --stdin --boot-time --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --stats --quiet --allow-partial --batch --addr --username --password --bearer-token --bearer-token-file --auth-header --ca-cert --cert --key --tls-skip-verify --query-tags --nocache --proxy-url --retries --min-backoff --max-backoff --timeout --label --timestamp-format --timestamp-regex --year --multiline-start --to --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1267,15 +1275,15 @@ _lokal() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "default raw jsonl json table summary" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "default raw jsonl json table summary" -- "${cur}"))
                     return 0
                     ;;
                 --output-timestamp-format)
-                    COMPREPLY=($(compgen -W "rfc3339 rfc3339nano unixnano" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "rfc3339 rfc3339nano rfc822z rfc1123z stampmicro stampmilli stampnano unixdate unixnano" -- "${cur}"))
                     return 0
                     ;;
                 --include-label)
@@ -1283,6 +1291,18 @@ _lokal() {
                     return 0
                     ;;
                 --exclude-label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fixed-labels-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plot)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1216,16 +1216,24 @@ impl SegmentReader {
 
     /// Decodes only the timestamps of `meta` into `out`, decompressing just
     /// the start of the block (the timestamp column comes first). Returns how
-    /// many bytes were decompressed, or `None` when the block carries
-    /// structured metadata (which metric queries need): the caller then reads
-    /// the whole block.
+    /// many bytes were decompressed and how long that took (nothing for a run
+    /// of a packed block already decoded on this thread: the clock is read
+    /// only around real work, since a metric over a million streams reads
+    /// millions of such runs), or `None` when the block carries structured
+    /// metadata (which metric queries need): the caller then reads the
+    /// whole block.
     pub fn read_timestamps(
         &self,
         meta: &BlockMeta,
         out: &mut Vec<i64>,
-    ) -> Result<Option<usize>, SegmentError> {
+    ) -> Result<Option<(usize, std::time::Duration)>, SegmentError> {
+        let timed = |out: &mut Vec<i64>| {
+            let t = std::time::Instant::now();
+            let n = self.read_block_timestamps(meta, out)?;
+            Ok(n.map(|n| (n, t.elapsed())))
+        };
         if !meta.is_packed() {
-            return self.read_block_timestamps(meta, out);
+            return timed(out);
         }
         // A run of a packed block: the block's column is decoded once and
         // kept, and each run takes its slice of it.
@@ -1242,10 +1250,10 @@ impl SegmentReader {
             })
         });
         let decompressed = match hit {
-            Some(md) => (!md).then_some(0),
+            Some(md) => (!md).then_some((0, std::time::Duration::ZERO)),
             None => {
                 let mut all = Vec::new();
-                let n = self.read_block_timestamps(meta, &mut all)?;
+                let n = timed(&mut all)?;
                 if all.len() != meta.frame_entries as usize {
                     return Err(self.block_error(meta, "entry count differs from footer"));
                 }

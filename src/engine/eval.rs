@@ -7,7 +7,8 @@
 //! `t` holds the samples with `t - offset - range < ts <= t - offset`
 //! (left-open, right-closed, as Loki).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -277,6 +278,37 @@ fn pushdown(v: &VectorAggregation) -> Option<RangeAggregation> {
     })
 }
 
+/// The range aggregation under `v` when `v` can take its series one
+/// stream at a time ([`range_aggregation`] with `outer`): an aggregation
+/// that combines values (`sum`, `avg`, `min`, `max`, `count`, `stdvar`,
+/// `stddev`), directly over an ungrouped range aggregation whose windows
+/// fold into buckets.
+fn folds_outer(v: &VectorAggregation) -> Option<&RangeAggregation> {
+    let SampleExpr::RangeAggregation(r) = &*v.inner else {
+        return None;
+    };
+    let combines = matches!(
+        v.op,
+        VectorOp::Sum
+            | VectorOp::Avg
+            | VectorOp::Min
+            | VectorOp::Max
+            | VectorOp::Count
+            | VectorOp::Stdvar
+            | VectorOp::Stddev
+    );
+    let bucketed = !matches!(
+        r.op,
+        RangeOp::QuantileOverTime | RangeOp::RateCounter | RangeOp::AbsentOverTime
+    );
+    (combines && bucketed && r.grouping.is_none()).then_some(r)
+}
+
+/// The rows of a range aggregation evaluated without an outer fold.
+fn held(rows: Option<Vec<Row>>) -> Vec<Row> {
+    rows.expect("a range aggregation without an outer fold always answers")
+}
+
 /// Whether the outermost operation defines the result order.
 fn keeps_order(e: &SampleExpr) -> bool {
     match e {
@@ -315,7 +347,7 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
             labels: Labels::default(),
             values: vec![Some(*value); ctx.steps.len()],
         }]),
-        SampleExpr::RangeAggregation(r) => Grid::Vector(range_aggregation(ctx, r)?),
+        SampleExpr::RangeAggregation(r) => Grid::Vector(held(range_aggregation(ctx, r, None)?)),
         SampleExpr::VectorAggregation(v) if v.op == VectorOp::ApproxTopk && ctx.steps.len() > 1 => {
             return Err(QueryError::Unsupported(
                 "approx_topk is only supported on instant queries".into(),
@@ -325,11 +357,24 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
             // As Loki: `sum by (…)` over count/rate/bytes/sum ranges groups the
             // samples right away, so per-line label sets never become series.
             let r = pushdown(v).expect("checked");
-            Grid::Vector(vector_aggregation(
-                v,
-                range_aggregation(ctx, &r)?,
-                ctx.steps.len(),
-            )?)
+            let rows = held(range_aggregation(ctx, &r, None)?);
+            Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?)
+        }
+        SampleExpr::VectorAggregation(v) if folds_outer(v).is_some() => {
+            // Each stream's series folds into its group as the stream is read.
+            let r = folds_outer(v).expect("checked");
+            let (warnings, partial) = (ctx.stats.warnings.len(), ctx.stats.partial.len());
+            match range_aggregation(ctx, r, Some(v))? {
+                Some(rows) => Grid::Vector(rows),
+                None => {
+                    // A series with more labels than its stream: the groups
+                    // need every series first.
+                    ctx.stats.warnings.truncate(warnings);
+                    ctx.stats.partial.truncate(partial);
+                    let rows = held(range_aggregation(ctx, r, None)?);
+                    Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?)
+                }
+            }
         }
         SampleExpr::VectorAggregation(v) => match eval_node(ctx, &v.inner)? {
             Grid::Vector(rows) => Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?),
@@ -381,7 +426,40 @@ fn metric_stages(op: RangeOp, stages: &[Stage]) -> std::borrow::Cow<'_, [Stage]>
     )
 }
 
-fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>, QueryError> {
+/// Blocks a metric query takes from the plan at a time: whole streams, so a
+/// query over a million small streams holds a few thousand streams' block
+/// references, never the million (`plan::PlanCursor`).
+const PLAN_BATCH_BLOCKS: usize = 4096;
+
+/// The blocks of one parallel wave, from `tasks[from..]`: at least 64 (two
+/// threads' worth of large blocks, whose partial samples are ~100 KB each),
+/// more while they are small (a packed block's run of a few entries), up to
+/// 4,096 or a million entries, so that waves of tiny runs do not cost more
+/// in scheduling than in reading.
+fn wave_end(tasks: &[scan::BlockTask<'_>], from: usize) -> usize {
+    let min = (rayon::current_num_threads() * 32).max(64);
+    let mut entries = 0u64;
+    let mut end = from;
+    while end < tasks.len() && end - from < 4096 && (end - from < min || entries < 1 << 20) {
+        entries += u64::from(tasks[end].block.entries);
+        end += 1;
+    }
+    end
+}
+
+/// Evaluates a range aggregation. With `outer` (a `sum`, `avg`, `min`,
+/// `max`, `count`, `stdvar` or `stddev` over this ungrouped, bucketed range
+/// aggregation: [`folds_outer`]), each stream's series is folded into the
+/// outer aggregation's groups as soon as the stream is read, so memory holds
+/// the groups, not a series per stream. That is exact only while every
+/// series carries exactly its stream's labels (then no other stream can add
+/// to it): `Ok(None)` when one does not (a parser or structured metadata
+/// added labels), and the caller evaluates without `outer`.
+fn range_aggregation(
+    ctx: &mut Ctx<'_>,
+    r: &RangeAggregation,
+    outer: Option<&VectorAggregation>,
+) -> Result<Option<Vec<Row>>, QueryError> {
     let lr = &r.log;
     let stages = metric_stages(r.op, &lr.log.pipeline);
     let first = ctx.steps[0];
@@ -398,15 +476,10 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         names.extend(lr.unwrap.iter().map(|u| u.label.clone()));
         pipeline.set_extraction_hints(Some(&names));
     }
-    let plan = plan::plan(ctx.snap, &lr.log.matchers, TimeRange::left_open(lo, hi))?;
+    let mut planner = plan::Planner::new(ctx.snap);
+    let mut cursor = planner.stream(&lr.log.matchers, TimeRange::left_open(lo, hi))?;
     ctx.stats.plan_time += t.elapsed();
-    ctx.stats.streams += plan.streams() as u64;
     ctx.stats.shards += 1;
-    ctx.stats.segments += plan.segments as u64;
-    ctx.stats.chunks += plan.chunks.len() as u64;
-    ctx.stats.warnings.extend(plan.warnings.iter().cloned());
-    ctx.stats.partial.extend(plan.partial.iter().cloned());
-    let mut tasks = scan::tasks(&plan.chunks);
     // Unwrap post-filters run after the unwrap; only the pipeline's own
     // stages may drive the label prefilter.
     let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &stages);
@@ -433,23 +506,20 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     let scan_task = |task: &scan::BlockTask<'_>| -> Result<Partial, SegmentError> {
         if ts_only {
             let mut ts = Vec::new();
-            let t0 = Instant::now();
             match task.chunk.segment.read_timestamps(task.block, &mut ts) {
-                Ok(Some(decompressed)) => {
-                    ScanCounters::add(&counters.decompress_ns, t0.elapsed().as_nanos() as u64);
+                Ok(Some((decompressed, took))) => {
+                    ScanCounters::add(&counters.decompress_ns, took.as_nanos() as u64);
                     ScanCounters::add(&counters.bytes_decompressed, decompressed as u64);
                     ScanCounters::add(&counters.blocks, 1);
                     ScanCounters::add(&counters.bytes_compressed, u64::from(task.block.len));
+                    super::stats::SCAN_PROGRESS.block(u64::from(task.block.len));
                     ScanCounters::add(&counters.lines_scanned, ts.len() as u64);
-                    let samples: Vec<(i64, f64)> = ts
-                        .into_iter()
-                        .filter(|&t| t > lo && t <= hi)
-                        .map(|t| (t, 1.0))
-                        .collect();
-                    ScanCounters::add(&counters.lines_kept, samples.len() as u64);
-                    let mut out = Partial::default();
-                    out.series.push((task.chunk.labels.clone(), samples));
-                    return Ok(out);
+                    ts.retain(|&t| t > lo && t <= hi);
+                    ScanCounters::add(&counters.lines_kept, ts.len() as u64);
+                    return Ok(Partial {
+                        own: ts,
+                        ..Partial::default()
+                    });
                 }
                 Ok(None) => {} // structured metadata: read the whole block
                 Err(e) => return Err(e),
@@ -500,11 +570,12 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
     // Ops that keep raw samples read blocks oldest first: after each wave,
     // every window that ends before the oldest unread block is complete, is
     // computed, and the samples no later window needs are dropped. Memory then
-    // holds about one window of samples, not the whole range.
+    // holds about one window of samples, not the whole range. They take the
+    // whole plan at once (its blocks sorted by time); the others take it a
+    // few thousand blocks at a time, in plan order (label order, then
+    // segment id, then time), which is also the order samples are folded in.
     let sliding = buckets.is_none() && r.op != RangeOp::AbsentOverTime;
-    if sliding {
-        tasks.sort_by_key(|t| t.block.min_t);
-    }
+    let whole_plan = buckets.is_none();
     let range_s = lr.range as f64 / 1e9;
     let window = |k: usize| {
         (
@@ -513,97 +584,145 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         )
     };
     let n_steps = ctx.steps.len();
-    let mut finalized = 0usize;
-    let mut series: HashMap<Labels, Acc> = HashMap::new();
-    // Large waves keep both cores busy; a wave's partial samples stay small (~100 KB a block).
-    let wave = (rayon::current_num_threads() * 32).max(64);
-    let mut done = 0;
-    while done < tasks.len() || (sliding && finalized < n_steps) {
-        let end = (done + wave).min(tasks.len());
-        let partials: Vec<Result<Partial, SegmentError>> =
-            tasks[done..end].par_iter().map(scan_task).collect();
-        done = end;
-        for p in partials {
-            match p {
-                Ok(map) => {
-                    for (labels, samples) in map.series {
-                        // A sample still carrying an error fails the query, as in
-                        // Loki, before any grouping can hide the error label.
-                        if let Some(e) = labels.get("__error__") {
-                            return Err(pipeline_error(e, &labels));
-                        }
-                        let key = match &r.grouping {
-                            Some(g) => group_labels(&labels, g),
-                            None => labels,
-                        };
-                        let acc = series.entry(key).or_insert_with(|| match &buckets {
-                            Some(b) => Acc::Buckets(b.empty()),
-                            None => Acc::Raw(RawSeries {
-                                samples: Vec::new(),
-                                values: vec![None; n_steps],
-                            }),
-                        });
-                        match (acc, &buckets) {
-                            (Acc::Buckets(bk), Some(plan)) => plan.add(bk, &samples),
-                            (Acc::Raw(raw), _) => raw.samples.extend(samples),
-                            _ => unreachable!("accumulators follow the plan"),
-                        }
-                    }
-                }
-                Err(e) => ctx.stats.partial.push(ReadProblem::from(&e)),
+    let outer = outer.filter(|_| buckets.is_some() && r.grouping.is_none());
+    let mut folded = outer.map(|v| OuterFold::new(v, n_steps));
+    let mut series = SeriesAccs::default();
+    let mut segments = HashSet::new();
+    let (mut n_streams, mut n_chunks) = (0u64, 0u64);
+    loop {
+        let t = Instant::now();
+        let chunks = if whole_plan {
+            cursor.rest()?
+        } else {
+            cursor.next_streams(PLAN_BATCH_BLOCKS)?
+        };
+        ctx.stats.plan_time += t.elapsed();
+        n_chunks += chunks.len() as u64;
+        for (i, c) in chunks.iter().enumerate() {
+            segments.insert(c.segment_id);
+            if i == 0 || !Arc::ptr_eq(&chunks[i - 1].labels, &c.labels) {
+                n_streams += 1;
             }
         }
+        let mut tasks = scan::tasks(&chunks);
         if sliding {
-            // Every unread sample is at or after `horizon`.
-            let horizon = tasks.get(done).map_or(i64::MAX, |t| t.block.min_t);
-            let mut upto = finalized;
-            while upto < n_steps && window(upto).1 < horizon {
-                upto += 1;
+            tasks.sort_by_key(|t| t.block.min_t);
+        }
+        let mut finalized = 0usize;
+        let mut done = 0;
+        while done < tasks.len() || (sliding && finalized < n_steps) {
+            let end = wave_end(&tasks, done);
+            let partials: Vec<Result<Partial, SegmentError>> =
+                tasks[done..end].par_iter().map(scan_task).collect();
+            for (task, p) in tasks[done..end].iter().zip(partials) {
+                let p = match p {
+                    Ok(p) => p,
+                    Err(e) => {
+                        ctx.stats.partial.push(ReadProblem::from(&e));
+                        continue;
+                    }
+                };
+                if !p.own.is_empty() {
+                    let i = series.own(&task.chunk.labels, r.grouping.as_ref(), &buckets, n_steps);
+                    series.add_ones(i, &buckets, &p.own);
+                }
+                for (labels, samples) in p.series {
+                    // A sample still carrying an error fails the query, as in
+                    // Loki, before any grouping can hide the error label.
+                    if let Some(e) = labels.get("__error__") {
+                        return Err(pipeline_error(e, &labels));
+                    }
+                    if folded.is_some() && labels != *task.chunk.labels {
+                        return Ok(None);
+                    }
+                    let key = match &r.grouping {
+                        Some(g) => group_labels(&labels, g),
+                        None => labels,
+                    };
+                    let i = series.find_or_insert(key, &buckets, n_steps);
+                    series.add(i, &buckets, samples);
+                }
             }
-            if upto > finalized {
-                let keep_after = (upto < n_steps).then(|| window(upto).0);
-                series.par_iter_mut().for_each(|(_, acc)| {
-                    let Acc::Raw(raw) = acc else { return };
-                    // Equal timestamps order by value, so answers never depend on
-                    // the order blocks were read (first/last, counter resets).
-                    raw.samples.sort_by(by_time_then_value);
-                    let (mut a, mut b) = (0usize, 0usize);
-                    for k in finalized..upto {
-                        let (wlo, whi) = window(k);
-                        while b < raw.samples.len() && raw.samples[b].0 <= whi {
-                            b += 1;
+            done = end;
+            if sliding {
+                // Every unread sample is at or after `horizon`.
+                let horizon = tasks.get(done).map_or(i64::MAX, |t| t.block.min_t);
+                let mut upto = finalized;
+                while upto < n_steps && window(upto).1 < horizon {
+                    upto += 1;
+                }
+                if upto > finalized {
+                    let keep_after = (upto < n_steps).then(|| window(upto).0);
+                    series.accs.par_iter_mut().for_each(|acc| {
+                        let Acc::Raw(raw) = acc else { return };
+                        // Equal timestamps order by value, so answers never depend on
+                        // the order blocks were read (first/last, counter resets).
+                        raw.samples.sort_by(by_time_then_value);
+                        let (mut a, mut b) = (0usize, 0usize);
+                        for k in finalized..upto {
+                            let (wlo, whi) = window(k);
+                            while b < raw.samples.len() && raw.samples[b].0 <= whi {
+                                b += 1;
+                            }
+                            while a < b && raw.samples[a].0 <= wlo {
+                                a += 1;
+                            }
+                            let w = &raw.samples[a..b];
+                            raw.values[k] = if w.is_empty() {
+                                None
+                            } else {
+                                aggregate_window(r.op, w, range_s, r.param, (wlo, whi))
+                            };
                         }
-                        while a < b && raw.samples[a].0 <= wlo {
-                            a += 1;
+                        match keep_after {
+                            Some(lo) => raw.samples.retain(|s| s.0 > lo),
+                            None => raw.samples = Vec::new(),
                         }
-                        let w = &raw.samples[a..b];
-                        raw.values[k] = if w.is_empty() {
-                            None
-                        } else {
-                            aggregate_window(r.op, w, range_s, r.param, (wlo, whi))
-                        };
-                    }
-                    match keep_after {
-                        Some(lo) => raw.samples.retain(|s| s.0 > lo),
-                        None => raw.samples = Vec::new(),
-                    }
-                });
-                finalized = upto;
+                    });
+                    finalized = upto;
+                }
             }
         }
+        if let (Some(fold), Some(plan)) = (&mut folded, &buckets) {
+            // Every series read so far is one of these streams', and no
+            // later stream adds to it: fold them, in label order.
+            for (labels, acc) in series.take_sorted() {
+                let Acc::Buckets(bk) = acc else {
+                    unreachable!("accumulators follow the plan")
+                };
+                let values = plan.values(r.op, &bk, range_s);
+                if values.iter().any(Option::is_some) {
+                    fold.add(&labels, &values);
+                }
+            }
+        }
+        if chunks.is_empty() || whole_plan {
+            break;
+        }
+    }
+    drop(cursor);
+    ctx.stats.streams += n_streams;
+    ctx.stats.segments += segments.len() as u64;
+    ctx.stats.chunks += n_chunks;
+    ctx.stats.warnings.extend(planner.warnings());
+    ctx.stats.partial.extend(planner.partial().iter().cloned());
+    if let Some(fold) = folded {
+        return Ok(Some(fold.finish()));
     }
 
     if r.op == RangeOp::AbsentOverTime {
         let raw: HashMap<Labels, Vec<(i64, f64)>> = series
+            .take_sorted()
             .into_iter()
             .map(|(l, a)| match a {
                 Acc::Raw(v) => (l, v.samples),
                 Acc::Buckets(_) => unreachable!("absent_over_time is not bucketed"),
             })
             .collect();
-        return Ok(absent_over_time(r, &raw, &ctx.steps));
+        return Ok(Some(absent_over_time(r, &raw, &ctx.steps)));
     }
     let mut rows: Vec<Row> = series
+        .take_sorted()
         .into_par_iter()
         .map(|(labels, acc)| {
             let values = match (acc, &buckets) {
@@ -615,7 +734,96 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
         })
         .collect();
     rows.retain(|r| r.values.iter().any(Option::is_some));
-    Ok(rows)
+    Ok(Some(rows))
+}
+
+/// The series of a range aggregation being read, each with its
+/// accumulator. Labels are kept once (as the map's keys).
+#[derive(Default)]
+struct SeriesAccs {
+    index: HashMap<Labels, usize>,
+    accs: Vec<Acc>,
+    /// The stream whose own samples (a timestamp-only read) went last,
+    /// and their series: the blocks of one stream come one after another.
+    last_own: Option<(Arc<Labels>, usize)>,
+}
+
+impl SeriesAccs {
+    /// The accumulator of series `key`, made when it is new.
+    fn find_or_insert(
+        &mut self,
+        key: Labels,
+        buckets: &Option<BucketPlan>,
+        n_steps: usize,
+    ) -> usize {
+        let n = self.accs.len();
+        let i = *self.index.entry(key).or_insert(n);
+        if i == n {
+            self.accs.push(match buckets {
+                Some(b) => Acc::Buckets(b.empty()),
+                None => Acc::Raw(RawSeries {
+                    samples: Vec::new(),
+                    values: vec![None; n_steps],
+                }),
+            });
+        }
+        i
+    }
+
+    /// The accumulator of a stream's own samples (its labels, grouped).
+    fn own(
+        &mut self,
+        stream: &Arc<Labels>,
+        grouping: Option<&Grouping>,
+        buckets: &Option<BucketPlan>,
+        n_steps: usize,
+    ) -> usize {
+        if let Some((l, i)) = &self.last_own {
+            if Arc::ptr_eq(l, stream) {
+                return *i;
+            }
+        }
+        let key = match grouping {
+            Some(g) => group_labels(stream, g),
+            None => Labels::clone(stream),
+        };
+        let i = self.find_or_insert(key, buckets, n_steps);
+        self.last_own = Some((stream.clone(), i));
+        i
+    }
+
+    /// Adds samples of value 1 at times `ts`.
+    fn add_ones(&mut self, i: usize, buckets: &Option<BucketPlan>, ts: &[i64]) {
+        match (&mut self.accs[i], buckets) {
+            (Acc::Buckets(bk), Some(plan)) => plan.add_ones(bk, ts),
+            (Acc::Raw(raw), _) => raw.samples.extend(ts.iter().map(|&t| (t, 1.0))),
+            _ => unreachable!("accumulators follow the plan"),
+        }
+    }
+
+    fn add(&mut self, i: usize, buckets: &Option<BucketPlan>, samples: Vec<(i64, f64)>) {
+        match (&mut self.accs[i], buckets) {
+            (Acc::Buckets(bk), Some(plan)) => plan.add(bk, &samples),
+            (Acc::Raw(raw), _) => raw.samples.extend(samples),
+            _ => unreachable!("accumulators follow the plan"),
+        }
+    }
+
+    /// Every series and its accumulator, in label order; leaves the set empty.
+    fn take_sorted(&mut self) -> Vec<(Labels, Acc)> {
+        self.last_own = None;
+        let mut accs: Vec<Option<Acc>> = std::mem::take(&mut self.accs)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut out: Vec<(Labels, Acc)> = self
+            .index
+            .drain()
+            .map(|(l, i)| (l, accs[i].take().expect("one key per accumulator")))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
 }
 
 /// One block's samples per resulting series. Consecutive lines usually share
@@ -624,6 +832,9 @@ fn range_aggregation(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<Vec<Row>
 /// sets whose 64-bit hashes collide stay two series.
 #[derive(Default)]
 struct SeriesSamples {
+    /// Times of the block's stream's own samples, each worth 1 (a read of
+    /// timestamps only).
+    own: Vec<i64>,
     series: Vec<(Labels, Vec<(i64, f64)>)>,
     /// The latest series with each hash.
     index: HashMap<u64, usize, std::hash::BuildHasherDefault<IdHasher>>,
@@ -800,10 +1011,37 @@ impl BucketPlan {
         }
     }
 
+    /// Folds samples of value 1 at times `ts` (all inside the plan's span)
+    /// into the buckets: what [`Self::add`] does with them, faster when only
+    /// the count (and for `rate` the sum) is kept.
+    fn add_ones(&self, b: &mut Buckets, ts: &[i64]) {
+        let only_counts = b.min.is_empty()
+            && b.max.is_empty()
+            && b.first.is_empty()
+            && b.last.is_empty()
+            && b.mean.is_empty();
+        if !only_counts {
+            let samples: Vec<(i64, f64)> = ts.iter().map(|&t| (t, 1.0)).collect();
+            return self.add(b, &samples);
+        }
+        for &t in ts {
+            let i = self.bucket(t);
+            b.count[i] += 1;
+            if !b.sum.is_empty() {
+                b.sum[i] += 1.0;
+            }
+        }
+    }
+
+    /// The bucket of a sample at `ts`.
+    fn bucket(&self, ts: i64) -> usize {
+        ((ts - self.base - 1).div_euclid(self.width) as usize).min(self.n - 1)
+    }
+
     /// Folds samples (all inside the plan's span) into the buckets.
     fn add(&self, b: &mut Buckets, samples: &[(i64, f64)]) {
         for &(ts, v) in samples {
-            let i = ((ts - self.base - 1).div_euclid(self.width) as usize).min(self.n - 1);
+            let i = self.bucket(ts);
             b.count[i] += 1;
             if !b.sum.is_empty() {
                 b.sum[i] += v;
@@ -1094,40 +1332,112 @@ fn vector_aggregation(
         VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk => return Ok(topk(v, rows, n)),
         _ => {}
     }
-    let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        let g = group_labels(&r.labels, &v.grouping);
-        let gi = *index.entry(g.clone()).or_insert_with(|| {
-            groups.push((g, Vec::new()));
-            groups.len() - 1
-        });
-        groups[gi].1.push(i);
+    let mut fold = OuterFold::new(v, n);
+    for r in &rows {
+        fold.add(&r.labels, &r.values);
     }
-    let mut out = Vec::with_capacity(groups.len());
-    for (labels, members) in groups {
-        let values = (0..n)
-            .map(|s| {
-                let vals: Vec<f64> = members.iter().filter_map(|&m| rows[m].values[s]).collect();
-                if vals.is_empty() {
-                    return None;
+    Ok(fold.finish())
+}
+
+/// `sum`, `avg`, `min`, `max`, `count`, `stdvar` and `stddev` by groups,
+/// one series at a time: the groups in the order their first series came,
+/// each step's values combined in the order the series came. Both the
+/// evaluation of whole rows ([`vector_aggregation`]) and the one that folds
+/// each stream as it is read ([`range_aggregation`]) go through here, in
+/// label order, so they give the same bits.
+struct OuterFold<'v> {
+    v: &'v VectorAggregation,
+    n: usize,
+    index: HashMap<Labels, usize>,
+    groups: Vec<(Labels, Vec<StepAgg>)>,
+}
+
+/// One group's values at one step so far.
+#[derive(Clone, Copy)]
+struct StepAgg {
+    /// Values seen.
+    n: u32,
+    /// The sum (sum, avg), or the best value (min, max).
+    acc: f64,
+    /// Welford's running mean and sum of squared deviations (stdvar, stddev).
+    mean: f64,
+    m2: f64,
+}
+
+impl<'v> OuterFold<'v> {
+    fn new(v: &'v VectorAggregation, n: usize) -> Self {
+        OuterFold {
+            v,
+            n,
+            index: HashMap::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// Adds one series' values to its group.
+    fn add(&mut self, labels: &Labels, values: &[Option<f64>]) {
+        let g = group_labels(labels, &self.v.grouping);
+        let gi = match self.index.get(&g) {
+            Some(&i) => i,
+            None => {
+                let empty = StepAgg {
+                    n: 0,
+                    // The empty sum, as `Iterator::sum` starts from it.
+                    acc: std::iter::empty::<f64>().sum(),
+                    mean: 0.0,
+                    m2: 0.0,
+                };
+                self.groups.push((g.clone(), vec![empty; self.n]));
+                self.index.insert(g, self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        let op = self.v.op;
+        for (a, v) in self.groups[gi].1.iter_mut().zip(values) {
+            let Some(v) = *v else { continue };
+            a.n += 1;
+            match op {
+                VectorOp::Sum | VectorOp::Avg => a.acc += v,
+                // As `nan_aware`: NaN only when every value is NaN.
+                VectorOp::Min if a.n == 1 || v < a.acc || a.acc.is_nan() => a.acc = v,
+                VectorOp::Max if a.n == 1 || v > a.acc || a.acc.is_nan() => a.acc = v,
+                // As `stdvar`.
+                VectorOp::Stdvar | VectorOp::Stddev => {
+                    let d = v - a.mean;
+                    a.mean += d / f64::from(a.n);
+                    a.m2 += d * (v - a.mean);
                 }
-                let c = vals.len() as f64;
-                Some(match v.op {
-                    VectorOp::Sum => vals.iter().sum(),
-                    VectorOp::Avg => vals.iter().sum::<f64>() / c,
-                    VectorOp::Min => nan_aware(vals.iter().copied(), |v, m| v < m),
-                    VectorOp::Max => nan_aware(vals.iter().copied(), |v, m| v > m),
-                    VectorOp::Count => c,
-                    VectorOp::Stdvar => stdvar(vals.iter().copied()),
-                    VectorOp::Stddev => stdvar(vals.iter().copied()).sqrt(),
-                    _ => unreachable!("handled above"),
-                })
-            })
-            .collect();
-        out.push(Row { labels, values });
+                _ => {}
+            }
+        }
     }
-    Ok(out)
+
+    /// The groups' rows.
+    fn finish(self) -> Vec<Row> {
+        let op = self.v.op;
+        self.groups
+            .into_iter()
+            .map(|(labels, steps)| Row {
+                labels,
+                values: steps
+                    .iter()
+                    .map(|a| {
+                        (a.n > 0).then(|| {
+                            let c = f64::from(a.n);
+                            match op {
+                                VectorOp::Sum | VectorOp::Min | VectorOp::Max => a.acc,
+                                VectorOp::Avg => a.acc / c,
+                                VectorOp::Count => c,
+                                VectorOp::Stdvar => a.m2 / c,
+                                VectorOp::Stddev => (a.m2 / c).sqrt(),
+                                _ => unreachable!("not a combining aggregation"),
+                            }
+                        })
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 fn topk(v: &VectorAggregation, rows: Vec<Row>, n: usize) -> Vec<Row> {

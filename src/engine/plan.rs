@@ -12,7 +12,8 @@
 //! the answer, so it is returned as a [`ReadProblem`] (the answer is
 //! partial), never as a mere warning.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::chunk::{BlockMeta, SegmentReader};
@@ -27,10 +28,8 @@ use crate::time::parse_day;
 /// One stream's blocks in one segment that a query over a time range reads.
 #[derive(Debug, Clone)]
 pub struct PlannedChunk {
-    /// The stream's labels.
-    pub labels: Labels,
-    /// `labels.fingerprint()`.
-    pub fingerprint: u64,
+    /// The stream's labels, shared by the stream's chunks.
+    pub labels: Arc<Labels>,
     /// Id of the segment holding the blocks (from the manifest).
     pub segment_id: u64,
     /// The segment, mapped.
@@ -44,7 +43,6 @@ pub struct PlannedChunk {
 impl PartialEq for PlannedChunk {
     fn eq(&self, other: &Self) -> bool {
         self.segment_id == other.segment_id
-            && self.fingerprint == other.fingerprint
             && self.labels == other.labels
             && self.blocks == other.blocks
     }
@@ -231,23 +229,8 @@ impl<'s> Planner<'s> {
         out
     }
 
-    /// Calls `f` for every matching stream's overlapping blocks per segment.
-    fn visit(
-        &mut self,
-        matchers: &[Matcher],
-        range: TimeRange,
-        mut f: impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
-    ) -> Result<(), StoreError> {
-        if range.is_empty() {
-            return Ok(());
-        }
-        for plan in self.day_plans(range) {
-            self.visit_day(&plan, matchers, range, &mut f)?;
-        }
-        Ok(())
-    }
-
-    /// [`Self::visit`] for one day.
+    /// Calls `f` for every stream of one day matching `matchers` with its
+    /// blocks overlapping `range`, per segment.
     fn visit_day(
         &mut self,
         plan: &DayPlan<'s>,
@@ -283,7 +266,7 @@ impl<'s> Planner<'s> {
         self.visit_footers(plan, matchers, range, f)
     }
 
-    /// [`Self::visit`] for the segments of `plan` that no index covers.
+    /// [`Self::visit_day`] for the segments of `plan` that no index covers.
     fn visit_footers(
         &mut self,
         plan: &DayPlan<'s>,
@@ -319,27 +302,78 @@ impl<'s> Planner<'s> {
         matchers: &[Matcher],
         range: TimeRange,
     ) -> Result<Vec<PlannedChunk>, StoreError> {
-        let mut found = Vec::new();
-        self.visit(matchers, range, |labels, fingerprint, seg, blocks| {
-            found.push((labels.clone(), fingerprint, seg, blocks))
-        })?;
-        found.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.id.cmp(&b.2.id)));
-        // Segments the index covers are mapped only now, for the chunks
-        // that need them; one that fails is skipped and reported as partial.
-        let mut out = Vec::with_capacity(found.len());
-        for (labels, fingerprint, seg, blocks) in found {
-            let Some(segment) = self.readable_segment(seg, false)? else {
-                continue;
-            };
-            out.push(PlannedChunk {
-                labels,
-                fingerprint,
-                segment_id: seg.id,
-                segment,
-                blocks,
-            });
+        let mut cursor = self.stream(matchers, range)?;
+        let mut out = Vec::new();
+        while let Some(chunks) = cursor.next_stream()? {
+            out.extend(chunks);
         }
         Ok(out)
+    }
+
+    /// The streams matching `matchers` with blocks in `range`, one at a
+    /// time in label order, each with its chunks in segment id order: the
+    /// order of [`Self::plan_streams`], without holding the plan. What it
+    /// holds is each day's selected series ids (4 bytes a series) and the
+    /// footers of segments no index covers; the index series are decoded
+    /// as the cursor reaches them. Segments the index covers are mapped
+    /// when a stream first needs them.
+    pub fn stream<'p>(
+        &'p mut self,
+        matchers: &[Matcher],
+        range: TimeRange,
+    ) -> Result<PlanCursor<'p, 's>, StoreError> {
+        let mut sources = Vec::new();
+        if !range.is_empty() {
+            for plan in self.day_plans(range) {
+                if let Some(idx) = plan.index {
+                    let series = idx.select(matchers);
+                    sources.push(Source::Index {
+                        idx,
+                        covered: plan.covered,
+                        series,
+                        pos: 0,
+                    });
+                }
+                for seg in plan.rest {
+                    let Some(reader) = self.readable_segment(seg, true)? else {
+                        continue;
+                    };
+                    let streams = reader.streams();
+                    let mut order: Vec<u32> = (0..streams.len() as u32)
+                        .filter(|&i| {
+                            let st = &streams[i as usize];
+                            selects(matchers, &st.labels)
+                                && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
+                        })
+                        .collect();
+                    // Format 2 footers are in label order; format 1 never promised it.
+                    if !order.is_sorted_by(|&a, &b| {
+                        streams[a as usize].labels <= streams[b as usize].labels
+                    }) {
+                        order.sort_by(|&a, &b| {
+                            streams[a as usize].labels.cmp(&streams[b as usize].labels)
+                        });
+                    }
+                    sources.push(Source::Footer {
+                        seg,
+                        reader,
+                        order,
+                        pos: 0,
+                    });
+                }
+            }
+        }
+        let mut cursor = PlanCursor {
+            planner: self,
+            range,
+            heads: (0..sources.len()).map(|_| None).collect(),
+            sources,
+            heap: BinaryHeap::new(),
+        };
+        for i in 0..cursor.sources.len() {
+            cursor.advance(i);
+        }
+        Ok(cursor)
     }
 
     /// The smallest range holding every entry of the streams matching
@@ -514,6 +548,180 @@ impl<'s> Planner<'s> {
             }
         }
         Ok(out.into_iter().collect())
+    }
+}
+
+/// Where a [`PlanCursor`] reads streams from: one day's index (the
+/// series it selected, ascending = label order), or one segment no index
+/// covers (its matching footer streams, in label order).
+enum Source<'s> {
+    Index {
+        idx: Arc<DayIndex>,
+        covered: HashMap<u64, &'s SegmentEntry>,
+        series: Vec<SeriesRef>,
+        pos: usize,
+    },
+    Footer {
+        seg: &'s SegmentEntry,
+        reader: Arc<SegmentReader>,
+        order: Vec<u32>,
+        pos: usize,
+    },
+}
+
+/// A source's next stream: its labels and its blocks per segment (the
+/// reader when the source already has it mapped).
+struct Head<'s> {
+    labels: Arc<Labels>,
+    chunks: Vec<HeadChunk<'s>>,
+}
+
+/// One segment's blocks of a [`Head`], with the segment's reader when the
+/// source has it mapped already.
+type HeadChunk<'s> = (&'s SegmentEntry, Option<Arc<SegmentReader>>, Vec<BlockMeta>);
+
+/// The streams of a query one at a time, in label order ([`Planner::stream`]):
+/// a k-way merge of the days' indexes and the footers of segments no index
+/// covers, a stream found in several of them coming once with all its chunks.
+pub struct PlanCursor<'p, 's> {
+    planner: &'p mut Planner<'s>,
+    range: TimeRange,
+    sources: Vec<Source<'s>>,
+    heads: Vec<Option<Head<'s>>>,
+    /// The sources with a head, by (head labels, source).
+    heap: BinaryHeap<Reverse<(Arc<Labels>, usize)>>,
+}
+
+impl<'s> PlanCursor<'_, 's> {
+    /// Reads source `i`'s next stream into its head (none when it is done).
+    fn advance(&mut self, i: usize) {
+        let range = self.range;
+        let head = match &mut self.sources[i] {
+            Source::Index {
+                idx,
+                covered,
+                series,
+                pos,
+            } => loop {
+                let Some(&s) = series.get(*pos) else {
+                    break None;
+                };
+                *pos += 1;
+                let (lo, hi) = idx.series_time(&s);
+                if !range.overlaps(lo, hi) {
+                    continue;
+                }
+                let chunks: Vec<_> = idx
+                    .chunks(&s)
+                    .into_iter()
+                    .filter_map(|c| {
+                        let seg = *covered.get(&c.segment_id)?;
+                        let blocks: Vec<BlockMeta> = c
+                            .blocks
+                            .into_iter()
+                            .filter(|b| range.overlaps(b.min_t, b.max_t))
+                            .collect();
+                        (!blocks.is_empty()).then_some((seg, None, blocks))
+                    })
+                    .collect();
+                if !chunks.is_empty() {
+                    break Some(Head {
+                        labels: Arc::new(idx.labels(&s)),
+                        chunks,
+                    });
+                }
+            },
+            Source::Footer {
+                seg,
+                reader,
+                order,
+                pos,
+            } => order.get(*pos).map(|&k| {
+                *pos += 1;
+                let st = &reader.streams()[k as usize];
+                let blocks = st
+                    .blocks
+                    .iter()
+                    .filter(|b| range.overlaps(b.min_t, b.max_t))
+                    .cloned()
+                    .collect();
+                Head {
+                    labels: Arc::new(st.labels.clone()),
+                    chunks: vec![(*seg, Some(reader.clone()), blocks)],
+                }
+            }),
+        };
+        if let Some(h) = &head {
+            self.heap.push(Reverse((h.labels.clone(), i)));
+        }
+        self.heads[i] = head;
+    }
+
+    /// The next stream's chunks in segment id order, or `None` after the
+    /// last. A segment that cannot be opened is left out of the chunks and
+    /// recorded in the planner's [`Planner::partial`].
+    pub fn next_stream(&mut self) -> Result<Option<Vec<PlannedChunk>>, StoreError> {
+        loop {
+            let Some(Reverse((labels, i))) = self.heap.pop() else {
+                return Ok(None);
+            };
+            let mut parts = self.heads[i].take().map(|h| h.chunks).unwrap_or_default();
+            self.advance(i);
+            while let Some(Reverse((l, j))) = self.heap.peek() {
+                if **l != *labels {
+                    break;
+                }
+                let j = *j;
+                self.heap.pop();
+                parts.extend(self.heads[j].take().map(|h| h.chunks).unwrap_or_default());
+                self.advance(j);
+            }
+            parts.sort_by_key(|p| p.0.id);
+            let mut out = Vec::with_capacity(parts.len());
+            for (seg, reader, blocks) in parts {
+                let segment = match reader {
+                    Some(r) => r,
+                    None => match self.planner.readable_segment(seg, false)? {
+                        Some(r) => r,
+                        None => continue,
+                    },
+                };
+                out.push(PlannedChunk {
+                    labels: labels.clone(),
+                    segment_id: seg.id,
+                    segment,
+                    blocks,
+                });
+            }
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+    }
+
+    /// Whole streams from the cursor until they hold at least `blocks`
+    /// blocks (fewer at the end); empty after the last stream.
+    pub fn next_streams(&mut self, blocks: usize) -> Result<Vec<PlannedChunk>, StoreError> {
+        let mut out = Vec::new();
+        let mut n = 0;
+        while n < blocks {
+            let Some(chunks) = self.next_stream()? else {
+                break;
+            };
+            n += chunks.iter().map(|c| c.blocks.len()).sum::<usize>();
+            out.extend(chunks);
+        }
+        Ok(out)
+    }
+
+    /// Every remaining stream's chunks: the whole plan.
+    pub fn rest(&mut self) -> Result<Vec<PlannedChunk>, StoreError> {
+        self.next_streams(usize::MAX)
+    }
+
+    /// The planner (its warnings and what could not be read so far).
+    pub fn planner(&self) -> &Planner<'s> {
+        self.planner
     }
 }
 

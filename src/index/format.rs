@@ -502,6 +502,27 @@ where
     Ok((out, n_series as u64))
 }
 
+/// The values a `=~`/`!~` regex matches when it is an alternation of
+/// plain literals (`pod-1|pod-2`, as Grafana's multi-value variables write
+/// them): regexes are anchored, so it matches exactly those strings, and a
+/// selection looks each up instead of testing every value of the label
+/// (Prometheus' `FindSetMatches`). `None` for anything else.
+fn literal_alternatives(m: &Matcher) -> Option<Vec<&str>> {
+    if !matches!(m.op, MatchOp::Re | MatchOp::Nre) {
+        return None;
+    }
+    const META: &[u8] = b"\\.+*?()[]{}^$";
+    if m.value.bytes().any(|b| META.contains(&b)) {
+        return None;
+    }
+    let values: Vec<&str> = m.value.split('|').collect();
+    // A stray check that the reading is right: each literal matches itself.
+    values
+        .iter()
+        .all(|v| m.matches(v) == (m.op == MatchOp::Re))
+        .then_some(values)
+}
+
 /// A decompressed series page: `(index id, page)` and its bytes.
 type CachedPage = (Option<(u64, usize)>, Vec<u8>);
 
@@ -513,6 +534,53 @@ thread_local! {
     /// and its bytes (a query walks series in order, page after page).
     static SERIES_PAGE_CACHE: std::cell::RefCell<CachedPage> =
         const { std::cell::RefCell::new((None, Vec::new())) };
+}
+
+thread_local! {
+    /// This thread's zstd context for series pages: making one per page
+    /// cost a metric over a million series a tenth of its time.
+    static PAGE_DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Most bytes a series page may decompress to: a damaged frame header
+/// cannot make a lookup allocate more.
+const MAX_PAGE_BYTES: u64 = 64 << 20;
+
+/// Decompresses one series page (a zstd frame; the builder's record their
+/// size) into `buf`; leaves `buf` empty when the frame is damaged, so that
+/// lookups read nothing from it.
+fn decompress_page(frame: &[u8], buf: &mut Vec<u8>) {
+    buf.clear();
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(size)) => size,
+        Ok(None) => {
+            // No size in the header: stream it.
+            use std::io::Read;
+            let read = zstd::stream::read::Decoder::new(frame)
+                .map(|d| d.take(MAX_PAGE_BYTES).read_to_end(buf));
+            if !matches!(read, Ok(Ok(_))) {
+                buf.clear();
+            }
+            return;
+        }
+        Err(_) => return,
+    };
+    if size > MAX_PAGE_BYTES {
+        return;
+    }
+    buf.reserve(size as usize);
+    let ok = PAGE_DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = zstd::bulk::Decompressor::new().ok();
+        }
+        d.as_mut()
+            .is_some_and(|d| d.decompress_to_buffer(frame, buf).is_ok())
+    });
+    if !ok || buf.len() as u64 != size {
+        buf.clear();
+    }
 }
 
 /// A memory-mapped day index, checked on open.
@@ -875,6 +943,20 @@ impl DayIndex {
         None
     }
 
+    /// Union of the postings of `name="v"` for each of `values`: one
+    /// binary search each, however many values the name has.
+    fn union_of(&self, name: &str, values: &[&str]) -> Vec<u32> {
+        let mut out = Vec::new();
+        for v in values {
+            if let Some(r) = self.value_rows(name, v) {
+                out.extend(self.posting_list(r));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Union of the postings of every value of `m.name` for which `keep`
     /// says so.
     fn union_where(&self, name: &str, mut keep: impl FnMut(&str) -> bool) -> Vec<u32> {
@@ -900,21 +982,23 @@ impl DayIndex {
         let mut exclude: Vec<Vec<u32>> = Vec::new();
         for m in matchers {
             if m.matches("") {
-                let rejected = match m.op {
+                let rejected = match (m.op, literal_alternatives(m)) {
                     // `name!="v"`: exactly the series with name="v".
-                    MatchOp::Neq => self
+                    (MatchOp::Neq, _) => self
                         .value_rows(&m.name, &m.value)
                         .map(|r| self.posting_list(r))
                         .unwrap_or_default(),
+                    (MatchOp::Nre, Some(values)) => self.union_of(&m.name, &values),
                     _ => self.union_where(&m.name, |v| !m.matches(v)),
                 };
                 exclude.push(rejected);
             } else {
-                let accepted = match m.op {
-                    MatchOp::Eq => self
+                let accepted = match (m.op, literal_alternatives(m)) {
+                    (MatchOp::Eq, _) => self
                         .value_rows(&m.name, &m.value)
                         .map(|r| self.posting_list(r))
                         .unwrap_or_default(),
+                    (MatchOp::Re, Some(values)) => self.union_of(&m.name, &values),
                     _ => self.union_where(&m.name, |v| m.matches(v)),
                 };
                 if accepted.is_empty() {
@@ -971,12 +1055,7 @@ impl DayIndex {
                 le_u32(offs, page * 4 + 4) as usize,
             );
             let frame = self.section(S_SERIES).get(a..b).unwrap_or_default();
-            if let Ok(mut d) = zstd::stream::read::Decoder::new(frame) {
-                use std::io::Read;
-                if d.read_to_end(&mut buf).is_err() {
-                    buf.clear();
-                }
-            }
+            decompress_page(frame, &mut buf);
         }
         let k = i % SERIES_PAGE;
         let in_page = (self.series_count() - page * SERIES_PAGE).min(SERIES_PAGE);
@@ -1450,7 +1529,20 @@ mod tests {
     const NAMES: &[&str] = &["app", "env", "host", "zone"];
     const VALUES: &[&str] = &["", "a", "b", "ab", "prod", "x\ny"];
     const PATTERNS: &[&str] = &[
-        "", "a", "a.*", ".*", ".+", "a|b", "(?i)A", "x.y", "[^a]*", "b?",
+        "",
+        "a",
+        "a.*",
+        ".*",
+        ".+",
+        "a|b",
+        "(?i)A",
+        "x.y",
+        "[^a]*",
+        "b?",
+        "a|prod|zz",
+        "ab|",
+        "|b",
+        "x\ny|a",
     ];
 
     fn arb_labels() -> impl Strategy<Value = Vec<(usize, usize)>> {

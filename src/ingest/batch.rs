@@ -3,7 +3,7 @@
 //! hand the batch to the writer and commit it with its input positions.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 use super::clock::{self, MISSING};
 use super::follow::{self, Start};
 use super::format::{self, InputFormat};
+use super::hook::{HookCounts, HookEntry};
 use super::reader::{self, strip_cr, Cursor, Opened, Piece};
 use super::report::{change, reject, Counts, IngestReport};
 use super::source::{self, Compression};
@@ -116,6 +117,39 @@ struct Run<'r, 'l> {
     upkeep: IndexUpkeep,
     /// The positions of the last commit.
     committed: follow::Positions,
+    /// Segments the last batch published wait for [`Run::finish`]'s commit.
+    unsaved: bool,
+}
+
+/// What the first batch charges per line: records that carry their own
+/// labels (logcli, push bodies) may each be a stream of its own, so until a
+/// batch has shown how many streams its lines make, every line is charged
+/// a stream.
+fn first_line_cost(opts: &IngestOptions) -> usize {
+    match opts.format {
+        InputFormat::Logcli | InputFormat::LokiPush => reader::LINE_COST + reader::STREAM_COST,
+        InputFormat::Auto => reader::LINE_COST,
+    }
+}
+
+/// What the next batch charges per line, from the last one's share of
+/// streams among its entries: memory stays bounded by `--batch-size` at a
+/// million streams as at a few (where the share is nearly nothing).
+fn next_line_cost(streams: usize, entries: usize) -> usize {
+    reader::LINE_COST + reader::STREAM_COST * streams / entries.max(1).max(streams)
+}
+
+/// Hands the heap's free pages back to the kernel (glibc keeps what a
+/// batch freed in its arenas, one per parsing thread: at a million streams
+/// a batch's label sets and entry lists left some 300 MB resident between
+/// batches). Elsewhere a no-op.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's own
+    // arenas to the kernel; no live allocation is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Runs an ingest into `tenant` of `store`.
@@ -132,8 +166,18 @@ pub fn ingest(
     }
     // Static labels are checked up front, even if no input turns out to be new.
     super::labels::check_static(opts)?;
+    if opts.hook.is_some() && opts.format != InputFormat::Auto {
+        return Err(IngestError::Config(
+            "a pipeline (--config) reads plain log lines (--format auto); logcli and loki-push \
+             inputs carry their own labels and timestamps"
+                .into(),
+        ));
+    }
     let extractor = clock::extractor(opts)?;
-    let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    let mut inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    if let Some(hook) = &opts.hook {
+        inputs.retain(|i| hook.reads(&i.display()));
+    }
     let tenant = store.tenant(tenant)?;
     let lock = store.lock_writer(opts.lock_timeout, || {
         obs.warn(&format!(
@@ -149,6 +193,7 @@ pub fn ingest(
         obs,
         report: IngestReport::default(),
         streams_seen: HashSet::default(),
+        unsaved: false,
         upkeep: IndexUpkeep {
             enabled: !opts.no_index,
             pending: BTreeSet::new(),
@@ -186,6 +231,7 @@ pub fn ingest(
     let mut cursors: Vec<Cursor> = Vec::new();
     let mut batch: Vec<Piece> = Vec::new();
     let mut batch_lines = 0usize;
+    let mut line_cost = first_line_cost(opts);
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
     for item in &plan.items {
@@ -209,10 +255,10 @@ pub fn ingest(
         cursors.push(*cursor);
         let ci = cursors.len() - 1;
         loop {
-            let used = arena.len() + batch_lines * reader::LINE_COST;
+            let used = arena.len() + batch_lines * line_cost;
             let budget = opts.batch_bytes.saturating_sub(used).max(1);
             let mut full = false;
-            match reader::read_piece(&mut cursors[ci], ci, budget, opts, &mut arena) {
+            match reader::read_piece(&mut cursors[ci], ci, budget, line_cost, opts, &mut arena) {
                 Ok(Some(p)) => {
                     batch_lines += p.lines() as usize;
                     batch.push(p);
@@ -227,8 +273,11 @@ pub fn ingest(
                     cursors[ci].abandon();
                 }
             }
-            if full || arena.len() + batch_lines * reader::LINE_COST >= opts.batch_bytes {
-                run.flush(&mut cursors, &arena, &batch, false)?;
+            if full || arena.len() + batch_lines * line_cost >= opts.batch_bytes {
+                let (streams, entries) = run.flush(&mut cursors, &arena, &batch, false)?;
+                if entries > 0 {
+                    line_cost = next_line_cost(streams, entries);
+                }
                 batch.clear();
                 arena.clear();
                 batch_lines = 0;
@@ -239,6 +288,11 @@ pub fn ingest(
         }
     }
     run.flush(&mut cursors, &arena, &batch, true)?;
+    // The last commit rebuilds the indexes of every day the run wrote to
+    // (the heaviest step at many streams): the batch's memory goes first.
+    drop((arena, batch));
+    release_freed_memory();
+    run.finish()?;
     run.report.streams = run.streams_seen.len() as u64;
     run.report.timestamps = cursors.into_iter().map(|c| c.ts).collect();
     Ok(run.report)
@@ -310,15 +364,34 @@ struct Task {
 }
 
 impl Run<'_, '_> {
+    /// The run's last commit, after its last [`Run::flush`]: the index
+    /// rebuilds deferred by the time budget still happen before the run
+    /// ends, and positions that moved (a file renamed, a new one with no
+    /// whole line yet) are kept even when nothing was read.
+    fn finish(&mut self) -> Result<(), IngestError> {
+        let index_due = self.upkeep.enabled && !self.upkeep.pending.is_empty();
+        if self.unsaved || index_due || self.tx.manifest().positions != self.committed {
+            self.upkeep
+                .rebuild(&mut self.tx, true, &mut self.report, self.obs)?;
+            self.tx.commit()?;
+            self.committed = self.tx.manifest().positions.clone();
+            self.report.commits += 1;
+            self.unsaved = false;
+        }
+        Ok(())
+    }
+
     /// Parses, writes and commits one batch (the pieces of `batch` in
-    /// `arena`) with its input positions; `last` is the run's final call.
+    /// `arena`) with its input positions; `last` is the run's final call,
+    /// whose commit [`Run::finish`] makes once the batch is freed. Returns
+    /// the streams and entries the batch held.
     fn flush(
         &mut self,
         cursors: &mut [Cursor],
         arena: &[u8],
         batch: &[Piece],
         last: bool,
-    ) -> Result<(), IngestError> {
+    ) -> Result<(usize, usize), IngestError> {
         let Run {
             tx,
             opts,
@@ -327,24 +400,16 @@ impl Run<'_, '_> {
             streams_seen,
             upkeep,
             committed,
+            unsaved,
         } = self;
         let (opts, obs) = (*opts, *obs);
         if batch.is_empty() {
             if !last {
-                return Ok(());
+                return Ok((0, 0));
             }
-            // Rebuilds deferred by the time budget still happen before the
-            // run ends, and positions that moved (a file renamed, a new one
-            // with no whole line yet) are kept even when nothing was read.
+            // Positions that moved are committed by `finish`.
             record_positions(tx, cursors, batch, true);
-            let index_due = upkeep.enabled && !upkeep.pending.is_empty();
-            if index_due || tx.manifest().positions != *committed {
-                upkeep.rebuild(tx, true, report, obs)?;
-                tx.commit()?;
-                *committed = tx.manifest().positions.clone();
-                report.commits += 1;
-            }
-            return Ok(());
+            return Ok((0, 0));
         }
         // Split pieces into tasks at line boundaries so big files parse in parallel.
         let mut tasks = Vec::new();
@@ -418,6 +483,9 @@ impl Run<'_, '_> {
             report.change(change::TS_INHERITED, c.ts.previous_line - before.0);
             report.change(change::TS_FROM_NEXT, c.ts.first_found - before.1);
             report.change(change::TS_FROM_MTIME, c.ts.mtime - before.2);
+        }
+        if opts.hook.is_some() {
+            parsed = run_hook(cursors, batch, parsed, report);
         }
         for pr in &parsed {
             report.merge_counts(&pr.counts);
@@ -533,8 +601,9 @@ impl Run<'_, '_> {
                 streams_seen.insert(*h);
             }
         }
-        drop((index, collided, hashes));
+        drop((index, collided, hashes, by_raw));
         groups.retain(|g| g.valid && !g.entries.is_empty());
+        let held = (groups.len(), groups.iter().map(|g| g.entries.len()).sum());
 
         let published = tx.manifest().segments.len();
         write_batch(tx, groups, opts, report)?;
@@ -546,14 +615,129 @@ impl Run<'_, '_> {
 
         // Positions move with the data, in the same manifest commit.
         record_positions(tx, cursors, batch, last);
+        let read: u64 = batch.iter().map(|p| p.end_offset - p.start_offset).sum();
+        report.bytes_read += read;
+        if last {
+            *unsaved = true;
+            obs.advance(read);
+            return Ok(held);
+        }
         upkeep.rebuild(tx, last, report, obs)?;
         tx.commit()?;
         *committed = tx.manifest().positions.clone();
         report.commits += 1;
-        let read: u64 = batch.iter().map(|p| p.end_offset - p.start_offset).sum();
-        report.bytes_read += read;
         obs.advance(read);
-        Ok(())
+        // What the batch freed is handed back before the next one is read.
+        release_freed_memory();
+        Ok(held)
+    }
+}
+
+/// Runs each input's pipeline (`IngestOptions::hook`) over its entries of
+/// this batch, in input order, after their timestamps are filled in, and
+/// flushes it at the batch's end, so that nothing a commit's positions cover
+/// is still held by a pipeline.
+fn run_hook<'a>(
+    cursors: &mut [Cursor],
+    batch: &[Piece],
+    parsed: Vec<Parsed<'a>>,
+    report: &mut IngestReport,
+) -> Vec<Parsed<'a>> {
+    // One job per input with a pipeline: its tasks in order. Inputs run in
+    // parallel, each one's entries in order.
+    let mut by_input: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (ti, pr) in parsed.iter().enumerate() {
+        let ci = batch[pr.piece].cursor;
+        if cursors[ci].processor.is_some() {
+            by_input.entry(ci).or_default().push(ti);
+        }
+    }
+    let mut slots: Vec<Option<Parsed<'a>>> = parsed.into_iter().map(Some).collect();
+    type Job<'a> = (
+        usize,
+        Box<dyn super::hook::EntryProcessor>,
+        Vec<(usize, Parsed<'a>)>,
+        HookCounts,
+    );
+    let mut jobs: Vec<Job<'a>> = by_input
+        .into_iter()
+        .filter_map(|(ci, tis)| {
+            let processor = cursors[ci].processor.take()?;
+            let tasks = tis
+                .into_iter()
+                .filter_map(|ti| Some((ti, slots[ti].take()?)))
+                .collect();
+            Some((ci, processor, tasks, HookCounts::default()))
+        })
+        .collect();
+    jobs.par_iter_mut()
+        .for_each(|(_, processor, tasks, counts)| {
+            run_input_hook(processor.as_mut(), tasks, counts)
+        });
+    for (ci, processor, tasks, counts) in jobs {
+        cursors[ci].processor = Some(processor);
+        for (ti, pr) in tasks {
+            slots[ti] = Some(pr);
+        }
+        report.lines_joined += counts.joined;
+        for (reason, n) in counts.dropped {
+            *report.dropped.entry(reason).or_default() += n;
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// One input's tasks of a batch through its pipeline, in order; what the
+/// flush at the end hands out goes to the last task.
+fn run_input_hook(
+    processor: &mut dyn super::hook::EntryProcessor,
+    tasks: &mut [(usize, Parsed<'_>)],
+    counts: &mut HookCounts,
+) {
+    let mut out: Vec<HookEntry> = Vec::new();
+    let n = tasks.len();
+    for (k, (_, pr)) in tasks.iter_mut().enumerate() {
+        let streams = std::mem::take(&mut pr.streams);
+        let mut table = StreamTable::default();
+        let entries = std::mem::take(&mut pr.entries);
+        let mut kept = Vec::with_capacity(entries.len());
+        for e in entries {
+            let StreamKey::Labels(labels) = &streams[e.stream as usize] else {
+                // Only line inputs (--format auto) have a pipeline: their
+                // streams are label sets (`ingest` refuses other formats).
+                continue;
+            };
+            let entry = HookEntry {
+                labels: labels.clone(),
+                ts: e.ts,
+                line: String::from_utf8_lossy(&e.line).into_owned(),
+                metadata: e.metadata.map(|m| m.into_vec()).unwrap_or_default(),
+            };
+            processor.process(entry, &mut out, counts);
+            kept.extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
+        }
+        if k + 1 == n {
+            processor.flush(&mut out, counts);
+            kept.extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
+        }
+        pr.entries = kept;
+        pr.streams = table.keys;
+    }
+}
+
+/// An entry a pipeline handed out, in a task's stream table.
+fn hook_entry<'a>(h: HookEntry, table: &mut StreamTable<'a>) -> Entry<'a> {
+    let labels = h
+        .labels
+        .pairs()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("__"))
+        .cloned();
+    Entry {
+        stream: table.of_labels(Labels::from_pairs(labels).without_empty()),
+        ts: h.ts,
+        line: Cow::Owned(h.line.into_bytes()),
+        metadata: (!h.metadata.is_empty()).then(|| h.metadata.into_boxed_slice()),
     }
 }
 

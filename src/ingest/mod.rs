@@ -12,6 +12,7 @@ mod clock;
 mod dryrun;
 mod follow;
 pub mod format;
+pub mod hook;
 mod labels;
 pub mod push;
 mod reader;
@@ -67,8 +68,11 @@ pub struct IngestOptions {
     /// Ingest files that look binary (a NUL byte in their first 8 KiB).
     pub binary: bool,
     /// Memory one batch may take: its input bytes plus a fixed cost per
-    /// line (the parsed entry and its place in its stream). Each batch is
-    /// committed on its own; peak memory stays under about twice this.
+    /// line (the parsed entry and its place in its stream) and per stream
+    /// (its label set; charged per line from the previous batch's share of
+    /// streams, and for every line of a first batch of labelled records).
+    /// Each batch is committed on its own; peak memory stays under about
+    /// twice this.
     pub batch_bytes: usize,
     /// zstd level for blocks.
     pub zstd_level: i32,
@@ -77,6 +81,9 @@ pub struct IngestOptions {
     /// Do not keep the day label indexes current (`--no-index`); queries then
     /// read the new segments' footers until `lokal index` runs.
     pub no_index: bool,
+    /// A per-entry pipeline (`--config`'s `pipeline_stages`): it picks each
+    /// file's labels, and may rewrite, relabel, re-time, join or drop entries.
+    pub hook: Option<std::sync::Arc<dyn hook::EntryHook>>,
 }
 
 impl Default for IngestOptions {
@@ -100,6 +107,7 @@ impl Default for IngestOptions {
             zstd_level: 3,
             lock_timeout: None,
             no_index: false,
+            hook: None,
         }
     }
 }

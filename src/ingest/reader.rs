@@ -27,6 +27,14 @@ use crate::store::Position;
 /// `IngestOptions::batch_bytes`).
 pub(crate) const LINE_COST: usize = 96;
 
+/// Memory a batch is charged per distinct stream in it: the label set (a
+/// few short labels: a pair vector and a string each), its entry list and
+/// its places in the batch's stream tables. Charged per line as the share
+/// of streams among the lines (`batch::line_cost`): at a million streams
+/// nearly every line of a batch is a stream of its own, and its label set
+/// costs more than the line.
+pub(crate) const STREAM_COST: usize = 512;
+
 /// The longest line `opts` accept: `max_line_size`, or with no limit the
 /// batch size (a line must fit in a batch).
 pub(crate) fn line_limit(opts: &IngestOptions) -> usize {
@@ -92,6 +100,8 @@ pub(crate) struct Cursor {
     pub recorded: bool,
     /// How this input's timestamps were found, and its fallbacks.
     pub ts: FileTimestamps,
+    /// Its pipeline (`IngestOptions::hook`), fed its entries in order.
+    pub processor: Option<Box<dyn super::hook::EntryProcessor>>,
 }
 
 /// One contiguous run of an input's bytes inside a batch.
@@ -263,7 +273,10 @@ pub(crate) fn open(
         Start::Resume(p) => (p.line.max(1), p.last_ts),
         Start::Fresh => (1, None),
     };
-    let labels = super::labels::input_labels(&item.input, &name, opts);
+    let (labels, processor) = match opts.hook.as_ref().and_then(|h| h.open(&name)) {
+        Some(t) => (super::labels::hook_labels(t.labels, opts), t.processor),
+        None => (super::labels::input_labels(&item.input, &name, opts), None),
+    };
     if opts.format == InputFormat::Auto {
         validate_labels(&labels, &opts.limits).map_err(|e| format!("{shown}: {e}"))?;
     }
@@ -304,6 +317,7 @@ pub(crate) fn open(
         copies,
         recorded: false,
         ts,
+        processor,
     })))
 }
 
@@ -457,14 +471,15 @@ fn skip_decoded(
     Ok((skipped, tail))
 }
 
-/// Reads up to about `budget` bytes of memory (bytes plus [`LINE_COST`] per
-/// line) of whole lines; a piece holds at least one line unless the input
-/// ended. With `--multiline-start` the cut is made before the last line
+/// Reads up to about `budget` bytes of memory (bytes plus `line_cost` per
+/// line: [`LINE_COST`] and a share of [`STREAM_COST`]) of whole lines; a
+/// piece holds at least one line unless the input ended. With `--multiline-start` the cut is made before the last line
 /// that starts an entry, so an entry never straddles two batches.
 pub(crate) fn read_piece(
     c: &mut Cursor,
     ci: usize,
     budget: usize,
+    line_cost: usize,
     opts: &IngestOptions,
     arena: &mut Vec<u8>,
 ) -> Result<Option<Piece>, String> {
@@ -491,7 +506,7 @@ pub(crate) fn read_piece(
         *counted = at;
         first_line + *counted_lines as u64
     };
-    let used = |arena: &Vec<u8>, newlines: usize| (arena.len() - base) + newlines * LINE_COST;
+    let used = |arena: &Vec<u8>, newlines: usize| (arena.len() - base) + newlines * line_cost;
     loop {
         if has_newline && !whole && used(arena, newlines) >= budget {
             match &opts.multiline_start {
@@ -730,6 +745,7 @@ mod tests {
             long_lines: Vec::new(),
             copies: Vec::new(),
             recorded: false,
+            processor: None,
         }
     }
 
@@ -751,7 +767,7 @@ mod tests {
             // Pieces start anywhere in the arena; after "nothing fitted" the
             // caller flushes and offers an empty batch.
             let mut arena = vec![b'#'; if full { 0 } else { 3 }];
-            match read_piece(&mut c, 0, budget, opts, &mut arena).unwrap() {
+            match read_piece(&mut c, 0, budget, LINE_COST, opts, &mut arena).unwrap() {
                 None if !c.done() => {
                     assert!(!full, "an empty batch takes a piece");
                     full = true;

@@ -84,6 +84,7 @@ fn check_answers(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how:
         let v = r["values"][0][1].as_str().unwrap();
         assert_eq!(v, PER.to_string(), "{how}: entries of {pod}");
     }
+    check_grouped(env, want, how);
     // A few streams read back exactly, line by line.
     for s in [0, 1, 123, STREAMS / 2, STREAMS - 1] {
         let got = env
@@ -129,6 +130,102 @@ fn check_answers(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how:
         narrow.join("\n") + "\n",
         env.ok(["series", r#"{ns="ns-23", pod=~"pod-.*23"}"#]),
         "{how}: narrow series"
+    );
+}
+
+/// Vector aggregations over every stream, against counts made from `want`:
+/// `sum by` (grouped while reading), `count`/`avg`/`max`/`min by` (each
+/// stream folded into its group as it is read), over one step and hourly
+/// steps, and a `count by` whose series carry parsed labels (so no stream
+/// can be folded alone: every series is held first).
+fn check_grouped(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &str) {
+    let by_ns = |q: &str, from: &str, step: Option<&str>| -> BTreeMap<(String, i64), String> {
+        let mut args = vec![
+            "query",
+            "-o",
+            "json",
+            "--from",
+            from,
+            "--to",
+            "2024-05-01T12:00:00Z",
+        ];
+        if let Some(step) = step {
+            args.extend(["--step", step]);
+        }
+        let m = env.cmd(args).arg(q).json();
+        let mut out = BTreeMap::new();
+        for r in m["data"]["result"].as_array().unwrap() {
+            let ns = r["metric"]["ns"].as_str().unwrap().to_string();
+            for v in r["values"].as_array().unwrap() {
+                out.insert(
+                    (ns.clone(), v[0].as_i64().unwrap()),
+                    v[1].as_str().unwrap().to_string(),
+                );
+            }
+        }
+        out
+    };
+    let end_s = BASE_S + 12 * 3600;
+    let all = |v: usize| -> BTreeMap<(String, i64), String> {
+        (0..50)
+            .map(|n| ((format!("ns-{n}"), end_s), v.to_string()))
+            .collect()
+    };
+    let per_ns = STREAMS / 50;
+    let whole = "2024-05-01T12:00:00Z";
+    for (q, v) in [
+        (
+            "sum by (ns) (count_over_time({job=\"app\"}[13h]))",
+            per_ns * PER,
+        ),
+        (
+            "count by (ns) (count_over_time({job=\"app\"}[13h]))",
+            per_ns,
+        ),
+        ("avg by (ns) (count_over_time({job=\"app\"}[13h]))", PER),
+        ("max by (ns) (count_over_time({job=\"app\"}[13h]))", PER),
+        (
+            "min by (ns) (count_over_time({job=\"app\"} |= \"level\" [13h]))",
+            PER,
+        ),
+        (
+            "sum by (ns) (count_over_time({job=\"app\"} | logfmt [13h]))",
+            per_ns * PER,
+        ),
+        // Each line is a series of its own (its parsed `k`).
+        (
+            "count by (ns) (count_over_time({job=\"app\"} | logfmt [13h]))",
+            per_ns * PER,
+        ),
+    ] {
+        assert_eq!(all(v), by_ns(q, whole, None), "{how}: {q}");
+    }
+    // Hourly: the streams of each ns with an entry in each hour's window.
+    let mut hourly: BTreeMap<(String, i64), usize> = BTreeMap::new();
+    for h in 1..=12i64 {
+        let t = BASE_S + h * 3600;
+        for (s, es) in want {
+            let hi = t * 1_000_000_000;
+            if es
+                .iter()
+                .any(|(ts, _)| *ts > hi - 3_600_000_000_000 && *ts <= hi)
+            {
+                *hourly.entry((format!("ns-{}", s % 50), t)).or_default() += 1;
+            }
+        }
+    }
+    let hourly: BTreeMap<(String, i64), String> = hourly
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+    assert_eq!(
+        hourly,
+        by_ns(
+            "count by (ns) (count_over_time({job=\"app\"}[1h]))",
+            "2024-05-01T01:00:00Z",
+            Some("1h")
+        ),
+        "{how}: hourly count by (ns)"
     );
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::common::*;
 use crate::diff;
-use crate::support::loki::{have, run_ok, Loki};
+use crate::support::loki::{have, Loki};
 
 /// A running `lokal serve`, stopped with SIGTERM.
 pub(crate) struct Serve {
@@ -383,13 +383,7 @@ fn serve_answers_as_loki_request_for_request() {
     let Some(env) = diff::dataset_store() else {
         return;
     };
-    let loki = Loki::start_in(&loki_dir, env.path());
-    run_ok(
-        Command::new("python3")
-            .arg(loki_dir.join("push_to_loki.py"))
-            .args(["--addr", &loki.addr, "--dataset"])
-            .arg(env.path().join("dataset.jsonl")),
-    );
+    let loki = Loki::start_with_dataset(&loki_dir, env.path(), &env.path().join("dataset.jsonl"));
     // Loki's limits as `../shared/loki/loki.yaml` sets them.
     let s = Serve::start(
         &env,

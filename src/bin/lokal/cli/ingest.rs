@@ -40,6 +40,7 @@ pub enum SummaryFormat {
   lokal ingest --label job=nginx /var/log/nginx/access.log
   lokal ingest -r --label-from-path '/logs/(?P<job>[^/]+)/' /logs
   lokal ingest --dry-run /var/log/syslog /var/log/nginx/access.log
+  lokal ingest --config /etc/promtail/config.yml
   lokal ingest --timestamp-format '%d.%m.%Y %H:%M:%S' odd.log
   logcli query -o jsonl '{job=\"x\"}' | lokal ingest --format logcli -
 
@@ -58,8 +59,16 @@ Re-running on the same files reads only what was appended since; positions
 are committed with the data, so an interrupted run can simply be repeated.")]
 pub struct IngestArgs {
     /// Files, globs (quoted, `**` allowed), directories, or - for stdin; .gz and .zst are decompressed
-    #[arg(required = true, value_name = "PATH|GLOB|DIR|-")]
+    #[arg(required_unless_present = "config", value_name = "PATH|GLOB|DIR|-")]
     pub inputs: Vec<String>,
+    /// A promtail config: read the files of its scrape_configs (static_configs' __path__ and
+    /// __path_exclude__) with their labels, and run each entry through its pipeline_stages
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["inputs", "label_from_path", "no_filename_label", "recursive", "format"])]
+    pub config: Option<std::path::PathBuf>,
+    /// With --config: replace ${VAR} and ${VAR:-default} in it by environment variables first
+    /// (promtail's -config.expand-env)
+    #[arg(long, requires = "config")]
+    pub config_expand_env: bool,
     /// Walk directories recursively
     #[arg(short, long)]
     pub recursive: bool,
@@ -142,6 +151,32 @@ impl IngestObserver for Progress {
     }
 }
 
+/// `--config`: the promtail config as the run's inputs and hook; its notes
+/// (sections accepted but not run, globs matching nothing yet) are printed
+/// once.
+fn promtail_config(a: &IngestArgs, path: &std::path::Path, o: &mut IngestOptions) -> Result<()> {
+    let quiet = a.quiet;
+    let cwd = std::env::current_dir().context("current directory")?;
+    let cfg = lokal::promtail::Config::load(path, &cwd, a.config_expand_env)?;
+    let (inputs, missing) = cfg.inputs();
+    if !quiet {
+        for n in cfg.notes.iter().chain(&missing) {
+            eprintln!("lokal: note: {}: {n}", path.display());
+        }
+    }
+    if inputs.is_empty() {
+        anyhow::bail!(
+            "{}: no file matches any __path__ of its scrape_configs",
+            path.display()
+        );
+    }
+    o.inputs = inputs;
+    o.hook = Some(std::sync::Arc::new(lokal::promtail::Hook::new(
+        std::sync::Arc::new(cfg),
+    )));
+    Ok(())
+}
+
 fn options(a: &IngestArgs) -> Result<IngestOptions> {
     let mut o = IngestOptions {
         inputs: a.inputs.clone(),
@@ -165,6 +200,9 @@ fn options(a: &IngestArgs) -> Result<IngestOptions> {
         lines: &a.lines,
     }
     .apply(&mut o)?;
+    if let Some(path) = &a.config {
+        promtail_config(a, path, &mut o)?;
+    }
     o.dedupe = a.dedupe;
     o.from_start = a.from_start;
     o.binary = a.binary;
@@ -290,6 +328,9 @@ fn summary_table(r: &IngestReport) -> Table {
     }
     for (k, v) in &r.changed {
         row(&format!("changed: {k}"), v.to_string());
+    }
+    for (k, v) in &r.dropped {
+        row(&format!("dropped by pipeline: {k}"), v.to_string());
     }
     t
 }
