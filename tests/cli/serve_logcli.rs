@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::loki::logcli;
+use crate::support::loki::unpack_logcli;
 
 /// `logcli ARGS --addr ADDR` in UTC: stdout (stats and notes go to stderr).
 fn run(bin: &Path, addr: &str, args: &[&str]) -> String {
@@ -28,7 +28,7 @@ fn run(bin: &Path, addr: &str, args: &[&str]) -> String {
 
 /// Compares logcli's output against both; the problems found.
 pub fn compare(loki_dir: &Path, work: &Path, loki: &str, serve: &str) -> Vec<String> {
-    let bin = logcli(loki_dir, work);
+    let bin = unpack_logcli(loki_dir, work);
     let (from, to) = ("--from=2024-05-01T00:00:00Z", "--to=2024-05-01T02:00:00Z");
     let mut cases: Vec<Vec<&str>> = Vec::new();
     for o in ["default", "raw", "jsonl"] {

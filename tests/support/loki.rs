@@ -158,22 +158,3 @@ impl Loki {
             .map_or(0, |s| s.parse::<f64>().unwrap() as u64)
     }
 }
-
-/// Loki's `logcli` of `loki_dir` (the `../shared/loki` folder), unpacked
-/// into `work` once.
-pub fn logcli(loki_dir: &Path, work: &Path) -> std::path::PathBuf {
-    let bin = work.join("logcli");
-    if !bin.exists() {
-        let tmp = work.join("logcli.tmp");
-        run_ok(
-            Command::new("zstd")
-                .args(["-q", "-d", "-f"])
-                .arg(loki_dir.join("logcli-3.7.6-linux-amd64.zst"))
-                .arg("-o")
-                .arg(&tmp),
-        );
-        run_ok(Command::new("chmod").arg("+x").arg(&tmp));
-        std::fs::rename(&tmp, &bin).unwrap();
-    }
-    bin
-}
