@@ -58,7 +58,6 @@ fn stored(env: &TestEnv) -> Vec<Got> {
         "--include-common-labels",
         "-o",
         "jsonl",
-        "--include-common-labels",
     ]);
     out.lines()
         .map(|l| {
@@ -366,7 +365,6 @@ fn docker_and_cri_containers() {
         "--include-common-labels",
         "-o",
         "jsonl",
-        "--include-common-labels",
     ]);
     let cri: Vec<serde_json::Value> = out
         .lines()
@@ -552,7 +550,6 @@ fn stage_examples_of_the_docs() {
         "--include-common-labels",
         "-o",
         "jsonl",
-        "--include-common-labels",
     ]);
     let rows: Vec<serde_json::Value> = out
         .lines()
@@ -628,7 +625,6 @@ fn killed_pipeline_runs_lose_and_double_nothing() {
         "--include-common-labels",
         "-o",
         "jsonl",
-        "--include-common-labels",
     ]);
     let index: HashMap<&str, usize> = text.lines().enumerate().map(|(i, l)| (l, i)).collect();
     let mut seen = vec![0u32; index.len()];
