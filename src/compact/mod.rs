@@ -712,7 +712,11 @@ fn swap(
         )));
     }
     for (k, (path, entry)) in out.outputs.iter().enumerate() {
-        tx.adopt_segment(&p.input.day, p.first_id + k as u64, path, entry.clone())?;
+        let entry = SegmentEntry {
+            compacted: true,
+            ..entry.clone()
+        };
+        tx.adopt_segment(&p.input.day, p.first_id + k as u64, path, entry)?;
     }
     let ids: Vec<u64> = p.input.segments.iter().map(|s| s.id).collect();
     tx.retire_segments(&ids);

@@ -15,11 +15,12 @@
 //! the live segments at or above it. A compaction writes its output under
 //! ids it reserved (and committed) when it started, below the watermark of
 //! any look after that start: its rewritten entries are not shown again.
-//! A compaction that starts and finishes between two looks is told by the
-//! segments it retired: segments seen at the last look that are gone now.
-//! The new segments of their days are its output and are not shown; an
-//! entry ingested into such a day at the same moment is not shown either
-//! (it is stored: a query finds it), and the tail says so on its notes.
+//! A compaction that starts and finishes between two looks is told by its
+//! output's `compacted` mark in the manifest: those segments are not read,
+//! and what was ingested meanwhile, into the same day or another, is. Only
+//! an entry both committed and compacted between two looks (within one
+//! [`Tail::POLL`]) is not shown (it is stored: a query finds it); the tail
+//! says so on its notes.
 
 use std::time::{Duration, Instant};
 
@@ -147,38 +148,36 @@ impl Tail {
             return Ok(Vec::new());
         }
         let watermark = self.watermark;
-        // Days of segments seen last time and gone now: compacted (or
-        // expired) since; their new segments rewrite what was shown.
+        // Segments seen last time and gone now: compacted (or expired)
+        // since, between two looks.
         let now_live: std::collections::HashSet<u64> =
             q.snapshot.manifest.segments.iter().map(|s| s.id).collect();
-        let rewritten: std::collections::HashSet<String> = self
-            .live
-            .iter()
-            .filter(|(id, _)| !now_live.contains(id))
-            .map(|(_, day)| day.clone())
-            .collect();
+        let gone = self.live.keys().any(|id| !now_live.contains(id));
         self.look_at(&q);
         let mut view = q.snapshot.clone();
-        let mut skipped: std::collections::BTreeSet<&str> = Default::default();
+        // A compaction's output rewrites entries of the segments it
+        // replaced: below the watermark when a look saw its reservation,
+        // marked `compacted` in any case. What was ingested meanwhile, into
+        // any day, is read.
+        let mut skipped: std::collections::BTreeSet<String> = Default::default();
         view.manifest.segments.retain(|s| {
             if s.id < watermark {
                 return false;
             }
-            if rewritten.contains(&s.day) {
+            if s.compacted {
+                skipped.insert(s.day.clone());
                 return false;
             }
             true
         });
-        for s in &q.snapshot.manifest.segments {
-            if s.id >= watermark && rewritten.contains(&s.day) {
-                skipped.insert(&s.day);
+        if gone {
+            for day in skipped {
+                self.notes.push(format!(
+                    "{day} was compacted between two looks: its rewritten entries are not shown again \
+                     (an entry committed and compacted within those {} ms is stored but not shown)",
+                    Self::POLL.as_millis()
+                ));
             }
-        }
-        for day in skipped {
-            self.notes.push(format!(
-                "{day} was compacted between two looks: its rewritten entries are not shown again \
-                 (an entry of that day committed at the same moment is stored but not shown)"
-            ));
         }
         if view.manifest.segments.is_empty() {
             return Ok(Vec::new());
@@ -298,5 +297,42 @@ mod tests {
         commit(&store, &[(10, "early")]);
         assert!(t.poll().unwrap().is_empty(), "held");
         assert_eq!(lines(&t.flush()), ["early", "late"]);
+    }
+
+    #[test]
+    fn a_compaction_between_two_looks_hides_its_rewrite_not_what_came_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("s"));
+        commit(&store, &[(1, "a")]);
+        commit(&store, &[(2, "b")]);
+        let (mut t, first) = Tail::start(
+            &store,
+            "fake",
+            expr(r#"{job="t"}"#),
+            TimeRange::ALL,
+            10,
+            false,
+            Duration::ZERO,
+        )
+        .unwrap();
+        assert_eq!(lines(&first), ["a", "b"]);
+        // Both commits of the compaction and an ingest into the same day
+        // happen before the next look.
+        let r = crate::compact::compact(
+            &store,
+            "fake",
+            &crate::compact::CompactOptions::default(),
+            &crate::compact::Silent,
+        )
+        .unwrap();
+        assert!(
+            r.days
+                .iter()
+                .any(|d| matches!(d.action, crate::compact::DayAction::Compacted)),
+            "{r:?}"
+        );
+        commit(&store, &[(3, "c")]);
+        assert_eq!(lines(&t.poll().unwrap()), ["c"]);
+        assert!(t.poll().unwrap().is_empty());
     }
 }

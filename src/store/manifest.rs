@@ -132,6 +132,11 @@ pub struct SegmentEntry {
     pub min_t: i64,
     /// Largest timestamp, ns.
     pub max_t: i64,
+    /// Written by a compaction: it holds entries of segments it replaced,
+    /// so a tail (`query --tail`) that missed the compaction's commits does
+    /// not show them again. Absent (false) for ingested segments.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compacted: bool,
 }
 
 /// The most bytes a [`Position`] hashes of a file's head or of the stretch

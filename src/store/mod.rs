@@ -718,6 +718,7 @@ impl<'l> TenantWriter<'l> {
             blocks: summary.blocks,
             min_t: summary.min_t,
             max_t: summary.max_t,
+            compacted: false,
         };
         self.manifest.segments.push(entry.clone());
         Ok(entry)
@@ -1137,6 +1138,7 @@ fn summarize(
         blocks: 0,
         min_t: i64::MAX,
         max_t: i64::MIN,
+        compacted: false,
     };
     // A packed block holds several streams' runs: count it once.
     let mut frames = std::collections::HashSet::new();
