@@ -698,13 +698,18 @@ fn check_segment(dir: &Path, entry: SegmentEntry) -> (SegCheck, u64, u64) {
         }
     };
     let size = r.file_size();
-    let actual = summarize(
-        entry.id,
-        entry.day.clone(),
-        entry.path.clone(),
-        size,
-        r.streams(),
-    );
+    let actual = SegmentEntry {
+        // Not in the footer: which writer made the segment is the
+        // manifest's to say.
+        compacted: entry.compacted,
+        ..summarize(
+            entry.id,
+            entry.day.clone(),
+            entry.path.clone(),
+            size,
+            r.streams(),
+        )
+    };
     let (mut good, mut bad, mut lost, mut readable, mut blocks) =
         (0usize, 0usize, 0u64, 0u64, 0u64);
     let mut errors = Vec::new();
