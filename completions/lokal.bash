@@ -790,12 +790,16 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__ingest)
-            opts="-r -l -q -o -h -V --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --dedupe --from-start --binary --compression-level --lock-timeout --no-index --quiet --output --dry-run --head --store --tenant --help --version"
+            opts="-r -l -q -o -F -h -V --config --config-expand-env --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --dedupe --from-start --binary --compression-level --lock-timeout --no-index --quiet --output --dry-run --head --follow --commit-interval --commit-bytes --poll-interval --partial-line-timeout --no-inotify --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto logcli loki-push" -- "${cur}"))
                     return 0
@@ -880,6 +884,22 @@ _lokal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --commit-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --commit-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --poll-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --partial-line-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -896,7 +916,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__instant__subcmd__query)
-            opts="-o -z -q -h -V --now --output --allow-partial --addr --username --password --bearer-token --bearer-token-file --auth-header --ca-cert --cert --key --tls-skip-verify --query-tags --nocache --proxy-url --retries --min-backoff --max-backoff --timeout --timezone --stats --quiet --store --tenant --help --version"
+            opts="-o -z -q -h -V --now --output --chart --plot --allow-partial --addr --username --password --bearer-token --bearer-token-file --auth-header --ca-cert --cert --key --tls-skip-verify --query-tags --nocache --proxy-url --retries --min-backoff --max-backoff --timeout --timezone --stats --quiet --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -907,11 +927,15 @@ _lokal() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "default raw jsonl json table summary" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "default raw jsonl json table summary" -- "${cur}"))
+                    return 0
+                    ;;
+                --plot)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --addr)
@@ -1240,7 +1264,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__query)
-            opts="-z -o -q -l -h -V --since --from --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --step --unaligned --stdin --boot-time --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --stats --quiet --allow-partial --batch --addr --username --password --bearer-token --bearer-token-file --auth-header --ca-cert --cert --key --tls-skip-verify --query-tags --nocache --proxy-url --retries --min-backoff --max-backoff --timeout --label --timestamp-format --timestamp-regex --year --multiline-start --to --store --tenant --help --version"
+            opts="-z -o -q -f -t -l -h -V --since --from --timezone --limit --forward --output --output-timestamp-format --no-labels --include-label --exclude-label --include-common-labels --fixed-labels-len --labels-length --colored-output --chart --plot --step --unaligned --stdin --boot-time --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --stats --quiet --allow-partial --batch --addr --username --password --bearer-token --bearer-token-file --auth-header --ca-cert --cert --key --tls-skip-verify --query-tags --nocache --proxy-url --retries --min-backoff --max-backoff --timeout --follow --tail --delay-for --label --timestamp-format --timestamp-regex --year --multiline-start --to --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1267,15 +1291,15 @@ _lokal() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "default raw jsonl json table summary" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "default raw jsonl json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "default raw jsonl json table summary" -- "${cur}"))
                     return 0
                     ;;
                 --output-timestamp-format)
-                    COMPREPLY=($(compgen -W "rfc3339 rfc3339nano unixnano" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "rfc3339 rfc3339nano rfc822z rfc1123z stampmicro stampmilli stampnano unixdate unixnano" -- "${cur}"))
                     return 0
                     ;;
                 --include-label)
@@ -1283,6 +1307,18 @@ _lokal() {
                     return 0
                     ;;
                 --exclude-label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fixed-labels-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plot)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1379,6 +1415,10 @@ _lokal() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delay-for)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1818,7 +1858,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__serve)
-            opts="-h -V --listen --workers --max-body --store --tenant --help --version"
+            opts="-h -V --listen --workers --max-body --max-line-size --max-labels-per-stream --max-label-name-length --max-label-value-length --creation-grace-period --reject-old-samples-max-age --lock-timeout --basic-auth --basic-auth-file --bearer-token --bearer-token-file --max-entries-limit-per-query --max-query-series --query-timeout --max-tails --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1833,6 +1873,66 @@ _lokal() {
                     return 0
                     ;;
                 --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-line-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-labels-per-stream)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-label-name-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-label-value-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --creation-grace-period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reject-old-samples-max-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --basic-auth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --basic-auth-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bearer-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bearer-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-entries-limit-per-query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-query-series)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-tails)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

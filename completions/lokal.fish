@@ -48,6 +48,7 @@ complete -c lokal -n "__fish_lokal_needs_command" -f -a "completions" -d 'Print 
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "man" -d 'Write man pages into a directory'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "dump" -d 'Print every stored entry (debugging aid)'
 complete -c lokal -n "__fish_lokal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l config -d 'A promtail config: read the files of its scrape_configs (static_configs\' __path__ and __path_exclude__) with their labels, and run each entry through its pipeline_stages' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l format -d 'Input format' -r -f -a "auto\t'One entry per line (plain, JSON or logfmt); timestamps detected per line'
 logcli\t'What `logcli query -o jsonl` prints: labels and timestamps come along'
 loki-push\t'Loki push API JSON bodies (`{"streams":[…]}`)'"
@@ -70,8 +71,13 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l lock-timeout -d '
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s o -l output -d 'Summary format' -r -f -a "table\t'A table'
 json\t'One JSON object'"
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l head -d 'With --dry-run: how many first entries of each input to show' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l commit-interval -d 'With --follow: commit at most this often while files change (Go duration)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l commit-bytes -d 'With --follow: commit sooner once this many bytes were appended (also the most one commit reads)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l poll-interval -d 'With --follow: how often files are checked when inotify is not used' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l partial-line-timeout -d 'With --follow: store a last line that has no newline yet once its file has not changed for this long' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l config-expand-env -d 'With --config: replace ${VAR} and ${VAR:-default} in it by environment variables first (promtail\'s -config.expand-env)'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s r -l recursive -d 'Walk directories recursively'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-filename-label -d 'Do not add the `filename` label promtail adds'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l truncate-long-lines -d 'Cut longer lines to --max-line-size instead of rejecting them'
@@ -81,21 +87,33 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l binary -d 'Ingest
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-index -d 'Do not update the label index (queries read segment footers until `lokal index`)'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s q -l quiet -d 'No progress bar and no summary'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l dry-run -d 'Store nothing: read the inputs and show, per input, the timestamp format found, the stream\'s labels, the first entries with their times, and the counts (no store is opened or created; stored positions are not used)'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s F -l follow -d 'Keep running and store lines as they are appended, as `tail -F` follows files: new files matching the globs are picked up, rotations (create, rename, copytruncate) followed; SIGTERM or Ctrl-C commits what was read and exits 0'
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l no-inotify -d 'With --follow: poll every --poll-interval instead of using inotify'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l since -d 'Look back this far from now (e.g. 1h, 2d). Without --since/--from/--to the whole store is searched (a query: the time range of the streams it selects): a local store holds what was put in it, so logcli\'s 1h default would hide yesterday\'s CI logs' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l from -d 'Start (inclusive): RFC 3339, a date, unix seconds, or now-2h' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s z -l timezone -d 'Time zone for printing and for --from/--to without an offset: Local, UTC or an IANA name' -r
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l limit -d 'Most entries to return; 0 = all' -r
-complete -c lokal -n "__fish_lokal_using_subcommand query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l limit -d 'Most entries to return; 0 = all (logcli\'s default is 30)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s o -l output -d 'Output format' -r -f -a "default\t'Log queries: logcli\'s timestamp, labels (without the common ones), line; metric queries: summary on a terminal, else table'
 raw\t'The line only'
 jsonl\t'One JSON object per entry: labels, line, timestamp'
-json\t'The body of Loki\'s /loki/api/v1/query_range response'"
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l output-timestamp-format -d 'Timestamp format of the default output' -r -f -a "rfc3339\t'2006-01-02T15:04:05Z07:00'
+json\t'The body of Loki\'s /loki/api/v1/query_range response'
+table\t'Metric queries: every step a row, every series a column, exact values (the default off a terminal); log queries: as default'
+summary\t'Metric queries: one row per series with a sparkline and min/max/last/mean in readable numbers, fitted to the width (the default on a terminal); log queries: as default'"
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l output-timestamp-format -d 'Timestamp format of the default output (-o jsonl always prints RFC 3339 with nanoseconds)' -r -f -a "rfc3339\t'2006-01-02T15:04:05Z07:00'
 rfc3339nano\t'2006-01-02T15:04:05.999999999Z07:00'
-unixnano\t'Unix nanoseconds'"
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-label -d 'Print only these labels (repeatable)' -r
+rfc822z\t'02 Jan 06 15:04 -0700'
+rfc1123z\t'Mon, 02 Jan 2006 15:04:05 -0700'
+stampmicro\t'Jan _2 15:04:05.000000'
+stampmilli\t'Jan _2 15:04:05.000'
+stampnano\t'Jan _2 15:04:05.000000000'
+unixdate\t'Mon Jan _2 15:04:05 MST 2006'
+unixnano\t'Unix nanoseconds (lokal\'s; not in logcli)'"
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-label -d 'Print only these labels (repeatable); they are never left out as common labels' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l exclude-label -d 'Do not print these labels (repeatable)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l labels-length -l fixed-labels-len -d 'Pad the labels of the default output to at least N bytes' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l plot -d 'Metric range queries: also draw the result into FILE.svg (or .png): a line chart of up to 10 series with the highest means, a time axis, a legend and the query as title, for CI artifacts and reports; stdout prints as without it' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l step -d 'Step of a metric range query: a duration (5m) or seconds (300, 30.5) [default: as Loki, (to-from)/250 in whole seconds, at least 1s]. As Loki\'s query_range does, --from is rounded down and --to up to multiples of the step counted from the Unix epoch, and every step from one to the other is evaluated, --to included, so a Grafana panel on Loki shows the same points' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l boot-time -d 'Boot time for --timestamp-format dmesg (RFC 3339, unix seconds…) [default: this machine\'s]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l multiline-max-lines -d 'Most lines in one multiline entry' -r
@@ -104,7 +122,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-labels-per-str
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-name-length -d 'Longest label name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-value-length -d 'Longest label value' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l batch-size -d 'Memory for one batch of input: its bytes plus 96 per line; peak RSS stays under 2x this + 20MB' -r
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l batch -d 'With --addr: entries per request while --limit is not reached (logcli\'s --batch); the output is the same whatever the batch' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l batch -d 'Entries per batch (logcli\'s --batch): with --addr, per request while --limit is not reached; the default and jsonl outputs leave out common labels and pad labels per batch, as logcli prints each response' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l addr -d 'A Grafana Loki to ask instead of the local store, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l username -d 'Username for HTTP basic auth' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l password -d 'Password for HTTP basic auth' -r
@@ -120,6 +138,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l retries -d 'Retrie
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l min-backoff -d 'First wait before a retry, doubled each time: a duration, or milliseconds as logcli [default: 500ms]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-backoff -d 'Longest wait before a retry (also caps Retry-After) [default: 5m]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timeout -d 'Timeout of one request [default: 5m for queries, 10s for push]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l delay-for -d 'With --tail: hold entries this long from the first one held (seconds, or a duration such as 500ms), then print all that arrived meanwhile sorted by time (logcli\'s --delay-for)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s l -l label -d 'With --stdin: label for the input stream, NAME=VALUE (repeatable)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-format -d 'With --stdin: timestamp layout, as for `ingest`' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l timestamp-regex -d 'With --stdin: regex whose group `ts` (or first group) holds the timestamp' -r
@@ -129,8 +148,10 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l to -d 'End: RFC 33
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l forward -d 'Oldest first (default: newest first)'
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l no-labels -d 'Print no labels'
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-common-labels -d 'Print the labels all streams share on each line too'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l no-labels -d 'Print no labels (-o jsonl: no "labels" key)'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l include-common-labels -d 'Keep the labels all entries share on every line, -o jsonl included. Without it, as in logcli, they are left out of every line (and told once per batch on stderr as "Common labels:"), so `-o jsonl` to be ingested again (`lokal ingest --format logcli`) needs it'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l colored-output -d 'On a terminal, each label set in its own colour (logcli\'s palette) instead of red. Colours are used only when stdout is a terminal, NO_COLOR is unset and TERM is not dumb'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l chart -d 'Metric queries: a line chart of the series with the highest means (up to 6), with axes and a legend, in Braille characters; readable in a CI log (each series ends with its legend\'s marker). Fitted to $COLUMNS or the terminal\'s width. Not with -o json, jsonl, raw'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l unaligned -d 'Evaluate a metric range query at --from, --from + step, … up to --to, as given, instead of on Loki\'s epoch-aligned grid (Prometheus\' and Loki\'s engine\'s own grid)'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l stdin -d 'Query the lines on standard input instead of the store: they get real timestamps (detected as by `ingest`) and the labels of --label (default {job="stdin"}); no size limit, metric queries too. A query starting with | or ! gets the stdin selector prepended'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l truncate-long-lines -d 'Cut longer lines to --max-line-size instead of rejecting them'
@@ -139,13 +160,17 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -s q -l quiet -d 'No 
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l tls-skip-verify -d 'Accept any server certificate'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l nocache -d 'Send Cache-Control: no-cache'
+complete -c lokal -n "__fish_lokal_using_subcommand query" -s t -s f -l tail -l follow -d 'Keep printing matching entries as other lokal processes commit them (ingest, ingest --follow, serve\'s push), until interrupted; starts with the last --limit entries of the range, oldest first, as logcli\'s --tail'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lokal -n "__fish_lokal_using_subcommand query" -s V -l version -d 'Print version'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l now -d 'Evaluation time: RFC 3339, unix seconds, or now-1h [default: now]' -r
-complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s o -l output -d 'Output format' -r -f -a "default\t'logcli\'s: timestamp, labels (without the common ones), line'
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s o -l output -d 'Output format' -r -f -a "default\t'Log queries: logcli\'s timestamp, labels (without the common ones), line; metric queries: summary on a terminal, else table'
 raw\t'The line only'
 jsonl\t'One JSON object per entry: labels, line, timestamp'
-json\t'The body of Loki\'s /loki/api/v1/query_range response'"
+json\t'The body of Loki\'s /loki/api/v1/query_range response'
+table\t'Metric queries: every step a row, every series a column, exact values (the default off a terminal); log queries: as default'
+summary\t'Metric queries: one row per series with a sparkline and min/max/last/mean in readable numbers, fitted to the width (the default on a terminal); log queries: as default'"
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l plot -d 'Metric range queries: also draw the result into FILE.svg (or .png): a line chart of up to 10 series with the highest means, a time axis, a legend and the query as title, for CI artifacts and reports; stdout prints as without it' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l addr -d 'A Grafana Loki to ask instead of the local store, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l username -d 'Username for HTTP basic auth' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l password -d 'Password for HTTP basic auth' -r
@@ -164,6 +189,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l timeout -d
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -s z -l timezone -d 'Time zone for --now without an offset and for printing: Local, UTC or an IANA name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
+complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l chart -d 'Metric queries: a line chart of the series with the highest means (up to 6), with axes and a legend, in Braille characters; readable in a CI log (each series ends with its legend\'s marker). Fitted to $COLUMNS or the terminal\'s width. Not with -o json, jsonl, raw'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l allow-partial -d 'When part of the store cannot be read (a damaged block or segment), print what could be read instead of failing with exit 3; the damage is reported on stderr either way'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l tls-skip-verify -d 'Accept any server certificate'
 complete -c lokal -n "__fish_lokal_using_subcommand instant-query" -l nocache -d 'Send Cache-Control: no-cache'
@@ -391,6 +417,21 @@ complete -c lokal -n "__fish_lokal_using_subcommand rules; and __fish_seen_subco
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l listen -d 'Address to listen on; loopback by default (port 0 picks a free one)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l workers -d 'Threads answering requests' -r
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-body -d 'Largest request body accepted (bytes, or 4MB, 100MiB, …), as Loki\'s server.grpc_max_recv_msg_size' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-line-size -d 'Longest pushed line accepted, 0 for no limit (Loki\'s max_line_size)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-labels-per-stream -d 'Most labels per pushed stream (Loki\'s max_label_names_per_series)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-label-name-length -d 'Longest label name (Loki\'s max_label_name_length)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-label-value-length -d 'Longest label value (Loki\'s max_label_value_length)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l creation-grace-period -d 'Refuse pushed entries further in the future than this, "off" for no check (Loki\'s creation_grace_period)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l reject-old-samples-max-age -d 'Refuse pushed entries older than this (Loki\'s reject_old_samples_max_age); without it any age is stored, as `lokal ingest` stores old logs' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l lock-timeout -d 'How long a push waits for another writer (a running `lokal ingest`) before it is answered 503, which Loki\'s clients retry' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l basic-auth -d 'Require HTTP basic auth with these credentials (USER:PASSWORD; prefer --basic-auth-file or the environment to keep it out of `ps`)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l basic-auth-file -d 'Read USER:PASSWORD for basic auth from this file' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l bearer-token -d 'Require `Authorization: Bearer TOKEN` (either credential is accepted when both are set)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l bearer-token-file -d 'Read the bearer token from this file' -r -F
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-entries-limit-per-query -d 'Largest `limit` a log query may ask for, 0 for none (Loki\'s max_entries_limit_per_query)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-query-series -d 'Most series a metric query may return, 0 for none (Loki\'s max_query_series)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l query-timeout -d 'Answer 504 to a query still running after this, "off" for no limit (Loki\'s query_timeout)' -r
+complete -c lokal -n "__fish_lokal_using_subcommand serve" -l max-tails -d 'Most live tails (/loki/api/v1/tail) at once, 0 for no limit (Loki\'s max_concurrent_tail_requests)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l store -d 'Store directory [default: $XDG_DATA_HOME/lokal or ~/.local/share/lokal]' -r -F
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -l tenant -d 'Tenant (Loki\'s org id) to read or write' -r
 complete -c lokal -n "__fish_lokal_using_subcommand serve" -s h -l help -d 'Print help'

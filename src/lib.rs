@@ -14,6 +14,7 @@ pub mod logqltest;
 pub mod loki;
 pub mod model;
 pub mod output;
+pub mod promtail;
 pub mod querier;
 pub mod rules;
 pub mod server;

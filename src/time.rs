@@ -173,6 +173,11 @@ mod tests {
     }
 }
 
+/// The error of a time beyond what nanoseconds since the epoch in an i64 hold.
+fn out_of_range(s: &str) -> String {
+    format!("time {s:?} is out of range: times go from 1677-09-21 to 2262-04-11 (nanoseconds in 64 bits)")
+}
+
 /// Parses a time given on the command line: RFC 3339 (with or without
 /// fraction and offset; without an offset in `tz`), unix seconds (fraction
 /// allowed), unix ms/ns by magnitude, `now`, or `now±DURATION` (`now-2h`).
@@ -192,41 +197,46 @@ pub fn parse_time_arg(s: &str, now_ns: i64, tz: &jiff::tz::TimeZone) -> Result<i
             }
         };
         let d = crate::units::parse_duration(d)?;
-        return Ok(now_ns + sign * d.as_nanos() as i64);
+        return i64::try_from(d.as_nanos())
+            .ok()
+            .and_then(|d| now_ns.checked_add(sign * d))
+            .ok_or_else(|| out_of_range(s));
     }
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         if let Some((secs, frac)) = t.split_once('.') {
-            let s: i64 = secs.parse().map_err(|_| format!("invalid time {s:?}"))?;
+            let whole: i64 = secs.parse().map_err(|_| out_of_range(s))?;
             let f: f64 = format!("0.{frac}")
                 .parse()
                 .map_err(|_| format!("invalid time {s:?}"))?;
-            return Ok(s * 1_000_000_000 + (f * 1e9).round() as i64);
+            return whole
+                .checked_mul(1_000_000_000)
+                .and_then(|n| n.checked_add((f * 1e9).round() as i64))
+                .ok_or_else(|| out_of_range(s));
         }
-        let n: i64 = t.parse().map_err(|_| format!("invalid time {s:?}"))?;
+        let n: i64 = t.parse().map_err(|_| out_of_range(s))?;
         // Seconds until year 5138, then ms, µs, ns by magnitude.
-        return Ok(match n.unsigned_abs() {
-            0..=99_999_999_999 => n * 1_000_000_000,
-            100_000_000_000..=99_999_999_999_999 => n * 1_000_000,
-            100_000_000_000_000..=99_999_999_999_999_999 => n * 1_000,
-            _ => n,
-        });
+        let scale = match n.unsigned_abs() {
+            0..=99_999_999_999 => 1_000_000_000,
+            100_000_000_000..=99_999_999_999_999 => 1_000_000,
+            100_000_000_000_000..=99_999_999_999_999_999 => 1_000,
+            _ => 1,
+        };
+        return n.checked_mul(scale).ok_or_else(|| out_of_range(s));
     }
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
-        return i64::try_from(ts.as_nanosecond()).map_err(|_| format!("time {s:?} out of range"));
+        return i64::try_from(ts.as_nanosecond()).map_err(|_| out_of_range(s));
     }
     if let Ok(dt) = t.parse::<jiff::civil::DateTime>() {
         let z = dt
             .to_zoned(tz.clone())
             .map_err(|e| format!("invalid time {s:?}: {e}"))?;
-        return i64::try_from(z.timestamp().as_nanosecond())
-            .map_err(|_| format!("time {s:?} out of range"));
+        return i64::try_from(z.timestamp().as_nanosecond()).map_err(|_| out_of_range(s));
     }
     if let Ok(d) = t.parse::<jiff::civil::Date>() {
         let z = d
             .to_zoned(tz.clone())
             .map_err(|e| format!("invalid time {s:?}: {e}"))?;
-        return i64::try_from(z.timestamp().as_nanosecond())
-            .map_err(|_| format!("time {s:?} out of range"));
+        return i64::try_from(z.timestamp().as_nanosecond()).map_err(|_| out_of_range(s));
     }
     Err(format!(
         "invalid time {s:?}: use RFC 3339 (2024-01-02T15:04:05Z), a date, unix seconds, or now-DURATION"
@@ -236,6 +246,26 @@ pub fn parse_time_arg(s: &str, now_ns: i64, tz: &jiff::tz::TimeZone) -> Result<i
 #[cfg(test)]
 mod arg_tests {
     use super::*;
+
+    /// Times past an i64 of nanoseconds are refused with a message, never
+    /// a panic (14 digits read as ms overflowed once).
+    #[test]
+    fn out_of_range_times_say_so() {
+        let utc = jiff::tz::TimeZone::UTC;
+        let now = 1_700_000_000_000_000_000;
+        for t in [
+            "99999999999999",
+            "99999999999.5",
+            "99999999999999999999",
+            "now-300y",
+            "now+250y",
+            "3000-01-01",
+            "1500-01-01T00:00:00Z",
+        ] {
+            let e = parse_time_arg(t, now, &utc).unwrap_err();
+            assert!(e.contains("out of range"), "{t}: {e}");
+        }
+    }
 
     #[test]
     fn time_args() {

@@ -13,11 +13,48 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 /// Parses a duration as Loki does (Prometheus syntax, then Go's): `30s`,
 /// `1h30m`, `500ms`, `2d`, `1w`. Negative durations are refused.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let err = |e: String| format!("invalid duration {s:?} ({e}): expected e.g. 30s, 5m, 1h30m, 2d");
+    let err = |e: String| {
+        if well_formed_duration(s.trim()) {
+            // Both parsers refuse what overflows an int64 of nanoseconds.
+            format!("duration {s:?} is out of range: at most 292y (2562047h), what a time in nanoseconds spans")
+        } else {
+            format!("invalid duration {s:?} ({e}): expected e.g. 30s, 5m, 1h30m, 2d")
+        }
+    };
     let ns = crate::go::duration::parse_prom_or_go_duration(s.trim()).map_err(err)?;
     u64::try_from(ns)
         .map(std::time::Duration::from_nanos)
         .map_err(|_| err("negative".into()))
+}
+
+/// Whether `s` is numbers with units that Prometheus (`y w d h m s ms`, in
+/// that order) or Go (`h m s ms us µs ns`, any order) would read: a refusal
+/// of such a duration is an overflow.
+fn well_formed_duration(s: &str) -> bool {
+    const PROM: [&str; 7] = ["y", "w", "d", "h", "m", "s", "ms"];
+    let mut rest = s;
+    let mut units = Vec::new();
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let unit = ["ms", "us", "µs", "ns", "y", "w", "d", "h", "m", "s"]
+            .into_iter()
+            .find(|u| rest.starts_with(u));
+        let Some(unit) = unit else { return false };
+        rest = &rest[unit.len()..];
+        units.push(unit);
+    }
+    let go_only = units.iter().all(|u| !["y", "w", "d"].contains(u));
+    let rank = |u: &&str| PROM.iter().position(|p| p == u);
+    let prom_order = units
+        .iter()
+        .map(rank)
+        .collect::<Option<Vec<_>>>()
+        .is_some_and(|r| r.windows(2).all(|w| w[0] < w[1]));
+    !units.is_empty() && (go_only || prom_order)
 }
 
 /// Parses a metric query's step as Loki's HTTP API reads one
@@ -53,6 +90,15 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
         assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
         assert!(parse_duration("5minutes").is_err());
+        // Well formed but beyond an int64 of nanoseconds: said so.
+        for big in ["1000000d", "300y", "2562048h", "9999999999s"] {
+            let e = parse_duration(big).unwrap_err();
+            assert!(e.contains("is out of range: at most 292y"), "{big}: {e}");
+        }
+        assert!(parse_duration("5x").unwrap_err().contains("expected e.g."));
+        assert!(parse_duration("1d2y")
+            .unwrap_err()
+            .contains("expected e.g."));
     }
 
     #[test]

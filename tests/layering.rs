@@ -48,6 +48,10 @@ const LAYERS: &[&[&str]] = &[
     // The ruler and the Loki-compatible HTTP server (`lokal serve`), both
     // on the querier (the server also on ingest, for pushes).
     &["rules", "server"],
+    // `ingest --config`: promtail's config and stages, on the ruler's YAML
+    // tree with positions, the engine's matchers and templates, and ingest's
+    // per-entry hook.
+    &["promtail"],
     // The crate root declares every module; its own items sit above all.
     &["lib"],
 ];

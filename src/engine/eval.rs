@@ -512,6 +512,7 @@ fn range_aggregation(
                     ScanCounters::add(&counters.bytes_decompressed, decompressed as u64);
                     ScanCounters::add(&counters.blocks, 1);
                     ScanCounters::add(&counters.bytes_compressed, u64::from(task.block.len));
+                    super::stats::SCAN_PROGRESS.block(u64::from(task.block.len));
                     ScanCounters::add(&counters.lines_scanned, ts.len() as u64);
                     ts.retain(|&t| t > lo && t <= hi);
                     ScanCounters::add(&counters.lines_kept, ts.len() as u64);

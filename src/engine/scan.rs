@@ -200,6 +200,7 @@ pub fn with_block<R>(
         ScanCounters::add(&counters.decompress_ns, t.elapsed().as_nanos() as u64);
         ScanCounters::add(&counters.blocks, 1);
         ScanCounters::add(&counters.bytes_compressed, u64::from(task.block.len));
+        super::stats::SCAN_PROGRESS.block(u64::from(task.block.len));
         ScanCounters::add(&counters.bytes_decompressed, u64::from(task.block.raw_len));
         ScanCounters::add(&counters.metadata_bytes, block.metadata_bytes() as u64);
         Ok(f(&block))

@@ -33,6 +33,38 @@ impl ScanCounters {
     }
 }
 
+/// What this process has scanned so far, over all its queries: blocks and
+/// their compressed bytes, read by a progress display while a query runs
+/// (the per-query [`ScanCounters`] live inside the query).
+#[derive(Debug, Default)]
+pub struct ScanProgress {
+    /// Blocks decompressed.
+    pub blocks: AtomicU64,
+    /// Their compressed bytes.
+    pub bytes: AtomicU64,
+}
+
+impl ScanProgress {
+    pub(crate) fn block(&self, compressed: u64) {
+        self.blocks.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(compressed, Ordering::Relaxed);
+    }
+
+    /// `(blocks, compressed bytes)` so far.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.blocks.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The process's [`ScanProgress`].
+pub static SCAN_PROGRESS: ScanProgress = ScanProgress {
+    blocks: AtomicU64::new(0),
+    bytes: AtomicU64::new(0),
+};
+
 /// What a query did.
 #[derive(Debug, Default, Clone)]
 pub struct QueryStats {

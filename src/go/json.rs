@@ -8,30 +8,60 @@
 
 /// `s` as `json.Marshal` writes a Go string, quotes included.
 pub fn quote(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(s.len() + 2);
+    push_quoted(&mut out, s);
+    out
+}
+
+/// Appends `s` to `out` as `json.Marshal` writes a Go string, quotes included
+/// (the allocation-free form of [`quote`], for writers of many values).
+pub fn push_quoted(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\0'..='\u{1f}' => {
-                let n = c as u32;
-                out.push_str("\\u");
-                for shift in [12, 8, 4, 0] {
-                    out.push(HEX[((n >> shift) & 0xf) as usize] as char);
-                }
+    // Runs of characters that need no escape are copied at once.
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            '\u{8}' => Some("\\b"),
+            '\u{c}' => Some("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\0'..='\u{1f}' => Some(""),
+            _ => None,
+        };
+        let Some(esc) = esc else { continue };
+        out.push_str(&s[start..i]);
+        start = i + c.len_utf8();
+        if esc.is_empty() {
+            let n = c as u32;
+            out.push_str("\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(HEX[((n >> shift) & 0xf) as usize] as char);
             }
-            c => out.push(c),
+        } else {
+            out.push_str(esc);
         }
     }
+    out.push_str(&s[start..]);
     out.push('"');
-    out
+}
+
+/// Appends a Go `map[string]string` as `json.Marshal` writes it: keys in
+/// sorted order (the caller's `pairs` are), both sides quoted by [`push_quoted`].
+pub fn push_string_map<'a>(out: &mut String, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    out.push('{');
+    for (i, (k, v)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_quoted(out, k);
+        out.push(':');
+        push_quoted(out, v);
+    }
+    out.push('}');
 }
 
 #[cfg(test)]
@@ -47,5 +77,9 @@ mod tests {
             r#""\u003c\n\t\r\b\f\u0001""#
         );
         assert_eq!(quote("\u{2028}é\\"), r#""\u2028é\\""#);
+        assert_eq!(quote("plain"), r#""plain""#);
+        let mut m = String::new();
+        push_string_map(&mut m, [("a", "x&y"), ("b", "<")]);
+        assert_eq!(m, r#"{"a":"x\u0026y","b":"\u003c"}"#);
     }
 }

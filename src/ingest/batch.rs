@@ -3,7 +3,7 @@
 //! hand the batch to the writer and commit it with its input positions.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 use super::clock::{self, MISSING};
 use super::follow::{self, Start};
 use super::format::{self, InputFormat};
+use super::hook::{HookCounts, HookEntry};
 use super::reader::{self, strip_cr, Cursor, Opened, Piece};
 use super::report::{change, reject, Counts, IngestReport};
 use super::source::{self, Compression};
@@ -47,18 +48,43 @@ type NoHash = std::hash::BuildHasherDefault<IdentityHasher>;
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
 
-/// Keeps the day indexes current during one run: the days a batch wrote
-/// to are rebuilt before its commit, so the index and the segments become
-/// live together.
-struct IndexUpkeep {
+/// Keeps the day indexes current during one run (or, for `--follow`, across
+/// all its cycles): the days a batch wrote to are rebuilt before its commit,
+/// so the index and the segments become live together.
+pub(crate) struct IndexUpkeep {
     enabled: bool,
     /// Days written to since their index was last rebuilt.
     pending: BTreeSet<String>,
     spent: Duration,
     started: Instant,
+    /// The run's last commit rebuilds every pending day whatever the budget
+    /// (false for the cycles of `--follow` but its last: queries read the
+    /// footers of segments an index does not cover meanwhile).
+    pub(crate) finish: bool,
 }
 
 impl IndexUpkeep {
+    /// Upkeep for a run with `opts`, starting now.
+    pub(crate) fn new(opts: &IngestOptions) -> IndexUpkeep {
+        IndexUpkeep {
+            enabled: !opts.no_index,
+            pending: BTreeSet::new(),
+            spent: Duration::ZERO,
+            started: Instant::now(),
+            finish: true,
+        }
+    }
+
+    /// Days written to whose index is not rebuilt yet.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when the run's last commit must rebuild indexes.
+    fn due_at_end(&self) -> bool {
+        self.enabled && self.finish && !self.pending.is_empty()
+    }
+
     /// Share of the run's time that rebuilding after every batch may take;
     /// past it, rebuilds wait for the run's last commit. A day's rebuild reads
     /// the footers of all its segments, so a very long run into one day would
@@ -78,7 +104,7 @@ impl IndexUpkeep {
         if !self.enabled || self.pending.is_empty() {
             return Ok(());
         }
-        if !last {
+        if !(last && self.finish) {
             // A rebuild reads every footer of its days: estimate it from
             // the stream chunks they hold, so that a day of a million
             // streams is not rebuilt after every batch.
@@ -113,7 +139,7 @@ struct Run<'r, 'l> {
     report: IngestReport,
     /// Hashes of the label sets of the streams seen so far (to count them).
     streams_seen: HashSet<u64, NoHash>,
-    upkeep: IndexUpkeep,
+    upkeep: &'r mut IndexUpkeep,
     /// The positions of the last commit.
     committed: follow::Positions,
     /// Segments the last batch published wait for [`Run::finish`]'s commit.
@@ -147,6 +173,19 @@ pub fn ingest(
     opts: &IngestOptions,
     obs: &dyn IngestObserver,
 ) -> Result<IngestReport, IngestError> {
+    ingest_with(store, tenant, opts, obs, &mut IndexUpkeep::new(opts))
+}
+
+/// [`ingest`] keeping the index upkeep in `upkeep`, which `--follow` carries
+/// from one cycle to the next (each cycle is one such run: the lock is taken
+/// for it alone, so other writers go on between cycles).
+pub(crate) fn ingest_with(
+    store: &Store,
+    tenant: &str,
+    opts: &IngestOptions,
+    obs: &dyn IngestObserver,
+    upkeep: &mut IndexUpkeep,
+) -> Result<IngestReport, IngestError> {
     if opts.inputs.is_empty() {
         return Err(IngestError::Config(
             "nothing to ingest: give files, globs, directories or - for stdin".into(),
@@ -154,8 +193,18 @@ pub fn ingest(
     }
     // Static labels are checked up front, even if no input turns out to be new.
     super::labels::check_static(opts)?;
+    if opts.hook.is_some() && opts.format != InputFormat::Auto {
+        return Err(IngestError::Config(
+            "a pipeline (--config) reads plain log lines (--format auto); logcli and loki-push \
+             inputs carry their own labels and timestamps"
+                .into(),
+        ));
+    }
     let extractor = clock::extractor(opts)?;
-    let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    let mut inputs = source::expand(&opts.inputs, opts.recursive, opts.follow)?;
+    if let Some(hook) = &opts.hook {
+        inputs.retain(|i| hook.reads(&i.display()));
+    }
     let tenant = store.tenant(tenant)?;
     let lock = store.lock_writer(opts.lock_timeout, || {
         obs.warn(&format!(
@@ -172,15 +221,15 @@ pub fn ingest(
         report: IngestReport::default(),
         streams_seen: HashSet::default(),
         unsaved: false,
-        upkeep: IndexUpkeep {
-            enabled: !opts.no_index,
-            pending: BTreeSet::new(),
-            spent: Duration::ZERO,
-            started: Instant::now(),
-        },
+        upkeep,
     };
 
-    let plan = follow::plan(&inputs, &run.tx.manifest().positions, opts.from_start);
+    let plan = follow::plan(
+        &inputs,
+        &run.tx.manifest().positions,
+        opts.from_start,
+        opts.follow,
+    );
     // Re-keyed to where the files are now; committed with the first batch
     // (or alone at the end), together with what is read.
     *run.tx.positions_mut() = plan.positions;
@@ -215,7 +264,14 @@ pub fn ingest(
     let mut line_cost = reader::LINE_COST;
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
-    for item in &plan.items {
+    let stopped = || {
+        opts.stop
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    'inputs: for item in &plan.items {
+        if stopped() {
+            break;
+        }
         let cursor = match reader::open(item, opts, extractor.clone()) {
             Ok(Opened::Cursor(c)) => c,
             Ok(Opened::Moved(msg)) => {
@@ -265,6 +321,11 @@ pub fn ingest(
             }
             if cursors[ci].done() {
                 break;
+            }
+            // Stopped (`--follow`'s SIGTERM) after a commit: what is in the
+            // batch is committed below, the rest is left for the next run.
+            if batch.is_empty() && stopped() {
+                break 'inputs;
             }
         }
     }
@@ -350,7 +411,7 @@ impl Run<'_, '_> {
     /// ends, and positions that moved (a file renamed, a new one with no
     /// whole line yet) are kept even when nothing was read.
     fn finish(&mut self) -> Result<(), IngestError> {
-        let index_due = self.upkeep.enabled && !self.upkeep.pending.is_empty();
+        let index_due = self.upkeep.due_at_end();
         if self.unsaved || index_due || self.tx.manifest().positions != self.committed {
             self.upkeep
                 .rebuild(&mut self.tx, true, &mut self.report, self.obs)?;
@@ -464,6 +525,9 @@ impl Run<'_, '_> {
             report.change(change::TS_INHERITED, c.ts.previous_line - before.0);
             report.change(change::TS_FROM_NEXT, c.ts.first_found - before.1);
             report.change(change::TS_FROM_MTIME, c.ts.mtime - before.2);
+        }
+        if opts.hook.is_some() {
+            parsed = run_hook(cursors, batch, parsed, report);
         }
         for pr in &parsed {
             report.merge_counts(&pr.counts);
@@ -608,6 +672,114 @@ impl Run<'_, '_> {
         // What the batch freed is handed back before the next one is read.
         release_freed_memory();
         Ok(held)
+    }
+}
+
+/// Runs each input's pipeline (`IngestOptions::hook`) over its entries of
+/// this batch, in input order, after their timestamps are filled in, and
+/// flushes it at the batch's end, so that nothing a commit's positions cover
+/// is still held by a pipeline.
+fn run_hook<'a>(
+    cursors: &mut [Cursor],
+    batch: &[Piece],
+    parsed: Vec<Parsed<'a>>,
+    report: &mut IngestReport,
+) -> Vec<Parsed<'a>> {
+    // One job per input with a pipeline: its tasks in order. Inputs run in
+    // parallel, each one's entries in order.
+    let mut by_input: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (ti, pr) in parsed.iter().enumerate() {
+        let ci = batch[pr.piece].cursor;
+        if cursors[ci].processor.is_some() {
+            by_input.entry(ci).or_default().push(ti);
+        }
+    }
+    let mut slots: Vec<Option<Parsed<'a>>> = parsed.into_iter().map(Some).collect();
+    type Job<'a> = (
+        usize,
+        Box<dyn super::hook::EntryProcessor>,
+        Vec<(usize, Parsed<'a>)>,
+        HookCounts,
+    );
+    let mut jobs: Vec<Job<'a>> = by_input
+        .into_iter()
+        .filter_map(|(ci, tis)| {
+            let processor = cursors[ci].processor.take()?;
+            let tasks = tis
+                .into_iter()
+                .filter_map(|ti| Some((ti, slots[ti].take()?)))
+                .collect();
+            Some((ci, processor, tasks, HookCounts::default()))
+        })
+        .collect();
+    jobs.par_iter_mut()
+        .for_each(|(_, processor, tasks, counts)| {
+            run_input_hook(processor.as_mut(), tasks, counts)
+        });
+    for (ci, processor, tasks, counts) in jobs {
+        cursors[ci].processor = Some(processor);
+        for (ti, pr) in tasks {
+            slots[ti] = Some(pr);
+        }
+        report.lines_joined += counts.joined;
+        for (reason, n) in counts.dropped {
+            *report.dropped.entry(reason).or_default() += n;
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// One input's tasks of a batch through its pipeline, in order; what the
+/// flush at the end hands out goes to the last task.
+fn run_input_hook(
+    processor: &mut dyn super::hook::EntryProcessor,
+    tasks: &mut [(usize, Parsed<'_>)],
+    counts: &mut HookCounts,
+) {
+    let mut out: Vec<HookEntry> = Vec::new();
+    let n = tasks.len();
+    for (k, (_, pr)) in tasks.iter_mut().enumerate() {
+        let streams = std::mem::take(&mut pr.streams);
+        let mut table = StreamTable::default();
+        let entries = std::mem::take(&mut pr.entries);
+        let mut kept = Vec::with_capacity(entries.len());
+        for e in entries {
+            let StreamKey::Labels(labels) = &streams[e.stream as usize] else {
+                // Only line inputs (--format auto) have a pipeline: their
+                // streams are label sets (`ingest` refuses other formats).
+                continue;
+            };
+            let entry = HookEntry {
+                labels: labels.clone(),
+                ts: e.ts,
+                line: String::from_utf8_lossy(&e.line).into_owned(),
+                metadata: e.metadata.map(|m| m.into_vec()).unwrap_or_default(),
+            };
+            processor.process(entry, &mut out, counts);
+            kept.extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
+        }
+        if k + 1 == n {
+            processor.flush(&mut out, counts);
+            kept.extend(out.drain(..).map(|h| hook_entry(h, &mut table)));
+        }
+        pr.entries = kept;
+        pr.streams = table.keys;
+    }
+}
+
+/// An entry a pipeline handed out, in a task's stream table.
+fn hook_entry<'a>(h: HookEntry, table: &mut StreamTable<'a>) -> Entry<'a> {
+    let labels = h
+        .labels
+        .pairs()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("__"))
+        .cloned();
+    Entry {
+        stream: table.of_labels(Labels::from_pairs(labels).without_empty()),
+        ts: h.ts,
+        line: Cow::Owned(h.line.into_bytes()),
+        metadata: (!h.metadata.is_empty()).then(|| h.metadata.into_boxed_slice()),
     }
 }
 

@@ -85,6 +85,25 @@ pub struct DryRunInput {
     pub head: Vec<DryRunEntry>,
     /// Why an ingest would skip the input (then nothing else is filled in).
     pub error: Option<String>,
+    /// With a pipeline (`--config`): what each stage made of the first
+    /// entries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pipeline: Vec<DryRunTrace>,
+    /// With a pipeline: the entries it would store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline_entries: Option<u64>,
+    /// With a pipeline: entries it would drop, by reason.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dropped: BTreeMap<String, u64>,
+}
+
+/// One of the first entries through the pipeline, stage by stage.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DryRunTrace {
+    /// Entry number, as in [`DryRunEntry::entry`].
+    pub entry: u64,
+    /// Each stage's result, in order.
+    pub steps: Vec<super::hook::TraceStep>,
 }
 
 /// What `lokal ingest --dry-run` found, per input.
@@ -112,7 +131,10 @@ pub fn dry_run(opts: &IngestOptions, head: usize) -> Result<DryRun, IngestError>
     }
     super::labels::check_static(opts)?;
     let extractor = clock::extractor(opts)?;
-    let inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    let mut inputs = source::expand_inputs(&opts.inputs, opts.recursive)?;
+    if let Some(hook) = &opts.hook {
+        inputs.retain(|i| hook.reads(&i.display()));
+    }
     let mut out = DryRun::default();
     for input in inputs {
         let mut one = DryRunInput {
@@ -161,7 +183,19 @@ fn look(
 ) -> Result<(), String> {
     let name = input.display();
     let (mut reader, compression, reference_ns) = open(input, &name)?;
-    let labels = super::labels::input_labels(input, &input.display(), opts);
+    let (labels, mut processor) = match opts.hook.as_ref().and_then(|h| h.open(&name)) {
+        Some(t) => (super::labels::hook_labels(t.labels, opts), t.processor),
+        None => (
+            super::labels::input_labels(input, &input.display(), opts),
+            None,
+        ),
+    };
+    let mut hook_counts = super::hook::HookCounts::default();
+    let mut handed: Vec<super::hook::HookEntry> = Vec::new();
+    if processor.is_some() {
+        out.pipeline_entries = Some(0);
+    }
+    let mut piped = 0u64;
     out.labels = labels.to_string();
     validate_labels(&labels, &opts.limits).map_err(|e| format!("{name}: {e}"))?;
     let (mut buf, mut eof) =
@@ -251,6 +285,34 @@ fn look(
                 source,
                 line: text.lines().next().unwrap_or("").to_string(),
             });
+        }
+        if let Some(p) = processor.as_mut() {
+            for e in &entries {
+                piped += 1;
+                let h = super::hook::HookEntry {
+                    labels: labels.clone(),
+                    ts: e.ts,
+                    line: String::from_utf8_lossy(&e.line).into_owned(),
+                    metadata: Vec::new(),
+                };
+                if out.pipeline.len() < head {
+                    let steps = p.trace(h, &mut handed, &mut hook_counts);
+                    out.pipeline.push(DryRunTrace {
+                        entry: piped,
+                        steps,
+                    });
+                } else {
+                    p.process(h, &mut handed, &mut hook_counts);
+                }
+                *out.pipeline_entries.get_or_insert(0) += handed.len() as u64;
+                handed.clear();
+            }
+            if eof && buf.len() == cut {
+                p.flush(&mut handed, &mut hook_counts);
+                *out.pipeline_entries.get_or_insert(0) += handed.len() as u64;
+                handed.clear();
+                out.dropped = std::mem::take(&mut hook_counts.dropped);
+            }
         }
         entry_no = out.timestamps.entries;
         for e in &entries {

@@ -263,7 +263,12 @@ struct Claim {
 
 /// Decides, for every input, where reading starts and under which name,
 /// from the committed positions `old` (see the module docs).
-pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool) -> Plan {
+///
+/// With `missing_ok` (`ingest --follow`) an input file that does not exist
+/// is no failure: it was rotated away and is not created again yet, or not
+/// created at all yet. Its position is still followed to wherever its file
+/// went, so the lines appended just before the rename are read now.
+pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_ok: bool) -> Plan {
     let mut plan = Plan {
         positions: old.clone(),
         ..Default::default()
@@ -271,6 +276,7 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool) -> Plan 
     let mut cands: Vec<Candidate> = Vec::new();
     let mut streams: Vec<Planned> = Vec::new();
     let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut missing: Vec<String> = Vec::new();
     for input in inputs {
         let path = match input {
             Input::Stdin => {
@@ -280,6 +286,9 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool) -> Plan 
             Input::File(p) => p,
         };
         match fs::metadata(path) {
+            Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => {
+                missing.push(path.display().to_string());
+            }
             Err(e) => plan
                 .failed
                 .push(format!("{}: cannot open: {e}", path.display())),
@@ -372,7 +381,8 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool) -> Plan 
     // Positions of this run's files that no input claims: follow them.
     let mut listed: HashMap<PathBuf, Vec<(PathBuf, u64)>> = HashMap::new();
     let mut in_plan: HashSet<PathBuf> = cands.iter().map(|c| c.path.clone()).collect();
-    let inputs_named: HashSet<String> = cands.iter().map(|c| c.key.clone()).collect();
+    let inputs_named: HashSet<String> =
+        cands.iter().map(|c| c.key.clone()).chain(missing).collect();
     let mut dropped: Vec<String> = Vec::new();
     loop {
         // A position whose key is now some other planned file's path was
@@ -494,10 +504,15 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool) -> Plan 
     }
     resumed.sort_by_key(|(fi, _)| *fi);
     plan.items = resumed.into_iter().map(|(_, p)| p).collect();
+    let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
     let fresh_items: Vec<Planned> = cands
         .into_iter()
         .enumerate()
         .filter(|(fi, _)| !is_member[*fi])
+        // A new file under a rotated name modified just now may be a copy
+        // being written (`copytruncate`, `compress`): a follower looking
+        // again soon leaves it until it is complete and can be recognised.
+        .filter(|(_, c)| !(missing_ok && settling(&c.path, c.id.mtime_ns, now_ns)))
         .map(|(_, c)| fresh(c))
         .collect();
     plan.items.extend(fresh_items);
@@ -506,6 +521,15 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool) -> Plan 
 }
 
 /// A file read from its start under its own name.
+/// How long a new file under a rotated name must be left unmodified before
+/// `ingest --follow` reads it as a file of its own.
+pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// True for a file under a rotated name modified within [`SETTLE`].
+pub(crate) fn settling(path: &Path, mtime_ns: i64, now_ns: i64) -> bool {
+    source::looks_rotated(path) && now_ns.saturating_sub(mtime_ns) < SETTLE.as_nanos() as i64
+}
+
 fn fresh(c: Candidate) -> Planned {
     Planned {
         live: c.compression == Compression::None && !source::looks_rotated(&c.path),
@@ -724,7 +748,7 @@ mod tests {
         fs::rename(&log, &rotated).unwrap();
         fs::write(&log, lines("c", 3)).unwrap();
         for inputs in [files(&[&log]), files(&[&log, &rotated])] {
-            let plan = plan(&inputs, &old, false);
+            let plan = plan(&inputs, &old, false, false);
             assert_eq!(plan.items.len(), 2);
             let first = &plan.items[0];
             assert_eq!(first.input, Input::File(rotated.clone()));
@@ -752,19 +776,34 @@ mod tests {
         let mut p = read_all(&log);
         // The inode now holds other bytes of the same length or more.
         fs::write(&log, lines("z", 40)).unwrap();
-        let plan1 = plan(&files(&[&log]), &[(key(&log), p.clone())].into(), false);
+        let plan1 = plan(
+            &files(&[&log]),
+            &[(key(&log), p.clone())].into(),
+            false,
+            false,
+        );
         assert_eq!(plan1.items[0].start, Start::Fresh);
         // Truncated (copytruncate): shorter than the position.
         fs::write(&log, lines("a", 3)).unwrap();
-        let plan2 = plan(&files(&[&log]), &[(key(&log), p.clone())].into(), false);
+        let plan2 = plan(
+            &files(&[&log]),
+            &[(key(&log), p.clone())].into(),
+            false,
+            false,
+        );
         assert_eq!(plan2.items[0].start, Start::Fresh);
         // The same bytes and more: read on.
         fs::write(&log, lines("a", 30) + &lines("b", 2)).unwrap();
-        let plan3 = plan(&files(&[&log]), &[(key(&log), p.clone())].into(), false);
+        let plan3 = plan(
+            &files(&[&log]),
+            &[(key(&log), p.clone())].into(),
+            false,
+            false,
+        );
         assert!(matches!(plan3.items[0].start, Start::Resume(_)));
         // The same head, other bytes before the position: not the same.
         p.tail_hash ^= 1;
-        let plan4 = plan(&files(&[&log]), &[(key(&log), p)].into(), false);
+        let plan4 = plan(&files(&[&log]), &[(key(&log), p)].into(), false, false);
         assert_eq!(plan4.items[0].start, Start::Fresh);
     }
 
@@ -782,7 +821,7 @@ mod tests {
         fs::write(&copy, &grown).unwrap();
         fs::write(&log, lines("c", 2)).unwrap();
         let old: Positions = [(key(&log), p.clone())].into();
-        let plan1 = plan(&files(&[&log]), &old, false);
+        let plan1 = plan(&files(&[&log]), &old, false, false);
         let resumed1 = resumed(&plan1);
         assert_eq!(resumed1.len(), 1);
         assert_eq!(resumed1[0].input, Input::File(copy.clone()));
@@ -793,7 +832,7 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut enc, &grown).unwrap();
         fs::write(&gz, enc.finish().unwrap()).unwrap();
-        let plan2 = plan(&files(&[&log, &copy, &gz]), &old, false);
+        let plan2 = plan(&files(&[&log, &copy, &gz]), &old, false, false);
         let resumed2 = resumed(&plan2);
         assert_eq!(resumed2.len(), 1);
         assert_eq!(resumed2[0].input, Input::File(copy.clone()));
@@ -805,7 +844,7 @@ mod tests {
             .any(|i| i.input == Input::File(gz.clone())));
         // Only the compressed copy left: it is read on from the position.
         fs::remove_file(&copy).unwrap();
-        let plan3 = plan(&files(&[&log]), &old, false);
+        let plan3 = plan(&files(&[&log]), &old, false, false);
         let resumed3 = resumed(&plan3);
         assert_eq!(resumed3.len(), 1);
         assert_eq!(resumed3[0].input, Input::File(gz.clone()));
@@ -822,7 +861,7 @@ mod tests {
         let old: Positions = [(key(&log), read_all(&log)), (key(&other), read_all(&other))].into();
         fs::remove_file(&log).unwrap();
         fs::write(&log, lines("n", 1)).unwrap();
-        let plan = plan(&files(&[&log]), &old, false);
+        let plan = plan(&files(&[&log]), &old, false, false);
         assert_eq!(plan.items.len(), 1);
         assert_eq!(plan.items[0].start, Start::Fresh);
         assert!(!plan.positions.contains_key(&key(&log)), "its file is gone");
@@ -840,7 +879,7 @@ mod tests {
         fs::write(&log, lines("a", 3)).unwrap();
         let link = d.path().join("b.log");
         fs::hard_link(&log, &link).unwrap();
-        let plan = plan(&files(&[&log, &link]), &Positions::new(), false);
+        let plan = plan(&files(&[&log, &link]), &Positions::new(), false, false);
         assert_eq!(plan.items.len(), 1);
         assert_eq!(plan.notes.len(), 1);
     }

@@ -270,10 +270,28 @@ struct PushBody {
     streams: Vec<PushStream>,
 }
 
+/// A stream of a push body; without `stream` its labels are empty (then
+/// refused as Loki refuses them), without `values` it has no entries.
+/// Loki's legacy shape (`"labels": "{…}"`, `"entries": [{"ts": RFC 3339,
+/// "line": …}]`, as old promtails send) is read too.
 #[derive(Deserialize)]
 struct PushStream {
+    #[serde(default)]
     stream: BTreeMap<String, String>,
+    #[serde(default)]
     values: Vec<Vec<serde_json::Value>>,
+    #[serde(default)]
+    labels: Option<String>,
+    #[serde(default)]
+    entries: Vec<LegacyEntry>,
+}
+
+/// An entry of the legacy shape.
+#[derive(Deserialize)]
+struct LegacyEntry {
+    ts: String,
+    #[serde(default)]
+    line: String,
 }
 
 /// One pushed entry: `(ts, line, structured metadata)`.
@@ -300,8 +318,17 @@ pub fn parse_push_bodies(data: &[u8]) -> Result<Vec<PushStreamEntries>, String> 
             Some(Err(e)) => return Err(format!("byte {offset}: not a Loki push body: {e}")),
             Some(Ok(body)) => {
                 for s in body.streams {
-                    let labels = Labels::from_pairs(s.stream);
-                    let mut entries = Vec::with_capacity(s.values.len());
+                    let mut labels = Labels::from_pairs(s.stream);
+                    if let Some(text) = &s.labels {
+                        let pairs = super::push::parse_label_string(text)
+                            .map_err(|e| format!("couldn't parse labels: {e}"))?;
+                        labels = Labels::from_pairs(pairs);
+                    }
+                    let mut entries = Vec::with_capacity(s.values.len() + s.entries.len());
+                    for e in s.entries {
+                        let ts = parse_rfc3339(&e.ts).map_err(|m| format!("byte {offset}: {m}"))?;
+                        entries.push((ts, e.line, Vec::new()));
+                    }
                     for v in s.values {
                         let (ts, line) = match (v.first(), v.get(1)) {
                             (
@@ -369,5 +396,15 @@ mod tests {
             ]
         );
         assert!(parse_push_bodies(br#"{"streams":[{"stream":{},"values":[[1,"a"]]}]}"#).is_err());
+        // Loki's legacy shape.
+        let legacy = parse_push_bodies(
+            br#"{"streams":[{"labels":"{job=\"old\", a=\"b\"}","entries":[{"ts":"2024-05-01T00:00:00.5Z","line":"x"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(legacy[0].labels.to_string(), r#"{a="b", job="old"}"#);
+        assert_eq!(
+            legacy[0].entries,
+            vec![(1_714_521_600_500_000_000, "x".into(), vec![])]
+        );
     }
 }

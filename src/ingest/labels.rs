@@ -42,3 +42,13 @@ pub(crate) fn input_labels(input: &Input, name: &str, opts: &IngestOptions) -> L
     }
     Labels::from_pairs(labels).without_empty()
 }
+
+/// The labels of a file a `--config` hook reads: its target's, with the
+/// `--label`s on top (as promtail's static labels would be).
+pub(crate) fn hook_labels(target: Labels, opts: &IngestOptions) -> Labels {
+    let mut l = target;
+    for (k, v) in &opts.labels {
+        l.set(k, v);
+    }
+    l.without_empty()
+}

@@ -12,10 +12,13 @@ mod clock;
 mod dryrun;
 mod follow;
 pub mod format;
+pub mod hook;
 mod labels;
+pub mod push;
 mod reader;
 pub mod report;
 pub mod source;
+mod tail_loop;
 pub mod timestamp;
 mod writer;
 
@@ -27,6 +30,7 @@ pub use batch::ingest;
 pub use dryrun::{dry_run, DryRun, DryRunEntry, DryRunInput, TimeSource};
 pub use format::InputFormat;
 pub use report::{FileTimestamps, IngestReport};
+pub use tail_loop::{follow, FollowObserver, FollowOptions, FollowStatus};
 pub(crate) use writer::{write_segments, BlockParams, StreamEntries};
 
 use crate::model::Limits;
@@ -79,6 +83,20 @@ pub struct IngestOptions {
     /// Do not keep the day label indexes current (`--no-index`); queries then
     /// read the new segments' footers until `lokal index` runs.
     pub no_index: bool,
+    /// A run of `ingest --follow`: a glob matching nothing and a file that
+    /// does not exist are not failures (the file is not created yet, or was
+    /// rotated away and is not created again yet).
+    pub follow: bool,
+    /// An unterminated last line of a file not modified for this long is
+    /// taken as it is instead of being held back for its newline (`None`:
+    /// held until the newline comes or the file is rotated away).
+    pub partial_line_timeout: Option<Duration>,
+    /// Set (by a signal) to end the run after its next commit, leaving the
+    /// rest of the inputs for the next run (`--follow`'s stop).
+    pub stop: Option<&'static std::sync::atomic::AtomicBool>,
+    /// A per-entry pipeline (`--config`'s `pipeline_stages`): it picks each
+    /// file's labels, and may rewrite, relabel, re-time, join or drop entries.
+    pub hook: Option<std::sync::Arc<dyn hook::EntryHook>>,
 }
 
 impl Default for IngestOptions {
@@ -102,6 +120,10 @@ impl Default for IngestOptions {
             zstd_level: 3,
             lock_timeout: None,
             no_index: false,
+            follow: false,
+            partial_line_timeout: None,
+            stop: None,
+            hook: None,
         }
     }
 }
@@ -119,8 +141,21 @@ pub fn write_streams(
     tenant: &str,
     streams: Vec<OwnedStream>,
 ) -> Result<IngestReport, IngestError> {
+    write_streams_with(store, tenant, streams, &IngestOptions::default(), &[])
+}
+
+/// [`write_streams`] with `opts`' dedupe, zstd level and lock timeout, and
+/// the label indexes of `rebuild_days` rebuilt in the same commit (the
+/// push writer's upkeep).
+pub(crate) fn write_streams_with(
+    store: &crate::store::Store,
+    tenant: &str,
+    streams: Vec<OwnedStream>,
+    opts: &IngestOptions,
+    rebuild_days: &[String],
+) -> Result<IngestReport, IngestError> {
     let tenant = store.tenant(tenant)?;
-    let lock = store.lock_writer(None, || {})?;
+    let lock = store.lock_writer(opts.lock_timeout, || {})?;
     let mut tx = tenant.begin_write(&lock)?;
     let mut report = IngestReport::default();
     // Label sets equal once empty values are dropped are one stream.
@@ -148,7 +183,11 @@ pub fn write_streams(
             valid: true,
         })
         .collect();
-    writer::write_batch(&mut tx, groups, &IngestOptions::default(), &mut report)?;
+    writer::write_batch(&mut tx, groups, opts, &mut report)?;
+    if !rebuild_days.is_empty() {
+        let built = crate::store::rebuild_days_lenient(&mut tx, rebuild_days, &mut |_| {})?;
+        report.index_builds += built.len() as u64;
+    }
     tx.commit()?;
     Ok(report)
 }

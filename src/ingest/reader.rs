@@ -100,6 +100,8 @@ pub(crate) struct Cursor {
     pub recorded: bool,
     /// How this input's timestamps were found, and its fallbacks.
     pub ts: FileTimestamps,
+    /// Its pipeline (`IngestOptions::hook`), fed its entries in order.
+    pub processor: Option<Box<dyn super::hook::EntryProcessor>>,
 }
 
 /// One contiguous run of an input's bytes inside a batch.
@@ -271,7 +273,10 @@ pub(crate) fn open(
         Start::Resume(p) => (p.line.max(1), p.last_ts),
         Start::Fresh => (1, None),
     };
-    let labels = super::labels::input_labels(&item.input, &name, opts);
+    let (labels, processor) = match opts.hook.as_ref().and_then(|h| h.open(&name)) {
+        Some(t) => (super::labels::hook_labels(t.labels, opts), t.processor),
+        None => (super::labels::input_labels(&item.input, &name, opts), None),
+    };
     if opts.format == InputFormat::Auto {
         validate_labels(&labels, &opts.limits).map_err(|e| format!("{shown}: {e}"))?;
     }
@@ -286,7 +291,15 @@ pub(crate) fn open(
         line_no,
     )?;
     // A push body is read whole: it has no "last line" to wait for.
-    let live = item.live && name == item.name && opts.format != InputFormat::LokiPush;
+    // With a timeout (`--follow`), a last line left unterminated that long
+    // is taken as it is: the writer is not coming back to end it.
+    let stale = match (opts.partial_line_timeout, identity) {
+        (Some(t), Some(id)) => {
+            now_ns.saturating_sub(id.mtime_ns) >= i64::try_from(t.as_nanos()).unwrap_or(i64::MAX)
+        }
+        _ => false,
+    };
+    let live = item.live && name == item.name && opts.format != InputFormat::LokiPush && !stale;
     Ok(Opened::Cursor(Box::new(Cursor {
         key: identity.map(|_| shown.clone()),
         input: item.input.clone(),
@@ -312,6 +325,7 @@ pub(crate) fn open(
         copies,
         recorded: false,
         ts,
+        processor,
     })))
 }
 
@@ -739,6 +753,7 @@ mod tests {
             long_lines: Vec::new(),
             copies: Vec::new(),
             recorded: false,
+            processor: None,
         }
     }
 

@@ -69,6 +69,9 @@ pub struct IngestReport {
     pub rejected: BTreeMap<&'static str, u64>,
     /// Entries stored with a change, by reason.
     pub changed: BTreeMap<&'static str, u64>,
+    /// Entries a `--config` pipeline dropped, by its `drop_counter_reason`
+    /// (wanted, so not rejections).
+    pub dropped: BTreeMap<String, u64>,
     /// File-level problems, one message each.
     pub errors: Vec<String>,
     /// Per file read: how its timestamps were found, and every fallback.

@@ -53,6 +53,16 @@ impl Compression {
 /// characters is expanded, anything else is a file. The result is in the
 /// given order, each pattern's matches sorted, duplicates removed.
 pub fn expand_inputs(args: &[String], recursive: bool) -> Result<Vec<Input>, IngestError> {
+    expand(args, recursive, false)
+}
+
+/// [`expand_inputs`]; with `follow` a glob that matches nothing (yet) is no
+/// error: `ingest --follow` picks up the files when they appear.
+pub(crate) fn expand(
+    args: &[String],
+    recursive: bool,
+    follow: bool,
+) -> Result<Vec<Input>, IngestError> {
     let mut out: Vec<Input> = Vec::new();
     let push = |i: Input, out: &mut Vec<Input>| {
         if !out.contains(&i) {
@@ -84,7 +94,7 @@ pub fn expand_inputs(args: &[String], recursive: bool) -> Result<Vec<Input>, Ing
                 .filter_map(Result::ok)
                 .filter(|p| p.is_file())
                 .collect();
-            if files.is_empty() {
+            if files.is_empty() && !follow {
                 return Err(IngestError::Input {
                     input: arg.clone(),
                     message: "no file matches this pattern".into(),

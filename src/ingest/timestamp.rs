@@ -40,6 +40,12 @@ use civil::{Parsed, NS_PER_SEC};
 use detect::Style;
 use format::Format;
 
+/// The Go layout behind one of the names `--timestamp-format` and promtail's
+/// `timestamp` stage accept (`RFC3339`, `RFC1123Z`, `ANSIC`, `StampMilli`, …).
+pub fn go_named_layout(name: &str) -> Option<&'static str> {
+    format::named_layout(name)
+}
+
 const DAY_SECS: i64 = 86_400;
 
 /// The earliest instant taken: 1990-01-01T00:00:00Z. Earlier dates in logs

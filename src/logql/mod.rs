@@ -55,6 +55,7 @@
 
 mod ast;
 mod error;
+pub mod hint;
 mod lexer;
 mod parser;
 mod pretty;
@@ -63,6 +64,7 @@ mod regexes;
 
 pub use ast::*;
 pub use error::ParseError;
+pub use hint::Explained;
 pub use parser::{MAX_CHAIN, MAX_INPUT_SIZE, MAX_NESTING};
 pub use pretty::{pretty, pretty_with_width, DEFAULT_WIDTH as PRETTY_WIDTH};
 pub use regexes::{go_capture_names, original_capture_name};

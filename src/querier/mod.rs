@@ -20,12 +20,14 @@
 mod index;
 pub mod remote;
 mod stdin;
+mod tail;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use index::{rebuild_index, RebuildEvent, RebuildRequest, TenantIndex, Tenants};
 pub use remote::Remote;
 pub use stdin::StdinStore;
+pub use tail::Tail;
 
 use crate::engine::eval::{self, MetricParams, StepAlign};
 use crate::engine::logquery::{self, LogParams, LogResult, LogStream};

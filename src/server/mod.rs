@@ -8,8 +8,14 @@
 //! [`crate::loki::api`] (what `lokal query -o json` prints). Every request
 //! opens its own querier, so it reads one consistent snapshot of the store.
 
+pub mod auth;
+pub mod explore;
 pub mod handlers;
+pub mod metrics;
 pub mod params;
+pub mod push;
+pub mod tail;
+pub mod volume;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +41,9 @@ pub enum ServerError {
     /// The default tenant is not a valid org id.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Rebuilding the indexes of pushed days at shutdown failed.
+    #[error("rebuilding the label indexes of pushed days: {0}")]
+    Index(#[from] crate::ingest::IngestError),
 }
 
 /// What `lokal serve` serves.
@@ -48,12 +57,45 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest request body accepted, bytes (Loki's `max_recv_msg_size`).
     pub max_body: u64,
+    /// What a push must satisfy (label and line limits, timestamp bounds).
+    pub push_limits: crate::ingest::push::PushLimits,
+    /// How long a push waits for another writer (`lokal ingest`) before
+    /// it is answered 503.
+    pub lock_timeout: Duration,
+    /// Credentials a request must present (`--basic-auth`,
+    /// `--bearer-token`); none: no authentication.
+    pub credentials: Vec<auth::Credential>,
+    /// Largest `limit` of a log query (Loki's `max_entries_limit_per_query`);
+    /// 0: no limit.
+    pub max_entries_limit: usize,
+    /// Most series a metric query may return (Loki's `max_query_series`);
+    /// 0: no limit.
+    pub max_query_series: usize,
+    /// How long a query may run before it is answered 504 (Loki's
+    /// `query_timeout`); `None`: no limit.
+    pub query_timeout: Option<Duration>,
+    /// Most tails at once (Loki's `max_concurrent_tail_requests`); 0: no limit.
+    pub max_tails: usize,
+}
+
+/// What every worker shares: the configuration and the push committer.
+pub struct State {
+    /// The configuration.
+    pub config: ServerConfig,
+    /// The queue to the push committer.
+    pub committer: push::Committer,
+    /// What `/metrics` shows.
+    pub metrics: metrics::Metrics,
+    /// Set when the server stops (tails watch it).
+    pub stop: &'static AtomicBool,
+    /// Tails running.
+    pub tails: std::sync::atomic::AtomicUsize,
 }
 
 /// A bound server, not yet answering.
 pub struct Server {
     http: Arc<tiny_http::Server>,
-    config: Arc<ServerConfig>,
+    config: ServerConfig,
 }
 
 impl Server {
@@ -66,8 +108,13 @@ impl Server {
         })?;
         Ok(Server {
             http: Arc::new(http),
-            config: Arc::new(config),
+            config,
         })
+    }
+
+    /// Whether requests must authenticate.
+    pub fn has_credentials(&self) -> bool {
+        !self.config.credentials.is_empty()
     }
 
     /// The address bound (with the port picked when 0 was asked).
@@ -76,16 +123,27 @@ impl Server {
     }
 
     /// Answers requests until `stop` is set, then lets each worker finish
-    /// the request it is on and returns.
-    pub fn run(self, stop: &'static AtomicBool) {
-        let workers: Vec<_> = (0..self.config.workers.max(1))
+    /// the request it is on, commits every push accepted, and returns. The
+    /// error is the final index rebuild's (the pushes are committed; the
+    /// next `lokal index` or ingest rebuilds what is stale).
+    pub fn run(self, stop: &'static AtomicBool) -> Result<(), ServerError> {
+        let (committer, commit_thread) = push::Committer::start(&self.config);
+        let workers = self.config.workers.max(1);
+        let state = Arc::new(State {
+            config: self.config,
+            committer,
+            metrics: metrics::Metrics::default(),
+            stop,
+            tails: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let workers: Vec<_> = (0..workers)
             .map(|_| {
                 let http = Arc::clone(&self.http);
-                let config = Arc::clone(&self.config);
+                let state = Arc::clone(&state);
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::SeqCst) {
                         match http.recv_timeout(POLL) {
-                            Ok(Some(req)) => handlers::answer(&config, req),
+                            Ok(Some(req)) => handlers::answer(&state, req),
                             Ok(None) => {}
                             // The listener failed: nothing more will come.
                             Err(_) => break,
@@ -99,6 +157,11 @@ impl Server {
             // still finish.
             let _ = w.join();
         }
+        // The last handle to the committer goes: it commits what is queued,
+        // rebuilds the indexes it left stale, and ends.
+        drop(state);
+        commit_thread.join()?;
+        Ok(())
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Row {
     pub id: String,
     /// `range` or `instant`.
     pub kind: String,
+    /// `log` or `metric` (the `type` column).
+    pub ty: String,
     pub query: String,
     pub start: String,
     pub end: String,
@@ -56,6 +58,7 @@ pub fn read_queries(path: &Path) -> Vec<Row> {
             Row {
                 id: get("id"),
                 kind: get("kind"),
+                ty: get("type"),
                 query: get("query"),
                 start: get("start"),
                 end: get("end"),

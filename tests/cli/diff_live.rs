@@ -144,18 +144,7 @@ fn live_loki_answers_as_the_fixtures_and_lokal_agrees() {
     // the first overlapping the previous one at its last timestamp, and
     // prints the labels common to each response once and pads to its
     // widest; lokal streams the answer and prints the same batches.
-    let logcli = env.path().join("logcli");
-    run_ok(
-        Command::new("zstd")
-            .args(["-dqf"])
-            .arg(loki_dir.join("logcli-3.7.6-linux-amd64.zst"))
-            .arg("-o")
-            .arg(&logcli),
-    );
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&logcli, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let logcli = crate::support::loki::unpack_logcli(&loki_dir, env.path());
     for dir in [None, Some("--forward")] {
         // The same command line for both: logcli's flags are lokal's.
         let mut args = vec![

@@ -179,7 +179,15 @@ fn loki_push_bodies() {
     // Structured metadata is stored and usable as a label, as in Loki 3.
     let out = env.ok(["query", "-o", "raw", r#"{app="a"} | trace="t""#]);
     eqnice!("two\n", out);
-    let out = env.ok(["query", "-o", "jsonl", "-z", "UTC", r#"{app="a"} |= "two""#]);
+    let out = env.ok([
+        "query",
+        "-o",
+        "jsonl",
+        "--include-common-labels",
+        "-z",
+        "UTC",
+        r#"{app="a"} |= "two""#,
+    ]);
     assert!(out.contains(r#""trace":"t""#), "{out}");
 }
 

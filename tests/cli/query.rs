@@ -54,7 +54,20 @@ fn raw_jsonl_and_forward() {
         .arg(r#"{job="web"}"#)
         .run()
         .stdout;
+    // As logcli's: the labels every entry shares are left out (and told
+    // on stderr), unless --include-common-labels.
     insta::assert_snapshot!("jsonl", jsonl);
+    let all = env
+        .cmd(["query", "-o", "jsonl", "-z", "UTC", "--limit", "3"])
+        .arg("--include-common-labels")
+        .arg(r#"{env="prod"} |= "GET""#)
+        .run();
+    insta::assert_snapshot!("jsonl_include_common", all.stdout);
+    assert!(
+        all.stderr.contains(r#"Common labels: {env="prod"}"#),
+        "{}",
+        all.stderr
+    );
 }
 
 #[test]
@@ -328,7 +341,15 @@ fn stdin_queries_have_real_time_and_labels() {
     let env = TestEnv::new();
     let out = env
         .cmd([
-            "query", "--stdin", "-l", "app=x", "-z", "UTC", "-o", "jsonl",
+            "query",
+            "--stdin",
+            "-l",
+            "app=x",
+            "-z",
+            "UTC",
+            "-o",
+            "jsonl",
+            "--include-common-labels",
         ])
         .arg("|= \"b\"")
         .stdin("2024-02-03T04:05:06Z a\n2024-02-03T04:05:07Z b\n")

@@ -71,7 +71,17 @@ fn raw(env: &TestEnv, q: &str) -> Vec<String> {
 
 /// Every entry a query returns as (labels, line), sorted.
 fn jsonl(env: &TestEnv, q: &str) -> Vec<(serde_json::Value, String)> {
-    let out = env.cmd(["query", "--limit", "0", "-o", "jsonl", q]).run();
+    let out = env
+        .cmd([
+            "query",
+            "--limit",
+            "0",
+            "-o",
+            "jsonl",
+            "--include-common-labels",
+            q,
+        ])
+        .run();
     let mut v: Vec<(serde_json::Value, String)> = String::from_utf8(out.bytes)
         .unwrap()
         .lines()

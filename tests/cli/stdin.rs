@@ -38,7 +38,14 @@ fn query_stdin(args: &[&str], input: &str) -> (i32, String, String) {
 #[test]
 fn year_dates_yearless_timestamps() {
     let (code, out, err) = query_stdin(
-        &["--year", "2020", "-o", "jsonl", r#"{job="stdin"}"#],
+        &[
+            "--year",
+            "2020",
+            "-o",
+            "jsonl",
+            "--include-common-labels",
+            r#"{job="stdin"}"#,
+        ],
         "Jan  2 03:04:05 host app: hello\n",
     );
     assert_eq!(code, 0, "{err}");
@@ -59,6 +66,7 @@ fn multiline_start_joins_continuation_lines() {
             "--forward",
             "-o",
             "jsonl",
+            "--include-common-labels",
             r#"{job="stdin"}"#,
         ],
         input,

@@ -239,8 +239,10 @@ pub(crate) fn assert_entries(env: &TestEnv) {
         ])
     );
     let jsonl = |tenant: &str| {
+        // With the common labels, as an export to be read back needs them.
         env.cmd(["--tenant", tenant, "query", "-o", "jsonl", "--limit", "0"])
-            .args(["--forward", "-z", "UTC", r#"{env=~".+"}"#])
+            .args(["--include-common-labels", "--forward", "-z", "UTC"])
+            .arg(r#"{env=~".+"}"#)
             .stdout()
     };
     eqnice!(FAKE_JSONL, jsonl("fake"), "tenant fake");

@@ -207,6 +207,13 @@ impl LokalCmd {
         self
     }
 
+    /// Runs the command in `dir` (relative paths in its arguments and in
+    /// the files it reads are taken from there).
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     /// Feeds `input` on stdin (written from another thread, so a large input
     /// cannot deadlock against the child's output).
     pub fn stdin(&mut self, input: impl Into<Vec<u8>>) -> &mut Self {

@@ -71,6 +71,22 @@ pub fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Unpacks the real `logcli` of `loki_dir` (the `../shared/loki` folder)
+/// into `dir`; its path.
+pub fn unpack_logcli(loki_dir: &Path, dir: &Path) -> std::path::PathBuf {
+    let logcli = dir.join("logcli");
+    run_ok(
+        Command::new("zstd")
+            .args(["-dqf"])
+            .arg(loki_dir.join("logcli-3.7.6-linux-amd64.zst"))
+            .arg("-o")
+            .arg(&logcli),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&logcli, std::fs::Permissions::from_mode(0o755)).unwrap();
+    logcli
+}
+
 impl Loki {
     /// Starts the Loki of `../shared/loki` with its data under `work/loki`;
     /// `None` (after a note) when it or its tools are missing.
@@ -95,6 +111,19 @@ impl Loki {
             pid: pid.trim().to_string(),
             addr: format!("http://127.0.0.1:{http}"),
         }
+    }
+
+    /// Starts the Loki of `loki_dir` with its data under `work/loki` and
+    /// pushes `dataset` (`make_dataset.py`'s) with `push_to_loki.py`.
+    pub fn start_with_dataset(loki_dir: &Path, work: &Path, dataset: &Path) -> Loki {
+        let loki = Loki::start_in(loki_dir, work);
+        run_ok(
+            Command::new("python3")
+                .arg(loki_dir.join("push_to_loki.py"))
+                .args(["--addr", &loki.addr, "--dataset"])
+                .arg(dataset),
+        );
+        loki
     }
 
     /// `POST /flush`, then waits until Loki's count of every entry at

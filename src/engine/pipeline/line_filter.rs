@@ -94,6 +94,7 @@ pub fn compile_regex(re: &str) -> Result<Regex, String> {
 /// two syntaxes agrees for valid Go regexes. A regex that does not parse is returned as
 /// is (compiling it reports the error).
 pub fn go_compat(re: &str) -> String {
+    let re = &*literal_class_dashes(re);
     use regex_syntax::ast::{self, Ast, ClassPerlKind, ClassSetItem};
     struct V(Vec<(usize, usize, &'static str)>);
     fn perl(kind: &ClassPerlKind, negated: bool, bracketed: bool) -> &'static str {
@@ -167,6 +168,68 @@ pub fn go_compat(re: &str) -> String {
     out
 }
 
+/// In a Go character class a `-` right after a Perl class (`[\d-:]`, as in
+/// promtail's documented `[T\d-:.Z]`) is a literal dash; Rust's parser
+/// refuses it as a range, so it is escaped (`[\d\-:]`).
+fn literal_class_dashes(re: &str) -> std::borrow::Cow<'_, str> {
+    let b = re.as_bytes();
+    // Byte offsets of the dashes to escape.
+    let mut dashes = Vec::new();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                let perl = matches!(b.get(i + 1), Some(b'd' | b'D' | b'w' | b'W' | b's' | b'S'));
+                if in_class
+                    && perl
+                    && b.get(i + 2) == Some(&b'-')
+                    && !matches!(b.get(i + 3), Some(b']') | None)
+                {
+                    dashes.push(i + 2);
+                }
+                i += 2;
+                continue;
+            }
+            b'[' if !in_class => {
+                in_class = true;
+                // `[]…]` and `[^]…]`: a leading `]` is a literal.
+                let mut j = i + 1;
+                if b.get(j) == Some(&b'^') {
+                    j += 1;
+                }
+                if b.get(j) == Some(&b']') {
+                    j += 1;
+                }
+                i = j;
+                continue;
+            }
+            // `[:alpha:]` inside a class.
+            b'[' if b.get(i + 1) == Some(&b':') => {
+                if let Some(end) = re[i + 2..].find(":]") {
+                    i += end + 4;
+                    continue;
+                }
+            }
+            b']' if in_class => in_class = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    if dashes.is_empty() {
+        return std::borrow::Cow::Borrowed(re);
+    }
+    let mut out = String::with_capacity(re.len() + dashes.len());
+    let mut last = 0;
+    for d in dashes {
+        out.push_str(&re[last..d]);
+        out.push('\\');
+        last = d;
+    }
+    out.push_str(&re[last..]);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Go's `regexp/syntax` message for a regex that does not compile, as far as the Rust
 /// error can tell (`error parsing regexp: missing closing ): `(``).
 pub fn go_regex_error(re: &str, e: &regex::Error) -> String {
@@ -198,6 +261,16 @@ pub fn go_regex_error(re: &str, e: &regex::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dash_after_a_perl_class_is_literal_as_in_go() {
+        let re = super::compile_regex(r"ts=(?P<t>[T\d-:.Z]*)").unwrap();
+        let caps = re.captures(b"ts=2019-04-30T02:12:41.8Z x").unwrap();
+        assert_eq!(&caps["t"], b"2019-04-30T02:12:41.8Z");
+        assert!(super::compile_regex(r"[a\d-]").is_ok());
+        assert_eq!(super::literal_class_dashes(r"\d-[x-y]"), r"\d-[x-y]");
+        assert_eq!(super::literal_class_dashes(r"[\w-é]"), r"[\w\-é]");
+    }
+
     use super::*;
     use crate::logql::{parse_expr, Expr, Stage};
 

@@ -59,6 +59,8 @@ use crate::model::Labels;
 pub use labels::{LabelsResult, ERROR_DETAILS_LABEL, ERROR_LABEL, PRESERVE_ERROR_LABEL};
 // Go's regex syntax in Rust's, for other users of Go regexes (the ruler's templates).
 pub use line_filter::{go_compat as go_regex, go_regex_error};
+pub use logfmt::Decoder as LogfmtDecoder;
+pub use logql_funcs::{functions as template_functions, Entry as TemplateEntry, Logql};
 
 use crate::go::template::Data;
 use json::{JsonExprParser, JsonScratch};
@@ -173,6 +175,12 @@ fn ansi_regex() -> &'static Regex {
         )
         .expect("static regex")
     })
+}
+
+/// `line` without ANSI colour codes, as LogQL's `decolorize` (and promtail's
+/// stage of that name) strips them.
+pub fn decolorize(line: &[u8]) -> Cow<'_, [u8]> {
+    ansi_regex().replace_all(line, &b""[..])
 }
 
 fn push_names(out: &mut Option<Vec<String>>, names: impl IntoIterator<Item = String>) {

@@ -142,6 +142,14 @@ const NAMED_LAYOUTS: &[(&str, &str)] = &[
     ("DateOnly", "2006-01-02"),
 ];
 
+/// The Go layout of a named format (`RFC3339`, `ANSIC`, `StampMilli`, …).
+pub(crate) fn named_layout(name: &str) -> Option<&'static str> {
+    NAMED_LAYOUTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, layout)| *layout)
+}
+
 impl Format {
     /// Compiles a promtail name, Go layout or strftime format.
     pub(crate) fn compile(spec: &str) -> Result<Format, TimestampError> {

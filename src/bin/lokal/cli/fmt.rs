@@ -1,5 +1,5 @@
 //! `lokal fmt`: print the canonical form of a LogQL query.
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 
 use anyhow::Result;
 use clap::Args;
@@ -33,12 +33,10 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         Err(e) => {
-            eprintln!("{e}");
-            if std::io::stderr().is_terminal() {
-                if let Some(caret) = e.caret(&String::from_utf8_lossy(&query)) {
-                    eprintln!("{caret}");
-                }
-            }
+            eprintln!(
+                "{}",
+                super::query::explain(e, &String::from_utf8_lossy(&query))
+            );
             Ok(ExitCode::Usage)
         }
     }

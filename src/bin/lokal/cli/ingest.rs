@@ -7,7 +7,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use lokal::ingest::{self, IngestObserver, IngestOptions, IngestReport, InputFormat};
-use lokal::units::parse_duration;
+use lokal::units::{parse_bytes, parse_duration};
 
 use super::args::{EntryArgs, LabelArgs, LineArgs, TimestampArgs};
 use super::exit::ExitCode;
@@ -40,8 +40,10 @@ pub enum SummaryFormat {
   lokal ingest --label job=nginx /var/log/nginx/access.log
   lokal ingest -r --label-from-path '/logs/(?P<job>[^/]+)/' /logs
   lokal ingest --dry-run /var/log/syslog /var/log/nginx/access.log
+  lokal ingest --config /etc/promtail/config.yml
   lokal ingest --timestamp-format '%d.%m.%Y %H:%M:%S' odd.log
   logcli query -o jsonl '{job=\"x\"}' | lokal ingest --format logcli -
+  lokal ingest --follow --label job=nginx '/var/log/nginx/*.log'   # until SIGTERM/Ctrl-C
 
 Timestamps are found with no flags: per file, its first lines show where the
 timestamp is (the line start, a field such as Apache's [date] or an epoch
@@ -58,8 +60,16 @@ Re-running on the same files reads only what was appended since; positions
 are committed with the data, so an interrupted run can simply be repeated.")]
 pub struct IngestArgs {
     /// Files, globs (quoted, `**` allowed), directories, or - for stdin; .gz and .zst are decompressed
-    #[arg(required = true, value_name = "PATH|GLOB|DIR|-")]
+    #[arg(required_unless_present = "config", value_name = "PATH|GLOB|DIR|-")]
     pub inputs: Vec<String>,
+    /// A promtail config: read the files of its scrape_configs (static_configs' __path__ and
+    /// __path_exclude__) with their labels, and run each entry through its pipeline_stages
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["inputs", "label_from_path", "no_filename_label", "recursive", "format"])]
+    pub config: Option<std::path::PathBuf>,
+    /// With --config: replace ${VAR} and ${VAR:-default} in it by environment variables first
+    /// (promtail's -config.expand-env)
+    #[arg(long, requires = "config")]
+    pub config_expand_env: bool,
     /// Walk directories recursively
     #[arg(short, long)]
     pub recursive: bool,
@@ -113,6 +123,78 @@ pub struct IngestArgs {
     /// With --dry-run: how many first entries of each input to show
     #[arg(long, default_value_t = 5, value_name = "N", requires = "dry_run")]
     pub head: usize,
+    #[command(flatten)]
+    pub follow: FollowArgs,
+}
+
+/// `lokal ingest --follow` and its pacing.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Follow")]
+pub struct FollowArgs {
+    /// Keep running and store lines as they are appended, as `tail -F` follows files: new files
+    /// matching the globs are picked up, rotations (create, rename, copytruncate) followed;
+    /// SIGTERM or Ctrl-C commits what was read and exits 0
+    #[arg(short = 'F', long, conflicts_with = "dry_run")]
+    pub follow: bool,
+    /// With --follow: commit at most this often while files change (Go duration)
+    #[arg(
+        long,
+        default_value = "1s",
+        value_name = "DURATION",
+        requires = "follow"
+    )]
+    pub commit_interval: String,
+    /// With --follow: commit sooner once this many bytes were appended (also the most one commit
+    /// reads)
+    #[arg(long, default_value = "4MiB", value_name = "SIZE", requires = "follow")]
+    pub commit_bytes: String,
+    /// With --follow: how often files are checked when inotify is not used
+    #[arg(
+        long,
+        default_value = "250ms",
+        value_name = "DURATION",
+        requires = "follow"
+    )]
+    pub poll_interval: String,
+    /// With --follow: store a last line that has no newline yet once its file has not changed
+    /// for this long
+    #[arg(
+        long,
+        default_value = "5s",
+        value_name = "DURATION",
+        requires = "follow"
+    )]
+    pub partial_line_timeout: String,
+    /// With --follow: poll every --poll-interval instead of using inotify
+    #[arg(long, requires = "follow")]
+    pub no_inotify: bool,
+}
+
+impl FollowArgs {
+    /// The library's pacing options.
+    fn options(&self) -> Result<ingest::FollowOptions> {
+        let dur = |flag: &str, v: &str| {
+            parse_duration(v)
+                .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+                .and_then(|d| {
+                    if d.is_zero() {
+                        anyhow::bail!("--{flag} must be more than 0")
+                    }
+                    Ok(d)
+                })
+        };
+        Ok(ingest::FollowOptions {
+            commit_interval: dur("commit-interval", &self.commit_interval)?,
+            commit_bytes: match parse_bytes(&self.commit_bytes) {
+                Ok(0) => anyhow::bail!("--commit-bytes must be more than 0"),
+                Ok(n) => n,
+                Err(e) => anyhow::bail!("--commit-bytes: {e}"),
+            },
+            poll_interval: dur("poll-interval", &self.poll_interval)?,
+            partial_line_timeout: dur("partial-line-timeout", &self.partial_line_timeout)?,
+            inotify: !self.no_inotify,
+        })
+    }
 }
 
 struct Progress {
@@ -142,6 +224,36 @@ impl IngestObserver for Progress {
     }
 }
 
+/// `--config`: the promtail config as the run's inputs and hook; its notes
+/// (sections accepted but not run, globs matching nothing yet) are printed
+/// once.
+fn promtail_config(a: &IngestArgs, path: &std::path::Path, o: &mut IngestOptions) -> Result<()> {
+    let quiet = a.quiet;
+    let cwd = std::env::current_dir().context("current directory")?;
+    let cfg = lokal::promtail::Config::load(path, &cwd, a.config_expand_env)?;
+    let (inputs, missing) = cfg.inputs();
+    if !quiet {
+        for n in cfg.notes.iter().chain(&missing) {
+            eprintln!("lokal: note: {}: {n}", path.display());
+        }
+    }
+    if a.follow.follow {
+        // A follower waits for the files that do not exist yet.
+        o.inputs = cfg.globs();
+    } else if inputs.is_empty() {
+        anyhow::bail!(
+            "{}: no file matches any __path__ of its scrape_configs",
+            path.display()
+        );
+    } else {
+        o.inputs = inputs;
+    }
+    o.hook = Some(std::sync::Arc::new(lokal::promtail::Hook::new(
+        std::sync::Arc::new(cfg),
+    )));
+    Ok(())
+}
+
 fn options(a: &IngestArgs) -> Result<IngestOptions> {
     let mut o = IngestOptions {
         inputs: a.inputs.clone(),
@@ -165,6 +277,9 @@ fn options(a: &IngestArgs) -> Result<IngestOptions> {
         lines: &a.lines,
     }
     .apply(&mut o)?;
+    if let Some(path) = &a.config {
+        promtail_config(a, path, &mut o)?;
+    }
     o.dedupe = a.dedupe;
     o.from_start = a.from_start;
     o.binary = a.binary;
@@ -183,6 +298,9 @@ pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
         return dry_run(&opts, a);
     }
     let store = g.store();
+    if a.follow.follow {
+        return follow(&store, g, &opts, a);
+    }
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);
         b.set_style(
@@ -228,6 +346,65 @@ pub fn run(g: &GlobalArgs, a: &IngestArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Ok
     })
+}
+
+/// A follower's status line on a terminal (its warnings as [`Progress`]'s).
+impl ingest::FollowObserver for Progress {
+    fn status(&self, s: &ingest::FollowStatus) {
+        let Some(b) = &self.bar else { return };
+        let last = match s.last_commit {
+            Some(t) => format!("last commit {}s ago", t.elapsed().as_secs()),
+            None => "nothing committed yet".to_string(),
+        };
+        b.set_message(format!(
+            "following {} files ({}): {} lines, {} entries stored, {} in {} commits, {last}",
+            s.files,
+            s.watching,
+            s.lines_read,
+            s.entries_stored,
+            human(s.bytes_read),
+            s.commits,
+        ));
+        b.tick();
+    }
+}
+
+/// `--follow`: runs until SIGTERM or Ctrl-C, then commits and exits 0.
+fn follow(
+    store: &lokal::store::Store,
+    g: &GlobalArgs,
+    opts: &IngestOptions,
+    a: &IngestArgs,
+) -> Result<ExitCode> {
+    let fo = a.follow.options()?;
+    let stop = lokal::server::stop_on_signals();
+    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new_spinner();
+        b.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+        b
+    });
+    let progress = Progress {
+        bar,
+        quiet: a.quiet,
+    };
+    let report = ingest::follow(
+        store,
+        &g.tenant,
+        std::slice::from_ref(opts),
+        &fo,
+        stop,
+        &progress,
+    )?;
+    if let Some(b) = &progress.bar {
+        b.finish_and_clear();
+    }
+    if !a.quiet {
+        eprintln!(
+            "lokal: stopped following: {} lines read, {} entries stored in {} commits",
+            report.lines_read, report.entries_stored, report.commits
+        );
+    }
+    Ok(ExitCode::Ok)
 }
 
 /// `--dry-run`: the library's report, printed; exit 2 when an input would
@@ -290,6 +467,9 @@ fn summary_table(r: &IngestReport) -> Table {
     }
     for (k, v) in &r.changed {
         row(&format!("changed: {k}"), v.to_string());
+    }
+    for (k, v) in &r.dropped {
+        row(&format!("dropped by pipeline: {k}"), v.to_string());
     }
     t
 }

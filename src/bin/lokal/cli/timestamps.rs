@@ -124,8 +124,95 @@ pub fn dry_run_text(d: &DryRun) -> String {
                 );
             }
         }
+        pipeline_text(i, &mut s);
     }
     s
+}
+
+/// `--dry-run --config`: the pipeline's counts, then per first entry what
+/// each stage changed (line, labels, time, metadata, extracted data).
+fn pipeline_text(i: &lokal::ingest::DryRunInput, s: &mut String) {
+    let Some(n) = i.pipeline_entries else { return };
+    let _ = write!(
+        s,
+        "  pipeline   {n} entries stored of {}",
+        i.timestamps.entries
+    );
+    for (reason, k) in &i.dropped {
+        let _ = write!(s, "; {k} dropped ({reason})");
+    }
+    s.push('\n');
+    let short = |v: &str| -> String {
+        let v: String = v.chars().take(100).collect();
+        format!("{v:?}")
+    };
+    for t in &i.pipeline {
+        let first = i.head.iter().find(|h| h.entry == t.entry);
+        let _ = writeln!(s, "  entry {} through the stages", t.entry);
+        let mut line = first.map(|h| h.line.clone()).unwrap_or_default();
+        let mut labels = i.labels.clone();
+        let mut ts = first.map(|h| h.ts);
+        let mut metadata: Vec<(String, String)> = Vec::new();
+        let mut extracted: std::collections::BTreeMap<String, String> = Default::default();
+        let w = t
+            .steps
+            .iter()
+            .map(|st| st.stage.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(12, 48);
+        for step in &t.steps {
+            let mut rows: Vec<(&str, String)> = Vec::new();
+            if let Some(note) = &step.note {
+                rows.push(("", note.clone()));
+            }
+            if let Some(e) = &step.entry {
+                if e.line != line {
+                    rows.push(("line", short(&e.line)));
+                    line = e.line.clone();
+                }
+                let l = e.labels.to_string();
+                if l != labels {
+                    rows.push(("labels", l.clone()));
+                    labels = l;
+                }
+                if ts != Some(e.ts) {
+                    rows.push(("time", rfc3339_nano(e.ts)));
+                    ts = Some(e.ts);
+                }
+                if e.metadata != metadata {
+                    let m: Vec<String> = e
+                        .metadata
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", short(v)))
+                        .collect();
+                    rows.push(("metadata", m.join(" ")));
+                    metadata = e.metadata.clone();
+                }
+                let now: std::collections::BTreeMap<String, String> =
+                    step.extracted.iter().cloned().collect();
+                let changed: Vec<String> = now
+                    .iter()
+                    .filter(|(k, v)| {
+                        extracted.get(*k) != Some(*v)
+                            && e.labels.get(k).is_none_or(|l| l != v.as_str())
+                    })
+                    .map(|(k, v)| format!("{k}={}", short(v)))
+                    .collect();
+                if !changed.is_empty() {
+                    rows.push(("extracted", changed.join(" ")));
+                }
+                extracted = now;
+            }
+            if rows.is_empty() {
+                rows.push(("", "no change".into()));
+            }
+            for (k, (what, text)) in rows.into_iter().enumerate() {
+                let stage = if k == 0 { step.stage.as_str() } else { "" };
+                let _ = writeln!(s, "    {stage:<w$}  {what:<9} {text}");
+            }
+        }
+    }
 }
 
 /// The dry run as one JSON object.
