@@ -23,6 +23,10 @@
 # are checked the same way and any difference is printed in the last column (Loki
 # requests time out after LOKI_TIMEOUT seconds, default 120). Not a test: no timing is
 # asserted.
+# With COMPACT=1, a copy of each lokal store is also compacted (`lokal compact`: time, peak
+# RSS, segments before and after, bytes per stream beyond zstd -3 after), printed as a row of
+# its own; the one-stream query is asked of the compacted store too. At a million streams that
+# compaction is heavy (bench/README.md), hence off by default.
 # Figures go to bench/README.md. Work files under bench/out/card (git-ignored); OUT=dir
 # moves them; LOKAL=path picks the binary (default: a release build of this tree).
 set -euo pipefail
@@ -182,6 +186,20 @@ assert sorted(a("lse").splitlines()) == want, "lokal: series %r" % a("lse")[:300
 m = {s["metric"]["ns"]: sum(float(v[1]) for v in s["values"]) for s in json.loads(a("lme"))["data"]["result"]}
 assert m == {f"ns-{n}": 5 * len(range(n, S, 50)) for n in range(50)}, "lokal: sum by (ns)"
 PY
+
+  if [ "${COMPACT:-0}" = 1 ]; then
+    cstore=$out/store-$S-compacted
+    rm -rf "$cstore"
+    cp -r "$store" "$cstore"
+    before=$(find "$cstore" -name '*.seg' | wc -l)
+    read -r lc_s lc_mb <<<"$(timed compact "$bin" --store "$cstore" compact)"
+    after=$(find "$cstore" -name '*.seg' | wc -l)
+    cstored=$(du -sb "$cstore" | cut -f1)
+    read -r lc1_s lc1_mb <<<"$(timed lc1 "$bin" --store "$cstore" query --from $from --to $to --limit 0 -o jsonl "$one")"
+    cmp -s "$out/ans.l1" "$out/ans.lc1" || { echo "lokal: the compacted store answers $one differently" >&2; exit 1; }
+    echo "| $S compacted | compact: $lc_s s, $lc_mb MB peak RSS; segments $before -> $after | store $(py "print(f'{$cstored/1e6:.2f}')") MB: $(py "print(f'{($cstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 | one stream ${lc1_s}s ${lc1_mb}MB |"
+    rm -rf "$cstore"
+  fi
 
   lo_s=- lo_mb=- lq1=- llb=- lse=- lme=- loki_note=
   if [ "$use_loki" = 1 ]; then

@@ -146,17 +146,6 @@ struct Run<'r, 'l> {
     unsaved: bool,
 }
 
-/// What the first batch charges per line: records that carry their own
-/// labels (logcli, push bodies) may each be a stream of its own, so until a
-/// batch has shown how many streams its lines make, every line is charged
-/// a stream.
-fn first_line_cost(opts: &IngestOptions) -> usize {
-    match opts.format {
-        InputFormat::Logcli | InputFormat::LokiPush => reader::LINE_COST + reader::STREAM_COST,
-        InputFormat::Auto => reader::LINE_COST,
-    }
-}
-
 /// What the next batch charges per line, from the last one's share of
 /// streams among its entries: memory stays bounded by `--batch-size` at a
 /// million streams as at a few (where the share is nearly nothing).
@@ -269,7 +258,10 @@ pub(crate) fn ingest_with(
     let mut cursors: Vec<Cursor> = Vec::new();
     let mut batch: Vec<Piece> = Vec::new();
     let mut batch_lines = 0usize;
-    let mut line_cost = first_line_cost(opts);
+    // The first batch is charged for its lines only: it cannot know its
+    // streams before it is parsed, and charging every labelled record a
+    // stream split a 100,000-stream day into three batches (60% more CPU).
+    let mut line_cost = reader::LINE_COST;
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
     let stopped = || {

@@ -72,7 +72,7 @@ pub struct IngestOptions {
     /// Memory one batch may take: its input bytes plus a fixed cost per
     /// line (the parsed entry and its place in its stream) and per stream
     /// (its label set; charged per line from the previous batch's share of
-    /// streams, and for every line of a first batch of labelled records).
+    /// streams, so not in the first batch).
     /// Each batch is committed on its own; peak memory stays under about
     /// twice this.
     pub batch_bytes: usize,

@@ -29,10 +29,10 @@ pub(crate) const LINE_COST: usize = 96;
 
 /// Memory a batch is charged per distinct stream in it: the label set (a
 /// few short labels: a pair vector and a string each), its entry list and
-/// its places in the batch's stream tables. Charged per line as the share
-/// of streams among the lines (`batch::line_cost`): at a million streams
-/// nearly every line of a batch is a stream of its own, and its label set
-/// costs more than the line.
+/// its places in the batch's stream tables. Charged per line as the
+/// previous batch's share of streams among its entries: at a million
+/// streams nearly every line of a batch is a stream of its own, and its
+/// label set costs more than the line.
 pub(crate) const STREAM_COST: usize = 512;
 
 /// The longest line `opts` accept: `max_line_size`, or with no limit the

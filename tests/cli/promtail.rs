@@ -55,7 +55,6 @@ fn stored(env: &TestEnv) -> Vec<Got> {
         "--limit",
         "0",
         "--forward",
-        "--include-common-labels",
         "-o",
         "jsonl",
     ]);
@@ -362,7 +361,6 @@ fn docker_and_cri_containers() {
         "--limit",
         "0",
         "--forward",
-        "--include-common-labels",
         "-o",
         "jsonl",
     ]);
@@ -547,7 +545,6 @@ fn stage_examples_of_the_docs() {
         "--limit",
         "0",
         "--forward",
-        "--include-common-labels",
         "-o",
         "jsonl",
     ]);
@@ -622,7 +619,6 @@ fn killed_pipeline_runs_lose_and_double_nothing() {
         "--limit",
         "0",
         "--forward",
-        "--include-common-labels",
         "-o",
         "jsonl",
     ]);
