@@ -1,8 +1,9 @@
 //! `--plot FILE.svg`: a metric range result as an SVG line chart (plotters'
 //! SVG backend) for CI artifacts and reports: a time axis, a value axis in
 //! the query's unit, one line per series (the [`PLOT_SERIES`] with the
-//! highest means), a legend, and the query as the title; `.png` is that SVG
-//! rasterized by `rsvg-convert` ([`png`]).
+//! highest means), a legend, and the query as the title; `.png` is the same
+//! chart drawn in-process by plotters' bitmap backend ([`png`]), its text set
+//! with an embedded DejaVu Sans by ab_glyph, so nothing needs installing.
 
 use crate::engine::value::{MetricValue, Series};
 use crate::model::Labels;
@@ -22,15 +23,9 @@ pub enum PlotError {
     /// Nothing to draw.
     #[error("--plot: the query returned no series")]
     Empty,
-    /// plotters (or the PNG rasterizer) failed.
+    /// plotters (or the PNG encoder) failed.
     #[error("--plot: drawing failed: {0}")]
     Draw(String),
-    /// A PNG was asked for and `rsvg-convert` cannot run.
-    #[error(
-        "--plot FILE.png needs rsvg-convert (Debian/Ubuntu: apt-get install librsvg2-bin) to \
-         rasterize the SVG lokal draws ({0}); or write FILE.svg"
-    )]
-    NoRasterizer(String),
 }
 
 /// Options of a plot.
@@ -87,9 +82,67 @@ fn split_common(series: &[&Series]) -> (Labels, Vec<String>) {
     (common, own)
 }
 
+/// DejaVu Sans (Bitstream Vera licence, `fonts/DejaVuSans-LICENSE.txt`):
+/// ab_glyph lays out and draws all text from it, in SVG (sizes) and PNG.
+static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+
+/// Registers [`FONT`] as plotters' "sans-serif" once: with plotters'
+/// `ab_glyph` feature there is no system font lookup, and text fails to
+/// draw (or measure) without a registered font.
+fn register_font() -> Result<(), PlotError> {
+    static DONE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *DONE.get_or_init(|| {
+        plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT)
+            .is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(PlotError::Draw("the embedded font does not parse".into()))
+    }
+}
+
 /// The SVG document of `v` (a matrix).
 pub fn svg(v: &MetricValue, o: &PlotOptions) -> Result<String, PlotError> {
+    let mut out = String::new();
+    let root = plotters::prelude::SVGBackend::with_string(&mut out, o.size);
+    chart(root, v, o)?;
+    Ok(out)
+}
+
+/// The PNG of `v`: the chart of [`svg`] drawn by plotters' bitmap backend
+/// into an RGB buffer and encoded by the `png` crate. The in-process
+/// renderer replaced `rsvg-convert` (an install step for every user of
+/// `.png`); resvg with text was measured and rejected (7 min 42 s to build
+/// on the 2 shared cores), see bench/README.md.
+pub fn png(v: &MetricValue, o: &PlotOptions) -> Result<Vec<u8>, PlotError> {
+    let (w, h) = o.size;
+    let mut rgb = vec![255u8; w as usize * h as usize * 3];
+    chart(
+        plotters::prelude::BitMapBackend::with_buffer(&mut rgb, o.size),
+        v,
+        o,
+    )?;
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::High);
+    let encode = |e: png::EncodingError| PlotError::Draw(format!("PNG encoding: {e}"));
+    let mut writer = enc.write_header().map_err(encode)?;
+    writer.write_image_data(&rgb).map_err(encode)?;
+    writer.finish().map_err(encode)?;
+    Ok(out)
+}
+
+/// Draws the chart of `v` on `backend` (any plotters backend: SVG or bitmap).
+fn chart<DB: plotters::prelude::DrawingBackend>(
+    backend: DB,
+    v: &MetricValue,
+    o: &PlotOptions,
+) -> Result<(), PlotError> {
     use plotters::prelude::*;
+    register_font()?;
     let all = match v {
         MetricValue::Matrix(m) => m,
         MetricValue::Vector(_) => return Err(PlotError::NotAMatrix("a vector (an instant query)")),
@@ -137,9 +190,8 @@ pub fn svg(v: &MetricValue, o: &PlotOptions) -> Result<String, PlotError> {
     }
     hi += (hi - lo) * 0.05;
     let draw = |e: &dyn std::fmt::Display| PlotError::Draw(e.to_string());
-    let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, o.size).into_drawing_area();
+        let root = backend.into_drawing_area();
         root.fill(&WHITE).map_err(|e| draw(&e))?;
         let title = if o.title.chars().count() > 110 {
             format!("{}…", o.title.chars().take(109).collect::<String>())
@@ -262,38 +314,5 @@ pub fn svg(v: &MetricValue, o: &PlotOptions) -> Result<String, PlotError> {
         }
         root.present().map_err(|e| draw(&e))?;
     }
-    Ok(out)
-}
-
-/// The PNG of `v`: [`svg`] rasterized by librsvg's `rsvg-convert` (Debian
-/// `librsvg2-bin`), run with the SVG on stdin. A PNG renderer in the binary
-/// was measured and left out: resvg with text (usvg, skrifa, read-fonts,
-/// harfrust, tiny-skia, …) took 7 min 42 s to build on the 2 shared cores,
-/// plotters' own bitmap backend cannot draw text without a system font
-/// stack (font-kit, fontconfig, freetype).
-pub fn png(v: &MetricValue, o: &PlotOptions) -> Result<Vec<u8>, PlotError> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let doc = svg(v, o)?;
-    let mut child = Command::new("rsvg-convert")
-        .args(["--format", "png", "--background-color", "white"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| PlotError::NoRasterizer(e.to_string()))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    // Written from another thread: rsvg-convert may write before it has read all.
-    let writer = std::thread::spawn(move || stdin.write_all(doc.as_bytes()));
-    let out = child
-        .wait_with_output()
-        .map_err(|e| PlotError::Draw(format!("rsvg-convert: {e}")))?;
-    let _ = writer.join();
-    if !out.status.success() || !out.stdout.starts_with(b"\x89PNG") {
-        return Err(PlotError::Draw(format!(
-            "rsvg-convert failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(out.stdout)
+    Ok(())
 }
