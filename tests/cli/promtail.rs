@@ -55,6 +55,7 @@ fn stored(env: &TestEnv) -> Vec<Got> {
         "--limit",
         "0",
         "--forward",
+        "--include-common-labels",
         "-o",
         "jsonl",
     ]);
@@ -361,6 +362,7 @@ fn docker_and_cri_containers() {
         "--limit",
         "0",
         "--forward",
+        "--include-common-labels",
         "-o",
         "jsonl",
     ]);
@@ -545,6 +547,7 @@ fn stage_examples_of_the_docs() {
         "--limit",
         "0",
         "--forward",
+        "--include-common-labels",
         "-o",
         "jsonl",
     ]);
@@ -619,6 +622,7 @@ fn killed_pipeline_runs_lose_and_double_nothing() {
         "--limit",
         "0",
         "--forward",
+        "--include-common-labels",
         "-o",
         "jsonl",
     ]);
