@@ -499,16 +499,7 @@ fn tail_sends_the_last_entries_then_new_ones_in_lokis_shape() {
     // Then what arrives, once each, oldest first.
     push(now + 1, "new one");
     push(now + 2, "new two");
-    let mut lines = Vec::new();
-    while lines.len() < 2 {
-        let m = next_message(&mut ws);
-        for s in m["streams"].as_array().unwrap() {
-            for v in s["values"].as_array().unwrap() {
-                lines.push(v[1].as_str().unwrap().to_string());
-            }
-        }
-    }
-    assert_eq!(lines, ["new one", "new two"]);
+    assert_eq!(tail_lines(&mut ws, 2), ["new one", "new two"]);
     // A metric query cannot be tailed.
     let (code, _, _) = {
         let mut r = agent()
