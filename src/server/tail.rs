@@ -1,15 +1,17 @@
 //! `/loki/api/v1/tail`: Loki's live tail over a websocket (tungstenite on
 //! the connection tiny_http hands over after the upgrade). Each tail gets a
 //! thread of its own, so it holds no worker: it sends the last `limit`
-//! entries since `start`, then polls the store every second (plus
-//! `delay_for`) for entries from the newest time sent on, each message
-//! Loki's `{"streams":[{"stream":{…},"values":[["<ns>","<line>"]]}]}`.
+//! entries since `start`, then what each commit adds, each message Loki's
+//! `{"streams":[{"stream":{…},"values":[["<ns>","<line>"]]}]}`.
 //!
-//! Loki tails what its ingesters receive; lokal reads its store by time,
-//! so an entry stored later with a time before the newest one already sent
-//! is not tailed (it is there for queries).
+//! The following is [`querier::Tail`](crate::querier::Tail), the one
+//! `lokal query --tail` uses: it watches the tenant's MANIFEST and reads only
+//! the segments each commit adds, so an entry stored late with a time older
+//! than what was already sent is tailed (Loki tails on arrival), and none is
+//! sent twice, even across a compaction. `delay_for` is its delay: entries
+//! are held that long, then sent sorted by time with those that came
+//! meanwhile.
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,18 +21,15 @@ use tungstenite::Message;
 
 use super::handlers::{Reply, Request};
 use super::{params, State};
-use crate::engine::logquery::{LogEntry, LogParams};
-use crate::engine::Direction;
+use crate::engine::logquery::LogEntry;
 use crate::logql::{Expr, LogExpr};
 use crate::loki::streams::StreamsBody;
-use crate::querier::Querier;
+use crate::querier::Tail as Follow;
 use crate::time::TimeRange;
 
-/// How often a tail looks for new entries.
-const POLL: Duration = Duration::from_secs(1);
 /// How often an idle tail pings its client (a gone client ends the tail).
 const PING: Duration = Duration::from_secs(10);
-/// Most entries one poll sends; the rest go in the next.
+/// Most entries in one message; more go in the messages after it.
 const BATCH: usize = 5000;
 
 /// A checked tail request: its query, `limit`, `start`, `delay_for`.
@@ -124,48 +123,35 @@ pub fn start(
 /// The tail's loop, until the client goes, the server stops or the store
 /// fails (then a close frame says why).
 fn run<S: std::io::Read + std::io::Write>(state: &State, mut ws: WebSocket<S>, tail: Tail) {
-    let mut cursor = tail.start;
-    // Entries at `cursor` already sent (labels, line): the next poll
-    // starts at `cursor` again, as several entries may share a time.
-    let mut at_cursor: HashSet<(String, Vec<u8>)> = HashSet::new();
-    let mut first = true;
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    let started = Follow::start(
+        &state.config.store,
+        &tail.tenant,
+        tail.expr,
+        TimeRange::new(tail.start, now.saturating_add(1)),
+        tail.limit,
+        false,
+        tail.delay,
+    );
+    let (mut follow, first) = match started {
+        Ok(t) => t,
+        Err(e) => return fail(&mut ws, &e),
+    };
+    if send(&mut ws, &first).is_err() {
+        return;
+    }
     let mut last_write = Instant::now();
     while !state.stop.load(Ordering::SeqCst) {
-        let now = jiff::Timestamp::now().as_nanosecond() as i64;
-        let (limit, direction) = if first {
-            (tail.limit, Direction::Backward)
-        } else {
-            (BATCH, Direction::Forward)
+        let entries = match follow.poll() {
+            Ok(entries) => entries,
+            Err(e) => return fail(&mut ws, &e),
         };
-        let params = LogParams {
-            range: TimeRange::new(cursor, now.saturating_add(1)),
-            limit,
-            direction,
-        };
-        let found = Querier::open(&state.config.store, &tail.tenant)
-            .and_then(|q| q.log_query(&tail.expr, &params));
-        let mut entries = match found {
-            Ok(res) => res.entries,
-            Err(e) => {
-                let _ = ws.close(Some(tungstenite::protocol::CloseFrame {
-                    code: tungstenite::protocol::frame::coding::CloseCode::Error,
-                    reason: e.to_string().chars().take(120).collect::<String>().into(),
-                }));
-                let _ = ws.flush();
-                return;
-            }
-        };
-        if first {
-            entries.reverse();
-            first = false;
+        // Loki's websocket has no place for notes (a compaction between
+        // two looks): the server's log has.
+        for note in follow.take_notes() {
+            eprintln!("lokal serve: tail of {}: {note}", tail.tenant);
         }
-        entries.retain(|e| e.ts > cursor || !at_cursor.contains(&key(e)));
-        if let Some(newest) = entries.iter().map(|e| e.ts).max() {
-            if newest > cursor {
-                cursor = newest;
-                at_cursor.clear();
-            }
-            at_cursor.extend(entries.iter().filter(|e| e.ts == cursor).map(key));
+        if !entries.is_empty() {
             if send(&mut ws, &entries).is_err() {
                 return;
             }
@@ -179,22 +165,35 @@ fn run<S: std::io::Read + std::io::Write>(state: &State, mut ws: WebSocket<S>, t
         // Answer the client's pings and notice its close without blocking:
         // tiny_http's upgraded stream has no read timeout, so only writes
         // are made here; a closed connection fails the next one.
-        let wait = POLL + tail.delay;
-        let t = Instant::now();
-        while t.elapsed() < wait && !state.stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        std::thread::sleep(Follow::POLL);
     }
+    // What `delay_for` still holds goes before the close.
+    let _ = send(&mut ws, &follow.flush());
     let _ = ws.close(None);
     let _ = ws.flush();
 }
 
-fn key(e: &LogEntry) -> (String, Vec<u8>) {
-    (e.labels.to_string(), e.line.clone())
+/// Ends the tail with a close frame saying why (Loki's close reasons are
+/// short: the first 120 characters).
+fn fail<S: std::io::Read + std::io::Write>(ws: &mut WebSocket<S>, e: &crate::querier::Error) {
+    let _ = ws.close(Some(tungstenite::protocol::CloseFrame {
+        code: tungstenite::protocol::frame::coding::CloseCode::Error,
+        reason: e.to_string().chars().take(120).collect::<String>().into(),
+    }));
+    let _ = ws.flush();
+}
+
+/// `entries` in messages of Loki's tail shape, [`BATCH`] entries at most
+/// each (none for no entries).
+fn send<S: std::io::Read + std::io::Write>(
+    ws: &mut WebSocket<S>,
+    entries: &[LogEntry],
+) -> Result<(), ()> {
+    entries.chunks(BATCH).try_for_each(|c| send_one(ws, c))
 }
 
 /// One message of Loki's tail shape.
-fn send<S: std::io::Read + std::io::Write>(
+fn send_one<S: std::io::Read + std::io::Write>(
     ws: &mut WebSocket<S>,
     entries: &[LogEntry],
 ) -> Result<(), ()> {

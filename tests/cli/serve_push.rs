@@ -499,16 +499,7 @@ fn tail_sends_the_last_entries_then_new_ones_in_lokis_shape() {
     // Then what arrives, once each, oldest first.
     push(now + 1, "new one");
     push(now + 2, "new two");
-    let mut lines = Vec::new();
-    while lines.len() < 2 {
-        let m = next_message(&mut ws);
-        for s in m["streams"].as_array().unwrap() {
-            for v in s["values"].as_array().unwrap() {
-                lines.push(v[1].as_str().unwrap().to_string());
-            }
-        }
-    }
-    assert_eq!(lines, ["new one", "new two"]);
+    assert_eq!(tail_lines(&mut ws, 2), ["new one", "new two"]);
     // A metric query cannot be tailed.
     let (code, _, _) = {
         let mut r = agent()
@@ -525,6 +516,87 @@ fn tail_sends_the_last_entries_then_new_ones_in_lokis_shape() {
         )
     };
     assert_eq!(code, 400);
+    drop(ws);
+    let (status, err) = s.stop();
+    assert!(status.success(), "{status}: {err}");
+}
+
+/// The lines of a tail's messages until `want` of them came; fails after
+/// 20 s without them (a tail's pings do not count).
+fn tail_lines(
+    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    want: usize,
+) -> Vec<String> {
+    if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = ws.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    }
+    let t = std::time::Instant::now();
+    let mut lines = Vec::new();
+    while lines.len() < want {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "not tailed: {want} lines, got {lines:?}"
+        );
+        let m = match ws.read().unwrap() {
+            tungstenite::Message::Text(t) => {
+                serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()
+            }
+            _ => continue,
+        };
+        for s in m["streams"].as_array().unwrap() {
+            for v in s["values"].as_array().unwrap() {
+                lines.push(v[1].as_str().unwrap().to_string());
+            }
+        }
+    }
+    lines
+}
+
+/// Loki tails on arrival: an entry pushed with a time older than what the
+/// websocket already sent, and one ingested by another process, are sent
+/// too, once each (a tail by time would skip them).
+#[test]
+fn tail_sends_entries_stored_late_with_older_times_once() {
+    let env = TestEnv::new();
+    let s = Serve::start(&env, &[]);
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    let push = |ts: i64, line: &str| {
+        let b = format!(
+            r#"{{"streams":[{{"stream":{{"job":"late"}},"values":[["{ts}","{line}"]]}}]}}"#
+        );
+        assert_eq!(post(&s.addr, &[JSON], b.as_bytes()).0, 204);
+    };
+    push(now, "first");
+    let url = format!(
+        "{}/loki/api/v1/tail?query=%7Bjob%3D%22late%22%7D&start={}",
+        s.addr.replace("http://", "ws://"),
+        now - 60_000_000_000
+    );
+    let (mut ws, _) = tungstenite::connect(url.as_str()).unwrap();
+    assert_eq!(tail_lines(&mut ws, 1), ["first"]);
+    push(now + 5_000_000_000, "newest");
+    assert_eq!(tail_lines(&mut ws, 1), ["newest"]);
+    // Older than everything sent so far.
+    push(now - 10_000_000_000, "pushed late");
+    assert_eq!(tail_lines(&mut ws, 1), ["pushed late"]);
+    // Another process's commit, older still.
+    let file = env.write(
+        "late.json",
+        format!(
+            r#"{{"streams":[{{"stream":{{"job":"late"}},"values":[["{}","ingested late"]]}}]}}"#,
+            now - 20_000_000_000
+        ),
+    );
+    env.ok([
+        "ingest".as_ref(),
+        "--format".as_ref(),
+        "loki-push".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert_eq!(tail_lines(&mut ws, 1), ["ingested late"]);
+    // Nothing was sent twice: the next message is the next entry.
+    push(now + 6_000_000_000, "last");
+    assert_eq!(tail_lines(&mut ws, 1), ["last"]);
     drop(ws);
     let (status, err) = s.stop();
     assert!(status.success(), "{status}: {err}");
