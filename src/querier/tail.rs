@@ -43,8 +43,8 @@ pub struct Tail {
     generation: u64,
     /// Segments with ids below it were read (or rewrite what was).
     watermark: u64,
-    /// The live segments of the last look: id and day.
-    live: std::collections::HashMap<u64, String>,
+    /// The ids of the live segments of the last look.
+    live: std::collections::HashSet<u64>,
     /// What the caller should tell the user (compactions seen).
     notes: Vec<String>,
     /// `--delay-for`: entries are held this long, then printed sorted by
@@ -108,7 +108,7 @@ impl Tail {
     fn look_at(&mut self, q: &Querier) {
         let m = &q.snapshot.manifest;
         self.generation = m.generation;
-        self.live = m.segments.iter().map(|s| (s.id, s.day.clone())).collect();
+        self.live = m.segments.iter().map(|s| s.id).collect();
         let live_max = m.segments.iter().map(|s| s.id + 1).max().unwrap_or(0);
         self.watermark = self.watermark.max(m.next_segment_id).max(live_max);
     }
@@ -150,10 +150,9 @@ impl Tail {
         let watermark = self.watermark;
         // Segments seen last time and gone now: compacted (or expired)
         // since, between two looks.
-        let now_live: std::collections::HashSet<u64> =
-            q.snapshot.manifest.segments.iter().map(|s| s.id).collect();
-        let gone = self.live.keys().any(|id| !now_live.contains(id));
+        let before = std::mem::take(&mut self.live);
         self.look_at(&q);
+        let gone = before.iter().any(|id| !self.live.contains(id));
         let mut view = q.snapshot.clone();
         // A compaction's output rewrites entries of the segments it
         // replaced: below the watermark when a look saw its reservation,

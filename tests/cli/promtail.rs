@@ -47,31 +47,37 @@ fn ingest(env: &TestEnv, extra: &[&str]) -> Run {
     c.run()
 }
 
-/// Every stored entry, oldest first.
-fn stored(env: &TestEnv) -> Vec<Got> {
-    let out = env.ok([
+/// The entries a selector matches, oldest first, as logcli's jsonl records
+/// with every label (the common ones too).
+fn records(env: &TestEnv, selector: &str) -> Vec<serde_json::Value> {
+    env.ok([
         "query",
-        r#"{filename=~".+"}"#,
+        selector,
         "--limit",
         "0",
         "--forward",
         "--include-common-labels",
         "-o",
         "jsonl",
-    ]);
-    out.lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            Got {
-                labels: v["labels"]
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                    .collect(),
-                ts: v["timestamp"].as_str().unwrap().to_string(),
-                line: v["line"].as_str().unwrap().to_string(),
-            }
+    ])
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect()
+}
+
+/// Every stored entry, oldest first.
+fn stored(env: &TestEnv) -> Vec<Got> {
+    records(env, r#"{filename=~".+"}"#)
+        .into_iter()
+        .map(|v| Got {
+            labels: v["labels"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect(),
+            ts: v["timestamp"].as_str().unwrap().to_string(),
+            line: v["line"].as_str().unwrap().to_string(),
         })
         .collect()
 }
@@ -356,20 +362,7 @@ fn docker_and_cri_containers() {
             ),
         ]
     );
-    let out = env.ok([
-        "query",
-        r#"{job="cri"}"#,
-        "--limit",
-        "0",
-        "--forward",
-        "--include-common-labels",
-        "-o",
-        "jsonl",
-    ]);
-    let cri: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let cri = records(&env, r#"{job="cri"}"#);
     let rows: Vec<(String, String, String)> = cri
         .iter()
         .map(|v| {
@@ -541,21 +534,8 @@ fn stage_examples_of_the_docs() {
             ),
         ]
     );
-    let out = env.ok([
-        "query",
-        r#"{job="colors"}"#,
-        "--limit",
-        "0",
-        "--forward",
-        "--include-common-labels",
-        "-o",
-        "jsonl",
-    ]);
-    let rows: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(rows.len(), 2, "{out}");
+    let rows = records(&env, r#"{job="colors"}"#);
+    assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(
         rows[0]["labels"],
         serde_json::json!({"job": "colors", "level": "info"})
@@ -616,21 +596,11 @@ fn killed_pipeline_runs_lose_and_double_nothing() {
     // An entry cut by a commit goes on in a new entry, whose lines the
     // `level` label may not reach: each stream holds its lines in file
     // order, and every line is in exactly one entry.
-    let out = env.ok([
-        "query",
-        r#"{job="app"}"#,
-        "--limit",
-        "0",
-        "--forward",
-        "--include-common-labels",
-        "-o",
-        "jsonl",
-    ]);
+    let out = records(&env, r#"{job="app"}"#);
     let index: HashMap<&str, usize> = text.lines().enumerate().map(|(i, l)| (l, i)).collect();
     let mut seen = vec![0u32; index.len()];
     let mut last: BTreeMap<String, usize> = BTreeMap::new();
-    for rec in out.lines() {
-        let v: serde_json::Value = serde_json::from_str(rec).unwrap();
+    for v in &out {
         let stream = v["labels"].to_string();
         for l in v["line"].as_str().unwrap().lines() {
             let i = *index
