@@ -12,22 +12,15 @@
 #   bench/push.sh [SIZE]      # corpus size for ../shared/data/gen_corpus.py, default 64M
 #
 # Not a test: nothing is asserted about time. Needs zstd, curl, python3; builds lokal in
-# release mode. Work files go under bench/out/ and are removed at the end.
+# release mode unless LOKAL_BIN names a binary. Work files go under bench/out/ and are removed
+# at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-64M}
-shared=../shared
-cargo build --release -q
-bin=$PWD/target/release/lokal
-out=bench/out/push
-rm -rf "$out" && mkdir -p "$out"
-cleanup() {
-  for p in $(cat "$out"/*.pid 2>/dev/null); do kill "$p" 2>/dev/null || true; done
-  sleep 3
-  rm -rf "$out"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_lokal_bin
+bin=$LOKAL_BIN
+bench_workdir bench/out/push
 
 python3 "$shared/data/gen_corpus.py" --out "$out/corpus" --size "$size" --hours 2 --procs 2 >/dev/null
 store=$out/store
@@ -48,14 +41,6 @@ import json, sys
 print(len({(json.dumps(r["labels"], sort_keys=True), r["timestamp"], r["line"])
            for r in map(json.loads, open(sys.argv[1]))}))' "$out/export.jsonl")
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_loki() { # NAME -> sets addr, writes NAME.pid
-  local http grpc
-  http=$(free_port); grpc=$(free_port)
-  "$shared/loki/start-loki.sh" "$out/$1" "$http" "$grpc" >"$out/$1.pid"
-  addr=http://127.0.0.1:$http
-}
-stop_loki() { kill "$(cat "$out/$1.pid")" 2>/dev/null || true; rm -f "$out/$1.pid"; }
 count() { # after a flush: Loki's count, summed over the days lokal holds
   curl -sf -XPOST "$addr/flush" >/dev/null
   local n=0

@@ -17,31 +17,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-8}
 seconds=${2:-20}
-shared=../shared
-if [ -z "${LOKAL_BIN:-}" ]; then
-  cargo build --release -q
-  LOKAL_BIN=$PWD/target/release/lokal
-fi
-out=bench/out/serve
-rm -rf "$out" && mkdir -p "$out"
-cleanup() {
-  for p in $(cat "$out"/*.pid 2>/dev/null); do kill "$p" 2>/dev/null || true; done
-  sleep 3
-  rm -rf "$out"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
+bench_lokal_bin
+bench_workdir bench/out/serve
 
 python3 "$shared/loki/make_dataset.py" --out "$out/ds.jsonl" >/dev/null
 "$LOKAL_BIN" --store "$out/store" ingest --format logcli -q "$out/ds.jsonl"
 
-lport=$(port)
-pid=$("$shared/loki/start-loki.sh" "$out/loki" "$lport" "$(port)")
-echo "$pid" > "$out/loki.pid"
-python3 "$shared/loki/push_to_loki.py" --addr "http://127.0.0.1:$lport" --dataset "$out/ds.jsonl" >/dev/null 2>&1
+start_loki loki
+python3 "$shared/loki/push_to_loki.py" --addr "$addr" --dataset "$out/ds.jsonl" >/dev/null 2>&1
 
-sport=$(port)
+sport=$(free_port)
 "$LOKAL_BIN" --store "$out/store" serve --listen "127.0.0.1:$sport" --workers 4 \
   2> "$out/serve.err" &
 echo $! > "$out/serve.pid"
@@ -53,7 +39,7 @@ done
 echo "# $clients clients, ${seconds}s each, while 500-entry pushes run; nproc=$(nproc)"
 python3 bench/serve_load.py --addr "http://127.0.0.1:$sport" --clients "$clients" \
   --seconds "$seconds" --name "lokal serve" | tee "$out/lokal.json"
-python3 bench/serve_load.py --addr "http://127.0.0.1:$lport" --clients "$clients" \
+python3 bench/serve_load.py --addr "$addr" --clients "$clients" \
   --seconds "$seconds" --name "loki 3.7.6" | tee "$out/loki.json"
 python3 - "$out/lokal.json" "$out/loki.json" <<'EOF'
 import json, sys

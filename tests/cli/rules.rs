@@ -380,33 +380,11 @@ fn prometheus_client_parse(text: &str, om: bool) -> Option<Vec<String>> {
          for f in p(sys.stdin.read()):\n    assert f.type == 'gauge', f.type\n\
          \x20   for s in f.samples:\n        print(s.name, json.dumps(s.labels, sort_keys=True), repr(float(s.value)), s.timestamp)\n"
     );
-    let mut child = std::process::Command::new(python)
-        .args(["-c", &script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = crate::support::loki::pipe_ok(
+        std::process::Command::new(python).args(["-c", &script]),
+        text.as_bytes(),
     );
-    Some(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect(),
-    )
+    Some(stdout.lines().map(str::to_string).collect())
 }
 
 #[test]

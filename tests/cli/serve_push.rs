@@ -347,25 +347,9 @@ fn metrics_count_requests_latencies_and_pushed_lines() {
     );
     // Prometheus' own linter reads it.
     if crate::support::loki::have("promtool", "--version") {
-        let mut child = Command::new("promtool")
-            .args(["check", "metrics"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "promtool check metrics:\n{}{}\n{text}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        crate::support::loki::pipe_ok(
+            Command::new("promtool").args(["check", "metrics"]),
+            text.as_bytes(),
         );
     }
     s.stop();

@@ -71,6 +71,34 @@ pub fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `cmd` with `input` on its stdin, asserting success; its stdout.
+/// (Output beyond the pipe's buffer is read while the input is written, so
+/// a tool that answers as it reads cannot block it.)
+#[track_caller]
+pub fn pipe_ok(cmd: &mut Command, input: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped");
+    let owned = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&owned));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}\ninput:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(input),
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Unpacks the real `logcli` of `loki_dir` (the `../shared/loki` folder)
 /// into `dir`; its path.
 pub fn unpack_logcli(loki_dir: &Path, dir: &Path) -> std::path::PathBuf {
