@@ -15,14 +15,14 @@
 //! order for equal timestamps is unstable).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use rayon::prelude::*;
 
 use super::pipeline::Pipeline;
-use super::plan::{self, Plan};
+use super::plan::{self, Plan, PlannedChunk};
 use super::scan::{self, BlockTask, Prefilter};
 use super::stats::{QueryStats, ScanCounters};
 use super::{Direction, QueryError};
@@ -150,52 +150,68 @@ struct Query {
 }
 
 impl Query {
+    /// The query over the whole plan (the streamed path: its merge orders
+    /// every block by time).
     fn new(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<Query, QueryError> {
+        let mut q = Query::prepare(expr, p)?;
+        let plan = plan::plan(snap, &expr.matchers, p.range)?;
+        q.stats.plan_time = q.t0.elapsed();
+        q.stats.segments = plan.segments as u64;
+        q.stats.chunks = plan.chunks.len() as u64;
+        q.stats.streams = plan.streams() as u64;
+        q.stats.warnings.extend(plan.warnings.iter().cloned());
+        q.stats.partial.extend(plan.partial.iter().cloned());
+        q.set_chunks(plan.chunks, 0);
+        Ok(q)
+    }
+
+    /// The query's pipeline, with no chunks yet.
+    fn prepare(expr: &LogExpr, p: &LogParams) -> Result<Query, QueryError> {
         let t0 = Instant::now();
         let pipeline = Pipeline::new(&expr.pipeline).map_err(QueryError::stage)?;
         let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
         let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &expr.pipeline);
-        let plan = plan::plan(snap, &expr.matchers, p.range)?;
-        let mut stats = QueryStats {
-            plan_time: t0.elapsed(),
-            segments: plan.segments as u64,
-            chunks: plan.chunks.len() as u64,
-            streams: plan.streams() as u64,
-            shards: 1,
-            ..Default::default()
-        };
-        stats.warnings.extend(plan.warnings.iter().cloned());
-        stats.partial.extend(plan.partial.iter().cloned());
-        // Stream order for ties: by labels (the plan is sorted by labels,
-        // then segment; a stable sort keeps that).
-        let mut order: Vec<usize> = (0..plan.chunks.len()).collect();
-        order.sort_by(|&a, &b| plan.chunks[a].labels.cmp(&plan.chunks[b].labels));
-        let mut rank = vec![0u32; plan.chunks.len()];
-        for (r, &ci) in order.iter().enumerate() {
-            rank[ci] = r as u32;
-        }
-        let mut tasks: Vec<(u32, u32)> = plan
-            .chunks
-            .iter()
-            .enumerate()
-            .flat_map(|(ci, c)| (0..c.blocks.len()).map(move |bi| (ci as u32, bi as u32)))
-            .collect();
-        // A stable sort: blocks starting together keep plan order.
-        tasks.sort_by_key(|&(c, b)| {
-            block_start(p.direction, &plan.chunks[c as usize].blocks[b as usize])
-        });
         Ok(Query {
             p: *p,
             pipeline,
             sieve,
             prefilter,
-            plan,
-            rank,
-            tasks,
-            stats,
+            plan: Plan::default(),
+            rank: Vec::new(),
+            tasks: Vec::new(),
+            stats: QueryStats {
+                shards: 1,
+                ..Default::default()
+            },
             counters: ScanCounters::default(),
             t0,
         })
+    }
+
+    /// Makes `chunks` (sorted by labels, then segment) the chunks to scan,
+    /// ranked from `rank_base` on: the chunks of the plan before them (in
+    /// label order) have the ranks below, so ties order the same whether
+    /// the plan comes whole or a batch at a time.
+    fn set_chunks(&mut self, chunks: Vec<PlannedChunk>, rank_base: u32) {
+        // Stream order for ties: by labels (the plan is sorted by labels,
+        // then segment; a stable sort keeps that).
+        let mut order: Vec<usize> = (0..chunks.len()).collect();
+        order.sort_by(|&a, &b| chunks[a].labels.cmp(&chunks[b].labels));
+        let mut rank = vec![0u32; chunks.len()];
+        for (r, &ci) in order.iter().enumerate() {
+            rank[ci] = rank_base + r as u32;
+        }
+        let mut tasks: Vec<(u32, u32)> = chunks
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| (0..c.blocks.len()).map(move |bi| (ci as u32, bi as u32)))
+            .collect();
+        // A stable sort: blocks starting together keep plan order.
+        let dir = self.p.direction;
+        tasks.sort_by_key(|&(c, b)| block_start(dir, &chunks[c as usize].blocks[b as usize]));
+        self.plan.chunks = chunks;
+        self.rank = rank;
+        self.tasks = tasks;
     }
 
     fn task(&self, i: usize) -> BlockTask<'_> {
@@ -383,42 +399,90 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
             stats: s.finish(),
         });
     }
-    run_limited(Query::new(snap, expr, p)?, p.limit)
+    run_limited(snap, expr, p, plan::PLAN_BATCH_BLOCKS)
 }
 
-/// The limited query: blocks in parallel waves (newest first, or oldest
+/// The limited query: the plan taken from [`plan::PlanCursor`] a few
+/// thousand blocks of whole streams at a time, so a query over a million
+/// streams holds one batch's block references, never the million. Each
+/// batch's blocks are scanned in parallel waves (newest first, or oldest
 /// first); each block returns at most `limit` entries, the merge keeps the
-/// best `limit`, and the scan stops once no unread block can beat the
-/// current `limit`th.
-fn run_limited(mut q: Query, limit: usize) -> Result<LogResult, QueryError> {
+/// best `limit` over every batch so far, and a batch's scan stops once no
+/// unread block of it can beat the current `limit`th. Ranks run on across
+/// batches (label order), so the answer is the one the whole plan gives.
+/// `batch` is the blocks a batch takes (whole streams; tests vary it).
+fn run_limited(
+    snap: &Snapshot,
+    expr: &LogExpr,
+    p: &LogParams,
+    batch: usize,
+) -> Result<LogResult, QueryError> {
+    let limit = p.limit;
+    let mut q = Query::prepare(expr, p)?;
+    let mut planner = plan::Planner::new(snap);
+    let mut cursor = planner.stream(&expr.matchers, p.range)?;
+    q.stats.plan_time = q.t0.elapsed();
     let wave = (rayon::current_num_threads() * 4).max(8);
     let mut best: Vec<Cand> = Vec::new();
-    let mut done = 0;
-    let n = q.tasks.len();
-    while done < n {
-        if best.len() >= limit && q.start(done) > best[limit - 1].key.ts {
+    let mut segments = HashSet::new();
+    let (mut ranked, mut skipped) = (0usize, 0usize);
+    loop {
+        let t = Instant::now();
+        let chunks = cursor.next_streams(batch)?;
+        q.stats.plan_time += t.elapsed();
+        if chunks.is_empty() {
             break;
         }
-        let end = (done + wave).min(n);
-        let results: Vec<Result<Scanned, SegmentError>> = (done..end)
-            .into_par_iter()
-            .map(|i| q.scan(i, 0, 0, usize::MAX, &q.counters))
-            .collect();
-        done = end;
-        for r in results {
-            match r {
-                Ok(s) => best.extend(s.cands),
-                Err(e) => q.stats.partial.push(ReadProblem::from(&e)),
+        q.stats.chunks += chunks.len() as u64;
+        for (i, c) in chunks.iter().enumerate() {
+            segments.insert(c.segment_id);
+            // Batches hold whole streams: a stream's chunks are adjacent.
+            if i == 0 || chunks[i - 1].labels != c.labels {
+                q.stats.streams += 1;
             }
         }
-        if best.len() > limit {
-            best.select_nth_unstable_by_key(limit - 1, |c| c.key);
-            best.truncate(limit);
+        let n_chunks = chunks.len();
+        let base = u32::try_from(ranked).map_err(|_| {
+            QueryError::Unsupported("a log query over more than 4 billion chunks".into())
+        })?;
+        q.set_chunks(chunks, base);
+        ranked += n_chunks;
+        let n = q.tasks.len();
+        let mut done = 0;
+        while done < n {
+            if best.len() >= limit && q.start(done) > best[limit - 1].key.ts {
+                break;
+            }
+            let end = (done + wave).min(n);
+            let results: Vec<Result<Scanned, SegmentError>> = (done..end)
+                .into_par_iter()
+                .map(|i| q.scan(i, 0, 0, usize::MAX, &q.counters))
+                .collect();
+            done = end;
+            for r in results {
+                match r {
+                    Ok(s) => best.extend(s.cands),
+                    Err(e) => q.stats.partial.push(ReadProblem::from(&e)),
+                }
+            }
+            if best.len() > limit {
+                best.select_nth_unstable_by_key(limit - 1, |c| c.key);
+                best.truncate(limit);
+            }
+            best.sort_by_key(|c| c.key);
         }
-        best.sort_by_key(|c| c.key);
+        skipped += n - done;
     }
+    drop(cursor);
+    q.set_chunks(Vec::new(), 0);
+    q.stats.segments = segments.len() as u64;
+    q.stats.warnings.extend(planner.warnings());
+    // What the plan could not open first, then what the scan could not read.
+    let scanned = std::mem::take(&mut q.stats.partial);
+    q.stats.partial = planner.partial().to_vec();
+    q.stats.partial.extend(scanned);
     let results = best.len() as u64;
-    let stats = q.finish(results, n - done);
+    let stats = q.finish(results, skipped);
     Ok(LogResult {
         entries: best.into_iter().map(Cand::entry).collect(),
         stats,
@@ -872,6 +936,7 @@ mod tests {
             budget in prop_oneof![Just(0usize), Just(1), 100usize..2000, Just(STREAM_BUDGET)],
             wave in 1usize..5,
             pipeline in 0usize..4,
+            batch in 1usize..6,
         ) {
             let dir = tempfile::tempdir().unwrap();
             let snap = store_of(dir.path(), &layout);
@@ -887,7 +952,19 @@ mod tests {
             let expr = log_expr(q);
             let s = LogStream::with_budget(&snap, &expr, &p, budget, wave).unwrap();
             let got = entries(s);
-            let full = run_limited(Query::new(&snap, &expr, &p).unwrap(), usize::MAX).unwrap();
+            let all = LogParams { limit: usize::MAX, ..p };
+            let full = run_limited(&snap, &expr, &all, usize::MAX).unwrap();
+            // The limited path a stream at a time, at every limit, is the
+            // stream's first entries.
+            for limit in [1, 2, 5, usize::MAX] {
+                let lp = LogParams { limit, ..p };
+                let batched = run_limited(&snap, &expr, &lp, batch).unwrap();
+                let want: Vec<_> = full.entries.iter().take(limit).cloned().collect();
+                prop_assert_eq!(&batched.entries, &want, "limit {}", limit);
+                prop_assert_eq!(batched.stats.streams, full.stats.streams);
+                prop_assert_eq!(batched.stats.chunks, full.stats.chunks);
+                prop_assert_eq!(batched.stats.segments, full.stats.segments);
+            }
             let want: Vec<(i64, Labels, String)> = full
                 .entries
                 .into_iter()

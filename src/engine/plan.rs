@@ -25,6 +25,11 @@ use crate::time::{TimeRange, NANOS_PER_DAY};
 use crate::index::{DayIndex, SeriesRef};
 use crate::time::parse_day;
 
+/// Blocks a query takes from a [`PlanCursor`] at a time (whole streams,
+/// [`PlanCursor::next_streams`]), so a query over a million small streams
+/// holds a few thousand streams' block references, never the million.
+pub const PLAN_BATCH_BLOCKS: usize = 4096;
+
 /// One stream's blocks in one segment that a query over a time range reads.
 #[derive(Debug, Clone)]
 pub struct PlannedChunk {
