@@ -828,8 +828,9 @@ const SLICE_BINS: usize = 4096;
 /// block that passes its checksum and still cannot be decoded is found on
 /// the way, and lands in the stats' `partial` list.
 pub struct LogStream {
-    /// The slice being read (the whole range when the plan fit).
-    cur: Merge,
+    /// The slice being read (the whole range when the plan fit); `None`
+    /// between slices, so that one slice's plan is held at a time.
+    cur: Option<Merge>,
     /// What the next slices need, when the range is sliced.
     sliced: Option<Sliced>,
     /// What the slices already read held at their peak.
@@ -960,7 +961,7 @@ impl LogStream {
         if let Some(chunks) = kept {
             q.set_chunks(chunks, 0);
             return Ok(LogStream {
-                cur: Merge::new(q, budget, wave, None),
+                cur: Some(Merge::new(q, budget, wave, None)),
                 sliced: None,
                 peak: StreamPeak::default(),
             });
@@ -984,7 +985,7 @@ impl LogStream {
             .slices
             .pop_front()
             .expect("a plan with blocks has a slice");
-        let cur = sliced.open(first)?;
+        let cur = Some(sliced.open(first)?);
         Ok(LogStream {
             cur,
             sliced: Some(sliced),
@@ -996,23 +997,28 @@ impl LogStream {
     /// once [`LogStream::open`] returned, except for blocks that pass their
     /// checksum and fail to decode.
     pub fn stats(&self) -> &QueryStats {
-        match &self.sliced {
-            Some(s) => &s.stats,
-            None => &self.cur.stats,
+        match (&self.sliced, &self.cur) {
+            (Some(s), _) => &s.stats,
+            (None, Some(m)) => &m.stats,
+            (None, None) => unreachable!("only a sliced stream is ever between slices"),
         }
     }
 
     /// What the stream held at its peak so far (over every slice).
     pub fn peak(&self) -> StreamPeak {
-        self.peak.and(self.cur.peak)
+        self.cur
+            .as_ref()
+            .map_or(self.peak, |m| self.peak.and(m.peak))
     }
 
     /// The statistics of the whole query (call after the last entry).
     pub fn finish(self) -> QueryStats {
         let Some(mut s) = self.sliced else {
-            return self.cur.finish();
+            return self.cur.map(Merge::finish).unwrap_or_default();
         };
-        s.stats.add_scan(&self.cur.finish());
+        if let Some(m) = self.cur {
+            s.stats.add_scan(&m.finish());
+        }
         s.stats.total_time = s.t0.elapsed();
         s.stats
     }
@@ -1023,17 +1029,19 @@ impl Iterator for LogStream {
 
     fn next(&mut self) -> Option<LogEntry> {
         loop {
-            if let Some(e) = self.cur.next() {
+            if let Some(e) = self.cur.as_mut().and_then(Iterator::next) {
                 return Some(e);
             }
             let s = self.sliced.as_mut()?;
             let range = s.slices.pop_front()?;
+            // The slice read is finished before the next is planned: one
+            // slice's plan at a time.
+            if let Some(done) = self.cur.take() {
+                self.peak = self.peak.and(done.peak);
+                s.stats.add_scan(&done.finish());
+            }
             match s.open(range) {
-                Ok(next) => {
-                    let done = std::mem::replace(&mut self.cur, next);
-                    self.peak = self.peak.and(done.peak);
-                    s.stats.add_scan(&done.finish());
-                }
+                Ok(next) => self.cur = Some(next),
                 // The slice cannot be planned (an index or segment became
                 // unreadable since the first pass): its entries are missing.
                 Err(e) => s.stats.partial.push(ReadProblem {
