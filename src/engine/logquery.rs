@@ -796,9 +796,10 @@ fn verify_tasks(q: &mut Query) {
 
 /// Block references a [`LogStream`] plans at once: past this many, its
 /// range is read in time slices, each planned when the merge reaches it
-/// and holding about this many (the blocks overlapping the slice). 512 Ki
-/// references, about 100 MB with their chunks and labels.
-pub const STREAM_PLAN_BLOCKS: usize = 1 << 19;
+/// and holding about this many (the blocks overlapping the slice). 256 Ki
+/// references: at a million streams of one block a slice, about 50 MB of
+/// chunks and labels (a stream's labels are about 190 bytes decoded).
+pub const STREAM_PLAN_BLOCKS: usize = 1 << 18;
 
 /// Time bins a [`LogStream`]'s first pass counts blocks in, to cut its
 /// range into slices.
