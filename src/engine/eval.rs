@@ -7,7 +7,7 @@
 //! `t` holds the samples with `t - offset - range < ts <= t - offset`
 //! (left-open, right-closed, as Loki).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -635,8 +635,7 @@ fn range_aggregation_in(
     let outer = outer.filter(|_| buckets.is_some() && r.grouping.is_none());
     let mut folded = outer.map(|v| OuterFold::new(v, n_steps));
     let mut series = SeriesAccs::default();
-    let mut segments = HashSet::new();
-    let (mut n_streams, mut n_chunks) = (0u64, 0u64);
+    let mut tally = plan::PlanTally::default();
     loop {
         let t = Instant::now();
         let chunks = if whole_plan {
@@ -645,13 +644,7 @@ fn range_aggregation_in(
             cursor.next_streams(PLAN_BATCH_BLOCKS)?
         };
         ctx.stats.plan_time += t.elapsed();
-        n_chunks += chunks.len() as u64;
-        for (i, c) in chunks.iter().enumerate() {
-            segments.insert(c.segment_id);
-            if i == 0 || !Arc::ptr_eq(&chunks[i - 1].labels, &c.labels) {
-                n_streams += 1;
-            }
-        }
+        tally.add(&chunks);
         let mut tasks = scan::tasks(&chunks);
         if sliding {
             tasks.sort_by_key(|t| t.block.min_t);
@@ -731,9 +724,9 @@ fn range_aggregation_in(
         // Every sample is read: every window at once.
         series.compute_windows((0, n_steps, n_steps), &window, r, range_s);
     }
-    ctx.stats.streams += n_streams;
-    ctx.stats.segments += segments.len() as u64;
-    ctx.stats.chunks += n_chunks;
+    ctx.stats.streams += tally.streams;
+    ctx.stats.segments += tally.segments();
+    ctx.stats.chunks += tally.chunks;
     ctx.stats.warnings.extend(planner.warnings());
     ctx.stats.partial.extend(planner.partial().iter().cloned());
     if let Some(fold) = folded {
@@ -1901,41 +1894,36 @@ mod tests {
     /// A store of `streams` streams over several segments, each line
     /// `v=<n>` with repeated timestamps and values (ties in the sort).
     fn raw_store(dir: &std::path::Path, streams: usize) -> crate::store::Store {
-        use crate::chunk::block::compress;
-        let store = crate::store::Store::new(dir);
-        let lock = store.lock_writer(None, || {}).unwrap();
-        let mut tx = store.tenant("t").unwrap().begin_write(&lock).unwrap();
         let s = 1_000_000_000i64;
-        for seg in 0..3i64 {
-            let mut p = tx.create_segment("1970-01-01").unwrap();
-            let mut all: Vec<Labels> = (0..streams)
-                .map(|i| {
-                    Labels::from_pairs([("app", format!("a{}", i % 3)), ("pod", format!("p{i}"))])
-                })
-                .collect();
-            all.sort();
-            for (i, l) in all.iter().enumerate() {
-                let lines: Vec<(i64, Vec<u8>)> = (0..7i64)
-                    .map(|k| {
-                        let t = (seg * 7 + k) * 97 * s / 10 + (i as i64 % 2) * s;
-                        (
-                            t,
-                            format!("v={}", (k * 31 + i as i64 * 7 + seg) % 11).into_bytes(),
-                        )
+        let segs: Vec<(&str, plan::tests::LineStreams)> = (0..3i64)
+            .map(|seg| {
+                let mut all: Vec<Labels> = (0..streams)
+                    .map(|i| {
+                        Labels::from_pairs([
+                            ("app", format!("a{}", i % 3)),
+                            ("pod", format!("p{i}")),
+                        ])
                     })
                     .collect();
-                for part in lines.chunks(3) {
-                    let b = compress(part.iter().map(|(t, v)| (*t, &v[..], &[][..])), 1).unwrap();
-                    p.writer
-                        .add_block(l, l.fingerprint(), &b.bytes, b.meta)
-                        .unwrap();
-                }
-            }
-            tx.publish(p).unwrap();
-        }
-        crate::store::rebuild_all(&mut tx).unwrap();
-        tx.commit().unwrap();
-        store
+                all.sort();
+                let streams = all
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        let lines = (0..7i64)
+                            .map(|k| {
+                                let t = (seg * 7 + k) * 97 * s / 10 + (i as i64 % 2) * s;
+                                let v = (k * 31 + i as i64 * 7 + seg) % 11;
+                                (t, format!("v={v}").into_bytes())
+                            })
+                            .collect();
+                        (l, lines)
+                    })
+                    .collect();
+                ("1970-01-01", streams)
+            })
+            .collect();
+        plan::tests::store_of_lines(dir, &segs)
     }
 
     /// Raw-sample range aggregations read in label order (held) and oldest

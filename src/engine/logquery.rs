@@ -15,7 +15,7 @@
 //! order for equal timestamps is unstable).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
@@ -424,7 +424,7 @@ fn run_limited(
     q.stats.plan_time = q.t0.elapsed();
     let wave = (rayon::current_num_threads() * 4).max(8);
     let mut best: Vec<Cand> = Vec::new();
-    let mut segments = HashSet::new();
+    let mut tally = plan::PlanTally::default();
     let (mut ranked, mut skipped) = (0usize, 0usize);
     loop {
         let t = Instant::now();
@@ -433,14 +433,7 @@ fn run_limited(
         if chunks.is_empty() {
             break;
         }
-        q.stats.chunks += chunks.len() as u64;
-        for (i, c) in chunks.iter().enumerate() {
-            segments.insert(c.segment_id);
-            // Batches hold whole streams: a stream's chunks are adjacent.
-            if i == 0 || chunks[i - 1].labels != c.labels {
-                q.stats.streams += 1;
-            }
-        }
+        tally.add(&chunks);
         let n_chunks = chunks.len();
         let base = u32::try_from(ranked).map_err(|_| {
             QueryError::Unsupported("a log query over more than 4 billion chunks".into())
@@ -475,7 +468,8 @@ fn run_limited(
     }
     drop(cursor);
     q.set_chunks(Vec::new(), 0);
-    q.stats.segments = segments.len() as u64;
+    (q.stats.streams, q.stats.chunks) = (tally.streams, tally.chunks);
+    q.stats.segments = tally.segments();
     q.stats.warnings.extend(planner.warnings());
     // What the plan could not open first, then what the scan could not read.
     let scanned = std::mem::take(&mut q.stats.partial);
@@ -762,35 +756,16 @@ impl Iterator for Merge {
 /// block holds thousands of runs): the tasks of a damaged block are left
 /// out and its problem lands in the stats' `partial` list, once per task.
 fn verify_tasks(q: &mut Query) {
-    let mut first_task: HashMap<(u64, u64), usize> = HashMap::new();
-    let block_of: Vec<usize> = (0..q.tasks.len())
-        .map(|i| {
-            let t = q.task(i);
-            *first_task
-                .entry((t.chunk.segment_id, t.block.offset))
-                .or_insert(i)
-        })
-        .collect();
-    let mut blocks: Vec<usize> = first_task.into_values().collect();
-    blocks.sort_unstable();
-    let bad: HashMap<usize, ReadProblem> = blocks
-        .into_par_iter()
-        .filter_map(|i| {
-            let t = q.task(i);
-            let e: SegmentError = t.chunk.segment.verify_block(t.block).err()?;
-            Some((i, ReadProblem::from(&e)))
-        })
-        .collect();
+    let mut bad = HashMap::new();
+    let mut partial = std::mem::take(&mut q.stats.partial);
+    check_blocks(q, &mut bad, &mut partial);
+    q.stats.partial = partial;
     if !bad.is_empty() {
-        let mut keep = vec![true; q.tasks.len()];
-        for (i, b) in block_of.iter().enumerate() {
-            if let Some(problem) = bad.get(b) {
-                keep[i] = false;
-                q.stats.partial.push(problem.clone());
-            }
-        }
-        let mut k = keep.into_iter();
-        q.tasks.retain(|_| k.next().unwrap_or(true));
+        let chunks = &q.plan.chunks;
+        q.tasks.retain(|&(c, b)| {
+            let c = &chunks[c as usize];
+            !bad.contains_key(&(c.segment_id, c.blocks[b as usize].offset))
+        });
     }
 }
 
@@ -915,18 +890,14 @@ impl LogStream {
         let mut kept_blocks = 0usize;
         let mut checked = Query::prepare(expr, &p)?;
         let mut bad: HashMap<(u64, u64), ReadProblem> = HashMap::new();
-        let mut segments = HashSet::new();
+        let mut tally = plan::PlanTally::default();
         loop {
             let chunks = cursor.next_streams(plan::PLAN_BATCH_BLOCKS)?;
             if chunks.is_empty() {
                 break;
             }
-            q.stats.chunks += chunks.len() as u64;
-            for (i, c) in chunks.iter().enumerate() {
-                segments.insert(c.segment_id);
-                if i == 0 || chunks[i - 1].labels != c.labels {
-                    q.stats.streams += 1;
-                }
+            tally.add(&chunks);
+            for c in &chunks {
                 for b in &c.blocks {
                     bins.add(b);
                 }
@@ -952,7 +923,8 @@ impl LogStream {
         }
         drop(cursor);
         checked.set_chunks(Vec::new(), 0);
-        q.stats.segments = segments.len() as u64;
+        (q.stats.streams, q.stats.chunks) = (tally.streams, tally.chunks);
+        q.stats.segments = tally.segments();
         q.stats.warnings = planner.warnings();
         let found = std::mem::take(&mut q.stats.partial);
         q.stats.partial = planner.partial().to_vec();
@@ -1070,9 +1042,11 @@ impl Sliced {
     }
 }
 
-/// Checks the checksum of every block of `q`'s tasks not checked yet (in
-/// `bad`'s keys, or passed), once per stored block; a damaged block's
-/// problem goes in `partial` once per task, as [`verify_tasks`] does.
+/// Checks the checksum of every block of `q`'s tasks, once per stored
+/// block (the runs of a packed block, format 2, are tasks of their own,
+/// and a packed block holds thousands of runs); damaged ones go in `bad`,
+/// and for each task of a block in `bad` its problem goes in `partial`,
+/// in task order.
 fn check_blocks(
     q: &Query,
     bad: &mut HashMap<(u64, u64), ReadProblem>,
