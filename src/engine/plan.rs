@@ -735,6 +735,25 @@ impl<'s> PlanCursor<'_, 's> {
         }
     }
 
+    /// The next stream's labels, or `None` after the last: for lookups
+    /// that read no block, so no segment is mapped (as [`Planner::series`]
+    /// maps none).
+    pub fn next_labels(&mut self) -> Option<Arc<Labels>> {
+        let Reverse((labels, i)) = self.heap.pop()?;
+        self.heads[i] = None;
+        self.advance(i);
+        while let Some(Reverse((l, j))) = self.heap.peek() {
+            if **l != *labels {
+                break;
+            }
+            let j = *j;
+            self.heap.pop();
+            self.heads[j] = None;
+            self.advance(j);
+        }
+        Some(labels)
+    }
+
     /// Whole streams from the cursor until they hold at least `blocks`
     /// blocks (fewer at the end); empty after the last stream.
     pub fn next_streams(&mut self, blocks: usize) -> Result<Vec<PlannedChunk>, StoreError> {

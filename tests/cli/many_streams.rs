@@ -124,6 +124,39 @@ fn check_answers(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how:
         "{how}: series {{job=\"app\"}} ({} series)",
         got.lines().count()
     );
+    // Cardinality of every stream and of a narrow selector, counted as the
+    // streams are walked.
+    let table = |sel: &str| -> Vec<Vec<String>> {
+        env.ok(["series", "--analyze-labels", sel])
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .filter(|w: &Vec<String>| !w.is_empty())
+            .collect()
+    };
+    let s = |v: &[&str]| -> Vec<String> { v.iter().map(|x| x.to_string()).collect() };
+    let n = STREAMS.to_string();
+    assert_eq!(
+        table(r#"{job="app"}"#),
+        vec![
+            s(&["Total", "Streams:", &n]),
+            s(&["Unique", "Labels:", "3"]),
+            s(&["Label", "Name", "Unique", "Values", "Found", "In", "Streams"]),
+            s(&["pod", &n, &n]),
+            s(&["ns", "50", &n]),
+            s(&["job", "1", &n]),
+        ],
+        "{how}: --analyze-labels"
+    );
+    let per_ns = (STREAMS / 50).to_string();
+    assert_eq!(
+        table(r#"{ns="ns-7"}"#)[3..],
+        [
+            s(&["pod", &per_ns, &per_ns]),
+            s(&["job", "1", &per_ns]),
+            s(&["ns", "1", &per_ns])
+        ],
+        "{how}: --analyze-labels narrow"
+    );
     let mut narrow: Vec<String> = (0..STREAMS)
         .filter(|s| s % 50 == 23 && s.to_string().ends_with("23"))
         .map(series_line)
