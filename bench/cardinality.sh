@@ -18,6 +18,10 @@
 #   two connections at a time; time from the first push to the last answer and Loki's
 #   peak RSS; after /flush, the same four requests over HTTP.
 #
+# Then lokal alone asks the questions that select every stream (issue 13: memory bounded
+# whatever the selection): `{job="app"}` with --limit 100 both ways, a filter over every
+# stream streamed with --limit 0 -o raw, a quantile by ns (raw samples), topk over a series
+# per pod, and sum(rate) — a second table, each answer checked against the generator's.
 # lokal's answers are checked against the generator's (entries of the stream, label
 # values, series, the metric's sums per ns) and the script fails when they differ; Loki's
 # are checked the same way and any difference is printed in the last column (Loki
@@ -152,8 +156,13 @@ to=2024-05-01T12:00:00Z
 one='{pod="pod-123"}'
 narrow='{ns="ns-23", pod=~"pod-123|pod-1123|pod-2123"}'
 metric='sum by (ns) (count_over_time({job="app"}[1h]))'
+wide_grep='{job="app"} |= "status=500"'
+wide_quant='quantile_over_time(0.99, {job="app"} | logfmt | unwrap status [1h]) by (ns)'
+wide_topk='topk(5, sum by (pod) (count_over_time({job="app"}[1h])))'
+wide_rate='sum(rate({job="app"}[1h]))'
 
 rows=()
+wrows=()
 for S in "${counts[@]}"; do
   jsonl=$out/c$S.jsonl
   lines=$out/c$S.lines
@@ -186,6 +195,60 @@ assert sorted(a("lse").splitlines()) == want, "lokal: series %r" % a("lse")[:300
 m = {s["metric"]["ns"]: sum(float(v[1]) for v in s["values"]) for s in json.loads(a("lme"))["data"]["result"]}
 assert m == {f"ns-{n}": 5 * len(range(n, S, 50)) for n in range(50)}, "lokal: sum by (ns)"
 PY
+
+  # The questions over every stream, lokal alone.
+  read -r w1_s w1_mb <<<"$(timed w1 "${q[@]}" --limit 100 -o raw '{job="app"}')"
+  read -r w2_s w2_mb <<<"$(timed w2 "${q[@]}" --limit 100 --forward -o raw '{job="app"}')"
+  read -r w3_s w3_mb <<<"$(timed w3 "${q[@]}" --limit 0 -o raw "$wide_grep")"
+  read -r w4_s w4_mb <<<"$(timed w4 "${q[@]}" --step 1h -o json "$wide_quant")"
+  read -r w5_s w5_mb <<<"$(timed w5 "${q[@]}" --step 1h -o json "$wide_topk")"
+  read -r w6_s w6_mb <<<"$(timed w6 "${q[@]}" --step 1h -o json "$wide_rate")"
+  python3 - "$out" "$S" "$lines" <<'PY'
+import json, sys
+d, S, lines = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+a = lambda n: open(f"{d}/ans.{n}").read()
+# The generator's entries again: k -> (stream, ms, line); times rise with k.
+PER = 5; N = S * PER; span_ms = 12 * 3600 * 1000
+A = 7919 if S % 7919 else 104729
+text = open(lines).read().splitlines()
+assert len(text) == N
+assert a("w1").splitlines() == text[::-1][:100], "lokal: limit 100"
+assert a("w2").splitlines() == text[:100], "lokal: limit 100 --forward"
+assert a("w3").splitlines() == [l for l in reversed(text) if "status=500" in l], "lokal: --limit 0 |="
+H = 3600 * 1000
+steps = range(13)  # 00:00 .. 12:00, windows (t - 1h, t]
+per = {}  # (ns, step) -> statuses
+counts = [0] * 13
+for k, line in enumerate(text):
+    i = k % S
+    s = (i * A) % S
+    ms = k * span_ms // N
+    st = -(-ms // H)  # the one window (st-1 h, st h] holding ms
+    per.setdefault((s % 50, st), []).append(float(line.rsplit("=", 1)[1]))
+    counts[st] += 1
+def quantile(q, v):
+    v = sorted(v)
+    rank = q * (len(v) - 1)
+    lo = int(rank)
+    w = rank - lo
+    return v[lo] * (1.0 - w) + v[min(lo + 1, len(v) - 1)] * w
+base = 1714521600
+got = {(int(r["metric"]["ns"][3:]), (int(t) - base) // 3600): float(v)
+       for r in json.loads(a("w4"))["data"]["result"] for t, v in r["values"]}
+want = {k: quantile(0.99, v) for k, v in per.items()}
+assert got == want, "lokal: quantile by (ns)"
+top = {}
+for r in json.loads(a("w5"))["data"]["result"]:
+    for t, v in r["values"]:
+        top.setdefault((int(t) - base) // 3600, []).append(float(v))
+# Each stream has at most one entry in an hour: the top 5 are ones where 5 streams have one.
+assert {k: v for k, v in top.items()} == {st: [1.0] * min(5, counts[st]) for st in steps if counts[st]}, "lokal: topk"
+rate = {(int(t) - base) // 3600: float(v) for r in json.loads(a("w6"))["data"]["result"] for t, v in r["values"]}
+assert set(rate) == {st for st in steps if counts[st]}, "lokal: sum(rate) steps"
+for st, v in rate.items():
+    assert abs(v - counts[st] / 3600) <= 1e-9 * v, "lokal: sum(rate) at %d: %r" % (st, v)
+PY
+  wrows+=("| $S | ${w1_s}s ${w1_mb}MB | ${w2_s}s ${w2_mb}MB | ${w3_s}s ${w3_mb}MB ($(wc -l < "$out/ans.w3") lines) | ${w4_s}s ${w4_mb}MB | ${w5_s}s ${w5_mb}MB | ${w6_s}s ${w6_mb}MB |")
 
   if [ "${COMPACT:-0}" = 1 ]; then
     cstore=$out/store-$S-compacted
@@ -281,3 +344,9 @@ echo "$(nproc) cores; lokal $(git rev-parse --short HEAD); queries: one stream $
 echo "| streams | lokal ingest (time, entries/s, jsonl MB/s, peak RSS) | Loki push (time, entries/s, peak RSS push/after queries) | lokal speed-up | lokal store / zstd -3 of the lines | one stream lokal / Loki | labels ns | series | sum by (ns) | Loki's answers |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${rows[@]}"
+echo
+echo "lokal alone, questions over every stream (answers checked against the generator's): the filter"
+echo "is $wide_grep; quantile: $wide_quant; topk: $wide_topk; rate: $wide_rate (1h steps over 12 h)"
+echo "| streams | limit 100 | limit 100 --forward | filter, --limit 0 -o raw | quantile by (ns) | topk by pod | sum(rate) |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+printf '%s\n' "${wrows[@]}"

@@ -7,14 +7,14 @@
 //! `t` holds the samples with `t - offset - range < ts <= t - offset`
 //! (left-open, right-closed, as Loki).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
 
 use super::pipeline::Pipeline;
-use super::plan;
+use super::plan::{self, PLAN_BATCH_BLOCKS};
 use super::scan::{self, Prefilter};
 use super::stats::{QueryStats, ScanCounters};
 use super::value::{MetricValue, Sample, Series};
@@ -426,11 +426,6 @@ fn metric_stages(op: RangeOp, stages: &[Stage]) -> std::borrow::Cow<'_, [Stage]>
     )
 }
 
-/// Blocks a metric query takes from the plan at a time: whole streams, so a
-/// query over a million small streams holds a few thousand streams' block
-/// references, never the million (`plan::PlanCursor`).
-const PLAN_BATCH_BLOCKS: usize = 4096;
-
 /// The blocks of one parallel wave, from `tasks[from..]`: at least 64 (two
 /// threads' worth of large blocks, whose partial samples are ~100 KB each),
 /// more while they are small (a packed block's run of a few entries), up to
@@ -460,6 +455,54 @@ fn range_aggregation(
     r: &RangeAggregation,
     outer: Option<&VectorAggregation>,
 ) -> Result<Option<Vec<Row>>, QueryError> {
+    let (warnings, partial) = (ctx.stats.warnings.len(), ctx.stats.partial.len());
+    match range_aggregation_in(ctx, r, outer, RawOrder::Label)? {
+        Evaluated::Rows(rows) => Ok(rows),
+        Evaluated::TooManySamples => {
+            // More raw samples than the budget: read the blocks oldest first
+            // instead, keeping about one window of samples (and the plan).
+            ctx.stats.warnings.truncate(warnings);
+            ctx.stats.partial.truncate(partial);
+            match range_aggregation_in(ctx, r, outer, RawOrder::Time)? {
+                Evaluated::Rows(rows) => Ok(rows),
+                Evaluated::TooManySamples => unreachable!("the time order holds no budget"),
+            }
+        }
+    }
+}
+
+/// Raw samples (quantile, `rate_counter`, ranges that are not a multiple of
+/// the step) a range aggregation holds when it reads the plan in label order
+/// before it reads it again oldest first: 16 bytes each, 128 MiB.
+const RAW_HELD_SAMPLES: usize = 1 << 23;
+
+/// How a range aggregation that keeps raw samples reads the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawOrder {
+    /// A few thousand blocks at a time, in label order, every sample held
+    /// until the end (at most [`RAW_HELD_SAMPLES`]): the plan is never held.
+    Label,
+    /// The whole plan, its blocks oldest first; after each wave the windows
+    /// that end before the oldest unread block are computed and the samples
+    /// no later window needs are dropped.
+    Time,
+}
+
+/// What [`range_aggregation_in`] gave.
+enum Evaluated {
+    Rows(Option<Vec<Row>>),
+    /// Read in label order, the raw samples outgrew [`RAW_HELD_SAMPLES`].
+    TooManySamples,
+}
+
+/// [`range_aggregation`] reading raw samples in `order` (ignored by the
+/// bucketed ops, which always read the plan a batch at a time).
+fn range_aggregation_in(
+    ctx: &mut Ctx<'_>,
+    r: &RangeAggregation,
+    outer: Option<&VectorAggregation>,
+    order: RawOrder,
+) -> Result<Evaluated, QueryError> {
     let lr = &r.log;
     let stages = metric_stages(r.op, &lr.log.pipeline);
     let first = ctx.steps[0];
@@ -567,15 +610,20 @@ fn range_aggregation(
             out
         })
     };
-    // Ops that keep raw samples read blocks oldest first: after each wave,
-    // every window that ends before the oldest unread block is complete, is
-    // computed, and the samples no later window needs are dropped. Memory then
-    // holds about one window of samples, not the whole range. They take the
-    // whole plan at once (its blocks sorted by time); the others take it a
-    // few thousand blocks at a time, in plan order (label order, then
-    // segment id, then time), which is also the order samples are folded in.
-    let sliding = buckets.is_none() && r.op != RangeOp::AbsentOverTime;
-    let whole_plan = buckets.is_none();
+    // Ops that keep raw samples first read the plan as the others do, a few
+    // thousand blocks at a time in plan order (label order, then segment id,
+    // then time, also the order samples are folded in), holding every sample
+    // until the end, up to RAW_HELD_SAMPLES. Past that they read again, the
+    // whole plan at once, its blocks oldest first: after each wave, every
+    // window that ends before the oldest unread block is complete, is
+    // computed, and the samples no later window needs are dropped. Memory
+    // then holds the plan and about one window of samples, not the whole
+    // range. Both compute a window from the same samples, sorted the same
+    // way (by time, then value), so both give the same bits.
+    let raw = buckets.is_none() && r.op != RangeOp::AbsentOverTime;
+    let sliding = raw && order == RawOrder::Time;
+    let whole_plan = sliding;
+    let mut raw_held = 0usize;
     let range_s = lr.range as f64 / 1e9;
     let window = |k: usize| {
         (
@@ -587,8 +635,7 @@ fn range_aggregation(
     let outer = outer.filter(|_| buckets.is_some() && r.grouping.is_none());
     let mut folded = outer.map(|v| OuterFold::new(v, n_steps));
     let mut series = SeriesAccs::default();
-    let mut segments = HashSet::new();
-    let (mut n_streams, mut n_chunks) = (0u64, 0u64);
+    let mut tally = plan::PlanTally::default();
     loop {
         let t = Instant::now();
         let chunks = if whole_plan {
@@ -597,13 +644,7 @@ fn range_aggregation(
             cursor.next_streams(PLAN_BATCH_BLOCKS)?
         };
         ctx.stats.plan_time += t.elapsed();
-        n_chunks += chunks.len() as u64;
-        for (i, c) in chunks.iter().enumerate() {
-            segments.insert(c.segment_id);
-            if i == 0 || !Arc::ptr_eq(&chunks[i - 1].labels, &c.labels) {
-                n_streams += 1;
-            }
-        }
+        tally.add(&chunks);
         let mut tasks = scan::tasks(&chunks);
         if sliding {
             tasks.sort_by_key(|t| t.block.min_t);
@@ -622,6 +663,7 @@ fn range_aggregation(
                         continue;
                     }
                 };
+                raw_held += p.own.len() + p.series.iter().map(|s| s.1.len()).sum::<usize>();
                 if !p.own.is_empty() {
                     let i = series.own(&task.chunk.labels, r.grouping.as_ref(), &buckets, n_steps);
                     series.add_ones(i, &buckets, &p.own);
@@ -633,7 +675,7 @@ fn range_aggregation(
                         return Err(pipeline_error(e, &labels));
                     }
                     if folded.is_some() && labels != *task.chunk.labels {
-                        return Ok(None);
+                        return Ok(Evaluated::Rows(None));
                     }
                     let key = match &r.grouping {
                         Some(g) => group_labels(&labels, g),
@@ -644,6 +686,9 @@ fn range_aggregation(
                 }
             }
             done = end;
+            if raw && !sliding && raw_held > RAW_HELD_SAMPLES {
+                return Ok(Evaluated::TooManySamples);
+            }
             if sliding {
                 // Every unread sample is at or after `horizon`.
                 let horizon = tasks.get(done).map_or(i64::MAX, |t| t.block.min_t);
@@ -652,33 +697,7 @@ fn range_aggregation(
                     upto += 1;
                 }
                 if upto > finalized {
-                    let keep_after = (upto < n_steps).then(|| window(upto).0);
-                    series.accs.par_iter_mut().for_each(|acc| {
-                        let Acc::Raw(raw) = acc else { return };
-                        // Equal timestamps order by value, so answers never depend on
-                        // the order blocks were read (first/last, counter resets).
-                        raw.samples.sort_by(by_time_then_value);
-                        let (mut a, mut b) = (0usize, 0usize);
-                        for k in finalized..upto {
-                            let (wlo, whi) = window(k);
-                            while b < raw.samples.len() && raw.samples[b].0 <= whi {
-                                b += 1;
-                            }
-                            while a < b && raw.samples[a].0 <= wlo {
-                                a += 1;
-                            }
-                            let w = &raw.samples[a..b];
-                            raw.values[k] = if w.is_empty() {
-                                None
-                            } else {
-                                aggregate_window(r.op, w, range_s, r.param, (wlo, whi))
-                            };
-                        }
-                        match keep_after {
-                            Some(lo) => raw.samples.retain(|s| s.0 > lo),
-                            None => raw.samples = Vec::new(),
-                        }
-                    });
+                    series.compute_windows((finalized, upto, n_steps), &window, r, range_s);
                     finalized = upto;
                 }
             }
@@ -701,13 +720,17 @@ fn range_aggregation(
         }
     }
     drop(cursor);
-    ctx.stats.streams += n_streams;
-    ctx.stats.segments += segments.len() as u64;
-    ctx.stats.chunks += n_chunks;
+    if raw && !sliding {
+        // Every sample is read: every window at once.
+        series.compute_windows((0, n_steps, n_steps), &window, r, range_s);
+    }
+    ctx.stats.streams += tally.streams;
+    ctx.stats.segments += tally.segments();
+    ctx.stats.chunks += tally.chunks;
     ctx.stats.warnings.extend(planner.warnings());
     ctx.stats.partial.extend(planner.partial().iter().cloned());
     if let Some(fold) = folded {
-        return Ok(Some(fold.finish()));
+        return Ok(Evaluated::Rows(Some(fold.finish())));
     }
 
     if r.op == RangeOp::AbsentOverTime {
@@ -719,7 +742,7 @@ fn range_aggregation(
                 Acc::Buckets(_) => unreachable!("absent_over_time is not bucketed"),
             })
             .collect();
-        return Ok(Some(absent_over_time(r, &raw, &ctx.steps)));
+        return Ok(Evaluated::Rows(Some(absent_over_time(r, &raw, &ctx.steps))));
     }
     let mut rows: Vec<Row> = series
         .take_sorted()
@@ -734,7 +757,7 @@ fn range_aggregation(
         })
         .collect();
     rows.retain(|r| r.values.iter().any(Option::is_some));
-    Ok(Some(rows))
+    Ok(Evaluated::Rows(Some(rows)))
 }
 
 /// The series of a range aggregation being read, each with its
@@ -807,6 +830,44 @@ impl SeriesAccs {
             (Acc::Raw(raw), _) => raw.samples.extend(samples),
             _ => unreachable!("accumulators follow the plan"),
         }
+    }
+
+    /// Computes windows `from..upto` (`window(k)`: `(lo, hi]`) of every raw
+    /// series from its samples, and drops the samples no later window needs.
+    fn compute_windows(
+        &mut self,
+        (from, upto, n_steps): (usize, usize, usize),
+        window: &(impl Fn(usize) -> (i64, i64) + Sync),
+        r: &RangeAggregation,
+        range_s: f64,
+    ) {
+        let keep_after = (upto < n_steps).then(|| window(upto).0);
+        self.accs.par_iter_mut().for_each(|acc| {
+            let Acc::Raw(raw) = acc else { return };
+            // Equal timestamps order by value, so answers never depend on
+            // the order blocks were read (first/last, counter resets).
+            raw.samples.sort_by(by_time_then_value);
+            let (mut a, mut b) = (0usize, 0usize);
+            for k in from..upto {
+                let (wlo, whi) = window(k);
+                while b < raw.samples.len() && raw.samples[b].0 <= whi {
+                    b += 1;
+                }
+                while a < b && raw.samples[a].0 <= wlo {
+                    a += 1;
+                }
+                let w = &raw.samples[a..b];
+                raw.values[k] = if w.is_empty() {
+                    None
+                } else {
+                    aggregate_window(r.op, w, range_s, r.param, (wlo, whi))
+                };
+            }
+            match keep_after {
+                Some(lo) => raw.samples.retain(|s| s.0 > lo),
+                None => raw.samples = Vec::new(),
+            }
+        });
     }
 
     /// Every series and its accumulator, in label order; leaves the set empty.
@@ -1829,6 +1890,98 @@ fn label_replace(l: &LabelReplace, rows: Vec<Row>) -> Result<Vec<Row>, QueryErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store of `streams` streams over several segments, each line
+    /// `v=<n>` with repeated timestamps and values (ties in the sort).
+    fn raw_store(dir: &std::path::Path, streams: usize) -> crate::store::Store {
+        let s = 1_000_000_000i64;
+        let segs: Vec<(&str, plan::tests::LineStreams)> = (0..3i64)
+            .map(|seg| {
+                let mut all: Vec<Labels> = (0..streams)
+                    .map(|i| {
+                        Labels::from_pairs([
+                            ("app", format!("a{}", i % 3)),
+                            ("pod", format!("p{i}")),
+                        ])
+                    })
+                    .collect();
+                all.sort();
+                let streams = all
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        let lines = (0..7i64)
+                            .map(|k| {
+                                let t = (seg * 7 + k) * 97 * s / 10 + (i as i64 % 2) * s;
+                                let v = (k * 31 + i as i64 * 7 + seg) % 11;
+                                (t, format!("v={v}").into_bytes())
+                            })
+                            .collect();
+                        (l, lines)
+                    })
+                    .collect();
+                ("1970-01-01", streams)
+            })
+            .collect();
+        plan::tests::store_of_lines(dir, &segs)
+    }
+
+    /// Raw-sample range aggregations read in label order (held) and oldest
+    /// first (sliding) give the same bits, for every op that keeps raw
+    /// samples, grouped or not, at steps that are and are not the range.
+    #[test]
+    fn raw_samples_in_label_order_equal_the_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = raw_store(dir.path(), 12);
+        let snap = store.tenant("t").unwrap().snapshot().unwrap();
+        let s = 1_000_000_000i64;
+        let queries = [
+            r#"quantile_over_time(0.9, {app=~".+"} | logfmt | unwrap v [30s])"#,
+            r#"quantile_over_time(0.5, {app=~".+"} | logfmt | unwrap v [40s]) by (app)"#,
+            r#"rate_counter({app=~".+"} | logfmt | unwrap v [30s])"#,
+            r#"avg_over_time({app=~".+"} | logfmt | unwrap v [25s]) by (app)"#,
+            r#"count_over_time({app=~".+"}[25s])"#,
+            r#"first_over_time({app="a1"} | logfmt | unwrap v [45s])"#,
+            r#"stddev_over_time({app=~".+"} | logfmt | unwrap v [35s]) by (app)"#,
+        ];
+        let mut compared = 0;
+        for q in queries {
+            let crate::logql::Expr::Sample(SampleExpr::RangeAggregation(r)) =
+                crate::logql::parse_expr(q).unwrap()
+            else {
+                panic!("{q}")
+            };
+            for step in [7, 10, 30] {
+                let steps: Vec<i64> = (0..30).map(|k| (k * step) * s).collect();
+                let mut rows = Vec::new();
+                for order in [RawOrder::Label, RawOrder::Time] {
+                    let mut ctx = Ctx {
+                        snap: &snap,
+                        steps: steps.clone(),
+                        stats: QueryStats::default(),
+                        counters: ScanCounters::default(),
+                    };
+                    let Evaluated::Rows(Some(got)) =
+                        range_aggregation_in(&mut ctx, &r, None, order).unwrap()
+                    else {
+                        panic!("{q}: no rows")
+                    };
+                    let bits: Vec<(String, Vec<Option<u64>>)> = got
+                        .iter()
+                        .map(|row| {
+                            let v = row.values.iter().map(|v| v.map(f64::to_bits)).collect();
+                            (row.labels.to_string(), v)
+                        })
+                        .collect();
+                    rows.push(bits);
+                }
+                assert!(!rows[0].is_empty(), "{q} step {step}");
+                assert_eq!(rows[0], rows[1], "{q} step {step}");
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, queries.len() * 3);
+    }
 
     #[test]
     fn quantiles_like_prometheus() {

@@ -22,7 +22,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::pipeline::Pipeline;
-use super::plan::{self, Plan};
+use super::plan::{self, Plan, PlannedChunk};
 use super::scan::{self, BlockTask, Prefilter};
 use super::stats::{QueryStats, ScanCounters};
 use super::{Direction, QueryError};
@@ -150,52 +150,68 @@ struct Query {
 }
 
 impl Query {
+    /// The query over the whole plan (the streamed path: its merge orders
+    /// every block by time).
     fn new(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<Query, QueryError> {
+        let mut q = Query::prepare(expr, p)?;
+        let plan = plan::plan(snap, &expr.matchers, p.range)?;
+        q.stats.plan_time = q.t0.elapsed();
+        q.stats.segments = plan.segments as u64;
+        q.stats.chunks = plan.chunks.len() as u64;
+        q.stats.streams = plan.streams() as u64;
+        q.stats.warnings.extend(plan.warnings.iter().cloned());
+        q.stats.partial.extend(plan.partial.iter().cloned());
+        q.set_chunks(plan.chunks, 0);
+        Ok(q)
+    }
+
+    /// The query's pipeline, with no chunks yet.
+    fn prepare(expr: &LogExpr, p: &LogParams) -> Result<Query, QueryError> {
         let t0 = Instant::now();
         let pipeline = Pipeline::new(&expr.pipeline).map_err(QueryError::stage)?;
         let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
         let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &expr.pipeline);
-        let plan = plan::plan(snap, &expr.matchers, p.range)?;
-        let mut stats = QueryStats {
-            plan_time: t0.elapsed(),
-            segments: plan.segments as u64,
-            chunks: plan.chunks.len() as u64,
-            streams: plan.streams() as u64,
-            shards: 1,
-            ..Default::default()
-        };
-        stats.warnings.extend(plan.warnings.iter().cloned());
-        stats.partial.extend(plan.partial.iter().cloned());
-        // Stream order for ties: by labels (the plan is sorted by labels,
-        // then segment; a stable sort keeps that).
-        let mut order: Vec<usize> = (0..plan.chunks.len()).collect();
-        order.sort_by(|&a, &b| plan.chunks[a].labels.cmp(&plan.chunks[b].labels));
-        let mut rank = vec![0u32; plan.chunks.len()];
-        for (r, &ci) in order.iter().enumerate() {
-            rank[ci] = r as u32;
-        }
-        let mut tasks: Vec<(u32, u32)> = plan
-            .chunks
-            .iter()
-            .enumerate()
-            .flat_map(|(ci, c)| (0..c.blocks.len()).map(move |bi| (ci as u32, bi as u32)))
-            .collect();
-        // A stable sort: blocks starting together keep plan order.
-        tasks.sort_by_key(|&(c, b)| {
-            block_start(p.direction, &plan.chunks[c as usize].blocks[b as usize])
-        });
         Ok(Query {
             p: *p,
             pipeline,
             sieve,
             prefilter,
-            plan,
-            rank,
-            tasks,
-            stats,
+            plan: Plan::default(),
+            rank: Vec::new(),
+            tasks: Vec::new(),
+            stats: QueryStats {
+                shards: 1,
+                ..Default::default()
+            },
             counters: ScanCounters::default(),
             t0,
         })
+    }
+
+    /// Makes `chunks` (sorted by labels, then segment) the chunks to scan,
+    /// ranked from `rank_base` on: the chunks of the plan before them (in
+    /// label order) have the ranks below, so ties order the same whether
+    /// the plan comes whole or a batch at a time.
+    fn set_chunks(&mut self, chunks: Vec<PlannedChunk>, rank_base: u32) {
+        // Stream order for ties: by labels (the plan is sorted by labels,
+        // then segment; a stable sort keeps that).
+        let mut order: Vec<usize> = (0..chunks.len()).collect();
+        order.sort_by(|&a, &b| chunks[a].labels.cmp(&chunks[b].labels));
+        let mut rank = vec![0u32; chunks.len()];
+        for (r, &ci) in order.iter().enumerate() {
+            rank[ci] = rank_base + r as u32;
+        }
+        let mut tasks: Vec<(u32, u32)> = chunks
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| (0..c.blocks.len()).map(move |bi| (ci as u32, bi as u32)))
+            .collect();
+        // A stable sort: blocks starting together keep plan order.
+        let dir = self.p.direction;
+        tasks.sort_by_key(|&(c, b)| block_start(dir, &chunks[c as usize].blocks[b as usize]));
+        self.plan.chunks = chunks;
+        self.rank = rank;
+        self.tasks = tasks;
     }
 
     fn task(&self, i: usize) -> BlockTask<'_> {
@@ -383,42 +399,84 @@ pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, 
             stats: s.finish(),
         });
     }
-    run_limited(Query::new(snap, expr, p)?, p.limit)
+    run_limited(snap, expr, p, plan::PLAN_BATCH_BLOCKS)
 }
 
-/// The limited query: blocks in parallel waves (newest first, or oldest
+/// The limited query: the plan taken from [`plan::PlanCursor`] a few
+/// thousand blocks of whole streams at a time, so a query over a million
+/// streams holds one batch's block references, never the million. Each
+/// batch's blocks are scanned in parallel waves (newest first, or oldest
 /// first); each block returns at most `limit` entries, the merge keeps the
-/// best `limit`, and the scan stops once no unread block can beat the
-/// current `limit`th.
-fn run_limited(mut q: Query, limit: usize) -> Result<LogResult, QueryError> {
+/// best `limit` over every batch so far, and a batch's scan stops once no
+/// unread block of it can beat the current `limit`th. Ranks run on across
+/// batches (label order), so the answer is the one the whole plan gives.
+/// `batch` is the blocks a batch takes (whole streams; tests vary it).
+fn run_limited(
+    snap: &Snapshot,
+    expr: &LogExpr,
+    p: &LogParams,
+    batch: usize,
+) -> Result<LogResult, QueryError> {
+    let limit = p.limit;
+    let mut q = Query::prepare(expr, p)?;
+    let mut planner = plan::Planner::new(snap);
+    let mut cursor = planner.stream(&expr.matchers, p.range)?;
+    q.stats.plan_time = q.t0.elapsed();
     let wave = (rayon::current_num_threads() * 4).max(8);
     let mut best: Vec<Cand> = Vec::new();
-    let mut done = 0;
-    let n = q.tasks.len();
-    while done < n {
-        if best.len() >= limit && q.start(done) > best[limit - 1].key.ts {
+    let mut tally = plan::PlanTally::default();
+    let (mut ranked, mut skipped) = (0usize, 0usize);
+    loop {
+        let t = Instant::now();
+        let chunks = cursor.next_streams(batch)?;
+        q.stats.plan_time += t.elapsed();
+        if chunks.is_empty() {
             break;
         }
-        let end = (done + wave).min(n);
-        let results: Vec<Result<Scanned, SegmentError>> = (done..end)
-            .into_par_iter()
-            .map(|i| q.scan(i, 0, 0, usize::MAX, &q.counters))
-            .collect();
-        done = end;
-        for r in results {
-            match r {
-                Ok(s) => best.extend(s.cands),
-                Err(e) => q.stats.partial.push(ReadProblem::from(&e)),
+        tally.add(&chunks);
+        let n_chunks = chunks.len();
+        let base = u32::try_from(ranked).map_err(|_| {
+            QueryError::Unsupported("a log query over more than 4 billion chunks".into())
+        })?;
+        q.set_chunks(chunks, base);
+        ranked += n_chunks;
+        let n = q.tasks.len();
+        let mut done = 0;
+        while done < n {
+            if best.len() >= limit && q.start(done) > best[limit - 1].key.ts {
+                break;
             }
+            let end = (done + wave).min(n);
+            let results: Vec<Result<Scanned, SegmentError>> = (done..end)
+                .into_par_iter()
+                .map(|i| q.scan(i, 0, 0, usize::MAX, &q.counters))
+                .collect();
+            done = end;
+            for r in results {
+                match r {
+                    Ok(s) => best.extend(s.cands),
+                    Err(e) => q.stats.partial.push(ReadProblem::from(&e)),
+                }
+            }
+            if best.len() > limit {
+                best.select_nth_unstable_by_key(limit - 1, |c| c.key);
+                best.truncate(limit);
+            }
+            best.sort_by_key(|c| c.key);
         }
-        if best.len() > limit {
-            best.select_nth_unstable_by_key(limit - 1, |c| c.key);
-            best.truncate(limit);
-        }
-        best.sort_by_key(|c| c.key);
+        skipped += n - done;
     }
+    drop(cursor);
+    q.set_chunks(Vec::new(), 0);
+    (q.stats.streams, q.stats.chunks) = (tally.streams, tally.chunks);
+    q.stats.segments = tally.segments();
+    q.stats.warnings.extend(planner.warnings());
+    // What the plan could not open first, then what the scan could not read.
+    let scanned = std::mem::take(&mut q.stats.partial);
+    q.stats.partial = planner.partial().to_vec();
+    q.stats.partial.extend(scanned);
     let results = best.len() as u64;
-    let stats = q.finish(results, n - done);
+    let stats = q.finish(results, skipped);
     Ok(LogResult {
         entries: best.into_iter().map(Cand::entry).collect(),
         stats,
@@ -444,9 +502,10 @@ impl Slot {
     }
 }
 
-/// An unlimited log query's entries in output order, read as they are
-/// handed out: a k-way merge over the blocks, sorted by their first entry
-/// in the query's direction.
+/// One time slice of a [`LogStream`] (the whole range, unless its plan is
+/// too large): its entries in output order, read as they are handed out,
+/// a k-way merge over the blocks, sorted by their first entry in the
+/// query's direction.
 ///
 /// Before an entry is handed out, every block that could hold an earlier
 /// one is opened; blocks are opened `wave` at a time (decompressed and run
@@ -456,18 +515,10 @@ impl Slot {
 /// budget a block keeps only the key of its next entry, and is read again
 /// from there when the merge gets to it (many streams overlapping in time:
 /// a million one-block streams of one day hold a million keys, ~80 bytes
-/// each, and blocks are read again instead of held). So exporting a month
-/// takes the memory of exporting an hour. The planner's block list (about
-/// 100 bytes a block) is the only part that grows with the range.
-///
-/// Every block's checksum is checked before the first entry is handed out,
-/// so a damaged block fails the query (or, with partial answers allowed, is
-/// left out) before anything was printed, as with a limited query; only a
-/// block that passes its checksum and still cannot be decoded is found on
-/// the way, and lands in the stats' `partial` list.
-pub struct LogStream {
+/// each, and blocks are read again instead of held).
+struct Merge {
     q: Arc<Query>,
-    /// The query's statistics (warnings, partial) until [`LogStream::finish`].
+    /// The query's statistics (warnings, partial) until [`Merge::finish`].
     stats: QueryStats,
     budget: usize,
     wave: usize,
@@ -501,67 +552,42 @@ pub struct StreamPeak {
     pub rereads: u64,
 }
 
-impl LogStream {
-    /// Plans the query and checks the checksum of every block it will read
-    /// (those that fail are in [`LogStream::stats`]' `partial` list and left
-    /// out). The query's `limit` is ignored: the caller stops reading.
-    pub fn open(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogStream, QueryError> {
-        Self::with_budget(
-            snap,
-            expr,
-            p,
-            STREAM_BUDGET,
-            // Each wave ends in a join: on 2 shared cores, a thread the OS
-            // descheduled holds the whole wave up, so fewer, larger waves
-            // (matching entries only are kept; decompressed blocks are
-            // per-thread buffers, so a wave costs little memory).
-            (rayon::current_num_threads() * 16).max(32),
-        )
+impl StreamPeak {
+    /// The peak over two slices read one after the other: the larger
+    /// holdings, the rereads of both.
+    fn and(self, o: StreamPeak) -> StreamPeak {
+        StreamPeak {
+            open_blocks: self.open_blocks.max(o.open_blocks),
+            held_bytes: self.held_bytes.max(o.held_bytes),
+            rereads: self.rereads + o.rereads,
+        }
     }
+}
 
-    /// [`LogStream::open`] with another memory budget (bytes of decoded
-    /// entries) and number of blocks opened at once.
-    pub fn with_budget(
-        snap: &Snapshot,
-        expr: &LogExpr,
-        p: &LogParams,
+impl Merge {
+    /// The merge over `q`'s chunks. With `known_bad` (blocks already found
+    /// damaged, by segment id and offset, and reported), their tasks are
+    /// left out; without, the checksum of every block is checked first
+    /// (those that fail land in the stats' `partial` list and are left out).
+    fn new(
+        mut q: Query,
         budget: usize,
         wave: usize,
-    ) -> Result<LogStream, QueryError> {
-        let mut q = Query::new(snap, expr, &LogParams { limit: 0, ..*p })?;
-        // Each stored block once: the runs of a packed block (format 2) are
-        // tasks of their own, and a packed block holds thousands of runs.
-        let mut first_task: HashMap<(usize, u64), usize> = HashMap::new();
-        let block_of: Vec<usize> = (0..q.tasks.len())
-            .map(|i| {
-                let t = q.task(i);
-                let key = (Arc::as_ptr(&t.chunk.segment) as usize, t.block.offset);
-                *first_task.entry(key).or_insert(i)
-            })
-            .collect();
-        let mut blocks: Vec<usize> = first_task.into_values().collect();
-        blocks.sort_unstable();
-        let bad: HashMap<usize, ReadProblem> = blocks
-            .into_par_iter()
-            .filter_map(|i| {
-                let t = q.task(i);
-                let e: SegmentError = t.chunk.segment.verify_block(t.block).err()?;
-                Some((i, ReadProblem::from(&e)))
-            })
-            .collect();
-        if !bad.is_empty() {
-            let mut keep = vec![true; q.tasks.len()];
-            for (i, b) in block_of.iter().enumerate() {
-                if let Some(problem) = bad.get(b) {
-                    keep[i] = false;
-                    q.stats.partial.push(problem.clone());
-                }
+        known_bad: Option<&HashMap<(u64, u64), ReadProblem>>,
+    ) -> Merge {
+        match known_bad {
+            Some(bad) if !bad.is_empty() => {
+                let chunks = &q.plan.chunks;
+                q.tasks.retain(|&(c, b)| {
+                    let c = &chunks[c as usize];
+                    !bad.contains_key(&(c.segment_id, c.blocks[b as usize].offset))
+                });
             }
-            let mut k = keep.into_iter();
-            q.tasks.retain(|_| k.next().unwrap_or(true));
+            Some(_) => {}
+            None => verify_tasks(&mut q),
         }
         let stats = std::mem::take(&mut q.stats);
-        Ok(LogStream {
+        Merge {
             q: Arc::new(q),
             stats,
             budget,
@@ -576,23 +602,11 @@ impl LogStream {
             emitted: 0,
             reread: ScanCounters::default(),
             peak: StreamPeak::default(),
-        })
+        }
     }
 
-    /// Statistics so far: warnings and what could not be read are complete
-    /// once [`LogStream::open`] returned, except for blocks that pass their
-    /// checksum and fail to decode.
-    pub fn stats(&self) -> &QueryStats {
-        &self.stats
-    }
-
-    /// What the stream held at its peak so far.
-    pub fn peak(&self) -> StreamPeak {
-        self.peak
-    }
-
-    /// The statistics of the whole query (call after the last entry).
-    pub fn finish(mut self) -> QueryStats {
+    /// The statistics of the slice (call after its last entry).
+    fn finish(mut self) -> QueryStats {
         // A wave still read ahead (the caller stopped early) is left to
         // finish on the pool; its blocks count as read.
         self.pending = None;
@@ -679,7 +693,7 @@ impl LogStream {
     }
 }
 
-impl Iterator for LogStream {
+impl Iterator for Merge {
     type Item = LogEntry;
 
     fn next(&mut self) -> Option<LogEntry> {
@@ -734,6 +748,417 @@ impl Iterator for LogStream {
             self.emitted += 1;
             return Some(c.entry());
         }
+    }
+}
+
+/// The checksum of every block of `q`'s tasks, each stored block once (the
+/// runs of a packed block, format 2, are tasks of their own, and a packed
+/// block holds thousands of runs): the tasks of a damaged block are left
+/// out and its problem lands in the stats' `partial` list, once per task.
+fn verify_tasks(q: &mut Query) {
+    let mut bad = HashMap::new();
+    let mut partial = std::mem::take(&mut q.stats.partial);
+    check_blocks(q, &mut bad, &mut partial);
+    q.stats.partial = partial;
+    if !bad.is_empty() {
+        let chunks = &q.plan.chunks;
+        q.tasks.retain(|&(c, b)| {
+            let c = &chunks[c as usize];
+            !bad.contains_key(&(c.segment_id, c.blocks[b as usize].offset))
+        });
+    }
+}
+
+/// Block references a [`LogStream`] plans at once: past this many, its
+/// range is read in time slices, each planned when the merge reaches it
+/// and holding about this many (the blocks overlapping the slice). 256 Ki
+/// references: at a million streams of one block a slice, about 50 MB of
+/// chunks and labels (a stream's labels are about 190 bytes decoded).
+pub const STREAM_PLAN_BLOCKS: usize = 1 << 18;
+
+/// Time bins a [`LogStream`]'s first pass counts blocks in, to cut its
+/// range into slices.
+const SLICE_BINS: usize = 4096;
+
+/// An unlimited log query's entries in output order, read as they are
+/// handed out: a k-way merge over the blocks in time order ([`Merge`]) that
+/// decompresses a block only when the merge reaches it, so what it holds
+/// of entries is bounded by [`STREAM_BUDGET`] whatever the size of the
+/// result.
+///
+/// The plan is bounded too. The first pass walks the plan a batch of whole
+/// streams at a time ([`plan::PlanCursor`]) and keeps it while it holds at
+/// most [`STREAM_PLAN_BLOCKS`] blocks: then one merge reads it all. A
+/// larger plan (a million streams) is not kept: the pass counts its blocks
+/// per time bin and checks every block's checksum, and the range is cut
+/// into slices of about [`STREAM_PLAN_BLOCKS`] overlapping blocks each,
+/// planned and merged one after another in the query's direction. Slices
+/// are disjoint in time and each orders its equal timestamps by labels,
+/// segment, position, as the whole plan does, so the entries are the same
+/// in the same order; a block spanning two slices is read in each (its
+/// lines count once: each slice counts only its own).
+///
+/// Every block's checksum is checked before the first entry is handed out,
+/// so a damaged block fails the query (or, with partial answers allowed, is
+/// left out) before anything was printed, as with a limited query; only a
+/// block that passes its checksum and still cannot be decoded is found on
+/// the way, and lands in the stats' `partial` list.
+pub struct LogStream {
+    /// The slice being read (the whole range when the plan fit); `None`
+    /// between slices, so that one slice's plan is held at a time.
+    cur: Option<Merge>,
+    /// What the next slices need, when the range is sliced.
+    sliced: Option<Sliced>,
+    /// What the slices already read held at their peak.
+    peak: StreamPeak,
+}
+
+/// The slices of a [`LogStream`] still to read, and what planning each
+/// needs.
+struct Sliced {
+    snap: Snapshot,
+    expr: LogExpr,
+    p: LogParams,
+    budget: usize,
+    wave: usize,
+    /// Time slices not yet read, in output order.
+    slices: VecDeque<TimeRange>,
+    /// Damaged blocks found by the first pass (reported there), by segment
+    /// id and offset.
+    bad: HashMap<(u64, u64), ReadProblem>,
+    /// The whole query's statistics: the first pass's (streams, chunks,
+    /// segments, warnings, what could not be read) and the finished slices'
+    /// scans.
+    stats: QueryStats,
+    t0: Instant,
+}
+
+impl LogStream {
+    /// Plans the query and checks the checksum of every block it will read
+    /// (those that fail are in [`LogStream::stats`]' `partial` list and left
+    /// out). The query's `limit` is ignored: the caller stops reading.
+    pub fn open(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogStream, QueryError> {
+        Self::with_budget(
+            snap,
+            expr,
+            p,
+            STREAM_BUDGET,
+            // Each wave ends in a join: on 2 shared cores, a thread the OS
+            // descheduled holds the whole wave up, so fewer, larger waves
+            // (matching entries only are kept; decompressed blocks are
+            // per-thread buffers, so a wave costs little memory).
+            (rayon::current_num_threads() * 16).max(32),
+        )
+    }
+
+    /// [`LogStream::open`] with another memory budget (bytes of decoded
+    /// entries) and number of blocks opened at once.
+    pub fn with_budget(
+        snap: &Snapshot,
+        expr: &LogExpr,
+        p: &LogParams,
+        budget: usize,
+        wave: usize,
+    ) -> Result<LogStream, QueryError> {
+        Self::with_plan_budget(snap, expr, p, budget, wave, STREAM_PLAN_BLOCKS)
+    }
+
+    /// [`LogStream::with_budget`] holding at most about `plan_blocks` block
+    /// references of the plan at a time.
+    pub fn with_plan_budget(
+        snap: &Snapshot,
+        expr: &LogExpr,
+        p: &LogParams,
+        budget: usize,
+        wave: usize,
+        plan_blocks: usize,
+    ) -> Result<LogStream, QueryError> {
+        let p = LogParams { limit: 0, ..*p };
+        let mut q = Query::prepare(expr, &p)?;
+        let t0 = q.t0;
+        let mut planner = plan::Planner::new(snap);
+        // The bins span the entries there are, not an open-ended range.
+        let mut span = p.range;
+        if span.start == i64::MIN || span.end == i64::MAX {
+            if let Some(b) = planner.time_bounds(&expr.matchers)? {
+                span = TimeRange::new(span.start.max(b.start), span.end.min(b.end));
+            }
+        }
+        let mut bins = Bins::new(span);
+        let mut cursor = planner.stream(&expr.matchers, p.range)?;
+        let mut kept: Option<Vec<PlannedChunk>> = Some(Vec::new());
+        let mut kept_blocks = 0usize;
+        let mut checked = Query::prepare(expr, &p)?;
+        let mut bad: HashMap<(u64, u64), ReadProblem> = HashMap::new();
+        let mut tally = plan::PlanTally::default();
+        loop {
+            let chunks = cursor.next_streams(plan::PLAN_BATCH_BLOCKS)?;
+            if chunks.is_empty() {
+                break;
+            }
+            tally.add(&chunks);
+            for c in &chunks {
+                for b in &c.blocks {
+                    bins.add(b);
+                }
+                kept_blocks += c.blocks.len();
+            }
+            let batch = match kept.as_mut() {
+                Some(k) if kept_blocks <= plan_blocks => {
+                    k.extend(chunks);
+                    continue;
+                }
+                // Too large to keep: check what was kept, and from now on
+                // each batch as it comes.
+                Some(k) => {
+                    let mut all = std::mem::take(k);
+                    all.extend(chunks);
+                    kept = None;
+                    all
+                }
+                None => chunks,
+            };
+            checked.set_chunks(batch, 0);
+            check_blocks(&checked, &mut bad, &mut q.stats.partial);
+        }
+        drop(cursor);
+        checked.set_chunks(Vec::new(), 0);
+        (q.stats.streams, q.stats.chunks) = (tally.streams, tally.chunks);
+        q.stats.segments = tally.segments();
+        q.stats.warnings = planner.warnings();
+        let found = std::mem::take(&mut q.stats.partial);
+        q.stats.partial = planner.partial().to_vec();
+        q.stats.partial.extend(found);
+        q.stats.plan_time = t0.elapsed();
+        let (budget, wave) = (budget, wave.max(1));
+        if let Some(chunks) = kept {
+            q.set_chunks(chunks, 0);
+            return Ok(LogStream {
+                cur: Some(Merge::new(q, budget, wave, None)),
+                sliced: None,
+                peak: StreamPeak::default(),
+            });
+        }
+        let mut slices = bins.slices(plan_blocks, p.range);
+        if p.direction == Direction::Backward {
+            slices.make_contiguous().reverse();
+        }
+        let mut sliced = Sliced {
+            snap: snap.clone(),
+            expr: expr.clone(),
+            p,
+            budget,
+            wave,
+            slices,
+            bad,
+            stats: std::mem::take(&mut q.stats),
+            t0,
+        };
+        let first = sliced
+            .slices
+            .pop_front()
+            .expect("a plan with blocks has a slice");
+        let cur = Some(sliced.open(first)?);
+        Ok(LogStream {
+            cur,
+            sliced: Some(sliced),
+            peak: StreamPeak::default(),
+        })
+    }
+
+    /// Statistics so far: warnings and what could not be read are complete
+    /// once [`LogStream::open`] returned, except for blocks that pass their
+    /// checksum and fail to decode.
+    pub fn stats(&self) -> &QueryStats {
+        match (&self.sliced, &self.cur) {
+            (Some(s), _) => &s.stats,
+            (None, Some(m)) => &m.stats,
+            (None, None) => unreachable!("only a sliced stream is ever between slices"),
+        }
+    }
+
+    /// What the stream held at its peak so far (over every slice).
+    pub fn peak(&self) -> StreamPeak {
+        self.cur
+            .as_ref()
+            .map_or(self.peak, |m| self.peak.and(m.peak))
+    }
+
+    /// The statistics of the whole query (call after the last entry).
+    pub fn finish(self) -> QueryStats {
+        let Some(mut s) = self.sliced else {
+            return self.cur.map(Merge::finish).unwrap_or_default();
+        };
+        if let Some(m) = self.cur {
+            s.stats.add_scan(&m.finish());
+        }
+        s.stats.total_time = s.t0.elapsed();
+        s.stats
+    }
+}
+
+impl Iterator for LogStream {
+    type Item = LogEntry;
+
+    fn next(&mut self) -> Option<LogEntry> {
+        loop {
+            if let Some(e) = self.cur.as_mut().and_then(Iterator::next) {
+                return Some(e);
+            }
+            let s = self.sliced.as_mut()?;
+            let range = s.slices.pop_front()?;
+            // The slice read is finished before the next is planned: one
+            // slice's plan at a time.
+            if let Some(done) = self.cur.take() {
+                self.peak = self.peak.and(done.peak);
+                s.stats.add_scan(&done.finish());
+            }
+            match s.open(range) {
+                Ok(next) => self.cur = Some(next),
+                // The slice cannot be planned (an index or segment became
+                // unreadable since the first pass): its entries are missing.
+                Err(e) => s.stats.partial.push(ReadProblem {
+                    path: std::path::PathBuf::new(),
+                    offset: None,
+                    message: format!("entries from {range} could not be read: {e}"),
+                }),
+            }
+        }
+    }
+}
+
+impl Sliced {
+    /// The merge over one slice: planned now; the blocks the first pass
+    /// found damaged left out (they are reported once, by the first pass),
+    /// as are the plan's warnings and problems (found there too).
+    fn open(&self, range: TimeRange) -> Result<Merge, QueryError> {
+        let mut q = Query::new(&self.snap, &self.expr, &LogParams { range, ..self.p })?;
+        q.stats = QueryStats {
+            shards: 0,
+            plan_time: q.stats.plan_time,
+            ..Default::default()
+        };
+        Ok(Merge::new(q, self.budget, self.wave, Some(&self.bad)))
+    }
+}
+
+/// Checks the checksum of every block of `q`'s tasks, once per stored
+/// block (the runs of a packed block, format 2, are tasks of their own,
+/// and a packed block holds thousands of runs); damaged ones go in `bad`,
+/// and for each task of a block in `bad` its problem goes in `partial`,
+/// in task order.
+fn check_blocks(
+    q: &Query,
+    bad: &mut HashMap<(u64, u64), ReadProblem>,
+    partial: &mut Vec<ReadProblem>,
+) {
+    let mut first: HashMap<(u64, u64), usize> = HashMap::new();
+    for i in 0..q.tasks.len() {
+        let t = q.task(i);
+        first
+            .entry((t.chunk.segment_id, t.block.offset))
+            .or_insert(i);
+    }
+    let mut blocks: Vec<usize> = first.into_values().collect();
+    blocks.sort_unstable();
+    let found: Vec<((u64, u64), ReadProblem)> = blocks
+        .into_par_iter()
+        .filter_map(|i| {
+            let t = q.task(i);
+            let e = t.chunk.segment.verify_block(t.block).err()?;
+            Some(((t.chunk.segment_id, t.block.offset), ReadProblem::from(&e)))
+        })
+        .collect();
+    bad.extend(found);
+    if bad.is_empty() {
+        return;
+    }
+    for i in 0..q.tasks.len() {
+        let t = q.task(i);
+        if let Some(problem) = bad.get(&(t.chunk.segment_id, t.block.offset)) {
+            partial.push(problem.clone());
+        }
+    }
+}
+
+/// Blocks counted per time bin over a span: how many start in each bin and
+/// how many overlap it, to cut the span into slices of a bounded plan.
+struct Bins {
+    span: TimeRange,
+    starts: Vec<u64>,
+    /// Difference array of the overlaps: `+1` at a block's first bin, `-1`
+    /// after its last.
+    diff: Vec<i64>,
+}
+
+impl Bins {
+    fn new(span: TimeRange) -> Bins {
+        Bins {
+            span,
+            starts: vec![0; SLICE_BINS],
+            diff: vec![0; SLICE_BINS + 1],
+        }
+    }
+
+    fn width(&self) -> i128 {
+        (i128::from(self.span.end) - i128::from(self.span.start)).max(1)
+    }
+
+    /// The bin of `t` (clamped to the span).
+    fn bin(&self, t: i64) -> usize {
+        let off = (i128::from(t) - i128::from(self.span.start)).max(0);
+        ((off * SLICE_BINS as i128 / self.width()) as usize).min(SLICE_BINS - 1)
+    }
+
+    /// Where bin `i` starts (`SLICE_BINS`: the span's end).
+    fn edge(&self, i: usize) -> i64 {
+        (i128::from(self.span.start) + self.width() * i as i128 / SLICE_BINS as i128) as i64
+    }
+
+    fn add(&mut self, b: &crate::chunk::BlockMeta) {
+        let (first, last) = (self.bin(b.min_t), self.bin(b.max_t));
+        self.starts[first] += 1;
+        self.diff[first] += 1;
+        self.diff[last + 1] -= 1;
+    }
+
+    /// Consecutive slices of whole bins, each overlapped by at most about
+    /// `blocks` blocks (a bin alone may hold more: it is a slice then),
+    /// covering `range` (the first starts at its start, the last ends at
+    /// its end), in ascending time.
+    fn slices(&self, blocks: usize, range: TimeRange) -> VecDeque<TimeRange> {
+        let mut overlap = Vec::with_capacity(SLICE_BINS);
+        let mut open = 0i64;
+        for d in &self.diff[..SLICE_BINS] {
+            open += d;
+            overlap.push(open.max(0) as u64);
+        }
+        let mut cuts = Vec::new();
+        let mut a = 0;
+        while a < SLICE_BINS {
+            let mut held = overlap[a];
+            let mut b = a + 1;
+            while b < SLICE_BINS && held + self.starts[b] <= blocks as u64 {
+                held += self.starts[b];
+                b += 1;
+            }
+            cuts.push(b);
+            a = b;
+        }
+        let mut out = VecDeque::with_capacity(cuts.len());
+        let mut start = range.start;
+        for (k, &b) in cuts.iter().enumerate() {
+            let end = if k + 1 == cuts.len() {
+                range.end
+            } else {
+                self.edge(b).clamp(start, range.end)
+            };
+            if end > start || k + 1 == cuts.len() {
+                out.push_back(TimeRange::new(start, end));
+            }
+            start = end;
+        }
+        out
     }
 }
 
@@ -846,15 +1271,25 @@ mod tests {
         proptest::collection::vec(segment, 1..4)
     }
 
-    fn entries(s: LogStream) -> Vec<(i64, Labels, String)> {
-        s.map(|e| {
-            (
-                e.ts,
-                (*e.labels).clone(),
-                String::from_utf8(e.line).unwrap(),
-            )
-        })
-        .collect()
+    fn entries_and_stats(mut s: LogStream) -> (Vec<(i64, Labels, String)>, QueryStats) {
+        let got = entries_of(&mut s);
+        (got, s.finish())
+    }
+
+    fn entries(mut s: LogStream) -> Vec<(i64, Labels, String)> {
+        entries_of(&mut s)
+    }
+
+    fn entries_of(s: &mut LogStream) -> Vec<(i64, Labels, String)> {
+        s.by_ref()
+            .map(|e| {
+                (
+                    e.ts,
+                    (*e.labels).clone(),
+                    String::from_utf8(e.line).unwrap(),
+                )
+            })
+            .collect()
     }
 
     proptest! {
@@ -872,6 +1307,8 @@ mod tests {
             budget in prop_oneof![Just(0usize), Just(1), 100usize..2000, Just(STREAM_BUDGET)],
             wave in 1usize..5,
             pipeline in 0usize..4,
+            batch in 1usize..6,
+            plan_blocks in prop_oneof![Just(1usize), 2usize..12, Just(STREAM_PLAN_BLOCKS)],
         ) {
             let dir = tempfile::tempdir().unwrap();
             let snap = store_of(dir.path(), &layout);
@@ -885,9 +1322,23 @@ mod tests {
                 r#"{job="j"} | line_format "{{.app}}: {{__line__}}""#,
             ][pipeline];
             let expr = log_expr(q);
-            let s = LogStream::with_budget(&snap, &expr, &p, budget, wave).unwrap();
-            let got = entries(s);
-            let full = run_limited(Query::new(&snap, &expr, &p).unwrap(), usize::MAX).unwrap();
+            let s = LogStream::with_plan_budget(&snap, &expr, &p, budget, wave, plan_blocks)
+                .unwrap();
+            let sliced = s.sliced.as_ref().map_or(0, |s| s.slices.len() + 1);
+            let (got, stats) = entries_and_stats(s);
+            let all = LogParams { limit: usize::MAX, ..p };
+            let full = run_limited(&snap, &expr, &all, usize::MAX).unwrap();
+            // The limited path a stream at a time, at every limit, is the
+            // stream's first entries.
+            for limit in [1, 2, 5, usize::MAX] {
+                let lp = LogParams { limit, ..p };
+                let batched = run_limited(&snap, &expr, &lp, batch).unwrap();
+                let want: Vec<_> = full.entries.iter().take(limit).cloned().collect();
+                prop_assert_eq!(&batched.entries, &want, "limit {}", limit);
+                prop_assert_eq!(batched.stats.streams, full.stats.streams);
+                prop_assert_eq!(batched.stats.chunks, full.stats.chunks);
+                prop_assert_eq!(batched.stats.segments, full.stats.segments);
+            }
             let want: Vec<(i64, Labels, String)> = full
                 .entries
                 .into_iter()
@@ -916,6 +1367,14 @@ mod tests {
                     .collect();
                 prop_assert_eq!(&got, &order);
             }
+            // Sliced or not, the stream reads the same lines of the same plan.
+            prop_assert!(plan_blocks < STREAM_PLAN_BLOCKS || sliced == 0);
+            prop_assert_eq!(stats.results, got.len() as u64);
+            prop_assert_eq!(stats.lines_scanned, full.stats.lines_scanned, "{} slices", sliced);
+            prop_assert_eq!(stats.lines_kept, full.stats.lines_kept);
+            prop_assert_eq!(stats.streams, full.stats.streams);
+            prop_assert_eq!(stats.chunks, full.stats.chunks);
+            prop_assert_eq!(stats.segments, full.stats.segments);
             // The collected form of `run` is the stream.
             let run_all = run(&snap, &expr, &p).unwrap();
             prop_assert_eq!(run_all.entries.len(), got.len());
@@ -966,6 +1425,56 @@ mod tests {
             let stats = s.finish();
             assert_eq!(stats.blocks, blocks as u64);
             assert_eq!(stats.lines_kept, (blocks * 10) as u64);
+        }
+    }
+
+    /// A plan larger than the stream's plan budget is read in time slices,
+    /// each planned when reached: the same entries in the same order, the
+    /// same lines counted, each slice's plan within about the budget.
+    #[test]
+    fn a_large_plan_is_read_in_time_slices() {
+        let layout: Layout = vec![
+            (0..STREAMS.len())
+                .map(|s| {
+                    let blocks = (0..30)
+                        .map(|b| (0..4).map(|i| b * 400 + s as i64 * 7 + i * 90).collect())
+                        .collect();
+                    (s, blocks)
+                })
+                .collect(),
+            (0..STREAMS.len())
+                .map(|s| (s, vec![(0..50).map(|i| i * 240 + s as i64).collect()]))
+                .collect(),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let snap = store_of(dir.path(), &layout);
+        for q in [r#"{job="j"}"#, r#"{job="j"} |= "x""#] {
+            let expr = log_expr(q);
+            for direction in [Direction::Forward, Direction::Backward] {
+                for range in [TimeRange::ALL, TimeRange::new(DAY + 1000, DAY + 9000)] {
+                    let p = LogParams {
+                        range,
+                        limit: 0,
+                        direction,
+                    };
+                    let whole = LogStream::open(&snap, &expr, &p).unwrap();
+                    assert!(whole.sliced.is_none());
+                    let (want, want_stats) = entries_and_stats(whole);
+                    let s = LogStream::with_plan_budget(&snap, &expr, &p, STREAM_BUDGET, 3, 20)
+                        .unwrap();
+                    let slices = s.sliced.as_ref().expect("sliced").slices.len() + 1;
+                    assert!(slices >= 5, "{slices} slices");
+                    let (got, stats) = entries_and_stats(s);
+                    assert_eq!(got, want, "{q} {direction:?} {range}");
+                    assert!(!got.is_empty());
+                    assert_eq!(stats.lines_scanned, want_stats.lines_scanned);
+                    assert_eq!(stats.lines_kept, want_stats.lines_kept);
+                    assert_eq!(stats.results, want_stats.results);
+                    assert_eq!(stats.streams, want_stats.streams);
+                    assert_eq!(stats.chunks, want_stats.chunks);
+                    assert!(stats.blocks >= want_stats.blocks);
+                }
+            }
         }
     }
 

@@ -25,6 +25,42 @@ use crate::time::{TimeRange, NANOS_PER_DAY};
 use crate::index::{DayIndex, SeriesRef};
 use crate::time::parse_day;
 
+/// Blocks a query takes from a [`PlanCursor`] at a time (whole streams,
+/// [`PlanCursor::next_streams`]), so a query over a million small streams
+/// holds a few thousand streams' block references, never the million.
+pub const PLAN_BATCH_BLOCKS: usize = 4096;
+
+/// What the batches of a plan taken from a [`PlanCursor`] held, for a
+/// query's statistics: streams (batches hold whole streams), chunks and
+/// distinct segments.
+#[derive(Debug, Default)]
+pub struct PlanTally {
+    /// Streams.
+    pub streams: u64,
+    /// Chunks (a stream's blocks in one segment).
+    pub chunks: u64,
+    segments: HashSet<u64>,
+}
+
+impl PlanTally {
+    /// Counts one batch of whole streams.
+    pub fn add(&mut self, chunks: &[PlannedChunk]) {
+        self.chunks += chunks.len() as u64;
+        for (i, c) in chunks.iter().enumerate() {
+            self.segments.insert(c.segment_id);
+            // A stream's chunks are adjacent and share their labels.
+            if i == 0 || chunks[i - 1].labels != c.labels {
+                self.streams += 1;
+            }
+        }
+    }
+
+    /// Distinct segments the chunks came from.
+    pub fn segments(&self) -> u64 {
+        self.segments.len() as u64
+    }
+}
+
 /// One stream's blocks in one segment that a query over a time range reads.
 #[derive(Debug, Clone)]
 pub struct PlannedChunk {
@@ -699,6 +735,25 @@ impl<'s> PlanCursor<'_, 's> {
         }
     }
 
+    /// The next stream's labels, or `None` after the last: for lookups
+    /// that read no block, so no segment is mapped (as [`Planner::series`]
+    /// maps none).
+    pub fn next_labels(&mut self) -> Option<Arc<Labels>> {
+        let Reverse((labels, i)) = self.heap.pop()?;
+        self.heads[i] = None;
+        self.advance(i);
+        while let Some(Reverse((l, j))) = self.heap.peek() {
+            if **l != *labels {
+                break;
+            }
+            let j = *j;
+            self.heap.pop();
+            self.heads[j] = None;
+            self.advance(j);
+        }
+        Some(labels)
+    }
+
     /// Whole streams from the cursor until they hold at least `blocks`
     /// blocks (fewer at the end); empty after the last stream.
     pub fn next_streams(&mut self, blocks: usize) -> Result<Vec<PlannedChunk>, StoreError> {
@@ -810,7 +865,7 @@ pub fn series(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::chunk::block::compress;
     use crate::logql::{MatchOp, Span};
@@ -825,14 +880,33 @@ mod tests {
     type Streams = Vec<(Labels, Vec<i64>)>;
 
     fn store_with(dir: &std::path::Path, segs: &[(&str, Streams)]) -> Store {
+        let segs: Vec<(&str, LineStreams)> = segs
+            .iter()
+            .map(|(day, streams)| {
+                let streams = streams
+                    .iter()
+                    .map(|(l, ts)| (l.clone(), ts.iter().map(|&t| (t, b"x".to_vec())).collect()))
+                    .collect();
+                (*day, streams)
+            })
+            .collect();
+        store_of_lines(dir, &segs)
+    }
+
+    /// Streams of one segment with their entries `(ts, line)`.
+    pub(crate) type LineStreams = Vec<(Labels, Vec<(i64, Vec<u8>)>)>;
+
+    /// A store of tenant `t` with one segment per `(day, streams)`, each
+    /// stream in blocks of three entries, and its day indexes built.
+    pub(crate) fn store_of_lines(dir: &std::path::Path, segs: &[(&str, LineStreams)]) -> Store {
         let store = Store::new(dir);
         let lock = store.lock_writer(None, || {}).unwrap();
         let mut tx = store.tenant("t").unwrap().begin_write(&lock).unwrap();
         for (day, streams) in segs {
             let mut p = tx.create_segment(day).unwrap();
-            for (l, ts) in streams {
-                for part in ts.chunks(3) {
-                    let b = compress(part.iter().map(|t| (*t, &b"x"[..], &[][..])), 1).unwrap();
+            for (l, lines) in streams {
+                for part in lines.chunks(3) {
+                    let b = compress(part.iter().map(|(t, v)| (*t, &v[..], &[][..])), 1).unwrap();
                     p.writer
                         .add_block(l, l.fingerprint(), &b.bytes, b.meta)
                         .unwrap();

@@ -112,6 +112,26 @@ pub struct QueryStats {
 }
 
 impl QueryStats {
+    /// Adds what another scan of the same query read (a slice of a streamed
+    /// log query): its blocks, lines, bytes, times, results and problems;
+    /// not its plan's streams, chunks and segments.
+    pub(crate) fn add_scan(&mut self, o: &QueryStats) {
+        self.blocks += o.blocks;
+        self.blocks_skipped += o.blocks_skipped;
+        self.bytes_compressed += o.bytes_compressed;
+        self.bytes_decompressed += o.bytes_decompressed;
+        self.lines_scanned += o.lines_scanned;
+        self.lines_skipped += o.lines_skipped;
+        self.lines_kept += o.lines_kept;
+        self.metadata_bytes += o.metadata_bytes;
+        self.results += o.results;
+        self.plan_time += o.plan_time;
+        self.decompress_time += o.decompress_time;
+        self.pipeline_time += o.pipeline_time;
+        self.warnings.extend(o.warnings.iter().cloned());
+        self.partial.extend(o.partial.iter().cloned());
+    }
+
     pub(crate) fn absorb(&mut self, c: &ScanCounters) {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         self.blocks += g(&c.blocks);

@@ -434,6 +434,28 @@ impl Querier {
         self.lookup(|p| p.series(matchers, range))
     }
 
+    /// The label cardinality of the streams [`Querier::series`] would
+    /// return (`series --analyze-labels`), counted as the streams are
+    /// walked in label order (days merged, each stream once), so memory
+    /// holds each label's distinct values, not the label sets: one value
+    /// of the lookup.
+    pub fn cardinality(
+        &self,
+        matchers: &[Matcher],
+        range: TimeRange,
+    ) -> Result<Lookup<Cardinality>, Error> {
+        self.lookup(|p| {
+            let mut c = CardinalityCount::default();
+            if !range.is_empty() {
+                let mut cursor = p.stream(matchers, range)?;
+                while let Some(labels) = cursor.next_labels() {
+                    c.add(&labels);
+                }
+            }
+            Ok(vec![c.finish()])
+        })
+    }
+
     /// Per-day totals (streams, entries, chunks, segments, block sizes,
     /// bytes, time range, whether `compact` would merge it), from the
     /// segment footers.
@@ -477,7 +499,7 @@ pub struct LabelCardinality {
 }
 
 /// Label cardinality over a set of streams (logcli's `series --analyze-labels`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cardinality {
     /// Streams analysed.
     pub streams: usize,
@@ -486,27 +508,53 @@ pub struct Cardinality {
 }
 
 impl Cardinality {
-    /// Counts the labels of `series`.
+    /// Counts the labels of `series` (distinct label sets).
     pub fn of(series: &[Labels]) -> Cardinality {
-        let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        let mut streams: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut c = CardinalityCount::default();
         for s in series {
-            for (k, v) in s.pairs() {
-                values.entry(k).or_default().insert(v);
-                *streams.entry(k).or_default() += 1;
-            }
+            c.add(s);
         }
-        let mut labels: Vec<LabelCardinality> = values
-            .iter()
-            .map(|(k, v)| LabelCardinality {
-                name: k.to_string(),
-                values: v.len(),
-                streams: streams[k],
+        c.finish()
+    }
+}
+
+/// A [`Cardinality`] counted one stream at a time: it holds each label's
+/// distinct values, not the streams.
+#[derive(Debug, Default)]
+struct CardinalityCount {
+    streams: usize,
+    /// Per label name: its distinct values and the streams carrying it.
+    labels: BTreeMap<String, (BTreeSet<String>, usize)>,
+}
+
+impl CardinalityCount {
+    fn add(&mut self, s: &Labels) {
+        self.streams += 1;
+        for (k, v) in s.pairs() {
+            let (values, streams) = match self.labels.get_mut(k.as_str()) {
+                Some(e) => e,
+                None => self.labels.entry(k.to_string()).or_default(),
+            };
+            if !values.contains(v.as_str()) {
+                values.insert(v.to_string());
+            }
+            *streams += 1;
+        }
+    }
+
+    fn finish(self) -> Cardinality {
+        let mut labels: Vec<LabelCardinality> = self
+            .labels
+            .into_iter()
+            .map(|(name, (values, streams))| LabelCardinality {
+                name,
+                values: values.len(),
+                streams,
             })
             .collect();
         labels.sort_by(|a, b| b.values.cmp(&a.values).then(a.name.cmp(&b.name)));
         Cardinality {
-            streams: series.len(),
+            streams: self.streams,
             labels,
         }
     }

@@ -9,7 +9,9 @@
 //!   spread over several segments of the day and every segment packs
 //!   thousands of streams into shared blocks: entries per stream, label
 //!   values, series, metric sums — through the day index and through the
-//!   footers alone.
+//!   footers alone; and the shapes over every stream that read the plan a
+//!   batch of streams at a time (limited log queries both ways, a streamed
+//!   filter, quantile, topk, `sum(rate)`, `absent_over_time`).
 //! - [`many_streams_answer_exactly`]: one batch over a whole day: one
 //!   stream's lines, label values, series, per-stream and grouped counts,
 //!   and a streamed export of every entry in time order.
@@ -85,6 +87,7 @@ fn check_answers(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how:
         assert_eq!(v, PER.to_string(), "{how}: entries of {pod}");
     }
     check_grouped(env, want, how);
+    check_wide(env, want, how);
     // A few streams read back exactly, line by line.
     for s in [0, 1, 123, STREAMS / 2, STREAMS - 1] {
         let got = env
@@ -120,6 +123,39 @@ fn check_answers(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how:
         got.lines().eq(all.iter().map(String::as_str)),
         "{how}: series {{job=\"app\"}} ({} series)",
         got.lines().count()
+    );
+    // Cardinality of every stream and of a narrow selector, counted as the
+    // streams are walked.
+    let table = |sel: &str| -> Vec<Vec<String>> {
+        env.ok(["series", "--analyze-labels", sel])
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .filter(|w: &Vec<String>| !w.is_empty())
+            .collect()
+    };
+    let s = |v: &[&str]| -> Vec<String> { v.iter().map(|x| x.to_string()).collect() };
+    let n = STREAMS.to_string();
+    assert_eq!(
+        table(r#"{job="app"}"#),
+        vec![
+            s(&["Total", "Streams:", &n]),
+            s(&["Unique", "Labels:", "3"]),
+            s(&["Label", "Name", "Unique", "Values", "Found", "In", "Streams"]),
+            s(&["pod", &n, &n]),
+            s(&["ns", "50", &n]),
+            s(&["job", "1", &n]),
+        ],
+        "{how}: --analyze-labels"
+    );
+    let per_ns = (STREAMS / 50).to_string();
+    assert_eq!(
+        table(r#"{ns="ns-7"}"#)[3..],
+        [
+            s(&["pod", &per_ns, &per_ns]),
+            s(&["job", "1", &per_ns]),
+            s(&["ns", "1", &per_ns])
+        ],
+        "{how}: --analyze-labels narrow"
     );
     let mut narrow: Vec<String> = (0..STREAMS)
         .filter(|s| s % 50 == 23 && s.to_string().ends_with("23"))
@@ -227,6 +263,165 @@ fn check_grouped(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how:
         ),
         "{how}: hourly count by (ns)"
     );
+}
+
+/// Prometheus' quantile of `v` (sorted here).
+fn quantile(q: f64, mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let rank = q * (v.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let w = rank - rank.floor();
+    v[lo] * (1.0 - w) + v[(lo + 1).min(v.len() - 1)] * w
+}
+
+/// The shapes over every stream that take the plan a batch of streams at
+/// a time (issue 13): log queries with a limit both ways and a streamed
+/// filter over every stream, quantile (raw samples), `topk` over a
+/// grouping per stream, `sum(rate)`, and `absent_over_time` — each against
+/// the entries ingested.
+fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &str) {
+    let range = [
+        "--from",
+        "2024-05-01T00:00:00Z",
+        "--to",
+        "2024-05-01T12:00:00Z",
+    ];
+    // Every entry with its stream, oldest first (timestamps are distinct).
+    let mut all: Vec<(i64, usize, &str)> = want
+        .iter()
+        .flat_map(|(s, es)| es.iter().map(move |(t, l)| (*t, *s, l.as_str())))
+        .collect();
+    all.sort();
+    let raw = |args: &[&str], q: &str| -> Vec<String> {
+        env.cmd(["query", "-q", "-o", "raw"])
+            .args(range)
+            .args(args)
+            .arg(q)
+            .stdout()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let newest: Vec<String> = all
+        .iter()
+        .rev()
+        .take(100)
+        .map(|e| e.2.to_string())
+        .collect();
+    assert_eq!(
+        raw(&["--limit", "100"], r#"{job="app"}"#),
+        newest,
+        "{how}: limit 100"
+    );
+    let oldest: Vec<String> = all.iter().take(100).map(|e| e.2.to_string()).collect();
+    assert_eq!(
+        raw(&["--limit", "100", "--forward"], r#"{job="app"}"#),
+        oldest,
+        "{how}: limit 100 --forward"
+    );
+    // A limit past a batch of the plan (4,096 blocks) and a filter.
+    let matching: Vec<String> = all
+        .iter()
+        .rev()
+        .filter(|e| e.2.contains("k=1"))
+        .map(|e| e.2.to_string())
+        .collect();
+    assert!(matching.len() > 5000);
+    assert_eq!(
+        raw(&["--limit", "5000"], r#"{job="app"} |= "k=1""#),
+        matching[..5000],
+        "{how}: limit 5000 |= k=1"
+    );
+    assert_eq!(
+        raw(&["--limit", "0"], r#"{job="app"} |= "k=1""#),
+        matching,
+        "{how}: --limit 0 |= k=1"
+    );
+    let k_of = |l: &str| -> f64 { l.rsplit("k=").next().unwrap().parse().unwrap() };
+    let metric = |q: &str| -> serde_json::Value {
+        env.cmd(["query", "-o", "json"])
+            .args([
+                "--from",
+                "2024-05-01T12:00:00Z",
+                "--to",
+                "2024-05-01T12:00:00Z",
+            ])
+            .arg(q)
+            .json()["data"]["result"]
+            .clone()
+    };
+    let value =
+        |r: &serde_json::Value| -> f64 { r["values"][0][1].as_str().unwrap().parse().unwrap() };
+    // Quantile per ns of every entry's k: raw samples, every stream.
+    let got = metric(r#"quantile_over_time(0.9, {job="app"} | logfmt | unwrap k [13h]) by (ns)"#);
+    let got = got.as_array().unwrap();
+    assert_eq!(got.len(), 50, "{how}: quantile by (ns)");
+    for r in got {
+        let ns = r["metric"]["ns"].as_str().unwrap();
+        let ks: Vec<f64> = want
+            .iter()
+            .filter(|(s, _)| format!("ns-{}", *s % 50) == ns)
+            .flat_map(|(_, es)| es.iter().map(|(_, l)| k_of(l)))
+            .collect();
+        assert_eq!(value(r), quantile(0.9, ks), "{how}: quantile of {ns}");
+    }
+    // topk over a series per stream: the streams with the largest sums of k.
+    let mut sums: Vec<(f64, usize)> = want
+        .iter()
+        .map(|(s, es)| (es.iter().map(|(_, l)| k_of(l)).sum(), *s))
+        .collect();
+    sums.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let got =
+        metric(r#"topk(3, sum by (pod) (sum_over_time({job="app"} | logfmt | unwrap k [13h])))"#);
+    let mut got: Vec<(f64, String)> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (value(r), r["metric"]["pod"].as_str().unwrap().to_string()))
+        .collect();
+    got.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top: Vec<(f64, String)> = sums[..3]
+        .iter()
+        .map(|(v, s)| (*v, format!("pod-{s}")))
+        .collect();
+    assert_eq!(got, top, "{how}: topk");
+    // sum(rate): every entry over the 13 h window.
+    let got = metric(r#"sum(rate({job="app"}[13h]))"#);
+    let rate = value(&got[0]);
+    let expect = (STREAMS * PER) as f64 / (13.0 * 3600.0);
+    assert!(
+        (rate - expect).abs() < 1e-9 * expect,
+        "{how}: sum(rate) {rate}"
+    );
+    // absent_over_time of one stream, hourly: 1 where its window is empty.
+    let m = env
+        .cmd(["query", "-o", "json", "--step", "1h"])
+        .args([
+            "--from",
+            "2024-05-01T01:00:00Z",
+            "--to",
+            "2024-05-01T12:00:00Z",
+        ])
+        .arg(r#"absent_over_time({pod="pod-123"}[1h])"#)
+        .json();
+    let got: Vec<i64> = m["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["values"].as_array().unwrap().iter())
+        .map(|v| v[0].as_i64().unwrap())
+        .collect();
+    let absent: Vec<i64> = (1..=12i64)
+        .map(|h| BASE_S + h * 3600)
+        .filter(|&t| {
+            let hi = t * 1_000_000_000;
+            !want[&123]
+                .iter()
+                .any(|(ts, _)| *ts > hi - 3_600_000_000_000 && *ts <= hi)
+        })
+        .collect();
+    assert!(!absent.is_empty() && absent.len() < 12);
+    assert_eq!(got, absent, "{how}: absent_over_time");
 }
 
 #[test]

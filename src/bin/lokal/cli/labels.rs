@@ -73,6 +73,28 @@ pub fn run_labels(g: &GlobalArgs, a: &LabelsArgs) -> Result<ExitCode> {
 /// Runs `lokal series`.
 pub fn run_series(g: &GlobalArgs, a: &SeriesArgs) -> Result<ExitCode> {
     let matchers = querier::parse_selector(&a.selector)?;
+    if a.analyze_labels {
+        // Locally counted as the streams are walked, not collected first.
+        let remote = a.loki.remote(g)?;
+        let c = match remote {
+            Some(r) => {
+                let series = r.series(&a.selector, r.resolve_range(&a.range.spec()?))?;
+                notes(&series);
+                Cardinality::of(&series.values)
+            }
+            None => {
+                let q = g.querier_noting_empty(false, &a.partial)?;
+                let range = a.range.resolve(&q)?;
+                let mut c = q.cardinality(&matchers, range)?;
+                notes(&c);
+                c.values.pop().unwrap_or_default()
+            }
+        };
+        let mut w = std::io::stdout().lock();
+        print_cardinality(&mut w, &c)?;
+        w.flush()?;
+        return Ok(ExitCode::matched(c.streams > 0));
+    }
     let series = match a.loki.remote(g)? {
         Some(r) => r.series(&a.selector, r.resolve_range(&a.range.spec()?))?,
         None => {
@@ -83,12 +105,8 @@ pub fn run_series(g: &GlobalArgs, a: &SeriesArgs) -> Result<ExitCode> {
     };
     notes(&series);
     let mut w = std::io::stdout().lock();
-    if a.analyze_labels {
-        print_cardinality(&mut w, &Cardinality::of(&series.values))?;
-    } else {
-        for s in &series.values {
-            writeln!(w, "{s}")?;
-        }
+    for s in &series.values {
+        writeln!(w, "{s}")?;
     }
     w.flush()?;
     Ok(ExitCode::matched(!series.values.is_empty()))
