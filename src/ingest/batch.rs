@@ -146,9 +146,10 @@ struct Run<'r, 'l> {
     unsaved: bool,
 }
 
-/// What the next batch charges per line, from the last one's share of
-/// streams among its entries: memory stays bounded by `--batch-size` at a
-/// million streams as at a few (where the share is nearly nothing).
+/// What the next batch charges per line when a pipeline makes its streams
+/// (they are only known once it has run, not while the batch is read): the
+/// last batch's share of streams among its entries. Other inputs' streams
+/// are charged as they are read ([`reader::StreamCounter`]).
 fn next_line_cost(streams: usize, entries: usize) -> usize {
     reader::LINE_COST + reader::STREAM_COST * streams / entries.max(1).max(streams)
 }
@@ -258,9 +259,8 @@ pub(crate) fn ingest_with(
     let mut cursors: Vec<Cursor> = Vec::new();
     let mut batch: Vec<Piece> = Vec::new();
     let mut batch_lines = 0usize;
-    // The first batch is charged for its lines only: it cannot know its
-    // streams before it is parsed, and charging every labelled record a
-    // stream split a 100,000-stream day into three batches (60% more CPU).
+    // The batch's distinct streams, counted as they are read.
+    let mut streams = reader::StreamCounter::default();
     let mut line_cost = reader::LINE_COST;
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
@@ -292,10 +292,23 @@ pub(crate) fn ingest_with(
         cursors.push(*cursor);
         let ci = cursors.len() - 1;
         loop {
-            let used = arena.len() + batch_lines * line_cost;
-            let budget = opts.batch_bytes.saturating_sub(used).max(1);
+            let used = |arena: &[u8], lines: usize, streams: &reader::StreamCounter| {
+                arena.len() + lines * line_cost + streams.len() * reader::STREAM_COST
+            };
+            let budget = opts
+                .batch_bytes
+                .saturating_sub(used(&arena, batch_lines, &streams))
+                .max(1);
             let mut full = false;
-            match reader::read_piece(&mut cursors[ci], ci, budget, line_cost, opts, &mut arena) {
+            match reader::read_piece(
+                &mut cursors[ci],
+                ci,
+                budget,
+                line_cost,
+                &mut streams,
+                opts,
+                &mut arena,
+            ) {
                 Ok(Some(p)) => {
                     batch_lines += p.lines() as usize;
                     batch.push(p);
@@ -310,13 +323,15 @@ pub(crate) fn ingest_with(
                     cursors[ci].abandon();
                 }
             }
-            if full || arena.len() + batch_lines * line_cost >= opts.batch_bytes {
-                let (streams, entries) = run.flush(&mut cursors, &arena, &batch, false)?;
-                if entries > 0 {
-                    line_cost = next_line_cost(streams, entries);
+            if full || used(&arena, batch_lines, &streams) >= opts.batch_bytes {
+                let (held, entries) =
+                    run.flush(&mut cursors, &arena, &batch, streams.len(), false)?;
+                if entries > 0 && opts.hook.is_some() {
+                    line_cost = next_line_cost(held, entries);
                 }
                 batch.clear();
                 arena.clear();
+                streams.clear();
                 batch_lines = 0;
             }
             if cursors[ci].done() {
@@ -329,10 +344,10 @@ pub(crate) fn ingest_with(
             }
         }
     }
-    run.flush(&mut cursors, &arena, &batch, true)?;
+    run.flush(&mut cursors, &arena, &batch, streams.len(), true)?;
     // The last commit rebuilds the indexes of every day the run wrote to
     // (the heaviest step at many streams): the batch's memory goes first.
-    drop((arena, batch));
+    drop((arena, batch, streams));
     release_freed_memory();
     run.finish()?;
     run.report.streams = run.streams_seen.len() as u64;
@@ -425,13 +440,15 @@ impl Run<'_, '_> {
 
     /// Parses, writes and commits one batch (the pieces of `batch` in
     /// `arena`) with its input positions; `last` is the run's final call,
-    /// whose commit [`Run::finish`] makes once the batch is freed. Returns
-    /// the streams and entries the batch held.
+    /// whose commit [`Run::finish`] makes once the batch is freed;
+    /// `expected_streams`, the streams counted while it was read, sizes its
+    /// stream table. Returns the streams and entries the batch held.
     fn flush(
         &mut self,
         cursors: &mut [Cursor],
         arena: &[u8],
         batch: &[Piece],
+        expected_streams: usize,
         last: bool,
     ) -> Result<(usize, usize), IngestError> {
         let Run {
@@ -539,7 +556,9 @@ impl Run<'_, '_> {
         // Group by stream, validating each new stream once. Each stream's
         // list is sized exactly first: a batch holds millions of entries,
         // and doubling growth would cost up to twice their memory.
-        let mut groups: Vec<StreamEntries<'_>> = Vec::new();
+        // Sized from the streams counted while reading (doubling growth left
+        // up to half of a million-stream table unused through the write).
+        let mut groups: Vec<StreamEntries<'_>> = Vec::with_capacity(expected_streams);
         // Groups by a 64-bit hash of their labels (no label set is cloned
         // into a map: at a million streams a batch, those clones and their
         // frees cost more than parsing); labels whose hash another label
@@ -550,7 +569,7 @@ impl Run<'_, '_> {
         let mut hashes: Vec<u64> = Vec::new();
         let mut by_raw: HashMap<&[u8], Option<usize>, Xxh3DefaultBuilder> = HashMap::default();
         let maps: Vec<Vec<Option<usize>>> = parsed
-            .iter()
+            .iter_mut()
             .map(|pr| {
                 let input = || cursors[batch[pr.piece].cursor].input.display();
                 let mut group = |l: Labels| {
@@ -586,16 +605,17 @@ impl Run<'_, '_> {
                     });
                     valid.then_some(groups.len() - 1)
                 };
+                // The tasks' label sets move to the groups (not needed after).
                 pr.streams
-                    .iter()
+                    .iter_mut()
                     .map(|k| match k {
-                        StreamKey::Labels(l) => group(l.clone()),
+                        StreamKey::Labels(l) => group(std::mem::take(l)),
                         StreamKey::Raw(raw) => {
                             if let Some(&g) = by_raw.get(raw) {
                                 return g;
                             }
                             let g = match format::parse_labels_object(raw) {
-                                Ok(l) => group(with_static(&l, opts).without_empty()),
+                                Ok(l) => group(with_static(l, opts).without_empty()),
                                 // The fast reader checked the object's
                                 // syntax, so this does not happen; if it
                                 // did, its entries are rejected, not lost
@@ -645,6 +665,7 @@ impl Run<'_, '_> {
         }
         drop((index, collided, hashes, by_raw));
         groups.retain(|g| g.valid && !g.entries.is_empty());
+        groups.shrink_to_fit();
         let held = (groups.len(), groups.iter().map(|g| g.entries.len()).sum());
 
         let published = tx.manifest().segments.len();
@@ -1015,8 +1036,8 @@ fn parse_multiline<'a>(
     }
 }
 
-fn with_static(labels: &Labels, opts: &IngestOptions) -> Labels {
-    let mut l = labels.clone();
+/// `labels` with the run's static labels (`--label`) set over them.
+fn with_static(mut l: Labels, opts: &IngestOptions) -> Labels {
     for (k, v) in &opts.labels {
         l.set(k, v);
     }
@@ -1063,7 +1084,7 @@ fn parse_logcli<'a>(
             Some(r) => (table.of_raw(r.labels), r.ts, r.line),
             None => match format::parse_logcli_line(line) {
                 Ok(e) => (
-                    table.of_labels(with_static(&e.labels, opts).without_empty()),
+                    table.of_labels(with_static(e.labels, opts).without_empty()),
                     e.ts,
                     Cow::Owned(e.line.into_bytes()),
                 ),
@@ -1093,7 +1114,7 @@ fn parse_push<'a>(data: &'a [u8], name: &str, opts: &IngestOptions, out: &mut Pa
     match format::parse_push_bodies(data) {
         Ok(streams) => {
             for s in streams {
-                let si = table.of_labels(with_static(&s.labels, opts).without_empty());
+                let si = table.of_labels(with_static(s.labels, opts).without_empty());
                 for (ts, line, metadata) in s.entries {
                     out.counts.lines += 1;
                     if let Some(l) = check_size(
