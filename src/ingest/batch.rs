@@ -167,6 +167,22 @@ fn release_freed_memory() {
     }
 }
 
+/// Has the allocator map allocations of 1 MiB and more (a batch's arena,
+/// stream tables and entry lists) on their own, so that freeing them hands
+/// them back at once. glibc raises that threshold up to 32 MiB once such a
+/// block is freed, and then the next batches' tables came from the heap,
+/// which a million-stream batch's small allocations fragment: at a million
+/// streams the heap kept ~100 MB more through the run's index build (448
+/// against 341 MB peak RSS). Elsewhere a no-op.
+fn map_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a threshold of the allocator's policy;
+    // allocations made before keep working as they are.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// Runs an ingest into `tenant` of `store`.
 pub fn ingest(
     store: &Store,
@@ -214,6 +230,7 @@ pub(crate) fn ingest_with(
         ))
     })?;
     let tx = tenant.begin_write(&lock)?;
+    map_large_allocations();
     let mut run = Run {
         committed: tx.manifest().positions.clone(),
         tx,
@@ -347,10 +364,10 @@ pub(crate) fn ingest_with(
     run.flush(&mut cursors, &arena, &batch, streams.len(), true)?;
     // The last commit rebuilds the indexes of every day the run wrote to
     // (the heaviest step at many streams): the batch's memory goes first.
-    drop((arena, batch, streams));
+    run.report.streams = run.streams_seen.len() as u64;
+    drop((arena, batch, streams, std::mem::take(&mut run.streams_seen)));
     release_freed_memory();
     run.finish()?;
-    run.report.streams = run.streams_seen.len() as u64;
     run.report.timestamps = cursors.into_iter().map(|c| c.ts).collect();
     Ok(run.report)
 }
