@@ -15,7 +15,7 @@ use super::clock::{self, MISSING};
 use super::follow::{self, Start};
 use super::format::{self, InputFormat};
 use super::hook::{HookCounts, HookEntry};
-use super::reader::{self, strip_cr, Cursor, Opened, Piece};
+use super::reader::{self, strip_cr, Cursor, NoHash, Opened, Piece};
 use super::report::{change, reject, Counts, IngestReport};
 use super::source::{self, Compression};
 use super::timestamp::TimestampExtractor;
@@ -23,27 +23,6 @@ use super::writer::{write_batch, StreamEntries};
 use super::{IngestError, IngestObserver, IngestOptions};
 use crate::model::{validate_labels, Labels};
 use crate::store::{Store, TenantWriter};
-
-/// A hasher for keys that are hashes already.
-#[derive(Default, Clone, Copy)]
-struct IdentityHasher(u64);
-
-impl std::hash::Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are hashed with it.
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
-type NoHash = std::hash::BuildHasherDefault<IdentityHasher>;
 
 /// Target size of the ranges parsed in parallel.
 const PARSE_TASK_BYTES: usize = 4 << 20;
@@ -279,6 +258,15 @@ pub(crate) fn ingest_with(
     // The batch's distinct streams, counted as they are read.
     let mut streams = reader::StreamCounter::default();
     let mut line_cost = reader::LINE_COST;
+    // A pipeline's streams are known only once it has run: the run's first
+    // batch through one is a quarter of the size, and the share of streams
+    // it shows is charged from the second on (a pipeline that gives every
+    // line a stream of its own would otherwise fill a whole first batch
+    // with streams nothing charged).
+    let mut limit = match opts.hook {
+        Some(_) => (opts.batch_bytes / 4).max(1),
+        None => opts.batch_bytes,
+    };
     // One arena for the batch's bytes, reused so memory is faulted in once.
     let mut arena: Vec<u8> = Vec::with_capacity(opts.batch_bytes.min(total as usize + (1 << 20)));
     let stopped = || {
@@ -312,8 +300,7 @@ pub(crate) fn ingest_with(
             let used = |arena: &[u8], lines: usize, streams: &reader::StreamCounter| {
                 arena.len() + lines * line_cost + streams.len() * reader::STREAM_COST
             };
-            let budget = opts
-                .batch_bytes
+            let budget = limit
                 .saturating_sub(used(&arena, batch_lines, &streams))
                 .max(1);
             let mut full = false;
@@ -340,11 +327,12 @@ pub(crate) fn ingest_with(
                     cursors[ci].abandon();
                 }
             }
-            if full || used(&arena, batch_lines, &streams) >= opts.batch_bytes {
+            if full || used(&arena, batch_lines, &streams) >= limit {
                 let (held, entries) =
                     run.flush(&mut cursors, &arena, &batch, streams.len(), false)?;
                 if entries > 0 && opts.hook.is_some() {
                     line_cost = next_line_cost(held, entries);
+                    limit = opts.batch_bytes;
                 }
                 batch.clear();
                 arena.clear();

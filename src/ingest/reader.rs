@@ -49,7 +49,7 @@ pub(crate) const STREAM_COST: usize = 160;
 /// stream count twice: the estimate errs on the side of a smaller batch.
 #[derive(Default)]
 pub(crate) struct StreamCounter {
-    seen: std::collections::HashSet<u64, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
+    seen: std::collections::HashSet<u64, NoHash>,
     unkeyed: usize,
 }
 
@@ -74,17 +74,26 @@ impl StreamCounter {
     /// lines): each record's raw `labels` object, or the record itself when
     /// none is found (it is rejected or parsed the slow way later).
     fn see_logcli(&mut self, lines: &[u8]) {
-        let labels = memchr::memmem::Finder::new(b"\"labels\":");
-        for line in lines.split(|&b| b == b'\n') {
+        const HEAD: &[u8] = b"{\"labels\":";
+        let labels = memchr::memmem::Finder::new(&HEAD[1..]);
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', lines).chain(std::iter::once(lines.len())) {
+            let line = &lines[start..nl];
+            start = nl + 1;
             if line.is_empty() {
                 continue;
             }
-            let key = labels
-                .find(line)
+            // The shape logcli writes has it first; others are searched.
+            let at = if line.starts_with(HEAD) {
+                Some(1)
+            } else {
+                labels.find(line)
+            };
+            let key = at
                 .map(|at| &line[at..])
                 .and_then(|rest| Some(&rest[..=memchr::memchr(b'}', rest)?]))
                 .unwrap_or(line);
-            self.see(key);
+            self.seen.insert(xxhash_rust::xxh3::xxh3_64(key));
         }
     }
 
@@ -103,6 +112,27 @@ impl StreamCounter {
         n
     }
 }
+
+/// A hasher for keys that are hashes already (the batch's stream tables).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed with it.
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+pub(crate) type NoHash = std::hash::BuildHasherDefault<IdentityHasher>;
 
 /// The longest line `opts` accept: `max_line_size`, or with no limit the
 /// batch size (a line must fit in a batch).

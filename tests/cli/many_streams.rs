@@ -522,3 +522,59 @@ fn batches_are_cut_by_their_streams() {
     assert_eq!(got.len(), 800);
     assert!(got.values().all(|&n| n == 1), "an entry stored twice");
 }
+
+/// A pipeline that gives every line a stream of its own (promtail's `regex`
+/// and `labels` stages): its streams are only known once it has run, so the
+/// run's first batch through it is a quarter of `--batch-size`, and later
+/// ones are charged the streams the last one showed — every entry stored
+/// once, each in its own stream.
+#[test]
+fn a_pipeline_making_streams_is_read_in_bounded_batches() {
+    let env = TestEnv::new();
+    let text: String = (0..4000)
+        .map(|i| {
+            format!(
+                "2024-05-01T00:{:02}:{:02}Z level=info id={i:04}\n",
+                i / 60 % 60,
+                i % 60
+            )
+        })
+        .collect();
+    let log = env.write("app.log", &text);
+    let cfg = env.write(
+        "promtail.yaml",
+        format!(
+            "scrape_configs:\n  - job_name: app\n    static_configs:\n      - labels: {{job: app, __path__: {}}}\n    pipeline_stages:\n      - regex:\n          expression: 'id=(?P<id>\\d+)'\n      - labels:\n          id:\n",
+            log.display()
+        ),
+    );
+    // The whole file and its lines' charge fit one batch, with room.
+    let size = (text.len() + 4000 * 96) * 6 / 5;
+    let report = env
+        .cmd(["ingest", "-o", "json", "--config", cfg.to_str().unwrap()])
+        .args(["--batch-size", &size.to_string()])
+        .json();
+    let commits = report["commits"].as_u64().unwrap();
+    assert!(
+        commits >= 3,
+        "4,000 streams in {commits} batch(es): {report}"
+    );
+    assert_eq!(report["streams"], 4000, "{report}");
+    let got = stored(&env);
+    assert_eq!(got.len(), 4000);
+    assert!(got.values().all(|&n| n == 1), "an entry stored twice");
+    for i in [0, 1999, 3999] {
+        let key = (
+            format!(
+                r#"{{filename="{}", id="{i:04}", job="app"}}"#,
+                log.display()
+            ),
+            format!(
+                "2024-05-01T00:{:02}:{:02}Z level=info id={i:04}",
+                i / 60 % 60,
+                i % 60
+            ),
+        );
+        assert_eq!(got.get(&key), Some(&1), "{key:?}");
+    }
+}
