@@ -74,7 +74,7 @@ pub struct IngestOptions {
     /// stream (its label set), streams counted as the batch is read (those a
     /// pipeline makes: charged per line from the previous batch's share).
     /// Each batch is committed on its own; peak memory stays under about
-    /// twice this (2.3 times when nearly every line is a stream of its own).
+    /// twice this (2.2 times when nearly every line is a stream of its own).
     pub batch_bytes: usize,
     /// zstd level for blocks.
     pub zstd_level: i32,
