@@ -1007,6 +1007,65 @@ mod tests {
         assert_eq!(c.offset, 11);
     }
 
+    #[test]
+    fn streams_are_counted_by_what_names_them() {
+        let mut c = StreamCounter::default();
+        c.see_logcli(
+            br#"{"labels":{"a":"1"},"line":"x","timestamp":"t"}
+{"labels":{"a":"2"},"line":"x","timestamp":"t"}
+{"labels":{"a":"1"},"line":"y","timestamp":"u"}
+{"line":"z","labels":{"a":"2"},"timestamp":"t"}
+{"line":"no labels"}"#,
+        );
+        // The same object in a record of another key order is the same
+        // stream; a record without one is a stream of its own.
+        assert_eq!(c.len(), 3);
+        let n = c.see_push(
+            br#"{"streams":[{"stream":{"a":"1"},"values":[["1","\"stream\": x"]]},{"stream" : {"a":"2"},"values":[]}]}"#,
+        );
+        assert_eq!((n, c.len()), (2, 5));
+        c.clear();
+        assert_eq!(c.len(), 0);
+    }
+
+    /// A batch of logcli records stops at its streams' charge, not only at
+    /// its bytes: 100 records of 100 streams take more of the budget than
+    /// 100 records of one.
+    #[test]
+    fn a_piece_is_cut_by_its_streams() {
+        let records = |streams: usize| -> Vec<u8> {
+            (0..100)
+                .map(|i| {
+                    format!(
+                        "{{\"labels\":{{\"pod\":\"p{}\"}},\"line\":\"l\",\"timestamp\":\"2024-05-01T00:00:00Z\"}}\n",
+                        i % streams
+                    )
+                })
+                .collect::<String>()
+                .into_bytes()
+        };
+        let mut o = IngestOptions::default();
+        o.format = InputFormat::Logcli;
+        let lines_of = |data: Vec<u8>| {
+            let len = data.len();
+            // Reads of 256 bytes: the budget is checked after each.
+            let mut c = cursor(data, false, 256);
+            let mut streams = StreamCounter::default();
+            let mut arena = Vec::new();
+            let budget = len + 100 * LINE_COST + 20 * STREAM_COST;
+            let p = read_piece(&mut c, 0, budget, LINE_COST, &mut streams, &o, &mut arena)
+                .unwrap()
+                .unwrap();
+            (p.lines(), streams.len())
+        };
+        assert_eq!(lines_of(records(1)), (100, 1));
+        let (lines, streams) = lines_of(records(100));
+        assert!(
+            lines < 100 && streams as u64 >= lines,
+            "{lines} lines, {streams} streams"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
 
