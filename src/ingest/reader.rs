@@ -1044,8 +1044,10 @@ mod tests {
                 .collect::<String>()
                 .into_bytes()
         };
-        let mut o = IngestOptions::default();
-        o.format = InputFormat::Logcli;
+        let o = IngestOptions {
+            format: InputFormat::Logcli,
+            ..IngestOptions::default()
+        };
         let lines_of = |data: Vec<u8>| {
             let len = data.len();
             // Reads of 256 bytes: the budget is checked after each.
