@@ -97,10 +97,9 @@ impl StreamCounter {
         }
     }
 
-    /// Counts the streams of the Loki push bodies in `data`: its `"stream"`
-    /// keys (a key can only stand before a colon, so a line's text cannot
-    /// hold one: its quotes are escaped).
-    /// Returns how many.
+    /// Counts the streams of the Loki push bodies in `data`, and returns how
+    /// many: its `"stream"` keys (a key can only stand before a colon, so a
+    /// line's text cannot hold one: its quotes are escaped).
     fn see_push(&mut self, data: &[u8]) -> usize {
         let n = memchr::memmem::find_iter(data, b"\"stream\"")
             .filter(|&at| {

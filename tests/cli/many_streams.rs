@@ -541,13 +541,19 @@ fn a_pipeline_making_streams_is_read_in_bounded_batches() {
         })
         .collect();
     let log = env.write("app.log", &text);
-    let cfg = env.write(
-        "promtail.yaml",
-        format!(
-            "scrape_configs:\n  - job_name: app\n    static_configs:\n      - labels: {{job: app, __path__: {}}}\n    pipeline_stages:\n      - regex:\n          expression: 'id=(?P<id>\\d+)'\n      - labels:\n          id:\n",
-            log.display()
-        ),
+    // Every line's `id` becomes a label: a stream per line.
+    let pipeline = r"
+    pipeline_stages:
+      - regex:
+          expression: 'id=(?P<id>\d+)'
+      - labels:
+          id:
+";
+    let config = format!(
+        "scrape_configs:\n  - job_name: app\n    static_configs:\n      - labels: {{job: app, __path__: {}}}{pipeline}",
+        log.display()
     );
+    let cfg = env.write("promtail.yaml", config);
     // The whole file and its lines' charge fit one batch, with room.
     let size = (text.len() + 4000 * 96) * 6 / 5;
     let report = env
