@@ -65,7 +65,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-line-size -d 
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-labels-per-stream -d 'Most labels per stream (Loki\'s max_label_names_per_series)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-label-name-length -d 'Longest label name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-label-value-length -d 'Longest label value' -r
-complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l batch-size -d 'Memory for one batch of input: its bytes plus 96 per line; peak RSS stays under 2x this + 20MB' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l batch-size -d 'Memory for one batch of input: its bytes plus 96 per line and 160 per stream; peak RSS stays under about 2x this + 20MB' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l compression-level -d 'zstd compression level of blocks' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l lock-timeout -d 'Give up if another writer holds the store longer than this [default: wait]' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s o -l output -d 'Summary format' -r -f -a "table\t'A table'
@@ -121,7 +121,7 @@ complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-line-size -d '
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-labels-per-stream -d 'Most labels per stream (Loki\'s max_label_names_per_series)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-name-length -d 'Longest label name' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l max-label-value-length -d 'Longest label value' -r
-complete -c lokal -n "__fish_lokal_using_subcommand query" -l batch-size -d 'Memory for one batch of input: its bytes plus 96 per line; peak RSS stays under 2x this + 20MB' -r
+complete -c lokal -n "__fish_lokal_using_subcommand query" -l batch-size -d 'Memory for one batch of input: its bytes plus 96 per line and 160 per stream; peak RSS stays under about 2x this + 20MB' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l batch -d 'Entries per batch (logcli\'s --batch): with --addr, per request while --limit is not reached; the default and jsonl outputs leave out common labels and pad labels per batch, as logcli prints each response' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l addr -d 'A Grafana Loki to ask instead of the local store, e.g. http://localhost:3100 (X-Scope-OrgID: --tenant/--org-id when given, else $LOKI_ORG_ID)' -r
 complete -c lokal -n "__fish_lokal_using_subcommand query" -l username -d 'Username for HTTP basic auth' -r

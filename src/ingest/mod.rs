@@ -70,11 +70,11 @@ pub struct IngestOptions {
     /// Ingest files that look binary (a NUL byte in their first 8 KiB).
     pub binary: bool,
     /// Memory one batch may take: its input bytes plus a fixed cost per
-    /// line (the parsed entry and its place in its stream) and per stream
-    /// (its label set; charged per line from the previous batch's share of
-    /// streams, so not in the first batch).
+    /// line (the parsed entry and its place in its stream) and per distinct
+    /// stream (its label set), streams counted as the batch is read (those a
+    /// pipeline makes: charged per line from the previous batch's share).
     /// Each batch is committed on its own; peak memory stays under about
-    /// twice this.
+    /// twice this (2.2 times when nearly every line is a stream of its own).
     pub batch_bytes: usize,
     /// zstd level for blocks.
     pub zstd_level: i32,

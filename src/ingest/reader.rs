@@ -27,13 +27,111 @@ use crate::store::Position;
 /// `IngestOptions::batch_bytes`).
 pub(crate) const LINE_COST: usize = 96;
 
-/// Memory a batch is charged per distinct stream in it: the label set (a
-/// few short labels: a pair vector and a string each), its entry list and
-/// its places in the batch's stream tables. Charged per line as the
-/// previous batch's share of streams among its entries: at a million
-/// streams nearly every line of a batch is a stream of its own, and its
-/// label set costs more than the line.
-pub(crate) const STREAM_COST: usize = 512;
+/// Memory a batch is charged per distinct stream in it, as the stream is
+/// found while the batch is read: its label set (a pair vector and a string
+/// per name and value), its entry list, its places in the batch's stream
+/// tables and its run in the segment written. Counted while reading, in
+/// every batch (the first too): a logcli record's stream is its raw `labels`
+/// object, a push body's streams its `stream` objects, a line input's its
+/// file's label set; streams a pipeline (`--config`) makes are only known
+/// once it has run, so there the previous batch's share of streams among its
+/// entries is charged per line on top. Sized so that a day of 100,000
+/// streams of five logcli lines each (68 MB of jsonl) still fits one default
+/// batch, where a charge per line alone would let a batch of one line per
+/// stream hold 570,000 streams (515 MB peak RSS at a million streams;
+/// `bench/README.md`, "Many streams").
+pub(crate) const STREAM_COST: usize = 160;
+
+/// The distinct streams of the batch being read (see [`STREAM_COST`]), by a
+/// 64-bit hash of what names them in the input (a raw logcli `labels`
+/// object, a file's label set); streams counted without a key (a push
+/// body's `stream` objects) are only added up. Distinct raw forms of one
+/// stream count twice: the estimate errs on the side of a smaller batch.
+#[derive(Default)]
+pub(crate) struct StreamCounter {
+    seen: std::collections::HashSet<u64, NoHash>,
+    unkeyed: usize,
+}
+
+impl StreamCounter {
+    /// Streams counted since the last [`StreamCounter::clear`].
+    pub(crate) fn len(&self) -> usize {
+        self.seen.len() + self.unkeyed
+    }
+
+    /// Forgets the batch's streams (keeping the table's memory).
+    pub(crate) fn clear(&mut self) {
+        self.seen.clear();
+        self.unkeyed = 0;
+    }
+
+    /// Counts the stream named by `key` (any bytes that name it).
+    pub(crate) fn see(&mut self, key: &[u8]) {
+        self.seen.insert(xxhash_rust::xxh3::xxh3_64(key));
+    }
+
+    /// Counts the streams named by the logcli records in `lines` (whole
+    /// lines): each record's raw `labels` object, or the record itself when
+    /// none is found (it is rejected or parsed the slow way later).
+    fn see_logcli(&mut self, lines: &[u8]) {
+        const HEAD: &[u8] = b"{\"labels\":";
+        let labels = memchr::memmem::Finder::new(&HEAD[1..]);
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', lines).chain(std::iter::once(lines.len())) {
+            let line = &lines[start..nl];
+            start = nl + 1;
+            if line.is_empty() {
+                continue;
+            }
+            // The shape logcli writes has it first; others are searched.
+            let at = if line.starts_with(HEAD) {
+                Some(1)
+            } else {
+                labels.find(line)
+            };
+            let key = at
+                .map(|at| &line[at..])
+                .and_then(|rest| Some(&rest[..=memchr::memchr(b'}', rest)?]))
+                .unwrap_or(line);
+            self.seen.insert(xxhash_rust::xxh3::xxh3_64(key));
+        }
+    }
+
+    /// Counts the streams of the Loki push bodies in `data`, and returns how
+    /// many: its `"stream"` keys (a key can only stand before a colon, so a
+    /// line's text cannot hold one: its quotes are escaped).
+    fn see_push(&mut self, data: &[u8]) -> usize {
+        let n = memchr::memmem::find_iter(data, b"\"stream\"")
+            .filter(|&at| {
+                let rest = &data[at + 8..];
+                rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':')
+            })
+            .count();
+        self.unkeyed += n;
+        n
+    }
+}
+
+/// A hasher for keys that are hashes already (the batch's stream tables).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed with it.
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+pub(crate) type NoHash = std::hash::BuildHasherDefault<IdentityHasher>;
 
 /// The longest line `opts` accept: `max_line_size`, or with no limit the
 /// batch size (a line must fit in a batch).
@@ -479,15 +577,19 @@ fn skip_decoded(
     Ok((skipped, tail))
 }
 
-/// Reads up to about `budget` bytes of memory (bytes plus `line_cost` per
-/// line: [`LINE_COST`] and a share of [`STREAM_COST`]) of whole lines; a
-/// piece holds at least one line unless the input ended. With `--multiline-start` the cut is made before the last line
-/// that starts an entry, so an entry never straddles two batches.
+/// Reads up to about `budget` bytes of memory (bytes, `line_cost` per line:
+/// [`LINE_COST`] and with a pipeline a share of [`STREAM_COST`], and
+/// [`STREAM_COST`] per stream new to `streams`, the batch's) of whole lines;
+/// a piece holds at least one line unless the input ended. With
+/// `--multiline-start` the cut is made before the last line that starts an
+/// entry, so an entry never straddles two batches.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_piece(
     c: &mut Cursor,
     ci: usize,
     budget: usize,
     line_cost: usize,
+    streams: &mut StreamCounter,
     opts: &IngestOptions,
     arena: &mut Vec<u8>,
 ) -> Result<Option<Piece>, String> {
@@ -495,6 +597,20 @@ pub(crate) fn read_piece(
         return Ok(None);
     }
     let whole = opts.format == InputFormat::LokiPush;
+    let logcli = opts.format == InputFormat::Logcli;
+    let streams_before = streams.len();
+    if opts.format == InputFormat::Auto {
+        // A line input is one stream (a pipeline's labels are charged from
+        // the previous batch's share: they are only known once it ran).
+        let mut key = Vec::new();
+        for (n, v) in c.labels.pairs() {
+            key.extend_from_slice(n.as_bytes());
+            key.push(0);
+            key.extend_from_slice(v.as_bytes());
+            key.push(0);
+        }
+        streams.see(&key);
+    }
     let cap = if whole { usize::MAX } else { line_cap(opts) };
     let base = arena.len();
     // Taken, not cleared: the learned head (64 KiB) must not stay allocated
@@ -514,9 +630,17 @@ pub(crate) fn read_piece(
         *counted = at;
         first_line + *counted_lines as u64
     };
-    let used = |arena: &Vec<u8>, newlines: usize| (arena.len() - base) + newlines * line_cost;
+    let used = |arena: &Vec<u8>, newlines: usize, streams: &StreamCounter| {
+        (arena.len() - base) + newlines * line_cost + (streams.len() - streams_before) * STREAM_COST
+    };
+    // Whole lines before `scanned` have had their streams counted.
+    let mut scanned = base;
     loop {
-        if has_newline && !whole && used(arena, newlines) >= budget {
+        if logcli && line_start > scanned {
+            streams.see_logcli(&arena[scanned..line_start]);
+            scanned = line_start;
+        }
+        if has_newline && !whole && used(arena, newlines, streams) >= budget {
             match &opts.multiline_start {
                 None => break,
                 // A batch that holds other pieces ends before an entry that
@@ -542,7 +666,7 @@ pub(crate) fn read_piece(
         // cannot overshoot it by much), 64 KiB to 4 MiB; a source that
         // hands out little per read (a pipe fed line by line) gets small
         // buffers, which are zeroed before each read.
-        let left = budget.saturating_sub(used(arena, newlines));
+        let left = budget.saturating_sub(used(arena, newlines, streams));
         let want = (left / 8)
             .clamp(64 << 10, 4 << 20)
             .min((c.last_read * 2).max(4 << 10));
@@ -607,6 +731,16 @@ pub(crate) fn read_piece(
         }
     }
     let complete_end = line_start;
+    if whole {
+        let n = streams.see_push(&arena[base..]);
+        if base > 0 && used(arena, newlines, streams) > budget {
+            // A body is read whole, its streams known only then: one that
+            // does not fit beside the batch's other pieces opens the next.
+            streams.unkeyed -= n;
+            c.pending = arena.split_off(base);
+            return Ok(None);
+        }
+    }
     let mut take_all = c.eof;
     if c.eof && c.live && (arena.len() > complete_end || dropped > 0) {
         // Hold back the unterminated last line of a live file.
@@ -614,6 +748,10 @@ pub(crate) fn read_piece(
         take_all = false;
     }
     if take_all {
+        if logcli && arena.len() > scanned {
+            // The input's unterminated last line.
+            streams.see_logcli(&arena[scanned..]);
+        }
         if dropped > 0 {
             let no = line_of(arena, line_start, &mut counted, &mut counted_lines);
             c.long_lines.push((no, dropped));
@@ -775,7 +913,9 @@ mod tests {
             // Pieces start anywhere in the arena; after "nothing fitted" the
             // caller flushes and offers an empty batch.
             let mut arena = vec![b'#'; if full { 0 } else { 3 }];
-            match read_piece(&mut c, 0, budget, LINE_COST, opts, &mut arena).unwrap() {
+            let mut streams = StreamCounter::default();
+            match read_piece(&mut c, 0, budget, LINE_COST, &mut streams, opts, &mut arena).unwrap()
+            {
                 None if !c.done() => {
                     assert!(!full, "an empty batch takes a piece");
                     full = true;
@@ -864,6 +1004,67 @@ mod tests {
         let (lines, c) = read_all(&data, 2, &opts(100), false, 3);
         assert_eq!(lines.len(), 3);
         assert_eq!(c.offset, 11);
+    }
+
+    #[test]
+    fn streams_are_counted_by_what_names_them() {
+        let mut c = StreamCounter::default();
+        c.see_logcli(
+            br#"{"labels":{"a":"1"},"line":"x","timestamp":"t"}
+{"labels":{"a":"2"},"line":"x","timestamp":"t"}
+{"labels":{"a":"1"},"line":"y","timestamp":"u"}
+{"line":"z","labels":{"a":"2"},"timestamp":"t"}
+{"line":"no labels"}"#,
+        );
+        // The same object in a record of another key order is the same
+        // stream; a record without one is a stream of its own.
+        assert_eq!(c.len(), 3);
+        let n = c.see_push(
+            br#"{"streams":[{"stream":{"a":"1"},"values":[["1","\"stream\": x"]]},{"stream" : {"a":"2"},"values":[]}]}"#,
+        );
+        assert_eq!((n, c.len()), (2, 5));
+        c.clear();
+        assert_eq!(c.len(), 0);
+    }
+
+    /// A batch of logcli records stops at its streams' charge, not only at
+    /// its bytes: 100 records of 100 streams take more of the budget than
+    /// 100 records of one.
+    #[test]
+    fn a_piece_is_cut_by_its_streams() {
+        let records = |streams: usize| -> Vec<u8> {
+            (0..100)
+                .map(|i| {
+                    format!(
+                        "{{\"labels\":{{\"pod\":\"p{}\"}},\"line\":\"l\",\"timestamp\":\"2024-05-01T00:00:00Z\"}}\n",
+                        i % streams
+                    )
+                })
+                .collect::<String>()
+                .into_bytes()
+        };
+        let o = IngestOptions {
+            format: InputFormat::Logcli,
+            ..IngestOptions::default()
+        };
+        let lines_of = |data: Vec<u8>| {
+            let len = data.len();
+            // Reads of 256 bytes: the budget is checked after each.
+            let mut c = cursor(data, false, 256);
+            let mut streams = StreamCounter::default();
+            let mut arena = Vec::new();
+            let budget = len + 100 * LINE_COST + 20 * STREAM_COST;
+            let p = read_piece(&mut c, 0, budget, LINE_COST, &mut streams, &o, &mut arena)
+                .unwrap()
+                .unwrap();
+            (p.lines(), streams.len())
+        };
+        assert_eq!(lines_of(records(1)), (100, 1));
+        let (lines, streams) = lines_of(records(100));
+        assert!(
+            lines < 100 && streams as u64 >= lines,
+            "{lines} lines, {streams} streams"
+        );
     }
 
     proptest! {

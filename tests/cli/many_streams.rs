@@ -598,3 +598,184 @@ fn many_streams_answer_exactly() {
         "newest first, no time twice"
     );
 }
+
+/// What ingest stored, as `(labels, line)` pairs with their counts.
+fn stored(env: &TestEnv) -> BTreeMap<(String, String), usize> {
+    let mut got = BTreeMap::new();
+    for d in env.dump() {
+        *got.entry((d.labels, String::from_utf8(d.line).unwrap()))
+            .or_default() += 1;
+    }
+    got
+}
+
+/// Ingests `inputs` with `--batch-size SIZE` and `args`; the commits and
+/// segments of the report, checked against the manifest.
+fn batches(env: &TestEnv, inputs: &[std::path::PathBuf], size: usize, args: &[&str]) -> u64 {
+    let report = env
+        .ingest(inputs)
+        .args(["--batch-size", &size.to_string()])
+        .args(args)
+        .report();
+    let segments = env.manifest()["segments"].as_array().unwrap().len() as u64;
+    assert_eq!(report["segments"], segments, "{report}");
+    report["commits"].as_u64().unwrap()
+}
+
+/// A batch is charged for its streams as they are read, the first batch too:
+/// in a batch that one line per stream would fill to a few times the charge
+/// of its lines, the lines of a few streams fit once and those of thousands
+/// of streams are cut into several batches (each committed as a segment),
+/// and every entry is stored once whatever the cut — for logcli records,
+/// Loki push bodies and many files alike.
+#[test]
+fn batches_are_cut_by_their_streams() {
+    // logcli: 3,000 streams of two lines each (every stream in both halves
+    // of the input), against the same lines in 3 streams.
+    let record = |s: usize, i: usize, pods: usize| {
+        format!(
+            r#"{{"labels":{{"job":"app","pod":"pod-{:04}"}},"line":"level=info i={i} s={s:04}","timestamp":"2024-05-01T{:02}:00:{:02}Z"}}"#,
+            s % pods,
+            i,
+            s % 60
+        ) + "\n"
+    };
+    let corpus = |pods: usize| -> String {
+        (0..2)
+            .flat_map(|i| (0..3000).map(move |s| (s, i)))
+            .map(|(s, i)| record(s, i, pods))
+            .collect()
+    };
+    let (many, few) = (corpus(3000), corpus(3));
+    assert_eq!(many.len(), few.len());
+    // Room for the bytes and the lines, with a fifth to spare.
+    let size = (many.len() + 6000 * 96) * 6 / 5;
+    let env = TestEnv::new();
+    let f = env.write("few.jsonl", &few);
+    assert_eq!(batches(&env, &[f], size, &["--format", "logcli"]), 1);
+    let env = TestEnv::new();
+    let f = env.write("many.jsonl", &many);
+    let commits = batches(&env, &[f], size, &["--format", "logcli"]);
+    assert!(commits >= 2, "3,000 streams in {commits} batch(es)");
+    let got = stored(&env);
+    assert_eq!(got.len(), 6000);
+    assert!(got.values().all(|&n| n == 1), "an entry stored twice");
+    for s in [0, 1234, 2999] {
+        for i in 0..2 {
+            let key = (
+                format!(r#"{{job="app", pod="pod-{s:04}"}}"#),
+                format!("level=info i={i} s={s:04}"),
+            );
+            assert_eq!(got.get(&key), Some(&1), "{key:?}");
+        }
+    }
+
+    // Loki push bodies: each is read whole, so the batch ends after the
+    // body whose streams fill it.
+    let body = |first: usize| {
+        let streams: Vec<String> = (first..first + 1500)
+            .map(|s| {
+                format!(
+                    r#"{{"stream":{{"job":"push","pod":"pod-{s:04}"}},"values":[["{}","line {s}"]]}}"#,
+                    1_714_521_600_000_000_000i64 + s as i64 * 1_000_000_000
+                )
+            })
+            .collect();
+        format!(r#"{{"streams":[{}]}}"#, streams.join(","))
+    };
+    let env = TestEnv::new();
+    let (a, b) = (body(0), body(1500));
+    let size = (a.len() + b.len() + 3000 * 96) * 6 / 5;
+    let inputs = [env.write("a.json", &a), env.write("b.json", &b)];
+    assert_eq!(batches(&env, &inputs, size, &["--format", "loki-push"]), 2);
+    let got = stored(&env);
+    assert_eq!(got.len(), 3000);
+    assert!(got.values().all(|&n| n == 1), "an entry stored twice");
+
+    // Plain files: one stream each (their `filename` label).
+    let env = TestEnv::new();
+    let files: Vec<_> = (0..400)
+        .map(|i| {
+            env.write(
+                &format!("f{i:03}.log"),
+                format!(
+                    "2024-05-01T00:00:0{}Z one {i}\n2024-05-01T00:00:0{}Z two {i}\n",
+                    i % 5,
+                    i % 5 + 1
+                ),
+            )
+        })
+        .collect();
+    let bytes: usize = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len() as usize)
+        .sum();
+    let size = (bytes + 800 * 96) * 6 / 5;
+    let commits = batches(&env, &files, size, &["--label", "job=files"]);
+    assert!(commits >= 2, "400 files in {commits} batch(es)");
+    let got = stored(&env);
+    assert_eq!(got.len(), 800);
+    assert!(got.values().all(|&n| n == 1), "an entry stored twice");
+}
+
+/// A pipeline that gives every line a stream of its own (promtail's `regex`
+/// and `labels` stages): its streams are only known once it has run, so the
+/// run's first batch through it is a quarter of `--batch-size`, and later
+/// ones are charged the streams the last one showed — every entry stored
+/// once, each in its own stream.
+#[test]
+fn a_pipeline_making_streams_is_read_in_bounded_batches() {
+    let env = TestEnv::new();
+    let text: String = (0..4000)
+        .map(|i| {
+            format!(
+                "2024-05-01T00:{:02}:{:02}Z level=info id={i:04}\n",
+                i / 60 % 60,
+                i % 60
+            )
+        })
+        .collect();
+    let log = env.write("app.log", &text);
+    // Every line's `id` becomes a label: a stream per line.
+    let pipeline = r"
+    pipeline_stages:
+      - regex:
+          expression: 'id=(?P<id>\d+)'
+      - labels:
+          id:
+";
+    let config = format!(
+        "scrape_configs:\n  - job_name: app\n    static_configs:\n      - labels: {{job: app, __path__: {}}}{pipeline}",
+        log.display()
+    );
+    let cfg = env.write("promtail.yaml", config);
+    // The whole file and its lines' charge fit one batch, with room.
+    let size = (text.len() + 4000 * 96) * 6 / 5;
+    let report = env
+        .cmd(["ingest", "-o", "json", "--config", cfg.to_str().unwrap()])
+        .args(["--batch-size", &size.to_string()])
+        .json();
+    let commits = report["commits"].as_u64().unwrap();
+    assert!(
+        commits >= 3,
+        "4,000 streams in {commits} batch(es): {report}"
+    );
+    assert_eq!(report["streams"], 4000, "{report}");
+    let got = stored(&env);
+    assert_eq!(got.len(), 4000);
+    assert!(got.values().all(|&n| n == 1), "an entry stored twice");
+    for i in [0, 1999, 3999] {
+        let key = (
+            format!(
+                r#"{{filename="{}", id="{i:04}", job="app"}}"#,
+                log.display()
+            ),
+            format!(
+                "2024-05-01T00:{:02}:{:02}Z level=info id={i:04}",
+                i / 60 % 60,
+                i % 60
+            ),
+        );
+        assert_eq!(got.get(&key), Some(&1), "{key:?}");
+    }
+}

@@ -174,7 +174,7 @@ pub struct LineArgs {
     /// Longest label value
     #[arg(long, default_value_t = 2048, value_name = "N")]
     pub max_label_value_length: usize,
-    /// Memory for one batch of input: its bytes plus 96 per line; peak RSS stays under 2x this + 20MB
+    /// Memory for one batch of input: its bytes plus 96 per line and 160 per stream; peak RSS stays under about 2x this + 20MB
     #[arg(long, default_value = "128MiB", value_name = "SIZE")]
     pub batch_size: String,
 }
