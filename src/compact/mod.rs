@@ -34,13 +34,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::chunk::SegmentReader;
+use crate::chunk::{SegmentFooter, SegmentReader};
 use crate::ingest::BlockParams;
 use crate::store::{DeleteStatus, SegmentEntry, Store, StoreError};
 use crate::time::{day_of, day_string, parse_day, NANOS_PER_DAY};
 
 use deletes::PendingDelete;
-use merge::{DayInput, MergeOut, Sink, StreamFilter};
+use merge::{DayInput, MergeOut, Sink, StreamFilter, StreamIn};
 use retention::{Retention, TenantRetention};
 
 /// Raw line bytes per output segment by default: a day of less is one
@@ -316,37 +316,62 @@ enum Kind {
     Rewrite { merge: bool, planned: u64 },
 }
 
-/// The filters of each stream of a day.
-fn filters<'d>(
-    input: &DayInput,
-    tr: &TenantRetention,
+/// What removes entries of a day's streams: each stream's filter, computed
+/// as the merge reaches it.
+#[derive(Clone, Copy)]
+struct Filters<'d> {
+    tr: &'d TenantRetention,
     now: i64,
     pending: &'d [PendingDelete],
-) -> Vec<StreamFilter<'d>> {
-    input
-        .streams
-        .iter()
-        .map(|s| StreamFilter {
-            cutoff: tr.cutoff(&s.labels, now),
-            deletes: pending
+}
+
+impl<'d> Filters<'d> {
+    fn of(&self, s: &StreamIn) -> StreamFilter<'d> {
+        StreamFilter {
+            cutoff: self.tr.cutoff(&s.labels, self.now),
+            deletes: self
+                .pending
                 .iter()
                 .enumerate()
                 .filter(|(_, d)| d.touches(&s.labels, s.min_t, s.max_t))
                 .collect(),
-        })
-        .collect()
+        }
+    }
+
+    /// Nothing can be removed from any stream.
+    fn none(&self) -> bool {
+        self.tr.is_empty() && self.pending.is_empty()
+    }
 }
 
-fn decide(input: &DayInput, filters: &[StreamFilter<'_>], segment_bytes: u64) -> Option<Kind> {
-    let pairs = || input.streams.iter().zip(filters);
-    if !input.streams.is_empty() && pairs().all(|(s, f)| f.cutoff.is_some_and(|c| s.max_t < c)) {
-        return Some(Kind::Expire);
-    }
-    let removes =
-        pairs().any(|(s, f)| f.cutoff.is_some_and(|c| s.min_t < c) || !f.deletes.is_empty());
+/// What `input` needs, read from its footers one stream at a time (not at
+/// all when no retention or delete applies: then only its segment count
+/// matters).
+fn decide(
+    input: &DayInput,
+    f: Filters<'_>,
+    segment_bytes: u64,
+) -> Result<Option<Kind>, StoreError> {
     let planned = planned_segments(input.raw(), segment_bytes);
     let merge = input.segments.len() as u64 > planned;
-    (removes || merge).then_some(Kind::Rewrite { merge, planned })
+    let mut removes = false;
+    if !f.none() {
+        let (mut any, mut all_expired) = (false, true);
+        for s in input.streams() {
+            let s = s?;
+            let sf = f.of(&s);
+            any = true;
+            all_expired &= sf.cutoff.is_some_and(|c| s.max_t < c);
+            removes |= sf.cutoff.is_some_and(|c| s.min_t < c) || !sf.deletes.is_empty();
+            if removes && !all_expired {
+                break;
+            }
+        }
+        if any && all_expired {
+            return Ok(Some(Kind::Expire));
+        }
+    }
+    Ok((removes || merge).then_some(Kind::Rewrite { merge, planned }))
 }
 
 /// A day planned for work.
@@ -357,24 +382,31 @@ struct DayPlan {
     first_id: u64,
 }
 
-/// Opens the segments of one day of `segs`, reusing `open` readers.
+/// Segments opened so far, by id: their block readers and footers.
+type Opened = HashMap<u64, (Arc<SegmentReader>, Arc<SegmentFooter>)>;
+
+/// Opens the segments of one day of `segs`, reusing `open` ones: mapped,
+/// footers checked but not decoded.
 fn open_day(
     snap: &crate::store::Snapshot,
     day: &str,
     segs: Vec<SegmentEntry>,
-    open: &mut HashMap<u64, Arc<SegmentReader>>,
+    open: &mut Opened,
 ) -> Result<DayInput, StoreError> {
     let mut with = Vec::with_capacity(segs.len());
     for s in segs {
-        let r = match open.get(&s.id) {
-            Some(r) => r.clone(),
+        let (r, f) = match open.get(&s.id) {
+            Some(rf) => rf.clone(),
             None => {
-                let r = Arc::new(snap.open_segment(&s)?);
-                open.insert(s.id, r.clone());
-                r
+                let rf = (
+                    Arc::new(snap.open_segment_blocks(&s)?),
+                    Arc::new(snap.open_segment_footer(&s)?),
+                );
+                open.insert(s.id, rf.clone());
+                rf
             }
         };
-        with.push((s, r));
+        with.push((s, r, f));
     }
     Ok(DayInput::new(day, with))
 }
@@ -423,7 +455,12 @@ pub fn compact(
     let snap = tenant.snapshot()?;
     let (pending, warnings) = PendingDelete::pending(&snap.manifest.deletes);
     report.warnings = warnings;
-    let mut open: HashMap<u64, Arc<SegmentReader>> = HashMap::new();
+    let mut open = Opened::new();
+    let fl = Filters {
+        tr: &tr,
+        now: opts.now,
+        pending: &pending,
+    };
     let mut plans: Vec<DayPlan> = Vec::new();
     let data_days: BTreeSet<String> = snap
         .manifest
@@ -436,8 +473,7 @@ pub fn compact(
             continue;
         }
         let input = open_day(&snap, &day, segs, &mut open)?;
-        let f = filters(&input, &tr, opts.now, &pending);
-        if let Some(kind) = decide(&input, &f, opts.segment_bytes) {
+        if let Some(kind) = decide(&input, fl, opts.segment_bytes)? {
             plans.push(DayPlan {
                 input,
                 kind,
@@ -459,18 +495,18 @@ pub fn compact(
 
     if opts.dry_run {
         for p in &plans {
-            let f = filters(&p.input, &tr, opts.now, &pending);
             let t = Instant::now();
             obs.day_started(&p.input.day, p.input.raw());
             let (action, removed, planned) = match p.kind {
-                Kind::Expire => (DayAction::Expired, expired_all(&p.input), 0),
+                Kind::Expire => (DayAction::Expired, expired_all(&p.input)?, 0),
                 Kind::Rewrite { planned, .. } => {
                     let mut sink = Sink {
                         tx: None,
                         params,
                         segment_bytes: opts.segment_bytes,
                     };
-                    let out = merge::merge_day(&p.input, &f, pending.len(), &mut sink, obs)?;
+                    let out =
+                        merge::merge_day(&p.input, &|s| fl.of(s), pending.len(), &mut sink, obs)?;
                     (DayAction::Compacted, out.removed, planned)
                 }
             };
@@ -516,16 +552,15 @@ pub fn compact(
                 && segs
                     .iter()
                     .all(|s| p.input.segments.iter().any(|i| i.id == s.id));
-            let input = if same {
-                p.input
-            } else {
-                if segs.is_empty() {
-                    continue;
-                }
-                open_day(&now_snap, &p.input.day, segs, &mut open)?
-            };
-            let f = filters(&input, &tr, opts.now, &pending);
-            if let Some(kind) = decide(&input, &f, opts.segment_bytes) {
+            if same {
+                kept.push(p);
+                continue;
+            }
+            if segs.is_empty() {
+                continue;
+            }
+            let input = open_day(&now_snap, &p.input.day, segs, &mut open)?;
+            if let Some(kind) = decide(&input, fl, opts.segment_bytes)? {
                 kept.push(DayPlan {
                     input,
                     kind,
@@ -563,17 +598,10 @@ pub fn compact(
         let t = Instant::now();
         let day = p.input.day.clone();
         obs.day_started(&day, p.input.raw());
-        let f = filters(&p.input, &tr, opts.now, &pending);
-        let touching: Vec<usize> = f
-            .iter()
-            .flat_map(|sf| sf.deletes.iter().map(|(i, _)| *i))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
         let (out, merge) = match p.kind {
             Kind::Expire => (
                 MergeOut {
-                    removed: expired_all(&p.input),
+                    removed: expired_all(&p.input)?,
                     per_request: vec![0; pending.len()],
                     ..Default::default()
                 },
@@ -586,11 +614,12 @@ pub fn compact(
                     segment_bytes: opts.segment_bytes,
                 };
                 (
-                    merge::merge_day(&p.input, &f, pending.len(), &mut sink, obs)?,
+                    merge::merge_day(&p.input, &|s| fl.of(s), pending.len(), &mut sink, obs)?,
                     merge,
                 )
             }
         };
+        let touching = touching_requests(&p.input, fl)?;
         let before = Totals::of(&p.input.segments);
         let mut r = DayReport {
             day: day.clone(),
@@ -732,10 +761,32 @@ fn reserved(p: &DayPlan) -> u64 {
     }
 }
 
+/// The delete requests that touch a stream of the day (by index).
+fn touching_requests(input: &DayInput, f: Filters<'_>) -> Result<Vec<usize>, StoreError> {
+    let mut out = BTreeSet::new();
+    if !f.pending.is_empty() {
+        for s in input.streams() {
+            let s = s?;
+            out.extend(
+                f.pending
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.touches(&s.labels, s.min_t, s.max_t))
+                    .map(|(i, _)| i),
+            );
+            if out.len() == f.pending.len() {
+                break;
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
 /// Every entry of the day, as removed by retention.
-fn expired_all(input: &DayInput) -> Removed {
+fn expired_all(input: &DayInput) -> Result<Removed, StoreError> {
     let mut r = Removed::default();
-    for s in &input.streams {
+    for s in input.streams() {
+        let s = s?;
         r.entries += s.entries;
         r.bytes += s.raw;
         r.by_retention += s.entries;
@@ -746,7 +797,7 @@ fn expired_all(input: &DayInput) -> Removed {
             whole: true,
         });
     }
-    r
+    Ok(r)
 }
 
 /// Removes scratch outputs that will not be used.
@@ -784,17 +835,19 @@ pub fn preview_delete(
         query,
     }];
     let days: BTreeSet<String> = days_between(new.start, new.end).into_iter().collect();
-    let mut open = HashMap::new();
+    let mut open = Opened::new();
     let (mut entries, mut streams) = (0, BTreeSet::new());
     for (day, segs) in by_day(&snap.manifest.segments) {
         if !days.contains(&day) {
             continue;
         }
         let input = open_day(&snap, &day, segs, &mut open)?;
-        let f = filters(&input, &TenantRetention::default(), new.now, &pending);
-        if f.iter().all(|sf| sf.deletes.is_empty()) {
-            continue;
-        }
+        let keep = TenantRetention::default();
+        let fl = Filters {
+            tr: &keep,
+            now: new.now,
+            pending: &pending,
+        };
         let mut sink = Sink {
             tx: None,
             params: BlockParams {
@@ -803,7 +856,7 @@ pub fn preview_delete(
             },
             segment_bytes: u64::MAX,
         };
-        let out = merge::merge_day(&input, &f, 1, &mut sink, &Silent)?;
+        let out = merge::merge_day(&input, &|s| fl.of(s), 1, &mut sink, &Silent)?;
         entries += out.removed.by_delete;
         streams.extend(out.removed.streams.into_iter().map(|s| s.labels));
     }

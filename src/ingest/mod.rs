@@ -31,7 +31,9 @@ pub use dryrun::{dry_run, DryRun, DryRunEntry, DryRunInput, TimeSource};
 pub use format::InputFormat;
 pub use report::{FileTimestamps, IngestReport};
 pub use tail_loop::{follow, FollowObserver, FollowOptions, FollowStatus};
-pub(crate) use writer::{write_segments, BlockParams, StreamEntries};
+#[cfg(test)]
+pub(crate) use writer::{write_segments, StreamEntries};
+pub(crate) use writer::{run_fingerprint, BlockParams, OwnedRun, Packer, RunEntries};
 
 use crate::model::Limits;
 use crate::store::StoreError;
