@@ -445,12 +445,18 @@ pub(crate) fn merge_day<'d>(
         if let Some(o) = output.as_mut() {
             o.begin(&s.labels);
         }
-        let counts = merge_stream(day, &s, &mut slots, &filter, obs, &mut |ts, line, md| {
-            match output.as_mut() {
-                Some(o) => o.push(ts, line, md),
-                None => Ok(()),
-            }
-        })?;
+        let counts =
+            merge_stream(
+                day,
+                &s,
+                &mut slots,
+                &filter,
+                obs,
+                &mut |ts, line, md| match output.as_mut() {
+                    Some(o) => o.push(ts, line, md),
+                    None => Ok(()),
+                },
+            )?;
         if let Some(o) = output.as_mut() {
             o.end_stream()?;
         }

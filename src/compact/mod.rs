@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use crate::chunk::{SegmentFooter, SegmentReader};
 use crate::ingest::BlockParams;
-use crate::store::{DeleteStatus, SegmentEntry, Store, StoreError};
+use crate::store::{DeleteStatus, SegmentEntry, Store, StoreError, TenantWriter};
 use crate::time::{day_of, day_string, parse_day, NANOS_PER_DAY};
 
 use deletes::PendingDelete;
@@ -305,6 +305,126 @@ pub fn planned_segments(raw: u64, segment_bytes: u64) -> u64 {
 /// compaction would write.
 pub fn needs_compaction(segments: u64, raw: u64) -> bool {
     segments > planned_segments(raw, DEFAULT_SEGMENT_BYTES)
+}
+
+/// Whether ingest merges the `segments` it wrote into one day at the end of
+/// its run: they are more than a compaction would write
+/// ([`needs_compaction`]) and their streams' runs are small — at most 64 KiB
+/// of lines per stream and segment on average (what ingest packs with other
+/// streams). That is a day of many streams whose batches each held a few
+/// entries of most of them (a million streams: a run of each in every one
+/// of some thirty segments), where every run costs a footer entry, an index
+/// run and a block read per query, and merging costs little. A day of a few
+/// large streams that spans two batches is left as it is: its runs are
+/// blocks of their own already, and merging would only compress it again.
+pub fn merge_at_ingest(segments: &[SegmentEntry]) -> bool {
+    let raw: u64 = segments.iter().map(|s| s.raw_bytes).sum();
+    let chunks: u64 = segments.iter().map(|s| s.streams).sum();
+    needs_compaction(segments.len() as u64, raw)
+        && raw <= chunks.saturating_mul(crate::ingest::SMALL_STREAM_BYTES as u64)
+}
+
+/// The end-of-ingest merge ([`crate::ingest::RunEnd`]): the segments a run
+/// wrote into a day, when [`merge_at_ingest`] picks them, are merged as
+/// `lokal compact` merges a day (the same k-way merge and packer, into the
+/// scratch tenant under the compaction lock, then adopted under new ids with
+/// the inputs retired) inside the ingest's own transaction, and the run's
+/// last commit makes that live with the days' indexes, built once after it.
+/// Only the run's own segments: older ones of the day (earlier runs) are
+/// left for `lokal compact`, so a run costs what it wrote, never the whole
+/// day again — a day of many small ingests is not rewritten by each. Their
+/// ids are below the run's, so entries tied in time keep their order.
+/// Nothing is removed: retention and deletes stay `lokal compact`'s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestMerge;
+
+impl crate::ingest::RunEnd for IngestMerge {
+    fn merge_days(
+        &self,
+        tx: &mut TenantWriter<'_>,
+        first_id: u64,
+        zstd_level: i32,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Vec<String>, StoreError> {
+        let ours: Vec<SegmentEntry> = tx
+            .manifest()
+            .segments
+            .iter()
+            .filter(|s| s.id >= first_id)
+            .cloned()
+            .collect();
+        let wanted: Vec<(String, Vec<SegmentEntry>)> = by_day(&ours)
+            .into_iter()
+            .filter(|(_, segs)| merge_at_ingest(segs))
+            .collect();
+        let scratch = Store::new(tx.pending_snapshot().dir().join(SCRATCH_DIR));
+        let st = scratch.tenant(SCRATCH_TENANT)?;
+        // What a merge killed before its swap left is removed here too.
+        if wanted.is_empty() && !st.dir().exists() {
+            return Ok(Vec::new());
+        }
+        // Never wait: a compaction holding its lock may be waiting for this
+        // run's writer lock (and its scratch files are its own).
+        let lock = match scratch.lock_writer(Some(Duration::ZERO), || {}) {
+            Ok(l) => l,
+            Err(StoreError::LockTimeout { .. }) if wanted.is_empty() => return Ok(Vec::new()),
+            Err(StoreError::LockTimeout { .. }) => {
+                warn(format!(
+                    "a compaction is running: {} day(s) left in many segments for it",
+                    wanted.len()
+                ));
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        };
+        let params = BlockParams {
+            zstd_level,
+            block_bytes: DEFAULT_BLOCK_BYTES,
+        };
+        let mut merged = Vec::new();
+        for (day, segs) in wanted {
+            remove_scratch(st.dir())?;
+            let n = segs.len();
+            crate::store::trace::point("ingest-merge");
+            let snap = tx.pending_snapshot();
+            let mut stx = st.begin_write(&lock)?;
+            let merged_day = open_day(&snap, &day, segs, &mut Opened::new()).and_then(|input| {
+                let mut sink = Sink {
+                    tx: Some(&mut stx),
+                    params,
+                    segment_bytes: DEFAULT_SEGMENT_BYTES,
+                };
+                let keep = |_: &StreamIn| StreamFilter::default();
+                let out = merge::merge_day(&input, &keep, 0, &mut sink, &Silent)?;
+                Ok((input, out))
+            });
+            drop(stx);
+            let (input, out) = match merged_day {
+                Ok(m) => m,
+                Err(e) => {
+                    warn(format!(
+                        "the {n} segments this run wrote into {day} were left as they are \
+                         ({e}); `lokal compact` merges them"
+                    ));
+                    continue;
+                }
+            };
+            crate::store::trace::point("ingest-merge-swap");
+            let first = tx.reserve_segment_ids(out.outputs.len() as u64);
+            for (k, (path, entry)) in out.outputs.iter().enumerate() {
+                let entry = SegmentEntry {
+                    compacted: true,
+                    ..entry.clone()
+                };
+                tx.adopt_segment(&day, first + k as u64, path, entry)?;
+            }
+            let ids: Vec<u64> = input.segments.iter().map(|s| s.id).collect();
+            tx.retire_segments(&ids);
+            merged.push(day);
+        }
+        remove_scratch(st.dir())?;
+        Ok(merged)
+    }
 }
 
 /// What a day needs.

@@ -144,6 +144,8 @@ struct Run<'r, 'l> {
     committed: follow::Positions,
     /// Segments the last batch published wait for [`Run::finish`]'s commit.
     unsaved: bool,
+    /// Segments with this id or above were written by this run.
+    first_id: u64,
 }
 
 /// What the next batch charges per line, from the last one's share of
@@ -215,6 +217,7 @@ pub(crate) fn ingest_with(
     let tx = tenant.begin_write(&lock)?;
     let mut run = Run {
         committed: tx.manifest().positions.clone(),
+        first_id: tx.manifest().next_segment_id,
         tx,
         opts,
         obs,
@@ -411,6 +414,7 @@ impl Run<'_, '_> {
     /// ends, and positions that moved (a file renamed, a new one with no
     /// whole line yet) are kept even when nothing was read.
     fn finish(&mut self) -> Result<(), IngestError> {
+        self.merge_written_days()?;
         let index_due = self.upkeep.due_at_end();
         if self.unsaved || index_due || self.tx.manifest().positions != self.committed {
             self.upkeep
@@ -419,6 +423,45 @@ impl Run<'_, '_> {
             self.committed = self.tx.manifest().positions.clone();
             self.report.commits += 1;
             self.unsaved = false;
+        }
+        Ok(())
+    }
+
+    /// The end-of-run merge ([`IngestOptions::run_end`]) of the segments
+    /// this run wrote, inside the transaction whose last commit follows: the
+    /// merged days' indexes are built once, by that commit.
+    fn merge_written_days(&mut self) -> Result<(), IngestError> {
+        let Some(end) = self.opts.run_end.clone() else {
+            return Ok(());
+        };
+        let first_id = self.first_id;
+        let ours = |tx: &TenantWriter<'_>| -> u64 {
+            let s = tx.manifest().segments.iter().filter(|s| s.id >= first_id);
+            s.map(|s| s.bytes).sum()
+        };
+        let before = ours(&self.tx);
+        let t = Instant::now();
+        let obs = self.obs;
+        let merged = end.merge_days(&mut self.tx, first_id, self.opts.zstd_level, &mut |m| {
+            obs.warn(&m)
+        })?;
+        if merged.is_empty() {
+            return Ok(());
+        }
+        // What the run added to the store, after the merge.
+        let after = ours(&self.tx);
+        self.report.bytes_stored = (self.report.bytes_stored + after).saturating_sub(before);
+        self.report.days_merged += merged.len() as u64;
+        self.report.merge_ms += t.elapsed().as_millis() as u64;
+        self.unsaved = true;
+        if self.upkeep.enabled {
+            self.upkeep.pending.extend(merged);
+        } else {
+            // The days' indexes name the segments just retired: rebuilt
+            // even under --no-index.
+            let built =
+                crate::store::rebuild_days_lenient(&mut self.tx, &merged, &mut |m| obs.warn(&m))?;
+            self.report.index_builds += built.len() as u64;
         }
         Ok(())
     }
@@ -443,6 +486,7 @@ impl Run<'_, '_> {
             upkeep,
             committed,
             unsaved,
+            ..
         } = self;
         let (opts, obs) = (*opts, *obs);
         if batch.is_empty() {
