@@ -868,6 +868,64 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// The merge cuts and packs blocks exactly as ingest does (one
+        /// implementation, the packer): merging a day of one segment that
+        /// ingest wrote rewrites it byte for byte, whatever mix of small
+        /// (packed) and large (own blocks) streams it holds.
+        #[test]
+        fn merging_one_ingested_segment_rewrites_it_byte_for_byte(
+            sizes in prop::collection::vec((1usize..40, 1usize..60), 1..12),
+            block_bytes in 50usize..400,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::new(dir.path().join("store"));
+            let tenant = store.tenant("t").unwrap();
+            let lock = store.lock_writer(None, || {}).unwrap();
+            let params = BlockParams { zstd_level: 1, block_bytes };
+            let streams: Vec<StreamEntries<'_>> = sizes
+                .iter()
+                .enumerate()
+                .map(|(s, &(n, len))| StreamEntries {
+                    labels: labels(s),
+                    entries: (0..n)
+                        .map(|i| {
+                            let l = format!("{s}:{i}:{}", "x".repeat(len)).into_bytes();
+                            (DAY0 + i as i64 * 1_000_000, Cow::Owned(l), None)
+                        })
+                        .collect(),
+                    valid: true,
+                })
+                .collect();
+            let mut tx = tenant.begin_write(&lock).unwrap();
+            let written = write_segments(&mut tx, &streams, params).unwrap();
+            tx.commit().unwrap();
+            let input = std::fs::read(dir.path().join("store/t").join(&written[0].path)).unwrap();
+
+            let snap = tenant.snapshot().unwrap();
+            let mut open = Default::default();
+            let day = super::super::open_day(
+                &snap,
+                "2024-01-01",
+                snap.manifest.segments.clone(),
+                &mut open,
+            )
+            .unwrap();
+            let scratch = Store::new(dir.path().join("scratch"));
+            let slock = scratch.lock_writer(None, || {}).unwrap();
+            let stenant = scratch.tenant("w").unwrap();
+            let mut stx = stenant.begin_write(&slock).unwrap();
+            let mut sink = Sink { tx: Some(&mut stx), params, segment_bytes: u64::MAX };
+            let keep = |_: &StreamIn| StreamFilter::default();
+            let out = merge_day(&day, &keep, 0, &mut sink, &Silent).unwrap();
+            prop_assert_eq!(out.outputs.len(), 1);
+            let output = std::fs::read(&out.outputs[0].0).unwrap();
+            prop_assert!(input == output, "{} bytes in, {} out", input.len(), output.len());
+        }
+    }
+
     #[test]
     fn one_large_stream_is_cut_into_segments_in_order() {
         let seg: Vec<(usize, i64, u16)> = (0..300)

@@ -987,3 +987,48 @@ pub fn preview_delete(
 pub fn days_between(from: i64, to: i64) -> Vec<String> {
     (day_of(from)..=day_of(to)).map(day_string).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(id: u64, raw_bytes: u64, streams: u64) -> SegmentEntry {
+        SegmentEntry {
+            id,
+            day: "2024-05-01".into(),
+            path: format!("segments/2024-05-01/{id}.seg"),
+            bytes: raw_bytes / 5,
+            raw_bytes,
+            entries: raw_bytes / 30,
+            streams,
+            blocks: 1,
+            min_t: 0,
+            max_t: 0,
+            compacted: false,
+        }
+    }
+
+    #[test]
+    fn ingest_merges_its_segments_of_many_small_runs_only() {
+        // A million streams over 28 batches: 5 entries of 33 bytes each.
+        let many: Vec<SegmentEntry> = (1..=28).map(|i| seg(i, 6 << 20, 180_000)).collect();
+        assert!(merge_at_ingest(&many));
+        // One segment: nothing to merge.
+        assert!(!merge_at_ingest(&many[..1]));
+        // A day of 64 large streams across two batches: runs of 1 MB.
+        assert!(!merge_at_ingest(&[
+            seg(1, 64 << 20, 64),
+            seg(2, 64 << 20, 64)
+        ]));
+        // More line bytes than one output segment takes, in two segments.
+        assert!(!merge_at_ingest(&[
+            seg(1, 200 << 20, 1 << 20),
+            seg(2, 200 << 20, 1 << 20)
+        ]));
+        // Small runs over several batches.
+        assert!(merge_at_ingest(&[
+            seg(1, 1 << 20, 100),
+            seg(2, 1 << 20, 100)
+        ]));
+    }
+}
