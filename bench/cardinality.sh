@@ -23,10 +23,11 @@
 # are checked the same way and any difference is printed in the last column (Loki
 # requests time out after LOKI_TIMEOUT seconds, default 120). Not a test: no timing is
 # asserted.
-# With COMPACT=1, a copy of each lokal store is also compacted (`lokal compact`: time, peak
-# RSS, segments before and after, bytes per stream beyond zstd -3 after), printed as a row of
-# its own; the one-stream query is asked of the compacted store too. At a million streams that
-# compaction is heavy (bench/README.md), hence off by default.
+# lokal's ingest merges the segments its batches wrote into the day at its end
+# (`--compact=auto`). With COMPACT=1 the same corpus is also ingested with `--compact never`
+# (time, peak RSS, bytes per stream) and that store compacted (`lokal compact`: time, peak
+# RSS, segments before and after, bytes per stream beyond zstd -3 after), printed as rows of
+# their own; the one-stream query is asked of the compacted store too.
 # Figures go to bench/README.md. Work files under bench/out/card (git-ignored); OUT=dir
 # moves them; LOKAL=path picks the binary (default: a release build of this tree).
 set -euo pipefail
@@ -168,6 +169,7 @@ for S in "${counts[@]}"; do
   read -r li_s li_mb <<<"$(timed ingest "$bin" --store "$store" ingest -q --format logcli "$jsonl")"
   # Everything the store holds: segments, indexes, MANIFEST.
   stored=$(du -sb "$store" | cut -f1)
+  echo "lokal, $S streams: $(find "$store" -name '*.seg' | wc -l) segment(s) after the ingest" >&2
   q=("$bin" --store "$store" query --from $from --to $to)
   read -r lq1_s lq1_mb <<<"$(timed l1 "${q[@]}" --limit 0 -o jsonl "$one")"
   read -r llb_s llb_mb <<<"$(timed llb "$bin" --store "$store" labels --from $from --to $to ns)"
@@ -188,15 +190,18 @@ assert m == {f"ns-{n}": 5 * len(range(n, S, 50)) for n in range(50)}, "lokal: su
 PY
 
   if [ "${COMPACT:-0}" = 1 ]; then
+    # The same ingest left as its batches wrote it (--compact=never), then compacted.
     cstore=$out/store-$S-compacted
     rm -rf "$cstore"
-    cp -r "$store" "$cstore"
+    read -r ln_s ln_mb <<<"$(timed ingestn "$bin" --store "$cstore" ingest -q --format logcli --compact never "$jsonl")"
+    nstored=$(du -sb "$cstore" | cut -f1)
     before=$(find "$cstore" -name '*.seg' | wc -l)
     read -r lc_s lc_mb <<<"$(timed compact "$bin" --store "$cstore" compact)"
     after=$(find "$cstore" -name '*.seg' | wc -l)
     cstored=$(du -sb "$cstore" | cut -f1)
     read -r lc1_s lc1_mb <<<"$(timed lc1 "$bin" --store "$cstore" query --from $from --to $to --limit 0 -o jsonl "$one")"
     cmp -s "$out/ans.l1" "$out/ans.lc1" || { echo "lokal: the compacted store answers $one differently" >&2; exit 1; }
+    echo "| $S --compact=never | ingest: $ln_s s, $ln_mb MB; store $(py "print(f'{$nstored/1e6:.2f}')") MB: $(py "print(f'{($nstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 |"
     echo "| $S compacted | compact: $lc_s s, $lc_mb MB peak RSS; segments $before -> $after | store $(py "print(f'{$cstored/1e6:.2f}')") MB: $(py "print(f'{($cstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 | one stream ${lc1_s}s ${lc1_mb}MB |"
     rm -rf "$cstore"
   fi
