@@ -424,6 +424,13 @@ impl Run<'_, '_> {
             self.report.commits += 1;
             self.unsaved = false;
         }
+        // The segments the end-of-run merge retired go with one more
+        // commit once no reader holds an older manifest (as a compaction's
+        // last commit does): they are most of what the batches wrote.
+        if self.report.days_merged > 0 && self.tx.has_releasable_retired()? {
+            self.tx.commit()?;
+            self.report.commits += 1;
+        }
         Ok(())
     }
 
