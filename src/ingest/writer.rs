@@ -262,14 +262,28 @@ impl<'a> Packer<'a> {
                     .map_err(StoreError::from)?,
             );
         }
+        // Where each run starts in its block.
+        let firsts: Vec<Vec<u32>> = self
+            .units
+            .iter()
+            .map(|u| {
+                let mut first = 0u32;
+                u.iter()
+                    .map(|r| {
+                        let f = first;
+                        first += r.len() as u32;
+                        f
+                    })
+                    .collect()
+            })
+            .collect();
         for (labels, fingerprint, runs) in &self.streams {
             for &(u, k) in runs {
-                let first: usize = self.units[u][..k].iter().map(RunEntries::len).sum();
                 w.add_run(
                     labels.as_ref(),
                     *fingerprint,
                     frames[u],
-                    self.units[u][k].meta(first as u32),
+                    self.units[u][k].meta(firsts[u][k]),
                 );
             }
         }
