@@ -134,9 +134,12 @@ timed() {
   local label=$1 t0 t1
   shift
   t0=$(now)
-  /usr/bin/time -f '%M' -o "$out/rss" "$@" > "$out/ans.$label"
+  /usr/bin/time -f '%M %U %S' -o "$out/rss" "$@" > "$out/ans.$label"
   t1=$(now)
-  echo "$(py "print(f'{$t1-$t0:.3f}')") $(( $(tail -1 "$out/rss") / 1024 ))"
+  read -r kb user sys < <(tail -1 "$out/rss")
+  # CPU seconds (user + system) of the last timed command, for the notes.
+  py "print(f'{$user + $sys:.2f}')" > "$out/cpu.$label"
+  echo "$(py "print(f'{$t1-$t0:.3f}')") $(( kb / 1024 ))"
 }
 
 # curl_get PATH ARGS...: a Loki HTTP GET with --data-urlencode ARGS.
@@ -166,10 +169,12 @@ for S in "${counts[@]}"; do
 
   store=$out/store-$S
   rm -rf "$store"
-  read -r li_s li_mb <<<"$(timed ingest "$bin" --store "$store" ingest -q --format logcli "$jsonl")"
+  read -r li_s li_mb <<<"$(timed ingest "$bin" --store "$store" ingest -o json --format logcli "$jsonl")"
   # Everything the store holds: segments, indexes, MANIFEST.
   stored=$(du -sb "$store" | cut -f1)
-  echo "lokal, $S streams: $(find "$store" -name '*.seg' | wc -l) segment(s) after the ingest" >&2
+  echo "lokal, $S streams: $(find "$store" -name '*.seg' | wc -l) segment(s) after the ingest;" \
+    "$(py "import json; r = json.load(open('$out/ans.ingest')); print(f\"{r['commits']} commits, {r['days_merged']} day(s) merged at the end in {r['merge_ms']} ms, index {r['index_ms']} ms\")");" \
+    "CPU $(cat "$out/cpu.ingest") s" >&2
   q=("$bin" --store "$store" query --from $from --to $to)
   read -r lq1_s lq1_mb <<<"$(timed l1 "${q[@]}" --limit 0 -o jsonl "$one")"
   read -r llb_s llb_mb <<<"$(timed llb "$bin" --store "$store" labels --from $from --to $to ns)"
@@ -201,8 +206,8 @@ PY
     cstored=$(du -sb "$cstore" | cut -f1)
     read -r lc1_s lc1_mb <<<"$(timed lc1 "$bin" --store "$cstore" query --from $from --to $to --limit 0 -o jsonl "$one")"
     cmp -s "$out/ans.l1" "$out/ans.lc1" || { echo "lokal: the compacted store answers $one differently" >&2; exit 1; }
-    echo "| $S --compact=never | ingest: $ln_s s, $ln_mb MB; store $(py "print(f'{$nstored/1e6:.2f}')") MB: $(py "print(f'{($nstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 |"
-    echo "| $S compacted | compact: $lc_s s, $lc_mb MB peak RSS; segments $before -> $after | store $(py "print(f'{$cstored/1e6:.2f}')") MB: $(py "print(f'{($cstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 | one stream ${lc1_s}s ${lc1_mb}MB |"
+    echo "| $S --compact=never | ingest: $ln_s s, CPU $(cat "$out/cpu.ingestn") s, $ln_mb MB; store $(py "print(f'{$nstored/1e6:.2f}')") MB: $(py "print(f'{($nstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 |"
+    echo "| $S compacted | compact: $lc_s s, CPU $(cat "$out/cpu.compact") s, $lc_mb MB peak RSS; segments $before -> $after | store $(py "print(f'{$cstored/1e6:.2f}')") MB: $(py "print(f'{($cstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 | one stream ${lc1_s}s ${lc1_mb}MB |"
     rm -rf "$cstore"
   fi
 
