@@ -684,6 +684,13 @@ mod tests {
         format!("s{stream} line {id}{x}").into_bytes()
     }
 
+    /// The day 2024-01-01 of `tenant`, every segment of it.
+    fn whole_day(tenant: &crate::store::Tenant) -> DayInput {
+        let snap = tenant.snapshot().unwrap();
+        let segs = snap.manifest.segments.clone();
+        super::super::open_day(&snap, "2024-01-01", segs, &mut Default::default()).unwrap()
+    }
+
     /// Writes each inner list as one segment (entries `(stream, second, line
     /// id)`, stable-sorted by time as ingest hands them over), merges the day
     /// with `cutoff` and an optional delete `(stream, from s, to s, |= "x")`,
@@ -767,15 +774,7 @@ mod tests {
         }
         want.retain(|_, es| !es.is_empty());
 
-        let snap = tenant.snapshot().unwrap();
-        let mut open = Default::default();
-        let day = super::super::open_day(
-            &snap,
-            "2024-01-01",
-            snap.manifest.segments.clone(),
-            &mut open,
-        )
-        .unwrap();
+        let day = whole_day(&tenant);
         let filter_of = |s: &StreamIn| StreamFilter {
             cutoff,
             deletes: pending
@@ -904,15 +903,7 @@ mod tests {
             tx.commit().unwrap();
             let input = std::fs::read(dir.path().join("store/t").join(&written[0].path)).unwrap();
 
-            let snap = tenant.snapshot().unwrap();
-            let mut open = Default::default();
-            let day = super::super::open_day(
-                &snap,
-                "2024-01-01",
-                snap.manifest.segments.clone(),
-                &mut open,
-            )
-            .unwrap();
+            let day = whole_day(&tenant);
             let scratch = Store::new(dir.path().join("scratch"));
             let slock = scratch.lock_writer(None, || {}).unwrap();
             let stenant = scratch.tenant("w").unwrap();

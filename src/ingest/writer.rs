@@ -1,6 +1,8 @@
 //! Turns a batch's entries into segments: per stream sort by time, optional
 //! dedupe, cut into blocks per UTC day and compress them on rayon (the block
 //! format is [`crate::chunk::block`]'s), write one segment per day, publish.
+//! The cutting and packing of streams into blocks is the [`Packer`]'s, fed
+//! one stream at a time: the compactor's merge writes through it too.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};

@@ -229,18 +229,28 @@ fn check_grouped(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how:
     );
 }
 
-#[test]
-fn many_small_streams_answer_exactly() {
-    let env = TestEnv::new();
+/// Ingests the interleaved corpus (about 1 MB of jsonl) in batches of
+/// 256 KB, with `extra` flags: several batches, each holding most streams.
+fn ingest_interleaved(
+    env: &TestEnv,
+    name: &str,
+    extra: &[&str],
+) -> (serde_json::Value, BTreeMap<usize, Vec<(i64, String)>>) {
     let (jsonl, want) = interleaved_corpus();
-    let input = env.write("many.jsonl", &jsonl);
-    // About 1 MB of jsonl in batches of 256 KB: several segments, each
-    // holding most streams (left so: not merged at the end).
+    let input = env.write(name, &jsonl);
     let report = env
         .ingest([&input])
         .args(["--format", "logcli", "--batch-size", "256KB"])
-        .args(["--compact", "never"])
+        .args(extra)
         .report();
+    (report, want)
+}
+
+#[test]
+fn many_small_streams_answer_exactly() {
+    let env = TestEnv::new();
+    // Several segments, left as the batches wrote them.
+    let (report, want) = ingest_interleaved(&env, "many.jsonl", &["--compact", "never"]);
     assert_eq!(report["entries_stored"], (STREAMS * PER) as u64, "{report}");
     assert_eq!(report["streams"], STREAMS as u64, "{report}");
     let m = env.manifest();
@@ -275,12 +285,7 @@ fn many_small_streams_answer_exactly() {
 #[test]
 fn a_multi_batch_ingest_of_many_streams_ends_in_one_segment() {
     let env = TestEnv::new();
-    let (jsonl, want) = interleaved_corpus();
-    let input = env.write("many.jsonl", &jsonl);
-    let report = env
-        .ingest([&input])
-        .args(["--format", "logcli", "--batch-size", "256KB"])
-        .report();
+    let (report, want) = ingest_interleaved(&env, "many.jsonl", &[]);
     assert_eq!(report["entries_stored"], (STREAMS * PER) as u64, "{report}");
     assert!(report["commits"].as_u64().unwrap() >= 3, "{report}");
     assert_eq!(report["days_merged"], 1, "{report}");
@@ -301,11 +306,7 @@ fn a_multi_batch_ingest_of_many_streams_ends_in_one_segment() {
 
     // A second run into the same day merges only what it wrote: the first
     // run's segment stays as it is.
-    let more = env.write("more.jsonl", &jsonl);
-    let report = env
-        .ingest([&more])
-        .args(["--format", "logcli", "--batch-size", "256KB"])
-        .report();
+    let (report, _) = ingest_interleaved(&env, "more.jsonl", &[]);
     assert_eq!(report["days_merged"], 1, "{report}");
     let m2 = env.manifest();
     let ids: Vec<u64> = m2["segments"]
