@@ -119,6 +119,10 @@ impl RunEntries<'_> {
     }
 }
 
+/// A stream with runs in a [`Packer`]'s pending blocks: its labels, its
+/// fingerprint, and `(block, run within it)` per run.
+type PendingStream<'a> = (Cow<'a, Labels>, u64, Vec<(usize, usize)>);
+
 /// The one place streams' entries become blocks of a segment: a stream's
 /// day of more than [`SMALL_STREAM_BYTES`] of lines gets blocks of its own
 /// ([`block::BlockCut`] at `block_bytes`), smaller ones are packed together
@@ -139,7 +143,7 @@ pub(crate) struct Packer<'a> {
     /// Streams with runs in the pending blocks, in order, the last one
     /// being added: labels, fingerprint, and `(block, run within it)` per
     /// run. A batch's label sets are borrowed, not copied.
-    streams: Vec<(Cow<'a, Labels>, u64, Vec<(usize, usize)>)>,
+    streams: Vec<PendingStream<'a>>,
     /// The open packed block and its line bytes.
     pack: Option<usize>,
     pack_bytes: usize,
