@@ -217,7 +217,16 @@ pub(crate) fn ingest_with(
     let tx = tenant.begin_write(&lock)?;
     let mut run = Run {
         committed: tx.manifest().positions.clone(),
-        first_id: tx.manifest().next_segment_id,
+        // Every segment this run creates gets an id above both (a damaged
+        // manifest's `next_segment_id` may lag behind a live id).
+        first_id: tx
+            .manifest()
+            .segments
+            .iter()
+            .map(|s| s.id + 1)
+            .max()
+            .unwrap_or(0)
+            .max(tx.manifest().next_segment_id),
         tx,
         opts,
         obs,
