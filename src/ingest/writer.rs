@@ -88,18 +88,11 @@ impl RunEntries<'_> {
     }
 
     /// `(ts, line, metadata)` of each entry, in order.
-    fn iter(&self) -> impl Iterator<Item = (i64, &[u8], &Metadata)> + Clone + '_ {
-        let (b, o) = match self {
-            RunEntries::Borrowed(e) => (*e, None),
-            RunEntries::Owned(o) => (&[][..], Some(o)),
-        };
-        b.iter()
-            .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[])))
-            .chain(o.into_iter().flat_map(|o| {
-                o.entries.iter().map(|(t, off, len, m)| {
-                    (*t, &o.arena[*off..*off + *len], m.as_deref().unwrap_or(&[]))
-                })
-            }))
+    fn iter(&self) -> RunIter<'_> {
+        match self {
+            RunEntries::Borrowed(e) => RunIter::Borrowed(e.iter()),
+            RunEntries::Owned(o) => RunIter::Owned(&o.arena, o.entries.iter()),
+        }
     }
 
     fn meta(&self, first: u32) -> RunMeta {
@@ -122,6 +115,33 @@ impl RunEntries<'_> {
 /// A stream with runs in a [`Packer`]'s pending blocks: its labels, its
 /// fingerprint, and `(block, run within it)` per run.
 type PendingStream<'a> = (Cow<'a, Labels>, u64, Vec<(usize, usize)>);
+
+/// The entries of a [`RunEntries`]: one match per entry, which the
+/// compressor's passes over a block (six of them) take many times.
+#[derive(Clone)]
+enum RunIter<'x> {
+    Borrowed(std::slice::Iter<'x, StoredEntry<'x>>),
+    Owned(
+        &'x [u8],
+        std::slice::Iter<'x, (i64, usize, usize, Option<Box<Metadata>>)>,
+    ),
+}
+
+impl<'x> Iterator for RunIter<'x> {
+    type Item = (i64, &'x [u8], &'x Metadata);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            RunIter::Borrowed(it) => it
+                .next()
+                .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[]))),
+            RunIter::Owned(arena, it) => it.next().map(|(t, off, len, m)| {
+                (*t, &arena[*off..*off + *len], m.as_deref().unwrap_or(&[]))
+            }),
+        }
+    }
+}
 
 /// The one place streams' entries become blocks of a segment: a stream's
 /// day of more than [`SMALL_STREAM_BYTES`] of lines gets blocks of its own
@@ -257,7 +277,11 @@ impl<'a> Packer<'a> {
         let compressed: Vec<Result<EncodedBlock, block::CompressError>> = self
             .units
             .par_iter()
-            .map(|u| block::compress(u.iter().flat_map(|r| r.iter()), level))
+            .map(|u| match u.as_slice() {
+                // A block of one run (a large stream's): no flattening.
+                [run] => block::compress(run.iter(), level),
+                runs => block::compress(runs.iter().flat_map(RunEntries::iter), level),
+            })
             .collect();
         let mut frames = Vec::with_capacity(compressed.len());
         for c in compressed {
