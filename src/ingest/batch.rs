@@ -473,11 +473,18 @@ impl Run<'_, '_> {
         if self.upkeep.enabled {
             self.upkeep.pending.extend(merged);
         } else {
-            // The days' indexes name the segments just retired: rebuilt
-            // even under --no-index.
-            let built =
-                crate::store::rebuild_days_lenient(&mut self.tx, &merged, &mut |m| obs.warn(&m))?;
-            self.report.index_builds += built.len() as u64;
+            // Under --no-index, a day that has an index (built before) is
+            // rebuilt all the same: it names the segments just retired.
+            let stale: Vec<String> = merged
+                .into_iter()
+                .filter(|d| self.tx.manifest().indexes.iter().any(|i| &i.day == d))
+                .collect();
+            if !stale.is_empty() {
+                let built = crate::store::rebuild_days_lenient(&mut self.tx, &stale, &mut |m| {
+                    obs.warn(&m)
+                })?;
+                self.report.index_builds += built.len() as u64;
+            }
         }
         Ok(())
     }

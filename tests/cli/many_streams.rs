@@ -323,6 +323,30 @@ fn a_multi_batch_ingest_of_many_streams_ends_in_one_segment() {
     );
 }
 
+/// Under `--no-index` the merge happens all the same: a fresh store gets
+/// no index (queries read the one footer), and a day indexed before gets
+/// its index rebuilt, since the old one names the segments merged away.
+#[test]
+fn the_end_of_ingest_merge_under_no_index() {
+    let env = TestEnv::new();
+    let (report, want) = ingest_interleaved(&env, "many.jsonl", &["--no-index"]);
+    assert_eq!(report["days_merged"], 1, "{report}");
+    assert_eq!(report["index_builds"], 0, "{report}");
+    assert_eq!(env.manifest()["indexes"], serde_json::json!([]));
+    check_answers(&env, &want, "merged, from the footer");
+
+    env.ok(["index", "-q"]);
+    let (report, _) = ingest_interleaved(&env, "more.jsonl", &["--no-index"]);
+    assert_eq!(report["days_merged"], 1, "{report}");
+    assert_eq!(
+        report["index_builds"], 1,
+        "the stale index is rebuilt: {report}"
+    );
+    assert!(assert_index_agrees_with_footers(env.store()) >= STREAMS);
+    let check = env.ok(["check"]);
+    assert!(check.trim_end().ends_with(": no problems"), "{check}");
+}
+
 const LINES: usize = 3;
 
 /// The labels and lines of `bench/streams.py`'s shape (the same count of
