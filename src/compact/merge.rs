@@ -26,10 +26,10 @@ use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::chunk::block::{BlockCut, CompressError, EncodedBlock, Metadata};
+use crate::chunk::block::{BlockCut, Metadata};
 use crate::chunk::segment::SegmentError;
 use crate::chunk::{Block, BlockMeta, SegmentFooter, SegmentReader, StreamChunk};
-use crate::ingest::{run_fingerprint, BlockParams, OwnedRun, Packer, PendingBlocks, RunEntries};
+use crate::ingest::{run_fingerprint, BlockParams, OwnedRun, Packer, RunEntries};
 use crate::model::Labels;
 use crate::store::{PendingSegment, SegmentEntry, StoreError, TenantWriter};
 
@@ -333,17 +333,7 @@ struct Output<'s, 'l> {
     /// The current stream has blocks of its own (it is not small).
     large: bool,
     outputs: Vec<(PathBuf, SegmentEntry)>,
-    /// Blocks being compressed on rayon while the merge goes on, and where
-    /// their compressed frames come back.
-    inflight: Option<Inflight>,
 }
-
-/// Blocks compressed on a rayon task: the merge makes the next lot
-/// meanwhile, so the two cores compress while the merging thread reads.
-type Inflight = (
-    Arc<PendingBlocks<'static>>,
-    std::sync::mpsc::Receiver<Vec<Result<EncodedBlock, CompressError>>>,
-);
 
 impl<'s, 'l> Output<'s, 'l> {
     fn new(tx: &'s mut TenantWriter<'l>, day: &'s str, sink: (BlockParams, u64)) -> Self {
@@ -359,7 +349,6 @@ impl<'s, 'l> Output<'s, 'l> {
             run: OwnedRun::default(),
             large: false,
             outputs: Vec::new(),
-            inflight: None,
         }
     }
 
@@ -412,17 +401,7 @@ impl<'s, 'l> Output<'s, 'l> {
             self.packer.add_packed(RunEntries::Owned(run), bytes);
         }
         if self.packer.full() {
-            // The lot before is written first: blocks stay in order.
-            if let Some(f) = self.inflight.take() {
-                write_inflight(f, &mut seg.writer)?;
-            }
-            let pending = Arc::new(self.packer.take());
-            let (tx, rx) = std::sync::mpsc::channel();
-            let p = pending.clone();
-            rayon::spawn(move || {
-                let _ = tx.send(p.compress());
-            });
-            self.inflight = Some((pending, rx));
+            self.packer.flush(&mut seg.writer)?;
         }
         Ok(())
     }
@@ -430,28 +409,12 @@ impl<'s, 'l> Output<'s, 'l> {
     /// Writes what is pending and publishes the segment being filled.
     fn close(&mut self) -> Result<(), StoreError> {
         if let Some(mut seg) = self.seg.take() {
-            if let Some(f) = self.inflight.take() {
-                write_inflight(f, &mut seg.writer)?;
-            }
             self.packer.flush(&mut seg.writer)?;
             let e = self.tx.publish(seg)?;
             self.outputs.push((self.tx.segment_path(&e), e));
         }
         Ok(())
     }
-}
-
-/// Waits for blocks compressed on rayon and appends them to `w`.
-fn write_inflight(
-    (pending, rx): Inflight,
-    w: &mut crate::chunk::SegmentWriter,
-) -> Result<(), StoreError> {
-    let compressed = rx.recv().map_err(|_| {
-        StoreError::from(CompressError(std::io::Error::other(
-            "the compression task ended without an answer",
-        )))
-    })?;
-    pending.write(compressed, w)
 }
 
 /// Merges `day` into `sink`, one stream at a time in label order;

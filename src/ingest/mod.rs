@@ -34,7 +34,7 @@ pub use format::InputFormat;
 pub use report::{FileTimestamps, IngestReport};
 pub use tail_loop::{follow, FollowObserver, FollowOptions, FollowStatus};
 pub(crate) use writer::{
-    run_fingerprint, BlockParams, OwnedRun, Packer, PendingBlocks, RunEntries, SMALL_STREAM_BYTES,
+    run_fingerprint, BlockParams, OwnedRun, Packer, RunEntries, SMALL_STREAM_BYTES,
 };
 #[cfg(test)]
 pub(crate) use writer::{write_segments, StreamEntries};

@@ -42,9 +42,7 @@ pub(crate) const PACK_TARGET_BYTES: usize = 256 << 10;
 /// Line bytes of pending blocks at which a [`Packer`] compresses them and
 /// hands them to its segment: enough blocks for every core, few enough that
 /// a writer whose entries are its own (the compactor's merge) holds little.
-/// (Unit tests flush every 4 KiB, so that their small days go through
-/// several lots, as a real day does.)
-const FLUSH_BYTES: usize = if cfg!(test) { 4 << 10 } else { 16 << 20 };
+const FLUSH_BYTES: usize = 16 << 20;
 
 /// An owned run of entries: the lines back to back in one buffer (what the
 /// compactor's merge emits, one allocation per run, not per line).
@@ -275,63 +273,16 @@ impl<'a> Packer<'a> {
     /// Compresses the pending blocks (on rayon) and writes them to `w`
     /// with their streams' runs; the open packed block is closed.
     pub fn flush(&mut self, w: &mut SegmentWriter) -> Result<(), StoreError> {
-        let p = self.take();
-        let compressed = p.compress();
-        p.write(compressed, w)
-    }
-
-    /// Takes the pending blocks out, to be compressed and written by the
-    /// caller ([`PendingBlocks`]: a merge compresses one lot while it makes
-    /// the next); the open packed block is closed.
-    pub fn take(&mut self) -> PendingBlocks<'a> {
-        // The stream being added goes on after this.
-        let next = self
-            .streams
-            .last()
-            .map(|(l, f, _)| (l.clone(), *f, Vec::new()));
-        let p = PendingBlocks {
-            level: self.level,
-            units: std::mem::take(&mut self.units),
-            streams: std::mem::take(&mut self.streams),
-        };
-        self.streams.extend(next);
-        self.pack = None;
-        self.pack_bytes = 0;
-        self.pending_bytes = 0;
-        p
-    }
-}
-
-/// Blocks a [`Packer`] handed over: compressed with [`Self::compress`]
-/// (anywhere: on a rayon task beside the caller), then written in order
-/// with their streams' runs by [`Self::write`].
-pub(crate) struct PendingBlocks<'a> {
-    level: i32,
-    units: Vec<Vec<RunEntries<'a>>>,
-    streams: Vec<PendingStream<'a>>,
-}
-
-impl PendingBlocks<'_> {
-    /// The blocks compressed, in order (on rayon).
-    pub fn compress(&self) -> Vec<Result<EncodedBlock, block::CompressError>> {
         let level = self.level;
-        self.units
+        let compressed: Vec<Result<EncodedBlock, block::CompressError>> = self
+            .units
             .par_iter()
             .map(|u| match u.as_slice() {
                 // A block of one run (a large stream's): no flattening.
                 [run] => block::compress(run.iter(), level),
                 runs => block::compress(runs.iter().flat_map(RunEntries::iter), level),
             })
-            .collect()
-    }
-
-    /// Appends the blocks, `compressed` as [`Self::compress`] made them, to
-    /// `w`, then their streams' runs.
-    pub fn write(
-        &self,
-        compressed: Vec<Result<EncodedBlock, block::CompressError>>,
-        w: &mut SegmentWriter,
-    ) -> Result<(), StoreError> {
+            .collect();
         let mut frames = Vec::with_capacity(compressed.len());
         for c in compressed {
             // Failing to compress a block is a store failure, like a full disk.
@@ -366,6 +317,15 @@ impl PendingBlocks<'_> {
                 );
             }
         }
+        self.units.clear();
+        // The stream being added goes on after the flush.
+        let last = self.streams.pop();
+        self.streams.clear();
+        self.streams
+            .extend(last.map(|(l, f, _)| (l, f, Vec::new())));
+        self.pack = None;
+        self.pack_bytes = 0;
+        self.pending_bytes = 0;
         Ok(())
     }
 }
