@@ -42,7 +42,9 @@ pub(crate) const PACK_TARGET_BYTES: usize = 256 << 10;
 /// Line bytes of pending blocks at which a [`Packer`] compresses them and
 /// hands them to its segment: enough blocks for every core, few enough that
 /// a writer whose entries are its own (the compactor's merge) holds little.
-const FLUSH_BYTES: usize = 16 << 20;
+/// (Unit tests flush every 4 KiB, so that their small days go through
+/// several lots, as a real day does.)
+const FLUSH_BYTES: usize = if cfg!(test) { 4 << 10 } else { 16 << 20 };
 
 /// An owned run of entries: the lines back to back in one buffer (what the
 /// compactor's merge emits, one allocation per run, not per line).
