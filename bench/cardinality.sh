@@ -27,10 +27,11 @@
 # are checked the same way and any difference is printed in the last column (Loki
 # requests time out after LOKI_TIMEOUT seconds, default 120). Not a test: no timing is
 # asserted.
-# With COMPACT=1, a copy of each lokal store is also compacted (`lokal compact`: time, peak
-# RSS, segments before and after, bytes per stream beyond zstd -3 after), printed as a row of
-# its own; the one-stream query is asked of the compacted store too. At a million streams that
-# compaction is heavy (bench/README.md), hence off by default.
+# lokal's ingest merges the segments its batches wrote into the day at its end
+# (`--compact=auto`). With COMPACT=1 the same corpus is also ingested with `--compact never`
+# (time, peak RSS, bytes per stream) and that store compacted (`lokal compact`: time, peak
+# RSS, segments before and after, bytes per stream beyond zstd -3 after), printed as rows of
+# their own; the one-stream query is asked of the compacted store too.
 # Figures go to bench/README.md. Work files under bench/out/card (git-ignored); OUT=dir
 # moves them; LOKAL=path picks the binary (default: a release build of this tree).
 set -euo pipefail
@@ -137,9 +138,12 @@ timed() {
   local label=$1 t0 t1
   shift
   t0=$(now)
-  /usr/bin/time -f '%M' -o "$out/rss" "$@" > "$out/ans.$label"
+  /usr/bin/time -f '%M %U %S' -o "$out/rss" "$@" > "$out/ans.$label"
   t1=$(now)
-  echo "$(py "print(f'{$t1-$t0:.3f}')") $(( $(tail -1 "$out/rss") / 1024 ))"
+  read -r kb user sys < <(tail -1 "$out/rss")
+  # CPU seconds (user + system) of the last timed command, for the notes.
+  py "print(f'{$user + $sys:.2f}')" > "$out/cpu.$label"
+  echo "$(py "print(f'{$t1-$t0:.3f}')") $(( kb / 1024 ))"
 }
 
 # curl_get PATH ARGS...: a Loki HTTP GET with --data-urlencode ARGS.
@@ -174,9 +178,12 @@ for S in "${counts[@]}"; do
 
   store=$out/store-$S
   rm -rf "$store"
-  read -r li_s li_mb <<<"$(timed ingest "$bin" --store "$store" ingest -q --format logcli "$jsonl")"
+  read -r li_s li_mb <<<"$(timed ingest "$bin" --store "$store" ingest -o json --format logcli "$jsonl")"
   # Everything the store holds: segments, indexes, MANIFEST.
   stored=$(du -sb "$store" | cut -f1)
+  echo "lokal, $S streams: $(find "$store" -name '*.seg' | wc -l) segment(s) after the ingest;" \
+    "$(py "import json; r = json.load(open('$out/ans.ingest')); print(f\"{r['commits']} commits, {r['days_merged']} day(s) merged at the end in {r['merge_ms']} ms, index {r['index_ms']} ms\")");" \
+    "CPU $(cat "$out/cpu.ingest") s" >&2
   q=("$bin" --store "$store" query --from $from --to $to)
   read -r lq1_s lq1_mb <<<"$(timed l1 "${q[@]}" --limit 0 -o jsonl "$one")"
   read -r llb_s llb_mb <<<"$(timed llb "$bin" --store "$store" labels --from $from --to $to ns)"
@@ -251,16 +258,19 @@ PY
   wrows+=("| $S | ${w1_s}s ${w1_mb}MB | ${w2_s}s ${w2_mb}MB | ${w3_s}s ${w3_mb}MB ($(wc -l < "$out/ans.w3") lines) | ${w4_s}s ${w4_mb}MB | ${w5_s}s ${w5_mb}MB | ${w6_s}s ${w6_mb}MB |")
 
   if [ "${COMPACT:-0}" = 1 ]; then
+    # The same ingest left as its batches wrote it (--compact=never), then compacted.
     cstore=$out/store-$S-compacted
     rm -rf "$cstore"
-    cp -r "$store" "$cstore"
+    read -r ln_s ln_mb <<<"$(timed ingestn "$bin" --store "$cstore" ingest -q --format logcli --compact never "$jsonl")"
+    nstored=$(du -sb "$cstore" | cut -f1)
     before=$(find "$cstore" -name '*.seg' | wc -l)
     read -r lc_s lc_mb <<<"$(timed compact "$bin" --store "$cstore" compact)"
     after=$(find "$cstore" -name '*.seg' | wc -l)
     cstored=$(du -sb "$cstore" | cut -f1)
     read -r lc1_s lc1_mb <<<"$(timed lc1 "$bin" --store "$cstore" query --from $from --to $to --limit 0 -o jsonl "$one")"
     cmp -s "$out/ans.l1" "$out/ans.lc1" || { echo "lokal: the compacted store answers $one differently" >&2; exit 1; }
-    echo "| $S compacted | compact: $lc_s s, $lc_mb MB peak RSS; segments $before -> $after | store $(py "print(f'{$cstored/1e6:.2f}')") MB: $(py "print(f'{($cstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 | one stream ${lc1_s}s ${lc1_mb}MB |"
+    echo "| $S --compact=never | ingest: $ln_s s, CPU $(cat "$out/cpu.ingestn") s, $ln_mb MB; store $(py "print(f'{$nstored/1e6:.2f}')") MB: $(py "print(f'{($nstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 |"
+    echo "| $S compacted | compact: $lc_s s, CPU $(cat "$out/cpu.compact") s, $lc_mb MB peak RSS; segments $before -> $after | store $(py "print(f'{$cstored/1e6:.2f}')") MB: $(py "print(f'{($cstored-$zsize)/$S:.0f}')") B/stream beyond zstd -3 | one stream ${lc1_s}s ${lc1_mb}MB |"
     rm -rf "$cstore"
   fi
 

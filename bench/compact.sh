@@ -5,6 +5,8 @@
 #   GRID=1 bench/compact.sh           also compaction at zstd levels x block sizes
 #                                     (GRID_LEVELS="3 5 7", GRID_BLOCKS="1MiB 2MiB 4MiB")
 #   KEEP=1 WORK=DIR bench/compact.sh  keep the stores in DIR; REUSE=1 then skips the ingests
+#   OLD=path/to/lokal bench/compact.sh  also compact copies of `many` with another build,
+#                                     alternating with this one (old, new, old, new, ...)
 #
 # Stores built:
 #   one     the corpus in one `lokal ingest` (its 128 MiB batches): the query reference
@@ -102,7 +104,7 @@ compact_copy() {
   sync
   local t0 t1
   t0=$(date +%s.%N)
-  /usr/bin/time -f '%M %U %S' -o "$work/rss" "$bin" --store "$work/$name" compact -q "$@"
+  /usr/bin/time -f '%M %U %S' -o "$work/rss" "${CBIN:-$bin}" --store "$work/$name" compact -q "$@"
   t1=$(date +%s.%N)
   read -r kb user sys < "$work/rss"
   echo "$(secs "$t0" "$t1") $(python3 -c "print($user + $sys)") $((kb / 1024))"
@@ -116,6 +118,15 @@ for _ in 1 2; do
   read -r s2 c2 r2 <<<"$(compact_copy again)"
   echo "  again:                  $s2 s wall = $(mbs "$s2") MB/s raw; CPU $c2 s; peak RSS $r2 MB"
 done
+if [ -n "${OLD:-}" ]; then
+  echo "old build $OLD beside this one, alternated (same store copied each time):"
+  for _ in 1 2 3; do
+    read -r os oc orss <<<"$(CBIN=$OLD compact_copy again)"
+    echo "  old:                    $os s wall = $(mbs "$os") MB/s raw; CPU $oc s; peak RSS $orss MB"
+    read -r ns nc nrss <<<"$(compact_copy again)"
+    echo "  new:                    $ns s wall = $(mbs "$ns") MB/s raw; CPU $nc s; peak RSS $nrss MB"
+  done
+fi
 rm -rf "${work:?}/again"
 echo "  nothing left to do:     $( { /usr/bin/time -f '%e s' "$bin" --store "$work/compact" compact 2>&1 >/dev/null; } | tr '\n' ' ')"
 echo

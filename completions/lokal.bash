@@ -790,7 +790,7 @@ _lokal() {
             return 0
             ;;
         lokal__subcmd__ingest)
-            opts="-r -l -q -o -F -h -V --config --config-expand-env --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --dedupe --from-start --binary --compression-level --lock-timeout --no-index --quiet --output --dry-run --head --follow --commit-interval --commit-bytes --poll-interval --partial-line-timeout --no-inotify --store --tenant --help --version"
+            opts="-r -l -q -o -F -h -V --config --config-expand-env --recursive --format --label --no-filename-label --label-from-path --timestamp-format --timestamp-regex --year --boot-time --timezone --multiline-start --multiline-max-lines --max-line-size --truncate-long-lines --max-labels-per-stream --max-label-name-length --max-label-value-length --batch-size --dedupe --from-start --binary --compression-level --lock-timeout --no-index --compact --quiet --output --dry-run --head --follow --commit-interval --commit-bytes --poll-interval --partial-line-timeout --no-inotify --store --tenant --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -870,6 +870,10 @@ _lokal() {
                     ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compact)
+                    COMPREPLY=($(compgen -W "auto never" -- "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -68,6 +68,8 @@ complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l max-label-value-l
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l batch-size -d 'Memory for one batch of input: its bytes plus 96 per line and 160 per stream; peak RSS stays under about 2x this + 20MB' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l compression-level -d 'zstd compression level of blocks' -r
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l lock-timeout -d 'Give up if another writer holds the store longer than this [default: wait]' -r
+complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l compact -d 'At the end of the run, merge the days it left in many segments of small runs into one segment each, as `lokal compact` would (without retention or deletes)' -r -f -a "auto\t'Merge each day the run wrote to that it left in more segments than `lokal compact` would write, when its streams\' runs there are small (many streams, a few entries of each per batch)'
+never\t'Leave every day as the batches wrote it'"
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -s o -l output -d 'Summary format' -r -f -a "table\t'A table'
 json\t'One JSON object'"
 complete -c lokal -n "__fish_lokal_using_subcommand ingest" -l head -d 'With --dry-run: how many first entries of each input to show' -r

@@ -76,20 +76,54 @@ pub fn cut_blocks_at<'e, E>(
             return None;
         }
         let day = day_of(key(&entries[start]).0);
-        let mut bytes = 0usize;
+        let mut cut = BlockCut::new(target);
         let mut end = start;
         while end < entries.len() {
             let (ts, len) = key(&entries[end]);
-            if day_of(ts) != day || (end > start && bytes + len > target) {
+            if day_of(ts) != day || cut.starts_block(len) {
                 break;
             }
-            bytes += len;
             end += 1;
         }
         let block = (day, start..end);
         start = end;
         Some(block)
     })
+}
+
+/// Where a stream's time-sorted entries of one day are cut into blocks of
+/// at most `target` line bytes (a larger entry gets a block of its own),
+/// fed one entry at a time: what [`cut_blocks_at`] does over a slice, for
+/// a writer that sees entries as a merge emits them.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockCut {
+    target: usize,
+    bytes: usize,
+    entries: usize,
+}
+
+impl BlockCut {
+    /// A cut with an empty first block.
+    pub fn new(target: usize) -> Self {
+        BlockCut {
+            target,
+            bytes: 0,
+            entries: 0,
+        }
+    }
+
+    /// Whether the next entry, of `len` line bytes, starts a new block
+    /// (the block before it is full); it is counted in the block it goes to.
+    pub fn starts_block(&mut self, len: usize) -> bool {
+        let cut = self.entries > 0 && self.bytes + len > self.target;
+        if cut {
+            self.bytes = 0;
+            self.entries = 0;
+        }
+        self.bytes += len;
+        self.entries += 1;
+        cut
+    }
 }
 
 /// A compressed block ready to append to a segment.

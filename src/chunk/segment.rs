@@ -900,6 +900,12 @@ impl SegmentFooter {
         &self.path
     }
 
+    /// The segment's format version (1 or 2): only format 2 footers are
+    /// always in label order.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
     fn footer(&self) -> &[u8] {
         &self.map[self.footer_off as usize..self.map.len() - TRAILER_LEN]
     }

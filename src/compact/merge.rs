@@ -1,8 +1,16 @@
 //! One day's merge: every stream's entries from all of the day's segments
-//! in one time order, less what retention and deletes remove, cut into
-//! output groups of about the target size and handed to ingest's segment
-//! writer ([`crate::ingest::write_segments`]: the block format and the
-//! compression have one home).
+//! in one time order, less what retention and deletes remove, written
+//! through ingest's [`Packer`] (the block cutting, packing and compression
+//! have one home) into output segments of about the target size.
+//!
+//! Memory is bounded by blocks, not streams: the day's footers are read one
+//! stream at a time and merged in label order ([`DayInput::streams`], a
+//! k-way merge as the index build does), each input segment keeps one
+//! decoded block that the next stream's run of the same packed block reads
+//! again without decompressing it (runs of packed blocks follow label
+//! order, so each input block is decompressed once), and the packer holds a
+//! few MiB of output before it compresses and writes them. A day of a
+//! million streams in thirty segments merges in the memory of a day of ten.
 //!
 //! Order: a query reads equal timestamps of one stream in segment id order,
 //! then by position in the segment (`engine/logquery.rs`). The k-way merge
@@ -18,13 +26,12 @@ use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
-use crate::chunk::block::Metadata;
-use crate::chunk::{Block, BlockMeta, SegmentReader};
-use crate::ingest::{write_segments, BlockParams, StreamEntries};
+use crate::chunk::block::{BlockCut, Metadata};
+use crate::chunk::segment::SegmentError;
+use crate::chunk::{Block, BlockMeta, SegmentFooter, SegmentReader, StreamChunk};
+use crate::ingest::{run_fingerprint, BlockParams, OwnedRun, Packer, RunEntries};
 use crate::model::Labels;
-use crate::store::{SegmentEntry, StoreError, TenantWriter};
+use crate::store::{PendingSegment, SegmentEntry, StoreError, TenantWriter};
 
 use super::deletes::{LineTest, PendingDelete};
 use super::{CompactObserver, Removed, RemovedStream};
@@ -33,69 +40,215 @@ use super::{CompactObserver, Removed, RemovedStream};
 #[derive(Debug, Clone)]
 pub(crate) struct StreamIn {
     pub labels: Labels,
-    /// `(segment index in DayInput::readers, chunk index in its footer)`,
-    /// by segment id.
-    pub chunks: Vec<(usize, usize)>,
+    /// `(segment index in DayInput, the stream's blocks there)`, by
+    /// segment id.
+    pub chunks: Vec<(usize, Vec<BlockMeta>)>,
     pub raw: u64,
     pub entries: u64,
     pub min_t: i64,
     pub max_t: i64,
 }
 
-/// A day's segments, opened, and its streams in label order.
+/// A day's segments, opened: their footers checked (read one stream at a
+/// time by [`DayInput::streams`]) and their blocks readable.
 pub(crate) struct DayInput {
     pub day: String,
     /// The day's live segments, by id.
     pub segments: Vec<SegmentEntry>,
     pub readers: Vec<Arc<SegmentReader>>,
-    pub streams: Vec<StreamIn>,
+    pub footers: Vec<Arc<SegmentFooter>>,
 }
 
+/// One opened segment of a day.
+pub(crate) type OpenSegment = (SegmentEntry, Arc<SegmentReader>, Arc<SegmentFooter>);
+
 impl DayInput {
-    /// Groups the segments' chunks by stream (label order).
-    pub fn new(day: &str, mut segs: Vec<(SegmentEntry, Arc<SegmentReader>)>) -> DayInput {
-        segs.sort_by_key(|(e, _)| e.id);
-        let mut by_labels: std::collections::BTreeMap<Labels, StreamIn> = Default::default();
-        for (si, (_, r)) in segs.iter().enumerate() {
-            for (ci, c) in r.streams().iter().enumerate() {
-                if c.blocks.is_empty() {
-                    continue;
-                }
-                let s = by_labels
-                    .entry(c.labels.clone())
-                    .or_insert_with(|| StreamIn {
-                        labels: c.labels.clone(),
-                        chunks: Vec::new(),
-                        raw: 0,
-                        entries: 0,
-                        min_t: i64::MAX,
-                        max_t: i64::MIN,
-                    });
-                s.chunks.push((si, ci));
-                for b in &c.blocks {
-                    s.raw += b.line_bytes;
-                    s.entries += u64::from(b.entries);
-                    s.min_t = s.min_t.min(b.min_t);
-                    s.max_t = s.max_t.max(b.max_t);
-                }
-            }
-        }
-        let (segments, readers) = segs.into_iter().unzip();
-        DayInput {
+    /// The day of `segs` (any order).
+    pub fn new(day: &str, mut segs: Vec<OpenSegment>) -> DayInput {
+        segs.sort_by_key(|(e, ..)| e.id);
+        let mut d = DayInput {
             day: day.to_string(),
-            segments,
-            readers,
-            streams: by_labels.into_values().collect(),
+            segments: Vec::with_capacity(segs.len()),
+            readers: Vec::with_capacity(segs.len()),
+            footers: Vec::with_capacity(segs.len()),
+        };
+        for (e, r, f) in segs {
+            d.segments.push(e);
+            d.readers.push(r);
+            d.footers.push(f);
         }
+        d
     }
 
     /// Raw line bytes of the day.
     pub fn raw(&self) -> u64 {
-        self.streams.iter().map(|s| s.raw).sum()
+        self.segments.iter().map(|s| s.raw_bytes).sum()
+    }
+
+    /// The day's streams in label order, each with its chunks in every
+    /// segment, read from the footers one stream at a time.
+    pub fn streams(&self) -> DayStreams<'_> {
+        DayStreams {
+            day: self,
+            heap: BinaryHeap::new(),
+            started: false,
+            failed: false,
+        }
+    }
+}
+
+/// A segment's chunks still to read.
+type Chunks<'d> = Box<dyn Iterator<Item = Result<StreamChunk, SegmentError>> + 'd>;
+
+/// The next chunk of one segment of a merge.
+struct Head<'d> {
+    chunk: StreamChunk,
+    seg: usize,
+    rest: Chunks<'d>,
+}
+
+impl PartialEq for Head<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Head<'_> {}
+impl PartialOrd for Head<'_> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Head<'_> {
+    /// Reversed, for a min-heap: the smallest labels, then segment, first.
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (&o.chunk.labels, o.seg).cmp(&(&self.chunk.labels, self.seg))
+    }
+}
+
+/// The streams of a day in label order ([`DayInput::streams`]).
+pub(crate) struct DayStreams<'d> {
+    day: &'d DayInput,
+    heap: BinaryHeap<Head<'d>>,
+    started: bool,
+    failed: bool,
+}
+
+impl<'d> DayStreams<'d> {
+    /// The next non-empty chunk of segment `seg`, which must sort after
+    /// `prev` (format 2 footers are in label order; a format 1 footer was
+    /// sorted when it was opened).
+    fn chunk_after(
+        &self,
+        seg: usize,
+        rest: &mut Chunks<'d>,
+        prev: Option<&Labels>,
+    ) -> Result<Option<StreamChunk>, StoreError> {
+        for c in rest.by_ref() {
+            let c = c?;
+            if c.blocks.is_empty() {
+                continue;
+            }
+            if prev.is_some_and(|p| c.labels <= *p) {
+                return Err(SegmentError::Corrupt {
+                    path: self.day.footers[seg].path().to_path_buf(),
+                    what: format!(
+                        "its footer lists {} out of label order (lokal writes them sorted); \
+                         see `lokal check`",
+                        c.labels
+                    ),
+                }
+                .into());
+            }
+            return Ok(Some(c));
+        }
+        Ok(None)
+    }
+
+    fn start(&mut self) -> Result<(), StoreError> {
+        for (seg, f) in self.day.footers.iter().enumerate() {
+            let mut rest: Chunks<'d> = if f.version() >= 2 {
+                f.streams()
+            } else {
+                // Old stores: a format 1 footer is small, decoded whole.
+                let mut all = f.streams().collect::<Result<Vec<_>, _>>()?;
+                all.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Box::new(all.into_iter().map(Ok))
+            };
+            if let Some(chunk) = self.chunk_after(seg, &mut rest, None)? {
+                self.heap.push(Head { chunk, seg, rest });
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self) -> Result<Option<StreamIn>, StoreError> {
+        if !self.started {
+            self.started = true;
+            self.start()?;
+        }
+        let Some(mut h) = self.heap.pop() else {
+            return Ok(None);
+        };
+        let mut s = StreamIn {
+            labels: Labels::default(),
+            chunks: Vec::new(),
+            raw: 0,
+            entries: 0,
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+        };
+        loop {
+            let seg = h.seg;
+            let next = self.chunk_after(seg, &mut h.rest, Some(&h.chunk.labels))?;
+            let chunk = match next {
+                Some(n) => {
+                    let c = std::mem::replace(&mut h.chunk, n);
+                    self.heap.push(h);
+                    c
+                }
+                None => h.chunk,
+            };
+            for b in &chunk.blocks {
+                s.raw += b.line_bytes;
+                s.entries += u64::from(b.entries);
+                s.min_t = s.min_t.min(b.min_t);
+                s.max_t = s.max_t.max(b.max_t);
+            }
+            let more = self
+                .heap
+                .peek()
+                .is_some_and(|p| p.chunk.labels == chunk.labels);
+            if s.chunks.is_empty() {
+                s.labels = chunk.labels;
+            }
+            s.chunks.push((seg, chunk.blocks));
+            if !more {
+                return Ok(Some(s));
+            }
+            h = self.heap.pop().expect("peeked");
+        }
+    }
+}
+
+impl Iterator for DayStreams<'_> {
+    type Item = Result<StreamIn, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.step() {
+            Ok(s) => s.map(Ok),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
     }
 }
 
 /// What removes entries of one stream.
+#[derive(Default)]
 pub(crate) struct StreamFilter<'d> {
     /// Entries before this are expired.
     pub cutoff: Option<i64>,
@@ -106,7 +259,7 @@ pub(crate) struct StreamFilter<'d> {
 /// What a merge produced.
 #[derive(Default)]
 pub(crate) struct MergeOut {
-    /// Output segments written to the scratch tenant, in order: the file
+    /// Output segments written to the sink's tenant, in order: the file
     /// and its summary.
     pub outputs: Vec<(PathBuf, SegmentEntry)>,
     pub removed: Removed,
@@ -123,23 +276,15 @@ pub(crate) struct Sink<'a, 'l> {
     pub segment_bytes: u64,
 }
 
-/// One input chunk being read: its blocks in order, the current one decoded.
+/// One input chunk being read: its blocks in order, the current one decoded
+/// (its segment's block, lent for the stream).
 struct Cursor<'r> {
+    seg: usize,
     reader: &'r SegmentReader,
     blocks: &'r [BlockMeta],
     next_block: usize,
     block: Block,
     pos: usize,
-}
-
-/// A kept entry: `(ts, offset and length of its line in the arena, metadata)`.
-type Kept = (i64, usize, usize, Option<Box<Metadata>>);
-
-/// Merged entries of (part of) one stream: the lines back to back.
-#[derive(Default)]
-struct Merged {
-    arena: Vec<u8>,
-    entries: Vec<Kept>,
 }
 
 /// What one stream's merge removed.
@@ -169,22 +314,114 @@ impl Counts {
     }
 }
 
-/// The output segment being filled: pieces of merged streams, in label
-/// order (a stream larger than what is left of the segment is split).
-#[derive(Default)]
-struct Group {
-    pieces: Vec<(usize, Arc<Merged>, std::ops::Range<usize>)>,
-    bytes: u64,
+/// The merged streams on their way into output segments: each stream's
+/// surviving entries are cut as ingest cuts a stream's day (packed when
+/// small, else blocks of its own), and a segment is closed once it holds
+/// the target line bytes and more come (so a day needs at most
+/// [`super::planned_segments`] of them).
+struct Output<'s, 'l> {
+    tx: &'s mut TenantWriter<'l>,
+    day: &'s str,
+    segment_bytes: u64,
+    packer: Packer<'static>,
+    seg: Option<PendingSegment>,
+    /// Line bytes handed to the packer for `seg`.
+    seg_raw: u64,
+    /// The current stream's entries not yet handed on.
+    run: OwnedRun,
+    cut: BlockCut,
+    /// The current stream has blocks of its own (it is not small).
+    large: bool,
+    outputs: Vec<(PathBuf, SegmentEntry)>,
 }
 
-/// Merges `day` into `sink`; `filters[i]` is stream i's. Streams smaller
-/// than an output segment are merged in parallel, a batch of what is left
-/// of the segment being filled at a time; a larger one alone, handed on in
-/// segment-sized parts. So the merged lines held stay about one output
-/// segment (plus the largest stream below it).
-pub(crate) fn merge_day(
+impl<'s, 'l> Output<'s, 'l> {
+    fn new(tx: &'s mut TenantWriter<'l>, day: &'s str, sink: (BlockParams, u64)) -> Self {
+        let packer = Packer::new(sink.0);
+        Output {
+            tx,
+            day,
+            segment_bytes: sink.1.max(1),
+            cut: packer.cut(),
+            packer,
+            seg: None,
+            seg_raw: 0,
+            run: OwnedRun::default(),
+            large: false,
+            outputs: Vec::new(),
+        }
+    }
+
+    fn begin(&mut self, labels: &Labels) {
+        self.packer
+            .begin_stream(Cow::Owned(labels.clone()), run_fingerprint(labels));
+        self.cut = self.packer.cut();
+        self.large = false;
+    }
+
+    fn push(&mut self, ts: i64, line: &[u8], md: Option<Box<Metadata>>) -> Result<(), StoreError> {
+        if self.cut.starts_block(line.len()) {
+            self.large = true;
+            let run = std::mem::take(&mut self.run);
+            self.place(run, true)?;
+        }
+        self.run.push(ts, line, md);
+        if self.run.bytes() > self.packer.small_bytes() {
+            self.large = true;
+        }
+        Ok(())
+    }
+
+    fn end_stream(&mut self) -> Result<(), StoreError> {
+        let run = std::mem::take(&mut self.run);
+        if !run.is_empty() {
+            self.place(run, self.large)?;
+        }
+        Ok(())
+    }
+
+    /// Hands a run to the packer: a block of its own, or the stream's
+    /// whole (small) day to pack.
+    fn place(&mut self, run: OwnedRun, own: bool) -> Result<(), StoreError> {
+        if self.seg_raw >= self.segment_bytes {
+            self.close()?;
+        }
+        let seg = match &mut self.seg {
+            Some(seg) => seg,
+            None => {
+                self.seg_raw = 0;
+                self.seg.insert(self.tx.create_segment(self.day)?)
+            }
+        };
+        let bytes = run.bytes();
+        self.seg_raw += bytes as u64;
+        if own {
+            self.packer.add_own(RunEntries::Owned(run), bytes);
+        } else {
+            self.packer.add_packed(RunEntries::Owned(run), bytes);
+        }
+        if self.packer.full() {
+            self.packer.flush(&mut seg.writer)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending and publishes the segment being filled.
+    fn close(&mut self) -> Result<(), StoreError> {
+        if let Some(mut seg) = self.seg.take() {
+            self.packer.flush(&mut seg.writer)?;
+            let e = self.tx.publish(seg)?;
+            self.outputs.push((self.tx.segment_path(&e), e));
+        }
+        Ok(())
+    }
+}
+
+/// Merges `day` into `sink`, one stream at a time in label order;
+/// `filter_of` gives each stream's retention and deletes as it comes.
+pub(crate) fn merge_day<'d>(
     day: &DayInput,
-    filters: &[StreamFilter<'_>],
+    filter_of: &dyn Fn(&StreamIn) -> StreamFilter<'d>,
     n_requests: usize,
     sink: &mut Sink<'_, '_>,
     obs: &dyn CompactObserver,
@@ -193,104 +430,46 @@ pub(crate) fn merge_day(
         per_request: vec![0; n_requests],
         ..Default::default()
     };
-    let mut group = Group::default();
-    let target = sink.segment_bytes.max(1);
-    // A dry run (no writer) only counts what would be removed: nothing is
-    // kept, so it reads a day of any size in the memory of a few blocks.
-    let keep = sink.tx.is_some();
-    let mut i = 0;
-    while i < day.streams.len() {
-        if day.streams[i].raw > target {
-            // One large stream, cut into parts as it is merged.
-            let mut part = Merged::default();
-            let mut err = None;
-            let counts = merge_stream(day, i, &filters[i], obs, &mut |ts, line, md| {
-                if !keep || err.is_some() {
-                    return;
-                }
-                let off = part.arena.len();
-                part.arena.extend_from_slice(line);
-                part.entries.push((ts, off, line.len(), md));
-                if group.bytes + part.arena.len() as u64 >= target {
-                    let p = Arc::new(std::mem::take(&mut part));
-                    let n = p.entries.len();
-                    group.bytes += p.arena.len() as u64;
-                    group.pieces.push((i, p, 0..n));
-                    if let Err(e) = flush(&mut group, day, sink, &mut out) {
-                        err = Some(e);
-                    }
-                }
-            })?;
-            if let Some(e) = err {
-                return Err(e);
-            }
-            absorb(&mut out, counts, day.streams[i].entries);
-            if !part.entries.is_empty() {
-                let n = part.entries.len();
-                group.bytes += part.arena.len() as u64;
-                group.pieces.push((i, Arc::new(part), 0..n));
-            }
-            i += 1;
-            continue;
+    // One decoded block per input segment, kept from one stream to the
+    // next: the next stream's run of a packed block is read from it.
+    let mut slots: Vec<Block> = vec![Block::default(); day.readers.len()];
+    // A dry run (no writer) only counts what would be removed.
+    let (params, segment_bytes) = (sink.params, sink.segment_bytes);
+    let mut output = sink
+        .tx
+        .as_deref_mut()
+        .map(|tx| Output::new(tx, &day.day, (params, segment_bytes)));
+    for s in day.streams() {
+        let s = s?;
+        let filter = filter_of(&s);
+        if let Some(o) = output.as_mut() {
+            o.begin(&s.labels);
         }
-        // A batch fills what is left of the output segment, so the group
-        // and the batch together stay about one segment.
-        let room = target.saturating_sub(group.bytes);
-        let mut j = i;
-        let mut raw = 0;
-        while j < day.streams.len()
-            && day.streams[j].raw <= target
-            && (j == i || raw + day.streams[j].raw <= room)
-        {
-            raw += day.streams[j].raw;
-            j += 1;
+        let counts =
+            merge_stream(
+                day,
+                &s,
+                &mut slots,
+                &filter,
+                obs,
+                &mut |ts, line, md| match output.as_mut() {
+                    Some(o) => o.push(ts, line, md),
+                    None => Ok(()),
+                },
+            )?;
+        if let Some(o) = output.as_mut() {
+            o.end_stream()?;
         }
-        let merged: Vec<Result<(Merged, Counts), StoreError>> = (i..j)
-            .into_par_iter()
-            .map(|si| {
-                let mut m = Merged::default();
-                let c = merge_stream(day, si, &filters[si], obs, &mut |ts, line, md| {
-                    if !keep {
-                        return;
-                    }
-                    let off = m.arena.len();
-                    m.arena.extend_from_slice(line);
-                    m.entries.push((ts, off, line.len(), md));
-                })?;
-                Ok((m, c))
-            })
-            .collect();
-        for (si, r) in (i..j).zip(merged) {
-            let (m, counts) = r?;
-            absorb(&mut out, counts, day.streams[si].entries);
-            let m = Arc::new(m);
-            let mut start = 0;
-            while start < m.entries.len() {
-                // Entries up to the one that fills the segment.
-                let mut end = start;
-                let mut bytes = 0u64;
-                while end < m.entries.len() {
-                    bytes += m.entries[end].2 as u64;
-                    end += 1;
-                    if group.bytes + bytes >= target {
-                        break;
-                    }
-                }
-                group.bytes += bytes;
-                group.pieces.push((si, m.clone(), start..end));
-                if group.bytes >= target {
-                    flush(&mut group, day, sink, &mut out)?;
-                }
-                start = end;
-            }
-        }
-        i = j;
+        absorb(&mut out, counts, &s);
     }
-    flush(&mut group, day, sink, &mut out)?;
+    if let Some(mut o) = output {
+        o.close()?;
+        out.outputs = o.outputs;
+    }
     Ok(out)
 }
 
-fn absorb(out: &mut MergeOut, c: Counts, stream_entries: u64) {
+fn absorb(out: &mut MergeOut, c: Counts, stream: &StreamIn) {
     out.removed.by_retention += c.by_retention;
     out.removed.by_delete += c.by_delete;
     for (ri, n) in c.per_request {
@@ -298,7 +477,8 @@ fn absorb(out: &mut MergeOut, c: Counts, stream_entries: u64) {
     }
     if c.gone.entries > 0 {
         let mut gone = c.gone;
-        gone.whole = gone.entries == stream_entries;
+        gone.whole = gone.entries == stream.entries;
+        gone.labels = stream.labels.to_string();
         out.removed.entries += gone.entries;
         out.removed.bytes += gone.bytes;
         out.removed.streams.push(gone);
@@ -306,25 +486,47 @@ fn absorb(out: &mut MergeOut, c: Counts, stream_entries: u64) {
 }
 
 /// Receives a merged stream's surviving entries: time, line, metadata.
-type Emit<'e> = dyn FnMut(i64, &[u8], Option<Box<Metadata>>) + 'e;
+type Emit<'e> = dyn FnMut(i64, &[u8], Option<Box<Metadata>>) -> Result<(), StoreError> + 'e;
 
-/// Merges stream `si` of `day`: `emit` gets each surviving entry in the
-/// order queries read them (time, then input segment id, then position).
+/// Merges `stream`: `emit` gets each surviving entry in the order queries
+/// read them (time, then input segment id, then position). `slots` hold
+/// each input segment's last decoded block, lent to the stream's cursors
+/// and handed back.
 fn merge_stream(
     day: &DayInput,
-    si: usize,
+    stream: &StreamIn,
+    slots: &mut [Block],
     filter: &StreamFilter<'_>,
     obs: &dyn CompactObserver,
     emit: &mut Emit<'_>,
 ) -> Result<Counts, StoreError> {
-    let stream = &day.streams[si];
-    let mut counts = Counts {
-        gone: RemovedStream {
-            labels: stream.labels.to_string(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let mut cursors: Vec<Cursor<'_>> = stream
+        .chunks
+        .iter()
+        .map(|(seg, blocks)| Cursor {
+            seg: *seg,
+            reader: &day.readers[*seg],
+            blocks,
+            next_block: 0,
+            block: std::mem::take(&mut slots[*seg]),
+            pos: 0,
+        })
+        .collect();
+    let r = merge_cursors(&mut cursors, stream, filter, obs, emit);
+    for c in cursors {
+        slots[c.seg] = c.block;
+    }
+    r
+}
+
+fn merge_cursors(
+    cursors: &mut [Cursor<'_>],
+    stream: &StreamIn,
+    filter: &StreamFilter<'_>,
+    obs: &dyn CompactObserver,
+    emit: &mut Emit<'_>,
+) -> Result<Counts, StoreError> {
+    let mut counts = Counts::default();
     let mut tests: Vec<(usize, i64, i64, LineTest)> = filter
         .deletes
         .iter()
@@ -343,17 +545,6 @@ fn merge_stream(
         .iter()
         .filter(|(_, d)| d.query.whole_lines())
         .map(|(i, d)| (*i, d.request.start, d.request.end))
-        .collect();
-    let mut cursors: Vec<Cursor<'_>> = stream
-        .chunks
-        .iter()
-        .map(|&(seg, ci)| Cursor {
-            reader: &day.readers[seg],
-            blocks: &day.readers[seg].streams()[ci].blocks,
-            next_block: 0,
-            block: Block::default(),
-            pos: 0,
-        })
         .collect();
     let mut heap: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
     for (ci, c) in cursors.iter_mut().enumerate() {
@@ -396,7 +587,7 @@ fn merge_stream(
                     } else {
                         None
                     };
-                    emit(ts, line, metadata);
+                    emit(ts, line, metadata)?;
                 }
             }
             c.pos += 1;
@@ -432,7 +623,8 @@ fn head(
 
 /// Loads the cursor's next block that holds a surviving entry. A block
 /// wholly expired, or wholly inside a delete without line filters, is
-/// counted from its footer entry and not read.
+/// counted from its footer entry and not read. The last block read stays
+/// decoded: the next stream's run of it (a packed block) is read from it.
 fn advance(
     c: &mut Cursor<'_>,
     cutoff: Option<i64>,
@@ -462,43 +654,8 @@ fn advance(
             return Ok(Some(c.block.ts[0]));
         }
     }
-    c.block = Block::default();
-    c.pos = 0;
+    c.pos = c.block.len();
     Ok(None)
-}
-
-/// Writes the group as one segment through ingest's writer.
-fn flush(
-    group: &mut Group,
-    day: &DayInput,
-    sink: &mut Sink<'_, '_>,
-    out: &mut MergeOut,
-) -> Result<(), StoreError> {
-    if group.pieces.is_empty() {
-        return Ok(());
-    }
-    if let Some(tx) = sink.tx.as_deref_mut() {
-        let streams: Vec<StreamEntries<'_>> = group
-            .pieces
-            .iter()
-            .map(|(si, m, r)| StreamEntries {
-                labels: day.streams[*si].labels.clone(),
-                entries: m.entries[r.clone()]
-                    .iter()
-                    .map(|(ts, off, len, md)| {
-                        (*ts, Cow::Borrowed(&m.arena[*off..*off + *len]), md.clone())
-                    })
-                    .collect(),
-                valid: true,
-            })
-            .collect();
-        for e in write_segments(tx, &streams, sink.params)? {
-            out.outputs.push((tx.segment_path(&e), e));
-        }
-    }
-    group.pieces.clear();
-    group.bytes = 0;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -507,6 +664,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use crate::compact::Silent;
+    use crate::ingest::{write_segments, StreamEntries};
     use crate::store::{DeleteRequest, DeleteStatus, Store};
     use proptest::prelude::*;
 
@@ -524,6 +682,13 @@ mod tests {
     fn line(stream: usize, id: u16) -> Vec<u8> {
         let x = if id.is_multiple_of(3) { " x" } else { "" };
         format!("s{stream} line {id}{x}").into_bytes()
+    }
+
+    /// The day 2024-01-01 of `tenant`, every segment of it.
+    fn whole_day(tenant: &crate::store::Tenant) -> DayInput {
+        let snap = tenant.snapshot().unwrap();
+        let segs = snap.manifest.segments.clone();
+        super::super::open_day(&snap, "2024-01-01", segs, &mut Default::default()).unwrap()
     }
 
     /// Writes each inner list as one segment (entries `(stream, second, line
@@ -609,33 +774,21 @@ mod tests {
         }
         want.retain(|_, es| !es.is_empty());
 
-        let snap = tenant.snapshot().unwrap();
-        let mut open = Default::default();
-        let day = super::super::open_day(
-            &snap,
-            "2024-01-01",
-            snap.manifest.segments.clone(),
-            &mut open,
-        )
-        .unwrap();
-        let filters: Vec<StreamFilter<'_>> = day
-            .streams
-            .iter()
-            .map(|s| StreamFilter {
-                cutoff,
-                deletes: pending
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, d)| d.touches(&s.labels, s.min_t, s.max_t))
-                    .collect(),
-            })
-            .collect();
+        let day = whole_day(&tenant);
+        let filter_of = |s: &StreamIn| StreamFilter {
+            cutoff,
+            deletes: pending
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.touches(&s.labels, s.min_t, s.max_t))
+                .collect(),
+        };
         let mut dry = Sink {
             tx: None,
             params,
             segment_bytes,
         };
-        let counted = merge_day(&day, &filters, pending.len(), &mut dry, &Silent).unwrap();
+        let counted = merge_day(&day, &filter_of, pending.len(), &mut dry, &Silent).unwrap();
         prop_assert_eq!(counted.removed.entries, removed);
         prop_assert!(counted.outputs.is_empty());
 
@@ -648,7 +801,7 @@ mod tests {
             params,
             segment_bytes,
         };
-        let out = merge_day(&day, &filters, pending.len(), &mut sink, &Silent).unwrap();
+        let out = merge_day(&day, &filter_of, pending.len(), &mut sink, &Silent).unwrap();
         prop_assert_eq!(out.removed.entries, removed);
         prop_assert_eq!(out.removed.by_retention + out.removed.by_delete, removed);
         prop_assert_eq!(out.per_request.iter().sum::<u64>(), out.removed.by_delete);
@@ -711,6 +864,56 @@ mod tests {
         ) {
             let cutoff = cutoff.map(|c| DAY0 + c * 1_000_000_000);
             check(&segs, cutoff, delete, segment_bytes, block_bytes)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// The merge cuts and packs blocks exactly as ingest does (one
+        /// implementation, the packer): merging a day of one segment that
+        /// ingest wrote rewrites it byte for byte, whatever mix of small
+        /// (packed) and large (own blocks) streams it holds.
+        #[test]
+        fn merging_one_ingested_segment_rewrites_it_byte_for_byte(
+            sizes in prop::collection::vec((1usize..40, 1usize..60), 1..12),
+            block_bytes in 50usize..400,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::new(dir.path().join("store"));
+            let tenant = store.tenant("t").unwrap();
+            let lock = store.lock_writer(None, || {}).unwrap();
+            let params = BlockParams { zstd_level: 1, block_bytes };
+            let streams: Vec<StreamEntries<'_>> = sizes
+                .iter()
+                .enumerate()
+                .map(|(s, &(n, len))| StreamEntries {
+                    labels: labels(s),
+                    entries: (0..n)
+                        .map(|i| {
+                            let l = format!("{s}:{i}:{}", "x".repeat(len)).into_bytes();
+                            (DAY0 + i as i64 * 1_000_000, Cow::Owned(l), None)
+                        })
+                        .collect(),
+                    valid: true,
+                })
+                .collect();
+            let mut tx = tenant.begin_write(&lock).unwrap();
+            let written = write_segments(&mut tx, &streams, params).unwrap();
+            tx.commit().unwrap();
+            let input = std::fs::read(dir.path().join("store/t").join(&written[0].path)).unwrap();
+
+            let day = whole_day(&tenant);
+            let scratch = Store::new(dir.path().join("scratch"));
+            let slock = scratch.lock_writer(None, || {}).unwrap();
+            let stenant = scratch.tenant("w").unwrap();
+            let mut stx = stenant.begin_write(&slock).unwrap();
+            let mut sink = Sink { tx: Some(&mut stx), params, segment_bytes: u64::MAX };
+            let keep = |_: &StreamIn| StreamFilter::default();
+            let out = merge_day(&day, &keep, 0, &mut sink, &Silent).unwrap();
+            prop_assert_eq!(out.outputs.len(), 1);
+            let output = std::fs::read(&out.outputs[0].0).unwrap();
+            prop_assert!(input == output, "{} bytes in, {} out", input.len(), output.len());
         }
     }
 

@@ -34,13 +34,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::chunk::SegmentReader;
+use crate::chunk::{SegmentFooter, SegmentReader};
 use crate::ingest::BlockParams;
-use crate::store::{DeleteStatus, SegmentEntry, Store, StoreError};
+use crate::store::{DeleteStatus, SegmentEntry, Store, StoreError, TenantWriter};
 use crate::time::{day_of, day_string, parse_day, NANOS_PER_DAY};
 
 use deletes::PendingDelete;
-use merge::{DayInput, MergeOut, Sink, StreamFilter};
+use merge::{DayInput, MergeOut, Sink, StreamFilter, StreamIn};
 use retention::{Retention, TenantRetention};
 
 /// Raw line bytes per output segment by default: a day of less is one
@@ -307,6 +307,126 @@ pub fn needs_compaction(segments: u64, raw: u64) -> bool {
     segments > planned_segments(raw, DEFAULT_SEGMENT_BYTES)
 }
 
+/// Whether ingest merges the `segments` it wrote into one day at the end of
+/// its run: they are more than a compaction would write
+/// ([`needs_compaction`]) and their streams' runs are small — at most 64 KiB
+/// of lines per stream and segment on average (what ingest packs with other
+/// streams). That is a day of many streams whose batches each held a few
+/// entries of most of them (a million streams: a run of each in every one
+/// of some thirty segments), where every run costs a footer entry, an index
+/// run and a block read per query, and merging costs little. A day of a few
+/// large streams that spans two batches is left as it is: its runs are
+/// blocks of their own already, and merging would only compress it again.
+pub fn merge_at_ingest(segments: &[SegmentEntry]) -> bool {
+    let raw: u64 = segments.iter().map(|s| s.raw_bytes).sum();
+    let chunks: u64 = segments.iter().map(|s| s.streams).sum();
+    needs_compaction(segments.len() as u64, raw)
+        && raw <= chunks.saturating_mul(crate::ingest::SMALL_STREAM_BYTES as u64)
+}
+
+/// The end-of-ingest merge ([`crate::ingest::RunEnd`]): the segments a run
+/// wrote into a day, when [`merge_at_ingest`] picks them, are merged as
+/// `lokal compact` merges a day (the same k-way merge and packer, into the
+/// scratch tenant under the compaction lock, then adopted under new ids with
+/// the inputs retired) inside the ingest's own transaction, and the run's
+/// last commit makes that live with the days' indexes, built once after it.
+/// Only the run's own segments: older ones of the day (earlier runs) are
+/// left for `lokal compact`, so a run costs what it wrote, never the whole
+/// day again — a day of many small ingests is not rewritten by each. Their
+/// ids are below the run's, so entries tied in time keep their order.
+/// Nothing is removed: retention and deletes stay `lokal compact`'s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestMerge;
+
+impl crate::ingest::RunEnd for IngestMerge {
+    fn merge_days(
+        &self,
+        tx: &mut TenantWriter<'_>,
+        first_id: u64,
+        zstd_level: i32,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Vec<String>, StoreError> {
+        let ours: Vec<SegmentEntry> = tx
+            .manifest()
+            .segments
+            .iter()
+            .filter(|s| s.id >= first_id)
+            .cloned()
+            .collect();
+        let wanted: Vec<(String, Vec<SegmentEntry>)> = by_day(&ours)
+            .into_iter()
+            .filter(|(_, segs)| merge_at_ingest(segs))
+            .collect();
+        let scratch = Store::new(tx.pending_snapshot().dir().join(SCRATCH_DIR));
+        let st = scratch.tenant(SCRATCH_TENANT)?;
+        // What a merge killed before its swap left is removed here too.
+        if wanted.is_empty() && !st.dir().exists() {
+            return Ok(Vec::new());
+        }
+        // Never wait: a compaction holding its lock may be waiting for this
+        // run's writer lock (and its scratch files are its own).
+        let lock = match scratch.lock_writer(Some(Duration::ZERO), || {}) {
+            Ok(l) => l,
+            Err(StoreError::LockTimeout { .. }) if wanted.is_empty() => return Ok(Vec::new()),
+            Err(StoreError::LockTimeout { .. }) => {
+                warn(format!(
+                    "a compaction is running: {} day(s) left in many segments for it",
+                    wanted.len()
+                ));
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        };
+        let params = BlockParams {
+            zstd_level,
+            block_bytes: DEFAULT_BLOCK_BYTES,
+        };
+        let mut merged = Vec::new();
+        for (day, segs) in wanted {
+            remove_scratch(st.dir())?;
+            let n = segs.len();
+            crate::store::trace::point("ingest-merge");
+            let snap = tx.pending_snapshot();
+            let mut stx = st.begin_write(&lock)?;
+            let merged_day = open_day(&snap, &day, segs, &mut Opened::new()).and_then(|input| {
+                let mut sink = Sink {
+                    tx: Some(&mut stx),
+                    params,
+                    segment_bytes: DEFAULT_SEGMENT_BYTES,
+                };
+                let keep = |_: &StreamIn| StreamFilter::default();
+                let out = merge::merge_day(&input, &keep, 0, &mut sink, &Silent)?;
+                Ok((input, out))
+            });
+            drop(stx);
+            let (input, out) = match merged_day {
+                Ok(m) => m,
+                Err(e) => {
+                    warn(format!(
+                        "the {n} segments this run wrote into {day} were left as they are \
+                         ({e}); `lokal compact` merges them"
+                    ));
+                    continue;
+                }
+            };
+            crate::store::trace::point("ingest-merge-swap");
+            let first = tx.reserve_segment_ids(out.outputs.len() as u64);
+            for (k, (path, entry)) in out.outputs.iter().enumerate() {
+                let entry = SegmentEntry {
+                    compacted: true,
+                    ..entry.clone()
+                };
+                tx.adopt_segment(&day, first + k as u64, path, entry)?;
+            }
+            let ids: Vec<u64> = input.segments.iter().map(|s| s.id).collect();
+            tx.retire_segments(&ids);
+            merged.push(day);
+        }
+        remove_scratch(st.dir())?;
+        Ok(merged)
+    }
+}
+
 /// What a day needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -316,37 +436,62 @@ enum Kind {
     Rewrite { merge: bool, planned: u64 },
 }
 
-/// The filters of each stream of a day.
-fn filters<'d>(
-    input: &DayInput,
-    tr: &TenantRetention,
+/// What removes entries of a day's streams: each stream's filter, computed
+/// as the merge reaches it.
+#[derive(Clone, Copy)]
+struct Filters<'d> {
+    tr: &'d TenantRetention,
     now: i64,
     pending: &'d [PendingDelete],
-) -> Vec<StreamFilter<'d>> {
-    input
-        .streams
-        .iter()
-        .map(|s| StreamFilter {
-            cutoff: tr.cutoff(&s.labels, now),
-            deletes: pending
+}
+
+impl<'d> Filters<'d> {
+    fn of(&self, s: &StreamIn) -> StreamFilter<'d> {
+        StreamFilter {
+            cutoff: self.tr.cutoff(&s.labels, self.now),
+            deletes: self
+                .pending
                 .iter()
                 .enumerate()
                 .filter(|(_, d)| d.touches(&s.labels, s.min_t, s.max_t))
                 .collect(),
-        })
-        .collect()
+        }
+    }
+
+    /// Nothing can be removed from any stream.
+    fn none(&self) -> bool {
+        self.tr.is_empty() && self.pending.is_empty()
+    }
 }
 
-fn decide(input: &DayInput, filters: &[StreamFilter<'_>], segment_bytes: u64) -> Option<Kind> {
-    let pairs = || input.streams.iter().zip(filters);
-    if !input.streams.is_empty() && pairs().all(|(s, f)| f.cutoff.is_some_and(|c| s.max_t < c)) {
-        return Some(Kind::Expire);
-    }
-    let removes =
-        pairs().any(|(s, f)| f.cutoff.is_some_and(|c| s.min_t < c) || !f.deletes.is_empty());
+/// What `input` needs, read from its footers one stream at a time (not at
+/// all when no retention or delete applies: then only its segment count
+/// matters).
+fn decide(
+    input: &DayInput,
+    f: Filters<'_>,
+    segment_bytes: u64,
+) -> Result<Option<Kind>, StoreError> {
     let planned = planned_segments(input.raw(), segment_bytes);
     let merge = input.segments.len() as u64 > planned;
-    (removes || merge).then_some(Kind::Rewrite { merge, planned })
+    let mut removes = false;
+    if !f.none() {
+        let (mut any, mut all_expired) = (false, true);
+        for s in input.streams() {
+            let s = s?;
+            let sf = f.of(&s);
+            any = true;
+            all_expired &= sf.cutoff.is_some_and(|c| s.max_t < c);
+            removes |= sf.cutoff.is_some_and(|c| s.min_t < c) || !sf.deletes.is_empty();
+            if removes && !all_expired {
+                break;
+            }
+        }
+        if any && all_expired {
+            return Ok(Some(Kind::Expire));
+        }
+    }
+    Ok((removes || merge).then_some(Kind::Rewrite { merge, planned }))
 }
 
 /// A day planned for work.
@@ -357,24 +502,31 @@ struct DayPlan {
     first_id: u64,
 }
 
-/// Opens the segments of one day of `segs`, reusing `open` readers.
+/// Segments opened so far, by id: their block readers and footers.
+type Opened = HashMap<u64, (Arc<SegmentReader>, Arc<SegmentFooter>)>;
+
+/// Opens the segments of one day of `segs`, reusing `open` ones: mapped,
+/// footers checked but not decoded.
 fn open_day(
     snap: &crate::store::Snapshot,
     day: &str,
     segs: Vec<SegmentEntry>,
-    open: &mut HashMap<u64, Arc<SegmentReader>>,
+    open: &mut Opened,
 ) -> Result<DayInput, StoreError> {
     let mut with = Vec::with_capacity(segs.len());
     for s in segs {
-        let r = match open.get(&s.id) {
-            Some(r) => r.clone(),
+        let (r, f) = match open.get(&s.id) {
+            Some(rf) => rf.clone(),
             None => {
-                let r = Arc::new(snap.open_segment(&s)?);
-                open.insert(s.id, r.clone());
-                r
+                let rf = (
+                    Arc::new(snap.open_segment_blocks(&s)?),
+                    Arc::new(snap.open_segment_footer(&s)?),
+                );
+                open.insert(s.id, rf.clone());
+                rf
             }
         };
-        with.push((s, r));
+        with.push((s, r, f));
     }
     Ok(DayInput::new(day, with))
 }
@@ -423,7 +575,12 @@ pub fn compact(
     let snap = tenant.snapshot()?;
     let (pending, warnings) = PendingDelete::pending(&snap.manifest.deletes);
     report.warnings = warnings;
-    let mut open: HashMap<u64, Arc<SegmentReader>> = HashMap::new();
+    let mut open = Opened::new();
+    let fl = Filters {
+        tr: &tr,
+        now: opts.now,
+        pending: &pending,
+    };
     let mut plans: Vec<DayPlan> = Vec::new();
     let data_days: BTreeSet<String> = snap
         .manifest
@@ -436,8 +593,7 @@ pub fn compact(
             continue;
         }
         let input = open_day(&snap, &day, segs, &mut open)?;
-        let f = filters(&input, &tr, opts.now, &pending);
-        if let Some(kind) = decide(&input, &f, opts.segment_bytes) {
+        if let Some(kind) = decide(&input, fl, opts.segment_bytes)? {
             plans.push(DayPlan {
                 input,
                 kind,
@@ -459,18 +615,18 @@ pub fn compact(
 
     if opts.dry_run {
         for p in &plans {
-            let f = filters(&p.input, &tr, opts.now, &pending);
             let t = Instant::now();
             obs.day_started(&p.input.day, p.input.raw());
             let (action, removed, planned) = match p.kind {
-                Kind::Expire => (DayAction::Expired, expired_all(&p.input), 0),
+                Kind::Expire => (DayAction::Expired, expired_all(&p.input)?, 0),
                 Kind::Rewrite { planned, .. } => {
                     let mut sink = Sink {
                         tx: None,
                         params,
                         segment_bytes: opts.segment_bytes,
                     };
-                    let out = merge::merge_day(&p.input, &f, pending.len(), &mut sink, obs)?;
+                    let out =
+                        merge::merge_day(&p.input, &|s| fl.of(s), pending.len(), &mut sink, obs)?;
                     (DayAction::Compacted, out.removed, planned)
                 }
             };
@@ -516,16 +672,15 @@ pub fn compact(
                 && segs
                     .iter()
                     .all(|s| p.input.segments.iter().any(|i| i.id == s.id));
-            let input = if same {
-                p.input
-            } else {
-                if segs.is_empty() {
-                    continue;
-                }
-                open_day(&now_snap, &p.input.day, segs, &mut open)?
-            };
-            let f = filters(&input, &tr, opts.now, &pending);
-            if let Some(kind) = decide(&input, &f, opts.segment_bytes) {
+            if same {
+                kept.push(p);
+                continue;
+            }
+            if segs.is_empty() {
+                continue;
+            }
+            let input = open_day(&now_snap, &p.input.day, segs, &mut open)?;
+            if let Some(kind) = decide(&input, fl, opts.segment_bytes)? {
                 kept.push(DayPlan {
                     input,
                     kind,
@@ -563,17 +718,10 @@ pub fn compact(
         let t = Instant::now();
         let day = p.input.day.clone();
         obs.day_started(&day, p.input.raw());
-        let f = filters(&p.input, &tr, opts.now, &pending);
-        let touching: Vec<usize> = f
-            .iter()
-            .flat_map(|sf| sf.deletes.iter().map(|(i, _)| *i))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
         let (out, merge) = match p.kind {
             Kind::Expire => (
                 MergeOut {
-                    removed: expired_all(&p.input),
+                    removed: expired_all(&p.input)?,
                     per_request: vec![0; pending.len()],
                     ..Default::default()
                 },
@@ -586,11 +734,12 @@ pub fn compact(
                     segment_bytes: opts.segment_bytes,
                 };
                 (
-                    merge::merge_day(&p.input, &f, pending.len(), &mut sink, obs)?,
+                    merge::merge_day(&p.input, &|s| fl.of(s), pending.len(), &mut sink, obs)?,
                     merge,
                 )
             }
         };
+        let touching = touching_requests(&p.input, fl)?;
         let before = Totals::of(&p.input.segments);
         let mut r = DayReport {
             day: day.clone(),
@@ -732,10 +881,32 @@ fn reserved(p: &DayPlan) -> u64 {
     }
 }
 
+/// The delete requests that touch a stream of the day (by index).
+fn touching_requests(input: &DayInput, f: Filters<'_>) -> Result<Vec<usize>, StoreError> {
+    let mut out = BTreeSet::new();
+    if !f.pending.is_empty() {
+        for s in input.streams() {
+            let s = s?;
+            out.extend(
+                f.pending
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.touches(&s.labels, s.min_t, s.max_t))
+                    .map(|(i, _)| i),
+            );
+            if out.len() == f.pending.len() {
+                break;
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
 /// Every entry of the day, as removed by retention.
-fn expired_all(input: &DayInput) -> Removed {
+fn expired_all(input: &DayInput) -> Result<Removed, StoreError> {
     let mut r = Removed::default();
-    for s in &input.streams {
+    for s in input.streams() {
+        let s = s?;
         r.entries += s.entries;
         r.bytes += s.raw;
         r.by_retention += s.entries;
@@ -746,7 +917,7 @@ fn expired_all(input: &DayInput) -> Removed {
             whole: true,
         });
     }
-    r
+    Ok(r)
 }
 
 /// Removes scratch outputs that will not be used.
@@ -784,17 +955,19 @@ pub fn preview_delete(
         query,
     }];
     let days: BTreeSet<String> = days_between(new.start, new.end).into_iter().collect();
-    let mut open = HashMap::new();
+    let mut open = Opened::new();
     let (mut entries, mut streams) = (0, BTreeSet::new());
     for (day, segs) in by_day(&snap.manifest.segments) {
         if !days.contains(&day) {
             continue;
         }
         let input = open_day(&snap, &day, segs, &mut open)?;
-        let f = filters(&input, &TenantRetention::default(), new.now, &pending);
-        if f.iter().all(|sf| sf.deletes.is_empty()) {
-            continue;
-        }
+        let keep = TenantRetention::default();
+        let fl = Filters {
+            tr: &keep,
+            now: new.now,
+            pending: &pending,
+        };
         let mut sink = Sink {
             tx: None,
             params: BlockParams {
@@ -803,7 +976,7 @@ pub fn preview_delete(
             },
             segment_bytes: u64::MAX,
         };
-        let out = merge::merge_day(&input, &f, 1, &mut sink, &Silent)?;
+        let out = merge::merge_day(&input, &|s| fl.of(s), 1, &mut sink, &Silent)?;
         entries += out.removed.by_delete;
         streams.extend(out.removed.streams.into_iter().map(|s| s.labels));
     }
@@ -813,4 +986,49 @@ pub fn preview_delete(
 /// The days of `[from, to]` (ns, both included) as `YYYY-MM-DD`.
 pub fn days_between(from: i64, to: i64) -> Vec<String> {
     (day_of(from)..=day_of(to)).map(day_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(id: u64, raw_bytes: u64, streams: u64) -> SegmentEntry {
+        SegmentEntry {
+            id,
+            day: "2024-05-01".into(),
+            path: format!("segments/2024-05-01/{id}.seg"),
+            bytes: raw_bytes / 5,
+            raw_bytes,
+            entries: raw_bytes / 30,
+            streams,
+            blocks: 1,
+            min_t: 0,
+            max_t: 0,
+            compacted: false,
+        }
+    }
+
+    #[test]
+    fn ingest_merges_its_segments_of_many_small_runs_only() {
+        // A million streams over 28 batches: 5 entries of 33 bytes each.
+        let many: Vec<SegmentEntry> = (1..=28).map(|i| seg(i, 6 << 20, 180_000)).collect();
+        assert!(merge_at_ingest(&many));
+        // One segment: nothing to merge.
+        assert!(!merge_at_ingest(&many[..1]));
+        // A day of 64 large streams across two batches: runs of 1 MB.
+        assert!(!merge_at_ingest(&[
+            seg(1, 64 << 20, 64),
+            seg(2, 64 << 20, 64)
+        ]));
+        // More line bytes than one output segment takes, in two segments.
+        assert!(!merge_at_ingest(&[
+            seg(1, 200 << 20, 1 << 20),
+            seg(2, 200 << 20, 1 << 20)
+        ]));
+        // Small runs over several batches.
+        assert!(merge_at_ingest(&[
+            seg(1, 1 << 20, 100),
+            seg(2, 1 << 20, 100)
+        ]));
+    }
 }

@@ -123,6 +123,8 @@ struct Run<'r, 'l> {
     committed: follow::Positions,
     /// Segments the last batch published wait for [`Run::finish`]'s commit.
     unsaved: bool,
+    /// Segments with this id or above were written by this run.
+    first_id: u64,
 }
 
 /// What the next batch charges per line when a pipeline makes its streams
@@ -212,6 +214,16 @@ pub(crate) fn ingest_with(
     map_large_allocations();
     let mut run = Run {
         committed: tx.manifest().positions.clone(),
+        // Every segment this run creates gets an id above both (a damaged
+        // manifest's `next_segment_id` may lag behind a live id).
+        first_id: tx
+            .manifest()
+            .segments
+            .iter()
+            .map(|s| s.id + 1)
+            .max()
+            .unwrap_or(0)
+            .max(tx.manifest().next_segment_id),
         tx,
         opts,
         obs,
@@ -431,6 +443,7 @@ impl Run<'_, '_> {
     /// ends, and positions that moved (a file renamed, a new one with no
     /// whole line yet) are kept even when nothing was read.
     fn finish(&mut self) -> Result<(), IngestError> {
+        self.merge_written_days()?;
         let index_due = self.upkeep.due_at_end();
         if self.unsaved || index_due || self.tx.manifest().positions != self.committed {
             self.upkeep
@@ -439,6 +452,59 @@ impl Run<'_, '_> {
             self.committed = self.tx.manifest().positions.clone();
             self.report.commits += 1;
             self.unsaved = false;
+        }
+        // The segments the end-of-run merge retired go with one more
+        // commit once no reader holds an older manifest (as a compaction's
+        // last commit does): they are most of what the batches wrote.
+        if self.report.days_merged > 0 && self.tx.has_releasable_retired()? {
+            self.tx.commit()?;
+            self.report.commits += 1;
+        }
+        Ok(())
+    }
+
+    /// The end-of-run merge ([`IngestOptions::run_end`]) of the segments
+    /// this run wrote, inside the transaction whose last commit follows: the
+    /// merged days' indexes are built once, by that commit.
+    fn merge_written_days(&mut self) -> Result<(), IngestError> {
+        let Some(end) = self.opts.run_end.clone() else {
+            return Ok(());
+        };
+        let first_id = self.first_id;
+        let ours = |tx: &TenantWriter<'_>| -> u64 {
+            let s = tx.manifest().segments.iter().filter(|s| s.id >= first_id);
+            s.map(|s| s.bytes).sum()
+        };
+        let before = ours(&self.tx);
+        let t = Instant::now();
+        let obs = self.obs;
+        let merged = end.merge_days(&mut self.tx, first_id, self.opts.zstd_level, &mut |m| {
+            obs.warn(&m)
+        })?;
+        if merged.is_empty() {
+            return Ok(());
+        }
+        // What the run added to the store, after the merge.
+        let after = ours(&self.tx);
+        self.report.bytes_stored = (self.report.bytes_stored + after).saturating_sub(before);
+        self.report.days_merged += merged.len() as u64;
+        self.report.merge_ms += t.elapsed().as_millis() as u64;
+        self.unsaved = true;
+        if self.upkeep.enabled {
+            self.upkeep.pending.extend(merged);
+        } else {
+            // Under --no-index, a day that has an index (built before) is
+            // rebuilt all the same: it names the segments just retired.
+            let stale: Vec<String> = merged
+                .into_iter()
+                .filter(|d| self.tx.manifest().indexes.iter().any(|i| &i.day == d))
+                .collect();
+            if !stale.is_empty() {
+                let built = crate::store::rebuild_days_lenient(&mut self.tx, &stale, &mut |m| {
+                    obs.warn(&m)
+                })?;
+                self.report.index_builds += built.len() as u64;
+            }
         }
         Ok(())
     }
@@ -465,6 +531,7 @@ impl Run<'_, '_> {
             upkeep,
             committed,
             unsaved,
+            ..
         } = self;
         let (opts, obs) = (*opts, *obs);
         if batch.is_empty() {

@@ -10,6 +10,7 @@
 mod batch;
 mod clock;
 mod dryrun;
+mod end;
 mod follow;
 pub mod format;
 pub mod hook;
@@ -28,10 +29,15 @@ use regex::Regex;
 
 pub use batch::ingest;
 pub use dryrun::{dry_run, DryRun, DryRunEntry, DryRunInput, TimeSource};
+pub use end::RunEnd;
 pub use format::InputFormat;
 pub use report::{FileTimestamps, IngestReport};
 pub use tail_loop::{follow, FollowObserver, FollowOptions, FollowStatus};
-pub(crate) use writer::{write_segments, BlockParams, StreamEntries};
+pub(crate) use writer::{
+    run_fingerprint, BlockParams, OwnedRun, Packer, RunEntries, SMALL_STREAM_BYTES,
+};
+#[cfg(test)]
+pub(crate) use writer::{write_segments, StreamEntries};
 
 use crate::model::Limits;
 use crate::store::StoreError;
@@ -97,6 +103,10 @@ pub struct IngestOptions {
     /// A per-entry pipeline (`--config`'s `pipeline_stages`): it picks each
     /// file's labels, and may rewrite, relabel, re-time, join or drop entries.
     pub hook: Option<std::sync::Arc<dyn hook::EntryHook>>,
+    /// What the run does last with the days it wrote to, before their last
+    /// index build (`--compact=auto`: the compactor's merge of days left in
+    /// many segments); `None` leaves them as the batches wrote them.
+    pub run_end: Option<std::sync::Arc<dyn RunEnd>>,
 }
 
 impl Default for IngestOptions {
@@ -124,6 +134,7 @@ impl Default for IngestOptions {
             partial_line_timeout: None,
             stop: None,
             hook: None,
+            run_end: None,
         }
     }
 }

@@ -61,6 +61,11 @@ pub struct IngestReport {
     pub index_builds: u64,
     /// Wall time spent rebuilding label indexes, ms.
     pub index_ms: u64,
+    /// Days merged at the end of the run (`--compact=auto`), each from the
+    /// many segments its batches wrote into as few as a compaction writes.
+    pub days_merged: u64,
+    /// Wall time of that merge, ms.
+    pub merge_ms: u64,
     /// Oldest stored entry, ns.
     pub min_t: Option<i64>,
     /// Newest stored entry, ns.

@@ -147,6 +147,9 @@ pub fn follow(
             batch_bytes: g.batch_bytes.min(batch_bytes),
             // A stop ends a long catch-up at its next commit.
             stop: Some(stop),
+            // Each cycle would merge its day again: `lokal compact` (from
+            // cron) merges a followed day instead.
+            run_end: None,
             ..g.clone()
         })
         .collect();

@@ -1,6 +1,8 @@
 //! Turns a batch's entries into segments: per stream sort by time, optional
 //! dedupe, cut into blocks per UTC day and compress them on rayon (the block
 //! format is [`crate::chunk::block`]'s), write one segment per day, publish.
+//! The cutting and packing of streams into blocks is the [`Packer`]'s, fed
+//! one stream at a time: the compactor's merge writes through it too.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -12,7 +14,7 @@ use super::report::{reject, IngestReport};
 use super::{IngestError, IngestOptions};
 use crate::chunk::block::{self, EncodedBlock, Metadata};
 use crate::chunk::segment::RunMeta;
-use crate::chunk::Block;
+use crate::chunk::{Block, SegmentWriter};
 use crate::model::Labels;
 use crate::store::{SegmentEntry, StoreError, TenantWriter};
 use crate::time::{day_of, day_string};
@@ -37,29 +39,308 @@ pub(crate) const SMALL_STREAM_BYTES: usize = 64 << 10;
 /// lines share.
 pub(crate) const PACK_TARGET_BYTES: usize = 256 << 10;
 
-/// One block to write: runs `(stream, entry range)`, one for a stream's
-/// own block, several for a packed block.
-struct Unit {
-    runs: Vec<(usize, Range<usize>)>,
+/// Line bytes of pending blocks at which a [`Packer`] compresses them and
+/// hands them to its segment: enough blocks for every core, few enough that
+/// a writer whose entries are its own (the compactor's merge) holds little.
+/// (Unit tests flush every 4 KiB, so that their small days go through
+/// several lots, as a real day does.)
+const FLUSH_BYTES: usize = if cfg!(test) { 4 << 10 } else { 16 << 20 };
+
+/// An owned run of entries: the lines back to back in one buffer (what the
+/// compactor's merge emits, one allocation per run, not per line).
+#[derive(Debug, Default)]
+pub(crate) struct OwnedRun {
+    arena: Vec<u8>,
+    /// `(ts, offset of the line in arena, its length, metadata)`.
+    entries: Vec<(i64, usize, usize, Option<Box<Metadata>>)>,
 }
 
-/// One UTC day of the batch: its blocks, and every stream's runs in label
-/// order as `(unit, run within the unit)`, the order footers list them.
-struct DayPlan {
-    day: i64,
-    units: Vec<Unit>,
-    runs: Vec<(usize, usize)>,
+impl OwnedRun {
+    /// Appends one entry.
+    pub fn push(&mut self, ts: i64, line: &[u8], md: Option<Box<Metadata>>) {
+        self.entries.push((ts, self.arena.len(), line.len(), md));
+        self.arena.extend_from_slice(line);
+    }
+
+    /// Line bytes held.
+    pub fn bytes(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// True when it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
-/// Cuts the batch's streams (each sorted by time) into blocks, per UTC
-/// day and in label order: a stream's day over [`SMALL_STREAM_BYTES`] into
-/// blocks of its own ([`block::cut_blocks_at`] `block_bytes`), the smaller
-/// ones packed together up to [`PACK_TARGET_BYTES`] of lines a block. Both
-/// thresholds are capped at `block_bytes`, so no stream's run in a block
-/// holds more than that (unless one entry does).
-fn plan_units(streams: &[StreamEntries<'_>], block_bytes: usize) -> Vec<DayPlan> {
-    let small = SMALL_STREAM_BYTES.min(block_bytes);
-    let pack_target = PACK_TARGET_BYTES.min(block_bytes);
+/// The entries of one stream's run in a block to write.
+pub(crate) enum RunEntries<'a> {
+    /// A slice of a batch's entries.
+    Borrowed(&'a [StoredEntry<'a>]),
+    /// Entries of its own.
+    Owned(OwnedRun),
+}
+
+impl RunEntries<'_> {
+    fn len(&self) -> usize {
+        match self {
+            RunEntries::Borrowed(e) => e.len(),
+            RunEntries::Owned(o) => o.entries.len(),
+        }
+    }
+
+    /// `(ts, line, metadata)` of each entry, in order.
+    fn iter(&self) -> RunIter<'_> {
+        match self {
+            RunEntries::Borrowed(e) => RunIter::Borrowed(e.iter()),
+            RunEntries::Owned(o) => RunIter::Owned(&o.arena, o.entries.iter()),
+        }
+    }
+
+    fn meta(&self, first: u32) -> RunMeta {
+        let (mut line_bytes, mut min_t, mut max_t) = (0u64, i64::MAX, i64::MIN);
+        for (t, l, _) in self.iter() {
+            line_bytes += l.len() as u64;
+            min_t = min_t.min(t);
+            max_t = max_t.max(t);
+        }
+        RunMeta {
+            first,
+            entries: self.len() as u32,
+            line_bytes,
+            min_t,
+            max_t,
+        }
+    }
+}
+
+/// A stream with runs in a [`Packer`]'s pending blocks: its labels, its
+/// fingerprint, and `(block, run within it)` per run.
+type PendingStream<'a> = (Cow<'a, Labels>, u64, Vec<(usize, usize)>);
+
+/// The entries of a [`RunEntries`]: one match per entry, which the
+/// compressor's passes over a block (six of them) take many times.
+#[derive(Clone)]
+enum RunIter<'x> {
+    Borrowed(std::slice::Iter<'x, StoredEntry<'x>>),
+    Owned(
+        &'x [u8],
+        std::slice::Iter<'x, (i64, usize, usize, Option<Box<Metadata>>)>,
+    ),
+}
+
+impl<'x> Iterator for RunIter<'x> {
+    type Item = (i64, &'x [u8], &'x Metadata);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            RunIter::Borrowed(it) => it
+                .next()
+                .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[]))),
+            RunIter::Owned(arena, it) => it.next().map(|(t, off, len, m)| {
+                (*t, &arena[*off..*off + *len], m.as_deref().unwrap_or(&[]))
+            }),
+        }
+    }
+}
+
+/// The one place streams' entries become blocks of a segment: a stream's
+/// day of more than [`SMALL_STREAM_BYTES`] of lines gets blocks of its own
+/// ([`block::BlockCut`] at `block_bytes`), smaller ones are packed together
+/// up to [`PACK_TARGET_BYTES`] of lines a block (both thresholds capped at
+/// `block_bytes`, so no stream's run in a block holds more than that unless
+/// one entry does). Streams are handed over one after another in label
+/// order; pending blocks are compressed on rayon about [`FLUSH_BYTES`] at a
+/// time and written with their runs, so a writer fed by a merge holds a few
+/// MiB, never the day. Ingest's batches ([`write_segments`]) and the
+/// compactor's merge both write through it.
+pub(crate) struct Packer<'a> {
+    level: i32,
+    block_bytes: usize,
+    small: usize,
+    pack_target: usize,
+    /// Pending blocks: their runs in block order.
+    units: Vec<Vec<RunEntries<'a>>>,
+    /// Streams with runs in the pending blocks, in order, the last one
+    /// being added: labels, fingerprint, and `(block, run within it)` per
+    /// run. A batch's label sets are borrowed, not copied.
+    streams: Vec<PendingStream<'a>>,
+    /// The open packed block and its line bytes.
+    pack: Option<usize>,
+    pack_bytes: usize,
+    pending_bytes: usize,
+}
+
+impl<'a> Packer<'a> {
+    /// A packer cutting blocks as `params` say.
+    pub fn new(params: BlockParams) -> Self {
+        Packer {
+            level: params.zstd_level,
+            block_bytes: params.block_bytes,
+            small: SMALL_STREAM_BYTES.min(params.block_bytes),
+            pack_target: PACK_TARGET_BYTES.min(params.block_bytes),
+            units: Vec::new(),
+            streams: Vec::new(),
+            pack: None,
+            pack_bytes: 0,
+            pending_bytes: 0,
+        }
+    }
+
+    /// Most line bytes of a stream's day that is packed with others.
+    pub fn small_bytes(&self) -> usize {
+        self.small
+    }
+
+    /// A cut of one stream's entries into its own blocks.
+    pub fn cut(&self) -> block::BlockCut {
+        block::BlockCut::new(self.block_bytes)
+    }
+
+    /// Starts the next stream (after the one before in label order); the
+    /// runs added until the next call are its, in time order.
+    pub fn begin_stream(&mut self, labels: Cow<'a, Labels>, fingerprint: u64) {
+        self.streams.push((labels, fingerprint, Vec::new()));
+    }
+
+    fn record(&mut self, unit: usize, run: RunEntries<'a>, bytes: usize) {
+        let k = self.units[unit].len();
+        self.units[unit].push(run);
+        self.streams
+            .last_mut()
+            .expect("begin_stream first")
+            .2
+            .push((unit, k));
+        self.pending_bytes += bytes;
+    }
+
+    /// Adds a block of the current stream alone (`bytes` of lines).
+    pub fn add_own(&mut self, run: RunEntries<'a>, bytes: usize) {
+        if run.len() == 0 {
+            return;
+        }
+        self.units.push(Vec::new());
+        self.record(self.units.len() - 1, run, bytes);
+    }
+
+    /// Adds the current stream's whole day (`bytes` of lines, at most
+    /// [`Self::small_bytes`]) to the open packed block.
+    pub fn add_packed(&mut self, run: RunEntries<'a>, bytes: usize) {
+        if run.len() == 0 {
+            return;
+        }
+        let u = match self.pack {
+            Some(u) => u,
+            None => {
+                self.units.push(Vec::new());
+                self.pack = Some(self.units.len() - 1);
+                self.units.len() - 1
+            }
+        };
+        self.record(u, run, bytes);
+        self.pack_bytes += bytes;
+        if self.pack_bytes >= self.pack_target {
+            self.pack = None;
+            self.pack_bytes = 0;
+        }
+    }
+
+    /// Adds one stream's time-sorted entries of one day (`bytes` of lines):
+    /// packed when small, else cut into blocks of its own.
+    pub fn add_stream_day(
+        &mut self,
+        labels: &'a Labels,
+        fingerprint: u64,
+        entries: &'a [StoredEntry<'a>],
+        bytes: usize,
+    ) {
+        self.begin_stream(Cow::Borrowed(labels), fingerprint);
+        if bytes <= self.small {
+            self.add_packed(RunEntries::Borrowed(entries), bytes);
+            return;
+        }
+        for (_, r) in block::cut_blocks_at(entries, self.block_bytes, |x| (x.0, x.1.len())) {
+            let e = &entries[r];
+            let b = e.iter().map(|x| x.1.len()).sum();
+            self.add_own(RunEntries::Borrowed(e), b);
+        }
+    }
+
+    /// Whether enough is pending to [`Self::flush`].
+    pub fn full(&self) -> bool {
+        self.pending_bytes >= FLUSH_BYTES
+    }
+
+    /// Compresses the pending blocks (on rayon) and writes them to `w`
+    /// with their streams' runs; the open packed block is closed.
+    pub fn flush(&mut self, w: &mut SegmentWriter) -> Result<(), StoreError> {
+        let level = self.level;
+        let compressed: Vec<Result<EncodedBlock, block::CompressError>> = self
+            .units
+            .par_iter()
+            .map(|u| match u.as_slice() {
+                // A block of one run (a large stream's): no flattening.
+                [run] => block::compress(run.iter(), level),
+                runs => block::compress(runs.iter().flat_map(RunEntries::iter), level),
+            })
+            .collect();
+        let mut frames = Vec::with_capacity(compressed.len());
+        for c in compressed {
+            // Failing to compress a block is a store failure, like a full disk.
+            let c = c.map_err(StoreError::from)?;
+            frames.push(
+                w.add_frame(&c.bytes, c.meta.raw_len, c.meta.frame_entries)
+                    .map_err(StoreError::from)?,
+            );
+        }
+        // Where each run starts in its block.
+        let firsts: Vec<Vec<u32>> = self
+            .units
+            .iter()
+            .map(|u| {
+                let mut first = 0u32;
+                u.iter()
+                    .map(|r| {
+                        let f = first;
+                        first += r.len() as u32;
+                        f
+                    })
+                    .collect()
+            })
+            .collect();
+        for (labels, fingerprint, runs) in &self.streams {
+            for &(u, k) in runs {
+                w.add_run(
+                    labels.as_ref(),
+                    *fingerprint,
+                    frames[u],
+                    self.units[u][k].meta(firsts[u][k]),
+                );
+            }
+        }
+        self.units.clear();
+        // The stream being added goes on after the flush.
+        let last = self.streams.pop();
+        self.streams.clear();
+        self.streams
+            .extend(last.map(|(l, f, _)| (l, f, Vec::new())));
+        self.pack = None;
+        self.pack_bytes = 0;
+        self.pending_bytes = 0;
+        Ok(())
+    }
+}
+
+/// The fingerprint [`SegmentWriter::add_run`] tells streams apart by: a
+/// fast hash of the label set (format 2 stores none).
+pub(crate) fn run_fingerprint(labels: &Labels) -> u64 {
+    std::hash::BuildHasher::hash_one(&xxhash_rust::xxh3::Xxh3DefaultBuilder::new(), labels)
+}
+
+/// Each stream's entries of each UTC day, the days in order and in each
+/// the streams in label order: `(stream, entry range, line bytes)`.
+fn day_pieces(streams: &[StreamEntries<'_>]) -> BTreeMap<i64, Vec<(usize, Range<usize>, usize)>> {
     // Label sets are distinct: an unstable sort gives the one order. It
     // compares order-preserving byte keys laid out in one buffer: comparing
     // the label sets themselves chases six pointers per comparison, and at
@@ -92,43 +373,7 @@ fn plan_units(streams: &[StreamEntries<'_>], block_bytes: usize) -> Vec<DayPlan>
             start = end;
         }
     }
-    let mut plans = Vec::new();
-    for (day, pieces) in days {
-        let mut plan = DayPlan {
-            day,
-            units: Vec::new(),
-            runs: Vec::new(),
-        };
-        // The open pack: its unit number once it has one.
-        let mut pack: Option<usize> = None;
-        let mut pack_bytes = 0;
-        for (si, range, bytes) in pieces {
-            if bytes > small {
-                let base = range.start;
-                let e = &streams[si].entries[range];
-                for (_, r) in block::cut_blocks_at(e, block_bytes, |x| (x.0, x.1.len())) {
-                    plan.runs.push((plan.units.len(), 0));
-                    plan.units.push(Unit {
-                        runs: vec![(si, base + r.start..base + r.end)],
-                    });
-                }
-                continue;
-            }
-            let u = *pack.get_or_insert_with(|| {
-                plan.units.push(Unit { runs: Vec::new() });
-                plan.units.len() - 1
-            });
-            plan.runs.push((u, plan.units[u].runs.len()));
-            plan.units[u].runs.push((si, range));
-            pack_bytes += bytes;
-            if pack_bytes >= pack_target {
-                pack = None;
-                pack_bytes = 0;
-            }
-        }
-        plans.push(plan);
-    }
-    plans
+    days
 }
 
 /// Appends a byte key of `labels` that sorts as the label sets do: per
@@ -206,7 +451,7 @@ pub(crate) struct BlockParams {
 
 /// Writes streams whose entries are sorted by time (equal timestamps in the
 /// order they are to be read back) as published segments of `tx`: cut and
-/// packed into blocks per UTC day by [`plan_units`], compressed on rayon,
+/// packed into blocks per UTC day by a [`Packer`], compressed on rayon,
 /// one segment per day with the streams in label order. The one path from
 /// entries to segment files: ingest's batches and the compactor's merged
 /// days both take it. Returns the new segments' manifest entries.
@@ -215,76 +460,23 @@ pub(crate) fn write_segments(
     streams: &[StreamEntries<'_>],
     params: BlockParams,
 ) -> Result<Vec<SegmentEntry>, StoreError> {
-    let level = params.zstd_level;
-    // The segment writer only tells consecutive streams apart by these (and
-    // their labels); format 2 stores no fingerprint, so a fast hash of the
-    // label set does, instead of printing every label set in Loki's form.
-    let hasher = xxhash_rust::xxh3::Xxh3DefaultBuilder::new();
     let fingerprints: Vec<u64> = streams
         .par_iter()
-        .map(|s| std::hash::BuildHasher::hash_one(&hasher, &s.labels))
+        .map(|s| run_fingerprint(&s.labels))
         .collect();
     let mut out = Vec::new();
-    for plan in plan_units(streams, params.block_bytes) {
-        let compressed: Vec<Result<EncodedBlock, block::CompressError>> = plan
-            .units
-            .par_iter()
-            .map(|u| {
-                block::compress(
-                    u.runs.iter().flat_map(|(si, r)| {
-                        streams[*si].entries[r.clone()]
-                            .iter()
-                            .map(|(t, l, m)| (*t, l.as_ref(), m.as_deref().unwrap_or(&[])))
-                    }),
-                    level,
-                )
-            })
-            .collect();
-        // One segment per day: the blocks in the order planned, then each
-        // stream's runs in label order.
-        let mut pending = tx.create_segment(&day_string(plan.day))?;
-        let w = &mut pending.writer;
-        let mut frames = Vec::with_capacity(compressed.len());
-        for c in compressed {
-            // Failing to compress a block is a store failure, like a full disk.
-            let c = c.map_err(StoreError::from)?;
-            frames.push(
-                w.add_frame(&c.bytes, c.meta.raw_len, c.meta.frame_entries)
-                    .map_err(StoreError::from)?,
-            );
+    for (day, pieces) in day_pieces(streams) {
+        // One segment per day, the streams in label order.
+        let mut pending = tx.create_segment(&day_string(day))?;
+        let mut packer = Packer::new(params);
+        for (si, range, bytes) in pieces {
+            let s = &streams[si];
+            packer.add_stream_day(&s.labels, fingerprints[si], &s.entries[range], bytes);
+            if packer.full() {
+                packer.flush(&mut pending.writer)?;
+            }
         }
-        let firsts: Vec<Vec<u32>> = plan
-            .units
-            .iter()
-            .map(|u| {
-                let mut first = 0u32;
-                u.runs
-                    .iter()
-                    .map(|(_, r)| {
-                        let f = first;
-                        first += r.len() as u32;
-                        f
-                    })
-                    .collect()
-            })
-            .collect();
-        for &(u, k) in &plan.runs {
-            let (si, r) = &plan.units[u].runs[k];
-            let s = &streams[*si];
-            let e = &s.entries[r.clone()];
-            w.add_run(
-                &s.labels,
-                fingerprints[*si],
-                frames[u],
-                RunMeta {
-                    first: firsts[u][k],
-                    entries: e.len() as u32,
-                    line_bytes: e.iter().map(|x| x.1.len() as u64).sum(),
-                    min_t: e[0].0,
-                    max_t: e[e.len() - 1].0,
-                },
-            );
-        }
+        packer.flush(&mut pending.writer)?;
         out.push(tx.publish(pending)?);
     }
     Ok(out)

@@ -36,7 +36,7 @@ pub use problem::ReadProblem;
 pub use rebuild::{rebuild_all, rebuild_days, rebuild_days_lenient, IndexSummary};
 
 use crate::chunk::segment::SegmentError;
-use crate::chunk::{SegmentReader, SegmentWriter, StreamChunk};
+use crate::chunk::{SegmentFooter, SegmentReader, SegmentWriter, StreamChunk};
 use crate::index::{DayIndex, IndexError};
 
 /// The tenant used when none is given: Loki's single-tenant org id.
@@ -538,6 +538,12 @@ impl Snapshot {
         Ok(SegmentReader::open_blocks(
             &self.checked_segment_path(entry)?,
         )?)
+    }
+
+    /// Maps a segment of this view and checks its footer without decoding
+    /// it ([`SegmentFooter::open`]): for reading its streams one at a time.
+    pub fn open_segment_footer(&self, entry: &SegmentEntry) -> Result<SegmentFooter, StoreError> {
+        Ok(SegmentFooter::open(&self.checked_segment_path(entry)?)?)
     }
 
     /// The segment's path, once every directory on the way is a real one.

@@ -162,6 +162,50 @@ fn the_differential_suite_answers_alike_after_200_out_of_order_ingests_and_compa
     assert!(out.stderr.contains("nothing to compact"), "{}", out.stderr);
 }
 
+/// Must-show (issue 13): one ingest of the dataset, shuffled, in small
+/// batches ends in one segment a day — the batches' segments merged at the
+/// end of the run (`--compact=auto`) — and each of the 545 queries answers
+/// exactly as the same ingest left unmerged (`--compact=never`) does.
+#[test]
+fn a_multi_batch_ingest_merged_at_its_end_answers_as_the_unmerged_one() {
+    let auto = TestEnv::new();
+    let Some(lines) = dataset_lines(&auto) else {
+        return;
+    };
+    let never = TestEnv::new();
+    let piece = pieces(&auto, &lines, 1, 7).remove(0);
+    let report = auto
+        .ingest([&piece])
+        .args(["--format", "logcli", "--batch-size", "64KiB"])
+        .report();
+    assert!(report["commits"].as_u64().unwrap() >= 10, "{report}");
+    never
+        .ingest([&piece])
+        .args(["--format", "logcli", "--batch-size", "64KiB"])
+        .args(["--compact", "never"])
+        .ok();
+    let merged = segments_per_day(&auto);
+    assert!(
+        merged.values().all(|&n| n == 1),
+        "one segment a day: {merged:?}"
+    );
+    assert_eq!(report["days_merged"], merged.len() as u64, "{report}");
+    let unmerged = segments_per_day(&never);
+    assert!(unmerged.values().all(|&n| n >= 10), "{unmerged:?}");
+    auto.ok(["check"]);
+    assert_index_agrees_with_footers(auto.store());
+
+    let rows = diff::read_queries(&diff::suite_dir().join("queries.tsv"));
+    let want = diff::run_lokal(never.store(), &rows);
+    let got = diff::run_lokal(auto.store(), &rows);
+    let changed = same_answers(&rows, &want, &got);
+    assert!(
+        changed.is_empty(),
+        "answers differ from the unmerged store:\n{}",
+        changed.join("\n")
+    );
+}
+
 /// The same with repeated entries (the same time and line twice, in other
 /// pieces) and entries tied in time with other lines: every answer,
 /// including the order of tied lines, stays as it was.

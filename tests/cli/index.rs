@@ -52,9 +52,18 @@ fn covered_by_day(env: &TestEnv) -> std::collections::BTreeMap<String, Vec<u64>>
         .collect()
 }
 
+/// Ingests in small batches, left as the batches wrote them (each batch
+/// publishes its segments with their index).
 fn ingest(env: &TestEnv, files: &[PathBuf], extra: &[&str]) {
     env.ingest(files)
-        .args(["--label", "job=x", "--batch-size", "64KiB"])
+        .args([
+            "--label",
+            "job=x",
+            "--batch-size",
+            "64KiB",
+            "--compact",
+            "never",
+        ])
         .args(extra)
         .ok();
 }

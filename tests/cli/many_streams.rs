@@ -424,17 +424,28 @@ fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &s
     assert_eq!(got, absent, "{how}: absent_over_time");
 }
 
-#[test]
-fn many_small_streams_answer_exactly() {
-    let env = TestEnv::new();
+/// Ingests the interleaved corpus (about 1 MB of jsonl) in batches of
+/// 256 KB, with `extra` flags: several batches, each holding most streams.
+fn ingest_interleaved(
+    env: &TestEnv,
+    name: &str,
+    extra: &[&str],
+) -> (serde_json::Value, BTreeMap<usize, Vec<(i64, String)>>) {
     let (jsonl, want) = interleaved_corpus();
-    let input = env.write("many.jsonl", &jsonl);
-    // About 1 MB of jsonl in batches of 256 KB: several segments, each
-    // holding most streams.
+    let input = env.write(name, &jsonl);
     let report = env
         .ingest([&input])
         .args(["--format", "logcli", "--batch-size", "256KB"])
+        .args(extra)
         .report();
+    (report, want)
+}
+
+#[test]
+fn many_small_streams_answer_exactly() {
+    let env = TestEnv::new();
+    // Several segments, left as the batches wrote them.
+    let (report, want) = ingest_interleaved(&env, "many.jsonl", &["--compact", "never"]);
     assert_eq!(report["entries_stored"], (STREAMS * PER) as u64, "{report}");
     assert_eq!(report["streams"], STREAMS as u64, "{report}");
     let m = env.manifest();
@@ -461,6 +472,74 @@ fn many_small_streams_answer_exactly() {
     m["indexes"] = serde_json::json!([]);
     env.write_manifest(&m);
     check_answers(&env, &want, "from the footers");
+}
+
+/// The same ingest with `--compact=auto` (the default): its batches'
+/// segments are merged at the end of the run into one segment, each stream
+/// one run, the index built once after; every answer is still exact.
+#[test]
+fn a_multi_batch_ingest_of_many_streams_ends_in_one_segment() {
+    let env = TestEnv::new();
+    let (report, want) = ingest_interleaved(&env, "many.jsonl", &[]);
+    assert_eq!(report["entries_stored"], (STREAMS * PER) as u64, "{report}");
+    assert!(report["commits"].as_u64().unwrap() >= 3, "{report}");
+    assert_eq!(report["days_merged"], 1, "{report}");
+    let m = env.manifest();
+    let segs = m["segments"].as_array().unwrap();
+    assert_eq!(segs.len(), 1, "one segment: {segs:?}");
+    assert_eq!(segs[0]["streams"], STREAMS as u64, "one run a stream");
+    assert_eq!(segs[0]["compacted"], true);
+    let stats = env.cmd(["stats", "-o", "json"]).json();
+    assert_eq!(stats[0]["entries"], (STREAMS * PER) as u64, "{stats}");
+    check_answers(&env, &want, "merged at the end of the ingest");
+    assert!(assert_index_agrees_with_footers(env.store()) >= STREAMS);
+    let check = env.ok(["check"]);
+    assert!(check.trim_end().ends_with(": no problems"), "{check}");
+    // Nothing is left for `lokal compact`.
+    let out = env.cmd(["compact"]).run().assert_code(0);
+    assert!(out.stderr.contains("nothing to compact"), "{}", out.stderr);
+
+    // A second run into the same day merges only what it wrote: the first
+    // run's segment stays as it is.
+    let (report, _) = ingest_interleaved(&env, "more.jsonl", &[]);
+    assert_eq!(report["days_merged"], 1, "{report}");
+    let m2 = env.manifest();
+    let ids: Vec<u64> = m2["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{m2}");
+    assert_eq!(
+        ids[0],
+        segs[0]["id"].as_u64().unwrap(),
+        "the first run's segment is kept"
+    );
+}
+
+/// Under `--no-index` the merge happens all the same: a fresh store gets
+/// no index (queries read the one footer), and a day indexed before gets
+/// its index rebuilt, since the old one names the segments merged away.
+#[test]
+fn the_end_of_ingest_merge_under_no_index() {
+    let env = TestEnv::new();
+    let (report, want) = ingest_interleaved(&env, "many.jsonl", &["--no-index"]);
+    assert_eq!(report["days_merged"], 1, "{report}");
+    assert_eq!(report["index_builds"], 0, "{report}");
+    assert_eq!(env.manifest()["indexes"], serde_json::json!([]));
+    check_answers(&env, &want, "merged, from the footer");
+
+    env.ok(["index", "-q"]);
+    let (report, _) = ingest_interleaved(&env, "more.jsonl", &["--no-index"]);
+    assert_eq!(report["days_merged"], 1, "{report}");
+    assert_eq!(
+        report["index_builds"], 1,
+        "the stale index is rebuilt: {report}"
+    );
+    assert!(assert_index_agrees_with_footers(env.store()) >= STREAMS);
+    let check = env.ok(["check"]);
+    assert!(check.trim_end().ends_with(": no problems"), "{check}");
 }
 
 const LINES: usize = 3;

@@ -25,6 +25,17 @@ pub enum FormatArg {
     LokiPush,
 }
 
+/// `--compact` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompactArg {
+    /// Merge each day the run wrote to that it left in more segments than `lokal compact` would
+    /// write, when its streams' runs there are small (many streams, a few entries of each per
+    /// batch)
+    Auto,
+    /// Leave every day as the batches wrote it
+    Never,
+}
+
 /// Summary output.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SummaryFormat {
@@ -109,6 +120,10 @@ pub struct IngestArgs {
     /// Do not update the label index (queries read segment footers until `lokal index`)
     #[arg(long)]
     pub no_index: bool,
+    /// At the end of the run, merge the days it left in many segments of small runs into one
+    /// segment each, as `lokal compact` would (without retention or deletes)
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub compact: CompactArg,
     /// No progress bar and no summary
     #[arg(short, long)]
     pub quiet: bool,
@@ -285,6 +300,10 @@ fn options(a: &IngestArgs) -> Result<IngestOptions> {
     o.binary = a.binary;
     o.zstd_level = a.compression_level;
     o.no_index = a.no_index;
+    o.run_end = match a.compact {
+        CompactArg::Auto => Some(std::sync::Arc::new(lokal::compact::IngestMerge)),
+        CompactArg::Never => None,
+    };
     if let Some(t) = &a.lock_timeout {
         o.lock_timeout = Some(parse_duration(t).map_err(anyhow::Error::msg)?);
     }
@@ -457,6 +476,9 @@ fn summary_table(r: &IngestReport) -> Table {
             "ratio",
             format!("{:.1}x", r.bytes_read as f64 / r.bytes_stored as f64),
         );
+    }
+    if r.days_merged > 0 {
+        row("days merged at the end", r.days_merged.to_string());
     }
     if let (Some(a), Some(b)) = (r.min_t, r.max_t) {
         row("from", lokal::time::rfc3339_nano(a));
