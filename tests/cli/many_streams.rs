@@ -689,11 +689,12 @@ fn stored(env: &TestEnv) -> BTreeMap<(String, String), usize> {
 }
 
 /// Ingests `inputs` with `--batch-size SIZE` and `args`; the commits and
-/// segments of the report, checked against the manifest.
+/// segments of the report, checked against the manifest (`--compact never`:
+/// the segments stay as the batches wrote them).
 fn batches(env: &TestEnv, inputs: &[std::path::PathBuf], size: usize, args: &[&str]) -> u64 {
     let report = env
         .ingest(inputs)
-        .args(["--batch-size", &size.to_string()])
+        .args(["--batch-size", &size.to_string(), "--compact", "never"])
         .args(args)
         .report();
     let segments = env.manifest()["segments"].as_array().unwrap().len() as u64;
