@@ -1123,9 +1123,13 @@ impl Bins {
     }
 
     /// Consecutive slices of whole bins, each overlapped by at most about
-    /// `blocks` blocks (a bin alone may hold more: it is a slice then),
-    /// covering `range` (the first starts at its start, the last ends at
-    /// its end), in ascending time.
+    /// `blocks` blocks, or twice what overlaps its first bin when that is
+    /// more, covering `range` (the first starts at its start, the last ends
+    /// at its end), in ascending time. A slice can hold no fewer blocks than
+    /// overlap its first bin, so when long blocks keep more than `blocks`
+    /// open, cutting there would only plan and read those blocks again slice
+    /// after slice (a million streams, each one run spanning the day, were
+    /// cut into thousands of one-bin slices that each read every run).
     fn slices(&self, blocks: usize, range: TimeRange) -> VecDeque<TimeRange> {
         let mut overlap = Vec::with_capacity(SLICE_BINS);
         let mut open = 0i64;
@@ -1137,8 +1141,9 @@ impl Bins {
         let mut a = 0;
         while a < SLICE_BINS {
             let mut held = overlap[a];
+            let cap = (blocks as u64).max(2 * held);
             let mut b = a + 1;
-            while b < SLICE_BINS && held + self.starts[b] <= blocks as u64 {
+            while b < SLICE_BINS && held + self.starts[b] <= cap {
                 held += self.starts[b];
                 b += 1;
             }
@@ -1426,6 +1431,56 @@ mod tests {
             assert_eq!(stats.blocks, blocks as u64);
             assert_eq!(stats.lines_kept, (blocks * 10) as u64);
         }
+    }
+
+    /// Runs that start one after the other and all last to the end of the
+    /// span keep more blocks open than the budget: slices then grow with
+    /// what is open (a handful of slices, not one per bin, each of which
+    /// would plan and read every open run again), and they still cover the
+    /// range end to end.
+    #[test]
+    fn long_runs_do_not_cut_the_span_into_one_slice_per_bin() {
+        let span = TimeRange::new(0, 1_000_000);
+        let mut bins = Bins::new(span);
+        for i in 0..1000i64 {
+            bins.add(&crate::chunk::BlockMeta {
+                offset: i as u64,
+                len: 1,
+                raw_len: 1,
+                frame_entries: 1,
+                first: 0,
+                entries: 1,
+                line_bytes: 1,
+                min_t: i * 500,
+                max_t: 999_999,
+                checksum: 0,
+            });
+        }
+        let slices = bins.slices(100, span);
+        assert!(slices.len() <= 6, "{} slices", slices.len());
+        assert!(slices.len() >= 3, "{slices:?}");
+        assert_eq!(slices.front().unwrap().start, span.start);
+        assert_eq!(slices.back().unwrap().end, span.end);
+        for w in slices.iter().collect::<Vec<_>>().windows(2) {
+            assert_eq!(w[0].end, w[1].start);
+        }
+        // Blocks local in time are still cut by the budget alone.
+        let mut local = Bins::new(span);
+        for i in 0..1000i64 {
+            local.add(&crate::chunk::BlockMeta {
+                offset: i as u64,
+                len: 1,
+                raw_len: 1,
+                frame_entries: 1,
+                first: 0,
+                entries: 1,
+                line_bytes: 1,
+                min_t: i * 1000,
+                max_t: i * 1000 + 10,
+                checksum: 0,
+            });
+        }
+        assert!(local.slices(100, span).len() >= 10);
     }
 
     /// A plan larger than the stream's plan budget is read in time slices,
