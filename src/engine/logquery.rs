@@ -1441,20 +1441,21 @@ mod tests {
     #[test]
     fn long_runs_do_not_cut_the_span_into_one_slice_per_bin() {
         let span = TimeRange::new(0, 1_000_000);
+        let run = |min_t: i64, max_t: i64| crate::chunk::BlockMeta {
+            offset: min_t as u64,
+            len: 1,
+            raw_len: 1,
+            frame_entries: 1,
+            first: 0,
+            entries: 1,
+            line_bytes: 1,
+            min_t,
+            max_t,
+            checksum: 0,
+        };
         let mut bins = Bins::new(span);
         for i in 0..1000i64 {
-            bins.add(&crate::chunk::BlockMeta {
-                offset: i as u64,
-                len: 1,
-                raw_len: 1,
-                frame_entries: 1,
-                first: 0,
-                entries: 1,
-                line_bytes: 1,
-                min_t: i * 500,
-                max_t: 999_999,
-                checksum: 0,
-            });
+            bins.add(&run(i * 500, 999_999));
         }
         let slices = bins.slices(100, span);
         assert!(slices.len() <= 6, "{} slices", slices.len());
@@ -1467,18 +1468,7 @@ mod tests {
         // Blocks local in time are still cut by the budget alone.
         let mut local = Bins::new(span);
         for i in 0..1000i64 {
-            local.add(&crate::chunk::BlockMeta {
-                offset: i as u64,
-                len: 1,
-                raw_len: 1,
-                frame_entries: 1,
-                first: 0,
-                entries: 1,
-                line_bytes: 1,
-                min_t: i * 1000,
-                max_t: i * 1000 + 10,
-                checksum: 0,
-            });
+            local.add(&run(i * 1000, i * 1000 + 10));
         }
         assert!(local.slices(100, span).len() >= 10);
     }
