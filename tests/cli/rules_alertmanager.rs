@@ -208,9 +208,10 @@ fn iso(t: i64) -> String {
 }
 
 /// The test's "now": 5 seconds past a 10-second slot of the web log's
-/// lines, a few seconds ago. The log's lines stop before `now`, so a window
-/// ending at `now` on a slot itself would hold 29 lines, not 30 (the test
-/// failed whenever it started on a second divisible by 10).
+/// lines, a few seconds ago. Rules are evaluated on the group's minute at or
+/// before `now` and the log's lines stop before `now`, so a test started on
+/// a whole minute evaluated a window whose last line was never written
+/// (29 errors, not 30: it failed one start in sixty, whatever the load).
 fn test_now() -> i64 {
     jiff::Timestamp::now().as_second() / 10 * 10 - 5
 }
