@@ -698,20 +698,10 @@ impl<'s> PlanCursor<'_, 's> {
     /// recorded in the planner's [`Planner::partial`].
     pub fn next_stream(&mut self) -> Result<Option<Vec<PlannedChunk>>, StoreError> {
         loop {
-            let Some(Reverse((labels, i))) = self.heap.pop() else {
+            let mut parts = Vec::new();
+            let Some(labels) = self.pop_stream(|h| parts.extend(h.chunks)) else {
                 return Ok(None);
             };
-            let mut parts = self.heads[i].take().map(|h| h.chunks).unwrap_or_default();
-            self.advance(i);
-            while let Some(Reverse((l, j))) = self.heap.peek() {
-                if **l != *labels {
-                    break;
-                }
-                let j = *j;
-                self.heap.pop();
-                parts.extend(self.heads[j].take().map(|h| h.chunks).unwrap_or_default());
-                self.advance(j);
-            }
             parts.sort_by_key(|p| p.0.id);
             let mut out = Vec::with_capacity(parts.len());
             for (seg, reader, blocks) in parts {
@@ -739,17 +729,29 @@ impl<'s> PlanCursor<'_, 's> {
     /// that read no block, so no segment is mapped (as [`Planner::series`]
     /// maps none).
     pub fn next_labels(&mut self) -> Option<Arc<Labels>> {
+        self.pop_stream(|_| {})
+    }
+
+    /// Takes the next stream's head from every source that holds it (the
+    /// heap's top and each head with the same labels), handing each to
+    /// `take` and moving its source on; the stream's labels, or `None`
+    /// after the last.
+    fn pop_stream(&mut self, mut take: impl FnMut(Head<'s>)) -> Option<Arc<Labels>> {
         let Reverse((labels, i)) = self.heap.pop()?;
-        self.heads[i] = None;
-        self.advance(i);
-        while let Some(Reverse((l, j))) = self.heap.peek() {
-            if **l != *labels {
-                break;
+        let mut next = Some(i);
+        while let Some(j) = next {
+            if let Some(h) = self.heads[j].take() {
+                take(h);
             }
-            let j = *j;
-            self.heap.pop();
-            self.heads[j] = None;
             self.advance(j);
+            next = match self.heap.peek() {
+                Some(Reverse((l, k))) if **l == *labels => {
+                    let k = *k;
+                    self.heap.pop();
+                    Some(k)
+                }
+                _ => None,
+            };
         }
         Some(labels)
     }
