@@ -22,7 +22,19 @@
 //!
 //! When several files hold the same content (an original and its copy) one
 //! is read — the one found by inode, else the longest plain one — and the
-//! others' positions follow it, so the content is stored once.
+//! others' positions follow it, so the content is stored once. A copy's
+//! position is the content's: the same offset and name as its original's,
+//! even when the copy is shorter. A copy may be looked at while it is being
+//! written (`copytruncate` copies, then truncates; its size may also have
+//! been taken an instant before the bytes its head is hashed from), and
+//! what it gets after that look up to the offset was read from the
+//! original: found again by inode, a rotated file shorter than its position
+//! is such a copy (under its first name it would be a truncated file).
+//!
+//! A file whose position no longer holds when it is opened (truncated
+//! between the plan and the open) is left to the next run, which plans it
+//! and its copy together ([`super::reader`]); read from its start there and
+//! then, it would replace the position its copy is recognised by.
 //!
 //! A position that no input claims but that belongs to this run's inputs
 //! (its key or its original name is an input) is looked for in its
@@ -59,28 +71,23 @@ pub(crate) struct CopyOf {
     pub key: String,
     /// Its identity.
     pub id: FileIdentity,
-    /// A plain copy cannot go past its own end: `(size, tail_len,
-    /// tail_hash)` there. `None` for a compressed copy.
-    pub end: Option<(u64, u64, u64)>,
 }
 
 impl CopyOf {
-    /// The copy's position when the file it copies is at `p`.
-    pub fn position(&self, p: &Position) -> Position {
-        let mut out = Position {
+    /// The copy's position when the file it copies, at key `key`, is at
+    /// `p`: the same content read to the same offset, even when the copy is
+    /// shorter — it may still be being written (`copytruncate` copies
+    /// before it truncates), and what it gets past its present end was read
+    /// from the original too. Its `name` is the original's: it is one log.
+    pub fn position(&self, key: &str, p: &Position) -> Position {
+        let name = p.name.clone().unwrap_or_else(|| key.to_string());
+        Position {
             dev: self.id.dev,
             ino: self.id.ino,
             size: self.id.size,
+            name: (name != self.key).then_some(name),
             ..p.clone()
-        };
-        if let Some((size, tail_len, tail_hash)) = self.end {
-            if size < p.offset {
-                out.offset = size;
-                out.tail_len = tail_len;
-                out.tail_hash = tail_hash;
-            }
         }
-        out
     }
 }
 
@@ -134,7 +141,8 @@ enum Verdict {
     Continues,
     /// It holds exactly what was read.
     Unchanged,
-    /// A plain copy shorter than the position: all of it was read.
+    /// A plain copy shorter than the position: all of it was read (and
+    /// what it may still get up to the position).
     Within,
 }
 
@@ -221,9 +229,13 @@ impl Candidate {
             return None;
         }
         if self.id.size < p.offset {
-            // The same inode shorter: truncated (copytruncate). Another
-            // file: a copy made before the position was reached.
-            return (!by_inode).then_some(Verdict::Within);
+            // Another file: a copy made (or still being made) before the
+            // position was reached. The same inode shorter: truncated
+            // (`copytruncate`) when it is under its first name; a rotated
+            // file (renamed, or a copy whose position follows its
+            // original's) shorter than the content read is a copy that was
+            // still being written — the rest of it was read already.
+            return (!by_inode || p.name.is_some()).then_some(Verdict::Within);
         }
         if !self.tail_matches(p) {
             return None;
@@ -232,23 +244,6 @@ impl Candidate {
             Verdict::Unchanged
         } else {
             Verdict::Continues
-        })
-    }
-
-    /// `(size, tail_len, tail_hash)` at the end of a plain file.
-    fn end(&self) -> Option<(u64, u64, u64)> {
-        if self.compression != Compression::None {
-            return None;
-        }
-        let size = self.id.size;
-        let len = size.min(HEAD_LEN);
-        let hash = File::open(&self.path)
-            .and_then(|f| source::hash_at(&f, size - len, len))
-            .ok()
-            .flatten();
-        Some(match hash {
-            Some(h) => (size, len, h),
-            None => (size, 0, 0),
         })
     }
 }
@@ -451,28 +446,24 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_
             .map(|m| CopyOf {
                 key: cands[m.file].key.clone(),
                 id: cands[m.file].id,
-                end: cands[m.file].end(),
             })
             .collect();
         for m in members {
             is_member[m.file] = true;
         }
         let c = &cands[primary.file];
-        let mut pos = Position {
+        let pos = Position {
             dev: c.id.dev,
             ino: c.id.ino,
             size: c.id.size,
             name: (name != c.key).then(|| name.clone()),
             ..p.clone()
         };
-        if primary.verdict == Verdict::Within {
-            let (size, tail_len, tail_hash) = c.end().expect("a plain file");
-            pos.offset = size;
-            pos.tail_len = tail_len;
-            pos.tail_hash = tail_hash;
-        }
+        // A copy shorter than the position (`Within`) keeps the position's
+        // offset: the content it holds, and may still get, was read.
         for cp in &copies {
-            plan.positions.insert(cp.key.clone(), cp.position(&pos));
+            plan.positions
+                .insert(cp.key.clone(), cp.position(&c.key, &pos));
         }
         plan.positions.insert(c.key.clone(), pos.clone());
         for m in members {
@@ -849,6 +840,42 @@ mod tests {
         assert_eq!(resumed3.len(), 1);
         assert_eq!(resumed3[0].input, Input::File(gz.clone()));
         assert!(resumed3[0].followed && !resumed3[0].live);
+    }
+
+    #[test]
+    fn a_copy_still_being_written_keeps_the_position_of_what_was_read() {
+        // `copytruncate` seen half-way: the copy holds part of what was
+        // read when the plan looks (or its size was taken before it grew),
+        // then it is completed and the original truncated. What the copy
+        // gets after the first look was read from the original already.
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("app.log");
+        let all = lines("a", 200);
+        fs::write(&log, &all).unwrap();
+        let old: Positions = [(key(&log), read_all(&log))].into();
+        let copy = d.path().join("app.log.4");
+        fs::write(&copy, &all.as_bytes()[..all.len() / 2]).unwrap();
+        let inputs = files(&[&log, &copy]);
+        let plan1 = plan(&inputs, &old, false, true);
+        assert!(resumed(&plan1).is_empty(), "nothing new: {:?}", plan1.items);
+        let p = &plan1.positions[&key(&copy)];
+        assert_eq!(p.offset, old[&key(&log)].offset, "the content read");
+        assert_eq!(p.name.as_deref(), Some(key(&log).as_str()), "one log");
+        // The copy completed, the original truncated and written again.
+        fs::write(&copy, &all).unwrap();
+        fs::write(&log, lines("b", 3)).unwrap();
+        let plan2 = plan(&inputs, &plan1.positions, false, true);
+        assert!(resumed(&plan2).is_empty(), "read again: {:?}", plan2.items);
+        assert_eq!(plan2.items.len(), 1);
+        assert_eq!(plan2.items[0].input, Input::File(log.clone()));
+        assert_eq!(plan2.items[0].start, Start::Fresh);
+        assert_eq!(plan2.positions[&key(&copy)].offset, all.len() as u64);
+        // Had it stopped short of the position (the original grew after
+        // the copy), it stays recognised with nothing to read.
+        fs::write(&copy, &all.as_bytes()[..all.len() - 10]).unwrap();
+        let plan3 = plan(&inputs, &plan1.positions, false, true);
+        assert!(resumed(&plan3).is_empty(), "{:?}", plan3.items);
+        assert_eq!(plan3.positions[&key(&copy)].offset, all.len() as u64);
     }
 
     #[test]

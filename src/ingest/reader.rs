@@ -335,15 +335,35 @@ pub(crate) fn open(
             Source::stream(Box::new(file), opts, &shown)?
         }
         (Input::File(path), Some(planned)) => {
-            let file = File::open(path).map_err(|e| format!("{shown}: cannot open: {e}"))?;
+            let moved = || {
+                Ok(Opened::Moved(format!(
+                    "{shown}: replaced while this run started (rotated?); it is read on the next run"
+                )))
+            };
+            let file = match File::open(path) {
+                Ok(f) => f,
+                // Renamed away since it was planned: the next run finds it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return moved(),
+                Err(e) => return Err(format!("{shown}: cannot open: {e}")),
+            };
             let id = source::identity(&file).map_err(|e| format!("{shown}: cannot stat: {e}"))?;
             if !id.same_inode(&planned) {
-                return Ok(Opened::Moved(format!(
-                    "{shown}: replaced while this run started (rotated?); it is read on the next run"
-                )));
+                return moved();
             }
             if item.compression == Compression::None {
-                open_plain(file, id, &item.start, opts, &shown)?
+                let src = open_plain(file, id, &item.start, opts, &shown)?;
+                if src.restarted {
+                    // The plan checked this position on this file: it no
+                    // longer holds, so the file was truncated since
+                    // (`copytruncate`). Reading it from its start under this
+                    // position's key would drop the position its copy is
+                    // recognised by, and the copy would be read again; the
+                    // next run plans both.
+                    return Ok(Opened::Moved(format!(
+                        "{shown}: truncated while this run started (rotated?); it is read on the next run"
+                    )));
+                }
+                src
             } else {
                 drop(file);
                 open_compressed(path, id, item.compression, &item.start, opts, &shown)?
@@ -510,9 +530,11 @@ fn open_compressed(
     if let Start::Resume(p) = start {
         let (skipped, tail) = skip_decoded(&mut *src.reader, &mut prefix, p, shown)?;
         if skipped < p.offset {
-            let t = tail.len().min(HEAD_LEN as usize);
-            src.offset = skipped;
-            src.tail = (t as u64, source::hash(&tail[tail.len() - t..]));
+            // A copy shorter than what was read (or still being
+            // compressed): nothing new, and its position stays where the
+            // content was read to, so what it gets later is not read again.
+            src.offset = p.offset;
+            src.tail = (p.tail_len, p.tail_hash);
             src.eof = true;
         } else if p.tail_len == 0 || source::hash(&tail) == p.tail_hash {
             src.offset = p.offset;
