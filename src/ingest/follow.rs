@@ -29,7 +29,11 @@
 //! been taken an instant before the bytes its head is hashed from), and
 //! what it gets after that look up to the offset was read from the
 //! original: found again by inode, a rotated file shorter than its position
-//! is such a copy (under its first name it would be a truncated file).
+//! is such a copy (under its first name it would be a truncated file). A
+//! copy too short yet to hash its head is recognised by its bytes being the
+//! start of a file of its family found by inode, and an empty file under a
+//! rotated name is not read (a position at its start would make the copy
+//! written into it a new file); [`SETTLE`] is only a last guard.
 //!
 //! A file whose position no longer holds when it is opened (truncated
 //! between the plan and the open) is left to the next run, which plans it
@@ -181,16 +185,20 @@ impl Candidate {
                 .and_then(|f| source::hash_at(&f, 0, head_len))
                 .is_ok_and(|h| h == Some(head_hash));
         }
-        let (path, compression) = (&self.path, self.compression);
-        let head = self
-            .head
-            .get_or_insert_with(|| source::decoded_head(path, compression, HEAD_LEN as usize).ok());
-        match head {
+        match self.head() {
             Some(h) if h.len() as u64 >= head_len => {
                 source::hash(&h[..head_len as usize]) == head_hash
             }
             _ => false,
         }
+    }
+
+    /// Its first `HEAD_LEN` decoded bytes, read once (`None`: unreadable).
+    fn head(&mut self) -> Option<&[u8]> {
+        let (path, compression) = (&self.path, self.compression);
+        self.head
+            .get_or_insert_with(|| source::decoded_head(path, compression, HEAD_LEN as usize).ok())
+            .as_deref()
     }
 
     /// The bytes before `p.offset` hash as recorded (plain files).
@@ -373,6 +381,25 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_
         }
     }
 
+    // A copy begun but too short yet for a position's head to be hashed
+    // (`copytruncate` has written less than `HEAD_LEN` of it): its bytes
+    // are the start of a file of its family found by inode. It is a copy
+    // of that file's content, not a new file — whatever its mtime says.
+    for fi in 0..cands.len() {
+        let c = &cands[fi];
+        if claimed[fi] || c.compression != Compression::None || c.id.size >= HEAD_LEN {
+            continue;
+        }
+        if let Some(k) = short_copy_of(&mut cands, fi, &claims) {
+            claims.entry(k).or_default().push(Claim {
+                file: fi,
+                verdict: Verdict::Within,
+                by_inode: false,
+            });
+            claimed[fi] = true;
+        }
+    }
+
     // Positions of this run's files that no input claims: follow them.
     let mut listed: HashMap<PathBuf, Vec<(PathBuf, u64)>> = HashMap::new();
     let mut in_plan: HashSet<PathBuf> = cands.iter().map(|c| c.path.clone()).collect();
@@ -504,6 +531,10 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_
         // being written (`copytruncate`, `compress`): a follower looking
         // again soon leaves it until it is complete and can be recognised.
         .filter(|(_, c)| !(missing_ok && settling(&c.path, c.id.mtime_ns, now_ns)))
+        // An empty file under a rotated name has nothing to read, and a
+        // position at its start would make a copy being written into it
+        // a file of its own: it is looked at again once it has bytes.
+        .filter(|(_, c)| !(c.id.size == 0 && source::looks_rotated(&c.path)))
         .map(|(_, c)| fresh(c))
         .collect();
     plan.items.extend(fresh_items);
@@ -583,6 +614,36 @@ fn content_claim(
             },
         )
     })
+}
+
+/// The key of the position whose file, found by inode, starts with all of
+/// the short plain file `cands[fi]` (see the caller).
+fn short_copy_of(
+    cands: &mut [Candidate],
+    fi: usize,
+    claims: &BTreeMap<String, Vec<Claim>>,
+) -> Option<String> {
+    if cands[fi].id.size == 0 {
+        return None;
+    }
+    let bytes = cands[fi].head()?.to_vec();
+    if bytes.is_empty() {
+        return None;
+    }
+    let path = cands[fi].path.clone();
+    for (k, members) in claims {
+        for m in members {
+            let o = &mut cands[m.file];
+            if m.by_inode
+                && o.compression == Compression::None
+                && source::same_family(&o.path, &path)
+                && o.head().is_some_and(|h| h.starts_with(&bytes))
+            {
+                return Some(k.clone());
+            }
+        }
+    }
+    None
 }
 
 /// `path` has a rotated name of the file of position `p` at key `k`.
@@ -876,6 +937,32 @@ mod tests {
         let plan3 = plan(&inputs, &plan1.positions, false, true);
         assert!(resumed(&plan3).is_empty(), "{:?}", plan3.items);
         assert_eq!(plan3.positions[&key(&copy)].offset, all.len() as u64);
+    }
+
+    #[test]
+    fn a_copy_too_short_to_hash_yet_is_a_copy_not_a_new_file() {
+        // Less than `HEAD_LEN` of the copy written: recognised by its bytes
+        // being the start of its original's, not by the time (no settling:
+        // a one-shot run); an empty rotated file is left until it has bytes.
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("app.log");
+        let all = lines("a", 200);
+        fs::write(&log, &all).unwrap();
+        let old: Positions = [(key(&log), read_all(&log))].into();
+        let copy = d.path().join("app.log.1");
+        fs::write(&copy, &all.as_bytes()[..100]).unwrap();
+        let empty = d.path().join("app.log.2");
+        fs::write(&empty, "").unwrap();
+        let inputs = files(&[&log, &copy, &empty]);
+        let plan1 = plan(&inputs, &old, false, false);
+        assert!(plan1.items.is_empty(), "{:?}", plan1.items);
+        assert_eq!(plan1.positions[&key(&copy)].offset, all.len() as u64);
+        // Bytes of its own: a new file.
+        fs::write(&copy, "2024-01-01T00:00:00Z other\n").unwrap();
+        let plan2 = plan(&inputs, &old, false, false);
+        assert_eq!(plan2.items.len(), 1);
+        assert_eq!(plan2.items[0].input, Input::File(copy.clone()));
+        assert_eq!(plan2.items[0].start, Start::Fresh);
     }
 
     #[test]
