@@ -343,7 +343,12 @@ pub(crate) fn open(
             let file = match File::open(path) {
                 Ok(f) => f,
                 // Renamed away since it was planned: the next run finds it.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return moved(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Opened::Moved(format!(
+                        "{shown}: renamed or removed while this run started (rotated?); \
+                         a renamed file is read on the next run"
+                    )))
+                }
                 Err(e) => return Err(format!("{shown}: cannot open: {e}")),
             };
             let id = source::identity(&file).map_err(|e| format!("{shown}: cannot stat: {e}"))?;

@@ -569,14 +569,20 @@ fn a_copy_seen_half_written_is_not_read_again_when_complete() {
 }
 
 #[test]
-fn a_file_truncated_between_plan_and_open_is_read_on_the_next_run() {
-    // `copytruncate` while a run has planned its inputs but not opened
-    // them yet: stopped right there (`LOKAL_TEST_STOP`), the file is copied
-    // and truncated, then the run goes on. It must not read the truncated
-    // file from its start under the position its copy is recognised by:
-    // the next run would read the copy as a new file (doubled) or, with a
-    // glob that does not match the copies, never (lost).
-    for pattern in ["*.log*", "*.log"] {
+fn a_file_rotated_between_plan_and_open_is_read_on_the_next_run() {
+    // A rotation while a run has planned its inputs but not opened them
+    // yet: stopped right there (`LOKAL_TEST_STOP`), the file is rotated,
+    // then the run goes on. `copytruncate`: it must not read the truncated
+    // file from its start under the position its copy is recognised by
+    // (the next run would read the copy as a new file, doubled, or with a
+    // glob that does not match the copies never, lost). Renamed away with
+    // no new file yet: no failure, the next run finds it.
+    for (rotation, pattern) in [
+        ("copytruncate", "*.log*"),
+        ("copytruncate", "*.log"),
+        ("rename", "*.log*"),
+        ("rename", "*.log"),
+    ] {
         let env = TestEnv::new();
         let dir = env.path().join("logs");
         let mut app = Log::new(dir.join("app.log"), 1_700_000_000);
@@ -612,15 +618,24 @@ fn a_file_truncated_between_plan_and_open_is_read_on_the_next_run() {
         while !stopped() {
             std::thread::sleep(Duration::from_millis(5));
         }
-        app.rotate_copytruncate(1);
-        app.write(5);
+        match rotation {
+            "copytruncate" => app.rotate_copytruncate(1),
+            _ => app.rotate_create(1),
+        }
         // SAFETY: signalling a child this test started.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
-        std::io::copy(&mut stderr, &mut std::io::sink()).unwrap();
-        assert_eq!(run.wait().unwrap().code(), Some(0), "{pattern}");
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let what = format!("{rotation} with {pattern}");
+        assert_eq!(run.wait().unwrap().code(), Some(0), "{what}: {rest}");
+        assert!(
+            rest.contains("while this run started (rotated?)"),
+            "{what}: {rest}"
+        );
+        app.write(5);
         ingest_once(&env, &glob);
         ingest_once(&env, &glob);
-        eprintln!("with {pattern}:");
+        eprintln!("{what}:");
         assert_stored(&env, vec![(labels_of(&app.path), app.written.clone())]);
     }
 }
