@@ -903,17 +903,24 @@ mod tests {
         assert!(resumed3[0].followed && !resumed3[0].live);
     }
 
+    /// A directory with an `app.log` of 200 lines, and its position once
+    /// read to its end.
+    fn app_log_read() -> (tempfile::TempDir, PathBuf, String, Positions) {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("app.log");
+        let all = lines("a", 200);
+        fs::write(&log, &all).unwrap();
+        let old: Positions = [(key(&log), read_all(&log))].into();
+        (d, log, all, old)
+    }
+
     #[test]
     fn a_copy_still_being_written_keeps_the_position_of_what_was_read() {
         // `copytruncate` seen half-way: the copy holds part of what was
         // read when the plan looks (or its size was taken before it grew),
         // then it is completed and the original truncated. What the copy
         // gets after the first look was read from the original already.
-        let d = tempfile::tempdir().unwrap();
-        let log = d.path().join("app.log");
-        let all = lines("a", 200);
-        fs::write(&log, &all).unwrap();
-        let old: Positions = [(key(&log), read_all(&log))].into();
+        let (d, log, all, old) = app_log_read();
         let copy = d.path().join("app.log.4");
         fs::write(&copy, &all.as_bytes()[..all.len() / 2]).unwrap();
         let inputs = files(&[&log, &copy]);
@@ -944,11 +951,7 @@ mod tests {
         // Less than `HEAD_LEN` of the copy written: recognised by its bytes
         // being the start of its original's, not by the time (no settling:
         // a one-shot run); an empty rotated file is left until it has bytes.
-        let d = tempfile::tempdir().unwrap();
-        let log = d.path().join("app.log");
-        let all = lines("a", 200);
-        fs::write(&log, &all).unwrap();
-        let old: Positions = [(key(&log), read_all(&log))].into();
+        let (d, log, all, old) = app_log_read();
         let copy = d.path().join("app.log.1");
         fs::write(&copy, &all.as_bytes()[..100]).unwrap();
         let empty = d.path().join("app.log.2");

@@ -61,6 +61,11 @@ impl Log {
     /// `copytruncate` rotation: copy to `.N`, truncate the original in place.
     pub fn rotate_copytruncate(&self, n: usize) {
         fs::copy(&self.path, self.path.with_extension(format!("log.{n}"))).unwrap();
+        self.truncate();
+    }
+
+    /// Truncates the file in place (the second step of `copytruncate`).
+    pub fn truncate(&self) {
         OpenOptions::new()
             .write(true)
             .open(&self.path)
@@ -68,6 +73,16 @@ impl Log {
             .set_len(0)
             .unwrap();
     }
+}
+
+/// `logs/app.log` under `env` with `n` lines written, and `pattern` in
+/// that directory as a glob.
+fn app_log(env: &TestEnv, n: usize, pattern: &str) -> (PathBuf, Log, String) {
+    let dir = env.path().join("logs");
+    let mut app = Log::new(dir.join("app.log"), 1_700_000_000);
+    app.write(n);
+    let glob = format!("{}/{pattern}", dir.display());
+    (dir, app, glob)
 }
 
 /// A child process killed when dropped, so a failing test leaves none behind.
@@ -215,10 +230,7 @@ fn labels_of(path: &Path) -> String {
 
 fn follow_through_rotations(glob: &str) {
     let env = TestEnv::new();
-    let dir = env.path().join("logs");
-    let mut app = Log::new(dir.join("app.log"), 1_700_000_000);
-    app.write(200);
-    let glob = format!("{}/{glob}", dir.display());
+    let (dir, mut app, glob) = app_log(&env, 200, glob);
     let args = ["--label", "job=f", glob.as_str()];
     let mut f = spawn_follow(&env, &args, false);
     let mut other: Option<Log> = None;
@@ -440,10 +452,7 @@ fn a_copy_being_written_is_not_taken_for_a_new_file() {
     // original: a follower that looks in between must not give the copy a
     // position of its own (its lines would then be stored twice).
     let env = TestEnv::new();
-    let dir = env.path().join("logs");
-    let mut app = Log::new(dir.join("app.log"), 1_700_000_000);
-    app.write(100);
-    let glob = format!("{}/*.log*", dir.display());
+    let (dir, mut app, glob) = app_log(&env, 100, "*.log*");
     let mut f = spawn_follow(&env, &["--label", "job=f", &glob], false);
     wait_stored(&env, 100, Duration::from_secs(20));
     let copy = dir.join("app.log.1");
@@ -451,12 +460,7 @@ fn a_copy_being_written_is_not_taken_for_a_new_file() {
     std::thread::sleep(Duration::from_millis(600));
     c.write_all(&fs::read(&app.path).unwrap()).unwrap();
     drop(c);
-    OpenOptions::new()
-        .write(true)
-        .open(&app.path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    app.truncate();
     app.write(5);
     wait_stored(&env, 105, Duration::from_secs(20));
     // Past the settling time: the copy is recognised, not read.
@@ -546,22 +550,14 @@ fn a_copy_seen_half_written_is_not_read_again_when_complete() {
     // complete and the original truncated, the copy must not be read on
     // from where it stood: that was read from the original.
     let env = TestEnv::new();
-    let dir = env.path().join("logs");
-    let mut app = Log::new(dir.join("app.log"), 1_700_000_000);
-    app.write(365);
-    let glob = format!("{}/*.log*", dir.display());
+    let (dir, mut app, glob) = app_log(&env, 365, "*.log*");
     ingest_once(&env, &glob);
     let full = fs::read(&app.path).unwrap();
     let copy = dir.join("app.log.4");
     fs::write(&copy, &full[..4096]).unwrap();
     ingest_once(&env, &glob);
     fs::write(&copy, &full).unwrap();
-    OpenOptions::new()
-        .write(true)
-        .open(&app.path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    app.truncate();
     app.write(25);
     ingest_once(&env, &glob);
     ingest_once(&env, &glob);
@@ -584,10 +580,7 @@ fn a_file_rotated_between_plan_and_open_is_read_on_the_next_run() {
         ("rename", "*.log"),
     ] {
         let env = TestEnv::new();
-        let dir = env.path().join("logs");
-        let mut app = Log::new(dir.join("app.log"), 1_700_000_000);
-        app.write(100);
-        let glob = format!("{}/{pattern}", dir.display());
+        let (_, mut app, glob) = app_log(&env, 100, pattern);
         ingest_once(&env, &glob);
         app.write(20);
         let mut run = Proc(
