@@ -631,6 +631,7 @@ fn short_copy_of(
         return None;
     }
     let path = cands[fi].path.clone();
+    let mut found: Option<(bool, &String)> = None;
     for (k, members) in claims {
         for m in members {
             let o = &mut cands[m.file];
@@ -639,11 +640,16 @@ fn short_copy_of(
                 && source::same_family(&o.path, &path)
                 && o.head().is_some_and(|h| h.starts_with(&bytes))
             {
-                return Some(k.clone());
+                // The file being copied is the live one; an older rotated
+                // file may start the same way (a header every log has).
+                let live = !source::looks_rotated(&o.path);
+                if found.is_none_or(|(l, _)| live && !l) {
+                    found = Some((live, k));
+                }
             }
         }
     }
-    None
+    found.map(|(_, k)| k.clone())
 }
 
 /// `path` has a rotated name of the file of position `p` at key `k`.
@@ -951,12 +957,19 @@ mod tests {
         // Less than `HEAD_LEN` of the copy written: recognised by its bytes
         // being the start of its original's, not by the time (no settling:
         // a one-shot run); an empty rotated file is left until it has bytes.
-        let (d, log, all, old) = app_log_read();
+        let (d, log, all, mut old) = app_log_read();
         let copy = d.path().join("app.log.1");
         fs::write(&copy, &all.as_bytes()[..100]).unwrap();
         let empty = d.path().join("app.log.2");
         fs::write(&empty, "").unwrap();
-        let inputs = files(&[&log, &copy, &empty]);
+        // An older rotated file that starts the same way (a header): the
+        // copy is of the live file (this one is planned before it).
+        let older = d.path().join("app.20241130");
+        fs::write(&older, all[..100].to_string() + &lines("z", 10)).unwrap();
+        let mut p = read_all(&older);
+        p.name = Some(key(&log));
+        old.insert(key(&older), p);
+        let inputs = files(&[&log, &copy, &empty, &older]);
         let plan1 = plan(&inputs, &old, false, false);
         assert!(plan1.items.is_empty(), "{:?}", plan1.items);
         assert_eq!(plan1.positions[&key(&copy)].offset, all.len() as u64);
