@@ -608,7 +608,9 @@ fn a_file_rotated_between_plan_and_open_is_read_on_the_next_run() {
                     .is_some_and(|r| r.trim_start().starts_with('T'))
             })
         };
+        let end = Instant::now() + Duration::from_secs(60);
         while !stopped() {
+            assert!(Instant::now() < end, "the run did not stop at its plan");
             std::thread::sleep(Duration::from_millis(5));
         }
         match rotation {
