@@ -335,11 +335,6 @@ pub(crate) fn open(
             Source::stream(Box::new(file), opts, &shown)?
         }
         (Input::File(path), Some(planned)) => {
-            let moved = || {
-                Ok(Opened::Moved(format!(
-                    "{shown}: replaced while this run started (rotated?); it is read on the next run"
-                )))
-            };
             let file = match File::open(path) {
                 Ok(f) => f,
                 // Renamed away since it was planned: the next run finds it.
@@ -353,7 +348,9 @@ pub(crate) fn open(
             };
             let id = source::identity(&file).map_err(|e| format!("{shown}: cannot stat: {e}"))?;
             if !id.same_inode(&planned) {
-                return moved();
+                return Ok(Opened::Moved(format!(
+                    "{shown}: replaced while this run started (rotated?); it is read on the next run"
+                )));
             }
             if item.compression == Compression::None {
                 let src = open_plain(file, id, &item.start, opts, &shown)?;
@@ -375,8 +372,9 @@ pub(crate) fn open(
             }
         }
     };
-    // When the planned position no longer holds the file is new: its own
-    // name, and no copies of another file's content.
+    // When the planned position no longer holds on a compressed file
+    // (another file with the same head) the file is new: its own name, and
+    // no copies of another file's content.
     let (start, name, copies) = if src.restarted {
         (Start::Fresh, shown.clone(), Vec::new())
     } else {
@@ -535,9 +533,9 @@ fn open_compressed(
     if let Start::Resume(p) = start {
         let (skipped, tail) = skip_decoded(&mut *src.reader, &mut prefix, p, shown)?;
         if skipped < p.offset {
-            // A copy shorter than what was read (or still being
-            // compressed): nothing new, and its position stays where the
-            // content was read to, so what it gets later is not read again.
+            // A copy shorter than what was read: nothing new, and its
+            // position stays where the content was read to (a copy's
+            // position is the content's, `follow`).
             src.offset = p.offset;
             src.tail = (p.tail_len, p.tail_hash);
             src.eof = true;
