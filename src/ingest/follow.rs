@@ -30,10 +30,11 @@
 //! what it gets after that look up to the offset was read from the
 //! original: found again by inode, a rotated file shorter than its position
 //! is such a copy (under its first name it would be a truncated file). A
-//! copy too short yet to hash its head is recognised by its bytes being the
-//! start of a file of its family found by inode, and an empty file under a
-//! rotated name is not read (a position at its start would make the copy
-//! written into it a new file); [`SETTLE`] is only a last guard.
+//! copy (under a rotated name) too short yet to hash its head is recognised
+//! by its bytes being the start of a file of its family found by inode, and
+//! an empty file under a rotated name is not read (a position at its start
+//! would make the copy written into it a new file); [`SETTLE`] is only a
+//! last guard.
 //!
 //! A file whose position no longer holds when it is opened (truncated
 //! between the plan and the open) is left to the next run, which plans it
@@ -382,12 +383,18 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_
     }
 
     // A copy begun but too short yet for a position's head to be hashed
-    // (`copytruncate` has written less than `HEAD_LEN` of it): its bytes
-    // are the start of a file of its family found by inode. It is a copy
-    // of that file's content, not a new file — whatever its mtime says.
+    // (`copytruncate` has written less than `HEAD_LEN` of it): under a
+    // rotated name, its bytes are the start of a file of its family found
+    // by inode. It is a copy of that file's content, not a new file —
+    // whatever its mtime says. (Rotated names only: new small files of a
+    // glob are not each compared with every file read on.)
     for fi in 0..cands.len() {
         let c = &cands[fi];
-        if claimed[fi] || c.compression != Compression::None || c.id.size >= HEAD_LEN {
+        if claimed[fi]
+            || c.compression != Compression::None
+            || c.id.size >= HEAD_LEN
+            || !source::looks_rotated(&c.path)
+        {
             continue;
         }
         if let Some(k) = short_copy_of(&mut cands, fi, &claims) {
