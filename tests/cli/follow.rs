@@ -634,3 +634,104 @@ fn a_file_rotated_between_plan_and_open_is_read_on_the_next_run() {
         assert_stored(&env, vec![(labels_of(&app.path), app.written.clone())]);
     }
 }
+
+/// One step of a rotation, done to the log the test writes.
+type Step = (&'static str, fn(&mut Log));
+
+/// Appends `bytes` to the file at `path` (a copy being written).
+fn append_to(path: &Path, bytes: &[u8]) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+/// Runs `steps` on a log of 40 lines once read, with a run (one-shot
+/// `ingest`, as a follower's cycle) after every subset of them, with a glob
+/// over the copies and without: every line once, under the log's name.
+/// No run is timed: each interleaving of the rotation's steps with the
+/// runs' looks is made in turn.
+fn every_interleaving(steps: &[Step]) {
+    for pattern in ["*.log*", "*.log"] {
+        for mask in 0..1u32 << steps.len() {
+            let env = TestEnv::new();
+            let (_, mut app, glob) = app_log(&env, 40, pattern);
+            ingest_once(&env, &glob);
+            let mut looked = Vec::new();
+            for (i, (what, step)) in steps.iter().enumerate() {
+                step(&mut app);
+                if mask & 1 << i != 0 {
+                    let r = env.cmd(["ingest", "--label", "job=f", &glob]).run();
+                    // A glob matching nothing (renamed, not created yet)
+                    // fails a one-shot run, which then looks at nothing.
+                    if r.code != Some(0) {
+                        let r = r.assert_code(2);
+                        assert!(r.stderr.contains("no file matches this pattern"));
+                    }
+                    looked.push(*what);
+                }
+            }
+            app.write(5);
+            ingest_once(&env, &glob);
+            ingest_once(&env, &glob);
+            eprintln!("{pattern}, runs after {looked:?}:");
+            assert_stored(&env, vec![(labels_of(&app.path), app.written.clone())]);
+        }
+    }
+}
+
+#[test]
+fn copytruncate_in_every_interleaving_with_the_runs() {
+    // The copy is written in three steps (shorter than the head hashed,
+    // longer, whole) before the original is truncated.
+    fn copied(app: &Log) -> (PathBuf, Vec<u8>, u64) {
+        let copy = app.path.with_extension("log.1");
+        let have = fs::metadata(&copy).map_or(0, |m| m.len());
+        (copy, fs::read(&app.path).unwrap(), have)
+    }
+    every_interleaving(&[
+        ("append", |app| app.write(10)),
+        ("copy begun", |app| {
+            let (copy, all, _) = copied(app);
+            append_to(&copy, &all[..100]);
+        }),
+        ("copy half", |app| {
+            let (copy, all, have) = copied(app);
+            append_to(&copy, &all[have as usize..1500]);
+        }),
+        ("copy whole", |app| {
+            let (copy, all, have) = copied(app);
+            append_to(&copy, &all[have as usize..]);
+        }),
+        ("truncated", |app| app.truncate()),
+        ("append", |app| app.write(5)),
+    ]);
+}
+
+#[test]
+fn create_and_compress_in_every_interleaving_with_the_runs() {
+    // Renamed, written to under its new name (the writer has not reopened
+    // its log yet), a new file, the renamed one compressed, then removed.
+    fn rotated(app: &Log) -> PathBuf {
+        app.path.with_extension("log.1")
+    }
+    every_interleaving(&[
+        ("append", |app| app.write(10)),
+        ("renamed", |app| app.rotate_create(1)),
+        ("appended to the renamed file", |app| {
+            let to = rotated(app);
+            let live = std::mem::replace(&mut app.path, to);
+            app.write(3);
+            app.path = live;
+        }),
+        ("new file", |app| app.write(5)),
+        ("compressed", |app| {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(&fs::read(rotated(app)).unwrap()).unwrap();
+            fs::write(app.path.with_extension("log.1.gz"), enc.finish().unwrap()).unwrap();
+        }),
+        ("removed", |app| fs::remove_file(rotated(app)).unwrap()),
+    ]);
+}
