@@ -239,6 +239,8 @@ pub(crate) fn ingest_with(
         opts.from_start,
         opts.follow,
     );
+    // Tests stop a run here to rotate its files between plan and open.
+    crate::store::trace::point("ingest-planned");
     // Re-keyed to where the files are now; committed with the first batch
     // (or alone at the end), together with what is read.
     *run.tx.positions_mut() = plan.positions;
@@ -899,7 +901,7 @@ fn record_positions(
         };
         for copy in &c.copies {
             tx.positions_mut()
-                .insert(copy.key.clone(), copy.position(&pos));
+                .insert(copy.key.clone(), copy.position(&key, &pos));
         }
         tx.positions_mut().insert(key, pos);
     }

@@ -22,7 +22,24 @@
 //!
 //! When several files hold the same content (an original and its copy) one
 //! is read — the one found by inode, else the longest plain one — and the
-//! others' positions follow it, so the content is stored once.
+//! others' positions follow it, so the content is stored once. A copy's
+//! position is the content's: the same offset and name as its original's,
+//! even when the copy is shorter. A copy may be looked at while it is being
+//! written (`copytruncate` copies, then truncates; its size may also have
+//! been taken an instant before the bytes its head is hashed from), and
+//! what it gets after that look up to the offset was read from the
+//! original: found again by inode, a rotated file shorter than its position
+//! is such a copy (under its first name it would be a truncated file). A
+//! copy (under a rotated name) too short yet to hash its head is recognised
+//! by its bytes being the start of a file of its family found by inode, and
+//! an empty file under a rotated name is not read (a position at its start
+//! would make the copy written into it a new file); [`SETTLE`] is only a
+//! last guard.
+//!
+//! A file whose position no longer holds when it is opened (truncated
+//! between the plan and the open) is left to the next run, which plans it
+//! and its copy together ([`super::reader`]); read from its start there and
+//! then, it would replace the position its copy is recognised by.
 //!
 //! A position that no input claims but that belongs to this run's inputs
 //! (its key or its original name is an input) is looked for in its
@@ -59,28 +76,23 @@ pub(crate) struct CopyOf {
     pub key: String,
     /// Its identity.
     pub id: FileIdentity,
-    /// A plain copy cannot go past its own end: `(size, tail_len,
-    /// tail_hash)` there. `None` for a compressed copy.
-    pub end: Option<(u64, u64, u64)>,
 }
 
 impl CopyOf {
-    /// The copy's position when the file it copies is at `p`.
-    pub fn position(&self, p: &Position) -> Position {
-        let mut out = Position {
+    /// The copy's position when the file it copies, at key `key`, is at
+    /// `p`: the same content read to the same offset, even when the copy is
+    /// shorter — it may still be being written (`copytruncate` copies
+    /// before it truncates), and what it gets past its present end was read
+    /// from the original too. Its `name` is the original's: it is one log.
+    pub fn position(&self, key: &str, p: &Position) -> Position {
+        let name = p.name.clone().unwrap_or_else(|| key.to_string());
+        Position {
             dev: self.id.dev,
             ino: self.id.ino,
             size: self.id.size,
+            name: (name != self.key).then_some(name),
             ..p.clone()
-        };
-        if let Some((size, tail_len, tail_hash)) = self.end {
-            if size < p.offset {
-                out.offset = size;
-                out.tail_len = tail_len;
-                out.tail_hash = tail_hash;
-            }
         }
-        out
     }
 }
 
@@ -134,7 +146,8 @@ enum Verdict {
     Continues,
     /// It holds exactly what was read.
     Unchanged,
-    /// A plain copy shorter than the position: all of it was read.
+    /// A plain copy shorter than the position: all of it was read (and
+    /// what it may still get up to the position).
     Within,
 }
 
@@ -173,16 +186,20 @@ impl Candidate {
                 .and_then(|f| source::hash_at(&f, 0, head_len))
                 .is_ok_and(|h| h == Some(head_hash));
         }
-        let (path, compression) = (&self.path, self.compression);
-        let head = self
-            .head
-            .get_or_insert_with(|| source::decoded_head(path, compression, HEAD_LEN as usize).ok());
-        match head {
+        match self.head() {
             Some(h) if h.len() as u64 >= head_len => {
                 source::hash(&h[..head_len as usize]) == head_hash
             }
             _ => false,
         }
+    }
+
+    /// Its first `HEAD_LEN` decoded bytes, read once (`None`: unreadable).
+    fn head(&mut self) -> Option<&[u8]> {
+        let (path, compression) = (&self.path, self.compression);
+        self.head
+            .get_or_insert_with(|| source::decoded_head(path, compression, HEAD_LEN as usize).ok())
+            .as_deref()
     }
 
     /// The bytes before `p.offset` hash as recorded (plain files).
@@ -221,9 +238,13 @@ impl Candidate {
             return None;
         }
         if self.id.size < p.offset {
-            // The same inode shorter: truncated (copytruncate). Another
-            // file: a copy made before the position was reached.
-            return (!by_inode).then_some(Verdict::Within);
+            // Another file: a copy made (or still being made) before the
+            // position was reached. The same inode shorter: truncated
+            // (`copytruncate`) when it is under its first name; a rotated
+            // file (renamed, or a copy whose position follows its
+            // original's) shorter than the content read is a copy that was
+            // still being written — the rest of it was read already.
+            return (!by_inode || p.name.is_some()).then_some(Verdict::Within);
         }
         if !self.tail_matches(p) {
             return None;
@@ -232,23 +253,6 @@ impl Candidate {
             Verdict::Unchanged
         } else {
             Verdict::Continues
-        })
-    }
-
-    /// `(size, tail_len, tail_hash)` at the end of a plain file.
-    fn end(&self) -> Option<(u64, u64, u64)> {
-        if self.compression != Compression::None {
-            return None;
-        }
-        let size = self.id.size;
-        let len = size.min(HEAD_LEN);
-        let hash = File::open(&self.path)
-            .and_then(|f| source::hash_at(&f, size - len, len))
-            .ok()
-            .flatten();
-        Some(match hash {
-            Some(h) => (size, len, h),
-            None => (size, 0, 0),
         })
     }
 }
@@ -378,6 +382,31 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_
         }
     }
 
+    // A copy begun but too short yet for a position's head to be hashed
+    // (`copytruncate` has written less than `HEAD_LEN` of it): under a
+    // rotated name, its bytes are the start of a file of its family found
+    // by inode. It is a copy of that file's content, not a new file —
+    // whatever its mtime says. (Rotated names only: new small files of a
+    // glob are not each compared with every file read on.)
+    for fi in 0..cands.len() {
+        let c = &cands[fi];
+        if claimed[fi]
+            || c.compression != Compression::None
+            || c.id.size >= HEAD_LEN
+            || !source::looks_rotated(&c.path)
+        {
+            continue;
+        }
+        if let Some(k) = short_copy_of(&mut cands, fi, &claims) {
+            claims.entry(k).or_default().push(Claim {
+                file: fi,
+                verdict: Verdict::Within,
+                by_inode: false,
+            });
+            claimed[fi] = true;
+        }
+    }
+
     // Positions of this run's files that no input claims: follow them.
     let mut listed: HashMap<PathBuf, Vec<(PathBuf, u64)>> = HashMap::new();
     let mut in_plan: HashSet<PathBuf> = cands.iter().map(|c| c.path.clone()).collect();
@@ -451,28 +480,24 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_
             .map(|m| CopyOf {
                 key: cands[m.file].key.clone(),
                 id: cands[m.file].id,
-                end: cands[m.file].end(),
             })
             .collect();
         for m in members {
             is_member[m.file] = true;
         }
         let c = &cands[primary.file];
-        let mut pos = Position {
+        let pos = Position {
             dev: c.id.dev,
             ino: c.id.ino,
             size: c.id.size,
             name: (name != c.key).then(|| name.clone()),
             ..p.clone()
         };
-        if primary.verdict == Verdict::Within {
-            let (size, tail_len, tail_hash) = c.end().expect("a plain file");
-            pos.offset = size;
-            pos.tail_len = tail_len;
-            pos.tail_hash = tail_hash;
-        }
+        // A copy shorter than the position (`Within`) keeps the position's
+        // offset: the content it holds, and may still get, was read.
         for cp in &copies {
-            plan.positions.insert(cp.key.clone(), cp.position(&pos));
+            plan.positions
+                .insert(cp.key.clone(), cp.position(&c.key, &pos));
         }
         plan.positions.insert(c.key.clone(), pos.clone());
         for m in members {
@@ -513,6 +538,10 @@ pub(crate) fn plan(inputs: &[Input], old: &Positions, from_start: bool, missing_
         // being written (`copytruncate`, `compress`): a follower looking
         // again soon leaves it until it is complete and can be recognised.
         .filter(|(_, c)| !(missing_ok && settling(&c.path, c.id.mtime_ns, now_ns)))
+        // An empty file under a rotated name has nothing to read, and a
+        // position at its start would make a copy being written into it
+        // a file of its own: it is looked at again once it has bytes.
+        .filter(|(_, c)| !(c.id.size == 0 && source::looks_rotated(&c.path)))
         .map(|(_, c)| fresh(c))
         .collect();
     plan.items.extend(fresh_items);
@@ -592,6 +621,42 @@ fn content_claim(
             },
         )
     })
+}
+
+/// The key of the position whose file, found by inode, starts with all of
+/// the short plain file `cands[fi]` (see the caller).
+fn short_copy_of(
+    cands: &mut [Candidate],
+    fi: usize,
+    claims: &BTreeMap<String, Vec<Claim>>,
+) -> Option<String> {
+    if cands[fi].id.size == 0 {
+        return None;
+    }
+    let bytes = cands[fi].head()?.to_vec();
+    if bytes.is_empty() {
+        return None;
+    }
+    let path = cands[fi].path.clone();
+    let mut found: Option<(bool, &String)> = None;
+    for (k, members) in claims {
+        for m in members {
+            let o = &mut cands[m.file];
+            if m.by_inode
+                && o.compression == Compression::None
+                && source::same_family(&o.path, &path)
+                && o.head().is_some_and(|h| h.starts_with(&bytes))
+            {
+                // The file being copied is the live one; an older rotated
+                // file may start the same way (a header every log has).
+                let live = !source::looks_rotated(&o.path);
+                if found.is_none_or(|(l, _)| live && !l) {
+                    found = Some((live, k));
+                }
+            }
+        }
+    }
+    found.map(|(_, k)| k.clone())
 }
 
 /// `path` has a rotated name of the file of position `p` at key `k`.
@@ -849,6 +914,78 @@ mod tests {
         assert_eq!(resumed3.len(), 1);
         assert_eq!(resumed3[0].input, Input::File(gz.clone()));
         assert!(resumed3[0].followed && !resumed3[0].live);
+    }
+
+    /// A directory with an `app.log` of 200 lines, and its position once
+    /// read to its end.
+    fn app_log_read() -> (tempfile::TempDir, PathBuf, String, Positions) {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("app.log");
+        let all = lines("a", 200);
+        fs::write(&log, &all).unwrap();
+        let old: Positions = [(key(&log), read_all(&log))].into();
+        (d, log, all, old)
+    }
+
+    #[test]
+    fn a_copy_still_being_written_keeps_the_position_of_what_was_read() {
+        // `copytruncate` seen half-way: the copy holds part of what was
+        // read when the plan looks (or its size was taken before it grew),
+        // then it is completed and the original truncated. What the copy
+        // gets after the first look was read from the original already.
+        let (d, log, all, old) = app_log_read();
+        let copy = d.path().join("app.log.4");
+        fs::write(&copy, &all.as_bytes()[..all.len() / 2]).unwrap();
+        let inputs = files(&[&log, &copy]);
+        let plan1 = plan(&inputs, &old, false, true);
+        assert!(resumed(&plan1).is_empty(), "nothing new: {:?}", plan1.items);
+        let p = &plan1.positions[&key(&copy)];
+        assert_eq!(p.offset, old[&key(&log)].offset, "the content read");
+        assert_eq!(p.name.as_deref(), Some(key(&log).as_str()), "one log");
+        // The copy completed, the original truncated and written again.
+        fs::write(&copy, &all).unwrap();
+        fs::write(&log, lines("b", 3)).unwrap();
+        let plan2 = plan(&inputs, &plan1.positions, false, true);
+        assert!(resumed(&plan2).is_empty(), "read again: {:?}", plan2.items);
+        assert_eq!(plan2.items.len(), 1);
+        assert_eq!(plan2.items[0].input, Input::File(log.clone()));
+        assert_eq!(plan2.items[0].start, Start::Fresh);
+        assert_eq!(plan2.positions[&key(&copy)].offset, all.len() as u64);
+        // Had it stopped short of the position (the original grew after
+        // the copy), it stays recognised with nothing to read.
+        fs::write(&copy, &all.as_bytes()[..all.len() - 10]).unwrap();
+        let plan3 = plan(&inputs, &plan1.positions, false, true);
+        assert!(resumed(&plan3).is_empty(), "{:?}", plan3.items);
+        assert_eq!(plan3.positions[&key(&copy)].offset, all.len() as u64);
+    }
+
+    #[test]
+    fn a_copy_too_short_to_hash_yet_is_a_copy_not_a_new_file() {
+        // Less than `HEAD_LEN` of the copy written: recognised by its bytes
+        // being the start of its original's, not by the time (no settling:
+        // a one-shot run); an empty rotated file is left until it has bytes.
+        let (d, log, all, mut old) = app_log_read();
+        let copy = d.path().join("app.log.1");
+        fs::write(&copy, &all.as_bytes()[..100]).unwrap();
+        let empty = d.path().join("app.log.2");
+        fs::write(&empty, "").unwrap();
+        // An older rotated file that starts the same way (a header): the
+        // copy is of the live file (this one is planned before it).
+        let older = d.path().join("app.20241130");
+        fs::write(&older, all[..100].to_string() + &lines("z", 10)).unwrap();
+        let mut p = read_all(&older);
+        p.name = Some(key(&log));
+        old.insert(key(&older), p);
+        let inputs = files(&[&log, &copy, &empty, &older]);
+        let plan1 = plan(&inputs, &old, false, false);
+        assert!(plan1.items.is_empty(), "{:?}", plan1.items);
+        assert_eq!(plan1.positions[&key(&copy)].offset, all.len() as u64);
+        // Bytes of its own: a new file.
+        fs::write(&copy, "2024-01-01T00:00:00Z other\n").unwrap();
+        let plan2 = plan(&inputs, &old, false, false);
+        assert_eq!(plan2.items.len(), 1);
+        assert_eq!(plan2.items[0].input, Input::File(copy.clone()));
+        assert_eq!(plan2.items[0].start, Start::Fresh);
     }
 
     #[test]

@@ -335,7 +335,17 @@ pub(crate) fn open(
             Source::stream(Box::new(file), opts, &shown)?
         }
         (Input::File(path), Some(planned)) => {
-            let file = File::open(path).map_err(|e| format!("{shown}: cannot open: {e}"))?;
+            let file = match File::open(path) {
+                Ok(f) => f,
+                // Renamed away since it was planned: the next run finds it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Opened::Moved(format!(
+                        "{shown}: renamed or removed while this run started (rotated?); \
+                         a renamed file is read on the next run"
+                    )))
+                }
+                Err(e) => return Err(format!("{shown}: cannot open: {e}")),
+            };
             let id = source::identity(&file).map_err(|e| format!("{shown}: cannot stat: {e}"))?;
             if !id.same_inode(&planned) {
                 return Ok(Opened::Moved(format!(
@@ -343,15 +353,28 @@ pub(crate) fn open(
                 )));
             }
             if item.compression == Compression::None {
-                open_plain(file, id, &item.start, opts, &shown)?
+                let src = open_plain(file, id, &item.start, opts, &shown)?;
+                if src.restarted {
+                    // The plan checked this position on this file: it no
+                    // longer holds, so the file was truncated since
+                    // (`copytruncate`). Reading it from its start under this
+                    // position's key would drop the position its copy is
+                    // recognised by, and the copy would be read again; the
+                    // next run plans both.
+                    return Ok(Opened::Moved(format!(
+                        "{shown}: truncated while this run started (rotated?); it is read on the next run"
+                    )));
+                }
+                src
             } else {
                 drop(file);
                 open_compressed(path, id, item.compression, &item.start, opts, &shown)?
             }
         }
     };
-    // When the planned position no longer holds the file is new: its own
-    // name, and no copies of another file's content.
+    // When the planned position no longer holds on a compressed file
+    // (another file with the same head) the file is new: its own name, and
+    // no copies of another file's content.
     let (start, name, copies) = if src.restarted {
         (Start::Fresh, shown.clone(), Vec::new())
     } else {
@@ -510,9 +533,11 @@ fn open_compressed(
     if let Start::Resume(p) = start {
         let (skipped, tail) = skip_decoded(&mut *src.reader, &mut prefix, p, shown)?;
         if skipped < p.offset {
-            let t = tail.len().min(HEAD_LEN as usize);
-            src.offset = skipped;
-            src.tail = (t as u64, source::hash(&tail[tail.len() - t..]));
+            // A copy shorter than what was read: nothing new, and its
+            // position stays where the content was read to (a copy's
+            // position is the content's, `follow`).
+            src.offset = p.offset;
+            src.tail = (p.tail_len, p.tail_hash);
             src.eof = true;
         } else if p.tail_len == 0 || source::hash(&tail) == p.tail_hash {
             src.offset = p.offset;

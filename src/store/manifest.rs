@@ -160,7 +160,9 @@ pub struct Position {
     pub ino: u64,
     /// Bytes consumed (of the decompressed stream for `.gz`/`.zst` inputs).
     /// Always at a line end: an unterminated last line of a live file is
-    /// held back until its newline arrives.
+    /// held back until its newline arrives. A copy's position (a file
+    /// holding what another file held) has its original's offset, past its
+    /// own size while the copy is shorter (`ingest/follow.rs`).
     pub offset: u64,
     /// Size of the file (compressed size for compressed inputs) when read.
     pub size: u64,

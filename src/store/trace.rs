@@ -1,6 +1,8 @@
 //! Trace points on the write path, for crash tests. Each step of a commit
 //! (a segment file created, a segment published, index files written, the
-//! manifest written, the manifest renamed into place) calls [`point`]. A
+//! manifest written, the manifest renamed into place) calls [`point`], and
+//! so does an ingest run once it has planned its inputs (`ingest-planned`,
+//! before any is opened: rotation tests act there). A
 //! harness that kills writers at random steps installs a hook — the `lokal`
 //! binary does when `LOKAL_TEST_TRACE` is set, printing each point on
 //! stderr — and so kills on observed progress instead of after a fixed
