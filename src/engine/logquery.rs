@@ -244,9 +244,30 @@ impl Query {
         let (dir, range) = (self.p.direction, self.p.range);
         let cands = self.prefilter.as_ref().map(|pf| (pf, pf.candidates(block)));
         let mut walk = Vec::new();
+        let (mut lines, mut back) = (Vec::new(), Vec::new());
         for (r, run) in runs.iter().enumerate() {
             let (a, b) = (run.first - lo, run.first - lo + run.entries);
-            let mut push = |x: u32| {
+            lines.clear();
+            match &cands {
+                Some((pf, c))
+                    if pf.label().is_none() || pf.applies(&self.plan.labels(run.stream), block) =>
+                {
+                    let from = c.partition_point(|&x| x < a);
+                    let to = c.partition_point(|&x| x < b);
+                    *skipped += u64::from(run.entries) - (to - from) as u64;
+                    lines.extend_from_slice(&c[from..to]);
+                }
+                _ => lines.extend(a..b),
+            }
+            // The run's lines in output order.
+            let order = match dir {
+                Direction::Forward => &lines,
+                Direction::Backward => {
+                    backward_walk(&lines, &block.ts, &mut back);
+                    &back
+                }
+            };
+            for &x in order {
                 let ts = block.ts[x as usize];
                 if range.contains(ts) {
                     walk.push(Step {
@@ -259,21 +280,13 @@ impl Query {
                         line: x,
                     });
                 }
-            };
-            match &cands {
-                Some((pf, c))
-                    if pf.label().is_none() || pf.applies(&self.plan.labels(run.stream), block) =>
-                {
-                    let from = c.partition_point(|&x| x < a);
-                    let to = c.partition_point(|&x| x < b);
-                    *skipped += u64::from(run.entries) - (to - from) as u64;
-                    c[from..to].iter().for_each(|&x| push(x));
-                }
-                _ => (a..b).for_each(push),
             }
         }
-        // Keys are distinct; a run alone comes nearly sorted.
-        walk.sort_unstable_by_key(|s| s.key);
+        // Each run's steps are in order already; the runs of a packed
+        // block interleave (keys are distinct).
+        if runs.len() > 1 {
+            walk.sort_unstable_by_key(|s| s.key);
+        }
         walk
     }
 
@@ -452,6 +465,23 @@ impl Query {
     }
 }
 
+/// Backward walk order of a run's `lines` (ascending positions, whose
+/// timestamps never decrease), into `out`: runs of equal timestamps from
+/// the last to the first, each in position order.
+fn backward_walk(lines: &[u32], ts: &[i64], out: &mut Vec<u32>) {
+    out.clear();
+    let mut end = lines.len();
+    while end > 0 {
+        let t = ts[lines[end - 1] as usize];
+        let mut start = end - 1;
+        while start > 0 && ts[lines[start - 1] as usize] == t {
+            start -= 1;
+        }
+        out.extend_from_slice(&lines[start..end]);
+        end = start;
+    }
+}
+
 /// Runs a log query over a snapshot. Without a limit the entries come from
 /// a [`LogStream`], collected.
 pub fn run(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<LogResult, QueryError> {
@@ -610,10 +640,16 @@ struct Merge {
     /// Counters of blocks read again after their entries were dropped:
     /// kept apart so the stats count each block once, as the limited path.
     reread: ScanCounters,
-    /// The labels of the stream whose entry was handed out last, decoded.
-    last_labels: Option<(u32, Arc<Labels>)>,
+    /// Decoded stream labels of entries handed out, by stream modulo
+    /// [`LABEL_CACHE`]: the entries of a few streams interleaving in time
+    /// share one copy each (a million streams' entries, each stream's few,
+    /// mostly decode their own).
+    labels: Vec<Option<(u32, Arc<Labels>)>>,
     peak: StreamPeak,
 }
+
+/// Slots of a [`Merge`]'s cache of decoded stream labels.
+const LABEL_CACHE: usize = 1024;
 
 /// How much a [`LogStream`] held at its peak.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -679,7 +715,7 @@ impl Merge {
             held: 0,
             emitted: 0,
             reread: ScanCounters::default(),
-            last_labels: None,
+            labels: Vec::new(),
             peak: StreamPeak::default(),
         }
     }
@@ -794,13 +830,18 @@ impl Merge {
 
     /// The entry of `c`, its labels decoded now when the scan left them out.
     fn entry(&mut self, c: Cand) -> LogEntry {
-        let (q, last) = (&self.q, &mut self.last_labels);
-        c.entry(|s| match last {
-            Some((k, l)) if *k == s => l.clone(),
-            _ => {
-                let l = Arc::new(q.plan.labels(s));
-                *last = Some((s, l.clone()));
-                l
+        let (q, cache) = (&self.q, &mut self.labels);
+        c.entry(|s| {
+            if cache.is_empty() {
+                cache.resize(LABEL_CACHE, None);
+            }
+            match &mut cache[s as usize % LABEL_CACHE] {
+                Some((k, l)) if *k == s => l.clone(),
+                slot => {
+                    let l = Arc::new(q.plan.labels(s));
+                    *slot = Some((s, l.clone()));
+                    l
+                }
             }
         })
     }
@@ -868,7 +909,7 @@ impl Iterator for Merge {
 /// [`LogStream`] holds at once: past this, its range is read in time
 /// slices, each planned when the merge reaches it and holding about this
 /// much (the runs overlapping the slice). 64 MiB: a million one-run streams
-/// of three labels take about 55 MB.
+/// of three labels take about 60 MB.
 pub const STREAM_PLAN_BYTES: usize = 64 << 20;
 
 /// Time bins a [`LogStream`]'s first pass counts the plan in, to cut its
