@@ -1377,35 +1377,62 @@ mod tests {
         format!("s{s} g{g} n{k}{x} {}", ["p", "q", "r"][k % 3])
     }
 
-    fn store_of(dir: &std::path::Path, layout: &Layout) -> Snapshot {
+    /// A store whose tenant `t` holds the segments `write` publishes, with
+    /// its indexes built.
+    fn store_with(
+        dir: &std::path::Path,
+        write: impl FnOnce(&mut crate::store::TenantWriter<'_>),
+    ) -> Snapshot {
         let store = Store::new(dir);
         let lock = store.lock_writer(None, || {}).unwrap();
         let mut tx = store.tenant("t").unwrap().begin_write(&lock).unwrap();
-        for (g, seg) in layout.iter().enumerate() {
-            let mut p = tx.create_segment("1970-01-02").unwrap();
-            for (s, blocks) in seg {
-                let labels = stream_labels(*s);
-                let mut k = 0;
-                for b in blocks {
-                    let lines: Vec<(i64, String)> = b
-                        .iter()
-                        .map(|&t| {
-                            k += 1;
-                            (DAY + t, line(*s, g, k - 1))
-                        })
-                        .collect();
-                    let enc = compress(lines.iter().map(|(t, l)| (*t, l.as_bytes(), &[][..])), 1)
-                        .unwrap();
-                    p.writer
-                        .add_block(&labels, labels.fingerprint(), &enc.bytes, enc.meta)
-                        .unwrap();
-                }
-            }
-            tx.publish(p).unwrap();
-        }
+        write(&mut tx);
         crate::store::rebuild_all(&mut tx).unwrap();
         tx.commit().unwrap();
         store.tenant("t").unwrap().snapshot().unwrap()
+    }
+
+    /// Sorts entries `(ts, stream, segment, position)` into output order:
+    /// time, then stream labels (in stream order), segment, position.
+    fn sort_as_output(all: &mut [(i64, usize, usize, usize)], forward: bool) {
+        all.sort_by(|a, b| {
+            let t = if forward {
+                a.0.cmp(&b.0)
+            } else {
+                b.0.cmp(&a.0)
+            };
+            t.then(a.1.cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+                .then(a.3.cmp(&b.3))
+        });
+    }
+
+    fn store_of(dir: &std::path::Path, layout: &Layout) -> Snapshot {
+        store_with(dir, |tx| {
+            for (g, seg) in layout.iter().enumerate() {
+                let mut p = tx.create_segment("1970-01-02").unwrap();
+                for (s, blocks) in seg {
+                    let labels = stream_labels(*s);
+                    let mut k = 0;
+                    for b in blocks {
+                        let lines: Vec<(i64, String)> = b
+                            .iter()
+                            .map(|&t| {
+                                k += 1;
+                                (DAY + t, line(*s, g, k - 1))
+                            })
+                            .collect();
+                        let enc =
+                            compress(lines.iter().map(|(t, l)| (*t, l.as_bytes(), &[][..])), 1)
+                                .unwrap();
+                        p.writer
+                            .add_block(&labels, labels.fingerprint(), &enc.bytes, enc.meta)
+                            .unwrap();
+                    }
+                }
+                tx.publish(p).unwrap();
+            }
+        })
     }
 
     fn log_expr(q: &str) -> LogExpr {
@@ -1523,10 +1550,7 @@ mod tests {
                         }
                     }
                 }
-                all.sort_by(|a, b| {
-                    let t = if forward { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) };
-                    t.then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3))
-                });
+                sort_as_output(&mut all, forward);
                 let order: Vec<(i64, Labels, String)> = all
                     .into_iter()
                     .map(|(t, s, g, k)| (t, stream_labels(s), line(s, g, k)))
@@ -1820,49 +1844,45 @@ mod tests {
     /// frame holding its runs back to back (as ingest packs small streams).
     fn packed_store_of(dir: &std::path::Path, layout: &Packed) -> Snapshot {
         use crate::chunk::segment::RunMeta;
-        let store = Store::new(dir);
-        let lock = store.lock_writer(None, || {}).unwrap();
-        let mut tx = store.tenant("t").unwrap().begin_write(&lock).unwrap();
-        for (g, seg) in layout.iter().enumerate() {
-            let mut p = tx.create_segment("1970-01-02").unwrap();
-            let mut k_of = [0usize; PACKED_STREAMS];
-            for block in seg {
-                let mut lines: Vec<(i64, String)> = Vec::new();
-                let mut runs = Vec::new();
-                for (s, times) in block {
-                    let first = lines.len();
-                    for &t in times {
-                        lines.push((DAY + t, line(*s, g, k_of[*s])));
-                        k_of[*s] += 1;
+        store_with(dir, |tx| {
+            for (g, seg) in layout.iter().enumerate() {
+                let mut p = tx.create_segment("1970-01-02").unwrap();
+                let mut k_of = [0usize; PACKED_STREAMS];
+                for block in seg {
+                    let mut lines: Vec<(i64, String)> = Vec::new();
+                    let mut runs = Vec::new();
+                    for (s, times) in block {
+                        let first = lines.len();
+                        for &t in times {
+                            lines.push((DAY + t, line(*s, g, k_of[*s])));
+                            k_of[*s] += 1;
+                        }
+                        let line_bytes = lines[first..].iter().map(|(_, l)| l.len() as u64).sum();
+                        runs.push((
+                            *s,
+                            RunMeta {
+                                first: first as u32,
+                                entries: times.len() as u32,
+                                line_bytes,
+                                min_t: DAY + times[0],
+                                max_t: DAY + times[times.len() - 1],
+                            },
+                        ));
                     }
-                    let line_bytes = lines[first..].iter().map(|(_, l)| l.len() as u64).sum();
-                    runs.push((
-                        *s,
-                        RunMeta {
-                            first: first as u32,
-                            entries: times.len() as u32,
-                            line_bytes,
-                            min_t: DAY + times[0],
-                            max_t: DAY + times[times.len() - 1],
-                        },
-                    ));
+                    let enc = compress(lines.iter().map(|(t, l)| (*t, l.as_bytes(), &[][..])), 1)
+                        .unwrap();
+                    let frame = p
+                        .writer
+                        .add_frame(&enc.bytes, enc.meta.raw_len, enc.meta.frame_entries)
+                        .unwrap();
+                    for (s, run) in runs {
+                        let labels = packed_labels(s);
+                        p.writer.add_run(&labels, labels.fingerprint(), frame, run);
+                    }
                 }
-                let enc =
-                    compress(lines.iter().map(|(t, l)| (*t, l.as_bytes(), &[][..])), 1).unwrap();
-                let frame = p
-                    .writer
-                    .add_frame(&enc.bytes, enc.meta.raw_len, enc.meta.frame_entries)
-                    .unwrap();
-                for (s, run) in runs {
-                    let labels = packed_labels(s);
-                    p.writer.add_run(&labels, labels.fingerprint(), frame, run);
-                }
+                tx.publish(p).unwrap();
             }
-            tx.publish(p).unwrap();
-        }
-        crate::store::rebuild_all(&mut tx).unwrap();
-        tx.commit().unwrap();
-        store.tenant("t").unwrap().snapshot().unwrap()
+        })
     }
 
     /// The queries over packed layouts, and what each makes of entry `k`
@@ -1918,16 +1938,7 @@ mod tests {
                 }
             }
         }
-        all.sort_by(|a, b| {
-            let t = if forward {
-                a.0.cmp(&b.0)
-            } else {
-                b.0.cmp(&a.0)
-            };
-            t.then(a.1.cmp(&b.1))
-                .then(a.2.cmp(&b.2))
-                .then(a.3.cmp(&b.3))
-        });
+        sort_as_output(&mut all, forward);
         all.into_iter()
             .filter_map(|(t, s, g, k)| packed_expected(q, s, g, k).map(|(l, line)| (t, l, line)))
             .collect()
