@@ -232,7 +232,10 @@ impl Query {
     ///
     /// Forward, each run's lines come in position order; backward, its runs
     /// of equal timestamps from the last to the first, each in position
-    /// order; the runs' lines interleave by time, then rank.
+    /// order; the runs' lines interleave by time, then rank. Returned with
+    /// how many of the steps are in that order: all, except for a limited
+    /// query, whose scan sorts the others (all later than those) only if it
+    /// gets to them.
     fn walk(
         &self,
         g: &Group,
@@ -240,7 +243,7 @@ impl Query {
         lo: u32,
         block: &Block,
         skipped: &mut u64,
-    ) -> Vec<Step> {
+    ) -> (Vec<Step>, usize) {
         let (dir, range) = (self.p.direction, self.p.range);
         let cands = self.prefilter.as_ref().map(|pf| (pf, pf.candidates(block)));
         let mut walk = Vec::new();
@@ -283,11 +286,21 @@ impl Query {
             }
         }
         // Each run's steps are in order already; the runs of a packed
-        // block interleave (keys are distinct).
+        // block interleave (keys are distinct). A limited scan needs only
+        // the walk's start: its first steps are sorted, the rest when the
+        // scan gets there (its lines may fail the pipeline).
+        let mut sorted = walk.len();
         if runs.len() > 1 {
-            walk.sort_unstable_by_key(|s| s.key);
+            let head = self.p.limit.saturating_mul(4).saturating_add(16);
+            if self.p.limit > 0 && walk.len() > head {
+                walk.select_nth_unstable_by_key(head, |s| s.key);
+                walk[..head].sort_unstable_by_key(|s| s.key);
+                sorted = head;
+            } else {
+                walk.sort_unstable_by_key(|s| s.key);
+            }
         }
-        walk
+        (walk, sorted)
     }
 
     /// Scans task `i` (a stored block and its planned runs) from walk
@@ -327,7 +340,9 @@ impl Query {
                 ScanCounters::add(&io.metadata_bytes, md as u64);
             }
             let mut skipped = 0;
-            let walk = self.walk(g, runs, lo, block, &mut skipped);
+            // Steps before `sorted` are in output order; the rest is sorted
+            // when the scan reaches it.
+            let (mut walk, mut sorted) = self.walk(g, runs, lo, block, &mut skipped);
             if counted == 0 {
                 ScanCounters::add(&counters.lines_skipped, skipped);
             }
@@ -344,7 +359,15 @@ impl Query {
             // (consecutive lines of a run mostly share them: one copy).
             let mut own: Vec<Option<Arc<Labels>>> = vec![None; runs.len()];
             let mut shared: Vec<Option<Arc<Labels>>> = vec![None; runs.len()];
-            for (k, step) in walk.iter().enumerate().skip(from as usize) {
+            let mut next = from as usize;
+            while next < walk.len() {
+                let k = next;
+                next += 1;
+                if k == sorted {
+                    walk[k..].sort_unstable_by_key(|s| s.key);
+                    sorted = walk.len();
+                }
+                let step = walk[k];
                 let i = step.line as usize;
                 let ts = block.ts[i];
                 if limit > 0 && out.cands.len() >= limit && out.cands[out.cands.len() - 1].ts != ts
@@ -2051,6 +2074,27 @@ mod tests {
                 assert_eq!(stats.chunks, 12);
                 let held = run(&snap, &expr, &LogParams { limit: 1000, ..p }).unwrap();
                 assert_eq!(held.stats.blocks, 3, "query {q} {direction:?}: limited");
+                // A small limit sorts only the start of each block's walk
+                // (24 lines), the rest when the scan gets there.
+                for limit in [1, 2, 5] {
+                    let r = run(&snap, &expr, &LogParams { limit, ..p }).unwrap();
+                    let r: Vec<_> = r
+                        .entries
+                        .into_iter()
+                        .map(|e| {
+                            (
+                                e.ts,
+                                (*e.labels).clone(),
+                                String::from_utf8(e.line).unwrap(),
+                            )
+                        })
+                        .collect();
+                    assert_eq!(
+                        r,
+                        got[..limit.min(got.len())],
+                        "query {q} {direction:?} limit {limit}"
+                    );
+                }
             }
         }
         // A budget of about a fifth of the answer: read again, in parts.
