@@ -408,7 +408,6 @@ impl Query {
                         continue;
                     }
                 }
-                let base: *const _ = b.sp.base_labels();
                 let Some((text, labels)) = b.sp.process_with_metadata(ts, block.line(i), &md)
                 else {
                     continue;
@@ -422,7 +421,9 @@ impl Query {
                     break;
                 }
                 let mut cost = std::mem::size_of::<Cand>() + text.len();
-                let labels = if std::ptr::eq(labels, base) || labels.pairs() == b.pairs.as_slice() {
+                // The stream's own labels, exactly (the pipeline's base leaves
+                // out empty values: then they differ and are copied).
+                let labels = if labels.pairs() == b.pairs.as_slice() {
                     if self.lazy_labels {
                         None
                     } else {
