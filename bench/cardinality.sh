@@ -207,7 +207,9 @@ PY
   read -r w1_s w1_mb <<<"$(timed w1 "${q[@]}" --limit 100 -o raw '{job="app"}')"
   read -r w2_s w2_mb <<<"$(timed w2 "${q[@]}" --limit 100 --forward -o raw '{job="app"}')"
   # The streamed filter over every stream is stopped after WIDE_TIMEOUT seconds (default
-  # 300): at a million streams in one segment it takes longer (bench/README.md says why).
+  # 300), a guard: at a million streams in one segment it took 6 minutes when each run read
+  # its packed block again; it now reads each block once for all of its runs (about 5 s of
+  # CPU; bench/README.md).
   read -r w3_s w3_mb <<<"$(timed w3 timeout "${WIDE_TIMEOUT:-300}" "${q[@]}" --limit 0 -o raw "$wide_grep")"
   w3_note="$(wc -l < "$out/ans.w3") lines"
   export W3_STOPPED=0

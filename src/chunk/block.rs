@@ -448,6 +448,16 @@ impl Block {
         (self.md_starts[self.first + self.ts.len()] - self.md_starts[self.first]) as usize
     }
 
+    /// Bytes of the structured metadata of entries `i..i + n` of the view
+    /// (0 without a column).
+    pub fn metadata_bytes_of(&self, i: usize, n: usize) -> usize {
+        if self.md_starts.is_empty() {
+            return 0;
+        }
+        let i = self.first + i;
+        (self.md_starts[i + n] - self.md_starts[i]) as usize
+    }
+
     /// Entry `i`'s structured metadata, appended to `out` (cleared first).
     pub fn metadata<'b>(&'b self, i: usize, out: &mut Vec<(&'b str, &'b str)>) {
         out.clear();

@@ -1393,7 +1393,8 @@ impl SegmentReader {
         Ok(())
     }
 
-    fn block_error(&self, meta: &BlockMeta, what: &str) -> SegmentError {
+    /// The error for block `meta` of this segment: `what` is wrong with it.
+    pub(crate) fn block_error(&self, meta: &BlockMeta, what: &str) -> SegmentError {
         SegmentError::CorruptBlock {
             path: self.path.clone(),
             offset: meta.offset,

@@ -9,24 +9,30 @@
 //! few at a time, in parallel), so its memory is bounded by a budget
 //! whatever the size of the result (see [`LogStream`]).
 //!
+//! Both read the plan grouped by stored block ([`BlockPlan`]): a packed
+//! block holding the runs of a thousand small streams is decompressed once
+//! and its runs' lines walked together, in output order.
+//!
 //! Entries with equal timestamps are ordered by stream labels, then by
 //! segment, then by position in the stream, in both directions, so results
 //! never depend on parallelism, batching or the memory budget (logcli's
 //! order for equal timestamps is unstable).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::pipeline::Pipeline;
-use super::plan::{self, Plan, PlannedChunk};
-use super::scan::{self, BlockTask, Prefilter};
+use super::blockplan::{self, BlockPlan, Group, Run};
+use super::pipeline::{Pipeline, StreamPipeline};
+use super::plan::{self, PlannedChunk};
+use super::scan::{self, Prefilter};
 use super::stats::{QueryStats, ScanCounters};
 use super::{Direction, QueryError};
 use crate::chunk::segment::SegmentError;
+use crate::chunk::Block;
 use crate::logql::LogExpr;
 use crate::model::Labels;
 use crate::store::{ReadProblem, Snapshot};
@@ -86,14 +92,6 @@ fn dir_ts(dir: Direction, ts: i64) -> i64 {
     }
 }
 
-/// The earliest [`Key::ts`] an entry of block `b` can have.
-fn block_start(dir: Direction, b: &crate::chunk::BlockMeta) -> i64 {
-    match dir {
-        Direction::Forward => b.min_t,
-        Direction::Backward => !b.max_t,
-    }
-}
-
 /// A result entry with its place in the output order and in its block's
 /// walk (for re-reading the block from there).
 struct Cand {
@@ -103,7 +101,11 @@ struct Cand {
     /// What holding it costs, roughly, as the budget counts it: the struct,
     /// the line, and the labels when this entry made their copy.
     cost: u32,
-    labels: Arc<Labels>,
+    /// Its stream in the plan, for its labels when `labels` is `None`.
+    stream: u32,
+    /// Its labels; `None` when they are its stream's and the query decodes
+    /// those only when it hands the entry out ([`Query::lazy_labels`]).
+    labels: Option<Arc<Labels>>,
     line: Vec<u8>,
 }
 
@@ -112,13 +114,27 @@ impl Cand {
         self.cost as usize
     }
 
-    fn entry(self) -> LogEntry {
+    /// The entry, with its stream's labels from `stream_labels` when the
+    /// scan left them out.
+    fn entry(self, stream_labels: impl FnOnce(u32) -> Arc<Labels>) -> LogEntry {
         LogEntry {
             ts: self.ts,
-            labels: self.labels,
+            labels: match self.labels {
+                Some(l) => l,
+                None => stream_labels(self.stream),
+            },
             line: self.line,
         }
     }
+}
+
+/// What holding a copy of `labels` costs, as the budget counts it.
+fn labels_cost(labels: &Labels) -> usize {
+    labels
+        .pairs()
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 48)
+        .sum()
 }
 
 /// What a scan of (part of) a block found.
@@ -132,41 +148,51 @@ struct Scanned {
     scanned_to: u32,
 }
 
+/// One line of a block's walk: where it goes in output order, its run (in
+/// the group) and its index in the block's view.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    key: Key,
+    run: u32,
+    line: u32,
+}
+
+/// The pipelines of a scan, bound to one run's stream at a time: the walk
+/// of a packed block goes from stream to stream, and binding a pipeline
+/// to the next keeps its buffers ([`StreamPipeline::rebind`]), where a
+/// pipeline made per stream allocated more than the scan did.
+struct Bound {
+    /// The run they are bound to.
+    run: u32,
+    /// That run's stream labels.
+    pairs: Vec<(String, String)>,
+    sp: StreamPipeline,
+    sieve: Option<StreamPipeline>,
+}
+
 /// A planned query, ready to scan blocks.
 struct Query {
     p: LogParams,
     pipeline: Pipeline,
     sieve: Option<Pipeline>,
     prefilter: Option<Prefilter>,
-    plan: Plan,
-    /// Per chunk, its place in label order (ties: labels, then segment).
-    rank: Vec<u32>,
-    /// (chunk, block) of every block to read, in the order the query
-    /// meets them: by first entry in the query's direction.
-    tasks: Vec<(u32, u32)>,
+    /// The runs to read, grouped by stored block; a group is a task, in
+    /// the order the query meets them (by first entry in its direction).
+    plan: BlockPlan,
+    /// Entries whose labels are their stream's leave them out
+    /// ([`Cand::labels`] `None`), to be decoded from the plan when the
+    /// entry is handed out: a million one-entry streams then hold no label
+    /// copy per entry waiting in the merge. The limited path, whose best
+    /// entries outlive each batch's plan, takes them at once.
+    lazy_labels: bool,
     stats: QueryStats,
     counters: ScanCounters,
     t0: Instant,
 }
 
 impl Query {
-    /// The query over the whole plan (the streamed path: its merge orders
-    /// every block by time).
-    fn new(snap: &Snapshot, expr: &LogExpr, p: &LogParams) -> Result<Query, QueryError> {
-        let mut q = Query::prepare(expr, p)?;
-        let plan = plan::plan(snap, &expr.matchers, p.range)?;
-        q.stats.plan_time = q.t0.elapsed();
-        q.stats.segments = plan.segments as u64;
-        q.stats.chunks = plan.chunks.len() as u64;
-        q.stats.streams = plan.streams() as u64;
-        q.stats.warnings.extend(plan.warnings.iter().cloned());
-        q.stats.partial.extend(plan.partial.iter().cloned());
-        q.set_chunks(plan.chunks, 0);
-        Ok(q)
-    }
-
-    /// The query's pipeline, with no chunks yet.
-    fn prepare(expr: &LogExpr, p: &LogParams) -> Result<Query, QueryError> {
+    /// The query's pipeline, with no plan yet.
+    fn prepare(expr: &LogExpr, p: &LogParams, lazy_labels: bool) -> Result<Query, QueryError> {
         let t0 = Instant::now();
         let pipeline = Pipeline::new(&expr.pipeline).map_err(QueryError::stage)?;
         let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
@@ -176,9 +202,8 @@ impl Query {
             pipeline,
             sieve,
             prefilter,
-            plan: Plan::default(),
-            rank: Vec::new(),
-            tasks: Vec::new(),
+            plan: BlockPlan::default(),
+            lazy_labels,
             stats: QueryStats {
                 shards: 1,
                 ..Default::default()
@@ -188,58 +213,103 @@ impl Query {
         })
     }
 
-    /// Makes `chunks` (sorted by labels, then segment) the chunks to scan,
-    /// ranked from `rank_base` on: the chunks of the plan before them (in
-    /// label order) have the ranks below, so ties order the same whether
-    /// the plan comes whole or a batch at a time.
-    fn set_chunks(&mut self, chunks: Vec<PlannedChunk>, rank_base: u32) {
-        // Stream order for ties: by labels (the plan is sorted by labels,
-        // then segment; a stable sort keeps that).
-        let mut order: Vec<usize> = (0..chunks.len()).collect();
-        order.sort_by(|&a, &b| chunks[a].labels.cmp(&chunks[b].labels));
-        let mut rank = vec![0u32; chunks.len()];
-        for (r, &ci) in order.iter().enumerate() {
-            rank[ci] = rank_base + r as u32;
-        }
-        let mut tasks: Vec<(u32, u32)> = chunks
-            .iter()
-            .enumerate()
-            .flat_map(|(ci, c)| (0..c.blocks.len()).map(move |bi| (ci as u32, bi as u32)))
-            .collect();
-        // A stable sort: blocks starting together keep plan order.
-        let dir = self.p.direction;
-        tasks.sort_by_key(|&(c, b)| block_start(dir, &chunks[c as usize].blocks[b as usize]));
-        self.plan.chunks = chunks;
-        self.rank = rank;
-        self.tasks = tasks;
-    }
-
-    fn task(&self, i: usize) -> BlockTask<'_> {
-        let (c, b) = self.tasks[i];
-        let chunk = &self.plan.chunks[c as usize];
-        BlockTask {
-            chunk_idx: c as usize,
-            chunk,
-            block: &chunk.blocks[b as usize],
-        }
+    /// Blocks to read (groups of the plan).
+    fn tasks(&self) -> usize {
+        self.plan.groups().len()
     }
 
     /// Where the entries of task `i` start in output order ([`Key::ts`]):
     /// none of them comes before this.
     fn start(&self, i: usize) -> i64 {
-        block_start(self.p.direction, self.task(i).block)
+        self.plan.groups()[i].start
     }
 
-    /// Scans task `i` from walk position `from`: at most `limit` entries
-    /// (0: no limit; the rest of a run of equal timestamps comes too), and
-    /// once `budget` bytes of entries are held, only the key of the next
-    /// one ([`Scanned::rest`]). Decompression counts in `io`; lines count
-    /// in the query's counters from walk position `counted` on, so that a
-    /// block read again is not counted twice.
+    /// The lines of group `g`'s runs that a scan walks, in output order:
+    /// those in range and, with a prefilter, its candidates (found by one
+    /// search of the view, the group's runs back to back). `lo` is where
+    /// the view starts in the block; lines the prefilter rules out are
+    /// counted in `skipped`.
     ///
-    /// A block's lines are walked in output order: forward, in position
-    /// order; backward, runs of equal timestamps from the last to the
-    /// first, each run in position order. Entries then come out sorted.
+    /// Forward, each run's lines come in position order; backward, its runs
+    /// of equal timestamps from the last to the first, each in position
+    /// order; the runs' lines interleave by time, then rank. Returned with
+    /// how many of the steps are in that order: all, except for a limited
+    /// query, whose scan sorts the others (all later than those) only if it
+    /// gets to them.
+    fn walk(
+        &self,
+        g: &Group,
+        runs: &[Run],
+        lo: u32,
+        block: &Block,
+        skipped: &mut u64,
+    ) -> (Vec<Step>, usize) {
+        let (dir, range) = (self.p.direction, self.p.range);
+        let cands = self.prefilter.as_ref().map(|pf| (pf, pf.candidates(block)));
+        let mut walk = Vec::new();
+        let (mut lines, mut back) = (Vec::new(), Vec::new());
+        for (r, run) in runs.iter().enumerate() {
+            let (a, b) = (run.first - lo, run.first - lo + run.entries);
+            lines.clear();
+            match &cands {
+                Some((pf, c))
+                    if pf.label().is_none() || pf.applies(&self.plan.labels(run.stream), block) =>
+                {
+                    let from = c.partition_point(|&x| x < a);
+                    let to = c.partition_point(|&x| x < b);
+                    *skipped += u64::from(run.entries) - (to - from) as u64;
+                    lines.extend_from_slice(&c[from..to]);
+                }
+                _ => lines.extend(a..b),
+            }
+            // The run's lines in output order.
+            let order = match dir {
+                Direction::Forward => &lines,
+                Direction::Backward => {
+                    backward_walk(&lines, &block.ts, &mut back);
+                    &back
+                }
+            };
+            for &x in order {
+                let ts = block.ts[x as usize];
+                if range.contains(ts) {
+                    walk.push(Step {
+                        key: Key {
+                            ts: dir_ts(dir, ts),
+                            rank: run.rank,
+                            seq: g.block.offset.wrapping_mul(1 << 20) + u64::from(x - a),
+                        },
+                        run: r as u32,
+                        line: x,
+                    });
+                }
+            }
+        }
+        // Each run's steps are in order already; the runs of a packed
+        // block interleave (keys are distinct). A limited scan needs only
+        // the walk's start: its first steps are sorted, the rest when the
+        // scan gets there (its lines may fail the pipeline).
+        let mut sorted = walk.len();
+        if runs.len() > 1 {
+            let head = self.p.limit.saturating_mul(4).saturating_add(16);
+            if self.p.limit > 0 && walk.len() > head {
+                walk.select_nth_unstable_by_key(head, |s| s.key);
+                walk[..head].sort_unstable_by_key(|s| s.key);
+                sorted = head;
+            } else {
+                walk.sort_unstable_by_key(|s| s.key);
+            }
+        }
+        (walk, sorted)
+    }
+
+    /// Scans task `i` (a stored block and its planned runs) from walk
+    /// position `from`: at most `limit` entries (0: no limit; the rest of
+    /// a run of equal timestamps comes too), and once `budget` bytes of
+    /// entries are held, only the key of the next one ([`Scanned::rest`]).
+    /// Decompression counts in `io`; lines count in the query's counters
+    /// from walk position `counted` on, so that a block read again is not
+    /// counted twice.
     fn scan(
         &self,
         i: usize,
@@ -248,28 +318,34 @@ impl Query {
         budget: usize,
         io: &ScanCounters,
     ) -> Result<Scanned, SegmentError> {
-        let t = self.task(i);
-        let (limit, dir, range) = (self.p.limit, self.p.direction, self.p.range);
-        let rank = self.rank[t.chunk_idx];
+        let g = &self.plan.groups()[i];
+        let runs = self.plan.runs(g);
+        let limit = self.p.limit;
         let counters = &self.counters;
-        scan::with_block(&t, io, |block| {
+        let (_, segment) = self.plan.segment(g);
+        scan::with_stored_block(segment, &g.block, io, |block| {
             let started = Instant::now();
-            let mut sp = self.pipeline.for_stream(&t.chunk.labels);
-            let mut sieve = self.sieve.as_ref().map(|s| s.for_stream(&t.chunk.labels));
-            let lines: Vec<u32> = match &self.prefilter {
-                Some(pf) if pf.applies(&t.chunk.labels, block) => {
-                    let c = pf.candidates(block);
-                    if counted == 0 {
-                        ScanCounters::add(&counters.lines_skipped, (block.len() - c.len()) as u64);
-                    }
-                    c
-                }
-                _ => (0..block.len() as u32).collect(),
-            };
-            let walk = match dir {
-                Direction::Forward => lines,
-                Direction::Backward => backward_walk(&lines, &block.ts),
-            };
+            // The view: from the group's first run to the end of its last
+            // (the whole block when every run of it is read).
+            let lo = runs.iter().map(|r| r.first).min().unwrap_or(0);
+            let hi = runs.iter().map(|r| r.first + r.entries).max().unwrap_or(0);
+            if block.select(lo as usize, (hi - lo) as usize).is_none() {
+                return Err(segment.block_error(&g.block, "run outside its block"));
+            }
+            if block.has_metadata() {
+                let md: usize = runs
+                    .iter()
+                    .map(|r| block.metadata_bytes_of((r.first - lo) as usize, r.entries as usize))
+                    .sum();
+                ScanCounters::add(&io.metadata_bytes, md as u64);
+            }
+            let mut skipped = 0;
+            // Steps before `sorted` are in output order; the rest is sorted
+            // when the scan reaches it.
+            let (mut walk, mut sorted) = self.walk(g, runs, lo, block, &mut skipped);
+            if counted == 0 {
+                ScanCounters::add(&counters.lines_skipped, skipped);
+            }
             let mut out = Scanned {
                 cands: Vec::new(),
                 rest: None,
@@ -277,13 +353,23 @@ impl Query {
             };
             let (mut held, mut kept) = (0usize, 0u64);
             let mut md: Vec<(&str, &str)> = Vec::new();
-            let mut shared: Option<Arc<Labels>> = None;
-            for (k, &line) in walk.iter().enumerate().skip(from as usize) {
-                let i = line as usize;
-                let ts = block.ts[i];
-                if !range.contains(ts) {
-                    continue;
+            let mut bound: Option<Bound> = None;
+            // Per run: its stream's labels (taken eagerly), and the last
+            // labels made for one of its entries that were not its stream's
+            // (consecutive lines of a run mostly share them: one copy).
+            let mut own: Vec<Option<Arc<Labels>>> = vec![None; runs.len()];
+            let mut shared: Vec<Option<Arc<Labels>>> = vec![None; runs.len()];
+            let mut next = from as usize;
+            while next < walk.len() {
+                let k = next;
+                next += 1;
+                if k == sorted {
+                    walk[k..].sort_unstable_by_key(|s| s.key);
+                    sorted = walk.len();
                 }
+                let step = walk[k];
+                let i = step.line as usize;
+                let ts = block.ts[i];
                 if limit > 0 && out.cands.len() >= limit && out.cands[out.cands.len() - 1].ts != ts
                 {
                     out.scanned_to = k as u32;
@@ -293,57 +379,90 @@ impl Query {
                 if new {
                     ScanCounters::add(&counters.lines_scanned, 1);
                 }
+                let r = step.run as usize;
+                let run = &runs[r];
+                let b = match &mut bound {
+                    Some(b) if b.run == step.run => b,
+                    Some(b) => {
+                        self.plan.labels_into(run.stream, &mut b.pairs);
+                        b.sp.rebind(&b.pairs);
+                        if let Some(sv) = b.sieve.as_mut() {
+                            sv.rebind(&b.pairs);
+                        }
+                        b.run = step.run;
+                        b
+                    }
+                    None => {
+                        let labels = self.plan.labels(run.stream);
+                        bound.insert(Bound {
+                            run: step.run,
+                            sp: self.pipeline.for_stream(&labels),
+                            sieve: self.sieve.as_ref().map(|p| p.for_stream(&labels)),
+                            pairs: labels.pairs().to_vec(),
+                        })
+                    }
+                };
                 block.metadata(i, &mut md);
-                if let Some(sv) = sieve.as_mut() {
+                if let Some(sv) = b.sieve.as_mut() {
                     if sv.process_with_metadata(ts, block.line(i), &md).is_none() {
                         continue;
                     }
                 }
-                let Some((text, labels)) = sp.process_with_metadata(ts, block.line(i), &md) else {
+                let Some((text, labels)) = b.sp.process_with_metadata(ts, block.line(i), &md)
+                else {
                     continue;
-                };
-                let key = Key {
-                    ts: dir_ts(dir, ts),
-                    rank,
-                    seq: t.block.offset.wrapping_mul(1 << 20) + i as u64,
                 };
                 kept += u64::from(new);
                 // Past the budget, only the next entry's key (but a scan
                 // always gives one entry: the merge is waiting for it).
                 if held >= budget && !out.cands.is_empty() {
-                    out.rest = Some((k as u32, key));
+                    out.rest = Some((k as u32, step.key));
                     out.scanned_to = k as u32 + 1;
                     break;
                 }
-                // Consecutive lines mostly share their labels: one copy.
                 let mut cost = std::mem::size_of::<Cand>() + text.len();
-                let labels = match &shared {
-                    Some(l) if l.pairs() == labels.pairs() => l.clone(),
-                    _ => {
-                        let l = Arc::new(labels.to_labels());
-                        cost += l
-                            .pairs()
-                            .iter()
-                            .map(|(n, v)| n.len() + v.len() + 48)
-                            .sum::<usize>();
-                        shared = Some(l.clone());
-                        l
+                // The stream's own labels, exactly (the pipeline's base leaves
+                // out empty values: then they differ and are copied).
+                let labels = if labels.pairs() == b.pairs.as_slice() {
+                    if self.lazy_labels {
+                        None
+                    } else {
+                        Some(
+                            own[r]
+                                .get_or_insert_with(|| {
+                                    let l = Labels::from_pairs(b.pairs.iter().cloned());
+                                    cost += labels_cost(&l);
+                                    Arc::new(l)
+                                })
+                                .clone(),
+                        )
+                    }
+                } else {
+                    match &shared[r] {
+                        Some(l) if l.pairs() == labels.pairs() => Some(l.clone()),
+                        _ => {
+                            let l = Arc::new(labels.to_labels());
+                            cost += labels_cost(&l);
+                            shared[r] = Some(l.clone());
+                            Some(l)
+                        }
                     }
                 };
                 held += cost;
                 out.cands.push(Cand {
-                    key,
+                    key: step.key,
                     ts,
                     walk: k as u32,
                     cost: cost.min(u32::MAX as usize) as u32,
+                    stream: run.stream,
                     labels,
                     line: text.into_owned(),
                 });
             }
             ScanCounters::add(&io.pipeline_ns, started.elapsed().as_nanos() as u64);
             ScanCounters::add(&counters.lines_kept, kept);
-            out
-        })
+            Ok(out)
+        })?
     }
 
     fn finish(mut self, results: u64, skipped: usize) -> QueryStats {
@@ -370,11 +489,11 @@ impl Query {
     }
 }
 
-/// Backward walk order of a block's `lines` (ascending positions, whose
-/// timestamps never decrease): runs of equal timestamps from the last to
-/// the first, each in position order.
-fn backward_walk(lines: &[u32], ts: &[i64]) -> Vec<u32> {
-    let mut out = Vec::with_capacity(lines.len());
+/// Backward walk order of a run's `lines` (ascending positions, whose
+/// timestamps never decrease), into `out`: runs of equal timestamps from
+/// the last to the first, each in position order.
+fn backward_walk(lines: &[u32], ts: &[i64], out: &mut Vec<u32>) {
+    out.clear();
     let mut end = lines.len();
     while end > 0 {
         let t = ts[lines[end - 1] as usize];
@@ -385,7 +504,6 @@ fn backward_walk(lines: &[u32], ts: &[i64]) -> Vec<u32> {
         out.extend_from_slice(&lines[start..end]);
         end = start;
     }
-    out
 }
 
 /// Runs a log query over a snapshot. Without a limit the entries come from
@@ -418,14 +536,14 @@ fn run_limited(
     batch: usize,
 ) -> Result<LogResult, QueryError> {
     let limit = p.limit;
-    let mut q = Query::prepare(expr, p)?;
+    let mut q = Query::prepare(expr, p, false)?;
     let mut planner = plan::Planner::new(snap);
     let mut cursor = planner.stream(&expr.matchers, p.range)?;
     q.stats.plan_time = q.t0.elapsed();
     let wave = (rayon::current_num_threads() * 4).max(8);
     let mut best: Vec<Cand> = Vec::new();
     let mut tally = plan::PlanTally::default();
-    let (mut ranked, mut skipped) = (0usize, 0usize);
+    let (mut ranked, mut skipped) = (0u32, 0usize);
     loop {
         let t = Instant::now();
         let chunks = cursor.next_streams(batch)?;
@@ -434,13 +552,15 @@ fn run_limited(
             break;
         }
         tally.add(&chunks);
-        let n_chunks = chunks.len();
-        let base = u32::try_from(ranked).map_err(|_| {
+        let mut batch_plan = BlockPlan::new(ranked);
+        batch_plan.add(&chunks)?;
+        batch_plan.finish(p.direction);
+        ranked = ranked.checked_add(batch_plan.chunks()).ok_or_else(|| {
             QueryError::Unsupported("a log query over more than 4 billion chunks".into())
         })?;
-        q.set_chunks(chunks, base);
-        ranked += n_chunks;
-        let n = q.tasks.len();
+        drop(chunks);
+        q.plan = batch_plan;
+        let n = q.tasks();
         let mut done = 0;
         while done < n {
             if best.len() >= limit && q.start(done) > best[limit - 1].key.ts {
@@ -467,7 +587,7 @@ fn run_limited(
         skipped += n - done;
     }
     drop(cursor);
-    q.set_chunks(Vec::new(), 0);
+    q.plan = BlockPlan::default();
     (q.stats.streams, q.stats.chunks) = (tally.streams, tally.chunks);
     q.stats.segments = tally.segments();
     q.stats.warnings.extend(planner.warnings());
@@ -478,7 +598,11 @@ fn run_limited(
     let results = best.len() as u64;
     let stats = q.finish(results, skipped);
     Ok(LogResult {
-        entries: best.into_iter().map(Cand::entry).collect(),
+        entries: best
+            .into_iter()
+            // Eager labels: every entry carries its own.
+            .map(|c| c.entry(|_| Arc::default()))
+            .collect(),
         stats,
     })
 }
@@ -504,18 +628,21 @@ impl Slot {
 
 /// One time slice of a [`LogStream`] (the whole range, unless its plan is
 /// too large): its entries in output order, read as they are handed out,
-/// a k-way merge over the blocks, sorted by their first entry in the
-/// query's direction.
+/// a k-way merge over the stored blocks (each with its planned runs),
+/// sorted by their first entry in the query's direction.
 ///
 /// Before an entry is handed out, every block that could hold an earlier
 /// one is opened; blocks are opened `wave` at a time (decompressed and run
 /// through the pipeline in parallel) and only when the merge reaches them.
 /// What stays in memory is the matching entries of the opened blocks not
-/// yet handed out, at most [`STREAM_BUDGET`] bytes of them: past the
-/// budget a block keeps only the key of its next entry, and is read again
-/// from there when the merge gets to it (many streams overlapping in time:
-/// a million one-block streams of one day hold a million keys, ~80 bytes
-/// each, and blocks are read again instead of held).
+/// yet handed out, at most [`STREAM_BUDGET`] bytes of them. Blocks read for
+/// the first time fill two thirds of it; past that a block keeps only the
+/// key of its next entry, and is read again from there when the merge gets
+/// to it, for what the fill level leaves or else a fair share of the last
+/// third (a third of the budget over the blocks open), so that with many
+/// blocks overlapping in time (a million small streams packed into a
+/// thousand blocks, each spanning the day) each read again yields a useful
+/// part of its block, not one entry.
 struct Merge {
     q: Arc<Query>,
     /// The query's statistics (warnings, partial) until [`Merge::finish`].
@@ -537,8 +664,16 @@ struct Merge {
     /// Counters of blocks read again after their entries were dropped:
     /// kept apart so the stats count each block once, as the limited path.
     reread: ScanCounters,
+    /// Decoded stream labels of entries handed out, by stream modulo
+    /// [`LABEL_CACHE`]: the entries of a few streams interleaving in time
+    /// share one copy each (a million streams' entries, each stream's few,
+    /// mostly decode their own).
+    labels: Vec<Option<(u32, Arc<Labels>)>>,
     peak: StreamPeak,
 }
+
+/// Slots of a [`Merge`]'s cache of decoded stream labels.
+const LABEL_CACHE: usize = 1024;
 
 /// How much a [`LogStream`] held at its peak.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -565,26 +700,29 @@ impl StreamPeak {
 }
 
 impl Merge {
-    /// The merge over `q`'s chunks. With `known_bad` (blocks already found
-    /// damaged, by segment id and offset, and reported), their tasks are
-    /// left out; without, the checksum of every block is checked first
-    /// (those that fail land in the stats' `partial` list and are left out).
+    /// The merge over `q`'s plan. With `known_bad` (blocks already found
+    /// damaged, by segment id and offset, and reported), they are left
+    /// out; without, the checksum of every block is checked first (those
+    /// that fail land in the stats' `partial` list and are left out).
     fn new(
         mut q: Query,
         budget: usize,
         wave: usize,
         known_bad: Option<&HashMap<(u64, u64), ReadProblem>>,
     ) -> Merge {
-        match known_bad {
-            Some(bad) if !bad.is_empty() => {
-                let chunks = &q.plan.chunks;
-                q.tasks.retain(|&(c, b)| {
-                    let c = &chunks[c as usize];
-                    !bad.contains_key(&(c.segment_id, c.blocks[b as usize].offset))
-                });
+        let mut found = HashMap::new();
+        let bad = match known_bad {
+            Some(bad) => bad,
+            None => {
+                let mut partial = std::mem::take(&mut q.stats.partial);
+                check_plan(&q.plan, None, &mut found, &mut partial);
+                q.stats.partial = partial;
+                &found
             }
-            Some(_) => {}
-            None => verify_tasks(&mut q),
+        };
+        if !bad.is_empty() {
+            q.plan
+                .retain(|g, segment| !bad.contains_key(&(segment, g.block.offset)));
         }
         let stats = std::mem::take(&mut q.stats);
         Merge {
@@ -601,6 +739,7 @@ impl Merge {
             held: 0,
             emitted: 0,
             reread: ScanCounters::default(),
+            labels: Vec::new(),
             peak: StreamPeak::default(),
         }
     }
@@ -610,19 +749,27 @@ impl Merge {
         // A wave still read ahead (the caller stopped early) is left to
         // finish on the pool; its blocks count as read.
         self.pending = None;
-        let skipped = self.q.tasks.len() - self.next_task;
+        let skipped = self.q.tasks() - self.next_task;
         let stats = std::mem::take(&mut self.stats);
         self.q.finish_stats(stats, self.emitted, skipped)
     }
 
+    /// What blocks read for the first time may fill of the budget.
+    fn fill(&self) -> usize {
+        self.budget - self.budget / 3
+    }
+
+    /// What each scan of a wave may hold: its part of half of what the
+    /// fill level leaves, so a wave read ahead holds at most that half.
+    fn share(&self) -> usize {
+        self.fill().saturating_sub(self.held) / (2 * self.wave)
+    }
+
     /// Opens the next `wave` blocks (scanned in parallel: those read ahead,
     /// else now), and starts reading the wave after them on the thread
-    /// pool, so that decompression goes on while the caller prints. Each
-    /// scan holds at most `budget / (2 * wave)` bytes of entries, so the
-    /// wave read ahead holds at most half the budget.
+    /// pool, so that decompression goes on while the caller prints.
     fn open_wave(&mut self) {
-        let n = self.q.tasks.len();
-        let share = self.budget / (2 * self.wave);
+        let n = self.q.tasks();
         let results = match self.pending.take() {
             Some((end, rx)) => {
                 self.added = end;
@@ -630,15 +777,22 @@ impl Merge {
             }
             None => {
                 let end = (self.added + self.wave).min(n);
-                let r = self.q.scan_wave(self.added, end, share);
+                let r = self.q.scan_wave(self.added, end, self.share());
                 (self.added, self.next_task) = (end, end);
                 r
             }
         };
+        for (task, r) in results {
+            match r {
+                Ok(s) => self.add(task, s),
+                Err(e) => self.stats.partial.push(ReadProblem::from(&e)),
+            }
+        }
         if self.next_task < n {
             let (from, to) = (self.next_task, (self.next_task + self.wave).min(n));
             let (tx, rx) = mpsc::channel();
             let q = Arc::clone(&self.q);
+            let share = self.share();
             rayon::spawn(move || {
                 // The receiver is gone when the stream was dropped.
                 let _ = tx.send(q.scan_wave(from, to, share));
@@ -646,23 +800,18 @@ impl Merge {
             self.pending = Some((to, rx));
             self.next_task = to;
         }
-        for (task, r) in results {
-            match r {
-                Ok(s) => self.add(task, s),
-                Err(e) => self.stats.partial.push(ReadProblem::from(&e)),
-            }
-        }
     }
 
     /// Takes a block's scanned entries into the merge, dropping what does
-    /// not fit in the budget (the block is read again from there).
+    /// not fit below the fill level (the block is read again from there).
     fn add(&mut self, task: usize, s: Scanned) {
+        let fill = self.fill();
         let mut cands: VecDeque<Cand> = VecDeque::with_capacity(s.cands.len());
         let mut rest = s.rest;
         let mut it = s.cands.into_iter();
         for c in it.by_ref() {
             let cost = c.cost();
-            if self.held + cost > self.budget {
+            if self.held + cost > fill {
                 rest = Some((c.walk, c.key));
                 break;
             }
@@ -670,6 +819,7 @@ impl Merge {
             cands.push_back(c);
         }
         drop(it);
+        cands.shrink_to_fit();
         let slot = Slot {
             task,
             cands,
@@ -691,6 +841,34 @@ impl Merge {
         self.peak.open_blocks = self.peak.open_blocks.max(self.heap.len());
         self.peak.held_bytes = self.peak.held_bytes.max(self.held);
     }
+
+    /// What a block read again may hold: what the fill level leaves, or a
+    /// fair share of the budget's last third over the blocks open (within
+    /// the budget).
+    fn reread_share(&self) -> usize {
+        let open = self.heap.len() + 1;
+        let fair = (self.budget / 3) / open;
+        let room = self.budget.saturating_sub(self.held);
+        self.fill().saturating_sub(self.held).max(fair.min(room))
+    }
+
+    /// The entry of `c`, its labels decoded now when the scan left them out.
+    fn entry(&mut self, c: Cand) -> LogEntry {
+        let (q, cache) = (&self.q, &mut self.labels);
+        c.entry(|s| {
+            if cache.is_empty() {
+                cache.resize(LABEL_CACHE, None);
+            }
+            match &mut cache[s as usize % LABEL_CACHE] {
+                Some((k, l)) if *k == s => l.clone(),
+                slot => {
+                    let l = Arc::new(q.plan.labels(s));
+                    *slot = Some((s, l.clone()));
+                    l
+                }
+            }
+        })
+    }
 }
 
 impl Iterator for Merge {
@@ -699,7 +877,7 @@ impl Iterator for Merge {
     fn next(&mut self) -> Option<LogEntry> {
         loop {
             // Open every block that may hold an entry before the top one.
-            while self.added < self.q.tasks.len()
+            while self.added < self.q.tasks()
                 && self
                     .heap
                     .peek()
@@ -712,7 +890,7 @@ impl Iterator for Merge {
             if slot.cands.is_empty() {
                 // Its entries were dropped for the budget: read it again.
                 let (from, _) = slot.rest.expect("a slot in the heap has a next entry");
-                let budget = self.budget.saturating_sub(self.held);
+                let budget = self.reread_share();
                 match self
                     .q
                     .scan(slot.task, from, slot.counted, budget, &self.reread)
@@ -746,37 +924,19 @@ impl Iterator for Merge {
                 None => self.free.push(at),
             }
             self.emitted += 1;
-            return Some(c.entry());
+            return Some(self.entry(c));
         }
     }
 }
 
-/// The checksum of every block of `q`'s tasks, each stored block once (the
-/// runs of a packed block, format 2, are tasks of their own, and a packed
-/// block holds thousands of runs): the tasks of a damaged block are left
-/// out and its problem lands in the stats' `partial` list, once per task.
-fn verify_tasks(q: &mut Query) {
-    let mut bad = HashMap::new();
-    let mut partial = std::mem::take(&mut q.stats.partial);
-    check_blocks(q, &mut bad, &mut partial);
-    q.stats.partial = partial;
-    if !bad.is_empty() {
-        let chunks = &q.plan.chunks;
-        q.tasks.retain(|&(c, b)| {
-            let c = &chunks[c as usize];
-            !bad.contains_key(&(c.segment_id, c.blocks[b as usize].offset))
-        });
-    }
-}
+/// Bytes of plan (runs, blocks, encoded labels: [`BlockPlan`]) a
+/// [`LogStream`] holds at once: past this, its range is read in time
+/// slices, each planned when the merge reaches it and holding about this
+/// much (the runs overlapping the slice). 64 MiB: a million one-run streams
+/// of three labels take about 60 MB.
+pub const STREAM_PLAN_BYTES: usize = 64 << 20;
 
-/// Block references a [`LogStream`] plans at once: past this many, its
-/// range is read in time slices, each planned when the merge reaches it
-/// and holding about this many (the blocks overlapping the slice). 256 Ki
-/// references: at a million streams of one block a slice, about 50 MB of
-/// chunks and labels (a stream's labels are about 190 bytes decoded).
-pub const STREAM_PLAN_BLOCKS: usize = 1 << 18;
-
-/// Time bins a [`LogStream`]'s first pass counts blocks in, to cut its
+/// Time bins a [`LogStream`]'s first pass counts the plan in, to cut its
 /// range into slices.
 const SLICE_BINS: usize = 4096;
 
@@ -787,16 +947,17 @@ const SLICE_BINS: usize = 4096;
 /// result.
 ///
 /// The plan is bounded too. The first pass walks the plan a batch of whole
-/// streams at a time ([`plan::PlanCursor`]) and keeps it while it holds at
-/// most [`STREAM_PLAN_BLOCKS`] blocks: then one merge reads it all. A
-/// larger plan (a million streams) is not kept: the pass counts its blocks
-/// per time bin and checks every block's checksum, and the range is cut
-/// into slices of about [`STREAM_PLAN_BLOCKS`] overlapping blocks each,
-/// planned and merged one after another in the query's direction. Slices
-/// are disjoint in time and each orders its equal timestamps by labels,
-/// segment, position, as the whole plan does, so the entries are the same
-/// in the same order; a block spanning two slices is read in each (its
-/// lines count once: each slice counts only its own).
+/// streams at a time ([`plan::PlanCursor`]) into a [`BlockPlan`] (runs
+/// grouped by stored block, labels encoded) and keeps it while it holds at
+/// most [`STREAM_PLAN_BYTES`]: then one merge reads it all. A larger plan
+/// is not kept: the pass counts what its runs cost per time bin and checks
+/// every block's checksum, and the range is cut into slices holding about
+/// [`STREAM_PLAN_BYTES`] of plan each, planned and merged one after another
+/// in the query's direction. Slices are disjoint in time and each orders
+/// its equal timestamps by labels, segment, position, as the whole plan
+/// does, so the entries are the same in the same order; a block spanning
+/// two slices is read in each (its lines count once: each slice counts only
+/// its own).
 ///
 /// Every block's checksum is checked before the first entry is handed out,
 /// so a damaged block fails the query (or, with partial answers allowed, is
@@ -860,21 +1021,22 @@ impl LogStream {
         budget: usize,
         wave: usize,
     ) -> Result<LogStream, QueryError> {
-        Self::with_plan_budget(snap, expr, p, budget, wave, STREAM_PLAN_BLOCKS)
+        Self::with_plan_budget(snap, expr, p, budget, wave, STREAM_PLAN_BYTES)
     }
 
-    /// [`LogStream::with_budget`] holding at most about `plan_blocks` block
-    /// references of the plan at a time.
+    /// [`LogStream::with_budget`] holding at most about `plan_bytes` of plan
+    /// at a time.
     pub fn with_plan_budget(
         snap: &Snapshot,
         expr: &LogExpr,
         p: &LogParams,
         budget: usize,
         wave: usize,
-        plan_blocks: usize,
+        plan_bytes: usize,
     ) -> Result<LogStream, QueryError> {
         let p = LogParams { limit: 0, ..*p };
-        let mut q = Query::prepare(expr, &p)?;
+        let dir = p.direction;
+        let mut q = Query::prepare(expr, &p, true)?;
         let t0 = q.t0;
         let mut planner = plan::Planner::new(snap);
         // The bins span the entries there are, not an open-ended range.
@@ -886,9 +1048,8 @@ impl LogStream {
         }
         let mut bins = Bins::new(span);
         let mut cursor = planner.stream(&expr.matchers, p.range)?;
-        let mut kept: Option<Vec<PlannedChunk>> = Some(Vec::new());
-        let mut kept_blocks = 0usize;
-        let mut checked = Query::prepare(expr, &p)?;
+        let mut kept = Some(BlockPlan::new(0));
+        let mut verified: HashSet<(u64, u64)> = HashSet::new();
         let mut bad: HashMap<(u64, u64), ReadProblem> = HashMap::new();
         let mut tally = plan::PlanTally::default();
         loop {
@@ -897,32 +1058,27 @@ impl LogStream {
                 break;
             }
             tally.add(&chunks);
-            for c in &chunks {
-                for b in &c.blocks {
-                    bins.add(b);
-                }
-                kept_blocks += c.blocks.len();
-            }
+            bins.add_chunks(&chunks);
             let batch = match kept.as_mut() {
-                Some(k) if kept_blocks <= plan_blocks => {
-                    k.extend(chunks);
-                    continue;
-                }
-                // Too large to keep: check what was kept, and from now on
-                // each batch as it comes.
                 Some(k) => {
-                    let mut all = std::mem::take(k);
-                    all.extend(chunks);
-                    kept = None;
-                    all
+                    k.add(&chunks)?;
+                    if k.bytes() <= plan_bytes {
+                        continue;
+                    }
+                    // Too large to keep: check what was kept, and from now
+                    // on each batch as it comes.
+                    kept.take().expect("matched above")
                 }
-                None => chunks,
+                None => {
+                    let mut b = BlockPlan::new(0);
+                    b.add(&chunks)?;
+                    b
+                }
             };
-            checked.set_chunks(batch, 0);
-            check_blocks(&checked, &mut bad, &mut q.stats.partial);
+            check_plan(&batch, Some(&mut verified), &mut bad, &mut q.stats.partial);
         }
         drop(cursor);
-        checked.set_chunks(Vec::new(), 0);
+        drop(verified);
         (q.stats.streams, q.stats.chunks) = (tally.streams, tally.chunks);
         q.stats.segments = tally.segments();
         q.stats.warnings = planner.warnings();
@@ -931,16 +1087,17 @@ impl LogStream {
         q.stats.partial.extend(found);
         q.stats.plan_time = t0.elapsed();
         let (budget, wave) = (budget, wave.max(1));
-        if let Some(chunks) = kept {
-            q.set_chunks(chunks, 0);
+        if let Some(mut plan) = kept {
+            plan.finish(dir);
+            q.plan = plan;
             return Ok(LogStream {
                 cur: Some(Merge::new(q, budget, wave, None)),
                 sliced: None,
                 peak: StreamPeak::default(),
             });
         }
-        let mut slices = bins.slices(plan_blocks, p.range);
-        if p.direction == Direction::Backward {
+        let mut slices = bins.slices(plan_bytes as u64, p.range);
+        if dir == Direction::Backward {
             slices.make_contiguous().reverse();
         }
         let mut sliced = Sliced {
@@ -1028,66 +1185,76 @@ impl Iterator for LogStream {
 }
 
 impl Sliced {
-    /// The merge over one slice: planned now; the blocks the first pass
+    /// The merge over one slice: planned now, through the plan cursor a
+    /// batch at a time into its [`BlockPlan`]; the blocks the first pass
     /// found damaged left out (they are reported once, by the first pass),
     /// as are the plan's warnings and problems (found there too).
     fn open(&self, range: TimeRange) -> Result<Merge, QueryError> {
-        let mut q = Query::new(&self.snap, &self.expr, &LogParams { range, ..self.p })?;
+        let p = LogParams { range, ..self.p };
+        let mut q = Query::prepare(&self.expr, &p, true)?;
+        let mut planner = plan::Planner::new(&self.snap);
+        let mut cursor = planner.stream(&self.expr.matchers, range)?;
+        let mut plan = BlockPlan::new(0);
+        loop {
+            let chunks = cursor.next_streams(plan::PLAN_BATCH_BLOCKS)?;
+            if chunks.is_empty() {
+                break;
+            }
+            plan.add(&chunks)?;
+        }
+        drop(cursor);
+        plan.finish(p.direction);
+        q.plan = plan;
         q.stats = QueryStats {
             shards: 0,
-            plan_time: q.stats.plan_time,
+            plan_time: q.t0.elapsed(),
             ..Default::default()
         };
         Ok(Merge::new(q, self.budget, self.wave, Some(&self.bad)))
     }
 }
 
-/// Checks the checksum of every block of `q`'s tasks, once per stored
-/// block (the runs of a packed block, format 2, are tasks of their own,
-/// and a packed block holds thousands of runs); damaged ones go in `bad`,
-/// and for each task of a block in `bad` its problem goes in `partial`,
-/// in task order.
-fn check_blocks(
-    q: &Query,
+/// Checks the checksum of every block of `plan` (each stored block once:
+/// a packed block holds the runs of thousands of streams), skipping those
+/// already in `verified` and adding the others to it; damaged ones go in
+/// `bad`, and their problems in `partial`, once each, in the plan's order.
+fn check_plan(
+    plan: &BlockPlan,
+    mut verified: Option<&mut HashSet<(u64, u64)>>,
     bad: &mut HashMap<(u64, u64), ReadProblem>,
     partial: &mut Vec<ReadProblem>,
 ) {
-    let mut first: HashMap<(u64, u64), usize> = HashMap::new();
-    for i in 0..q.tasks.len() {
-        let t = q.task(i);
-        first
-            .entry((t.chunk.segment_id, t.block.offset))
-            .or_insert(i);
-    }
-    let mut blocks: Vec<usize> = first.into_values().collect();
-    blocks.sort_unstable();
-    let found: Vec<((u64, u64), ReadProblem)> = blocks
-        .into_par_iter()
-        .filter_map(|i| {
-            let t = q.task(i);
-            let e = t.chunk.segment.verify_block(t.block).err()?;
-            Some(((t.chunk.segment_id, t.block.offset), ReadProblem::from(&e)))
+    let todo: Vec<&Group> = plan
+        .groups()
+        .iter()
+        .filter(|g| {
+            verified
+                .as_mut()
+                .is_none_or(|v| v.insert((plan.segment(g).0, g.block.offset)))
         })
         .collect();
-    bad.extend(found);
-    if bad.is_empty() {
-        return;
-    }
-    for i in 0..q.tasks.len() {
-        let t = q.task(i);
-        if let Some(problem) = bad.get(&(t.chunk.segment_id, t.block.offset)) {
-            partial.push(problem.clone());
-        }
+    let found: Vec<((u64, u64), ReadProblem)> = todo
+        .into_par_iter()
+        .filter_map(|g| {
+            let (id, segment) = plan.segment(g);
+            let e = segment.verify_block(&g.block).err()?;
+            Some(((id, g.block.offset), ReadProblem::from(&e)))
+        })
+        .collect();
+    for (key, problem) in found {
+        partial.push(problem.clone());
+        bad.insert(key, problem);
     }
 }
 
-/// Blocks counted per time bin over a span: how many start in each bin and
-/// how many overlap it, to cut the span into slices of a bounded plan.
+/// What the plan's runs cost per time bin over a span (bytes of
+/// [`BlockPlan`], estimated): how much starts in each bin and how much
+/// overlaps it, to cut the span into slices of a bounded plan.
 struct Bins {
     span: TimeRange,
     starts: Vec<u64>,
-    /// Difference array of the overlaps: `+1` at a block's first bin, `-1`
-    /// after its last.
+    /// Difference array of the overlaps: `+cost` at a run's first bin,
+    /// `-cost` after its last.
     diff: Vec<i64>,
 }
 
@@ -1115,22 +1282,40 @@ impl Bins {
         (i128::from(self.span.start) + self.width() * i as i128 / SLICE_BINS as i128) as i64
     }
 
-    fn add(&mut self, b: &crate::chunk::BlockMeta) {
+    /// Counts a run of `b`'s times costing `cost`.
+    fn add(&mut self, b: &crate::chunk::BlockMeta, cost: u64) {
         let (first, last) = (self.bin(b.min_t), self.bin(b.max_t));
-        self.starts[first] += 1;
-        self.diff[first] += 1;
-        self.diff[last + 1] -= 1;
+        self.starts[first] += cost;
+        self.diff[first] += cost as i64;
+        self.diff[last + 1] -= cost as i64;
+    }
+
+    /// Counts the runs of `chunks`, each at what it costs a [`BlockPlan`]:
+    /// the run, its share of its block's group, its share of its stream's
+    /// labels.
+    fn add_chunks(&mut self, chunks: &[PlannedChunk]) {
+        for c in chunks {
+            let labels = blockplan::label_bytes(&c.labels) / c.blocks.len().max(1);
+            for b in &c.blocks {
+                let group = if b.is_packed() {
+                    blockplan::GROUP_BYTES * b.entries as usize / b.frame_entries.max(1) as usize
+                } else {
+                    blockplan::GROUP_BYTES
+                };
+                self.add(b, (blockplan::RUN_BYTES + group + labels) as u64);
+            }
+        }
     }
 
     /// Consecutive slices of whole bins, each overlapped by at most about
-    /// `blocks` blocks, or twice what overlaps its first bin when that is
+    /// `bytes` of runs, or twice what overlaps its first bin when that is
     /// more, covering `range` (the first starts at its start, the last ends
-    /// at its end), in ascending time. A slice can hold no fewer blocks than
-    /// overlap its first bin, so when long blocks keep more than `blocks`
-    /// open, cutting there would only plan and read those blocks again slice
+    /// at its end), in ascending time. A slice can hold no less than what
+    /// overlaps its first bin, so when long runs keep more than `bytes`
+    /// open, cutting there would only plan and read those runs again slice
     /// after slice (a million streams, each one run spanning the day, were
     /// cut into thousands of one-bin slices that each read every run).
-    fn slices(&self, blocks: usize, range: TimeRange) -> VecDeque<TimeRange> {
+    fn slices(&self, bytes: u64, range: TimeRange) -> VecDeque<TimeRange> {
         let mut overlap = Vec::with_capacity(SLICE_BINS);
         let mut open = 0i64;
         for d in &self.diff[..SLICE_BINS] {
@@ -1141,7 +1326,7 @@ impl Bins {
         let mut a = 0;
         while a < SLICE_BINS {
             let mut held = overlap[a];
-            let cap = (blocks as u64).max(2 * held);
+            let cap = bytes.max(2 * held);
             let mut b = a + 1;
             while b < SLICE_BINS && held + self.starts[b] <= cap {
                 held += self.starts[b];
@@ -1216,35 +1401,62 @@ mod tests {
         format!("s{s} g{g} n{k}{x} {}", ["p", "q", "r"][k % 3])
     }
 
-    fn store_of(dir: &std::path::Path, layout: &Layout) -> Snapshot {
+    /// A store whose tenant `t` holds the segments `write` publishes, with
+    /// its indexes built.
+    fn store_with(
+        dir: &std::path::Path,
+        write: impl FnOnce(&mut crate::store::TenantWriter<'_>),
+    ) -> Snapshot {
         let store = Store::new(dir);
         let lock = store.lock_writer(None, || {}).unwrap();
         let mut tx = store.tenant("t").unwrap().begin_write(&lock).unwrap();
-        for (g, seg) in layout.iter().enumerate() {
-            let mut p = tx.create_segment("1970-01-02").unwrap();
-            for (s, blocks) in seg {
-                let labels = stream_labels(*s);
-                let mut k = 0;
-                for b in blocks {
-                    let lines: Vec<(i64, String)> = b
-                        .iter()
-                        .map(|&t| {
-                            k += 1;
-                            (DAY + t, line(*s, g, k - 1))
-                        })
-                        .collect();
-                    let enc = compress(lines.iter().map(|(t, l)| (*t, l.as_bytes(), &[][..])), 1)
-                        .unwrap();
-                    p.writer
-                        .add_block(&labels, labels.fingerprint(), &enc.bytes, enc.meta)
-                        .unwrap();
-                }
-            }
-            tx.publish(p).unwrap();
-        }
+        write(&mut tx);
         crate::store::rebuild_all(&mut tx).unwrap();
         tx.commit().unwrap();
         store.tenant("t").unwrap().snapshot().unwrap()
+    }
+
+    /// Sorts entries `(ts, stream, segment, position)` into output order:
+    /// time, then stream labels (in stream order), segment, position.
+    fn sort_as_output(all: &mut [(i64, usize, usize, usize)], forward: bool) {
+        all.sort_by(|a, b| {
+            let t = if forward {
+                a.0.cmp(&b.0)
+            } else {
+                b.0.cmp(&a.0)
+            };
+            t.then(a.1.cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+                .then(a.3.cmp(&b.3))
+        });
+    }
+
+    fn store_of(dir: &std::path::Path, layout: &Layout) -> Snapshot {
+        store_with(dir, |tx| {
+            for (g, seg) in layout.iter().enumerate() {
+                let mut p = tx.create_segment("1970-01-02").unwrap();
+                for (s, blocks) in seg {
+                    let labels = stream_labels(*s);
+                    let mut k = 0;
+                    for b in blocks {
+                        let lines: Vec<(i64, String)> = b
+                            .iter()
+                            .map(|&t| {
+                                k += 1;
+                                (DAY + t, line(*s, g, k - 1))
+                            })
+                            .collect();
+                        let enc =
+                            compress(lines.iter().map(|(t, l)| (*t, l.as_bytes(), &[][..])), 1)
+                                .unwrap();
+                        p.writer
+                            .add_block(&labels, labels.fingerprint(), &enc.bytes, enc.meta)
+                            .unwrap();
+                    }
+                }
+                tx.publish(p).unwrap();
+            }
+        })
     }
 
     fn log_expr(q: &str) -> LogExpr {
@@ -1313,7 +1525,7 @@ mod tests {
             wave in 1usize..5,
             pipeline in 0usize..4,
             batch in 1usize..6,
-            plan_blocks in prop_oneof![Just(1usize), 2usize..12, Just(STREAM_PLAN_BLOCKS)],
+            plan_bytes in prop_oneof![Just(1usize), 100usize..3000, Just(STREAM_PLAN_BYTES)],
         ) {
             let dir = tempfile::tempdir().unwrap();
             let snap = store_of(dir.path(), &layout);
@@ -1327,7 +1539,7 @@ mod tests {
                 r#"{job="j"} | line_format "{{.app}}: {{__line__}}""#,
             ][pipeline];
             let expr = log_expr(q);
-            let s = LogStream::with_plan_budget(&snap, &expr, &p, budget, wave, plan_blocks)
+            let s = LogStream::with_plan_budget(&snap, &expr, &p, budget, wave, plan_bytes)
                 .unwrap();
             let sliced = s.sliced.as_ref().map_or(0, |s| s.slices.len() + 1);
             let (got, stats) = entries_and_stats(s);
@@ -1362,10 +1574,7 @@ mod tests {
                         }
                     }
                 }
-                all.sort_by(|a, b| {
-                    let t = if forward { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) };
-                    t.then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3))
-                });
+                sort_as_output(&mut all, forward);
                 let order: Vec<(i64, Labels, String)> = all
                     .into_iter()
                     .map(|(t, s, g, k)| (t, stream_labels(s), line(s, g, k)))
@@ -1373,7 +1582,7 @@ mod tests {
                 prop_assert_eq!(&got, &order);
             }
             // Sliced or not, the stream reads the same lines of the same plan.
-            prop_assert!(plan_blocks < STREAM_PLAN_BLOCKS || sliced == 0);
+            prop_assert!(plan_bytes < STREAM_PLAN_BYTES || sliced == 0);
             prop_assert_eq!(stats.results, got.len() as u64);
             prop_assert_eq!(stats.lines_scanned, full.stats.lines_scanned, "{} slices", sliced);
             prop_assert_eq!(stats.lines_kept, full.stats.lines_kept);
@@ -1455,7 +1664,7 @@ mod tests {
         };
         let mut bins = Bins::new(span);
         for i in 0..1000i64 {
-            bins.add(&run(i * 500, 999_999));
+            bins.add(&run(i * 500, 999_999), 1);
         }
         let slices = bins.slices(100, span);
         assert!(slices.len() <= 6, "{} slices", slices.len());
@@ -1468,7 +1677,7 @@ mod tests {
         // Blocks local in time are still cut by the budget alone.
         let mut local = Bins::new(span);
         for i in 0..1000i64 {
-            local.add(&run(i * 1000, i * 1000 + 10));
+            local.add(&run(i * 1000, i * 1000 + 10), 1);
         }
         assert!(local.slices(100, span).len() >= 10);
     }
@@ -1505,7 +1714,7 @@ mod tests {
                     let whole = LogStream::open(&snap, &expr, &p).unwrap();
                     assert!(whole.sliced.is_none());
                     let (want, want_stats) = entries_and_stats(whole);
-                    let s = LogStream::with_plan_budget(&snap, &expr, &p, STREAM_BUDGET, 3, 20)
+                    let s = LogStream::with_plan_budget(&snap, &expr, &p, STREAM_BUDGET, 3, 3000)
                         .unwrap();
                     let slices = s.sliced.as_ref().expect("sliced").slices.len() + 1;
                     assert!(slices >= 5, "{slices} slices");
@@ -1594,6 +1803,366 @@ mod tests {
             assert_eq!(small.lines_kept, limited.stats.lines_kept);
             assert_eq!(small.lines_skipped, limited.stats.lines_skipped);
             assert_eq!(small.blocks, limited.stats.blocks);
+        }
+    }
+
+    /// Streams of the packed layouts: `{app="pNN", job="j"}`, in label
+    /// order by number.
+    const PACKED_STREAMS: usize = 12;
+
+    fn packed_labels(s: usize) -> Labels {
+        Labels::from_pairs([("app", format!("p{s:02}")), ("job", "j".to_string())])
+    }
+
+    /// Per segment, its stored blocks in order, each the runs it packs:
+    /// (stream, timestamps of the run, offsets from the day's start). A
+    /// stream's runs follow one another, each in its own block.
+    type Packed = Vec<Vec<Vec<(usize, Vec<i64>)>>>;
+
+    fn arb_packed() -> impl Strategy<Value = Packed> {
+        let stream = (
+            0..PACKED_STREAMS,
+            proptest::collection::vec(0i64..24, 1..8),
+            proptest::collection::vec(any::<bool>(), 8),
+        );
+        let segment = (
+            proptest::collection::vec(stream, 1..12),
+            proptest::collection::vec(prop_oneof![3 => Just(false), 1 => Just(true)], 64),
+        )
+            .prop_map(|(mut streams, cuts)| {
+                streams.sort_by_key(|s| s.0);
+                streams.dedup_by_key(|s| s.0);
+                // Each stream's entries in time order, cut into runs where
+                // its bools say.
+                let mut runs: Vec<(usize, Vec<i64>)> = Vec::new();
+                for (s, mut times, splits) in streams {
+                    times.sort_unstable();
+                    let mut cur = Vec::new();
+                    for (i, t) in times.into_iter().enumerate() {
+                        if !cur.is_empty() && splits[i % splits.len()] {
+                            runs.push((s, std::mem::take(&mut cur)));
+                        }
+                        cur.push(t);
+                    }
+                    runs.push((s, cur));
+                }
+                // The runs back to back in blocks: a new block where the
+                // cuts say, and between two runs of one stream.
+                let mut blocks: Vec<Vec<(usize, Vec<i64>)>> = Vec::new();
+                for (i, run) in runs.into_iter().enumerate() {
+                    let new = match blocks.last().and_then(|b| b.last()) {
+                        None => true,
+                        Some(prev) => prev.0 == run.0 || cuts[i % cuts.len()],
+                    };
+                    if new {
+                        blocks.push(Vec::new());
+                    }
+                    blocks.last_mut().expect("pushed").push(run);
+                }
+                blocks
+            });
+        proptest::collection::vec(segment, 1..4)
+    }
+
+    /// A store of `layout`: one segment per element, each block one zstd
+    /// frame holding its runs back to back (as ingest packs small streams).
+    fn packed_store_of(dir: &std::path::Path, layout: &Packed) -> Snapshot {
+        use crate::chunk::segment::RunMeta;
+        store_with(dir, |tx| {
+            for (g, seg) in layout.iter().enumerate() {
+                let mut p = tx.create_segment("1970-01-02").unwrap();
+                let mut k_of = [0usize; PACKED_STREAMS];
+                for block in seg {
+                    let mut lines: Vec<(i64, String)> = Vec::new();
+                    let mut runs = Vec::new();
+                    for (s, times) in block {
+                        let first = lines.len();
+                        for &t in times {
+                            lines.push((DAY + t, line(*s, g, k_of[*s])));
+                            k_of[*s] += 1;
+                        }
+                        let line_bytes = lines[first..].iter().map(|(_, l)| l.len() as u64).sum();
+                        runs.push((
+                            *s,
+                            RunMeta {
+                                first: first as u32,
+                                entries: times.len() as u32,
+                                line_bytes,
+                                min_t: DAY + times[0],
+                                max_t: DAY + times[times.len() - 1],
+                            },
+                        ));
+                    }
+                    let enc = compress(lines.iter().map(|(t, l)| (*t, l.as_bytes(), &[][..])), 1)
+                        .unwrap();
+                    let frame = p
+                        .writer
+                        .add_frame(&enc.bytes, enc.meta.raw_len, enc.meta.frame_entries)
+                        .unwrap();
+                    for (s, run) in runs {
+                        let labels = packed_labels(s);
+                        p.writer.add_run(&labels, labels.fingerprint(), frame, run);
+                    }
+                }
+                tx.publish(p).unwrap();
+            }
+        })
+    }
+
+    /// The queries over packed layouts, and what each makes of entry `k`
+    /// of stream `s` in segment `g` (its labels and line), if it keeps it:
+    /// every line, some, none, every line through the literal search, a
+    /// line rewritten, labels added per line (a parser).
+    const PACKED_QUERIES: &[&str] = &[
+        r#"{job="j"}"#,
+        r#"{job="j"} |= "x""#,
+        r#"{job="j"} |= "nowhere""#,
+        r#"{job="j"} |= " n""#,
+        r#"{job="j", app!="p03"} | line_format "{{.app}}: {{__line__}}""#,
+        r#"{job="j"} | regexp "n(?P<n>[0-9]+)""#,
+    ];
+
+    fn packed_expected(q: usize, s: usize, g: usize, k: usize) -> Option<(Labels, String)> {
+        let l = line(s, g, k);
+        let labels = packed_labels(s);
+        match q {
+            0 | 3 => Some((labels, l)),
+            1 => l.contains('x').then_some((labels, l)),
+            2 => None,
+            4 => (s != 3).then(|| (labels, format!("p{s:02}: {l}"))),
+            _ => {
+                let mut labels = labels;
+                labels.set("n", &k.to_string());
+                Some((labels, l))
+            }
+        }
+    }
+
+    /// Every entry of `layout` in `range` that query `q` keeps, in output
+    /// order (time, then stream labels, segment, position), computed from
+    /// the layout alone.
+    fn packed_order(
+        layout: &Packed,
+        q: usize,
+        range: TimeRange,
+        forward: bool,
+    ) -> Vec<(i64, Labels, String)> {
+        let mut all = Vec::new();
+        for (g, seg) in layout.iter().enumerate() {
+            let mut k_of = [0usize; PACKED_STREAMS];
+            for block in seg {
+                for (s, times) in block {
+                    for &t in times {
+                        let k = k_of[*s];
+                        k_of[*s] += 1;
+                        if range.contains(DAY + t) {
+                            all.push((DAY + t, *s, g, k));
+                        }
+                    }
+                }
+            }
+        }
+        sort_as_output(&mut all, forward);
+        all.into_iter()
+            .filter_map(|(t, s, g, k)| packed_expected(q, s, g, k).map(|(l, line)| (t, l, line)))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Many small streams whose runs share packed blocks (several runs
+        /// a block, a stream's runs in several blocks and segments, spanning
+        /// one slice or many): the streamed merge over blocks grouped with
+        /// their runs, whatever its budgets, and the limited path at every
+        /// limit, return exactly the entries of an order computed from the
+        /// layout alone, and count the same lines.
+        #[test]
+        fn packed_runs_answer_as_the_layout_says(
+            layout in arb_packed(),
+            forward in any::<bool>(),
+            from in 0i64..12,
+            len in 1i64..30,
+            q in 0..PACKED_QUERIES.len(),
+            budget in prop_oneof![Just(0usize), 100usize..3000, Just(STREAM_BUDGET)],
+            wave in 1usize..5,
+            plan_bytes in prop_oneof![Just(1usize), 100usize..3000, Just(STREAM_PLAN_BYTES)],
+            batch in 1usize..6,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let snap = packed_store_of(dir.path(), &layout);
+            let direction = if forward { Direction::Forward } else { Direction::Backward };
+            let range = TimeRange::new(DAY + from, DAY + from + len);
+            let p = LogParams { range, limit: 0, direction };
+            let expr = log_expr(PACKED_QUERIES[q]);
+            let want = packed_order(&layout, q, range, forward);
+            let s = LogStream::with_plan_budget(&snap, &expr, &p, budget, wave, plan_bytes)
+                .unwrap();
+            let (got, stats) = entries_and_stats(s);
+            prop_assert_eq!(&got, &want);
+            let held = run_limited(&snap, &expr, &LogParams { limit: usize::MAX, ..p }, batch)
+                .unwrap();
+            let held_entries: Vec<(i64, Labels, String)> = held
+                .entries
+                .iter()
+                .map(|e| (e.ts, (*e.labels).clone(), String::from_utf8(e.line.clone()).unwrap()))
+                .collect();
+            prop_assert_eq!(&held_entries, &want);
+            for limit in [1, 2, 5] {
+                let lp = LogParams { limit, ..p };
+                let r = run_limited(&snap, &expr, &lp, batch).unwrap();
+                prop_assert_eq!(r.entries.len(), want.len().min(limit));
+                for (e, w) in r.entries.iter().zip(&want) {
+                    prop_assert_eq!(e.ts, w.0);
+                    prop_assert_eq!(&*e.labels, &w.1);
+                    prop_assert_eq!(std::str::from_utf8(&e.line).unwrap(), w.2.as_str());
+                }
+            }
+            prop_assert_eq!(stats.results, want.len() as u64);
+            prop_assert_eq!(stats.lines_scanned, held.stats.lines_scanned);
+            prop_assert_eq!(stats.lines_kept, held.stats.lines_kept);
+            prop_assert_eq!(stats.streams, held.stats.streams);
+            prop_assert_eq!(stats.chunks, held.stats.chunks);
+        }
+    }
+
+    /// A day of one-run streams packed into shared blocks, every run
+    /// spanning the day (the shape of a million-stream day merged into one
+    /// segment): each stored block is decompressed once for all of its
+    /// runs, both ways, whether the filter keeps every line, some or none;
+    /// and with a budget far below the answer, blocks are read again for a
+    /// fair part of their entries, never one entry at a time, within the
+    /// budget.
+    #[test]
+    fn packed_blocks_are_read_once_for_all_their_runs() {
+        // 12 streams of 6 entries over the day, 4 streams a block; each
+        // stream's entries spread over the whole span.
+        let layout: Packed = vec![(0..3)
+            .map(|b| {
+                (0..4)
+                    .map(|i| {
+                        let s = b * 4 + i;
+                        (s, (0..6).map(|k| k * 4 + (s as i64 % 4)).collect())
+                    })
+                    .collect()
+            })
+            .collect()];
+        let dir = tempfile::tempdir().unwrap();
+        let snap = packed_store_of(dir.path(), &layout);
+        for (q, kept) in [(0usize, 72u64), (1, 24), (2, 0), (3, 72)] {
+            let expr = log_expr(PACKED_QUERIES[q]);
+            for forward in [true, false] {
+                let direction = if forward {
+                    Direction::Forward
+                } else {
+                    Direction::Backward
+                };
+                let p = LogParams {
+                    range: TimeRange::ALL,
+                    limit: 0,
+                    direction,
+                };
+                let mut s = LogStream::open(&snap, &expr, &p).unwrap();
+                let got = entries_of(&mut s);
+                assert_eq!(
+                    got,
+                    packed_order(&layout, q, TimeRange::ALL, forward),
+                    "{q}"
+                );
+                assert_eq!(s.peak().rereads, 0);
+                let stats = s.finish();
+                assert_eq!(stats.blocks, 3, "query {q} {direction:?}: one read a block");
+                assert_eq!(stats.lines_kept, kept);
+                assert_eq!(stats.chunks, 12);
+                let held = run(&snap, &expr, &LogParams { limit: 1000, ..p }).unwrap();
+                assert_eq!(held.stats.blocks, 3, "query {q} {direction:?}: limited");
+                // A small limit sorts only the start of each block's walk
+                // (24 lines), the rest when the scan gets there.
+                for limit in [1, 2, 5] {
+                    let r = run(&snap, &expr, &LogParams { limit, ..p }).unwrap();
+                    let r: Vec<_> = r
+                        .entries
+                        .into_iter()
+                        .map(|e| {
+                            (
+                                e.ts,
+                                (*e.labels).clone(),
+                                String::from_utf8(e.line).unwrap(),
+                            )
+                        })
+                        .collect();
+                    assert_eq!(
+                        r,
+                        got[..limit.min(got.len())],
+                        "query {q} {direction:?} limit {limit}"
+                    );
+                }
+            }
+        }
+        // A damaged packed block is one problem, not one per run, and its
+        // runs are left out of the answer, whole or sliced, both ways.
+        let seg = std::fs::read_dir(dir.path().join("t/segments/1970-01-02"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "seg"))
+            .unwrap();
+        let mut bytes = std::fs::read(&seg).unwrap();
+        bytes[20] ^= 0xff; // inside the first block (the header is 16 bytes)
+        std::fs::write(&seg, bytes).unwrap();
+        let snap = Store::new(dir.path())
+            .tenant("t")
+            .unwrap()
+            .snapshot()
+            .unwrap();
+        let expr = log_expr(PACKED_QUERIES[0]);
+        for (forward, plan_bytes) in [(true, STREAM_PLAN_BYTES), (false, 1)] {
+            let direction = if forward {
+                Direction::Forward
+            } else {
+                Direction::Backward
+            };
+            let p = LogParams {
+                range: TimeRange::ALL,
+                limit: 0,
+                direction,
+            };
+            let s = LogStream::with_plan_budget(&snap, &expr, &p, STREAM_BUDGET, 2, plan_bytes)
+                .unwrap();
+            assert_eq!(s.stats().partial.len(), 1, "{:?}", s.stats().partial);
+            let (got, stats) = entries_and_stats(s);
+            let want: Vec<_> = packed_order(&layout, 0, TimeRange::ALL, forward)
+                .into_iter()
+                .filter(|e| e.1.get("app").is_some_and(|a| a >= "p04"))
+                .collect();
+            assert_eq!(got, want);
+            assert_eq!(stats.partial.len(), 1);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let snap = packed_store_of(dir.path(), &layout);
+        // A budget of about two fifths of the answer: read again, in parts.
+        let expr = log_expr(PACKED_QUERIES[0]);
+        for forward in [true, false] {
+            let direction = if forward {
+                Direction::Forward
+            } else {
+                Direction::Backward
+            };
+            let p = LogParams {
+                range: TimeRange::ALL,
+                limit: 0,
+                direction,
+            };
+            let budget = 3000;
+            let mut s = LogStream::with_budget(&snap, &expr, &p, budget, 2).unwrap();
+            let got = entries_of(&mut s);
+            assert_eq!(got, packed_order(&layout, 0, TimeRange::ALL, forward));
+            let peak = s.peak();
+            assert!(peak.rereads > 0, "{peak:?}");
+            assert!(
+                peak.rereads * 4 <= got.len() as u64,
+                "{peak:?} for {}",
+                got.len()
+            );
+            assert!(peak.held_bytes <= budget + 200, "{peak:?}");
         }
     }
 }

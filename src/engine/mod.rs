@@ -4,6 +4,7 @@
 //! metric queries in `eval`. Callers outside the library go through
 //! the `querier` module, which sits above the engine.
 
+mod blockplan;
 pub mod eval;
 pub mod logquery;
 pub mod pipeline;

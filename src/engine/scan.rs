@@ -10,7 +10,7 @@ use memchr::memmem::Finder;
 use super::plan::PlannedChunk;
 use super::stats::ScanCounters;
 use crate::chunk::segment::SegmentError;
-use crate::chunk::{Block, BlockMeta};
+use crate::chunk::{Block, BlockMeta, SegmentReader};
 use crate::logql::{LineFilter, LineFilterOp, LineMatch};
 
 thread_local! {
@@ -79,6 +79,12 @@ impl Prefilter {
             None => true,
             Some(name) => chunk_labels.get(name).is_none() && !block.has_metadata(),
         }
+    }
+
+    /// The parsed label the literal comes from, when it comes from a label
+    /// filter: [`Prefilter::applies`] then depends on the chunk's labels.
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
     }
 
     /// Builds the prefilter, or `None` when no filter qualifies.
@@ -193,16 +199,31 @@ pub fn with_block<R>(
     counters: &ScanCounters,
     f: impl FnOnce(&Block) -> R,
 ) -> Result<R, SegmentError> {
+    with_stored_block(&task.chunk.segment, task.block, counters, |block| {
+        ScanCounters::add(&counters.metadata_bytes, block.metadata_bytes() as u64);
+        f(block)
+    })
+}
+
+/// Decompresses block `meta` of `segment` into this thread's buffer (its
+/// view narrowed to `meta`'s run) and calls `f`, counting the block read,
+/// its bytes and the time taken, but not its structured metadata (the
+/// caller counts what its view holds).
+pub fn with_stored_block<R>(
+    segment: &SegmentReader,
+    meta: &BlockMeta,
+    counters: &ScanCounters,
+    f: impl FnOnce(&mut Block) -> R,
+) -> Result<R, SegmentError> {
     BLOCK.with(|b| {
         let mut block = b.borrow_mut();
         let t = Instant::now();
-        task.chunk.segment.read_block(task.block, &mut block)?;
+        segment.read_block(meta, &mut block)?;
         ScanCounters::add(&counters.decompress_ns, t.elapsed().as_nanos() as u64);
         ScanCounters::add(&counters.blocks, 1);
-        ScanCounters::add(&counters.bytes_compressed, u64::from(task.block.len));
-        super::stats::SCAN_PROGRESS.block(u64::from(task.block.len));
-        ScanCounters::add(&counters.bytes_decompressed, u64::from(task.block.raw_len));
-        ScanCounters::add(&counters.metadata_bytes, block.metadata_bytes() as u64);
-        Ok(f(&block))
+        ScanCounters::add(&counters.bytes_compressed, u64::from(meta.len));
+        super::stats::SCAN_PROGRESS.block(u64::from(meta.len));
+        ScanCounters::add(&counters.bytes_decompressed, u64::from(meta.raw_len));
+        Ok(f(&mut block))
     })
 }

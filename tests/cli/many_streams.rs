@@ -337,6 +337,37 @@ fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &s
         matching,
         "{how}: --limit 0 |= k=1"
     );
+    // Streamed both ways over every stream, a filter keeping every line,
+    // some or none (in a day merged into one segment, the runs of many
+    // streams share each packed block, read once for all of them).
+    let oldest_matching: Vec<String> = matching.iter().rev().cloned().collect();
+    assert_eq!(
+        raw(&["--limit", "0", "--forward"], r#"{job="app"} |= "k=1""#),
+        oldest_matching,
+        "{how}: --limit 0 --forward |= k=1"
+    );
+    let every: Vec<String> = all.iter().map(|e| e.2.to_string()).collect();
+    assert_eq!(
+        raw(
+            &["--limit", "0", "--forward"],
+            r#"{job="app"} |= "level=info""#
+        ),
+        every,
+        "{how}: --limit 0 --forward, every line"
+    );
+    let mut newest_all = every.clone();
+    newest_all.reverse();
+    assert_eq!(
+        raw(&["--limit", "0"], r#"{job="app"}"#),
+        newest_all,
+        "{how}: --limit 0, every line"
+    );
+    let none = env
+        .cmd(["query", "-q", "-o", "raw", "--limit", "0", "--forward"])
+        .args(range)
+        .arg(r#"{job="app"} |= "nowhere""#)
+        .assert_code(1);
+    assert!(none.stdout.is_empty(), "{how}: --limit 0, no line");
     let k_of = |l: &str| -> f64 { l.rsplit("k=").next().unwrap().parse().unwrap() };
     let metric = |q: &str| -> serde_json::Value {
         env.cmd(["query", "-o", "json"])

@@ -335,6 +335,40 @@ impl LabelsBuilder {
         }
     }
 
+    /// Binds the builder to another stream's labels `base`, as
+    /// [`LabelsBuilder::new`] would make it, keeping its buffers: a scan of
+    /// a block packing the runs of thousands of small streams binds one
+    /// pipeline to each stream in turn, and building one per stream
+    /// allocated more than the scan did.
+    pub fn rebase(&mut self, base: &[(String, String)]) {
+        let mut n = 0;
+        for (k, v) in base.iter().filter(|(_, v)| !v.is_empty()) {
+            match self.base.get_mut(n) {
+                Some((bk, bv)) => {
+                    bk.clone_from(k);
+                    bv.clone_from(v);
+                }
+                None => self.base.push((k.clone(), v.clone())),
+            }
+            n += 1;
+        }
+        self.base.truncate(n);
+        // Strictly ascending names are sorted and unique already.
+        if !self.base.is_sorted_by(|x, y| x.0 < y.0) {
+            self.base.sort_by(|x, y| x.0.cmp(&y.0));
+            self.base.dedup_by(|x, y| x.0 == y.0);
+        }
+        self.base_result.pairs.clone_from(&self.base);
+        self.base_result.hash = hash_pairs(
+            self.base_result
+                .pairs
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        self.cache.clear();
+        self.reset();
+    }
+
     /// Forgets everything about the previous line.
     pub fn reset(&mut self) {
         self.meta.clear();
@@ -584,6 +618,40 @@ mod tests {
             r,
             r#"{app="a", md="m", md_extracted="p", sl="s", sm="s", sm_extracted="m", x="1"}"#
         );
+    }
+
+    /// A builder bound to another stream is the builder made for it: the
+    /// same base (empty values out, sorted, first of equal names), the same
+    /// results, nothing left of the stream or line before.
+    #[test]
+    fn a_rebased_builder_is_a_new_one() {
+        let p = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let sets = [
+            base(),
+            p(&[("z", "1"), ("a", "2"), ("e", ""), ("a", "3")]),
+            p(&[]),
+            p(&[("app", "a"), ("sl", "other"), ("x", "long value")]),
+            p(&[("only", "one")]),
+        ];
+        let mut b = LabelsBuilder::new(&sets[0], Hints::default());
+        for (i, set) in sets.iter().enumerate().cycle().take(12) {
+            b.set_parsed("x", "p");
+            b.set_err("E");
+            let _ = b.result(None);
+            b.rebase(set);
+            let mut fresh = LabelsBuilder::new(set, Hints::default());
+            assert_eq!(b.base, fresh.base, "set {i}");
+            assert_eq!(b.base_result, fresh.base_result, "set {i}");
+            assert!(std::ptr::eq(b.result(None), &b.base_result), "set {i}");
+            b.set_parsed("y", "1");
+            fresh.set_parsed("y", "1");
+            assert_eq!(b.result(None), fresh.result(None), "set {i}");
+            b.reset();
+        }
     }
 
     #[test]

@@ -497,6 +497,13 @@ fn parsed_name<'a>(lb: &LabelsBuilder, name: &'a str) -> Option<Cow<'a, str>> {
 }
 
 impl StreamPipeline {
+    /// Binds the pipeline to another stream's labels, as
+    /// [`Pipeline::for_stream`] would make it, keeping its buffers (see
+    /// [`LabelsBuilder::rebase`]).
+    pub fn rebind(&mut self, labels: &[(String, String)]) {
+        self.lb.rebase(labels);
+    }
+
     /// The stream labels' result (what a line yields when no stage changes labels).
     pub fn base_labels(&self) -> &LabelsResult {
         self.lb.base_result()
