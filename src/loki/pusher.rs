@@ -39,7 +39,7 @@ use serde_json::json;
 use super::client::{Client, ClientError, Retry};
 use super::push::{self as wire, EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter};
 use crate::chunk::{Block, BlockMeta};
-use crate::engine::plan::{plan_streams, PlannedChunk};
+use crate::engine::plan::{PlannedChunk, Planner};
 use crate::logql::Matcher;
 use crate::model::Labels;
 use crate::store::push::{self as checkpoint, PushRun, PushTarget};
@@ -334,14 +334,22 @@ pub fn push(
     let in_run: BTreeSet<u64> = run.segments.iter().copied().collect();
     snap.manifest.segments.retain(|s| in_run.contains(&s.id));
     let range = TimeRange::new(opts.from.unwrap_or(i64::MIN), opts.to.unwrap_or(i64::MAX));
-    let chunks = plan_streams(&snap, &opts.matchers, range)?;
-    on(&Event::Start {
-        entries: chunks
+    // The streams come from the plan's cursor one at a time, in label
+    // order, so a push holds one stream's blocks, never the plan (a block
+    // reference per stream and segment: a million of them for a million
+    // small streams). The total for the progress bar is a first walk of
+    // the same cursor, summing the blocks' entries.
+    let mut planner = Planner::new(&snap);
+    let mut total = 0u64;
+    let mut walk = planner.stream(&opts.matchers, range)?;
+    while let Some(stream) = walk.next_stream()? {
+        total += stream
             .iter()
             .flat_map(|c| &c.blocks)
             .map(|b| u64::from(b.entries))
-            .sum(),
-    });
+            .sum::<u64>();
+    }
+    on(&Event::Start { entries: total });
 
     let mut sender = Sender {
         client,
@@ -354,13 +362,8 @@ pub fn push(
         target,
     };
     let mut block = Block::default();
-    let mut i = 0;
-    while i < chunks.len() {
-        let mut j = i + 1;
-        while j < chunks.len() && chunks[j].labels == chunks[i].labels {
-            j += 1;
-        }
-        let stream = &chunks[i..j];
+    let mut cursor = planner.stream(&opts.matchers, range)?;
+    while let Some(stream) = cursor.next_stream()? {
         let labels = &stream[0].labels;
         let name = labels.to_string();
         if matches!(&run.stream, Some(s) if name < *s) {
@@ -373,7 +376,6 @@ pub fn push(
             );
             sender.report.resumed += n;
             on(&Event::Progress { entries: n });
-            i = j;
             continue;
         }
         let skip = match &run.stream {
@@ -382,7 +384,7 @@ pub fn push(
         };
         let mut seen: u64 = 0;
         let mut any = false;
-        for group in overlap_groups(stream) {
+        for group in overlap_groups(&stream) {
             let mut entries = read_group(&group, &mut block, range)?;
             let n = entries.len() as u64;
             if seen + n <= skip {
@@ -408,7 +410,6 @@ pub fn push(
         if any {
             sender.report.streams += 1;
         }
-        i = j;
     }
     sender.flush(on)?;
     // The run is complete: its segments are done.
