@@ -90,7 +90,9 @@ impl Labels {
             }
             h.update(n.as_bytes());
             h.update(b"=");
-            if v.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+            if v.bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+            {
                 h.update(b"\"");
                 h.update(v.as_bytes());
                 h.update(b"\"");

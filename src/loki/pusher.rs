@@ -337,18 +337,30 @@ pub fn push(
     // The streams come from the plan's cursor one at a time, in label
     // order, so a push holds one stream's blocks, never the plan (a block
     // reference per stream and segment: a million of them for a million
-    // small streams). The total for the progress bar is a first walk of
-    // the same cursor, summing the blocks' entries.
+    // small streams). The total for the progress bar: every entry of the
+    // run's segments when the push takes all of them, else a first walk of
+    // the same cursor summing the blocks' entries.
     let mut planner = Planner::new(&snap);
-    let mut total = 0u64;
-    let mut walk = planner.stream(&opts.matchers, range)?;
-    while let Some(stream) = walk.next_stream()? {
-        total += stream
+    let whole = opts.matchers.is_empty()
+        && snap
+            .manifest
+            .segments
             .iter()
-            .flat_map(|c| &c.blocks)
-            .map(|b| u64::from(b.entries))
-            .sum::<u64>();
-    }
+            .all(|s| range.start <= s.min_t && s.max_t < range.end);
+    let total = if whole {
+        snap.manifest.segments.iter().map(|s| s.entries).sum()
+    } else {
+        let mut total = 0u64;
+        let mut walk = planner.stream(&opts.matchers, range)?;
+        while let Some(stream) = walk.next_stream()? {
+            total += stream
+                .iter()
+                .flat_map(|c| &c.blocks)
+                .map(|b| u64::from(b.entries))
+                .sum::<u64>();
+        }
+        total
+    };
     on(&Event::Start { entries: total });
 
     let mut sender = Sender {
@@ -746,6 +758,80 @@ mod tests {
             got.sort();
             want.sort();
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    /// The Start event's total is what the Progress events reach: for
+    /// every stream (the segments' entries), a selector and a range (a
+    /// first walk of the plan), with a run split by a failing request.
+    #[test]
+    fn start_counts_what_progress_reaches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        for c in 0..3i64 {
+            let streams: Vec<crate::ingest::OwnedStream> = (0..4)
+                .map(|s| {
+                    let labels = Labels::from_pairs([("s", s.to_string())]);
+                    let es = (0..5i64)
+                        .map(|k| {
+                            (
+                                c * 100 + k * 7 + s,
+                                format!("{c} {s} {k}").into_bytes(),
+                                vec![],
+                            )
+                        })
+                        .collect();
+                    (labels, es)
+                })
+                .collect();
+            crate::ingest::write_streams(&store, "t", streams).unwrap();
+        }
+        let sink = Arc::new(Mutex::new(Sink {
+            fail: vec![1],
+            ..Default::default()
+        }));
+        let client = Client::new(crate::loki::client::ClientOptions {
+            addr: server(sink),
+            ..Default::default()
+        })
+        .unwrap();
+        let cases = [
+            (r#"{s=~".+"}"#, None, None, 60),
+            (r#"{s="2"}"#, None, None, 15),
+            (r#"{s=~".+"}"#, Some(100), Some(200), 20),
+        ];
+        for (i, (sel, from, to, sent)) in cases.into_iter().enumerate() {
+            let opts = PushOptions {
+                matchers: if i == 0 {
+                    Vec::new()
+                } else {
+                    crate::logql::parse_matchers(sel).unwrap()
+                },
+                from,
+                to,
+                format: Format::Protobuf,
+                batch_bytes: 1 << 20,
+                batch_entries: 4,
+            };
+            let mut entries = 0;
+            for _ in 0..2 {
+                let (mut start, mut progress) = (None, 0);
+                let r = push(&store, "t", &client, &opts, &mut |e| match e {
+                    Event::Start { entries } => start = Some(*entries),
+                    Event::Progress { entries } => progress += entries,
+                    Event::Retry(_) => {}
+                });
+                match r {
+                    Ok(r) => {
+                        assert_eq!(start, Some(progress), "{sel} {from:?}");
+                        entries += r.entries;
+                        break;
+                    }
+                    // The failing request: the resumed run counts again.
+                    Err(_) => assert!(start.is_some_and(|s| s >= progress)),
+                }
+            }
+            assert!(entries <= sent && entries > 0, "{sel}: {entries}");
         }
     }
 
