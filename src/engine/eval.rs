@@ -2031,39 +2031,55 @@ fn label_replace(l: &LabelReplace, rows: Vec<Row>) -> Result<Vec<Row>, QueryErro
 mod tests {
     use super::*;
 
-    /// A store of `streams` streams over several segments, each line
-    /// `v=<n>` with repeated timestamps and values (ties in the sort).
-    fn raw_store(dir: &std::path::Path, streams: usize) -> crate::store::Store {
-        let s = 1_000_000_000i64;
+    /// A store of three segments of stream label sets `labels(i)` (sorted),
+    /// stream `i` in segment `seg` when `present(i, seg)`, with `per` lines
+    /// `entry(seg, k, i)` each.
+    fn store_of(
+        dir: &std::path::Path,
+        streams: usize,
+        labels: impl Fn(usize) -> Labels,
+        present: impl Fn(usize, i64) -> bool,
+        (per, entry): (i64, impl Fn(i64, i64, i64) -> (i64, Vec<u8>)),
+    ) -> crate::store::Store {
         let segs: Vec<(&str, plan::tests::LineStreams)> = (0..3i64)
             .map(|seg| {
-                let mut all: Vec<Labels> = (0..streams)
-                    .map(|i| {
-                        Labels::from_pairs([
-                            ("app", format!("a{}", i % 3)),
-                            ("pod", format!("p{i}")),
-                        ])
-                    })
-                    .collect();
+                let mut all: Vec<Labels> = (0..streams).map(&labels).collect();
                 all.sort();
                 let streams = all
                     .into_iter()
                     .enumerate()
-                    .map(|(i, l)| {
-                        let lines = (0..7i64)
-                            .map(|k| {
-                                let t = (seg * 7 + k) * 97 * s / 10 + (i as i64 % 2) * s;
-                                let v = (k * 31 + i as i64 * 7 + seg) % 11;
-                                (t, format!("v={v}").into_bytes())
-                            })
-                            .collect();
-                        (l, lines)
-                    })
+                    .filter(|(i, _)| present(*i, seg))
+                    .map(|(i, l)| (l, (0..per).map(|k| entry(seg, k, i as i64)).collect()))
                     .collect();
                 ("1970-01-01", streams)
             })
             .collect();
         plan::tests::store_of_lines(dir, &segs)
+    }
+
+    /// A store of `streams` streams over several segments, each line
+    /// `v=<n>` with repeated timestamps and values (ties in the sort).
+    fn raw_store(dir: &std::path::Path, streams: usize) -> crate::store::Store {
+        let s = 1_000_000_000i64;
+        let labels = |i: usize| {
+            Labels::from_pairs([("app", format!("a{}", i % 3)), ("pod", format!("p{i}"))])
+        };
+        let entry = |seg: i64, k: i64, i: i64| {
+            let t = (seg * 7 + k) * 97 * s / 10 + (i % 2) * s;
+            let v = (k * 31 + i * 7 + seg) % 11;
+            (t, format!("v={v}").into_bytes())
+        };
+        store_of(dir, streams, labels, |_, _| true, (7, entry))
+    }
+
+    /// Each row's labels and its values' bits, in the rows' order.
+    fn bits(rows: &[Row]) -> Vec<(String, Vec<Option<u64>>)> {
+        rows.iter()
+            .map(|row| {
+                let v = row.values.iter().map(|v| v.map(f64::to_bits)).collect();
+                (row.labels.to_string(), v)
+            })
+            .collect()
     }
 
     /// Raw-sample range aggregations read in label order (held) and oldest
@@ -2108,14 +2124,7 @@ mod tests {
                     else {
                         panic!("{q}: no rows")
                     };
-                    let bits: Vec<(String, Vec<Option<u64>>)> = got
-                        .iter()
-                        .map(|row| {
-                            let v = row.values.iter().map(|v| v.map(f64::to_bits)).collect();
-                            (row.labels.to_string(), v)
-                        })
-                        .collect();
-                    rows.push(bits);
+                    rows.push(bits(&got));
                 }
                 assert!(!rows[0].is_empty(), "{q} step {step}");
                 assert_eq!(rows[0], rows[1], "{q} step {step}");
@@ -2135,37 +2144,20 @@ mod tests {
     fn streamed_aggregations_equal_the_held_ones() {
         let s = 1_000_000_000i64;
         let dir = tempfile::tempdir().unwrap();
-        let segs: Vec<(&str, plan::tests::LineStreams)> = (0..3i64)
-            .map(|seg| {
-                let mut all: Vec<Labels> = (0..18)
-                    .map(|i| {
-                        Labels::from_pairs([
-                            ("app", format!("a{}", i % 3)),
-                            ("pod", format!("p{i:02}")),
-                            ("zone", format!("z{}", i % 2)),
-                        ])
-                    })
-                    .collect();
-                all.sort();
-                let streams = all
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| !(i + seg as usize).is_multiple_of(4))
-                    .map(|(i, l)| {
-                        let lines = (0..5i64)
-                            .map(|k| {
-                                let t = (seg * 5 + k) * 83 * s / 10 + (i as i64 % 3) * s;
-                                let v = (k * 13 + i as i64 * 5 + seg) % 7;
-                                (t, format!("v={v}").into_bytes())
-                            })
-                            .collect();
-                        (l, lines)
-                    })
-                    .collect();
-                ("1970-01-01", streams)
-            })
-            .collect();
-        let store = plan::tests::store_of_lines(dir.path(), &segs);
+        let labels = |i: usize| {
+            Labels::from_pairs([
+                ("app", format!("a{}", i % 3)),
+                ("pod", format!("p{i:02}")),
+                ("zone", format!("z{}", i % 2)),
+            ])
+        };
+        let entry = |seg: i64, k: i64, i: i64| {
+            let t = (seg * 5 + k) * 83 * s / 10 + (i % 3) * s;
+            let v = (k * 13 + i * 5 + seg) % 7;
+            (t, format!("v={v}").into_bytes())
+        };
+        let present = |i: usize, seg: i64| !(i + seg as usize).is_multiple_of(4);
+        let store = store_of(dir.path(), 18, labels, present, (5, entry));
         let snap = store.tenant("t").unwrap().snapshot().unwrap();
         let sel = r#"{app=~".+"}"#;
         let queries = [
@@ -2203,14 +2195,7 @@ mod tests {
                     let Grid::Vector(rows) = eval_node(&mut ctx, &e).unwrap() else {
                         panic!("{q}: not a vector")
                     };
-                    let bits: Vec<(String, Vec<Option<u64>>)> = rows
-                        .iter()
-                        .map(|row| {
-                            let v = row.values.iter().map(|v| v.map(f64::to_bits)).collect();
-                            (row.labels.to_string(), v)
-                        })
-                        .collect();
-                    answers.push(bits);
+                    answers.push(bits(&rows));
                 }
                 assert!(!answers[0].is_empty(), "{q} step {step}: {answers:?}");
                 assert_eq!(answers[0], answers[1], "{q} step {step}");

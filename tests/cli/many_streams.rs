@@ -395,16 +395,7 @@ fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &s
         "{how}: sum(rate) {rate}"
     );
     // absent_over_time of one stream, hourly: 1 where its window is empty.
-    let m = env
-        .cmd(["query", "-o", "json", "--step", "1h"])
-        .args([
-            "--from",
-            "2024-05-01T01:00:00Z",
-            "--to",
-            "2024-05-01T12:00:00Z",
-        ])
-        .arg(r#"absent_over_time({pod="pod-123"}[1h])"#)
-        .json();
+    let m = hourly(env, r#"absent_over_time({pod="pod-123"}[1h])"#);
     let got: Vec<i64> = m["data"]["result"]
         .as_array()
         .unwrap()
@@ -423,6 +414,19 @@ fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &s
         .collect();
     assert!(!absent.is_empty() && absent.len() < 12);
     assert_eq!(got, absent, "{how}: absent_over_time");
+}
+
+/// The `-o json` answer of metric query `q` at 1h steps from 01:00 to 12:00.
+fn hourly(env: &TestEnv, q: &str) -> serde_json::Value {
+    env.cmd(["query", "-o", "json", "--step", "1h"])
+        .args([
+            "--from",
+            "2024-05-01T01:00:00Z",
+            "--to",
+            "2024-05-01T12:00:00Z",
+        ])
+        .arg(q)
+        .json()
 }
 
 /// `topk`/`bottomk` at 12 hourly steps over a series per stream (the
@@ -479,17 +483,7 @@ fn check_hourly_topk(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, 
         kept
     };
     let matrix = |q: &str| -> BTreeMap<String, Vec<(i64, f64)>> {
-        let m = env
-            .cmd(["query", "-o", "json", "--step", "1h"])
-            .args([
-                "--from",
-                "2024-05-01T01:00:00Z",
-                "--to",
-                "2024-05-01T12:00:00Z",
-            ])
-            .arg(q)
-            .json();
-        m["data"]["result"]
+        hourly(env, q)["data"]["result"]
             .as_array()
             .unwrap()
             .iter()
