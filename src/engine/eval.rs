@@ -319,6 +319,31 @@ fn bucketed(op: RangeOp) -> bool {
     )
 }
 
+/// The bucketed range aggregation (or `sum by` pushed into one) on one
+/// side of `b` when the other is a scalar literal and `b` is not a set
+/// operator: each series can then be computed alone; with the literal's
+/// value, and whether it is on the left.
+fn scalar_streams(b: &BinOp) -> Option<(std::borrow::Cow<'_, RangeAggregation>, f64, bool)> {
+    if b.op.is_set_op() {
+        return None;
+    }
+    let (r, value, left) = match (&*b.lhs, &*b.rhs) {
+        (SampleExpr::Literal { value, .. }, e) => (range_of(e)?, *value, true),
+        (e, SampleExpr::Literal { value, .. }) => (range_of(e)?, *value, false),
+        _ => return None,
+    };
+    bucketed(r.op).then_some((r, value, left))
+}
+
+/// The range aggregation `e` is, or a `sum by` [`pushdown`] turns into one.
+fn range_of(e: &SampleExpr) -> Option<std::borrow::Cow<'_, RangeAggregation>> {
+    match e {
+        SampleExpr::RangeAggregation(r) => Some(std::borrow::Cow::Borrowed(r)),
+        SampleExpr::VectorAggregation(v) => pushdown(v).map(std::borrow::Cow::Owned),
+        _ => None,
+    }
+}
+
 /// The range aggregation under `v` when `v` is a `topk`, `bottomk` or
 /// `approx_topk` that can take its series as they complete: directly over
 /// a bucketed range aggregation (grouped or not), or over a `sum by/without`
@@ -330,11 +355,7 @@ fn topk_streams(v: &VectorAggregation) -> Option<std::borrow::Cow<'_, RangeAggre
     ) {
         return None;
     }
-    let r = match &*v.inner {
-        SampleExpr::RangeAggregation(r) => std::borrow::Cow::Borrowed(r),
-        SampleExpr::VectorAggregation(inner) => std::borrow::Cow::Owned(pushdown(inner)?),
-        _ => return None,
-    };
+    let r = range_of(&v.inner)?;
     bucketed(r.op).then_some(r)
 }
 
@@ -397,6 +418,20 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
             streamed_aggregation(ctx, v, r, Outer::Fold(v))?
         }
         SampleExpr::VectorAggregation(v) => held_aggregation(ctx, v)?,
+        SampleExpr::BinOp(b) if ctx.streamed && scalar_streams(b).is_some() => {
+            let (r, value, left) = scalar_streams(b).expect("checked");
+            let (warnings, partial) = (ctx.stats.warnings.len(), ctx.stats.partial.len());
+            match range_aggregation(ctx, &r, Outer::Scalar(b, value, left))? {
+                Some(rows) => Grid::Vector(rows),
+                None => {
+                    ctx.stats.warnings.truncate(warnings);
+                    ctx.stats.partial.truncate(partial);
+                    let l = eval_node(ctx, &b.lhs)?;
+                    let r = eval_node(ctx, &b.rhs)?;
+                    binop(b, l, r, ctx.steps.len())?
+                }
+            }
+        }
         SampleExpr::BinOp(b) => {
             let l = eval_node(ctx, &b.lhs)?;
             let r = eval_node(ctx, &b.rhs)?;
@@ -500,6 +535,10 @@ enum Outer<'v> {
     /// A `topk`, `bottomk` or `approx_topk` ([`topk_streams`]): each series
     /// is offered to the selection once no later stream can add to it.
     Topk(&'v VectorAggregation),
+    /// An arithmetic or comparison operator with a scalar literal (`true`:
+    /// on the left), applied to each series once no later stream can add
+    /// to it ([`scalar_streams`]).
+    Scalar(&'v BinOp, f64, bool),
 }
 
 /// Evaluates a range aggregation. With an `outer` aggregation other than
@@ -596,7 +635,7 @@ fn range_aggregation_in(
             debug_assert!(r.grouping.is_none(), "folds_outer takes ungrouped ranges");
             Some(Sink::Fold(OuterFold::new(v, n_steps)))
         }
-        Outer::Topk(v) => {
+        Outer::Topk(_) | Outer::Scalar(..) => {
             // Grouped, a group is complete after the last stream of the
             // selection that maps to it: a first walk of the labels counts
             // the streams per group (by hash: colliding groups complete
@@ -613,7 +652,17 @@ fn range_aggregation_in(
                     Some(m)
                 }
             };
-            Some(Sink::Topk(TopkSelect::new(v, n_steps), remaining))
+            let taker = match outer {
+                Outer::Topk(v) => Taker::Topk(TopkSelect::new(v, n_steps)),
+                Outer::Scalar(b, value, left) => Taker::Scalar {
+                    b,
+                    scalar: vec![value; n_steps],
+                    left,
+                    rows: Vec::new(),
+                },
+                _ => unreachable!("matched above"),
+            };
+            Some(Sink::Each(taker, remaining))
         }
     };
     let mut cursor = planner.stream(&lr.log.matchers, range)?;
@@ -814,12 +863,12 @@ fn range_aggregation_in(
                     }
                 }
             }
-            Some(Sink::Topk(select, None)) => {
+            Some(Sink::Each(taker, None)) => {
                 for (labels, acc) in series.take_sorted() {
-                    select.add(labels, &values(acc));
+                    taker.take(labels, values(acc))?;
                 }
             }
-            Some(Sink::Topk(select, Some(remaining))) => {
+            Some(Sink::Each(taker, Some(remaining))) => {
                 let g = r.grouping.as_ref().expect("counted by group");
                 for (i, c) in chunks.iter().enumerate() {
                     // A stream's chunks are adjacent and share its labels.
@@ -835,7 +884,7 @@ fn range_aggregation_in(
                     if *left == 0 {
                         remaining.remove(&h);
                         if let Some(acc) = series.remove(&key) {
-                            select.add(key, &values(acc));
+                            taker.take(key, values(acc))?;
                         }
                     }
                 }
@@ -858,15 +907,15 @@ fn range_aggregation_in(
     match sink {
         None => {}
         Some(Sink::Fold(fold)) => return Ok(Evaluated::Rows(Some(fold.finish()))),
-        Some(Sink::Topk(mut select, _)) => {
+        Some(Sink::Each(mut taker, _)) => {
             // What is left is complete too (groups whose hash collided
             // with a later one's, streams that could not be read).
             for (labels, acc) in series.take_sorted() {
                 if let (Acc::Buckets(bk), Some(plan)) = (acc, &buckets) {
-                    select.add(labels, &plan.values(r.op, &bk, range_s));
+                    taker.take(labels, plan.values(r.op, &bk, range_s))?;
                 }
             }
-            return Ok(Evaluated::Rows(Some(topk_rows(select))));
+            return Ok(Evaluated::Rows(Some(taker.finish())));
         }
     }
 
@@ -900,12 +949,59 @@ fn range_aggregation_in(
 /// Where an outer aggregation's series go as they complete.
 enum Sink<'v> {
     Fold(OuterFold<'v>),
-    /// The selection, and when the range aggregation is grouped, how many
-    /// streams not yet read map to each group (by the group's hash).
-    Topk(
-        TopkSelect,
+    /// What takes each complete series, and when the range aggregation is
+    /// grouped, how many streams not yet read map to each group (by the
+    /// group's hash).
+    Each(
+        Taker<'v>,
         Option<HashMap<u64, u32, std::hash::BuildHasherDefault<IdHasher>>>,
     ),
+}
+
+/// What takes a range aggregation's series one at a time, in any order.
+enum Taker<'v> {
+    Topk(TopkSelect),
+    /// The operator with a scalar (on the left when `left`) and the series
+    /// it kept.
+    Scalar {
+        b: &'v BinOp,
+        scalar: Vec<f64>,
+        left: bool,
+        rows: Vec<Row>,
+    },
+}
+
+impl Taker<'_> {
+    fn take(&mut self, labels: Labels, values: Vec<Option<f64>>) -> Result<(), QueryError> {
+        match self {
+            Taker::Topk(select) => select.add(labels, &values),
+            Taker::Scalar {
+                b,
+                scalar,
+                left,
+                rows,
+            } => {
+                if let Grid::Vector(kept) =
+                    vector_scalar(b, vec![Row { labels, values }], scalar, *left)?
+                {
+                    rows.extend(kept);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The answer.
+    fn finish(self) -> Vec<Row> {
+        match self {
+            Taker::Topk(select) => topk_rows(select),
+            Taker::Scalar { mut rows, .. } => {
+                // In label order, as the rows held whole come.
+                rows.sort_by(|a, b| a.labels.cmp(&b.labels));
+                rows
+            }
+        }
+    }
 }
 
 /// The series of a range aggregation being read, each with its
@@ -2134,8 +2230,9 @@ mod tests {
         assert_eq!(compared, queries.len() * 3);
     }
 
-    /// `topk`/`bottomk` taking each series as its group completes, and the
-    /// folds taking each stream's, give the bits and order of the
+    /// `topk`/`bottomk` and operators with a scalar taking each series as
+    /// its group completes, and the folds taking each stream's, give the
+    /// bits and order of the
     /// evaluation that holds every series first: grouped so that a group's
     /// streams are far apart in label order, with parsers (groups that are
     /// not the stream's: the held evaluation answers), at steps that do and
@@ -2174,6 +2271,11 @@ mod tests {
             format!("topk(2, count_over_time({sel} | logfmt [30s]))"),
             format!("avg(count_over_time({sel}[30s]))"),
             format!("stddev by (zone) (avg_over_time({sel} | logfmt | unwrap v [30s]))"),
+            format!("count_over_time({sel}[30s]) > 2"),
+            format!("2 * sum by (zone) (rate({sel}[30s]))"),
+            format!("10 < bool sum without (pod) (count_over_time({sel}[30s]))"),
+            format!("max_over_time({sel} | logfmt | unwrap v [30s]) by (zone) - 1"),
+            format!("count_over_time({sel} | logfmt [30s]) >= 1"),
         ];
         let mut compared = 0;
         for q in &queries {
