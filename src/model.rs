@@ -78,7 +78,30 @@ impl Labels {
     /// 64-bit fingerprint of the canonical form: stable across runs and
     /// versions, so it may be stored on disk.
     pub fn fingerprint(&self) -> u64 {
-        xxhash_rust::xxh3::xxh3_64(self.to_string().as_bytes())
+        // The printed form hashed as it is produced, without building it:
+        // segment footers are read a label set per stream (a million-stream
+        // day's compaction spent 15% of its time printing them). Values of
+        // printable ASCII without `"` or `\` print as they are.
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(b"{");
+        for (i, (n, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                h.update(b", ");
+            }
+            h.update(n.as_bytes());
+            h.update(b"=");
+            if v.bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+            {
+                h.update(b"\"");
+                h.update(v.as_bytes());
+                h.update(b"\"");
+            } else {
+                h.update(crate::go::strconv::quote(v).as_bytes());
+            }
+        }
+        h.update(b"}");
+        h.digest()
     }
 }
 
@@ -220,6 +243,19 @@ pub fn validate_labels(labels: &Labels, limits: &Limits) -> Result<(), LabelErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The fingerprint is the xxh3 of the printed form (it is stored in
+        /// segment footers and indexes): names and values of any text.
+        #[test]
+        fn fingerprint_hashes_the_printed_form(
+            pairs in prop::collection::vec(("[a-z_]{1,4}", "\\PC{0,6}|[ -~]{0,8}|[\"\\\\\n\t\u{0}\u{7f}é😀]{0,4}"), 0..5)
+        ) {
+            let l = Labels::from_pairs(pairs);
+            prop_assert_eq!(l.fingerprint(), xxhash_rust::xxh3::xxh3_64(l.to_string().as_bytes()));
+        }
+    }
 
     #[test]
     fn labels_sorted_and_printed_like_loki() {

@@ -319,6 +319,10 @@ impl Counts {
 /// small, else blocks of its own), and a segment is closed once it holds
 /// the target line bytes and more come (so a day needs at most
 /// [`super::planned_segments`] of them).
+/// Pending line bytes past which a merge writes a stream's blocks before
+/// the stream ends (between streams, the packer's own threshold applies).
+const MID_STREAM_FLUSH_BYTES: usize = if cfg!(test) { 16 << 10 } else { 64 << 20 };
+
 struct Output<'s, 'l> {
     tx: &'s mut TenantWriter<'l>,
     day: &'s str,
@@ -327,6 +331,8 @@ struct Output<'s, 'l> {
     seg: Option<PendingSegment>,
     /// Line bytes handed to the packer for `seg`.
     seg_raw: u64,
+    /// Line bytes handed to the packer since its last flush.
+    unflushed: usize,
     /// The current stream's entries not yet handed on.
     run: OwnedRun,
     cut: BlockCut,
@@ -346,6 +352,7 @@ impl<'s, 'l> Output<'s, 'l> {
             packer,
             seg: None,
             seg_raw: 0,
+            unflushed: 0,
             run: OwnedRun::default(),
             large: false,
             outputs: Vec::new(),
@@ -377,6 +384,21 @@ impl<'s, 'l> Output<'s, 'l> {
         if !run.is_empty() {
             self.place(run, self.large)?;
         }
+        // As ingest's writer: pending blocks are written between streams,
+        // so the blocks are packed as ingest packs them (a flush closes the
+        // open packed block).
+        if self.packer.full() {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the pending blocks to the segment being filled.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if let Some(seg) = &mut self.seg {
+            self.packer.flush(&mut seg.writer)?;
+        }
+        self.unflushed = 0;
         Ok(())
     }
 
@@ -386,13 +408,10 @@ impl<'s, 'l> Output<'s, 'l> {
         if self.seg_raw >= self.segment_bytes {
             self.close()?;
         }
-        let seg = match &mut self.seg {
-            Some(seg) => seg,
-            None => {
-                self.seg_raw = 0;
-                self.seg.insert(self.tx.create_segment(self.day)?)
-            }
-        };
+        if self.seg.is_none() {
+            self.seg_raw = 0;
+            self.seg = Some(self.tx.create_segment(self.day)?);
+        }
         let bytes = run.bytes();
         self.seg_raw += bytes as u64;
         if own {
@@ -400,14 +419,18 @@ impl<'s, 'l> Output<'s, 'l> {
         } else {
             self.packer.add_packed(RunEntries::Owned(run), bytes);
         }
-        if self.packer.full() {
-            self.packer.flush(&mut seg.writer)?;
+        self.unflushed += bytes;
+        if self.unflushed >= MID_STREAM_FLUSH_BYTES {
+            // A stream this large in one day: its blocks so far are written
+            // now, not held to its end.
+            self.flush()?;
         }
         Ok(())
     }
 
     /// Writes what is pending and publishes the segment being filled.
     fn close(&mut self) -> Result<(), StoreError> {
+        self.unflushed = 0;
         if let Some(mut seg) = self.seg.take() {
             self.packer.flush(&mut seg.writer)?;
             let e = self.tx.publish(seg)?;

@@ -8,6 +8,7 @@
 //! (left-open, right-closed, as Loki).
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,6 +18,7 @@ use super::pipeline::Pipeline;
 use super::plan::{self, PLAN_BATCH_BLOCKS};
 use super::scan::{self, Prefilter};
 use super::stats::{QueryStats, ScanCounters};
+use super::topk::{value_order, TopkSelect};
 use super::value::{MetricValue, Sample, Series};
 use super::QueryError;
 use crate::chunk::segment::SegmentError;
@@ -178,6 +180,12 @@ struct Ctx<'a> {
     steps: Vec<i64>,
     stats: QueryStats,
     counters: ScanCounters,
+    /// Whether an aggregation may take each series as soon as no later
+    /// stream can add to it (folds, `topk`); false holds every series
+    /// first, the evaluation the tests compare the streamed one with.
+    streamed: bool,
+    /// Blocks taken from the plan at a time ([`PLAN_BATCH_BLOCKS`]).
+    batch_blocks: usize,
 }
 
 /// Evaluates a metric query.
@@ -205,6 +213,8 @@ pub fn eval(
         steps,
         stats: QueryStats::default(),
         counters: ScanCounters::default(),
+        streamed: true,
+        batch_blocks: PLAN_BATCH_BLOCKS,
     };
     let grid = eval_node(&mut ctx, expr)?;
     let ordered = keeps_order(expr);
@@ -297,11 +307,56 @@ fn folds_outer(v: &VectorAggregation) -> Option<&RangeAggregation> {
             | VectorOp::Stdvar
             | VectorOp::Stddev
     );
-    let bucketed = !matches!(
-        r.op,
+    (combines && bucketed(r.op) && r.grouping.is_none()).then_some(r)
+}
+
+/// Whether `op`'s windows can fold into per-step buckets (when the range is
+/// a multiple of the step: [`BucketPlan::new`]).
+fn bucketed(op: RangeOp) -> bool {
+    !matches!(
+        op,
         RangeOp::QuantileOverTime | RangeOp::RateCounter | RangeOp::AbsentOverTime
-    );
-    (combines && bucketed && r.grouping.is_none()).then_some(r)
+    )
+}
+
+/// The bucketed range aggregation (or `sum by` pushed into one) on one
+/// side of `b` when the other is a scalar literal and `b` is not a set
+/// operator: each series can then be computed alone; with the literal's
+/// value, and whether it is on the left.
+fn scalar_streams(b: &BinOp) -> Option<(std::borrow::Cow<'_, RangeAggregation>, f64, bool)> {
+    if b.op.is_set_op() {
+        return None;
+    }
+    let (r, value, left) = match (&*b.lhs, &*b.rhs) {
+        (SampleExpr::Literal { value, .. }, e) => (range_of(e)?, *value, true),
+        (e, SampleExpr::Literal { value, .. }) => (range_of(e)?, *value, false),
+        _ => return None,
+    };
+    bucketed(r.op).then_some((r, value, left))
+}
+
+/// The range aggregation `e` is, or a `sum by` [`pushdown`] turns into one.
+fn range_of(e: &SampleExpr) -> Option<std::borrow::Cow<'_, RangeAggregation>> {
+    match e {
+        SampleExpr::RangeAggregation(r) => Some(std::borrow::Cow::Borrowed(r)),
+        SampleExpr::VectorAggregation(v) => pushdown(v).map(std::borrow::Cow::Owned),
+        _ => None,
+    }
+}
+
+/// The range aggregation under `v` when `v` is a `topk`, `bottomk` or
+/// `approx_topk` that can take its series as they complete: directly over
+/// a bucketed range aggregation (grouped or not), or over a `sum by/without`
+/// that [`pushdown`] turns into one.
+fn topk_streams(v: &VectorAggregation) -> Option<std::borrow::Cow<'_, RangeAggregation>> {
+    if !matches!(
+        v.op,
+        VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk
+    ) {
+        return None;
+    }
+    let r = range_of(&v.inner)?;
+    bucketed(r.op).then_some(r)
 }
 
 /// The rows of a range aggregation evaluated without an outer fold.
@@ -329,17 +384,6 @@ fn keeps_order(e: &SampleExpr) -> bool {
     }
 }
 
-/// Orders values for sort/topk: NaN always last, as Prometheus does.
-fn value_order(x: f64, y: f64, desc: bool) -> std::cmp::Ordering {
-    match (x.is_nan(), y.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ if desc => y.total_cmp(&x),
-        _ => x.total_cmp(&y),
-    }
-}
-
 fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
     Ok(match e {
         SampleExpr::Literal { value, .. } => Grid::Scalar(vec![*value; ctx.steps.len()]),
@@ -347,7 +391,9 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
             labels: Labels::default(),
             values: vec![Some(*value); ctx.steps.len()],
         }]),
-        SampleExpr::RangeAggregation(r) => Grid::Vector(held(range_aggregation(ctx, r, None)?)),
+        SampleExpr::RangeAggregation(r) => {
+            Grid::Vector(held(range_aggregation(ctx, r, Outer::Held)?))
+        }
         SampleExpr::VectorAggregation(v) if v.op == VectorOp::ApproxTopk && ctx.steps.len() > 1 => {
             return Err(QueryError::Unsupported(
                 "approx_topk is only supported on instant queries".into(),
@@ -357,33 +403,35 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
             // As Loki: `sum by (…)` over count/rate/bytes/sum ranges groups the
             // samples right away, so per-line label sets never become series.
             let r = pushdown(v).expect("checked");
-            let rows = held(range_aggregation(ctx, &r, None)?);
+            let rows = held(range_aggregation(ctx, &r, Outer::Held)?);
             Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?)
         }
-        SampleExpr::VectorAggregation(v) if folds_outer(v).is_some() => {
+        SampleExpr::VectorAggregation(v) if ctx.streamed && topk_streams(v).is_some() => {
+            // Each series is offered to the selection once no later stream
+            // can add to it: memory holds the candidates, not the series.
+            let r = topk_streams(v).expect("checked");
+            streamed_aggregation(ctx, v, &r, Outer::Topk(v))?
+        }
+        SampleExpr::VectorAggregation(v) if ctx.streamed && folds_outer(v).is_some() => {
             // Each stream's series folds into its group as the stream is read.
             let r = folds_outer(v).expect("checked");
+            streamed_aggregation(ctx, v, r, Outer::Fold(v))?
+        }
+        SampleExpr::VectorAggregation(v) => held_aggregation(ctx, v)?,
+        SampleExpr::BinOp(b) if ctx.streamed && scalar_streams(b).is_some() => {
+            let (r, value, left) = scalar_streams(b).expect("checked");
             let (warnings, partial) = (ctx.stats.warnings.len(), ctx.stats.partial.len());
-            match range_aggregation(ctx, r, Some(v))? {
+            match range_aggregation(ctx, &r, Outer::Scalar(b, value, left))? {
                 Some(rows) => Grid::Vector(rows),
                 None => {
-                    // A series with more labels than its stream: the groups
-                    // need every series first.
                     ctx.stats.warnings.truncate(warnings);
                     ctx.stats.partial.truncate(partial);
-                    let rows = held(range_aggregation(ctx, r, None)?);
-                    Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?)
+                    let l = eval_node(ctx, &b.lhs)?;
+                    let r = eval_node(ctx, &b.rhs)?;
+                    binop(b, l, r, ctx.steps.len())?
                 }
             }
         }
-        SampleExpr::VectorAggregation(v) => match eval_node(ctx, &v.inner)? {
-            Grid::Vector(rows) => Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?),
-            Grid::Scalar(_) => {
-                return Err(QueryError::Unsupported(
-                    "vector aggregation over a scalar".into(),
-                ))
-            }
-        },
         SampleExpr::BinOp(b) => {
             let l = eval_node(ctx, &b.lhs)?;
             let r = eval_node(ctx, &b.rhs)?;
@@ -394,6 +442,39 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
             s => s,
         },
     })
+}
+
+/// Vector aggregation `v` over every series of its inner expression.
+fn held_aggregation(ctx: &mut Ctx<'_>, v: &VectorAggregation) -> Result<Grid, QueryError> {
+    match eval_node(ctx, &v.inner)? {
+        Grid::Vector(rows) => Ok(Grid::Vector(vector_aggregation(v, rows, ctx.steps.len())?)),
+        Grid::Scalar(_) => Err(QueryError::Unsupported(
+            "vector aggregation over a scalar".into(),
+        )),
+    }
+}
+
+/// Vector aggregation `v` taking the series of range aggregation `r` as
+/// they complete (`outer`), or over every series when they cannot be
+/// taken so ([`range_aggregation`] gives `None`).
+fn streamed_aggregation(
+    ctx: &mut Ctx<'_>,
+    v: &VectorAggregation,
+    r: &RangeAggregation,
+    outer: Outer<'_>,
+) -> Result<Grid, QueryError> {
+    let (warnings, partial) = (ctx.stats.warnings.len(), ctx.stats.partial.len());
+    match range_aggregation(ctx, r, outer)? {
+        Some(rows) => Ok(Grid::Vector(rows)),
+        None => {
+            // A series with more labels than its stream, or windows that
+            // are not unions of buckets: the aggregation needs every
+            // series first.
+            ctx.stats.warnings.truncate(warnings);
+            ctx.stats.partial.truncate(partial);
+            held_aggregation(ctx, v)
+        }
+    }
 }
 
 // ---------------------------------------------------------------- range aggregations
@@ -442,18 +523,36 @@ fn wave_end(tasks: &[scan::BlockTask<'_>], from: usize) -> usize {
     end
 }
 
-/// Evaluates a range aggregation. With `outer` (a `sum`, `avg`, `min`,
-/// `max`, `count`, `stdvar` or `stddev` over this ungrouped, bucketed range
-/// aggregation: [`folds_outer`]), each stream's series is folded into the
-/// outer aggregation's groups as soon as the stream is read, so memory holds
-/// the groups, not a series per stream. That is exact only while every
-/// series carries exactly its stream's labels (then no other stream can add
-/// to it): `Ok(None)` when one does not (a parser or structured metadata
-/// added labels), and the caller evaluates without `outer`.
+/// What takes a range aggregation's series.
+#[derive(Clone, Copy)]
+enum Outer<'v> {
+    /// The caller: every series is returned.
+    Held,
+    /// A `sum`, `avg`, `min`, `max`, `count`, `stdvar` or `stddev` over this
+    /// ungrouped range aggregation ([`folds_outer`]): each stream's series
+    /// is folded into the outer groups once the stream is read.
+    Fold(&'v VectorAggregation),
+    /// A `topk`, `bottomk` or `approx_topk` ([`topk_streams`]): each series
+    /// is offered to the selection once no later stream can add to it.
+    Topk(&'v VectorAggregation),
+    /// An arithmetic or comparison operator with a scalar literal (`true`:
+    /// on the left), applied to each series once no later stream can add
+    /// to it ([`scalar_streams`]).
+    Scalar(&'v BinOp, f64, bool),
+}
+
+/// Evaluates a range aggregation. With an `outer` aggregation other than
+/// [`Outer::Held`], memory holds its groups or candidates, not a series per
+/// stream, and the answer is the outer aggregation's. That is exact only
+/// while a series' group (its labels when ungrouped) is its stream's, so
+/// that the streams yet to be read tell which groups are complete: `Ok(None)`
+/// when a series' is not (a parser or structured metadata added labels), or
+/// when the windows do not fold into buckets; the caller then evaluates
+/// without `outer`.
 fn range_aggregation(
     ctx: &mut Ctx<'_>,
     r: &RangeAggregation,
-    outer: Option<&VectorAggregation>,
+    outer: Outer<'_>,
 ) -> Result<Option<Vec<Row>>, QueryError> {
     let (warnings, partial) = (ctx.stats.warnings.len(), ctx.stats.partial.len());
     match range_aggregation_in(ctx, r, outer, RawOrder::Label)? {
@@ -500,7 +599,7 @@ enum Evaluated {
 fn range_aggregation_in(
     ctx: &mut Ctx<'_>,
     r: &RangeAggregation,
-    outer: Option<&VectorAggregation>,
+    outer: Outer<'_>,
     order: RawOrder,
 ) -> Result<Evaluated, QueryError> {
     let lr = &r.log;
@@ -519,8 +618,54 @@ fn range_aggregation_in(
         names.extend(lr.unwrap.iter().map(|u| u.label.clone()));
         pipeline.set_extraction_hints(Some(&names));
     }
+    // Blocks go in waves so that, for the ops that allow it, samples are
+    // folded into per-step buckets as they arrive: memory then grows with
+    // series x steps, not with the number of lines.
+    let buckets = BucketPlan::new(r.op, &ctx.steps, lr.range, lr.offset);
+    if buckets.is_none() && !matches!(outer, Outer::Held) {
+        return Ok(Evaluated::Rows(None));
+    }
+    let n_steps = ctx.steps.len();
+    let range = TimeRange::left_open(lo, hi);
     let mut planner = plan::Planner::new(ctx.snap);
-    let mut cursor = planner.stream(&lr.log.matchers, TimeRange::left_open(lo, hi))?;
+    let key_hash = std::collections::hash_map::RandomState::new();
+    let mut sink = match outer {
+        Outer::Held => None,
+        Outer::Fold(v) => {
+            debug_assert!(r.grouping.is_none(), "folds_outer takes ungrouped ranges");
+            Some(Sink::Fold(OuterFold::new(v, n_steps)))
+        }
+        Outer::Topk(_) | Outer::Scalar(..) => {
+            // Grouped, a group is complete after the last stream of the
+            // selection that maps to it: a first walk of the labels counts
+            // the streams per group (by hash: colliding groups complete
+            // together, at the last of their streams).
+            let remaining = match &r.grouping {
+                None => None,
+                Some(g) => {
+                    let mut walk = planner.stream(&lr.log.matchers, range)?;
+                    let mut m: HashMap<u64, u32, _> =
+                        HashMap::with_hasher(std::hash::BuildHasherDefault::<IdHasher>::default());
+                    while let Some(l) = walk.next_labels() {
+                        *m.entry(key_hash.hash_one(group_labels(&l, g))).or_insert(0) += 1;
+                    }
+                    Some(m)
+                }
+            };
+            let taker = match outer {
+                Outer::Topk(v) => Taker::Topk(TopkSelect::new(v, n_steps)),
+                Outer::Scalar(b, value, left) => Taker::Scalar {
+                    b,
+                    scalar: vec![value; n_steps],
+                    left,
+                    rows: Vec::new(),
+                },
+                _ => unreachable!("matched above"),
+            };
+            Some(Sink::Each(taker, remaining))
+        }
+    };
+    let mut cursor = planner.stream(&lr.log.matchers, range)?;
     ctx.stats.plan_time += t.elapsed();
     ctx.stats.shards += 1;
     // Unwrap post-filters run after the unwrap; only the pipeline's own
@@ -535,10 +680,6 @@ fn range_aggregation_in(
     };
     let counters = &ctx.counters;
     type Partial = SeriesSamples;
-    // Blocks go in waves so that, for the ops that allow it, samples are
-    // folded into per-step buckets as they arrive: memory then grows with
-    // series x steps, not with the number of lines.
-    let buckets = BucketPlan::new(r.op, &ctx.steps, lr.range, lr.offset);
     // count_over_time / rate of a bare selector need only timestamps.
     let ts_only = stages.is_empty()
         && lr.unwrap.is_none()
@@ -631,9 +772,6 @@ fn range_aggregation_in(
             ctx.steps[k] - lr.offset,
         )
     };
-    let n_steps = ctx.steps.len();
-    let outer = outer.filter(|_| buckets.is_some() && r.grouping.is_none());
-    let mut folded = outer.map(|v| OuterFold::new(v, n_steps));
     let mut series = SeriesAccs::default();
     let mut tally = plan::PlanTally::default();
     loop {
@@ -641,7 +779,7 @@ fn range_aggregation_in(
         let chunks = if whole_plan {
             cursor.rest()?
         } else {
-            cursor.next_streams(PLAN_BATCH_BLOCKS)?
+            cursor.next_streams(ctx.batch_blocks)?
         };
         ctx.stats.plan_time += t.elapsed();
         tally.add(&chunks);
@@ -674,8 +812,15 @@ fn range_aggregation_in(
                     if let Some(e) = labels.get("__error__") {
                         return Err(pipeline_error(e, &labels));
                     }
-                    if folded.is_some() && labels != *task.chunk.labels {
-                        return Ok(Evaluated::Rows(None));
+                    if sink.is_some() && labels != *task.chunk.labels {
+                        // Grouped, the series is still its stream's when
+                        // its group is.
+                        let same_group = r.grouping.as_ref().is_some_and(|g| {
+                            group_labels(&labels, g) == group_labels(&task.chunk.labels, g)
+                        });
+                        if !same_group || matches!(sink, Some(Sink::Fold(_))) {
+                            return Ok(Evaluated::Rows(None));
+                        }
                     }
                     let key = match &r.grouping {
                         Some(g) => group_labels(&labels, g),
@@ -702,16 +847,46 @@ fn range_aggregation_in(
                 }
             }
         }
-        if let (Some(fold), Some(plan)) = (&mut folded, &buckets) {
-            // Every series read so far is one of these streams', and no
-            // later stream adds to it: fold them, in label order.
-            for (labels, acc) in series.take_sorted() {
-                let Acc::Buckets(bk) = acc else {
-                    unreachable!("accumulators follow the plan")
-                };
-                let values = plan.values(r.op, &bk, range_s);
-                if values.iter().any(Option::is_some) {
-                    fold.add(&labels, &values);
+        let values = |acc: Acc| match (acc, &buckets) {
+            (Acc::Buckets(bk), Some(plan)) => plan.values(r.op, &bk, range_s),
+            _ => unreachable!("outer aggregations take bucketed series"),
+        };
+        match &mut sink {
+            None => {}
+            Some(Sink::Fold(fold)) => {
+                // Every series read so far is one of these streams', and no
+                // later stream adds to it: fold them, in label order.
+                for (labels, acc) in series.take_sorted() {
+                    let values = values(acc);
+                    if values.iter().any(Option::is_some) {
+                        fold.add(&labels, &values);
+                    }
+                }
+            }
+            Some(Sink::Each(taker, None)) => {
+                for (labels, acc) in series.take_sorted() {
+                    taker.take(labels, values(acc))?;
+                }
+            }
+            Some(Sink::Each(taker, Some(remaining))) => {
+                let g = r.grouping.as_ref().expect("counted by group");
+                for (i, c) in chunks.iter().enumerate() {
+                    // A stream's chunks are adjacent and share its labels.
+                    if i > 0 && Arc::ptr_eq(&chunks[i - 1].labels, &c.labels) {
+                        continue;
+                    }
+                    let key = group_labels(&c.labels, g);
+                    let h = key_hash.hash_one(&key);
+                    let Some(left) = remaining.get_mut(&h) else {
+                        continue;
+                    };
+                    *left -= 1;
+                    if *left == 0 {
+                        remaining.remove(&h);
+                        if let Some(acc) = series.remove(&key) {
+                            taker.take(key, values(acc))?;
+                        }
+                    }
                 }
             }
         }
@@ -729,8 +904,19 @@ fn range_aggregation_in(
     ctx.stats.chunks += tally.chunks;
     ctx.stats.warnings.extend(planner.warnings());
     ctx.stats.partial.extend(planner.partial().iter().cloned());
-    if let Some(fold) = folded {
-        return Ok(Evaluated::Rows(Some(fold.finish())));
+    match sink {
+        None => {}
+        Some(Sink::Fold(fold)) => return Ok(Evaluated::Rows(Some(fold.finish()))),
+        Some(Sink::Each(mut taker, _)) => {
+            // What is left is complete too (groups whose hash collided
+            // with a later one's, streams that could not be read).
+            for (labels, acc) in series.take_sorted() {
+                if let (Acc::Buckets(bk), Some(plan)) = (acc, &buckets) {
+                    taker.take(labels, plan.values(r.op, &bk, range_s))?;
+                }
+            }
+            return Ok(Evaluated::Rows(Some(taker.finish())));
+        }
     }
 
     if r.op == RangeOp::AbsentOverTime {
@@ -760,12 +946,72 @@ fn range_aggregation_in(
     Ok(Evaluated::Rows(Some(rows)))
 }
 
+/// Where an outer aggregation's series go as they complete.
+enum Sink<'v> {
+    Fold(OuterFold<'v>),
+    /// What takes each complete series, and when the range aggregation is
+    /// grouped, how many streams not yet read map to each group (by the
+    /// group's hash).
+    Each(
+        Taker<'v>,
+        Option<HashMap<u64, u32, std::hash::BuildHasherDefault<IdHasher>>>,
+    ),
+}
+
+/// What takes a range aggregation's series one at a time, in any order.
+enum Taker<'v> {
+    Topk(TopkSelect),
+    /// The operator with a scalar (on the left when `left`) and the series
+    /// it kept.
+    Scalar {
+        b: &'v BinOp,
+        scalar: Vec<f64>,
+        left: bool,
+        rows: Vec<Row>,
+    },
+}
+
+impl Taker<'_> {
+    fn take(&mut self, labels: Labels, values: Vec<Option<f64>>) -> Result<(), QueryError> {
+        match self {
+            Taker::Topk(select) => select.add(labels, &values),
+            Taker::Scalar {
+                b,
+                scalar,
+                left,
+                rows,
+            } => {
+                if let Grid::Vector(kept) =
+                    vector_scalar(b, vec![Row { labels, values }], scalar, *left)?
+                {
+                    rows.extend(kept);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The answer.
+    fn finish(self) -> Vec<Row> {
+        match self {
+            Taker::Topk(select) => topk_rows(select),
+            Taker::Scalar { mut rows, .. } => {
+                // In label order, as the rows held whole come.
+                rows.sort_by(|a, b| a.labels.cmp(&b.labels));
+                rows
+            }
+        }
+    }
+}
+
 /// The series of a range aggregation being read, each with its
 /// accumulator. Labels are kept once (as the map's keys).
 #[derive(Default)]
 struct SeriesAccs {
     index: HashMap<Labels, usize>,
     accs: Vec<Acc>,
+    /// Slots of `accs` whose series was taken ([`Self::remove`]).
+    free: Vec<usize>,
     /// The stream whose own samples (a timestamp-only read) went last,
     /// and their series: the blocks of one stream come one after another.
     last_own: Option<(Arc<Labels>, usize)>,
@@ -779,18 +1025,36 @@ impl SeriesAccs {
         buckets: &Option<BucketPlan>,
         n_steps: usize,
     ) -> usize {
-        let n = self.accs.len();
-        let i = *self.index.entry(key).or_insert(n);
-        if i == n {
-            self.accs.push(match buckets {
+        // A free slot (no key maps to it) or a new one.
+        let next = self.free.last().copied().unwrap_or(self.accs.len());
+        let i = *self.index.entry(key).or_insert(next);
+        if i == next {
+            let acc = match buckets {
                 Some(b) => Acc::Buckets(b.empty()),
                 None => Acc::Raw(RawSeries {
                     samples: Vec::new(),
                     values: vec![None; n_steps],
                 }),
-            });
+            };
+            if next == self.accs.len() {
+                self.accs.push(acc);
+            } else {
+                self.free.pop();
+                self.accs[i] = acc;
+            }
         }
         i
+    }
+
+    /// Takes series `key`'s accumulator out of the set (its slot is reused).
+    fn remove(&mut self, key: &Labels) -> Option<Acc> {
+        let i = self.index.remove(key)?;
+        self.last_own = None;
+        self.free.push(i);
+        Some(std::mem::replace(
+            &mut self.accs[i],
+            Acc::Buckets(Buckets::default()),
+        ))
     }
 
     /// The accumulator of a stream's own samples (its labels, grouped).
@@ -873,6 +1137,7 @@ impl SeriesAccs {
     /// Every series and its accumulator, in label order; leaves the set empty.
     fn take_sorted(&mut self) -> Vec<(Labels, Acc)> {
         self.last_own = None;
+        self.free.clear();
         let mut accs: Vec<Option<Acc>> = std::mem::take(&mut self.accs)
             .into_iter()
             .map(Some)
@@ -986,6 +1251,7 @@ struct RawSeries {
 /// Per-bucket aggregates of one series. `min`/`max` are NaN-aware as
 /// Prometheus: NaN only when every sample of the bucket is NaN. The vectors an
 /// op does not need stay empty.
+#[derive(Default)]
 struct Buckets {
     count: Vec<u32>,
     sum: Vec<f64>,
@@ -1350,7 +1616,7 @@ fn absent_over_time(
 }
 
 /// The labels a `by`/`without` clause keeps.
-fn group_labels(l: &Labels, g: &Grouping) -> Labels {
+pub(super) fn group_labels(l: &Labels, g: &Grouping) -> Labels {
     if g.without {
         Labels::from_pairs(
             l.pairs()
@@ -1501,52 +1767,22 @@ impl<'v> OuterFold<'v> {
     }
 }
 
+/// `topk`/`bottomk`/`approx_topk` over whole rows.
 fn topk(v: &VectorAggregation, rows: Vec<Row>, n: usize) -> Vec<Row> {
-    let k = v.param.unwrap_or(1).max(0) as usize;
-    let bottom = v.op == VectorOp::Bottomk;
-    let mut keep: Vec<Vec<Option<f64>>> = vec![vec![None; n]; rows.len()];
-    #[allow(clippy::needless_range_loop)] // `s` indexes every row's values, not one slice
-    for s in 0..n {
-        let mut groups: HashMap<Labels, Vec<usize>> = HashMap::new();
-        for (i, r) in rows.iter().enumerate() {
-            if r.values[s].is_some() {
-                groups
-                    .entry(group_labels(&r.labels, &v.grouping))
-                    .or_default()
-                    .push(i);
-            }
-        }
-        for (_, mut members) in groups {
-            members.sort_by(|&a, &b| {
-                let (x, y) = (rows[a].values[s].unwrap(), rows[b].values[s].unwrap());
-                value_order(x, y, !bottom).then(rows[a].labels.cmp(&rows[b].labels))
-            });
-            for &m in members.iter().take(k) {
-                keep[m][s] = rows[m].values[s];
-            }
-        }
+    let mut select = TopkSelect::new(v, n);
+    for r in rows {
+        select.add(r.labels, &r.values);
     }
-    let mut out: Vec<Row> = rows
+    topk_rows(select)
+}
+
+/// The rows a selection kept.
+fn topk_rows(select: TopkSelect) -> Vec<Row> {
+    select
+        .finish()
         .into_iter()
-        .zip(keep)
-        .filter(|(_, k)| k.iter().any(Option::is_some))
-        .map(|(r, k)| Row {
-            labels: r.labels,
-            values: k,
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        let (x, y) = (
-            a.values.iter().rev().flatten().next(),
-            b.values.iter().rev().flatten().next(),
-        );
-        let o = match (x, y) {
-            (Some(x), Some(y)) => value_order(*x, *y, !bottom),
-            _ => std::cmp::Ordering::Equal,
-        };
-        o.then(a.labels.cmp(&b.labels))
-    });
-    out
+        .map(|(labels, values)| Row { labels, values })
+        .collect()
 }
 
 // ---------------------------------------------------------------- binary operators
@@ -1891,39 +2127,55 @@ fn label_replace(l: &LabelReplace, rows: Vec<Row>) -> Result<Vec<Row>, QueryErro
 mod tests {
     use super::*;
 
-    /// A store of `streams` streams over several segments, each line
-    /// `v=<n>` with repeated timestamps and values (ties in the sort).
-    fn raw_store(dir: &std::path::Path, streams: usize) -> crate::store::Store {
-        let s = 1_000_000_000i64;
+    /// A store of three segments of stream label sets `labels(i)` (sorted),
+    /// stream `i` in segment `seg` when `present(i, seg)`, with `per` lines
+    /// `entry(seg, k, i)` each.
+    fn store_of(
+        dir: &std::path::Path,
+        streams: usize,
+        labels: impl Fn(usize) -> Labels,
+        present: impl Fn(usize, i64) -> bool,
+        (per, entry): (i64, impl Fn(i64, i64, i64) -> (i64, Vec<u8>)),
+    ) -> crate::store::Store {
         let segs: Vec<(&str, plan::tests::LineStreams)> = (0..3i64)
             .map(|seg| {
-                let mut all: Vec<Labels> = (0..streams)
-                    .map(|i| {
-                        Labels::from_pairs([
-                            ("app", format!("a{}", i % 3)),
-                            ("pod", format!("p{i}")),
-                        ])
-                    })
-                    .collect();
+                let mut all: Vec<Labels> = (0..streams).map(&labels).collect();
                 all.sort();
                 let streams = all
                     .into_iter()
                     .enumerate()
-                    .map(|(i, l)| {
-                        let lines = (0..7i64)
-                            .map(|k| {
-                                let t = (seg * 7 + k) * 97 * s / 10 + (i as i64 % 2) * s;
-                                let v = (k * 31 + i as i64 * 7 + seg) % 11;
-                                (t, format!("v={v}").into_bytes())
-                            })
-                            .collect();
-                        (l, lines)
-                    })
+                    .filter(|(i, _)| present(*i, seg))
+                    .map(|(i, l)| (l, (0..per).map(|k| entry(seg, k, i as i64)).collect()))
                     .collect();
                 ("1970-01-01", streams)
             })
             .collect();
         plan::tests::store_of_lines(dir, &segs)
+    }
+
+    /// A store of `streams` streams over several segments, each line
+    /// `v=<n>` with repeated timestamps and values (ties in the sort).
+    fn raw_store(dir: &std::path::Path, streams: usize) -> crate::store::Store {
+        let s = 1_000_000_000i64;
+        let labels = |i: usize| {
+            Labels::from_pairs([("app", format!("a{}", i % 3)), ("pod", format!("p{i}"))])
+        };
+        let entry = |seg: i64, k: i64, i: i64| {
+            let t = (seg * 7 + k) * 97 * s / 10 + (i % 2) * s;
+            let v = (k * 31 + i * 7 + seg) % 11;
+            (t, format!("v={v}").into_bytes())
+        };
+        store_of(dir, streams, labels, |_, _| true, (7, entry))
+    }
+
+    /// Each row's labels and its values' bits, in the rows' order.
+    fn bits(rows: &[Row]) -> Vec<(String, Vec<Option<u64>>)> {
+        rows.iter()
+            .map(|row| {
+                let v = row.values.iter().map(|v| v.map(f64::to_bits)).collect();
+                (row.labels.to_string(), v)
+            })
+            .collect()
     }
 
     /// Raw-sample range aggregations read in label order (held) and oldest
@@ -1960,23 +2212,96 @@ mod tests {
                         steps: steps.clone(),
                         stats: QueryStats::default(),
                         counters: ScanCounters::default(),
+                        streamed: true,
+                        batch_blocks: PLAN_BATCH_BLOCKS,
                     };
                     let Evaluated::Rows(Some(got)) =
-                        range_aggregation_in(&mut ctx, &r, None, order).unwrap()
+                        range_aggregation_in(&mut ctx, &r, Outer::Held, order).unwrap()
                     else {
                         panic!("{q}: no rows")
                     };
-                    let bits: Vec<(String, Vec<Option<u64>>)> = got
-                        .iter()
-                        .map(|row| {
-                            let v = row.values.iter().map(|v| v.map(f64::to_bits)).collect();
-                            (row.labels.to_string(), v)
-                        })
-                        .collect();
-                    rows.push(bits);
+                    rows.push(bits(&got));
                 }
                 assert!(!rows[0].is_empty(), "{q} step {step}");
                 assert_eq!(rows[0], rows[1], "{q} step {step}");
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, queries.len() * 3);
+    }
+
+    /// `topk`/`bottomk` and operators with a scalar taking each series as
+    /// its group completes, and the folds taking each stream's, give the
+    /// bits and order of the
+    /// evaluation that holds every series first: grouped so that a group's
+    /// streams are far apart in label order, with parsers (groups that are
+    /// not the stream's: the held evaluation answers), at steps that do and
+    /// do not divide the range, a few streams or blocks per batch.
+    #[test]
+    fn streamed_aggregations_equal_the_held_ones() {
+        let s = 1_000_000_000i64;
+        let dir = tempfile::tempdir().unwrap();
+        let labels = |i: usize| {
+            Labels::from_pairs([
+                ("app", format!("a{}", i % 3)),
+                ("pod", format!("p{i:02}")),
+                ("zone", format!("z{}", i % 2)),
+            ])
+        };
+        let entry = |seg: i64, k: i64, i: i64| {
+            let t = (seg * 5 + k) * 83 * s / 10 + (i % 3) * s;
+            let v = (k * 13 + i * 5 + seg) % 7;
+            (t, format!("v={v}").into_bytes())
+        };
+        let present = |i: usize, seg: i64| !(i + seg as usize).is_multiple_of(4);
+        let store = store_of(dir.path(), 18, labels, present, (5, entry));
+        let snap = store.tenant("t").unwrap().snapshot().unwrap();
+        let sel = r#"{app=~".+"}"#;
+        let queries = [
+            format!("topk(4, count_over_time({sel}[30s]))"),
+            format!("bottomk(3, rate({sel}[30s]))"),
+            format!("topk(1, sum by (zone) (count_over_time({sel}[30s])))"),
+            format!("topk by (app) (2, sum by (app, zone) (count_over_time({sel}[30s])))"),
+            format!("bottomk(2, sum without (pod) (bytes_over_time({sel}[30s])))"),
+            format!("topk(3, max_over_time({sel} | logfmt | unwrap v [30s]) by (zone, app))"),
+            format!("topk(2, max_over_time({sel} | logfmt | unwrap v [30s]))"),
+            format!("bottomk(5, min_over_time({sel} | logfmt | unwrap v [30s]) by (zone))"),
+            format!("topk(2, last_over_time({sel} | logfmt | unwrap v [30s]) by (pod))"),
+            format!("topk(2, sum by (v) (count_over_time({sel} | logfmt [30s])))"),
+            format!("topk(2, count_over_time({sel} | logfmt [30s]))"),
+            format!("avg(count_over_time({sel}[30s]))"),
+            format!("stddev by (zone) (avg_over_time({sel} | logfmt | unwrap v [30s]))"),
+            format!("count_over_time({sel}[30s]) > 2"),
+            format!("2 * sum by (zone) (rate({sel}[30s]))"),
+            format!("10 < bool sum without (pod) (count_over_time({sel}[30s]))"),
+            format!("max_over_time({sel} | logfmt | unwrap v [30s]) by (zone) - 1"),
+            format!("count_over_time({sel} | logfmt [30s]) >= 1"),
+        ];
+        let mut compared = 0;
+        for q in &queries {
+            let crate::logql::Expr::Sample(e) = crate::logql::parse_expr(q).unwrap() else {
+                panic!("{q}")
+            };
+            for step in [7, 10, 30] {
+                let steps: Vec<i64> = (0..20).map(|k| (k * step) * s).collect();
+                let mut answers = Vec::new();
+                for (streamed, batch_blocks) in [(false, PLAN_BATCH_BLOCKS), (true, 1), (true, 5)] {
+                    let mut ctx = Ctx {
+                        snap: &snap,
+                        steps: steps.clone(),
+                        stats: QueryStats::default(),
+                        counters: ScanCounters::default(),
+                        streamed,
+                        batch_blocks,
+                    };
+                    let Grid::Vector(rows) = eval_node(&mut ctx, &e).unwrap() else {
+                        panic!("{q}: not a vector")
+                    };
+                    answers.push(bits(&rows));
+                }
+                assert!(!answers[0].is_empty(), "{q} step {step}: {answers:?}");
+                assert_eq!(answers[0], answers[1], "{q} step {step}");
+                assert_eq!(answers[0], answers[2], "{q} step {step}");
                 compared += 1;
             }
         }

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod scan;
 pub mod stats;
+mod topk;
 pub mod value;
 
 use crate::store::StoreError;

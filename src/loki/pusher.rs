@@ -39,7 +39,7 @@ use serde_json::json;
 use super::client::{Client, ClientError, Retry};
 use super::push::{self as wire, EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter};
 use crate::chunk::{Block, BlockMeta};
-use crate::engine::plan::{plan_streams, PlannedChunk};
+use crate::engine::plan::{PlannedChunk, Planner};
 use crate::logql::Matcher;
 use crate::model::Labels;
 use crate::store::push::{self as checkpoint, PushRun, PushTarget};
@@ -334,14 +334,34 @@ pub fn push(
     let in_run: BTreeSet<u64> = run.segments.iter().copied().collect();
     snap.manifest.segments.retain(|s| in_run.contains(&s.id));
     let range = TimeRange::new(opts.from.unwrap_or(i64::MIN), opts.to.unwrap_or(i64::MAX));
-    let chunks = plan_streams(&snap, &opts.matchers, range)?;
-    on(&Event::Start {
-        entries: chunks
+    // The streams come from the plan's cursor one at a time, in label
+    // order, so a push holds one stream's blocks, never the plan (a block
+    // reference per stream and segment: a million of them for a million
+    // small streams). The total for the progress bar: every entry of the
+    // run's segments when the push takes all of them, else a first walk of
+    // the same cursor summing the blocks' entries.
+    let mut planner = Planner::new(&snap);
+    let whole = opts.matchers.is_empty()
+        && snap
+            .manifest
+            .segments
             .iter()
-            .flat_map(|c| &c.blocks)
-            .map(|b| u64::from(b.entries))
-            .sum(),
-    });
+            .all(|s| range.start <= s.min_t && s.max_t < range.end);
+    let total = if whole {
+        snap.manifest.segments.iter().map(|s| s.entries).sum()
+    } else {
+        let mut total = 0u64;
+        let mut walk = planner.stream(&opts.matchers, range)?;
+        while let Some(stream) = walk.next_stream()? {
+            total += stream
+                .iter()
+                .flat_map(|c| &c.blocks)
+                .map(|b| u64::from(b.entries))
+                .sum::<u64>();
+        }
+        total
+    };
+    on(&Event::Start { entries: total });
 
     let mut sender = Sender {
         client,
@@ -353,17 +373,24 @@ pub fn push(
         key,
         target,
     };
+    // Streams come in label order, which their printed names do not
+    // follow (`{a="x!"}` prints before `{a="x"}`, `{a="1", b="2"}` before
+    // `{a="1"}`): the checkpoint's stream is compared as labels.
+    let resume = match &run.stream {
+        None => None,
+        Some(name) => Some(
+            stream_labels(name).ok_or_else(|| StoreError::CorruptCheckpoint {
+                path: t.dir().join(checkpoint::PUSH_FILE),
+                what: format!("its stream {name:?} is not a label set"),
+            })?,
+        ),
+    };
     let mut block = Block::default();
-    let mut i = 0;
-    while i < chunks.len() {
-        let mut j = i + 1;
-        while j < chunks.len() && chunks[j].labels == chunks[i].labels {
-            j += 1;
-        }
-        let stream = &chunks[i..j];
+    let mut cursor = planner.stream(&opts.matchers, range)?;
+    while let Some(stream) = cursor.next_stream()? {
         let labels = &stream[0].labels;
         let name = labels.to_string();
-        if matches!(&run.stream, Some(s) if name < *s) {
+        if matches!(&resume, Some(r) if **labels < *r) {
             // Delivered by the interrupted run (counted by whole blocks).
             let n: u64 = group_entries(
                 &stream
@@ -373,16 +400,15 @@ pub fn push(
             );
             sender.report.resumed += n;
             on(&Event::Progress { entries: n });
-            i = j;
             continue;
         }
-        let skip = match &run.stream {
-            Some(s) if name == *s => run.sent,
+        let skip = match &resume {
+            Some(r) if **labels == *r => run.sent,
             _ => 0,
         };
         let mut seen: u64 = 0;
         let mut any = false;
-        for group in overlap_groups(stream) {
+        for group in overlap_groups(&stream) {
             let mut entries = read_group(&group, &mut block, range)?;
             let n = entries.len() as u64;
             if seen + n <= skip {
@@ -408,7 +434,6 @@ pub fn push(
         if any {
             sender.report.streams += 1;
         }
-        i = j;
     }
     sender.flush(on)?;
     // The run is complete: its segments are done.
@@ -425,6 +450,15 @@ pub fn push(
     sender.cps.targets.insert(sender.key, target);
     checkpoint::write(&t, &sender.cps)?;
     Ok(sender.report)
+}
+
+/// The labels of a stream's printed name (`{a="1", b="x"}`), as a
+/// checkpoint records it.
+fn stream_labels(name: &str) -> Option<Labels> {
+    let m = crate::logql::parse_matchers(name).ok()?;
+    m.iter()
+        .all(|m| m.op == crate::logql::MatchOp::Eq)
+        .then(|| Labels::from_pairs(m.into_iter().map(|m| (m.name, m.value))))
 }
 
 /// Entries the blocks of `group` hold (for progress).
@@ -664,7 +698,9 @@ mod tests {
         /// segments per stream, blocks overlapping in time), pushed in small
         /// batches with failing requests on the way, then resumed: every
         /// entry is accepted exactly once and each stream arrives in time
-        /// order, metadata kept.
+        /// order, metadata kept. The streams' printed names sort otherwise
+        /// than their labels (`{s="x!"}` < `{s="x"}` < `{s="x", t="1"}`),
+        /// so a resume that compared names would skip or resend streams.
         #[test]
         fn interrupted_pushes_deliver_each_entry_once_in_stream_order(
             commits in proptest::collection::vec(
@@ -683,7 +719,11 @@ mod tests {
                 let mut streams: Vec<crate::ingest::OwnedStream> = Vec::new();
                 for &(s, ts, md) in c {
                     seq += 1;
-                    let labels = Labels::from_pairs([("s", s.to_string())]);
+                    let labels = match s {
+                        0 => Labels::from_pairs([("s", "x")]),
+                        1 => Labels::from_pairs([("s", "x!")]),
+                        _ => Labels::from_pairs([("s", "x"), ("t", "1")]),
+                    };
                     let line = format!("line {seq}").into_bytes();
                     let meta = if md { vec![("m".to_string(), seq.to_string())] } else { vec![] };
                     want.push((labels.to_string(), ts, line.clone(), meta.clone()));
@@ -721,7 +761,9 @@ mod tests {
                 if ct == "application/json" {
                     let v: serde_json::Value = serde_json::from_slice(b).unwrap();
                     for st in v["streams"].as_array().unwrap() {
-                        let l = Labels::from_pairs([("s", st["stream"]["s"].as_str().unwrap())]);
+                        let l = Labels::from_pairs(
+                            st["stream"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())),
+                        );
                         for e in st["values"].as_array().unwrap() {
                             let md: Vec<(String, String)> = e.get(2).map_or(vec![], |m| {
                                 m.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect()
@@ -745,6 +787,80 @@ mod tests {
             got.sort();
             want.sort();
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    /// The Start event's total is what the Progress events reach: for
+    /// every stream (the segments' entries), a selector and a range (a
+    /// first walk of the plan), with a run split by a failing request.
+    #[test]
+    fn start_counts_what_progress_reaches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        for c in 0..3i64 {
+            let streams: Vec<crate::ingest::OwnedStream> = (0..4)
+                .map(|s| {
+                    let labels = Labels::from_pairs([("s", s.to_string())]);
+                    let es = (0..5i64)
+                        .map(|k| {
+                            (
+                                c * 100 + k * 7 + s,
+                                format!("{c} {s} {k}").into_bytes(),
+                                vec![],
+                            )
+                        })
+                        .collect();
+                    (labels, es)
+                })
+                .collect();
+            crate::ingest::write_streams(&store, "t", streams).unwrap();
+        }
+        let sink = Arc::new(Mutex::new(Sink {
+            fail: vec![1],
+            ..Default::default()
+        }));
+        let client = Client::new(crate::loki::client::ClientOptions {
+            addr: server(sink),
+            ..Default::default()
+        })
+        .unwrap();
+        let cases = [
+            (r#"{s=~".+"}"#, None, None, 60),
+            (r#"{s="2"}"#, None, None, 15),
+            (r#"{s=~".+"}"#, Some(100), Some(200), 20),
+        ];
+        for (i, (sel, from, to, sent)) in cases.into_iter().enumerate() {
+            let opts = PushOptions {
+                matchers: if i == 0 {
+                    Vec::new()
+                } else {
+                    crate::logql::parse_matchers(sel).unwrap()
+                },
+                from,
+                to,
+                format: Format::Protobuf,
+                batch_bytes: 1 << 20,
+                batch_entries: 4,
+            };
+            let mut entries = 0;
+            for _ in 0..2 {
+                let (mut start, mut progress) = (None, 0);
+                let r = push(&store, "t", &client, &opts, &mut |e| match e {
+                    Event::Start { entries } => start = Some(*entries),
+                    Event::Progress { entries } => progress += entries,
+                    Event::Retry(_) => {}
+                });
+                match r {
+                    Ok(r) => {
+                        assert_eq!(start, Some(progress), "{sel} {from:?}");
+                        entries += r.entries;
+                        break;
+                    }
+                    // The failing request: the resumed run counts again.
+                    Err(_) => assert!(start.is_some_and(|s| s >= progress)),
+                }
+            }
+            assert!(entries <= sent && entries > 0, "{sel}: {entries}");
         }
     }
 

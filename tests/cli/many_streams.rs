@@ -416,6 +416,7 @@ fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &s
         .map(|(v, s)| (*v, format!("pod-{s}")))
         .collect();
     assert_eq!(got, top, "{how}: topk");
+    check_hourly_topk(env, want, how);
     // sum(rate): every entry over the 13 h window.
     let got = metric(r#"sum(rate({job="app"}[13h]))"#);
     let rate = value(&got[0]);
@@ -425,16 +426,7 @@ fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &s
         "{how}: sum(rate) {rate}"
     );
     // absent_over_time of one stream, hourly: 1 where its window is empty.
-    let m = env
-        .cmd(["query", "-o", "json", "--step", "1h"])
-        .args([
-            "--from",
-            "2024-05-01T01:00:00Z",
-            "--to",
-            "2024-05-01T12:00:00Z",
-        ])
-        .arg(r#"absent_over_time({pod="pod-123"}[1h])"#)
-        .json();
+    let m = hourly(env, r#"absent_over_time({pod="pod-123"}[1h])"#);
     let got: Vec<i64> = m["data"]["result"]
         .as_array()
         .unwrap()
@@ -453,6 +445,101 @@ fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &s
         .collect();
     assert!(!absent.is_empty() && absent.len() < 12);
     assert_eq!(got, absent, "{how}: absent_over_time");
+}
+
+/// The `-o json` answer of metric query `q` at 1h steps from 01:00 to 12:00.
+fn hourly(env: &TestEnv, q: &str) -> serde_json::Value {
+    env.cmd(["query", "-o", "json", "--step", "1h"])
+        .args([
+            "--from",
+            "2024-05-01T01:00:00Z",
+            "--to",
+            "2024-05-01T12:00:00Z",
+        ])
+        .arg(q)
+        .json()
+}
+
+/// `topk`/`bottomk` at 12 hourly steps over a series per stream (the
+/// inner `sum by (pod)` completes a group with its stream; `by (ns)`
+/// selects within 50 groups): at each step, the `k` best counts of the
+/// hour, equal counts by label order (within a group, the pod as a
+/// string), each series kept with the steps that selected it.
+fn check_hourly_topk(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &str) {
+    let steps: Vec<i64> = (1..=12i64).map(|h| BASE_S + h * 3600).collect();
+    // Per stream, its count at each step (None: no entry in the hour).
+    let counts: Vec<(usize, Vec<Option<f64>>)> = want
+        .iter()
+        .map(|(s, es)| {
+            let c = steps
+                .iter()
+                .map(|&t| {
+                    let hi = t * 1_000_000_000;
+                    let n = es
+                        .iter()
+                        .filter(|(ts, _)| *ts > hi - 3_600_000_000_000 && *ts <= hi)
+                        .count();
+                    (n > 0).then_some(n as f64)
+                })
+                .collect();
+            (*s, c)
+        })
+        .collect();
+    let ns = |s: usize| format!("ns-{}", s % 50);
+    let pod = |s: usize| format!("pod-{s}");
+    // The selection as Prometheus makes it: per step and group, best first.
+    let select = |k: usize, desc: bool, group: &dyn Fn(usize) -> String| {
+        let mut kept: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+        for (i, &t) in steps.iter().enumerate() {
+            let mut groups: BTreeMap<String, Vec<(f64, String)>> = BTreeMap::new();
+            for (s, c) in &counts {
+                if let Some(v) = c[i] {
+                    groups.entry(group(*s)).or_default().push((v, pod(*s)));
+                }
+            }
+            for mut members in groups.into_values() {
+                members.sort_by(|a, b| {
+                    let o = if desc {
+                        b.0.total_cmp(&a.0)
+                    } else {
+                        a.0.total_cmp(&b.0)
+                    };
+                    o.then_with(|| a.1.cmp(&b.1))
+                });
+                for (v, p) in members.into_iter().take(k) {
+                    kept.entry(p).or_default().push((t, v));
+                }
+            }
+        }
+        kept
+    };
+    let matrix = |q: &str| -> BTreeMap<String, Vec<(i64, f64)>> {
+        hourly(env, q)["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let points = r["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| {
+                        (
+                            v[0].as_i64().unwrap(),
+                            v[1].as_str().unwrap().parse().unwrap(),
+                        )
+                    })
+                    .collect();
+                (r["metric"]["pod"].as_str().unwrap().to_string(), points)
+            })
+            .collect()
+    };
+    let got = matrix(r#"topk(5, sum by (pod) (count_over_time({job="app"}[1h])))"#);
+    let top = select(5, true, &|_| String::new());
+    assert!(top.len() >= 5, "{how}: {top:?}");
+    assert_eq!(got, top, "{how}: hourly topk by pod");
+    let got = matrix(r#"bottomk by (ns) (2, count_over_time({job="app"}[1h]))"#);
+    assert_eq!(got, select(2, false, &ns), "{how}: hourly bottomk by (ns)");
 }
 
 /// Ingests the interleaved corpus (about 1 MB of jsonl) in batches of
