@@ -56,18 +56,20 @@ fn interleaved_corpus() -> (String, BTreeMap<usize, Vec<(i64, String)>>) {
     (jsonl, want)
 }
 
+/// The corpus's 12 hours, as `--from`/`--to` arguments.
+const DAY_RANGE: [&str; 4] = [
+    "--from",
+    "2024-05-01T00:00:00Z",
+    "--to",
+    "2024-05-01T12:00:00Z",
+];
+
 fn series_line(s: usize) -> String {
     format!(r#"{{job="app", ns="ns-{}", pod="pod-{s}"}}"#, s % 50)
 }
 
 /// Every question, answered from the store as it is.
 fn check_answers(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &str) {
-    let range = [
-        "--from",
-        "2024-05-01T00:00:00Z",
-        "--to",
-        "2024-05-01T12:00:00Z",
-    ];
     // Entries per stream, all of them: one metric step over the whole day.
     let m = env
         .cmd(["query", "-o", "json"])
@@ -92,7 +94,7 @@ fn check_answers(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how:
     for s in [0, 1, 123, STREAMS / 2, STREAMS - 1] {
         let got = env
             .cmd(["query", "--limit", "0", "-o", "raw", "--forward"])
-            .args(range)
+            .args(DAY_RANGE)
             .arg(format!(r#"{{pod="pod-{s}"}}"#))
             .stdout();
         let lines: Vec<&str> = want[&s].iter().map(|(_, l)| l.as_str()).collect();
@@ -280,12 +282,6 @@ fn quantile(q: f64, mut v: Vec<f64>) -> f64 {
 /// grouping per stream, `sum(rate)`, and `absent_over_time` — each against
 /// the entries ingested.
 fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &str) {
-    let range = [
-        "--from",
-        "2024-05-01T00:00:00Z",
-        "--to",
-        "2024-05-01T12:00:00Z",
-    ];
     // Every entry with its stream, oldest first (timestamps are distinct).
     let mut all: Vec<(i64, usize, &str)> = want
         .iter()
@@ -294,7 +290,7 @@ fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &s
     all.sort();
     let raw = |args: &[&str], q: &str| -> Vec<String> {
         env.cmd(["query", "-q", "-o", "raw"])
-            .args(range)
+            .args(DAY_RANGE)
             .args(args)
             .arg(q)
             .stdout()
@@ -364,7 +360,7 @@ fn check_wide(env: &TestEnv, want: &BTreeMap<usize, Vec<(i64, String)>>, how: &s
     );
     let none = env
         .cmd(["query", "-q", "-o", "raw", "--limit", "0", "--forward"])
-        .args(range)
+        .args(DAY_RANGE)
         .arg(r#"{job="app"} |= "nowhere""#)
         .assert_code(1);
     assert!(none.stdout.is_empty(), "{how}: --limit 0, no line");
