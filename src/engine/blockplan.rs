@@ -144,6 +144,11 @@ pub(super) struct BlockPlan {
     last: Option<Arc<Labels>>,
 }
 
+/// The error of a plan past the `u32` chunk ranks.
+pub(super) fn too_many_chunks() -> QueryError {
+    QueryError::Unsupported("a log query over more than 4 billion chunks".into())
+}
+
 impl BlockPlan {
     /// An empty plan whose first chunk takes rank `rank_base` (the chunks
     /// of the plan before it, in label order, have the ranks below).
@@ -157,8 +162,6 @@ impl BlockPlan {
     /// Adds `chunks`, whole streams sorted by labels then segment, as the
     /// plan cursor hands them out, after the chunks added before.
     pub fn add(&mut self, chunks: &[PlannedChunk]) -> Result<(), QueryError> {
-        let too_many =
-            || QueryError::Unsupported("a log query over more than 4 billion chunks".into());
         for c in chunks {
             // A stream's chunks are adjacent and share their labels.
             let new_stream = self
@@ -169,19 +172,20 @@ impl BlockPlan {
                 self.labels.push(&c.labels);
                 self.last = Some(c.labels.clone());
             }
-            let stream = u32::try_from(self.labels.ends.len() - 1).map_err(|_| too_many())?;
+            let stream =
+                u32::try_from(self.labels.ends.len() - 1).map_err(|_| too_many_chunks())?;
             let rank = self
                 .rank_base
                 .checked_add(self.chunks)
-                .ok_or_else(too_many)?;
-            self.chunks = self.chunks.checked_add(1).ok_or_else(too_many)?;
+                .ok_or_else(too_many_chunks)?;
+            self.chunks = self.chunks.checked_add(1).ok_or_else(too_many_chunks)?;
             let next_seg = self.segments.len() as u32;
             let seg = *self.seg_of.entry(c.segment_id).or_insert(next_seg);
             if seg == next_seg {
                 self.segments.push((c.segment_id, c.segment.clone()));
             }
             for b in &c.blocks {
-                let next = u32::try_from(self.groups.len()).map_err(|_| too_many())?;
+                let next = u32::try_from(self.groups.len()).map_err(|_| too_many_chunks())?;
                 let g = *self.by_block.entry((seg, b.offset)).or_insert(next);
                 if g == next {
                     self.groups.push(Group {

@@ -191,6 +191,18 @@ struct Query {
 }
 
 impl Query {
+    /// Takes the finished plan's figures into the stats: its streams,
+    /// chunks and segments, its warnings, and what it could not open ahead
+    /// of what the scan could not read.
+    fn absorb_plan(&mut self, tally: &plan::PlanTally, planner: &plan::Planner) {
+        (self.stats.streams, self.stats.chunks) = (tally.streams, tally.chunks);
+        self.stats.segments = tally.segments();
+        self.stats.warnings.extend(planner.warnings());
+        let scanned = std::mem::take(&mut self.stats.partial);
+        self.stats.partial = planner.partial().to_vec();
+        self.stats.partial.extend(scanned);
+    }
+
     /// The query's pipeline, with no plan yet.
     fn prepare(expr: &LogExpr, p: &LogParams, lazy_labels: bool) -> Result<Query, QueryError> {
         let t0 = Instant::now();
@@ -555,9 +567,9 @@ fn run_limited(
         let mut batch_plan = BlockPlan::new(ranked);
         batch_plan.add(&chunks)?;
         batch_plan.finish(p.direction);
-        ranked = ranked.checked_add(batch_plan.chunks()).ok_or_else(|| {
-            QueryError::Unsupported("a log query over more than 4 billion chunks".into())
-        })?;
+        ranked = ranked
+            .checked_add(batch_plan.chunks())
+            .ok_or_else(blockplan::too_many_chunks)?;
         drop(chunks);
         q.plan = batch_plan;
         let n = q.tasks();
@@ -588,13 +600,7 @@ fn run_limited(
     }
     drop(cursor);
     q.plan = BlockPlan::default();
-    (q.stats.streams, q.stats.chunks) = (tally.streams, tally.chunks);
-    q.stats.segments = tally.segments();
-    q.stats.warnings.extend(planner.warnings());
-    // What the plan could not open first, then what the scan could not read.
-    let scanned = std::mem::take(&mut q.stats.partial);
-    q.stats.partial = planner.partial().to_vec();
-    q.stats.partial.extend(scanned);
+    q.absorb_plan(&tally, &planner);
     let results = best.len() as u64;
     let stats = q.finish(results, skipped);
     Ok(LogResult {
@@ -1079,12 +1085,7 @@ impl LogStream {
         }
         drop(cursor);
         drop(verified);
-        (q.stats.streams, q.stats.chunks) = (tally.streams, tally.chunks);
-        q.stats.segments = tally.segments();
-        q.stats.warnings = planner.warnings();
-        let found = std::mem::take(&mut q.stats.partial);
-        q.stats.partial = planner.partial().to_vec();
-        q.stats.partial.extend(found);
+        q.absorb_plan(&tally, &planner);
         q.stats.plan_time = t0.elapsed();
         let (budget, wave) = (budget, wave.max(1));
         if let Some(mut plan) = kept {
