@@ -314,15 +314,15 @@ impl Counts {
     }
 }
 
+/// Pending line bytes past which a merge writes a stream's blocks before
+/// the stream ends (between streams, the packer's own threshold applies).
+const MID_STREAM_FLUSH_BYTES: usize = if cfg!(test) { 16 << 10 } else { 64 << 20 };
+
 /// The merged streams on their way into output segments: each stream's
 /// surviving entries are cut as ingest cuts a stream's day (packed when
 /// small, else blocks of its own), and a segment is closed once it holds
 /// the target line bytes and more come (so a day needs at most
 /// [`super::planned_segments`] of them).
-/// Pending line bytes past which a merge writes a stream's blocks before
-/// the stream ends (between streams, the packer's own threshold applies).
-const MID_STREAM_FLUSH_BYTES: usize = if cfg!(test) { 16 << 10 } else { 64 << 20 };
-
 struct Output<'s, 'l> {
     tx: &'s mut TenantWriter<'l>,
     day: &'s str,
@@ -430,9 +430,8 @@ impl<'s, 'l> Output<'s, 'l> {
 
     /// Writes what is pending and publishes the segment being filled.
     fn close(&mut self) -> Result<(), StoreError> {
-        self.unflushed = 0;
-        if let Some(mut seg) = self.seg.take() {
-            self.packer.flush(&mut seg.writer)?;
+        self.flush()?;
+        if let Some(seg) = self.seg.take() {
             let e = self.tx.publish(seg)?;
             self.outputs.push((self.tx.segment_path(&e), e));
         }

@@ -346,7 +346,7 @@ pub fn push(
             .manifest
             .segments
             .iter()
-            .all(|s| range.start <= s.min_t && s.max_t < range.end);
+            .all(|s| range.covers(s.min_t, s.max_t));
     let total = if whole {
         snap.manifest.segments.iter().map(|s| s.entries).sum()
     } else {
@@ -389,7 +389,6 @@ pub fn push(
     let mut cursor = planner.stream(&opts.matchers, range)?;
     while let Some(stream) = cursor.next_stream()? {
         let labels = &stream[0].labels;
-        let name = labels.to_string();
         if matches!(&resume, Some(r) if **labels < *r) {
             // Delivered by the interrupted run (counted by whole blocks).
             let n: u64 = group_entries(
@@ -406,6 +405,8 @@ pub fn push(
             Some(r) if **labels == *r => run.sent,
             _ => 0,
         };
+        // Printed only for streams that are sent (a resume skips the rest).
+        let name = labels.to_string();
         let mut seen: u64 = 0;
         let mut any = false;
         for group in overlap_groups(&stream) {
