@@ -104,17 +104,7 @@ impl Labels {
             }
             out.write_str(n)?;
             out.write_str("=")?;
-            // Printable ASCII other than `"` and `\` is quoted as it is
-            // (Go's strconv.Quote): most values, without an allocation.
-            if v.bytes()
-                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-            {
-                out.write_str("\"")?;
-                out.write_str(v)?;
-                out.write_str("\"")?;
-            } else {
-                out.write_str(&crate::go::strconv::quote(v))?;
-            }
+            crate::go::strconv::write_quoted(out, v)?;
         }
         out.write_str("}")
     }

@@ -13,14 +13,30 @@
 //! are not UTF-8 (`"\xff"`), these functions replace them with U+FFFD, which is what Go
 //! itself does as soon as such a string is printed as text.
 
-use std::fmt::Write as _;
+use std::fmt::Write;
 
 /// Quotes `s` as Go's `strconv.Quote` does: a double-quoted literal with Go escapes for
 /// control and non-printable characters (`\t`, `\x01`, `\u00a0`).
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    quote_with(&mut out, s, '"');
+    // Writing to a String cannot fail.
+    let _ = write_quoted(&mut out, s);
     out
+}
+
+/// Writes `s` quoted as [`quote`] does to `out` (a formatter, a hasher), without
+/// building the string.
+pub fn write_quoted(out: &mut impl Write, s: &str) -> std::fmt::Result {
+    // Printable ASCII other than `"` and `\` stands for itself: most label values and
+    // strings, written in one piece.
+    if s.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.write_char('"')?;
+        out.write_str(s)?;
+        return out.write_char('"');
+    }
+    quote_with(out, s, '"')
 }
 
 /// Quotes `c` as Go's `strconv.QuoteRune` does (`'a'`, `'\''`, `'\n'`); `%q` of a rune or
@@ -28,39 +44,33 @@ pub fn quote(s: &str) -> String {
 pub fn quote_rune(c: char) -> String {
     let mut out = String::with_capacity(8);
     let mut buf = [0u8; 4];
-    quote_with(&mut out, c.encode_utf8(&mut buf), '\'');
+    let _ = quote_with(&mut out, c.encode_utf8(&mut buf), '\'');
     out
 }
 
 /// Go's `quoteWith(s, quote, false, false)`: only `quote` and `\` are always escaped.
-fn quote_with(out: &mut String, s: &str, quote: char) {
-    out.push(quote);
+fn quote_with(out: &mut impl Write, s: &str, quote: char) -> std::fmt::Result {
+    out.write_char(quote)?;
     for c in s.chars() {
         match c {
             c if c == quote || c == '\\' => {
-                out.push('\\');
-                out.push(c);
+                out.write_char('\\')?;
+                out.write_char(c)?;
             }
-            c if is_print(c) => out.push(c),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
+            c if is_print(c) => out.write_char(c)?,
+            '\u{7}' => out.write_str("\\a")?,
+            '\u{8}' => out.write_str("\\b")?,
+            '\u{c}' => out.write_str("\\f")?,
+            '\n' => out.write_str("\\n")?,
+            '\r' => out.write_str("\\r")?,
+            '\t' => out.write_str("\\t")?,
+            '\u{b}' => out.write_str("\\v")?,
+            c if (c as u32) < 0x20 || c == '\u{7f}' => write!(out, "\\x{:02x}", c as u32)?,
+            c if (c as u32) < 0x10000 => write!(out, "\\u{:04x}", c as u32)?,
+            c => write!(out, "\\U{:08x}", c as u32)?,
         }
     }
-    out.push(quote);
+    out.write_char(quote)
 }
 
 /// An approximation of Go's `strconv.IsPrint` (Go's tables are not ported): letters,
@@ -562,6 +572,18 @@ fn format_g(a: f64, prec: Option<usize>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The one-piece path for plain ASCII writes what quoting character by
+        /// character writes.
+        #[test]
+        fn plain_strings_quote_as_character_by_character(s in "[ -~]{0,12}|\\PC{0,6}") {
+            let mut slow = String::new();
+            quote_with(&mut slow, &s, '"').unwrap();
+            prop_assert_eq!(quote(&s), slow);
+        }
+    }
 
     #[test]
     fn quote_like_go() {
