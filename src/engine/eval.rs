@@ -646,7 +646,7 @@ fn range_aggregation_in(
                     let mut walk = planner.stream(&lr.log.matchers, range)?;
                     let mut m: HashMap<u64, u32, _> =
                         HashMap::with_hasher(std::hash::BuildHasherDefault::<IdHasher>::default());
-                    while let Some(l) = walk.next_labels() {
+                    while let Some(l) = walk.next_labels()? {
                         *m.entry(key_hash.hash_one(group_labels(&l, g))).or_insert(0) += 1;
                     }
                     Some(m)

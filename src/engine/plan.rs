@@ -7,7 +7,11 @@
 //! An index is trusted for a segment only when the manifest's index entry
 //! lists it, the index file lists it, and the segment is live. A day index
 //! that is missing or fails its checks is skipped (with a warning) and the
-//! day is read from its footers, so answers never depend on the index.
+//! day is read from its footers, so answers never depend on the index. A
+//! format 3 index verifies its pages as they are read, so damage can
+//! surface midway: nothing read from a damaged page is used, and the day
+//! goes on from the footers of the segments the index covered, after the
+//! last stream the index gave (index and footers are in label order).
 //! A segment that cannot be opened is different: its data is missing from
 //! the answer, so it is returned as a [`ReadProblem`] (the answer is
 //! partial), never as a mere warning.
@@ -22,7 +26,7 @@ use crate::model::Labels;
 use crate::store::{ReadProblem, SegmentEntry, Snapshot, StoreError};
 use crate::time::{TimeRange, NANOS_PER_DAY};
 
-use crate::index::{DayIndex, SeriesRef};
+use crate::index::{DayIndex, IndexError, SeriesRef};
 use crate::time::parse_day;
 
 /// Blocks a query takes from a [`PlanCursor`] at a time (whole streams,
@@ -182,6 +186,14 @@ impl<'s> Planner<'s> {
         opened
     }
 
+    /// Records that `day`'s index met a damaged page (`err` names it): a
+    /// warning, and no later plan of this planner uses that index.
+    fn index_failed(&mut self, day: &str, err: IndexError) {
+        self.warnings
+            .push(format!("{err}; reading segment footers instead"));
+        self.indexes.insert(day.to_string(), None);
+    }
+
     /// The mapped segment `e`, opened once per planner: with its footer
     /// when `footer` (the stream list is read from it), else without (the
     /// index holds the block references, and a day of a million streams
@@ -274,48 +286,71 @@ impl<'s> Planner<'s> {
         range: TimeRange,
         f: &mut impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
     ) -> Result<(), StoreError> {
+        let mut failed = None;
         if let Some(idx) = &plan.index {
-            for s in idx.select(matchers) {
-                let (lo, hi) = idx.series_time(&s);
-                if !range.overlaps(lo, hi) {
-                    continue;
-                }
-                let mut labels: Option<(Labels, u64)> = None;
-                for c in idx.chunks(&s) {
-                    let Some(seg) = plan.covered.get(&c.segment_id) else {
-                        continue;
-                    };
-                    let blocks: Vec<BlockMeta> = c
-                        .blocks
-                        .into_iter()
-                        .filter(|b| range.overlaps(b.min_t, b.max_t))
-                        .collect();
-                    if blocks.is_empty() {
+            // The last stream handed to `f`: if the index fails after it,
+            // the footers go on from the next one.
+            let mut last: Option<Labels> = None;
+            let mut from_index = || -> Result<(), IndexError> {
+                for s in idx.select(matchers)? {
+                    let (lo, hi) = idx.series_time(&s)?;
+                    if !range.overlaps(lo, hi) {
                         continue;
                     }
-                    let (l, fp) =
-                        labels.get_or_insert_with(|| (idx.labels(&s), idx.fingerprint(&s)));
-                    f(l, *fp, seg, blocks);
+                    let mut found = Vec::new();
+                    for c in idx.chunks(&s)? {
+                        let Some(seg) = plan.covered.get(&c.segment_id) else {
+                            continue;
+                        };
+                        let blocks: Vec<BlockMeta> = c
+                            .blocks
+                            .into_iter()
+                            .filter(|b| range.overlaps(b.min_t, b.max_t))
+                            .collect();
+                        if !blocks.is_empty() {
+                            found.push((*seg, blocks));
+                        }
+                    }
+                    if found.is_empty() {
+                        continue;
+                    }
+                    let (labels, fp) = (idx.labels(&s)?, idx.fingerprint(&s)?);
+                    for (seg, blocks) in found {
+                        f(&labels, fp, seg, blocks);
+                    }
+                    last = Some(labels);
                 }
+                Ok(())
+            };
+            if let Err(e) = from_index() {
+                failed = Some((e, last));
             }
         }
-        self.visit_footers(plan, matchers, range, f)
+        self.visit_segments(&plan.rest, matchers, range, None, f)?;
+        if let Some((e, last)) = failed {
+            self.index_failed(plan.day, e);
+            let covered = covered_segments(&plan.covered);
+            self.visit_segments(&covered, matchers, range, last.as_ref(), f)?;
+        }
+        Ok(())
     }
 
-    /// [`Self::visit_day`] for the segments of `plan` that no index covers.
-    fn visit_footers(
+    /// [`Self::visit_day`] over the footers of `segs`, for the streams
+    /// after `after` (all when `None`).
+    fn visit_segments(
         &mut self,
-        plan: &DayPlan<'s>,
+        segs: &[&'s SegmentEntry],
         matchers: &[Matcher],
         range: TimeRange,
+        after: Option<&Labels>,
         f: &mut impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
     ) -> Result<(), StoreError> {
-        for seg in &plan.rest {
+        for seg in segs {
             let Some(r) = self.readable_segment(seg, true)? else {
                 continue;
             };
             for st in r.streams() {
-                if !selects(matchers, &st.labels) {
+                if !selects(matchers, &st.labels) || after.is_some_and(|a| st.labels <= *a) {
                     continue;
                 }
                 let blocks: Vec<BlockMeta> = st
@@ -361,55 +396,77 @@ impl<'s> Planner<'s> {
         let mut sources = Vec::new();
         if !range.is_empty() {
             for plan in self.day_plans(range) {
+                let mut footers = plan.rest;
                 if let Some(idx) = plan.index {
-                    let series = idx.select(matchers);
-                    sources.push(Source::Index {
-                        idx,
-                        covered: plan.covered,
-                        series,
-                        pos: 0,
-                    });
-                }
-                for seg in plan.rest {
-                    let Some(reader) = self.readable_segment(seg, true)? else {
-                        continue;
-                    };
-                    let streams = reader.streams();
-                    let mut order: Vec<u32> = (0..streams.len() as u32)
-                        .filter(|&i| {
-                            let st = &streams[i as usize];
-                            selects(matchers, &st.labels)
-                                && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
-                        })
-                        .collect();
-                    // Format 2 footers are in label order; format 1 never promised it.
-                    if !order.is_sorted_by(|&a, &b| {
-                        streams[a as usize].labels <= streams[b as usize].labels
-                    }) {
-                        order.sort_by(|&a, &b| {
-                            streams[a as usize].labels.cmp(&streams[b as usize].labels)
-                        });
+                    match idx.select(matchers) {
+                        Ok(series) => sources.push(Source::Index {
+                            idx,
+                            day: plan.day,
+                            covered: plan.covered,
+                            series,
+                            pos: 0,
+                            last: None,
+                        }),
+                        Err(e) => {
+                            self.index_failed(plan.day, e);
+                            footers.extend(covered_segments(&plan.covered));
+                        }
                     }
-                    sources.push(Source::Footer {
-                        seg,
-                        reader,
-                        order,
-                        pos: 0,
-                    });
+                }
+                for seg in footers {
+                    if let Some(source) = self.footer_source(seg, matchers, range, None)? {
+                        sources.push(source);
+                    }
                 }
             }
         }
         let mut cursor = PlanCursor {
             planner: self,
+            matchers: matchers.to_vec(),
             range,
             heads: (0..sources.len()).map(|_| None).collect(),
             sources,
             heap: BinaryHeap::new(),
         };
         for i in 0..cursor.sources.len() {
-            cursor.advance(i);
+            cursor.advance(i)?;
         }
         Ok(cursor)
+    }
+
+    /// A cursor source over the footer of `seg`: its streams matching
+    /// `matchers` with a block in `range` and labels after `after` (all
+    /// when `None`), in label order. `None` when the segment cannot be
+    /// opened (recorded in [`Self::partial`]).
+    fn footer_source(
+        &mut self,
+        seg: &'s SegmentEntry,
+        matchers: &[Matcher],
+        range: TimeRange,
+        after: Option<&Labels>,
+    ) -> Result<Option<Source<'s>>, StoreError> {
+        let Some(reader) = self.readable_segment(seg, true)? else {
+            return Ok(None);
+        };
+        let streams = reader.streams();
+        let mut order: Vec<u32> = (0..streams.len() as u32)
+            .filter(|&i| {
+                let st = &streams[i as usize];
+                selects(matchers, &st.labels)
+                    && after.is_none_or(|a| st.labels > *a)
+                    && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
+            })
+            .collect();
+        // Format 2 footers are in label order; format 1 never promised it.
+        if !order.is_sorted_by(|&a, &b| streams[a as usize].labels <= streams[b as usize].labels) {
+            order.sort_by(|&a, &b| streams[a as usize].labels.cmp(&streams[b as usize].labels));
+        }
+        Ok(Some(Source::Footer {
+            seg,
+            reader,
+            order,
+            pos: 0,
+        }))
     }
 
     /// The smallest range holding every entry of the streams matching
@@ -427,13 +484,27 @@ impl<'s> Planner<'s> {
                 // Every segment the index holds is live and read: the
                 // series' recorded span is exact, no chunk is decoded.
                 Some(idx) if plan.exact => {
-                    for s in idx.select(matchers) {
-                        let (lo, hi) = idx.series_time(&s);
-                        add(lo, hi);
+                    let from_index = (|| -> Result<(), IndexError> {
+                        for s in idx.select(matchers)? {
+                            let (lo, hi) = idx.series_time(&s)?;
+                            add(lo, hi);
+                        }
+                        Ok(())
+                    })();
+                    let mut footers = plan.rest.clone();
+                    if let Err(e) = from_index {
+                        // Bounds are a min and a max: what the index gave
+                        // before the damage may be given again.
+                        self.index_failed(plan.day, e);
+                        footers.extend(covered_segments(&plan.covered));
                     }
-                    self.visit_footers(&plan, matchers, TimeRange::ALL, &mut |_, _, _, blocks| {
-                        blocks.iter().for_each(|b| add(b.min_t, b.max_t))
-                    })?;
+                    self.visit_segments(
+                        &footers,
+                        matchers,
+                        TimeRange::ALL,
+                        None,
+                        &mut |_, _, _, blocks| blocks.iter().for_each(|b| add(b.min_t, b.max_t)),
+                    )?;
                 }
                 _ => self.visit_day(&plan, matchers, TimeRange::ALL, &mut |_, _, _, blocks| {
                     blocks.iter().for_each(|b| add(b.min_t, b.max_t))
@@ -457,8 +528,9 @@ impl<'s> Planner<'s> {
     }
 
     /// Calls `f` with the labels of each stream matching `matchers` with a
-    /// block in `range` (a stream may come once per day). Index series
-    /// whose whole time span lies in the range skip decoding their chunks.
+    /// block in `range` (a stream may come once per day, and twice when
+    /// its day's index fails midway). Index series whose whole time span
+    /// lies in the range skip decoding their chunks.
     fn each_series(
         &mut self,
         matchers: &[Matcher],
@@ -469,24 +541,42 @@ impl<'s> Planner<'s> {
             return Ok(());
         }
         for plan in self.day_plans(range) {
+            let mut footers = plan.rest.clone();
             if let Some(idx) = &plan.index {
-                for s in idx.select(matchers) {
-                    if series_in_range(idx, &s, &plan, range) {
-                        f(&idx.labels(&s));
+                let from_index = (|| -> Result<(), IndexError> {
+                    for s in idx.select(matchers)? {
+                        if series_in_range(idx, &s, &plan, range)? {
+                            f(&idx.labels(&s)?);
+                        }
                     }
+                    Ok(())
+                })();
+                if let Err(e) = from_index {
+                    self.index_failed(plan.day, e);
+                    footers.extend(covered_segments(&plan.covered));
                 }
             }
-            for seg in &plan.rest {
-                let Some(r) = self.readable_segment(seg, true)? else {
-                    continue;
-                };
-                for st in r.streams() {
-                    if selects(matchers, &st.labels)
-                        && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
-                    {
-                        f(&st.labels);
-                    }
+            self.footer_streams(&footers, |st| {
+                if selects(matchers, &st.labels)
+                    && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
+                {
+                    f(&st.labels);
                 }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every footer stream of `segs`; a segment that cannot
+    /// be opened is recorded in [`Self::partial`] and skipped.
+    fn footer_streams(
+        &mut self,
+        segs: &[&'s SegmentEntry],
+        mut f: impl FnMut(&crate::chunk::StreamChunk),
+    ) -> Result<(), StoreError> {
+        for seg in segs {
+            if let Some(r) = self.readable_segment(seg, true)? {
+                r.streams().iter().for_each(&mut f);
             }
         }
         Ok(())
@@ -509,37 +599,38 @@ impl<'s> Planner<'s> {
             return Ok(Vec::new());
         }
         for plan in self.day_plans(range) {
+            let mut footers = plan.rest.clone();
             if let Some(idx) = &plan.index {
-                if Self::whole_day(&plan, range) {
-                    out.extend(idx.label_names());
-                } else {
+                let from_index = (|| -> Result<(), IndexError> {
+                    if Self::whole_day(&plan, range) {
+                        out.extend(idx.label_names()?);
+                        return Ok(());
+                    }
                     // A name is in when one series carrying it is: walk its
                     // postings only until that series, never the whole day.
-                    for n in idx.label_names() {
-                        if !out.contains(&n)
-                            && idx.value_postings(&n).any(|(_, mut series)| {
-                                series.any(|s| series_in_range(idx, &s, &plan, range))
-                            })
-                        {
+                    for n in idx.label_names()? {
+                        if !out.contains(&n) && any_value_in_range(idx, &n, &plan, range)? {
                             out.insert(n);
                         }
                     }
+                    Ok(())
+                })();
+                if let Err(e) = from_index {
+                    // A set: what the index gave before the damage is
+                    // right, and the footers add the rest.
+                    self.index_failed(plan.day, e);
+                    footers.extend(covered_segments(&plan.covered));
                 }
             }
-            for seg in &plan.rest {
-                let Some(r) = self.readable_segment(seg, true)? else {
-                    continue;
-                };
-                for st in r.streams() {
-                    if st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t)) {
-                        for (n, _) in st.labels.pairs() {
-                            if !out.contains(n) {
-                                out.insert(n.clone());
-                            }
+            self.footer_streams(&footers, |st| {
+                if st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t)) {
+                    for (n, _) in st.labels.pairs() {
+                        if !out.contains(n) {
+                            out.insert(n.clone());
                         }
                     }
                 }
-            }
+            })?;
         }
         Ok(out.into_iter().collect())
     }
@@ -555,33 +646,36 @@ impl<'s> Planner<'s> {
             return Ok(Vec::new());
         }
         for plan in self.day_plans(range) {
+            let mut footers = plan.rest.clone();
             if let Some(idx) = &plan.index {
                 let whole = Self::whole_day(&plan, range);
                 // A value is in when one series carrying it is in range:
                 // each value's postings are walked only up to that series.
-                for (v, mut series) in idx.value_postings(name) {
-                    if !v.is_empty()
-                        && !out.contains(v)
-                        && (whole || series.any(|s| series_in_range(idx, &s, &plan, range)))
-                    {
-                        out.insert(v.to_string());
-                    }
-                }
-            }
-            for seg in &plan.rest {
-                let Some(r) = self.readable_segment(seg, true)? else {
-                    continue;
-                };
-                for st in r.streams() {
-                    if let Some(v) = st.labels.get(name) {
-                        if !v.is_empty()
-                            && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
-                        {
+                let from_index = (|| -> Result<(), IndexError> {
+                    for (v, series) in idx.value_postings(name) {
+                        idx.health()?;
+                        if v.is_empty() || out.contains(v) {
+                            continue;
+                        }
+                        if whole || first_in_range(idx, series, &plan, range)? {
                             out.insert(v.to_string());
                         }
                     }
+                    // The label itself may have been looked up on a damaged page.
+                    idx.health()
+                })();
+                if let Err(e) = from_index {
+                    self.index_failed(plan.day, e);
+                    footers.extend(covered_segments(&plan.covered));
                 }
             }
+            self.footer_streams(&footers, |st| {
+                if let Some(v) = st.labels.get(name) {
+                    if !v.is_empty() && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t)) {
+                        out.insert(v.to_string());
+                    }
+                }
+            })?;
         }
         Ok(out.into_iter().collect())
     }
@@ -593,9 +687,13 @@ impl<'s> Planner<'s> {
 enum Source<'s> {
     Index {
         idx: Arc<DayIndex>,
+        day: &'s str,
         covered: HashMap<u64, &'s SegmentEntry>,
         series: Vec<SeriesRef>,
         pos: usize,
+        /// The labels of the last stream read: if the index fails after
+        /// it, footers take over from the next one.
+        last: Option<Arc<Labels>>,
     },
     Footer {
         seg: &'s SegmentEntry,
@@ -621,6 +719,8 @@ type HeadChunk<'s> = (&'s SegmentEntry, Option<Arc<SegmentReader>>, Vec<BlockMet
 /// covers, a stream found in several of them coming once with all its chunks.
 pub struct PlanCursor<'p, 's> {
     planner: &'p mut Planner<'s>,
+    /// The selection, for footers taking over from a failed index.
+    matchers: Vec<Matcher>,
     range: TimeRange,
     sources: Vec<Source<'s>>,
     heads: Vec<Option<Head<'s>>>,
@@ -630,41 +730,43 @@ pub struct PlanCursor<'p, 's> {
 
 impl<'s> PlanCursor<'_, 's> {
     /// Reads source `i`'s next stream into its head (none when it is done).
-    fn advance(&mut self, i: usize) {
+    /// An index source whose index fails a page checksum ends there, and
+    /// the footers of the segments it covered take over after the last
+    /// stream it gave.
+    fn advance(&mut self, i: usize) -> Result<(), StoreError> {
         let range = self.range;
         let head = match &mut self.sources[i] {
             Source::Index {
                 idx,
+                day,
                 covered,
                 series,
                 pos,
-            } => loop {
-                let Some(&s) = series.get(*pos) else {
-                    break None;
-                };
-                *pos += 1;
-                let (lo, hi) = idx.series_time(&s);
-                if !range.overlaps(lo, hi) {
-                    continue;
+                last,
+            } => match next_index_head(idx, covered, series, pos, range) {
+                Ok(head) => {
+                    if let Some(h) = &head {
+                        *last = Some(h.labels.clone());
+                    }
+                    head
                 }
-                let chunks: Vec<_> = idx
-                    .chunks(&s)
-                    .into_iter()
-                    .filter_map(|c| {
-                        let seg = *covered.get(&c.segment_id)?;
-                        let blocks: Vec<BlockMeta> = c
-                            .blocks
-                            .into_iter()
-                            .filter(|b| range.overlaps(b.min_t, b.max_t))
-                            .collect();
-                        (!blocks.is_empty()).then_some((seg, None, blocks))
-                    })
-                    .collect();
-                if !chunks.is_empty() {
-                    break Some(Head {
-                        labels: Arc::new(idx.labels(&s)),
-                        chunks,
-                    });
+                Err(e) => {
+                    *pos = series.len();
+                    let (day, after) = (*day, last.take());
+                    let segs = covered_segments(covered);
+                    self.planner.index_failed(day, e);
+                    for seg in segs {
+                        let after = after.as_deref();
+                        if let Some(src) =
+                            self.planner
+                                .footer_source(seg, &self.matchers, range, after)?
+                        {
+                            self.sources.push(src);
+                            self.heads.push(None);
+                            self.advance(self.sources.len() - 1)?;
+                        }
+                    }
+                    None
                 }
             },
             Source::Footer {
@@ -691,6 +793,7 @@ impl<'s> PlanCursor<'_, 's> {
             self.heap.push(Reverse((h.labels.clone(), i)));
         }
         self.heads[i] = head;
+        Ok(())
     }
 
     /// The next stream's chunks in segment id order, or `None` after the
@@ -699,7 +802,7 @@ impl<'s> PlanCursor<'_, 's> {
     pub fn next_stream(&mut self) -> Result<Option<Vec<PlannedChunk>>, StoreError> {
         loop {
             let mut parts = Vec::new();
-            let Some(labels) = self.pop_stream(|h| parts.extend(h.chunks)) else {
+            let Some(labels) = self.pop_stream(|h| parts.extend(h.chunks))? else {
                 return Ok(None);
             };
             parts.sort_by_key(|p| p.0.id);
@@ -728,7 +831,7 @@ impl<'s> PlanCursor<'_, 's> {
     /// The next stream's labels, or `None` after the last: for lookups
     /// that read no block, so no segment is mapped (as [`Planner::series`]
     /// maps none).
-    pub fn next_labels(&mut self) -> Option<Arc<Labels>> {
+    pub fn next_labels(&mut self) -> Result<Option<Arc<Labels>>, StoreError> {
         self.pop_stream(|_| {})
     }
 
@@ -736,14 +839,19 @@ impl<'s> PlanCursor<'_, 's> {
     /// heap's top and each head with the same labels), handing each to
     /// `take` and moving its source on; the stream's labels, or `None`
     /// after the last.
-    fn pop_stream(&mut self, mut take: impl FnMut(Head<'s>)) -> Option<Arc<Labels>> {
-        let Reverse((labels, i)) = self.heap.pop()?;
+    fn pop_stream(
+        &mut self,
+        mut take: impl FnMut(Head<'s>),
+    ) -> Result<Option<Arc<Labels>>, StoreError> {
+        let Some(Reverse((labels, i))) = self.heap.pop() else {
+            return Ok(None);
+        };
         let mut next = Some(i);
         while let Some(j) = next {
             if let Some(h) = self.heads[j].take() {
                 take(h);
             }
-            self.advance(j);
+            self.advance(j)?;
             next = match self.heap.peek() {
                 Some(Reverse((l, k))) if **l == *labels => {
                     let k = *k;
@@ -753,7 +861,7 @@ impl<'s> PlanCursor<'_, 's> {
                 _ => None,
             };
         }
-        Some(labels)
+        Ok(Some(labels))
     }
 
     /// Whole streams from the cursor until they hold at least `blocks`
@@ -782,6 +890,53 @@ impl<'s> PlanCursor<'_, 's> {
     }
 }
 
+/// The next stream of an index source from `series[*pos..]` with a block
+/// in `range` in a covered segment, moving `pos` past it; `None` after the
+/// last.
+fn next_index_head<'s>(
+    idx: &DayIndex,
+    covered: &HashMap<u64, &'s SegmentEntry>,
+    series: &[SeriesRef],
+    pos: &mut usize,
+    range: TimeRange,
+) -> Result<Option<Head<'s>>, IndexError> {
+    while let Some(&s) = series.get(*pos) {
+        *pos += 1;
+        let (lo, hi) = idx.series_time(&s)?;
+        if !range.overlaps(lo, hi) {
+            continue;
+        }
+        let chunks: Vec<_> = idx
+            .chunks(&s)?
+            .into_iter()
+            .filter_map(|c| {
+                let seg = *covered.get(&c.segment_id)?;
+                let blocks: Vec<BlockMeta> = c
+                    .blocks
+                    .into_iter()
+                    .filter(|b| range.overlaps(b.min_t, b.max_t))
+                    .collect();
+                (!blocks.is_empty()).then_some((seg, None, blocks))
+            })
+            .collect();
+        if !chunks.is_empty() {
+            return Ok(Some(Head {
+                labels: Arc::new(idx.labels(&s)?),
+                chunks,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The segments an index covers in a day plan, by id: what the footers
+/// must answer for when the index fails midway.
+fn covered_segments<'s>(covered: &HashMap<u64, &'s SegmentEntry>) -> Vec<&'s SegmentEntry> {
+    let mut segs: Vec<&'s SegmentEntry> = covered.values().copied().collect();
+    segs.sort_by_key(|s| s.id);
+    segs
+}
+
 /// Whether a stream read from a footer matches every matcher (a missing
 /// label matches as the empty string, as in Loki).
 pub fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
@@ -793,20 +948,57 @@ pub fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
 /// Whether index series `s` has a block in `range` in a segment the plan
 /// covers. Decodes the chunks only when the series' time span is not inside
 /// the range or the index holds segments it may not use.
-fn series_in_range(idx: &DayIndex, s: &SeriesRef, plan: &DayPlan<'_>, range: TimeRange) -> bool {
-    let (lo, hi) = idx.series_time(s);
+fn series_in_range(
+    idx: &DayIndex,
+    s: &SeriesRef,
+    plan: &DayPlan<'_>,
+    range: TimeRange,
+) -> Result<bool, IndexError> {
+    let (lo, hi) = idx.series_time(s)?;
     if !range.overlaps(lo, hi) {
-        return false;
+        return Ok(false);
     }
     if plan.exact && range.covers(lo, hi) {
         // Every block is in range and every segment the series touches is
         // live; a segment outside the range at segment level cannot hold it.
-        return true;
+        return Ok(true);
     }
-    idx.chunks(s).iter().any(|c| {
+    Ok(idx.chunks(s)?.iter().any(|c| {
         plan.covered.contains_key(&c.segment_id)
             && c.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
-    })
+    }))
+}
+
+/// Whether one of `series` (a value's postings) is in range, walking them
+/// only up to the first that is.
+fn first_in_range(
+    idx: &DayIndex,
+    series: impl Iterator<Item = SeriesRef>,
+    plan: &DayPlan<'_>,
+    range: TimeRange,
+) -> Result<bool, IndexError> {
+    for s in series {
+        if series_in_range(idx, &s, plan, range)? {
+            return Ok(true);
+        }
+    }
+    // A list cut short by a damaged page ends early: say so.
+    idx.health().map(|()| false)
+}
+
+/// Whether a series carrying label `name` is in range.
+fn any_value_in_range(
+    idx: &DayIndex,
+    name: &str,
+    plan: &DayPlan<'_>,
+    range: TimeRange,
+) -> Result<bool, IndexError> {
+    for (_, series) in idx.value_postings(name) {
+        if first_in_range(idx, series, plan, range)? {
+            return Ok(true);
+        }
+    }
+    idx.health().map(|()| false)
 }
 
 /// Plans a query over the blocks with entries in `range`: streams come from
@@ -1098,5 +1290,120 @@ pub(crate) mod tests {
                 None
             );
         }
+    }
+
+    /// A format 3 index verifies its pages as they are read, so damage can
+    /// surface after the index has answered part of a day: wherever one
+    /// page is flipped, every lookup still gives the footers' answer, each
+    /// stream once, and the planner warns with the page.
+    #[test]
+    fn an_index_failing_midway_is_taken_over_by_the_footers() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = NANOS_PER_DAY;
+        let stream = |i: usize| {
+            let app = format!("a{}", i % 7);
+            let pod = format!("pod-{i:05}");
+            l(&[("app", &app), ("pod", &pod)])
+        };
+        // Two segments of one day sharing 300 streams (merged from both),
+        // and a second day.
+        let seg = |ids: std::ops::Range<usize>, t: i64| -> Streams {
+            ids.map(|i| (stream(i), vec![t + i as i64])).collect()
+        };
+        let store = store_with(
+            dir.path(),
+            &[
+                ("1970-01-02", seg(0..1100, d)),
+                ("1970-01-02", seg(800..1500, d + 10_000)),
+                ("1970-01-03", seg(0..50, 2 * d)),
+            ],
+        );
+        let snap = store.tenant("t").unwrap().snapshot().unwrap();
+        let mut bare = snap.clone();
+        bare.manifest.indexes.clear();
+        let entry = &snap.manifest.indexes[0];
+        assert_eq!(entry.day, "1970-01-02");
+        let path = dir.path().join("t").join(&entry.path);
+        let good = std::fs::read(&path).unwrap();
+        let pages = DayIndex::open(&path).unwrap().section_ranges();
+        let data_end = pages
+            .iter()
+            .find(|(n, _)| *n == "page checksums")
+            .unwrap()
+            .1
+            .start;
+        let selectors = [
+            vec![],
+            vec![m("app", MatchOp::Eq, "a3")],
+            vec![m("pod", MatchOp::Re, "pod-02.*")],
+            vec![
+                m("app", MatchOp::Nre, "a1|a2"),
+                m("pod", MatchOp::Neq, "pod-00007"),
+            ],
+        ];
+        let ranges = [TimeRange::ALL, TimeRange::new(d + 900, d + 10_900)];
+        // The footers' answers, once.
+        let lookups: Vec<_> = selectors
+            .iter()
+            .flat_map(|sel| ranges.iter().map(move |&r| (sel, r)))
+            .map(|(sel, r)| {
+                let want = (
+                    plan_streams(&bare, sel, r).unwrap(),
+                    series(&bare, sel, r).unwrap(),
+                    Planner::new(&bare).time_bounds(sel).unwrap(),
+                );
+                (sel, r, want)
+            })
+            .collect();
+        let names: Vec<_> = ranges
+            .iter()
+            .map(|&r| {
+                let values: Vec<_> = ["app", "pod"]
+                    .iter()
+                    .map(|n| label_values(&bare, n, r).unwrap())
+                    .collect();
+                (r, label_names(&bare, r).unwrap(), values)
+            })
+            .collect();
+        let mut warned = 0;
+        for page in 0..data_end.div_ceil(4096) {
+            let mut bytes = good.clone();
+            bytes[page * 4096 + 17] ^= 0x04;
+            std::fs::write(&path, &bytes).unwrap();
+            for (sel, r, (streams, want_series, bounds)) in &lookups {
+                let mut p = Planner::new(&snap);
+                let got = p.plan_streams(sel, *r).unwrap();
+                assert!(got == *streams, "page {page}: {sel:?} {r}");
+                if p.warnings()
+                    .join("\n")
+                    .contains(&format!("checksum mismatch in page {page} "))
+                {
+                    warned += 1;
+                }
+                assert!(
+                    series(&snap, sel, *r).unwrap() == *want_series,
+                    "page {page}: {sel:?}"
+                );
+                assert_eq!(
+                    Planner::new(&snap).time_bounds(sel).unwrap(),
+                    *bounds,
+                    "page {page}"
+                );
+            }
+            for (r, want_names, want_values) in &names {
+                assert!(
+                    label_names(&snap, *r).unwrap() == *want_names,
+                    "page {page}"
+                );
+                for (n, want) in ["app", "pod"].iter().zip(want_values) {
+                    assert!(
+                        label_values(&snap, n, *r).unwrap() == *want,
+                        "page {page}: {n} {r}"
+                    );
+                }
+            }
+        }
+        assert!(warned > 0, "no lookup met a damaged page");
+        std::fs::write(&path, &good).unwrap();
     }
 }

@@ -448,7 +448,7 @@ impl Querier {
             let mut c = CardinalityCount::default();
             if !range.is_empty() {
                 let mut cursor = p.stream(matchers, range)?;
-                while let Some(labels) = cursor.next_labels() {
+                while let Some(labels) = cursor.next_labels()? {
                     c.add(&labels);
                 }
             }

@@ -580,12 +580,65 @@ fn many_small_streams_answer_exactly() {
     let check = env.ok(["check"]);
     assert!(check.trim_end().ends_with(": no problems"), "{check}");
 
+    // A damaged index: a page flipped in its symbols, its postings and
+    // near the end of its series records. Queries meet the damage as they
+    // read (format 3 verifies pages as reads first touch them), warn, and
+    // answer exactly from the footers; `lokal check` names the pages.
+    let (path, good) = damage_index(&env, &["symbols", "postings", "series records"]);
+    check_answers(&env, &want, "with a damaged index");
+    let run = env.cmd(["labels", "pod"]).assert_code(0);
+    assert!(
+        run.stderr.contains(&format!(
+            "{}: corrupt index: checksum mismatch in page",
+            path.display()
+        )) && run.stderr.contains("reading segment footers instead"),
+        "{run}"
+    );
+    let run = env.cmd(["check"]).assert_code(3);
+    assert!(
+        run.stdout.contains(&format!(
+            "{}: corrupt index: checksum mismatch in page",
+            path.display()
+        )) && run.stdout.contains("(and 2 more damaged pages)"),
+        "{run}"
+    );
+    std::fs::write(&path, good).unwrap();
+
     // The footers alone give the same answers.
     std::fs::remove_dir_all(env.store().join("fake/index")).unwrap();
     let mut m = env.manifest();
     m["indexes"] = serde_json::json!([]);
     env.write_manifest(&m);
     check_answers(&env, &want, "from the footers");
+}
+
+/// Flips a byte in the middle of each named section of the store's one
+/// day index (the last page of `series records`); the index's path and
+/// its bytes before.
+fn damage_index(env: &TestEnv, sections: &[&str]) -> (std::path::PathBuf, Vec<u8>) {
+    let m = env.manifest();
+    let idx = m["indexes"].as_array().unwrap();
+    assert_eq!(idx.len(), 1, "{m}");
+    let path = env
+        .store()
+        .join("fake")
+        .join(idx[0]["path"].as_str().unwrap());
+    let good = std::fs::read(&path).unwrap();
+    let ranges = lokal::index::DayIndex::open(&path)
+        .unwrap()
+        .section_ranges();
+    let mut bytes = good.clone();
+    for name in sections {
+        let r = &ranges.iter().find(|(n, _)| n == name).unwrap().1;
+        let at = if *name == "series records" {
+            r.end - 100
+        } else {
+            (r.start + r.end) / 2
+        };
+        bytes[at] ^= 0x08;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    (path, good)
 }
 
 /// The same ingest with `--compact=auto` (the default): its batches'
