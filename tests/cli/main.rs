@@ -41,6 +41,7 @@ mod stdin;
 mod store;
 mod store_v1;
 mod store_v2;
+mod store_v3;
 mod tail;
 mod testenv;
 mod timestamps;
