@@ -331,8 +331,6 @@ struct Output<'s, 'l> {
     seg: Option<PendingSegment>,
     /// Line bytes handed to the packer for `seg`.
     seg_raw: u64,
-    /// Line bytes handed to the packer since its last flush.
-    unflushed: usize,
     /// The current stream's entries not yet handed on.
     run: OwnedRun,
     cut: BlockCut,
@@ -352,7 +350,6 @@ impl<'s, 'l> Output<'s, 'l> {
             packer,
             seg: None,
             seg_raw: 0,
-            unflushed: 0,
             run: OwnedRun::default(),
             large: false,
             outputs: Vec::new(),
@@ -398,7 +395,6 @@ impl<'s, 'l> Output<'s, 'l> {
         if let Some(seg) = &mut self.seg {
             self.packer.flush(&mut seg.writer)?;
         }
-        self.unflushed = 0;
         Ok(())
     }
 
@@ -419,8 +415,7 @@ impl<'s, 'l> Output<'s, 'l> {
         } else {
             self.packer.add_packed(RunEntries::Owned(run), bytes);
         }
-        self.unflushed += bytes;
-        if self.unflushed >= MID_STREAM_FLUSH_BYTES {
+        if self.packer.pending_bytes() >= MID_STREAM_FLUSH_BYTES {
             // A stream this large in one day: its blocks so far are written
             // now, not held to its end.
             self.flush()?;

@@ -420,17 +420,18 @@ fn eval_node(ctx: &mut Ctx<'_>, e: &SampleExpr) -> Result<Grid, QueryError> {
         SampleExpr::VectorAggregation(v) => held_aggregation(ctx, v)?,
         SampleExpr::BinOp(b) if ctx.streamed && scalar_streams(b).is_some() => {
             let (r, value, left) = scalar_streams(b).expect("checked");
-            let (warnings, partial) = (ctx.stats.warnings.len(), ctx.stats.partial.len());
-            match range_aggregation(ctx, &r, Outer::Scalar(b, value, left))? {
-                Some(rows) => Grid::Vector(rows),
-                None => {
-                    ctx.stats.warnings.truncate(warnings);
-                    ctx.stats.partial.truncate(partial);
+            or_held(
+                ctx,
+                |ctx| {
+                    let rows = range_aggregation(ctx, &r, Outer::Scalar(b, value, left))?;
+                    Ok(rows.map(Grid::Vector))
+                },
+                |ctx| {
                     let l = eval_node(ctx, &b.lhs)?;
                     let r = eval_node(ctx, &b.rhs)?;
-                    binop(b, l, r, ctx.steps.len())?
-                }
-            }
+                    binop(b, l, r, ctx.steps.len())
+                },
+            )?
         }
         SampleExpr::BinOp(b) => {
             let l = eval_node(ctx, &b.lhs)?;
@@ -463,16 +464,31 @@ fn streamed_aggregation(
     r: &RangeAggregation,
     outer: Outer<'_>,
 ) -> Result<Grid, QueryError> {
+    // `None`: a series with more labels than its stream, or windows that
+    // are not unions of buckets; the aggregation needs every series first.
+    or_held(
+        ctx,
+        |ctx| Ok(range_aggregation(ctx, r, outer)?.map(Grid::Vector)),
+        |ctx| held_aggregation(ctx, v),
+    )
+}
+
+/// `streamed`'s answer, or when it has none (`Ok(None)`: it cannot take
+/// this query as it reads), `held`'s, after forgetting the warnings and
+/// unreadable segments `streamed` recorded: `held` reads the same data
+/// again and records them itself.
+fn or_held<T>(
+    ctx: &mut Ctx<'_>,
+    streamed: impl FnOnce(&mut Ctx<'_>) -> Result<Option<T>, QueryError>,
+    held: impl FnOnce(&mut Ctx<'_>) -> Result<T, QueryError>,
+) -> Result<T, QueryError> {
     let (warnings, partial) = (ctx.stats.warnings.len(), ctx.stats.partial.len());
-    match range_aggregation(ctx, r, outer)? {
-        Some(rows) => Ok(Grid::Vector(rows)),
+    match streamed(ctx)? {
+        Some(v) => Ok(v),
         None => {
-            // A series with more labels than its stream, or windows that
-            // are not unions of buckets: the aggregation needs every
-            // series first.
             ctx.stats.warnings.truncate(warnings);
             ctx.stats.partial.truncate(partial);
-            held_aggregation(ctx, v)
+            held(ctx)
         }
     }
 }
@@ -554,20 +570,23 @@ fn range_aggregation(
     r: &RangeAggregation,
     outer: Outer<'_>,
 ) -> Result<Option<Vec<Row>>, QueryError> {
-    let (warnings, partial) = (ctx.stats.warnings.len(), ctx.stats.partial.len());
-    match range_aggregation_in(ctx, r, outer, RawOrder::Label)? {
-        Evaluated::Rows(rows) => Ok(rows),
-        Evaluated::TooManySamples => {
-            // More raw samples than the budget: read the blocks oldest first
-            // instead, keeping about one window of samples (and the plan).
-            ctx.stats.warnings.truncate(warnings);
-            ctx.stats.partial.truncate(partial);
-            match range_aggregation_in(ctx, r, outer, RawOrder::Time)? {
-                Evaluated::Rows(rows) => Ok(rows),
-                Evaluated::TooManySamples => unreachable!("the time order holds no budget"),
-            }
-        }
-    }
+    // More raw samples than the budget in label order: read the blocks
+    // oldest first instead, keeping about one window of samples (and the plan).
+    or_held(
+        ctx,
+        |ctx| {
+            Ok(
+                match range_aggregation_in(ctx, r, outer, RawOrder::Label)? {
+                    Evaluated::Rows(rows) => Some(rows),
+                    Evaluated::TooManySamples => None,
+                },
+            )
+        },
+        |ctx| match range_aggregation_in(ctx, r, outer, RawOrder::Time)? {
+            Evaluated::Rows(rows) => Ok(rows),
+            Evaluated::TooManySamples => unreachable!("the time order holds no budget"),
+        },
+    )
 }
 
 /// Raw samples (quantile, `rate_counter`, ranges that are not a multiple of
@@ -635,35 +654,19 @@ fn range_aggregation_in(
             debug_assert!(r.grouping.is_none(), "folds_outer takes ungrouped ranges");
             Some(Sink::Fold(OuterFold::new(v, n_steps)))
         }
-        Outer::Topk(_) | Outer::Scalar(..) => {
-            // Grouped, a group is complete after the last stream of the
-            // selection that maps to it: a first walk of the labels counts
-            // the streams per group (by hash: colliding groups complete
-            // together, at the last of their streams).
-            let remaining = match &r.grouping {
-                None => None,
-                Some(g) => {
-                    let mut walk = planner.stream(&lr.log.matchers, range)?;
-                    let mut m: HashMap<u64, u32, _> =
-                        HashMap::with_hasher(std::hash::BuildHasherDefault::<IdHasher>::default());
-                    while let Some(l) = walk.next_labels()? {
-                        *m.entry(key_hash.hash_one(group_labels(&l, g))).or_insert(0) += 1;
-                    }
-                    Some(m)
-                }
-            };
-            let taker = match outer {
-                Outer::Topk(v) => Taker::Topk(TopkSelect::new(v, n_steps)),
-                Outer::Scalar(b, value, left) => Taker::Scalar {
-                    b,
-                    scalar: vec![value; n_steps],
-                    left,
-                    rows: Vec::new(),
-                },
-                _ => unreachable!("matched above"),
-            };
-            Some(Sink::Each(taker, remaining))
-        }
+        Outer::Topk(v) => Some(Sink::Each(
+            Taker::Topk(TopkSelect::new(v, n_steps)),
+            streams_per_group(&mut planner, r, range, &key_hash)?,
+        )),
+        Outer::Scalar(b, value, left) => Some(Sink::Each(
+            Taker::Scalar {
+                b,
+                scalar: vec![value; n_steps],
+                left,
+                rows: Vec::new(),
+            },
+            streams_per_group(&mut planner, r, range, &key_hash)?,
+        )),
     };
     let mut cursor = planner.stream(&lr.log.matchers, range)?;
     ctx.stats.plan_time += t.elapsed();
@@ -952,10 +955,32 @@ enum Sink<'v> {
     /// What takes each complete series, and when the range aggregation is
     /// grouped, how many streams not yet read map to each group (by the
     /// group's hash).
-    Each(
-        Taker<'v>,
-        Option<HashMap<u64, u32, std::hash::BuildHasherDefault<IdHasher>>>,
-    ),
+    Each(Taker<'v>, Option<GroupCounts>),
+}
+
+/// Streams per group, by the group's hash.
+type GroupCounts = HashMap<u64, u32, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// For a grouped range aggregation `r`, how many of the selected streams
+/// map to each group: a group is complete after the last of them (a first
+/// walk of the plan's labels; colliding groups complete together, at the
+/// last of their streams). `None` when `r` is ungrouped: each series is
+/// complete after its stream.
+fn streams_per_group(
+    planner: &mut plan::Planner<'_>,
+    r: &RangeAggregation,
+    range: TimeRange,
+    key_hash: &std::collections::hash_map::RandomState,
+) -> Result<Option<GroupCounts>, QueryError> {
+    let Some(g) = &r.grouping else {
+        return Ok(None);
+    };
+    let mut walk = planner.stream(&r.log.log.matchers, range)?;
+    let mut m = GroupCounts::default();
+    while let Some(l) = walk.next_labels()? {
+        *m.entry(key_hash.hash_one(group_labels(&l, g))).or_insert(0) += 1;
+    }
+    Ok(Some(m))
 }
 
 /// What takes a range aggregation's series one at a time, in any order.

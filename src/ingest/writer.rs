@@ -267,6 +267,11 @@ impl<'a> Packer<'a> {
         }
     }
 
+    /// Line bytes added since the last [`Self::flush`].
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
     /// Whether enough is pending to [`Self::flush`].
     pub fn full(&self) -> bool {
         self.pending_bytes >= FLUSH_BYTES

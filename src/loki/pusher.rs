@@ -456,10 +456,9 @@ pub fn push(
 /// The labels of a stream's printed name (`{a="1", b="x"}`), as a
 /// checkpoint records it.
 fn stream_labels(name: &str) -> Option<Labels> {
-    let m = crate::logql::parse_matchers(name).ok()?;
-    m.iter()
-        .all(|m| m.op == crate::logql::MatchOp::Eq)
-        .then(|| Labels::from_pairs(m.into_iter().map(|m| (m.name, m.value))))
+    crate::ingest::push::parse_label_string(name)
+        .ok()
+        .map(Labels::from_pairs)
 }
 
 /// Entries the blocks of `group` hold (for progress).

@@ -311,16 +311,8 @@ impl LabelsBuilder {
     /// left out: in Loki (as in Prometheus) a label with an empty value does not exist,
     /// and streams are stored without them.
     pub fn new(base: &[(String, String)], hints: Hints) -> LabelsBuilder {
-        let mut b: Vec<(String, String)> = base
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .cloned()
-            .collect();
-        b.sort_by(|x, y| x.0.cmp(&y.0));
-        b.dedup_by(|x, y| x.0 == y.0);
-        let base_result = LabelsResult::new(b.clone());
-        LabelsBuilder {
-            base: b,
+        let mut b = LabelsBuilder {
+            base: Vec::new(),
             meta: Pairs::default(),
             parsed: Pairs::default(),
             del: Pairs::default(),
@@ -329,14 +321,16 @@ impl LabelsBuilder {
             extracted: Pairs::default(),
             hints,
             out: Pairs::default(),
-            base_result,
+            base_result: LabelsResult::new(Vec::new()),
             cache: HashMap::new(),
             scratch: LabelsResult::new(Vec::new()),
-        }
+        };
+        b.rebase(base);
+        b
     }
 
-    /// Binds the builder to another stream's labels `base`, as
-    /// [`LabelsBuilder::new`] would make it, keeping its buffers: a scan of
+    /// Binds the builder to another stream's labels `base` (what
+    /// [`LabelsBuilder::new`] does for its first), keeping its buffers: a scan of
     /// a block packing the runs of thousands of small streams binds one
     /// pipeline to each stream in turn, and building one per stream
     /// allocated more than the scan did.
@@ -359,12 +353,7 @@ impl LabelsBuilder {
             self.base.dedup_by(|x, y| x.0 == y.0);
         }
         self.base_result.pairs.clone_from(&self.base);
-        self.base_result.hash = hash_pairs(
-            self.base_result
-                .pairs
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        );
+        self.base_result.hash = hash_pairs(self.base.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         self.cache.clear();
         self.reset();
     }
