@@ -264,9 +264,7 @@ impl Query {
             let (a, b) = (run.first - lo, run.first - lo + run.entries);
             lines.clear();
             match &cands {
-                Some((pf, c))
-                    if pf.label().is_none() || pf.applies(&self.plan.labels(run.stream), block) =>
-                {
+                Some((pf, c)) if pf.applies_with(block, || self.plan.labels(run.stream)) => {
                     let from = c.partition_point(|&x| x < a);
                     let to = c.partition_point(|&x| x < b);
                     *skipped += u64::from(run.entries) - (to - from) as u64;

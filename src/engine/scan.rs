@@ -75,16 +75,21 @@ impl Prefilter {
 
     /// Whether the prefilter is valid for a block of this chunk.
     pub fn applies(&self, chunk_labels: &crate::model::Labels, block: &Block) -> bool {
-        match &self.label {
-            None => true,
-            Some(name) => chunk_labels.get(name).is_none() && !block.has_metadata(),
-        }
+        self.applies_with(block, || chunk_labels)
     }
 
-    /// The parsed label the literal comes from, when it comes from a label
-    /// filter: [`Prefilter::applies`] then depends on the chunk's labels.
-    pub fn label(&self) -> Option<&str> {
-        self.label.as_deref()
+    /// [`Prefilter::applies`] with the chunk's labels asked for only when
+    /// they decide it: a block with metadata never qualifies for a label's
+    /// prefilter, so a scan of packed runs need not decode their labels.
+    pub fn applies_with<L: std::borrow::Borrow<crate::model::Labels>>(
+        &self,
+        block: &Block,
+        chunk_labels: impl FnOnce() -> L,
+    ) -> bool {
+        match &self.label {
+            None => true,
+            Some(name) => !block.has_metadata() && chunk_labels().borrow().get(name).is_none(),
+        }
     }
 
     /// Builds the prefilter, or `None` when no filter qualifies.
