@@ -345,26 +345,20 @@ impl<'s> Planner<'s> {
         after: Option<&Labels>,
         f: &mut impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
     ) -> Result<(), StoreError> {
-        for seg in segs {
-            let Some(r) = self.readable_segment(seg, true)? else {
-                continue;
-            };
-            for st in r.streams() {
-                if !selects(matchers, &st.labels) || after.is_some_and(|a| st.labels <= *a) {
-                    continue;
-                }
-                let blocks: Vec<BlockMeta> = st
-                    .blocks
-                    .iter()
-                    .filter(|b| range.overlaps(b.min_t, b.max_t))
-                    .cloned()
-                    .collect();
-                if !blocks.is_empty() {
-                    f(&st.labels, st.fingerprint, seg, blocks);
-                }
+        self.footer_streams(segs, |seg, st| {
+            if !selects(matchers, &st.labels) || after.is_some_and(|a| st.labels <= *a) {
+                return;
             }
-        }
-        Ok(())
+            let blocks: Vec<BlockMeta> = st
+                .blocks
+                .iter()
+                .filter(|b| range.overlaps(b.min_t, b.max_t))
+                .cloned()
+                .collect();
+            if !blocks.is_empty() {
+                f(&st.labels, st.fingerprint, seg, blocks);
+            }
+        })
     }
 
     /// See [`plan_streams`].
@@ -556,7 +550,7 @@ impl<'s> Planner<'s> {
                     footers.extend(covered_segments(&plan.covered));
                 }
             }
-            self.footer_streams(&footers, |st| {
+            self.footer_streams(&footers, |_, st| {
                 if selects(matchers, &st.labels)
                     && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
                 {
@@ -567,16 +561,17 @@ impl<'s> Planner<'s> {
         Ok(())
     }
 
-    /// Calls `f` with every footer stream of `segs`; a segment that cannot
-    /// be opened is recorded in [`Self::partial`] and skipped.
+    /// Calls `f` with every footer stream of `segs` and its segment; a
+    /// segment that cannot be opened is recorded in [`Self::partial`] and
+    /// skipped.
     fn footer_streams(
         &mut self,
         segs: &[&'s SegmentEntry],
-        mut f: impl FnMut(&crate::chunk::StreamChunk),
+        mut f: impl FnMut(&'s SegmentEntry, &crate::chunk::StreamChunk),
     ) -> Result<(), StoreError> {
-        for seg in segs {
+        for &seg in segs {
             if let Some(r) = self.readable_segment(seg, true)? {
-                r.streams().iter().for_each(&mut f);
+                r.streams().iter().for_each(|st| f(seg, st));
             }
         }
         Ok(())
@@ -622,7 +617,7 @@ impl<'s> Planner<'s> {
                     footers.extend(covered_segments(&plan.covered));
                 }
             }
-            self.footer_streams(&footers, |st| {
+            self.footer_streams(&footers, |_, st| {
                 if st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t)) {
                     for (n, _) in st.labels.pairs() {
                         if !out.contains(n) {
@@ -669,7 +664,7 @@ impl<'s> Planner<'s> {
                     footers.extend(covered_segments(&plan.covered));
                 }
             }
-            self.footer_streams(&footers, |st| {
+            self.footer_streams(&footers, |_, st| {
                 if let Some(v) = st.labels.get(name) {
                     if !v.is_empty() && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t)) {
                         out.insert(v.to_string());
