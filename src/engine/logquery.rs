@@ -170,6 +170,28 @@ struct Bound {
     sieve: Option<StreamPipeline>,
 }
 
+/// A log expression's compiled stages: its pipeline, the sieve and the
+/// literal prefilter taken from it.
+#[derive(Clone)]
+struct Compiled {
+    pipeline: Pipeline,
+    sieve: Option<Pipeline>,
+    prefilter: Option<Prefilter>,
+}
+
+impl Compiled {
+    fn new(expr: &LogExpr) -> Result<Compiled, QueryError> {
+        let pipeline = Pipeline::new(&expr.pipeline).map_err(QueryError::stage)?;
+        let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
+        let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &expr.pipeline);
+        Ok(Compiled {
+            pipeline,
+            sieve,
+            prefilter,
+        })
+    }
+}
+
 /// A planned query, ready to scan blocks.
 struct Query {
     p: LogParams,
@@ -206,14 +228,17 @@ impl Query {
     /// The query's pipeline, with no plan yet.
     fn prepare(expr: &LogExpr, p: &LogParams, lazy_labels: bool) -> Result<Query, QueryError> {
         let t0 = Instant::now();
-        let pipeline = Pipeline::new(&expr.pipeline).map_err(QueryError::stage)?;
-        let sieve = sieve_pipeline(&pipeline, &expr.pipeline);
-        let prefilter = Prefilter::for_stages(pipeline.leading_line_filters(), &expr.pipeline);
-        Ok(Query {
+        Ok(Self::compiled(Compiled::new(expr)?, p, lazy_labels, t0))
+    }
+
+    /// A query over stages already compiled (a time slice of a sliced
+    /// stream: its regexes and prefilter are the first pass's).
+    fn compiled(c: Compiled, p: &LogParams, lazy_labels: bool, t0: Instant) -> Query {
+        Query {
             p: *p,
-            pipeline,
-            sieve,
-            prefilter,
+            pipeline: c.pipeline,
+            sieve: c.sieve,
+            prefilter: c.prefilter,
             plan: BlockPlan::default(),
             lazy_labels,
             stats: QueryStats {
@@ -222,7 +247,16 @@ impl Query {
             },
             counters: ScanCounters::default(),
             t0,
-        })
+        }
+    }
+
+    /// Its compiled stages, for another query of the same expression.
+    fn stages(&self) -> Compiled {
+        Compiled {
+            pipeline: self.pipeline.clone(),
+            sieve: self.sieve.clone(),
+            prefilter: self.prefilter.clone(),
+        }
     }
 
     /// Blocks to read (groups of the plan).
@@ -983,6 +1017,8 @@ pub struct LogStream {
 struct Sliced {
     snap: Snapshot,
     expr: LogExpr,
+    /// The expression's stages, compiled once for every slice.
+    stages: Compiled,
     p: LogParams,
     budget: usize,
     wave: usize,
@@ -1102,6 +1138,7 @@ impl LogStream {
         let mut sliced = Sliced {
             snap: snap.clone(),
             expr: expr.clone(),
+            stages: q.stages(),
             p,
             budget,
             wave,
@@ -1190,7 +1227,7 @@ impl Sliced {
     /// as are the plan's warnings and problems (found there too).
     fn open(&self, range: TimeRange) -> Result<Merge, QueryError> {
         let p = LogParams { range, ..self.p };
-        let mut q = Query::prepare(&self.expr, &p, true)?;
+        let mut q = Query::compiled(self.stages.clone(), &p, true, Instant::now());
         let mut planner = plan::Planner::new(&self.snap);
         let mut cursor = planner.stream(&self.expr.matchers, range)?;
         let mut plan = BlockPlan::new(0);

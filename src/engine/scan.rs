@@ -46,6 +46,7 @@ pub fn tasks(chunks: &[PlannedChunk]) -> Vec<BlockTask<'_>> {
 /// A literal prefilter built once per query, from the first leading `|=`
 /// filter whose alternatives are all non-empty strings, or else from a
 /// label filter `name="value"` on a parsed label (see [`Prefilter::for_stages`]).
+#[derive(Clone)]
 pub struct Prefilter {
     finders: Vec<Finder<'static>>,
     /// Set when the literal comes from a label filter on this parsed label:
