@@ -177,7 +177,7 @@ impl Serialize for StreamsBody {
 impl Serialize for StreamSer<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("stream", &super::api::labels_json(self.labels))?;
+        m.serialize_entry("stream", &super::api::LabelsJson(self.labels))?;
         m.serialize_entry("values", &ValuesSer(self))?;
         m.end()
     }
