@@ -6,7 +6,10 @@
 //!
 //! The bodies are typed structs, serialized in Loki's key order
 //! (`status`, `warnings`, `data` with `resultType`, `result`, `stats`), so
-//! the output reads like Loki's byte for byte up to the values.
+//! the output reads like Loki's byte for byte up to the values. A result is
+//! written from the answer it borrows as the body is serialized (a metric
+//! answer through [`MetricBody`], a log answer through
+//! [`StreamsBody`]): no JSON tree of the answer is built.
 
 use serde::ser::{SerializeMap, SerializeTuple};
 use serde::{Serialize, Serializer};
@@ -176,8 +179,9 @@ impl Serialize for SampleJson<'_> {
 
 /// The `result` of a metric answer, serialized straight from the borrowed
 /// [`MetricValue`] as it is written: whatever the answer's size, writing it
-/// takes no memory beyond the value itself (a `serde_json::Value` tree of a
-/// million series took 40 times the series).
+/// takes no memory beyond the value itself. (Built first as a
+/// `serde_json::Value` tree, a million series of five points took 3.2 GB
+/// more than `-o jsonl` of the same answer.)
 #[derive(Debug, Clone, Copy)]
 pub struct MetricBody<'a>(pub &'a MetricValue);
 
