@@ -10,7 +10,7 @@
 //! serialized. Memory then holds the budget plus about 200 bytes and the
 //! labels of each distinct stream of the answer.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -37,7 +37,11 @@ struct Group {
 /// Entries grouped by stream for Loki's `streams` result; serializes as
 /// `[{"stream": {…}, "values": [["<ns>", "<line>"], …]}, …]`.
 pub struct StreamsBody {
-    groups: BTreeMap<Arc<Labels>, Group>,
+    /// By label set. Hashed, not ordered: each entry finds its stream with
+    /// one hash of its labels where a `BTreeMap` compared label sets some
+    /// twenty times (half the CPU of `-o json` over a million streams); the
+    /// streams are sorted once, when the body is written.
+    groups: HashMap<Arc<Labels>, Group>,
     spill: Option<BufWriter<File>>,
     spill_len: u64,
     buffered: usize,
@@ -57,7 +61,7 @@ impl StreamsBody {
     /// An empty body that keeps up to `budget` bytes of entries in memory.
     pub fn with_budget(budget: usize) -> StreamsBody {
         StreamsBody {
-            groups: BTreeMap::new(),
+            groups: HashMap::new(),
             spill: None,
             spill_len: 0,
             buffered: 0,
@@ -162,8 +166,17 @@ struct ValuesSer<'a>(&'a StreamSer<'a>);
 impl Serialize for StreamsBody {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let file = self.spill.as_ref().map(|w| w.get_ref());
-        let mut seq = s.serialize_seq(Some(self.groups.len()))?;
-        for (labels, group) in &self.groups {
+        // Loki's order: by labels, compared as their pairs (as `Labels`
+        // compares them) held in the list, one pointer less to chase per
+        // comparison: 32 bytes a stream while the body is written.
+        let mut groups: Vec<_> = self
+            .groups
+            .iter()
+            .map(|(l, g)| (l.pairs(), &**l, g))
+            .collect();
+        groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut seq = s.serialize_seq(Some(groups.len()))?;
+        for (_, labels, group) in groups {
             seq.serialize_element(&StreamSer {
                 labels,
                 group,
@@ -222,6 +235,7 @@ fn records<E>(mut buf: &[u8], f: &mut impl FnMut(i64, &[u8]) -> Result<(), E>) -
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     fn entry(stream: &str, ts: i64, line: &str) -> LogEntry {
         LogEntry {
@@ -231,18 +245,23 @@ mod tests {
         }
     }
 
-    /// Spilled or not, the body is the same: streams by labels, each
-    /// stream's entries in the order they came.
+    /// Spilled or not, the body is the same: streams by labels (label sets
+    /// of one and of two labels, that a prefix orders), each stream's
+    /// entries in the order they came.
     #[test]
     fn spilling_changes_nothing() {
         let entries: Vec<LogEntry> = (0..500)
             .map(|i| {
-                let s = ["b", "a", "c\"é"][i % 3];
-                entry(
+                let s = ["b", "a", "c\"é", "a", "b1"][i % 5];
+                let mut e = entry(
                     s,
                     1000 - i as i64,
                     &format!("line {i} {}", "x".repeat(i % 17)),
-                )
+                );
+                if i % 7 < 2 {
+                    e.labels = Arc::new(Labels::from_pairs([("app", s), ("x", ["", "1"][i % 7])]));
+                }
+                e
             })
             .collect();
         let mut want: BTreeMap<Labels, Vec<serde_json::Value>> = BTreeMap::new();
@@ -263,7 +282,7 @@ mod tests {
                 b.push(e.clone()).unwrap();
             }
             assert_eq!(b.entries(), 500);
-            assert_eq!(b.streams(), 3);
+            assert_eq!(b.streams(), 12);
             assert_eq!(b.spilled() > 0, budget < total, "{budget}");
             assert_eq!(serde_json::to_value(&b).unwrap(), json!(want), "{budget}");
             let pretty = serde_json::to_string_pretty(&b).unwrap();
