@@ -189,7 +189,7 @@ impl MetricBody<'_> {
     /// Loki's `resultType` for the body and the number of series it counts
     /// as returned: a scalar of one point (an instant query) is a `scalar`,
     /// of several (a range query) a `matrix` of one series without labels.
-    pub fn result_type(&self) -> (&'static str, usize) {
+    pub fn shape(&self) -> (&'static str, usize) {
         match self.0 {
             MetricValue::Vector(samples) => ("vector", samples.len()),
             MetricValue::Matrix(series) => ("matrix", series.len()),
@@ -227,7 +227,7 @@ pub fn metric_response<'a>(
 ) -> QueryResponse<MetricBody<'a>> {
     let body = MetricBody(v);
     // Loki counts the series (a scalar is one).
-    let (kind, n) = body.result_type();
+    let (kind, n) = body.shape();
     QueryResponse::new(kind, body, stats, n as u64)
 }
 
