@@ -353,7 +353,7 @@ fn day_pieces(streams: &[StreamEntries<'_>]) -> BTreeMap<i64, Vec<(usize, Range<
     let mut keys = Vec::new();
     let mut ends = Vec::with_capacity(streams.len());
     for s in streams {
-        sort_key(&mut keys, &s.labels);
+        s.labels.write_sort_key(&mut keys);
         ends.push(keys.len());
     }
     let mut order: Vec<(&[u8], usize)> = (0..streams.len())
@@ -379,24 +379,6 @@ fn day_pieces(streams: &[StreamEntries<'_>]) -> BTreeMap<i64, Vec<(usize, Range<
         }
     }
     days
-}
-
-/// Appends a byte key of `labels` that sorts as the label sets do: per
-/// pair the name and the value, each with bytes 0 and 1 escaped (as 1 1 and
-/// 1 2) and ended by a 0, so that a string sorts before its extensions.
-fn sort_key(out: &mut Vec<u8>, labels: &Labels) {
-    for (n, v) in labels.pairs() {
-        for x in [n, v] {
-            for &b in x.as_bytes() {
-                if b <= 1 {
-                    out.extend_from_slice(&[1, b + 1]);
-                } else {
-                    out.push(b);
-                }
-            }
-            out.push(0);
-        }
-    }
 }
 
 /// Writes the batch; updates the report. Positions are committed by the
@@ -665,31 +647,6 @@ mod tests {
         let (removed, _) = dedupe_against_store(&tx, &mut batch).unwrap();
         assert_eq!(removed, 1);
         assert_eq!(batch[0].entries.len(), 2);
-    }
-
-    #[test]
-    fn sort_keys_order_as_label_sets() {
-        let sets = [
-            vec![("a", "")],
-            vec![("a", "\0")],
-            vec![("a", "\u{1}")],
-            vec![("a", "\u{1}x")],
-            vec![("a", "\u{2}")],
-            vec![("a", "b")],
-            vec![("a", "b"), ("c", "d")],
-            vec![("a", "bc")],
-            vec![("ab", "")],
-            vec![("b", "a")],
-        ];
-        let labels: Vec<Labels> = sets.iter().map(|p| Labels::from_pairs(p.clone())).collect();
-        for a in &labels {
-            for b in &labels {
-                let (mut ka, mut kb) = (Vec::new(), Vec::new());
-                sort_key(&mut ka, a);
-                sort_key(&mut kb, b);
-                assert_eq!(ka.cmp(&kb), a.cmp(b), "{a} vs {b}");
-            }
-        }
     }
 
     #[test]

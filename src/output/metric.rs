@@ -3,12 +3,21 @@
 
 use std::io::{self, Write};
 
-use serde_json::json;
+use serde::Serialize;
 
-use crate::loki::api::{format_value, labels_json};
+use crate::loki::api::{format_value, LabelsJson};
 use crate::model::Labels;
 
 use super::{format_ts, TsFormat};
+
+/// One line of `-o jsonl` for a metric query, written from the borrowed
+/// labels (no copy of them per point).
+#[derive(Serialize)]
+struct JsonlPoint<'a> {
+    metric: LabelsJson<'a>,
+    timestamp: String,
+    value: String,
+}
 
 /// `-o jsonl` for a metric query: one object per point.
 pub fn write_metric_jsonl(
@@ -17,7 +26,11 @@ pub fn write_metric_jsonl(
 ) -> io::Result<()> {
     use crate::engine::value::MetricValue;
     let mut line = |labels: &Labels, ts: i64, value: f64| -> io::Result<()> {
-        let o = json!({"metric": labels_json(labels), "timestamp": crate::time::rfc3339_nano(ts), "value": format_value(value)});
+        let o = JsonlPoint {
+            metric: LabelsJson(labels),
+            timestamp: crate::time::rfc3339_nano(ts),
+            value: format_value(value),
+        };
         serde_json::to_writer(&mut *w, &o)?;
         w.write_all(b"\n")
     };
@@ -89,4 +102,85 @@ pub fn metric_table(
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::value::{MetricValue, Sample, Series};
+    use serde_json::json;
+
+    /// The jsonl lines as they were built before they were written from the
+    /// borrowed labels: a `json!` object per point (its keys sorted).
+    fn tree_lines(points: &[(&Labels, i64, f64)]) -> String {
+        let mut out = String::new();
+        for (l, ts, v) in points {
+            let metric: serde_json::Map<String, serde_json::Value> = l
+                .pairs()
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            let o = json!({"metric": metric, "timestamp": crate::time::rfc3339_nano(*ts), "value": format_value(*v)});
+            out += &format!("{}\n", serde_json::to_string(&o).unwrap());
+        }
+        out
+    }
+
+    /// Every shape, labels that need escapes, NaN, ±Inf, -0 and times
+    /// before the epoch: the bytes of the `json!` lines.
+    #[test]
+    fn jsonl_points_are_the_trees_bytes() {
+        let a = Labels::from_pairs([("app", "a\"b\\c"), ("zone", "é😀\u{0}\u{7f}\n")]);
+        let b = Labels::from_pairs([("_x", "")]);
+        let none = Labels::default();
+        let values = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            1.5e-300,
+            12.0,
+        ];
+        let times = [0, 1_500_000_001, -1_000_000_000, 1_714_521_600_123_456_789];
+        let pts: Vec<(i64, f64)> = times.iter().copied().zip(values).collect();
+        let cases = [
+            MetricValue::Vector(vec![
+                Sample {
+                    labels: a.clone(),
+                    ts: times[3],
+                    value: values[0],
+                },
+                Sample {
+                    labels: b.clone(),
+                    ts: times[2],
+                    value: values[1],
+                },
+            ]),
+            MetricValue::Matrix(vec![
+                Series {
+                    labels: a.clone(),
+                    points: pts.clone(),
+                },
+                Series {
+                    labels: b.clone(),
+                    points: pts.clone(),
+                },
+            ]),
+            MetricValue::Scalar(pts.clone()),
+            MetricValue::Matrix(vec![]),
+        ];
+        for v in &cases {
+            let mut got = Vec::new();
+            write_metric_jsonl(&mut got, v).unwrap();
+            let want: Vec<(&Labels, i64, f64)> = match v {
+                MetricValue::Vector(s) => s.iter().map(|s| (&s.labels, s.ts, s.value)).collect(),
+                MetricValue::Matrix(m) => m
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|&(t, x)| (&s.labels, t, x)))
+                    .collect(),
+                MetricValue::Scalar(p) => p.iter().map(|&(t, x)| (&none, t, x)).collect(),
+            };
+            assert_eq!(String::from_utf8(got).unwrap(), tree_lines(&want), "{v:?}");
+        }
+    }
 }

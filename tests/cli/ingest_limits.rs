@@ -5,42 +5,8 @@
 //! runs.
 use std::fs;
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::common::*;
-use crate::support::skip;
-
-/// Runs `lokal ARGS` under GNU time; (exit code, stderr, peak RSS in KiB).
-/// `None` when /usr/bin/time is missing (a note; a failure under CI).
-fn with_peak_rss(env: &TestEnv, args: &[&str], stdin: Option<&Path>) -> Option<(i32, String, u64)> {
-    if !Path::new("/usr/bin/time").exists() {
-        skip("GNU time is not installed (apt-get install time)");
-        return None;
-    }
-    let marker = "lokal-test-peak-rss-kb=";
-    let mut cmd = Command::new("/usr/bin/time");
-    cmd.arg("-f")
-        .arg(format!("{marker}%M"))
-        .arg(env!("CARGO_BIN_EXE_lokal"))
-        .arg("--store")
-        .arg(env.store())
-        .args(args)
-        .env_remove("LOKAL_STORE")
-        .env_remove("LOKAL_TENANT")
-        .stdout(Stdio::null());
-    if let Some(p) = stdin {
-        cmd.stdin(fs::File::open(p).unwrap());
-    }
-    let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let rss = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix(marker))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak RSS in {stderr}"));
-    Some((out.status.code().unwrap_or(-1), stderr, rss))
-}
 
 /// `n` zero bytes, gzip- or zstd-compressed (a decompression bomb).
 fn zeros(n: usize, zstd: bool) -> Vec<u8> {
