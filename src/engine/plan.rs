@@ -277,88 +277,24 @@ impl<'s> Planner<'s> {
         out
     }
 
-    /// Calls `f` for every stream of one day matching `matchers` with its
-    /// blocks overlapping `range`, per segment.
-    fn visit_day(
+    /// Runs `read` over the day's index, when it has one, and returns the
+    /// segments whose footers must then be read: the plan's `rest`, and
+    /// the ones the index covered when `read` met a damaged page (recorded
+    /// by [`Self::index_failed`]). For lookups answering sets or bounds,
+    /// where what the index gave before the damage may come again.
+    fn index_or_footers(
         &mut self,
         plan: &DayPlan<'s>,
-        matchers: &[Matcher],
-        range: TimeRange,
-        f: &mut impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
-    ) -> Result<(), StoreError> {
-        let mut failed = None;
+        read: impl FnOnce(&DayIndex) -> Result<(), IndexError>,
+    ) -> Vec<&'s SegmentEntry> {
+        let mut footers = plan.rest.clone();
         if let Some(idx) = &plan.index {
-            // The last stream handed to `f`: if the index fails after it,
-            // the footers go on from the next one.
-            let mut last: Option<Labels> = None;
-            let mut from_index = || -> Result<(), IndexError> {
-                for s in idx.select(matchers)? {
-                    let (lo, hi) = idx.series_time(&s)?;
-                    if !range.overlaps(lo, hi) {
-                        continue;
-                    }
-                    let mut found = Vec::new();
-                    for c in idx.chunks(&s)? {
-                        let Some(seg) = plan.covered.get(&c.segment_id) else {
-                            continue;
-                        };
-                        let blocks: Vec<BlockMeta> = c
-                            .blocks
-                            .into_iter()
-                            .filter(|b| range.overlaps(b.min_t, b.max_t))
-                            .collect();
-                        if !blocks.is_empty() {
-                            found.push((*seg, blocks));
-                        }
-                    }
-                    if found.is_empty() {
-                        continue;
-                    }
-                    let (labels, fp) = (idx.labels(&s)?, idx.fingerprint(&s)?);
-                    for (seg, blocks) in found {
-                        f(&labels, fp, seg, blocks);
-                    }
-                    last = Some(labels);
-                }
-                Ok(())
-            };
-            if let Err(e) = from_index() {
-                failed = Some((e, last));
+            if let Err(e) = read(idx) {
+                self.index_failed(plan.day, e);
+                footers.extend(covered_segments(&plan.covered));
             }
         }
-        self.visit_segments(&plan.rest, matchers, range, None, f)?;
-        if let Some((e, last)) = failed {
-            self.index_failed(plan.day, e);
-            let covered = covered_segments(&plan.covered);
-            self.visit_segments(&covered, matchers, range, last.as_ref(), f)?;
-        }
-        Ok(())
-    }
-
-    /// [`Self::visit_day`] over the footers of `segs`, for the streams
-    /// after `after` (all when `None`).
-    fn visit_segments(
-        &mut self,
-        segs: &[&'s SegmentEntry],
-        matchers: &[Matcher],
-        range: TimeRange,
-        after: Option<&Labels>,
-        f: &mut impl FnMut(&Labels, u64, &'s SegmentEntry, Vec<BlockMeta>),
-    ) -> Result<(), StoreError> {
-        self.footer_streams(segs, |seg, st| {
-            if !selects(matchers, &st.labels) || after.is_some_and(|a| st.labels <= *a) {
-                return;
-            }
-            let blocks: Vec<BlockMeta> = st
-                .blocks
-                .iter()
-                .filter(|b| range.overlaps(b.min_t, b.max_t))
-                .cloned()
-                .collect();
-            if !blocks.is_empty() {
-                f(&st.labels, st.fingerprint, seg, blocks);
-            }
-        })
+        footers
     }
 
     /// See [`plan_streams`].
@@ -474,36 +410,29 @@ impl<'s> Planner<'s> {
             *h = (*h).max(hi);
         };
         for plan in self.day_plans(TimeRange::ALL) {
-            match &plan.index {
-                // Every segment the index holds is live and read: the
-                // series' recorded span is exact, no chunk is decoded.
-                Some(idx) if plan.exact => {
-                    let from_index = (|| -> Result<(), IndexError> {
-                        for s in idx.select(matchers)? {
-                            let (lo, hi) = idx.series_time(&s)?;
-                            add(lo, hi);
-                        }
-                        Ok(())
-                    })();
-                    let mut footers = plan.rest.clone();
-                    if let Err(e) = from_index {
-                        // Bounds are a min and a max: what the index gave
-                        // before the damage may be given again.
-                        self.index_failed(plan.day, e);
-                        footers.extend(covered_segments(&plan.covered));
+            let footers = self.index_or_footers(&plan, |idx| {
+                for s in idx.select(matchers)? {
+                    if plan.exact {
+                        // Every segment the index holds is live and read:
+                        // the series' recorded span is exact, no chunk is
+                        // decoded.
+                        let (lo, hi) = idx.series_time(&s)?;
+                        add(lo, hi);
+                        continue;
                     }
-                    self.visit_segments(
-                        &footers,
-                        matchers,
-                        TimeRange::ALL,
-                        None,
-                        &mut |_, _, _, blocks| blocks.iter().for_each(|b| add(b.min_t, b.max_t)),
-                    )?;
+                    for c in idx.chunks(&s)? {
+                        if plan.covered.contains_key(&c.segment_id) {
+                            c.blocks.iter().for_each(|b| add(b.min_t, b.max_t));
+                        }
+                    }
                 }
-                _ => self.visit_day(&plan, matchers, TimeRange::ALL, &mut |_, _, _, blocks| {
-                    blocks.iter().for_each(|b| add(b.min_t, b.max_t))
-                })?,
-            }
+                Ok(())
+            });
+            self.footer_streams(&footers, |_, st| {
+                if selects(matchers, &st.labels) {
+                    st.blocks.iter().for_each(|b| add(b.min_t, b.max_t));
+                }
+            })?;
         }
         Ok(bounds.map(|(lo, hi)| TimeRange::new(lo, hi.saturating_add(1))))
     }
@@ -535,21 +464,14 @@ impl<'s> Planner<'s> {
             return Ok(());
         }
         for plan in self.day_plans(range) {
-            let mut footers = plan.rest.clone();
-            if let Some(idx) = &plan.index {
-                let from_index = (|| -> Result<(), IndexError> {
-                    for s in idx.select(matchers)? {
-                        if series_in_range(idx, &s, &plan, range)? {
-                            f(&idx.labels(&s)?);
-                        }
+            let footers = self.index_or_footers(&plan, |idx| {
+                for s in idx.select(matchers)? {
+                    if series_in_range(idx, &s, &plan, range)? {
+                        f(&idx.labels(&s)?);
                     }
-                    Ok(())
-                })();
-                if let Err(e) = from_index {
-                    self.index_failed(plan.day, e);
-                    footers.extend(covered_segments(&plan.covered));
                 }
-            }
+                Ok(())
+            });
             self.footer_streams(&footers, |_, st| {
                 if selects(matchers, &st.labels)
                     && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t))
@@ -594,29 +516,22 @@ impl<'s> Planner<'s> {
             return Ok(Vec::new());
         }
         for plan in self.day_plans(range) {
-            let mut footers = plan.rest.clone();
-            if let Some(idx) = &plan.index {
-                let from_index = (|| -> Result<(), IndexError> {
-                    if Self::whole_day(&plan, range) {
-                        out.extend(idx.label_names()?);
-                        return Ok(());
-                    }
-                    // A name is in when one series carrying it is: walk its
-                    // postings only until that series, never the whole day.
-                    for n in idx.label_names()? {
-                        if !out.contains(&n) && any_value_in_range(idx, &n, &plan, range)? {
-                            out.insert(n);
-                        }
-                    }
-                    Ok(())
-                })();
-                if let Err(e) = from_index {
-                    // A set: what the index gave before the damage is
-                    // right, and the footers add the rest.
-                    self.index_failed(plan.day, e);
-                    footers.extend(covered_segments(&plan.covered));
+            // A set: what the index gave before any damage is right, and
+            // the footers add the rest.
+            let footers = self.index_or_footers(&plan, |idx| {
+                if Self::whole_day(&plan, range) {
+                    out.extend(idx.label_names()?);
+                    return Ok(());
                 }
-            }
+                // A name is in when one series carrying it is: walk its
+                // postings only until that series, never the whole day.
+                for n in idx.label_names()? {
+                    if !out.contains(&n) && any_value_in_range(idx, &n, &plan, range)? {
+                        out.insert(n);
+                    }
+                }
+                Ok(())
+            });
             self.footer_streams(&footers, |_, st| {
                 if st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t)) {
                     for (n, _) in st.labels.pairs() {
@@ -641,29 +556,22 @@ impl<'s> Planner<'s> {
             return Ok(Vec::new());
         }
         for plan in self.day_plans(range) {
-            let mut footers = plan.rest.clone();
-            if let Some(idx) = &plan.index {
-                let whole = Self::whole_day(&plan, range);
-                // A value is in when one series carrying it is in range:
-                // each value's postings are walked only up to that series.
-                let from_index = (|| -> Result<(), IndexError> {
-                    for (v, series) in idx.value_postings(name) {
-                        idx.health()?;
-                        if v.is_empty() || out.contains(v) {
-                            continue;
-                        }
-                        if whole || first_in_range(idx, series, &plan, range)? {
-                            out.insert(v.to_string());
-                        }
+            let whole = Self::whole_day(&plan, range);
+            // A value is in when one series carrying it is in range: each
+            // value's postings are walked only up to that series.
+            let footers = self.index_or_footers(&plan, |idx| {
+                for (v, series) in idx.value_postings(name) {
+                    idx.health()?;
+                    if v.is_empty() || out.contains(v) {
+                        continue;
                     }
-                    // The label itself may have been looked up on a damaged page.
-                    idx.health()
-                })();
-                if let Err(e) = from_index {
-                    self.index_failed(plan.day, e);
-                    footers.extend(covered_segments(&plan.covered));
+                    if whole || first_in_range(idx, series, &plan, range)? {
+                        out.insert(v.to_string());
+                    }
                 }
-            }
+                // The label itself may have been looked up on a damaged page.
+                idx.health()
+            });
             self.footer_streams(&footers, |_, st| {
                 if let Some(v) = st.labels.get(name) {
                     if !v.is_empty() && st.blocks.iter().any(|b| range.overlaps(b.min_t, b.max_t)) {
