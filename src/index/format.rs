@@ -1437,30 +1437,33 @@ impl DayIndex {
     /// A format 1 record's chunks, read from after its labels.
     fn chunks_v1(&self, mut r: Reader<'_>) -> Vec<IndexedChunk> {
         let _ = r.fixed_u64();
-        let n = r.usize().unwrap_or(0);
-        let mut out = Vec::with_capacity(n.min(1024));
-        for _ in 0..n {
-            let (Some(si), Some(nb)) = (r.usize(), r.usize()) else {
-                break;
-            };
-            let Some(&segment_id) = self.segments.get(si) else {
-                break;
-            };
+        self.read_chunks(&mut r, |r, _, nb| {
             let mut blocks = Vec::with_capacity(nb.min(1 << 16));
             for _ in 0..nb {
-                match BlockMeta::decode(&mut r) {
+                match BlockMeta::decode(r) {
                     Some(b) => blocks.push(b),
                     None => break,
                 }
             }
-            out.push(IndexedChunk { segment_id, blocks });
-        }
-        out
+            blocks
+        })
     }
 
     /// A format 2 record's chunks, read from after its labels.
     fn chunks_v2(&self, mut r: Reader<'_>) -> Vec<IndexedChunk> {
         let (lo, _) = self.times_v2(&mut r);
+        self.read_chunks(&mut r, |r, si, nb| self.blocks_v2(r, si, nb, lo))
+    }
+
+    /// A record's chunks from `r`, at their count: per chunk its segment
+    /// number and block count, then `blocks` reads that many blocks of
+    /// segment number `si` as the record's format writes them. Stops at
+    /// the first chunk a damaged record would put out of range.
+    fn read_chunks<'a>(
+        &self,
+        r: &mut Reader<'a>,
+        mut blocks: impl FnMut(&mut Reader<'a>, usize, usize) -> Vec<BlockMeta>,
+    ) -> Vec<IndexedChunk> {
         let n = r.usize().unwrap_or(0);
         let mut out = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
@@ -1470,47 +1473,54 @@ impl DayIndex {
             let Some(&segment_id) = self.segments.get(si) else {
                 break;
             };
-            let (base, end) = (
-                self.sec_u32(S_FRAME_STARTS, si * 4) as u64,
-                self.sec_u32(S_FRAME_STARTS, si * 4 + 4) as u64,
-            );
-            let mut blocks = Vec::with_capacity(nb.min(1 << 16));
-            let mut prev = 0u64;
-            for _ in 0..nb {
-                let b = (|| {
-                    let f = prev.wrapping_add(r.i64()? as u64);
-                    prev = f;
-                    let row = base.checked_add(f).filter(|&x| x < end)? as usize;
-                    let frame = self.sec(S_FRAMES, row * FRAME_ROW, FRAME_ROW);
-                    if frame.is_empty() {
-                        return None;
-                    }
-                    let first = u32::try_from(r.u64()?).ok()?;
-                    let entries = u32::try_from(r.u64()?).ok()?;
-                    let line_bytes = r.u64()?;
-                    let min_t = self.time(&mut r, lo)?;
-                    let max_t = self.time(&mut r, min_t)?;
-                    Some(BlockMeta {
-                        offset: le_u64(frame, 0),
-                        len: le_u32(frame, 8),
-                        raw_len: le_u32(frame, 12),
-                        frame_entries: le_u32(frame, 16),
-                        first,
-                        entries,
-                        line_bytes,
-                        min_t,
-                        max_t,
-                        checksum: le_u64(frame, 20),
-                    })
-                })();
-                match b {
-                    Some(b) => blocks.push(b),
-                    None => break,
-                }
-            }
+            let blocks = blocks(r, si, nb);
             out.push(IndexedChunk { segment_id, blocks });
         }
         out
+    }
+
+    /// `nb` format 2 runs of segment number `si` (rows of its blocks
+    /// table) from `r`; `lo` is the series' first time.
+    fn blocks_v2(&self, r: &mut Reader<'_>, si: usize, nb: usize, lo: i64) -> Vec<BlockMeta> {
+        let (base, end) = (
+            self.sec_u32(S_FRAME_STARTS, si * 4) as u64,
+            self.sec_u32(S_FRAME_STARTS, si * 4 + 4) as u64,
+        );
+        let mut blocks = Vec::with_capacity(nb.min(1 << 16));
+        let mut prev = 0u64;
+        for _ in 0..nb {
+            let b = (|| {
+                let f = prev.wrapping_add(r.i64()? as u64);
+                prev = f;
+                let row = base.checked_add(f).filter(|&x| x < end)? as usize;
+                let frame = self.sec(S_FRAMES, row * FRAME_ROW, FRAME_ROW);
+                if frame.is_empty() {
+                    return None;
+                }
+                let first = u32::try_from(r.u64()?).ok()?;
+                let entries = u32::try_from(r.u64()?).ok()?;
+                let line_bytes = r.u64()?;
+                let min_t = self.time(r, lo)?;
+                let max_t = self.time(r, min_t)?;
+                Some(BlockMeta {
+                    offset: le_u64(frame, 0),
+                    len: le_u32(frame, 8),
+                    raw_len: le_u32(frame, 12),
+                    frame_entries: le_u32(frame, 16),
+                    first,
+                    entries,
+                    line_bytes,
+                    min_t,
+                    max_t,
+                    checksum: le_u64(frame, 20),
+                })
+            })();
+            match b {
+                Some(b) => blocks.push(b),
+                None => break,
+            }
+        }
+        blocks
     }
 }
 

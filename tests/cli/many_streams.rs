@@ -586,20 +586,18 @@ fn many_small_streams_answer_exactly() {
     // answer exactly from the footers; `lokal check` names the pages.
     let (path, good) = damage_index(&env, &["symbols", "postings", "series records"]);
     check_answers(&env, &want, "with a damaged index");
+    let damage = format!(
+        "{}: corrupt index: checksum mismatch in page",
+        path.display()
+    );
     let run = env.cmd(["labels", "pod"]).assert_code(0);
     assert!(
-        run.stderr.contains(&format!(
-            "{}: corrupt index: checksum mismatch in page",
-            path.display()
-        )) && run.stderr.contains("reading segment footers instead"),
+        run.stderr.contains(&damage) && run.stderr.contains("reading segment footers instead"),
         "{run}"
     );
     let run = env.cmd(["check"]).assert_code(3);
     assert!(
-        run.stdout.contains(&format!(
-            "{}: corrupt index: checksum mismatch in page",
-            path.display()
-        )) && run.stdout.contains("(and 2 more damaged pages)"),
+        run.stdout.contains(&damage) && run.stdout.contains("(and 2 more damaged pages)"),
         "{run}"
     );
     std::fs::write(&path, good).unwrap();
